@@ -1,0 +1,36 @@
+# Authrim: one binary, one node or a small cluster.
+GO      ?= go
+BIN     ?= bin/authrim
+CONFIG  ?= config.yaml
+
+.PHONY: all build run test test-short bench generate lint clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/authrim
+
+# Starts a single node on the embedded default: bbolt under ./data, keys
+# generated on first start, issuer http://localhost:8080.
+run: build
+	./$(BIN) serve --config $(CONFIG)
+
+# All tests, with the race detector. CI (.ci/run) calls exactly this.
+test:
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout 15m ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# Regenerates the protobuf code in actors/messages (committed).
+generate:
+	protoc --plugin=protoc-gen-go=$$($(GO) tool -n protoc-gen-go) \
+		--go_out=. --go_opt=module=authrim actors/messages/*.proto
+
+lint:
+	gofmt -l . | tee /dev/stderr | (! read)
+	$(GO) vet ./...
+
+clean:
+	rm -rf bin

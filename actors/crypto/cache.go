@@ -1,0 +1,310 @@
+package crypto
+
+import (
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"authrim/actors/keymanager"
+	"authrim/actors/messages"
+)
+
+// Errors of the cache's operations; they wrap the messages sentinels so a
+// reply's code survives a trip across nodes.
+var (
+	ErrNoKey        = fmt.Errorf("%w: crypto: no usable key", messages.ErrUnavailable)
+	ErrInvalidToken = fmt.Errorf("%w: crypto: token rejected", messages.ErrInvalid)
+)
+
+// Supported JWE algorithms for Encrypt and Decrypt.
+var (
+	KeyAlgorithms = []jose.KeyAlgorithm{jose.RSA_OAEP, jose.RSA_OAEP_256, jose.ECDH_ES, jose.ECDH_ES_A128KW, jose.ECDH_ES_A256KW}
+	ContentAlgs   = []jose.ContentEncryption{jose.A128GCM, jose.A256GCM, jose.A128CBC_HS256}
+)
+
+type signKey struct {
+	kid, alg string
+	priv     any
+	// signers caches one jose.Signer per "typ" header value.
+	signers sync.Map
+}
+
+type decKey struct {
+	kid, alg string
+	priv     any
+}
+
+// snapshot is an immutable view of one key set version.
+type snapshot struct {
+	version   uint64
+	signing   map[string]*signKey         // alg -> active signing key
+	published map[string]*jose.JSONWebKey // kid -> public signing key in the JWKS
+	sigAlgs   []jose.SignatureAlgorithm   // algs of published signing keys
+	decrypt   map[string]*decKey          // kid -> published encryption key
+	jwks      []byte
+	etag      string
+}
+
+// Cache is one node's copy of the key set, shared read-only by the Crypto
+// actors. Swapping the snapshot is atomic; readers never lock.
+type Cache struct {
+	kek *keymanager.KEK
+	cur atomic.Pointer[snapshot]
+}
+
+// NewCache returns an empty cache that unwraps keys with kek.
+func NewCache(kek *keymanager.KEK) *Cache { return &Cache{kek: kek} }
+
+// Version is the key set version the cache holds (0 = none yet).
+func (c *Cache) Version() uint64 {
+	if s := c.cur.Load(); s != nil {
+		return s.version
+	}
+	return 0
+}
+
+// HasSigningKeys reports whether an active key exists for every alg.
+func (c *Cache) HasSigningKeys(algs []string) bool {
+	s := c.cur.Load()
+	if s == nil {
+		return false
+	}
+	for _, a := range algs {
+		if s.signing[a] == nil {
+			return false
+		}
+	}
+	return true
+}
+
+// JWKS returns the precomputed JWKS document and its ETag.
+func (c *Cache) JWKS() (body []byte, etag string, ok bool) {
+	s := c.cur.Load()
+	if s == nil {
+		return nil, "", false
+	}
+	return s.jwks, s.etag, true
+}
+
+// Apply installs set if it is newer than what the cache holds. Pushes may
+// arrive out of order or twice; older versions are ignored.
+func (c *Cache) Apply(set *messages.KeySet) error {
+	if set == nil {
+		return errors.New("crypto: nil key set")
+	}
+	if cur := c.cur.Load(); cur != nil && cur.version >= set.Version {
+		return nil
+	}
+	s, err := c.build(set)
+	if err != nil {
+		return err
+	}
+	for {
+		cur := c.cur.Load()
+		if cur != nil && cur.version >= s.version {
+			return nil
+		}
+		if c.cur.CompareAndSwap(cur, s) {
+			return nil
+		}
+	}
+}
+
+func (c *Cache) build(set *messages.KeySet) (*snapshot, error) {
+	s := &snapshot{
+		version:   set.Version,
+		signing:   map[string]*signKey{},
+		published: map[string]*jose.JSONWebKey{},
+		decrypt:   map[string]*decKey{},
+	}
+	jwks := jose.JSONWebKeySet{}
+	// Active keys first, so a verifier that takes the first match of an
+	// alg picks the one in use.
+	order := map[string]int{keymanager.StatusActive: 0, keymanager.StatusNext: 1, keymanager.StatusRetiring: 2}
+	keys := slices.Clone(set.Keys)
+	slices.SortStableFunc(keys, func(a, b *messages.Key) int { return order[a.Status] - order[b.Status] })
+	for _, k := range keys {
+		if !keymanager.Published(k) {
+			continue
+		}
+		var pub jose.JSONWebKey
+		if err := json.Unmarshal(k.PublicJwk, &pub); err != nil {
+			return nil, fmt.Errorf("crypto: public key %s: %w", k.Kid, err)
+		}
+		jwks.Keys = append(jwks.Keys, pub)
+		needPrivate := k.Status == keymanager.StatusActive || k.Use == keymanager.UseEnc
+		var priv any
+		if needPrivate {
+			der, err := c.kek.Unwrap(k.Kid, k.WrappedPrivate)
+			if err != nil {
+				return nil, err
+			}
+			priv, err = x509.ParsePKCS8PrivateKey(der)
+			if err != nil {
+				return nil, fmt.Errorf("crypto: private key %s: %w", k.Kid, err)
+			}
+		}
+		switch k.Use {
+		case keymanager.UseSig:
+			s.published[k.Kid] = &pub
+			if a := jose.SignatureAlgorithm(k.Alg); !slices.Contains(s.sigAlgs, a) {
+				s.sigAlgs = append(s.sigAlgs, a)
+			}
+			if k.Status == keymanager.StatusActive {
+				s.signing[k.Alg] = &signKey{kid: k.Kid, alg: k.Alg, priv: priv}
+			}
+		case keymanager.UseEnc:
+			s.decrypt[k.Kid] = &decKey{kid: k.Kid, alg: k.Alg, priv: priv}
+		}
+	}
+	body, err := json.Marshal(jwks)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(body)
+	s.jwks = body
+	s.etag = `"` + base64.RawURLEncoding.EncodeToString(sum[:16]) + `"`
+	return s, nil
+}
+
+// Sign makes a compact JWS of payload with the active key of alg.
+func (c *Cache) Sign(alg string, payload []byte, typ string) (token, kid string, err error) {
+	s := c.cur.Load()
+	if s == nil {
+		return "", "", ErrNoKey
+	}
+	k := s.signing[alg]
+	if k == nil {
+		return "", "", fmt.Errorf("%w for %s", ErrNoKey, alg)
+	}
+	signer, err := k.signer(typ)
+	if err != nil {
+		return "", "", err
+	}
+	obj, err := signer.Sign(payload)
+	if err != nil {
+		return "", "", fmt.Errorf("crypto: sign: %w", err)
+	}
+	token, err = obj.CompactSerialize()
+	return token, k.kid, err
+}
+
+func (k *signKey) signer(typ string) (jose.Signer, error) {
+	if s, ok := k.signers.Load(typ); ok {
+		return s.(jose.Signer), nil
+	}
+	opts := &jose.SignerOptions{}
+	if typ != "" {
+		opts = opts.WithType(jose.ContentType(typ))
+	}
+	s, err := jose.NewSigner(jose.SigningKey{
+		Algorithm: jose.SignatureAlgorithm(k.alg),
+		Key:       jose.JSONWebKey{Key: k.priv, KeyID: k.kid, Algorithm: k.alg},
+	}, opts)
+	if err != nil {
+		return nil, fmt.Errorf("crypto: signer: %w", err)
+	}
+	actual, _ := k.signers.LoadOrStore(typ, s)
+	return actual.(jose.Signer), nil
+}
+
+// Verify checks a compact JWS against the keys in our JWKS. Only algs we
+// publish are accepted, narrowed further by algs when given; a token whose
+// kid is not published (revoked, removed, foreign) fails.
+func (c *Cache) Verify(token string, algs []string) (payload []byte, kid, alg string, err error) {
+	s := c.cur.Load()
+	if s == nil {
+		return nil, "", "", ErrNoKey
+	}
+	allowed := s.sigAlgs
+	if len(algs) > 0 {
+		allowed = nil
+		for _, a := range algs {
+			if sa := jose.SignatureAlgorithm(a); slices.Contains(s.sigAlgs, sa) {
+				allowed = append(allowed, sa)
+			}
+		}
+	}
+	if len(allowed) == 0 {
+		return nil, "", "", fmt.Errorf("%w: no acceptable algorithm", ErrInvalidToken)
+	}
+	obj, err := jose.ParseSigned(token, allowed)
+	if err != nil {
+		return nil, "", "", fmt.Errorf("%w: %w", ErrInvalidToken, err)
+	}
+	if len(obj.Signatures) != 1 {
+		return nil, "", "", fmt.Errorf("%w: want exactly one signature", ErrInvalidToken)
+	}
+	h := obj.Signatures[0].Protected
+	pub := s.published[h.KeyID]
+	if pub == nil || pub.Algorithm != h.Algorithm {
+		return nil, "", "", fmt.Errorf("%w: unknown key %q", ErrInvalidToken, h.KeyID)
+	}
+	payload, err = obj.Verify(pub.Key)
+	if err != nil {
+		return nil, "", "", fmt.Errorf("%w: %w", ErrInvalidToken, err)
+	}
+	return payload, h.KeyID, h.Algorithm, nil
+}
+
+// Encrypt makes a compact JWE of plaintext to the recipient's public JWK.
+func Encrypt(plaintext, recipientJWK []byte, alg, enc, cty string) (string, error) {
+	var jwk jose.JSONWebKey
+	if err := json.Unmarshal(recipientJWK, &jwk); err != nil {
+		return "", fmt.Errorf("%w: recipient key: %w", messages.ErrInvalid, err)
+	}
+	ka, ce := jose.KeyAlgorithm(alg), jose.ContentEncryption(enc)
+	if !slices.Contains(KeyAlgorithms, ka) || !slices.Contains(ContentAlgs, ce) {
+		return "", fmt.Errorf("%w: unsupported JWE alg/enc %s/%s", messages.ErrInvalid, alg, enc)
+	}
+	if !jwk.IsPublic() {
+		return "", fmt.Errorf("%w: recipient key must be a public key", messages.ErrInvalid)
+	}
+	// RFC 7517 §4.4: a key that names its algorithm is used with no other.
+	if jwk.Algorithm != "" && jwk.Algorithm != alg {
+		return "", fmt.Errorf("%w: recipient key is for %s, not %s", messages.ErrInvalid, jwk.Algorithm, alg)
+	}
+	opts := &jose.EncrypterOptions{}
+	if cty != "" {
+		opts = opts.WithContentType(jose.ContentType(cty))
+	}
+	e, err := jose.NewEncrypter(ce, jose.Recipient{Algorithm: ka, Key: jwk.Key, KeyID: jwk.KeyID}, opts)
+	if err != nil {
+		return "", fmt.Errorf("%w: encrypter: %w", messages.ErrInvalid, err)
+	}
+	obj, err := e.Encrypt(plaintext)
+	if err != nil {
+		return "", fmt.Errorf("crypto: encrypt: %w", err)
+	}
+	return obj.CompactSerialize()
+}
+
+// Decrypt opens a compact JWE addressed to one of our published
+// encryption keys.
+func (c *Cache) Decrypt(token string) (plaintext []byte, kid string, err error) {
+	s := c.cur.Load()
+	if s == nil || len(s.decrypt) == 0 {
+		return nil, "", fmt.Errorf("%w: no decryption key", ErrNoKey)
+	}
+	obj, err := jose.ParseEncryptedCompact(token, KeyAlgorithms, ContentAlgs)
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: %w", ErrInvalidToken, err)
+	}
+	k := s.decrypt[obj.Header.KeyID]
+	if k == nil || k.alg != obj.Header.Algorithm {
+		return nil, "", fmt.Errorf("%w: unknown key %q", ErrInvalidToken, obj.Header.KeyID)
+	}
+	pt, err := obj.Decrypt(k.priv)
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: %w", ErrInvalidToken, err)
+	}
+	return pt, k.kid, nil
+}

@@ -1,0 +1,228 @@
+package keymanager
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/cluster"
+	"github.com/asynkron/protoactor-go/scheduler"
+	"google.golang.org/protobuf/proto"
+
+	"authrim/actors/messages"
+	"authrim/persistence"
+)
+
+// Kind is the cluster kind of the KeyManager grain; DefaultIdentity is the
+// one identity a node uses (one key set per issuer).
+const (
+	Kind            = "KeyManager"
+	DefaultIdentity = "default"
+	// CacheActorName is the well-known name of each node's key cache actor
+	// (in package crypto), the target of KeySetChanged pushes.
+	CacheActorName = "crypto-keys"
+	// Bucket holds one KeySet per KeyManager identity.
+	Bucket = "keys"
+)
+
+// Config is what a KeyManager grain needs.
+type Config struct {
+	Policy        Policy
+	Store         persistence.Backend
+	KEK           *KEK
+	CheckInterval time.Duration
+	// Now is the clock; tests inject one. Defaults to time.Now.
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// NewKind returns the cluster kind that activates KeyManager grains.
+func NewKind(cfg Config) *cluster.Kind {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return cluster.NewKind(Kind, actor.PropsFromProducer(func() actor.Actor {
+		return &grain{cfg: cfg}
+	}))
+}
+
+type tick struct{}
+
+type grain struct {
+	cfg      Config
+	identity string
+	set      *messages.KeySet // nil until loaded
+	cancel   scheduler.CancelFunc
+}
+
+func (g *grain) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *cluster.ClusterInit:
+		g.identity = m.Identity.Identity
+		if err := g.load(ctx); err != nil {
+			g.cfg.Logger.Error("keymanager load failed", "identity", g.identity, "err", err)
+		}
+		g.cancel = scheduler.NewTimerScheduler(ctx).SendRepeatedly(g.cfg.CheckInterval, g.cfg.CheckInterval, ctx.Self(), tick{})
+	case *actor.Stopping:
+		if g.cancel != nil {
+			g.cancel()
+		}
+	case tick:
+		if err := g.change(ctx, func(*messages.KeySet, time.Time) (bool, error) { return false, nil }); err != nil {
+			g.cfg.Logger.Error("keymanager timer failed", "identity", g.identity, "err", err)
+		}
+	case *messages.ListKeys:
+		err := g.change(ctx, func(*messages.KeySet, time.Time) (bool, error) { return false, nil })
+		g.reply(ctx, err)
+	case *messages.RotateKeys:
+		err := g.change(ctx, func(s *messages.KeySet, now time.Time) (bool, error) {
+			return rotate(s, g.cfg.Policy, m.Alg, now)
+		})
+		if err == nil {
+			g.cfg.Logger.Info("keys rotation requested", "alg", m.Alg)
+		}
+		g.reply(ctx, err)
+	case *messages.RevokeKey:
+		err := g.change(ctx, func(s *messages.KeySet, now time.Time) (bool, error) {
+			return revoke(s, m.Kid, m.Reason, now)
+		})
+		if err == nil {
+			g.cfg.Logger.Warn("key revoked", "kid", m.Kid, "reason", m.Reason)
+		}
+		g.reply(ctx, err)
+	}
+}
+
+func (g *grain) reply(ctx actor.Context, err error) {
+	if ctx.Sender() == nil {
+		return
+	}
+	if err != nil {
+		ctx.Respond(&messages.KeySetResponse{Error: toError(err)})
+		return
+	}
+	ctx.Respond(&messages.KeySetResponse{Set: g.set})
+}
+
+func toError(err error) *messages.Error {
+	switch {
+	case errors.Is(err, messages.ErrNotFound):
+		return messages.NewError(messages.CodeNotFound, "%s", err)
+	case errors.Is(err, messages.ErrInvalid):
+		return messages.NewError(messages.CodeInvalid, "%s", err)
+	default:
+		return messages.NewError(messages.CodeUnavailable, "%s", err)
+	}
+}
+
+// load reads the persisted set (a restart comes back with the same keys)
+// and brings it up to date.
+func (g *grain) load(ctx actor.Context) error {
+	b, err := g.cfg.Store.Get(context.Background(), Bucket, g.identity)
+	set := &messages.KeySet{}
+	switch {
+	case errors.Is(err, persistence.ErrNotFound):
+	case err != nil:
+		return err
+	default:
+		if err := proto.Unmarshal(b, set); err != nil {
+			return fmt.Errorf("keymanager: decode key set: %w", err)
+		}
+	}
+	g.set = set
+	g.cfg.Logger.Info("keymanager loaded", "identity", g.identity, "keys", len(set.Keys), "version", set.Version)
+	return g.change(ctx, func(*messages.KeySet, time.Time) (bool, error) { return false, nil })
+}
+
+// change applies op and the timers to a copy of the set, persists the copy
+// when anything changed, and only then adopts it and pushes it to every
+// node. If persisting fails the grain keeps its old state and the caller
+// gets the error: nothing is answered that is not on disk.
+func (g *grain) change(ctx actor.Context, op func(*messages.KeySet, time.Time) (bool, error)) error {
+	if g.set == nil {
+		if err := g.load(ctx); err != nil {
+			return err
+		}
+	}
+	now := g.cfg.Now()
+	next := proto.Clone(g.set).(*messages.KeySet)
+	changedOp, err := op(next, now)
+	if err != nil {
+		return err
+	}
+	changedTime, err := advance(next, g.cfg.Policy, now, g.newKey)
+	if err != nil {
+		return err
+	}
+	if !changedOp && !changedTime {
+		return nil
+	}
+	next.Version = g.set.Version + 1
+	if err := g.persist(next); err != nil {
+		return err
+	}
+	g.set = next
+	g.push(ctx)
+	return nil
+}
+
+func (g *grain) persist(set *messages.KeySet) error {
+	b, err := proto.Marshal(set)
+	if err != nil {
+		return err
+	}
+	return g.cfg.Store.Update(context.Background(), Bucket, g.identity, func(old []byte, exists bool) ([]byte, error) {
+		// Optimistic check: the stored set must be the one this activation
+		// started from, or another writer got in between.
+		if exists {
+			var cur messages.KeySet
+			if err := proto.Unmarshal(old, &cur); err != nil {
+				return nil, fmt.Errorf("keymanager: decode stored key set: %w", err)
+			}
+			if cur.Version != set.Version-1 {
+				return nil, fmt.Errorf("%w: stored key set is version %d, expected %d", persistence.ErrConflict, cur.Version, set.Version-1)
+			}
+		}
+		return b, nil
+	})
+}
+
+// push sends the set to the key cache of every cluster member.
+func (g *grain) push(ctx actor.Context) {
+	msg := &messages.KeySetChanged{Set: g.set}
+	c := cluster.GetCluster(ctx.ActorSystem())
+	members := c.MemberList.Members().Members()
+	if len(members) == 0 {
+		ctx.Send(actor.NewPID(ctx.ActorSystem().Address(), CacheActorName), msg)
+		return
+	}
+	for _, m := range members {
+		ctx.Send(actor.NewPID(m.Address(), CacheActorName), msg)
+	}
+}
+
+func (g *grain) newKey(alg string, now time.Time) (*messages.Key, error) {
+	k, err := generateKey(alg)
+	if err != nil {
+		return nil, err
+	}
+	sealed, err := g.cfg.KEK.Wrap(k.kid, k.pkcs8)
+	if err != nil {
+		return nil, err
+	}
+	use, _ := UseOf(alg)
+	return &messages.Key{
+		Kid:            k.kid,
+		Alg:            alg,
+		Use:            use,
+		CreatedMs:      ms(now),
+		PublicJwk:      k.publicJWK,
+		WrappedPrivate: sealed,
+	}, nil
+}

@@ -1,0 +1,106 @@
+package keymanager
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// ErrKEK reports a key-encryption key that cannot be used.
+var ErrKEK = errors.New("keymanager: key-encryption key")
+
+// KEK seals private keys (AES-256-GCM). Every node of a cluster reads the
+// same KEK file; the KEK itself is never stored with the data or sent.
+type KEK struct{ aead cipher.AEAD }
+
+// NewKEK builds a KEK from 32 raw bytes.
+func NewKEK(raw []byte) (*KEK, error) {
+	if len(raw) != 32 {
+		return nil, fmt.Errorf("%w: need 32 bytes, got %d", ErrKEK, len(raw))
+	}
+	block, err := aes.NewCipher(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrKEK, err)
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrKEK, err)
+	}
+	return &KEK{aead: aead}, nil
+}
+
+// LoadOrCreateKEK reads the hex-encoded KEK at path, creating it (32 random
+// bytes, mode 0600, parent directory 0700) when the file does not exist. It
+// refuses a file that others may read.
+func LoadOrCreateKEK(path string) (*KEK, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		raw := make([]byte, 32)
+		if _, err := rand.Read(raw); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrKEK, err)
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrKEK, err)
+		}
+		// O_EXCL: two processes starting at once must not both write one.
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if errors.Is(err, os.ErrExist) {
+			return LoadOrCreateKEK(path)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrKEK, err)
+		}
+		if _, err := f.WriteString(hex.EncodeToString(raw) + "\n"); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("%w: %w", ErrKEK, err)
+		}
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("%w: %w", ErrKEK, err)
+		}
+		if err := f.Close(); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrKEK, err)
+		}
+		return NewKEK(raw)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrKEK, err)
+	}
+	if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("%w: %s is readable by others (mode %v); chmod 600 it", ErrKEK, path, st.Mode().Perm())
+	}
+	raw, err := hex.DecodeString(strings.TrimSpace(string(b)))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s is not hex", ErrKEK, path)
+	}
+	return NewKEK(raw)
+}
+
+// Wrap seals plaintext; the kid is bound as additional data so a sealed key
+// cannot be swapped onto another key record.
+func (k *KEK) Wrap(kid string, plaintext []byte) ([]byte, error) {
+	nonce := make([]byte, k.aead.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, err
+	}
+	return k.aead.Seal(nonce, nonce, plaintext, []byte(kid)), nil
+}
+
+// Unwrap opens what Wrap sealed for the same kid.
+func (k *KEK) Unwrap(kid string, sealed []byte) ([]byte, error) {
+	n := k.aead.NonceSize()
+	if len(sealed) < n+k.aead.Overhead() {
+		return nil, fmt.Errorf("%w: sealed key too short", ErrKEK)
+	}
+	pt, err := k.aead.Open(nil, sealed[:n], sealed[n:], []byte(kid))
+	if err != nil {
+		return nil, fmt.Errorf("%w: cannot unwrap key %s (wrong KEK?)", ErrKEK, kid)
+	}
+	return pt, nil
+}

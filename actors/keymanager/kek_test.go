@@ -1,0 +1,70 @@
+package keymanager
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestKEKFileIsCreatedPrivateAndReloaded(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sub", "kek")
+	k1, err := LoadOrCreateKEK(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Fatalf("kek mode %v, want 0600", st.Mode().Perm())
+	}
+	sealed, err := k1.Wrap("kid-1", []byte("secret key material"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(sealed, []byte("secret key material")) {
+		t.Fatal("wrapped key contains the plaintext")
+	}
+	k2, err := LoadOrCreateKEK(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pt, err := k2.Unwrap("kid-1", sealed)
+	if err != nil || string(pt) != "secret key material" {
+		t.Fatalf("reloaded KEK cannot unwrap: %q %v", pt, err)
+	}
+}
+
+func TestKEKRejects(t *testing.T) {
+	dir := t.TempDir()
+	k, err := LoadOrCreateKEK(filepath.Join(dir, "kek"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, _ := k.Wrap("kid-1", []byte("x"))
+	other, _ := NewKEK(bytes.Repeat([]byte{7}, 32))
+	readable := filepath.Join(dir, "readable")
+	if err := os.WriteFile(readable, bytes.Repeat([]byte("ab"), 32), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		err  func() error
+	}{
+		{"a sealed key moved to another kid", func() error { _, err := k.Unwrap("kid-2", sealed); return err }},
+		{"another KEK", func() error { _, err := other.Unwrap("kid-1", sealed); return err }},
+		{"a truncated blob", func() error { _, err := k.Unwrap("kid-1", sealed[:5]); return err }},
+		{"a KEK file others can read", func() error { _, err := LoadOrCreateKEK(readable); return err }},
+		{"a short key", func() error { _, err := NewKEK([]byte("short")); return err }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := tt.err(); !errors.Is(err, ErrKEK) {
+				t.Fatalf("err = %v, want ErrKEK", err)
+			}
+		})
+	}
+}

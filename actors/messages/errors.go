@@ -1,0 +1,47 @@
+package messages
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error codes carried in Error.Code.
+const (
+	CodeNotFound    = "not_found"
+	CodeInvalid     = "invalid"
+	CodeUnavailable = "unavailable"
+	CodeInternal    = "internal"
+)
+
+// Sentinels that Err maps codes to; callers compare with errors.Is.
+var (
+	ErrNotFound    = errors.New("actor: not found")
+	ErrInvalid     = errors.New("actor: invalid request")
+	ErrUnavailable = errors.New("actor: unavailable")
+	ErrInternal    = errors.New("actor: internal error")
+)
+
+var codeErrors = map[string]error{
+	CodeNotFound:    ErrNotFound,
+	CodeInvalid:     ErrInvalid,
+	CodeUnavailable: ErrUnavailable,
+	CodeInternal:    ErrInternal,
+}
+
+// NewError builds an Error field for a reply.
+func NewError(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Err turns the Error field of a reply into a Go error wrapping the
+// sentinel of its code, or nil when e is nil.
+func (e *Error) Err() error {
+	if e == nil {
+		return nil
+	}
+	sentinel, ok := codeErrors[e.Code]
+	if !ok {
+		sentinel = ErrInternal
+	}
+	return fmt.Errorf("%w: %s", sentinel, e.Message)
+}

@@ -1,0 +1,115 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"authrim/actors/keymanager"
+	"authrim/actors/messages"
+)
+
+// KeyManager is the typed client of the KeyManager grain.
+type KeyManager struct {
+	node     *Node
+	identity string
+}
+
+// KeyManager returns the client of the default KeyManager grain.
+func (n *Node) KeyManager() KeyManager {
+	return KeyManager{node: n, identity: keymanager.DefaultIdentity}
+}
+
+func (k KeyManager) call(ctx context.Context, msg any) (*messages.KeySet, error) {
+	res, err := k.node.RequestGrain(ctx, keymanager.Kind, k.identity, msg)
+	if err != nil {
+		return nil, err
+	}
+	r, ok := res.(*messages.KeySetResponse)
+	if !ok {
+		return nil, fmt.Errorf("%w: unexpected reply %T", messages.ErrInternal, res)
+	}
+	if err := r.Error.Err(); err != nil {
+		return nil, err
+	}
+	return r.Set, nil
+}
+
+// List returns the key set, brought up to date.
+func (k KeyManager) List(ctx context.Context) (*messages.KeySet, error) {
+	return k.call(ctx, &messages.ListKeys{})
+}
+
+// Rotate brings the next key of alg (all algs when empty) forward to the
+// earliest moment it may sign.
+func (k KeyManager) Rotate(ctx context.Context, alg string) (*messages.KeySet, error) {
+	return k.call(ctx, &messages.RotateKeys{Alg: alg})
+}
+
+// Revoke takes kid out of the JWKS at once.
+func (k KeyManager) Revoke(ctx context.Context, kid, reason string) (*messages.KeySet, error) {
+	return k.call(ctx, &messages.RevokeKey{Kid: kid, Reason: reason})
+}
+
+// Crypto is the typed client of a Crypto pool.
+type Crypto struct {
+	node *Node
+	pid  *actor.PID
+}
+
+// Crypto returns the client of the Crypto pool at pid.
+func (n *Node) Crypto(pid *actor.PID) Crypto { return Crypto{node: n, pid: pid} }
+
+func cryptoCall[R interface{ GetError() *messages.Error }](ctx context.Context, c Crypto, msg any) (R, error) {
+	var zero R
+	res, err := c.node.RequestLocal(ctx, c.pid, msg)
+	if err != nil {
+		return zero, err
+	}
+	r, ok := res.(R)
+	if !ok {
+		return zero, fmt.Errorf("%w: unexpected reply %T", messages.ErrInternal, res)
+	}
+	if err := r.GetError().Err(); err != nil {
+		return zero, err
+	}
+	return r, nil
+}
+
+// Sign makes a compact JWS of payload with the active key of alg.
+func (c Crypto) Sign(ctx context.Context, alg string, payload []byte, typ string) (token, kid string, err error) {
+	r, err := cryptoCall[*messages.SignResponse](ctx, c, &messages.SignRequest{Alg: alg, Payload: payload, Typ: typ})
+	if err != nil {
+		return "", "", err
+	}
+	return r.Token, r.Kid, nil
+}
+
+// Verify checks a compact JWS against our published keys and returns its
+// payload. algs narrows the accepted algorithms when given.
+func (c Crypto) Verify(ctx context.Context, token string, algs ...string) (payload []byte, kid string, err error) {
+	r, err := cryptoCall[*messages.VerifyResponse](ctx, c, &messages.VerifyRequest{Token: token, Algs: algs})
+	if err != nil {
+		return nil, "", err
+	}
+	return r.Payload, r.Kid, nil
+}
+
+// Encrypt makes a compact JWE to the recipient's public JWK (JSON).
+func (c Crypto) Encrypt(ctx context.Context, plaintext, jwk []byte, alg, enc, cty string) (string, error) {
+	r, err := cryptoCall[*messages.EncryptResponse](ctx, c, &messages.EncryptRequest{Plaintext: plaintext, Jwk: jwk, Alg: alg, Enc: enc, Cty: cty})
+	if err != nil {
+		return "", err
+	}
+	return r.Token, nil
+}
+
+// Decrypt opens a compact JWE addressed to one of our encryption keys.
+func (c Crypto) Decrypt(ctx context.Context, token string) ([]byte, string, error) {
+	r, err := cryptoCall[*messages.DecryptResponse](ctx, c, &messages.DecryptRequest{Token: token})
+	if err != nil {
+		return nil, "", err
+	}
+	return r.Plaintext, r.Kid, nil
+}

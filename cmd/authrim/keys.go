@@ -1,0 +1,141 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"authrim/http/management"
+	"authrim/http/oauth2"
+)
+
+// adminClient calls a node's admin API.
+type adminClient struct {
+	server, token string
+	http          *http.Client
+}
+
+func adminFlags(fs *flag.FlagSet) *adminClient {
+	c := &adminClient{http: &http.Client{Timeout: 30 * time.Second}}
+	fs.StringVar(&c.server, "server", envOr("AUTHRIM_SERVER", "http://localhost:8080"), "node base URL")
+	fs.StringVar(&c.token, "admin-token", envOr("AUTHRIM_ADMIN_TOKEN", ""), "admin API bearer token")
+	return c
+}
+
+func (c *adminClient) do(ctx context.Context, method, path string, body, out any) error {
+	if c.token == "" {
+		return usageError{msg: "no admin token: pass --admin-token or set AUTHRIM_ADMIN_TOKEN"}
+	}
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(c.server, "/")+path, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		var e oauth2.Error
+		if json.Unmarshal(b, &e) == nil && e.Code != "" {
+			return fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, e.Error())
+		}
+		return fmt.Errorf("%s %s: %s", method, path, resp.Status)
+	}
+	return json.Unmarshal(b, out)
+}
+
+func keysCmd(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) == 0 {
+		return usageError{msg: "keys needs a subcommand: list, rotate or revoke"}
+	}
+	fs := flag.NewFlagSet("keys "+args[0], flag.ContinueOnError)
+	client := adminFlags(fs)
+	alg := fs.String("alg", "", "algorithm to rotate (default all)")
+	reason := fs.String("reason", "", "why the key is revoked (kept in the key record)")
+	pos, err := parseArgs(fs, args[1:])
+	if err != nil {
+		return err
+	}
+	var out management.KeysView
+	switch args[0] {
+	case "list":
+		if len(pos) != 0 {
+			return usageError{msg: "keys list takes no arguments"}
+		}
+		err = client.do(ctx, http.MethodGet, "/admin/keys", nil, &out)
+	case "rotate":
+		if len(pos) != 0 {
+			return usageError{msg: "keys rotate takes no arguments"}
+		}
+		err = client.do(ctx, http.MethodPost, "/admin/keys/rotate", map[string]string{"alg": *alg}, &out)
+	case "revoke":
+		if len(pos) != 1 {
+			return usageError{msg: "keys revoke needs exactly one KID"}
+		}
+		if strings.TrimSpace(*reason) == "" {
+			return usageError{msg: "keys revoke needs --reason"}
+		}
+		err = client.do(ctx, http.MethodPost, "/admin/keys/"+url.PathEscape(pos[0])+"/revoke", map[string]string{"reason": *reason}, &out)
+	default:
+		return usageError{msg: fmt.Sprintf("unknown keys subcommand %q", args[0])}
+	}
+	if err != nil {
+		return err
+	}
+	printKeys(stdout, out)
+	return nil
+}
+
+func printKeys(w io.Writer, v management.KeysView) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KID\tALG\tSTATUS\tSINCE\tNEXT CHANGE\tNOTE")
+	for _, k := range v.Keys {
+		since, next, note := "", "", ""
+		switch k.Status {
+		case "next":
+			since, next = ts(k.Created), "active at "+ts(k.ActivateAt)
+		case "active":
+			since = ts(k.Activated)
+		case "retiring":
+			since, next = ts(k.Retired), "removed at "+ts(k.RemoveAt)
+		case "removed":
+			since = ts(k.Removed)
+		case "revoked":
+			since, note = ts(k.Revoked), k.RevokeReason
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.Kid, k.Alg, k.Status, since, next, note)
+	}
+	tw.Flush()
+}
+
+func ts(t *time.Time) string {
+	if t == nil {
+		return "-"
+	}
+	return t.Format(time.RFC3339)
+}

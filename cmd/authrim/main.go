@@ -1,0 +1,92 @@
+// Command authrim is the Authrim OpenID Provider: `authrim serve` runs a
+// node; `authrim keys ...` operates a running node through its admin API.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+const usage = `authrim: a self-hostable OpenID Connect Provider
+
+Usage:
+  authrim serve [--config FILE]          run a node (config: --config, else $AUTHRIM_CONFIG, else built-in defaults)
+  authrim keys list                       list signing keys and their lifecycle
+  authrim keys rotate [--alg ALG]         bring the next key forward (it signs once published for keys.publish_ahead)
+  authrim keys revoke KID --reason TEXT   remove a key from the JWKS at once; nothing is signed with it again
+
+Client commands take --server URL (default $AUTHRIM_SERVER, else http://localhost:8080)
+and --admin-token TOKEN (default $AUTHRIM_ADMIN_TOKEN).
+`
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run is main without the process: it returns the exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	var err error
+	switch args[0] {
+	case "serve":
+		err = serve(ctx, args[1:], stdout, stderr)
+	case "keys":
+		err = keysCmd(ctx, args[1:], stdout)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "authrim: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	if err != nil {
+		var ue usageError
+		if errors.As(err, &ue) {
+			fmt.Fprintf(stderr, "authrim: %s\n\n%s", ue.msg, usage)
+			return 2
+		}
+		fmt.Fprintf(stderr, "authrim: %s\n", err)
+		return 1
+	}
+	return 0
+}
+
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+// parseArgs parses flags that may come before or after positional
+// arguments (`keys revoke KID --reason X`), returning the positionals.
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	fs.SetOutput(io.Discard)
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, usageError{msg: err.Error()}
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+func envOr(name, def string) string {
+	if v := strings.TrimSpace(os.Getenv(name)); v != "" {
+		return v
+	}
+	return def
+}

@@ -1,0 +1,183 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// buildBinary compiles authrim once per test binary run.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "authrim")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+type proc struct {
+	cmd    *exec.Cmd
+	stderr *bytes.Buffer
+}
+
+// startServe runs `authrim serve` with env and waits for /readyz.
+func startServe(t *testing.T, bin, base string, env []string) *proc {
+	t.Helper()
+	cmd := exec.Command(bin, "serve")
+	cmd.Env = append(os.Environ(), env...)
+	p := &proc{cmd: cmd, stderr: &bytes.Buffer{}}
+	cmd.Stdout, cmd.Stderr = p.stderr, p.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return p
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node not ready: %s", p.stderr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func jwksKids(t *testing.T, base string) []string {
+	t.Helper()
+	resp, err := http.Get(base + "/.well-known/jwks.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var set struct {
+		Keys []struct {
+			Kid string `json:"kid"`
+		} `json:"keys"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&set); err != nil {
+		t.Fatal(err)
+	}
+	var kids []string
+	for _, k := range set.Keys {
+		kids = append(kids, k.Kid)
+	}
+	slices.Sort(kids)
+	return kids
+}
+
+func TestKill9AndRestartKeepsTheSameKeys(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	port := freePort(t)
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	env := []string{
+		"AUTHRIM_STORAGE_DIR=" + dir,
+		"AUTHRIM_KEYS_KEK_FILE=" + filepath.Join(dir, "kek"),
+		fmt.Sprintf("AUTHRIM_HTTP_LISTEN=127.0.0.1:%d", port),
+		"AUTHRIM_ADMIN_TOKEN=process-test-admin-token",
+	}
+	p := startServe(t, bin, base, env)
+	before := jwksKids(t, base)
+	if len(before) != 4 {
+		t.Fatalf("kids %v, want 4", before)
+	}
+	// A rotation acknowledged just before the crash must survive it.
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"keys", "rotate", "--server", base, "--admin-token", "process-test-admin-token"}, &out, &errb)
+	if code != 0 {
+		t.Fatalf("keys rotate: %d %s", code, errb.String())
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = p.cmd.Process.Wait()
+
+	startServe(t, bin, base, env)
+	if after := jwksKids(t, base); !slices.Equal(before, after) {
+		t.Fatalf("kids after kill -9 %v, want %v", after, before)
+	}
+	out.Reset()
+	if code := run(context.Background(), []string{"keys", "list", "--server", base, "--admin-token", "process-test-admin-token"}, &out, &errb); code != 0 {
+		t.Fatalf("keys list: %d %s", code, errb.String())
+	}
+	// rotate moved the next keys' activation; that survived too.
+	if n := strings.Count(out.String(), "next"); n != 2 {
+		t.Fatalf("keys list after restart:\n%s", out.String())
+	}
+}
+
+func TestServeRejectsBadConfigListingEveryProblem(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(path, []byte("issuer: ftp://example.com\nhttp:\n  listen: nowhere\nkeys:\n  algorithms: [HS256]\n  rotation_perod: 1h\n"), 0o600)
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"serve", "--config", path}, &out, &errb)
+	if code == 0 {
+		t.Fatal("serve accepted a bad config")
+	}
+	msg := errb.String()
+	for _, want := range []string{"issuer", "http.listen", "keys.algorithms", "keys.rotation_perod"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error does not name %s:\n%s", want, msg)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "data")); err == nil {
+		t.Error("a rejected config still created a data dir")
+	}
+}
+
+func TestKeysCommandNeedsTokenAndReason(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no token", []string{"keys", "list", "--admin-token", ""}, "no admin token"},
+		{"revoke without reason", []string{"keys", "revoke", "abc", "--admin-token", "x"}, "--reason"},
+		{"revoke without kid", []string{"keys", "revoke", "--reason", "r", "--admin-token", "x"}, "exactly one KID"},
+		{"unknown subcommand", []string{"keys", "spin"}, "unknown keys subcommand"},
+	}
+	t.Setenv("AUTHRIM_ADMIN_TOKEN", "")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			if code := run(context.Background(), tt.args, &out, &errb); code != 2 {
+				t.Fatalf("exit %d, want 2 (%s)", code, errb.String())
+			}
+			if !strings.Contains(errb.String(), tt.want) {
+				t.Fatalf("stderr %q does not say %q", errb.String(), tt.want)
+			}
+		})
+	}
+}

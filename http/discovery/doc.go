@@ -1,0 +1,8 @@
+// Package discovery is the op-discovery front end: the OpenID Provider
+// metadata document (OpenID Connect Discovery 1.0 §3) and the JWKS
+// (RFC 7517), both served from precomputed bytes.
+//
+// The metadata lists only what the OP actually supports; it grows as
+// capabilities land. This package must not sign or hold private keys: the
+// JWKS comes from the node's key cache, which holds public halves ready.
+package discovery

@@ -1,0 +1,157 @@
+package management
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"authrim/actors/messages"
+	"authrim/http/oauth2"
+)
+
+// KeyAdmin is what the admin API asks of the KeyManager.
+type KeyAdmin interface {
+	List(ctx context.Context) (*messages.KeySet, error)
+	Rotate(ctx context.Context, alg string) (*messages.KeySet, error)
+	Revoke(ctx context.Context, kid, reason string) (*messages.KeySet, error)
+}
+
+// Admin serves /admin/*.
+type Admin struct {
+	tokenSum [32]byte
+	keys     KeyAdmin
+	logger   *slog.Logger
+}
+
+// NewAdmin returns the admin API; token must not be empty (an empty token
+// means the node does not mount the admin API at all).
+func NewAdmin(token string, keys KeyAdmin, logger *slog.Logger) *Admin {
+	return &Admin{tokenSum: sha256.Sum256([]byte(token)), keys: keys, logger: logger}
+}
+
+// Mount registers the routes under /admin.
+func (a *Admin) Mount(e *echo.Echo) {
+	g := e.Group("/admin", a.authenticate)
+	g.GET("/keys", a.listKeys)
+	g.POST("/keys/rotate", a.rotateKeys)
+	g.POST("/keys/:kid/revoke", a.revokeKey)
+}
+
+// authenticate checks the bearer token. Both sides are hashed first so
+// the comparison takes the same time whatever the presented length.
+func (a *Admin) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Request().Header.Get("Authorization")
+		tok, ok := strings.CutPrefix(h, "Bearer ")
+		sum := sha256.Sum256([]byte(tok))
+		if !ok || subtle.ConstantTimeCompare(sum[:], a.tokenSum[:]) != 1 {
+			return oauth2.Write(c, a.logger, oauth2.ErrUnauthorized.WithDescription("admin bearer token required"))
+		}
+		c.Response().Header().Set("Cache-Control", "no-store")
+		return next(c)
+	}
+}
+
+// KeyView is a key as the admin API shows it: lifecycle and public data,
+// never the private half.
+type KeyView struct {
+	Kid          string     `json:"kid"`
+	Alg          string     `json:"alg"`
+	Use          string     `json:"use"`
+	Status       string     `json:"status"`
+	Created      *time.Time `json:"created,omitempty"`
+	ActivateAt   *time.Time `json:"activate_at,omitempty"`
+	Activated    *time.Time `json:"activated,omitempty"`
+	Retired      *time.Time `json:"retired,omitempty"`
+	RemoveAt     *time.Time `json:"remove_at,omitempty"`
+	Removed      *time.Time `json:"removed,omitempty"`
+	Revoked      *time.Time `json:"revoked,omitempty"`
+	RevokeReason string     `json:"revoke_reason,omitempty"`
+}
+
+// KeysView is the body of every /admin/keys answer.
+type KeysView struct {
+	Version uint64    `json:"version"`
+	Keys    []KeyView `json:"keys"`
+}
+
+func at(ms int64) *time.Time {
+	if ms == 0 {
+		return nil
+	}
+	t := time.UnixMilli(ms).UTC()
+	return &t
+}
+
+func viewOf(set *messages.KeySet) KeysView {
+	v := KeysView{Version: set.GetVersion(), Keys: []KeyView{}}
+	for _, k := range set.GetKeys() {
+		v.Keys = append(v.Keys, KeyView{
+			Kid: k.Kid, Alg: k.Alg, Use: k.Use, Status: k.Status,
+			Created: at(k.CreatedMs), ActivateAt: at(k.ActivateAtMs), Activated: at(k.ActivatedMs),
+			Retired: at(k.RetiredMs), RemoveAt: at(k.RemoveAtMs), Removed: at(k.RemovedMs),
+			Revoked: at(k.RevokedMs), RevokeReason: k.RevokeReason,
+		})
+	}
+	return v
+}
+
+func (a *Admin) answer(c echo.Context, set *messages.KeySet, err error) error {
+	if err != nil {
+		return oauth2.Write(c, a.logger, err)
+	}
+	return c.JSON(http.StatusOK, viewOf(set))
+}
+
+func (a *Admin) listKeys(c echo.Context) error {
+	set, err := a.keys.List(c.Request().Context())
+	return a.answer(c, set, err)
+}
+
+func (a *Admin) rotateKeys(c echo.Context) error {
+	var body struct {
+		Alg string `json:"alg"`
+	}
+	if err := bindOptional(c, &body); err != nil {
+		return oauth2.Write(c, a.logger, err)
+	}
+	set, err := a.keys.Rotate(c.Request().Context(), body.Alg)
+	return a.answer(c, set, err)
+}
+
+func (a *Admin) revokeKey(c echo.Context) error {
+	var body struct {
+		Reason string `json:"reason"`
+	}
+	if err := bindOptional(c, &body); err != nil {
+		return oauth2.Write(c, a.logger, err)
+	}
+	if strings.TrimSpace(body.Reason) == "" {
+		return oauth2.Write(c, a.logger, oauth2.ErrInvalidRequest.WithDescription("reason is required"))
+	}
+	if len(body.Reason) > 500 {
+		return oauth2.Write(c, a.logger, oauth2.ErrInvalidRequest.WithDescription("reason is longer than 500 characters"))
+	}
+	set, err := a.keys.Revoke(c.Request().Context(), c.Param("kid"), body.Reason)
+	return a.answer(c, set, err)
+}
+
+// bindOptional decodes a JSON body when one is sent.
+func bindOptional(c echo.Context, v any) error {
+	if c.Request().ContentLength == 0 {
+		return nil
+	}
+	if ct := c.Request().Header.Get("Content-Type"); !strings.HasPrefix(ct, echo.MIMEApplicationJSON) {
+		return oauth2.ErrInvalidRequest.WithDescription("body must be application/json")
+	}
+	if err := (&echo.DefaultBinder{}).BindBody(c, v); err != nil {
+		return oauth2.ErrInvalidRequest.WithDescription("malformed JSON body")
+	}
+	return nil
+}

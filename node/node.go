@@ -1,0 +1,227 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	pc "github.com/asynkron/protoactor-go/cluster"
+
+	"authrim/actors/crypto"
+	"authrim/actors/keymanager"
+	"authrim/actors/messages"
+	"authrim/cluster"
+	"authrim/http/discovery"
+	"authrim/http/management"
+	"authrim/http/router"
+	"authrim/persistence"
+	"authrim/persistence/bbolt"
+)
+
+// Options are the parts tests and tools may replace.
+type Options struct {
+	Logger *slog.Logger
+	// Now is the clock of the KeyManager (tests inject one).
+	Now func() time.Time
+}
+
+// Node is a running node.
+type Node struct {
+	cfg      Config
+	logger   *slog.Logger
+	store    persistence.Backend
+	actors   *cluster.Node
+	cache    *crypto.Cache
+	pool     *actor.PID
+	server   *http.Server
+	listener net.Listener
+	served   chan error
+}
+
+// Start brings a node up: store, actors, keys, then the HTTP listener. It
+// returns once the node is ready to serve (keys loaded into the cache).
+func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	n := &Node{cfg: cfg, logger: logger, served: make(chan error, 1)}
+	defer func() {
+		if err != nil {
+			n.close()
+		}
+	}()
+
+	kek, err := keymanager.LoadOrCreateKEK(cfg.Keys.KEKFile)
+	if err != nil {
+		return nil, err
+	}
+	store, err := bbolt.Open(cfg.Storage.Dir, bbolt.Options{})
+	if err != nil {
+		return nil, err
+	}
+	n.store = store
+
+	kind := keymanager.NewKind(keymanager.Config{
+		Policy: keymanager.Policy{
+			Algorithms:     cfg.Keys.Algorithms,
+			RotationPeriod: cfg.Keys.RotationPeriod.D(),
+			PublishAhead:   cfg.Keys.PublishAhead.D(),
+			RetireAfter:    cfg.Keys.RetireAfter.D(),
+		},
+		Store:         store,
+		KEK:           kek,
+		CheckInterval: cfg.Keys.CheckInterval.D(),
+		Now:           opts.Now,
+		Logger:        logger.With("actor", keymanager.Kind),
+	})
+	n.actors, err = cluster.Start(cluster.Config{
+		Name:           cfg.Cluster.Name,
+		Listen:         cfg.Cluster.Listen,
+		RequestTimeout: cfg.Cluster.RequestTimeout.D(),
+		Kinds:          []*pc.Kind{kind},
+		Logger:         logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	n.cache = crypto.NewCache(kek)
+	km := n.actors.KeyManager()
+	n.pool, err = crypto.Spawn(n.actors.System.Root, n.cache, crypto.Options{
+		TTL: cfg.Keys.CacheTTL.D(),
+		Pull: func() (*messages.KeySet, error) {
+			ctx, cancel := context.WithTimeout(context.Background(), cfg.Cluster.RequestTimeout.D())
+			defer cancel()
+			return km.List(ctx)
+		},
+		Logger: logger.With("actor", crypto.PoolName),
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := n.waitForKeys(ctx); err != nil {
+		return nil, err
+	}
+
+	fronts := []router.FrontEnd{}
+	for _, role := range cfg.Roles {
+		switch role {
+		case RoleDiscovery:
+			d, err := discovery.New(discovery.Config{Issuer: cfg.Issuer, JWKSMaxAge: cfg.Keys.JWKSMaxAge.D()}, n.cache)
+			if err != nil {
+				return nil, err
+			}
+			fronts = append(fronts, d)
+		case RoleManagement:
+			if cfg.Admin.Token != "" {
+				fronts = append(fronts, management.NewAdmin(cfg.Admin.Token, km, logger))
+			}
+		}
+	}
+	e := router.New(router.Config{Ready: n.Ready, Logger: logger}, fronts...)
+
+	n.listener, err = net.Listen("tcp", cfg.HTTP.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("node: listen %s: %w", cfg.HTTP.Listen, err)
+	}
+	n.server = &http.Server{
+		Handler:           e,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	go func() { n.served <- n.server.Serve(n.listener) }()
+	logger.Info("node started",
+		"issuer", cfg.Issuer,
+		"listen", n.listener.Addr().String(),
+		"actors", n.actors.Address(),
+		"roles", strings.Join(cfg.Roles, ","),
+		"admin_api", cfg.Admin.Token != "")
+	return n, nil
+}
+
+// waitForKeys activates the KeyManager (first start generates keys) and
+// waits until this node's cache holds an active key of every algorithm.
+func (n *Node) waitForKeys(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	set, err := n.actors.KeyManager().List(ctx)
+	if err != nil {
+		return fmt.Errorf("node: key manager: %w", err)
+	}
+	// The push may race the pull; applying the answer here is idempotent.
+	if err := n.cache.Apply(set); err != nil {
+		return err
+	}
+	for !n.cache.HasSigningKeys(n.cfg.Keys.Algorithms) {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("node: keys not ready: %w", ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// Ready reports whether the node can serve: store reachable, keys cached.
+func (n *Node) Ready(ctx context.Context) error {
+	if err := n.store.Ping(ctx); err != nil {
+		return err
+	}
+	if !n.cache.HasSigningKeys(n.cfg.Keys.Algorithms) {
+		return errors.New("node: signing keys not loaded")
+	}
+	return nil
+}
+
+// URL is the base URL the HTTP listener actually serves (useful with port 0).
+func (n *Node) URL() string { return "http://" + n.listener.Addr().String() }
+
+// KeyManager is the typed client of the node's KeyManager grain.
+func (n *Node) KeyManager() cluster.KeyManager { return n.actors.KeyManager() }
+
+// Crypto is the typed client of this node's Crypto pool.
+func (n *Node) Crypto() cluster.Crypto { return n.actors.Crypto(n.pool) }
+
+// Done yields the HTTP server's exit error once it stops serving.
+func (n *Node) Done() <-chan error { return n.served }
+
+// Shutdown stops accepting, drains in-flight requests (bounded by ctx),
+// stops the actors and closes the store, in that order.
+func (n *Node) Shutdown(ctx context.Context) error {
+	var errs []error
+	if n.server != nil {
+		if err := n.server.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("node: drain http: %w", err))
+		}
+	}
+	n.close()
+	n.logger.Info("node stopped")
+	return errors.Join(errs...)
+}
+
+func (n *Node) close() {
+	if n.actors != nil {
+		n.actors.Shutdown()
+		n.actors = nil
+	}
+	if n.store != nil {
+		if err := n.store.Close(); err != nil {
+			n.logger.Warn("closing store", "err", err)
+		}
+		n.store = nil
+	}
+}

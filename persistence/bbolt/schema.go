@@ -1,0 +1,21 @@
+package bbolt
+
+// FileName is the name of the database file inside the directory given to
+// Open. It is fixed so that backups and operators know what to look for.
+const FileName = "authrim.db"
+
+// Bucket names used by the project, declared in one place so that this file
+// is the map of what authrim.db holds. Writes create buckets lazily, so a
+// bucket missing from this list still works, but add it here when a new
+// typed store starts using one: Open creates every bucket listed below, so
+// a fresh file shows the whole layout (for example with `bbolt buckets`).
+const (
+	// BucketKeys holds the provider's signing keys.
+	BucketKeys = "keys"
+)
+
+// knownBuckets is what Open creates. Keep it in sync with the constants
+// above.
+var knownBuckets = [...]string{
+	BucketKeys,
+}
