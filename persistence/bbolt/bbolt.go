@@ -41,11 +41,10 @@ var (
 	ErrLocked = errors.New("bbolt: database file is locked")
 )
 
-// Options tune Open. The zero value is the production setting.
 // DefaultBatchDelay is the group-commit window when Options leaves it 0.
 const DefaultBatchDelay = time.Millisecond
 
-// Options tune a Store.
+// Options tune Open. The zero value is the production setting.
 type Options struct {
 	// Timeout bounds the wait for the exclusive file lock. Zero means
 	// DefaultTimeout; negative values are rejected.
