@@ -124,7 +124,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 			fronts = append(fronts, d)
 		case RoleManagement:
 			if cfg.Admin.Token != "" {
-				fronts = append(fronts, management.NewAdmin(cfg.Admin.Token, km, logger))
+				fronts = append(fronts, management.NewAdmin(cfg.Admin.Token, localKeys{km, n.cache}, logger))
 			}
 		}
 	}
@@ -151,6 +151,30 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 		"roles", strings.Join(cfg.Roles, ","),
 		"admin_api", cfg.Admin.Token != "")
 	return n, nil
+}
+
+// localKeys gives the admin API read-your-writes on this node: the set a
+// change returns is applied to the local cache before the call answers,
+// so a revoked kid is out of this node's JWKS when `keys revoke` returns.
+// Other nodes follow with the push (or the cache TTL pull).
+type localKeys struct {
+	cluster.KeyManager
+	cache *crypto.Cache
+}
+
+func (l localKeys) apply(set *messages.KeySet, err error) (*messages.KeySet, error) {
+	if err != nil {
+		return nil, err
+	}
+	return set, l.cache.Apply(set)
+}
+
+func (l localKeys) Rotate(ctx context.Context, alg string) (*messages.KeySet, error) {
+	return l.apply(l.KeyManager.Rotate(ctx, alg))
+}
+
+func (l localKeys) Revoke(ctx context.Context, kid, reason string) (*messages.KeySet, error) {
+	return l.apply(l.KeyManager.Revoke(ctx, kid, reason))
 }
 
 // waitForKeys activates the KeyManager (first start generates keys) and

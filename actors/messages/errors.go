@@ -3,6 +3,7 @@ package messages
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Error codes carried in Error.Code.
@@ -43,5 +44,6 @@ func (e *Error) Err() error {
 	if !ok {
 		sentinel = ErrInternal
 	}
-	return fmt.Errorf("%w: %s", sentinel, e.Message)
+	// The sender usually wrapped the same sentinel already; say it once.
+	return fmt.Errorf("%w: %s", sentinel, strings.TrimPrefix(e.Message, sentinel.Error()+": "))
 }
