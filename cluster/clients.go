@@ -8,6 +8,7 @@ import (
 
 	"authrim/actors/keymanager"
 	"authrim/actors/messages"
+	"authrim/actors/session"
 )
 
 // KeyManager is the typed client of the KeyManager grain.
@@ -112,4 +113,27 @@ func (c Crypto) Decrypt(ctx context.Context, token string) ([]byte, string, erro
 		return nil, "", err
 	}
 	return r.Plaintext, r.Kid, nil
+}
+
+// Sessions is the typed client of Session grains.
+type Sessions struct{ node *Node }
+
+// Sessions returns the client of the Session grains.
+func (n *Node) Sessions() Sessions { return Sessions{node: n} }
+
+// Call sends one operation to the Session grain sid. An error in the
+// reply comes back as a Go error wrapping a messages sentinel.
+func (s Sessions) Call(ctx context.Context, sid string, call *messages.SessionCall) (*messages.SessionReply, error) {
+	res, err := s.node.RequestGrain(ctx, session.Kind, sid, call)
+	if err != nil {
+		return nil, err
+	}
+	r, ok := res.(*messages.SessionReply)
+	if !ok {
+		return nil, fmt.Errorf("%w: unexpected reply %T", messages.ErrInternal, res)
+	}
+	if err := r.Error.Err(); err != nil {
+		return r, err
+	}
+	return r, nil
 }

@@ -39,8 +39,57 @@ type Config struct {
 	Keys    KeysConfig    `yaml:"keys"`
 	Cluster ClusterConfig `yaml:"cluster"`
 	Log     LogConfig     `yaml:"log"`
+	Tokens  TokensConfig  `yaml:"tokens"`
+	Session SessionConfig `yaml:"session"`
+	// Passwords tunes argon2id for user passwords.
+	Passwords PasswordsConfig `yaml:"passwords"`
+	// Clients are static relying parties, read-only at run time (dynamic
+	// ones live in the store, managed through the admin API).
+	Clients []ClientConfig `yaml:"clients"`
 	// Roles lists the front ends this node serves.
 	Roles []string `yaml:"roles"`
+}
+
+// TokensConfig sets lifetimes and formats of what /token issues.
+type TokensConfig struct {
+	AccessTokenTTL  Duration `yaml:"access_token_ttl"`
+	IDTokenTTL      Duration `yaml:"id_token_ttl"`
+	RefreshTokenTTL Duration `yaml:"refresh_token_ttl"`
+	// AccessTokenAlg signs RFC 9068 access tokens.
+	AccessTokenAlg string `yaml:"access_token_alg"`
+}
+
+// SessionConfig is the browser session.
+type SessionConfig struct {
+	TTL        Duration `yaml:"ttl"`
+	CookieName string   `yaml:"cookie_name"`
+	// IdleTimeout passivates a Session grain that got no message for this
+	// long (its state is on disk; memory follows the active set).
+	IdleTimeout Duration `yaml:"idle_timeout"`
+}
+
+// PasswordsConfig holds argon2id parameters (RFC 9106).
+type PasswordsConfig struct {
+	Time      int `yaml:"time"`
+	MemoryKiB int `yaml:"memory_kib"`
+	Threads   int `yaml:"threads"`
+}
+
+// ClientConfig is a static client. Secret is the shared secret for
+// client_secret_basic/post (at least 32 characters); it is hashed in memory.
+type ClientConfig struct {
+	ID                       string   `yaml:"id"`
+	Name                     string   `yaml:"name"`
+	Secret                   string   `yaml:"secret"`
+	RedirectURIs             []string `yaml:"redirect_uris"`
+	PostLogoutRedirectURIs   []string `yaml:"post_logout_redirect_uris"`
+	AuthMethod               string   `yaml:"auth_method"`
+	GrantTypes               []string `yaml:"grant_types"`
+	IDTokenSignedResponseAlg string   `yaml:"id_token_signed_response_alg"`
+	// JWKS is the client's public key set (JSON) for private_key_jwt.
+	JWKS string `yaml:"jwks"`
+	// SkipConsent marks a first-party client whose users are not asked.
+	SkipConsent bool `yaml:"skip_consent"`
 }
 
 // HTTPConfig is the public listener.
@@ -90,11 +139,14 @@ type LogConfig struct {
 // Front-end roles a node can serve.
 const (
 	RoleDiscovery  = "discovery"
+	RoleAuth       = "auth"
+	RoleToken      = "token"
+	RoleUserinfo   = "userinfo"
 	RoleManagement = "management"
 )
 
 // AllRoles lists every role, in the order the router mounts them.
-var AllRoles = []string{RoleDiscovery, RoleManagement}
+var AllRoles = []string{RoleDiscovery, RoleAuth, RoleToken, RoleUserinfo, RoleManagement}
 
 // SigningAlgorithms are the JWS algorithms the KeyManager can keep keys for.
 var SigningAlgorithms = []string{"RS256", "PS256", "ES256", "EdDSA"}
@@ -121,8 +173,23 @@ func Default() Config {
 			Listen:         "127.0.0.1:0",
 			RequestTimeout: Duration(5 * time.Second),
 		},
-		Log:   LogConfig{Format: "text", Level: "info"},
-		Roles: slices.Clone(AllRoles),
+		Log: LogConfig{Format: "text", Level: "info"},
+		Tokens: TokensConfig{
+			AccessTokenTTL:  Duration(10 * time.Minute),
+			IDTokenTTL:      Duration(time.Hour),
+			RefreshTokenTTL: Duration(30 * 24 * time.Hour),
+			AccessTokenAlg:  "ES256",
+		},
+		Session: SessionConfig{
+			TTL:         Duration(24 * time.Hour),
+			CookieName:  "authrim_session",
+			IdleTimeout: Duration(10 * time.Minute),
+		},
+		// RFC 9106 §7.4's second recommended option scaled to a small
+		// node: 64 MiB, 3 passes.
+		Passwords: PasswordsConfig{Time: 3, MemoryKiB: 64 * 1024, Threads: 2},
+		Clients:   []ClientConfig{},
+		Roles:     slices.Clone(AllRoles),
 	}
 }
 
@@ -222,18 +289,138 @@ func (c Config) Validate() error {
 	default:
 		add("log.level", "must be debug, info, warn or error, got %q", c.Log.Level)
 	}
+	if c.Tokens.AccessTokenTTL <= 0 || c.Tokens.IDTokenTTL <= 0 || c.Tokens.RefreshTokenTTL <= 0 {
+		add("tokens", "access_token_ttl, id_token_ttl and refresh_token_ttl must be positive")
+	}
+	if c.Tokens.IDTokenTTL > c.Keys.RetireAfter || c.Tokens.AccessTokenTTL > c.Keys.RetireAfter {
+		// A retired key must stay published while what it signed is valid.
+		add("keys.retire_after", "must be at least the longest token lifetime (tokens.id_token_ttl, tokens.access_token_ttl)")
+	}
+	if !slices.Contains(c.Keys.Algorithms, c.Tokens.AccessTokenAlg) {
+		add("tokens.access_token_alg", "%q is not one of keys.algorithms", c.Tokens.AccessTokenAlg)
+	}
+	if c.Session.TTL <= 0 || c.Session.IdleTimeout <= 0 {
+		add("session", "ttl and idle_timeout must be positive")
+	}
+	if c.Session.CookieName == "" || strings.ContainsAny(c.Session.CookieName, " ;,=\t") {
+		add("session.cookie_name", "must be a plain token, got %q", c.Session.CookieName)
+	}
+	if c.Passwords.Time < 1 || c.Passwords.MemoryKiB < 8*1024 || c.Passwords.Threads < 1 || c.Passwords.Threads > 255 {
+		add("passwords", "argon2id needs time >= 1, memory_kib >= 8192 and 1..255 threads")
+	}
+	ids := map[string]bool{}
+	for i, cl := range c.Clients {
+		key := fmt.Sprintf("clients[%d]", i)
+		for _, prob := range cl.Problems(slices.Contains(c.Keys.Algorithms, cl.IDTokenSignedResponseAlg) || cl.IDTokenSignedResponseAlg == "") {
+			add(key, "%s", prob)
+		}
+		if ids[cl.ID] {
+			add(key, "client id %q listed twice", cl.ID)
+		}
+		ids[cl.ID] = true
+	}
 	if len(c.Roles) == 0 {
 		add("roles", "must list at least one of %s", strings.Join(AllRoles, ", "))
 	}
+	seenRole := map[string]bool{}
 	for _, r := range c.Roles {
 		if !slices.Contains(AllRoles, r) {
 			add("roles", "unknown role %q (known: %s)", r, strings.Join(AllRoles, ", "))
 		}
+		if seenRole[r] {
+			add("roles", "%q listed twice", r)
+		}
+		seenRole[r] = true
 	}
 	if len(p) == 0 {
 		return nil
 	}
 	return fmt.Errorf("invalid configuration:\n  %s", strings.Join(p, "\n  "))
+}
+
+// Client authentication methods (RFC 7591 §2) and grant types we support.
+var (
+	AuthMethods = []string{"client_secret_basic", "client_secret_post", "none", "private_key_jwt"}
+	GrantTypes  = []string{"authorization_code", "refresh_token", "client_credentials"}
+)
+
+// Problems lists what is wrong with a static client; algOK tells whether
+// its ID token alg is one the node has keys for.
+func (cl ClientConfig) Problems(algOK bool) []string {
+	var p []string
+	if cl.ID == "" {
+		p = append(p, "id must not be empty")
+	}
+	if !slices.Contains(AuthMethods, cl.AuthMethod) {
+		p = append(p, fmt.Sprintf("auth_method must be one of %s, got %q", strings.Join(AuthMethods, ", "), cl.AuthMethod))
+	}
+	switch cl.AuthMethod {
+	case "client_secret_basic", "client_secret_post":
+		if len(cl.Secret) < 32 {
+			p = append(p, "secret must be at least 32 characters for "+cl.AuthMethod)
+		}
+	case "none", "private_key_jwt":
+		if cl.Secret != "" {
+			p = append(p, "secret must be empty for "+cl.AuthMethod)
+		}
+	}
+	if cl.AuthMethod == "private_key_jwt" && cl.JWKS == "" {
+		p = append(p, "private_key_jwt needs jwks")
+	}
+	if len(cl.GrantTypes) == 0 {
+		p = append(p, "grant_types must not be empty")
+	}
+	for _, g := range cl.GrantTypes {
+		if !slices.Contains(GrantTypes, g) {
+			p = append(p, fmt.Sprintf("unknown grant type %q", g))
+		}
+	}
+	if slices.Contains(cl.GrantTypes, "authorization_code") && len(cl.RedirectURIs) == 0 {
+		p = append(p, "authorization_code needs at least one redirect_uris entry")
+	}
+	if cl.AuthMethod == "none" && slices.Contains(cl.GrantTypes, "client_credentials") {
+		p = append(p, "a public client cannot use client_credentials")
+	}
+	for _, u := range append(slices.Clone(cl.RedirectURIs), cl.PostLogoutRedirectURIs...) {
+		if err := CheckRedirectURI(u); err != nil {
+			p = append(p, err.Error())
+		}
+	}
+	if !algOK {
+		p = append(p, fmt.Sprintf("id_token_signed_response_alg %q is not one of keys.algorithms", cl.IDTokenSignedResponseAlg))
+	}
+	return p
+}
+
+// CheckRedirectURI applies the registration rules for redirect URIs
+// (RFC 9700 §2.1, RFC 8252 §7): absolute, no fragment, https or http only
+// on loopback, or a private-use scheme for native apps.
+func CheckRedirectURI(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme == "" {
+		return fmt.Errorf("redirect URI %q is not an absolute URI", raw)
+	}
+	if u.Fragment != "" || strings.Contains(raw, "#") {
+		return fmt.Errorf("redirect URI %q must not have a fragment", raw)
+	}
+	switch u.Scheme {
+	case "https":
+		if u.Host == "" {
+			return fmt.Errorf("redirect URI %q has no host", raw)
+		}
+	case "http":
+		if !isLoopbackHost(u.Hostname()) {
+			return fmt.Errorf("redirect URI %q: http only for localhost/loopback", raw)
+		}
+	case "javascript", "data", "file", "vbscript":
+		return fmt.Errorf("redirect URI %q: scheme not allowed", raw)
+	default:
+		// RFC 8252 §7.1: private-use schemes are reverse domain names.
+		if !strings.Contains(u.Scheme, ".") {
+			return fmt.Errorf("redirect URI %q: a native app scheme must be a reverse domain name (com.example.app)", raw)
+		}
+	}
+	return nil
 }
 
 func isLoopbackHost(h string) bool {

@@ -16,13 +16,24 @@ import (
 	"authrim/actors/crypto"
 	"authrim/actors/keymanager"
 	"authrim/actors/messages"
+	"authrim/actors/session"
 	"authrim/cluster"
+	"authrim/directory"
+	"authrim/http/auth"
+	"authrim/http/clientauth"
 	"authrim/http/discovery"
 	"authrim/http/management"
+	"authrim/http/oauth2"
 	"authrim/http/router"
+	"authrim/http/token"
+	"authrim/http/userinfo"
 	"authrim/persistence"
 	"authrim/persistence/bbolt"
 )
+
+// CodeTTL is the authorization code lifetime (RFC 6749 §4.1.2
+// recommends at most 10 minutes; one is plenty for a redirect).
+const CodeTTL = 60 * time.Second
 
 // Options are the parts tests and tools may replace.
 type Options struct {
@@ -36,6 +47,7 @@ type Node struct {
 	cfg      Config
 	logger   *slog.Logger
 	store    persistence.Backend
+	dir      *directory.Directory
 	actors   *cluster.Node
 	cache    *crypto.Cache
 	pool     *actor.PID
@@ -84,11 +96,44 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 		Now:           opts.Now,
 		Logger:        logger.With("actor", keymanager.Kind),
 	})
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	static := make([]directory.Client, 0, len(cfg.Clients))
+	for _, cc := range cfg.Clients {
+		c, err := directory.NewStaticClient(directory.NewClient{
+			ID: cc.ID, Name: cc.Name, Secret: cc.Secret, RedirectURIs: cc.RedirectURIs,
+			PostLogoutRedirectURIs: cc.PostLogoutRedirectURIs, AuthMethod: cc.AuthMethod, GrantTypes: cc.GrantTypes,
+			IDTokenSignedResponseAlg: cc.IDTokenSignedResponseAlg, JWKS: []byte(cc.JWKS), SkipConsent: cc.SkipConsent,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("node: client %s: %w", cc.ID, err)
+		}
+		static = append(static, c)
+	}
+	n.dir, err = directory.New(store, directory.Options{
+		Argon2Time: cfg.Passwords.Time, Argon2MemoryKiB: cfg.Passwords.MemoryKiB, Argon2Threads: cfg.Passwords.Threads,
+		StaticClients: static, Now: now,
+	})
+	if err != nil {
+		return nil, err
+	}
+	sessionKind := session.NewKind(session.Config{
+		Store:          store,
+		Now:            now,
+		CodeTTL:        CodeTTL,
+		PendingTTL:     15 * time.Minute,
+		LoginTTL:       cfg.Session.TTL.D(),
+		AccessTokenTTL: cfg.Tokens.AccessTokenTTL.D(),
+		IdleTimeout:    cfg.Session.IdleTimeout.D(),
+		Logger:         logger.With("actor", session.Kind),
+	})
 	n.actors, err = cluster.Start(cluster.Config{
 		Name:           cfg.Cluster.Name,
 		Listen:         cfg.Cluster.Listen,
 		RequestTimeout: cfg.Cluster.RequestTimeout.D(),
-		Kinds:          []*pc.Kind{kind},
+		Kinds:          []*pc.Kind{kind, sessionKind},
 		Logger:         logger,
 	})
 	if err != nil {
@@ -113,20 +158,9 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 		return nil, err
 	}
 
-	fronts := []router.FrontEnd{}
-	for _, role := range cfg.Roles {
-		switch role {
-		case RoleDiscovery:
-			d, err := discovery.New(discovery.Config{Issuer: cfg.Issuer, JWKSMaxAge: cfg.Keys.JWKSMaxAge.D()}, n.cache)
-			if err != nil {
-				return nil, err
-			}
-			fronts = append(fronts, d)
-		case RoleManagement:
-			if cfg.Admin.Token != "" {
-				fronts = append(fronts, management.NewAdmin(cfg.Admin.Token, localKeys{km, n.cache}, logger))
-			}
-		}
+	fronts, err := n.frontEnds(now)
+	if err != nil {
+		return nil, err
 	}
 	e := router.New(router.Config{Ready: n.Ready, Logger: logger}, fronts...)
 
@@ -152,6 +186,80 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 		"admin_api", cfg.Admin.Token != "")
 	return n, nil
 }
+
+// frontEnds builds the front ends of the node's roles.
+func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
+	cfg, logger := n.cfg, n.logger
+	base := strings.TrimSuffix(cfg.Issuer, "/")
+	sessions := n.actors.Sessions()
+	cryptoPool := n.Crypto()
+	clients := &clientauth.Authenticator{Dir: n.dir, Audiences: []string{cfg.Issuer, base + token.Path}, Now: now}
+	checker := &userinfo.Checker{Issuer: cfg.Issuer, Alg: cfg.Tokens.AccessTokenAlg, Verifier: cryptoPool, Sessions: sessions, Now: now}
+	var fronts []router.FrontEnd
+	for _, role := range cfg.Roles {
+		switch role {
+		case RoleDiscovery:
+			d, err := discovery.New(discovery.Config{Issuer: cfg.Issuer, JWKSMaxAge: cfg.Keys.JWKSMaxAge.D(), Metadata: metadata(cfg)}, n.cache)
+			if err != nil {
+				return nil, err
+			}
+			fronts = append(fronts, d)
+		case RoleAuth:
+			fronts = append(fronts, auth.New(auth.Config{
+				Issuer: cfg.Issuer, CookieName: cfg.Session.CookieName, SessionTTL: cfg.Session.TTL.D(), Now: now,
+			}, n.dir, n.dir, sessions, cryptoPool, logger.With("front", RoleAuth)))
+		case RoleToken:
+			fronts = append(fronts, token.New(token.Config{
+				Issuer: cfg.Issuer, AccessTokenTTL: cfg.Tokens.AccessTokenTTL.D(), IDTokenTTL: cfg.Tokens.IDTokenTTL.D(),
+				RefreshTTL: cfg.Tokens.RefreshTokenTTL.D(), AccessTokenAlg: cfg.Tokens.AccessTokenAlg, Now: now,
+			}, clients, sessions, cryptoPool, n.dir, logger.With("front", RoleToken)))
+		case RoleUserinfo:
+			fronts = append(fronts, userinfo.New(checker, n.dir, logger.With("front", RoleUserinfo)))
+		case RoleManagement:
+			fronts = append(fronts, management.NewTokens(clients, checker, sessions, logger.With("front", RoleManagement)))
+			if cfg.Admin.Token != "" {
+				fronts = append(fronts, management.NewAdmin(cfg.Admin.Token, localKeys{n.actors.KeyManager(), n.cache}, logger))
+			}
+		}
+	}
+	return fronts, nil
+}
+
+// metadata is the discovery document: what the deployment supports,
+// whichever roles this node serves.
+func metadata(cfg Config) discovery.Metadata {
+	base := strings.TrimSuffix(cfg.Issuer, "/")
+	return discovery.Metadata{
+		AuthorizationEndpoint:             base + auth.AuthorizePath,
+		TokenEndpoint:                     base + token.Path,
+		UserinfoEndpoint:                  base + userinfo.Path,
+		EndSessionEndpoint:                base + auth.LogoutPath,
+		RevocationEndpoint:                base + management.RevokePath,
+		IntrospectionEndpoint:             base + management.IntrospectPath,
+		ScopesSupported:                   oauth2.SupportedScopes,
+		ResponseTypesSupported:            auth.ResponseTypes,
+		ResponseModesSupported:            auth.ResponseModes,
+		GrantTypesSupported:               token.GrantTypes,
+		ACRValuesSupported:                auth.ACRValues,
+		SubjectTypesSupported:             []string{"public"},
+		IDTokenSigningAlgValuesSupported:  cfg.Keys.Algorithms,
+		TokenEndpointAuthMethodsSupported: clientauth.Methods,
+		TokenEndpointAuthSigningAlgs:      []string{"RS256", "PS256", "ES256", "EdDSA"},
+		RevocationEndpointAuthMethods:     clientauth.Methods,
+		IntrospectionEndpointAuthMethods:  clientauth.Methods,
+		ClaimsSupported:                   oauth2.SupportedClaims(),
+		ClaimsParameterSupported:          true,
+		RequestParameterSupported:         false,
+		RequestURIParameterSupported:      false,
+		CodeChallengeMethodsSupported:     []string{"S256"},
+		PromptValuesSupported:             auth.PromptValues,
+		ClaimTypesSupported:               []string{"normal"},
+		AuthorizationResponseIss:          true,
+	}
+}
+
+// Directory is the node's users and clients (operators and tests).
+func (n *Node) Directory() *directory.Directory { return n.dir }
 
 // localKeys gives the admin API read-your-writes on this node: the set a
 // change returns is applied to the local cache before the call answers,

@@ -12,6 +12,8 @@ const (
 	CodeInvalid     = "invalid"
 	CodeUnavailable = "unavailable"
 	CodeInternal    = "internal"
+	// CodeInvalidScope: a scope wider than what was granted.
+	CodeInvalidScope = "invalid_scope"
 )
 
 // Sentinels that Err maps codes to; callers compare with errors.Is.
@@ -20,13 +22,16 @@ var (
 	ErrInvalid     = errors.New("actor: invalid request")
 	ErrUnavailable = errors.New("actor: unavailable")
 	ErrInternal    = errors.New("actor: internal error")
+	// ErrInvalidScope also matches ErrInvalid.
+	ErrInvalidScope = fmt.Errorf("%w: scope", ErrInvalid)
 )
 
 var codeErrors = map[string]error{
-	CodeNotFound:    ErrNotFound,
-	CodeInvalid:     ErrInvalid,
-	CodeUnavailable: ErrUnavailable,
-	CodeInternal:    ErrInternal,
+	CodeNotFound:     ErrNotFound,
+	CodeInvalid:      ErrInvalid,
+	CodeUnavailable:  ErrUnavailable,
+	CodeInternal:     ErrInternal,
+	CodeInvalidScope: ErrInvalidScope,
 }
 
 // NewError builds an Error field for a reply.

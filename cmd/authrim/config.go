@@ -35,6 +35,9 @@ var cliEnv = []string{
 // environ ("KEY=value" entries, as os.Environ returns), then
 // Config.Validate.
 //
+// A list of mappings (clients) can only be set in the file: its elements
+// start from the zero value, and no AUTHRIM_* variable reaches it.
+//
 // Unknown keys, ill-typed values, unknown AUTHRIM_* variables and
 // validation failures are all collected and returned together as one
 // "invalid configuration:" error, one problem per line. A file that cannot
@@ -42,6 +45,7 @@ var cliEnv = []string{
 func loadConfig(path string, environ []string) (node.Config, error) {
 	cfg := node.Default()
 	var problems []string
+	var broken []string // list elements with file problems
 
 	if path != "" {
 		data, err := os.ReadFile(path)
@@ -55,6 +59,7 @@ func loadConfig(path string, environ []string) (node.Config, error) {
 		d := fileDecoder{file: path}
 		d.document(doc, reflect.ValueOf(&cfg).Elem())
 		problems = append(problems, d.problems...)
+		broken = d.broken
 	}
 
 	envProblems, err := applyEnv(reflect.ValueOf(&cfg).Elem(), environ)
@@ -64,7 +69,11 @@ func loadConfig(path string, environ []string) (node.Config, error) {
 	problems = append(problems, envProblems...)
 
 	if err := cfg.Validate(); err != nil {
-		problems = append(problems, splitProblems(err)...)
+		for _, p := range splitProblems(err) {
+			if !aboutBroken(p, broken) {
+				problems = append(problems, p)
+			}
+		}
 	}
 	if len(problems) > 0 {
 		return node.Config{}, &configError{Problems: problems}
@@ -91,6 +100,20 @@ func parseYAML(data []byte) (*yaml.Node, error) {
 		return nil, errors.New("holds more than one YAML document (remove the extra ---)")
 	}
 	return &doc, nil
+}
+
+// aboutBroken reports whether the Validate problem p ("clients[1]: ...")
+// is about a list element that already has file problems. Such an element
+// was decoded only in part (a misspelt key leaves its field empty), so
+// Validate's view of it mostly echoes the file problems; they are dropped.
+// Other elements are still validated.
+func aboutBroken(p string, broken []string) bool {
+	for _, b := range broken {
+		if rest, ok := strings.CutPrefix(p, b); ok && (strings.HasPrefix(rest, ":") || strings.HasPrefix(rest, ".") || strings.HasPrefix(rest, "[")) {
+			return true
+		}
+	}
+	return false
 }
 
 // configError is loadConfig's error: every problem found, one per line.
@@ -192,36 +215,55 @@ func isSection(t reflect.Type) bool { return t.Kind() == reflect.Struct && !isSc
 // isList reports whether t is a list of scalars.
 func isList(t reflect.Type) bool { return t.Kind() == reflect.Slice && isScalar(t.Elem()) }
 
-// leaf is a settable config key: a scalar or a list of scalars.
+// isStructList reports whether t is a list of sections (e.g. the static
+// clients): a YAML sequence of mappings, each element walked like a
+// section. It can only be set in the file; no variable can express it.
+func isStructList(t reflect.Type) bool { return t.Kind() == reflect.Slice && isSection(t.Elem()) }
+
+// leaf is a settable config key: a scalar, a list of scalars, or a list of
+// sections (fileOnly).
 type leaf struct {
 	path  string // dotted config path, e.g. keys.kek_file
 	index []int  // from the root struct
 	typ   reflect.Type
+	// fileOnly marks a list of sections: it has no AUTHRIM_* override,
+	// and the keys of its elements are not leaves of their own.
+	fileOnly bool
 }
 
 // leavesOf lists every leaf of struct type t with its dotted path. It
-// returns an error for a field type the loader cannot fill; a test runs it
-// over node.Config so such a field cannot ship.
+// returns an error for a field type the loader cannot fill, including
+// inside the elements of a list of sections (reported as path[].key); a
+// test runs it over node.Config so such a field cannot ship.
 func leavesOf(t reflect.Type) ([]leaf, error) {
 	var out []leaf
 	var errs []error
-	var walk func(t reflect.Type, prefix string, index []int)
-	walk = func(t reflect.Type, prefix string, index []int) {
+	// walk visits the keys of t; with collect false (inside a list
+	// element) it only checks that every field type is supported.
+	var walk func(t reflect.Type, prefix string, index []int, collect bool)
+	walk = func(t reflect.Type, prefix string, index []int, collect bool) {
 		for _, f := range keysOf(t) {
 			path := joinPath(prefix, f.key)
 			idx := append(slices.Clone(index), f.index...)
 			ft := t.FieldByIndex(f.index).Type
 			switch {
 			case isScalar(ft), isList(ft):
-				out = append(out, leaf{path: path, index: idx, typ: ft})
+				if collect {
+					out = append(out, leaf{path: path, index: idx, typ: ft})
+				}
 			case isSection(ft):
-				walk(ft, path, idx)
+				walk(ft, path, idx, collect)
+			case isStructList(ft):
+				if collect {
+					out = append(out, leaf{path: path, index: idx, typ: ft, fileOnly: true})
+				}
+				walk(ft.Elem(), path+"[]", nil, false)
 			default:
 				errs = append(errs, fmt.Errorf("config key %s: unsupported field type %s", path, ft))
 			}
 		}
 	}
-	walk(t, "", nil)
+	walk(t, "", nil, true)
 	return out, errors.Join(errs...)
 }
 
@@ -240,6 +282,9 @@ func joinPath(prefix, key string) string {
 type fileDecoder struct {
 	file     string
 	problems []string
+	// broken lists the paths of list-of-mappings elements (clients[1])
+	// that have problems of their own.
+	broken []string
 }
 
 func (d *fileDecoder) addf(n *yaml.Node, path, format string, args ...any) {
@@ -334,6 +379,8 @@ func (d *fileDecoder) value(n *yaml.Node, v reflect.Value, path string) {
 		d.section(n, v, path)
 	case isList(t):
 		d.list(n, v, path)
+	case isStructList(t):
+		d.structList(n, v, path)
 	default:
 		// leavesOf reports these; the test over node.Config keeps them out.
 		d.addf(n, path, "field type %s is not supported by the config loader", t)
@@ -362,6 +409,39 @@ func (d *fileDecoder) list(n *yaml.Node, v reflect.Value, path string) {
 	if ok {
 		v.Set(out)
 	}
+}
+
+// structList replaces the list of sections v with the sequence n, each
+// element a mapping decoded like a section into the element type's zero
+// value (elements get no defaults). Problems inside element i are reported
+// under path[i].key. A null value or an empty sequence gives an empty
+// (non-nil) list. The list is set even when an element has problems, so
+// Validate still checks the other elements; such elements are recorded in
+// d.broken and loadConfig drops Validate's problems about them.
+func (d *fileDecoder) structList(n *yaml.Node, v reflect.Value, path string) {
+	if isNull(n) {
+		v.Set(reflect.MakeSlice(v.Type(), 0, 0))
+		return
+	}
+	if n.Kind != yaml.SequenceNode {
+		d.addf(n, path, "must be a list of mappings, got %s", describe(n))
+		return
+	}
+	out := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
+	for i, el := range n.Content {
+		p := fmt.Sprintf("%s[%d]", path, i)
+		before := len(d.problems)
+		if el = resolve(el); isNull(el) {
+			// A bare "-": section would keep the zero value silently.
+			d.addf(el, p, "must be a mapping of keys, got an empty entry")
+		} else {
+			d.section(el, out.Index(i), p)
+		}
+		if len(d.problems) > before {
+			d.broken = append(d.broken, p)
+		}
+	}
+	v.Set(out)
 }
 
 // scalar decodes the scalar n into v; on failure v is left unchanged. A
@@ -409,6 +489,8 @@ func expect(t reflect.Type) string {
 		return "a duration (e.g. 90s, 24h)"
 	case isList(t):
 		return "a list of " + strings.TrimPrefix(expect(t.Elem()), "a ")
+	case isStructList(t):
+		return "a list of mappings"
 	case reflect.PointerTo(t).Implements(textUnmarshalerType):
 		return "a single value"
 	}
@@ -438,24 +520,44 @@ func envName(path string) string {
 // envLeaves maps every override variable to its leaf of struct type t.
 // Names are built from the known paths, never split back, because keys
 // themselves contain underscores.
-func envLeaves(t reflect.Type) (map[string]leaf, error) {
-	leaves, err := leavesOf(t)
+//
+// Lists of sections (fileOnly leaves) have no override and are not in the
+// map; fileOnly lists their would-be names so applyEnv can say why such a
+// variable is refused instead of calling it unknown.
+func envLeaves(t reflect.Type) (leaves map[string]leaf, fileOnly map[string]leaf, err error) {
+	all, err := leavesOf(t)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	out := make(map[string]leaf, len(leaves))
+	leaves = make(map[string]leaf, len(all))
+	fileOnly = map[string]leaf{}
 	var errs []error
-	for _, l := range leaves {
+	for _, l := range all {
 		name := envName(l.path)
-		if prev, dup := out[name]; dup {
+		if l.fileOnly {
+			fileOnly[name] = l
+			continue
+		}
+		if prev, dup := leaves[name]; dup {
 			errs = append(errs, fmt.Errorf("config keys %s and %s both map to %s", prev.path, l.path, name))
 		}
 		if slices.Contains(cliEnv, name) {
 			errs = append(errs, fmt.Errorf("config key %s maps to %s, which the CLI reserves", l.path, name))
 		}
-		out[name] = l
+		leaves[name] = l
 	}
-	return out, errors.Join(errs...)
+	return leaves, fileOnly, errors.Join(errs...)
+}
+
+// fileOnlyFor returns the list of sections whose would-be variable is
+// name, or a prefix of it followed by "_" (AUTHRIM_CLIENTS_0_ID).
+func fileOnlyFor(name string, fileOnly map[string]leaf) (leaf, bool) {
+	for prefix, l := range fileOnly {
+		if name == prefix || strings.HasPrefix(name, prefix+"_") {
+			return l, true
+		}
+	}
+	return leaf{}, false
 }
 
 // applyEnv sets every leaf of root named by an AUTHRIM_* entry of environ
@@ -463,7 +565,7 @@ func envLeaves(t reflect.Type) (map[string]leaf, error) {
 // name. If a name occurs twice, the first entry wins, as with os.Getenv.
 // The error is for a config struct the loader cannot handle.
 func applyEnv(root reflect.Value, environ []string) ([]string, error) {
-	leaves, err := envLeaves(root.Type())
+	leaves, fileOnly, err := envLeaves(root.Type())
 	if err != nil {
 		return nil, err
 	}
@@ -488,6 +590,10 @@ func applyEnv(root reflect.Value, environ []string) ([]string, error) {
 	for _, name := range names {
 		l, ok := leaves[name]
 		if !ok {
+			if fl, ok := fileOnlyFor(name, fileOnly); ok {
+				problems = append(problems, fmt.Sprintf("%s: %s is a list of mappings and can only be set in the config file", name, fl.path))
+				continue
+			}
 			problems = append(problems, name+": unknown environment variable (no such config key)"+suggestEnv(name, leaves))
 			continue
 		}

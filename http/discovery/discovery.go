@@ -28,13 +28,44 @@ type Config struct {
 	// the key publish-ahead time, so caches always hold the next key
 	// before it signs.
 	JWKSMaxAge time.Duration
+	// Metadata is the document without issuer and jwks_uri, which New
+	// fills in. The node builds it from what its front ends support.
+	Metadata Metadata
 }
 
-// Metadata is the provider metadata document (Discovery §3). Fields are
-// added as the OP gains the capability they describe, never before.
+// Metadata is the provider metadata document (Discovery §3, RFC 8414,
+// RFC 9207). Fields are set only for capabilities the OP has.
 type Metadata struct {
-	Issuer  string `json:"issuer"`
-	JWKSURI string `json:"jwks_uri"`
+	Issuer                            string   `json:"issuer"`
+	AuthorizationEndpoint             string   `json:"authorization_endpoint,omitempty"`
+	TokenEndpoint                     string   `json:"token_endpoint,omitempty"`
+	UserinfoEndpoint                  string   `json:"userinfo_endpoint,omitempty"`
+	JWKSURI                           string   `json:"jwks_uri"`
+	EndSessionEndpoint                string   `json:"end_session_endpoint,omitempty"`
+	RevocationEndpoint                string   `json:"revocation_endpoint,omitempty"`
+	IntrospectionEndpoint             string   `json:"introspection_endpoint,omitempty"`
+	ScopesSupported                   []string `json:"scopes_supported,omitempty"`
+	ResponseTypesSupported            []string `json:"response_types_supported"`
+	ResponseModesSupported            []string `json:"response_modes_supported,omitempty"`
+	GrantTypesSupported               []string `json:"grant_types_supported,omitempty"`
+	ACRValuesSupported                []string `json:"acr_values_supported,omitempty"`
+	SubjectTypesSupported             []string `json:"subject_types_supported"`
+	IDTokenSigningAlgValuesSupported  []string `json:"id_token_signing_alg_values_supported"`
+	UserinfoSigningAlgValuesSupported []string `json:"userinfo_signing_alg_values_supported,omitempty"`
+	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported,omitempty"`
+	TokenEndpointAuthSigningAlgs      []string `json:"token_endpoint_auth_signing_alg_values_supported,omitempty"`
+	RevocationEndpointAuthMethods     []string `json:"revocation_endpoint_auth_methods_supported,omitempty"`
+	IntrospectionEndpointAuthMethods  []string `json:"introspection_endpoint_auth_methods_supported,omitempty"`
+	ClaimsSupported                   []string `json:"claims_supported,omitempty"`
+	ClaimsParameterSupported          bool     `json:"claims_parameter_supported"`
+	RequestParameterSupported         bool     `json:"request_parameter_supported"`
+	RequestURIParameterSupported      bool     `json:"request_uri_parameter_supported"`
+	RequireRequestURIRegistration     bool     `json:"require_request_uri_registration"`
+	CodeChallengeMethodsSupported     []string `json:"code_challenge_methods_supported,omitempty"`
+	PromptValuesSupported             []string `json:"prompt_values_supported,omitempty"`
+	ClaimTypesSupported               []string `json:"claim_types_supported,omitempty"`
+	UILocalesSupported                []string `json:"ui_locales_supported,omitempty"`
+	AuthorizationResponseIss          bool     `json:"authorization_response_iss_parameter_supported"`
 }
 
 // Handler serves discovery and the JWKS.
@@ -47,10 +78,16 @@ type Handler struct {
 // New precomputes the metadata document.
 func New(cfg Config, keys KeySource) (*Handler, error) {
 	base := strings.TrimSuffix(cfg.Issuer, "/")
-	md, err := json.Marshal(Metadata{
-		Issuer:  cfg.Issuer,
-		JWKSURI: base + JWKSPath,
-	})
+	m := cfg.Metadata
+	m.Issuer = cfg.Issuer
+	m.JWKSURI = base + JWKSPath
+	if m.SubjectTypesSupported == nil {
+		m.SubjectTypesSupported = []string{"public"}
+	}
+	if m.ResponseTypesSupported == nil {
+		m.ResponseTypesSupported = []string{}
+	}
+	md, err := json.Marshal(m)
 	if err != nil {
 		return nil, err
 	}

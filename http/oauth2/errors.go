@@ -41,13 +41,32 @@ func (e *Error) Is(target error) bool {
 	return ok && t.Code == e.Code
 }
 
-// Error templates (RFC 6749 §4.1.2.1, §5.2; RFC 6750 §3.1).
+// Error templates (RFC 6749 §4.1.2.1, §5.2; RFC 6750 §3.1; OIDC Core
+// §3.1.2.6; RFC 7009 §2.2.1).
 var (
 	ErrInvalidRequest     = &Error{Code: "invalid_request", Status: http.StatusBadRequest}
 	ErrUnauthorized       = &Error{Code: "unauthorized", Status: http.StatusUnauthorized}
 	ErrNotFound           = &Error{Code: "not_found", Status: http.StatusNotFound}
+	ErrConflict           = &Error{Code: "conflict", Status: http.StatusConflict}
 	ErrServerError        = &Error{Code: "server_error", Status: http.StatusInternalServerError}
 	ErrTemporarilyUnavail = &Error{Code: "temporarily_unavailable", Status: http.StatusServiceUnavailable}
+
+	ErrInvalidClient        = &Error{Code: "invalid_client", Status: http.StatusUnauthorized}
+	ErrInvalidGrant         = &Error{Code: "invalid_grant", Status: http.StatusBadRequest}
+	ErrUnauthorizedClient   = &Error{Code: "unauthorized_client", Status: http.StatusBadRequest}
+	ErrUnsupportedGrantType = &Error{Code: "unsupported_grant_type", Status: http.StatusBadRequest}
+	ErrInvalidScope         = &Error{Code: "invalid_scope", Status: http.StatusBadRequest}
+	ErrInvalidToken         = &Error{Code: "invalid_token", Status: http.StatusUnauthorized}
+	ErrUnsupportedTokenType = &Error{Code: "unsupported_token_type", Status: http.StatusBadRequest}
+
+	// Authorization endpoint errors travel in the redirect, not a status.
+	ErrAccessDenied            = &Error{Code: "access_denied", Status: http.StatusBadRequest}
+	ErrUnsupportedResponseType = &Error{Code: "unsupported_response_type", Status: http.StatusBadRequest}
+	ErrLoginRequired           = &Error{Code: "login_required", Status: http.StatusBadRequest}
+	ErrConsentRequired         = &Error{Code: "consent_required", Status: http.StatusBadRequest}
+	ErrAccountSelectionReq     = &Error{Code: "account_selection_required", Status: http.StatusBadRequest}
+	ErrRequestNotSupported     = &Error{Code: "request_not_supported", Status: http.StatusBadRequest}
+	ErrRequestURINotSupported  = &Error{Code: "request_uri_not_supported", Status: http.StatusBadRequest}
 )
 
 // table maps domain sentinels to responses: the one place this happens.
@@ -59,7 +78,7 @@ var table = []struct {
 	{persistence.ErrNotFound, ErrNotFound},
 	{messages.ErrInvalid, ErrInvalidRequest},
 	{messages.ErrUnavailable, ErrTemporarilyUnavail},
-	{persistence.ErrConflict, ErrTemporarilyUnavail},
+	{persistence.ErrConflict, ErrConflict},
 }
 
 // From maps any error to the response to send.
@@ -87,8 +106,13 @@ func Write(c echo.Context, logger *slog.Logger, err error) error {
 	h := c.Response().Header()
 	h.Set("Cache-Control", "no-store")
 	h.Set("Pragma", "no-cache")
-	if resp.Status == http.StatusUnauthorized {
-		h.Set("WWW-Authenticate", `Bearer realm="authrim"`)
+	if resp.Status == http.StatusUnauthorized && h.Get("WWW-Authenticate") == "" {
+		if resp.Code == ErrInvalidClient.Code {
+			// RFC 6749 §5.2: the challenge of client authentication.
+			h.Set("WWW-Authenticate", `Basic realm="authrim"`)
+		} else {
+			h.Set("WWW-Authenticate", `Bearer realm="authrim", error="`+resp.Code+`"`)
+		}
 	}
 	return c.JSON(resp.Status, resp)
 }

@@ -12,10 +12,26 @@ const FileName = "authrim.db"
 const (
 	// BucketKeys holds the provider's signing keys.
 	BucketKeys = "keys"
+	// BucketUsers holds user records (JSON, keyed by subject); package
+	// directory owns them.
+	BucketUsers = "users"
+	// BucketUsernames is the username uniqueness index: case-mapped
+	// username -> subject.
+	BucketUsernames = "usernames"
+	// BucketClients holds registered (non-static) clients, keyed by
+	// client_id.
+	BucketClients = "clients"
+	// BucketJTIs records used private_key_jwt assertion ids until they
+	// expire (replay protection, RFC 7523 §3).
+	BucketJTIs = "jtis"
 )
 
 // knownBuckets is what Open creates. Keep it in sync with the constants
 // above.
 var knownBuckets = [...]string{
 	BucketKeys,
+	BucketUsers,
+	BucketUsernames,
+	BucketClients,
+	BucketJTIs,
 }

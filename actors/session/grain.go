@@ -1,0 +1,593 @@
+package session
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/cluster"
+	"google.golang.org/protobuf/proto"
+
+	"authrim/actors/messages"
+	"authrim/persistence"
+)
+
+const (
+	// Kind is the cluster kind of Session grains.
+	Kind = "Session"
+	// Bucket holds one SessionState per session id.
+	Bucket = "sessions"
+
+	maxPending = 16
+	maxCodes   = 64
+	maxUsed    = 32
+)
+
+// Config is what Session grains need.
+type Config struct {
+	Store persistence.Backend
+	Now   func() time.Time
+	// CodeTTL is an authorization code's lifetime (60 s).
+	CodeTTL time.Duration
+	// PendingTTL bounds how long a sign-in or consent page stays usable.
+	PendingTTL time.Duration
+	// LoginTTL is how long a sign-in lasts.
+	LoginTTL time.Duration
+	// AccessTokenTTL keeps a grant answerable while its access tokens live.
+	AccessTokenTTL time.Duration
+	// IdleTimeout passivates an idle grain (its state is on disk).
+	IdleTimeout time.Duration
+	Logger      *slog.Logger
+}
+
+// NewKind returns the cluster kind that activates Session grains.
+func NewKind(cfg Config) *cluster.Kind {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return cluster.NewKind(Kind, actor.PropsFromProducer(func() actor.Actor { return &grain{cfg: cfg} }))
+}
+
+type grain struct {
+	cfg    Config
+	sid    string
+	st     *messages.SessionState // nil: no such session
+	loaded bool
+}
+
+func (g *grain) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *cluster.ClusterInit:
+		g.sid = m.Identity.Identity
+		ctx.SetReceiveTimeout(g.cfg.IdleTimeout)
+	case *actor.ReceiveTimeout:
+		// Passivate: memory follows the active set; the state is on disk.
+		ctx.Poison(ctx.Self())
+	case *messages.SessionCall:
+		ctx.Respond(g.handle(m))
+	}
+}
+
+// errInvalid builds an "invalid" error reply.
+func errInvalid(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{messages.ErrInvalid}, args...)...)
+}
+
+var (
+	errNoSession = fmt.Errorf("%w: no such session", messages.ErrNotFound)
+	errSecret    = errInvalid("session secret mismatch")
+	errNoLogin   = errInvalid("not signed in")
+	errNoRequest = errInvalid("unknown or expired authorization request")
+)
+
+func (g *grain) load() error {
+	b, err := g.cfg.Store.Get(context.Background(), Bucket, g.sid)
+	switch {
+	case errors.Is(err, persistence.ErrNotFound):
+		g.st = nil
+	case err != nil:
+		return err
+	default:
+		st := &messages.SessionState{}
+		if err := proto.Unmarshal(b, st); err != nil {
+			return fmt.Errorf("session: decode state: %w", err)
+		}
+		g.st = st
+	}
+	g.loaded = true
+	return nil
+}
+
+// handle runs one call on a copy of the state, persists the copy if the
+// call changed it, and only then adopts it and answers.
+func (g *grain) handle(call *messages.SessionCall) *messages.SessionReply {
+	if !g.loaded {
+		if err := g.load(); err != nil {
+			g.cfg.Logger.Error("session load failed", "err", err)
+			return &messages.SessionReply{Error: messages.NewError(messages.CodeUnavailable, "session store unavailable")}
+		}
+	}
+	now := g.cfg.Now()
+	var next *messages.SessionState
+	if g.st != nil {
+		next = proto.Clone(g.st).(*messages.SessionState)
+	}
+	pruned := g.prune(next, now)
+	op := &op{g: g, st: next, now: now, secret: call.Secret, reply: &messages.SessionReply{}}
+	err := op.run(call)
+	changed := op.changed || pruned
+	if changed {
+		if perr := g.persist(op.st, now); perr != nil {
+			g.cfg.Logger.Error("session persist failed", "err", perr)
+			return &messages.SessionReply{Error: messages.NewError(messages.CodeUnavailable, "session store unavailable")}
+		}
+		g.st = op.st
+		if empty(g.st) {
+			g.st = nil
+		}
+	}
+	if err != nil {
+		return &messages.SessionReply{Error: toError(err)}
+	}
+	op.reply.Exists = g.st != nil
+	return op.reply
+}
+
+func toError(err error) *messages.Error {
+	switch {
+	case errors.Is(err, messages.ErrNotFound):
+		return messages.NewError(messages.CodeNotFound, "%s", err)
+	case errors.Is(err, messages.ErrInvalidScope):
+		return messages.NewError(messages.CodeInvalidScope, "%s", err)
+	case errors.Is(err, messages.ErrInvalid):
+		return messages.NewError(messages.CodeInvalid, "%s", err)
+	default:
+		return messages.NewError(messages.CodeInternal, "%s", err)
+	}
+}
+
+func empty(st *messages.SessionState) bool {
+	return st == nil || (st.Login == nil && len(st.Pending) == 0 && len(st.Codes) == 0 && len(st.Grants) == 0)
+}
+
+func (g *grain) persist(st *messages.SessionState, now time.Time) error {
+	ctx := context.Background()
+	if empty(st) {
+		err := g.cfg.Store.Delete(ctx, Bucket, g.sid)
+		if errors.Is(err, persistence.ErrNotFound) {
+			return nil
+		}
+		return err
+	}
+	b, err := proto.Marshal(st)
+	if err != nil {
+		return err
+	}
+	return g.cfg.Store.Put(ctx, Bucket, g.sid, b)
+}
+
+// prune drops what has expired; it reports whether anything went.
+func (g *grain) prune(st *messages.SessionState, now time.Time) bool {
+	if st == nil {
+		return false
+	}
+	n := now.UnixMilli()
+	changed := false
+	if st.Login != nil && st.LoginExpiresMs <= n {
+		st.Login, st.LoginExpiresMs = nil, 0
+		changed = true
+	}
+	for rid, p := range st.Pending {
+		if p.ExpiresMs <= n {
+			delete(st.Pending, rid)
+			changed = true
+		}
+	}
+	// A redeemed code is kept ten lifetimes so that a replay still finds
+	// it and revokes what it produced (RFC 6749 §4.1.2).
+	keep := 10 * g.cfg.CodeTTL.Milliseconds()
+	before := len(st.Codes)
+	st.Codes = slices.DeleteFunc(st.Codes, func(c *messages.Code) bool { return c.ExpiresMs+keep <= n })
+	changed = changed || len(st.Codes) != before
+	before = len(st.Grants)
+	st.Grants = slices.DeleteFunc(st.Grants, func(gr *messages.Grant) bool { return grantEnd(gr, g.cfg.AccessTokenTTL) <= n })
+	return changed || len(st.Grants) != before
+}
+
+// grantEnd is when nothing issued from the grant can still be valid.
+func grantEnd(gr *messages.Grant, accessTTL time.Duration) int64 {
+	end := gr.CreatedMs
+	if gr.RefreshExpiresMs > end {
+		end = gr.RefreshExpiresMs
+	}
+	return end + accessTTL.Milliseconds()
+}
+
+// op is one call being applied to a state copy.
+type op struct {
+	g       *grain
+	st      *messages.SessionState
+	now     time.Time
+	secret  string
+	reply   *messages.SessionReply
+	changed bool
+}
+
+func (o *op) ms() int64 { return o.now.UnixMilli() }
+
+func (o *op) run(call *messages.SessionCall) error {
+	switch m := call.Op.(type) {
+	case *messages.SessionCall_Get:
+		return o.get(m.Get)
+	case *messages.SessionCall_Begin:
+		return o.begin(m.Begin)
+	case *messages.SessionCall_Login:
+		return o.login(m.Login)
+	case *messages.SessionCall_Consent:
+		return o.consent(m.Consent)
+	case *messages.SessionCall_Issue:
+		return o.issue(m.Issue)
+	case *messages.SessionCall_Redeem:
+		return o.redeem(m.Redeem)
+	case *messages.SessionCall_Refresh:
+		return o.refresh(m.Refresh)
+	case *messages.SessionCall_Check:
+		return o.check(m.Check)
+	case *messages.SessionCall_Revoke:
+		return o.revoke(m.Revoke)
+	case *messages.SessionCall_Logout:
+		return o.logout()
+	}
+	return errInvalid("unknown session operation")
+}
+
+// browser checks the cookie secret of browser-side operations.
+func (o *op) browser() error {
+	if o.st == nil {
+		return errNoSession
+	}
+	if !same(hash(o.secret), o.st.SecretHash) {
+		return errSecret
+	}
+	return nil
+}
+
+func (o *op) consented(clientID string) []string {
+	if c := o.st.Consents[clientID]; c != nil {
+		return c.Scopes
+	}
+	return nil
+}
+
+func (o *op) get(m *messages.GetSession) error {
+	if err := o.browser(); err != nil {
+		return err
+	}
+	o.reply.Login = o.st.Login
+	if m.ClientId != "" {
+		o.reply.Consented = o.consented(m.ClientId)
+	}
+	if m.Rid != "" {
+		p := o.st.Pending[m.Rid]
+		if p == nil {
+			return errNoRequest
+		}
+		o.reply.Rid, o.reply.Request = m.Rid, p.Request
+		o.reply.Consented = o.consented(p.Request.ClientId)
+	}
+	return nil
+}
+
+func (o *op) begin(m *messages.BeginAuth) error {
+	if o.st == nil {
+		if !m.Create {
+			return errNoSession
+		}
+		o.st = &messages.SessionState{Sid: o.g.sid, SecretHash: hash(o.secret), CreatedMs: o.ms()}
+	} else if err := o.browser(); err != nil {
+		return err
+	}
+	if o.st.Pending == nil {
+		o.st.Pending = map[string]*messages.Pending{}
+	}
+	if len(o.st.Pending) >= maxPending {
+		// Bound the state: the oldest request gives way.
+		var oldest string
+		for rid, p := range o.st.Pending {
+			if oldest == "" || p.ExpiresMs < o.st.Pending[oldest].ExpiresMs {
+				oldest = rid
+			}
+		}
+		delete(o.st.Pending, oldest)
+	}
+	rid := NewID(16)
+	o.st.Pending[rid] = &messages.Pending{Request: m.Request, ExpiresMs: o.now.Add(o.g.cfg.PendingTTL).UnixMilli()}
+	o.changed = true
+	o.reply.Rid, o.reply.Request, o.reply.Login = rid, m.Request, o.st.Login
+	o.reply.Consented = o.consented(m.Request.GetClientId())
+	return nil
+}
+
+func (o *op) login(m *messages.CompleteLogin) error {
+	if err := o.browser(); err != nil {
+		return err
+	}
+	p := o.st.Pending[m.Rid]
+	if p == nil {
+		return errNoRequest
+	}
+	if m.Login.GetSubject() == "" {
+		return errInvalid("login without subject")
+	}
+	if o.st.Login != nil && o.st.Login.Subject != m.Login.Subject {
+		// Another user on this browser: what the last one consented to is
+		// not theirs.
+		o.st.Consents = nil
+	}
+	l := proto.Clone(m.Login).(*messages.Login)
+	l.AuthTimeMs = o.ms()
+	o.st.Login = l
+	o.st.LoginExpiresMs = o.now.Add(o.g.cfg.LoginTTL).UnixMilli()
+	// A new secret at sign-in: a cookie planted before it (session
+	// fixation) is worthless after it.
+	secret := NewID(32)
+	o.st.SecretHash = hash(secret)
+	o.changed = true
+	o.reply.NewSecret, o.reply.Login, o.reply.Rid, o.reply.Request = secret, l, m.Rid, p.Request
+	o.reply.Consented = o.consented(p.Request.ClientId)
+	return nil
+}
+
+func (o *op) consent(m *messages.GiveConsent) error {
+	if err := o.browser(); err != nil {
+		return err
+	}
+	if o.st.Login == nil {
+		return errNoLogin
+	}
+	p := o.st.Pending[m.Rid]
+	if p == nil {
+		return errNoRequest
+	}
+	if o.st.Consents == nil {
+		o.st.Consents = map[string]*messages.Consent{}
+	}
+	c := o.st.Consents[p.Request.ClientId]
+	if c == nil {
+		c = &messages.Consent{}
+		o.st.Consents[p.Request.ClientId] = c
+	}
+	for _, s := range p.Request.Scopes {
+		if !slices.Contains(c.Scopes, s) {
+			c.Scopes = append(c.Scopes, s)
+		}
+	}
+	o.changed = true
+	o.reply.Rid, o.reply.Request, o.reply.Login, o.reply.Consented = m.Rid, p.Request, o.st.Login, c.Scopes
+	return nil
+}
+
+func (o *op) issue(m *messages.IssueCode) error {
+	if err := o.browser(); err != nil {
+		return err
+	}
+	if o.st.Login == nil {
+		return errNoLogin
+	}
+	req := m.Request
+	if m.Rid != "" {
+		p := o.st.Pending[m.Rid]
+		if p == nil {
+			return errNoRequest
+		}
+		req = p.Request
+		delete(o.st.Pending, m.Rid)
+	}
+	if req == nil {
+		return errInvalid("no request to issue a code for")
+	}
+	secret := NewID(32)
+	if len(o.st.Codes) >= maxCodes {
+		o.st.Codes = o.st.Codes[1:]
+	}
+	o.st.Codes = append(o.st.Codes, &messages.Code{
+		Hash:      hash(secret),
+		Request:   req,
+		Login:     o.st.Login,
+		ExpiresMs: o.now.Add(o.g.cfg.CodeTTL).UnixMilli(),
+	})
+	o.changed = true
+	o.reply.Code, o.reply.Request, o.reply.Login = o.g.sid+"."+secret, req, o.st.Login
+	return nil
+}
+
+func (o *op) findGrant(id string) *messages.Grant {
+	if o.st == nil {
+		return nil
+	}
+	for _, gr := range o.st.Grants {
+		if gr.Id == id {
+			return gr
+		}
+	}
+	return nil
+}
+
+func (o *op) revokeGrant(gr *messages.Grant, reason string) {
+	if gr == nil || gr.Revoked {
+		return
+	}
+	gr.Revoked, gr.RevokeReason = true, reason
+	gr.RefreshHash = nil
+	o.changed = true
+	o.g.cfg.Logger.Warn("grant revoked", "sid", o.g.sid, "grant", gr.Id, "client_id", gr.ClientId, "reason", reason)
+}
+
+// view is a grant without its secrets, for replies.
+func view(gr *messages.Grant) *messages.Grant {
+	v := proto.Clone(gr).(*messages.Grant)
+	v.RefreshHash, v.UsedRefreshHashes = nil, nil
+	return v
+}
+
+// S256 is the PKCE code challenge of a verifier (RFC 7636 §4.2).
+func S256(verifier string) string {
+	h := sha256.Sum256([]byte(verifier))
+	return base64.RawURLEncoding.EncodeToString(h[:])
+}
+
+func (o *op) redeem(m *messages.RedeemCode) error {
+	if o.st == nil {
+		return errInvalid("unknown code")
+	}
+	h := hash(m.CodeSecret)
+	var code *messages.Code
+	for _, c := range o.st.Codes {
+		if same(c.Hash, h) {
+			code = c
+		}
+	}
+	if code == nil {
+		return errInvalid("unknown code")
+	}
+	if code.Redeemed {
+		// RFC 6749 §4.1.2: a code used twice revokes what it produced.
+		o.revokeGrant(o.findGrant(code.GrantId), "authorization code reused")
+		return errInvalid("code already used")
+	}
+	if code.ExpiresMs <= o.ms() {
+		return errInvalid("code expired")
+	}
+	req := code.Request
+	if req.ClientId != m.ClientId {
+		return errInvalid("code was issued to another client")
+	}
+	if req.RedirectUri != m.RedirectUri {
+		return errInvalid("redirect_uri does not match the authorization request")
+	}
+	switch {
+	case req.CodeChallenge != "" && m.CodeVerifier == "":
+		return errInvalid("code_verifier required")
+	case req.CodeChallenge != "" && !same([]byte(S256(m.CodeVerifier)), []byte(req.CodeChallenge)):
+		return errInvalid("code_verifier does not match the code_challenge")
+	case req.CodeChallenge == "" && m.CodeVerifier != "":
+		// RFC 9700 §2.1.1: a verifier for a code issued without a
+		// challenge is a downgrade attempt.
+		return errInvalid("code_verifier sent but no code_challenge was")
+	}
+	gr := &messages.Grant{
+		Id:         NewID(16),
+		ClientId:   req.ClientId,
+		Scopes:     req.Scopes,
+		Nonce:      req.Nonce,
+		ClaimsJson: req.ClaimsJson,
+		Login:      code.Login,
+		CreatedMs:  o.ms(),
+	}
+	if m.RefreshTtlMs > 0 {
+		secret := NewID(32)
+		gr.RefreshHash = hash(secret)
+		gr.RefreshExpiresMs = o.ms() + m.RefreshTtlMs
+		o.reply.RefreshToken = o.g.sid + "." + gr.Id + "." + secret
+	}
+	code.Redeemed, code.GrantId = true, gr.Id
+	o.st.Grants = append(o.st.Grants, gr)
+	o.changed = true
+	o.reply.Grant = view(gr)
+	return nil
+}
+
+func (o *op) refresh(m *messages.RefreshGrant) error {
+	gr := o.findGrant(m.GrantId)
+	if gr == nil || gr.Revoked || gr.RefreshExpiresMs == 0 {
+		return errInvalid("unknown or revoked refresh token")
+	}
+	h := hash(m.TokenSecret)
+	if !same(h, gr.RefreshHash) {
+		for _, u := range gr.UsedRefreshHashes {
+			if same(h, u) {
+				// Reuse of a rotated token: someone holds a copy. End the
+				// whole family (RFC 9700 §4.14.2).
+				o.revokeGrant(gr, "refresh token reused")
+				return errInvalid("refresh token reused; the grant is revoked")
+			}
+		}
+		return errInvalid("unknown refresh token")
+	}
+	if gr.RefreshExpiresMs <= o.ms() {
+		return errInvalid("refresh token expired")
+	}
+	if gr.ClientId != m.ClientId {
+		return errInvalid("refresh token was issued to another client")
+	}
+	for _, s := range m.Scopes {
+		if !slices.Contains(gr.Scopes, s) {
+			// RFC 6749 §6: never wider than what was granted.
+			return fmt.Errorf("%w: scope %q was not granted", messages.ErrInvalidScope, s)
+		}
+	}
+	secret := NewID(32)
+	gr.UsedRefreshHashes = append(gr.UsedRefreshHashes, gr.RefreshHash)
+	if len(gr.UsedRefreshHashes) > maxUsed {
+		gr.UsedRefreshHashes = gr.UsedRefreshHashes[1:]
+	}
+	gr.RefreshHash = hash(secret)
+	o.changed = true
+	o.reply.RefreshToken = o.g.sid + "." + gr.Id + "." + secret
+	o.reply.Grant = view(gr)
+	if len(m.Scopes) > 0 {
+		o.reply.Grant.Scopes = m.Scopes
+	}
+	return nil
+}
+
+func (o *op) check(m *messages.CheckGrant) error {
+	gr := o.findGrant(m.GrantId)
+	if gr == nil {
+		return nil // inactive
+	}
+	active := !gr.Revoked
+	if m.TokenSecret != "" {
+		active = active && same(hash(m.TokenSecret), gr.RefreshHash) && gr.RefreshExpiresMs > o.ms()
+	}
+	o.reply.Active = active
+	o.reply.Grant = view(gr)
+	return nil
+}
+
+func (o *op) revoke(m *messages.RevokeGrant) error {
+	gr := o.findGrant(m.GrantId)
+	// RFC 7009 §2.2: a token of another client, or an unknown one, is
+	// not an error, and changes nothing.
+	if gr == nil || gr.ClientId != m.ClientId {
+		return nil
+	}
+	o.revokeGrant(gr, "revoked by client")
+	return nil
+}
+
+func (o *op) logout() error {
+	if err := o.browser(); err != nil {
+		return err
+	}
+	o.st.Login, o.st.LoginExpiresMs = nil, 0
+	o.st.Consents = nil
+	o.st.Pending = nil
+	for _, gr := range o.st.Grants {
+		// Tokens asked for offline use outlive the browser session.
+		if !slices.Contains(gr.Scopes, "offline_access") {
+			o.revokeGrant(gr, "session ended")
+		}
+	}
+	o.changed = true
+	return nil
+}

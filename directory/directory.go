@@ -1,0 +1,188 @@
+package directory
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"authrim/actors/messages"
+	"authrim/persistence"
+)
+
+// Buckets this package uses. persistence/bbolt/schema.go declares the same
+// names so that Open creates them; a test keeps the two lists in step.
+const (
+	// BucketUsers maps a subject to its User record (JSON).
+	BucketUsers = "users"
+	// BucketUsernames maps a username's case-mapped form to its subject:
+	// the uniqueness index, claimed with Backend.Create.
+	BucketUsernames = "usernames"
+	// BucketClients maps a client_id to its Client record (JSON).
+	BucketClients = "clients"
+	// BucketJTIs records the jti of each private_key_jwt assertion seen,
+	// until it expires (RFC 7523 §3 item 7).
+	BucketJTIs = "jtis"
+)
+
+// sentinel is an error value with its own text that still matches the
+// shared sentinel it refines, so callers that only know persistence or
+// messages errors map it correctly.
+type sentinel struct {
+	msg    string
+	parent error
+}
+
+func (s *sentinel) Error() string { return s.msg }
+func (s *sentinel) Unwrap() error { return s.parent }
+
+// Sentinel errors. Compare with errors.Is; the package wraps them with %w.
+var (
+	// ErrNotFound: no such user or client. It matches
+	// persistence.ErrNotFound too, so the shared HTTP error table maps it
+	// to 404.
+	ErrNotFound error = &sentinel{"directory: not found", persistence.ErrNotFound}
+	// ErrInvalid: bad input. Errors wrapping it are *InvalidError values
+	// whose Reason is safe to show to the caller. It matches
+	// messages.ErrInvalid, which the HTTP error table maps to 400
+	// invalid_request.
+	ErrInvalid error = &sentinel{"directory: invalid", messages.ErrInvalid}
+	// ErrConflict: a create found the name already in use. It matches
+	// persistence.ErrConflict.
+	ErrConflict error = &sentinel{"directory: already exists", persistence.ErrConflict}
+	// ErrUsernameTaken: another user has this username (compared
+	// case-insensitively). It matches ErrConflict.
+	ErrUsernameTaken error = &sentinel{"directory: username is taken", ErrConflict}
+	// ErrClientIDTaken: a static or stored client has this client_id. It
+	// matches ErrConflict.
+	ErrClientIDTaken error = &sentinel{"directory: client_id is taken", ErrConflict}
+	// ErrInvalidCredentials: unknown username, wrong password or wrong
+	// client secret. Deliberately one error for all of them.
+	ErrInvalidCredentials = errors.New("directory: invalid credentials")
+	// ErrReplay: a private_key_jwt assertion id was already used.
+	ErrReplay = errors.New("directory: assertion already used")
+)
+
+// InvalidError is a validation failure. Reason is written for the operator
+// or client that sent the input and never contains a password, a secret
+// or a hash, so front ends may show it as is.
+type InvalidError struct {
+	Reason string
+}
+
+func (e *InvalidError) Error() string { return "directory: invalid: " + e.Reason }
+
+// Unwrap makes errors.Is(err, ErrInvalid) hold.
+func (e *InvalidError) Unwrap() error { return ErrInvalid }
+
+func invalid(format string, args ...any) error {
+	return &InvalidError{Reason: fmt.Sprintf(format, args...)}
+}
+
+// invalidAll joins several problems into one InvalidError.
+func invalidAll(problems []string) error {
+	if len(problems) == 0 {
+		return nil
+	}
+	return &InvalidError{Reason: strings.Join(problems, "; ")}
+}
+
+// Options configure New. Zero argon2 fields take the defaults below.
+type Options struct {
+	// Argon2Time, Argon2MemoryKiB and Argon2Threads are the argon2id
+	// parameters for new password hashes (RFC 9106 §4). Existing hashes
+	// keep the parameters they were made with: verification reads them
+	// from the hash.
+	Argon2Time      int
+	Argon2MemoryKiB int
+	Argon2Threads   int
+	// StaticClients are clients from config.yaml, built with
+	// NewStaticClient. They are served before stored clients and cannot be
+	// deleted through the directory.
+	StaticClients []Client
+	// Now is the clock (tests inject one). Defaults to time.Now.
+	Now func() time.Time
+}
+
+// Defaults for zero Options fields: RFC 9106 §7.4's second recommended
+// option scaled to a small node (64 MiB, 3 passes), as in node.Default.
+const (
+	DefaultArgon2Time      = 3
+	DefaultArgon2MemoryKiB = 64 * 1024
+	DefaultArgon2Threads   = 2
+)
+
+// Directory is the user and client registry. It is safe for concurrent
+// use.
+type Directory struct {
+	store  persistence.Backend
+	params argonParams
+	static map[string]Client
+	now    func() time.Time
+	// dummyHash is verified against when a username is unknown, so that
+	// Authenticate costs one argon2id run whether or not the user exists.
+	dummyHash string
+}
+
+// New returns a Directory on store. It validates opts (argon2 parameters,
+// static clients) and computes the dummy hash once, which costs one
+// argon2id run.
+func New(store persistence.Backend, opts Options) (*Directory, error) {
+	if store == nil {
+		return nil, invalid("no store")
+	}
+	p := argonParams{time: DefaultArgon2Time, memory: DefaultArgon2MemoryKiB, threads: DefaultArgon2Threads}
+	if opts.Argon2Time != 0 || opts.Argon2MemoryKiB != 0 || opts.Argon2Threads != 0 {
+		var err error
+		if p, err = newParams(opts.Argon2Time, opts.Argon2MemoryKiB, opts.Argon2Threads); err != nil {
+			return nil, err
+		}
+	}
+	d := &Directory{store: store, params: p, static: map[string]Client{}, now: opts.Now}
+	if d.now == nil {
+		d.now = time.Now
+	}
+	for i, c := range opts.StaticClients {
+		c.Static = true
+		if err := c.Validate(); err != nil {
+			return nil, fmt.Errorf("static client %d (%q): %w", i, c.ID, err)
+		}
+		if _, dup := d.static[c.ID]; dup {
+			return nil, invalid("static client id %q listed twice", c.ID)
+		}
+		c.RedirectURIs = slices.Clone(c.RedirectURIs)
+		c.PostLogoutRedirectURIs = slices.Clone(c.PostLogoutRedirectURIs)
+		c.GrantTypes = slices.Clone(c.GrantTypes)
+		c.JWKS = slices.Clone(c.JWKS)
+		d.static[c.ID] = c
+	}
+	// The dummy password is random and thrown away: nothing can match
+	// the dummy hash, so an unknown user never authenticates.
+	dummy, err := randomToken(32)
+	if err != nil {
+		return nil, err
+	}
+	if d.dummyHash, err = hashPassword(dummy, p); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// randomToken returns n random bytes, base64url without padding.
+func randomToken(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("directory: random: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// rollbackCtx is the context for undoing a half-done write: the caller's
+// context may be what was cancelled, and the undo must still run.
+func rollbackCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+}

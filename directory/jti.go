@@ -1,0 +1,113 @@
+package directory
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// JTIGrace is how long past its exp a used assertion id stays recorded.
+// The token endpoint accepts an assertion a little after its exp to allow
+// for clock skew; an id must stay recorded for at least as long, or the
+// same assertion could be replayed within that leeway.
+const JTIGrace = 5 * time.Minute
+
+// maxJTILen bounds a jti (the store key is client id + jti).
+const maxJTILen = 1024
+
+type jtiRecord struct {
+	// Exp is the assertion's exp, in Unix seconds.
+	Exp int64 `json:"exp"`
+}
+
+// jtiKey joins client id and jti. The space cannot occur in a client id,
+// so no two pairs share a key.
+func jtiKey(clientID, jti string) string { return clientID + " " + jti }
+
+// live reports whether a recorded id still blocks reuse at now.
+func (r jtiRecord) live(now time.Time) bool {
+	return now.Before(time.Unix(r.Exp, 0).Add(JTIGrace))
+}
+
+// UseJTI records that clientID used a private_key_jwt assertion with this
+// jti, expiring at exp (RFC 7523 §3 item 7: the server may keep track of
+// used jti values to prevent replay). The first use wins atomically; any
+// later use while the record is live returns ErrReplay. A record older
+// than exp + JTIGrace no longer counts and is overwritten (SweepJTIs
+// deletes them). Checking the assertion's exp itself is the caller's job.
+func (d *Directory) UseJTI(ctx context.Context, clientID, jti string, exp time.Time) error {
+	if err := checkClientID(clientID); err != nil {
+		return err
+	}
+	if jti == "" || len(jti) > maxJTILen {
+		return invalid("jti must be 1..%d bytes", maxJTILen)
+	}
+	if exp.IsZero() {
+		return invalid("assertion has no exp")
+	}
+	now := d.now()
+	rec, err := json.Marshal(jtiRecord{Exp: exp.Unix()})
+	if err != nil {
+		return fmt.Errorf("directory: encode jti: %w", err)
+	}
+	err = d.store.Update(ctx, BucketJTIs, jtiKey(clientID, jti), func(old []byte, exists bool) ([]byte, error) {
+		if exists {
+			var prev jtiRecord
+			// An unreadable record counts as used: refusing one login is
+			// better than accepting a replay.
+			if json.Unmarshal(old, &prev) != nil || prev.live(now) {
+				return nil, ErrReplay
+			}
+		}
+		return rec, nil
+	})
+	if errors.Is(err, ErrReplay) {
+		return fmt.Errorf("%w: client %q", ErrReplay, clientID)
+	}
+	if err != nil {
+		return fmt.Errorf("directory: record jti: %w", err)
+	}
+	return nil
+}
+
+// SweepJTIs deletes the used-jti records that no longer block anything and
+// returns how many it deleted. Run it now and then; correctness does not
+// depend on it (UseJTI ignores stale records).
+func (d *Directory) SweepJTIs(ctx context.Context) (int, error) {
+	now := d.now()
+	var stale []string
+	err := d.store.List(ctx, BucketJTIs, "", func(key string, v []byte) error {
+		var r jtiRecord
+		if json.Unmarshal(v, &r) == nil && !r.live(now) {
+			stale = append(stale, key)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("directory: sweep jtis: %w", err)
+	}
+	n := 0
+	for _, key := range stale {
+		// Delete only if still stale: the id may have been reused (and
+		// recorded anew) since the listing.
+		deleted := false
+		err := d.store.Update(ctx, BucketJTIs, key, func(old []byte, exists bool) ([]byte, error) {
+			deleted = false
+			var r jtiRecord
+			if !exists || json.Unmarshal(old, &r) != nil || r.live(now) {
+				return old, nil
+			}
+			deleted = true
+			return nil, nil
+		})
+		if err != nil {
+			return n, fmt.Errorf("directory: sweep jtis: %w", err)
+		}
+		if deleted {
+			n++
+		}
+	}
+	return n, nil
+}

@@ -1,0 +1,336 @@
+package directory
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/text/secure/precis"
+
+	"authrim/persistence"
+)
+
+// MaxUsernameLen bounds a username, in characters.
+const MaxUsernameLen = 64
+
+// maxSubjectLen bounds what User accepts as a subject before asking the
+// store (subjects we issue are 22 characters).
+const maxSubjectLen = 255
+
+// User is a stored user. PasswordHash is an argon2id PHC string; front
+// ends must not show it.
+type User struct {
+	// Subject is the OIDC sub: random, opaque and never reassigned
+	// (OIDC Core §2: locally unique and never reassigned). 128 random bits
+	// make a reuse after deletion practically impossible.
+	Subject string `json:"sub"`
+	// Username is what the user types to sign in, as registered (case
+	// preserved). Uniqueness ignores case.
+	Username     string `json:"username"`
+	PasswordHash string `json:"password_hash"`
+	// Claims are OIDC standard claims (OIDC Core §5.1), see
+	// StandardClaims.
+	Claims  map[string]any `json:"claims,omitempty"`
+	Created time.Time      `json:"created"`
+	Updated time.Time      `json:"updated"`
+}
+
+// NewUser is the input of CreateUser.
+type NewUser struct {
+	Username string
+	Password string
+	Claims   map[string]any
+}
+
+// canonicalUsername returns the username to show (case preserved) and the
+// key of the uniqueness index. Both are PRECIS-enforced (RFC 8265 §3.3 and
+// §3.4): width-folded and NFC-normalized, so that two names that look the
+// same cannot both be registered; the key is also lowercased. The
+// IdentifierClass (RFC 8264 §4.2) refuses spaces and control characters.
+func canonicalUsername(s string) (display, key string, err error) {
+	if s == "" {
+		return "", "", invalid("username must not be empty")
+	}
+	if len(s) > 4*MaxUsernameLen || !utf8.ValidString(s) {
+		return "", "", invalid("username must be 1..%d characters of UTF-8", MaxUsernameLen)
+	}
+	display, err = precis.UsernameCasePreserved.String(s)
+	if err != nil {
+		return "", "", invalid("username may not contain spaces, control characters or symbols outside letters, digits and ASCII punctuation")
+	}
+	if n := utf8.RuneCountInString(display); n < 1 || n > MaxUsernameLen {
+		return "", "", invalid("username must be 1..%d characters", MaxUsernameLen)
+	}
+	key, err = precis.UsernameCaseMapped.String(s)
+	if err != nil {
+		return "", "", invalid("username may not contain spaces, control characters or symbols outside letters, digits and ASCII punctuation")
+	}
+	return display, key, nil
+}
+
+// CreateUser registers a user. It returns an error wrapping ErrInvalid for
+// bad input and ErrUsernameTaken when the username (compared without case)
+// is in use. Exactly one of several concurrent creates of a username
+// succeeds: the usernames index is claimed with Backend.Create first, and
+// released again if the user record cannot be written.
+func (d *Directory) CreateUser(ctx context.Context, in NewUser) (User, error) {
+	var problems []string
+	display, key, err := canonicalUsername(in.Username)
+	if err != nil {
+		problems = append(problems, reason(err))
+	}
+	if err := checkPassword(in.Password); err != nil {
+		problems = append(problems, reason(err))
+	}
+	claims, err := checkClaims(in.Claims)
+	if err != nil {
+		problems = append(problems, reason(err))
+	}
+	if err := invalidAll(problems); err != nil {
+		return User{}, err
+	}
+
+	// Cheap early refusals before the expensive hash. They are not what
+	// guarantees uniqueness (Create below is).
+	if _, err := d.store.Get(ctx, BucketUsernames, key); err == nil {
+		return User{}, fmt.Errorf("%w: %q", ErrUsernameTaken, display)
+	} else if !errors.Is(err, persistence.ErrNotFound) {
+		return User{}, fmt.Errorf("directory: create user: %w", err)
+	}
+	// Lookups take "subject or username"; a username equal to an existing
+	// subject would make them ambiguous.
+	if _, err := d.store.Get(ctx, BucketUsers, display); err == nil {
+		return User{}, fmt.Errorf("%w: %q", ErrUsernameTaken, display)
+	} else if !errors.Is(err, persistence.ErrNotFound) {
+		return User{}, fmt.Errorf("directory: create user: %w", err)
+	}
+
+	hash, err := hashPassword(in.Password, d.params)
+	if err != nil {
+		return User{}, err
+	}
+	subject, err := randomToken(16)
+	if err != nil {
+		return User{}, err
+	}
+	now := d.now().UTC()
+	u := User{Subject: subject, Username: display, PasswordHash: hash, Claims: claims, Created: now, Updated: now}
+	rec, err := json.Marshal(u)
+	if err != nil {
+		return User{}, fmt.Errorf("directory: encode user: %w", err)
+	}
+
+	if err := d.store.Create(ctx, BucketUsernames, key, []byte(subject)); err != nil {
+		if errors.Is(err, persistence.ErrConflict) {
+			return User{}, fmt.Errorf("%w: %q", ErrUsernameTaken, display)
+		}
+		return User{}, fmt.Errorf("directory: create user: %w", err)
+	}
+	if err := d.store.Create(ctx, BucketUsers, subject, rec); err != nil {
+		rctx, cancel := rollbackCtx(ctx)
+		defer cancel()
+		if rerr := d.releaseUsername(rctx, key, subject); rerr != nil {
+			return User{}, fmt.Errorf("directory: create user: %w (and releasing the username failed: %v)", err, rerr)
+		}
+		return User{}, fmt.Errorf("directory: create user: %w", err)
+	}
+	return u, nil
+}
+
+// releaseUsername deletes the index entry key if it still points to
+// subject, so a rollback or delete never frees a name someone else holds.
+func (d *Directory) releaseUsername(ctx context.Context, key, subject string) error {
+	return d.store.Update(ctx, BucketUsernames, key, func(old []byte, exists bool) ([]byte, error) {
+		if !exists || string(old) == subject {
+			return nil, nil
+		}
+		return old, nil
+	})
+}
+
+// User returns the user with this subject, or ErrNotFound.
+func (d *Directory) User(ctx context.Context, subject string) (User, error) {
+	if subject == "" || len(subject) > maxSubjectLen {
+		return User{}, fmt.Errorf("%w: user", ErrNotFound)
+	}
+	b, err := d.store.Get(ctx, BucketUsers, subject)
+	if errors.Is(err, persistence.ErrNotFound) {
+		return User{}, fmt.Errorf("%w: user %q", ErrNotFound, clip(subject))
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("directory: get user: %w", err)
+	}
+	var u User
+	if err := json.Unmarshal(b, &u); err != nil {
+		return User{}, fmt.Errorf("directory: decode user %q: %w", subject, err)
+	}
+	return u, nil
+}
+
+// UserByUsername returns the user with this username (compared without
+// case), or ErrNotFound.
+func (d *Directory) UserByUsername(ctx context.Context, username string) (User, error) {
+	_, key, err := canonicalUsername(username)
+	if err != nil {
+		// No such name can have been registered.
+		return User{}, fmt.Errorf("%w: user", ErrNotFound)
+	}
+	sub, err := d.store.Get(ctx, BucketUsernames, key)
+	if errors.Is(err, persistence.ErrNotFound) {
+		return User{}, fmt.Errorf("%w: user %q", ErrNotFound, clip(username))
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("directory: get username: %w", err)
+	}
+	// A create that died between claiming the name and writing the record
+	// leaves the name pointing nowhere: User then says ErrNotFound.
+	return d.User(ctx, string(sub))
+}
+
+// FindUser returns the user whose subject, or else whose username, is ref.
+func (d *Directory) FindUser(ctx context.Context, ref string) (User, error) {
+	u, err := d.User(ctx, ref)
+	if errors.Is(err, ErrNotFound) {
+		return d.UserByUsername(ctx, ref)
+	}
+	return u, err
+}
+
+// ListUsers returns every user, sorted by username (without case).
+func (d *Directory) ListUsers(ctx context.Context) ([]User, error) {
+	type keyed struct {
+		key string
+		u   User
+	}
+	var all []keyed
+	err := d.store.List(ctx, BucketUsers, "", func(sub string, b []byte) error {
+		var u User
+		if err := json.Unmarshal(b, &u); err != nil {
+			return fmt.Errorf("directory: decode user %q: %w", sub, err)
+		}
+		_, key, err := canonicalUsername(u.Username)
+		if err != nil {
+			key = u.Username // a record from an older rule set: still list it
+		}
+		all = append(all, keyed{key, u})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("directory: list users: %w", err)
+	}
+	slices.SortFunc(all, func(a, b keyed) int {
+		return cmp.Or(cmp.Compare(a.key, b.key), cmp.Compare(a.u.Subject, b.u.Subject))
+	})
+	out := make([]User, len(all))
+	for i, k := range all {
+		out[i] = k.u
+	}
+	return out, nil
+}
+
+// DeleteUser removes the user whose subject, or else whose username, is
+// ref, and frees the username. The subject is never handed out again.
+// ErrNotFound when there is no such user.
+func (d *Directory) DeleteUser(ctx context.Context, ref string) error {
+	u, err := d.FindUser(ctx, ref)
+	if errors.Is(err, ErrNotFound) {
+		return d.dropDanglingUsername(ctx, ref)
+	}
+	if err != nil {
+		return err
+	}
+	// The record goes first: while it exists the name stays claimed, so a
+	// concurrent create cannot end up with two records for one name.
+	if err := d.store.Delete(ctx, BucketUsers, u.Subject); err != nil {
+		if errors.Is(err, persistence.ErrNotFound) {
+			return fmt.Errorf("%w: user %q", ErrNotFound, clip(ref))
+		}
+		return fmt.Errorf("directory: delete user: %w", err)
+	}
+	_, key, err := canonicalUsername(u.Username)
+	if err != nil {
+		return nil // never indexed under the current rules
+	}
+	if err := d.releaseUsername(ctx, key, u.Subject); err != nil {
+		return fmt.Errorf("directory: delete user: release username: %w", err)
+	}
+	return nil
+}
+
+// dropDanglingUsername frees a username whose index entry points to no
+// record (left by a create that died half-way), so an operator can reuse
+// the name with `users delete NAME`. Without such an entry it returns
+// ErrNotFound.
+func (d *Directory) dropDanglingUsername(ctx context.Context, ref string) error {
+	notFound := fmt.Errorf("%w: user %q", ErrNotFound, clip(ref))
+	_, key, err := canonicalUsername(ref)
+	if err != nil {
+		return notFound
+	}
+	sub, err := d.store.Get(ctx, BucketUsernames, key)
+	if errors.Is(err, persistence.ErrNotFound) {
+		return notFound
+	}
+	if err != nil {
+		return fmt.Errorf("directory: delete user: %w", err)
+	}
+	if _, err := d.User(ctx, string(sub)); !errors.Is(err, ErrNotFound) {
+		if err == nil {
+			// The record appeared meanwhile (a create finished): that
+			// user is not what the caller saw as missing.
+			return fmt.Errorf("directory: delete user: %w", persistence.ErrConflict)
+		}
+		return err
+	}
+	if err := d.releaseUsername(ctx, key, string(sub)); err != nil {
+		return fmt.Errorf("directory: delete user: %w", err)
+	}
+	return nil
+}
+
+// Authenticate checks a username and password. Unknown username and wrong
+// password both give ErrInvalidCredentials, after the same argon2id work:
+// an unknown user is checked against a dummy hash made at New, so the
+// answer time does not reveal which usernames exist. (Users whose hash was
+// made with other parameters than the current ones take a different time;
+// that only tells that such a user exists if an attacker already knows
+// the old parameters were in use.) A store failure is returned as is, not
+// as ErrInvalidCredentials.
+func (d *Directory) Authenticate(ctx context.Context, username, password string) (User, error) {
+	u, err := d.UserByUsername(ctx, username)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return User{}, err
+	}
+	if err != nil || len(password) > MaxPasswordLen {
+		// Overlong passwords are not hashed (bounded work per request);
+		// they cannot match a stored hash made under the policy anyway.
+		pw := password
+		if len(pw) > MaxPasswordLen {
+			pw = ""
+		}
+		_, _ = verifyPassword(d.dummyHash, pw)
+		return User{}, ErrInvalidCredentials
+	}
+	ok, err := verifyPassword(u.PasswordHash, password)
+	if err != nil {
+		return User{}, fmt.Errorf("directory: user %q: %w", u.Subject, err)
+	}
+	if !ok {
+		return User{}, ErrInvalidCredentials
+	}
+	return u, nil
+}
+
+// reason returns the safe text of an InvalidError.
+func reason(err error) string {
+	var ie *InvalidError
+	if errors.As(err, &ie) {
+		return ie.Reason
+	}
+	return err.Error()
+}

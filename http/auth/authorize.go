@@ -1,0 +1,441 @@
+package auth
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"authrim/actors/messages"
+	"authrim/actors/session"
+	"authrim/directory"
+	"authrim/http/oauth2"
+)
+
+// Paths served by this front end.
+const (
+	AuthorizePath = "/authorize"
+	LoginPath     = "/login"
+	ConsentPath   = "/consent"
+	LogoutPath    = "/logout"
+)
+
+// ACRPassword is the acr of a password sign-in.
+const ACRPassword = "urn:authrim:acr:password"
+
+// Supported values, for discovery.
+var (
+	ResponseTypes = []string{"code", "none"}
+	ResponseModes = []string{"query", "form_post"}
+	PromptValues  = []string{"none", "login", "consent", "select_account"}
+	ACRValues     = []string{ACRPassword}
+)
+
+// Clients looks clients up.
+type Clients interface {
+	Client(ctx context.Context, id string) (directory.Client, error)
+}
+
+// Users checks passwords.
+type Users interface {
+	Authenticate(ctx context.Context, username, password string) (directory.User, error)
+}
+
+// Sessions reaches Session grains.
+type Sessions interface {
+	Call(ctx context.Context, sid string, call *messages.SessionCall) (*messages.SessionReply, error)
+}
+
+// Verifier checks our own signed tokens (id_token_hint).
+type Verifier interface {
+	Verify(ctx context.Context, token string, algs ...string) (payload []byte, kid string, err error)
+}
+
+// Config of the auth front end.
+type Config struct {
+	Issuer     string
+	CookieName string
+	SessionTTL time.Duration
+	Now        func() time.Time
+}
+
+// Handler serves /authorize, /login, /consent and /logout.
+type Handler struct {
+	cfg      Config
+	secure   bool
+	clients  Clients
+	users    Users
+	sessions Sessions
+	verifier Verifier
+	logger   *slog.Logger
+}
+
+// New returns the auth front end.
+func New(cfg Config, clients Clients, users Users, sessions Sessions, verifier Verifier, logger *slog.Logger) *Handler {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Handler{
+		cfg: cfg, secure: strings.HasPrefix(cfg.Issuer, "https://"),
+		clients: clients, users: users, sessions: sessions, verifier: verifier, logger: logger,
+	}
+}
+
+// Mount registers the routes.
+func (h *Handler) Mount(e *echo.Echo) {
+	e.GET(AuthorizePath, h.authorize)
+	e.POST(AuthorizePath, h.authorize)
+	e.POST(LoginPath, h.login)
+	e.POST(ConsentPath, h.consent)
+	e.GET(LogoutPath, h.logout)
+	e.POST(LogoutPath, h.logout)
+	mountAssets(e)
+}
+
+// params reads the request's parameters: the query for GET, the form body
+// for POST (OIDC Core §3.1.2.1). A parameter given twice is an error.
+func params(r *http.Request) (url.Values, error) {
+	var v url.Values
+	if r.Method == http.MethodPost {
+		if !strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+			return nil, errors.New("body must be application/x-www-form-urlencoded")
+		}
+		if err := r.ParseForm(); err != nil {
+			return nil, errors.New("malformed form body")
+		}
+		v = r.PostForm
+	} else {
+		q, err := url.ParseQuery(r.URL.RawQuery)
+		if err != nil {
+			return nil, errors.New("malformed query")
+		}
+		v = q
+	}
+	for k, vs := range v {
+		if len(vs) > 1 {
+			return nil, errors.New("parameter " + k + " is repeated")
+		}
+		if len(vs[0]) > 4096 {
+			return nil, errors.New("parameter " + k + " is too long")
+		}
+	}
+	return v, nil
+}
+
+// redirect is where and how an authorization response goes.
+type redirect struct {
+	uri, mode, state string
+}
+
+func (h *Handler) authorize(c echo.Context) error {
+	p, err := params(c.Request())
+	if err != nil {
+		return errorPage(c, http.StatusBadRequest, "Invalid request: "+err.Error()+".")
+	}
+	ctx := c.Request().Context()
+	// Until the client and redirect URI are known good, errors are shown
+	// here and never redirected (RFC 6749 §4.1.2.1).
+	clientID := p.Get("client_id")
+	if clientID == "" {
+		return errorPage(c, http.StatusBadRequest, "The request has no client_id.")
+	}
+	client, err := h.clients.Client(ctx, clientID)
+	if err != nil {
+		return errorPage(c, http.StatusBadRequest, "Unknown client.")
+	}
+	redirectURI := p.Get("redirect_uri")
+	if redirectURI == "" || !slices.Contains(client.RedirectURIs, redirectURI) {
+		// Exact string match only (RFC 9700 §4.1.3).
+		return errorPage(c, http.StatusBadRequest, "The redirect_uri is not registered for this client.")
+	}
+	rd := redirect{uri: redirectURI, mode: p.Get("response_mode"), state: p.Get("state")}
+	if rd.mode != "" && !slices.Contains(ResponseModes, rd.mode) {
+		rd.mode = ""
+		return h.fail(c, rd, oauth2.ErrInvalidRequest.WithDescription("unsupported response_mode"))
+	}
+
+	req, perr := h.parse(ctx, p, client)
+	if perr != nil {
+		return h.fail(c, rd, perr)
+	}
+	req.ResponseMode = rd.mode
+	responseType := req.ResponseType
+
+	// The browser session, if any.
+	sid, secret, login, consented := h.current(c, ctx, req.ClientId)
+	hintSub, herr := h.hintSubject(ctx, p.Get("id_token_hint"))
+	if herr != nil {
+		return h.fail(c, rd, herr)
+	}
+	prompt := req.Prompt
+	fresh := login != nil && !slices.Contains(prompt, "login") && !slices.Contains(prompt, "select_account") &&
+		(req.MaxAge < 0 || h.cfg.Now().Sub(time.UnixMilli(login.AuthTimeMs)) <= time.Duration(req.MaxAge)*time.Second) &&
+		(hintSub == "" || hintSub == login.Subject)
+
+	if slices.Contains(prompt, "none") {
+		// OIDC Core §3.1.2.6: no UI at all.
+		switch {
+		case !fresh:
+			return h.fail(c, rd, oauth2.ErrLoginRequired)
+		case needsConsent(req, consented):
+			return h.fail(c, rd, oauth2.ErrConsentRequired)
+		}
+		return h.issue(c, rd, sid, secret, responseType, &messages.IssueCode{Request: req})
+	}
+	if fresh && !needsConsent(req, consented) {
+		return h.issue(c, rd, sid, secret, responseType, &messages.IssueCode{Request: req})
+	}
+
+	// UI needed: keep the request in the session while the user acts.
+	create := sid == ""
+	if create {
+		sid, secret = session.NewSessionID()
+	}
+	r, err := h.sessions.Call(ctx, sid, &messages.SessionCall{Secret: secret, Op: &messages.SessionCall_Begin{Begin: &messages.BeginAuth{Request: req, Create: create}}})
+	if err != nil {
+		return h.fail(c, rd, err)
+	}
+	if create {
+		h.setCookie(c, sid, secret)
+	}
+	if fresh {
+		return h.consentPage(c, sid, secret, r.Rid, req)
+	}
+	return h.loginPage(c, http.StatusOK, secret, r.Rid, req, p.Get("login_hint"), "")
+}
+
+// parse validates everything after client and redirect URI. Failures are
+// errors to send back to the client.
+func (h *Handler) parse(ctx context.Context, p url.Values, client directory.Client) (*messages.AuthRequest, error) {
+	if p.Has("request") {
+		return nil, oauth2.ErrRequestNotSupported
+	}
+	if p.Has("request_uri") {
+		return nil, oauth2.ErrRequestURINotSupported
+	}
+	rt := p.Get("response_type")
+	switch {
+	case rt == "":
+		return nil, oauth2.ErrInvalidRequest.WithDescription("response_type is required")
+	case !slices.Contains(ResponseTypes, rt):
+		return nil, oauth2.ErrUnsupportedResponseType
+	}
+	if !slices.Contains(client.GrantTypes, "authorization_code") {
+		return nil, oauth2.ErrUnauthorizedClient.WithDescription("client may not use the authorization code flow")
+	}
+	req := &messages.AuthRequest{
+		ClientId:    client.ID,
+		ClientName:  client.Name,
+		RedirectUri: p.Get("redirect_uri"),
+		State:       p.Get("state"),
+		Nonce:       p.Get("nonce"),
+		LoginHint:   p.Get("login_hint"),
+		MaxAge:      -1,
+		SkipConsent:  client.SkipConsent,
+		ResponseType: rt,
+	}
+	if req.ClientName == "" {
+		req.ClientName = client.ID
+	}
+	// Scopes we do not know are ignored (OIDC Core §3.1.2.1).
+	for _, s := range strings.Fields(p.Get("scope")) {
+		if slices.Contains(oauth2.SupportedScopes, s) && !slices.Contains(req.Scopes, s) {
+			req.Scopes = append(req.Scopes, s)
+		}
+	}
+	// PKCE, S256 only (RFC 7636, RFC 9700 §2.1.1); public clients must.
+	challenge, method := p.Get("code_challenge"), p.Get("code_challenge_method")
+	switch {
+	case challenge == "" && method != "":
+		return nil, oauth2.ErrInvalidRequest.WithDescription("code_challenge_method without code_challenge")
+	case challenge == "" && client.AuthMethod == "none":
+		return nil, oauth2.ErrInvalidRequest.WithDescription("public clients must use PKCE (code_challenge with S256)")
+	case challenge != "" && method != "S256":
+		return nil, oauth2.ErrInvalidRequest.WithDescription("code_challenge_method must be S256")
+	case challenge != "" && (len(challenge) != 43 || strings.Trim(challenge, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") != ""):
+		return nil, oauth2.ErrInvalidRequest.WithDescription("code_challenge must be a base64url SHA-256")
+	}
+	req.CodeChallenge = challenge
+	if s := p.Get("prompt"); s != "" {
+		for _, v := range strings.Fields(s) {
+			if !slices.Contains(PromptValues, v) {
+				return nil, oauth2.ErrInvalidRequest.WithDescription("unsupported prompt value")
+			}
+			req.Prompt = append(req.Prompt, v)
+		}
+		if slices.Contains(req.Prompt, "none") && len(req.Prompt) > 1 {
+			return nil, oauth2.ErrInvalidRequest.WithDescription("prompt=none cannot be combined")
+		}
+	}
+	if s := p.Get("max_age"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 0 {
+			return nil, oauth2.ErrInvalidRequest.WithDescription("max_age must be a non-negative integer")
+		}
+		req.MaxAge = n
+	}
+	if s := p.Get("claims"); s != "" {
+		cr, err := oauth2.ParseClaimsRequest(s)
+		if err != nil {
+			return nil, oauth2.ErrInvalidRequest.WithDescription(err.Error())
+		}
+		b, _ := json.Marshal(cr)
+		req.ClaimsJson = string(b)
+	}
+	req.AcrValues = strings.Fields(p.Get("acr_values"))
+	return req, nil
+}
+
+// hintSubject checks an id_token_hint we issued (an expired one is fine,
+// OIDC Core §3.1.2.1) and returns its subject.
+func (h *Handler) hintSubject(ctx context.Context, hint string) (string, error) {
+	if hint == "" {
+		return "", nil
+	}
+	claims, err := h.verifyHint(ctx, hint)
+	if err != nil {
+		return "", oauth2.ErrInvalidRequest.WithDescription("id_token_hint is not a valid ID token of this OP")
+	}
+	return claims.Subject, nil
+}
+
+type hintClaims struct {
+	Issuer   string          `json:"iss"`
+	Subject  string          `json:"sub"`
+	Audience json.RawMessage `json:"aud"`
+	SID      string          `json:"sid"`
+}
+
+func (h hintClaims) audiences() []string {
+	var one string
+	if json.Unmarshal(h.Audience, &one) == nil {
+		return []string{one}
+	}
+	var many []string
+	_ = json.Unmarshal(h.Audience, &many)
+	return many
+}
+
+func (h *Handler) verifyHint(ctx context.Context, hint string) (hintClaims, error) {
+	var c hintClaims
+	payload, _, err := h.verifier.Verify(ctx, hint)
+	if err != nil {
+		return c, err
+	}
+	if err := json.Unmarshal(payload, &c); err != nil || c.Issuer != h.cfg.Issuer || c.Subject == "" {
+		return c, errors.New("not our ID token")
+	}
+	return c, nil
+}
+
+// needsConsent tells whether the user must be asked: prompt=consent
+// always asks; a first-party client never otherwise; else when the
+// request asks for scopes not yet granted to this client.
+func needsConsent(req *messages.AuthRequest, consented []string) bool {
+	if slices.Contains(req.Prompt, "consent") {
+		return true
+	}
+	if req.SkipConsent {
+		return false
+	}
+	for _, s := range req.Scopes {
+		if !slices.Contains(consented, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// current reads the session cookie and asks its grain for the login.
+func (h *Handler) current(c echo.Context, ctx context.Context, clientID string) (sid, secret string, login *messages.Login, consented []string) {
+	ck, err := c.Cookie(h.cfg.CookieName)
+	if err != nil {
+		return "", "", nil, nil
+	}
+	sid, secret, err = session.SplitCookie(ck.Value)
+	if err != nil {
+		return "", "", nil, nil
+	}
+	r, err := h.sessions.Call(ctx, sid, &messages.SessionCall{Secret: secret, Op: &messages.SessionCall_Get{Get: &messages.GetSession{ClientId: clientID}}})
+	if err != nil {
+		// Unknown, expired or forged: behave as if there were no cookie.
+		return "", "", nil, nil
+	}
+	return sid, secret, r.Login, r.Consented
+}
+
+func (h *Handler) setCookie(c echo.Context, sid, secret string) {
+	c.SetCookie(&http.Cookie{
+		Name:     h.cfg.CookieName,
+		Value:    sid + "." + secret,
+		Path:     "/",
+		MaxAge:   int(h.cfg.SessionTTL.Seconds()),
+		HttpOnly: true,
+		Secure:   h.secure,
+		SameSite: http.SameSiteLaxMode,
+	})
+}
+
+func (h *Handler) clearCookie(c echo.Context) {
+	c.SetCookie(&http.Cookie{Name: h.cfg.CookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: h.secure, SameSite: http.SameSiteLaxMode})
+}
+
+// issue asks the grain for a code and sends the response.
+func (h *Handler) issue(c echo.Context, rd redirect, sid, secret, responseType string, op *messages.IssueCode) error {
+	r, err := h.sessions.Call(c.Request().Context(), sid, &messages.SessionCall{Secret: secret, Op: &messages.SessionCall_Issue{Issue: op}})
+	if err != nil {
+		return h.fail(c, rd, err)
+	}
+	v := url.Values{}
+	if responseType != "none" {
+		v.Set("code", r.Code)
+	}
+	return h.respond(c, rd, v)
+}
+
+// fail sends an error to the client's redirect URI (RFC 6749 §4.1.2.1).
+func (h *Handler) fail(c echo.Context, rd redirect, err error) error {
+	e := oauth2.From(err)
+	if e.Status >= 500 {
+		h.logger.Warn("authorize failed", "err", err)
+	}
+	v := url.Values{"error": {e.Code}}
+	if e.Description != "" {
+		v.Set("error_description", e.Description)
+	}
+	return h.respond(c, rd, v)
+}
+
+// respond adds state and iss (RFC 9207) and delivers by response mode.
+func (h *Handler) respond(c echo.Context, rd redirect, v url.Values) error {
+	if rd.state != "" {
+		v.Set("state", rd.state)
+	}
+	v.Set("iss", h.cfg.Issuer)
+	if rd.mode == "form_post" {
+		fields := map[string]string{}
+		for k := range v {
+			fields[k] = v.Get(k)
+		}
+		return render(c, http.StatusOK, "form_post.html", map[string]any{"Title": "Continue", "Action": rd.uri, "Fields": fields})
+	}
+	u, err := url.Parse(rd.uri)
+	if err != nil {
+		return errorPage(c, http.StatusBadRequest, "The redirect_uri is invalid.")
+	}
+	q := u.Query()
+	for k := range v {
+		q.Set(k, v.Get(k))
+	}
+	u.RawQuery = q.Encode()
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.Redirect(http.StatusFound, u.String())
+}

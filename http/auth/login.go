@@ -1,0 +1,161 @@
+package auth
+
+import (
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"authrim/actors/messages"
+	"authrim/actors/session"
+	"authrim/directory"
+	"authrim/http/oauth2"
+)
+
+// form is a posted page: the cookie's session, the pending request, and
+// a checked CSRF token.
+type form struct {
+	sid, secret, rid string
+	reply            *messages.SessionReply
+}
+
+var errPage = errors.New("auth: page expired")
+
+// readForm checks the cookie, the CSRF token and the pending request id.
+func (h *Handler) readForm(c echo.Context) (form, error) {
+	r := c.Request()
+	if !strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		return form{}, errPage
+	}
+	if err := r.ParseForm(); err != nil {
+		return form{}, errPage
+	}
+	ck, err := c.Cookie(h.cfg.CookieName)
+	if err != nil {
+		return form{}, errPage
+	}
+	sid, secret, err := session.SplitCookie(ck.Value)
+	if err != nil {
+		return form{}, errPage
+	}
+	rid := r.PostForm.Get("rid")
+	if rid == "" || !csrfOK(secret, rid, r.PostForm.Get("csrf")) {
+		return form{}, errPage
+	}
+	rep, err := h.sessions.Call(r.Context(), sid, &messages.SessionCall{Secret: secret, Op: &messages.SessionCall_Get{Get: &messages.GetSession{Rid: rid}}})
+	if err != nil {
+		return form{}, errPage
+	}
+	return form{sid: sid, secret: secret, rid: rid, reply: rep}, nil
+}
+
+func expired(c echo.Context) error {
+	return errorPage(c, http.StatusBadRequest, "This page has expired or was not sent by this browser.")
+}
+
+func (h *Handler) loginPage(c echo.Context, status int, secret, rid string, req *messages.AuthRequest, username, msg string) error {
+	return render(c, status, "login.html", map[string]any{
+		"Title": "Sign in", "ClientName": req.ClientName, "RID": rid, "CSRF": csrfToken(secret, rid),
+		"Username": username, "Error": msg,
+	})
+}
+
+func (h *Handler) consentPage(c echo.Context, sid, secret, rid string, req *messages.AuthRequest) error {
+	var claims []string
+	if cr, _ := oauth2.ParseClaimsRequest(req.ClaimsJson); cr != nil {
+		for name := range cr.UserInfo {
+			claims = append(claims, name)
+		}
+		for name := range cr.IDToken {
+			if !slices.Contains(claims, name) {
+				claims = append(claims, name)
+			}
+		}
+		slices.Sort(claims)
+	}
+	return render(c, http.StatusOK, "consent.html", map[string]any{
+		"Title": "Allow access?", "ClientName": req.ClientName, "Scopes": describeScopes(req.Scopes),
+		"Claims": claims, "RID": rid, "CSRF": csrfToken(secret, rid),
+	})
+}
+
+func describeScopes(scopes []string) []string {
+	text := map[string]string{
+		"openid":         "Sign you in (your account identifier)",
+		"profile":        "See your profile: name, username, picture, locale",
+		"email":          "See your email address",
+		"address":        "See your postal address",
+		"phone":          "See your phone number",
+		"offline_access": "Keep access while you are away",
+	}
+	var out []string
+	for _, s := range scopes {
+		if t, ok := text[s]; ok {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+func (h *Handler) login(c echo.Context) error {
+	f, err := h.readForm(c)
+	if err != nil {
+		return expired(c)
+	}
+	req := f.reply.Request
+	ctx := c.Request().Context()
+	username := strings.TrimSpace(c.Request().PostForm.Get("username"))
+	password := c.Request().PostForm.Get("password")
+	user, err := h.users.Authenticate(ctx, username, password)
+	if err != nil {
+		if errors.Is(err, directory.ErrInvalidCredentials) || errors.Is(err, directory.ErrInvalid) {
+			h.logger.Info("sign-in failed", "client_id", req.ClientId)
+			// One message whether the user exists or not.
+			return h.loginPage(c, http.StatusUnauthorized, f.secret, f.rid, req, username, "The username or password is not correct.")
+		}
+		return errorPage(c, http.StatusServiceUnavailable, "Sign-in is unavailable right now. Try again shortly.")
+	}
+	rep, err := h.sessions.Call(ctx, f.sid, &messages.SessionCall{Secret: f.secret, Op: &messages.SessionCall_Login{Login: &messages.CompleteLogin{
+		Rid:   f.rid,
+		Login: &messages.Login{Subject: user.Subject, Amr: []string{"pwd"}, Acr: ACRPassword},
+	}}})
+	if err != nil {
+		return expired(c)
+	}
+	h.logger.Info("sign-in succeeded", "client_id", req.ClientId, "sub", user.Subject)
+	// The secret rotated: new cookie, and the next form's CSRF follows it.
+	h.setCookie(c, f.sid, rep.NewSecret)
+	rd := redirect{uri: req.RedirectUri, mode: req.ResponseMode, state: req.State}
+	if needsConsent(req, rep.Consented) {
+		return h.consentPage(c, f.sid, rep.NewSecret, f.rid, req)
+	}
+	return h.issue(c, rd, f.sid, rep.NewSecret, req.ResponseType, &messages.IssueCode{Rid: f.rid})
+}
+
+func (h *Handler) consent(c echo.Context) error {
+	f, err := h.readForm(c)
+	if err != nil {
+		return expired(c)
+	}
+	req := f.reply.Request
+	rd := redirect{uri: req.RedirectUri, mode: req.ResponseMode, state: req.State}
+	if f.reply.Login == nil {
+		return expired(c)
+	}
+	switch c.Request().PostForm.Get("decision") {
+	case "allow":
+	case "deny":
+		h.logger.Info("consent denied", "client_id", req.ClientId)
+		return h.fail(c, rd, oauth2.ErrAccessDenied.WithDescription("the user denied the request"))
+	default:
+		return errorPage(c, http.StatusBadRequest, "Choose Allow or Deny.")
+	}
+	ctx := c.Request().Context()
+	if _, err := h.sessions.Call(ctx, f.sid, &messages.SessionCall{Secret: f.secret, Op: &messages.SessionCall_Consent{Consent: &messages.GiveConsent{Rid: f.rid}}}); err != nil {
+		return expired(c)
+	}
+	h.logger.Info("consent given", "client_id", req.ClientId)
+	return h.issue(c, rd, f.sid, f.secret, req.ResponseType, &messages.IssueCode{Rid: f.rid})
+}

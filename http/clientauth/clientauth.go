@@ -1,0 +1,181 @@
+// Package clientauth authenticates OAuth clients at the token,
+// revocation and introspection endpoints (RFC 6749 §2.3, OIDC Core §9):
+// client_secret_basic, client_secret_post, none (public clients) and
+// private_key_jwt (RFC 7523). A client may use only the method it
+// registered, and only one method per request.
+package clientauth
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+
+	"authrim/directory"
+	"authrim/http/oauth2"
+)
+
+// AssertionType is the client_assertion_type of private_key_jwt.
+const AssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+// Methods lists the methods we support, for discovery.
+var Methods = []string{"client_secret_basic", "client_secret_post", "none", "private_key_jwt"}
+
+// AssertionAlgs are the JWS algorithms accepted for client assertions.
+var AssertionAlgs = []jose.SignatureAlgorithm{jose.RS256, jose.PS256, jose.ES256, jose.EdDSA}
+
+// Directory is what client authentication needs of the directory.
+type Directory interface {
+	Client(ctx context.Context, id string) (directory.Client, error)
+	UseJTI(ctx context.Context, clientID, jti string, exp time.Time) error
+}
+
+// Authenticator checks client credentials.
+type Authenticator struct {
+	Dir Directory
+	// Audiences a client assertion may name: the issuer and the endpoint.
+	Audiences []string
+	Now       func() time.Time
+}
+
+func invalidClient(desc string) *oauth2.Error {
+	return oauth2.ErrInvalidClient.WithDescription(desc)
+}
+
+// Authenticate returns the authenticated client, or an *oauth2.Error:
+// invalid_client (401) for bad or missing credentials, invalid_request for
+// a request that mixes methods.
+func (a *Authenticator) Authenticate(r *http.Request, form url.Values) (directory.Client, error) {
+	ctx := r.Context()
+	basicID, basicSecret, hasBasic := r.BasicAuth()
+	if hasBasic {
+		// RFC 6749 §2.3.1: the credentials are form-urlencoded first.
+		var err1, err2 error
+		basicID, err1 = url.QueryUnescape(basicID)
+		basicSecret, err2 = url.QueryUnescape(basicSecret)
+		if err1 != nil || err2 != nil {
+			return directory.Client{}, invalidClient("malformed basic credentials")
+		}
+	}
+	postSecret := form.Get("client_secret")
+	assertion := form.Get("client_assertion")
+	formID := form.Get("client_id")
+	methods := 0
+	for _, b := range []bool{hasBasic, postSecret != "", assertion != ""} {
+		if b {
+			methods++
+		}
+	}
+	if methods > 1 {
+		return directory.Client{}, oauth2.ErrInvalidRequest.WithDescription("use exactly one client authentication method")
+	}
+	switch {
+	case hasBasic:
+		if formID != "" && formID != basicID {
+			return directory.Client{}, oauth2.ErrInvalidRequest.WithDescription("client_id does not match the authenticated client")
+		}
+		return a.secret(ctx, basicID, basicSecret, "client_secret_basic")
+	case postSecret != "":
+		return a.secret(ctx, formID, postSecret, "client_secret_post")
+	case assertion != "":
+		if form.Get("client_assertion_type") != AssertionType {
+			return directory.Client{}, oauth2.ErrInvalidRequest.WithDescription("unsupported client_assertion_type")
+		}
+		return a.privateKeyJWT(ctx, formID, assertion)
+	case formID != "":
+		c, err := a.Dir.Client(ctx, formID)
+		if err != nil {
+			return directory.Client{}, invalidClient("unknown client or bad credentials")
+		}
+		if c.AuthMethod != "none" {
+			return directory.Client{}, invalidClient("client authentication required")
+		}
+		return c, nil
+	}
+	return directory.Client{}, invalidClient("client authentication required")
+}
+
+func (a *Authenticator) secret(ctx context.Context, id, secret, method string) (directory.Client, error) {
+	c, err := a.Dir.Client(ctx, id)
+	if err != nil {
+		// Same answer as a wrong secret: no client enumeration.
+		return directory.Client{}, invalidClient("unknown client or bad credentials")
+	}
+	if c.AuthMethod != method {
+		return directory.Client{}, invalidClient("client is registered for " + c.AuthMethod)
+	}
+	if err := directory.VerifyClientSecret(c, secret); err != nil {
+		return directory.Client{}, invalidClient("unknown client or bad credentials")
+	}
+	return c, nil
+}
+
+// privateKeyJWT checks a client assertion (RFC 7523 §3, OIDC Core §9).
+func (a *Authenticator) privateKeyJWT(ctx context.Context, formID, assertion string) (directory.Client, error) {
+	if len(assertion) > 8192 {
+		return directory.Client{}, invalidClient("client assertion too large")
+	}
+	tok, err := jwt.ParseSigned(assertion, AssertionAlgs)
+	if err != nil {
+		return directory.Client{}, invalidClient("malformed client assertion")
+	}
+	var unverified jwt.Claims
+	if err := tok.UnsafeClaimsWithoutVerification(&unverified); err != nil {
+		return directory.Client{}, invalidClient("malformed client assertion")
+	}
+	id := unverified.Issuer
+	if formID != "" && formID != id {
+		return directory.Client{}, invalidClient("client_id does not match the assertion")
+	}
+	c, err := a.Dir.Client(ctx, id)
+	if err != nil || c.AuthMethod != "private_key_jwt" {
+		return directory.Client{}, invalidClient("unknown client or bad credentials")
+	}
+	var keys jose.JSONWebKeySet
+	if err := json.Unmarshal(c.JWKS, &keys); err != nil {
+		return directory.Client{}, invalidClient("client has no usable keys")
+	}
+	var claims jwt.Claims
+	verified := false
+	for _, k := range keys.Keys {
+		if kid := tok.Headers[0].KeyID; kid != "" && k.KeyID != kid {
+			continue
+		}
+		if k.Algorithm != "" && k.Algorithm != tok.Headers[0].Algorithm {
+			continue
+		}
+		if err := tok.Claims(k.Key, &claims); err == nil {
+			verified = true
+			break
+		}
+	}
+	if !verified {
+		return directory.Client{}, invalidClient("client assertion signature invalid")
+	}
+	now := a.Now()
+	if claims.Subject != id || claims.Issuer != id {
+		return directory.Client{}, invalidClient("assertion iss and sub must be the client_id")
+	}
+	if claims.Expiry == nil || claims.ID == "" {
+		return directory.Client{}, invalidClient("assertion needs exp and jti")
+	}
+	if err := claims.ValidateWithLeeway(jwt.Expected{Time: now}, 30*time.Second); err != nil {
+		return directory.Client{}, invalidClient("assertion expired or not yet valid")
+	}
+	if !slices.ContainsFunc(a.Audiences, func(aud string) bool { return claims.Audience.Contains(aud) }) {
+		return directory.Client{}, invalidClient("assertion audience is not this server")
+	}
+	if err := a.Dir.UseJTI(ctx, id, claims.ID, claims.Expiry.Time()); err != nil {
+		if errors.Is(err, directory.ErrReplay) {
+			return directory.Client{}, invalidClient("client assertion already used")
+		}
+		return directory.Client{}, err
+	}
+	return c, nil
+}

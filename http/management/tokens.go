@@ -1,0 +1,151 @@
+package management
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"authrim/actors/messages"
+	"authrim/actors/session"
+	"authrim/http/clientauth"
+	"authrim/http/oauth2"
+	"authrim/http/token"
+	"authrim/http/userinfo"
+)
+
+// Paths of the token management endpoints.
+const (
+	RevokePath     = "/revoke"
+	IntrospectPath = "/introspect"
+)
+
+// Sessions reaches Session grains.
+type Sessions interface {
+	Call(ctx context.Context, sid string, call *messages.SessionCall) (*messages.SessionReply, error)
+}
+
+// Tokens serves revocation (RFC 7009) and introspection (RFC 7662), both
+// for authenticated clients, each about the caller's own tokens only.
+type Tokens struct {
+	clients  *clientauth.Authenticator
+	check    *userinfo.Checker
+	sessions Sessions
+	logger   *slog.Logger
+}
+
+// NewTokens returns the revocation and introspection endpoints.
+func NewTokens(clients *clientauth.Authenticator, check *userinfo.Checker, sessions Sessions, logger *slog.Logger) *Tokens {
+	return &Tokens{clients: clients, check: check, sessions: sessions, logger: logger}
+}
+
+// Mount registers the routes.
+func (t *Tokens) Mount(e *echo.Echo) {
+	e.POST(RevokePath, t.revoke)
+	e.POST(IntrospectPath, t.introspect)
+}
+
+func (t *Tokens) read(c echo.Context) (clientID, tok, hint string, err error) {
+	form, err := token.ParseForm(c.Request())
+	if err != nil {
+		return "", "", "", err
+	}
+	client, err := t.clients.Authenticate(c.Request(), form)
+	if err != nil {
+		return "", "", "", err
+	}
+	tok = form.Get("token")
+	if tok == "" {
+		return "", "", "", oauth2.ErrInvalidRequest.WithDescription("token is required")
+	}
+	return client.ID, tok, form.Get("token_type_hint"), nil
+}
+
+// revoke ends the grant behind a refresh or access token: the whole
+// refresh family and every access token of it (RFC 7009 §2.1). Unknown
+// tokens and other clients' tokens get 200 and change nothing (§2.2).
+func (t *Tokens) revoke(c echo.Context) error {
+	clientID, tok, _, err := t.read(c)
+	if err != nil {
+		return oauth2.Write(c, t.logger, err)
+	}
+	ctx := c.Request().Context()
+	sid, gid := "", ""
+	if s, g, _, err := session.SplitRefresh(tok); err == nil {
+		sid, gid = s, g
+	} else if strings.Count(tok, ".") == 2 {
+		at, _, err := t.check.Check(ctx, tok)
+		switch {
+		case err != nil && oauth2.From(err).Code != oauth2.ErrInvalidToken.Code:
+			// Fail closed: the caller must learn the token may live.
+			return oauth2.Write(c, t.logger, err)
+		case err == nil && at.GrantID == "" && at.ClientID == clientID:
+			// client_credentials tokens are short-lived and not revocable.
+			return oauth2.Write(c, t.logger, oauth2.ErrUnsupportedTokenType.WithDescription("client_credentials access tokens expire; they cannot be revoked"))
+		case err == nil:
+			sid, gid = at.SID, at.GrantID
+		}
+	}
+	if gid != "" {
+		if _, err := t.sessions.Call(ctx, sid, &messages.SessionCall{Op: &messages.SessionCall_Revoke{Revoke: &messages.RevokeGrant{GrantId: gid, ClientId: clientID}}}); err != nil {
+			return oauth2.Write(c, t.logger, err)
+		}
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.NoContent(http.StatusOK)
+}
+
+// Introspection is the RFC 7662 §2.2 response.
+type Introspection struct {
+	Active    bool     `json:"active"`
+	Scope     string   `json:"scope,omitempty"`
+	ClientID  string   `json:"client_id,omitempty"`
+	Subject   string   `json:"sub,omitempty"`
+	TokenType string   `json:"token_type,omitempty"`
+	Expiry    int64    `json:"exp,omitempty"`
+	IssuedAt  int64    `json:"iat,omitempty"`
+	Issuer    string   `json:"iss,omitempty"`
+	Audience  string   `json:"aud,omitempty"`
+	JTI       string   `json:"jti,omitempty"`
+	AuthTime  int64    `json:"auth_time,omitempty"`
+	ACR       string   `json:"acr,omitempty"`
+	AMR       []string `json:"amr,omitempty"`
+	SID       string   `json:"sid,omitempty"`
+}
+
+func (t *Tokens) introspect(c echo.Context) error {
+	clientID, tok, _, err := t.read(c)
+	if err != nil {
+		return oauth2.Write(c, t.logger, err)
+	}
+	ctx := c.Request().Context()
+	out := Introspection{}
+	if sid, gid, secret, err := session.SplitRefresh(tok); err == nil {
+		r, err := t.sessions.Call(ctx, sid, &messages.SessionCall{Op: &messages.SessionCall_Check{Check: &messages.CheckGrant{GrantId: gid, TokenSecret: secret}}})
+		if err != nil {
+			return oauth2.Write(c, t.logger, err)
+		}
+		if r.Active && r.Grant.ClientId == clientID {
+			g := r.Grant
+			out = Introspection{Active: true, Scope: strings.Join(g.Scopes, " "), ClientID: g.ClientId,
+				Subject: g.Login.GetSubject(), TokenType: "refresh_token", Expiry: g.RefreshExpiresMs / 1000,
+				IssuedAt: g.CreatedMs / 1000, SID: sid}
+		}
+	} else {
+		at, _, err := t.check.Check(ctx, tok)
+		switch {
+		case err != nil && oauth2.From(err).Code != oauth2.ErrInvalidToken.Code:
+			return oauth2.Write(c, t.logger, err)
+		case err == nil && at.ClientID == clientID:
+			// Only the client the token was issued to learns about it:
+			// no token scanning by other clients.
+			out = Introspection{Active: true, Scope: at.Scope, ClientID: at.ClientID, Subject: at.Subject,
+				TokenType: "Bearer", Expiry: at.Expiry, IssuedAt: at.IssuedAt, Issuer: at.Issuer, Audience: at.Audience,
+				JTI: at.JTI, AuthTime: at.AuthTime, ACR: at.ACR, AMR: at.AMR, SID: at.SID}
+		}
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.JSON(http.StatusOK, out)
+}

@@ -1,0 +1,328 @@
+package token
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"hash"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"authrim/actors/messages"
+	"authrim/actors/session"
+	"authrim/directory"
+	"authrim/http/clientauth"
+	"authrim/http/oauth2"
+)
+
+// Path of the token endpoint.
+const Path = "/token"
+
+// GrantTypes this endpoint serves, for discovery.
+var GrantTypes = []string{"authorization_code", "refresh_token", "client_credentials"}
+
+// Sessions reaches Session grains.
+type Sessions interface {
+	Call(ctx context.Context, sid string, call *messages.SessionCall) (*messages.SessionReply, error)
+}
+
+// Signer signs through the Crypto pool.
+type Signer interface {
+	Sign(ctx context.Context, alg string, payload []byte, typ string) (token, kid string, err error)
+}
+
+// Users gives a user's claims for the ID token.
+type Users interface {
+	User(ctx context.Context, subject string) (directory.User, error)
+}
+
+// Config of the token endpoint.
+type Config struct {
+	Issuer         string
+	AccessTokenTTL time.Duration
+	IDTokenTTL     time.Duration
+	RefreshTTL     time.Duration
+	AccessTokenAlg string
+	Now            func() time.Time
+}
+
+// Handler serves /token.
+type Handler struct {
+	cfg      Config
+	clients  *clientauth.Authenticator
+	sessions Sessions
+	signer   Signer
+	users    Users
+	logger   *slog.Logger
+}
+
+// New returns the token endpoint.
+func New(cfg Config, clients *clientauth.Authenticator, sessions Sessions, signer Signer, users Users, logger *slog.Logger) *Handler {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Handler{cfg: cfg, clients: clients, sessions: sessions, signer: signer, users: users, logger: logger}
+}
+
+// Mount registers the route.
+func (h *Handler) Mount(e *echo.Echo) { e.POST(Path, h.token) }
+
+// Response is the token response (RFC 6749 §5.1, OIDC Core §3.1.3.3).
+type Response struct {
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int64  `json:"expires_in"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	IDToken      string `json:"id_token,omitempty"`
+	Scope        string `json:"scope,omitempty"`
+}
+
+// ParseForm reads an application/x-www-form-urlencoded body and refuses
+// repeated parameters (RFC 6749 §3.1, §3.2).
+func ParseForm(r *http.Request) (url.Values, error) {
+	ct := r.Header.Get("Content-Type")
+	if !strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
+		return nil, oauth2.ErrInvalidRequest.WithDescription("body must be application/x-www-form-urlencoded")
+	}
+	if err := r.ParseForm(); err != nil {
+		return nil, oauth2.ErrInvalidRequest.WithDescription("malformed form body")
+	}
+	for k, v := range r.PostForm {
+		if len(v) > 1 {
+			return nil, oauth2.ErrInvalidRequest.WithDescription("parameter " + k + " is repeated")
+		}
+		if len(v[0]) > 4096 {
+			return nil, oauth2.ErrInvalidRequest.WithDescription("parameter " + k + " is too long")
+		}
+	}
+	return r.PostForm, nil
+}
+
+func (h *Handler) token(c echo.Context) error {
+	form, err := ParseForm(c.Request())
+	if err != nil {
+		return oauth2.Write(c, h.logger, err)
+	}
+	client, err := h.clients.Authenticate(c.Request(), form)
+	if err != nil {
+		return oauth2.Write(c, h.logger, err)
+	}
+	gt := form.Get("grant_type")
+	if gt == "" {
+		return oauth2.Write(c, h.logger, oauth2.ErrInvalidRequest.WithDescription("grant_type is required"))
+	}
+	if !slices.Contains(GrantTypes, gt) {
+		return oauth2.Write(c, h.logger, oauth2.ErrUnsupportedGrantType)
+	}
+	if !slices.Contains(client.GrantTypes, gt) {
+		return oauth2.Write(c, h.logger, oauth2.ErrUnauthorizedClient.WithDescription("client may not use "+gt))
+	}
+	var resp *Response
+	switch gt {
+	case "authorization_code":
+		resp, err = h.authorizationCode(c.Request().Context(), client, form)
+	case "refresh_token":
+		resp, err = h.refresh(c.Request().Context(), client, form)
+	case "client_credentials":
+		resp, err = h.clientCredentials(c.Request().Context(), client, form)
+	}
+	if err != nil {
+		return oauth2.Write(c, h.logger, err)
+	}
+	hd := c.Response().Header()
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("Pragma", "no-cache")
+	return c.JSON(http.StatusOK, resp)
+}
+
+// grantError maps a Session grain refusal to invalid_grant; anything else
+// (store down, timeout) stays a server-side error.
+func grantError(err error) error {
+	switch {
+	case errors.Is(err, messages.ErrInvalidScope):
+		return oauth2.ErrInvalidScope.WithDescription("scope wider than the grant")
+	case errors.Is(err, messages.ErrInvalid), errors.Is(err, messages.ErrNotFound):
+		return oauth2.ErrInvalidGrant
+	}
+	return err
+}
+
+func (h *Handler) authorizationCode(ctx context.Context, client directory.Client, form url.Values) (*Response, error) {
+	code := form.Get("code")
+	if code == "" {
+		return nil, oauth2.ErrInvalidRequest.WithDescription("code is required")
+	}
+	sid, secret, err := session.SplitCode(code)
+	if err != nil {
+		return nil, oauth2.ErrInvalidGrant
+	}
+	var refreshTTL int64
+	if slices.Contains(client.GrantTypes, "refresh_token") {
+		refreshTTL = h.cfg.RefreshTTL.Milliseconds()
+	}
+	r, err := h.sessions.Call(ctx, sid, &messages.SessionCall{Op: &messages.SessionCall_Redeem{Redeem: &messages.RedeemCode{
+		CodeSecret:   secret,
+		ClientId:     client.ID,
+		RedirectUri:  form.Get("redirect_uri"),
+		CodeVerifier: form.Get("code_verifier"),
+		RefreshTtlMs: refreshTTL,
+	}}})
+	if err != nil {
+		return nil, grantError(err)
+	}
+	return h.issue(ctx, client, sid, r.Grant, r.Grant.Scopes, r.RefreshToken, true)
+}
+
+func (h *Handler) refresh(ctx context.Context, client directory.Client, form url.Values) (*Response, error) {
+	rt := form.Get("refresh_token")
+	if rt == "" {
+		return nil, oauth2.ErrInvalidRequest.WithDescription("refresh_token is required")
+	}
+	sid, gid, secret, err := session.SplitRefresh(rt)
+	if err != nil {
+		return nil, oauth2.ErrInvalidGrant
+	}
+	var scopes []string
+	if s := form.Get("scope"); s != "" {
+		scopes = strings.Fields(s)
+	}
+	r, err := h.sessions.Call(ctx, sid, &messages.SessionCall{Op: &messages.SessionCall_Refresh{Refresh: &messages.RefreshGrant{
+		GrantId: gid, TokenSecret: secret, ClientId: client.ID, Scopes: scopes,
+	}}})
+	if err != nil {
+		return nil, grantError(err)
+	}
+	return h.issue(ctx, client, sid, r.Grant, r.Grant.Scopes, r.RefreshToken, false)
+}
+
+func (h *Handler) clientCredentials(ctx context.Context, client directory.Client, form url.Values) (*Response, error) {
+	if client.AuthMethod == "none" {
+		return nil, oauth2.ErrUnauthorizedClient.WithDescription("public clients cannot use client_credentials")
+	}
+	if s := form.Get("scope"); s != "" {
+		// No user is involved, so no OpenID scope applies, and the OP
+		// defines no API scopes of its own.
+		return nil, oauth2.ErrInvalidScope.WithDescription("no scopes are available to client_credentials")
+	}
+	now := h.cfg.Now()
+	at := accessClaims{
+		Issuer: h.cfg.Issuer, Subject: client.ID, Audience: h.cfg.Issuer, ClientID: client.ID,
+		IssuedAt: now.Unix(), NotBefore: now.Unix(), Expiry: now.Add(h.cfg.AccessTokenTTL).Unix(), JTI: session.NewID(16),
+	}
+	tok, err := h.sign(ctx, h.cfg.AccessTokenAlg, at, "at+jwt")
+	if err != nil {
+		return nil, err
+	}
+	return &Response{AccessToken: tok, TokenType: "Bearer", ExpiresIn: int64(h.cfg.AccessTokenTTL.Seconds())}, nil
+}
+
+// accessClaims is an RFC 9068 access token; sid and gid let the userinfo
+// and introspection endpoints ask the Session grain whether the grant
+// still stands.
+type accessClaims struct {
+	Issuer    string   `json:"iss"`
+	Subject   string   `json:"sub"`
+	Audience  string   `json:"aud"`
+	ClientID  string   `json:"client_id"`
+	IssuedAt  int64    `json:"iat"`
+	NotBefore int64    `json:"nbf,omitempty"`
+	Expiry    int64    `json:"exp"`
+	JTI       string   `json:"jti"`
+	Scope     string   `json:"scope,omitempty"`
+	AuthTime  int64    `json:"auth_time,omitempty"`
+	ACR       string   `json:"acr,omitempty"`
+	AMR       []string `json:"amr,omitempty"`
+	SID       string   `json:"sid,omitempty"`
+	GrantID   string   `json:"gid,omitempty"`
+}
+
+func (h *Handler) sign(ctx context.Context, alg string, claims any, typ string) (string, error) {
+	b, err := json.Marshal(claims)
+	if err != nil {
+		return "", err
+	}
+	tok, _, err := h.signer.Sign(ctx, alg, b, typ)
+	return tok, err
+}
+
+// issue signs the access token and, for openid requests, the ID token.
+func (h *Handler) issue(ctx context.Context, client directory.Client, sid string, gr *messages.Grant, scopes []string, refresh string, withNonce bool) (*Response, error) {
+	now := h.cfg.Now()
+	login := gr.Login
+	at := accessClaims{
+		Issuer: h.cfg.Issuer, Subject: login.Subject, Audience: h.cfg.Issuer, ClientID: client.ID,
+		IssuedAt: now.Unix(), NotBefore: now.Unix(), Expiry: now.Add(h.cfg.AccessTokenTTL).Unix(), JTI: session.NewID(16),
+		Scope: strings.Join(scopes, " "), AuthTime: login.AuthTimeMs / 1000, ACR: login.Acr, AMR: login.Amr,
+		SID: sid, GrantID: gr.Id,
+	}
+	accessToken, err := h.sign(ctx, h.cfg.AccessTokenAlg, at, "at+jwt")
+	if err != nil {
+		return nil, err
+	}
+	resp := &Response{
+		AccessToken: accessToken, TokenType: "Bearer", ExpiresIn: int64(h.cfg.AccessTokenTTL.Seconds()),
+		RefreshToken: refresh, Scope: strings.Join(scopes, " "),
+	}
+	if !slices.Contains(scopes, "openid") {
+		return resp, nil
+	}
+	alg := client.IDTokenSignedResponseAlg
+	if alg == "" {
+		alg = "RS256"
+	}
+	// OIDC Core §2 and §3.1.3.6.
+	idt := map[string]any{
+		"iss": h.cfg.Issuer, "sub": login.Subject, "aud": client.ID, "azp": client.ID,
+		"exp": now.Add(h.cfg.IDTokenTTL).Unix(), "iat": now.Unix(),
+		"auth_time": login.AuthTimeMs / 1000, "sid": sid,
+		"at_hash": halfHash(alg, accessToken),
+	}
+	if login.Acr != "" {
+		idt["acr"] = login.Acr
+	}
+	if len(login.Amr) > 0 {
+		idt["amr"] = login.Amr
+	}
+	// OIDC Core §12.2: a refreshed ID token carries no nonce.
+	if withNonce && gr.Nonce != "" {
+		idt["nonce"] = gr.Nonce
+	}
+	if cr, _ := oauth2.ParseClaimsRequest(gr.ClaimsJson); cr != nil && len(cr.IDToken) > 0 {
+		u, err := h.users.User(ctx, login.Subject)
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range oauth2.Release(u.Claims, nil, cr.IDToken) {
+			if _, taken := idt[k]; !taken {
+				idt[k] = v
+			}
+		}
+	}
+	if resp.IDToken, err = h.sign(ctx, alg, idt, "JWT"); err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
+
+// halfHash is at_hash / c_hash: the left half of the hash the JWS alg
+// uses, base64url (OIDC Core §3.1.3.6). EdDSA (Ed25519) pairs with SHA-512.
+func halfHash(alg, value string) string {
+	var hf hash.Hash
+	if alg == "EdDSA" {
+		hf = sha512.New()
+	} else {
+		hf = sha256.New()
+	}
+	hf.Write([]byte(value))
+	sum := hf.Sum(nil)
+	return base64.RawURLEncoding.EncodeToString(sum[:len(sum)/2])
+}

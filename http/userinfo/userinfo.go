@@ -1,0 +1,197 @@
+// Package userinfo is the op-userinfo front end: GET and POST /userinfo
+// (OIDC Core §5.3) with the access token as a Bearer token in the header
+// or the form body (RFC 6750 §2.1, §2.2). The token's signature is checked
+// by the Crypto pool and its grant by the Session grain that owns it, so a
+// revoked grant stops working at once.
+package userinfo
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"authrim/actors/messages"
+	"authrim/directory"
+	"authrim/http/oauth2"
+)
+
+// Path of the endpoint.
+const Path = "/userinfo"
+
+// Verifier checks access tokens through the Crypto pool.
+type Verifier interface {
+	Verify(ctx context.Context, token string, algs ...string) (payload []byte, kid string, err error)
+}
+
+// Sessions reaches Session grains.
+type Sessions interface {
+	Call(ctx context.Context, sid string, call *messages.SessionCall) (*messages.SessionReply, error)
+}
+
+// Users gives a user's claims.
+type Users interface {
+	User(ctx context.Context, subject string) (directory.User, error)
+}
+
+// AccessToken is what the endpoints that accept our access tokens read
+// from one (RFC 9068 §2.2).
+type AccessToken struct {
+	Issuer   string   `json:"iss"`
+	Subject  string   `json:"sub"`
+	Audience string   `json:"aud"`
+	ClientID string   `json:"client_id"`
+	Expiry   int64    `json:"exp"`
+	IssuedAt int64    `json:"iat"`
+	Scope    string   `json:"scope"`
+	SID      string   `json:"sid"`
+	GrantID  string   `json:"gid"`
+	AuthTime int64    `json:"auth_time"`
+	ACR      string   `json:"acr"`
+	AMR      []string `json:"amr"`
+	JTI      string   `json:"jti"`
+}
+
+// Scopes of the token.
+func (t AccessToken) Scopes() []string { return strings.Fields(t.Scope) }
+
+// Checker validates access tokens: signature, typ, issuer, audience,
+// expiry, and that the grant behind the token still stands. Shared by
+// userinfo and introspection.
+type Checker struct {
+	Issuer   string
+	Alg      string
+	Verifier Verifier
+	Sessions Sessions
+	Now      func() time.Time
+}
+
+// Check returns the token's claims and, for user tokens, the grant. It
+// fails with oauth2.ErrInvalidToken for any token that is not active.
+func (c *Checker) Check(ctx context.Context, raw string) (AccessToken, *messages.Grant, error) {
+	var at AccessToken
+	if raw == "" || len(raw) > 8192 {
+		return at, nil, oauth2.ErrInvalidToken
+	}
+	payload, _, err := c.Verifier.Verify(ctx, raw, c.Alg)
+	if err != nil {
+		return at, nil, oauth2.ErrInvalidToken
+	}
+	if err := json.Unmarshal(payload, &at); err != nil {
+		return at, nil, oauth2.ErrInvalidToken
+	}
+	now := c.Now().Unix()
+	if at.Issuer != c.Issuer || at.Audience != c.Issuer || at.Expiry <= now || at.JTI == "" {
+		return at, nil, oauth2.ErrInvalidToken.WithDescription("token expired or not for this server")
+	}
+	if at.GrantID == "" {
+		return at, nil, nil // client_credentials: no grant behind it
+	}
+	r, err := c.Sessions.Call(ctx, at.SID, &messages.SessionCall{Op: &messages.SessionCall_Check{Check: &messages.CheckGrant{GrantId: at.GrantID}}})
+	if err != nil {
+		// Fail closed: if we cannot tell, the token does not work.
+		return at, nil, err
+	}
+	if !r.Active {
+		return at, nil, oauth2.ErrInvalidToken.WithDescription("token revoked")
+	}
+	return at, r.Grant, nil
+}
+
+// Handler serves /userinfo.
+type Handler struct {
+	check  *Checker
+	users  Users
+	logger *slog.Logger
+}
+
+// New returns the userinfo endpoint.
+func New(check *Checker, users Users, logger *slog.Logger) *Handler {
+	return &Handler{check: check, users: users, logger: logger}
+}
+
+// Mount registers the routes.
+func (h *Handler) Mount(e *echo.Echo) {
+	e.GET(Path, h.userinfo)
+	e.POST(Path, h.userinfo)
+}
+
+// bearer finds the token in the header or, for POST, the form body; more
+// than one place is an error (RFC 6750 §2).
+func bearer(r *http.Request) (string, error) {
+	var found []string
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, tok, ok := strings.Cut(h, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") {
+			return "", oauth2.ErrInvalidRequest.WithDescription("Authorization must be a Bearer token")
+		}
+		found = append(found, strings.TrimSpace(tok))
+	}
+	if r.Method == http.MethodPost && strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		if err := r.ParseForm(); err != nil {
+			return "", oauth2.ErrInvalidRequest.WithDescription("malformed form body")
+		}
+		if v := r.PostForm["access_token"]; len(v) > 0 {
+			found = append(found, v...)
+		}
+	}
+	if r.URL.Query().Has("access_token") {
+		// RFC 9700 §2.5: not in the query string.
+		return "", oauth2.ErrInvalidRequest.WithDescription("access_token in the query is not accepted")
+	}
+	switch len(found) {
+	case 0:
+		return "", nil
+	case 1:
+		return found[0], nil
+	}
+	return "", oauth2.ErrInvalidRequest.WithDescription("more than one access token")
+}
+
+func (h *Handler) fail(c echo.Context, err error) error {
+	e := oauth2.From(err)
+	if e.Status == http.StatusUnauthorized || e.Status == http.StatusBadRequest {
+		// RFC 6750 §3: the challenge names the error.
+		v := `Bearer realm="authrim"`
+		if e.Code != "" && e.Code != "unauthorized" {
+			v += `, error="` + e.Code + `"`
+		}
+		c.Response().Header().Set("WWW-Authenticate", v)
+	}
+	return oauth2.Write(c, h.logger, err)
+}
+
+func (h *Handler) userinfo(c echo.Context) error {
+	raw, err := bearer(c.Request())
+	if err != nil {
+		return h.fail(c, err)
+	}
+	if raw == "" {
+		return h.fail(c, oauth2.ErrUnauthorized.WithDescription("access token required"))
+	}
+	ctx := c.Request().Context()
+	at, grant, err := h.check.Check(ctx, raw)
+	if err != nil {
+		return h.fail(c, err)
+	}
+	if grant == nil || !slices.Contains(at.Scopes(), "openid") {
+		return h.fail(c, &oauth2.Error{Code: "insufficient_scope", Status: http.StatusForbidden, Description: "the token was not issued for OpenID"})
+	}
+	u, err := h.users.User(ctx, at.Subject)
+	if err != nil {
+		return h.fail(c, oauth2.ErrInvalidToken.WithDescription("user no longer exists"))
+	}
+	var requested map[string]*oauth2.ClaimSpec
+	if cr, _ := oauth2.ParseClaimsRequest(grant.ClaimsJson); cr != nil {
+		requested = cr.UserInfo
+	}
+	out := oauth2.Release(u.Claims, at.Scopes(), requested)
+	out["sub"] = u.Subject
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.JSON(http.StatusOK, out)
+}

@@ -1,0 +1,274 @@
+package node_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"html"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"authrim/directory"
+	"authrim/node"
+)
+
+// offsetClock is real time plus an offset tests can move forward, shared
+// by the node and the RP's verifier.
+type offsetClock struct {
+	mu  sync.Mutex
+	off time.Duration
+}
+
+func (c *offsetClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return time.Now().Add(c.off) }
+func (c *offsetClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.off += d
+	c.mu.Unlock()
+}
+
+const (
+	rpRedirect   = "http://127.0.0.1:9/callback"
+	rpLogout     = "http://127.0.0.1:9/signed-out"
+	rpSecret     = "rp-secret-0123456789abcdefghijklmnopqrstuvwxyz"
+	userPassword = "correct horse battery staple"
+)
+
+// op is a running node with one confidential client, one public client,
+// one client_secret_post client and one user.
+type op struct {
+	n      *node.Node
+	issuer string
+	clock  *offsetClock
+	user   directory.User
+}
+
+func startOP(t *testing.T) *op {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	cfg.HTTP.Listen = addr
+	cfg.Issuer = "http://" + addr
+	cfg.Passwords = node.PasswordsConfig{Time: 1, MemoryKiB: 8 * 1024, Threads: 1}
+	cfg.Keys.KEKFile = filepath.Join(dir, "kek")
+	cfg.Clients = []node.ClientConfig{
+		{ID: "rp", Name: "Test RP", Secret: rpSecret, RedirectURIs: []string{rpRedirect}, PostLogoutRedirectURIs: []string{rpLogout},
+			AuthMethod: "client_secret_basic", GrantTypes: []string{"authorization_code", "refresh_token"}},
+		{ID: "rp-post", Name: "Post RP", Secret: rpSecret, RedirectURIs: []string{rpRedirect},
+			AuthMethod: "client_secret_post", GrantTypes: []string{"authorization_code", "refresh_token", "client_credentials"}},
+		{ID: "spa", Name: "Public SPA", RedirectURIs: []string{rpRedirect}, AuthMethod: "none",
+			GrantTypes: []string{"authorization_code", "refresh_token"}, IDTokenSignedResponseAlg: "ES256"},
+	}
+	clk := &offsetClock{}
+	n, err := node.Start(context.Background(), cfg, node.Options{Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = n.Shutdown(context.Background()) })
+	u, err := n.Directory().CreateUser(context.Background(), directory.NewUser{
+		Username: "alice", Password: userPassword,
+		Claims: map[string]any{
+			"name": "Alice Liddell", "given_name": "Alice", "family_name": "Liddell", "preferred_username": "alice",
+			"email": "alice@example.com", "email_verified": true, "phone_number": "+1 555 0100", "locale": "en-GB",
+			"address": map[string]any{"street_address": "1 Rabbit Hole", "locality": "Oxford", "country": "UK"},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &op{n: n, issuer: cfg.Issuer, clock: clk, user: u}
+}
+
+// browser is a cookie-jar client that stops at redirects so tests can
+// see where the OP sends the user.
+func browser(t *testing.T) *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar, Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}
+}
+
+// page is a fetched response with its body read.
+type page struct {
+	status int
+	loc    *url.URL
+	body   string
+}
+
+func (p page) isLogin() bool   { return strings.Contains(p.body, `name="password"`) }
+func (p page) isConsent() bool { return strings.Contains(p.body, `name="decision"`) }
+
+func fetch(t *testing.T, b *http.Client, req *http.Request) page {
+	t.Helper()
+	resp, err := b.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	p := page{status: resp.StatusCode, body: string(body)}
+	if l := resp.Header.Get("Location"); l != "" {
+		p.loc, _ = url.Parse(l)
+	}
+	return p
+}
+
+func get(t *testing.T, b *http.Client, u string) page {
+	req, _ := http.NewRequest("GET", u, nil)
+	return fetch(t, b, req)
+}
+
+func postForm(t *testing.T, b *http.Client, u string, v url.Values) page {
+	req, _ := http.NewRequest("POST", u, strings.NewReader(v.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return fetch(t, b, req)
+}
+
+var inputRE = regexp.MustCompile(`<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"`)
+
+// hidden collects the form's named inputs that carry a value.
+func hidden(body string) url.Values {
+	v := url.Values{}
+	for _, m := range inputRE.FindAllStringSubmatch(body, -1) {
+		v.Set(m[1], html.UnescapeString(m[2]))
+	}
+	return v
+}
+
+func (o *op) authorizeURL(params map[string]string) string {
+	v := url.Values{}
+	for k, val := range params {
+		v.Set(k, val)
+	}
+	return o.issuer + "/authorize?" + v.Encode()
+}
+
+// baseParams is a valid code request for client "rp".
+func baseParams() map[string]string {
+	return map[string]string{
+		"client_id": "rp", "redirect_uri": rpRedirect, "response_type": "code",
+		"scope": "openid profile email", "state": "st-" + fmt.Sprint(time.Now().UnixNano()), "nonce": "n-1",
+	}
+}
+
+func (o *op) login(t *testing.T, b *http.Client, p page, password string) page {
+	t.Helper()
+	if !p.isLogin() {
+		t.Fatalf("expected the login form, got %d %s", p.status, p.body)
+	}
+	f := hidden(p.body)
+	f.Set("username", "alice")
+	f.Set("password", password)
+	return postForm(t, b, o.issuer+"/login", f)
+}
+
+func (o *op) consent(t *testing.T, b *http.Client, p page, decision string) page {
+	t.Helper()
+	if !p.isConsent() {
+		t.Fatalf("expected the consent page, got %d %s", p.status, p.body)
+	}
+	f := hidden(p.body)
+	f.Set("decision", decision)
+	return postForm(t, b, o.issuer+"/consent", f)
+}
+
+// signIn runs the browser through login and consent as needed and
+// returns the final redirect to the RP.
+func (o *op) signIn(t *testing.T, b *http.Client, authorizeURL string) *url.URL {
+	t.Helper()
+	p := get(t, b, authorizeURL)
+	if p.isLogin() {
+		p = o.login(t, b, p, userPassword)
+	}
+	if p.isConsent() {
+		p = o.consent(t, b, p, "allow")
+	}
+	if p.status != http.StatusFound || p.loc == nil || !strings.HasPrefix(p.loc.String(), rpRedirect) {
+		t.Fatalf("expected a redirect to the RP, got %d %v %s", p.status, p.loc, p.body)
+	}
+	return p.loc
+}
+
+func pkce() (verifier, challenge string) {
+	verifier = "verifier-" + strings.Repeat("x", 40) + fmt.Sprint(time.Now().UnixNano())
+	h := sha256.Sum256([]byte(verifier))
+	return verifier, base64.RawURLEncoding.EncodeToString(h[:])
+}
+
+// tokenRequest posts to /token as client "rp" (Basic auth).
+func (o *op) tokenRequest(t *testing.T, clientID string, v url.Values) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", o.issuer+"/token", strings.NewReader(v.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if clientID != "" {
+		req.SetBasicAuth(clientID, rpSecret)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
+}
+
+func (o *op) redeem(t *testing.T, code, verifier string) (int, map[string]any) {
+	v := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {rpRedirect}}
+	if verifier != "" {
+		v.Set("code_verifier", verifier)
+	}
+	return o.tokenRequest(t, "rp", v)
+}
+
+func (o *op) userinfo(t *testing.T, accessToken string) (int, map[string]any, http.Header) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", o.issuer+"/userinfo", nil)
+	req.Header.Set("Authorization", "Bearer "+accessToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out, resp.Header
+}
+
+// idClaims decodes a JWT's payload without verifying (tests that need
+// verification use go-oidc).
+func idClaims(t *testing.T, tok string) map[string]any {
+	t.Helper()
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWS: %q", tok)
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	json.Unmarshal(b, &m)
+	return m
+}
+
+func decodeJSON(resp *http.Response, v any) {
+	b, _ := io.ReadAll(resp.Body)
+	_ = json.Unmarshal(b, v)
+}
