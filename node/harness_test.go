@@ -272,3 +272,7 @@ func decodeJSON(resp *http.Response, v any) {
 	b, _ := io.ReadAll(resp.Body)
 	_ = json.Unmarshal(b, v)
 }
+
+func dirUser(name string) directory.NewUser {
+	return directory.NewUser{Username: name, Password: userPassword, Claims: map[string]any{"name": name}}
+}

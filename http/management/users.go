@@ -1,0 +1,212 @@
+package management
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"authrim/directory"
+	"authrim/http/oauth2"
+)
+
+// UserAdmin is what the admin API asks of the user directory.
+type UserAdmin interface {
+	CreateUser(ctx context.Context, in directory.NewUser) (directory.User, error)
+	ListUsers(ctx context.Context) ([]directory.User, error)
+	// FindUser and DeleteUser take a subject or a username.
+	FindUser(ctx context.Context, ref string) (directory.User, error)
+	DeleteUser(ctx context.Context, ref string) error
+}
+
+// DirectoryAdmin serves /admin/users and /admin/clients. It is mounted by
+// Admin.Mount inside the bearer-token group, never on its own.
+type DirectoryAdmin struct {
+	users   UserAdmin
+	clients ClientAdmin
+	logger  *slog.Logger
+}
+
+// NewDirectoryAdmin returns the user and client routes. A nil users or
+// clients leaves that half unmounted.
+func NewDirectoryAdmin(users UserAdmin, clients ClientAdmin, logger *slog.Logger) *DirectoryAdmin {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return &DirectoryAdmin{users: users, clients: clients, logger: logger}
+}
+
+// Register adds the routes to g, which must be the /admin group guarded by
+// Admin.authenticate.
+func (d *DirectoryAdmin) Register(g *echo.Group) {
+	if d.users != nil {
+		g.POST("/users", d.createUser)
+		g.GET("/users", d.listUsers)
+		g.GET("/users/:id", d.getUser)
+		g.DELETE("/users/:id", d.deleteUser)
+	}
+	if d.clients != nil {
+		g.POST("/clients", d.createClient)
+		g.GET("/clients", d.listClients)
+		g.GET("/clients/:id", d.getClient)
+		g.DELETE("/clients/:id", d.deleteClient)
+	}
+}
+
+// NewUserRequest is the body of POST /admin/users.
+type NewUserRequest struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+	// Claims are OIDC standard claims (OIDC Core §5.1).
+	Claims map[string]any `json:"claims,omitempty"`
+}
+
+// UserView is a user as the admin API shows it: never the password hash.
+type UserView struct {
+	Subject  string         `json:"sub"`
+	Username string         `json:"username"`
+	Claims   map[string]any `json:"claims,omitempty"`
+	Created  time.Time      `json:"created"`
+	Updated  time.Time      `json:"updated"`
+}
+
+// UsersView is the body of GET /admin/users.
+type UsersView struct {
+	Users []UserView `json:"users"`
+}
+
+func userView(u directory.User) UserView {
+	return UserView{Subject: u.Subject, Username: u.Username, Claims: u.Claims, Created: u.Created, Updated: u.Updated}
+}
+
+func (d *DirectoryAdmin) createUser(c echo.Context) error {
+	var body NewUserRequest
+	if err := decodeStrict(c, &body); err != nil {
+		return oauth2.Write(c, d.logger, err)
+	}
+	u, err := d.users.CreateUser(c.Request().Context(), directory.NewUser{
+		Username: body.Username, Password: body.Password, Claims: body.Claims,
+	})
+	if err != nil {
+		return d.fail(c, err, "user")
+	}
+	d.logger.Info("admin: user created", "sub", u.Subject, "username", u.Username)
+	c.Response().Header().Set(echo.HeaderLocation, "/admin/users/"+url.PathEscape(u.Subject))
+	return c.JSON(http.StatusCreated, userView(u))
+}
+
+func (d *DirectoryAdmin) listUsers(c echo.Context) error {
+	users, err := d.users.ListUsers(c.Request().Context())
+	if err != nil {
+		return d.fail(c, err, "user")
+	}
+	v := UsersView{Users: make([]UserView, 0, len(users))}
+	for _, u := range users {
+		v.Users = append(v.Users, userView(u))
+	}
+	return c.JSON(http.StatusOK, v)
+}
+
+func (d *DirectoryAdmin) getUser(c echo.Context) error {
+	ref, err := pathParam(c, "id")
+	if err != nil {
+		return oauth2.Write(c, d.logger, err)
+	}
+	u, err := d.users.FindUser(c.Request().Context(), ref)
+	if err != nil {
+		return d.fail(c, err, "user")
+	}
+	return c.JSON(http.StatusOK, userView(u))
+}
+
+func (d *DirectoryAdmin) deleteUser(c echo.Context) error {
+	ref, err := pathParam(c, "id")
+	if err != nil {
+		return oauth2.Write(c, d.logger, err)
+	}
+	if err := d.users.DeleteUser(c.Request().Context(), ref); err != nil {
+		return d.fail(c, err, "user")
+	}
+	d.logger.Info("admin: user deleted", "ref", ref)
+	return c.NoContent(http.StatusNoContent)
+}
+
+// fail maps directory errors to responses; what is "user" or "client".
+func (d *DirectoryAdmin) fail(c echo.Context, err error, what string) error {
+	var inv *directory.InvalidError
+	switch {
+	case errors.As(err, &inv):
+		return oauth2.Write(c, d.logger, oauth2.ErrInvalidRequest.WithDescription(inv.Reason))
+	case errors.Is(err, directory.ErrUsernameTaken):
+		return oauth2.Write(c, d.logger, oauth2.ErrConflict.WithDescription("username is taken"))
+	case errors.Is(err, directory.ErrClientIDTaken):
+		return oauth2.Write(c, d.logger, oauth2.ErrConflict.WithDescription("client_id is taken"))
+	case errors.Is(err, directory.ErrNotFound):
+		return oauth2.Write(c, d.logger, oauth2.ErrNotFound.WithDescription("no such "+what))
+	}
+	return oauth2.Write(c, d.logger, err)
+}
+
+// maxBodyBytes caps admin request bodies (a JWK set is the largest thing
+// sent). The router has its own, global limit; this one holds wherever
+// the routes are mounted.
+const maxBodyBytes = 64 << 10
+
+// decodeStrict reads exactly one JSON object from the body into v:
+// application/json only, at most maxBodyBytes, no unknown fields (a
+// misspelt field must not be silently dropped), nothing after the object.
+// Descriptions never quote the body: it may hold a password.
+func decodeStrict(c echo.Context, v any) error {
+	req := c.Request()
+	mt, _, err := mime.ParseMediaType(req.Header.Get(echo.HeaderContentType))
+	if err != nil || mt != echo.MIMEApplicationJSON {
+		return oauth2.ErrInvalidRequest.WithDescription("body must be application/json")
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(c.Response(), req.Body, maxBodyBytes))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		var typeErr *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &tooBig):
+			return oauth2.ErrInvalidRequest.WithDescription(fmt.Sprintf("body is larger than %d bytes", maxBodyBytes))
+		case errors.As(err, &typeErr) && typeErr.Field != "":
+			return oauth2.ErrInvalidRequest.WithDescription(fmt.Sprintf("field %s has the wrong type", typeErr.Field))
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			// The field name comes from the encoding/json message; it is
+			// a key, not a value, so quoting it leaks nothing.
+			return oauth2.ErrInvalidRequest.WithDescription(strings.TrimPrefix(err.Error(), "json: "))
+		case errors.Is(err, io.EOF):
+			return oauth2.ErrInvalidRequest.WithDescription("body is empty")
+		}
+		return oauth2.ErrInvalidRequest.WithDescription("malformed JSON body")
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return oauth2.ErrInvalidRequest.WithDescription("body must hold exactly one JSON object")
+	}
+	return nil
+}
+
+// pathParam returns a path parameter unescaped. Echo routes on the raw
+// path when the URL has escapes that do not round-trip (such as %2F), and
+// then hands out the escaped form; usernames may hold such characters.
+func pathParam(c echo.Context, name string) (string, error) {
+	v := c.Param(name)
+	if c.Request().URL.RawPath == "" {
+		return v, nil
+	}
+	u, err := url.PathUnescape(v)
+	if err != nil {
+		return "", oauth2.ErrInvalidRequest.WithDescription("malformed path")
+	}
+	return u, nil
+}
