@@ -2,6 +2,9 @@ package node_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -18,6 +21,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/go-jose/go-jose/v4"
 
 	"authrim/directory"
 	"authrim/node"
@@ -51,6 +56,8 @@ type op struct {
 	issuer string
 	clock  *offsetClock
 	user   directory.User
+	// clientKey signs private_key_jwt assertions of client "pkjwt".
+	clientKey *ecdsa.PrivateKey
 }
 
 func startOP(t *testing.T) *op {
@@ -75,6 +82,10 @@ func startOP(t *testing.T) *op {
 		{ID: "spa", Name: "Public SPA", RedirectURIs: []string{rpRedirect}, AuthMethod: "none",
 			GrantTypes: []string{"authorization_code", "refresh_token"}, IDTokenSignedResponseAlg: "ES256"},
 	}
+	clientKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	jwks, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: clientKey.Public(), KeyID: "k1", Algorithm: "ES256", Use: "sig"}}})
+	cfg.Clients = append(cfg.Clients, node.ClientConfig{ID: "pkjwt", Name: "Key client", AuthMethod: "private_key_jwt",
+		GrantTypes: []string{"client_credentials"}, JWKS: string(jwks)})
 	clk := &offsetClock{}
 	n, err := node.Start(context.Background(), cfg, node.Options{Now: clk.Now})
 	if err != nil {
@@ -92,7 +103,7 @@ func startOP(t *testing.T) *op {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &op{n: n, issuer: cfg.Issuer, clock: clk, user: u}
+	return &op{n: n, issuer: cfg.Issuer, clock: clk, user: u, clientKey: clientKey}
 }
 
 // browser is a cookie-jar client that stops at redirects so tests can
