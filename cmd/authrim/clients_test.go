@@ -1,0 +1,146 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	jose "github.com/go-jose/go-jose/v4"
+
+	"authrim/directory"
+)
+
+func TestClientsCmd(t *testing.T) {
+	srv, dir := adminServer(t)
+	ctx := context.Background()
+	conn := []string{"--server", srv.URL, "--admin-token", cliToken}
+	run := func(args ...string) (string, error) {
+		var out bytes.Buffer
+		err := clientsCmd(ctx, append(args, conn...), &out)
+		return out.String(), err
+	}
+
+	out, err := run("add", "--id", "rp-1", "--name", "Relying Party", "--auth-method", "client_secret_basic",
+		"--grant-types", "authorization_code, refresh_token",
+		"--redirect-uri", "https://rp.example/cb", "--redirect-uri", "http://127.0.0.1:9000/cb",
+		"--post-logout-redirect-uri", "https://rp.example/bye", "--skip-consent", "--id-token-alg", "ES256")
+	if err != nil {
+		t.Fatalf("add: %v", err)
+	}
+	m := regexp.MustCompile(`(?m)^client_id: +rp-1\nclient_secret: +([A-Za-z0-9_-]{43})\n`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("add printed %q", out)
+	}
+	c, err := dir.Client(ctx, "rp-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := directory.VerifyClientSecret(c, m[1]); err != nil {
+		t.Errorf("printed secret does not verify: %v", err)
+	}
+	if len(c.RedirectURIs) != 2 || len(c.GrantTypes) != 2 || !c.SkipConsent || c.IDTokenSignedResponseAlg != "ES256" || c.Name != "Relying Party" {
+		t.Errorf("stored client %+v", c)
+	}
+
+	// A public client: a generated id and no secret line.
+	out, err = run("add", "--auth-method", "none", "--grant-types", "authorization_code", "--redirect-uri", "com.example.app:/cb")
+	if err != nil || strings.Contains(out, "client_secret") || !strings.HasPrefix(out, "client_id: ") {
+		t.Fatalf("public client: %q, %v", out, err)
+	}
+
+	// private_key_jwt with --jwks-file.
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: "k1", Use: "sig"}}})
+	jwksPath := filepath.Join(t.TempDir(), "jwks.json")
+	if err := os.WriteFile(jwksPath, set, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := run("add", "--id", "m2m", "--auth-method", "private_key_jwt", "--grant-types", "client_credentials", "--jwks-file", jwksPath); err != nil || strings.Contains(out, "client_secret") {
+		t.Fatalf("private_key_jwt: %q, %v", out, err)
+	}
+
+	out, err = run("list")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"CLIENT_ID", "rp-1", "Relying Party", "m2m", "private_key_jwt", "static-web", "config.yaml", "admin API"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("list output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, m[1]) || strings.Contains(out, "sha256:") {
+		t.Errorf("list output shows a secret or hash:\n%s", out)
+	}
+
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"duplicate id", []string{"add", "--id", "rp-1", "--auth-method", "none", "--grant-types", "refresh_token"}, "409"},
+		{"static id", []string{"add", "--id", "static-web", "--auth-method", "none", "--grant-types", "refresh_token"}, "409"},
+		{"invalid redirect URI", []string{"add", "--auth-method", "none", "--grant-types", "authorization_code", "--redirect-uri", "http://rp.example/cb"}, "http only for localhost"},
+		{"delete static", []string{"delete", "static-web"}, "config.yaml"},
+		{"delete unknown", []string{"delete", "nope"}, "404"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := run(tc.args...); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("got %v, want an error mentioning %q", err, tc.want)
+			}
+		})
+	}
+
+	out, err = run("delete", "rp-1")
+	if err != nil || out != "deleted client rp-1\n" {
+		t.Fatalf("delete: %q, %v", out, err)
+	}
+	if _, err := dir.Client(ctx, "rp-1"); !errors.Is(err, directory.ErrNotFound) {
+		t.Errorf("client still there: %v", err)
+	}
+}
+
+// Usage errors are found before any request is sent.
+func TestClientsCmdUsage(t *testing.T) {
+	t.Setenv("AUTHRIM_ADMIN_TOKEN", "")
+	conn := []string{"--server", "http://127.0.0.1:1", "--admin-token", cliToken}
+	notJSON := filepath.Join(t.TempDir(), "jwks.json")
+	if err := os.WriteFile(notJSON, []byte("{nope"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no subcommand", nil, "subcommand"},
+		{"unknown subcommand", append([]string{"rotate"}, conn...), "unknown clients subcommand"},
+		{"add without auth method", append([]string{"add", "--grant-types", "authorization_code"}, conn...), "--auth-method"},
+		{"add without grant types", append([]string{"add", "--auth-method", "none"}, conn...), "--grant-types"},
+		{"add with a positional", append([]string{"add", "rp", "--auth-method", "none", "--grant-types", "refresh_token"}, conn...), "flags only"},
+		{"jwks file not JSON", append([]string{"add", "--auth-method", "private_key_jwt", "--grant-types", "client_credentials", "--jwks-file", notJSON}, conn...), "not JSON"},
+		{"list with an argument", append([]string{"list", "x"}, conn...), "no arguments"},
+		{"delete without id", append([]string{"delete"}, conn...), "exactly one"},
+		{"no admin token", []string{"list", "--server", "http://127.0.0.1:1"}, "admin token"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := clientsCmd(context.Background(), tc.args, io.Discard)
+			var ue usageError
+			if !errors.As(err, &ue) || !strings.Contains(ue.msg, tc.want) {
+				t.Fatalf("got %v, want a usage error mentioning %q", err, tc.want)
+			}
+		})
+	}
+}
