@@ -1,12 +1,15 @@
 package node
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
 	"slices"
 	"strings"
 	"time"
+
+	"authrim/directory"
 )
 
 // Duration is a time.Duration written in config as "720h", "90s", ...
@@ -382,45 +385,19 @@ func (cl ClientConfig) Problems(algOK bool) []string {
 		p = append(p, "a public client cannot use client_credentials")
 	}
 	for _, u := range append(slices.Clone(cl.RedirectURIs), cl.PostLogoutRedirectURIs...) {
-		if err := CheckRedirectURI(u); err != nil {
-			p = append(p, err.Error())
+		if err := directory.CheckRedirectURI(u); err != nil {
+			var ie *directory.InvalidError
+			if errors.As(err, &ie) {
+				p = append(p, ie.Reason)
+			} else {
+				p = append(p, err.Error())
+			}
 		}
 	}
 	if !algOK {
 		p = append(p, fmt.Sprintf("id_token_signed_response_alg %q is not one of keys.algorithms", cl.IDTokenSignedResponseAlg))
 	}
 	return p
-}
-
-// CheckRedirectURI applies the registration rules for redirect URIs
-// (RFC 9700 §2.1, RFC 8252 §7): absolute, no fragment, https or http only
-// on loopback, or a private-use scheme for native apps.
-func CheckRedirectURI(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil || u.Scheme == "" {
-		return fmt.Errorf("redirect URI %q is not an absolute URI", raw)
-	}
-	if u.Fragment != "" || strings.Contains(raw, "#") {
-		return fmt.Errorf("redirect URI %q must not have a fragment", raw)
-	}
-	switch u.Scheme {
-	case "https":
-		if u.Host == "" {
-			return fmt.Errorf("redirect URI %q has no host", raw)
-		}
-	case "http":
-		if !isLoopbackHost(u.Hostname()) {
-			return fmt.Errorf("redirect URI %q: http only for localhost/loopback", raw)
-		}
-	case "javascript", "data", "file", "vbscript":
-		return fmt.Errorf("redirect URI %q: scheme not allowed", raw)
-	default:
-		// RFC 8252 §7.1: private-use schemes are reverse domain names.
-		if !strings.Contains(u.Scheme, ".") {
-			return fmt.Errorf("redirect URI %q: a native app scheme must be a reverse domain name (com.example.app)", raw)
-		}
-	}
-	return nil
 }
 
 func isLoopbackHost(h string) bool {

@@ -218,7 +218,7 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 		case RoleManagement:
 			fronts = append(fronts, management.NewTokens(clients, checker, sessions, logger.With("front", RoleManagement)))
 			if cfg.Admin.Token != "" {
-				fronts = append(fronts, management.NewAdmin(cfg.Admin.Token, localKeys{n.actors.KeyManager(), n.cache}, logger))
+				fronts = append(fronts, management.NewAdmin(cfg.Admin.Token, localKeys{n.actors.KeyManager(), n.cache}, logger).WithDirectory(n.dir, n.dir))
 			}
 		}
 	}

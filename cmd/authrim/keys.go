@@ -59,12 +59,16 @@ func (c *adminClient) do(ctx context.Context, method, path string, body, out any
 	if err != nil {
 		return err
 	}
-	if resp.StatusCode != http.StatusOK {
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		var e oauth2.Error
 		if json.Unmarshal(b, &e) == nil && e.Code != "" {
 			return fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, e.Error())
 		}
 		return fmt.Errorf("%s %s: %s", method, path, resp.Status)
+	}
+	// 201 Created answers a create, 204 No Content a delete.
+	if out == nil || resp.StatusCode == http.StatusNoContent {
+		return nil
 	}
 	return json.Unmarshal(b, out)
 }

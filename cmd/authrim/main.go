@@ -1,5 +1,6 @@
 // Command authrim is the Authrim OpenID Provider: `authrim serve` runs a
-// node; `authrim keys ...` operates a running node through its admin API.
+// node; `authrim keys|users|clients ...` operate a running node through
+// its admin API.
 package main
 
 import (
@@ -19,6 +20,17 @@ Usage:
   authrim keys list                       list signing keys and their lifecycle
   authrim keys rotate [--alg ALG]         bring the next key forward (it signs once published for keys.publish_ahead)
   authrim keys revoke KID --reason TEXT   remove a key from the JWKS at once; nothing is signed with it again
+  authrim users add --username U (--password P | --password-stdin) [--email E --name N --given-name G
+                    --family-name F --phone P --locale L ... --claims JSON]
+                                          create a user (claims: OIDC standard claims)
+  authrim users list                      list users
+  authrim users delete USER               delete a user (username or subject)
+  authrim clients add --auth-method M --grant-types a,b [--id ID] [--secret S] [--redirect-uri URI ...]
+                      [--post-logout-redirect-uri URI ...] [--name N] [--skip-consent] [--id-token-alg ALG]
+                      [--jwks-file FILE]
+                                          register a client; prints its id and, once, its secret
+  authrim clients list                    list static (config.yaml) and registered clients
+  authrim clients delete ID               delete a registered client
 
 Client commands take --server URL (default $AUTHRIM_SERVER, else http://localhost:8080)
 and --admin-token TOKEN (default $AUTHRIM_ADMIN_TOKEN).
@@ -40,6 +52,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = serve(ctx, args[1:], stdout, stderr)
 	case "keys":
 		err = keysCmd(ctx, args[1:], stdout)
+	case "users":
+		err = usersCmd(ctx, args[1:], os.Stdin, stdout)
+	case "clients":
+		err = clientsCmd(ctx, args[1:], stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -232,13 +232,13 @@ func (h *Handler) parse(ctx context.Context, p url.Values, client directory.Clie
 		return nil, oauth2.ErrUnauthorizedClient.WithDescription("client may not use the authorization code flow")
 	}
 	req := &messages.AuthRequest{
-		ClientId:    client.ID,
-		ClientName:  client.Name,
-		RedirectUri: p.Get("redirect_uri"),
-		State:       p.Get("state"),
-		Nonce:       p.Get("nonce"),
-		LoginHint:   p.Get("login_hint"),
-		MaxAge:      -1,
+		ClientId:     client.ID,
+		ClientName:   client.Name,
+		RedirectUri:  p.Get("redirect_uri"),
+		State:        p.Get("state"),
+		Nonce:        p.Get("nonce"),
+		LoginHint:    p.Get("login_hint"),
+		MaxAge:       -1,
 		SkipConsent:  client.SkipConsent,
 		ResponseType: rt,
 	}

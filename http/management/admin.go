@@ -27,6 +27,16 @@ type Admin struct {
 	tokenSum [32]byte
 	keys     KeyAdmin
 	logger   *slog.Logger
+	// directory serves /admin/users and /admin/clients; nil leaves them
+	// unmounted.
+	directory *DirectoryAdmin
+}
+
+// WithDirectory adds the user and client routes (/admin/users,
+// /admin/clients) to what Mount registers.
+func (a *Admin) WithDirectory(users UserAdmin, clients ClientAdmin) *Admin {
+	a.directory = NewDirectoryAdmin(users, clients, a.logger)
+	return a
 }
 
 // NewAdmin returns the admin API; token must not be empty (an empty token
@@ -41,6 +51,9 @@ func (a *Admin) Mount(e *echo.Echo) {
 	g.GET("/keys", a.listKeys)
 	g.POST("/keys/rotate", a.rotateKeys)
 	g.POST("/keys/:kid/revoke", a.revokeKey)
+	if a.directory != nil {
+		a.directory.Register(g)
+	}
 }
 
 // authenticate checks the bearer token. Both sides are hashed first so
