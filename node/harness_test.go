@@ -60,7 +60,12 @@ type op struct {
 	clientKey *ecdsa.PrivateKey
 }
 
-func startOP(t *testing.T) *op {
+func startOP(t *testing.T) *op { t.Helper(); return startOPWith(t, nil) }
+
+// startOPWith lets a test adjust the config (more clients, ...) before the
+// node starts. The issuer is http://localhost:PORT (WebAuthn refuses IP
+// RP IDs); the node listens on 127.0.0.1.
+func startOPWith(t *testing.T, adjust func(*node.Config)) *op {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -71,7 +76,7 @@ func startOP(t *testing.T) *op {
 	dir := t.TempDir()
 	cfg := testConfig(t, dir)
 	cfg.HTTP.Listen = addr
-	cfg.Issuer = "http://" + addr
+	cfg.Issuer = "http://localhost:" + addr[strings.LastIndex(addr, ":")+1:]
 	cfg.Passwords = node.PasswordsConfig{Time: 1, MemoryKiB: 8 * 1024, Threads: 1}
 	cfg.Keys.KEKFile = filepath.Join(dir, "kek")
 	cfg.Clients = []node.ClientConfig{
@@ -86,6 +91,9 @@ func startOP(t *testing.T) *op {
 	jwks, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: clientKey.Public(), KeyID: "k1", Algorithm: "ES256", Use: "sig"}}})
 	cfg.Clients = append(cfg.Clients, node.ClientConfig{ID: "pkjwt", Name: "Key client", AuthMethod: "private_key_jwt",
 		GrantTypes: []string{"client_credentials"}, JWKS: string(jwks)})
+	if adjust != nil {
+		adjust(&cfg)
+	}
 	clk := &offsetClock{}
 	n, err := node.Start(context.Background(), cfg, node.Options{Now: clk.Now})
 	if err != nil {
