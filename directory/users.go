@@ -234,23 +234,41 @@ func (d *Directory) ListUsers(ctx context.Context) ([]User, error) {
 }
 
 // DeleteUser removes the user whose subject, or else whose username, is
-// ref, and frees the username. The subject is never handed out again.
-// ErrNotFound when there is no such user.
+// ref, with their passkeys, and frees the username and the passkeys'
+// credential IDs. The subject is never handed out again. ErrNotFound when
+// there is no such user.
 func (d *Directory) DeleteUser(ctx context.Context, ref string) error {
 	u, err := d.FindUser(ctx, ref)
 	if errors.Is(err, ErrNotFound) {
-		return d.dropDanglingUsername(ctx, ref)
+		// A delete that died half-way may have left the passkeys of a
+		// subject (or the index entry of a username) behind: finish it.
+		dropped, perr := d.dropPasskeys(ctx, ref)
+		if perr != nil {
+			return perr
+		}
+		err := d.dropDanglingUsername(ctx, ref)
+		if dropped && errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		return err
 	}
 	if err != nil {
 		return err
 	}
 	// The record goes first: while it exists the name stays claimed, so a
-	// concurrent create cannot end up with two records for one name.
+	// concurrent create cannot end up with two records for one name. It
+	// also makes a concurrent AddPasskey undo itself (it checks the user
+	// after writing).
 	if err := d.store.Delete(ctx, BucketUsers, u.Subject); err != nil {
 		if errors.Is(err, persistence.ErrNotFound) {
 			return fmt.Errorf("%w: user %q", ErrNotFound, clip(ref))
 		}
 		return fmt.Errorf("directory: delete user: %w", err)
+	}
+	// Passkeys before the username: should this fail, the name still
+	// points to the subject and `users delete NAME` finishes the job.
+	if _, err := d.dropPasskeys(ctx, u.Subject); err != nil {
+		return err
 	}
 	_, key, err := canonicalUsername(u.Username)
 	if err != nil {
@@ -285,6 +303,9 @@ func (d *Directory) dropDanglingUsername(ctx context.Context, ref string) error 
 			// user is not what the caller saw as missing.
 			return fmt.Errorf("directory: delete user: %w", persistence.ErrConflict)
 		}
+		return err
+	}
+	if _, err := d.dropPasskeys(ctx, string(sub)); err != nil {
 		return err
 	}
 	if err := d.releaseUsername(ctx, key, string(sub)); err != nil {

@@ -46,6 +46,7 @@ type Config struct {
 	Session SessionConfig `yaml:"session"`
 	// Passwords tunes argon2id for user passwords.
 	Passwords PasswordsConfig `yaml:"passwords"`
+	WebAuthn  WebAuthnConfig  `yaml:"webauthn"`
 	// Clients are static relying parties, read-only at run time (dynamic
 	// ones live in the store, managed through the admin API).
 	Clients []ClientConfig `yaml:"clients"`
@@ -76,6 +77,32 @@ type PasswordsConfig struct {
 	Time      int `yaml:"time"`
 	MemoryKiB int `yaml:"memory_kib"`
 	Threads   int `yaml:"threads"`
+}
+
+// WebAuthnConfig is the passkey relying party. Empty values derive from
+// the issuer: RP ID = its host name, origin = its scheme://host[:port].
+type WebAuthnConfig struct {
+	RPID    string   `yaml:"rp_id"`
+	RPName  string   `yaml:"rp_name"`
+	Origins []string `yaml:"origins"`
+}
+
+// RPID is the configured RP ID or the issuer's host name.
+func (c Config) RPID() string {
+	if c.WebAuthn.RPID != "" {
+		return c.WebAuthn.RPID
+	}
+	u, _ := url.Parse(c.Issuer)
+	return u.Hostname()
+}
+
+// RPOrigins are the configured origins or the issuer's origin.
+func (c Config) RPOrigins() []string {
+	if len(c.WebAuthn.Origins) > 0 {
+		return c.WebAuthn.Origins
+	}
+	u, _ := url.Parse(c.Issuer)
+	return []string{u.Scheme + "://" + u.Host}
 }
 
 // ClientConfig is a static client. Secret is the shared secret for
@@ -191,6 +218,7 @@ func Default() Config {
 		// RFC 9106 §7.4's second recommended option scaled to a small
 		// node: 64 MiB, 3 passes.
 		Passwords: PasswordsConfig{Time: 3, MemoryKiB: 64 * 1024, Threads: 2},
+		WebAuthn:  WebAuthnConfig{RPName: "Authrim", Origins: []string{}},
 		Clients:   []ClientConfig{},
 		Roles:     slices.Clone(AllRoles),
 	}
@@ -310,6 +338,14 @@ func (c Config) Validate() error {
 	}
 	if c.Passwords.Time < 1 || c.Passwords.MemoryKiB < 8*1024 || c.Passwords.Threads < 1 || c.Passwords.Threads > 255 {
 		add("passwords", "argon2id needs time >= 1, memory_kib >= 8192 and 1..255 threads")
+	}
+	if ip := net.ParseIP(c.RPID()); ip != nil {
+		add("webauthn.rp_id", "must be a domain name, not an IP address (WebAuthn refuses IPs); use localhost for local use")
+	}
+	for _, o := range c.WebAuthn.Origins {
+		if u, err := url.Parse(o); err != nil || (u.Scheme != "https" && !(u.Scheme == "http" && isLoopbackHost(u.Hostname()))) || u.Path != "" {
+			add("webauthn.origins", "%q must be an https origin (http only for localhost), without a path", o)
+		}
 	}
 	ids := map[string]bool{}
 	for i, cl := range c.Clients {

@@ -126,6 +126,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 		PendingTTL:     15 * time.Minute,
 		LoginTTL:       cfg.Session.TTL.D(),
 		AccessTokenTTL: cfg.Tokens.AccessTokenTTL.D(),
+		CeremonyTTL:    5 * time.Minute,
 		IdleTimeout:    cfg.Session.IdleTimeout.D(),
 		Logger:         logger.With("actor", session.Kind),
 	})
@@ -205,9 +206,14 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 			}
 			fronts = append(fronts, d)
 		case RoleAuth:
-			fronts = append(fronts, auth.New(auth.Config{
+			a, err := auth.New(auth.Config{
 				Issuer: cfg.Issuer, CookieName: cfg.Session.CookieName, SessionTTL: cfg.Session.TTL.D(), Now: now,
-			}, n.dir, n.dir, sessions, cryptoPool, logger.With("front", RoleAuth)))
+				Passkeys: auth.PasskeyConfig{RPID: cfg.RPID(), RPName: cfg.WebAuthn.RPName, Origins: cfg.RPOrigins()},
+			}, n.dir, n.dir, n.dir, sessions, cryptoPool, logger.With("front", RoleAuth))
+			if err != nil {
+				return nil, err
+			}
+			fronts = append(fronts, a)
 		case RoleToken:
 			fronts = append(fronts, token.New(token.Config{
 				Issuer: cfg.Issuer, AccessTokenTTL: cfg.Tokens.AccessTokenTTL.D(), IDTokenTTL: cfg.Tokens.IDTokenTTL.D(),

@@ -530,6 +530,78 @@ func (x *Grant) GetUsedRefreshHashes() [][]byte {
 	return nil
 }
 
+// Ceremony is a WebAuthn challenge in flight: one-time, bound to this
+// session and to its kind, short-lived.
+type Ceremony struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "register" or "login".
+	Kind      string `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	Challenge string `protobuf:"bytes,2,opt,name=challenge,proto3" json:"challenge,omitempty"`
+	// The WebAuthn library's session data (JSON).
+	Data          []byte `protobuf:"bytes,3,opt,name=data,proto3" json:"data,omitempty"`
+	ExpiresMs     int64  `protobuf:"varint,4,opt,name=expires_ms,json=expiresMs,proto3" json:"expires_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Ceremony) Reset() {
+	*x = Ceremony{}
+	mi := &file_actors_messages_session_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Ceremony) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Ceremony) ProtoMessage() {}
+
+func (x *Ceremony) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_messages_session_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Ceremony.ProtoReflect.Descriptor instead.
+func (*Ceremony) Descriptor() ([]byte, []int) {
+	return file_actors_messages_session_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *Ceremony) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *Ceremony) GetChallenge() string {
+	if x != nil {
+		return x.Challenge
+	}
+	return ""
+}
+
+func (x *Ceremony) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *Ceremony) GetExpiresMs() int64 {
+	if x != nil {
+		return x.ExpiresMs
+	}
+	return 0
+}
+
 type Consent struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Scopes        []string               `protobuf:"bytes,1,rep,name=scopes,proto3" json:"scopes,omitempty"`
@@ -539,7 +611,7 @@ type Consent struct {
 
 func (x *Consent) Reset() {
 	*x = Consent{}
-	mi := &file_actors_messages_session_proto_msgTypes[5]
+	mi := &file_actors_messages_session_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -551,7 +623,7 @@ func (x *Consent) String() string {
 func (*Consent) ProtoMessage() {}
 
 func (x *Consent) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_messages_session_proto_msgTypes[5]
+	mi := &file_actors_messages_session_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -564,7 +636,7 @@ func (x *Consent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Consent.ProtoReflect.Descriptor instead.
 func (*Consent) Descriptor() ([]byte, []int) {
-	return file_actors_messages_session_proto_rawDescGZIP(), []int{5}
+	return file_actors_messages_session_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Consent) GetScopes() []string {
@@ -588,13 +660,14 @@ type SessionState struct {
 	Pending        map[string]*Pending `protobuf:"bytes,7,rep,name=pending,proto3" json:"pending,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	Codes          []*Code             `protobuf:"bytes,8,rep,name=codes,proto3" json:"codes,omitempty"`
 	Grants         []*Grant            `protobuf:"bytes,9,rep,name=grants,proto3" json:"grants,omitempty"`
+	Ceremonies     []*Ceremony         `protobuf:"bytes,10,rep,name=ceremonies,proto3" json:"ceremonies,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
 
 func (x *SessionState) Reset() {
 	*x = SessionState{}
-	mi := &file_actors_messages_session_proto_msgTypes[6]
+	mi := &file_actors_messages_session_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -606,7 +679,7 @@ func (x *SessionState) String() string {
 func (*SessionState) ProtoMessage() {}
 
 func (x *SessionState) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_messages_session_proto_msgTypes[6]
+	mi := &file_actors_messages_session_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -619,7 +692,7 @@ func (x *SessionState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionState.ProtoReflect.Descriptor instead.
 func (*SessionState) Descriptor() ([]byte, []int) {
-	return file_actors_messages_session_proto_rawDescGZIP(), []int{6}
+	return file_actors_messages_session_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *SessionState) GetSid() string {
@@ -685,6 +758,13 @@ func (x *SessionState) GetGrants() []*Grant {
 	return nil
 }
 
+func (x *SessionState) GetCeremonies() []*Ceremony {
+	if x != nil {
+		return x.Ceremonies
+	}
+	return nil
+}
+
 // SessionCall is every request to a Session grain; exactly one op is set.
 type SessionCall struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -702,6 +782,8 @@ type SessionCall struct {
 	//	*SessionCall_Check
 	//	*SessionCall_Revoke
 	//	*SessionCall_Logout
+	//	*SessionCall_Start
+	//	*SessionCall_Take
 	Op            isSessionCall_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -709,7 +791,7 @@ type SessionCall struct {
 
 func (x *SessionCall) Reset() {
 	*x = SessionCall{}
-	mi := &file_actors_messages_session_proto_msgTypes[7]
+	mi := &file_actors_messages_session_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -721,7 +803,7 @@ func (x *SessionCall) String() string {
 func (*SessionCall) ProtoMessage() {}
 
 func (x *SessionCall) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_messages_session_proto_msgTypes[7]
+	mi := &file_actors_messages_session_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -734,7 +816,7 @@ func (x *SessionCall) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionCall.ProtoReflect.Descriptor instead.
 func (*SessionCall) Descriptor() ([]byte, []int) {
-	return file_actors_messages_session_proto_rawDescGZIP(), []int{7}
+	return file_actors_messages_session_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *SessionCall) GetSecret() string {
@@ -841,6 +923,24 @@ func (x *SessionCall) GetLogout() *EndSession {
 	return nil
 }
 
+func (x *SessionCall) GetStart() *StartCeremony {
+	if x != nil {
+		if x, ok := x.Op.(*SessionCall_Start); ok {
+			return x.Start
+		}
+	}
+	return nil
+}
+
+func (x *SessionCall) GetTake() *TakeCeremony {
+	if x != nil {
+		if x, ok := x.Op.(*SessionCall_Take); ok {
+			return x.Take
+		}
+	}
+	return nil
+}
+
 type isSessionCall_Op interface {
 	isSessionCall_Op()
 }
@@ -885,6 +985,14 @@ type SessionCall_Logout struct {
 	Logout *EndSession `protobuf:"bytes,11,opt,name=logout,proto3,oneof"`
 }
 
+type SessionCall_Start struct {
+	Start *StartCeremony `protobuf:"bytes,12,opt,name=start,proto3,oneof"`
+}
+
+type SessionCall_Take struct {
+	Take *TakeCeremony `protobuf:"bytes,13,opt,name=take,proto3,oneof"`
+}
+
 func (*SessionCall_Get) isSessionCall_Op() {}
 
 func (*SessionCall_Begin) isSessionCall_Op() {}
@@ -905,6 +1013,110 @@ func (*SessionCall_Revoke) isSessionCall_Op() {}
 
 func (*SessionCall_Logout) isSessionCall_Op() {}
 
+func (*SessionCall_Start) isSessionCall_Op() {}
+
+func (*SessionCall_Take) isSessionCall_Op() {}
+
+// StartCeremony keeps a WebAuthn challenge; a register ceremony needs a
+// signed-in session.
+type StartCeremony struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Ceremony      *Ceremony              `protobuf:"bytes,1,opt,name=ceremony,proto3" json:"ceremony,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StartCeremony) Reset() {
+	*x = StartCeremony{}
+	mi := &file_actors_messages_session_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StartCeremony) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StartCeremony) ProtoMessage() {}
+
+func (x *StartCeremony) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_messages_session_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StartCeremony.ProtoReflect.Descriptor instead.
+func (*StartCeremony) Descriptor() ([]byte, []int) {
+	return file_actors_messages_session_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *StartCeremony) GetCeremony() *Ceremony {
+	if x != nil {
+		return x.Ceremony
+	}
+	return nil
+}
+
+// TakeCeremony returns and forgets the ceremony of this kind whose
+// challenge the client answered: a second use finds nothing.
+type TakeCeremony struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	Challenge     string                 `protobuf:"bytes,2,opt,name=challenge,proto3" json:"challenge,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TakeCeremony) Reset() {
+	*x = TakeCeremony{}
+	mi := &file_actors_messages_session_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TakeCeremony) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TakeCeremony) ProtoMessage() {}
+
+func (x *TakeCeremony) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_messages_session_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TakeCeremony.ProtoReflect.Descriptor instead.
+func (*TakeCeremony) Descriptor() ([]byte, []int) {
+	return file_actors_messages_session_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *TakeCeremony) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *TakeCeremony) GetChallenge() string {
+	if x != nil {
+		return x.Challenge
+	}
+	return ""
+}
+
 // GetSession returns the login (if any) and, with rid, a pending request.
 type GetSession struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -917,7 +1129,7 @@ type GetSession struct {
 
 func (x *GetSession) Reset() {
 	*x = GetSession{}
-	mi := &file_actors_messages_session_proto_msgTypes[8]
+	mi := &file_actors_messages_session_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -929,7 +1141,7 @@ func (x *GetSession) String() string {
 func (*GetSession) ProtoMessage() {}
 
 func (x *GetSession) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_messages_session_proto_msgTypes[8]
+	mi := &file_actors_messages_session_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -942,7 +1154,7 @@ func (x *GetSession) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSession.ProtoReflect.Descriptor instead.
 func (*GetSession) Descriptor() ([]byte, []int) {
-	return file_actors_messages_session_proto_rawDescGZIP(), []int{8}
+	return file_actors_messages_session_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetSession) GetRid() string {
@@ -971,7 +1183,7 @@ type BeginAuth struct {
 
 func (x *BeginAuth) Reset() {
 	*x = BeginAuth{}
-	mi := &file_actors_messages_session_proto_msgTypes[9]
+	mi := &file_actors_messages_session_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -983,7 +1195,7 @@ func (x *BeginAuth) String() string {
 func (*BeginAuth) ProtoMessage() {}
 
 func (x *BeginAuth) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_messages_session_proto_msgTypes[9]
+	mi := &file_actors_messages_session_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -996,7 +1208,7 @@ func (x *BeginAuth) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BeginAuth.ProtoReflect.Descriptor instead.
 func (*BeginAuth) Descriptor() ([]byte, []int) {
-	return file_actors_messages_session_proto_rawDescGZIP(), []int{9}
+	return file_actors_messages_session_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *BeginAuth) GetRequest() *AuthRequest {
@@ -1024,7 +1236,7 @@ type CompleteLogin struct {
 
 func (x *CompleteLogin) Reset() {
 	*x = CompleteLogin{}
-	mi := &file_actors_messages_session_proto_msgTypes[10]
+	mi := &file_actors_messages_session_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1036,7 +1248,7 @@ func (x *CompleteLogin) String() string {
 func (*CompleteLogin) ProtoMessage() {}
 
 func (x *CompleteLogin) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_messages_session_proto_msgTypes[10]
+	mi := &file_actors_messages_session_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1049,7 +1261,7 @@ func (x *CompleteLogin) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteLogin.ProtoReflect.Descriptor instead.
 func (*CompleteLogin) Descriptor() ([]byte, []int) {
-	return file_actors_messages_session_proto_rawDescGZIP(), []int{10}
+	return file_actors_messages_session_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *CompleteLogin) GetRid() string {
@@ -1075,7 +1287,7 @@ type GiveConsent struct {
 
 func (x *GiveConsent) Reset() {
 	*x = GiveConsent{}
-	mi := &file_actors_messages_session_proto_msgTypes[11]
+	mi := &file_actors_messages_session_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1087,7 +1299,7 @@ func (x *GiveConsent) String() string {
 func (*GiveConsent) ProtoMessage() {}
 
 func (x *GiveConsent) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_messages_session_proto_msgTypes[11]
+	mi := &file_actors_messages_session_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1100,7 +1312,7 @@ func (x *GiveConsent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GiveConsent.ProtoReflect.Descriptor instead.
 func (*GiveConsent) Descriptor() ([]byte, []int) {
-	return file_actors_messages_session_proto_rawDescGZIP(), []int{11}
+	return file_actors_messages_session_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GiveConsent) GetRid() string {
@@ -1122,7 +1334,7 @@ type IssueCode struct {
 
 func (x *IssueCode) Reset() {
 	*x = IssueCode{}
-	mi := &file_actors_messages_session_proto_msgTypes[12]
+	mi := &file_actors_messages_session_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1134,7 +1346,7 @@ func (x *IssueCode) String() string {
 func (*IssueCode) ProtoMessage() {}
 
 func (x *IssueCode) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_messages_session_proto_msgTypes[12]
+	mi := &file_actors_messages_session_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1147,7 +1359,7 @@ func (x *IssueCode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueCode.ProtoReflect.Descriptor instead.
 func (*IssueCode) Descriptor() ([]byte, []int) {
-	return file_actors_messages_session_proto_rawDescGZIP(), []int{12}
+	return file_actors_messages_session_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *IssueCode) GetRid() string {
@@ -1178,7 +1390,7 @@ type RedeemCode struct {
 
 func (x *RedeemCode) Reset() {
 	*x = RedeemCode{}
-	mi := &file_actors_messages_session_proto_msgTypes[13]
+	mi := &file_actors_messages_session_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1190,7 +1402,7 @@ func (x *RedeemCode) String() string {
 func (*RedeemCode) ProtoMessage() {}
 
 func (x *RedeemCode) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_messages_session_proto_msgTypes[13]
+	mi := &file_actors_messages_session_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1203,7 +1415,7 @@ func (x *RedeemCode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RedeemCode.ProtoReflect.Descriptor instead.
 func (*RedeemCode) Descriptor() ([]byte, []int) {
-	return file_actors_messages_session_proto_rawDescGZIP(), []int{13}
+	return file_actors_messages_session_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *RedeemCode) GetCodeSecret() string {
@@ -1254,7 +1466,7 @@ type RefreshGrant struct {
 
 func (x *RefreshGrant) Reset() {
 	*x = RefreshGrant{}
-	mi := &file_actors_messages_session_proto_msgTypes[14]
+	mi := &file_actors_messages_session_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1266,7 +1478,7 @@ func (x *RefreshGrant) String() string {
 func (*RefreshGrant) ProtoMessage() {}
 
 func (x *RefreshGrant) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_messages_session_proto_msgTypes[14]
+	mi := &file_actors_messages_session_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1279,7 +1491,7 @@ func (x *RefreshGrant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefreshGrant.ProtoReflect.Descriptor instead.
 func (*RefreshGrant) Descriptor() ([]byte, []int) {
-	return file_actors_messages_session_proto_rawDescGZIP(), []int{14}
+	return file_actors_messages_session_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *RefreshGrant) GetGrantId() string {
@@ -1321,7 +1533,7 @@ type CheckGrant struct {
 
 func (x *CheckGrant) Reset() {
 	*x = CheckGrant{}
-	mi := &file_actors_messages_session_proto_msgTypes[15]
+	mi := &file_actors_messages_session_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1333,7 +1545,7 @@ func (x *CheckGrant) String() string {
 func (*CheckGrant) ProtoMessage() {}
 
 func (x *CheckGrant) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_messages_session_proto_msgTypes[15]
+	mi := &file_actors_messages_session_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1346,7 +1558,7 @@ func (x *CheckGrant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckGrant.ProtoReflect.Descriptor instead.
 func (*CheckGrant) Descriptor() ([]byte, []int) {
-	return file_actors_messages_session_proto_rawDescGZIP(), []int{15}
+	return file_actors_messages_session_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *CheckGrant) GetGrantId() string {
@@ -1373,7 +1585,7 @@ type RevokeGrant struct {
 
 func (x *RevokeGrant) Reset() {
 	*x = RevokeGrant{}
-	mi := &file_actors_messages_session_proto_msgTypes[16]
+	mi := &file_actors_messages_session_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1385,7 +1597,7 @@ func (x *RevokeGrant) String() string {
 func (*RevokeGrant) ProtoMessage() {}
 
 func (x *RevokeGrant) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_messages_session_proto_msgTypes[16]
+	mi := &file_actors_messages_session_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1398,7 +1610,7 @@ func (x *RevokeGrant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeGrant.ProtoReflect.Descriptor instead.
 func (*RevokeGrant) Descriptor() ([]byte, []int) {
-	return file_actors_messages_session_proto_rawDescGZIP(), []int{16}
+	return file_actors_messages_session_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *RevokeGrant) GetGrantId() string {
@@ -1423,7 +1635,7 @@ type EndSession struct {
 
 func (x *EndSession) Reset() {
 	*x = EndSession{}
-	mi := &file_actors_messages_session_proto_msgTypes[17]
+	mi := &file_actors_messages_session_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1435,7 +1647,7 @@ func (x *EndSession) String() string {
 func (*EndSession) ProtoMessage() {}
 
 func (x *EndSession) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_messages_session_proto_msgTypes[17]
+	mi := &file_actors_messages_session_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1448,7 +1660,7 @@ func (x *EndSession) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndSession.ProtoReflect.Descriptor instead.
 func (*EndSession) Descriptor() ([]byte, []int) {
-	return file_actors_messages_session_proto_rawDescGZIP(), []int{17}
+	return file_actors_messages_session_proto_rawDescGZIP(), []int{20}
 }
 
 // SessionReply answers every SessionCall.
@@ -1466,14 +1678,15 @@ type SessionReply struct {
 	RefreshToken string `protobuf:"bytes,9,opt,name=refresh_token,json=refreshToken,proto3" json:"refresh_token,omitempty"`
 	Active       bool   `protobuf:"varint,10,opt,name=active,proto3" json:"active,omitempty"`
 	// Scopes the user already consented to for the request's client.
-	Consented     []string `protobuf:"bytes,11,rep,name=consented,proto3" json:"consented,omitempty"`
+	Consented     []string  `protobuf:"bytes,11,rep,name=consented,proto3" json:"consented,omitempty"`
+	Ceremony      *Ceremony `protobuf:"bytes,12,opt,name=ceremony,proto3" json:"ceremony,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SessionReply) Reset() {
 	*x = SessionReply{}
-	mi := &file_actors_messages_session_proto_msgTypes[18]
+	mi := &file_actors_messages_session_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1485,7 +1698,7 @@ func (x *SessionReply) String() string {
 func (*SessionReply) ProtoMessage() {}
 
 func (x *SessionReply) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_messages_session_proto_msgTypes[18]
+	mi := &file_actors_messages_session_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1498,7 +1711,7 @@ func (x *SessionReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionReply.ProtoReflect.Descriptor instead.
 func (*SessionReply) Descriptor() ([]byte, []int) {
-	return file_actors_messages_session_proto_rawDescGZIP(), []int{18}
+	return file_actors_messages_session_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SessionReply) GetError() *Error {
@@ -1578,6 +1791,13 @@ func (x *SessionReply) GetConsented() []string {
 	return nil
 }
 
+func (x *SessionReply) GetCeremony() *Ceremony {
+	if x != nil {
+		return x.Ceremony
+	}
+	return nil
+}
+
 var File_actors_messages_session_proto protoreflect.FileDescriptor
 
 const file_actors_messages_session_proto_rawDesc = "" +
@@ -1637,9 +1857,15 @@ const file_actors_messages_session_proto_rawDesc = "" +
 	"\rrevoke_reason\x18\n" +
 	" \x01(\tR\frevokeReason\x12!\n" +
 	"\frefresh_hash\x18\v \x01(\fR\vrefreshHash\x12.\n" +
-	"\x13used_refresh_hashes\x18\f \x03(\fR\x11usedRefreshHashes\"!\n" +
+	"\x13used_refresh_hashes\x18\f \x03(\fR\x11usedRefreshHashes\"o\n" +
+	"\bCeremony\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1c\n" +
+	"\tchallenge\x18\x02 \x01(\tR\tchallenge\x12\x12\n" +
+	"\x04data\x18\x03 \x01(\fR\x04data\x12\x1d\n" +
+	"\n" +
+	"expires_ms\x18\x04 \x01(\x03R\texpiresMs\"!\n" +
 	"\aConsent\x12\x16\n" +
-	"\x06scopes\x18\x01 \x03(\tR\x06scopes\"\xd8\x04\n" +
+	"\x06scopes\x18\x01 \x03(\tR\x06scopes\"\x94\x05\n" +
 	"\fSessionState\x12\x10\n" +
 	"\x03sid\x18\x01 \x01(\tR\x03sid\x12\x1f\n" +
 	"\vsecret_hash\x18\x02 \x01(\fR\n" +
@@ -1651,13 +1877,17 @@ const file_actors_messages_session_proto_rawDesc = "" +
 	"\bconsents\x18\x06 \x03(\v2,.authrim.messages.SessionState.ConsentsEntryR\bconsents\x12E\n" +
 	"\apending\x18\a \x03(\v2+.authrim.messages.SessionState.PendingEntryR\apending\x12,\n" +
 	"\x05codes\x18\b \x03(\v2\x16.authrim.messages.CodeR\x05codes\x12/\n" +
-	"\x06grants\x18\t \x03(\v2\x17.authrim.messages.GrantR\x06grants\x1aV\n" +
+	"\x06grants\x18\t \x03(\v2\x17.authrim.messages.GrantR\x06grants\x12:\n" +
+	"\n" +
+	"ceremonies\x18\n" +
+	" \x03(\v2\x1a.authrim.messages.CeremonyR\n" +
+	"ceremonies\x1aV\n" +
 	"\rConsentsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12/\n" +
 	"\x05value\x18\x02 \x01(\v2\x19.authrim.messages.ConsentR\x05value:\x028\x01\x1aU\n" +
 	"\fPendingEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12/\n" +
-	"\x05value\x18\x02 \x01(\v2\x19.authrim.messages.PendingR\x05value:\x028\x01\"\xd6\x04\n" +
+	"\x05value\x18\x02 \x01(\v2\x19.authrim.messages.PendingR\x05value:\x028\x01\"\xc5\x05\n" +
 	"\vSessionCall\x12\x16\n" +
 	"\x06secret\x18\x01 \x01(\tR\x06secret\x120\n" +
 	"\x03get\x18\x02 \x01(\v2\x1c.authrim.messages.GetSessionH\x00R\x03get\x123\n" +
@@ -1670,8 +1900,15 @@ const file_actors_messages_session_proto_rawDesc = "" +
 	"\x05check\x18\t \x01(\v2\x1c.authrim.messages.CheckGrantH\x00R\x05check\x127\n" +
 	"\x06revoke\x18\n" +
 	" \x01(\v2\x1d.authrim.messages.RevokeGrantH\x00R\x06revoke\x126\n" +
-	"\x06logout\x18\v \x01(\v2\x1c.authrim.messages.EndSessionH\x00R\x06logoutB\x04\n" +
-	"\x02op\";\n" +
+	"\x06logout\x18\v \x01(\v2\x1c.authrim.messages.EndSessionH\x00R\x06logout\x127\n" +
+	"\x05start\x18\f \x01(\v2\x1f.authrim.messages.StartCeremonyH\x00R\x05start\x124\n" +
+	"\x04take\x18\r \x01(\v2\x1e.authrim.messages.TakeCeremonyH\x00R\x04takeB\x04\n" +
+	"\x02op\"G\n" +
+	"\rStartCeremony\x126\n" +
+	"\bceremony\x18\x01 \x01(\v2\x1a.authrim.messages.CeremonyR\bceremony\"@\n" +
+	"\fTakeCeremony\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1c\n" +
+	"\tchallenge\x18\x02 \x01(\tR\tchallenge\";\n" +
 	"\n" +
 	"GetSession\x12\x10\n" +
 	"\x03rid\x18\x01 \x01(\tR\x03rid\x12\x1b\n" +
@@ -1708,7 +1945,7 @@ const file_actors_messages_session_proto_rawDesc = "" +
 	"\bgrant_id\x18\x01 \x01(\tR\agrantId\x12\x1b\n" +
 	"\tclient_id\x18\x02 \x01(\tR\bclientId\"\f\n" +
 	"\n" +
-	"EndSession\"\x8c\x03\n" +
+	"EndSession\"\xc4\x03\n" +
 	"\fSessionReply\x12-\n" +
 	"\x05error\x18\x01 \x01(\v2\x17.authrim.messages.ErrorR\x05error\x12\x16\n" +
 	"\x06exists\x18\x02 \x01(\bR\x06exists\x12-\n" +
@@ -1722,7 +1959,8 @@ const file_actors_messages_session_proto_rawDesc = "" +
 	"\rrefresh_token\x18\t \x01(\tR\frefreshToken\x12\x16\n" +
 	"\x06active\x18\n" +
 	" \x01(\bR\x06active\x12\x1c\n" +
-	"\tconsented\x18\v \x03(\tR\tconsentedB\x19Z\x17authrim/actors/messagesb\x06proto3"
+	"\tconsented\x18\v \x03(\tR\tconsented\x126\n" +
+	"\bceremony\x18\f \x01(\v2\x1a.authrim.messages.CeremonyR\bceremonyB\x19Z\x17authrim/actors/messagesb\x06proto3"
 
 var (
 	file_actors_messages_session_proto_rawDescOnce sync.Once
@@ -1736,30 +1974,33 @@ func file_actors_messages_session_proto_rawDescGZIP() []byte {
 	return file_actors_messages_session_proto_rawDescData
 }
 
-var file_actors_messages_session_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_actors_messages_session_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_actors_messages_session_proto_goTypes = []any{
 	(*AuthRequest)(nil),   // 0: authrim.messages.AuthRequest
 	(*Login)(nil),         // 1: authrim.messages.Login
 	(*Pending)(nil),       // 2: authrim.messages.Pending
 	(*Code)(nil),          // 3: authrim.messages.Code
 	(*Grant)(nil),         // 4: authrim.messages.Grant
-	(*Consent)(nil),       // 5: authrim.messages.Consent
-	(*SessionState)(nil),  // 6: authrim.messages.SessionState
-	(*SessionCall)(nil),   // 7: authrim.messages.SessionCall
-	(*GetSession)(nil),    // 8: authrim.messages.GetSession
-	(*BeginAuth)(nil),     // 9: authrim.messages.BeginAuth
-	(*CompleteLogin)(nil), // 10: authrim.messages.CompleteLogin
-	(*GiveConsent)(nil),   // 11: authrim.messages.GiveConsent
-	(*IssueCode)(nil),     // 12: authrim.messages.IssueCode
-	(*RedeemCode)(nil),    // 13: authrim.messages.RedeemCode
-	(*RefreshGrant)(nil),  // 14: authrim.messages.RefreshGrant
-	(*CheckGrant)(nil),    // 15: authrim.messages.CheckGrant
-	(*RevokeGrant)(nil),   // 16: authrim.messages.RevokeGrant
-	(*EndSession)(nil),    // 17: authrim.messages.EndSession
-	(*SessionReply)(nil),  // 18: authrim.messages.SessionReply
-	nil,                   // 19: authrim.messages.SessionState.ConsentsEntry
-	nil,                   // 20: authrim.messages.SessionState.PendingEntry
-	(*Error)(nil),         // 21: authrim.messages.Error
+	(*Ceremony)(nil),      // 5: authrim.messages.Ceremony
+	(*Consent)(nil),       // 6: authrim.messages.Consent
+	(*SessionState)(nil),  // 7: authrim.messages.SessionState
+	(*SessionCall)(nil),   // 8: authrim.messages.SessionCall
+	(*StartCeremony)(nil), // 9: authrim.messages.StartCeremony
+	(*TakeCeremony)(nil),  // 10: authrim.messages.TakeCeremony
+	(*GetSession)(nil),    // 11: authrim.messages.GetSession
+	(*BeginAuth)(nil),     // 12: authrim.messages.BeginAuth
+	(*CompleteLogin)(nil), // 13: authrim.messages.CompleteLogin
+	(*GiveConsent)(nil),   // 14: authrim.messages.GiveConsent
+	(*IssueCode)(nil),     // 15: authrim.messages.IssueCode
+	(*RedeemCode)(nil),    // 16: authrim.messages.RedeemCode
+	(*RefreshGrant)(nil),  // 17: authrim.messages.RefreshGrant
+	(*CheckGrant)(nil),    // 18: authrim.messages.CheckGrant
+	(*RevokeGrant)(nil),   // 19: authrim.messages.RevokeGrant
+	(*EndSession)(nil),    // 20: authrim.messages.EndSession
+	(*SessionReply)(nil),  // 21: authrim.messages.SessionReply
+	nil,                   // 22: authrim.messages.SessionState.ConsentsEntry
+	nil,                   // 23: authrim.messages.SessionState.PendingEntry
+	(*Error)(nil),         // 24: authrim.messages.Error
 }
 var file_actors_messages_session_proto_depIdxs = []int32{
 	0,  // 0: authrim.messages.Pending.request:type_name -> authrim.messages.AuthRequest
@@ -1767,34 +2008,39 @@ var file_actors_messages_session_proto_depIdxs = []int32{
 	1,  // 2: authrim.messages.Code.login:type_name -> authrim.messages.Login
 	1,  // 3: authrim.messages.Grant.login:type_name -> authrim.messages.Login
 	1,  // 4: authrim.messages.SessionState.login:type_name -> authrim.messages.Login
-	19, // 5: authrim.messages.SessionState.consents:type_name -> authrim.messages.SessionState.ConsentsEntry
-	20, // 6: authrim.messages.SessionState.pending:type_name -> authrim.messages.SessionState.PendingEntry
+	22, // 5: authrim.messages.SessionState.consents:type_name -> authrim.messages.SessionState.ConsentsEntry
+	23, // 6: authrim.messages.SessionState.pending:type_name -> authrim.messages.SessionState.PendingEntry
 	3,  // 7: authrim.messages.SessionState.codes:type_name -> authrim.messages.Code
 	4,  // 8: authrim.messages.SessionState.grants:type_name -> authrim.messages.Grant
-	8,  // 9: authrim.messages.SessionCall.get:type_name -> authrim.messages.GetSession
-	9,  // 10: authrim.messages.SessionCall.begin:type_name -> authrim.messages.BeginAuth
-	10, // 11: authrim.messages.SessionCall.login:type_name -> authrim.messages.CompleteLogin
-	11, // 12: authrim.messages.SessionCall.consent:type_name -> authrim.messages.GiveConsent
-	12, // 13: authrim.messages.SessionCall.issue:type_name -> authrim.messages.IssueCode
-	13, // 14: authrim.messages.SessionCall.redeem:type_name -> authrim.messages.RedeemCode
-	14, // 15: authrim.messages.SessionCall.refresh:type_name -> authrim.messages.RefreshGrant
-	15, // 16: authrim.messages.SessionCall.check:type_name -> authrim.messages.CheckGrant
-	16, // 17: authrim.messages.SessionCall.revoke:type_name -> authrim.messages.RevokeGrant
-	17, // 18: authrim.messages.SessionCall.logout:type_name -> authrim.messages.EndSession
-	0,  // 19: authrim.messages.BeginAuth.request:type_name -> authrim.messages.AuthRequest
-	1,  // 20: authrim.messages.CompleteLogin.login:type_name -> authrim.messages.Login
-	0,  // 21: authrim.messages.IssueCode.request:type_name -> authrim.messages.AuthRequest
-	21, // 22: authrim.messages.SessionReply.error:type_name -> authrim.messages.Error
-	1,  // 23: authrim.messages.SessionReply.login:type_name -> authrim.messages.Login
-	0,  // 24: authrim.messages.SessionReply.request:type_name -> authrim.messages.AuthRequest
-	4,  // 25: authrim.messages.SessionReply.grant:type_name -> authrim.messages.Grant
-	5,  // 26: authrim.messages.SessionState.ConsentsEntry.value:type_name -> authrim.messages.Consent
-	2,  // 27: authrim.messages.SessionState.PendingEntry.value:type_name -> authrim.messages.Pending
-	28, // [28:28] is the sub-list for method output_type
-	28, // [28:28] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	5,  // 9: authrim.messages.SessionState.ceremonies:type_name -> authrim.messages.Ceremony
+	11, // 10: authrim.messages.SessionCall.get:type_name -> authrim.messages.GetSession
+	12, // 11: authrim.messages.SessionCall.begin:type_name -> authrim.messages.BeginAuth
+	13, // 12: authrim.messages.SessionCall.login:type_name -> authrim.messages.CompleteLogin
+	14, // 13: authrim.messages.SessionCall.consent:type_name -> authrim.messages.GiveConsent
+	15, // 14: authrim.messages.SessionCall.issue:type_name -> authrim.messages.IssueCode
+	16, // 15: authrim.messages.SessionCall.redeem:type_name -> authrim.messages.RedeemCode
+	17, // 16: authrim.messages.SessionCall.refresh:type_name -> authrim.messages.RefreshGrant
+	18, // 17: authrim.messages.SessionCall.check:type_name -> authrim.messages.CheckGrant
+	19, // 18: authrim.messages.SessionCall.revoke:type_name -> authrim.messages.RevokeGrant
+	20, // 19: authrim.messages.SessionCall.logout:type_name -> authrim.messages.EndSession
+	9,  // 20: authrim.messages.SessionCall.start:type_name -> authrim.messages.StartCeremony
+	10, // 21: authrim.messages.SessionCall.take:type_name -> authrim.messages.TakeCeremony
+	5,  // 22: authrim.messages.StartCeremony.ceremony:type_name -> authrim.messages.Ceremony
+	0,  // 23: authrim.messages.BeginAuth.request:type_name -> authrim.messages.AuthRequest
+	1,  // 24: authrim.messages.CompleteLogin.login:type_name -> authrim.messages.Login
+	0,  // 25: authrim.messages.IssueCode.request:type_name -> authrim.messages.AuthRequest
+	24, // 26: authrim.messages.SessionReply.error:type_name -> authrim.messages.Error
+	1,  // 27: authrim.messages.SessionReply.login:type_name -> authrim.messages.Login
+	0,  // 28: authrim.messages.SessionReply.request:type_name -> authrim.messages.AuthRequest
+	4,  // 29: authrim.messages.SessionReply.grant:type_name -> authrim.messages.Grant
+	5,  // 30: authrim.messages.SessionReply.ceremony:type_name -> authrim.messages.Ceremony
+	6,  // 31: authrim.messages.SessionState.ConsentsEntry.value:type_name -> authrim.messages.Consent
+	2,  // 32: authrim.messages.SessionState.PendingEntry.value:type_name -> authrim.messages.Pending
+	33, // [33:33] is the sub-list for method output_type
+	33, // [33:33] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_actors_messages_session_proto_init() }
@@ -1803,7 +2049,7 @@ func file_actors_messages_session_proto_init() {
 		return
 	}
 	file_actors_messages_keys_proto_init()
-	file_actors_messages_session_proto_msgTypes[7].OneofWrappers = []any{
+	file_actors_messages_session_proto_msgTypes[8].OneofWrappers = []any{
 		(*SessionCall_Get)(nil),
 		(*SessionCall_Begin)(nil),
 		(*SessionCall_Login)(nil),
@@ -1814,6 +2060,8 @@ func file_actors_messages_session_proto_init() {
 		(*SessionCall_Check)(nil),
 		(*SessionCall_Revoke)(nil),
 		(*SessionCall_Logout)(nil),
+		(*SessionCall_Start)(nil),
+		(*SessionCall_Take)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1821,7 +2069,7 @@ func file_actors_messages_session_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_actors_messages_session_proto_rawDesc), len(file_actors_messages_session_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   21,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -24,9 +24,10 @@ const (
 	// Bucket holds one SessionState per session id.
 	Bucket = "sessions"
 
-	maxPending = 16
-	maxCodes   = 64
-	maxUsed    = 32
+	maxPending    = 16
+	maxCodes      = 64
+	maxUsed       = 32
+	maxCeremonies = 8
 )
 
 // Config is what Session grains need.
@@ -41,6 +42,8 @@ type Config struct {
 	LoginTTL time.Duration
 	// AccessTokenTTL keeps a grant answerable while its access tokens live.
 	AccessTokenTTL time.Duration
+	// CeremonyTTL bounds a WebAuthn challenge (5 minutes).
+	CeremonyTTL time.Duration
 	// IdleTimeout passivates an idle grain (its state is on disk).
 	IdleTimeout time.Duration
 	Logger      *slog.Logger
@@ -156,7 +159,7 @@ func toError(err error) *messages.Error {
 }
 
 func empty(st *messages.SessionState) bool {
-	return st == nil || (st.Login == nil && len(st.Pending) == 0 && len(st.Codes) == 0 && len(st.Grants) == 0)
+	return st == nil || (st.Login == nil && len(st.Pending) == 0 && len(st.Codes) == 0 && len(st.Grants) == 0 && len(st.Ceremonies) == 0)
 }
 
 func (g *grain) persist(st *messages.SessionState, now time.Time) error {
@@ -192,10 +195,13 @@ func (g *grain) prune(st *messages.SessionState, now time.Time) bool {
 			changed = true
 		}
 	}
+	before := len(st.Ceremonies)
+	st.Ceremonies = slices.DeleteFunc(st.Ceremonies, func(c *messages.Ceremony) bool { return c.ExpiresMs <= n })
+	changed = changed || len(st.Ceremonies) != before
 	// A redeemed code is kept ten lifetimes so that a replay still finds
 	// it and revokes what it produced (RFC 6749 §4.1.2).
 	keep := 10 * g.cfg.CodeTTL.Milliseconds()
-	before := len(st.Codes)
+	before = len(st.Codes)
 	st.Codes = slices.DeleteFunc(st.Codes, func(c *messages.Code) bool { return c.ExpiresMs+keep <= n })
 	changed = changed || len(st.Codes) != before
 	before = len(st.Grants)
@@ -246,6 +252,10 @@ func (o *op) run(call *messages.SessionCall) error {
 		return o.revoke(m.Revoke)
 	case *messages.SessionCall_Logout:
 		return o.logout()
+	case *messages.SessionCall_Start:
+		return o.startCeremony(m.Start)
+	case *messages.SessionCall_Take:
+		return o.takeCeremony(m.Take)
 	}
 	return errInvalid("unknown session operation")
 }
@@ -590,4 +600,44 @@ func (o *op) logout() error {
 	}
 	o.changed = true
 	return nil
+}
+
+func (o *op) startCeremony(m *messages.StartCeremony) error {
+	if err := o.browser(); err != nil {
+		return err
+	}
+	c := m.Ceremony
+	switch {
+	case c == nil || c.Challenge == "":
+		return errInvalid("ceremony without challenge")
+	case c.Kind == "register" && o.st.Login == nil:
+		return errNoLogin
+	case c.Kind != "register" && c.Kind != "login":
+		return errInvalid("unknown ceremony kind")
+	}
+	if len(o.st.Ceremonies) >= maxCeremonies {
+		o.st.Ceremonies = o.st.Ceremonies[1:]
+	}
+	c = proto.Clone(c).(*messages.Ceremony)
+	c.ExpiresMs = o.now.Add(o.g.cfg.CeremonyTTL).UnixMilli()
+	o.st.Ceremonies = append(o.st.Ceremonies, c)
+	o.changed = true
+	o.reply.Login = o.st.Login
+	return nil
+}
+
+func (o *op) takeCeremony(m *messages.TakeCeremony) error {
+	if err := o.browser(); err != nil {
+		return err
+	}
+	for i, c := range o.st.Ceremonies {
+		if c.Kind == m.Kind && same([]byte(c.Challenge), []byte(m.Challenge)) {
+			// One-time: gone whether or not the answer verifies.
+			o.st.Ceremonies = slices.Delete(o.st.Ceremonies, i, i+1)
+			o.changed = true
+			o.reply.Ceremony, o.reply.Login = c, o.st.Login
+			return nil
+		}
+	}
+	return errInvalid("unknown, used or expired challenge")
 }

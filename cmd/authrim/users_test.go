@@ -3,13 +3,18 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/go-webauthn/webauthn/protocol"
+	"github.com/go-webauthn/webauthn/webauthn"
 	"github.com/labstack/echo/v4"
 
 	"authrim/directory"
@@ -140,6 +145,9 @@ func TestUsersCmdUsage(t *testing.T) {
 		{"unknown flag", append([]string{"add", "--username", "x", "--pasword", "password1"}, conn...), "", "pasword"},
 		{"list with an argument", append([]string{"list", "x"}, conn...), "", "no arguments"},
 		{"delete without user", append([]string{"delete"}, conn...), "", "exactly one"},
+		{"passkeys without user", append([]string{"passkeys"}, conn...), "", "exactly one USER"},
+		{"passkeys with two users", append([]string{"passkeys", "a", "b"}, conn...), "", "exactly one USER"},
+		{"passkeys --delete without id", append([]string{"passkeys", "alice", "--delete", ""}, conn...), "", "needs a passkey ID"},
 		{"no admin token", []string{"list", "--server", unused}, "", "admin token"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -149,5 +157,105 @@ func TestUsersCmdUsage(t *testing.T) {
 				t.Fatalf("got %v, want a usage error mentioning %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func cliPasskey(t *testing.T, name string, flags protocol.AuthenticatorFlags) directory.Passkey {
+	t.Helper()
+	id := make([]byte, 20)
+	if _, err := rand.Read(id); err != nil {
+		t.Fatal(err)
+	}
+	return directory.Passkey{Name: name, Credential: webauthn.Credential{
+		ID: id, PublicKey: []byte{1, 2, 3}, Flags: webauthn.NewCredentialFlags(flags),
+	}}
+}
+
+func TestUsersPasskeysCmd(t *testing.T) {
+	srv, dir := adminServer(t)
+	ctx := context.Background()
+	conn := []string{"--server", srv.URL, "--admin-token", cliToken}
+	run := func(args ...string) (string, error) {
+		var out bytes.Buffer
+		err := usersCmd(ctx, append(args, conn...), strings.NewReader(""), &out)
+		return out.String(), err
+	}
+	alice, err := dir.CreateUser(ctx, directory.NewUser{Username: "alice", Password: "correct horse"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := run("passkeys", "alice")
+	if err != nil || out != "user alice has no passkeys\n" {
+		t.Fatalf("no passkeys: %q, %v", out, err)
+	}
+
+	synced := cliPasskey(t, "iPhone", protocol.FlagUserPresent|protocol.FlagBackupEligible|protocol.FlagBackupState)
+	key := cliPasskey(t, "YubiKey", protocol.FlagUserPresent)
+	for _, pk := range []directory.Passkey{synced, key} {
+		if err := dir.AddPasskey(ctx, alice.Subject, pk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	used := time.Date(2026, 4, 1, 9, 30, 0, 0, time.UTC)
+	err = dir.UpdatePasskey(ctx, alice.Subject, key.Credential.ID, func(p *directory.Passkey) error {
+		p.LastUsed = used
+		p.Flagged, p.FlaggedReason, p.FlaggedAt = true, "counter went backwards", used
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	syncedID := base64.RawURLEncoding.EncodeToString(synced.Credential.ID)
+	keyID := base64.RawURLEncoding.EncodeToString(key.Credential.ID)
+
+	// Flags may come after the user, and the user may be a subject.
+	out, err = run("passkeys", alice.Subject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("want a header and 2 rows:\n%s", out)
+	}
+	for _, want := range []string{"ID", "NAME", "CREATED", "LAST USED", "BACKUP", "FLAGGED"} {
+		if !strings.Contains(lines[0], want) {
+			t.Errorf("header lacks %q: %s", want, lines[0])
+		}
+	}
+	for _, want := range []string{syncedID, "iPhone", "never", "eligible, backed up"} {
+		if !strings.Contains(lines[1], want) {
+			t.Errorf("row 1 lacks %q: %s", want, lines[1])
+		}
+	}
+	for _, want := range []string{keyID, "YubiKey", "2026-04-01T09:30:00Z", " no ", "yes: counter went backwards (2026-04-01T09:30:00Z)"} {
+		if !strings.Contains(lines[2], want) {
+			t.Errorf("row 2 lacks %q: %s", want, lines[2])
+		}
+	}
+
+	out, err = run("passkeys", "alice", "--delete", keyID)
+	if err != nil {
+		t.Fatalf("delete: %v", err)
+	}
+	if want := "deleted passkey " + keyID + " (\"YubiKey\") of user alice\n"; out != want {
+		t.Errorf("delete printed %q, want %q", out, want)
+	}
+	if got, _ := dir.Passkeys(ctx, alice.Subject); len(got) != 1 || got[0].Name != "iPhone" {
+		t.Errorf("after delete: %+v", got)
+	}
+	if _, err := run("passkeys", "--delete", keyID, "alice"); err == nil || !strings.Contains(err.Error(), "404") || !strings.Contains(err.Error(), "no such passkey") {
+		t.Errorf("delete again: %v, want a 404", err)
+	}
+	if _, err := run("passkeys", "alice", "--delete", "not*an*id"); err == nil || !strings.Contains(err.Error(), "400") {
+		t.Errorf("malformed id: %v, want a 400", err)
+	}
+	if _, err := run("passkeys", "nobody"); err == nil || !strings.Contains(err.Error(), "404") || !strings.Contains(err.Error(), "no such user") {
+		t.Errorf("unknown user: %v, want a 404", err)
+	}
+	if _, err := run("passkeys", "nobody", "--delete", syncedID); err == nil || !strings.Contains(err.Error(), "404") {
+		t.Errorf("delete for an unknown user: %v, want a 404", err)
+	}
+	if got, _ := dir.Passkeys(ctx, alice.Subject); len(got) != 1 {
+		t.Errorf("a failed delete removed a passkey: %+v", got)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-webauthn/webauthn/webauthn"
 	"github.com/labstack/echo/v4"
 
 	"authrim/actors/messages"
@@ -36,7 +38,7 @@ var (
 	ResponseTypes = []string{"code", "none"}
 	ResponseModes = []string{"query", "form_post"}
 	PromptValues  = []string{"none", "login", "consent", "select_account"}
-	ACRValues     = []string{ACRPassword}
+	ACRValues     = []string{ACRPasskey, ACRPassword}
 )
 
 // Clients looks clients up.
@@ -64,6 +66,7 @@ type Config struct {
 	Issuer     string
 	CookieName string
 	SessionTTL time.Duration
+	Passkeys   PasskeyConfig
 	Now        func() time.Time
 }
 
@@ -75,18 +78,29 @@ type Handler struct {
 	users    Users
 	sessions Sessions
 	verifier Verifier
+	passkeys Passkeys
+	webauthn *webauthn.WebAuthn
 	logger   *slog.Logger
 }
 
 // New returns the auth front end.
-func New(cfg Config, clients Clients, users Users, sessions Sessions, verifier Verifier, logger *slog.Logger) *Handler {
+func New(cfg Config, clients Clients, users Users, passkeys Passkeys, sessions Sessions, verifier Verifier, logger *slog.Logger) (*Handler, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	wa, err := webauthn.New(&webauthn.Config{
+		RPID:          cfg.Passkeys.RPID,
+		RPDisplayName: cfg.Passkeys.RPName,
+		RPOrigins:     cfg.Passkeys.Origins,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("auth: webauthn: %w", err)
 	}
 	return &Handler{
 		cfg: cfg, secure: strings.HasPrefix(cfg.Issuer, "https://"),
 		clients: clients, users: users, sessions: sessions, verifier: verifier, logger: logger,
-	}
+		passkeys: passkeys, webauthn: wa,
+	}, nil
 }
 
 // Mount registers the routes.
@@ -97,6 +111,13 @@ func (h *Handler) Mount(e *echo.Echo) {
 	e.POST(ConsentPath, h.consent)
 	e.GET(LogoutPath, h.logout)
 	e.POST(LogoutPath, h.logout)
+	e.POST(LoginPath+"/continue", h.loginContinue)
+	e.GET(AccountPath, h.account)
+	e.POST(AccountPath+"/passkeys/delete", h.deletePasskey)
+	e.POST("/webauthn/register/begin", h.registerBegin)
+	e.POST("/webauthn/register/finish", h.registerFinish)
+	e.POST("/webauthn/login/begin", h.loginBegin)
+	e.POST("/webauthn/login/finish", h.loginFinish)
 	mountAssets(e)
 }
 
@@ -178,7 +199,7 @@ func (h *Handler) authorize(c echo.Context) error {
 	prompt := req.Prompt
 	fresh := login != nil && !slices.Contains(prompt, "login") && !slices.Contains(prompt, "select_account") &&
 		(req.MaxAge < 0 || h.cfg.Now().Sub(time.UnixMilli(login.AuthTimeMs)) <= time.Duration(req.MaxAge)*time.Second) &&
-		(hintSub == "" || hintSub == login.Subject)
+		(hintSub == "" || hintSub == login.Subject) && acrSatisfied(req.AcrValues, login.Acr)
 
 	if slices.Contains(prompt, "none") {
 		// OIDC Core §3.1.2.6: no UI at all.

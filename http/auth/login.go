@@ -58,7 +58,7 @@ func expired(c echo.Context) error {
 func (h *Handler) loginPage(c echo.Context, status int, secret, rid string, req *messages.AuthRequest, username, msg string) error {
 	return render(c, status, "login.html", map[string]any{
 		"Title": "Sign in", "ClientName": req.ClientName, "RID": rid, "CSRF": csrfToken(secret, rid),
-		"Username": username, "Error": msg,
+		"Username": username, "Error": msg, "PasskeyOnly": !acrSatisfied(req.AcrValues, ACRPassword),
 	})
 }
 
@@ -106,6 +106,10 @@ func (h *Handler) login(c echo.Context) error {
 	}
 	req := f.reply.Request
 	ctx := c.Request().Context()
+	if !acrSatisfied(req.AcrValues, ACRPassword) {
+		// The client asked for phishing-resistant sign-in.
+		return h.loginPage(c, http.StatusForbidden, f.secret, f.rid, req, "", "This application asks you to sign in with a passkey.")
+	}
 	username := strings.TrimSpace(c.Request().PostForm.Get("username"))
 	password := c.Request().PostForm.Get("password")
 	user, err := h.users.Authenticate(ctx, username, password)

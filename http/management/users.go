@@ -53,6 +53,9 @@ func (d *DirectoryAdmin) Register(g *echo.Group) {
 		g.GET("/users", d.listUsers)
 		g.GET("/users/:id", d.getUser)
 		g.DELETE("/users/:id", d.deleteUser)
+		if pk, ok := d.users.(PasskeyAdmin); ok {
+			d.registerPasskeys(g, pk)
+		}
 	}
 	if d.clients != nil {
 		g.POST("/clients", d.createClient)

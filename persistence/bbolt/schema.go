@@ -24,6 +24,12 @@ const (
 	// BucketJTIs records used private_key_jwt assertion ids until they
 	// expire (replay protection, RFC 7523 §3).
 	BucketJTIs = "jtis"
+	// BucketPasskeys holds each user's WebAuthn credentials (one JSON
+	// list per user, keyed by subject); package directory owns them.
+	BucketPasskeys = "passkeys"
+	// BucketPasskeyIDs is the credential ID uniqueness index:
+	// base64url(credential ID) -> subject.
+	BucketPasskeyIDs = "passkey_ids"
 )
 
 // knownBuckets is what Open creates. Keep it in sync with the constants
@@ -34,4 +40,6 @@ var knownBuckets = [...]string{
 	BucketUsernames,
 	BucketClients,
 	BucketJTIs,
+	BucketPasskeys,
+	BucketPasskeyIDs,
 }

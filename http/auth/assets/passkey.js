@@ -1,0 +1,81 @@
+// Passkey ceremonies for the sign-in and account pages. The server keeps
+// the challenges; this script only carries options and responses between
+// it and the browser's WebAuthn API.
+(function () {
+  "use strict";
+
+  async function call(url, csrf, body) {
+    const init = { method: "POST", headers: { "X-CSRF-Token": csrf }, credentials: "same-origin" };
+    if (body !== undefined) {
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    const res = await fetch(url, init);
+    let data = {};
+    try { data = await res.json(); } catch (e) { /* empty body */ }
+    if (!res.ok) {
+      throw new Error(data.error_description || "The server refused the request.");
+    }
+    return data;
+  }
+
+  // Sign-in page: usernameless sign-in, by button and by autofill
+  // (conditional mediation) where the browser offers it.
+  const loginButton = document.getElementById("passkey-login");
+  if (loginButton) {
+    const form = document.getElementById("passkey-continue");
+    const rid = form.elements.rid.value;
+    const errorText = document.getElementById("passkey-error");
+    const q = "?rid=" + encodeURIComponent(rid);
+    let pending = null;
+
+    async function signIn(mediation) {
+      const csrf = form.elements.csrf.value;
+      const options = await call("/webauthn/login/begin" + q, csrf);
+      const request = { publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(options.publicKey) };
+      if (mediation) {
+        pending = new AbortController();
+        request.mediation = mediation;
+        request.signal = pending.signal;
+      }
+      const credential = await navigator.credentials.get(request);
+      const done = await call("/webauthn/login/finish" + q, csrf, credential.toJSON());
+      form.elements.csrf.value = done.csrf;
+      form.submit();
+    }
+
+    loginButton.addEventListener("click", function () {
+      if (pending) { pending.abort(); pending = null; }
+      errorText.textContent = "";
+      signIn(null).catch(function (e) { errorText.textContent = e.message || "Passkey sign-in failed."; });
+    });
+
+    if (window.PublicKeyCredential && PublicKeyCredential.isConditionalMediationAvailable) {
+      PublicKeyCredential.isConditionalMediationAvailable().then(function (ok) {
+        if (ok) { signIn("conditional").catch(function () { /* the user did not pick one */ }); }
+      });
+    }
+  }
+
+  // Account page: add a passkey.
+  const registerButton = document.getElementById("passkey-register");
+  if (registerButton) {
+    const status = document.getElementById("passkey-status");
+    registerButton.addEventListener("click", async function () {
+      status.textContent = "";
+      try {
+        const csrf = document.getElementById("csrf").value;
+        const options = await call("/webauthn/register/begin", csrf);
+        const credential = await navigator.credentials.create({
+          publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(options.publicKey),
+        });
+        const name = document.getElementById("passkey-name").value;
+        await call("/webauthn/register/finish?name=" + encodeURIComponent(name), csrf, credential.toJSON());
+        status.textContent = "Passkey added.";
+        window.location.reload();
+      } catch (e) {
+        status.textContent = e.message || "Could not add the passkey.";
+      }
+    });
+  }
+})();
