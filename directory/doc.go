@@ -1,7 +1,9 @@
 // Package directory holds who may sign in and who may ask for tokens: the
 // OP's users (subject, username, argon2id password hash, OIDC standard
 // claims) and its clients (relying parties: redirect URIs, authentication
-// method, grant types). Records are JSON values in a persistence.Backend;
+// method, grant types), and users' passkeys (WebAuthn credentials with
+// their sign counters and clone flags; a credential id belongs to one user
+// only). Records are JSON values in a persistence.Backend;
 // static clients from config.yaml are kept in memory next to them.
 //
 // Why it exists: every front end that authenticates someone (the login

@@ -30,10 +30,12 @@ const chromiumPath = "/usr/bin/chromium"
 const browserRPSecret = "browser-rp-secret-0123456789abcdefghijklmnop"
 
 // TestPasskeyInRealBrowser drives headless Chromium with a virtual CTAP2
-// platform authenticator through the whole passkey life: a password
-// sign-in, registering a passkey on the account page, signing out, a
-// passkey sign-in that satisfies acr_values=phr (checked by a real RP
-// with go-oidc and x/oauth2), and a forged assertion the OP refuses.
+// platform authenticator (resident keys, user verification) through the
+// whole passkey life: a password sign-in, registering a passkey on the
+// account page, acr_values=phr refusing the password, signing out, a
+// usernameless passkey sign-in that satisfies acr_values=phr (checked by a
+// real RP with go-oidc and x/oauth2), a forged assertion the OP refuses,
+// and passkey autofill (conditional mediation).
 func TestPasskeyInRealBrowser(t *testing.T) {
 	if _, err := os.Stat(chromiumPath); err != nil {
 		if os.Getenv("CI") != "" {

@@ -25,6 +25,8 @@ Usage:
                                           create a user (claims: OIDC standard claims)
   authrim users list                      list users
   authrim users delete USER               delete a user (username or subject)
+  authrim users passkeys USER             list a user's passkeys (WebAuthn credentials)
+  authrim users passkeys USER --delete ID delete one (ID as listed): a lost or cloned authenticator
   authrim clients add --auth-method M --grant-types a,b [--id ID] [--secret S] [--redirect-uri URI ...]
                       [--post-logout-redirect-uri URI ...] [--name N] [--skip-consent] [--id-token-alg ALG]
                       [--jwks-file FILE]
