@@ -42,7 +42,12 @@ type Config struct {
 	Keys    KeysConfig    `yaml:"keys"`
 	Cluster ClusterConfig `yaml:"cluster"`
 	Log     LogConfig     `yaml:"log"`
-	Tokens  TokensConfig  `yaml:"tokens"`
+	Metrics MetricsConfig `yaml:"metrics"`
+	Tracing TracingConfig `yaml:"tracing"`
+	CORS    CORSConfig    `yaml:"cors"`
+	// RateLimit protects sign-in, registration and the protocol endpoints.
+	RateLimit RateLimitConfig `yaml:"rate_limit"`
+	Tokens    TokensConfig    `yaml:"tokens"`
 	Session SessionConfig `yaml:"session"`
 	// Passwords tunes argon2id for user passwords.
 	Passwords PasswordsConfig `yaml:"passwords"`
@@ -52,6 +57,48 @@ type Config struct {
 	Clients []ClientConfig `yaml:"clients"`
 	// Roles lists the front ends this node serves.
 	Roles []string `yaml:"roles"`
+}
+
+// MetricsConfig is the operator listener for /metrics (Prometheus).
+type MetricsConfig struct {
+	// Listen is host:port of the metrics listener; empty disables it.
+	Listen string `yaml:"listen"`
+}
+
+// TracingConfig selects an OpenTelemetry exporter.
+type TracingConfig struct {
+	// OTLPEndpoint is host:port of an OTLP/HTTP collector; empty exports
+	// nothing (spans are still created when a test installs a provider).
+	OTLPEndpoint string `yaml:"otlp_endpoint"`
+	// Insecure sends OTLP over plain HTTP (a collector on loopback).
+	Insecure bool `yaml:"insecure"`
+	// SampleRatio is the share of traces kept, 0..1.
+	SampleRatio float64 `yaml:"sample_ratio"`
+}
+
+// CORSConfig lists the browser origins allowed to call the token,
+// userinfo, revocation, introspection, JWKS and discovery endpoints.
+type CORSConfig struct {
+	AllowedOrigins []string `yaml:"allowed_origins"`
+}
+
+// RateLimitConfig: requests per window per client IP and per client_id,
+// in three profiles, and the sign-in lockout per account.
+type RateLimitConfig struct {
+	Enabled  bool     `yaml:"enabled"`
+	Window   Duration `yaml:"window"`
+	Strict   int      `yaml:"strict"`
+	Moderate int      `yaml:"moderate"`
+	Lenient  int      `yaml:"lenient"`
+	// Routes in each profile (echo paths); others are not limited.
+	StrictRoutes   []string `yaml:"strict_routes"`
+	ModerateRoutes []string `yaml:"moderate_routes"`
+	LenientRoutes  []string `yaml:"lenient_routes"`
+	// LockoutThreshold failed sign-ins for one username within
+	// LockoutWindow lock that username for LockoutDuration.
+	LockoutThreshold int      `yaml:"lockout_threshold"`
+	LockoutWindow    Duration `yaml:"lockout_window"`
+	LockoutDuration  Duration `yaml:"lockout_duration"`
 }
 
 // TokensConfig sets lifetimes and formats of what /token issues.
@@ -203,7 +250,17 @@ func Default() Config {
 			Listen:         "127.0.0.1:0",
 			RequestTimeout: Duration(5 * time.Second),
 		},
-		Log: LogConfig{Format: "text", Level: "info"},
+		Log:     LogConfig{Format: "text", Level: "info"},
+		Metrics: MetricsConfig{Listen: ""},
+		Tracing: TracingConfig{SampleRatio: 1},
+		CORS:    CORSConfig{AllowedOrigins: []string{}},
+		RateLimit: RateLimitConfig{
+			Enabled: true, Window: Duration(time.Minute), Strict: 10, Moderate: 60, Lenient: 300,
+			StrictRoutes:     []string{"/login", "/webauthn/login/finish", "/webauthn/register/finish"},
+			ModerateRoutes:   []string{"/authorize", "/token", "/revoke", "/introspect", "/logout"},
+			LenientRoutes:    []string{"/userinfo", "/.well-known/openid-configuration", "/.well-known/jwks.json"},
+			LockoutThreshold: 5, LockoutWindow: Duration(15 * time.Minute), LockoutDuration: Duration(15 * time.Minute),
+		},
 		Tokens: TokensConfig{
 			AccessTokenTTL:  Duration(10 * time.Minute),
 			IDTokenTTL:      Duration(time.Hour),
@@ -319,6 +376,29 @@ func (c Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		add("log.level", "must be debug, info, warn or error, got %q", c.Log.Level)
+	}
+	if c.Metrics.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.Metrics.Listen); err != nil {
+			add("metrics.listen", "must be host:port or empty, got %q", c.Metrics.Listen)
+		} else if c.Metrics.Listen == c.HTTP.Listen {
+			add("metrics.listen", "must differ from http.listen")
+		}
+	}
+	if c.Tracing.SampleRatio < 0 || c.Tracing.SampleRatio > 1 {
+		add("tracing.sample_ratio", "must be between 0 and 1")
+	}
+	for _, o := range c.CORS.AllowedOrigins {
+		if u, err := url.Parse(o); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Path != "" || o == "*" {
+			add("cors.allowed_origins", "%q must be an origin like https://app.example.com (no wildcard, no path)", o)
+		}
+	}
+	if rl := c.RateLimit; rl.Enabled {
+		if rl.Window <= 0 || rl.Strict < 1 || rl.Moderate < 1 || rl.Lenient < 1 {
+			add("rate_limit", "window must be positive and strict, moderate, lenient at least 1")
+		}
+		if rl.LockoutThreshold < 1 || rl.LockoutWindow <= 0 || rl.LockoutDuration <= 0 {
+			add("rate_limit", "lockout_threshold must be at least 1 and lockout_window, lockout_duration positive")
+		}
 	}
 	if c.Tokens.AccessTokenTTL <= 0 || c.Tokens.IDTokenTTL <= 0 || c.Tokens.RefreshTokenTTL <= 0 {
 		add("tokens", "access_token_ttl, id_token_ttl and refresh_token_ttl must be positive")
