@@ -14,6 +14,8 @@ import (
 	"github.com/asynkron/protoactor-go/cluster/clusterproviders/test"
 	"github.com/asynkron/protoactor-go/cluster/identitylookup/disthash"
 	"github.com/asynkron/protoactor-go/remote"
+
+	"authrim/telemetry"
 )
 
 // ErrTimeout: an actor did not answer in time.
@@ -111,6 +113,7 @@ func (n *Node) RequestGrain(ctx context.Context, kind, identity string, msg any)
 	if err != nil {
 		return nil, err
 	}
+	telemetry.Inject(ctx, msg)
 	res, err := n.Cluster.Request(identity, kind, msg, pc.WithTimeout(t))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s/%s: %w", ErrTimeout, kind, identity, err)
@@ -124,6 +127,7 @@ func (n *Node) RequestLocal(ctx context.Context, pid *actor.PID, msg any) (any, 
 	if err != nil {
 		return nil, err
 	}
+	telemetry.Inject(ctx, msg)
 	res, err := n.System.Root.RequestFuture(pid, msg, t).Result()
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrTimeout, pid.Id, err)

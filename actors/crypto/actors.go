@@ -27,6 +27,8 @@ type Options struct {
 	// Pull asks the KeyManager for the current key set.
 	Pull   func() (*messages.KeySet, error)
 	Logger *slog.Logger
+	// PropsOptions are added to the workers' props (metrics, tracing).
+	PropsOptions []actor.PropsOption
 }
 
 // Spawn starts the node's key cache actor (named
@@ -43,7 +45,8 @@ func Spawn(root *actor.RootContext, cache *Cache, opts Options) (*actor.PID, err
 	if _, err := root.SpawnNamed(keys, keymanager.CacheActorName); err != nil {
 		return nil, err
 	}
-	pool := router.NewRoundRobinPool(opts.Size, actor.WithProducer(func() actor.Actor { return &worker{cache: cache} }))
+	workerOpts := append([]actor.PropsOption{actor.WithProducer(func() actor.Actor { return &worker{cache: cache} })}, opts.PropsOptions...)
+	pool := router.NewRoundRobinPool(opts.Size, workerOpts...)
 	return root.SpawnNamed(pool, PoolName)
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"authrim/actors/messages"
 	"authrim/persistence"
+	"authrim/telemetry"
 )
 
 // Kind is the cluster kind of the KeyManager grain; DefaultIdentity is the
@@ -65,7 +66,7 @@ func (g *grain) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *cluster.ClusterInit:
 		g.identity = m.Identity.Identity
-		if err := g.load(ctx); err != nil {
+		if err := g.load(ctx, context.Background()); err != nil {
 			g.cfg.Logger.Error("keymanager load failed", "identity", g.identity, "err", err)
 		}
 		g.cancel = scheduler.NewTimerScheduler(ctx).SendRepeatedly(g.cfg.CheckInterval, g.cfg.CheckInterval, ctx.Self(), tick{})
@@ -74,14 +75,14 @@ func (g *grain) Receive(ctx actor.Context) {
 			g.cancel()
 		}
 	case tick:
-		if err := g.change(ctx, func(*messages.KeySet, time.Time) (bool, error) { return false, nil }); err != nil {
+		if err := g.change(ctx, context.Background(), func(*messages.KeySet, time.Time) (bool, error) { return false, nil }); err != nil {
 			g.cfg.Logger.Error("keymanager timer failed", "identity", g.identity, "err", err)
 		}
 	case *messages.ListKeys:
-		err := g.change(ctx, func(*messages.KeySet, time.Time) (bool, error) { return false, nil })
+		err := g.change(ctx, telemetry.Context(m), func(*messages.KeySet, time.Time) (bool, error) { return false, nil })
 		g.reply(ctx, err)
 	case *messages.RotateKeys:
-		err := g.change(ctx, func(s *messages.KeySet, now time.Time) (bool, error) {
+		err := g.change(ctx, telemetry.Context(m), func(s *messages.KeySet, now time.Time) (bool, error) {
 			return rotate(s, g.cfg.Policy, m.Alg, now)
 		})
 		if err == nil {
@@ -89,7 +90,7 @@ func (g *grain) Receive(ctx actor.Context) {
 		}
 		g.reply(ctx, err)
 	case *messages.RevokeKey:
-		err := g.change(ctx, func(s *messages.KeySet, now time.Time) (bool, error) {
+		err := g.change(ctx, telemetry.Context(m), func(s *messages.KeySet, now time.Time) (bool, error) {
 			return revoke(s, m.Kid, m.Reason, now)
 		})
 		if err == nil {
@@ -123,8 +124,8 @@ func toError(err error) *messages.Error {
 
 // load reads the persisted set (a restart comes back with the same keys)
 // and brings it up to date.
-func (g *grain) load(ctx actor.Context) error {
-	b, err := g.cfg.Store.Get(context.Background(), Bucket, g.identity)
+func (g *grain) load(ctx actor.Context, goctx context.Context) error {
+	b, err := g.cfg.Store.Get(goctx, Bucket, g.identity)
 	set := &messages.KeySet{}
 	switch {
 	case errors.Is(err, persistence.ErrNotFound):
@@ -137,16 +138,16 @@ func (g *grain) load(ctx actor.Context) error {
 	}
 	g.set = set
 	g.cfg.Logger.Info("keymanager loaded", "identity", g.identity, "keys", len(set.Keys), "version", set.Version)
-	return g.change(ctx, func(*messages.KeySet, time.Time) (bool, error) { return false, nil })
+	return g.change(ctx, goctx, func(*messages.KeySet, time.Time) (bool, error) { return false, nil })
 }
 
 // change applies op and the timers to a copy of the set, persists the copy
 // when anything changed, and only then adopts it and pushes it to every
 // node. If persisting fails the grain keeps its old state and the caller
 // gets the error: nothing is answered that is not on disk.
-func (g *grain) change(ctx actor.Context, op func(*messages.KeySet, time.Time) (bool, error)) error {
+func (g *grain) change(ctx actor.Context, goctx context.Context, op func(*messages.KeySet, time.Time) (bool, error)) error {
 	if g.set == nil {
-		if err := g.load(ctx); err != nil {
+		if err := g.load(ctx, goctx); err != nil {
 			return err
 		}
 	}
@@ -164,7 +165,7 @@ func (g *grain) change(ctx actor.Context, op func(*messages.KeySet, time.Time) (
 		return nil
 	}
 	next.Version = g.set.Version + 1
-	if err := g.persist(next); err != nil {
+	if err := g.persist(goctx, next); err != nil {
 		return err
 	}
 	g.set = next
@@ -172,12 +173,12 @@ func (g *grain) change(ctx actor.Context, op func(*messages.KeySet, time.Time) (
 	return nil
 }
 
-func (g *grain) persist(set *messages.KeySet) error {
+func (g *grain) persist(goctx context.Context, set *messages.KeySet) error {
 	b, err := proto.Marshal(set)
 	if err != nil {
 		return err
 	}
-	return g.cfg.Store.Update(context.Background(), Bucket, g.identity, func(old []byte, exists bool) ([]byte, error) {
+	return g.cfg.Store.Update(goctx, Bucket, g.identity, func(old []byte, exists bool) ([]byte, error) {
 		// Optimistic check: the stored set must be the one this activation
 		// started from, or another writer got in between.
 		if exists {

@@ -291,7 +291,9 @@ func (x *KeySet) GetVersion() uint64 {
 }
 
 type ListKeys struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// W3C trace context of the caller (traceparent, tracestate).
+	Trace         map[string]string `protobuf:"bytes,10,rep,name=trace,proto3" json:"trace,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -326,10 +328,18 @@ func (*ListKeys) Descriptor() ([]byte, []int) {
 	return file_actors_messages_keys_proto_rawDescGZIP(), []int{3}
 }
 
+func (x *ListKeys) GetTrace() map[string]string {
+	if x != nil {
+		return x.Trace
+	}
+	return nil
+}
+
 type RotateKeys struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Empty rotates every algorithm.
-	Alg           string `protobuf:"bytes,1,opt,name=alg,proto3" json:"alg,omitempty"`
+	Alg           string            `protobuf:"bytes,1,opt,name=alg,proto3" json:"alg,omitempty"`
+	Trace         map[string]string `protobuf:"bytes,10,rep,name=trace,proto3" json:"trace,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -371,10 +381,18 @@ func (x *RotateKeys) GetAlg() string {
 	return ""
 }
 
+func (x *RotateKeys) GetTrace() map[string]string {
+	if x != nil {
+		return x.Trace
+	}
+	return nil
+}
+
 type RevokeKey struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Kid           string                 `protobuf:"bytes,1,opt,name=kid,proto3" json:"kid,omitempty"`
 	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	Trace         map[string]string      `protobuf:"bytes,10,rep,name=trace,proto3" json:"trace,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -421,6 +439,13 @@ func (x *RevokeKey) GetReason() string {
 		return x.Reason
 	}
 	return ""
+}
+
+func (x *RevokeKey) GetTrace() map[string]string {
+	if x != nil {
+		return x.Trace
+	}
+	return nil
 }
 
 // KeySetResponse answers ListKeys, RotateKeys and RevokeKey.
@@ -526,7 +551,8 @@ type SignRequest struct {
 	Alg     string                 `protobuf:"bytes,1,opt,name=alg,proto3" json:"alg,omitempty"`
 	Payload []byte                 `protobuf:"bytes,2,opt,name=payload,proto3" json:"payload,omitempty"`
 	// JOSE "typ" header, e.g. "JWT" or "at+jwt"; empty leaves it out.
-	Typ           string `protobuf:"bytes,3,opt,name=typ,proto3" json:"typ,omitempty"`
+	Typ           string            `protobuf:"bytes,3,opt,name=typ,proto3" json:"typ,omitempty"`
+	Trace         map[string]string `protobuf:"bytes,10,rep,name=trace,proto3" json:"trace,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -580,6 +606,13 @@ func (x *SignRequest) GetTyp() string {
 		return x.Typ
 	}
 	return ""
+}
+
+func (x *SignRequest) GetTrace() map[string]string {
+	if x != nil {
+		return x.Trace
+	}
+	return nil
 }
 
 type SignResponse struct {
@@ -646,7 +679,8 @@ type VerifyRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Token string                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
 	// Accepted algorithms; empty means every signing alg we publish.
-	Algs          []string `protobuf:"bytes,2,rep,name=algs,proto3" json:"algs,omitempty"`
+	Algs          []string          `protobuf:"bytes,2,rep,name=algs,proto3" json:"algs,omitempty"`
+	Trace         map[string]string `protobuf:"bytes,10,rep,name=trace,proto3" json:"trace,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -691,6 +725,13 @@ func (x *VerifyRequest) GetToken() string {
 func (x *VerifyRequest) GetAlgs() []string {
 	if x != nil {
 		return x.Algs
+	}
+	return nil
+}
+
+func (x *VerifyRequest) GetTrace() map[string]string {
+	if x != nil {
+		return x.Trace
 	}
 	return nil
 }
@@ -771,7 +812,8 @@ type EncryptRequest struct {
 	Alg string `protobuf:"bytes,3,opt,name=alg,proto3" json:"alg,omitempty"`
 	Enc string `protobuf:"bytes,4,opt,name=enc,proto3" json:"enc,omitempty"`
 	// JOSE "cty" header, e.g. "JWT" for a nested signed token.
-	Cty           string `protobuf:"bytes,5,opt,name=cty,proto3" json:"cty,omitempty"`
+	Cty           string            `protobuf:"bytes,5,opt,name=cty,proto3" json:"cty,omitempty"`
+	Trace         map[string]string `protobuf:"bytes,10,rep,name=trace,proto3" json:"trace,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -841,6 +883,13 @@ func (x *EncryptRequest) GetCty() string {
 	return ""
 }
 
+func (x *EncryptRequest) GetTrace() map[string]string {
+	if x != nil {
+		return x.Trace
+	}
+	return nil
+}
+
 type EncryptResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Token         string                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
@@ -896,6 +945,7 @@ func (x *EncryptResponse) GetError() *Error {
 type DecryptRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Token         string                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	Trace         map[string]string      `protobuf:"bytes,10,rep,name=trace,proto3" json:"trace,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -935,6 +985,13 @@ func (x *DecryptRequest) GetToken() string {
 		return x.Token
 	}
 	return ""
+}
+
+func (x *DecryptRequest) GetTrace() map[string]string {
+	if x != nil {
+		return x.Trace
+	}
+	return nil
 }
 
 type DecryptResponse struct {
@@ -1029,47 +1086,88 @@ const file_actors_messages_keys_proto_rawDesc = "" +
 	"\x0fwrapped_private\x18\x0e \x01(\fR\x0ewrappedPrivate\"M\n" +
 	"\x06KeySet\x12)\n" +
 	"\x04keys\x18\x01 \x03(\v2\x15.authrim.messages.KeyR\x04keys\x12\x18\n" +
-	"\aversion\x18\x02 \x01(\x04R\aversion\"\n" +
+	"\aversion\x18\x02 \x01(\x04R\aversion\"\x81\x01\n" +
+	"\bListKeys\x12;\n" +
+	"\x05trace\x18\n" +
+	" \x03(\v2%.authrim.messages.ListKeys.TraceEntryR\x05trace\x1a8\n" +
 	"\n" +
-	"\bListKeys\"\x1e\n" +
+	"TraceEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x97\x01\n" +
 	"\n" +
 	"RotateKeys\x12\x10\n" +
-	"\x03alg\x18\x01 \x01(\tR\x03alg\"5\n" +
+	"\x03alg\x18\x01 \x01(\tR\x03alg\x12=\n" +
+	"\x05trace\x18\n" +
+	" \x03(\v2'.authrim.messages.RotateKeys.TraceEntryR\x05trace\x1a8\n" +
+	"\n" +
+	"TraceEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xad\x01\n" +
 	"\tRevokeKey\x12\x10\n" +
 	"\x03kid\x18\x01 \x01(\tR\x03kid\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"k\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12<\n" +
+	"\x05trace\x18\n" +
+	" \x03(\v2&.authrim.messages.RevokeKey.TraceEntryR\x05trace\x1a8\n" +
+	"\n" +
+	"TraceEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"k\n" +
 	"\x0eKeySetResponse\x12*\n" +
 	"\x03set\x18\x01 \x01(\v2\x18.authrim.messages.KeySetR\x03set\x12-\n" +
 	"\x05error\x18\x02 \x01(\v2\x17.authrim.messages.ErrorR\x05error\";\n" +
 	"\rKeySetChanged\x12*\n" +
-	"\x03set\x18\x01 \x01(\v2\x18.authrim.messages.KeySetR\x03set\"K\n" +
+	"\x03set\x18\x01 \x01(\v2\x18.authrim.messages.KeySetR\x03set\"\xc5\x01\n" +
 	"\vSignRequest\x12\x10\n" +
 	"\x03alg\x18\x01 \x01(\tR\x03alg\x12\x18\n" +
 	"\apayload\x18\x02 \x01(\fR\apayload\x12\x10\n" +
-	"\x03typ\x18\x03 \x01(\tR\x03typ\"e\n" +
+	"\x03typ\x18\x03 \x01(\tR\x03typ\x12>\n" +
+	"\x05trace\x18\n" +
+	" \x03(\v2(.authrim.messages.SignRequest.TraceEntryR\x05trace\x1a8\n" +
+	"\n" +
+	"TraceEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"e\n" +
 	"\fSignResponse\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\x12\x10\n" +
 	"\x03kid\x18\x02 \x01(\tR\x03kid\x12-\n" +
-	"\x05error\x18\x03 \x01(\v2\x17.authrim.messages.ErrorR\x05error\"9\n" +
+	"\x05error\x18\x03 \x01(\v2\x17.authrim.messages.ErrorR\x05error\"\xb5\x01\n" +
 	"\rVerifyRequest\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\x12\x12\n" +
-	"\x04algs\x18\x02 \x03(\tR\x04algs\"}\n" +
+	"\x04algs\x18\x02 \x03(\tR\x04algs\x12@\n" +
+	"\x05trace\x18\n" +
+	" \x03(\v2*.authrim.messages.VerifyRequest.TraceEntryR\x05trace\x1a8\n" +
+	"\n" +
+	"TraceEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"}\n" +
 	"\x0eVerifyResponse\x12\x18\n" +
 	"\apayload\x18\x01 \x01(\fR\apayload\x12\x10\n" +
 	"\x03kid\x18\x02 \x01(\tR\x03kid\x12\x10\n" +
 	"\x03alg\x18\x03 \x01(\tR\x03alg\x12-\n" +
-	"\x05error\x18\x04 \x01(\v2\x17.authrim.messages.ErrorR\x05error\"v\n" +
+	"\x05error\x18\x04 \x01(\v2\x17.authrim.messages.ErrorR\x05error\"\xf3\x01\n" +
 	"\x0eEncryptRequest\x12\x1c\n" +
 	"\tplaintext\x18\x01 \x01(\fR\tplaintext\x12\x10\n" +
 	"\x03jwk\x18\x02 \x01(\fR\x03jwk\x12\x10\n" +
 	"\x03alg\x18\x03 \x01(\tR\x03alg\x12\x10\n" +
 	"\x03enc\x18\x04 \x01(\tR\x03enc\x12\x10\n" +
-	"\x03cty\x18\x05 \x01(\tR\x03cty\"V\n" +
+	"\x03cty\x18\x05 \x01(\tR\x03cty\x12A\n" +
+	"\x05trace\x18\n" +
+	" \x03(\v2+.authrim.messages.EncryptRequest.TraceEntryR\x05trace\x1a8\n" +
+	"\n" +
+	"TraceEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"V\n" +
 	"\x0fEncryptResponse\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\x12-\n" +
-	"\x05error\x18\x02 \x01(\v2\x17.authrim.messages.ErrorR\x05error\"&\n" +
+	"\x05error\x18\x02 \x01(\v2\x17.authrim.messages.ErrorR\x05error\"\xa3\x01\n" +
 	"\x0eDecryptRequest\x12\x14\n" +
-	"\x05token\x18\x01 \x01(\tR\x05token\"p\n" +
+	"\x05token\x18\x01 \x01(\tR\x05token\x12A\n" +
+	"\x05trace\x18\n" +
+	" \x03(\v2+.authrim.messages.DecryptRequest.TraceEntryR\x05trace\x1a8\n" +
+	"\n" +
+	"TraceEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"p\n" +
 	"\x0fDecryptResponse\x12\x1c\n" +
 	"\tplaintext\x18\x01 \x01(\fR\tplaintext\x12\x10\n" +
 	"\x03kid\x18\x02 \x01(\tR\x03kid\x12-\n" +
@@ -1087,7 +1185,7 @@ func file_actors_messages_keys_proto_rawDescGZIP() []byte {
 	return file_actors_messages_keys_proto_rawDescData
 }
 
-var file_actors_messages_keys_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_actors_messages_keys_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_actors_messages_keys_proto_goTypes = []any{
 	(*Error)(nil),           // 0: authrim.messages.Error
 	(*Key)(nil),             // 1: authrim.messages.Key
@@ -1105,21 +1203,35 @@ var file_actors_messages_keys_proto_goTypes = []any{
 	(*EncryptResponse)(nil), // 13: authrim.messages.EncryptResponse
 	(*DecryptRequest)(nil),  // 14: authrim.messages.DecryptRequest
 	(*DecryptResponse)(nil), // 15: authrim.messages.DecryptResponse
+	nil,                     // 16: authrim.messages.ListKeys.TraceEntry
+	nil,                     // 17: authrim.messages.RotateKeys.TraceEntry
+	nil,                     // 18: authrim.messages.RevokeKey.TraceEntry
+	nil,                     // 19: authrim.messages.SignRequest.TraceEntry
+	nil,                     // 20: authrim.messages.VerifyRequest.TraceEntry
+	nil,                     // 21: authrim.messages.EncryptRequest.TraceEntry
+	nil,                     // 22: authrim.messages.DecryptRequest.TraceEntry
 }
 var file_actors_messages_keys_proto_depIdxs = []int32{
-	1, // 0: authrim.messages.KeySet.keys:type_name -> authrim.messages.Key
-	2, // 1: authrim.messages.KeySetResponse.set:type_name -> authrim.messages.KeySet
-	0, // 2: authrim.messages.KeySetResponse.error:type_name -> authrim.messages.Error
-	2, // 3: authrim.messages.KeySetChanged.set:type_name -> authrim.messages.KeySet
-	0, // 4: authrim.messages.SignResponse.error:type_name -> authrim.messages.Error
-	0, // 5: authrim.messages.VerifyResponse.error:type_name -> authrim.messages.Error
-	0, // 6: authrim.messages.EncryptResponse.error:type_name -> authrim.messages.Error
-	0, // 7: authrim.messages.DecryptResponse.error:type_name -> authrim.messages.Error
-	8, // [8:8] is the sub-list for method output_type
-	8, // [8:8] is the sub-list for method input_type
-	8, // [8:8] is the sub-list for extension type_name
-	8, // [8:8] is the sub-list for extension extendee
-	0, // [0:8] is the sub-list for field type_name
+	1,  // 0: authrim.messages.KeySet.keys:type_name -> authrim.messages.Key
+	16, // 1: authrim.messages.ListKeys.trace:type_name -> authrim.messages.ListKeys.TraceEntry
+	17, // 2: authrim.messages.RotateKeys.trace:type_name -> authrim.messages.RotateKeys.TraceEntry
+	18, // 3: authrim.messages.RevokeKey.trace:type_name -> authrim.messages.RevokeKey.TraceEntry
+	2,  // 4: authrim.messages.KeySetResponse.set:type_name -> authrim.messages.KeySet
+	0,  // 5: authrim.messages.KeySetResponse.error:type_name -> authrim.messages.Error
+	2,  // 6: authrim.messages.KeySetChanged.set:type_name -> authrim.messages.KeySet
+	19, // 7: authrim.messages.SignRequest.trace:type_name -> authrim.messages.SignRequest.TraceEntry
+	0,  // 8: authrim.messages.SignResponse.error:type_name -> authrim.messages.Error
+	20, // 9: authrim.messages.VerifyRequest.trace:type_name -> authrim.messages.VerifyRequest.TraceEntry
+	0,  // 10: authrim.messages.VerifyResponse.error:type_name -> authrim.messages.Error
+	21, // 11: authrim.messages.EncryptRequest.trace:type_name -> authrim.messages.EncryptRequest.TraceEntry
+	0,  // 12: authrim.messages.EncryptResponse.error:type_name -> authrim.messages.Error
+	22, // 13: authrim.messages.DecryptRequest.trace:type_name -> authrim.messages.DecryptRequest.TraceEntry
+	0,  // 14: authrim.messages.DecryptResponse.error:type_name -> authrim.messages.Error
+	15, // [15:15] is the sub-list for method output_type
+	15, // [15:15] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_actors_messages_keys_proto_init() }
@@ -1133,7 +1245,7 @@ func file_actors_messages_keys_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_actors_messages_keys_proto_rawDesc), len(file_actors_messages_keys_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   16,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

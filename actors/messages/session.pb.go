@@ -784,7 +784,9 @@ type SessionCall struct {
 	//	*SessionCall_Logout
 	//	*SessionCall_Start
 	//	*SessionCall_Take
-	Op            isSessionCall_Op `protobuf_oneof:"op"`
+	Op isSessionCall_Op `protobuf_oneof:"op"`
+	// W3C trace context of the caller (traceparent, tracestate).
+	Trace         map[string]string `protobuf:"bytes,20,rep,name=trace,proto3" json:"trace,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -937,6 +939,13 @@ func (x *SessionCall) GetTake() *TakeCeremony {
 		if x, ok := x.Op.(*SessionCall_Take); ok {
 			return x.Take
 		}
+	}
+	return nil
+}
+
+func (x *SessionCall) GetTrace() map[string]string {
+	if x != nil {
+		return x.Trace
 	}
 	return nil
 }
@@ -1887,7 +1896,7 @@ const file_actors_messages_session_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\v2\x19.authrim.messages.ConsentR\x05value:\x028\x01\x1aU\n" +
 	"\fPendingEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12/\n" +
-	"\x05value\x18\x02 \x01(\v2\x19.authrim.messages.PendingR\x05value:\x028\x01\"\xc5\x05\n" +
+	"\x05value\x18\x02 \x01(\v2\x19.authrim.messages.PendingR\x05value:\x028\x01\"\xbf\x06\n" +
 	"\vSessionCall\x12\x16\n" +
 	"\x06secret\x18\x01 \x01(\tR\x06secret\x120\n" +
 	"\x03get\x18\x02 \x01(\v2\x1c.authrim.messages.GetSessionH\x00R\x03get\x123\n" +
@@ -1902,7 +1911,12 @@ const file_actors_messages_session_proto_rawDesc = "" +
 	" \x01(\v2\x1d.authrim.messages.RevokeGrantH\x00R\x06revoke\x126\n" +
 	"\x06logout\x18\v \x01(\v2\x1c.authrim.messages.EndSessionH\x00R\x06logout\x127\n" +
 	"\x05start\x18\f \x01(\v2\x1f.authrim.messages.StartCeremonyH\x00R\x05start\x124\n" +
-	"\x04take\x18\r \x01(\v2\x1e.authrim.messages.TakeCeremonyH\x00R\x04takeB\x04\n" +
+	"\x04take\x18\r \x01(\v2\x1e.authrim.messages.TakeCeremonyH\x00R\x04take\x12>\n" +
+	"\x05trace\x18\x14 \x03(\v2(.authrim.messages.SessionCall.TraceEntryR\x05trace\x1a8\n" +
+	"\n" +
+	"TraceEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x04\n" +
 	"\x02op\"G\n" +
 	"\rStartCeremony\x126\n" +
 	"\bceremony\x18\x01 \x01(\v2\x1a.authrim.messages.CeremonyR\bceremony\"@\n" +
@@ -1974,7 +1988,7 @@ func file_actors_messages_session_proto_rawDescGZIP() []byte {
 	return file_actors_messages_session_proto_rawDescData
 }
 
-var file_actors_messages_session_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_actors_messages_session_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_actors_messages_session_proto_goTypes = []any{
 	(*AuthRequest)(nil),   // 0: authrim.messages.AuthRequest
 	(*Login)(nil),         // 1: authrim.messages.Login
@@ -2000,7 +2014,8 @@ var file_actors_messages_session_proto_goTypes = []any{
 	(*SessionReply)(nil),  // 21: authrim.messages.SessionReply
 	nil,                   // 22: authrim.messages.SessionState.ConsentsEntry
 	nil,                   // 23: authrim.messages.SessionState.PendingEntry
-	(*Error)(nil),         // 24: authrim.messages.Error
+	nil,                   // 24: authrim.messages.SessionCall.TraceEntry
+	(*Error)(nil),         // 25: authrim.messages.Error
 }
 var file_actors_messages_session_proto_depIdxs = []int32{
 	0,  // 0: authrim.messages.Pending.request:type_name -> authrim.messages.AuthRequest
@@ -2025,22 +2040,23 @@ var file_actors_messages_session_proto_depIdxs = []int32{
 	20, // 19: authrim.messages.SessionCall.logout:type_name -> authrim.messages.EndSession
 	9,  // 20: authrim.messages.SessionCall.start:type_name -> authrim.messages.StartCeremony
 	10, // 21: authrim.messages.SessionCall.take:type_name -> authrim.messages.TakeCeremony
-	5,  // 22: authrim.messages.StartCeremony.ceremony:type_name -> authrim.messages.Ceremony
-	0,  // 23: authrim.messages.BeginAuth.request:type_name -> authrim.messages.AuthRequest
-	1,  // 24: authrim.messages.CompleteLogin.login:type_name -> authrim.messages.Login
-	0,  // 25: authrim.messages.IssueCode.request:type_name -> authrim.messages.AuthRequest
-	24, // 26: authrim.messages.SessionReply.error:type_name -> authrim.messages.Error
-	1,  // 27: authrim.messages.SessionReply.login:type_name -> authrim.messages.Login
-	0,  // 28: authrim.messages.SessionReply.request:type_name -> authrim.messages.AuthRequest
-	4,  // 29: authrim.messages.SessionReply.grant:type_name -> authrim.messages.Grant
-	5,  // 30: authrim.messages.SessionReply.ceremony:type_name -> authrim.messages.Ceremony
-	6,  // 31: authrim.messages.SessionState.ConsentsEntry.value:type_name -> authrim.messages.Consent
-	2,  // 32: authrim.messages.SessionState.PendingEntry.value:type_name -> authrim.messages.Pending
-	33, // [33:33] is the sub-list for method output_type
-	33, // [33:33] is the sub-list for method input_type
-	33, // [33:33] is the sub-list for extension type_name
-	33, // [33:33] is the sub-list for extension extendee
-	0,  // [0:33] is the sub-list for field type_name
+	24, // 22: authrim.messages.SessionCall.trace:type_name -> authrim.messages.SessionCall.TraceEntry
+	5,  // 23: authrim.messages.StartCeremony.ceremony:type_name -> authrim.messages.Ceremony
+	0,  // 24: authrim.messages.BeginAuth.request:type_name -> authrim.messages.AuthRequest
+	1,  // 25: authrim.messages.CompleteLogin.login:type_name -> authrim.messages.Login
+	0,  // 26: authrim.messages.IssueCode.request:type_name -> authrim.messages.AuthRequest
+	25, // 27: authrim.messages.SessionReply.error:type_name -> authrim.messages.Error
+	1,  // 28: authrim.messages.SessionReply.login:type_name -> authrim.messages.Login
+	0,  // 29: authrim.messages.SessionReply.request:type_name -> authrim.messages.AuthRequest
+	4,  // 30: authrim.messages.SessionReply.grant:type_name -> authrim.messages.Grant
+	5,  // 31: authrim.messages.SessionReply.ceremony:type_name -> authrim.messages.Ceremony
+	6,  // 32: authrim.messages.SessionState.ConsentsEntry.value:type_name -> authrim.messages.Consent
+	2,  // 33: authrim.messages.SessionState.PendingEntry.value:type_name -> authrim.messages.Pending
+	34, // [34:34] is the sub-list for method output_type
+	34, // [34:34] is the sub-list for method input_type
+	34, // [34:34] is the sub-list for extension type_name
+	34, // [34:34] is the sub-list for extension extendee
+	0,  // [0:34] is the sub-list for field type_name
 }
 
 func init() { file_actors_messages_session_proto_init() }
@@ -2069,7 +2085,7 @@ func file_actors_messages_session_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_actors_messages_session_proto_rawDesc), len(file_actors_messages_session_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   24,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -16,6 +16,7 @@ import (
 
 	"authrim/actors/messages"
 	"authrim/persistence"
+	"authrim/telemetry"
 )
 
 const (
@@ -76,7 +77,7 @@ func (g *grain) Receive(ctx actor.Context) {
 		// Passivate: memory follows the active set; the state is on disk.
 		ctx.Poison(ctx.Self())
 	case *messages.SessionCall:
-		ctx.Respond(g.handle(m))
+		ctx.Respond(g.handle(telemetry.Context(m), m))
 	}
 }
 
@@ -92,8 +93,8 @@ var (
 	errNoRequest = errInvalid("unknown or expired authorization request")
 )
 
-func (g *grain) load() error {
-	b, err := g.cfg.Store.Get(context.Background(), Bucket, g.sid)
+func (g *grain) load(ctx context.Context) error {
+	b, err := g.cfg.Store.Get(ctx, Bucket, g.sid)
 	switch {
 	case errors.Is(err, persistence.ErrNotFound):
 		g.st = nil
@@ -112,9 +113,9 @@ func (g *grain) load() error {
 
 // handle runs one call on a copy of the state, persists the copy if the
 // call changed it, and only then adopts it and answers.
-func (g *grain) handle(call *messages.SessionCall) *messages.SessionReply {
+func (g *grain) handle(ctx context.Context, call *messages.SessionCall) *messages.SessionReply {
 	if !g.loaded {
-		if err := g.load(); err != nil {
+		if err := g.load(ctx); err != nil {
 			g.cfg.Logger.Error("session load failed", "err", err)
 			return &messages.SessionReply{Error: messages.NewError(messages.CodeUnavailable, "session store unavailable")}
 		}
@@ -129,7 +130,7 @@ func (g *grain) handle(call *messages.SessionCall) *messages.SessionReply {
 	err := op.run(call)
 	changed := op.changed || pruned
 	if changed {
-		if perr := g.persist(op.st, now); perr != nil {
+		if perr := g.persist(ctx, op.st); perr != nil {
 			g.cfg.Logger.Error("session persist failed", "err", perr)
 			return &messages.SessionReply{Error: messages.NewError(messages.CodeUnavailable, "session store unavailable")}
 		}
@@ -162,8 +163,7 @@ func empty(st *messages.SessionState) bool {
 	return st == nil || (st.Login == nil && len(st.Pending) == 0 && len(st.Codes) == 0 && len(st.Grants) == 0 && len(st.Ceremonies) == 0)
 }
 
-func (g *grain) persist(st *messages.SessionState, now time.Time) error {
-	ctx := context.Background()
+func (g *grain) persist(ctx context.Context, st *messages.SessionState) error {
 	if empty(st) {
 		err := g.cfg.Store.Delete(ctx, Bucket, g.sid)
 		if errors.Is(err, persistence.ErrNotFound) {

@@ -428,6 +428,7 @@ func (h *Handler) fail(c echo.Context, rd redirect, err error) error {
 	if e.Status >= 500 {
 		h.logger.Warn("authorize failed", "err", err)
 	}
+	oauth2.Note(c, e.Code)
 	v := url.Values{"error": {e.Code}}
 	if e.Description != "" {
 		v.Set("error_description", e.Description)

@@ -95,11 +95,19 @@ func From(err error) *Error {
 	return ErrServerError
 }
 
+// ErrorKey is the echo context key under which the error code of an
+// answer is left for the access log and metrics.
+const ErrorKey = "oauth2.error"
+
+// Note records the error code of the current answer for observability.
+func Note(c echo.Context, code string) { c.Set(ErrorKey, code) }
+
 // Write sends err as a JSON error body with Cache-Control: no-store. The
 // cause is logged; only the mapped code (and a description chosen by the
 // handler through WithDescription) reaches the client.
 func Write(c echo.Context, logger *slog.Logger, err error) error {
 	resp := From(err)
+	Note(c, resp.Code)
 	if resp.Status >= 500 || !isOAuthError(err) {
 		logger.Warn("request failed", "path", c.Path(), "code", resp.Code, "err", err)
 	}

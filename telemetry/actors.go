@@ -1,0 +1,114 @@
+package telemetry
+
+import (
+	"context"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
+	"authrim/actors/messages"
+)
+
+// Inject writes the span context of ctx into a message, so the actor that
+// receives it continues the trace (on this node or another).
+func Inject(ctx context.Context, msg any) {
+	m, ok := msg.(messages.Traced)
+	if !ok || !trace.SpanContextFromContext(ctx).IsValid() {
+		return
+	}
+	carrier := propagation.MapCarrier{}
+	Propagator.Inject(ctx, carrier)
+	m.SetTrace(carrier)
+}
+
+// Context returns a context carrying the trace of a received message:
+// actors pass it to the store so its spans join the trace.
+func Context(msg any) context.Context {
+	ctx := context.Background()
+	if m, ok := msg.(messages.Traced); ok && len(m.GetTrace()) > 0 {
+		ctx = Propagator.Extract(ctx, propagation.MapCarrier(m.GetTrace()))
+	}
+	return ctx
+}
+
+// messageName is the message's type name without package and pointer.
+func messageName(msg any) string {
+	n := reflect.TypeOf(msg).String()
+	if i := strings.LastIndex(n, "."); i >= 0 {
+		n = n[i+1:]
+	}
+	return n
+}
+
+// ActorMiddleware counts, times and traces every message an actor of
+// kind receives. A traced message gets a span whose parent is the
+// caller's; the message's carrier then names that span, so the actor's
+// own store calls (through Context) become its children.
+func (t *Telemetry) ActorMiddleware(kind string) actor.ReceiverMiddleware {
+	messagesOf := func(name string) interface{ Inc() } { return t.ActorMessages.WithLabelValues(kind, name) }
+	duration := t.ActorDuration.WithLabelValues(kind)
+	activations := t.ActorActivations.WithLabelValues(kind)
+	passivations := t.ActorPassivations.WithLabelValues(kind)
+	return func(next actor.ReceiverFunc) actor.ReceiverFunc {
+		return func(c actor.ReceiverContext, env *actor.MessageEnvelope) {
+			switch env.Message.(type) {
+			case *actor.Started:
+				activations.Inc()
+				next(c, env)
+				return
+			case *actor.Stopped:
+				passivations.Inc()
+				next(c, env)
+				return
+			case actor.SystemMessage, actor.AutoReceiveMessage:
+				next(c, env)
+				return
+			}
+			start := time.Now()
+			name := messageName(env.Message)
+			if tm, ok := env.Message.(messages.Traced); ok && len(tm.GetTrace()) > 0 {
+				parent := Propagator.Extract(context.Background(), propagation.MapCarrier(tm.GetTrace()))
+				ctx, span := t.Tracer.Start(parent, kind+" "+name, trace.WithSpanKind(trace.SpanKindServer))
+				carrier := propagation.MapCarrier{}
+				Propagator.Inject(ctx, carrier)
+				tm.SetTrace(carrier)
+				next(c, env)
+				span.End()
+			} else {
+				next(c, env)
+			}
+			messagesOf(name).Inc()
+			duration.Observe(time.Since(start).Seconds())
+		}
+	}
+}
+
+// Mailbox counts messages waiting in an actor kind's mailboxes.
+func (t *Telemetry) Mailbox(kind string) actor.MailboxMiddleware {
+	return mailboxGauge{g: t.ActorMailbox.WithLabelValues(kind)}
+}
+
+type mailboxGauge struct {
+	g interface {
+		Inc()
+		Dec()
+	}
+}
+
+func (m mailboxGauge) MailboxStarted()     {}
+func (m mailboxGauge) MessagePosted(any)   { m.g.Inc() }
+func (m mailboxGauge) MessageReceived(any) { m.g.Dec() }
+func (m mailboxGauge) MailboxEmpty()       {}
+
+// PropsOptions instrument the actors of kind: metrics and tracing per
+// message, and the mailbox gauge.
+func (t *Telemetry) PropsOptions(kind string) []actor.PropsOption {
+	return []actor.PropsOption{
+		actor.WithReceiverMiddleware(t.ActorMiddleware(kind)),
+		actor.WithMailbox(actor.Unbounded(t.Mailbox(kind))),
+	}
+}
