@@ -3,11 +3,13 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
 	"authrim/actors/keymanager"
 	"authrim/actors/messages"
+	"authrim/actors/ratelimit"
 	"authrim/actors/session"
 )
 
@@ -136,4 +138,73 @@ func (s Sessions) Call(ctx context.Context, sid string, call *messages.SessionCa
 		return r, err
 	}
 	return r, nil
+}
+
+// RateLimits is the typed client of RateLimiter grains (one per key; see
+// actors/ratelimit). Its methods match what the HTTP rate-limit middleware
+// and the sign-in lockout need.
+type RateLimits struct{ node *Node }
+
+// RateLimits returns the client of the RateLimiter grains.
+func (n *Node) RateLimits() RateLimits { return RateLimits{node: n} }
+
+func rateLimitCall[R interface{ GetError() *messages.Error }](ctx context.Context, r RateLimits, key string, msg any) (R, error) {
+	var zero R
+	res, err := r.node.RequestGrain(ctx, ratelimit.Kind, key, msg)
+	if err != nil {
+		return zero, err
+	}
+	rep, ok := res.(R)
+	if !ok {
+		return zero, fmt.Errorf("%w: unexpected reply %T", messages.ErrInternal, res)
+	}
+	if err := rep.GetError().Err(); err != nil {
+		return zero, err
+	}
+	return rep, nil
+}
+
+// Take takes one request from key's budget of limit per window. When it
+// is refused, retryAfter is how long until a request would be allowed.
+func (r RateLimits) Take(ctx context.Context, key string, limit int, window time.Duration) (allowed bool, retryAfter time.Duration, err error) {
+	rep, err := rateLimitCall[*messages.RateLimitTakeReply](ctx, r, key, &messages.RateLimitTake{Limit: int32(min(limit, 1<<30)), WindowMs: window.Milliseconds()})
+	if err != nil {
+		return false, 0, err
+	}
+	return rep.Allowed, time.Duration(rep.RetryAfterMs) * time.Millisecond, nil
+}
+
+// CheckLock returns until when key is locked (the zero time: it is not).
+func (r RateLimits) CheckLock(ctx context.Context, key string) (time.Time, error) {
+	rep, err := rateLimitCall[*messages.LockReply](ctx, r, key, &messages.CheckLock{})
+	if err != nil {
+		return time.Time{}, err
+	}
+	return lockTime(rep.LockedUntilMs), nil
+}
+
+// RecordFailure counts a failure for key: threshold failures within
+// window lock it for lock. It returns until when key is locked (the zero
+// time: it is not).
+func (r RateLimits) RecordFailure(ctx context.Context, key string, threshold int, window, lock time.Duration) (time.Time, error) {
+	rep, err := rateLimitCall[*messages.LockReply](ctx, r, key, &messages.RecordFailure{
+		Threshold: int32(min(threshold, 1<<30)), WindowMs: window.Milliseconds(), LockMs: lock.Milliseconds(),
+	})
+	if err != nil {
+		return time.Time{}, err
+	}
+	return lockTime(rep.LockedUntilMs), nil
+}
+
+// Reset forgets key's failures and lifts its lock.
+func (r RateLimits) Reset(ctx context.Context, key string) error {
+	_, err := rateLimitCall[*messages.LockReply](ctx, r, key, &messages.ResetLock{})
+	return err
+}
+
+func lockTime(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms)
 }

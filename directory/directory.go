@@ -175,10 +175,16 @@ func New(store persistence.Backend, opts Options) (*Directory, error) {
 // randomToken returns n random bytes, base64url without padding.
 func randomToken(n int) (string, error) {
 	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("directory: random: %w", err)
+	for {
+		if _, err := rand.Read(b); err != nil {
+			return "", fmt.Errorf("directory: random: %w", err)
+		}
+		// Identifiers are typed on command lines (users delete SUB,
+		// clients delete ID): one starting with '-' would read as a flag.
+		if s := base64.RawURLEncoding.EncodeToString(b); s[0] != '-' {
+			return s, nil
+		}
 	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
 // rollbackCtx is the context for undoing a half-done write: the caller's

@@ -48,7 +48,7 @@ type Config struct {
 	// RateLimit protects sign-in, registration and the protocol endpoints.
 	RateLimit RateLimitConfig `yaml:"rate_limit"`
 	Tokens    TokensConfig    `yaml:"tokens"`
-	Session SessionConfig `yaml:"session"`
+	Session   SessionConfig   `yaml:"session"`
 	// Passwords tunes argon2id for user passwords.
 	Passwords PasswordsConfig `yaml:"passwords"`
 	WebAuthn  WebAuthnConfig  `yaml:"webauthn"`

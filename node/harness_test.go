@@ -67,6 +67,12 @@ func startOP(t *testing.T) *op { t.Helper(); return startOPWith(t, nil) }
 // RP IDs); the node listens on 127.0.0.1.
 func startOPWith(t *testing.T, adjust func(*node.Config)) *op {
 	t.Helper()
+	return startOPFull(t, adjust, nil)
+}
+
+// startOPFull also lets a test set node options (a logger, a tracer).
+func startOPFull(t *testing.T, adjust func(*node.Config), adjustOpts func(*node.Options)) *op {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -95,7 +101,11 @@ func startOPWith(t *testing.T, adjust func(*node.Config)) *op {
 		adjust(&cfg)
 	}
 	clk := &offsetClock{}
-	n, err := node.Start(context.Background(), cfg, node.Options{Now: clk.Now})
+	opts := node.Options{Now: clk.Now}
+	if adjustOpts != nil {
+		adjustOpts(&opts)
+	}
+	n, err := node.Start(context.Background(), cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

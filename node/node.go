@@ -12,10 +12,13 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	pc "github.com/asynkron/protoactor-go/cluster"
+	"github.com/labstack/echo/v4"
+	"go.opentelemetry.io/otel/trace"
 
 	"authrim/actors/crypto"
 	"authrim/actors/keymanager"
 	"authrim/actors/messages"
+	"authrim/actors/ratelimit"
 	"authrim/actors/session"
 	"authrim/cluster"
 	"authrim/directory"
@@ -29,6 +32,7 @@ import (
 	"authrim/http/userinfo"
 	"authrim/persistence"
 	"authrim/persistence/bbolt"
+	"authrim/telemetry"
 )
 
 // CodeTTL is the authorization code lifetime (RFC 6749 §4.1.2
@@ -40,6 +44,8 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock of the KeyManager (tests inject one).
 	Now func() time.Time
+	// TracerProvider overrides the tracing exporter (tests record spans).
+	TracerProvider trace.TracerProvider
 }
 
 // Node is a running node.
@@ -47,6 +53,7 @@ type Node struct {
 	cfg      Config
 	logger   *slog.Logger
 	store    persistence.Backend
+	bolt     *bbolt.Store // store, typed: the admin API snapshots it for backups
 	dir      *directory.Directory
 	actors   *cluster.Node
 	cache    *crypto.Cache
@@ -54,6 +61,8 @@ type Node struct {
 	server   *http.Server
 	listener net.Listener
 	served   chan error
+	tel      *telemetry.Telemetry
+	metrics  *http.Server
 }
 
 // Start brings a node up: store, actors, keys, then the HTTP listener. It
@@ -81,7 +90,16 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
-	n.store = store
+	n.store, n.bolt = store, store
+	n.tel, err = telemetry.New(telemetry.Options{
+		NodeName: cfg.Cluster.NodeName, OTLPEndpoint: cfg.Tracing.OTLPEndpoint, Insecure: cfg.Tracing.Insecure,
+		SampleRatio: cfg.Tracing.SampleRatio, TracerProvider: opts.TracerProvider,
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Every store call below is timed, and traced within a request.
+	n.store = n.tel.Store(store)
 
 	kind := keymanager.NewKind(keymanager.Config{
 		Policy: keymanager.Policy{
@@ -90,7 +108,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 			PublishAhead:   cfg.Keys.PublishAhead.D(),
 			RetireAfter:    cfg.Keys.RetireAfter.D(),
 		},
-		Store:         store,
+		Store:         n.store,
 		KEK:           kek,
 		CheckInterval: cfg.Keys.CheckInterval.D(),
 		Now:           opts.Now,
@@ -112,7 +130,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 		}
 		static = append(static, c)
 	}
-	n.dir, err = directory.New(store, directory.Options{
+	n.dir, err = directory.New(n.store, directory.Options{
 		Argon2Time: cfg.Passwords.Time, Argon2MemoryKiB: cfg.Passwords.MemoryKiB, Argon2Threads: cfg.Passwords.Threads,
 		StaticClients: static, Now: now,
 	})
@@ -120,7 +138,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 		return nil, err
 	}
 	sessionKind := session.NewKind(session.Config{
-		Store:          store,
+		Store:          n.store,
 		Now:            now,
 		CodeTTL:        CodeTTL,
 		PendingTTL:     15 * time.Minute,
@@ -130,11 +148,15 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 		IdleTimeout:    cfg.Session.IdleTimeout.D(),
 		Logger:         logger.With("actor", session.Kind),
 	})
+	kinds := []*pc.Kind{kind, sessionKind, ratelimit.NewKind(ratelimit.Config{Now: now, Logger: logger.With("actor", ratelimit.Kind)})}
+	for _, k := range kinds {
+		k.Props = k.Props.Clone(n.tel.PropsOptions(k.Kind)...)
+	}
 	n.actors, err = cluster.Start(cluster.Config{
 		Name:           cfg.Cluster.Name,
 		Listen:         cfg.Cluster.Listen,
 		RequestTimeout: cfg.Cluster.RequestTimeout.D(),
-		Kinds:          []*pc.Kind{kind, sessionKind},
+		Kinds:          kinds,
 		Logger:         logger,
 	})
 	if err != nil {
@@ -150,7 +172,8 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 			defer cancel()
 			return km.List(ctx)
 		},
-		Logger: logger.With("actor", crypto.PoolName),
+		Logger:       logger.With("actor", crypto.PoolName),
+		PropsOptions: n.tel.PropsOptions(crypto.PoolName),
 	})
 	if err != nil {
 		return nil, err
@@ -163,7 +186,24 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
-	e := router.New(router.Config{Ready: n.Ready, Logger: logger}, fronts...)
+	e := router.New(router.Config{
+		Ready: n.Ready, Logger: logger,
+		Observe:    router.Observe(n.tel, logger.With("log", "access")),
+		Middleware: []echo.MiddlewareFunc{router.CORS(cfg.CORS.AllowedOrigins), n.rateLimit()},
+	}, fronts...)
+
+	n.tel.KeysCollector(n.cache.KeySet, now)
+	if cfg.Metrics.Listen != "" {
+		ml, err := net.Listen("tcp", cfg.Metrics.Listen)
+		if err != nil {
+			return nil, fmt.Errorf("node: metrics listen %s: %w", cfg.Metrics.Listen, err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", n.tel.Handler())
+		n.metrics = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = n.metrics.Serve(ml) }()
+		logger.Info("metrics listener started", "listen", ml.Addr().String())
+	}
 
 	n.listener, err = net.Listen("tcp", cfg.HTTP.Listen)
 	if err != nil {
@@ -209,7 +249,8 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 			a, err := auth.New(auth.Config{
 				Issuer: cfg.Issuer, CookieName: cfg.Session.CookieName, SessionTTL: cfg.Session.TTL.D(), Now: now,
 				Passkeys: auth.PasskeyConfig{RPID: cfg.RPID(), RPName: cfg.WebAuthn.RPName, Origins: cfg.RPOrigins()},
-			}, n.dir, n.dir, n.dir, sessions, cryptoPool, logger.With("front", RoleAuth))
+				Lockout:  auth.LockoutPolicy{Threshold: cfg.RateLimit.LockoutThreshold, Window: cfg.RateLimit.LockoutWindow.D(), Duration: cfg.RateLimit.LockoutDuration.D()},
+			}, n.dir, n.dir, n.dir, sessions, cryptoPool, n.lockouts(), logger.With("front", RoleAuth))
 			if err != nil {
 				return nil, err
 			}
@@ -224,7 +265,7 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 		case RoleManagement:
 			fronts = append(fronts, management.NewTokens(clients, checker, sessions, logger.With("front", RoleManagement)))
 			if cfg.Admin.Token != "" {
-				fronts = append(fronts, management.NewAdmin(cfg.Admin.Token, localKeys{n.actors.KeyManager(), n.cache}, logger).WithDirectory(n.dir, n.dir))
+				fronts = append(fronts, management.NewAdmin(cfg.Admin.Token, localKeys{n.actors.KeyManager(), n.cache}, logger).WithDirectory(n.dir, n.dir).WithBackup(n.bolt))
 			}
 		}
 	}
@@ -346,7 +387,15 @@ func (n *Node) Shutdown(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("node: drain http: %w", err))
 		}
 	}
+	if n.metrics != nil {
+		_ = n.metrics.Shutdown(ctx)
+	}
 	n.close()
+	if n.tel != nil {
+		if err := n.tel.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("node: flush traces: %w", err))
+		}
+	}
 	n.logger.Info("node stopped")
 	return errors.Join(errs...)
 }
@@ -362,4 +411,28 @@ func (n *Node) close() {
 		}
 		n.store = nil
 	}
+}
+
+// rateLimit is the rate-limit middleware of rate_limit (a pass-through
+// when it is off). Sign-in routes (strict) fail closed when the limiter
+// cannot answer; the others fail open.
+func (n *Node) rateLimit() echo.MiddlewareFunc {
+	rl := n.cfg.RateLimit
+	if !rl.Enabled {
+		return func(next echo.HandlerFunc) echo.HandlerFunc { return next }
+	}
+	return router.RateLimit(router.RateLimitConfig{Profiles: []router.RateLimitProfile{
+		{Name: "strict", Limit: rl.Strict, Window: rl.Window.D(), Routes: rl.StrictRoutes, FailClosed: true},
+		{Name: "moderate", Limit: rl.Moderate, Window: rl.Window.D(), Routes: rl.ModerateRoutes},
+		{Name: "lenient", Limit: rl.Lenient, Window: rl.Window.D(), Routes: rl.LenientRoutes},
+	}, Rejected: func(profile string) { n.tel.RateLimited.WithLabelValues(profile).Inc() },
+	}, n.actors.RateLimits(), n.logger.With("middleware", "ratelimit"))
+}
+
+// lockouts counts failed password sign-ins when rate_limit is on.
+func (n *Node) lockouts() auth.Lockouts {
+	if !n.cfg.RateLimit.Enabled {
+		return nil
+	}
+	return n.actors.RateLimits()
 }

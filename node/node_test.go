@@ -51,6 +51,7 @@ func testConfig(t *testing.T, dir string) node.Config {
 	cfg.Keys.KEKFile = filepath.Join(dir, "kek")
 	cfg.Admin.Token = adminToken
 	cfg.Keys.CheckInterval = node.Duration(20 * time.Millisecond)
+	cfg.RateLimit.Enabled = false // many tests sign in from 127.0.0.1; node/ratelimit_test.go enables it
 	return cfg
 }
 

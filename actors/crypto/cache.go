@@ -51,6 +51,7 @@ type snapshot struct {
 	decrypt   map[string]*decKey          // kid -> published encryption key
 	jwks      []byte
 	etag      string
+	set       *messages.KeySet
 }
 
 // Cache is one node's copy of the key set, shared read-only by the Crypto
@@ -83,6 +84,15 @@ func (c *Cache) HasSigningKeys(algs []string) bool {
 		}
 	}
 	return true
+}
+
+// KeySet is the key set the cache holds (lifecycle data for metrics; its
+// private halves are sealed), or nil.
+func (c *Cache) KeySet() *messages.KeySet {
+	if s := c.cur.Load(); s != nil {
+		return s.set
+	}
+	return nil
 }
 
 // JWKS returns the precomputed JWKS document and its ETag.
@@ -124,6 +134,7 @@ func (c *Cache) build(set *messages.KeySet) (*snapshot, error) {
 		signing:   map[string]*signKey{},
 		published: map[string]*jose.JSONWebKey{},
 		decrypt:   map[string]*decKey{},
+		set:       set,
 	}
 	jwks := jose.JSONWebKeySet{}
 	// Active keys first, so a verifier that takes the first match of an

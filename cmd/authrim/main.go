@@ -33,6 +33,9 @@ Usage:
                                           register a client; prints its id and, once, its secret
   authrim clients list                    list static (config.yaml) and registered clients
   authrim clients delete ID               delete a registered client
+  authrim backup --out FILE               download a consistent snapshot of a running node's database (admin API)
+  authrim restore --from FILE --data DIR [--force]
+                                          put a backup in place as DIR/authrim.db (node stopped; needs the same KEK file)
 
 Client commands take --server URL (default $AUTHRIM_SERVER, else http://localhost:8080)
 and --admin-token TOKEN (default $AUTHRIM_ADMIN_TOKEN).
@@ -58,6 +61,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = usersCmd(ctx, args[1:], os.Stdin, stdout)
 	case "clients":
 		err = clientsCmd(ctx, args[1:], stdout)
+	case "backup":
+		err = backupCmd(ctx, args[1:], stdout)
+	case "restore":
+		err = restoreCmd(args[1:], stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -61,13 +61,36 @@ type Verifier interface {
 	Verify(ctx context.Context, token string, algs ...string) (payload []byte, kid string, err error)
 }
 
+// Lockouts counts failed password sign-ins per username (the
+// RateLimiter grains, cluster-wide). Keys are "lockout:" + the username
+// as the directory compares it (case-mapped).
+type Lockouts interface {
+	// CheckLock returns until when key is locked (zero: it is not).
+	CheckLock(ctx context.Context, key string) (time.Time, error)
+	// RecordFailure counts a failure; threshold failures within window
+	// lock key for lock.
+	RecordFailure(ctx context.Context, key string, threshold int, window, lock time.Duration) (time.Time, error)
+	// Reset forgets key's failures (a successful sign-in).
+	Reset(ctx context.Context, key string) error
+}
+
+// LockoutPolicy is when repeated failed sign-ins lock a username.
+type LockoutPolicy struct {
+	// Threshold failures within Window lock the username for Duration.
+	Threshold int
+	Window    time.Duration
+	Duration  time.Duration
+}
+
 // Config of the auth front end.
 type Config struct {
 	Issuer     string
 	CookieName string
 	SessionTTL time.Duration
 	Passkeys   PasskeyConfig
-	Now        func() time.Time
+	// Lockout applies when New is given Lockouts.
+	Lockout LockoutPolicy
+	Now     func() time.Time
 }
 
 // Handler serves /authorize, /login, /consent and /logout.
@@ -80,11 +103,12 @@ type Handler struct {
 	verifier Verifier
 	passkeys Passkeys
 	webauthn *webauthn.WebAuthn
+	lockouts Lockouts
 	logger   *slog.Logger
 }
 
-// New returns the auth front end.
-func New(cfg Config, clients Clients, users Users, passkeys Passkeys, sessions Sessions, verifier Verifier, logger *slog.Logger) (*Handler, error) {
+// New returns the auth front end. lockouts may be nil: no sign-in lockout.
+func New(cfg Config, clients Clients, users Users, passkeys Passkeys, sessions Sessions, verifier Verifier, lockouts Lockouts, logger *slog.Logger) (*Handler, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -99,7 +123,7 @@ func New(cfg Config, clients Clients, users Users, passkeys Passkeys, sessions S
 	return &Handler{
 		cfg: cfg, secure: strings.HasPrefix(cfg.Issuer, "https://"),
 		clients: clients, users: users, sessions: sessions, verifier: verifier, logger: logger,
-		passkeys: passkeys, webauthn: wa,
+		passkeys: passkeys, webauthn: wa, lockouts: lockouts,
 	}, nil
 }
 

@@ -1,12 +1,16 @@
 package auth
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"net/http"
 	"slices"
 	"strings"
 
 	"github.com/labstack/echo/v4"
+	"golang.org/x/text/secure/precis"
 
 	"authrim/actors/messages"
 	"authrim/actors/session"
@@ -112,15 +116,31 @@ func (h *Handler) login(c echo.Context) error {
 	}
 	username := strings.TrimSpace(c.Request().PostForm.Get("username"))
 	password := c.Request().PostForm.Get("password")
+	// A locked username gets exactly the wrong-password answer, and its
+	// password is not checked. Usernames lock whether or not an account
+	// has them, so neither the answer nor the lock tells which exist.
+	lockKey := lockoutKey(username)
+	locked, err := h.locked(ctx, lockKey)
+	if err != nil {
+		// Fail closed: without the count, guessing would be unlimited.
+		h.logger.Warn("sign-in lockout unavailable", "client_id", req.ClientId, "err", err)
+		return errorPage(c, http.StatusServiceUnavailable, "Sign-in is unavailable right now. Try again shortly.")
+	}
+	if locked {
+		h.logger.Info("sign-in refused: username locked", "client_id", req.ClientId)
+		return h.loginPage(c, http.StatusUnauthorized, f.secret, f.rid, req, username, msgBadCredentials)
+	}
 	user, err := h.users.Authenticate(ctx, username, password)
 	if err != nil {
 		if errors.Is(err, directory.ErrInvalidCredentials) || errors.Is(err, directory.ErrInvalid) {
 			h.logger.Info("sign-in failed", "client_id", req.ClientId)
+			h.recordFailure(ctx, lockKey)
 			// One message whether the user exists or not.
-			return h.loginPage(c, http.StatusUnauthorized, f.secret, f.rid, req, username, "The username or password is not correct.")
+			return h.loginPage(c, http.StatusUnauthorized, f.secret, f.rid, req, username, msgBadCredentials)
 		}
 		return errorPage(c, http.StatusServiceUnavailable, "Sign-in is unavailable right now. Try again shortly.")
 	}
+	h.resetLock(ctx, lockKey)
 	rep, err := h.sessions.Call(ctx, f.sid, &messages.SessionCall{Secret: f.secret, Op: &messages.SessionCall_Login{Login: &messages.CompleteLogin{
 		Rid:   f.rid,
 		Login: &messages.Login{Subject: user.Subject, Amr: []string{"pwd"}, Acr: ACRPassword},
@@ -136,6 +156,62 @@ func (h *Handler) login(c echo.Context) error {
 		return h.consentPage(c, f.sid, rep.NewSecret, f.rid, req)
 	}
 	return h.issue(c, rd, f.sid, rep.NewSecret, req.ResponseType, &messages.IssueCode{Rid: f.rid})
+}
+
+// msgBadCredentials is the one answer to a wrong password, an unknown
+// username and a locked username.
+const msgBadCredentials = "The username or password is not correct."
+
+// lockoutKey is the RateLimiter key of a username's sign-in lockout: the
+// username as the directory compares it (PRECIS case-mapped), so that
+// "Alice" and "alice" share one count. Input the directory would refuse is
+// lower-cased instead; an overlong one is hashed to bound the key.
+func lockoutKey(username string) string {
+	k, err := precis.UsernameCaseMapped.String(username)
+	if err != nil {
+		k = strings.ToLower(username)
+	}
+	if len(k) > 4*directory.MaxUsernameLen {
+		sum := sha256.Sum256([]byte(k))
+		k = "sha256:" + hex.EncodeToString(sum[:])
+	}
+	return "lockout:" + k
+}
+
+// locked reports whether the lockout of key is in force. Only password
+// sign-in is subject to it: a passkey assertion cannot be guessed, and
+// locking it would let anyone lock a user out of their passkey.
+func (h *Handler) locked(ctx context.Context, key string) (bool, error) {
+	if h.lockouts == nil {
+		return false, nil
+	}
+	until, err := h.lockouts.CheckLock(ctx, key)
+	return !until.IsZero(), err
+}
+
+func (h *Handler) recordFailure(ctx context.Context, key string) {
+	if h.lockouts == nil {
+		return
+	}
+	p := h.cfg.Lockout
+	until, err := h.lockouts.RecordFailure(ctx, key, p.Threshold, p.Window, p.Duration)
+	if err != nil {
+		// The answer stays the same; the count missed one failure.
+		h.logger.Warn("sign-in lockout: recording a failure failed", "err", err)
+		return
+	}
+	if !until.IsZero() {
+		h.logger.Warn("sign-in locked after repeated failures", "until", until)
+	}
+}
+
+func (h *Handler) resetLock(ctx context.Context, key string) {
+	if h.lockouts == nil {
+		return
+	}
+	if err := h.lockouts.Reset(ctx, key); err != nil {
+		h.logger.Warn("sign-in lockout: reset failed", "err", err)
+	}
 }
 
 func (h *Handler) consent(c echo.Context) error {

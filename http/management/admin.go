@@ -30,6 +30,8 @@ type Admin struct {
 	// directory serves /admin/users and /admin/clients; nil leaves them
 	// unmounted.
 	directory *DirectoryAdmin
+	// backup serves GET /admin/backup; nil leaves it unmounted.
+	backup Snapshotter
 }
 
 // WithDirectory adds the user and client routes (/admin/users,
@@ -53,6 +55,9 @@ func (a *Admin) Mount(e *echo.Echo) {
 	g.POST("/keys/:kid/revoke", a.revokeKey)
 	if a.directory != nil {
 		a.directory.Register(g)
+	}
+	if a.backup != nil {
+		g.GET("/backup", a.getBackup)
 	}
 }
 

@@ -24,6 +24,12 @@ type Config struct {
 	Logger *slog.Logger
 	// BodyLimit caps request bodies (echo syntax, e.g. "64K").
 	BodyLimit string
+	// Observe traces, measures and logs each request (see Observe); it
+	// wraps everything after the request id, panics included.
+	Observe echo.MiddlewareFunc
+	// Middleware runs after the shared middleware (request id, recover,
+	// body limit) and before the routes, in order (e.g. RateLimit).
+	Middleware []echo.MiddlewareFunc
 }
 
 // New builds the echo server with the shared middleware, health routes,
@@ -37,8 +43,12 @@ func New(cfg Config, frontEnds ...FrontEnd) *echo.Echo {
 	e.HidePort = true
 	e.HTTPErrorHandler = errorHandler(cfg.Logger)
 	e.Use(middleware.RequestID())
+	if cfg.Observe != nil {
+		e.Use(cfg.Observe)
+	}
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true}))
 	e.Use(middleware.BodyLimit(cfg.BodyLimit))
+	e.Use(cfg.Middleware...)
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
 	e.GET("/readyz", func(c echo.Context) error {
 		ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)

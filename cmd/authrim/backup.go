@@ -1,0 +1,338 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
+
+	"authrim/actors/messages"
+	"authrim/http/management"
+	"authrim/http/oauth2"
+	"authrim/persistence/bbolt"
+)
+
+// kekReminder is printed after a restore: the store's private keys are
+// sealed under the KEK, which is not part of the backup.
+const kekReminder = `The node must use the same KEK file (keys.kek_file) as the node the backup came from:
+the signing keys in the backup are sealed under it and cannot be read without it.
+Copy it into place before starting the node.`
+
+// backupCmd downloads a snapshot of a running node's database through
+// the admin API into --out. The file is written as OUT.tmp, synced,
+// checked to be a bbolt database holding the keys bucket, and only then
+// renamed to OUT, so OUT is always either absent, the previous file, or a
+// complete backup.
+func backupCmd(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("backup", flag.ContinueOnError)
+	client := adminFlags(fs)
+	out := fs.String("out", "", "file to write the backup to (mode 0600)")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return usageError{msg: "backup takes no arguments (use --out FILE)"}
+	}
+	if *out == "" {
+		return usageError{msg: "backup needs --out FILE"}
+	}
+	if client.token == "" {
+		return usageError{msg: "no admin token: pass --admin-token or set AUTHRIM_ADMIN_TOKEN"}
+	}
+	if fi, err := os.Stat(*out); err == nil && fi.IsDir() {
+		return fmt.Errorf("backup: %s is a directory", *out)
+	}
+
+	tmp := *out + ".tmp"
+	n, err := download(ctx, client, tmp)
+	if err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	info, err := checkSnapshot(tmp)
+	if err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("backup: the downloaded file is not a usable backup: %w", err)
+	}
+	if err := os.Rename(tmp, *out); err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("backup: %w", err)
+	}
+	if err := syncDir(filepath.Dir(*out)); err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	fmt.Fprintf(stdout, "wrote %s (%d bytes: %s)\n", *out, n, info)
+	fmt.Fprintln(stdout, "Keep the KEK file (keys.kek_file) too: a restore needs the same one.")
+	return nil
+}
+
+// download streams GET /admin/backup into path (created 0600, synced).
+func download(ctx context.Context, c *adminClient, path string) (int64, error) {
+	// The snapshot may be large: no overall timeout, the context and the
+	// server's per-write deadline bound it instead.
+	hc := *c.http
+	hc.Timeout = 0
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(c.server, "/")+management.BackupPath, nil)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := hc.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("backup: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		var e oauth2.Error
+		if json.Unmarshal(b, &e) == nil && e.Code != "" {
+			return 0, fmt.Errorf("GET %s: %d %s", management.BackupPath, resp.StatusCode, e.Error())
+		}
+		return 0, fmt.Errorf("GET %s: %s", management.BackupPath, resp.Status)
+	}
+	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != "application/octet-stream" {
+		return 0, fmt.Errorf("GET %s: answered %q, not a database snapshot (is --server an authrim node?)",
+			management.BackupPath, resp.Header.Get("Content-Type"))
+	}
+
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return 0, fmt.Errorf("backup: %w", err)
+	}
+	defer f.Close() // a second Close after the checked one is harmless
+	// A stale OUT.tmp from an earlier run may have had another mode.
+	if err := f.Chmod(0o600); err != nil {
+		return 0, fmt.Errorf("backup: %w", err)
+	}
+	n, err := io.Copy(f, resp.Body)
+	if err != nil {
+		return n, fmt.Errorf("backup: download interrupted after %d bytes: %w", n, err)
+	}
+	if err := f.Sync(); err != nil {
+		return n, fmt.Errorf("backup: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return n, fmt.Errorf("backup: %w", err)
+	}
+	return n, nil
+}
+
+// restoreCmd puts a backup in place as DIR/authrim.db for a node that is
+// not running. The copy goes to a temporary file in DIR, is synced and
+// checked, and is renamed over authrim.db; a database it replaces (only
+// with --force) is kept as authrim.db.replaced-TIMESTAMP.
+func restoreCmd(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("restore", flag.ContinueOnError)
+	from := fs.String("from", "", "backup file written by `authrim backup`")
+	dir := fs.String("data", "", "the node's storage.dir")
+	force := fs.Bool("force", false, "replace an existing database (the node must be stopped)")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return usageError{msg: "restore takes no arguments (use --from FILE --data DIR)"}
+	}
+	if *from == "" || *dir == "" {
+		return usageError{msg: "restore needs --from FILE and --data DIR"}
+	}
+
+	info, err := checkSnapshot(*from)
+	if err != nil {
+		return fmt.Errorf("restore: %s is not a usable backup: %w", *from, err)
+	}
+
+	target := filepath.Join(*dir, bbolt.FileName)
+	replaced := ""
+	switch fi, err := os.Stat(target); {
+	case err == nil && fi.IsDir():
+		return fmt.Errorf("restore: %s is a directory", target)
+	case err == nil:
+		if !*force {
+			return fmt.Errorf("restore: %s already exists; stop the node and pass --force to replace it", target)
+		}
+		if err := checkNotInUse(target); err != nil {
+			return err
+		}
+		replaced = fmt.Sprintf("%s.replaced-%s", target, time.Now().UTC().Format("20060102T150405Z"))
+	case errors.Is(err, os.ErrNotExist):
+	default:
+		return fmt.Errorf("restore: %w", err)
+	}
+
+	if err := os.MkdirAll(*dir, 0o700); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	tmp, err := copyInto(*dir, *from)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp) // gone after the rename; cleans up on failure
+	if _, err := checkSnapshot(tmp); err != nil {
+		return fmt.Errorf("restore: the copy in %s does not check: %w", *dir, err)
+	}
+	if replaced != "" {
+		// A hard link keeps the old file without a moment where
+		// authrim.db is missing (a node started then would create an
+		// empty database with new keys).
+		if err := os.Link(target, replaced); err != nil {
+			return fmt.Errorf("restore: keeping the current database: %w", err)
+		}
+	}
+	if err := os.Rename(tmp, target); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	if err := syncDir(*dir); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	fmt.Fprintf(stdout, "restored %s to %s (%s)\n", *from, target, info)
+	if replaced != "" {
+		fmt.Fprintf(stdout, "the previous database is kept as %s\n", replaced)
+	}
+	fmt.Fprintln(stdout, kekReminder)
+	return nil
+}
+
+// copyInto copies src to a new temporary file in dir (mode 0600, synced)
+// and returns its path.
+func copyInto(dir, src string) (string, error) {
+	in, err := os.Open(src)
+	if err != nil {
+		return "", fmt.Errorf("restore: %w", err)
+	}
+	defer in.Close()
+	out, err := os.CreateTemp(dir, bbolt.FileName+".restore-*")
+	if err != nil {
+		return "", fmt.Errorf("restore: %w", err)
+	}
+	fail := func(err error) (string, error) {
+		out.Close()
+		os.Remove(out.Name())
+		return "", fmt.Errorf("restore: %w", err)
+	}
+	if err := out.Chmod(0o600); err != nil {
+		return fail(err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		return fail(err)
+	}
+	if err := out.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := out.Close(); err != nil {
+		os.Remove(out.Name())
+		return "", fmt.Errorf("restore: %w", err)
+	}
+	return out.Name(), nil
+}
+
+// checkNotInUse fails when a process (a running node) holds the bbolt
+// lock on path. A file that is not a valid database is not in use: a
+// forced restore may replace a damaged one.
+func checkNotInUse(path string) error {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return fmt.Errorf("restore: %s is in use (is a node running on this directory? stop it first)", path)
+	}
+	if err == nil {
+		_ = db.Close()
+	}
+	return nil
+}
+
+// snapshotInfo summarises a checked backup.
+type snapshotInfo struct {
+	keys, users, clients int
+}
+
+func (s snapshotInfo) String() string {
+	return fmt.Sprintf("%d signing keys, %d users, %d registered clients", s.keys, s.users, s.clients)
+}
+
+// checkSnapshot opens path read-only as a bbolt database and checks that
+// it is complete (as long as its meta page says), consistent (bbolt's
+// page check) and an authrim database (it holds the keys bucket).
+func checkSnapshot(path string) (snapshotInfo, error) {
+	var info snapshotInfo
+	fi, err := os.Stat(path)
+	if err != nil {
+		return info, err
+	}
+	if !fi.Mode().IsRegular() {
+		return info, fmt.Errorf("%s is not a regular file", path)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	if err != nil {
+		if errors.Is(err, bolt.ErrTimeout) {
+			return info, fmt.Errorf("%s is locked by another process", path)
+		}
+		return info, fmt.Errorf("not a bbolt database: %w", err)
+	}
+	defer db.Close()
+	err = db.View(func(tx *bolt.Tx) error {
+		// Checked before any page is read: pages past the end of a
+		// truncated file are mapped but not backed, and touching them
+		// kills the process.
+		if tx.Size() > fi.Size() {
+			return fmt.Errorf("truncated: %d bytes, the database needs %d", fi.Size(), tx.Size())
+		}
+		// Drain every result: Check reads pages until it is done, which
+		// must happen inside this transaction.
+		var bad error
+		for err := range tx.Check() {
+			bad = cmp.Or(bad, err)
+		}
+		if bad != nil {
+			return fmt.Errorf("inconsistent: %w", bad)
+		}
+		keys := tx.Bucket([]byte(bbolt.BucketKeys))
+		if keys == nil {
+			return fmt.Errorf("no %q bucket: not an authrim database", bbolt.BucketKeys)
+		}
+		err := keys.ForEach(func(k, v []byte) error {
+			var set messages.KeySet
+			if err := proto.Unmarshal(v, &set); err != nil {
+				return fmt.Errorf("key set %q: %w", k, err)
+			}
+			info.keys += len(set.GetKeys())
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if b := tx.Bucket([]byte(bbolt.BucketUsers)); b != nil {
+			info.users = b.Stats().KeyN
+		}
+		if b := tx.Bucket([]byte(bbolt.BucketClients)); b != nil {
+			info.clients = b.Stats().KeyN
+		}
+		return nil
+	})
+	return info, err
+}
+
+// syncDir makes a rename in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
+		return err
+	}
+	return nil
+}
