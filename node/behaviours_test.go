@@ -548,3 +548,46 @@ func TestDiscoveryListsWhatIsSupported(t *testing.T) {
 		t.Fatalf("request object: %v", r.loc)
 	}
 }
+
+// TestReauthenticationCannotBeSkipped: a request that showed the login
+// page (prompt=login, max_age, acr_values=phr) gets no code by posting its
+// consent or continue form on the old sign-in.
+func TestReauthenticationCannotBeSkipped(t *testing.T) {
+	o := startOP(t)
+	b := browser(t)
+	o.signIn(t, b, o.authorizeURL(baseParams()))
+	o.clock.Advance(2 * time.Second)
+	cases := map[string]map[string]string{
+		"prompt=login":    {"prompt": "login"},
+		"max_age=1":       {"max_age": "1"},
+		"acr_values=phr":  {"acr_values": "phr"},
+		"prompt=login+id": {"prompt": "login", "scope": "openid email"},
+	}
+	for name, extra := range cases {
+		t.Run(name, func(t *testing.T) {
+			p := baseParams()
+			for k, v := range extra {
+				p[k] = v
+			}
+			r := get(t, b, o.authorizeURL(p))
+			if !strings.Contains(r.body, `id="passkey-login"`) {
+				t.Fatalf("no login page: %d %v", r.status, r.loc)
+			}
+			f := hidden(r.body)
+			f.Set("decision", "allow")
+			if r := postForm(t, b, o.issuer+"/consent", f); r.loc != nil && r.loc.Query().Get("code") != "" {
+				t.Fatalf("consent form skipped the sign-in: %v", r.loc)
+			}
+			if r := postForm(t, b, o.issuer+"/login/continue", url.Values{"rid": {f.Get("rid")}, "csrf": {f.Get("csrf")}}); r.loc != nil && r.loc.Query().Get("code") != "" {
+				t.Fatalf("continue form skipped the sign-in: %v", r.loc)
+			}
+		})
+	}
+	// Signing in again satisfies prompt=login.
+	p := baseParams()
+	p["prompt"] = "login"
+	r := o.login(t, b, get(t, b, o.authorizeURL(p)), userPassword)
+	if r.loc == nil || r.loc.Query().Get("code") == "" {
+		t.Fatalf("a fresh sign-in did not satisfy prompt=login: %d %v", r.status, r.loc)
+	}
+}

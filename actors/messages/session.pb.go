@@ -256,11 +256,17 @@ func (x *Login) GetAcr() string {
 }
 
 type Pending struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Request       *AuthRequest           `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
-	ExpiresMs     int64                  `protobuf:"varint,2,opt,name=expires_ms,json=expiresMs,proto3" json:"expires_ms,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Request   *AuthRequest           `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
+	ExpiresMs int64                  `protobuf:"varint,2,opt,name=expires_ms,json=expiresMs,proto3" json:"expires_ms,omitempty"`
+	// What the sign-in must be before this request gets a code: at or after
+	// login_after_ms (prompt=login, max_age), with this acr and subject
+	// when set (acr_values=phr, id_token_hint).
+	LoginAfterMs    int64  `protobuf:"varint,3,opt,name=login_after_ms,json=loginAfterMs,proto3" json:"login_after_ms,omitempty"`
+	RequiredAcr     string `protobuf:"bytes,4,opt,name=required_acr,json=requiredAcr,proto3" json:"required_acr,omitempty"`
+	RequiredSubject string `protobuf:"bytes,5,opt,name=required_subject,json=requiredSubject,proto3" json:"required_subject,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Pending) Reset() {
@@ -305,6 +311,27 @@ func (x *Pending) GetExpiresMs() int64 {
 		return x.ExpiresMs
 	}
 	return 0
+}
+
+func (x *Pending) GetLoginAfterMs() int64 {
+	if x != nil {
+		return x.LoginAfterMs
+	}
+	return 0
+}
+
+func (x *Pending) GetRequiredAcr() string {
+	if x != nil {
+		return x.RequiredAcr
+	}
+	return ""
+}
+
+func (x *Pending) GetRequiredSubject() string {
+	if x != nil {
+		return x.RequiredSubject
+	}
+	return ""
 }
 
 type Code struct {
@@ -1183,11 +1210,15 @@ func (x *GetSession) GetClientId() string {
 // BeginAuth keeps a request while the user signs in or consents; it
 // creates the session when create is set and none exists.
 type BeginAuth struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Request       *AuthRequest           `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
-	Create        bool                   `protobuf:"varint,2,opt,name=create,proto3" json:"create,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Request *AuthRequest           `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
+	Create  bool                   `protobuf:"varint,2,opt,name=create,proto3" json:"create,omitempty"`
+	// The request needs a new sign-in (a login page, not just consent).
+	NeedsLogin      bool   `protobuf:"varint,3,opt,name=needs_login,json=needsLogin,proto3" json:"needs_login,omitempty"`
+	RequiredAcr     string `protobuf:"bytes,4,opt,name=required_acr,json=requiredAcr,proto3" json:"required_acr,omitempty"`
+	RequiredSubject string `protobuf:"bytes,5,opt,name=required_subject,json=requiredSubject,proto3" json:"required_subject,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *BeginAuth) Reset() {
@@ -1232,6 +1263,27 @@ func (x *BeginAuth) GetCreate() bool {
 		return x.Create
 	}
 	return false
+}
+
+func (x *BeginAuth) GetNeedsLogin() bool {
+	if x != nil {
+		return x.NeedsLogin
+	}
+	return false
+}
+
+func (x *BeginAuth) GetRequiredAcr() string {
+	if x != nil {
+		return x.RequiredAcr
+	}
+	return ""
+}
+
+func (x *BeginAuth) GetRequiredSubject() string {
+	if x != nil {
+		return x.RequiredSubject
+	}
+	return ""
 }
 
 // CompleteLogin records a successful sign-in and rotates the cookie secret.
@@ -1838,11 +1890,14 @@ const file_actors_messages_session_proto_rawDesc = "" +
 	"\fauth_time_ms\x18\x02 \x01(\x03R\n" +
 	"authTimeMs\x12\x10\n" +
 	"\x03amr\x18\x03 \x03(\tR\x03amr\x12\x10\n" +
-	"\x03acr\x18\x04 \x01(\tR\x03acr\"a\n" +
+	"\x03acr\x18\x04 \x01(\tR\x03acr\"\xd5\x01\n" +
 	"\aPending\x127\n" +
 	"\arequest\x18\x01 \x01(\v2\x1d.authrim.messages.AuthRequestR\arequest\x12\x1d\n" +
 	"\n" +
-	"expires_ms\x18\x02 \x01(\x03R\texpiresMs\"\xd8\x01\n" +
+	"expires_ms\x18\x02 \x01(\x03R\texpiresMs\x12$\n" +
+	"\x0elogin_after_ms\x18\x03 \x01(\x03R\floginAfterMs\x12!\n" +
+	"\frequired_acr\x18\x04 \x01(\tR\vrequiredAcr\x12)\n" +
+	"\x10required_subject\x18\x05 \x01(\tR\x0frequiredSubject\"\xd8\x01\n" +
 	"\x04Code\x12\x12\n" +
 	"\x04hash\x18\x01 \x01(\fR\x04hash\x127\n" +
 	"\arequest\x18\x02 \x01(\v2\x1d.authrim.messages.AuthRequestR\arequest\x12-\n" +
@@ -1926,10 +1981,14 @@ const file_actors_messages_session_proto_rawDesc = "" +
 	"\n" +
 	"GetSession\x12\x10\n" +
 	"\x03rid\x18\x01 \x01(\tR\x03rid\x12\x1b\n" +
-	"\tclient_id\x18\x02 \x01(\tR\bclientId\"\\\n" +
+	"\tclient_id\x18\x02 \x01(\tR\bclientId\"\xcb\x01\n" +
 	"\tBeginAuth\x127\n" +
 	"\arequest\x18\x01 \x01(\v2\x1d.authrim.messages.AuthRequestR\arequest\x12\x16\n" +
-	"\x06create\x18\x02 \x01(\bR\x06create\"P\n" +
+	"\x06create\x18\x02 \x01(\bR\x06create\x12\x1f\n" +
+	"\vneeds_login\x18\x03 \x01(\bR\n" +
+	"needsLogin\x12!\n" +
+	"\frequired_acr\x18\x04 \x01(\tR\vrequiredAcr\x12)\n" +
+	"\x10required_subject\x18\x05 \x01(\tR\x0frequiredSubject\"P\n" +
 	"\rCompleteLogin\x12\x10\n" +
 	"\x03rid\x18\x01 \x01(\tR\x03rid\x12-\n" +
 	"\x05login\x18\x02 \x01(\v2\x17.authrim.messages.LoginR\x05login\"\x1f\n" +

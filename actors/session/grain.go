@@ -320,7 +320,12 @@ func (o *op) begin(m *messages.BeginAuth) error {
 		delete(o.st.Pending, oldest)
 	}
 	rid := NewID(16)
-	o.st.Pending[rid] = &messages.Pending{Request: m.Request, ExpiresMs: o.now.Add(o.g.cfg.PendingTTL).UnixMilli()}
+	pending := &messages.Pending{Request: m.Request, ExpiresMs: o.now.Add(o.g.cfg.PendingTTL).UnixMilli(),
+		RequiredAcr: m.RequiredAcr, RequiredSubject: m.RequiredSubject}
+	if m.NeedsLogin {
+		pending.LoginAfterMs = o.ms()
+	}
+	o.st.Pending[rid] = pending
 	o.changed = true
 	o.reply.Rid, o.reply.Request, o.reply.Login = rid, m.Request, o.st.Login
 	o.reply.Consented = o.consented(m.Request.GetClientId())
@@ -357,6 +362,26 @@ func (o *op) login(m *messages.CompleteLogin) error {
 	return nil
 }
 
+// signedInFor checks that the session's login is the one the pending
+// request asked for: a sign-in made after the request when it demanded
+// one (prompt=login, max_age), with the required acr and subject. Without
+// this, posting the consent form of a request that showed the login page
+// would skip the re-authentication.
+func (o *op) signedInFor(p *messages.Pending) error {
+	l := o.st.Login
+	switch {
+	case l == nil:
+		return errNoLogin
+	case p.LoginAfterMs > 0 && l.AuthTimeMs < p.LoginAfterMs:
+		return errInvalid("a new sign-in is required for this request")
+	case p.RequiredAcr != "" && l.Acr != p.RequiredAcr:
+		return errInvalid("this request needs another kind of sign-in")
+	case p.RequiredSubject != "" && l.Subject != p.RequiredSubject:
+		return errInvalid("signed in as another user than the request names")
+	}
+	return nil
+}
+
 func (o *op) consent(m *messages.GiveConsent) error {
 	if err := o.browser(); err != nil {
 		return err
@@ -367,6 +392,9 @@ func (o *op) consent(m *messages.GiveConsent) error {
 	p := o.st.Pending[m.Rid]
 	if p == nil {
 		return errNoRequest
+	}
+	if err := o.signedInFor(p); err != nil {
+		return err
 	}
 	if o.st.Consents == nil {
 		o.st.Consents = map[string]*messages.Consent{}
@@ -398,6 +426,9 @@ func (o *op) issue(m *messages.IssueCode) error {
 		p := o.st.Pending[m.Rid]
 		if p == nil {
 			return errNoRequest
+		}
+		if err := o.signedInFor(p); err != nil {
+			return err
 		}
 		req = p.Request
 		delete(o.st.Pending, m.Rid)

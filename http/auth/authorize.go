@@ -244,7 +244,11 @@ func (h *Handler) authorize(c echo.Context) error {
 	if create {
 		sid, secret = session.NewSessionID()
 	}
-	r, err := h.sessions.Call(ctx, sid, &messages.SessionCall{Secret: secret, Op: &messages.SessionCall_Begin{Begin: &messages.BeginAuth{Request: req, Create: create}}})
+	begin := &messages.BeginAuth{Request: req, Create: create, NeedsLogin: !fresh, RequiredSubject: hintSub}
+	if !acrSatisfied(req.AcrValues, ACRPassword) {
+		begin.RequiredAcr = ACRPasskey
+	}
+	r, err := h.sessions.Call(ctx, sid, &messages.SessionCall{Secret: secret, Op: &messages.SessionCall_Begin{Begin: begin}})
 	if err != nil {
 		return h.fail(c, rd, err)
 	}
