@@ -99,6 +99,15 @@ func (c Crypto) Verify(ctx context.Context, token string, algs ...string) (paylo
 	return r.Payload, r.Kid, nil
 }
 
+// VerifyType is Verify that also requires the token's "typ" header.
+func (c Crypto) VerifyType(ctx context.Context, token, typ string, algs ...string) (payload []byte, kid string, err error) {
+	r, err := cryptoCall[*messages.VerifyResponse](ctx, c, &messages.VerifyRequest{Token: token, Algs: algs, Typ: typ})
+	if err != nil {
+		return nil, "", err
+	}
+	return r.Payload, r.Kid, nil
+}
+
 // Encrypt makes a compact JWE to the recipient's public JWK (JSON).
 func (c Crypto) Encrypt(ctx context.Context, plaintext, jwk []byte, alg, enc, cty string) (string, error) {
 	r, err := cryptoCall[*messages.EncryptResponse](ctx, c, &messages.EncryptRequest{Plaintext: plaintext, Jwk: jwk, Alg: alg, Enc: enc, Cty: cty})

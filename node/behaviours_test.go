@@ -591,3 +591,38 @@ func TestReauthenticationCannotBeSkipped(t *testing.T) {
 		t.Fatalf("a fresh sign-in did not satisfy prompt=login: %d %v", r.status, r.loc)
 	}
 }
+
+// TestTokenTypesAreNotInterchangeable: an ID token is no access token and
+// an access token is no id_token_hint (RFC 8725 §3.11, RFC 9068 §4).
+func TestTokenTypesAreNotInterchangeable(t *testing.T) {
+	o := startOP(t)
+	b := browser(t)
+	cb := o.signIn(t, b, o.authorizeURL(baseParams()))
+	_, tok := o.redeem(t, cb.Query().Get("code"), "")
+	if st, _, _ := o.userinfo(t, tok["id_token"].(string)); st != 401 {
+		t.Fatalf("an ID token worked as an access token: %d", st)
+	}
+	p := baseParams()
+	p["prompt"] = "none"
+	p["id_token_hint"] = tok["access_token"].(string)
+	if r := get(t, b, o.authorizeURL(p)); r.loc == nil || r.loc.Query().Get("error") != "invalid_request" {
+		t.Fatalf("an access token worked as id_token_hint: %v", r.loc)
+	}
+}
+
+// TestDeletedUserGetsNoMoreTokens: refresh fails once the user is gone.
+func TestDeletedUserGetsNoMoreTokens(t *testing.T) {
+	o := startOP(t)
+	cb := o.signIn(t, browser(t), o.authorizeURL(baseParams()))
+	_, tok := o.redeem(t, cb.Query().Get("code"), "")
+	if err := o.n.Directory().DeleteUser(t.Context(), "alice"); err != nil {
+		t.Fatal(err)
+	}
+	v := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok["refresh_token"].(string)}}
+	if st, out := o.tokenRequest(t, "rp", v); st != 400 || out["error"] != "invalid_grant" {
+		t.Fatalf("refresh for a deleted user: %d %v", st, out)
+	}
+	if st, _, _ := o.userinfo(t, tok["access_token"].(string)); st == 200 {
+		t.Fatal("userinfo answered for a deleted user")
+	}
+}

@@ -113,7 +113,7 @@ func (w *worker) Receive(ctx actor.Context) {
 		tok, kid, err := w.cache.Sign(m.Alg, m.Payload, m.Typ)
 		ctx.Respond(&messages.SignResponse{Token: tok, Kid: kid, Error: toError(err)})
 	case *messages.VerifyRequest:
-		p, kid, alg, err := w.cache.Verify(m.Token, m.Algs)
+		p, kid, alg, err := w.cache.VerifyType(m.Token, m.Typ, m.Algs)
 		ctx.Respond(&messages.VerifyResponse{Payload: p, Kid: kid, Alg: alg, Error: toError(err)})
 	case *messages.EncryptRequest:
 		tok, err := Encrypt(m.Plaintext, m.Jwk, m.Alg, m.Enc, m.Cty)

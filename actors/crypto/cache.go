@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -231,6 +232,13 @@ func (k *signKey) signer(typ string) (jose.Signer, error) {
 // publish are accepted, narrowed further by algs when given; a token whose
 // kid is not published (revoked, removed, foreign) fails.
 func (c *Cache) Verify(token string, algs []string) (payload []byte, kid, alg string, err error) {
+	return c.VerifyType(token, "", algs)
+}
+
+// VerifyType is Verify that also requires the JOSE "typ" header (RFC 8725
+// §3.11: a token of one kind must not pass for another; RFC 9068 §4).
+// "at+jwt" also matches "application/at+jwt".
+func (c *Cache) VerifyType(token, typ string, algs []string) (payload []byte, kid, alg string, err error) {
 	s := c.cur.Load()
 	if s == nil {
 		return nil, "", "", ErrNoKey
@@ -255,6 +263,12 @@ func (c *Cache) Verify(token string, algs []string) (payload []byte, kid, alg st
 		return nil, "", "", fmt.Errorf("%w: want exactly one signature", ErrInvalidToken)
 	}
 	h := obj.Signatures[0].Protected
+	if typ != "" {
+		got, _ := h.ExtraHeaders["typ"].(string)
+		if !strings.EqualFold(strings.TrimPrefix(strings.ToLower(got), "application/"), typ) {
+			return nil, "", "", fmt.Errorf("%w: typ %q, want %q", ErrInvalidToken, got, typ)
+		}
+	}
 	pub := s.published[h.KeyID]
 	if pub == nil || pub.Algorithm != h.Algorithm {
 		return nil, "", "", fmt.Errorf("%w: unknown key %q", ErrInvalidToken, h.KeyID)

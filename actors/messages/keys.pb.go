@@ -679,7 +679,9 @@ type VerifyRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Token string                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
 	// Accepted algorithms; empty means every signing alg we publish.
-	Algs          []string          `protobuf:"bytes,2,rep,name=algs,proto3" json:"algs,omitempty"`
+	Algs []string `protobuf:"bytes,2,rep,name=algs,proto3" json:"algs,omitempty"`
+	// Required JOSE "typ" header (e.g. "at+jwt", "JWT"); empty: any.
+	Typ           string            `protobuf:"bytes,3,opt,name=typ,proto3" json:"typ,omitempty"`
 	Trace         map[string]string `protobuf:"bytes,10,rep,name=trace,proto3" json:"trace,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -727,6 +729,13 @@ func (x *VerifyRequest) GetAlgs() []string {
 		return x.Algs
 	}
 	return nil
+}
+
+func (x *VerifyRequest) GetTyp() string {
+	if x != nil {
+		return x.Typ
+	}
+	return ""
 }
 
 func (x *VerifyRequest) GetTrace() map[string]string {
@@ -1130,10 +1139,11 @@ const file_actors_messages_keys_proto_rawDesc = "" +
 	"\fSignResponse\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\x12\x10\n" +
 	"\x03kid\x18\x02 \x01(\tR\x03kid\x12-\n" +
-	"\x05error\x18\x03 \x01(\v2\x17.authrim.messages.ErrorR\x05error\"\xb5\x01\n" +
+	"\x05error\x18\x03 \x01(\v2\x17.authrim.messages.ErrorR\x05error\"\xc7\x01\n" +
 	"\rVerifyRequest\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\x12\x12\n" +
-	"\x04algs\x18\x02 \x03(\tR\x04algs\x12@\n" +
+	"\x04algs\x18\x02 \x03(\tR\x04algs\x12\x10\n" +
+	"\x03typ\x18\x03 \x01(\tR\x03typ\x12@\n" +
 	"\x05trace\x18\n" +
 	" \x03(\v2*.authrim.messages.VerifyRequest.TraceEntryR\x05trace\x1a8\n" +
 	"\n" +

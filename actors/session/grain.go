@@ -623,6 +623,9 @@ func (o *op) logout() error {
 	o.st.Login, o.st.LoginExpiresMs = nil, 0
 	o.st.Consents = nil
 	o.st.Pending = nil
+	// Codes not yet redeemed die with the session; redeemed ones stay so
+	// a replay still finds them.
+	o.st.Codes = slices.DeleteFunc(o.st.Codes, func(c *messages.Code) bool { return !c.Redeemed })
 	for _, gr := range o.st.Grants {
 		// Tokens asked for offline use outlive the browser session.
 		if !slices.Contains(gr.Scopes, "offline_access") {

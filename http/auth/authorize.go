@@ -58,7 +58,7 @@ type Sessions interface {
 
 // Verifier checks our own signed tokens (id_token_hint).
 type Verifier interface {
-	Verify(ctx context.Context, token string, algs ...string) (payload []byte, kid string, err error)
+	VerifyType(ctx context.Context, token, typ string, algs ...string) (payload []byte, kid string, err error)
 }
 
 // Lockouts counts failed password sign-ins per username (the
@@ -375,7 +375,7 @@ func (h hintClaims) audiences() []string {
 
 func (h *Handler) verifyHint(ctx context.Context, hint string) (hintClaims, error) {
 	var c hintClaims
-	payload, _, err := h.verifier.Verify(ctx, hint)
+	payload, _, err := h.verifier.VerifyType(ctx, hint, "JWT")
 	if err != nil {
 		return c, err
 	}

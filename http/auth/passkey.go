@@ -229,6 +229,7 @@ func (h *Handler) registerFinish(c echo.Context) error {
 		return h.jsonError(c, http.StatusServiceUnavailable, "cannot store the passkey")
 	}
 	h.logger.Info("passkey registered", "sub", r.Login.Subject, "backup_eligible", cred.Flags.BackupEligible)
+	c.Response().Header().Set("Cache-Control", "no-store")
 	return c.JSON(http.StatusOK, map[string]any{"ok": true, "id": base64.RawURLEncoding.EncodeToString(cred.ID)})
 }
 
@@ -314,6 +315,7 @@ func (h *Handler) loginFinish(c echo.Context) error {
 	h.logger.Info("sign-in succeeded", "method", "passkey", "client_id", rep.Request.GetClientId(), "sub", subject)
 	h.setCookie(c, sid, rep.NewSecret)
 	// The cookie secret rotated: the continue form needs a token for it.
+	c.Response().Header().Set("Cache-Control", "no-store")
 	return c.JSON(http.StatusOK, map[string]any{"ok": true, "csrf": csrfToken(rep.NewSecret, rid)})
 }
 

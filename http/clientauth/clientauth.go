@@ -24,6 +24,9 @@ import (
 // AssertionType is the client_assertion_type of private_key_jwt.
 const AssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
+// MaxAssertionLifetime bounds how far ahead a client assertion's exp may be.
+const MaxAssertionLifetime = 10 * time.Minute
+
 // Methods lists the methods we support, for discovery.
 var Methods = []string{"client_secret_basic", "client_secret_post", "none", "private_key_jwt"}
 
@@ -164,6 +167,10 @@ func (a *Authenticator) privateKeyJWT(ctx context.Context, formID, assertion str
 	}
 	if claims.Expiry == nil || claims.ID == "" {
 		return directory.Client{}, invalidClient("assertion needs exp and jti")
+	}
+	if claims.Expiry.Time().After(now.Add(MaxAssertionLifetime)) {
+		// A far-off exp would make the jti record live as long.
+		return directory.Client{}, invalidClient("assertion exp is too far in the future")
 	}
 	if err := claims.ValidateWithLeeway(jwt.Expected{Time: now}, 30*time.Second); err != nil {
 		return directory.Client{}, invalidClient("assertion expired or not yet valid")

@@ -26,7 +26,7 @@ const Path = "/userinfo"
 
 // Verifier checks access tokens through the Crypto pool.
 type Verifier interface {
-	Verify(ctx context.Context, token string, algs ...string) (payload []byte, kid string, err error)
+	VerifyType(ctx context.Context, token, typ string, algs ...string) (payload []byte, kid string, err error)
 }
 
 // Sessions reaches Session grains.
@@ -78,7 +78,7 @@ func (c *Checker) Check(ctx context.Context, raw string) (AccessToken, *messages
 	if raw == "" || len(raw) > 8192 {
 		return at, nil, oauth2.ErrInvalidToken
 	}
-	payload, _, err := c.Verifier.Verify(ctx, raw, c.Alg)
+	payload, _, err := c.Verifier.VerifyType(ctx, raw, "at+jwt", c.Alg)
 	if err != nil {
 		return at, nil, oauth2.ErrInvalidToken
 	}
@@ -155,7 +155,7 @@ func bearer(r *http.Request) (string, error) {
 
 func (h *Handler) fail(c echo.Context, err error) error {
 	e := oauth2.From(err)
-	if e.Status == http.StatusUnauthorized || e.Status == http.StatusBadRequest {
+	if e.Status == http.StatusUnauthorized || e.Status == http.StatusBadRequest || e.Status == http.StatusForbidden {
 		// RFC 6750 §3: the challenge names the error.
 		v := `Bearer realm="authrim"`
 		if e.Code != "" && e.Code != "unauthorized" {
