@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"html"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -304,4 +305,8 @@ func decodeJSON(resp *http.Response, v any) {
 
 func dirUser(name string) directory.NewUser {
 	return directory.NewUser{Username: name, Password: userPassword, Claims: map[string]any{"name": name}}
+}
+
+func discardLogger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelError}))
 }

@@ -46,6 +46,9 @@ type Options struct {
 	Now func() time.Time
 	// TracerProvider overrides the tracing exporter (tests record spans).
 	TracerProvider trace.TracerProvider
+	// NoInstrumentation leaves out metrics, spans and the access log, to
+	// measure what they cost (benchmarks only).
+	NoInstrumentation bool
 }
 
 // Node is a running node.
@@ -99,7 +102,9 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 		return nil, err
 	}
 	// Every store call below is timed, and traced within a request.
-	n.store = n.tel.Store(store)
+	if !opts.NoInstrumentation {
+		n.store = n.tel.Store(store)
+	}
 
 	kind := keymanager.NewKind(keymanager.Config{
 		Policy: keymanager.Policy{
@@ -150,7 +155,9 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 	})
 	kinds := []*pc.Kind{kind, sessionKind, ratelimit.NewKind(ratelimit.Config{Now: now, Logger: logger.With("actor", ratelimit.Kind)})}
 	for _, k := range kinds {
-		k.Props = k.Props.Clone(n.tel.PropsOptions(k.Kind)...)
+		if !opts.NoInstrumentation {
+			k.Props = k.Props.Clone(n.tel.PropsOptions(k.Kind)...)
+		}
 	}
 	n.actors, err = cluster.Start(cluster.Config{
 		Name:           cfg.Cluster.Name,
@@ -173,7 +180,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 			return km.List(ctx)
 		},
 		Logger:       logger.With("actor", crypto.PoolName),
-		PropsOptions: n.tel.PropsOptions(crypto.PoolName),
+		PropsOptions: n.instrument(opts, crypto.PoolName),
 	})
 	if err != nil {
 		return nil, err
@@ -188,7 +195,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 	}
 	e := router.New(router.Config{
 		Ready: n.Ready, Logger: logger,
-		Observe:    router.Observe(n.tel, logger.With("log", "access")),
+		Observe:    n.observe(opts),
 		Middleware: []echo.MiddlewareFunc{router.CORS(cfg.CORS.AllowedOrigins), n.rateLimit()},
 	}, fronts...)
 
@@ -303,6 +310,20 @@ func metadata(cfg Config) discovery.Metadata {
 		ClaimTypesSupported:               []string{"normal"},
 		AuthorizationResponseIss:          true,
 	}
+}
+
+func (n *Node) instrument(opts Options, kind string) []actor.PropsOption {
+	if opts.NoInstrumentation {
+		return nil
+	}
+	return n.tel.PropsOptions(kind)
+}
+
+func (n *Node) observe(opts Options) echo.MiddlewareFunc {
+	if opts.NoInstrumentation {
+		return nil
+	}
+	return router.Observe(n.tel, n.logger.With("log", "access"))
 }
 
 // Directory is the node's users and clients (operators and tests).
