@@ -179,8 +179,14 @@ func TestLogsOfAFullSignInHoldNoSecrets(t *testing.T) {
 			t.Errorf("the logs contain part of the %s", name)
 		}
 	}
-	for _, audit := range []string{"sign-in succeeded", "sign-in failed", "consent given"} {
-		if !strings.Contains(out, audit) {
+	for _, audit := range []string{"sign-in succeeded", "sign-in failed", "consent given", "signed out"} {
+		found := false
+		for _, line := range strings.Split(out, "\n") {
+			if strings.Contains(line, `"msg":"`+audit+`"`) && strings.Contains(line, `"audit":true`) {
+				found = true
+			}
+		}
+		if !found {
 			t.Errorf("no audit event %q", audit)
 		}
 	}

@@ -86,7 +86,7 @@ func (g *grain) Receive(ctx actor.Context) {
 			return rotate(s, g.cfg.Policy, m.Alg, now)
 		})
 		if err == nil {
-			g.cfg.Logger.Info("keys rotation requested", "alg", m.Alg)
+			g.cfg.Logger.Info("keys rotation requested", "audit", true, "alg", m.Alg)
 		}
 		g.reply(ctx, err)
 	case *messages.RevokeKey:
@@ -94,7 +94,7 @@ func (g *grain) Receive(ctx actor.Context) {
 			return revoke(s, m.Kid, m.Reason, now)
 		})
 		if err == nil {
-			g.cfg.Logger.Warn("key revoked", "kid", m.Kid, "reason", m.Reason)
+			g.cfg.Logger.Warn("key revoked", "audit", true, "kid", m.Kid, "reason", m.Reason)
 		}
 		g.reply(ctx, err)
 	}

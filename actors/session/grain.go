@@ -125,7 +125,7 @@ func (g *grain) handle(ctx context.Context, call *messages.SessionCall) *message
 	if g.st != nil {
 		next = proto.Clone(g.st).(*messages.SessionState)
 	}
-	pruned := g.prune(next, now)
+	pruned := prune(next, now, g.cfg.CodeTTL, g.cfg.AccessTokenTTL)
 	op := &op{g: g, st: next, now: now, secret: call.Secret, reply: &messages.SessionReply{}}
 	err := op.run(call)
 	changed := op.changed || pruned
@@ -178,8 +178,11 @@ func (g *grain) persist(ctx context.Context, st *messages.SessionState) error {
 	return g.cfg.Store.Put(ctx, Bucket, g.sid, b)
 }
 
-// prune drops what has expired; it reports whether anything went.
-func (g *grain) prune(st *messages.SessionState, now time.Time) bool {
+// prune drops what has expired at now; it reports whether anything went.
+// codeTTL and accessTTL are the grain's Config.CodeTTL and AccessTokenTTL.
+// It is the one place for the expiry rules: the grain applies it on every
+// call, Sweep to records no grain has touched for a while.
+func prune(st *messages.SessionState, now time.Time, codeTTL, accessTTL time.Duration) bool {
 	if st == nil {
 		return false
 	}
@@ -200,12 +203,12 @@ func (g *grain) prune(st *messages.SessionState, now time.Time) bool {
 	changed = changed || len(st.Ceremonies) != before
 	// A redeemed code is kept ten lifetimes so that a replay still finds
 	// it and revokes what it produced (RFC 6749 §4.1.2).
-	keep := 10 * g.cfg.CodeTTL.Milliseconds()
+	keep := 10 * codeTTL.Milliseconds()
 	before = len(st.Codes)
 	st.Codes = slices.DeleteFunc(st.Codes, func(c *messages.Code) bool { return c.ExpiresMs+keep <= n })
 	changed = changed || len(st.Codes) != before
 	before = len(st.Grants)
-	st.Grants = slices.DeleteFunc(st.Grants, func(gr *messages.Grant) bool { return grantEnd(gr, g.cfg.AccessTokenTTL) <= n })
+	st.Grants = slices.DeleteFunc(st.Grants, func(gr *messages.Grant) bool { return grantEnd(gr, accessTTL) <= n })
 	return changed || len(st.Grants) != before
 }
 
@@ -470,7 +473,7 @@ func (o *op) revokeGrant(gr *messages.Grant, reason string) {
 	gr.Revoked, gr.RevokeReason = true, reason
 	gr.RefreshHash = nil
 	o.changed = true
-	o.g.cfg.Logger.Warn("grant revoked", "sid", o.g.sid, "grant", gr.Id, "client_id", gr.ClientId, "reason", reason)
+	o.g.cfg.Logger.Warn("grant revoked", "audit", true, "sid", o.g.sid, "grant", gr.Id, "client_id", gr.ClientId, "reason", reason)
 }
 
 // view is a grant without its secrets, for replies.

@@ -127,13 +127,13 @@ func (h *Handler) login(c echo.Context) error {
 		return errorPage(c, http.StatusServiceUnavailable, "Sign-in is unavailable right now. Try again shortly.")
 	}
 	if locked {
-		h.logger.Info("sign-in refused: username locked", "client_id", req.ClientId)
+		h.logger.Info("sign-in refused: username locked", "audit", true, "client_id", req.ClientId)
 		return h.loginPage(c, http.StatusUnauthorized, f.secret, f.rid, req, username, msgBadCredentials)
 	}
 	user, err := h.users.Authenticate(ctx, username, password)
 	if err != nil {
 		if errors.Is(err, directory.ErrInvalidCredentials) || errors.Is(err, directory.ErrInvalid) {
-			h.logger.Info("sign-in failed", "client_id", req.ClientId)
+			h.logger.Info("sign-in failed", "audit", true, "client_id", req.ClientId)
 			h.recordFailure(ctx, lockKey)
 			// One message whether the user exists or not.
 			return h.loginPage(c, http.StatusUnauthorized, f.secret, f.rid, req, username, msgBadCredentials)
@@ -148,7 +148,7 @@ func (h *Handler) login(c echo.Context) error {
 	if err != nil {
 		return expired(c)
 	}
-	h.logger.Info("sign-in succeeded", "client_id", req.ClientId, "sub", user.Subject)
+	h.logger.Info("sign-in succeeded", "audit", true, "client_id", req.ClientId, "sub", user.Subject)
 	// The secret rotated: new cookie, and the next form's CSRF follows it.
 	h.setCookie(c, f.sid, rep.NewSecret)
 	rd := redirect{uri: req.RedirectUri, mode: req.ResponseMode, state: req.State}
@@ -201,7 +201,7 @@ func (h *Handler) recordFailure(ctx context.Context, key string) {
 		return
 	}
 	if !until.IsZero() {
-		h.logger.Warn("sign-in locked after repeated failures", "until", until)
+		h.logger.Warn("sign-in locked after repeated failures", "audit", true, "until", until)
 	}
 }
 
@@ -227,7 +227,7 @@ func (h *Handler) consent(c echo.Context) error {
 	switch c.Request().PostForm.Get("decision") {
 	case "allow":
 	case "deny":
-		h.logger.Info("consent denied", "client_id", req.ClientId)
+		h.logger.Info("consent denied", "audit", true, "client_id", req.ClientId)
 		return h.fail(c, rd, oauth2.ErrAccessDenied.WithDescription("the user denied the request"))
 	default:
 		return errorPage(c, http.StatusBadRequest, "Choose Allow or Deny.")
@@ -236,6 +236,6 @@ func (h *Handler) consent(c echo.Context) error {
 	if _, err := h.sessions.Call(ctx, f.sid, &messages.SessionCall{Secret: f.secret, Op: &messages.SessionCall_Consent{Consent: &messages.GiveConsent{Rid: f.rid}}}); err != nil {
 		return expired(c)
 	}
-	h.logger.Info("consent given", "client_id", req.ClientId)
+	h.logger.Info("consent given", "audit", true, "client_id", req.ClientId)
 	return h.issue(c, rd, f.sid, f.secret, req.ResponseType, &messages.IssueCode{Rid: f.rid})
 }
