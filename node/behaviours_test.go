@@ -626,3 +626,34 @@ func TestDeletedUserGetsNoMoreTokens(t *testing.T) {
 		t.Fatal("userinfo answered for a deleted user")
 	}
 }
+
+// TestClaimsNeedTheirOwnConsent: consent to scopes does not cover a claim
+// asked for by name that those scopes do not release; a claims sub value
+// for another user gets no code.
+func TestClaimsNeedTheirOwnConsent(t *testing.T) {
+	o := startOP(t)
+	b := browser(t)
+	p := baseParams()
+	p["scope"] = "openid profile"
+	o.signIn(t, b, o.authorizeURL(p))
+	p["claims"] = `{"userinfo":{"name":null}}`
+	if r := get(t, b, o.authorizeURL(p)); r.status != 302 || r.loc.Query().Get("code") == "" {
+		t.Fatalf("a claim the consented profile scope releases asked again: %d", r.status)
+	}
+	p["claims"] = `{"userinfo":{"email":{"essential":true}}}`
+	if r := get(t, b, o.authorizeURL(p)); !r.isConsent() {
+		t.Fatalf("email claim released without consent: %d %v", r.status, r.loc)
+	}
+	p["prompt"] = "none"
+	if r := get(t, b, o.authorizeURL(p)); r.loc == nil || r.loc.Query().Get("error") != "consent_required" {
+		t.Fatalf("prompt=none with an unconsented claim: %v", r.loc)
+	}
+	p["claims"] = `{"id_token":{"sub":{"value":"someone-else"}}}`
+	if r := get(t, b, o.authorizeURL(p)); r.loc == nil || r.loc.Query().Get("error") != "login_required" {
+		t.Fatalf("claims sub value of another user: %v", r.loc)
+	}
+	p["claims"] = `{"id_token":{"sub":{"value":"` + o.user.Subject + `"}}}`
+	if r := get(t, b, o.authorizeURL(p)); r.loc == nil || r.loc.Query().Get("code") == "" {
+		t.Fatalf("claims sub value of the signed-in user: %v", r.loc)
+	}
+}

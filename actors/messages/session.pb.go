@@ -40,13 +40,16 @@ type AuthRequest struct {
 	// The OIDC "claims" request parameter, as JSON.
 	ClaimsJson string `protobuf:"bytes,8,opt,name=claims_json,json=claimsJson,proto3" json:"claims_json,omitempty"`
 	// -1 when absent.
-	MaxAge        int64    `protobuf:"varint,9,opt,name=max_age,json=maxAge,proto3" json:"max_age,omitempty"`
-	AcrValues     []string `protobuf:"bytes,10,rep,name=acr_values,json=acrValues,proto3" json:"acr_values,omitempty"`
-	Prompt        []string `protobuf:"bytes,11,rep,name=prompt,proto3" json:"prompt,omitempty"`
-	LoginHint     string   `protobuf:"bytes,12,opt,name=login_hint,json=loginHint,proto3" json:"login_hint,omitempty"`
-	ClientName    string   `protobuf:"bytes,13,opt,name=client_name,json=clientName,proto3" json:"client_name,omitempty"`
-	SkipConsent   bool     `protobuf:"varint,14,opt,name=skip_consent,json=skipConsent,proto3" json:"skip_consent,omitempty"`
-	ResponseType  string   `protobuf:"bytes,15,opt,name=response_type,json=responseType,proto3" json:"response_type,omitempty"`
+	MaxAge       int64    `protobuf:"varint,9,opt,name=max_age,json=maxAge,proto3" json:"max_age,omitempty"`
+	AcrValues    []string `protobuf:"bytes,10,rep,name=acr_values,json=acrValues,proto3" json:"acr_values,omitempty"`
+	Prompt       []string `protobuf:"bytes,11,rep,name=prompt,proto3" json:"prompt,omitempty"`
+	LoginHint    string   `protobuf:"bytes,12,opt,name=login_hint,json=loginHint,proto3" json:"login_hint,omitempty"`
+	ClientName   string   `protobuf:"bytes,13,opt,name=client_name,json=clientName,proto3" json:"client_name,omitempty"`
+	SkipConsent  bool     `protobuf:"varint,14,opt,name=skip_consent,json=skipConsent,proto3" json:"skip_consent,omitempty"`
+	ResponseType string   `protobuf:"bytes,15,opt,name=response_type,json=responseType,proto3" json:"response_type,omitempty"`
+	// What consent covers: the scopes plus "claim:NAME" for each claim the
+	// claims parameter asks for by name.
+	ConsentItems  []string `protobuf:"bytes,16,rep,name=consent_items,json=consentItems,proto3" json:"consent_items,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -184,6 +187,13 @@ func (x *AuthRequest) GetResponseType() string {
 		return x.ResponseType
 	}
 	return ""
+}
+
+func (x *AuthRequest) GetConsentItems() []string {
+	if x != nil {
+		return x.ConsentItems
+	}
+	return nil
 }
 
 // Login is who signed in to the session, when and how.
@@ -1863,7 +1873,7 @@ var File_actors_messages_session_proto protoreflect.FileDescriptor
 
 const file_actors_messages_session_proto_rawDesc = "" +
 	"\n" +
-	"\x1dactors/messages/session.proto\x12\x10authrim.messages\x1a\x1aactors/messages/keys.proto\"\xd6\x03\n" +
+	"\x1dactors/messages/session.proto\x12\x10authrim.messages\x1a\x1aactors/messages/keys.proto\"\xfb\x03\n" +
 	"\vAuthRequest\x12\x1b\n" +
 	"\tclient_id\x18\x01 \x01(\tR\bclientId\x12!\n" +
 	"\fredirect_uri\x18\x02 \x01(\tR\vredirectUri\x12#\n" +
@@ -1884,7 +1894,8 @@ const file_actors_messages_session_proto_rawDesc = "" +
 	"\vclient_name\x18\r \x01(\tR\n" +
 	"clientName\x12!\n" +
 	"\fskip_consent\x18\x0e \x01(\bR\vskipConsent\x12#\n" +
-	"\rresponse_type\x18\x0f \x01(\tR\fresponseType\"g\n" +
+	"\rresponse_type\x18\x0f \x01(\tR\fresponseType\x12#\n" +
+	"\rconsent_items\x18\x10 \x03(\tR\fconsentItems\"g\n" +
 	"\x05Login\x12\x18\n" +
 	"\asubject\x18\x01 \x01(\tR\asubject\x12 \n" +
 	"\fauth_time_ms\x18\x02 \x01(\x03R\n" +

@@ -407,7 +407,11 @@ func (o *op) consent(m *messages.GiveConsent) error {
 		c = &messages.Consent{}
 		o.st.Consents[p.Request.ClientId] = c
 	}
-	for _, s := range p.Request.Scopes {
+	items := p.Request.ConsentItems
+	if len(items) == 0 {
+		items = p.Request.Scopes
+	}
+	for _, s := range items {
 		if !slices.Contains(c.Scopes, s) {
 			c.Scopes = append(c.Scopes, s)
 		}

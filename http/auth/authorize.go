@@ -220,6 +220,12 @@ func (h *Handler) authorize(c echo.Context) error {
 	if herr != nil {
 		return h.fail(c, rd, herr)
 	}
+	if sv := subValue(req.ClaimsJson); sv != "" {
+		if hintSub != "" && hintSub != sv {
+			return h.fail(c, rd, oauth2.ErrInvalidRequest.WithDescription("id_token_hint and claims ask for different subjects"))
+		}
+		hintSub = sv
+	}
 	prompt := req.Prompt
 	fresh := login != nil && !slices.Contains(prompt, "login") && !slices.Contains(prompt, "select_account") &&
 		(req.MaxAge < 0 || h.cfg.Now().Sub(time.UnixMilli(login.AuthTimeMs)) <= time.Duration(req.MaxAge)*time.Second) &&
@@ -331,6 +337,7 @@ func (h *Handler) parse(ctx context.Context, p url.Values, client directory.Clie
 		}
 		req.MaxAge = n
 	}
+	req.ConsentItems = append(req.ConsentItems, req.Scopes...)
 	if s := p.Get("claims"); s != "" {
 		cr, err := oauth2.ParseClaimsRequest(s)
 		if err != nil {
@@ -338,6 +345,17 @@ func (h *Handler) parse(ctx context.Context, p url.Values, client directory.Clie
 		}
 		b, _ := json.Marshal(cr)
 		req.ClaimsJson = string(b)
+		// Claims asked for by name need consent of their own, unless a
+		// consented scope already releases them.
+		for _, names := range []map[string]*oauth2.ClaimSpec{cr.UserInfo, cr.IDToken} {
+			for name := range names {
+				item := "claim:" + name
+				if oauth2.Releasable(name) && !oauth2.ScopesRelease(req.Scopes, name) && !slices.Contains(req.ConsentItems, item) {
+					req.ConsentItems = append(req.ConsentItems, item)
+				}
+			}
+		}
+		slices.Sort(req.ConsentItems)
 	}
 	req.AcrValues = strings.Fields(p.Get("acr_values"))
 	return req, nil
@@ -395,12 +413,27 @@ func needsConsent(req *messages.AuthRequest, consented []string) bool {
 	if req.SkipConsent {
 		return false
 	}
-	for _, s := range req.Scopes {
+	items := req.ConsentItems
+	if len(items) == 0 {
+		items = req.Scopes
+	}
+	for _, s := range items {
 		if !slices.Contains(consented, s) {
 			return true
 		}
 	}
 	return false
+}
+
+// subValue is the sub the claims parameter demands, if any (OIDC Core
+// §5.5.1: the OP must not answer for another subject).
+func subValue(claimsJSON string) string {
+	cr, _ := oauth2.ParseClaimsRequest(claimsJSON)
+	if cr == nil || cr.IDToken["sub"] == nil {
+		return ""
+	}
+	v, _ := cr.IDToken["sub"].Value.(string)
+	return v
 }
 
 // current reads the session cookie and asks its grain for the login.

@@ -77,3 +77,23 @@ func Release(user map[string]any, scopes []string, requested map[string]*ClaimSp
 	}
 	return out
 }
+
+// Releasable tells whether name is a user claim the OP can release.
+func Releasable(name string) bool {
+	for _, s := range []string{"profile", "email", "address", "phone"} {
+		if slices.Contains(ScopeClaims[s], name) {
+			return true
+		}
+	}
+	return false
+}
+
+// ScopesRelease tells whether one of scopes releases claim name.
+func ScopesRelease(scopes []string, name string) bool {
+	for _, s := range scopes {
+		if slices.Contains(ScopeClaims[s], name) {
+			return true
+		}
+	}
+	return false
+}
