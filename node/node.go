@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -49,6 +50,9 @@ type Options struct {
 	// NoInstrumentation leaves out metrics, spans and the access log, to
 	// measure what they cost (benchmarks only).
 	NoInstrumentation bool
+	// SweepInterval is how often expired records are swept from the
+	// store (see Sweep); 0 means DefaultSweepInterval.
+	SweepInterval time.Duration
 }
 
 // Node is a running node.
@@ -66,6 +70,8 @@ type Node struct {
 	served   chan error
 	tel      *telemetry.Telemetry
 	metrics  *http.Server
+	now      func() time.Time
+	sweeper  *sweeper
 }
 
 // Start brings a node up: store, actors, keys, then the HTTP listener. It
@@ -142,6 +148,8 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
+	n.now = now
+	n.startSweeper(opts.SweepInterval)
 	sessionKind := session.NewKind(session.Config{
 		Store:          n.store,
 		Now:            now,
@@ -200,6 +208,13 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 	}, fronts...)
 
 	n.tel.KeysCollector(n.cache.KeySet, now)
+	n.tel.StoreSize(func() float64 {
+		st, err := os.Stat(n.bolt.Path())
+		if err != nil {
+			return 0
+		}
+		return float64(st.Size())
+	})
 	if cfg.Metrics.Listen != "" {
 		ml, err := net.Listen("tcp", cfg.Metrics.Listen)
 		if err != nil {
@@ -422,6 +437,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 }
 
 func (n *Node) close() {
+	n.stopSweeper()
 	if n.actors != nil {
 		n.actors.Shutdown()
 		n.actors = nil

@@ -106,6 +106,7 @@ func TestTokenRequestMetricsAndConnectedTrace(t *testing.T) {
 		`authrim_store_operation_duration_seconds_count{bucket="sessions",op="put"}`,
 		`authrim_key_next_rotation_timestamp_seconds{alg="RS256"}`,
 		`authrim_key_rotations_total{alg="ES256"} 0`,
+		`authrim_store_size_bytes`,
 		`go_goroutines`,
 	} {
 		if !strings.Contains(string(body), line) {
@@ -216,6 +217,20 @@ func TestCORSAllowsOnlyConfiguredOrigins(t *testing.T) {
 		{"/token", "https://evil.example.com", false},
 		{"/login", "https://app.example.com", false},
 	}
+	t.Run("HTML pages carry security headers", func(t *testing.T) {
+		r, err := http.Get(o.authorizeURL(baseParams()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		csp := r.Header.Get("Content-Security-Policy")
+		if !strings.Contains(csp, "frame-ancestors 'none'") || !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe-inline") {
+			t.Errorf("CSP %q", csp)
+		}
+		if r.Header.Get("Referrer-Policy") == "" || r.Header.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("headers %v", r.Header)
+		}
+	})
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%s from %s", tt.path, tt.origin), func(t *testing.T) {
 			resp := preflight(tt.path, tt.origin)

@@ -124,3 +124,10 @@ func (t *Telemetry) Shutdown(ctx context.Context) error {
 	defer cancel()
 	return t.shutdown(ctx)
 }
+
+// StoreSize reports the size of the store on disk (the bbolt file).
+func (t *Telemetry) StoreSize(size func() float64) {
+	t.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "authrim_store_size_bytes", Help: "Size of the store on disk.",
+	}, size))
+}
