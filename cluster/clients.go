@@ -192,17 +192,18 @@ func (r RateLimits) CheckLock(ctx context.Context, key string) (time.Time, error
 	return lockTime(rep.LockedUntilMs), nil
 }
 
-// RecordFailure counts a failure for key: threshold failures within
-// window lock it for lock. It returns until when key is locked (the zero
-// time: it is not).
-func (r RateLimits) RecordFailure(ctx context.Context, key string, threshold int, window, lock time.Duration) (time.Time, error) {
+// RecordFailure counts an attempt (a failure, or a sign-in about to be
+// checked) for key: threshold of them within window lock it for lock. It
+// returns until when key is locked (the zero time: it is not), and whether
+// it was locked already before this attempt, which then was not counted.
+func (r RateLimits) RecordFailure(ctx context.Context, key string, threshold int, window, lock time.Duration) (until time.Time, wasLocked bool, err error) {
 	rep, err := rateLimitCall[*messages.LockReply](ctx, r, key, &messages.RecordFailure{
 		Threshold: int32(min(threshold, 1<<30)), WindowMs: window.Milliseconds(), LockMs: lock.Milliseconds(),
 	})
 	if err != nil {
-		return time.Time{}, err
+		return time.Time{}, false, err
 	}
-	return lockTime(rep.LockedUntilMs), nil
+	return lockTime(rep.LockedUntilMs), rep.WasLocked, nil
 }
 
 // Reset forgets key's failures and lifts its lock.

@@ -133,7 +133,7 @@ func checkClientID(id string) error {
 // same rules CreateClient and NewStaticClient apply to their input). The
 // error wraps ErrInvalid and lists every problem.
 func (c Client) Validate() error {
-	p := c.problems()
+	p := c.problems(IDTokenSignAlgs)
 	switch {
 	case needsSecret(c.AuthMethod):
 		if !validSecretHash(c.SecretHash) {
@@ -154,8 +154,9 @@ func validSecretHash(h string) bool {
 	return err == nil && len(b) == sha256.Size
 }
 
-// problems lists what is wrong with c apart from its secret.
-func (c Client) problems() []string {
+// problems lists what is wrong with c apart from its secret. algs are the
+// ID token algorithms it may choose from.
+func (c Client) problems(algs []string) []string {
 	var p []string
 	add := func(err error) {
 		if err != nil {
@@ -188,8 +189,8 @@ func (c Client) problems() []string {
 	}
 	p = append(p, checkURIs("redirect_uris", c.RedirectURIs)...)
 	p = append(p, checkURIs("post_logout_redirect_uris", c.PostLogoutRedirectURIs)...)
-	if !slices.Contains(IDTokenSignAlgs, c.IDTokenSignedResponseAlg) {
-		p = append(p, fmt.Sprintf("id_token_signed_response_alg must be one of %s, got %q", strings.Join(IDTokenSignAlgs, ", "), clip(c.IDTokenSignedResponseAlg)))
+	if !slices.Contains(algs, c.IDTokenSignedResponseAlg) {
+		p = append(p, algProblem(c.IDTokenSignedResponseAlg, algs))
 	}
 	if len(c.JWKS) > 0 {
 		if _, err := parseJWKS(c.JWKS); err != nil {
@@ -253,9 +254,15 @@ func parseJWKS(raw json.RawMessage) (*jose.JSONWebKeySet, error) {
 	return &set, nil
 }
 
+// algProblem says that alg is not one of algs.
+func algProblem(alg string, algs []string) string {
+	return fmt.Sprintf("id_token_signed_response_alg must be one of %s (the algorithms this node signs with), got %q", strings.Join(algs, ", "), clip(alg))
+}
+
 // build checks in and returns the client it describes with its plaintext
-// secret (given or generated, "" when the method takes none).
-func (in NewClient) build(now time.Time) (Client, string, error) {
+// secret (given or generated, "" when the method takes none). algs are the
+// ID token algorithms the client may choose from.
+func (in NewClient) build(now time.Time, algs []string) (Client, string, error) {
 	c := Client{
 		ID:                       in.ID,
 		Name:                     in.Name,
@@ -278,7 +285,7 @@ func (in NewClient) build(now time.Time) (Client, string, error) {
 			c.JWKS = buf.Bytes()
 		}
 	}
-	p := c.problems()
+	p := c.problems(algs)
 	secret := in.Secret
 	switch {
 	case needsSecret(c.AuthMethod):
@@ -308,8 +315,10 @@ func (in NewClient) build(now time.Time) (Client, string, error) {
 // NewStaticClient builds a static client from config values: it validates
 // in like CreateClient, hashes the secret in memory and sets Static. The
 // ID must be given, and so must the secret for client_secret_* methods
-// (a generated one could not be told to anyone).
-func NewStaticClient(in NewClient) (Client, error) {
+// (a generated one could not be told to anyone). idTokenAlgs are the ID
+// token algorithms the node has keys for (Options.IDTokenAlgs); none given
+// means IDTokenSignAlgs.
+func NewStaticClient(in NewClient, idTokenAlgs ...string) (Client, error) {
 	var p []string
 	if in.ID == "" {
 		p = append(p, "client_id must be given for a static client")
@@ -320,7 +329,10 @@ func NewStaticClient(in NewClient) (Client, error) {
 	if err := invalidAll(p); err != nil {
 		return Client{}, err
 	}
-	c, _, err := in.build(time.Time{})
+	if len(idTokenAlgs) == 0 {
+		idTokenAlgs = IDTokenSignAlgs
+	}
+	c, _, err := in.build(time.Time{}, idTokenAlgs)
 	if err != nil {
 		return Client{}, err
 	}
@@ -331,8 +343,8 @@ func NewStaticClient(in NewClient) (Client, error) {
 // CreateClient registers a client and returns it with its secret in clear:
 // the only time the secret is available (only its hash is stored). The
 // secret is "" for methods that use none. An error wraps ErrInvalid for
-// bad input and ErrClientIDTaken when a static or stored client has the
-// ID.
+// bad input (including an ID token algorithm outside Options.IDTokenAlgs)
+// and ErrClientIDTaken when a static or stored client has the ID.
 func (d *Directory) CreateClient(ctx context.Context, in NewClient) (Client, string, error) {
 	if in.ID == "" {
 		id, err := randomToken(16)
@@ -341,7 +353,7 @@ func (d *Directory) CreateClient(ctx context.Context, in NewClient) (Client, str
 		}
 		in.ID = id
 	}
-	c, secret, err := in.build(d.now())
+	c, secret, err := in.build(d.now(), d.idTokenAlgs)
 	if err != nil {
 		return Client{}, "", err
 	}

@@ -1,6 +1,7 @@
 package directory_test
 
 import (
+	"cmp"
 	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -426,5 +427,66 @@ func TestUseJTI(t *testing.T) {
 	// A stale record no longer blocks (the caller's exp check does).
 	if err := d.UseJTI(ctx, "rp", "jti-2", clk.Now().Add(time.Minute)); err != nil {
 		t.Errorf("after expiry: %v", err)
+	}
+}
+
+// TestClientIDTokenAlgs: a client may only ask for an ID token algorithm
+// the node has keys for (Options.IDTokenAlgs), stored or static; the
+// error names the allowed ones.
+func TestClientIDTokenAlgs(t *testing.T) {
+	ctx := context.Background()
+	opts := fast
+	opts.IDTokenAlgs = []string{"RS256", "ES256"}
+	d, _ := newDirectory(t, opts)
+	in := func(id, alg string) directory.NewClient {
+		return directory.NewClient{ID: id, AuthMethod: "none", GrantTypes: []string{"authorization_code"},
+			RedirectURIs: []string{"https://rp.example/cb"}, IDTokenSignedResponseAlg: alg}
+	}
+	for _, alg := range []string{"PS256", "EdDSA", "HS256"} {
+		_, _, err := d.CreateClient(ctx, in("c-"+alg, alg))
+		if !errors.Is(err, directory.ErrInvalid) || !strings.Contains(err.Error(), "RS256, ES256") {
+			t.Errorf("CreateClient with %s: %v; want ErrInvalid naming RS256, ES256", alg, err)
+		}
+		if _, err := d.Client(ctx, "c-"+alg); !errors.Is(err, directory.ErrNotFound) {
+			t.Errorf("client with %s was stored: %v", alg, err)
+		}
+		_, err = directory.NewStaticClient(in("s-"+alg, alg), opts.IDTokenAlgs...)
+		if !errors.Is(err, directory.ErrInvalid) || !strings.Contains(err.Error(), "RS256, ES256") {
+			t.Errorf("NewStaticClient with %s: %v; want ErrInvalid naming RS256, ES256", alg, err)
+		}
+	}
+	for _, alg := range []string{"", "RS256", "ES256"} {
+		c, _, err := d.CreateClient(ctx, in("ok-"+alg, alg))
+		if err != nil {
+			t.Errorf("CreateClient with %q: %v", alg, err)
+		} else if want := cmp.Or(alg, directory.DefaultIDTokenAlg); c.IDTokenSignedResponseAlg != want {
+			t.Errorf("alg %q, want %q", c.IDTokenSignedResponseAlg, want)
+		}
+		if _, err := directory.NewStaticClient(in("ok-"+alg, alg), opts.IDTokenAlgs...); err != nil {
+			t.Errorf("NewStaticClient with %q: %v", alg, err)
+		}
+	}
+	// Without a list, every algorithm the package supports.
+	if _, err := directory.NewStaticClient(in("any", "EdDSA")); err != nil {
+		t.Errorf("NewStaticClient without algs: %v", err)
+	}
+	all, _ := newDirectory(t, fast)
+	if _, _, err := all.CreateClient(ctx, in("any", "PS256")); err != nil {
+		t.Errorf("CreateClient without Options.IDTokenAlgs: %v", err)
+	}
+
+	// A static client built for another node (or by hand) is refused by
+	// New, as is a list naming an algorithm the package cannot sign with.
+	eddsa, err := directory.NewStaticClient(in("eddsa", "EdDSA"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, o := range map[string]directory.Options{
+		"static client": {Argon2Time: 1, Argon2MemoryKiB: 8192, Argon2Threads: 1, IDTokenAlgs: opts.IDTokenAlgs, StaticClients: []directory.Client{eddsa}},
+		"unknown alg":   {Argon2Time: 1, Argon2MemoryKiB: 8192, Argon2Threads: 1, IDTokenAlgs: []string{"RS256", "none"}},
+	} {
+		if _, err := directory.New(openStore(t, t.TempDir()), o); !errors.Is(err, directory.ErrInvalid) {
+			t.Errorf("New with %s: %v; want ErrInvalid", name, err)
+		}
 	}
 }

@@ -104,6 +104,10 @@ type Options struct {
 	// NewStaticClient. They are served before stored clients and cannot be
 	// deleted through the directory.
 	StaticClients []Client
+	// IDTokenAlgs are the ID token signing algorithms the node has keys
+	// for (keys.algorithms): clients may only choose one of them. Empty
+	// means IDTokenSignAlgs.
+	IDTokenAlgs []string
 	// Now is the clock (tests inject one). Defaults to time.Now.
 	Now func() time.Time
 }
@@ -123,6 +127,8 @@ type Directory struct {
 	params argonParams
 	static map[string]Client
 	now    func() time.Time
+	// idTokenAlgs are Options.IDTokenAlgs (never empty).
+	idTokenAlgs []string
 	// dummyHash is verified against when a username is unknown, so that
 	// Authenticate costs one argon2id run whether or not the user exists.
 	dummyHash string
@@ -142,14 +148,25 @@ func New(store persistence.Backend, opts Options) (*Directory, error) {
 			return nil, err
 		}
 	}
-	d := &Directory{store: store, params: p, static: map[string]Client{}, now: opts.Now}
+	d := &Directory{store: store, params: p, static: map[string]Client{}, now: opts.Now, idTokenAlgs: IDTokenSignAlgs}
 	if d.now == nil {
 		d.now = time.Now
+	}
+	if len(opts.IDTokenAlgs) > 0 {
+		for _, a := range opts.IDTokenAlgs {
+			if !slices.Contains(IDTokenSignAlgs, a) {
+				return nil, invalid("unsupported ID token algorithm %q (supported: %s)", clip(a), strings.Join(IDTokenSignAlgs, ", "))
+			}
+		}
+		d.idTokenAlgs = slices.Clone(opts.IDTokenAlgs)
 	}
 	for i, c := range opts.StaticClients {
 		c.Static = true
 		if err := c.Validate(); err != nil {
 			return nil, fmt.Errorf("static client %d (%q): %w", i, c.ID, err)
+		}
+		if !slices.Contains(d.idTokenAlgs, c.IDTokenSignedResponseAlg) {
+			return nil, fmt.Errorf("static client %d (%q): %w", i, c.ID, invalid("%s", algProblem(c.IDTokenSignedResponseAlg, d.idTokenAlgs)))
 		}
 		if _, dup := d.static[c.ID]; dup {
 			return nil, invalid("static client id %q listed twice", c.ID)

@@ -84,6 +84,8 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
+	// Lines logged with a request's context name its trace.
+	logger = slog.New(telemetry.LogHandler(logger.Handler()))
 	n := &Node{cfg: cfg, logger: logger, served: make(chan error, 1)}
 	defer func() {
 		if err != nil {
@@ -135,7 +137,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 			ID: cc.ID, Name: cc.Name, Secret: cc.Secret, RedirectURIs: cc.RedirectURIs,
 			PostLogoutRedirectURIs: cc.PostLogoutRedirectURIs, AuthMethod: cc.AuthMethod, GrantTypes: cc.GrantTypes,
 			IDTokenSignedResponseAlg: cc.IDTokenSignedResponseAlg, JWKS: []byte(cc.JWKS), SkipConsent: cc.SkipConsent,
-		})
+		}, cfg.Keys.Algorithms...)
 		if err != nil {
 			return nil, fmt.Errorf("node: client %s: %w", cc.ID, err)
 		}
@@ -143,7 +145,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 	}
 	n.dir, err = directory.New(n.store, directory.Options{
 		Argon2Time: cfg.Passwords.Time, Argon2MemoryKiB: cfg.Passwords.MemoryKiB, Argon2Threads: cfg.Passwords.Threads,
-		StaticClients: static, Now: now,
+		StaticClients: static, IDTokenAlgs: cfg.Keys.Algorithms, Now: now,
 	})
 	if err != nil {
 		return nil, err

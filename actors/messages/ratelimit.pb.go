@@ -150,8 +150,11 @@ func (x *RateLimitTakeReply) GetError() *Error {
 	return nil
 }
 
-// RecordFailure counts one failed sign-in: `threshold` failures within
-// `window_ms` lock the key for `lock_ms`.
+// RecordFailure counts one sign-in attempt (sent before the password is
+// checked, so parallel guesses cannot all pass a separate check):
+// `threshold` attempts within `window_ms` lock the key for `lock_ms`. An
+// attempt while the key is locked is not counted and does not extend the
+// lock.
 type RecordFailure struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Threshold     int32                  `protobuf:"varint,1,opt,name=threshold,proto3" json:"threshold,omitempty"`
@@ -292,6 +295,9 @@ type LockReply struct {
 	// Unix milliseconds until which the key is locked; 0: not locked.
 	LockedUntilMs int64  `protobuf:"varint,1,opt,name=locked_until_ms,json=lockedUntilMs,proto3" json:"locked_until_ms,omitempty"`
 	Error         *Error `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	// RecordFailure only: the key was locked already before this attempt
+	// (which was therefore not counted).
+	WasLocked     bool `protobuf:"varint,3,opt,name=was_locked,json=wasLocked,proto3" json:"was_locked,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -340,6 +346,13 @@ func (x *LockReply) GetError() *Error {
 	return nil
 }
 
+func (x *LockReply) GetWasLocked() bool {
+	if x != nil {
+		return x.WasLocked
+	}
+	return false
+}
+
 var File_actors_messages_ratelimit_proto protoreflect.FileDescriptor
 
 const file_actors_messages_ratelimit_proto_rawDesc = "" +
@@ -358,10 +371,12 @@ const file_actors_messages_ratelimit_proto_rawDesc = "" +
 	"\twindow_ms\x18\x02 \x01(\x03R\bwindowMs\x12\x17\n" +
 	"\alock_ms\x18\x03 \x01(\x03R\x06lockMs\"\v\n" +
 	"\tCheckLock\"\v\n" +
-	"\tResetLock\"b\n" +
+	"\tResetLock\"\x81\x01\n" +
 	"\tLockReply\x12&\n" +
 	"\x0flocked_until_ms\x18\x01 \x01(\x03R\rlockedUntilMs\x12-\n" +
-	"\x05error\x18\x02 \x01(\v2\x17.authrim.messages.ErrorR\x05errorB\x19Z\x17authrim/actors/messagesb\x06proto3"
+	"\x05error\x18\x02 \x01(\v2\x17.authrim.messages.ErrorR\x05error\x12\x1d\n" +
+	"\n" +
+	"was_locked\x18\x03 \x01(\bR\twasLockedB\x19Z\x17authrim/actors/messagesb\x06proto3"
 
 var (
 	file_actors_messages_ratelimit_proto_rawDescOnce sync.Once

@@ -10,10 +10,14 @@
 //     GCRA: a single "theoretical arrival time" per key). A burst of
 //     `limit` is allowed; after that one request per window/limit. A
 //     refusal says how long until the next request would be allowed.
-//   - RecordFailure counts failed sign-ins in a sliding window; the
-//     threshold-th failure within the window locks the key for the lock
-//     duration. CheckLock reads the lock, ResetLock forgets failures and
-//     lock (a successful sign-in, or an operator's unlock).
+//   - RecordFailure counts sign-in attempts in a sliding window; the
+//     threshold-th attempt within the window locks the key for the lock
+//     duration. The sign-in page sends it before checking the password
+//     and checks it only when the reply says the key was not locked
+//     already (was_locked): one message both counts and decides, so
+//     parallel guesses cannot all slip past a separate check. CheckLock
+//     reads the lock, ResetLock forgets attempts and lock (a successful
+//     sign-in, or an operator's unlock).
 //
 // Because a grain is activated once in the whole cluster, every node that
 // asks about a key asks the same grain: limits and lockouts hold

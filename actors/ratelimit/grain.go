@@ -111,8 +111,10 @@ func (g *grain) recordFailure(m *messages.RecordFailure) *messages.LockReply {
 		g.invalid()
 		return &messages.LockReply{Error: messages.NewError(messages.CodeInvalid, "lockout: threshold must be 1..%d, window and lock 1ms..%s", maxThreshold, maxWindow)}
 	}
-	until, _ := g.st.fail(g.cfg.Now(), int(m.Threshold), window, lock)
-	return &messages.LockReply{LockedUntilMs: ms(until)}
+	now := g.cfg.Now()
+	wasLocked := !g.st.lockedAt(now).IsZero()
+	until, _ := g.st.fail(now, int(m.Threshold), window, lock)
+	return &messages.LockReply{LockedUntilMs: ms(until), WasLocked: wasLocked}
 }
 
 // invalid logs a malformed request: a caller's bug. Only the key's kind

@@ -134,7 +134,7 @@ func TestTakeInvalid(t *testing.T) {
 	if !errors.Is(err, messages.ErrInvalid) {
 		t.Fatalf("limit 0: err = %v, want ErrInvalid", err)
 	}
-	_, err = rl.RecordFailure(context.Background(), "lockout:x", 3, 0, time.Minute)
+	_, _, err = rl.RecordFailure(context.Background(), "lockout:x", 3, 0, time.Minute)
 	if !errors.Is(err, messages.ErrInvalid) {
 		t.Fatalf("window 0: err = %v, want ErrInvalid", err)
 	}
@@ -145,18 +145,18 @@ func TestLockoutAfterThresholdExpiresAfterDuration(t *testing.T) {
 	ctx := context.Background()
 	const key, threshold, window, lock = "lockout:alice", 3, 15 * time.Minute, 10 * time.Minute
 	for i := range threshold - 1 {
-		until, err := rl.RecordFailure(ctx, key, threshold, window, lock)
-		if err != nil || !until.IsZero() {
-			t.Fatalf("failure %d: locked until %v, err %v", i+1, until, err)
+		until, was, err := rl.RecordFailure(ctx, key, threshold, window, lock)
+		if err != nil || !until.IsZero() || was {
+			t.Fatalf("failure %d: locked until %v (before: %v), err %v", i+1, until, was, err)
 		}
 		clk.Advance(time.Second)
 	}
 	if until, err := rl.CheckLock(ctx, key); err != nil || !until.IsZero() {
 		t.Fatalf("below threshold: locked until %v, err %v", until, err)
 	}
-	until, err := rl.RecordFailure(ctx, key, threshold, window, lock)
-	if err != nil {
-		t.Fatal(err)
+	until, was, err := rl.RecordFailure(ctx, key, threshold, window, lock)
+	if err != nil || was {
+		t.Fatalf("the locking failure: before %v, err %v", was, err)
 	}
 	if want := clk.Now().Add(lock); !until.Equal(want) {
 		t.Fatalf("locked until %v, want %v", until, want)
@@ -166,8 +166,8 @@ func TestLockoutAfterThresholdExpiresAfterDuration(t *testing.T) {
 	}
 	// Failures during the lock do not extend it.
 	clk.Advance(time.Minute)
-	if got, _ := rl.RecordFailure(ctx, key, threshold, window, lock); !got.Equal(until) {
-		t.Fatalf("failure while locked moved the lock to %v (was %v)", got, until)
+	if got, was, _ := rl.RecordFailure(ctx, key, threshold, window, lock); !got.Equal(until) || !was {
+		t.Fatalf("failure while locked: lock until %v (was %v), locked before: %v", got, until, was)
 	}
 	// Other usernames are not affected.
 	if got, _ := rl.CheckLock(ctx, "lockout:bob"); !got.IsZero() {
@@ -182,8 +182,39 @@ func TestLockoutAfterThresholdExpiresAfterDuration(t *testing.T) {
 	if got, _ := rl.CheckLock(ctx, key); !got.IsZero() {
 		t.Fatalf("still locked until %v after the lock duration", got)
 	}
-	if got, _ := rl.RecordFailure(ctx, key, threshold, window, lock); !got.IsZero() {
+	if got, was, _ := rl.RecordFailure(ctx, key, threshold, window, lock); !got.IsZero() || was {
 		t.Fatal("one failure after a lock locked again")
+	}
+}
+
+// TestLockoutConcurrentAttempts: of attempts sent all at once, exactly
+// threshold find the key not yet locked (the sign-in page checks only
+// those passwords).
+func TestLockoutConcurrentAttempts(t *testing.T) {
+	rl, _ := start(t)
+	ctx := context.Background()
+	const key, threshold, window, lock = "lockout:erin", 5, time.Minute, time.Hour
+	var open, locked atomic.Int64
+	var wg sync.WaitGroup
+	for range threshold + 20 {
+		wg.Go(func() {
+			until, was, err := rl.RecordFailure(ctx, key, threshold, window, lock)
+			switch {
+			case err != nil:
+				t.Error(err)
+			case was:
+				locked.Add(1)
+			default:
+				open.Add(1)
+			}
+			if err == nil && was && until.IsZero() {
+				t.Error("locked before, but no lock end")
+			}
+		})
+	}
+	wg.Wait()
+	if open.Load() != threshold || locked.Load() != 20 {
+		t.Fatalf("%d attempts found the key open and %d locked, want %d and 20", open.Load(), locked.Load(), threshold)
 	}
 }
 
@@ -192,7 +223,7 @@ func TestLockoutFailuresOutsideWindowDoNotCount(t *testing.T) {
 	ctx := context.Background()
 	const key, threshold, window, lock = "lockout:carol", 3, time.Minute, time.Hour
 	for range 10 {
-		if got, _ := rl.RecordFailure(ctx, key, threshold, window, lock); !got.IsZero() {
+		if got, _, _ := rl.RecordFailure(ctx, key, threshold, window, lock); !got.IsZero() {
 			t.Fatal("locked by failures spread over more than the window")
 		}
 		clk.Advance(window/2 + time.Second)
@@ -210,11 +241,11 @@ func TestLockoutResetOnSuccess(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range threshold - 1 {
-		if got, _ := rl.RecordFailure(ctx, key, threshold, window, lock); !got.IsZero() {
+		if got, _, _ := rl.RecordFailure(ctx, key, threshold, window, lock); !got.IsZero() {
 			t.Fatalf("failure %d after reset locked", i+1)
 		}
 	}
-	if got, _ := rl.RecordFailure(ctx, key, threshold, window, lock); got.IsZero() {
+	if got, _, _ := rl.RecordFailure(ctx, key, threshold, window, lock); got.IsZero() {
 		t.Fatal("threshold failures after reset did not lock")
 	}
 	// Reset also lifts a lock (an operator's unlock).

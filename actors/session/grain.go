@@ -126,6 +126,12 @@ func (g *grain) handle(ctx context.Context, call *messages.SessionCall) *message
 		next = proto.Clone(g.st).(*messages.SessionState)
 	}
 	pruned := prune(next, now, g.cfg.CodeTTL, g.cfg.AccessTokenTTL)
+	if empty(next) {
+		// Nothing left: the session is over, exactly as if its record were
+		// gone (Sweep may have deleted it already). Otherwise a browser
+		// coming back with its cookie would pass Get and then fail Begin.
+		next = nil
+	}
 	op := &op{g: g, st: next, now: now, secret: call.Secret, reply: &messages.SessionReply{}}
 	err := op.run(call)
 	changed := op.changed || pruned

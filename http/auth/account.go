@@ -77,7 +77,7 @@ func (h *Handler) deletePasskey(c echo.Context) error {
 	if err := h.passkeys.DeletePasskey(ctx, login.Subject, id); err != nil {
 		return errorPage(c, http.StatusBadRequest, "Unknown passkey.")
 	}
-	h.logger.Info("passkey deleted", "audit", true, "sub", login.Subject)
+	h.logger.InfoContext(c.Request().Context(), "passkey deleted", "audit", true, "sub", login.Subject)
 	return c.Redirect(http.StatusSeeOther, AccountPath)
 }
 

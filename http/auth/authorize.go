@@ -61,16 +61,16 @@ type Verifier interface {
 	VerifyType(ctx context.Context, token, typ string, algs ...string) (payload []byte, kid string, err error)
 }
 
-// Lockouts counts failed password sign-ins per username (the
+// Lockouts counts password sign-in attempts per username (the
 // RateLimiter grains, cluster-wide). Keys are "lockout:" + the username
 // as the directory compares it (case-mapped).
 type Lockouts interface {
-	// CheckLock returns until when key is locked (zero: it is not).
-	CheckLock(ctx context.Context, key string) (time.Time, error)
-	// RecordFailure counts a failure; threshold failures within window
-	// lock key for lock.
-	RecordFailure(ctx context.Context, key string, threshold int, window, lock time.Duration) (time.Time, error)
-	// Reset forgets key's failures (a successful sign-in).
+	// RecordFailure counts an attempt, before its password is checked;
+	// threshold attempts within window lock key for lock. It returns
+	// until when key is locked (zero: it is not) and whether it was
+	// locked already before this attempt (which then did not count).
+	RecordFailure(ctx context.Context, key string, threshold int, window, lock time.Duration) (until time.Time, wasLocked bool, err error)
+	// Reset forgets key's attempts (a successful sign-in).
 	Reset(ctx context.Context, key string) error
 }
 
@@ -197,8 +197,7 @@ func (h *Handler) authorize(c echo.Context) error {
 		return errorPage(c, http.StatusBadRequest, "Unknown client.")
 	}
 	redirectURI := p.Get("redirect_uri")
-	if redirectURI == "" || !slices.Contains(client.RedirectURIs, redirectURI) {
-		// Exact string match only (RFC 9700 §4.1.3).
+	if redirectURI == "" || !redirectMatches(client.RedirectURIs, redirectURI) {
 		return errorPage(c, http.StatusBadRequest, "The redirect_uri is not registered for this client.")
 	}
 	rd := redirect{uri: redirectURI, mode: p.Get("response_mode"), state: p.Get("state")}
@@ -265,6 +264,62 @@ func (h *Handler) authorize(c echo.Context) error {
 		return h.consentPage(c, sid, secret, r.Rid, req)
 	}
 	return h.loginPage(c, http.StatusOK, secret, r.Rid, req, p.Get("login_hint"), "")
+}
+
+// redirectMatches tells whether got is one of the registered redirect
+// URIs: an exact string match (RFC 9700 §4.1.3), except that the port of
+// an http URI on a loopback IP literal (127.0.0.1 or [::1]) may be any
+// (RFC 8252 §7.3: native apps listen on an ephemeral port). The rest of
+// such a URI must still match exactly. "localhost" gets no such leeway
+// (RFC 8252 §8.3 advises against it: the name may not resolve to the
+// loopback interface).
+//
+// The token endpoint needs no such rule: it compares its redirect_uri
+// with the one this request carried, exactly.
+func redirectMatches(registered []string, got string) bool {
+	if slices.Contains(registered, got) {
+		return true
+	}
+	host, rest, ok := loopbackURI(got)
+	if !ok {
+		return false
+	}
+	for _, r := range registered {
+		if h, rr, ok := loopbackURI(r); ok && h == host && rr == rest {
+			return true
+		}
+	}
+	return false
+}
+
+// loopbackURI splits an http URI on a loopback IP literal into the part
+// before the port ("http://127.0.0.1", "http://[::1]") and the part after
+// it (path, query; "" for none). ok is false for any other URI, including
+// one whose port is not a plain 1..65535 or whose authority goes on past
+// the host (userinfo, another host: "http://127.0.0.1.example",
+// "http://127.0.0.1:80@example").
+func loopbackURI(uri string) (host, rest string, ok bool) {
+	for _, prefix := range []string{"http://127.0.0.1", "http://[::1]"} {
+		after, found := strings.CutPrefix(uri, prefix)
+		if !found {
+			continue
+		}
+		if port, found := strings.CutPrefix(after, ":"); found {
+			i := 0
+			for i < len(port) && port[i] >= '0' && port[i] <= '9' {
+				i++
+			}
+			if n, err := strconv.Atoi(port[:i]); err != nil || i > 5 || n < 1 || n > 65535 {
+				return "", "", false
+			}
+			after = port[i:]
+		}
+		if after != "" && after[0] != '/' && after[0] != '?' {
+			return "", "", false
+		}
+		return prefix, after, true
+	}
+	return "", "", false
 }
 
 // parse validates everything after client and redirect URI. Failures are

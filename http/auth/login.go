@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"golang.org/x/text/secure/precis"
@@ -118,23 +119,28 @@ func (h *Handler) login(c echo.Context) error {
 	password := c.Request().PostForm.Get("password")
 	// A locked username gets exactly the wrong-password answer, and its
 	// password is not checked. Usernames lock whether or not an account
-	// has them, so neither the answer nor the lock tells which exist.
+	// has them, so neither the answer nor the lock tells which exist. The
+	// attempt is counted before the password is checked, in the same step
+	// that tells whether the username was locked: parallel guesses cannot
+	// all pass the check before any of them is counted.
 	lockKey := lockoutKey(username)
-	locked, err := h.locked(ctx, lockKey)
+	lockedUntil, locked, err := h.countAttempt(ctx, lockKey)
 	if err != nil {
 		// Fail closed: without the count, guessing would be unlimited.
-		h.logger.Warn("sign-in lockout unavailable", "client_id", req.ClientId, "err", err)
+		h.logger.WarnContext(c.Request().Context(), "sign-in lockout unavailable", "client_id", req.ClientId, "err", err)
 		return errorPage(c, http.StatusServiceUnavailable, "Sign-in is unavailable right now. Try again shortly.")
 	}
 	if locked {
-		h.logger.Info("sign-in refused: username locked", "audit", true, "client_id", req.ClientId)
+		h.logger.InfoContext(c.Request().Context(), "sign-in refused: username locked", "audit", true, "client_id", req.ClientId)
 		return h.loginPage(c, http.StatusUnauthorized, f.secret, f.rid, req, username, msgBadCredentials)
 	}
 	user, err := h.users.Authenticate(ctx, username, password)
 	if err != nil {
 		if errors.Is(err, directory.ErrInvalidCredentials) || errors.Is(err, directory.ErrInvalid) {
-			h.logger.Info("sign-in failed", "audit", true, "client_id", req.ClientId)
-			h.recordFailure(ctx, lockKey)
+			h.logger.InfoContext(c.Request().Context(), "sign-in failed", "audit", true, "client_id", req.ClientId)
+			if !lockedUntil.IsZero() {
+				h.logger.WarnContext(c.Request().Context(), "sign-in locked after repeated failures", "audit", true, "until", lockedUntil)
+			}
 			// One message whether the user exists or not.
 			return h.loginPage(c, http.StatusUnauthorized, f.secret, f.rid, req, username, msgBadCredentials)
 		}
@@ -148,7 +154,7 @@ func (h *Handler) login(c echo.Context) error {
 	if err != nil {
 		return expired(c)
 	}
-	h.logger.Info("sign-in succeeded", "audit", true, "client_id", req.ClientId, "sub", user.Subject)
+	h.logger.InfoContext(c.Request().Context(), "sign-in succeeded", "audit", true, "client_id", req.ClientId, "sub", user.Subject)
 	// The secret rotated: new cookie, and the next form's CSRF follows it.
 	h.setCookie(c, f.sid, rep.NewSecret)
 	rd := redirect{uri: req.RedirectUri, mode: req.ResponseMode, state: req.State}
@@ -178,31 +184,18 @@ func lockoutKey(username string) string {
 	return "lockout:" + k
 }
 
-// locked reports whether the lockout of key is in force. Only password
-// sign-in is subject to it: a passkey assertion cannot be guessed, and
-// locking it would let anyone lock a user out of their passkey.
-func (h *Handler) locked(ctx context.Context, key string) (bool, error) {
+// countAttempt counts a password sign-in attempt for key and reports
+// until when key is locked now (zero: it is not) and whether it was
+// locked already before this attempt, which must then not be checked.
+// Only password sign-in is subject to it: a passkey assertion cannot be
+// guessed, and locking it would let anyone lock a user out of their
+// passkey.
+func (h *Handler) countAttempt(ctx context.Context, key string) (until time.Time, locked bool, err error) {
 	if h.lockouts == nil {
-		return false, nil
-	}
-	until, err := h.lockouts.CheckLock(ctx, key)
-	return !until.IsZero(), err
-}
-
-func (h *Handler) recordFailure(ctx context.Context, key string) {
-	if h.lockouts == nil {
-		return
+		return time.Time{}, false, nil
 	}
 	p := h.cfg.Lockout
-	until, err := h.lockouts.RecordFailure(ctx, key, p.Threshold, p.Window, p.Duration)
-	if err != nil {
-		// The answer stays the same; the count missed one failure.
-		h.logger.Warn("sign-in lockout: recording a failure failed", "err", err)
-		return
-	}
-	if !until.IsZero() {
-		h.logger.Warn("sign-in locked after repeated failures", "audit", true, "until", until)
-	}
+	return h.lockouts.RecordFailure(ctx, key, p.Threshold, p.Window, p.Duration)
 }
 
 func (h *Handler) resetLock(ctx context.Context, key string) {
@@ -210,7 +203,7 @@ func (h *Handler) resetLock(ctx context.Context, key string) {
 		return
 	}
 	if err := h.lockouts.Reset(ctx, key); err != nil {
-		h.logger.Warn("sign-in lockout: reset failed", "err", err)
+		h.logger.WarnContext(ctx, "sign-in lockout: reset failed", "err", err)
 	}
 }
 
@@ -227,7 +220,7 @@ func (h *Handler) consent(c echo.Context) error {
 	switch c.Request().PostForm.Get("decision") {
 	case "allow":
 	case "deny":
-		h.logger.Info("consent denied", "audit", true, "client_id", req.ClientId)
+		h.logger.InfoContext(c.Request().Context(), "consent denied", "audit", true, "client_id", req.ClientId)
 		return h.fail(c, rd, oauth2.ErrAccessDenied.WithDescription("the user denied the request"))
 	default:
 		return errorPage(c, http.StatusBadRequest, "Choose Allow or Deny.")
@@ -236,6 +229,6 @@ func (h *Handler) consent(c echo.Context) error {
 	if _, err := h.sessions.Call(ctx, f.sid, &messages.SessionCall{Secret: f.secret, Op: &messages.SessionCall_Consent{Consent: &messages.GiveConsent{Rid: f.rid}}}); err != nil {
 		return expired(c)
 	}
-	h.logger.Info("consent given", "audit", true, "client_id", req.ClientId)
+	h.logger.InfoContext(c.Request().Context(), "consent given", "audit", true, "client_id", req.ClientId)
 	return h.issue(c, rd, f.sid, f.secret, req.ResponseType, &messages.IssueCode{Rid: f.rid})
 }

@@ -69,9 +69,9 @@ func (h *Handler) logout(c echo.Context) error {
 	}
 	if sid != "" {
 		if _, err := h.sessions.Call(ctx, sid, &messages.SessionCall{Secret: secret, Op: &messages.SessionCall_Logout{Logout: &messages.EndSession{}}}); err != nil {
-			h.logger.Info("logout of an unknown or ended session", "err", err)
+			h.logger.InfoContext(c.Request().Context(), "logout of an unknown or ended session", "err", err)
 		} else {
-			h.logger.Info("signed out", "audit", true, "client_id", clientID)
+			h.logger.InfoContext(c.Request().Context(), "signed out", "audit", true, "client_id", clientID)
 		}
 		h.clearCookie(c)
 	}

@@ -206,7 +206,7 @@ func (h *Handler) registerFinish(c echo.Context) error {
 	}
 	cred, err := h.webauthn.CreateCredential(pu, sd, parsed)
 	if err != nil {
-		h.logger.Info("passkey registration refused", "audit", true, "sub", r.Login.Subject, "err", err)
+		h.logger.InfoContext(c.Request().Context(), "passkey registration refused", "audit", true, "sub", r.Login.Subject, "err", err)
 		return h.jsonError(c, http.StatusBadRequest, "the passkey could not be verified")
 	}
 	if !cred.Flags.UserVerified {
@@ -228,7 +228,7 @@ func (h *Handler) registerFinish(c echo.Context) error {
 	case err != nil:
 		return h.jsonError(c, http.StatusServiceUnavailable, "cannot store the passkey")
 	}
-	h.logger.Info("passkey registered", "audit", true, "sub", r.Login.Subject, "backup_eligible", cred.Flags.BackupEligible)
+	h.logger.InfoContext(c.Request().Context(), "passkey registered", "audit", true, "sub", r.Login.Subject, "backup_eligible", cred.Flags.BackupEligible)
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return c.JSON(http.StatusOK, map[string]any{"ok": true, "id": base64.RawURLEncoding.EncodeToString(cred.ID)})
 }
@@ -285,7 +285,7 @@ func (h *Handler) loginFinish(c echo.Context) error {
 		return pu, nil
 	}, sd, parsed)
 	if err != nil || user == nil {
-		h.logger.Info("passkey sign-in refused", "audit", true, "err", err)
+		h.logger.InfoContext(c.Request().Context(), "passkey sign-in refused", "audit", true, "err", err)
 		return h.jsonError(c, http.StatusBadRequest, "the passkey was not accepted")
 	}
 	subject := owner.u.Subject
@@ -297,7 +297,7 @@ func (h *Handler) loginFinish(c echo.Context) error {
 			pk.Flagged, pk.FlaggedReason, pk.FlaggedAt = true, "sign counter went backwards (possible cloned authenticator)", h.cfg.Now()
 			return nil
 		})
-		h.logger.Warn("passkey flagged: counter went backwards", "audit", true, "sub", subject, "credential", base64.RawURLEncoding.EncodeToString(cred.ID))
+		h.logger.WarnContext(c.Request().Context(), "passkey flagged: counter went backwards", "audit", true, "sub", subject, "credential", base64.RawURLEncoding.EncodeToString(cred.ID))
 		return h.jsonError(c, http.StatusBadRequest, "this passkey looks cloned and has been disabled; use another way to sign in")
 	}
 	if err := h.passkeys.UpdatePasskey(ctx, subject, cred.ID, func(pk *directory.Passkey) error {
@@ -312,7 +312,7 @@ func (h *Handler) loginFinish(c echo.Context) error {
 	if err != nil {
 		return h.jsonError(c, http.StatusForbidden, "this page has expired")
 	}
-	h.logger.Info("sign-in succeeded", "audit", true, "method", "passkey", "client_id", rep.Request.GetClientId(), "sub", subject)
+	h.logger.InfoContext(c.Request().Context(), "sign-in succeeded", "audit", true, "method", "passkey", "client_id", rep.Request.GetClientId(), "sub", subject)
 	h.setCookie(c, sid, rep.NewSecret)
 	// The cookie secret rotated: the continue form needs a token for it.
 	c.Response().Header().Set("Cache-Control", "no-store")

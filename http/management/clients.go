@@ -107,7 +107,7 @@ func (d *DirectoryAdmin) createClient(c echo.Context) error {
 	if err != nil {
 		return d.fail(c, err, "client")
 	}
-	d.logger.Info("admin: client created", "audit", true, "client_id", cl.ID, "auth_method", cl.AuthMethod)
+	d.logger.InfoContext(c.Request().Context(), "admin: client created", "audit", true, "client_id", cl.ID, "auth_method", cl.AuthMethod)
 	v := clientView(cl)
 	if secret != "" {
 		never := int64(0)
@@ -149,6 +149,6 @@ func (d *DirectoryAdmin) deleteClient(c echo.Context) error {
 	if err := d.clients.DeleteClient(c.Request().Context(), id); err != nil {
 		return d.fail(c, err, "client")
 	}
-	d.logger.Info("admin: client deleted", "audit", true, "client_id", id)
+	d.logger.InfoContext(c.Request().Context(), "admin: client deleted", "audit", true, "client_id", id)
 	return c.NoContent(http.StatusNoContent)
 }

@@ -156,6 +156,6 @@ func (h *passkeyHandlers) delete(c echo.Context) error {
 	if err := h.dir.DeletePasskey(ctx, u.Subject, id); err != nil {
 		return h.d.fail(c, err, "passkey")
 	}
-	h.d.logger.Info("admin: passkey deleted", "audit", true, "sub", u.Subject, "passkey", directory.PasskeyKey(id))
+	h.d.logger.InfoContext(c.Request().Context(), "admin: passkey deleted", "audit", true, "sub", u.Subject, "passkey", directory.PasskeyKey(id))
 	return c.NoContent(http.StatusNoContent)
 }

@@ -102,7 +102,7 @@ func (d *DirectoryAdmin) createUser(c echo.Context) error {
 	if err != nil {
 		return d.fail(c, err, "user")
 	}
-	d.logger.Info("admin: user created", "audit", true, "sub", u.Subject, "username", u.Username)
+	d.logger.InfoContext(c.Request().Context(), "admin: user created", "audit", true, "sub", u.Subject, "username", u.Username)
 	c.Response().Header().Set(echo.HeaderLocation, "/admin/users/"+url.PathEscape(u.Subject))
 	return c.JSON(http.StatusCreated, userView(u))
 }
@@ -139,7 +139,7 @@ func (d *DirectoryAdmin) deleteUser(c echo.Context) error {
 	if err := d.users.DeleteUser(c.Request().Context(), ref); err != nil {
 		return d.fail(c, err, "user")
 	}
-	d.logger.Info("admin: user deleted", "audit", true, "ref", ref)
+	d.logger.InfoContext(c.Request().Context(), "admin: user deleted", "audit", true, "ref", ref)
 	return c.NoContent(http.StatusNoContent)
 }
 
