@@ -35,12 +35,9 @@ func clientsCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	case "add":
 		return clientsAdd(ctx, fs, client, args[1:], stdout)
 	case "list":
-		pos, err := parseArgs(fs, args[1:])
+		_, err := positionals(fs, args[1:], 0, "clients list takes no arguments")
 		if err != nil {
 			return err
-		}
-		if len(pos) != 0 {
-			return usageError{msg: "clients list takes no arguments"}
 		}
 		var out management.ClientsView
 		if err := client.do(ctx, http.MethodGet, "/admin/clients", nil, &out); err != nil {
@@ -49,12 +46,9 @@ func clientsCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		printClients(stdout, out)
 		return nil
 	case "delete":
-		pos, err := parseArgs(fs, args[1:])
+		pos, err := positionals(fs, args[1:], 1, "clients delete needs exactly one client ID")
 		if err != nil {
 			return err
-		}
-		if len(pos) != 1 {
-			return usageError{msg: "clients delete needs exactly one client ID"}
 		}
 		if err := client.do(ctx, http.MethodDelete, "/admin/clients/"+url.PathEscape(pos[0]), nil, nil); err != nil {
 			return err
@@ -78,12 +72,9 @@ func clientsAdd(ctx context.Context, fs *flag.FlagSet, client *adminClient, args
 	skipConsent := fs.Bool("skip-consent", false, "first-party client: do not ask users for consent")
 	alg := fs.String("id-token-alg", "", "ID token signing algorithm (default RS256)")
 	jwksFile := fs.String("jwks-file", "", "file holding the client's public JWK set (private_key_jwt)")
-	pos, err := parseArgs(fs, args)
+	_, err := positionals(fs, args, 0, "clients add takes flags only")
 	if err != nil {
 		return err
-	}
-	if len(pos) != 0 {
-		return usageError{msg: "clients add takes flags only"}
 	}
 	if *method == "" {
 		return usageError{msg: "clients add needs --auth-method"}

@@ -109,6 +109,19 @@ func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// positionals parses flags and wants exactly n positional arguments;
+// usage is the message when the count is wrong.
+func positionals(fs *flag.FlagSet, args []string, n int, usage string) ([]string, error) {
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return nil, err
+	}
+	if len(pos) != n {
+		return nil, usageError{msg: usage}
+	}
+	return pos, nil
+}
+
 func envOr(name, def string) string {
 	if v := strings.TrimSpace(os.Getenv(name)); v != "" {
 		return v

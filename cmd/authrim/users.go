@@ -47,12 +47,9 @@ func usersCmd(ctx context.Context, args []string, stdin io.Reader, stdout io.Wri
 	case "add":
 		return usersAdd(ctx, fs, client, args[1:], stdin, stdout)
 	case "list":
-		pos, err := parseArgs(fs, args[1:])
+		_, err := positionals(fs, args[1:], 0, "users list takes no arguments")
 		if err != nil {
 			return err
-		}
-		if len(pos) != 0 {
-			return usageError{msg: "users list takes no arguments"}
 		}
 		var out management.UsersView
 		if err := client.do(ctx, http.MethodGet, "/admin/users", nil, &out); err != nil {
@@ -61,12 +58,9 @@ func usersCmd(ctx context.Context, args []string, stdin io.Reader, stdout io.Wri
 		printUsers(stdout, out)
 		return nil
 	case "delete":
-		pos, err := parseArgs(fs, args[1:])
+		pos, err := positionals(fs, args[1:], 1, "users delete needs exactly one USER (username or subject)")
 		if err != nil {
 			return err
-		}
-		if len(pos) != 1 {
-			return usageError{msg: "users delete needs exactly one USER (username or subject)"}
 		}
 		if err := client.do(ctx, http.MethodDelete, "/admin/users/"+url.PathEscape(pos[0]), nil, nil); err != nil {
 			return err
@@ -91,12 +85,9 @@ func usersAdd(ctx context.Context, fs *flag.FlagSet, client *adminClient, args [
 	for i, f := range userClaimFlags {
 		values[i] = fs.String(f.flag, "", f.help)
 	}
-	pos, err := parseArgs(fs, args)
+	_, err := positionals(fs, args, 0, "users add takes flags only (--username, --password or --password-stdin, claims)")
 	if err != nil {
 		return err
-	}
-	if len(pos) != 0 {
-		return usageError{msg: "users add takes flags only (--username, --password or --password-stdin, claims)"}
 	}
 	if *username == "" {
 		return usageError{msg: "users add needs --username"}
@@ -201,12 +192,9 @@ func claimText(claims map[string]any, name string) string {
 // usersPasskeys lists a user's passkeys, or deletes one with --delete.
 func usersPasskeys(ctx context.Context, fs *flag.FlagSet, client *adminClient, args []string, stdout io.Writer) error {
 	del := fs.String("delete", "", "delete the passkey with this ID (as listed)")
-	pos, err := parseArgs(fs, args)
+	pos, err := positionals(fs, args, 1, "users passkeys needs exactly one USER (username or subject)")
 	if err != nil {
 		return err
-	}
-	if len(pos) != 1 {
-		return usageError{msg: "users passkeys needs exactly one USER (username or subject)"}
 	}
 	deleting := false
 	fs.Visit(func(f *flag.Flag) { deleting = deleting || f.Name == "delete" })
