@@ -125,7 +125,7 @@ func (o *op) continueLogin(t *testing.T, pl passkeyLogin, csrf string) page {
 func (o *op) newKey(opts virtualwebauthn.AuthenticatorOptions) (virtualwebauthn.Authenticator, virtualwebauthn.Credential) {
 	opts.UserHandle = []byte(o.user.Subject)
 	auth := virtualwebauthn.NewAuthenticatorWithOptions(opts)
-	cred := virtualwebauthn.NewCredential(virtualwebauthn.KeyTypeEC2)
+	cred := newEC2Credential() // not NewCredential: see newEC2Credential
 	auth.AddCredential(cred)
 	return auth, cred
 }

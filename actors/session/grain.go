@@ -639,6 +639,7 @@ func (o *op) logout() error {
 	// Codes not yet redeemed die with the session; redeemed ones stay so
 	// a replay still finds them.
 	o.st.Codes = slices.DeleteFunc(o.st.Codes, func(c *messages.Code) bool { return !c.Redeemed })
+	o.st.Ceremonies = nil
 	for _, gr := range o.st.Grants {
 		// Tokens asked for offline use outlive the browser session.
 		if !slices.Contains(gr.Scopes, "offline_access") {

@@ -216,15 +216,22 @@ func (h *Handler) registerFinish(c echo.Context) error {
 	if name == "" {
 		name = "Passkey"
 	}
-	if len(name) > 64 {
-		name = name[:64]
+	// Cut an overlong name at a character boundary: cutting bytes could
+	// split a character, and the directory refuses invalid UTF-8.
+	if runes := []rune(name); len(runes) > directory.MaxPasskeyNameLen {
+		name = string(runes[:directory.MaxPasskeyNameLen])
 	}
 	err = h.passkeys.AddPasskey(ctx, r.Login.Subject, directory.Passkey{ID: cred.ID, Name: name, Credential: *cred, Created: h.cfg.Now()})
 	switch {
 	case errors.Is(err, directory.ErrConflict):
 		return h.jsonError(c, http.StatusConflict, "this authenticator is already registered")
 	case errors.Is(err, directory.ErrInvalid):
-		return h.jsonError(c, http.StatusBadRequest, "cannot add more passkeys")
+		reason := "the passkey cannot be added"
+		var ie *directory.InvalidError
+		if errors.As(err, &ie) {
+			reason = ie.Reason
+		}
+		return h.jsonError(c, http.StatusBadRequest, reason)
 	case err != nil:
 		return h.jsonError(c, http.StatusServiceUnavailable, "cannot store the passkey")
 	}
