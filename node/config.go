@@ -459,8 +459,8 @@ func (c Config) Validate() error {
 
 // Client authentication methods (RFC 7591 §2) and grant types we support.
 var (
-	AuthMethods = []string{"client_secret_basic", "client_secret_post", "none", "private_key_jwt"}
-	GrantTypes  = []string{"authorization_code", "refresh_token", "client_credentials"}
+	AuthMethods = directory.AuthMethods
+	GrantTypes  = directory.GrantTypes
 )
 
 // Problems lists what is wrong with a static client; algOK tells whether

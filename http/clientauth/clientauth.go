@@ -28,7 +28,7 @@ const AssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 const MaxAssertionLifetime = 10 * time.Minute
 
 // Methods lists the methods we support, for discovery.
-var Methods = []string{"client_secret_basic", "client_secret_post", "none", "private_key_jwt"}
+var Methods = directory.AuthMethods
 
 // AssertionAlgs are the JWS algorithms accepted for client assertions.
 var AssertionAlgs = []jose.SignatureAlgorithm{jose.RS256, jose.PS256, jose.ES256, jose.EdDSA}

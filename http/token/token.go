@@ -28,7 +28,7 @@ import (
 const Path = "/token"
 
 // GrantTypes this endpoint serves, for discovery.
-var GrantTypes = []string{"authorization_code", "refresh_token", "client_credentials"}
+var GrantTypes = directory.GrantTypes
 
 // Sessions reaches Session grains.
 type Sessions interface {
