@@ -3,7 +3,7 @@ GO      ?= go
 BIN     ?= bin/authrim
 CONFIG  ?= config.yaml
 
-.PHONY: all build run test test-short bench generate lint clean
+.PHONY: all build run test test-short bench microbench cluster generate lint clean
 
 all: build
 
@@ -20,8 +20,17 @@ test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 15m ./...
 
-bench:
+# The load benchmark: every endpoint on a fresh node; tables in BENCHMARKS.md.
+bench: build
+	./$(BIN) bench
+
+# Go micro-benchmarks of the hot paths.
+microbench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# A three-node cluster on loopback, in the foreground (Ctrl-C stops all).
+cluster: build
+	./examples/cluster/run.sh
 
 # Regenerates the protobuf code in actors/messages (committed).
 generate:

@@ -177,8 +177,9 @@ type HTTPConfig struct {
 
 // StorageConfig selects where state lives.
 type StorageConfig struct {
-	Backend string `yaml:"backend"`
-	Dir     string `yaml:"dir"`
+	Backend string     `yaml:"backend"`
+	Dir     string     `yaml:"dir"`
+	Etcd    EtcdConfig `yaml:"etcd"`
 }
 
 // AdminConfig guards the admin API.
@@ -205,6 +206,12 @@ type ClusterConfig struct {
 	NodeName       string   `yaml:"node_name"`
 	Listen         string   `yaml:"listen"`
 	RequestTimeout Duration `yaml:"request_timeout"`
+	// Peers are the actor addresses (host:port) of the other members.
+	Peers             []string  `yaml:"peers"`
+	HeartbeatInterval Duration  `yaml:"heartbeat_interval"`
+	FailureTimeout    Duration  `yaml:"failure_timeout"`
+	LeaseTTL          Duration  `yaml:"lease_ttl"`
+	TLS               TLSConfig `yaml:"tls"`
 }
 
 // LogConfig selects the log format and level.
@@ -233,7 +240,10 @@ func Default() Config {
 	return Config{
 		Issuer:  "http://localhost:8080",
 		HTTP:    HTTPConfig{Listen: "127.0.0.1:8080", ShutdownTimeout: Duration(10 * time.Second)},
-		Storage: StorageConfig{Backend: "bbolt", Dir: "./data"},
+		Storage: StorageConfig{Backend: "bbolt", Dir: "./data", Etcd: EtcdConfig{
+			Embed: true, PeerListen: "127.0.0.1:2380", ClientListen: "127.0.0.1:2379",
+			State: "new", Endpoints: []string{}, DialTimeout: Duration(5 * time.Second),
+		}},
 		Keys: KeysConfig{
 			KEKFile:        "./data/kek",
 			Algorithms:     []string{"RS256", "ES256"},
@@ -249,6 +259,10 @@ func Default() Config {
 			NodeName:       "node1",
 			Listen:         "127.0.0.1:0",
 			RequestTimeout: Duration(5 * time.Second),
+			Peers:             []string{},
+			HeartbeatInterval: Duration(200 * time.Millisecond),
+			FailureTimeout:    Duration(time.Second),
+			LeaseTTL:          Duration(5 * time.Second),
 		},
 		Log:     LogConfig{Format: "text", Level: "info"},
 		Metrics: MetricsConfig{Listen: ""},
@@ -307,9 +321,7 @@ func (c Config) Validate() error {
 	if c.HTTP.ShutdownTimeout <= 0 {
 		add("http.shutdown_timeout", "must be positive")
 	}
-	if c.Storage.Backend != "bbolt" {
-		add("storage.backend", "must be bbolt, got %q", c.Storage.Backend)
-	}
+	c.clusterProblems(add)
 	if c.Storage.Dir == "" {
 		add("storage.dir", "must not be empty")
 	}

@@ -97,11 +97,10 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
-	store, err := bbolt.Open(cfg.Storage.Dir, bbolt.Options{})
+	store, err := n.openStore(ctx)
 	if err != nil {
 		return nil, err
 	}
-	n.store, n.bolt = store, store
 	n.tel, err = telemetry.New(telemetry.Options{
 		NodeName: cfg.Cluster.NodeName, OTLPEndpoint: cfg.Tracing.OTLPEndpoint, Insecure: cfg.Tracing.Insecure,
 		SampleRatio: cfg.Tracing.SampleRatio, TracerProvider: opts.TracerProvider,

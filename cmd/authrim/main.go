@@ -36,6 +36,10 @@ Usage:
   authrim backup --out FILE               download a consistent snapshot of a running node's database (admin API)
   authrim restore --from FILE --data DIR [--force]
                                           put a backup in place as DIR/authrim.db (node stopped; needs the same KEK file)
+  authrim cluster certs --nodes N --out DIR [--hosts H,...]
+                                          make a cluster CA and N node certificates for cluster.tls
+  authrim cluster status                  members, where the KeyManager lives, etcd leader and health
+  authrim bench [flags]                   load-test every endpoint; see docs/BENCH.md (authrim bench -h)
 
 Client commands take --server URL (default $AUTHRIM_SERVER, else http://localhost:8080)
 and --admin-token TOKEN (default $AUTHRIM_ADMIN_TOKEN).
@@ -65,6 +69,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = backupCmd(ctx, args[1:], stdout)
 	case "restore":
 		err = restoreCmd(args[1:], stdout)
+	case "cluster":
+		err = clusterCmd(ctx, args[1:], stdout)
+	case "bench":
+		err = benchCmd(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -1,0 +1,121 @@
+package node
+
+import (
+	"net"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Storage backends.
+const (
+	BackendBbolt = "bbolt"
+	BackendEtcd  = "etcd"
+)
+
+// EtcdConfig is the etcd store: an embedded member of this node, or an
+// existing etcd cluster.
+type EtcdConfig struct {
+	// Embed runs an etcd member inside this node (data under storage.dir).
+	Embed bool `yaml:"embed"`
+	// Name is the embedded member's name; empty means cluster.node_name.
+	Name         string `yaml:"name"`
+	PeerListen   string `yaml:"peer_listen"`
+	ClientListen string `yaml:"client_listen"`
+	// InitialCluster is name=peer-URL,... of the first members; empty
+	// means this member alone.
+	InitialCluster string `yaml:"initial_cluster"`
+	// State is "new" when the cluster is formed, "existing" when this
+	// member joins one that runs (after etcdctl member add).
+	State string `yaml:"state"`
+	// Endpoints of an existing etcd cluster (embed: false).
+	Endpoints   []string `yaml:"endpoints"`
+	DialTimeout Duration `yaml:"dial_timeout"`
+}
+
+// TLSConfig is mutual TLS for cluster traffic (actors and etcd): this
+// node's certificate and key, and the CA every member's certificate must
+// chain to. All empty: plaintext (loopback clusters only).
+type TLSConfig struct {
+	CA   string `yaml:"ca"`
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+}
+
+// Enabled reports whether mutual TLS is configured.
+func (t TLSConfig) Enabled() bool { return t.CA != "" || t.Cert != "" || t.Key != "" }
+
+// EtcdName is the embedded etcd member's name.
+func (c Config) EtcdName() string {
+	if c.Storage.Etcd.Name != "" {
+		return c.Storage.Etcd.Name
+	}
+	return c.Cluster.NodeName
+}
+
+// clusterProblems checks storage and cluster settings together: a node
+// set shares one store, so peers need etcd.
+func (c Config) clusterProblems(add func(key, format string, args ...any)) {
+	switch c.Storage.Backend {
+	case BackendBbolt:
+		if len(c.Cluster.Peers) > 0 {
+			add("storage.backend", "must be etcd when cluster.peers is set (bbolt is one node's file)")
+		}
+	case BackendEtcd:
+		e := c.Storage.Etcd
+		if e.Embed {
+			for key, hp := range map[string]string{"storage.etcd.peer_listen": e.PeerListen, "storage.etcd.client_listen": e.ClientListen} {
+				if _, _, err := net.SplitHostPort(hp); err != nil {
+					add(key, "must be host:port, got %q", hp)
+				}
+			}
+			if e.State != "new" && e.State != "existing" {
+				add("storage.etcd.state", "must be new or existing, got %q", e.State)
+			}
+			if e.InitialCluster != "" {
+				found := false
+				for _, m := range strings.Split(e.InitialCluster, ",") {
+					name, u, ok := strings.Cut(m, "=")
+					if !ok || name == "" || !strings.Contains(u, "://") {
+						add("storage.etcd.initial_cluster", "must be name=URL,..., got %q", m)
+					}
+					found = found || name == c.EtcdName()
+				}
+				if !found {
+					add("storage.etcd.initial_cluster", "must list this member (%s)", c.EtcdName())
+				}
+			}
+		} else if len(e.Endpoints) == 0 {
+			add("storage.etcd.endpoints", "must list the etcd cluster when embed is false")
+		}
+		if e.DialTimeout <= 0 {
+			add("storage.etcd.dial_timeout", "must be positive")
+		}
+	default:
+		add("storage.backend", "must be bbolt or etcd, got %q", c.Storage.Backend)
+	}
+	cl := c.Cluster
+	for _, p := range cl.Peers {
+		if h, port, err := net.SplitHostPort(p); err != nil || h == "" || port == "0" {
+			add("cluster.peers", "%q must be host:port of a member's cluster.listen", p)
+		}
+	}
+	if slices.Contains(cl.Peers, cl.Listen) {
+		add("cluster.peers", "must not list this node's own cluster.listen (%s)", cl.Listen)
+	}
+	if len(cl.Peers) > 0 {
+		if _, port, err := net.SplitHostPort(cl.Listen); err == nil && port == "0" {
+			add("cluster.listen", "needs a fixed port when cluster.peers is set (peers dial it)")
+		}
+	}
+	if cl.HeartbeatInterval <= 0 || cl.FailureTimeout < 2*cl.HeartbeatInterval {
+		add("cluster", "heartbeat_interval must be positive and failure_timeout at least twice it")
+	}
+	if cl.LeaseTTL.D() < 2*time.Second {
+		add("cluster.lease_ttl", "must be at least 2s (etcd's minimum lease)")
+	}
+	t := cl.TLS
+	if t.Enabled() && (t.CA == "" || t.Cert == "" || t.Key == "") {
+		add("cluster.tls", "ca, cert and key must all be set (or none)")
+	}
+}
