@@ -238,8 +238,8 @@ var SigningAlgorithms = []string{"RS256", "PS256", "ES256", "EdDSA"}
 // Default returns the embedded defaults: one node, bbolt under ./data.
 func Default() Config {
 	return Config{
-		Issuer:  "http://localhost:8080",
-		HTTP:    HTTPConfig{Listen: "127.0.0.1:8080", ShutdownTimeout: Duration(10 * time.Second)},
+		Issuer: "http://localhost:8080",
+		HTTP:   HTTPConfig{Listen: "127.0.0.1:8080", ShutdownTimeout: Duration(10 * time.Second)},
 		Storage: StorageConfig{Backend: "bbolt", Dir: "./data", Etcd: EtcdConfig{
 			Embed: true, PeerListen: "127.0.0.1:2380", ClientListen: "127.0.0.1:2379",
 			State: "new", Endpoints: []string{}, DialTimeout: Duration(5 * time.Second),
@@ -255,10 +255,10 @@ func Default() Config {
 			CacheTTL:       Duration(5 * time.Minute),
 		},
 		Cluster: ClusterConfig{
-			Name:           "authrim",
-			NodeName:       "node1",
-			Listen:         "127.0.0.1:0",
-			RequestTimeout: Duration(5 * time.Second),
+			Name:              "authrim",
+			NodeName:          "node1",
+			Listen:            "127.0.0.1:0",
+			RequestTimeout:    Duration(5 * time.Second),
 			Peers:             []string{},
 			HeartbeatInterval: Duration(200 * time.Millisecond),
 			FailureTimeout:    Duration(time.Second),

@@ -90,4 +90,3 @@ func metadata(cfg Config) discovery.Metadata {
 		AuthorizationResponseIss:          true,
 	}
 }
-
