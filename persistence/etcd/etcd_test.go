@@ -1,0 +1,188 @@
+package etcd_test
+
+import (
+	"context"
+	"net"
+	"errors"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"authrim/persistence"
+	"authrim/persistence/conformance"
+	"authrim/persistence/etcd"
+)
+
+// freeAddr returns a loopback host:port nobody listens on (yet).
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// startMember runs a one-member etcd with its data in dir; reopening the
+// same dir brings the data back.
+func startMember(t *testing.T, dir string) *etcd.Member {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	m, err := etcd.StartMember(ctx, etcd.MemberConfig{
+		Name: "m1", Dir: filepath.Join(dir, "etcd"), PeerListen: freeAddr(t), ClientListen: freeAddr(t),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func openStore(t *testing.T, dir string) *etcd.Store {
+	t.Helper()
+	m := startMember(t, dir)
+	cli, err := etcd.Dial(context.Background(), []string{m.Endpoint()}, nil, 5*time.Second)
+	if err != nil {
+		m.Close()
+		t.Fatal(err)
+	}
+	s := etcd.New(cli, "authrim", func() error {
+		err := cli.Close()
+		m.Close()
+		return err
+	})
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	conformance.RunTests(t, func(t *testing.T, dir string) persistence.Backend {
+		return openStore(t, dir)
+	})
+}
+
+func grant(t *testing.T, s *etcd.Store, node string, dead func(string) bool, lost chan error) *etcd.Lease {
+	t.Helper()
+	l, err := etcd.Grant(context.Background(), s, etcd.LeaseConfig{
+		Node: node, TTL: 2 * time.Second, IsDead: dead,
+		OnLost: func(err error) { lost <- err },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// Two nodes' leases on one store: a live holder keeps an ownership; once
+// the membership drops it, the other node revokes its lease, takes over,
+// and every write of the stale holder is fenced.
+func TestOwnershipFencing(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	ctx := context.Background()
+	var aDead atomic.Bool
+	lostA, lostB := make(chan error, 1), make(chan error, 1)
+	a := grant(t, s, "a", func(string) bool { return false }, lostA)
+	b := grant(t, s, "b", func(n string) bool { return n == "a" && aDead.Load() }, lostB)
+
+	oa, err := a.Acquire(ctx, "Session/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := oa.Store().Put(ctx, "sessions", "x", []byte("from a")); err != nil {
+		t.Fatalf("owner's write: %v", err)
+	}
+	if h, _ := b.Holder(ctx, "Session/x"); h != "a" {
+		t.Fatalf("holder = %q, want a", h)
+	}
+	// a is alive: b waits and gives up.
+	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	if _, err := b.Acquire(short, "Session/x"); !errors.Is(err, persistence.ErrConflict) {
+		t.Fatalf("Acquire while a live node holds it = %v, want ErrConflict", err)
+	}
+	// The membership drops a: b takes over.
+	aDead.Store(true)
+	ob, err := b.Acquire(ctx, "Session/x")
+	if err != nil {
+		t.Fatalf("Acquire after a was dropped: %v", err)
+	}
+	if err := ob.Store().Put(ctx, "sessions", "x", []byte("from b")); err != nil {
+		t.Fatalf("new owner's write: %v", err)
+	}
+	// Every kind of write from the stale owner is fenced and changes nothing.
+	stale := oa.Store()
+	writes := map[string]func() error{
+		"Put":    func() error { return stale.Put(ctx, "sessions", "x", []byte("stale")) },
+		"Create": func() error { return stale.Create(ctx, "sessions", "y", []byte("stale")) },
+		"Delete": func() error { return stale.Delete(ctx, "sessions", "x") },
+		"Update": func() error {
+			return stale.Update(ctx, "sessions", "x", func([]byte, bool) ([]byte, error) { return []byte("stale"), nil })
+		},
+	}
+	for name, w := range writes {
+		if err := w(); !errors.Is(err, persistence.ErrFenced) {
+			t.Errorf("stale %s = %v, want ErrFenced", name, err)
+		}
+	}
+	if v, err := s.Get(ctx, "sessions", "x"); err != nil || string(v) != "from b" {
+		t.Fatalf("value = %q, %v; want from b", v, err)
+	}
+	if _, err := s.Get(ctx, "sessions", "y"); !errors.Is(err, persistence.ErrNotFound) {
+		t.Fatalf("stale Create left a record: %v", err)
+	}
+	// a learns its lease is gone and reports it.
+	select {
+	case err := <-lostA:
+		if !errors.Is(err, etcd.ErrLeaseLost) {
+			t.Fatalf("lost = %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a never noticed its revoked lease")
+	}
+	if a.Valid() || oa.Valid() {
+		t.Fatal("a still valid after losing its lease")
+	}
+	if _, err := a.Acquire(ctx, "Session/z"); !errors.Is(err, persistence.ErrFenced) {
+		t.Fatalf("Acquire on a lost lease = %v, want ErrFenced", err)
+	}
+	// Release frees it for the next owner at once.
+	if err := ob.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if h, _ := b.Holder(ctx, "Session/x"); h != "" {
+		t.Fatalf("holder after release = %q", h)
+	}
+	if err := b.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-lostB:
+		t.Fatalf("Close reported a lost lease: %v", err)
+	default:
+	}
+}
+
+// A lease that is not renewed lapses on its own: its holder's ownerships
+// become free after the TTL even if nobody revokes it.
+func TestOwnershipLapses(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	ctx := context.Background()
+	a := grant(t, s, "a", nil, make(chan error, 1))
+	if _, err := a.Acquire(ctx, "KeyManager/default"); err != nil {
+		t.Fatal(err)
+	}
+	// Simulate a dead process: stop renewing without revoking.
+	a.StopRenewing()
+	b := grant(t, s, "b", nil, make(chan error, 1))
+	start := time.Now()
+	wait, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := b.Acquire(wait, "KeyManager/default"); err != nil {
+		t.Fatalf("Acquire after the lease lapsed: %v", err)
+	}
+	if d := time.Since(start); d > 8*time.Second {
+		t.Fatalf("took %s", d)
+	}
+}
