@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -29,7 +30,19 @@ var (
 	AuthMethods     = []string{"client_secret_basic", "client_secret_post", "none", "private_key_jwt"}
 	GrantTypes      = []string{"authorization_code", "refresh_token", "client_credentials"}
 	IDTokenSignAlgs = []string{"RS256", "PS256", "ES256", "EdDSA"}
+	// RequestObjectSigningAlgs a client may register for its request
+	// objects; "none" only by explicit registration (OIDC Core §6.1).
+	RequestObjectSigningAlgs = []string{"RS256", "PS256", "ES256", "EdDSA", "none"}
+	// EncryptionAlgs and EncryptionEncs are the JWE key management and
+	// content algorithms for encrypted ID tokens and userinfo responses
+	// (and request objects encrypted to us, when we have keys for them).
+	EncryptionAlgs = []string{"RSA-OAEP", "RSA-OAEP-256", "ECDH-ES", "ECDH-ES+A128KW", "ECDH-ES+A256KW"}
+	EncryptionEncs = []string{"A128GCM", "A256GCM", "A128CBC-HS256"}
 )
+
+// DefaultEncryptionEnc is the content encryption when a client names only
+// the key algorithm (OIDC Dynamic Client Registration §2).
+const DefaultEncryptionEnc = "A128CBC-HS256"
 
 // DefaultIDTokenAlg is the ID token algorithm when a client names none
 // (OIDC Dynamic Client Registration §2: RS256 is the default).
@@ -68,6 +81,10 @@ type Client struct {
 	JWKS                     json.RawMessage `json:"jwks,omitempty"`
 	// SkipConsent marks a first-party client whose users are not asked.
 	SkipConsent bool `json:"skip_consent,omitempty"`
+	ClientMetadata
+	// RegistrationTokenHash is the hash of the RFC 7592 registration
+	// access token of a client registered through /register.
+	RegistrationTokenHash string `json:"registration_token_hash,omitempty"`
 	// Static is true for clients from config.yaml (never stored).
 	Static  bool      `json:"static,omitempty"`
 	Created time.Time `json:"created"`
@@ -87,6 +104,33 @@ type NewClient struct {
 	IDTokenSignedResponseAlg string
 	JWKS                     json.RawMessage
 	SkipConsent              bool
+	ClientMetadata
+}
+
+// ClientMetadata is the registration metadata for request objects and
+// encrypted or signed responses (OIDC Dynamic Client Registration §2,
+// RFC 9101 §10.5, RFC 9126 §6). Empty fields mean "not used".
+type ClientMetadata struct {
+	// JWKSURI is where the client publishes its keys (https); a client
+	// has jwks or jwks_uri, never both (RFC 7591 §2).
+	JWKSURI string `json:"jwks_uri,omitempty"`
+	// RequestURIs are the request_uri values the client may send (https);
+	// only these are fetched.
+	RequestURIs []string `json:"request_uris,omitempty"`
+	// ApplicationType is "web" (default) or "native".
+	ApplicationType string `json:"application_type,omitempty"`
+	// RequestObjectSigningAlg, when set, is the only alg accepted for the
+	// client's request objects; "none" must be registered to be used.
+	RequestObjectSigningAlg    string `json:"request_object_signing_alg,omitempty"`
+	RequestObjectEncryptionAlg string `json:"request_object_encryption_alg,omitempty"`
+	RequestObjectEncryptionEnc string `json:"request_object_encryption_enc,omitempty"`
+	// RequirePAR: authorization requests only through /par.
+	RequirePAR                   bool   `json:"require_pushed_authorization_requests,omitempty"`
+	IDTokenEncryptedResponseAlg  string `json:"id_token_encrypted_response_alg,omitempty"`
+	IDTokenEncryptedResponseEnc  string `json:"id_token_encrypted_response_enc,omitempty"`
+	UserinfoSignedResponseAlg    string `json:"userinfo_signed_response_alg,omitempty"`
+	UserinfoEncryptedResponseAlg string `json:"userinfo_encrypted_response_alg,omitempty"`
+	UserinfoEncryptedResponseEnc string `json:"userinfo_encrypted_response_enc,omitempty"`
 }
 
 // needsSecret tells whether method authenticates with a shared secret
@@ -133,7 +177,7 @@ func checkClientID(id string) error {
 // same rules CreateClient and NewStaticClient apply to their input). The
 // error wraps ErrInvalid and lists every problem.
 func (c Client) Validate() error {
-	p := c.problems(IDTokenSignAlgs)
+	p := c.problems(IDTokenSignAlgs, EncryptionAlgs)
 	switch {
 	case needsSecret(c.AuthMethod):
 		if !validSecretHash(c.SecretHash) {
@@ -155,8 +199,9 @@ func validSecretHash(h string) bool {
 }
 
 // problems lists what is wrong with c apart from its secret. algs are the
-// ID token algorithms it may choose from.
-func (c Client) problems(algs []string) []string {
+// ID token algorithms it may choose from, opEnc the JWE key algorithms the
+// node has keys for (for request objects encrypted to it).
+func (c Client) problems(algs, opEnc []string) []string {
 	var p []string
 	add := func(err error) {
 		if err != nil {
@@ -196,10 +241,127 @@ func (c Client) problems(algs []string) []string {
 		if _, err := parseJWKS(c.JWKS); err != nil {
 			p = append(p, reason(err))
 		}
-	} else if c.AuthMethod == "private_key_jwt" {
-		p = append(p, "private_key_jwt needs jwks (the client's public keys)")
+	} else if c.AuthMethod == "private_key_jwt" && c.JWKSURI == "" {
+		p = append(p, "private_key_jwt needs jwks or jwks_uri (the client's public keys)")
+	}
+	p = append(p, c.ClientMetadata.problems(c.JWKS, algs, opEnc)...)
+	return p
+}
+
+// problems checks the metadata; jwks is the client's inline key set.
+func (m ClientMetadata) problems(jwks json.RawMessage, signAlgs, opEnc []string) []string {
+	var p []string
+	if m.JWKSURI != "" {
+		if len(jwks) > 0 {
+			// RFC 7591 §2: jwks and jwks_uri must not both be present.
+			p = append(p, "jwks and jwks_uri are mutually exclusive")
+		}
+		if err := checkHTTPSURI("jwks_uri", m.JWKSURI); err != nil {
+			p = append(p, reason(err))
+		}
+	}
+	if len(m.RequestURIs) > maxURIs {
+		p = append(p, fmt.Sprintf("request_uris has more than %d entries", maxURIs))
+	}
+	for _, u := range m.RequestURIs {
+		if err := checkHTTPSURI("request_uris", u); err != nil {
+			p = append(p, reason(err))
+		}
+	}
+	switch m.ApplicationType {
+	case "", "web", "native":
+	default:
+		p = append(p, fmt.Sprintf("application_type must be web or native, got %q", clip(m.ApplicationType)))
+	}
+	hasKeys := len(jwks) > 0 || m.JWKSURI != ""
+	if a := m.RequestObjectSigningAlg; a != "" {
+		if !slices.Contains(RequestObjectSigningAlgs, a) {
+			p = append(p, fmt.Sprintf("request_object_signing_alg must be one of %s, got %q", strings.Join(RequestObjectSigningAlgs, ", "), clip(a)))
+		} else if a != "none" && !hasKeys {
+			p = append(p, "request_object_signing_alg "+a+" needs jwks or jwks_uri")
+		}
+	}
+	p = append(p, encProblems("request_object_encryption", m.RequestObjectEncryptionAlg, m.RequestObjectEncryptionEnc, opEnc, nil)...)
+	if a := m.UserinfoSignedResponseAlg; a != "" && !slices.Contains(signAlgs, a) {
+		p = append(p, fmt.Sprintf("userinfo_signed_response_alg must be one of %s (the algorithms this node signs with), got %q", strings.Join(signAlgs, ", "), clip(a)))
+	}
+	for _, e := range []struct{ field, alg, enc string }{
+		{"id_token_encrypted_response", m.IDTokenEncryptedResponseAlg, m.IDTokenEncryptedResponseEnc},
+		{"userinfo_encrypted_response", m.UserinfoEncryptedResponseAlg, m.UserinfoEncryptedResponseEnc},
+	} {
+		probs := encProblems(e.field, e.alg, e.enc, EncryptionAlgs, nil)
+		p = append(p, probs...)
+		if len(probs) > 0 || e.alg == "" {
+			continue
+		}
+		switch {
+		case !hasKeys:
+			p = append(p, e.field+"_alg needs jwks or jwks_uri (the client's encryption key)")
+		case len(jwks) > 0:
+			if _, err := EncryptionKey(jwks, e.alg); err != nil {
+				p = append(p, e.field+"_alg: "+reason(err))
+			}
+		}
 	}
 	return p
+}
+
+// encProblems checks an *_alg / *_enc pair: enc needs alg (OIDC Dynamic
+// Client Registration §2), and both must be supported.
+func encProblems(field, alg, enc string, algs, _ []string) []string {
+	var p []string
+	if alg == "" {
+		if enc != "" {
+			p = append(p, field+"_enc needs "+field+"_alg")
+		}
+		return p
+	}
+	if !slices.Contains(algs, alg) {
+		if len(algs) == 0 {
+			p = append(p, fmt.Sprintf("%s_alg %q: this node has no encryption keys", field, clip(alg)))
+		} else {
+			p = append(p, fmt.Sprintf("%s_alg must be one of %s, got %q", field, strings.Join(algs, ", "), clip(alg)))
+		}
+	}
+	if enc != "" && !slices.Contains(EncryptionEncs, enc) {
+		p = append(p, fmt.Sprintf("%s_enc must be one of %s, got %q", field, strings.Join(EncryptionEncs, ", "), clip(enc)))
+	}
+	return p
+}
+
+// checkHTTPSURI accepts an absolute https URL without userinfo (the URLs
+// the node fetches).
+func checkHTTPSURI(field, raw string) error {
+	if len(raw) > maxURILen {
+		return invalid("%s entry is longer than %d bytes", field, maxURILen)
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil {
+		return invalid("%s %q must be an absolute https URL", field, clip(raw))
+	}
+	return nil
+}
+
+// EncryptionKey picks the client's public key to encrypt to with alg from
+// its JWK set (JSON): a key whose use is "enc" (or unset), whose alg (if
+// set) is alg and whose type fits (RSA for RSA-OAEP*, EC for ECDH-ES*). It
+// returns the key as JSON.
+func EncryptionKey(jwks []byte, alg string) ([]byte, error) {
+	var set jose.JSONWebKeySet
+	if err := json.Unmarshal(jwks, &set); err != nil {
+		return nil, invalid("client key set is not a JWK set")
+	}
+	for _, k := range set.Keys {
+		if k.Use == "sig" || (k.Algorithm != "" && k.Algorithm != alg) || !k.IsPublic() {
+			continue
+		}
+		_, isRSA := k.Key.(*rsa.PublicKey)
+		_, isEC := k.Key.(*ecdsa.PublicKey)
+		if (strings.HasPrefix(alg, "RSA-") && isRSA) || (strings.HasPrefix(alg, "ECDH-ES") && isEC) {
+			return json.Marshal(k)
+		}
+	}
+	return nil, invalid("no public key for %s encryption (use \"enc\" or unset) in the client's keys", clip(alg))
 }
 
 func checkURIs(field string, uris []string) []string {
@@ -247,8 +409,8 @@ func parseJWKS(raw json.RawMessage) (*jose.JSONWebKeySet, error) {
 		default:
 			return nil, invalid("jwks key %d: only RSA, EC and Ed25519 keys are supported", i)
 		}
-		if k.Use != "" && k.Use != "sig" {
-			return nil, invalid("jwks key %d: use must be sig", i)
+		if k.Use != "" && k.Use != "sig" && k.Use != "enc" {
+			return nil, invalid("jwks key %d: use must be sig or enc", i)
 		}
 	}
 	return &set, nil
@@ -261,8 +423,9 @@ func algProblem(alg string, algs []string) string {
 
 // build checks in and returns the client it describes with its plaintext
 // secret (given or generated, "" when the method takes none). algs are the
-// ID token algorithms the client may choose from.
-func (in NewClient) build(now time.Time, algs []string) (Client, string, error) {
+// ID token algorithms the client may choose from, opEnc the JWE algorithms
+// the node can decrypt.
+func (in NewClient) build(now time.Time, algs, opEnc []string) (Client, string, error) {
 	c := Client{
 		ID:                       in.ID,
 		Name:                     in.Name,
@@ -272,6 +435,7 @@ func (in NewClient) build(now time.Time, algs []string) (Client, string, error) 
 		GrantTypes:               slices.Clone(in.GrantTypes),
 		IDTokenSignedResponseAlg: in.IDTokenSignedResponseAlg,
 		SkipConsent:              in.SkipConsent,
+		ClientMetadata:           in.ClientMetadata.normalized(),
 		Created:                  now.UTC(),
 	}
 	if c.IDTokenSignedResponseAlg == "" {
@@ -285,7 +449,7 @@ func (in NewClient) build(now time.Time, algs []string) (Client, string, error) 
 			c.JWKS = buf.Bytes()
 		}
 	}
-	p := c.problems(algs)
+	p := c.problems(algs, opEnc)
 	secret := in.Secret
 	switch {
 	case needsSecret(c.AuthMethod):
@@ -329,10 +493,11 @@ func NewStaticClient(in NewClient, idTokenAlgs ...string) (Client, error) {
 	if err := invalidAll(p); err != nil {
 		return Client{}, err
 	}
-	if len(idTokenAlgs) == 0 {
-		idTokenAlgs = IDTokenSignAlgs
+	signAlgs, encAlgs := splitAlgs(idTokenAlgs)
+	if len(signAlgs) == 0 {
+		signAlgs = IDTokenSignAlgs
 	}
-	c, _, err := in.build(time.Time{}, idTokenAlgs)
+	c, _, err := in.build(time.Time{}, signAlgs, encAlgs)
 	if err != nil {
 		return Client{}, err
 	}
@@ -346,6 +511,12 @@ func NewStaticClient(in NewClient, idTokenAlgs ...string) (Client, error) {
 // bad input (including an ID token algorithm outside Options.IDTokenAlgs)
 // and ErrClientIDTaken when a static or stored client has the ID.
 func (d *Directory) CreateClient(ctx context.Context, in NewClient) (Client, string, error) {
+	return d.createClient(ctx, in, "")
+}
+
+// createClient is CreateClient that also records a registration access
+// token hash (RFC 7592) when regHash is not empty.
+func (d *Directory) createClient(ctx context.Context, in NewClient, regHash string) (Client, string, error) {
 	if in.ID == "" {
 		id, err := randomToken(16)
 		if err != nil {
@@ -353,13 +524,14 @@ func (d *Directory) CreateClient(ctx context.Context, in NewClient) (Client, str
 		}
 		in.ID = id
 	}
-	c, secret, err := in.build(d.now(), d.idTokenAlgs)
+	c, secret, err := in.build(d.now(), d.idTokenAlgs, d.encAlgs)
 	if err != nil {
 		return Client{}, "", err
 	}
 	if _, ok := d.static[c.ID]; ok {
 		return Client{}, "", fmt.Errorf("%w: %q (a static client)", ErrClientIDTaken, c.ID)
 	}
+	c.RegistrationTokenHash = regHash
 	rec, err := json.Marshal(c)
 	if err != nil {
 		return Client{}, "", fmt.Errorf("directory: encode client: %w", err)
@@ -448,5 +620,34 @@ func cloneClient(c Client) Client {
 	c.PostLogoutRedirectURIs = slices.Clone(c.PostLogoutRedirectURIs)
 	c.GrantTypes = slices.Clone(c.GrantTypes)
 	c.JWKS = slices.Clone(c.JWKS)
+	c.RequestURIs = slices.Clone(c.RequestURIs)
 	return c
+}
+
+// normalized fills defaults: an encryption alg without enc gets
+// DefaultEncryptionEnc.
+func (m ClientMetadata) normalized() ClientMetadata {
+	m.RequestURIs = slices.Clone(m.RequestURIs)
+	if m.IDTokenEncryptedResponseAlg != "" && m.IDTokenEncryptedResponseEnc == "" {
+		m.IDTokenEncryptedResponseEnc = DefaultEncryptionEnc
+	}
+	if m.UserinfoEncryptedResponseAlg != "" && m.UserinfoEncryptedResponseEnc == "" {
+		m.UserinfoEncryptedResponseEnc = DefaultEncryptionEnc
+	}
+	if m.RequestObjectEncryptionAlg != "" && m.RequestObjectEncryptionEnc == "" {
+		m.RequestObjectEncryptionEnc = DefaultEncryptionEnc
+	}
+	return m
+}
+
+// splitAlgs separates a keys.algorithms list into JWS and JWE algorithms.
+func splitAlgs(algs []string) (sign, enc []string) {
+	for _, a := range algs {
+		if slices.Contains(EncryptionAlgs, a) {
+			enc = append(enc, a)
+		} else {
+			sign = append(sign, a)
+		}
+	}
+	return sign, enc
 }

@@ -104,9 +104,11 @@ type Options struct {
 	// NewStaticClient. They are served before stored clients and cannot be
 	// deleted through the directory.
 	StaticClients []Client
-	// IDTokenAlgs are the ID token signing algorithms the node has keys
-	// for (keys.algorithms): clients may only choose one of them. Empty
-	// means IDTokenSignAlgs.
+	// IDTokenAlgs are the algorithms the node has keys for
+	// (keys.algorithms): clients may only choose one of its JWS algorithms
+	// for ID tokens and userinfo, and one of its JWE algorithms (if any)
+	// for request objects encrypted to the node. No JWS algorithm means
+	// IDTokenSignAlgs.
 	IDTokenAlgs []string
 	// Now is the clock (tests inject one). Defaults to time.Now.
 	Now func() time.Time
@@ -127,8 +129,10 @@ type Directory struct {
 	params argonParams
 	static map[string]Client
 	now    func() time.Time
-	// idTokenAlgs are Options.IDTokenAlgs (never empty).
+	// idTokenAlgs are the JWS algorithms of Options.IDTokenAlgs (never
+	// empty); encAlgs its JWE algorithms (the node's encryption keys).
 	idTokenAlgs []string
+	encAlgs     []string
 	// dummyHash is verified against when a username is unknown, so that
 	// Authenticate costs one argon2id run whether or not the user exists.
 	dummyHash string
@@ -152,13 +156,14 @@ func New(store persistence.Backend, opts Options) (*Directory, error) {
 	if d.now == nil {
 		d.now = time.Now
 	}
-	if len(opts.IDTokenAlgs) > 0 {
-		for _, a := range opts.IDTokenAlgs {
+	if sign, enc := splitAlgs(opts.IDTokenAlgs); len(sign) > 0 {
+		for _, a := range sign {
 			if !slices.Contains(IDTokenSignAlgs, a) {
 				return nil, invalid("unsupported ID token algorithm %q (supported: %s)", clip(a), strings.Join(IDTokenSignAlgs, ", "))
 			}
 		}
-		d.idTokenAlgs = slices.Clone(opts.IDTokenAlgs)
+		d.idTokenAlgs = sign
+		d.encAlgs = enc
 	}
 	for i, c := range opts.StaticClients {
 		c.Static = true
@@ -167,6 +172,9 @@ func New(store persistence.Backend, opts Options) (*Directory, error) {
 		}
 		if !slices.Contains(d.idTokenAlgs, c.IDTokenSignedResponseAlg) {
 			return nil, fmt.Errorf("static client %d (%q): %w", i, c.ID, invalid("%s", algProblem(c.IDTokenSignedResponseAlg, d.idTokenAlgs)))
+		}
+		if p := c.ClientMetadata.problems(c.JWKS, d.idTokenAlgs, d.encAlgs); len(p) > 0 {
+			return nil, fmt.Errorf("static client %d (%q): %w", i, c.ID, invalidAll(p))
 		}
 		if _, dup := d.static[c.ID]; dup {
 			return nil, invalid("static client id %q listed twice", c.ID)

@@ -38,6 +38,12 @@ func (r jtiRecord) live(now time.Time) bool {
 // than exp + JTIGrace no longer counts and is overwritten (SweepJTIs
 // deletes them). Checking the assertion's exp itself is the caller's job.
 func (d *Directory) UseJTI(ctx context.Context, clientID, jti string, exp time.Time) error {
+	return d.useJTI(ctx, clientID, clientID, jti, exp)
+}
+
+// useJTI records jti under space (a client id, or a prefixed one whose
+// ':' cannot occur in a client id, so the spaces never meet).
+func (d *Directory) useJTI(ctx context.Context, space, clientID, jti string, exp time.Time) error {
 	if err := checkClientID(clientID); err != nil {
 		return err
 	}
@@ -52,7 +58,7 @@ func (d *Directory) UseJTI(ctx context.Context, clientID, jti string, exp time.T
 	if err != nil {
 		return fmt.Errorf("directory: encode jti: %w", err)
 	}
-	err = d.store.Update(ctx, BucketJTIs, jtiKey(clientID, jti), func(old []byte, exists bool) ([]byte, error) {
+	err = d.store.Update(ctx, BucketJTIs, jtiKey(space, jti), func(old []byte, exists bool) ([]byte, error) {
 		if exists {
 			var prev jtiRecord
 			// An unreadable record counts as used: refusing one login is
@@ -72,10 +78,20 @@ func (d *Directory) UseJTI(ctx context.Context, clientID, jti string, exp time.T
 	return nil
 }
 
-// SweepJTIs deletes the used-jti records that no longer block anything and
-// returns how many it deleted. Run it now and then; correctness does not
-// depend on it (UseJTI ignores stale records).
+// SweepJTIs deletes the used-jti records that no longer block anything,
+// and expired pushed authorization requests, and returns how many it
+// deleted. Run it now and then; correctness does not depend on it (UseJTI
+// ignores stale records, TakePushedRequest expired ones).
 func (d *Directory) SweepJTIs(ctx context.Context) (int, error) {
+	pushed, err := d.sweepPushed(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n, err := d.sweepJTIs(ctx)
+	return n + pushed, err
+}
+
+func (d *Directory) sweepJTIs(ctx context.Context) (int, error) {
 	now := d.now()
 	var stale []string
 	err := d.store.List(ctx, BucketJTIs, "", func(key string, v []byte) error {

@@ -115,6 +115,9 @@ func (w *worker) Receive(ctx actor.Context) {
 	case *messages.VerifyRequest:
 		p, kid, alg, err := w.cache.VerifyType(m.Token, m.Typ, m.Algs)
 		ctx.Respond(&messages.VerifyResponse{Payload: p, Kid: kid, Alg: alg, Error: toError(err)})
+	case *messages.VerifyWithKeysRequest:
+		p, kid, alg, err := VerifyWithKeys(m.Token, m.Jwks, m.Algs)
+		ctx.Respond(&messages.VerifyResponse{Payload: p, Kid: kid, Alg: alg, Error: toError(err)})
 	case *messages.EncryptRequest:
 		tok, err := Encrypt(m.Plaintext, m.Jwk, m.Alg, m.Enc, m.Cty)
 		ctx.Respond(&messages.EncryptResponse{Token: tok, Error: toError(err)})

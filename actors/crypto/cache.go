@@ -50,6 +50,7 @@ type snapshot struct {
 	published map[string]*jose.JSONWebKey // kid -> public signing key in the JWKS
 	sigAlgs   []jose.SignatureAlgorithm   // algs of published signing keys
 	decrypt   map[string]*decKey          // kid -> published encryption key
+	encActive map[string]bool             // alg -> an active encryption key exists
 	jwks      []byte
 	etag      string
 	set       *messages.KeySet
@@ -73,13 +74,21 @@ func (c *Cache) Version() uint64 {
 	return 0
 }
 
-// HasSigningKeys reports whether an active key exists for every alg.
+// HasSigningKeys reports whether an active key exists for every alg: a
+// signing key for a JWS alg, an encryption key for a JWE key alg
+// (keys.algorithms may list both kinds).
 func (c *Cache) HasSigningKeys(algs []string) bool {
 	s := c.cur.Load()
 	if s == nil {
 		return false
 	}
 	for _, a := range algs {
+		if use, _ := keymanager.UseOf(a); use == keymanager.UseEnc {
+			if !s.encActive[a] {
+				return false
+			}
+			continue
+		}
 		if s.signing[a] == nil {
 			return false
 		}
@@ -135,6 +144,7 @@ func (c *Cache) build(set *messages.KeySet) (*snapshot, error) {
 		signing:   map[string]*signKey{},
 		published: map[string]*jose.JSONWebKey{},
 		decrypt:   map[string]*decKey{},
+		encActive: map[string]bool{},
 		set:       set,
 	}
 	jwks := jose.JSONWebKeySet{}
@@ -175,6 +185,9 @@ func (c *Cache) build(set *messages.KeySet) (*snapshot, error) {
 			}
 		case keymanager.UseEnc:
 			s.decrypt[k.Kid] = &decKey{kid: k.Kid, alg: k.Alg, priv: priv}
+			if k.Status == keymanager.StatusActive {
+				s.encActive[k.Alg] = true
+			}
 		}
 	}
 	body, err := json.Marshal(jwks)
@@ -313,23 +326,39 @@ func Encrypt(plaintext, recipientJWK []byte, alg, enc, cty string) (string, erro
 }
 
 // Decrypt opens a compact JWE addressed to one of our published
-// encryption keys.
+// encryption keys: the one its kid names, or, without a kid, each
+// published key of its alg in turn.
 func (c *Cache) Decrypt(token string) (plaintext []byte, kid string, err error) {
 	s := c.cur.Load()
 	if s == nil || len(s.decrypt) == 0 {
 		return nil, "", fmt.Errorf("%w: no decryption key", ErrNoKey)
 	}
+	if len(token) > maxExternalToken {
+		return nil, "", fmt.Errorf("%w: token too large", ErrInvalidToken)
+	}
 	obj, err := jose.ParseEncryptedCompact(token, KeyAlgorithms, ContentAlgs)
 	if err != nil {
 		return nil, "", fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
-	k := s.decrypt[obj.Header.KeyID]
-	if k == nil || k.alg != obj.Header.Algorithm {
+	var candidates []*decKey
+	if obj.Header.KeyID != "" {
+		if k := s.decrypt[obj.Header.KeyID]; k != nil && k.alg == obj.Header.Algorithm {
+			candidates = append(candidates, k)
+		}
+	} else {
+		for _, k := range s.decrypt {
+			if k.alg == obj.Header.Algorithm {
+				candidates = append(candidates, k)
+			}
+		}
+	}
+	if len(candidates) == 0 {
 		return nil, "", fmt.Errorf("%w: unknown key %q", ErrInvalidToken, obj.Header.KeyID)
 	}
-	pt, err := obj.Decrypt(k.priv)
-	if err != nil {
-		return nil, "", fmt.Errorf("%w: %w", ErrInvalidToken, err)
+	for _, k := range candidates {
+		if pt, err := obj.Decrypt(k.priv); err == nil {
+			return pt, k.kid, nil
+		}
 	}
-	return pt, k.kid, nil
+	return nil, "", fmt.Errorf("%w: cannot decrypt", ErrInvalidToken)
 }

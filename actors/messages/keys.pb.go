@@ -1063,6 +1063,78 @@ func (x *DecryptResponse) GetError() *Error {
 	return nil
 }
 
+// VerifyWithKeysRequest checks a compact JWS made by someone else (a
+// client's request object) against that party's public keys.
+type VerifyWithKeysRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Token string                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	// The signer's JWK set as JSON ({"keys": [...]}).
+	Jwks []byte `protobuf:"bytes,2,opt,name=jwks,proto3" json:"jwks,omitempty"`
+	// Accepted algorithms; empty means every JWS algorithm we support.
+	Algs          []string          `protobuf:"bytes,3,rep,name=algs,proto3" json:"algs,omitempty"`
+	Trace         map[string]string `protobuf:"bytes,10,rep,name=trace,proto3" json:"trace,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifyWithKeysRequest) Reset() {
+	*x = VerifyWithKeysRequest{}
+	mi := &file_actors_messages_keys_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifyWithKeysRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifyWithKeysRequest) ProtoMessage() {}
+
+func (x *VerifyWithKeysRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_messages_keys_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifyWithKeysRequest.ProtoReflect.Descriptor instead.
+func (*VerifyWithKeysRequest) Descriptor() ([]byte, []int) {
+	return file_actors_messages_keys_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *VerifyWithKeysRequest) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+func (x *VerifyWithKeysRequest) GetJwks() []byte {
+	if x != nil {
+		return x.Jwks
+	}
+	return nil
+}
+
+func (x *VerifyWithKeysRequest) GetAlgs() []string {
+	if x != nil {
+		return x.Algs
+	}
+	return nil
+}
+
+func (x *VerifyWithKeysRequest) GetTrace() map[string]string {
+	if x != nil {
+		return x.Trace
+	}
+	return nil
+}
+
 var File_actors_messages_keys_proto protoreflect.FileDescriptor
 
 const file_actors_messages_keys_proto_rawDesc = "" +
@@ -1181,7 +1253,17 @@ const file_actors_messages_keys_proto_rawDesc = "" +
 	"\x0fDecryptResponse\x12\x1c\n" +
 	"\tplaintext\x18\x01 \x01(\fR\tplaintext\x12\x10\n" +
 	"\x03kid\x18\x02 \x01(\tR\x03kid\x12-\n" +
-	"\x05error\x18\x03 \x01(\v2\x17.authrim.messages.ErrorR\x05errorB\x19Z\x17authrim/actors/messagesb\x06proto3"
+	"\x05error\x18\x03 \x01(\v2\x17.authrim.messages.ErrorR\x05error\"\xd9\x01\n" +
+	"\x15VerifyWithKeysRequest\x12\x14\n" +
+	"\x05token\x18\x01 \x01(\tR\x05token\x12\x12\n" +
+	"\x04jwks\x18\x02 \x01(\fR\x04jwks\x12\x12\n" +
+	"\x04algs\x18\x03 \x03(\tR\x04algs\x12H\n" +
+	"\x05trace\x18\n" +
+	" \x03(\v22.authrim.messages.VerifyWithKeysRequest.TraceEntryR\x05trace\x1a8\n" +
+	"\n" +
+	"TraceEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x19Z\x17authrim/actors/messagesb\x06proto3"
 
 var (
 	file_actors_messages_keys_proto_rawDescOnce sync.Once
@@ -1195,53 +1277,56 @@ func file_actors_messages_keys_proto_rawDescGZIP() []byte {
 	return file_actors_messages_keys_proto_rawDescData
 }
 
-var file_actors_messages_keys_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_actors_messages_keys_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_actors_messages_keys_proto_goTypes = []any{
-	(*Error)(nil),           // 0: authrim.messages.Error
-	(*Key)(nil),             // 1: authrim.messages.Key
-	(*KeySet)(nil),          // 2: authrim.messages.KeySet
-	(*ListKeys)(nil),        // 3: authrim.messages.ListKeys
-	(*RotateKeys)(nil),      // 4: authrim.messages.RotateKeys
-	(*RevokeKey)(nil),       // 5: authrim.messages.RevokeKey
-	(*KeySetResponse)(nil),  // 6: authrim.messages.KeySetResponse
-	(*KeySetChanged)(nil),   // 7: authrim.messages.KeySetChanged
-	(*SignRequest)(nil),     // 8: authrim.messages.SignRequest
-	(*SignResponse)(nil),    // 9: authrim.messages.SignResponse
-	(*VerifyRequest)(nil),   // 10: authrim.messages.VerifyRequest
-	(*VerifyResponse)(nil),  // 11: authrim.messages.VerifyResponse
-	(*EncryptRequest)(nil),  // 12: authrim.messages.EncryptRequest
-	(*EncryptResponse)(nil), // 13: authrim.messages.EncryptResponse
-	(*DecryptRequest)(nil),  // 14: authrim.messages.DecryptRequest
-	(*DecryptResponse)(nil), // 15: authrim.messages.DecryptResponse
-	nil,                     // 16: authrim.messages.ListKeys.TraceEntry
-	nil,                     // 17: authrim.messages.RotateKeys.TraceEntry
-	nil,                     // 18: authrim.messages.RevokeKey.TraceEntry
-	nil,                     // 19: authrim.messages.SignRequest.TraceEntry
-	nil,                     // 20: authrim.messages.VerifyRequest.TraceEntry
-	nil,                     // 21: authrim.messages.EncryptRequest.TraceEntry
-	nil,                     // 22: authrim.messages.DecryptRequest.TraceEntry
+	(*Error)(nil),                 // 0: authrim.messages.Error
+	(*Key)(nil),                   // 1: authrim.messages.Key
+	(*KeySet)(nil),                // 2: authrim.messages.KeySet
+	(*ListKeys)(nil),              // 3: authrim.messages.ListKeys
+	(*RotateKeys)(nil),            // 4: authrim.messages.RotateKeys
+	(*RevokeKey)(nil),             // 5: authrim.messages.RevokeKey
+	(*KeySetResponse)(nil),        // 6: authrim.messages.KeySetResponse
+	(*KeySetChanged)(nil),         // 7: authrim.messages.KeySetChanged
+	(*SignRequest)(nil),           // 8: authrim.messages.SignRequest
+	(*SignResponse)(nil),          // 9: authrim.messages.SignResponse
+	(*VerifyRequest)(nil),         // 10: authrim.messages.VerifyRequest
+	(*VerifyResponse)(nil),        // 11: authrim.messages.VerifyResponse
+	(*EncryptRequest)(nil),        // 12: authrim.messages.EncryptRequest
+	(*EncryptResponse)(nil),       // 13: authrim.messages.EncryptResponse
+	(*DecryptRequest)(nil),        // 14: authrim.messages.DecryptRequest
+	(*DecryptResponse)(nil),       // 15: authrim.messages.DecryptResponse
+	(*VerifyWithKeysRequest)(nil), // 16: authrim.messages.VerifyWithKeysRequest
+	nil,                           // 17: authrim.messages.ListKeys.TraceEntry
+	nil,                           // 18: authrim.messages.RotateKeys.TraceEntry
+	nil,                           // 19: authrim.messages.RevokeKey.TraceEntry
+	nil,                           // 20: authrim.messages.SignRequest.TraceEntry
+	nil,                           // 21: authrim.messages.VerifyRequest.TraceEntry
+	nil,                           // 22: authrim.messages.EncryptRequest.TraceEntry
+	nil,                           // 23: authrim.messages.DecryptRequest.TraceEntry
+	nil,                           // 24: authrim.messages.VerifyWithKeysRequest.TraceEntry
 }
 var file_actors_messages_keys_proto_depIdxs = []int32{
 	1,  // 0: authrim.messages.KeySet.keys:type_name -> authrim.messages.Key
-	16, // 1: authrim.messages.ListKeys.trace:type_name -> authrim.messages.ListKeys.TraceEntry
-	17, // 2: authrim.messages.RotateKeys.trace:type_name -> authrim.messages.RotateKeys.TraceEntry
-	18, // 3: authrim.messages.RevokeKey.trace:type_name -> authrim.messages.RevokeKey.TraceEntry
+	17, // 1: authrim.messages.ListKeys.trace:type_name -> authrim.messages.ListKeys.TraceEntry
+	18, // 2: authrim.messages.RotateKeys.trace:type_name -> authrim.messages.RotateKeys.TraceEntry
+	19, // 3: authrim.messages.RevokeKey.trace:type_name -> authrim.messages.RevokeKey.TraceEntry
 	2,  // 4: authrim.messages.KeySetResponse.set:type_name -> authrim.messages.KeySet
 	0,  // 5: authrim.messages.KeySetResponse.error:type_name -> authrim.messages.Error
 	2,  // 6: authrim.messages.KeySetChanged.set:type_name -> authrim.messages.KeySet
-	19, // 7: authrim.messages.SignRequest.trace:type_name -> authrim.messages.SignRequest.TraceEntry
+	20, // 7: authrim.messages.SignRequest.trace:type_name -> authrim.messages.SignRequest.TraceEntry
 	0,  // 8: authrim.messages.SignResponse.error:type_name -> authrim.messages.Error
-	20, // 9: authrim.messages.VerifyRequest.trace:type_name -> authrim.messages.VerifyRequest.TraceEntry
+	21, // 9: authrim.messages.VerifyRequest.trace:type_name -> authrim.messages.VerifyRequest.TraceEntry
 	0,  // 10: authrim.messages.VerifyResponse.error:type_name -> authrim.messages.Error
-	21, // 11: authrim.messages.EncryptRequest.trace:type_name -> authrim.messages.EncryptRequest.TraceEntry
+	22, // 11: authrim.messages.EncryptRequest.trace:type_name -> authrim.messages.EncryptRequest.TraceEntry
 	0,  // 12: authrim.messages.EncryptResponse.error:type_name -> authrim.messages.Error
-	22, // 13: authrim.messages.DecryptRequest.trace:type_name -> authrim.messages.DecryptRequest.TraceEntry
+	23, // 13: authrim.messages.DecryptRequest.trace:type_name -> authrim.messages.DecryptRequest.TraceEntry
 	0,  // 14: authrim.messages.DecryptResponse.error:type_name -> authrim.messages.Error
-	15, // [15:15] is the sub-list for method output_type
-	15, // [15:15] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	24, // 15: authrim.messages.VerifyWithKeysRequest.trace:type_name -> authrim.messages.VerifyWithKeysRequest.TraceEntry
+	16, // [16:16] is the sub-list for method output_type
+	16, // [16:16] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_actors_messages_keys_proto_init() }
@@ -1255,7 +1340,7 @@ func file_actors_messages_keys_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_actors_messages_keys_proto_rawDesc), len(file_actors_messages_keys_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   23,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,0 +1,220 @@
+package directory
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+
+	"authrim/persistence"
+)
+
+// MaxRegistrationBody bounds a registration request (RFC 7591 §3.1).
+const MaxRegistrationBody = 64 << 10
+
+// RedirectURIError is a registration refused for its redirect URIs
+// (RFC 7591 §3.2.2 invalid_redirect_uri); other metadata problems are
+// plain InvalidErrors (invalid_client_metadata).
+type RedirectURIError struct{ InvalidError }
+
+// Unwrap makes errors.Is(err, ErrInvalid) hold.
+func (e *RedirectURIError) Unwrap() error { return &e.InvalidError }
+
+// registration is the wire form of the metadata we read (RFC 7591 §2,
+// OIDC Dynamic Client Registration §2, RFC 9126 §6). Everything else in a
+// request is ignored (RFC 7591 §2: unknown metadata is ignored).
+type registration struct {
+	ClientID                 *string         `json:"client_id"`
+	ClientSecret             *string         `json:"client_secret"`
+	RedirectURIs             []string        `json:"redirect_uris"`
+	PostLogoutRedirectURIs   []string        `json:"post_logout_redirect_uris"`
+	TokenEndpointAuthMethod  string          `json:"token_endpoint_auth_method"`
+	GrantTypes               []string        `json:"grant_types"`
+	ResponseTypes            []string        `json:"response_types"`
+	ClientName               string          `json:"client_name"`
+	JWKS                     json.RawMessage `json:"jwks"`
+	IDTokenSignedResponseAlg string          `json:"id_token_signed_response_alg"`
+	ClientMetadata
+}
+
+// Registration is a parsed registration or update request.
+type Registration struct {
+	Client NewClient
+	// ClientID and ClientSecret are what the request carried (RFC 7592
+	// §2.2: an update names the client it updates).
+	ClientID, ClientSecret string
+}
+
+// ParseRegistration decodes a client registration request body (RFC 7591
+// §3.1): a JSON object. Defaults: token_endpoint_auth_method
+// client_secret_basic, grant_types [authorization_code], response_types
+// [code]. Unknown members are ignored; members of the wrong JSON type,
+// unsupported values and inconsistent grant and response types are
+// refused with an InvalidError (a RedirectURIError for redirect URIs).
+// Further rules (keys, algorithms the node has) are checked when the
+// client is created.
+func ParseRegistration(body []byte) (Registration, error) {
+	if len(body) > MaxRegistrationBody {
+		return Registration{}, invalid("registration request is larger than %d bytes", MaxRegistrationBody)
+	}
+	var r registration
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(&r); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			return Registration{}, invalid("%s has the wrong JSON type", clip(te.Field))
+		}
+		return Registration{}, invalid("the body must be a JSON object of client metadata")
+	}
+	if dec.More() {
+		return Registration{}, invalid("the body must be one JSON object")
+	}
+	if r.TokenEndpointAuthMethod == "" {
+		r.TokenEndpointAuthMethod = "client_secret_basic"
+	}
+	if len(r.GrantTypes) == 0 {
+		r.GrantTypes = []string{"authorization_code"}
+	}
+	if len(r.ResponseTypes) == 0 {
+		r.ResponseTypes = []string{"code"}
+	}
+	var p []string
+	for _, rt := range r.ResponseTypes {
+		if rt != "code" {
+			p = append(p, fmt.Sprintf("response_types: only code is supported, got %q", clip(rt)))
+		}
+	}
+	// RFC 7591 §2.1: response_type code goes with authorization_code.
+	if !slices.Contains(r.GrantTypes, "authorization_code") && len(r.RedirectURIs) > 0 {
+		p = append(p, "redirect_uris are only for the authorization_code grant")
+	}
+	if err := invalidAll(p); err != nil {
+		return Registration{}, err
+	}
+	var redirect []string
+	if slices.Contains(r.GrantTypes, "authorization_code") && len(r.RedirectURIs) == 0 {
+		redirect = append(redirect, "redirect_uris must list at least one URI")
+	}
+	redirect = append(redirect, checkURIs("redirect_uris", r.RedirectURIs)...)
+	redirect = append(redirect, checkURIs("post_logout_redirect_uris", r.PostLogoutRedirectURIs)...)
+	if len(redirect) > 0 {
+		return Registration{}, &RedirectURIError{InvalidError{Reason: joinReasons(redirect)}}
+	}
+	jwks := r.JWKS
+	if bytes.Equal(bytes.TrimSpace(jwks), []byte("null")) {
+		jwks = nil
+	}
+	out := Registration{Client: NewClient{
+		Name:                     r.ClientName,
+		RedirectURIs:             r.RedirectURIs,
+		PostLogoutRedirectURIs:   r.PostLogoutRedirectURIs,
+		AuthMethod:               r.TokenEndpointAuthMethod,
+		GrantTypes:               r.GrantTypes,
+		IDTokenSignedResponseAlg: r.IDTokenSignedResponseAlg,
+		JWKS:                     jwks,
+		ClientMetadata:           r.ClientMetadata,
+	}}
+	if r.ClientID != nil {
+		out.ClientID = *r.ClientID
+	}
+	if r.ClientSecret != nil {
+		out.ClientSecret = *r.ClientSecret
+	}
+	return out, nil
+}
+
+func joinReasons(p []string) string {
+	var b bytes.Buffer
+	for i, s := range p {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(s)
+	}
+	return b.String()
+}
+
+// RegisterClient creates a client from a registration request (RFC 7591
+// §3.2.1) with a generated client_id and, for secret methods, a generated
+// secret, and issues its registration access token (RFC 7592 §3), of
+// which only the hash is kept. Secrets are always generated here: a
+// registrant does not choose its own.
+func (d *Directory) RegisterClient(ctx context.Context, in NewClient) (c Client, secret, regToken string, err error) {
+	in.ID, in.Secret, in.SkipConsent = "", "", false
+	regToken, err = randomToken(32)
+	if err != nil {
+		return Client{}, "", "", err
+	}
+	c, secret, err = d.createClient(ctx, in, HashClientSecret(regToken))
+	if err != nil {
+		return Client{}, "", "", err
+	}
+	return c, secret, regToken, nil
+}
+
+// RegisteredClient returns the dynamically registered client id whose
+// registration access token is token; ErrInvalidCredentials for any
+// other client, token or id (RFC 7592 §2: the same answer for all).
+func (d *Directory) RegisteredClient(ctx context.Context, id, token string) (Client, error) {
+	c, err := d.Client(ctx, id)
+	got := HashClientSecret(token)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return Client{}, ErrInvalidCredentials
+		}
+		return Client{}, err
+	}
+	if c.Static || c.RegistrationTokenHash == "" || subtle.ConstantTimeCompare([]byte(got), []byte(c.RegistrationTokenHash)) != 1 {
+		return Client{}, ErrInvalidCredentials
+	}
+	return c, nil
+}
+
+// UpdateRegisteredClient replaces the metadata of a registered client
+// (RFC 7592 §2.2). Its id, secret, registration token and creation time
+// stay; a switch to a method without a secret drops the secret, and a
+// switch to a secret method generates one (returned, else "").
+func (d *Directory) UpdateRegisteredClient(ctx context.Context, id string, in NewClient) (Client, string, error) {
+	in.ID, in.SkipConsent = id, false
+	in.Secret = ""
+	built, newSecret, err := in.build(d.now(), d.idTokenAlgs, d.encAlgs)
+	if err != nil {
+		return Client{}, "", err
+	}
+	var out Client
+	keptSecret := false
+	err = d.store.Update(ctx, BucketClients, id, func(old []byte, exists bool) ([]byte, error) {
+		if !exists {
+			return nil, fmt.Errorf("%w: client %q", ErrNotFound, id)
+		}
+		var cur Client
+		if err := json.Unmarshal(old, &cur); err != nil {
+			return nil, fmt.Errorf("directory: decode client %q: %w", id, err)
+		}
+		if cur.RegistrationTokenHash == "" {
+			return nil, invalid("client %q was not registered through /register", id)
+		}
+		next := built
+		next.Created = cur.Created
+		next.RegistrationTokenHash = cur.RegistrationTokenHash
+		keptSecret = needsSecret(next.AuthMethod) && cur.SecretHash != ""
+		if keptSecret {
+			next.SecretHash = cur.SecretHash
+		}
+		out = next
+		return json.Marshal(next)
+	})
+	if errors.Is(err, persistence.ErrNotFound) {
+		return Client{}, "", fmt.Errorf("%w: client %q", ErrNotFound, id)
+	}
+	if err != nil {
+		return Client{}, "", err
+	}
+	if keptSecret {
+		newSecret = ""
+	}
+	return out, newSecret, nil
+}

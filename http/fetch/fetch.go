@@ -1,0 +1,246 @@
+package fetch
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Errors. Each failure wraps ErrFetch; the text after it is safe to show
+// to the client that supplied the URI (it names no internal detail beyond
+// what the client already knows).
+var (
+	ErrFetch = errors.New("fetch")
+	// ErrForbiddenAddress: the host resolved to an address that is not
+	// allowed (private, loopback, link-local, ...).
+	ErrForbiddenAddress = fmt.Errorf("%w: address not allowed", ErrFetch)
+	// ErrTooLarge: the body exceeded the size limit.
+	ErrTooLarge = fmt.Errorf("%w: response too large", ErrFetch)
+	// ErrRedirect: a redirect left the host (or went on too long).
+	ErrRedirect = fmt.Errorf("%w: redirect not followed", ErrFetch)
+)
+
+// Config of a Fetcher.
+type Config struct {
+	// AllowPrivate allows private, loopback and link-local addresses
+	// (tests, and deployments whose clients live on the same network).
+	AllowPrivate bool
+	// Timeout bounds one fetch (connect, TLS, headers, body). Default 5 s.
+	Timeout time.Duration
+	// MaxBytes bounds a body. Default 64 KiB.
+	MaxBytes int64
+	// RootCAs are the trust anchors for https; nil means the system's.
+	RootCAs *x509.CertPool
+	// MaxAge caps how long an answer is cached, whatever it says.
+	// Default 1 h. CacheEntries bounds the cache. Default 1024.
+	MaxAge       time.Duration
+	CacheEntries int
+	// Now is the clock of the cache. Defaults to time.Now.
+	Now func() time.Time
+}
+
+// Fetcher fetches documents over https. It is safe for concurrent use.
+type Fetcher struct {
+	cfg    Config
+	client *http.Client
+	mu     sync.Mutex
+	cache  map[string]entry
+}
+
+type entry struct {
+	body    []byte
+	expires time.Time
+}
+
+// New returns a Fetcher.
+func New(cfg Config) *Fetcher {
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 5 * time.Second
+	}
+	if cfg.MaxBytes <= 0 {
+		cfg.MaxBytes = 64 << 10
+	}
+	if cfg.MaxAge <= 0 {
+		cfg.MaxAge = time.Hour
+	}
+	if cfg.CacheEntries <= 0 {
+		cfg.CacheEntries = 1024
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	f := &Fetcher{cfg: cfg, cache: map[string]entry{}}
+	dialer := &net.Dialer{Timeout: cfg.Timeout, Control: f.control}
+	transport := &http.Transport{
+		DialContext:           dialer.DialContext,
+		TLSClientConfig:       &tls.Config{RootCAs: cfg.RootCAs, MinVersion: tls.VersionTLS12},
+		TLSHandshakeTimeout:   cfg.Timeout,
+		ResponseHeaderTimeout: cfg.Timeout,
+		MaxIdleConns:          16,
+		IdleConnTimeout:       30 * time.Second,
+		// Never through a proxy from the environment: the address check
+		// must see the real destination.
+		Proxy: nil,
+	}
+	f.client = &http.Client{Transport: transport, Timeout: cfg.Timeout, CheckRedirect: checkRedirect}
+	return f
+}
+
+// control refuses connections to addresses that are not allowed. It runs
+// on the resolved address of every connection, redirects included.
+func (f *Fetcher) control(_, address string, _ syscall.RawConn) error {
+	if f.cfg.AllowPrivate {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return ErrForbiddenAddress
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil || !Public(ip) {
+		return ErrForbiddenAddress
+	}
+	return nil
+}
+
+// cgnat is RFC 6598 shared address space; benchmark is RFC 2544.
+var (
+	cgnat     = netip.MustParsePrefix("100.64.0.0/10")
+	benchmark = netip.MustParsePrefix("198.18.0.0/15")
+	nat64     = netip.MustParsePrefix("64:ff9b::/96")
+)
+
+// Public reports whether ip is an ordinary global unicast address: not
+// loopback, private (RFC 1918, RFC 4193), link-local, unspecified,
+// multicast, shared (RFC 6598) or IPv4-mapped/NAT64 forms of those.
+func Public(ip netip.Addr) bool {
+	ip = ip.Unmap()
+	if nat64.Contains(ip) {
+		b := ip.As16()
+		ip = netip.AddrFrom4([4]byte{b[12], b[13], b[14], b[15]})
+	}
+	switch {
+	case !ip.IsValid(), ip.IsLoopback(), ip.IsPrivate(), ip.IsLinkLocalUnicast(), ip.IsLinkLocalMulticast(),
+		ip.IsInterfaceLocalMulticast(), ip.IsMulticast(), ip.IsUnspecified(),
+		cgnat.Contains(ip), benchmark.Contains(ip):
+		return false
+	}
+	if ip.Is4() && ip.As4()[0] == 0 {
+		return false // "this network"
+	}
+	return ip.IsGlobalUnicast()
+}
+
+// checkRedirect follows at most 3 redirects, all on the original host
+// and over https.
+func checkRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) > 3 {
+		return fmt.Errorf("%w: too many redirects", ErrRedirect)
+	}
+	if req.URL.Scheme != "https" || !strings.EqualFold(req.URL.Host, via[0].URL.Host) {
+		return fmt.Errorf("%w: redirect to another host", ErrRedirect)
+	}
+	return nil
+}
+
+// Get fetches rawURL (https only) and returns its body, from the cache
+// when a previous answer may still be used.
+func (f *Fetcher) Get(ctx context.Context, rawURL string) ([]byte, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil {
+		return nil, fmt.Errorf("%w: not an https URL", ErrFetch)
+	}
+	// The fragment is not sent (OIDC Core §6.2 uses it to vary a URI).
+	u.Fragment, u.RawFragment = "", ""
+	key := u.String()
+	now := f.cfg.Now()
+	f.mu.Lock()
+	e, ok := f.cache[key]
+	f.mu.Unlock()
+	if ok && now.Before(e.expires) {
+		return e.body, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, f.cfg.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, key, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w: bad URL", ErrFetch)
+	}
+	req.Header.Set("Accept", "application/oauth-authz-req+jwt, application/jwt, application/json")
+	resp, err := f.client.Do(req)
+	if err != nil {
+		switch {
+		case errors.Is(err, ErrForbiddenAddress):
+			return nil, ErrForbiddenAddress
+		case errors.Is(err, ErrRedirect):
+			return nil, ErrRedirect
+		}
+		return nil, fmt.Errorf("%w: could not be retrieved", ErrFetch)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%w: status %d", ErrFetch, resp.StatusCode)
+	}
+	if resp.ContentLength > f.cfg.MaxBytes {
+		return nil, ErrTooLarge
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, f.cfg.MaxBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("%w: could not be read", ErrFetch)
+	}
+	if int64(len(body)) > f.cfg.MaxBytes {
+		return nil, ErrTooLarge
+	}
+	if ttl := cacheFor(resp.Header, f.cfg.MaxAge); ttl > 0 {
+		f.mu.Lock()
+		if len(f.cache) >= f.cfg.CacheEntries {
+			for k, old := range f.cache {
+				if !now.Before(old.expires) {
+					delete(f.cache, k)
+				}
+			}
+			if len(f.cache) >= f.cfg.CacheEntries {
+				clear(f.cache)
+			}
+		}
+		f.cache[key] = entry{body: body, expires: now.Add(ttl)}
+		f.mu.Unlock()
+	}
+	return body, nil
+}
+
+// cacheFor is how long an answer may be reused: its Cache-Control max-age
+// (capped), nothing with no-store, no-cache, private... or no max-age
+// (RFC 9111 §5.2.2). Expires and heuristics are not used: a document the
+// client did not mark cacheable is fetched again.
+func cacheFor(h http.Header, limit time.Duration) time.Duration {
+	var maxAge time.Duration
+	for _, v := range h.Values("Cache-Control") {
+		for _, d := range strings.Split(v, ",") {
+			name, val, _ := strings.Cut(strings.TrimSpace(d), "=")
+			switch strings.ToLower(name) {
+			case "no-store", "no-cache":
+				return 0
+			case "max-age":
+				n, err := strconv.ParseInt(strings.Trim(val, `"`), 10, 64)
+				if err != nil || n <= 0 {
+					return 0
+				}
+				maxAge = time.Duration(min(n, int64(limit/time.Second))) * time.Second
+			}
+		}
+	}
+	return min(maxAge, limit)
+}

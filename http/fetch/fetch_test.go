@@ -1,0 +1,167 @@
+package fetch
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func tlsServer(t *testing.T, h http.HandlerFunc) (*httptest.Server, *x509.CertPool) {
+	t.Helper()
+	s := httptest.NewTLSServer(h)
+	t.Cleanup(s.Close)
+	pool := x509.NewCertPool()
+	pool.AddCert(s.Certificate())
+	return s, pool
+}
+
+func TestLoopbackRefusedUnlessAllowed(t *testing.T) {
+	s, pool := tlsServer(t, func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("doc")) })
+	_, err := New(Config{RootCAs: pool}).Get(context.Background(), s.URL+"/x")
+	if !errors.Is(err, ErrForbiddenAddress) {
+		t.Fatalf("loopback with the guard on: %v", err)
+	}
+	b, err := New(Config{RootCAs: pool, AllowPrivate: true}).Get(context.Background(), s.URL+"/x")
+	if err != nil || string(b) != "doc" {
+		t.Fatalf("loopback allowed: %q %v", b, err)
+	}
+}
+
+func TestOnlyHTTPS(t *testing.T) {
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("doc")) }))
+	defer s.Close()
+	f := New(Config{AllowPrivate: true})
+	for _, u := range []string{s.URL, "ftp://example.com/x", "https://user:pw@example.com/x", "/relative", "https://"} {
+		if _, err := f.Get(context.Background(), u); !errors.Is(err, ErrFetch) {
+			t.Errorf("%s: %v", u, err)
+		}
+	}
+}
+
+func TestRedirects(t *testing.T) {
+	other, _ := tlsServer(t, func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("elsewhere")) })
+	var s *httptest.Server
+	s, pool := tlsServer(t, func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/same":
+			http.Redirect(w, r, "/doc", http.StatusFound)
+		case "/other":
+			// Same machine, another host name and port.
+			http.Redirect(w, r, strings.Replace(other.URL, "127.0.0.1", "localhost", 1)+"/doc", http.StatusFound)
+		case "/loop":
+			http.Redirect(w, r, "/loop", http.StatusFound)
+		default:
+			w.Write([]byte("doc"))
+		}
+	})
+	_ = s
+	pool.AddCert(other.Certificate())
+	f := New(Config{RootCAs: pool, AllowPrivate: true})
+	if b, err := f.Get(context.Background(), s.URL+"/same"); err != nil || string(b) != "doc" {
+		t.Fatalf("redirect on the same host: %q %v", b, err)
+	}
+	if _, err := f.Get(context.Background(), s.URL+"/other"); !errors.Is(err, ErrRedirect) {
+		t.Fatalf("redirect to another host: %v", err)
+	}
+	if _, err := f.Get(context.Background(), s.URL+"/loop"); !errors.Is(err, ErrRedirect) {
+		t.Fatalf("endless redirects: %v", err)
+	}
+}
+
+func TestSizeLimitAndTimeout(t *testing.T) {
+	s, pool := tlsServer(t, func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/big":
+			w.Write([]byte(strings.Repeat("a", 2048)))
+		case "/chunked":
+			w.(http.Flusher).Flush() // no Content-Length
+			for range 4 {
+				w.Write([]byte(strings.Repeat("a", 512)))
+				w.(http.Flusher).Flush()
+			}
+		case "/slow":
+			time.Sleep(500 * time.Millisecond)
+		case "/404":
+			http.NotFound(w, r)
+		}
+	})
+	f := New(Config{RootCAs: pool, AllowPrivate: true, MaxBytes: 1024, Timeout: 200 * time.Millisecond})
+	for _, p := range []string{"/big", "/chunked"} {
+		if _, err := f.Get(context.Background(), s.URL+p); !errors.Is(err, ErrTooLarge) {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+	start := time.Now()
+	if _, err := f.Get(context.Background(), s.URL+"/slow"); !errors.Is(err, ErrFetch) || time.Since(start) > 450*time.Millisecond {
+		t.Errorf("slow: %v after %v", err, time.Since(start))
+	}
+	if _, err := f.Get(context.Background(), s.URL+"/404"); !errors.Is(err, ErrFetch) {
+		t.Errorf("404: %v", err)
+	}
+}
+
+func TestCacheControl(t *testing.T) {
+	var hits atomic.Int32
+	s, pool := tlsServer(t, func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		switch r.URL.Path {
+		case "/cached":
+			w.Header().Set("Cache-Control", "public, max-age=60")
+		case "/nostore":
+			w.Header().Set("Cache-Control", "max-age=60, no-store")
+		}
+		w.Write([]byte("doc"))
+	})
+	now := time.Now()
+	f := New(Config{RootCAs: pool, AllowPrivate: true, Now: func() time.Time { return now }})
+	get := func(p string) {
+		if _, err := f.Get(context.Background(), s.URL+p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		path    string
+		advance time.Duration
+		want    int32 // origin hits after two gets
+	}{
+		{"/cached", 30 * time.Second, 1},
+		{"/cached#again", 0, 0}, // same document: the fragment is not part of it
+		{"/nostore", 0, 2},
+		{"/plain", 0, 2},
+	} {
+		hits.Store(0)
+		get(tc.path)
+		now = now.Add(tc.advance)
+		get(tc.path)
+		if got := hits.Load(); got != tc.want {
+			t.Errorf("%s: %d origin requests, want %d", tc.path, got, tc.want)
+		}
+	}
+	// Past max-age it is fetched again.
+	hits.Store(0)
+	now = now.Add(time.Minute)
+	get("/cached")
+	if hits.Load() != 1 {
+		t.Error("an expired entry was served")
+	}
+}
+
+func TestPublic(t *testing.T) {
+	for addr, want := range map[string]bool{
+		"8.8.8.8": true, "2001:4860:4860::8888": true,
+		"127.0.0.1": false, "::1": false, "10.1.2.3": false, "172.16.0.1": false, "192.168.1.1": false,
+		"169.254.169.254": false, "fe80::1": false, "fc00::1": false, "0.0.0.0": false, "::": false,
+		"100.64.0.1": false, "224.0.0.1": false, "::ffff:127.0.0.1": false, "64:ff9b::a9fe:a9fe": false,
+	} {
+		if got := Public(netip.MustParseAddr(addr)); got != want {
+			t.Errorf("Public(%s) = %v", addr, got)
+		}
+	}
+}
