@@ -32,9 +32,9 @@ type Endpoint struct {
 
 // Node is a running node with everything the endpoints need seeded.
 type Node struct {
-	Server   *Server
-	Pop      *Population
-	Subjects []string
+	Server    *Server
+	Pop       *Population
+	Subjects  []string
 	Usernames []string
 	// Load is the measured client; prep prepares items (its own
 	// connections, so the load's stay warm and few).
@@ -45,12 +45,12 @@ type Node struct {
 	browser, codes, refresh, tokens, revoke span
 	// codeSeq spreads minted codes over the code sessions.
 	codeSeq, seq atomic.Uint64
-	revokeNext atomic.Int64
-	chainOnce  sync.Once
-	chain      *chain
-	accessOnce sync.Once
-	access     []string
-	accessErr  error
+	revokeNext   atomic.Int64
+	chainOnce    sync.Once
+	chain        *chain
+	accessOnce   sync.Once
+	access       []string
+	accessErr    error
 }
 
 type span struct{ from, n int }
