@@ -363,8 +363,8 @@ func Default() Config {
 			PushedTTL: Duration(60 * time.Second),
 			Fetch:     FetchConfig{Timeout: Duration(5 * time.Second), MaxBytes: 64 << 10},
 		},
-		Clients:   []ClientConfig{},
-		Roles:     slices.Clone(AllRoles),
+		Clients: []ClientConfig{},
+		Roles:   slices.Clone(AllRoles),
 	}
 }
 
