@@ -134,8 +134,10 @@ type Responses struct {
 
 // WithResponses enables signed and encrypted responses for clients that
 // registered userinfo_signed_response_alg or
-// userinfo_encrypted_response_alg. Without it such clients get an error
-// rather than a plain answer.
+// userinfo_encrypted_response_alg. Without it the endpoint does not look
+// at client registrations and always answers plain JSON (the node always
+// sets it). With it, a client whose encryption key cannot be found gets
+// an error, never a plain answer.
 func (h *Handler) WithResponses(r *Responses) *Handler {
 	h.resp = r
 	return h
