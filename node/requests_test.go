@@ -838,3 +838,87 @@ func TestDiscoveryAdvertisesRequestsTruthfully(t *testing.T) {
 }
 
 func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+
+// TestEncryptionToJWKSURIKeys: a private_key_jwt client whose keys are at
+// its jwks_uri gets ECDH-ES encrypted ID tokens and encrypted (unsigned)
+// userinfo; when its encryption key disappears it gets an error, never an
+// unencrypted token.
+func TestEncryptionToJWKSURIKeys(t *testing.T) {
+	host := newRPHost(t)
+	o := requestsOP(t, host, true, nil)
+	sig, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	enc, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	set := func(withEnc bool) []byte {
+		keys := []jose.JSONWebKey{{Key: &sig.PublicKey, KeyID: "s", Use: "sig", Algorithm: "ES256"}}
+		if withEnc {
+			keys = append(keys, jose.JSONWebKey{Key: &enc.PublicKey, KeyID: "e", Use: "enc"})
+		}
+		return mustJSON(t, jose.JSONWebKeySet{Keys: keys})
+	}
+	jwksURI := host.set("/keys", set(true), "no-store")
+	status, cl := o.registerClient(t, initialToken, map[string]any{
+		"redirect_uris": []string{rpRedirect}, "token_endpoint_auth_method": "private_key_jwt", "jwks_uri": jwksURI,
+		"grant_types": []string{"authorization_code"}, "id_token_encrypted_response_alg": "ECDH-ES+A128KW",
+		"id_token_encrypted_response_enc": "A128GCM", "userinfo_encrypted_response_alg": "ECDH-ES",
+	})
+	if status != 201 || cl.Secret != "" {
+		t.Fatalf("register: %d %v", status, cl.raw)
+	}
+	b := browser(t)
+	code := func() string {
+		cb := o.signIn(t, b, o.authorizeWith(url.Values{"client_id": {cl.ID}, "redirect_uri": {rpRedirect}, "response_type": {"code"},
+			"scope": {"openid email"}, "state": {"s"}, "nonce": {"n"}}))
+		return cb.Query().Get("code")
+	}
+	redeem := func(code string) (int, map[string]any) {
+		assertion := signObj(t, jose.ES256, sig, "s", map[string]any{"iss": cl.ID, "sub": cl.ID, "aud": o.issuer + "/token",
+			"jti": fmt.Sprint(time.Now().UnixNano()), "exp": o.clock.Now().Add(time.Minute).Unix()})
+		return o.tokenRequest(t, "", url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {rpRedirect},
+			"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}, "client_assertion": {assertion}})
+	}
+	status, tok := redeem(code())
+	if status != 200 {
+		t.Fatalf("token: %d %v", status, tok)
+	}
+	jwe, err := jose.ParseEncryptedCompact(tok["id_token"].(string), []jose.KeyAlgorithm{jose.ECDH_ES_A128KW}, []jose.ContentEncryption{jose.A128GCM})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner, err := jwe.Decrypt(enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := oidc.ClientContext(context.Background(), http.DefaultClient)
+	provider, err := oidc.NewProvider(ctx, o.issuer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := provider.Verifier(&oidc.Config{ClientID: cl.ID, Now: o.clock.Now}).Verify(ctx, string(inner)); err != nil {
+		t.Fatalf("inner ID token: %v", err)
+	}
+	// Userinfo encrypted, not signed: the plaintext is the JSON.
+	req, _ := http.NewRequest("GET", o.issuer+"/userinfo", nil)
+	req.Header.Set("Authorization", "Bearer "+tok["access_token"].(string))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	jwe, err = jose.ParseEncryptedCompact(string(body), []jose.KeyAlgorithm{jose.ECDH_ES}, []jose.ContentEncryption{jose.A128CBC_HS256})
+	if err != nil {
+		t.Fatalf("userinfo %d %s: %v", resp.StatusCode, body, err)
+	}
+	pt, err := jwe.Decrypt(enc)
+	var ui map[string]any
+	if err != nil || json.Unmarshal(pt, &ui) != nil || ui["sub"] != o.user.Subject || ui["email"] != "alice@example.com" {
+		t.Fatalf("userinfo plaintext %s: %v", pt, err)
+	}
+
+	// The client's encryption key is gone: no token at all.
+	host.set("/keys", set(false), "no-store")
+	status, tok = redeem(code())
+	if status == 200 || tok["id_token"] != nil || tok["access_token"] != nil {
+		t.Fatalf("without an encryption key: %d %v", status, tok)
+	}
+}
