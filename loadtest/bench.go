@@ -67,11 +67,16 @@ type Options struct {
 	// Progress receives one line per step (nil: discarded); NodeLog the
 	// nodes' own output.
 	Progress, NodeLog io.Writer
+	// Launch starts a node (nil: StartServer, a child process).
+	Launch func(ctx context.Context, cfg ServerConfig) (*Server, error)
+	// Window, when set, is called just before each measured window and
+	// the function it returns just after (a CPU profile, for instance).
+	Window func(endpoint string) func()
 }
 
 func (o *Options) defaults() {
 	if o.Concurrency <= 0 {
-		o.Concurrency = 4
+		o.Concurrency = 16
 	}
 	if o.Runs <= 0 {
 		o.Runs = 3
@@ -91,6 +96,9 @@ func (o *Options) defaults() {
 	if o.Progress == nil {
 		o.Progress = io.Discard
 	}
+	if o.Launch == nil {
+		o.Launch = StartServer
+	}
 }
 
 // Result is one measured window of one endpoint.
@@ -108,6 +116,12 @@ type Result struct {
 	P99ms    float64 `json:"p99_ms"`
 	// CPUus is the server's CPU time per request, µs.
 	CPUus float64 `json:"cpu_us_per_request"`
+	// SysPct is the share of that CPU spent in the kernel.
+	SysPct float64 `json:"sys_percent"`
+	// ClientCores is the bench's own CPU (load generator) and OtherCores
+	// the rest of the machine's busy time, in cores, over the window.
+	ClientCores float64 `json:"client_cores"`
+	OtherCores  float64 `json:"other_cores"`
 	// Allocs and Bytes per request (Go heap, from the node's metrics).
 	Allocs float64 `json:"allocs_per_request"`
 	Bytes  float64 `json:"bytes_per_request"`
@@ -165,14 +179,13 @@ func randomToken() string {
 // clients through the admin API, stops it, writes the sessions into its
 // bbolt file and starts it again.
 func StartNode(ctx context.Context, o Options, dir string, sessions int) (*Node, float64, error) {
+	o.defaults()
 	token := randomToken()
 	scfg := ServerConfig{Bin: o.Bin, ConfigFile: o.ConfigFile, Dir: dir, AdminToken: token, Log: o.NodeLog}
-	srv, err := StartServer(ctx, scfg)
+	srv, err := o.Launch(ctx, scfg)
 	if err != nil {
 		return nil, 0, err
 	}
-	scfg.Port = 0
-	scfg.MetricsPort = 0
 	admin := Admin{Base: srv.Base, Token: token, HTTP: &http.Client{Timeout: 30 * time.Second}}
 	var subjects, names []string
 	err = func() error {
@@ -201,7 +214,7 @@ func StartNode(ctx context.Context, o Options, dir string, sessions int) (*Node,
 		return nil, 0, err
 	}
 	seedSecs := time.Since(t0).Seconds()
-	srv, err = StartServer(ctx, scfg)
+	srv, err = o.Launch(ctx, scfg)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -242,7 +255,14 @@ func (n *Node) Measure(ctx context.Context, e Endpoint, o Options) (Result, erro
 	if err != nil {
 		return r, err
 	}
+	var done func()
+	if o.Window != nil {
+		done = o.Window(e.Name)
+	}
 	w = Drive(ctx, n.Load, src, conc, o.Duration, true)
+	if done != nil {
+		done()
+	}
 	after, err := n.Server.Sample(ctx)
 	if err != nil {
 		return r, err
@@ -255,6 +275,20 @@ func (n *Node) Measure(ctx context.Context, e Endpoint, o Options) (Result, erro
 	r.P50ms = float64(w.Quantile(0.50).Microseconds()) / 1000
 	r.P99ms = float64(w.Quantile(0.99).Microseconds()) / 1000
 	r.CPUus = float64((after.CPU - before.CPU).Nanoseconds()) / 1000 / req
+	if cpu := after.CPU - before.CPU; cpu > 0 {
+		r.SysPct = 100 * float64(after.Sys-before.Sys) / float64(cpu)
+	}
+	if el := after.At.Sub(before.At).Seconds(); el > 0 {
+		self := after.Self - before.Self
+		if n.Server.PID() == os.Getpid() {
+			self = 0 // in-process node: the server's CPU already is ours
+		}
+		r.ClientCores = self.Seconds() / el
+		if after.Busy > 0 && before.Busy > 0 {
+			other := after.Busy - before.Busy - (after.CPU - before.CPU) - self
+			r.OtherCores = max(0, other.Seconds()/el)
+		}
+	}
 	if before.Mallocs >= 0 && after.Mallocs >= 0 {
 		r.Allocs = (after.Mallocs - before.Mallocs) / req
 		r.Bytes = (after.AllocBytes - before.AllocBytes) / req
@@ -347,8 +381,8 @@ func runSingle(ctx context.Context, o Options, dir string, progress func(string,
 			}
 			r.Run = run
 			runs[e.Name] = append(runs[e.Name], r)
-			progress("run %d/%d %-26s %8.0f req/s  p99 %7.2f ms  cpu %8.1f µs/req  errors %d%s",
-				run, o.Runs, e.Name, r.Rate, r.P99ms, r.CPUus, r.Errors, exhaustedNote(r))
+			progress("run %d/%d %-26s %8.0f req/s  p99 %7.2f ms  cpu %8.1f µs/req  errors %d  other load %.2f cores%s",
+				run, o.Runs, e.Name, r.Rate, r.P99ms, r.CPUus, r.Errors, r.OtherCores, exhaustedNote(r))
 		}
 	}
 	mem, _ := n.Server.Memory()
@@ -409,7 +443,7 @@ func runScale(ctx context.Context, o Options, dir string, size int, progress fun
 			}
 			r.Run = run
 			runs[e.Name] = append(runs[e.Name], r)
-			progress("scale %d run %d/%d %-14s %8.0f req/s  p99 %7.2f ms  cpu %8.1f µs/req", size, run, o.Runs, e.Name, r.Rate, r.P99ms, r.CPUus)
+			progress("scale %d run %d/%d %-14s %8.0f req/s  p99 %7.2f ms  cpu %8.1f µs/req  other load %.2f cores", size, run, o.Runs, e.Name, r.Rate, r.P99ms, r.CPUus, r.OtherCores)
 		}
 	}
 	for _, e := range eps {
@@ -463,6 +497,9 @@ func summarize(e Endpoint, runs []Result) Summary {
 	s.P50ms = pick(func(r Result) float64 { return r.P50ms })
 	s.P99ms = pick(func(r Result) float64 { return r.P99ms })
 	s.CPUus = pick(func(r Result) float64 { return r.CPUus })
+	s.SysPct = pick(func(r Result) float64 { return r.SysPct })
+	s.ClientCores = pick(func(r Result) float64 { return r.ClientCores })
+	s.OtherCores = pick(func(r Result) float64 { return r.OtherCores })
 	s.Allocs = pick(func(r Result) float64 { return r.Allocs })
 	s.Bytes = pick(func(r Result) float64 { return r.Bytes })
 	s.Seconds = pick(func(r Result) float64 { return r.Seconds })

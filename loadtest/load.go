@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -107,7 +108,9 @@ func Drive(ctx context.Context, c *http.Client, src Source, conc int, d time.Dur
 	start := time.Now()
 	for range conc {
 		wg.Add(1)
-		go func() {
+		// The label tells the load generator's samples from the server's
+		// in a CPU profile of an in-process node (-tagignore loadtest=client).
+		go pprof.Do(ctx, pprof.Labels("loadtest", "client"), func(ctx context.Context) {
 			defer wg.Done()
 			var lat []time.Duration
 			var n, errs int64
@@ -144,7 +147,7 @@ func Drive(ctx context.Context, c *http.Client, src Source, conc int, d time.Dur
 				w.FirstError = first
 			}
 			mu.Unlock()
-		}()
+		})
 	}
 	wg.Wait()
 	w.Elapsed = time.Since(start)

@@ -80,15 +80,15 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	}
 	fmt.Fprintf(bw, "Took %s.\n\n", r.Elapsed)
 	if len(r.Endpoints) > 0 {
-		fmt.Fprintln(bw, "| endpoint | req/s | p50 ms | p99 ms | server CPU µs/req | runs (µs) | allocs/req | KiB/req | target (µs CPU) |")
-		fmt.Fprintln(bw, "|---|---:|---:|---:|---:|---|---:|---:|---|")
+		fmt.Fprintln(bw, "| endpoint | req/s | p50 ms | p99 ms | server CPU µs/req | runs (µs) | sys % | allocs/req | KiB/req | other load (cores) | target (µs CPU) |")
+		fmt.Fprintln(bw, "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---|")
 		for _, s := range r.Endpoints {
 			note := ""
 			if s.Errors > 0 {
 				note = fmt.Sprintf(" (%d errors: %s)", s.Errors, s.FirstError)
 			}
-			fmt.Fprintf(bw, "| %s%s | %.0f | %.2f | %.2f | %.1f | %s | %.0f | %.1f | %s |\n", s.Endpoint, note, s.Rate, s.P50ms, s.P99ms,
-				s.CPUus, fmtRuns(s.Runs), s.Allocs, s.Bytes/1024, targetCell(s))
+			fmt.Fprintf(bw, "| %s%s | %.0f | %.2f | %.2f | %.1f | %s | %.0f | %.0f | %.1f | %.2f | %s |\n", s.Endpoint, note, s.Rate, s.P50ms, s.P99ms,
+				s.CPUus, fmtRuns(s.Runs), s.SysPct, s.Allocs, s.Bytes/1024, s.OtherCores, targetCell(s))
 		}
 		fmt.Fprintf(bw, "\nNode memory at the end of the single-node run: peak RSS %.0f MB (now %.0f MB: %.0f anonymous, %.0f mapped files).\n",
 			mb(r.NodeMemory.Peak), mb(r.NodeMemory.RSS), mb(r.NodeMemory.Anon), mb(r.NodeMemory.File))
@@ -96,8 +96,8 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	if len(r.Scale) > 0 {
 		var base map[string]float64
 		fmt.Fprintln(bw)
-		fmt.Fprintln(bw, "| stored families | store MB | endpoint | req/s | p50 ms | p99 ms | server CPU µs/req | vs smallest | peak RSS MB | RSS at end MB (anon + file) |")
-		fmt.Fprintln(bw, "|---:|---:|---|---:|---:|---:|---:|---:|---:|---|")
+		fmt.Fprintln(bw, "| stored families | store MB | endpoint | req/s | p50 ms | p99 ms | server CPU µs/req | runs (µs) | vs smallest | peak RSS MB | RSS at end MB (anon + file) | other load (cores) |")
+		fmt.Fprintln(bw, "|---:|---:|---|---:|---:|---:|---:|---|---:|---:|---|---:|")
 		for _, sc := range r.Scale {
 			if base == nil {
 				base = map[string]float64{}
@@ -110,8 +110,8 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 				if b := base[e.Endpoint]; b > 0 {
 					ratio = fmt.Sprintf("%.2fx", e.CPUus/b)
 				}
-				fmt.Fprintf(bw, "| %d | %.0f | %s | %.0f | %.2f | %.2f | %.1f | %s | %.0f | %.0f (%.0f + %.0f) |\n", sc.Stored, sc.StoreMB, e.Endpoint,
-					e.Rate, e.P50ms, e.P99ms, e.CPUus, ratio, mb(sc.Memory.Peak), mb(sc.Memory.RSS), mb(sc.Memory.Anon), mb(sc.Memory.File))
+				fmt.Fprintf(bw, "| %d | %.0f | %s | %.0f | %.2f | %.2f | %.1f | %s | %s | %.0f | %.0f (%.0f + %.0f) | %.2f |\n", sc.Stored, sc.StoreMB, e.Endpoint,
+					e.Rate, e.P50ms, e.P99ms, e.CPUus, fmtRuns(e.Runs), ratio, mb(sc.Memory.Peak), mb(sc.Memory.RSS), mb(sc.Memory.Anon), mb(sc.Memory.File), e.OtherCores)
 			}
 		}
 		fmt.Fprintf(bw, "\nActive set: %d families drawn at random from the stored ones (4/5 refresh chains, 1/5 userinfo tokens).\n", r.Scale[0].Active)

@@ -44,6 +44,8 @@ type ServerConfig struct {
 // Server is a running node process.
 type Server struct {
 	cfg     ServerConfig
+	pid     int
+	stop    func() error
 	cmd     *exec.Cmd
 	out     *lockedBuffer
 	exited  chan struct{}
@@ -89,30 +91,50 @@ func FreePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
+// withPorts picks free ports for the listeners left at 0.
+func (cfg ServerConfig) withPorts() (ServerConfig, error) {
+	var err error
+	if cfg.Port == 0 {
+		if cfg.Port, err = FreePort(); err != nil {
+			return cfg, err
+		}
+	}
+	if cfg.MetricsPort == 0 {
+		if cfg.MetricsPort, err = FreePort(); err != nil {
+			return cfg, err
+		}
+	}
+	return cfg, nil
+}
+
+// NewServer describes a node started by other means than StartServer
+// (in the bench's own process, for profiling): cfg's ports must be set,
+// pid is the process to measure and stop shuts the node down.
+func NewServer(cfg ServerConfig, pid int, stop func() error) *Server {
+	return &Server{
+		cfg: cfg, pid: pid, stop: stop,
+		Base:    fmt.Sprintf("http://127.0.0.1:%d", cfg.Port),
+		Issuer:  fmt.Sprintf("http://localhost:%d", cfg.Port),
+		Metrics: fmt.Sprintf("http://127.0.0.1:%d/metrics", cfg.MetricsPort),
+		out:     &lockedBuffer{},
+	}
+}
+
+// Ports returns cfg with free ports chosen for listeners left at 0.
+func Ports(cfg ServerConfig) (ServerConfig, error) { return cfg.withPorts() }
+
 // StartServer starts `authrim serve` and waits until /readyz answers 200.
 // Settings the bench depends on are passed as AUTHRIM_* variables, which
 // take precedence over the config file; inherited AUTHRIM_* variables are
 // dropped so the operator's shell cannot change the run.
 func StartServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
-	var err error
-	if cfg.Port == 0 {
-		if cfg.Port, err = FreePort(); err != nil {
-			return nil, err
-		}
+	cfg, err := cfg.withPorts()
+	if err != nil {
+		return nil, err
 	}
-	if cfg.MetricsPort == 0 {
-		if cfg.MetricsPort, err = FreePort(); err != nil {
-			return nil, err
-		}
-	}
-	s := &Server{
-		cfg:     cfg,
-		Base:    fmt.Sprintf("http://127.0.0.1:%d", cfg.Port),
-		Issuer:  fmt.Sprintf("http://localhost:%d", cfg.Port),
-		Metrics: fmt.Sprintf("http://127.0.0.1:%d/metrics", cfg.MetricsPort),
-		out:     &lockedBuffer{tee: cfg.Log},
-		exited:  make(chan struct{}),
-	}
+	s := NewServer(cfg, 0, nil)
+	s.out = &lockedBuffer{tee: cfg.Log}
+	s.exited = make(chan struct{})
 	args := []string{"serve"}
 	if cfg.ConfigFile != "" {
 		args = append(args, "--config", cfg.ConfigFile)
@@ -143,7 +165,7 @@ func StartServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("loadtest: start node: %w", err)
 	}
-	s.cmd = cmd
+	s.cmd, s.pid = cmd, cmd.Process.Pid
 	go func() { s.waitErr = cmd.Wait(); close(s.exited) }()
 
 	deadline := time.Now().Add(60 * time.Second)
@@ -173,7 +195,7 @@ func StartServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 }
 
 // PID is the node's process id.
-func (s *Server) PID() int { return s.cmd.Process.Pid }
+func (s *Server) PID() int { return s.pid }
 
 // Output is what the node has logged so far.
 func (s *Server) Output() string { return s.out.String() }
@@ -181,6 +203,11 @@ func (s *Server) Output() string { return s.out.String() }
 // Stop asks the node to shut down (SIGTERM) and waits; after 20 s it is
 // killed.
 func (s *Server) Stop() error {
+	if s != nil && s.stop != nil {
+		stop := s.stop
+		s.stop = nil
+		return stop()
+	}
 	if s == nil || s.cmd == nil {
 		return nil
 	}
@@ -207,20 +234,55 @@ func (s *Server) Stop() error {
 // Sample is what the server process had spent at one instant.
 type Sample struct {
 	At time.Time
-	// CPU is user + system time of the whole process (all threads).
-	CPU time.Duration
+	// CPU is user + system time of the whole process (all threads); Sys
+	// is the system part (syscalls: network, fsync).
+	CPU, Sys time.Duration
 	// Mallocs and AllocBytes are cumulative heap allocations (Go
 	// collector); -1 when the metrics could not be read.
 	Mallocs, AllocBytes float64
+	// Busy is the whole machine's non-idle CPU time (/proc/stat) and Self
+	// the bench process's own: what is left is other work on the machine,
+	// which the report shows so that a noisy window can be told apart.
+	Busy, Self time.Duration
+}
+
+// MachineBusy is the non-idle CPU time of all CPUs since boot (user,
+// nice, system, irq, softirq and steal from /proc/stat).
+func MachineBusy() (time.Duration, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, err
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0, errors.New("loadtest: malformed /proc/stat")
+	}
+	var busy int64
+	for _, i := range []int{1, 2, 3, 6, 7, 8} {
+		v, err := strconv.ParseInt(f[i], 10, 64)
+		if err != nil {
+			return 0, errors.New("loadtest: malformed /proc/stat")
+		}
+		busy += v
+	}
+	return time.Duration(busy) * time.Second / clockTicks, nil
+}
+
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // Sample reads the process's CPU time and allocation counters.
 func (s *Server) Sample(ctx context.Context) (Sample, error) {
-	cpu, err := ProcessCPU(s.PID())
+	user, sys, err := ProcessTimes(s.PID())
 	if err != nil {
 		return Sample{}, err
 	}
-	smp := Sample{At: time.Now(), CPU: cpu, Mallocs: -1, AllocBytes: -1}
+	smp := Sample{At: time.Now(), CPU: user + sys, Sys: sys, Mallocs: -1, AllocBytes: -1, Self: selfCPU()}
+	smp.Busy, _ = MachineBusy()
 	m, err := Scrape(ctx, s.Metrics, "go_memstats_mallocs_total", "go_memstats_alloc_bytes_total")
 	if err == nil {
 		smp.Mallocs, smp.AllocBytes = m["go_memstats_mallocs_total"], m["go_memstats_alloc_bytes_total"]
@@ -228,28 +290,28 @@ func (s *Server) Sample(ctx context.Context) (Sample, error) {
 	return smp, nil
 }
 
-// ProcessCPU is utime + stime of pid from /proc/PID/stat.
-func ProcessCPU(pid int) (time.Duration, error) {
+// ProcessTimes is utime and stime of pid from /proc/PID/stat.
+func ProcessTimes(pid int) (user, sys time.Duration, err error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, fmt.Errorf("loadtest: process CPU: %w", err)
+		return 0, 0, fmt.Errorf("loadtest: process CPU: %w", err)
 	}
 	// The command name (field 2) may hold spaces; fields count from the
 	// closing parenthesis. utime and stime are fields 14 and 15.
 	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
-		return 0, errors.New("loadtest: process CPU: malformed stat")
+		return 0, 0, errors.New("loadtest: process CPU: malformed stat")
 	}
 	f := strings.Fields(string(b[i+1:]))
 	if len(f) < 13 {
-		return 0, errors.New("loadtest: process CPU: short stat")
+		return 0, 0, errors.New("loadtest: process CPU: short stat")
 	}
 	ut, err1 := strconv.ParseInt(f[11], 10, 64)
 	st, err2 := strconv.ParseInt(f[12], 10, 64)
 	if err1 != nil || err2 != nil {
-		return 0, errors.New("loadtest: process CPU: malformed stat")
+		return 0, 0, errors.New("loadtest: process CPU: malformed stat")
 	}
-	return time.Duration(ut+st) * time.Second / clockTicks, nil
+	return time.Duration(ut) * time.Second / clockTicks, time.Duration(st) * time.Second / clockTicks, nil
 }
 
 // Memory is the process's resident memory from /proc/PID/status, in bytes.

@@ -25,7 +25,7 @@ Flags:
                           overrides listeners, storage, admin token and rate limits
   --endpoints E[,E]|all|none
                           which endpoints (default all): %s
-  --concurrency N         load workers, one keep-alive connection each (default 4)
+  --concurrency N         load workers, one keep-alive connection each (default 16)
   --warmup D --duration D warm-up and measured window per endpoint and run (default 2s, 5s)
   --runs N                runs per endpoint; tables show the median (default 3)
   --scale S[,S]|none      stored refresh families for the refresh/userinfo scale runs
@@ -50,7 +50,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	target := fs.String("target", "", "")
 	config := fs.String("config", "", "")
 	endpoints := fs.String("endpoints", "all", "")
-	conc := fs.Int("concurrency", 4, "")
+	conc := fs.Int("concurrency", 16, "")
 	warmup := fs.Duration("warmup", 2*time.Second, "")
 	duration := fs.Duration("duration", 5*time.Second, "")
 	runs := fs.Int("runs", 3, "")
