@@ -153,13 +153,17 @@ type RegistrationConfig struct {
 	// Open lets anyone register a client without a token.
 	Open bool `yaml:"open"`
 	// InitialAccessToken, when set, lets holders of it register
-	// (Authorization: Bearer). Registration is off when it is empty and
-	// Open is false.
+	// (Authorization: Bearer). With the admin API on, operators can also
+	// issue single-use tokens (POST /admin/registration-tokens).
 	InitialAccessToken string `yaml:"initial_access_token"`
 }
 
-// Enabled reports whether /register is served.
-func (r RegistrationConfig) Enabled() bool { return r.Open || r.InitialAccessToken != "" }
+// RegistrationEnabled reports whether /register is served: open, with a
+// configured initial access token, or with the admin API on (which
+// issues tokens). Otherwise nobody could register, so it is not mounted.
+func (c Config) RegistrationEnabled() bool {
+	return c.Registration.Open || c.Registration.InitialAccessToken != "" || c.Admin.Token != ""
+}
 
 // PasswordsConfig holds argon2id parameters (RFC 9106).
 type PasswordsConfig struct {

@@ -68,13 +68,13 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 			}))
 		case RoleManagement:
 			fronts = append(fronts, management.NewTokens(clients, checker, sessions, logger.With("front", RoleManagement)))
-			if cfg.Registration.Enabled() {
+			if cfg.RegistrationEnabled() {
 				fronts = append(fronts, management.NewRegistration(management.RegistrationConfig{
 					Issuer: cfg.Issuer, Open: cfg.Registration.Open, InitialAccessToken: cfg.Registration.InitialAccessToken,
 				}, n.dir, logger.With("front", RoleManagement)))
 			}
 			if cfg.Admin.Token != "" {
-				fronts = append(fronts, management.NewAdmin(cfg.Admin.Token, localKeys{n.actors.KeyManager(), n.cache}, logger).WithDirectory(n.dir, n.dir).WithBackup(n.bolt))
+				fronts = append(fronts, management.NewAdmin(cfg.Admin.Token, localKeys{n.actors.KeyManager(), n.cache}, logger).WithDirectory(n.dir, n.dir).WithBackup(n.bolt).WithInitialTokens(n.dir))
 			}
 		}
 	}
@@ -113,7 +113,7 @@ func newFetcher(fc FetchConfig) (*fetch.Fetcher, error) {
 func metadata(cfg Config) discovery.Metadata {
 	base := strings.TrimSuffix(cfg.Issuer, "/")
 	var registration string
-	if cfg.Registration.Enabled() {
+	if cfg.RegistrationEnabled() {
 		registration = base + management.RegisterPath
 	}
 	var objEncAlgs, objEncEncs []string

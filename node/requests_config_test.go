@@ -48,7 +48,7 @@ func TestRequestsConfigValidation(t *testing.T) {
 		})
 	}
 	d := node.Default()
-	if d.Registration.Enabled() || d.Requests.Fetch.AllowPrivateAddresses || d.Requests.RequirePAR {
+	if d.RegistrationEnabled() || d.Requests.Fetch.AllowPrivateAddresses || d.Requests.RequirePAR {
 		t.Error("secure defaults: registration off, fetch guard on")
 	}
 	d.Keys.Algorithms = []string{"RS256", "RSA-OAEP", "ES256"}

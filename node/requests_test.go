@@ -728,6 +728,59 @@ func TestDynamicRegistration(t *testing.T) {
 	}
 }
 
+// TestAdminIssuedInitialTokens: with only the admin API on, registration
+// takes single-use tokens the operator issues.
+func TestAdminIssuedInitialTokens(t *testing.T) {
+	o := startOPWith(t, func(c *node.Config) { c.RateLimit.Enabled = false })
+	md := discoveryDoc(t, o)
+	if md["registration_endpoint"] != o.issuer+"/register" {
+		t.Fatalf("registration_endpoint %v with the admin API on", md["registration_endpoint"])
+	}
+	issue := func(body string) (int, map[string]any) {
+		req, _ := http.NewRequest("POST", o.issuer+"/admin/registration-tokens", strings.NewReader(body))
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		req.Header.Set("Authorization", "Bearer "+adminToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		decodeJSON(resp, &out)
+		return resp.StatusCode, out
+	}
+	md2 := map[string]any{"redirect_uris": []string{rpRedirect}}
+	if status, _ := o.registerClient(t, "", md2); status != 401 {
+		t.Fatalf("without a token: %d", status)
+	}
+	status, out := issue("")
+	tok, _ := out["initial_access_token"].(string)
+	if status != 201 || tok == "" {
+		t.Fatalf("issue: %d %v", status, out)
+	}
+	// A refused body does not spend the token.
+	if status, r := o.registerClient(t, tok, map[string]any{"redirect_uris": []string{"http://rp.example/cb"}}); status != 400 || r.raw["error"] != "invalid_redirect_uri" {
+		t.Fatalf("bad body: %d %v", status, r.raw)
+	}
+	if status, cl := o.registerClient(t, tok, md2); status != 201 || cl.ID == "" {
+		t.Fatalf("with an issued token: %d %v", status, cl.raw)
+	}
+	if status, _ := o.registerClient(t, tok, md2); status != 401 {
+		t.Fatalf("second use of an issued token: %d", status)
+	}
+	_, out = issue(`{"ttl":"1m"}`)
+	tok = out["initial_access_token"].(string)
+	o.clock.Advance(2 * time.Minute)
+	if status, _ := o.registerClient(t, tok, md2); status != 401 {
+		t.Fatalf("expired issued token: %d", status)
+	}
+	if status, _ := issue(`{"ttl":"forever"}`); status != 400 {
+		t.Fatalf("bad ttl: %d", status)
+	}
+}
+
 func mustJSON(t *testing.T, v any) []byte {
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -744,11 +797,11 @@ func clientCount(t *testing.T, o *op) int {
 	return len(list)
 }
 
-// TestRegistrationOffByDefaultAndOpen: without open or a token there is
-// no /register and discovery does not name one; open registration needs
-// no token.
+// TestRegistrationOffByDefaultAndOpen: without open, a token or the
+// admin API there is no /register and discovery does not name one; open
+// registration needs no token.
 func TestRegistrationOffByDefaultAndOpen(t *testing.T) {
-	o := startOPWith(t, func(c *node.Config) { c.RateLimit.Enabled = false })
+	o := startOPWith(t, func(c *node.Config) { c.RateLimit.Enabled = false; c.Admin.Token = "" })
 	md := discoveryDoc(t, o)
 	if _, ok := md["registration_endpoint"]; ok {
 		t.Error("registration_endpoint advertised while registration is off")

@@ -30,6 +30,9 @@ type Registrar interface {
 	RegisteredClient(ctx context.Context, id, token string) (directory.Client, error)
 	UpdateRegisteredClient(ctx context.Context, id string, in directory.NewClient) (directory.Client, string, error)
 	DeleteClient(ctx context.Context, id string) error
+	// UseInitialToken spends an initial access token issued through the
+	// admin API (IssueInitialToken).
+	UseInitialToken(ctx context.Context, token string) error
 }
 
 // RegistrationConfig: who may register.
@@ -37,10 +40,11 @@ type RegistrationConfig struct {
 	// Issuer is the base of registration_client_uri.
 	Issuer string
 	// Open lets anyone register. Otherwise an initial access token
-	// (RFC 7591 §3) is required.
+	// (RFC 7591 §3) is required: InitialAccessToken, or a single-use one
+	// the admin API issued.
 	Open bool
-	// InitialAccessToken is the bearer token registration requires when
-	// it is not open; empty with Open false: nobody may register.
+	// InitialAccessToken is a standing token from config; empty: only
+	// admin-issued tokens work.
 	InitialAccessToken string
 }
 
@@ -123,19 +127,22 @@ func (r *Registration) body(c echo.Context) (directory.Registration, error) {
 }
 
 func (r *Registration) register(c echo.Context) error {
-	if !r.cfg.Open {
-		tok := bearerToken(c)
-		sum := sha256.Sum256([]byte(tok))
-		if r.cfg.InitialAccessToken == "" || tok == "" || subtle.ConstantTimeCompare(sum[:], r.iat[:]) != 1 {
-			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="authrim", error="invalid_token"`)
-			return oauth2.Write(c, r.logger, oauth2.ErrInvalidToken.WithDescription("an initial access token is required to register"))
-		}
-	}
+	ctx := c.Request().Context()
 	reg, err := r.body(c)
 	if err != nil {
 		return r.fail(c, err)
 	}
-	ctx := c.Request().Context()
+	if !r.cfg.Open {
+		// Checked after the body, so a bad request does not spend a
+		// single-use token.
+		tok := bearerToken(c)
+		sum := sha256.Sum256([]byte(tok))
+		standing := r.cfg.InitialAccessToken != "" && tok != "" && subtle.ConstantTimeCompare(sum[:], r.iat[:]) == 1
+		if !standing && (tok == "" || r.dir.UseInitialToken(ctx, tok) != nil) {
+			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="authrim", error="invalid_token"`)
+			return oauth2.Write(c, r.logger, oauth2.ErrInvalidToken.WithDescription("an initial access token is required to register"))
+		}
+	}
 	cl, secret, regToken, err := r.dir.RegisterClient(ctx, reg.Client)
 	if err != nil {
 		return r.fail(c, err)
