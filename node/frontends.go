@@ -31,7 +31,9 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 	if err != nil {
 		return nil, err
 	}
-	clients := &clientauth.Authenticator{Dir: n.dir, Audiences: []string{cfg.Issuer, base + token.Path}, Now: now, Keys: fetcher.ClientKeys}
+	// RFC 9126 §2: an assertion may name the issuer, the token endpoint
+	// or the PAR endpoint.
+	clients := &clientauth.Authenticator{Dir: n.dir, Audiences: []string{cfg.Issuer, base + token.Path, base + auth.PARPath}, Now: now, Keys: fetcher.ClientKeys}
 	jose := joseOps{Crypto: cryptoPool, Client: crypto.Client{Requester: n.actors, Pool: n.pool}}
 	checker := &userinfo.Checker{Issuer: cfg.Issuer, Alg: cfg.Tokens.AccessTokenAlg, Verifier: cryptoPool, Sessions: sessions, Now: now}
 	var fronts []router.FrontEnd

@@ -968,6 +968,16 @@ func TestEncryptionToJWKSURIKeys(t *testing.T) {
 		t.Fatalf("userinfo plaintext %s: %v", pt, err)
 	}
 
+	// PAR with private_key_jwt: an assertion for the PAR endpoint is
+	// accepted (RFC 9126 §2).
+	parAssertion := signObj(t, jose.ES256, sig, "s", map[string]any{"iss": cl.ID, "sub": cl.ID, "aud": o.issuer + "/par",
+		"jti": fmt.Sprint(time.Now().UnixNano()), "exp": o.clock.Now().Add(time.Minute).Unix()})
+	status, par := o.push(t, "", "", url.Values{"client_id": {cl.ID}, "response_type": {"code"}, "redirect_uri": {rpRedirect}, "scope": {"openid"},
+		"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}, "client_assertion": {parAssertion}})
+	if status != 201 {
+		t.Fatalf("par with private_key_jwt: %d %v", status, par)
+	}
+
 	// The client's encryption key is gone: no token at all.
 	host.set("/keys", set(false), "no-store")
 	status, tok = redeem(code())
