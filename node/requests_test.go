@@ -654,6 +654,21 @@ func TestDynamicRegistration(t *testing.T) {
 			}
 		})
 	}
+	for name, req := range map[string]*http.Request{
+		"not JSON":  rawRegister(o.issuer, "text/plain", `{"redirect_uris":["`+rpRedirect+`"]}`),
+		"too large": rawRegister(o.issuer, "application/json", `{"client_name":"`+strings.Repeat("a", 70<<10)+`"}`),
+	} {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out map[string]any
+		decodeJSON(resp, &out)
+		resp.Body.Close()
+		if resp.StatusCode < 400 || resp.StatusCode >= 500 || out["client_id"] != nil {
+			t.Errorf("%s: %d %v", name, resp.StatusCode, out)
+		}
+	}
 	if n := clientCount(t, o); n != before {
 		t.Fatalf("refused registrations stored clients: %d -> %d", before, n)
 	}
@@ -703,6 +718,9 @@ func TestDynamicRegistration(t *testing.T) {
 	}
 	if s, out := call("PUT", cl.RegToken, map[string]any{"client_id": cl.ID, "redirect_uris": []string{"http://rp.example/cb"}}); s != 400 || out["error"] != "invalid_redirect_uri" {
 		t.Fatalf("invalid update: %d %v", s, out)
+	}
+	if s, out := call("PUT", cl.RegToken, map[string]any{"client_id": cl.ID, "client_secret": "not-its-secret", "redirect_uris": []string{rpRedirect}}); s != 400 {
+		t.Fatalf("update with a wrong client_secret: %d %v", s, out)
 	}
 	if s, out := call("PUT", cl.RegToken, upd); s != 200 || out["client_name"] != "Renamed" || len(out["redirect_uris"].([]any)) != 1 {
 		t.Fatalf("update: %d %v", s, out)
@@ -779,6 +797,13 @@ func TestAdminIssuedInitialTokens(t *testing.T) {
 	if status, _ := issue(`{"ttl":"forever"}`); status != 400 {
 		t.Fatalf("bad ttl: %d", status)
 	}
+}
+
+func rawRegister(issuer, contentType, body string) *http.Request {
+	req, _ := http.NewRequest("POST", issuer+"/register", strings.NewReader(body))
+	req.Header.Set("Content-Type", contentType)
+	req.Header.Set("Authorization", "Bearer "+initialToken)
+	return req
 }
 
 func mustJSON(t *testing.T, v any) []byte {
