@@ -24,7 +24,7 @@ test:
 
 # The load benchmark: every endpoint on a fresh node; tables in BENCHMARKS.md.
 bench: build
-	./$(BIN) bench
+	./$(BIN) bench $(BENCHFLAGS)
 
 # Go micro-benchmarks of the hot paths.
 microbench:

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,6 +27,8 @@ type Endpoint struct {
 	// the warm-up's items; the window's are sized from the warm-up.
 	OneTime bool
 	Guess   float64
+	// MaxConcurrency caps the workers for this endpoint (0: none).
+	MaxConcurrency int
 	// prepare returns a source with about n calls (ignored when endless).
 	prepare func(ctx context.Context, n int) (Source, error)
 }
@@ -101,6 +104,14 @@ func (n *Node) Endpoints() []Endpoint {
 		return func(context.Context, int) (Source, error) { return Forever(f), nil }
 	}
 	return []Endpoint{
+		// The floor: a request through the HTTP server and the shared
+		// middleware (request id, metrics, recover) that does nothing.
+		{Name: "healthz", What: "GET /healthz (the HTTP stack alone: the floor of every row)",
+			prepare: endless(func(uint64) Call {
+				return func(ctx context.Context, c *http.Client) error {
+					return get(ctx, c, b+"/healthz", http.StatusOK, nil)
+				}
+			})},
 		{Name: "discovery", What: "GET /.well-known/openid-configuration", TargetCPU: 30,
 			prepare: endless(func(uint64) Call {
 				return func(ctx context.Context, c *http.Client) error {
@@ -121,7 +132,11 @@ func (n *Node) Endpoints() []Endpoint {
 					return err
 				}
 			})},
-		{Name: "login-password", What: "POST /login (argon2id), code issued", OneTime: true, Guess: 10, prepare: n.prepareLogins},
+		// argon2id keeps a core busy per hash thread and holds its memory
+		// (64 MiB by default) while it runs: more sign-ins in flight than
+		// cores only queue, and multiply the memory.
+		{Name: "login-password", What: "POST /login (argon2id), code issued", OneTime: true, Guess: 10, prepare: n.prepareLogins,
+			MaxConcurrency: runtime.NumCPU()},
 		{Name: "login-passkey", What: "POST /webauthn/login/finish (ES256 assertion)", OneTime: true, Guess: 300, prepare: n.preparePasskeys},
 		{Name: "token-code-es256", What: "POST /token authorization_code, ID token ES256 + access token ES256", TargetCPU: 300,
 			OneTime: true, Guess: 500, prepare: n.prepareCodes(ClientES256)},

@@ -79,13 +79,28 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		fmt.Fprintf(bw, "Password hashing: %s. ", r.Argon2)
 	}
 	fmt.Fprintf(bw, "Took %s.\n\n", r.Elapsed)
+	retried := 0
+	for _, s := range r.Endpoints {
+		retried += s.Retries
+	}
+	for _, sc := range r.Scale {
+		for _, s := range sc.Endpoints {
+			retried += s.Retries
+		}
+	}
+	if retried > 0 {
+		fmt.Fprintf(bw, "%d windows were measured again because other work kept the machine busy during them.\n\n", retried)
+	}
 	if len(r.Endpoints) > 0 {
 		fmt.Fprintln(bw, "| endpoint | req/s | p50 ms | p99 ms | server CPU µs/req | runs (µs) | sys % | allocs/req | KiB/req | other load (cores) | target (µs CPU) |")
 		fmt.Fprintln(bw, "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---|")
 		for _, s := range r.Endpoints {
 			note := ""
+			if s.Concurrency != 0 && s.Concurrency != r.Concurrency {
+				note = fmt.Sprintf(" (%d workers)", s.Concurrency)
+			}
 			if s.Errors > 0 {
-				note = fmt.Sprintf(" (%d errors: %s)", s.Errors, s.FirstError)
+				note += fmt.Sprintf(" (%d errors: %s)", s.Errors, s.FirstError)
 			}
 			fmt.Fprintf(bw, "| %s%s | %.0f | %.2f | %.2f | %.1f | %s | %.0f | %.0f | %.1f | %.2f | %s |\n", s.Endpoint, note, s.Rate, s.P50ms, s.P99ms,
 				s.CPUus, fmtRuns(s.Runs), s.SysPct, s.Allocs, s.Bytes/1024, s.OtherCores, targetCell(s))

@@ -31,6 +31,9 @@ Flags:
   --scale S[,S]|none      stored refresh families for the refresh/userinfo scale runs
                           (default 10k,100k; e.g. 10k,100k,1m)
   --scale-active N        families the scale runs use, drawn from the stored ones (default 4000)
+  --max-other-load C      measure a window again when the rest of the machine kept more than C
+                          cores busy during it (default 0.3; 0: never)
+  --retries N             at most N times per window, and only in the first 7 minutes (default 1)
   --users N               users seeded through the admin API (default 4)
   --revoke-families N     families seeded for the revocation windows (default 60000)
   --json FILE             also write the results as JSON
@@ -56,6 +59,8 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	runs := fs.Int("runs", 3, "")
 	scale := fs.String("scale", "10k,100k", "")
 	scaleActive := fs.Int("scale-active", 4000, "")
+	maxOther := fs.Float64("max-other-load", 0.3, "")
+	retries := fs.Int("retries", 1, "")
 	users := fs.Int("users", 4, "")
 	revoke := fs.Int("revoke-families", 60_000, "")
 	jsonOut := fs.String("json", "", "")
@@ -83,6 +88,8 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usageError{msg: "bench: --runs must be at least 1"}
 	case *warmup <= 0 || *duration <= 0:
 		return usageError{msg: "bench: --warmup and --duration must be positive"}
+	case *maxOther < 0 || *retries < 0:
+		return usageError{msg: "bench: --max-other-load and --retries must not be negative"}
 	case *users < 1 || *revoke < 1 || *scaleActive < 1:
 		return usageError{msg: "bench: --users, --revoke-families and --scale-active must be at least 1"}
 	}
@@ -92,7 +99,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	o := loadtest.Options{
 		ConfigFile: *config, Topologies: splitList(*topology), Concurrency: *conc, Warmup: *warmup, Duration: *duration,
-		Runs: *runs, Scale: sizes, ScaleActive: *scaleActive, Users: *users, RevokeFamilies: *revoke, Dir: *dir, Bin: *bin,
+		Runs: *runs, MaxOtherLoad: *maxOther, Retries: *retries, Scale: sizes, ScaleActive: *scaleActive, Users: *users, RevokeFamilies: *revoke, Dir: *dir, Bin: *bin,
 	}
 	switch *endpoints {
 	case "all", "":
