@@ -63,7 +63,7 @@ type Options struct {
 	MaxOtherLoad float64
 	Retries      int
 	// RetryUntil stops the retries once the run has lasted this long, so
-	// a busy machine cannot stretch the run without bound (default 7m).
+	// a busy machine cannot stretch the run without bound (default 5m).
 	RetryUntil time.Duration
 	started    time.Time
 	// Users signs in with passwords; RevokeFamilies are seeded for the
@@ -96,7 +96,7 @@ func (o *Options) defaults() {
 		o.ScaleActive = 4000
 	}
 	if o.RevokeFamilies <= 0 {
-		o.RevokeFamilies = 60_000
+		o.RevokeFamilies = 120_000
 	}
 	if len(o.Topologies) == 0 {
 		o.Topologies = []string{TopologyLocal}
@@ -111,7 +111,7 @@ func (o *Options) defaults() {
 		o.MaxOtherLoad = math.Inf(1)
 	}
 	if o.RetryUntil <= 0 {
-		o.RetryUntil = 7 * time.Minute
+		o.RetryUntil = 5 * time.Minute
 	}
 	if o.started.IsZero() {
 		o.started = time.Now()

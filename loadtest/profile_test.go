@@ -22,7 +22,7 @@ var (
 	profOut      = flag.String("profile.out", "cpu.pprof", "CPU profile of the measured window")
 	profDuration = flag.Duration("profile.duration", 10*time.Second, "measured window")
 	profConc     = flag.Int("profile.concurrency", 4, "load workers")
-	profScale    = flag.Int("profile.scale", 0, "profile the scale run with this many stored families instead")
+	profScale    = flag.Int("profile.scale", 0, "profile the scale run with this many stored families instead (one file per endpoint)")
 )
 
 // inProcess starts the node inside the test process, so that a CPU
@@ -62,8 +62,13 @@ func TestProfileEndpoint(t *testing.T) {
 	o := loadtest.Options{
 		Concurrency: *profConc, Warmup: 2 * time.Second, Duration: *profDuration, Runs: 1,
 		Endpoints: []string{*profEndpoint}, Dir: t.TempDir(), Launch: inProcess, Progress: os.Stderr,
-		Window: func(string) func() {
-			f, err := os.Create(*profOut)
+		Window: func(endpoint string) func() {
+			out := *profOut
+			if *profScale > 0 {
+				// Both scale endpoints are profiled: one file each.
+				out = strings.TrimSuffix(out, ".pprof") + "-" + endpoint + ".pprof"
+			}
+			f, err := os.Create(out)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -33,9 +33,9 @@ Flags:
   --scale-active N        families the scale runs use, drawn from the stored ones (default 4000)
   --max-other-load C      measure a window again when the rest of the machine kept more than C
                           cores busy during it (default 0.3; 0: never)
-  --retries N             at most N times per window, and only in the first 7 minutes (default 1)
+  --retries N             at most N times per window, and only in the first 5 minutes (default 1)
   --users N               users seeded through the admin API (default 4)
-  --revoke-families N     families seeded for the revocation windows (default 60000)
+  --revoke-families N     families seeded for the revocation windows (default 120000)
   --json FILE             also write the results as JSON
   --out FILE              write the Markdown tables to FILE instead of stdout
   --dir DIR               keep the nodes' data under DIR (default: a temporary directory, removed)
@@ -62,7 +62,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	maxOther := fs.Float64("max-other-load", 0.3, "")
 	retries := fs.Int("retries", 1, "")
 	users := fs.Int("users", 4, "")
-	revoke := fs.Int("revoke-families", 60_000, "")
+	revoke := fs.Int("revoke-families", 120_000, "")
 	jsonOut := fs.String("json", "", "")
 	out := fs.String("out", "", "")
 	dir := fs.String("dir", "", "")
