@@ -204,7 +204,9 @@ func (l *Lease) Acquire(ctx context.Context, name string) (persistence.Owned, er
 			if r.Succeeded {
 				return &owned{lease: l, key: key, token: token}, nil
 			}
-		case holder != l.cfg.Node && l.cfg.IsDead(holder):
+		case holder == l.cfg.Node || l.cfg.IsDead(holder):
+			// A dropped node, or an earlier run of this one (node names
+			// are unique in a cluster): its lease guards nothing live.
 			l.cfg.Logger.Warn("revoking the lease of a dropped node", "node", holder, "for", name)
 			if err := l.Revoke(ctx, cur.Lease); err != nil {
 				return nil, err
