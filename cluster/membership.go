@@ -205,15 +205,25 @@ func (m *membership) isAlive(address string) bool {
 	return ok
 }
 
-// IsDead reports whether node is not in the current topology although
-// this member has been up long enough to have seen it.
-func (m *membership) IsDead(node string) bool {
+// IsDead reports whether the run of node that holds lease is over: the
+// topology dropped node, or node runs again under another lease (it
+// restarted). A node never seen is not declared dead: its lease lapses.
+func (m *membership) IsDead(node string, lease int64) bool {
+	if node == m.self.Node {
+		return lease != m.leaseID()
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if slices.Contains(m.current, node) {
-		return false
+	for addr, p := range m.seen {
+		if p.Node != node {
+			continue
+		}
+		if _, alive := m.alive[addr]; alive && m.alive[addr] == p.MemberID {
+			return p.LeaseID != lease
+		}
+		return true // seen, then dropped
 	}
-	return time.Since(m.started) > 2*m.failAfter
+	return false
 }
 
 // Peers returns what this member knows of the others.

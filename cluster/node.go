@@ -124,8 +124,9 @@ func (n *Node) Members() []string { return n.membership.Alive() }
 // Peers returns what this member knows of the configured peers.
 func (n *Node) Peers() []Peer { return n.membership.Peers() }
 
-// IsDead reports whether the topology dropped node.
-func (n *Node) IsDead(node string) bool { return n.membership.IsDead(node) }
+// IsDead reports whether the run of node holding lease is over (see
+// membership.IsDead).
+func (n *Node) IsDead(node string, lease int64) bool { return n.membership.IsDead(node, lease) }
 
 // OwnerOf returns the actor address of the member a grain lives on now.
 func (n *Node) OwnerOf(kind, identity string) string {

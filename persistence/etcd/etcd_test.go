@@ -63,7 +63,7 @@ func TestConformance(t *testing.T) {
 	})
 }
 
-func grant(t *testing.T, s *etcd.Store, node string, dead func(string) bool, lost chan error) *etcd.Lease {
+func grant(t *testing.T, s *etcd.Store, node string, dead func(string, int64) bool, lost chan error) *etcd.Lease {
 	t.Helper()
 	l, err := etcd.Grant(context.Background(), s, etcd.LeaseConfig{
 		Node: node, TTL: 2 * time.Second, IsDead: dead,
@@ -83,8 +83,8 @@ func TestOwnershipFencing(t *testing.T) {
 	ctx := context.Background()
 	var aDead atomic.Bool
 	lostA, lostB := make(chan error, 1), make(chan error, 1)
-	a := grant(t, s, "a", func(string) bool { return false }, lostA)
-	b := grant(t, s, "b", func(n string) bool { return n == "a" && aDead.Load() }, lostB)
+	a := grant(t, s, "a", func(string, int64) bool { return false }, lostA)
+	b := grant(t, s, "b", func(n string, _ int64) bool { return n == "a" && aDead.Load() }, lostB)
 
 	oa, err := a.Acquire(ctx, "Session/x")
 	if err != nil {

@@ -29,9 +29,10 @@ type LeaseConfig struct {
 	// TTL is the lease's time to live: a node that cannot renew it for
 	// this long loses every ownership.
 	TTL time.Duration
-	// IsDead reports whether the membership has dropped node: Acquire
-	// then revokes that node's lease instead of waiting for it to lapse.
-	IsDead func(node string) bool
+	// IsDead reports whether the run of node that holds lease is over
+	// (the membership dropped it, or it restarted): Acquire then revokes
+	// that lease instead of waiting for it to lapse.
+	IsDead func(node string, lease int64) bool
 	// OnLost runs once, when the lease is lost.
 	OnLost func(error)
 	Logger *slog.Logger
@@ -61,7 +62,7 @@ const validMargin = 500 * time.Millisecond
 // Grant creates the lease and keeps it alive until Close.
 func Grant(ctx context.Context, store *Store, cfg LeaseConfig) (*Lease, error) {
 	if cfg.IsDead == nil {
-		cfg.IsDead = func(string) bool { return false }
+		cfg.IsDead = func(string, int64) bool { return false }
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -204,9 +205,9 @@ func (l *Lease) Acquire(ctx context.Context, name string) (persistence.Owned, er
 			if r.Succeeded {
 				return &owned{lease: l, key: key, token: token}, nil
 			}
-		case holder == l.cfg.Node || l.cfg.IsDead(holder):
-			// A dropped node, or an earlier run of this one (node names
-			// are unique in a cluster): its lease guards nothing live.
+		case holder == l.cfg.Node || l.cfg.IsDead(holder, cur.Lease):
+			// A dropped node, or an earlier run of this one or of a
+			// restarted peer: its lease guards nothing live.
 			l.cfg.Logger.Warn("revoking the lease of a dropped node", "node", holder, "for", name)
 			if err := l.Revoke(ctx, cur.Lease); err != nil {
 				return nil, err
