@@ -20,20 +20,22 @@ const PlacementActorName = "authrim-placement"
 type lookup struct {
 	c         *pc.Cluster
 	timeout   time.Duration
-	rdv       atomic.Pointer[pc.Rendezvous]
+	rdv       *atomic.Pointer[pc.Rendezvous]
 	placement *actor.PID
 	sub       *eventstream.Subscription
 }
 
 var _ pc.IdentityLookup = (*lookup)(nil)
 
-func newLookup(timeout time.Duration) *lookup { return &lookup{timeout: timeout} }
+func newLookup(timeout time.Duration) *lookup {
+	return &lookup{timeout: timeout, rdv: &atomic.Pointer[pc.Rendezvous]{}}
+}
 
 // Setup implements pc.IdentityLookup.
 func (l *lookup) Setup(c *pc.Cluster, _ []string, _ bool) {
 	l.c = c
 	l.rdv.Store(pc.NewRendezvous())
-	props := actor.PropsFromProducer(func() actor.Actor { return &placement{c: c, actors: map[string]placed{}} })
+	props := actor.PropsFromProducer(func() actor.Actor { return &placement{c: c, rdv: l.rdv, actors: map[string]placed{}} })
 	pid, err := c.ActorSystem.Root.SpawnNamed(props, PlacementActorName)
 	if err != nil {
 		panic(err) // the name is ours; taken means a programming error
@@ -94,6 +96,7 @@ type placed struct {
 // takes ownership of their state once they let go of it).
 type placement struct {
 	c      *pc.Cluster
+	rdv    *atomic.Pointer[pc.Rendezvous] // this member's current view
 	actors map[string]placed
 }
 
@@ -106,7 +109,10 @@ func (p *placement) Receive(ctx actor.Context) {
 			return
 		}
 		kind := p.c.GetClusterKind(m.ClusterIdentity.Kind)
-		if kind == nil {
+		if kind == nil || p.rdv.Load().GetByClusterIdentity(m.ClusterIdentity) != p.c.ActorSystem.Address() {
+			// Unknown kind, or the asker's view is stale: by this
+			// member's view the grain belongs elsewhere. Activating it
+			// here would only make the owner wait for it.
 			ctx.Respond(&pc.ActivationResponse{Failed: true})
 			return
 		}

@@ -46,9 +46,9 @@ type membership struct {
 	started time.Time
 
 	mu      sync.Mutex
-	seen    map[string]Peer // by address
+	seen    map[string]Peer   // by address
 	alive   map[string]string // address -> member id of the current topology
-	current []string        // node names in the current topology
+	current []string          // node names in the current topology
 	stop    chan struct{}
 	done    chan struct{}
 }
@@ -180,10 +180,18 @@ func (m *membership) publish() {
 	m.alive = alive
 	slices.Sort(names)
 	m.current = names
+	quorum := m.quorumLocked()
 	m.mu.Unlock()
+	if !quorum {
+		// This member sees too few others to judge them: it may be the
+		// one cut off (or just resumed from a pause). Dropping peers in
+		// its own view is fine; revoking their leases is not.
+		dropped = nil
+	}
 	for _, p := range dropped {
 		m.logger.Warn("cluster member dropped", "node", p.Node, "address", p.Address, "silent_for", now.Sub(p.LastSeen).Round(time.Millisecond))
-		m.onDropped(p)
+		go m.onDropped(p) // may wait for an etcd election; the topology must not
+
 	}
 	if changed {
 		m.logger.Info("cluster topology", "members", names)
@@ -214,6 +222,9 @@ func (m *membership) IsDead(node string, lease int64) bool {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if !m.quorumLocked() {
+		return false // see publish: a minority judges nobody
+	}
 	for addr, p := range m.seen {
 		if p.Node != node {
 			continue
@@ -224,6 +235,12 @@ func (m *membership) IsDead(node string, lease int64) bool {
 		return true // seen, then dropped
 	}
 	return false
+}
+
+// quorumLocked reports whether this member sees a majority of the
+// configured node set (itself included). m.mu is held.
+func (m *membership) quorumLocked() bool {
+	return 2*len(m.alive) > len(m.peers)+1
 }
 
 // Peers returns what this member knows of the others.

@@ -128,6 +128,17 @@ func (n *Node) Peers() []Peer { return n.membership.Peers() }
 // membership.IsDead).
 func (n *Node) IsDead(node string, lease int64) bool { return n.membership.IsDead(node, lease) }
 
+// ActiveGrains counts the grains active on this member, by kind.
+func (n *Node) ActiveGrains() map[string]int {
+	out := map[string]int{}
+	for _, k := range n.Cluster.GetClusterKinds() {
+		if ak := n.Cluster.GetClusterKind(k); ak != nil {
+			out[k] = int(ak.Count())
+		}
+	}
+	return out
+}
+
 // OwnerOf returns the actor address of the member a grain lives on now.
 func (n *Node) OwnerOf(kind, identity string) string {
 	return n.lookup.Owner(pc.NewClusterIdentity(identity, kind))

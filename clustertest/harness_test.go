@@ -261,14 +261,24 @@ func (tc *testCluster) stopAll() {
 		_ = m.cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-m.exited:
-		case <-time.After(15 * time.Second):
-			_ = m.cmd.Process.Kill()
-			<-m.exited
+		case <-time.After(10 * time.Second):
+			// Hung: a goroutine dump (SIGQUIT) goes to its log.
+			_ = m.cmd.Process.Signal(syscall.SIGQUIT)
+			select {
+			case <-m.exited:
+			case <-time.After(5 * time.Second):
+				_ = m.cmd.Process.Kill()
+				<-m.exited
+			}
+			tc.t.Errorf("%s did not stop within 10s of SIGTERM", m.name)
 		}
 	}
 	if tc.t.Failed() {
 		for _, m := range tc.members {
-			tc.t.Logf("==== %s log ====\n%s", m.name, tail(m.log.String(), 60))
+			// The whole log goes to a file that outlives the test.
+			path := filepath.Join(os.TempDir(), "authrim-"+tc.t.Name()+"-"+m.name+".log")
+			_ = os.WriteFile(path, []byte(m.log.String()), 0o644)
+			tc.t.Logf("==== %s log (whole log in %s) ====\n%s", m.name, path, tail(m.log.String(), 40))
 		}
 	}
 }
@@ -298,7 +308,8 @@ func (tc *testCluster) cli(m *member, stdin io.Reader, args ...string) string {
 type status struct {
 	Node           string   `json:"node"`
 	Members        []string `json:"members"`
-	KeyManagerNode string   `json:"key_manager_node"`
+	KeyManagerNode string         `json:"key_manager_node"`
+	Grains         map[string]int `json:"grains"`
 	EtcdLeader     string   `json:"etcd_leader"`
 	Etcd           []struct {
 		Name    string `json:"name"`

@@ -78,8 +78,8 @@ func (n *Node) startLease(ctx context.Context) (persistence.Owners, error) {
 // grains can move at once, and if it is only paused, everything it still
 // runs is fenced when it wakes up.
 func (n *Node) onPeerDropped(p cluster.Peer) {
-	if n.lease == nil || p.LeaseID == 0 {
-		return
+	if n.lease == nil || p.LeaseID == 0 || !n.lease.Valid() {
+		return // a node unsure of its own lease judges nobody
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
@@ -100,9 +100,11 @@ type ClusterStatus struct {
 	Members []string     `json:"members"`
 	Peers   []PeerStatus `json:"peers"`
 	// KeyManagerNode holds the KeyManager's ownership (etcd), or this node.
-	KeyManagerNode string       `json:"key_manager_node"`
-	Etcd           []EtcdMember `json:"etcd,omitempty"`
-	EtcdLeader     string       `json:"etcd_leader,omitempty"`
+	KeyManagerNode string `json:"key_manager_node"`
+	// Grains counts the grains active on this node, by kind.
+	Grains     map[string]int `json:"grains"`
+	Etcd       []EtcdMember   `json:"etcd,omitempty"`
+	EtcdLeader string         `json:"etcd_leader,omitempty"`
 }
 
 // PeerStatus is a configured peer as this node sees it.
@@ -133,6 +135,7 @@ func (n *Node) Status(ctx context.Context) (*ClusterStatus, error) {
 	for _, p := range n.actors.Peers() {
 		st.Peers = append(st.Peers, PeerStatus{Node: p.Node, Address: p.Address, Alive: alive[p.Node], LastSeenMs: time.Since(p.LastSeen).Milliseconds()})
 	}
+	st.Grains = n.actors.ActiveGrains()
 	st.KeyManagerNode = n.cfg.Cluster.NodeName
 	if n.lease == nil {
 		return st, nil

@@ -111,7 +111,11 @@ func (s *Store) Get(ctx context.Context, bucket, key string) ([]byte, error) {
 	if err := s.check(ctx, bucket, &key); err != nil {
 		return nil, err
 	}
-	resp, err := s.cli.Get(ctx, s.keyOf(bucket, key))
+	var resp *clientv3.GetResponse
+	err := retrying(ctx, func(ctx context.Context) (err error) {
+		resp, err = s.cli.Get(ctx, s.keyOf(bucket, key))
+		return err
+	})
 	if err != nil {
 		return nil, mapErr(ctx, err)
 	}
@@ -261,8 +265,12 @@ func (s *Store) List(ctx context.Context, bucket, prefix string, fn func(key str
 	from := base + prefix
 	end := clientv3.GetPrefixRangeEnd(from)
 	for {
-		resp, err := s.cli.Get(ctx, from, clientv3.WithRange(end), clientv3.WithLimit(listPageSize),
-			clientv3.WithSort(clientv3.SortByKey, clientv3.SortAscend))
+		var resp *clientv3.GetResponse
+		err := retrying(ctx, func(ctx context.Context) (err error) {
+			resp, err = s.cli.Get(ctx, from, clientv3.WithRange(end), clientv3.WithLimit(listPageSize),
+				clientv3.WithSort(clientv3.SortByKey, clientv3.SortAscend))
+			return err
+		})
 		if err != nil {
 			return mapErr(ctx, err)
 		}

@@ -131,11 +131,14 @@ func (l *Lease) Revoke(ctx context.Context, id int64) error {
 	if id == 0 || clientv3.LeaseID(id) == l.id {
 		return nil
 	}
-	_, err := l.store.cli.Revoke(ctx, clientv3.LeaseID(id))
-	if err != nil && !errors.Is(err, rpctypes.ErrLeaseNotFound) {
-		return mapErr(ctx, err)
-	}
-	return nil
+	err := retrying(ctx, func(ctx context.Context) error {
+		_, err := l.store.cli.Revoke(ctx, clientv3.LeaseID(id))
+		if errors.Is(err, rpctypes.ErrLeaseNotFound) {
+			return nil // revoked already (or lapsed)
+		}
+		return err
+	})
+	return mapErr(ctx, err)
 }
 
 // Close revokes the lease: a node leaving on purpose frees its grains at
@@ -154,7 +157,11 @@ func (l *Lease) ownerKey(name string) string { return l.store.root + "o/" + name
 
 // Holder returns the node holding name, or "" if nobody does.
 func (l *Lease) Holder(ctx context.Context, name string) (string, error) {
-	resp, err := l.store.cli.Get(ctx, l.ownerKey(name))
+	var resp *clientv3.GetResponse
+	err := retrying(ctx, func(ctx context.Context) (err error) {
+		resp, err = l.store.cli.Get(ctx, l.ownerKey(name))
+		return err
+	})
 	if err != nil {
 		return "", mapErr(ctx, err)
 	}
@@ -176,10 +183,17 @@ func (l *Lease) Acquire(ctx context.Context, name string) (persistence.Owned, er
 		if !l.Valid() {
 			return nil, fmt.Errorf("%w: %s: this node's lease is not valid", persistence.ErrFenced, name)
 		}
-		resp, err := cli.Txn(ctx).
-			If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
-			Then(clientv3.OpPut(key, token, clientv3.WithLease(l.id))).
-			Else(clientv3.OpGet(key)).Commit()
+		// Repeating this is harmless: if an attempt that timed out did
+		// commit, the next one finds the key under this node's lease
+		// and takes it over below.
+		var resp *clientv3.TxnResponse
+		err := retrying(ctx, func(ctx context.Context) (err error) {
+			resp, err = cli.Txn(ctx).
+				If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
+				Then(clientv3.OpPut(key, token, clientv3.WithLease(l.id))).
+				Else(clientv3.OpGet(key)).Commit()
+			return err
+		})
 		if err != nil {
 			return nil, mapErr(ctx, err)
 		}
@@ -196,9 +210,13 @@ func (l *Lease) Acquire(ctx context.Context, name string) (persistence.Owned, er
 		case clientv3.LeaseID(cur.Lease) == l.id:
 			// Left behind by an earlier activation on this node (one
 			// node activates an identity once): take it over.
-			r, err := cli.Txn(ctx).
-				If(clientv3.Compare(clientv3.ModRevision(key), "=", cur.ModRevision)).
-				Then(clientv3.OpPut(key, token, clientv3.WithLease(l.id))).Commit()
+			var r *clientv3.TxnResponse
+			err := retrying(ctx, func(ctx context.Context) (err error) {
+				r, err = cli.Txn(ctx).
+					If(clientv3.Compare(clientv3.ModRevision(key), "=", cur.ModRevision)).
+					Then(clientv3.OpPut(key, token, clientv3.WithLease(l.id))).Commit()
+				return err
+			})
 			if err != nil {
 				return nil, mapErr(ctx, err)
 			}
@@ -234,9 +252,12 @@ func (o *owned) Store() persistence.Backend { return o.lease.store.fenced(o.key,
 func (o *owned) Valid() bool                { return o.lease.Valid() }
 
 func (o *owned) Release(ctx context.Context) error {
-	_, err := o.lease.store.cli.Txn(ctx).
-		If(clientv3.Compare(clientv3.Value(o.key), "=", o.token)).
-		Then(clientv3.OpDelete(o.key)).Commit()
+	err := retrying(ctx, func(ctx context.Context) error {
+		_, err := o.lease.store.cli.Txn(ctx).
+			If(clientv3.Compare(clientv3.Value(o.key), "=", o.token)).
+			Then(clientv3.OpDelete(o.key)).Commit()
+		return err
+	})
 	return mapErr(ctx, err)
 }
 
