@@ -1,6 +1,7 @@
 package keymanager
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -232,6 +233,9 @@ func (g *grain) persist(goctx context.Context, set *messages.KeySet) error {
 			var cur messages.KeySet
 			if err := proto.Unmarshal(old, &cur); err != nil {
 				return nil, fmt.Errorf("keymanager: decode stored key set: %w", err)
+			}
+			if cur.Version == set.Version && bytes.Equal(old, b) {
+				return b, nil // this very write, applied by an attempt that timed out
 			}
 			if cur.Version != set.Version-1 {
 				return nil, fmt.Errorf("%w: stored key set is version %d, expected %d", persistence.ErrConflict, cur.Version, set.Version-1)

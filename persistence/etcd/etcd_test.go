@@ -2,8 +2,8 @@ package etcd_test
 
 import (
 	"context"
-	"net"
 	"errors"
+	"net"
 	"path/filepath"
 	"sync/atomic"
 	"testing"

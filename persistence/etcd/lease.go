@@ -89,18 +89,76 @@ func Grant(ctx context.Context, store *Store, cfg LeaseConfig) (*Lease, error) {
 	return l, nil
 }
 
+// keepAlive renews the lease through the client's keep-alive stream, and
+// besides it with single renewals whenever the stream has been quiet for
+// a third of the TTL: etcd answers one stream's renewals in order, so a
+// renewal stuck on a leader that just died holds up the others for the
+// server's request timeout (7 s), longer than the lease lives.
 func (l *Lease) keepAlive(ctx context.Context, ch <-chan *clientv3.LeaseKeepAliveResponse) {
 	defer close(l.done)
-	for resp := range ch {
-		if resp.TTL <= 0 {
-			break
+	probe := time.NewTicker(l.cfg.TTL / 6)
+	defer probe.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return // Close
+		case resp, ok := <-ch:
+			if !ok {
+				// The client gave up on the stream (no answer within the
+				// TTL); renew directly, and reopen the stream.
+				ch = nil
+				if nc, err := l.store.cli.KeepAlive(ctx, l.id); err == nil {
+					ch = nc
+				}
+				continue
+			}
+			if resp.TTL <= 0 {
+				l.markLost(fmt.Errorf("%w: lease %x expired", ErrLeaseLost, int64(l.id)))
+				return
+			}
+			l.lastAck.Store(int64(time.Since(l.start)))
+		case <-probe.C:
+			if l.age() < l.cfg.TTL/3 {
+				continue
+			}
+			if err := l.renewOnce(ctx); err != nil {
+				l.markLost(err)
+				return
+			}
 		}
-		l.lastAck.Store(int64(time.Since(l.start)))
 	}
-	if ctx.Err() != nil {
-		return // Close
+}
+
+func (l *Lease) age() time.Duration {
+	return time.Since(l.start) - time.Duration(l.lastAck.Load())
+}
+
+// renewOnce renews the lease with a call of its own, retrying until the
+// lease would have lapsed. It fails only when the lease is gone (or could
+// not be renewed in time, which amounts to the same).
+func (l *Lease) renewOnce(ctx context.Context) error {
+	for l.age() < l.cfg.TTL {
+		actx, cancel := context.WithTimeout(ctx, attemptTimeout)
+		resp, err := l.store.cli.KeepAliveOnce(actx, l.id)
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return nil // Close
+		case errors.Is(err, rpctypes.ErrLeaseNotFound):
+			return fmt.Errorf("%w: lease %x revoked or expired", ErrLeaseLost, int64(l.id))
+		case err == nil && resp.TTL > 0:
+			l.lastAck.Store(int64(time.Since(l.start)))
+			return nil
+		case l.store.cli.Ctx().Err() != nil:
+			return nil // the client was closed: the node is stopping
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
-	l.markLost(fmt.Errorf("%w: lease %x not renewed", ErrLeaseLost, int64(l.id)))
+	return fmt.Errorf("%w: lease %x not renewed within its TTL", ErrLeaseLost, int64(l.id))
 }
 
 func (l *Lease) markLost(err error) {
@@ -121,8 +179,7 @@ func (l *Lease) Valid() bool {
 	if l.lost.Load() {
 		return false
 	}
-	age := time.Since(l.start) - time.Duration(l.lastAck.Load())
-	return age < l.cfg.TTL-validMargin
+	return l.age() < l.cfg.TTL-validMargin
 }
 
 // Revoke revokes another node's lease (the membership dropped it): its
@@ -195,6 +252,9 @@ func (l *Lease) Acquire(ctx context.Context, name string) (persistence.Owned, er
 			return err
 		})
 		if err != nil {
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("%w: %s: %w", persistence.ErrConflict, name, ctx.Err())
+			}
 			return nil, mapErr(ctx, err)
 		}
 		if resp.Succeeded {
