@@ -19,10 +19,12 @@ run: build
 test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 15m ./...
+	$(GO) test -run '^$$' -fuzz '^FuzzParseRequestObject$$' -fuzztime 10s ./http/auth
+	$(GO) test -run '^$$' -fuzz '^FuzzParseRegistration$$' -fuzztime 10s ./directory
 
 # The load benchmark: every endpoint on a fresh node; tables in BENCHMARKS.md.
 bench: build
-	./$(BIN) bench
+	./$(BIN) bench $(BENCHFLAGS)
 
 # Go micro-benchmarks of the hot paths.
 microbench:

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"authrim/persistence"
 )
@@ -217,4 +218,62 @@ func (d *Directory) UpdateRegisteredClient(ctx context.Context, id string, in Ne
 		newSecret = ""
 	}
 	return out, newSecret, nil
+}
+
+// BucketRegistrationTokens holds initial access tokens issued through the
+// admin API, keyed by their hash. (Writes create the bucket;
+// persistence/bbolt/schema.go should list it.)
+const BucketRegistrationTokens = "registration_tokens"
+
+// MaxInitialTokenTTL bounds an issued initial access token's life.
+const MaxInitialTokenTTL = 30 * 24 * time.Hour
+
+type initialTokenRecord struct {
+	Exp int64 `json:"exp"`
+}
+
+// IssueInitialToken makes an initial access token (RFC 7591 §3) that
+// allows one registration within ttl. Only its hash is stored.
+func (d *Directory) IssueInitialToken(ctx context.Context, ttl time.Duration) (string, time.Time, error) {
+	if ttl <= 0 || ttl > MaxInitialTokenTTL {
+		return "", time.Time{}, invalid("ttl must be positive and at most %s", MaxInitialTokenTTL)
+	}
+	tok, err := randomToken(32)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	exp := d.now().Add(ttl)
+	rec, _ := json.Marshal(initialTokenRecord{Exp: exp.UnixMilli()})
+	if err := d.store.Create(ctx, BucketRegistrationTokens, HashClientSecret(tok), rec); err != nil {
+		return "", time.Time{}, fmt.Errorf("directory: store initial access token: %w", err)
+	}
+	return tok, exp, nil
+}
+
+// UseInitialToken spends an issued initial access token: it is deleted,
+// so it allows one registration. ErrInvalidCredentials for an unknown,
+// used or expired token.
+func (d *Directory) UseInitialToken(ctx context.Context, tok string) error {
+	if tok == "" || len(tok) > 512 {
+		return ErrInvalidCredentials
+	}
+	now := d.now().UnixMilli()
+	live := false
+	err := d.store.Update(ctx, BucketRegistrationTokens, HashClientSecret(tok), func(old []byte, exists bool) ([]byte, error) {
+		if !exists {
+			return nil, ErrInvalidCredentials
+		}
+		var r initialTokenRecord
+		live = json.Unmarshal(old, &r) == nil && r.Exp > now
+		return nil, nil
+	})
+	switch {
+	case errors.Is(err, ErrInvalidCredentials):
+		return ErrInvalidCredentials
+	case err != nil:
+		return fmt.Errorf("directory: use initial access token: %w", err)
+	case !live:
+		return ErrInvalidCredentials
+	}
+	return nil
 }

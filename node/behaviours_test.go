@@ -538,13 +538,14 @@ func TestDiscoveryListsWhatIsSupported(t *testing.T) {
 	if !slices.Equal(list("response_types_supported"), []string{"code", "none"}) {
 		t.Error("response_types_supported")
 	}
-	if md["request_parameter_supported"] != false || md["claims_parameter_supported"] != true {
+	if md["request_parameter_supported"] != true || md["claims_parameter_supported"] != true {
 		t.Error("request/claims parameter flags")
 	}
-	// A request object is refused, as discovery says.
+	// Request objects are supported, but an unsigned one only from a
+	// client that registered "none" (OIDC Core §6.1).
 	p := baseParams()
 	p["request"] = "eyJhbGciOiJub25lIn0.e30."
-	if r := get(t, browser(t), o.authorizeURL(p)); r.loc == nil || r.loc.Query().Get("error") != "request_not_supported" {
+	if r := get(t, browser(t), o.authorizeURL(p)); r.loc == nil || r.loc.Query().Get("error") != "invalid_request_object" {
 		t.Fatalf("request object: %v", r.loc)
 	}
 }

@@ -52,6 +52,10 @@ type Config struct {
 	// Passwords tunes argon2id for user passwords.
 	Passwords PasswordsConfig `yaml:"passwords"`
 	WebAuthn  WebAuthnConfig  `yaml:"webauthn"`
+	// Requests: request objects, request_uri and pushed requests.
+	Requests RequestsConfig `yaml:"requests"`
+	// Registration: dynamic client registration (RFC 7591, RFC 7592).
+	Registration RegistrationConfig `yaml:"registration"`
 	// Clients are static relying parties, read-only at run time (dynamic
 	// ones live in the store, managed through the admin API).
 	Clients []ClientConfig `yaml:"clients"`
@@ -117,6 +121,48 @@ type SessionConfig struct {
 	// IdleTimeout passivates a Session grain that got no message for this
 	// long (its state is on disk; memory follows the active set).
 	IdleTimeout Duration `yaml:"idle_timeout"`
+}
+
+// RequestsConfig is about authorization requests that come as request
+// objects (RFC 9101), by reference or pushed (RFC 9126).
+type RequestsConfig struct {
+	// RequirePAR accepts only pushed authorization requests, from every
+	// client (a client may also require it for itself).
+	RequirePAR bool `yaml:"require_pushed_authorization_requests"`
+	// PushedTTL is how long a pushed request's request_uri is valid.
+	PushedTTL Duration `yaml:"pushed_request_ttl"`
+	// Fetch governs what the node downloads for clients (request_uri,
+	// jwks_uri).
+	Fetch FetchConfig `yaml:"fetch"`
+}
+
+// FetchConfig is the guard on URLs the node fetches on a client's behalf.
+type FetchConfig struct {
+	// AllowPrivateAddresses lets fetches reach private, loopback and
+	// link-local addresses (off: a client cannot make the node probe its
+	// own network).
+	AllowPrivateAddresses bool     `yaml:"allow_private_addresses"`
+	Timeout               Duration `yaml:"timeout"`
+	MaxBytes              int      `yaml:"max_bytes"`
+	// CAFile is a PEM file of extra trust anchors for https fetches.
+	CAFile string `yaml:"ca_file"`
+}
+
+// RegistrationConfig governs /register.
+type RegistrationConfig struct {
+	// Open lets anyone register a client without a token.
+	Open bool `yaml:"open"`
+	// InitialAccessToken, when set, lets holders of it register
+	// (Authorization: Bearer). With the admin API on, operators can also
+	// issue single-use tokens (POST /admin/registration-tokens).
+	InitialAccessToken string `yaml:"initial_access_token"`
+}
+
+// RegistrationEnabled reports whether /register is served: open, with a
+// configured initial access token, or with the admin API on (which
+// issues tokens). Otherwise nobody could register, so it is not mounted.
+func (c Config) RegistrationEnabled() bool {
+	return c.Registration.Open || c.Registration.InitialAccessToken != "" || c.Admin.Token != ""
 }
 
 // PasswordsConfig holds argon2id parameters (RFC 9106).
@@ -235,6 +281,33 @@ var AllRoles = []string{RoleDiscovery, RoleAuth, RoleToken, RoleUserinfo, RoleMa
 // SigningAlgorithms are the JWS algorithms the KeyManager can keep keys for.
 var SigningAlgorithms = []string{"RS256", "PS256", "ES256", "EdDSA"}
 
+// EncryptionAlgorithms are the JWE key algorithms it can keep keys for:
+// listed in keys.algorithms, they publish "use":"enc" keys clients can
+// encrypt request objects to.
+var EncryptionAlgorithms = directory.EncryptionAlgs
+
+// SigningAlgs are the JWS algorithms among keys.algorithms.
+func (k KeysConfig) SigningAlgs() []string {
+	var out []string
+	for _, a := range k.Algorithms {
+		if !slices.Contains(EncryptionAlgorithms, a) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// EncryptionAlgs are the JWE key algorithms among keys.algorithms.
+func (k KeysConfig) EncryptionAlgs() []string {
+	var out []string
+	for _, a := range k.Algorithms {
+		if slices.Contains(EncryptionAlgorithms, a) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
 // Default returns the embedded defaults: one node, bbolt under ./data.
 func Default() Config {
 	return Config{
@@ -271,7 +344,7 @@ func Default() Config {
 		RateLimit: RateLimitConfig{
 			Enabled: true, Window: Duration(time.Minute), Strict: 10, Moderate: 60, Lenient: 300,
 			StrictRoutes:     []string{"/login", "/webauthn/login/finish", "/webauthn/register/finish"},
-			ModerateRoutes:   []string{"/authorize", "/token", "/revoke", "/introspect", "/logout"},
+			ModerateRoutes:   []string{"/authorize", "/token", "/revoke", "/introspect", "/logout", "/par", "/register"},
 			LenientRoutes:    []string{"/userinfo", "/.well-known/openid-configuration", "/.well-known/jwks.json"},
 			LockoutThreshold: 5, LockoutWindow: Duration(15 * time.Minute), LockoutDuration: Duration(15 * time.Minute),
 		},
@@ -290,8 +363,12 @@ func Default() Config {
 		// node: 64 MiB, 3 passes.
 		Passwords: PasswordsConfig{Time: 3, MemoryKiB: 64 * 1024, Threads: 2},
 		WebAuthn:  WebAuthnConfig{RPName: "Authrim", Origins: []string{}},
-		Clients:   []ClientConfig{},
-		Roles:     slices.Clone(AllRoles),
+		Requests: RequestsConfig{
+			PushedTTL: Duration(60 * time.Second),
+			Fetch:     FetchConfig{Timeout: Duration(5 * time.Second), MaxBytes: 64 << 10},
+		},
+		Clients: []ClientConfig{},
+		Roles:   slices.Clone(AllRoles),
 	}
 }
 
@@ -338,8 +415,9 @@ func (c Config) Validate() error {
 	}
 	seen := map[string]bool{}
 	for _, a := range c.Keys.Algorithms {
-		if !slices.Contains(SigningAlgorithms, a) {
-			add("keys.algorithms", "unsupported algorithm %q (supported: %s)", a, strings.Join(SigningAlgorithms, ", "))
+		if !slices.Contains(SigningAlgorithms, a) && !slices.Contains(EncryptionAlgorithms, a) {
+			add("keys.algorithms", "unsupported algorithm %q (supported: %s; for encryption keys %s)", a,
+				strings.Join(SigningAlgorithms, ", "), strings.Join(EncryptionAlgorithms, ", "))
 		}
 		if seen[a] {
 			add("keys.algorithms", "%q listed twice", a)
@@ -419,8 +497,21 @@ func (c Config) Validate() error {
 		// A retired key must stay published while what it signed is valid.
 		add("keys.retire_after", "must be at least the longest token lifetime (tokens.id_token_ttl, tokens.access_token_ttl)")
 	}
-	if !slices.Contains(c.Keys.Algorithms, c.Tokens.AccessTokenAlg) {
-		add("tokens.access_token_alg", "%q is not one of keys.algorithms", c.Tokens.AccessTokenAlg)
+	if !slices.Contains(c.Keys.SigningAlgs(), c.Tokens.AccessTokenAlg) {
+		add("tokens.access_token_alg", "%q is not one of the signing algorithms of keys.algorithms", c.Tokens.AccessTokenAlg)
+	}
+	if r := c.Requests; r.PushedTTL < Duration(time.Second) || r.PushedTTL > Duration(10*time.Minute) {
+		// RFC 9126 §2.2: short-lived; 5 to 600 seconds is its example range.
+		add("requests.pushed_request_ttl", "must be between 1s and 10m")
+	}
+	if f := c.Requests.Fetch; f.Timeout <= 0 || f.Timeout > Duration(time.Minute) {
+		add("requests.fetch.timeout", "must be positive and at most 1m")
+	}
+	if f := c.Requests.Fetch; f.MaxBytes < 1024 || f.MaxBytes > 1<<20 {
+		add("requests.fetch.max_bytes", "must be between 1024 and 1048576")
+	}
+	if t := c.Registration.InitialAccessToken; t != "" && len(t) < 16 {
+		add("registration.initial_access_token", "must be at least 16 characters (or empty)")
 	}
 	if c.Session.TTL <= 0 || c.Session.IdleTimeout <= 0 {
 		add("session", "ttl and idle_timeout must be positive")
@@ -442,7 +533,7 @@ func (c Config) Validate() error {
 	ids := map[string]bool{}
 	for i, cl := range c.Clients {
 		key := fmt.Sprintf("clients[%d]", i)
-		for _, prob := range cl.Problems(slices.Contains(c.Keys.Algorithms, cl.IDTokenSignedResponseAlg) || cl.IDTokenSignedResponseAlg == "") {
+		for _, prob := range cl.Problems(slices.Contains(c.Keys.SigningAlgs(), cl.IDTokenSignedResponseAlg) || cl.IDTokenSignedResponseAlg == "") {
 			add(key, "%s", prob)
 		}
 		if ids[cl.ID] {

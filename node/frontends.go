@@ -1,12 +1,19 @@
 package node
 
 import (
+	"crypto/x509"
+	"fmt"
+	"os"
 	"strings"
 	"time"
 
+	"authrim/actors/crypto"
+	"authrim/cluster"
+	"authrim/directory"
 	"authrim/http/auth"
 	"authrim/http/clientauth"
 	"authrim/http/discovery"
+	"authrim/http/fetch"
 	"authrim/http/management"
 	"authrim/http/oauth2"
 	"authrim/http/router"
@@ -20,7 +27,14 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 	base := strings.TrimSuffix(cfg.Issuer, "/")
 	sessions := n.actors.Sessions()
 	cryptoPool := n.Crypto()
-	clients := &clientauth.Authenticator{Dir: n.dir, Audiences: []string{cfg.Issuer, base + token.Path}, Now: now}
+	fetcher, err := newFetcher(cfg.Requests.Fetch)
+	if err != nil {
+		return nil, err
+	}
+	// RFC 9126 §2: an assertion may name the issuer, the token endpoint
+	// or the PAR endpoint.
+	clients := &clientauth.Authenticator{Dir: n.dir, Audiences: []string{cfg.Issuer, base + token.Path, base + auth.PARPath}, Now: now, Keys: fetcher.ClientKeys}
+	jose := joseOps{Crypto: cryptoPool, Client: crypto.Client{Requester: n.actors, Pool: n.pool}}
 	checker := &userinfo.Checker{Issuer: cfg.Issuer, Alg: cfg.Tokens.AccessTokenAlg, Verifier: cryptoPool, Sessions: sessions, Now: now}
 	var fronts []router.FrontEnd
 	for _, role := range cfg.Roles {
@@ -40,53 +54,111 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 			if err != nil {
 				return nil, err
 			}
+			a.WithRequests(&auth.Requests{
+				Crypto: jose, Store: n.dir, Keys: fetcher.ClientKeys, Fetch: fetcher.Get, ClientAuth: clients,
+				RequirePAR: cfg.Requests.RequirePAR, PushedTTL: cfg.Requests.PushedTTL.D(),
+			})
 			fronts = append(fronts, a)
 		case RoleToken:
 			fronts = append(fronts, token.New(token.Config{
 				Issuer: cfg.Issuer, AccessTokenTTL: cfg.Tokens.AccessTokenTTL.D(), IDTokenTTL: cfg.Tokens.IDTokenTTL.D(),
 				RefreshTTL: cfg.Tokens.RefreshTokenTTL.D(), AccessTokenAlg: cfg.Tokens.AccessTokenAlg, Now: now,
-			}, clients, sessions, cryptoPool, n.dir, logger.With("front", RoleToken)))
+			}, clients, sessions, cryptoPool, n.dir, logger.With("front", RoleToken)).WithEncryption(cryptoPool, fetcher.ClientKeys))
 		case RoleUserinfo:
-			fronts = append(fronts, userinfo.New(checker, n.dir, logger.With("front", RoleUserinfo)))
+			fronts = append(fronts, userinfo.New(checker, n.dir, logger.With("front", RoleUserinfo)).WithResponses(&userinfo.Responses{
+				Issuer: cfg.Issuer, Clients: n.dir, Signer: cryptoPool, Encrypter: cryptoPool, Keys: fetcher.ClientKeys,
+			}))
 		case RoleManagement:
 			fronts = append(fronts, management.NewTokens(clients, checker, sessions, logger.With("front", RoleManagement)))
+			if cfg.RegistrationEnabled() {
+				fronts = append(fronts, management.NewRegistration(management.RegistrationConfig{
+					Issuer: cfg.Issuer, Open: cfg.Registration.Open, InitialAccessToken: cfg.Registration.InitialAccessToken,
+				}, n.dir, logger.With("front", RoleManagement)))
+			}
 			if cfg.Admin.Token != "" {
-				fronts = append(fronts, management.NewAdmin(cfg.Admin.Token, localKeys{n.actors.KeyManager(), n.cache}, logger).WithDirectory(n.dir, n.dir).WithBackup(n.bolt))
+				fronts = append(fronts, management.NewAdmin(cfg.Admin.Token, localKeys{n.actors.KeyManager(), n.cache}, logger).WithDirectory(n.dir, n.dir).WithBackup(n.bolt).WithInitialTokens(n.dir))
 			}
 		}
 	}
 	return fronts, nil
 }
 
+// joseOps is the Crypto pool as request objects need it: our keys
+// (decrypt) and the client's (verify).
+type joseOps struct {
+	cluster.Crypto
+	crypto.Client
+}
+
+// newFetcher builds the guarded fetcher of requests.fetch.
+func newFetcher(fc FetchConfig) (*fetch.Fetcher, error) {
+	var roots *x509.CertPool
+	if fc.CAFile != "" {
+		pem, err := os.ReadFile(fc.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("node: requests.fetch.ca_file: %w", err)
+		}
+		if roots, err = x509.SystemCertPool(); err != nil || roots == nil {
+			roots = x509.NewCertPool()
+		}
+		if !roots.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("node: requests.fetch.ca_file %s holds no PEM certificate", fc.CAFile)
+		}
+	}
+	return fetch.New(fetch.Config{
+		AllowPrivate: fc.AllowPrivateAddresses, Timeout: fc.Timeout.D(), MaxBytes: int64(fc.MaxBytes), RootCAs: roots,
+	}), nil
+}
+
 // metadata is the discovery document: what the deployment supports,
 // whichever roles this node serves.
 func metadata(cfg Config) discovery.Metadata {
 	base := strings.TrimSuffix(cfg.Issuer, "/")
+	var registration string
+	if cfg.RegistrationEnabled() {
+		registration = base + management.RegisterPath
+	}
+	var objEncAlgs, objEncEncs []string
+	if encAlgs := cfg.Keys.EncryptionAlgs(); len(encAlgs) > 0 {
+		objEncAlgs, objEncEncs = encAlgs, directory.EncryptionEncs
+	}
 	return discovery.Metadata{
-		AuthorizationEndpoint:             base + auth.AuthorizePath,
-		TokenEndpoint:                     base + token.Path,
-		UserinfoEndpoint:                  base + userinfo.Path,
-		EndSessionEndpoint:                base + auth.LogoutPath,
-		RevocationEndpoint:                base + management.RevokePath,
-		IntrospectionEndpoint:             base + management.IntrospectPath,
-		ScopesSupported:                   oauth2.SupportedScopes,
-		ResponseTypesSupported:            auth.ResponseTypes,
-		ResponseModesSupported:            auth.ResponseModes,
-		GrantTypesSupported:               token.GrantTypes,
-		ACRValuesSupported:                auth.ACRValues,
-		SubjectTypesSupported:             []string{"public"},
-		IDTokenSigningAlgValuesSupported:  cfg.Keys.Algorithms,
-		TokenEndpointAuthMethodsSupported: clientauth.Methods,
-		TokenEndpointAuthSigningAlgs:      []string{"RS256", "PS256", "ES256", "EdDSA"},
-		RevocationEndpointAuthMethods:     clientauth.Methods,
-		IntrospectionEndpointAuthMethods:  clientauth.Methods,
-		ClaimsSupported:                   oauth2.SupportedClaims(),
-		ClaimsParameterSupported:          true,
-		RequestParameterSupported:         false,
-		RequestURIParameterSupported:      false,
-		CodeChallengeMethodsSupported:     []string{"S256"},
-		PromptValuesSupported:             auth.PromptValues,
-		ClaimTypesSupported:               []string{"normal"},
-		AuthorizationResponseIss:          true,
+		PushedAuthorizationRequestEndpoint: base + auth.PARPath,
+		RequirePushedAuthorizationRequests: cfg.Requests.RequirePAR,
+		RegistrationEndpoint:               registration,
+		RequestObjectSigningAlgs:           directory.RequestObjectSigningAlgs,
+		RequestObjectEncryptionAlgs:        objEncAlgs,
+		RequestObjectEncryptionEncs:        objEncEncs,
+		IDTokenEncryptionAlgs:              directory.EncryptionAlgs,
+		IDTokenEncryptionEncs:              directory.EncryptionEncs,
+		UserinfoSigningAlgValuesSupported:  cfg.Keys.SigningAlgs(),
+		UserinfoEncryptionAlgs:             directory.EncryptionAlgs,
+		UserinfoEncryptionEncs:             directory.EncryptionEncs,
+		AuthorizationEndpoint:              base + auth.AuthorizePath,
+		TokenEndpoint:                      base + token.Path,
+		UserinfoEndpoint:                   base + userinfo.Path,
+		EndSessionEndpoint:                 base + auth.LogoutPath,
+		RevocationEndpoint:                 base + management.RevokePath,
+		IntrospectionEndpoint:              base + management.IntrospectPath,
+		ScopesSupported:                    oauth2.SupportedScopes,
+		ResponseTypesSupported:             auth.ResponseTypes,
+		ResponseModesSupported:             auth.ResponseModes,
+		GrantTypesSupported:                token.GrantTypes,
+		ACRValuesSupported:                 auth.ACRValues,
+		SubjectTypesSupported:              []string{"public"},
+		IDTokenSigningAlgValuesSupported:   cfg.Keys.SigningAlgs(),
+		TokenEndpointAuthMethodsSupported:  clientauth.Methods,
+		TokenEndpointAuthSigningAlgs:       []string{"RS256", "PS256", "ES256", "EdDSA"},
+		RevocationEndpointAuthMethods:      clientauth.Methods,
+		IntrospectionEndpointAuthMethods:   clientauth.Methods,
+		ClaimsSupported:                    oauth2.SupportedClaims(),
+		ClaimsParameterSupported:           true,
+		RequestParameterSupported:          true,
+		RequestURIParameterSupported:       true,
+		RequireRequestURIRegistration:      true,
+		CodeChallengeMethodsSupported:      []string{"S256"},
+		PromptValuesSupported:              auth.PromptValues,
+		ClaimTypesSupported:                []string{"normal"},
+		AuthorizationResponseIss:           true,
 	}
 }

@@ -208,3 +208,35 @@ func BenchmarkEncryptPool(b *testing.B) {
 		})
 	}
 }
+
+// TestEncryptToClientKeys: every key algorithm and content encryption we
+// advertise for ID tokens and userinfo makes a JWE the client opens with
+// go-jose and its private key; a key of the wrong type is refused.
+func TestEncryptToClientKeys(t *testing.T) {
+	rs, _ := rsa.GenerateKey(rand.Reader, 2048)
+	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	for _, alg := range KeyAlgorithms {
+		for _, enc := range ContentAlgs {
+			var pub, priv any = &rs.PublicKey, rs
+			if alg != jose.RSA_OAEP && alg != jose.RSA_OAEP_256 {
+				pub, priv = &ec.PublicKey, ec
+			}
+			jwk, _ := json.Marshal(jose.JSONWebKey{Key: pub, KeyID: "c", Use: "enc"})
+			tok, err := Encrypt([]byte("payload"), jwk, string(alg), string(enc), "JWT")
+			if err != nil {
+				t.Fatalf("%s/%s: %v", alg, enc, err)
+			}
+			obj, err := jose.ParseEncryptedCompact(tok, []jose.KeyAlgorithm{alg}, []jose.ContentEncryption{enc})
+			if err != nil {
+				t.Fatalf("%s/%s: %v", alg, enc, err)
+			}
+			if pt, err := obj.Decrypt(priv); err != nil || string(pt) != "payload" || obj.Header.KeyID != "c" {
+				t.Fatalf("%s/%s: %q %v", alg, enc, pt, err)
+			}
+		}
+	}
+	jwk, _ := json.Marshal(jose.JSONWebKey{Key: &ec.PublicKey})
+	if _, err := Encrypt([]byte("x"), jwk, "RSA-OAEP", "A128GCM", ""); !errors.Is(err, messages.ErrInvalid) {
+		t.Fatalf("RSA-OAEP to an EC key: %v", err)
+	}
+}

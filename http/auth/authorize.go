@@ -104,6 +104,7 @@ type Handler struct {
 	passkeys Passkeys
 	webauthn *webauthn.WebAuthn
 	lockouts Lockouts
+	req      *Requests
 	logger   *slog.Logger
 }
 
@@ -136,6 +137,9 @@ func (h *Handler) Mount(e *echo.Echo) {
 	e.GET(LogoutPath, h.logout)
 	e.POST(LogoutPath, h.logout)
 	e.POST(LoginPath+"/continue", h.loginContinue)
+	if h.req != nil {
+		e.POST(PARPath, h.par)
+	}
 	e.GET(AccountPath, h.account)
 	e.POST(AccountPath+"/passkeys/delete", h.deletePasskey)
 	e.POST("/webauthn/register/begin", h.registerBegin)
@@ -168,6 +172,9 @@ func params(r *http.Request) (url.Values, error) {
 		if len(vs) > 1 {
 			return nil, errors.New("parameter " + k + " is repeated")
 		}
+		if k == "request" && len(vs[0]) <= maxObjectLen {
+			continue
+		}
 		if len(vs[0]) > 4096 {
 			return nil, errors.New("parameter " + k + " is too long")
 		}
@@ -196,6 +203,14 @@ func (h *Handler) authorize(c echo.Context) error {
 	if err != nil {
 		return errorPage(c, http.StatusBadRequest, "Unknown client.")
 	}
+	pushed := false
+	if h.req != nil {
+		resolved, viaPAR, rerr := h.resolve(ctx, p, client)
+		if rerr != nil {
+			return h.failEarly(c, p, client, rerr)
+		}
+		p, pushed = resolved, viaPAR
+	}
 	redirectURI := p.Get("redirect_uri")
 	if redirectURI == "" || !redirectMatches(client.RedirectURIs, redirectURI) {
 		return errorPage(c, http.StatusBadRequest, "The redirect_uri is not registered for this client.")
@@ -204,6 +219,10 @@ func (h *Handler) authorize(c echo.Context) error {
 	if rd.mode != "" && !slices.Contains(ResponseModes, rd.mode) {
 		rd.mode = ""
 		return h.fail(c, rd, oauth2.ErrInvalidRequest.WithDescription("unsupported response_mode"))
+	}
+	if h.req != nil && !pushed && (h.req.RequirePAR || client.RequirePAR) {
+		// RFC 9126 §5, §6: only pushed requests are accepted.
+		return h.fail(c, rd, oauth2.ErrInvalidRequest.WithDescription("authorization requests must be pushed to "+PARPath))
 	}
 
 	req, perr := h.parse(ctx, p, client)
@@ -320,6 +339,22 @@ func loopbackURI(uri string) (host, rest string, ok bool) {
 		return prefix, after, true
 	}
 	return "", "", false
+}
+
+// failEarly reports a request whose request object could not be used:
+// to the redirect URI of the request itself when it is registered (the
+// object's cannot be trusted), else on an error page.
+func (h *Handler) failEarly(c echo.Context, p url.Values, client directory.Client, err error) error {
+	if ru := p.Get("redirect_uri"); ru != "" && redirectMatches(client.RedirectURIs, ru) {
+		rd := redirect{uri: ru, mode: p.Get("response_mode"), state: p.Get("state")}
+		if !slices.Contains(ResponseModes, rd.mode) {
+			rd.mode = ""
+		}
+		return h.fail(c, rd, err)
+	}
+	e := oauth2.From(err)
+	oauth2.Note(c, e.Code)
+	return errorPage(c, http.StatusBadRequest, "Invalid request ("+e.Code+"): "+e.Description+".")
 }
 
 // parse validates everything after client and redirect URI. Failures are

@@ -4,6 +4,11 @@
 // (html/template, assets embedded), work without JavaScript, and every
 // form carries a CSRF token bound to the session cookie.
 //
+// With WithRequests it also takes request objects (OIDC Core §6, RFC 9101)
+// by value, by registered https request_uri and pushed to /par (RFC 9126);
+// signatures are checked and objects decrypted by the Crypto pool, pushed
+// requests and used jtis are kept by the directory.
+//
 // The browser session lives in its Session grain; this package keeps no
 // state, and it never sees a private key: id_token_hint is checked by the
 // Crypto pool.

@@ -45,6 +45,9 @@ type Authenticator struct {
 	// Audiences a client assertion may name: the issuer and the endpoint.
 	Audiences []string
 	Now       func() time.Time
+	// Keys returns a client's public JWK set (its jwks, or its jwks_uri
+	// document); nil means the registered jwks only.
+	Keys func(ctx context.Context, c directory.Client) ([]byte, error)
 }
 
 func invalidClient(desc string) *oauth2.Error {
@@ -140,8 +143,14 @@ func (a *Authenticator) privateKeyJWT(ctx context.Context, formID, assertion str
 	if err != nil || c.AuthMethod != "private_key_jwt" {
 		return directory.Client{}, invalidClient("unknown client or bad credentials")
 	}
+	raw := []byte(c.JWKS)
+	if a.Keys != nil {
+		if raw, err = a.Keys(ctx, c); err != nil {
+			return directory.Client{}, invalidClient("client keys could not be retrieved")
+		}
+	}
 	var keys jose.JSONWebKeySet
-	if err := json.Unmarshal(c.JWKS, &keys); err != nil {
+	if err := json.Unmarshal(raw, &keys); err != nil {
 		return directory.Client{}, invalidClient("client has no usable keys")
 	}
 	var claims jwt.Claims
@@ -150,7 +159,7 @@ func (a *Authenticator) privateKeyJWT(ctx context.Context, formID, assertion str
 		if kid := tok.Headers[0].KeyID; kid != "" && k.KeyID != kid {
 			continue
 		}
-		if k.Algorithm != "" && k.Algorithm != tok.Headers[0].Algorithm {
+		if (k.Algorithm != "" && k.Algorithm != tok.Headers[0].Algorithm) || k.Use == "enc" {
 			continue
 		}
 		if err := tok.Claims(k.Key, &claims); err == nil {

@@ -66,6 +66,18 @@ type Metadata struct {
 	ClaimTypesSupported               []string `json:"claim_types_supported,omitempty"`
 	UILocalesSupported                []string `json:"ui_locales_supported,omitempty"`
 	AuthorizationResponseIss          bool     `json:"authorization_response_iss_parameter_supported"`
+	// Request objects (OIDC Discovery §3, RFC 9101 §10.5), PAR (RFC 9126
+	// §5), registration (RFC 7591) and encrypted responses.
+	PushedAuthorizationRequestEndpoint string   `json:"pushed_authorization_request_endpoint,omitempty"`
+	RequirePushedAuthorizationRequests bool     `json:"require_pushed_authorization_requests"`
+	RegistrationEndpoint               string   `json:"registration_endpoint,omitempty"`
+	RequestObjectSigningAlgs           []string `json:"request_object_signing_alg_values_supported,omitempty"`
+	RequestObjectEncryptionAlgs        []string `json:"request_object_encryption_alg_values_supported,omitempty"`
+	RequestObjectEncryptionEncs        []string `json:"request_object_encryption_enc_values_supported,omitempty"`
+	IDTokenEncryptionAlgs              []string `json:"id_token_encryption_alg_values_supported,omitempty"`
+	IDTokenEncryptionEncs              []string `json:"id_token_encryption_enc_values_supported,omitempty"`
+	UserinfoEncryptionAlgs             []string `json:"userinfo_encryption_alg_values_supported,omitempty"`
+	UserinfoEncryptionEncs             []string `json:"userinfo_encryption_enc_values_supported,omitempty"`
 }
 
 // Handler serves discovery and the JWKS.

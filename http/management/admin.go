@@ -32,6 +32,9 @@ type Admin struct {
 	directory *DirectoryAdmin
 	// backup serves GET /admin/backup; nil leaves it unmounted.
 	backup Snapshotter
+	// initialTokens serves POST /admin/registration-tokens; nil leaves it
+	// unmounted.
+	initialTokens InitialTokenIssuer
 }
 
 // WithDirectory adds the user and client routes (/admin/users,
@@ -58,6 +61,9 @@ func (a *Admin) Mount(e *echo.Echo) {
 	}
 	if a.backup != nil {
 		g.GET("/backup", a.getBackup)
+	}
+	if a.initialTokens != nil {
+		g.POST("/registration-tokens", a.issueInitialToken)
 	}
 }
 

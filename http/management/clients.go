@@ -37,6 +37,7 @@ type NewClientRequest struct {
 	IDTokenSignedResponseAlg string          `json:"id_token_signed_response_alg,omitempty"`
 	JWKS                     json.RawMessage `json:"jwks,omitempty"`
 	SkipConsent              bool            `json:"skip_consent,omitempty"`
+	directory.ClientMetadata
 }
 
 // ClientView is a client as the admin API shows it, in the shape of an
@@ -56,6 +57,7 @@ type ClientView struct {
 	IDTokenSignedResponseAlg string          `json:"id_token_signed_response_alg"`
 	JWKS                     json.RawMessage `json:"jwks,omitempty"`
 	SkipConsent              bool            `json:"skip_consent"`
+	directory.ClientMetadata
 	// Static clients come from config.yaml and cannot be deleted here.
 	Static bool `json:"static"`
 }
@@ -76,6 +78,7 @@ func clientView(c directory.Client) ClientView {
 		IDTokenSignedResponseAlg: c.IDTokenSignedResponseAlg,
 		JWKS:                     c.JWKS,
 		SkipConsent:              c.SkipConsent,
+		ClientMetadata:           c.ClientMetadata,
 		Static:                   c.Static,
 	}
 	if v.RedirectURIs == nil {
@@ -103,6 +106,7 @@ func (d *DirectoryAdmin) createClient(c echo.Context) error {
 		IDTokenSignedResponseAlg: body.IDTokenSignedResponseAlg,
 		JWKS:                     body.JWKS,
 		SkipConsent:              body.SkipConsent,
+		ClientMetadata:           body.ClientMetadata,
 	})
 	if err != nil {
 		return d.fail(c, err, "client")

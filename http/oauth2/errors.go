@@ -67,6 +67,13 @@ var (
 	ErrAccountSelectionReq     = &Error{Code: "account_selection_required", Status: http.StatusBadRequest}
 	ErrRequestNotSupported     = &Error{Code: "request_not_supported", Status: http.StatusBadRequest}
 	ErrRequestURINotSupported  = &Error{Code: "request_uri_not_supported", Status: http.StatusBadRequest}
+	// OIDC Core §6.4, RFC 9101 §7.
+	ErrInvalidRequestURI    = &Error{Code: "invalid_request_uri", Status: http.StatusBadRequest}
+	ErrInvalidRequestObject = &Error{Code: "invalid_request_object", Status: http.StatusBadRequest}
+
+	// Client registration (RFC 7591 §3.2.2).
+	ErrInvalidRedirectURI    = &Error{Code: "invalid_redirect_uri", Status: http.StatusBadRequest}
+	ErrInvalidClientMetadata = &Error{Code: "invalid_client_metadata", Status: http.StatusBadRequest}
 )
 
 // table maps domain sentinels to responses: the one place this happens.

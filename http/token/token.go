@@ -62,7 +62,18 @@ type Handler struct {
 	sessions Sessions
 	signer   Signer
 	users    Users
+	enc      oauth2.Encrypter
+	keys     oauth2.ClientKeys
 	logger   *slog.Logger
+}
+
+// WithEncryption lets the endpoint encrypt ID tokens for clients that
+// registered id_token_encrypted_response_alg (OIDC Core §10.2), through
+// enc (the Crypto pool) to the client keys keys returns. Without it such
+// clients get an error rather than an unencrypted token.
+func (h *Handler) WithEncryption(enc oauth2.Encrypter, keys oauth2.ClientKeys) *Handler {
+	h.enc, h.keys = enc, keys
+	return h
 }
 
 // New returns the token endpoint.
@@ -316,6 +327,16 @@ func (h *Handler) issue(ctx context.Context, client directory.Client, sid string
 	}
 	if resp.IDToken, err = h.sign(ctx, alg, idt, "JWT"); err != nil {
 		return nil, err
+	}
+	if a := client.IDTokenEncryptedResponseAlg; a != "" {
+		// OIDC Core §10.2: signed, then encrypted (a nested JWT).
+		enc := client.IDTokenEncryptedResponseEnc
+		if enc == "" {
+			enc = directory.DefaultEncryptionEnc
+		}
+		if resp.IDToken, err = oauth2.EncryptFor(ctx, h.enc, h.keys, client, []byte(resp.IDToken), a, enc, "JWT"); err != nil {
+			return nil, err
+		}
 	}
 	return resp, nil
 }

@@ -107,7 +107,87 @@ func (c *Checker) Check(ctx context.Context, raw string) (AccessToken, *messages
 type Handler struct {
 	check  *Checker
 	users  Users
+	resp   *Responses
 	logger *slog.Logger
+}
+
+// Signer signs through the Crypto pool.
+type Signer interface {
+	Sign(ctx context.Context, alg string, payload []byte, typ string) (token, kid string, err error)
+}
+
+// Clients looks clients up.
+type Clients interface {
+	Client(ctx context.Context, id string) (directory.Client, error)
+}
+
+// Responses are what signed and encrypted userinfo responses need (OIDC
+// Core §5.3.2): the client's registration, our signing keys and the
+// client's encryption keys.
+type Responses struct {
+	Issuer    string
+	Clients   Clients
+	Signer    Signer
+	Encrypter oauth2.Encrypter
+	Keys      oauth2.ClientKeys
+}
+
+// WithResponses enables signed and encrypted responses for clients that
+// registered userinfo_signed_response_alg or
+// userinfo_encrypted_response_alg. Without it the endpoint does not look
+// at client registrations and always answers plain JSON (the node always
+// sets it). With it, a client whose encryption key cannot be found gets
+// an error, never a plain answer.
+func (h *Handler) WithResponses(r *Responses) *Handler {
+	h.resp = r
+	return h
+}
+
+// jwtResponse renders claims as the client registered: signed (with iss
+// and aud), encrypted, or signed then encrypted. ok is false for a
+// client that wants plain JSON.
+func (h *Handler) jwtResponse(ctx context.Context, clientID string, claims map[string]any) (body string, ok bool, err error) {
+	if h.resp == nil {
+		return "", false, nil
+	}
+	cl, err := h.resp.Clients.Client(ctx, clientID)
+	if err != nil {
+		return "", false, oauth2.ErrInvalidToken.WithDescription("client no longer exists")
+	}
+	sa, ea := cl.UserinfoSignedResponseAlg, cl.UserinfoEncryptedResponseAlg
+	if sa == "" && ea == "" {
+		return "", false, nil
+	}
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		return "", false, err
+	}
+	body, cty := string(payload), ""
+	if sa != "" {
+		signed := map[string]any{}
+		for k, v := range claims {
+			signed[k] = v
+		}
+		signed["iss"], signed["aud"] = h.resp.Issuer, cl.ID
+		b, err := json.Marshal(signed)
+		if err != nil {
+			return "", false, err
+		}
+		if body, _, err = h.resp.Signer.Sign(ctx, sa, b, "JWT"); err != nil {
+			return "", false, err
+		}
+		cty = "JWT"
+	}
+	if ea != "" {
+		enc := cl.UserinfoEncryptedResponseEnc
+		if enc == "" {
+			enc = directory.DefaultEncryptionEnc
+		}
+		if body, err = oauth2.EncryptFor(ctx, h.resp.Encrypter, h.resp.Keys, cl, []byte(body), ea, enc, cty); err != nil {
+			return "", false, err
+		}
+	}
+	return body, true, nil
 }
 
 // New returns the userinfo endpoint.
@@ -193,5 +273,11 @@ func (h *Handler) userinfo(c echo.Context) error {
 	out := oauth2.Release(u.Claims, at.Scopes(), requested)
 	out["sub"] = u.Subject
 	c.Response().Header().Set("Cache-Control", "no-store")
+	if body, ok, err := h.jwtResponse(ctx, at.ClientID, out); err != nil {
+		return h.fail(c, err)
+	} else if ok {
+		// OIDC Core §5.3.2: a signed or encrypted answer is a JWT.
+		return c.Blob(http.StatusOK, "application/jwt", []byte(body))
+	}
 	return c.JSON(http.StatusOK, out)
 }

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestBenchRuns keeps `authrim bench` from rotting: a node is started,
+// seeded and measured on two endpoints and one small scale size, with
+// tiny windows.
+func TestBenchRuns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts nodes")
+	}
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	jsonFile := filepath.Join(dir, "bench.json")
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"bench", "--bin", bin, "--dir", filepath.Join(dir, "data"),
+		"--endpoints", "discovery,token-refresh", "--warmup", "100ms", "--duration", "300ms", "--runs", "1",
+		"--scale", "500", "--scale-active", "50", "--users", "1", "--revoke-families", "10", "--json", jsonFile},
+		&stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	for _, want := range []string{"| discovery |", "| token-refresh |", "| 500 |", "peak RSS"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, stdout.String())
+		}
+	}
+	raw, err := os.ReadFile(jsonFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Endpoints []struct {
+			Endpoint string  `json:"endpoint"`
+			Requests int64   `json:"requests"`
+			CPU      float64 `json:"cpu_us_per_request"`
+			Errors   int64   `json:"errors"`
+		} `json:"endpoints"`
+		Scale []struct {
+			Stored int `json:"stored_families"`
+		} `json:"scale"`
+	}
+	if err := json.Unmarshal(raw, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Endpoints) != 2 || len(rep.Scale) != 1 || rep.Scale[0].Stored != 500 {
+		t.Fatalf("json report: %s", raw)
+	}
+	for _, e := range rep.Endpoints {
+		if e.Requests == 0 || e.CPU <= 0 || e.Errors != 0 {
+			t.Errorf("%s: %d requests, %.1f µs CPU, %d errors", e.Endpoint, e.Requests, e.CPU, e.Errors)
+		}
+	}
+}
+
+func TestBenchRefusals(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown topology", []string{"--topology", "mesh"}, "unknown topology"},
+		{"topology not built yet", []string{"--topology", "remote"}, "not implemented yet"},
+		{"unknown endpoint", []string{"--endpoints", "nope", "--scale", "none"}, "unknown endpoint"},
+		{"bad scale", []string{"--scale", "ten"}, "--scale"},
+		{"zero runs", []string{"--runs", "0"}, "--runs"},
+		{"positional", []string{"extra"}, "no arguments"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			if code := run(context.Background(), append([]string{"bench", "--bin", "/nonexistent"}, tt.args...), &stdout, &stderr); code == 0 {
+				t.Fatal("accepted")
+			}
+			if !strings.Contains(stderr.String(), tt.want) {
+				t.Fatalf("stderr %q lacks %q", stderr.String(), tt.want)
+			}
+		})
+	}
+}
+
+func TestParseSizes(t *testing.T) {
+	got, err := parseSizes("10k, 100k,1m,7")
+	if err != nil || len(got) != 4 || got[0] != 10_000 || got[1] != 100_000 || got[2] != 1_000_000 || got[3] != 7 {
+		t.Fatalf("%v %v", got, err)
+	}
+	if got, err := parseSizes("none"); err != nil || got != nil {
+		t.Fatalf("none: %v %v", got, err)
+	}
+}

@@ -1,0 +1,324 @@
+package loadtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Endpoint is one line of the report: how to make its requests.
+type Endpoint struct {
+	Name string
+	// What is measured, for the report.
+	What string
+	// TargetCPU is the issue's budget in µs of server CPU per request
+	// (0: none).
+	TargetCPU float64
+	// OneTime: each call uses up a prepared item (a code, a pending
+	// sign-in, a refresh token to revoke). Guess is a rate (req/s) to size
+	// the warm-up's items; the window's are sized from the warm-up.
+	OneTime bool
+	Guess   float64
+	// MaxConcurrency caps the workers for this endpoint (0: none).
+	MaxConcurrency int
+	// prepare returns a source with about n calls (ignored when endless).
+	prepare func(ctx context.Context, n int) (Source, error)
+}
+
+// Node is a running node with everything the endpoints need seeded.
+type Node struct {
+	Server    *Server
+	Pop       *Population
+	Subjects  []string
+	Usernames []string
+	// Load is the measured client; prep prepares items (its own
+	// connections, so the load's stay warm and few).
+	Load, prep *http.Client
+	conc       int
+	passkey    *Passkey
+	// Ranges of Pop by use.
+	browser, codes, refresh, tokens, revoke span
+	// codeSeq spreads minted codes over the code sessions.
+	codeSeq, seq atomic.Uint64
+	revokeNext   atomic.Int64
+	chainOnce    sync.Once
+	chain        *chain
+	accessOnce   sync.Once
+	access       []string
+	accessErr    error
+}
+
+type span struct{ from, n int }
+
+func (s span) at(i uint64) int { return s.from + int(i%uint64(s.n)) }
+
+func (n *Node) next() uint64 { return n.seq.Add(1) }
+
+// chain is a set of refresh families, each used by one request at a
+// time: a refresh puts the family back with its new token.
+type chain struct {
+	ch   chan string
+	base string
+}
+
+func newChain(base string, tokens []string) *chain {
+	c := &chain{ch: make(chan string, len(tokens)), base: base}
+	for _, t := range tokens {
+		c.ch <- t
+	}
+	return c
+}
+
+func (c *chain) Next() (Call, bool) {
+	select {
+	case tok := <-c.ch:
+		return func(ctx context.Context, hc *http.Client) error { return c.refresh(ctx, hc, tok) }, true
+	case <-time.After(time.Second):
+		return nil, false
+	}
+}
+
+func (c *chain) refresh(ctx context.Context, hc *http.Client, tok string) error {
+	tr, err := Refresh(ctx, hc, c.base, ClientES256, tok)
+	if err != nil {
+		// A failed rotation whose answer was lost leaves the family
+		// unusable; it drops out of the chain.
+		return err
+	}
+	c.ch <- tr.RefreshToken
+	return nil
+}
+
+// Endpoints lists every endpoint of the single-node table, in order.
+func (n *Node) Endpoints() []Endpoint {
+	b := n.Server.Base
+	endless := func(f Endless) func(context.Context, int) (Source, error) {
+		return func(context.Context, int) (Source, error) { return Forever(f), nil }
+	}
+	return []Endpoint{
+		// The floor: a request through the HTTP server and the shared
+		// middleware (request id, metrics, recover) that does nothing.
+		{Name: "healthz", What: "GET /healthz (the HTTP stack alone: the floor of every row)",
+			prepare: endless(func(uint64) Call {
+				return func(ctx context.Context, c *http.Client) error {
+					return get(ctx, c, b+"/healthz", http.StatusOK, nil)
+				}
+			})},
+		{Name: "discovery", What: "GET /.well-known/openid-configuration", TargetCPU: 30,
+			prepare: endless(func(uint64) Call {
+				return func(ctx context.Context, c *http.Client) error {
+					return get(ctx, c, b+"/.well-known/openid-configuration", http.StatusOK, nil)
+				}
+			})},
+		{Name: "jwks", What: "GET /.well-known/jwks.json", TargetCPU: 30,
+			prepare: endless(func(uint64) Call {
+				return func(ctx context.Context, c *http.Client) error {
+					return get(ctx, c, b+"/.well-known/jwks.json", http.StatusOK, nil)
+				}
+			})},
+		{Name: "authorize", What: "GET /authorize prompt=none, live session: a code issued", TargetCPU: 150,
+			prepare: endless(func(seq uint64) Call {
+				cookie := n.Pop.Cookie(n.browser.at(seq))
+				return func(ctx context.Context, c *http.Client) error {
+					_, err := AuthorizeSilently(ctx, c, b, cookie, ClientES256, seq)
+					return err
+				}
+			})},
+		// argon2id keeps a core busy per hash thread and holds its memory
+		// (64 MiB by default) while it runs: more sign-ins in flight than
+		// cores only queue, and multiply the memory.
+		{Name: "login-password", What: "POST /login (argon2id), code issued", OneTime: true, Guess: 10, prepare: n.prepareLogins,
+			MaxConcurrency: runtime.NumCPU()},
+		{Name: "login-passkey", What: "POST /webauthn/login/finish (ES256 assertion)", OneTime: true, Guess: 300, prepare: n.preparePasskeys},
+		{Name: "token-code-es256", What: "POST /token authorization_code, ID token ES256 + access token ES256", TargetCPU: 300,
+			OneTime: true, Guess: 500, prepare: n.prepareCodes(ClientES256)},
+		{Name: "token-code-rs256", What: "POST /token authorization_code, ID token RS256 + access token ES256", TargetCPU: 1400,
+			OneTime: true, Guess: 150, prepare: n.prepareCodes(ClientRS256)},
+		{Name: "token-refresh", What: "POST /token refresh_token (rotation), ID token ES256 + access token ES256", TargetCPU: 250,
+			prepare: n.prepareRefresh},
+		{Name: "token-client-credentials", What: "POST /token client_credentials, access token ES256", TargetCPU: 150,
+			prepare: endless(func(uint64) Call {
+				form := url.Values{"grant_type": {"client_credentials"}}
+				return func(ctx context.Context, c *http.Client) error {
+					return PostForm(ctx, c, b+"/token", ClientService, form, nil)
+				}
+			})},
+		{Name: "userinfo", What: "GET /userinfo (ES256 access token verified, grant checked)", TargetCPU: 200, prepare: n.prepareUserinfo},
+		{Name: "introspection", What: "POST /introspect of an access token", TargetCPU: 150, prepare: n.prepareIntrospection},
+		{Name: "revocation", What: "POST /revoke of a refresh token (family ends)", OneTime: true, Guess: 800, prepare: n.prepareRevocations},
+	}
+}
+
+// Names of the single-node endpoints.
+func EndpointNames() []string {
+	var out []string
+	for _, e := range (&Node{Server: &Server{}}).Endpoints() {
+		out = append(out, e.Name)
+	}
+	return out
+}
+
+func (n *Node) prepareLogins(ctx context.Context, count int) (Source, error) {
+	calls := make([]Call, count)
+	b := n.Server.Base
+	err := Parallel(ctx, count, 2*n.conc, func(ctx context.Context, i int) error {
+		seq := n.next()
+		lp, err := OpenLoginPage(ctx, n.prep, b, ClientES256, seq)
+		if err != nil {
+			return err
+		}
+		form := url.Values{"rid": {lp.RID}, "csrf": {lp.CSRF}, "username": {n.Usernames[int(seq)%len(n.Usernames)]}, "password": {UserPassword}}
+		body := form.Encode()
+		calls[i] = func(ctx context.Context, c *http.Client) error {
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, b+"/login", strings.NewReader(body))
+			if err != nil {
+				return err
+			}
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.AddCookie(&http.Cookie{Name: CookieName, Value: lp.Cookie})
+			resp, err := c.Do(req)
+			if err != nil {
+				return err
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			_, err = codeFrom(resp)
+			return err
+		}
+		return nil
+	})
+	return NewOnce(calls), err
+}
+
+func (n *Node) preparePasskeys(ctx context.Context, count int) (Source, error) {
+	b := n.Server.Base
+	if n.passkey == nil {
+		pk, err := NewPasskey(n.Server.Issuer, n.Pop.Seed(n.browser.from).Subject)
+		if err != nil {
+			return nil, err
+		}
+		if err := pk.Register(ctx, n.prep, b, n.Pop.Cookie(n.browser.from)); err != nil {
+			return nil, err
+		}
+		n.passkey = pk
+	}
+	calls := make([]Call, count)
+	err := Parallel(ctx, count, 2*n.conc, func(ctx context.Context, i int) error {
+		a, err := n.passkey.Begin(ctx, n.prep, b, n.next())
+		if err != nil {
+			return err
+		}
+		calls[i] = func(ctx context.Context, c *http.Client) error { return a.Finish(ctx, c, b) }
+		return nil
+	})
+	return NewOnce(calls), err
+}
+
+func (n *Node) prepareCodes(client string) func(context.Context, int) (Source, error) {
+	return func(ctx context.Context, count int) (Source, error) {
+		b := n.Server.Base
+		calls := make([]Call, count)
+		err := Parallel(ctx, count, 2*n.conc, func(ctx context.Context, i int) error {
+			cookie := n.Pop.Cookie(n.codes.at(n.codeSeq.Add(1)))
+			code, err := AuthorizeSilently(ctx, n.prep, b, cookie, client, n.next())
+			if err != nil {
+				return err
+			}
+			form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {RedirectURI}}
+			calls[i] = func(ctx context.Context, c *http.Client) error {
+				return PostForm(ctx, c, b+"/token", client, form, nil)
+			}
+			return nil
+		})
+		return NewOnce(calls), err
+	}
+}
+
+// prepareRefresh chains the refresh range's families; the chain lives as
+// long as the node, so later runs rotate the tokens earlier runs left.
+func (n *Node) prepareRefresh(context.Context, int) (Source, error) {
+	n.chainOnce.Do(func() {
+		toks := make([]string, n.refresh.n)
+		for i := range toks {
+			toks[i] = n.Pop.RefreshToken(n.refresh.from + i)
+		}
+		n.chain = newChain(n.Server.Base, toks)
+	})
+	return n.chain, nil
+}
+
+// accessTokens refreshes each family of the tokens range once and keeps
+// the access tokens (10 minutes: enough for a run of the bench).
+func (n *Node) accessTokens(ctx context.Context) ([]string, error) {
+	n.accessOnce.Do(func() {
+		n.access = make([]string, n.tokens.n)
+		n.accessErr = Parallel(ctx, n.tokens.n, 2*n.conc, func(ctx context.Context, i int) error {
+			tr, err := Refresh(ctx, n.prep, n.Server.Base, ClientES256, n.Pop.RefreshToken(n.tokens.from+i))
+			n.access[i] = tr.AccessToken
+			return err
+		})
+	})
+	return n.access, n.accessErr
+}
+
+func (n *Node) prepareUserinfo(ctx context.Context, _ int) (Source, error) {
+	toks, err := n.accessTokens(ctx)
+	if err != nil {
+		return nil, err
+	}
+	u := n.Server.Base + "/userinfo"
+	return Forever(func(seq uint64) Call {
+		h := http.Header{"Authorization": {"Bearer " + toks[seq%uint64(len(toks))]}}
+		return func(ctx context.Context, c *http.Client) error { return get(ctx, c, u, http.StatusOK, h) }
+	}), nil
+}
+
+var errInactive = errors.New("introspection: token not active")
+
+func (n *Node) prepareIntrospection(ctx context.Context, _ int) (Source, error) {
+	toks, err := n.accessTokens(ctx)
+	if err != nil {
+		return nil, err
+	}
+	u := n.Server.Base + "/introspect"
+	return Forever(func(seq uint64) Call {
+		form := url.Values{"token": {toks[seq%uint64(len(toks))]}, "token_type_hint": {"access_token"}}
+		return func(ctx context.Context, c *http.Client) error {
+			var out struct {
+				Active bool `json:"active"`
+			}
+			if err := PostForm(ctx, c, u, ClientES256, form, &out); err != nil {
+				return err
+			}
+			if !out.Active {
+				return errInactive
+			}
+			return nil
+		}
+	}), nil
+}
+
+func (n *Node) prepareRevocations(_ context.Context, count int) (Source, error) {
+	start := n.revokeNext.Add(int64(count)) - int64(count)
+	end := min(start+int64(count), int64(n.revoke.n))
+	var calls []Call
+	u := n.Server.Base + "/revoke"
+	for i := start; i < end; i++ {
+		form := url.Values{"token": {n.Pop.RefreshToken(n.revoke.from + int(i))}, "token_type_hint": {"refresh_token"}}
+		calls = append(calls, func(ctx context.Context, c *http.Client) error {
+			return PostForm(ctx, c, u, ClientES256, form, nil)
+		})
+	}
+	if len(calls) == 0 {
+		return nil, fmt.Errorf("revocation: the %d seeded families are used up (raise --revoke-families)", n.revoke.n)
+	}
+	return NewOnce(calls), nil
+}

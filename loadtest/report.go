@@ -1,0 +1,135 @@
+package loadtest
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+)
+
+// Machine describes where the bench ran.
+type Machine struct {
+	CPUs   int    `json:"cpus"`
+	Model  string `json:"cpu_model"`
+	MemGiB int    `json:"mem_gib"`
+	Kernel string `json:"kernel"`
+	Go     string `json:"go"`
+}
+
+// ReadMachine reads /proc for the CPU model, memory and kernel.
+func ReadMachine() Machine {
+	m := Machine{CPUs: runtime.NumCPU(), Go: runtime.Version()}
+	if f, err := os.Open("/proc/cpuinfo"); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.Model = strings.TrimSpace(v)
+				break
+			}
+		}
+		f.Close()
+	}
+	if f, err := os.Open("/proc/meminfo"); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			var kb int
+			if _, err := fmt.Sscanf(sc.Text(), "MemTotal: %d kB", &kb); err == nil {
+				m.MemGiB = (kb + 512*1024) / (1024 * 1024)
+				break
+			}
+		}
+		f.Close()
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.Kernel = strings.TrimSpace(string(b))
+	}
+	return m
+}
+
+func mb(b int64) float64 { return float64(b) / (1 << 20) }
+
+func fmtRuns(runs []Result) string {
+	var s []string
+	for _, r := range runs {
+		s = append(s, fmt.Sprintf("%.0f", r.CPUus))
+	}
+	return strings.Join(s, ", ")
+}
+
+func targetCell(s Summary) string {
+	if s.Met == nil {
+		return "-"
+	}
+	mark := "met"
+	if !*s.Met {
+		mark = "**missed**"
+	}
+	return fmt.Sprintf("<= %.0f: %s", s.TargetCPU, mark)
+}
+
+// WriteMarkdown writes the report's tables.
+func (r *Report) WriteMarkdown(w io.Writer) error {
+	bw := bufio.NewWriter(w)
+	m := r.Machine
+	fmt.Fprintf(bw, "Machine: %d CPUs (%s), %d GiB, Linux %s, %s. ", m.CPUs, m.Model, m.MemGiB, m.Kernel, m.Go)
+	fmt.Fprintf(bw, "Load: %d keep-alive connections, warm-up %s, window %s, median of %d runs. ", r.Concurrency, r.Warmup, r.Duration, r.Runs)
+	if r.Argon2 != "" {
+		fmt.Fprintf(bw, "Password hashing: %s. ", r.Argon2)
+	}
+	fmt.Fprintf(bw, "Took %s.\n\n", r.Elapsed)
+	retried := 0
+	for _, s := range r.Endpoints {
+		retried += s.Retries
+	}
+	for _, sc := range r.Scale {
+		for _, s := range sc.Endpoints {
+			retried += s.Retries
+		}
+	}
+	if retried > 0 {
+		fmt.Fprintf(bw, "%d windows were measured again because other work kept the machine busy during them.\n\n", retried)
+	}
+	if len(r.Endpoints) > 0 {
+		fmt.Fprintln(bw, "| endpoint | req/s | p50 ms | p99 ms | server CPU µs/req | runs (µs) | sys % | allocs/req | KiB/req | other load (cores) | target (µs CPU) |")
+		fmt.Fprintln(bw, "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---|")
+		for _, s := range r.Endpoints {
+			note := ""
+			if s.Concurrency != 0 && s.Concurrency != r.Concurrency {
+				note = fmt.Sprintf(" (%d workers)", s.Concurrency)
+			}
+			if s.Errors > 0 {
+				note += fmt.Sprintf(" (%d errors: %s)", s.Errors, s.FirstError)
+			}
+			fmt.Fprintf(bw, "| %s%s | %.0f | %.2f | %.2f | %.1f | %s | %.0f | %.0f | %.1f | %.2f | %s |\n", s.Endpoint, note, s.Rate, s.P50ms, s.P99ms,
+				s.CPUus, fmtRuns(s.Runs), s.SysPct, s.Allocs, s.Bytes/1024, s.OtherCores, targetCell(s))
+		}
+		fmt.Fprintf(bw, "\nNode memory at the end of the single-node run: peak RSS %.0f MB (now %.0f MB: %.0f anonymous, %.0f mapped files).\n",
+			mb(r.NodeMemory.Peak), mb(r.NodeMemory.RSS), mb(r.NodeMemory.Anon), mb(r.NodeMemory.File))
+	}
+	if len(r.Scale) > 0 {
+		var base map[string]float64
+		fmt.Fprintln(bw)
+		fmt.Fprintln(bw, "| stored families | store MB | endpoint | req/s | p50 ms | p99 ms | server CPU µs/req | runs (µs) | vs smallest | peak RSS MB | RSS at end MB (anon + file) | other load (cores) |")
+		fmt.Fprintln(bw, "|---:|---:|---|---:|---:|---:|---:|---|---:|---:|---|---:|")
+		for _, sc := range r.Scale {
+			if base == nil {
+				base = map[string]float64{}
+				for _, e := range sc.Endpoints {
+					base[e.Endpoint] = e.CPUus
+				}
+			}
+			for _, e := range sc.Endpoints {
+				ratio := "-"
+				if b := base[e.Endpoint]; b > 0 {
+					ratio = fmt.Sprintf("%.2fx", e.CPUus/b)
+				}
+				fmt.Fprintf(bw, "| %d | %.0f | %s | %.0f | %.2f | %.2f | %.1f | %s | %s | %.0f | %.0f (%.0f + %.0f) | %.2f |\n", sc.Stored, sc.StoreMB, e.Endpoint,
+					e.Rate, e.P50ms, e.P99ms, e.CPUus, fmtRuns(e.Runs), ratio, mb(sc.Memory.Peak), mb(sc.Memory.RSS), mb(sc.Memory.Anon), mb(sc.Memory.File), e.OtherCores)
+			}
+		}
+		fmt.Fprintf(bw, "\nActive set: %d families drawn at random from the stored ones (4/5 refresh chains, 1/5 userinfo tokens).\n", r.Scale[0].Active)
+	}
+	return bw.Flush()
+}
