@@ -306,11 +306,11 @@ func (tc *testCluster) cli(m *member, stdin io.Reader, args ...string) string {
 
 // status is `authrim cluster status --json` asked of m.
 type status struct {
-	Node           string   `json:"node"`
-	Members        []string `json:"members"`
+	Node           string         `json:"node"`
+	Members        []string       `json:"members"`
 	KeyManagerNode string         `json:"key_manager_node"`
 	Grains         map[string]int `json:"grains"`
-	EtcdLeader     string   `json:"etcd_leader"`
+	EtcdLeader     string         `json:"etcd_leader"`
 	Etcd           []struct {
 		Name    string `json:"name"`
 		Healthy bool   `json:"healthy"`

@@ -7,7 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
+
+	"github.com/labstack/echo/v4"
 
 	"authrim/cluster"
 	"authrim/persistence"
@@ -169,4 +172,54 @@ func (n *Node) Status(ctx context.Context) (*ClusterStatus, error) {
 		st.Etcd = append(st.Etcd, em)
 	}
 	return st, nil
+}
+
+// clusterOps serves the cluster admin routes.
+type clusterOps struct{ n *Node }
+
+func (o clusterOps) Status(c echo.Context) (any, error) { return o.n.Status(c.Request().Context()) }
+
+// errNoEtcd: the node does not run on etcd.
+var errNoEtcd = errors.New("node: storage is not etcd")
+
+func (o clusterOps) AddEtcdMember(c echo.Context, name, peerURL string) (string, error) {
+	cli := o.n.etcdClient()
+	if cli == nil {
+		return "", errNoEtcd
+	}
+	ctx := c.Request().Context()
+	resp, err := cli.MemberAdd(ctx, []string{peerURL})
+	if err != nil {
+		return "", err
+	}
+	var parts []string
+	for _, m := range resp.Members {
+		n := m.Name
+		if m.ID == resp.Member.ID {
+			n = name // not started yet: no name until it joins
+		}
+		for _, u := range m.PeerURLs {
+			parts = append(parts, n+"="+u)
+		}
+	}
+	return strings.Join(parts, ","), nil
+}
+
+func (o clusterOps) RemoveEtcdMember(c echo.Context, name string) error {
+	cli := o.n.etcdClient()
+	if cli == nil {
+		return errNoEtcd
+	}
+	ctx := c.Request().Context()
+	ml, err := cli.MemberList(ctx)
+	if err != nil {
+		return err
+	}
+	for _, m := range ml.Members {
+		if m.Name == name {
+			_, err := cli.MemberRemove(ctx, m.ID)
+			return err
+		}
+	}
+	return fmt.Errorf("no etcd member named %q", name)
 }

@@ -231,9 +231,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 		return nil, err
 	}
 	if cfg.Admin.Token != "" && slices.Contains(cfg.Roles, RoleManagement) {
-		fronts = append(fronts, management.NewClusterStatus(cfg.Admin.Token, func(c echo.Context) (any, error) {
-			return n.Status(c.Request().Context())
-		}, logger))
+		fronts = append(fronts, management.NewCluster(cfg.Admin.Token, clusterOps{n}, logger))
 	}
 	e := router.New(router.Config{
 		Ready: n.Ready, Logger: logger,

@@ -2,39 +2,34 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"math/big"
-	"net"
 	"net/http"
-	"os"
-	"path/filepath"
+	"net/url"
 	"strings"
 	"text/tabwriter"
-	"time"
 
+	"authrim/cluster/pki"
+	"authrim/http/management"
 	"authrim/node"
 )
 
 // clusterCmd: cluster operations (certs, status).
 func clusterCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) == 0 {
-		return usageError{msg: "cluster needs a subcommand: certs or status"}
+		return usageError{msg: "cluster needs a subcommand: certs, status, etcd-add or etcd-remove"}
 	}
 	switch args[0] {
 	case "certs":
 		return clusterCerts(args[1:], stdout)
 	case "status":
 		return clusterStatus(ctx, args[1:], stdout)
+	case "etcd-add":
+		return etcdAdd(ctx, args[1:], stdout)
+	case "etcd-remove":
+		return etcdRemove(ctx, args[1:], stdout)
 	default:
 		return usageError{msg: fmt.Sprintf("unknown cluster subcommand %q", args[0])}
 	}
@@ -81,9 +76,45 @@ func clusterStatus(ctx context.Context, args []string, stdout io.Writer) error {
 	return nil
 }
 
+// etcdAdd announces a new etcd member (a node joining, or one replaced
+// after losing its disk) and prints the initial_cluster it must use.
+func etcdAdd(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("cluster etcd-add", flag.ContinueOnError)
+	client := adminFlags(fs)
+	name := fs.String("name", "", "the new member's storage.etcd.name (default: its cluster.node_name)")
+	peerURL := fs.String("peer-url", "", "the new member's peer URL, e.g. https://10.0.0.4:2380")
+	if _, err := positionals(fs, args, 0, "cluster etcd-add takes --name and --peer-url"); err != nil {
+		return err
+	}
+	if *name == "" || *peerURL == "" {
+		return usageError{msg: "cluster etcd-add needs --name and --peer-url"}
+	}
+	var out management.EtcdMemberAdded
+	if err := client.do(ctx, http.MethodPost, management.ClusterPath+"/etcd-members", management.EtcdMemberRequest{Name: *name, PeerURL: *peerURL}, &out); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "etcd member %s added. Start it with:\n  storage.etcd.state: existing\n  storage.etcd.initial_cluster: %s\n", *name, out.InitialCluster)
+	return nil
+}
+
+// etcdRemove removes an etcd member (a node leaving for good, or the
+// first step of replacing one that lost its disk).
+func etcdRemove(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("cluster etcd-remove", flag.ContinueOnError)
+	client := adminFlags(fs)
+	pos, err := positionals(fs, args, 1, "cluster etcd-remove needs exactly one member NAME")
+	if err != nil {
+		return err
+	}
+	if err := client.do(ctx, http.MethodDelete, management.ClusterPath+"/etcd-members/"+url.PathEscape(pos[0]), nil, nil); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "etcd member %s removed\n", pos[0])
+	return nil
+}
+
 // clusterCerts makes a cluster CA and one certificate per node for
-// cluster.tls: ECDSA P-256, each valid as server and client, naming
-// localhost, the loopback addresses, the node's name and --hosts.
+// cluster.tls (see package pki).
 func clusterCerts(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("cluster certs", flag.ContinueOnError)
 	nodes := fs.Int("nodes", 3, "how many node certificates (node1..nodeN)")
@@ -95,113 +126,15 @@ func clusterCerts(args []string, stdout io.Writer) error {
 	if *out == "" || *nodes < 1 || *nodes > 99 {
 		return usageError{msg: "cluster certs needs --out DIR and --nodes between 1 and 99"}
 	}
-	if err := os.MkdirAll(*out, 0o700); err != nil {
-		return err
-	}
-	caKey, caCert, caDER, err := makeCA()
-	if err != nil {
-		return err
-	}
-	if err := writePEM(filepath.Join(*out, "ca.pem"), "CERTIFICATE", caDER, 0o644); err != nil {
-		return err
-	}
-	if err := writeKey(filepath.Join(*out, "ca-key.pem"), caKey); err != nil {
-		return err
-	}
 	var extra []string
 	for _, h := range strings.Split(*hosts, ",") {
 		if h = strings.TrimSpace(h); h != "" {
 			extra = append(extra, h)
 		}
 	}
-	for i := 1; i <= *nodes; i++ {
-		name := fmt.Sprintf("node%d", i)
-		key, der, err := makeNodeCert(name, append([]string{name, "localhost", "127.0.0.1", "::1"}, extra...), caKey, caCert)
-		if err != nil {
-			return err
-		}
-		if err := writePEM(filepath.Join(*out, name+".pem"), "CERTIFICATE", der, 0o644); err != nil {
-			return err
-		}
-		if err := writeKey(filepath.Join(*out, name+"-key.pem"), key); err != nil {
-			return err
-		}
+	if err := pki.WriteBundle(*out, *nodes, extra); err != nil {
+		return err
 	}
 	fmt.Fprintf(stdout, "wrote a CA and %d node certificates to %s\nkeep ca-key.pem offline; each node needs ca.pem, its nodeN.pem and nodeN-key.pem\n", *nodes, *out)
 	return nil
-}
-
-func serial() (*big.Int, error) {
-	return rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
-}
-
-func makeCA() (*ecdsa.PrivateKey, *x509.Certificate, []byte, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	sn, err := serial()
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber: sn, Subject: pkix.Name{CommonName: "Authrim cluster CA"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(10, 0, 0),
-		IsCA: true, BasicConstraintsValid: true, MaxPathLenZero: true,
-		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	cert, err := x509.ParseCertificate(der)
-	return key, cert, der, err
-}
-
-func makeNodeCert(name string, sans []string, caKey *ecdsa.PrivateKey, ca *x509.Certificate) (*ecdsa.PrivateKey, []byte, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, nil, err
-	}
-	sn, err := serial()
-	if err != nil {
-		return nil, nil, err
-	}
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber: sn, Subject: pkix.Name{CommonName: name},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(2, 0, 0),
-		KeyUsage:    x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-	}
-	for _, h := range sans {
-		if ip := net.ParseIP(h); ip != nil {
-			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
-		} else {
-			tmpl.DNSNames = append(tmpl.DNSNames, h)
-		}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	return key, der, err
-}
-
-func writePEM(path, typ string, der []byte, mode os.FileMode) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
-	if err != nil {
-		return err
-	}
-	if err := pem.Encode(f, &pem.Block{Type: typ, Bytes: der}); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-func writeKey(path string, key *ecdsa.PrivateKey) error {
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return errors.Join(errors.New("cluster certs: encode key"), err)
-	}
-	return writePEM(path, "PRIVATE KEY", der, 0o600)
 }

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"net"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"authrim/cluster/pki"
 	"authrim/persistence"
 	"authrim/persistence/conformance"
 	"authrim/persistence/etcd"
@@ -184,5 +186,43 @@ func TestOwnershipLapses(t *testing.T) {
 	}
 	if d := time.Since(start); d > 8*time.Second {
 		t.Fatalf("took %s", d)
+	}
+}
+
+// An etcd member with cluster TLS serves clients whose certificate comes
+// from the cluster CA, and refuses one from another CA (or none).
+func TestMemberRequiresClusterCertificates(t *testing.T) {
+	ours, theirs := t.TempDir(), t.TempDir()
+	if err := pki.WriteBundle(ours, 2, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := pki.WriteBundle(theirs, 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	files := func(dir, node string) *etcd.TLSFiles {
+		return &etcd.TLSFiles{CA: filepath.Join(dir, "ca.pem"), Cert: filepath.Join(dir, node+".pem"), Key: filepath.Join(dir, node+"-key.pem")}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	m, err := etcd.StartMember(ctx, etcd.MemberConfig{
+		Name: "node1", Dir: filepath.Join(t.TempDir(), "etcd"), PeerListen: freeAddr(t), ClientListen: freeAddr(t),
+		TLS: files(ours, "node1"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	cli, err := etcd.Dial(ctx, []string{m.Endpoint()}, files(ours, "node2"), 5*time.Second)
+	if err != nil {
+		t.Fatalf("a cluster certificate was refused: %v", err)
+	}
+	cli.Close()
+	if cli, err := etcd.Dial(ctx, []string{m.Endpoint()}, files(theirs, "node1"), 2*time.Second); err == nil {
+		cli.Close()
+		t.Fatal("a certificate from another CA was accepted")
+	}
+	if cli, err := etcd.Dial(ctx, []string{"http://" + strings.TrimPrefix(m.Endpoint(), "https://")}, nil, 2*time.Second); err == nil {
+		cli.Close()
+		t.Fatal("a plaintext client was accepted")
 	}
 }
