@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -145,5 +147,43 @@ func TestAnyNodeServesAnyStep(t *testing.T) {
 	}
 	if !strings.Contains(tc.cli(n2, nil, "cluster", "status"), "key manager: "+st.KeyManagerNode) {
 		t.Fatalf("cluster status does not name the KeyManager's node %s", st.KeyManagerNode)
+	}
+}
+
+// A node whose certificate comes from another CA cannot join: it is
+// configured like a fourth member (peers = the cluster's actor
+// addresses), but every TLS handshake fails, so neither side ever sees
+// the other.
+func TestNodeFromAnotherCACannotJoin(t *testing.T) {
+	tc := startCluster(t, 3)
+	foreign := filepath.Join(t.TempDir(), "foreign")
+	if out, err := exec.Command(bin, "cluster", "certs", "--nodes", "4", "--out", foreign).CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	intruder := &member{name: "node4", dir: filepath.Join(t.TempDir(), "node4"),
+		http: freePort(t), actor: freePort(t), peer: freePort(t), client: freePort(t)}
+	var peers []string
+	for _, m := range tc.members {
+		peers = append(peers, m.actor)
+	}
+	certs := tc.certs
+	tc.certs = foreign // its own etcd and actors use the foreign CA
+	tc.writeConfig(intruder, "node4=https://"+intruder.peer, peers)
+	tc.certs = certs
+	tc.members = append(tc.members, intruder) // stopped with the others
+	tc.start(intruder)
+	tc.waitReady(intruder, 60*time.Second)
+	time.Sleep(2 * time.Second) // ten heartbeat rounds
+	for _, m := range tc.members[:3] {
+		if st := tc.status(m); len(st.Members) != 3 || slices.Contains(st.Members, "node4") {
+			t.Fatalf("%s sees %v", m.name, st.Members)
+		}
+	}
+	if st := tc.status(intruder); !slices.Equal(st.Members, []string{"node4"}) {
+		t.Fatalf("the intruder sees %v", st.Members)
+	}
+	if !strings.Contains(intruder.log.String(), "authentication handshake failed") &&
+		!strings.Contains(intruder.log.String(), "certificate") {
+		t.Fatalf("no TLS failure in the intruder's log")
 	}
 }
