@@ -145,6 +145,13 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 			ID: cc.ID, Name: cc.Name, Secret: cc.Secret, RedirectURIs: cc.RedirectURIs,
 			PostLogoutRedirectURIs: cc.PostLogoutRedirectURIs, AuthMethod: cc.AuthMethod, GrantTypes: cc.GrantTypes,
 			IDTokenSignedResponseAlg: cc.IDTokenSignedResponseAlg, JWKS: []byte(cc.JWKS), SkipConsent: cc.SkipConsent,
+			ClientMetadata: directory.ClientMetadata{
+				JWKSURI: cc.JWKSURI, RequestURIs: cc.RequestURIs, RequestObjectSigningAlg: cc.RequestObjectSigningAlg,
+				RequirePAR:                  cc.RequirePAR,
+				IDTokenEncryptedResponseAlg: cc.IDTokenEncryptedResponseAlg, IDTokenEncryptedResponseEnc: cc.IDTokenEncryptedResponseEnc,
+				UserinfoSignedResponseAlg:    cc.UserinfoSignedResponseAlg,
+				UserinfoEncryptedResponseAlg: cc.UserinfoEncryptedResponseAlg, UserinfoEncryptedResponseEnc: cc.UserinfoEncryptedResponseEnc,
+			},
 		}, cfg.Keys.Algorithms...)
 		if err != nil {
 			return nil, fmt.Errorf("node: client %s: %w", cc.ID, err)
