@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,9 +12,11 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	pc "github.com/asynkron/protoactor-go/cluster"
-	"github.com/asynkron/protoactor-go/cluster/clusterproviders/test"
-	"github.com/asynkron/protoactor-go/cluster/identitylookup/disthash"
 	"github.com/asynkron/protoactor-go/remote"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+
+	"authrim/actors/messages"
 
 	"authrim/telemetry"
 )
@@ -32,13 +35,29 @@ type Config struct {
 	RequestTimeout time.Duration
 	Kinds          []*pc.Kind
 	Logger         *slog.Logger
+
+	// NodeName is this member's cluster.node_name.
+	NodeName string
+	// Peers are the other members' actor addresses; empty: alone.
+	Peers             []string
+	HeartbeatInterval time.Duration
+	FailureTimeout    time.Duration
+	// ServerTLS and ClientTLS, when set, make actor traffic mutual TLS.
+	ServerTLS, ClientTLS *tls.Config
+	// LeaseID is this node's store lease, told to the peers.
+	LeaseID func() int64
+	// OnDropped runs when a peer drops out of the topology (the node
+	// revokes its lease).
+	OnDropped func(Peer)
 }
 
 // Node is one running cluster member.
 type Node struct {
-	System  *actor.ActorSystem
-	Cluster *pc.Cluster
-	timeout time.Duration
+	System     *actor.ActorSystem
+	Cluster    *pc.Cluster
+	timeout    time.Duration
+	membership *membership
+	lookup     *lookup
 }
 
 // Start joins (today: forms) the cluster. A single node uses an in-memory
@@ -68,22 +87,69 @@ func Start(cfg Config) (*Node, error) {
 	// protoactor logs a lot at info; keep its warnings and errors.
 	actorLog := slog.New(levelFloor{Handler: logger.Handler(), min: slog.LevelWarn}).With("component", "protoactor")
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return actorLog }))
-	provider := test.NewTestProvider(test.NewInMemAgent())
-	lookup := disthash.New()
-	rc := remote.Configure(host, port)
-	cc := pc.Configure(cfg.Name, provider, lookup, rc,
+	if cfg.HeartbeatInterval <= 0 {
+		cfg.HeartbeatInterval = 200 * time.Millisecond
+	}
+	if cfg.FailureTimeout <= 0 {
+		cfg.FailureTimeout = 5 * cfg.HeartbeatInterval
+	}
+	var ropts []remote.ConfigOption
+	if cfg.ServerTLS != nil || cfg.ClientTLS != nil {
+		if cfg.ServerTLS == nil || cfg.ClientTLS == nil {
+			return nil, errors.New("cluster: TLS needs both the server and the client side")
+		}
+		ropts = append(ropts,
+			remote.WithServerOptions(grpc.Creds(credentials.NewTLS(cfg.ServerTLS))),
+			remote.WithDialOptions(grpc.WithTransportCredentials(credentials.NewTLS(cfg.ClientTLS))))
+	}
+	mem := newMembership(cfg.NodeName, cfg.Peers, cfg.HeartbeatInterval, cfg.FailureTimeout, cfg.LeaseID, cfg.OnDropped, logger.With("component", "membership"))
+	// A lookup waits for an activation less than a request does, so a
+	// dead owner costs one bounded wait before the retry goes elsewhere.
+	lk := newLookup(min(cfg.RequestTimeout, 2*time.Second))
+	rc := remote.Configure(host, port, ropts...)
+	cc := pc.Configure(cfg.Name, mem, lk, rc,
 		pc.WithKinds(cfg.Kinds...),
 		pc.WithRequestTimeout(cfg.RequestTimeout))
 	c := pc.New(system, cc)
 	c.StartMember()
-	return &Node{System: system, Cluster: c, timeout: cfg.RequestTimeout}, nil
+	if len(cfg.Peers) > 0 {
+		mem.waitForPeers(cfg.FailureTimeout)
+	}
+	return &Node{System: system, Cluster: c, timeout: cfg.RequestTimeout, membership: mem, lookup: lk}, nil
+}
+
+// Members returns the node names of the current topology.
+func (n *Node) Members() []string { return n.membership.Alive() }
+
+// Peers returns what this member knows of the configured peers.
+func (n *Node) Peers() []Peer { return n.membership.Peers() }
+
+// IsDead reports whether the run of node holding lease is over (see
+// membership.IsDead).
+func (n *Node) IsDead(node string, lease int64) bool { return n.membership.IsDead(node, lease) }
+
+// ActiveGrains counts the grains active on this member, by kind.
+func (n *Node) ActiveGrains() map[string]int {
+	out := map[string]int{}
+	for _, k := range n.Cluster.GetClusterKinds() {
+		if ak := n.Cluster.GetClusterKind(k); ak != nil {
+			out[k] = int(ak.Count())
+		}
+	}
+	return out
+}
+
+// OwnerOf returns the actor address of the member a grain lives on now.
+func (n *Node) OwnerOf(kind, identity string) string {
+	return n.lookup.Owner(pc.NewClusterIdentity(identity, kind))
 }
 
 // Shutdown leaves the cluster and stops every actor on this node. Alone,
 // there is no one to hand grains over to, so it skips the graceful
 // hand-over (and its fixed 2 s wait).
 func (n *Node) Shutdown() {
-	n.Cluster.Shutdown(len(n.Cluster.MemberList.Members().Members()) > 1)
+	_ = n.membership.Shutdown(true)
+	n.Cluster.Shutdown(false)
 }
 
 // Address is this member's actor transport address.
@@ -107,18 +173,82 @@ func (n *Node) timeoutFor(ctx context.Context) (time.Duration, error) {
 	return t, nil
 }
 
-// RequestGrain asks the grain kind/identity and waits for its answer.
+// errAbandoned: the member a request went to left the topology.
+var errAbandoned = errors.New("cluster: member left")
+
+// RequestGrain asks the grain kind/identity and waits for its answer. A
+// grain that is gone (passivated, or its member died or gave it up) is
+// looked up again and asked again, within the same deadline.
 func (n *Node) RequestGrain(ctx context.Context, kind, identity string, msg any) (any, error) {
 	t, err := n.timeoutFor(ctx)
 	if err != nil {
 		return nil, err
 	}
 	telemetry.Inject(ctx, msg)
-	res, err := n.Cluster.Request(identity, kind, msg, pc.WithTimeout(t))
-	if err != nil {
+	deadline := time.Now().Add(t)
+	cache := n.Cluster.PidCache
+	var last error
+	for attempt := 0; ; attempt++ {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return nil, fmt.Errorf("%w: %s/%s: %w", ErrTimeout, kind, identity, last)
+		}
+		if attempt > 0 {
+			time.Sleep(min(time.Duration(attempt)*10*time.Millisecond, 100*time.Millisecond, left))
+		}
+		pid, ok := cache.Get(identity, kind)
+		if !ok || pid == nil {
+			if pid = n.lookup.Get(pc.NewClusterIdentity(identity, kind)); pid == nil {
+				last = errors.New("no activation")
+				continue
+			}
+			cache.Set(identity, kind, pid)
+		}
+		res, err := n.await(n.System.Root.RequestFuture(pid, msg, time.Until(deadline)), pid.Address)
+		if err == nil {
+			if u, ok := res.(*messages.GrainUnavailable); ok {
+				cache.RemoveByValue(identity, kind, pid)
+				last = errors.New(u.Reason)
+				continue
+			}
+			return res, nil
+		}
+		last = err
+		if errors.Is(err, actor.ErrDeadLetter) || errors.Is(err, remote.ErrDeadLetter) || errors.Is(err, errAbandoned) {
+			cache.RemoveByValue(identity, kind, pid)
+			continue
+		}
 		return nil, fmt.Errorf("%w: %s/%s: %w", ErrTimeout, kind, identity, err)
 	}
-	return res, nil
+}
+
+// await waits for f, but gives up early when the member at address
+// leaves the topology (its answer will never come).
+func (n *Node) await(f *actor.Future, address string) (any, error) {
+	if address == n.System.Address() {
+		return f.Result()
+	}
+	type result struct {
+		v   any
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := f.Result()
+		done <- result{v, err}
+	}()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case r := <-done:
+			return r.v, r.err
+		case <-tick.C:
+			if !n.membership.isAlive(address) {
+				return nil, errAbandoned
+			}
+		}
+	}
 }
 
 // RequestLocal asks a node-local actor and waits for its answer.

@@ -56,6 +56,8 @@ func TestBucketsMatchSchema(t *testing.T) {
 		{"usernames", directory.BucketUsernames, bbolt.BucketUsernames},
 		{"clients", directory.BucketClients, bbolt.BucketClients},
 		{"jtis", directory.BucketJTIs, bbolt.BucketJTIs},
+		{"pushed requests", directory.BucketPushed, bbolt.BucketPushed},
+		{"registration tokens", directory.BucketRegistrationTokens, bbolt.BucketRegistrationTokens},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.directory != tc.schema {

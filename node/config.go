@@ -213,6 +213,17 @@ type ClientConfig struct {
 	JWKS string `yaml:"jwks"`
 	// SkipConsent marks a first-party client whose users are not asked.
 	SkipConsent bool `yaml:"skip_consent"`
+	// Request objects, PAR and encrypted or signed responses (see
+	// docs/REQUESTS.md); empty means not used.
+	JWKSURI                      string   `yaml:"jwks_uri"`
+	RequestURIs                  []string `yaml:"request_uris"`
+	RequestObjectSigningAlg      string   `yaml:"request_object_signing_alg"`
+	RequirePAR                   bool     `yaml:"require_pushed_authorization_requests"`
+	IDTokenEncryptedResponseAlg  string   `yaml:"id_token_encrypted_response_alg"`
+	IDTokenEncryptedResponseEnc  string   `yaml:"id_token_encrypted_response_enc"`
+	UserinfoSignedResponseAlg    string   `yaml:"userinfo_signed_response_alg"`
+	UserinfoEncryptedResponseAlg string   `yaml:"userinfo_encrypted_response_alg"`
+	UserinfoEncryptedResponseEnc string   `yaml:"userinfo_encrypted_response_enc"`
 }
 
 // HTTPConfig is the public listener.

@@ -76,7 +76,13 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 				}, n.dir, logger.With("front", RoleManagement)))
 			}
 			if cfg.Admin.Token != "" {
-				fronts = append(fronts, management.NewAdmin(cfg.Admin.Token, localKeys{n.actors.KeyManager(), n.cache}, logger).WithDirectory(n.dir, n.dir).WithBackup(n.bolt).WithInitialTokens(n.dir))
+				admin := management.NewAdmin(cfg.Admin.Token, localKeys{n.actors.KeyManager(), n.cache}, logger).WithDirectory(n.dir, n.dir).WithInitialTokens(n.dir)
+				if n.bolt != nil {
+					// One node's file; a cluster backs up with etcd's own
+					// snapshot (docs/CLUSTER.md).
+					admin = admin.WithBackup(n.bolt)
+				}
+				fronts = append(fronts, admin)
 			}
 		}
 	}

@@ -8,7 +8,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -24,9 +26,11 @@ import (
 	"authrim/cluster"
 	"authrim/directory"
 	"authrim/http/auth"
+	"authrim/http/management"
 	"authrim/http/router"
 	"authrim/persistence"
 	"authrim/persistence/bbolt"
+	"authrim/persistence/etcd"
 	"authrim/telemetry"
 )
 
@@ -51,21 +55,27 @@ type Options struct {
 
 // Node is a running node.
 type Node struct {
-	cfg      Config
-	logger   *slog.Logger
-	store    persistence.Backend
-	bolt     *bbolt.Store // store, typed: the admin API snapshots it for backups
-	dir      *directory.Directory
-	actors   *cluster.Node
-	cache    *crypto.Cache
-	pool     *actor.PID
-	server   *http.Server
-	listener net.Listener
-	served   chan error
-	tel      *telemetry.Telemetry
-	metrics  *http.Server
-	now      func() time.Time
-	sweeper  *sweeper
+	cfg    Config
+	logger *slog.Logger
+	store  persistence.Backend
+	bolt   *bbolt.Store // store, typed: the admin API snapshots it for backups
+	etcd   *etcd.Store  // store, typed, on etcd (nil on bbolt)
+	member *etcd.Member // the embedded etcd member, if any
+	lease  *etcd.Lease  // this node's lease: grain ownership (etcd only)
+	fenced chan error
+	// actorsRef is actors for callbacks that may run before Start ends.
+	actorsRef atomic.Pointer[cluster.Node]
+	dir       *directory.Directory
+	actors    *cluster.Node
+	cache     *crypto.Cache
+	pool      *actor.PID
+	server    *http.Server
+	listener  net.Listener
+	served    chan error
+	tel       *telemetry.Telemetry
+	metrics   *http.Server
+	now       func() time.Time
+	sweeper   *sweeper
 }
 
 // Start brings a node up: store, actors, keys, then the HTTP listener. It
@@ -80,7 +90,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 	}
 	// Lines logged with a request's context name its trace.
 	logger = slog.New(telemetry.LogHandler(logger.Handler()))
-	n := &Node{cfg: cfg, logger: logger, served: make(chan error, 1)}
+	n := &Node{cfg: cfg, logger: logger, served: make(chan error, 1), fenced: make(chan error, 1)}
 	defer func() {
 		if err != nil {
 			n.close()
@@ -107,6 +117,10 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 		n.store = n.tel.Store(store)
 	}
 
+	owners, err := n.startLease(ctx)
+	if err != nil {
+		return nil, err
+	}
 	kind := keymanager.NewKind(keymanager.Config{
 		Policy: keymanager.Policy{
 			Algorithms:     cfg.Keys.Algorithms,
@@ -115,6 +129,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 			RetireAfter:    cfg.Keys.RetireAfter.D(),
 		},
 		Store:         n.store,
+		Owners:        owners,
 		KEK:           kek,
 		CheckInterval: cfg.Keys.CheckInterval.D(),
 		Now:           opts.Now,
@@ -130,6 +145,13 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 			ID: cc.ID, Name: cc.Name, Secret: cc.Secret, RedirectURIs: cc.RedirectURIs,
 			PostLogoutRedirectURIs: cc.PostLogoutRedirectURIs, AuthMethod: cc.AuthMethod, GrantTypes: cc.GrantTypes,
 			IDTokenSignedResponseAlg: cc.IDTokenSignedResponseAlg, JWKS: []byte(cc.JWKS), SkipConsent: cc.SkipConsent,
+			ClientMetadata: directory.ClientMetadata{
+				JWKSURI: cc.JWKSURI, RequestURIs: cc.RequestURIs, RequestObjectSigningAlg: cc.RequestObjectSigningAlg,
+				RequirePAR:                  cc.RequirePAR,
+				IDTokenEncryptedResponseAlg: cc.IDTokenEncryptedResponseAlg, IDTokenEncryptedResponseEnc: cc.IDTokenEncryptedResponseEnc,
+				UserinfoSignedResponseAlg:    cc.UserinfoSignedResponseAlg,
+				UserinfoEncryptedResponseAlg: cc.UserinfoEncryptedResponseAlg, UserinfoEncryptedResponseEnc: cc.UserinfoEncryptedResponseEnc,
+			},
 		}, cfg.Keys.Algorithms...)
 		if err != nil {
 			return nil, fmt.Errorf("node: client %s: %w", cc.ID, err)
@@ -147,6 +169,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 	n.startSweeper(opts.SweepInterval)
 	sessionKind := session.NewKind(session.Config{
 		Store:          n.store,
+		Owners:         owners,
 		Now:            now,
 		CodeTTL:        CodeTTL,
 		PendingTTL:     15 * time.Minute,
@@ -162,16 +185,34 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 			k.Props = k.Props.Clone(n.tel.PropsOptions(k.Kind)...)
 		}
 	}
+	serverTLS, clientTLS, err := cfg.clusterTLS()
+	if err != nil {
+		return nil, err
+	}
 	n.actors, err = cluster.Start(cluster.Config{
-		Name:           cfg.Cluster.Name,
-		Listen:         cfg.Cluster.Listen,
-		RequestTimeout: cfg.Cluster.RequestTimeout.D(),
-		Kinds:          kinds,
-		Logger:         logger,
+		Name:              cfg.Cluster.Name,
+		Listen:            cfg.Cluster.Listen,
+		RequestTimeout:    cfg.Cluster.RequestTimeout.D(),
+		Kinds:             kinds,
+		Logger:            logger,
+		NodeName:          cfg.Cluster.NodeName,
+		Peers:             cfg.Cluster.Peers,
+		HeartbeatInterval: cfg.Cluster.HeartbeatInterval.D(),
+		FailureTimeout:    cfg.Cluster.FailureTimeout.D(),
+		ServerTLS:         serverTLS,
+		ClientTLS:         clientTLS,
+		LeaseID: func() int64 {
+			if n.lease == nil {
+				return 0
+			}
+			return n.lease.ID()
+		},
+		OnDropped: n.onPeerDropped,
 	})
 	if err != nil {
 		return nil, err
 	}
+	n.actorsRef.Store(n.actors)
 
 	n.cache = crypto.NewCache(kek)
 	km := n.actors.KeyManager()
@@ -196,6 +237,9 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Admin.Token != "" && slices.Contains(cfg.Roles, RoleManagement) {
+		fronts = append(fronts, management.NewCluster(cfg.Admin.Token, clusterOps{n}, logger))
+	}
 	e := router.New(router.Config{
 		Ready: n.Ready, Logger: logger,
 		Observe:    n.observe(opts),
@@ -203,13 +247,15 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 	}, fronts...)
 
 	n.tel.KeysCollector(n.cache.KeySet, now)
-	n.tel.StoreSize(func() float64 {
-		st, err := os.Stat(n.bolt.Path())
-		if err != nil {
-			return 0
-		}
-		return float64(st.Size())
-	})
+	if n.bolt != nil {
+		n.tel.StoreSize(func() float64 {
+			st, err := os.Stat(n.bolt.Path())
+			if err != nil {
+				return 0
+			}
+			return float64(st.Size())
+		})
+	}
 	if cfg.Metrics.Listen != "" {
 		ml, err := net.Listen("tcp", cfg.Metrics.Listen)
 		if err != nil {
@@ -359,6 +405,13 @@ func (n *Node) close() {
 	if n.actors != nil {
 		n.actors.Shutdown()
 		n.actors = nil
+	}
+	if n.lease != nil {
+		// Leaving on purpose: free this node's grains at once.
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_ = n.lease.Close(ctx)
+		cancel()
+		n.lease = nil
 	}
 	if n.store != nil {
 		if err := n.store.Close(); err != nil {

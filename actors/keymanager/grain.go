@@ -1,6 +1,7 @@
 package keymanager
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"authrim/actors/messages"
+	"authrim/actors/ownership"
 	"authrim/persistence"
 	"authrim/telemetry"
 )
@@ -31,8 +33,11 @@ const (
 
 // Config is what a KeyManager grain needs.
 type Config struct {
-	Policy        Policy
-	Store         persistence.Backend
+	Policy Policy
+	Store  persistence.Backend
+	// Owners fences activations across a cluster (the key set rotates
+	// exactly once cluster-wide); nil: one node.
+	Owners        persistence.Owners
 	KEK           *KEK
 	CheckInterval time.Duration
 	// Now is the clock; tests inject one. Defaults to time.Now.
@@ -57,6 +62,9 @@ type tick struct{}
 
 type grain struct {
 	cfg      Config
+	own      *ownership.Holder
+	store    persistence.Backend // the owned (fenced) store
+	lost     error               // set once fenced: answer Unavailable, stop
 	identity string
 	set      *messages.KeySet // nil until loaded
 	cancel   scheduler.CancelFunc
@@ -66,13 +74,18 @@ func (g *grain) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *cluster.ClusterInit:
 		g.identity = m.Identity.Identity
+		g.own = ownership.New(g.cfg.Owners, g.cfg.Store, Kind, g.identity)
 		if err := g.load(ctx, context.Background()); err != nil {
 			g.cfg.Logger.Error("keymanager load failed", "identity", g.identity, "err", err)
+			g.stopIfFenced(ctx, err)
 		}
 		g.cancel = scheduler.NewTimerScheduler(ctx).SendRepeatedly(g.cfg.CheckInterval, g.cfg.CheckInterval, ctx.Self(), tick{})
 	case *actor.Stopping:
 		if g.cancel != nil {
 			g.cancel()
+		}
+		if g.own != nil {
+			g.own.Release()
 		}
 	case tick:
 		if err := g.change(ctx, context.Background(), func(*messages.KeySet, time.Time) (bool, error) { return false, nil }); err != nil {
@@ -100,8 +113,29 @@ func (g *grain) Receive(ctx actor.Context) {
 	}
 }
 
+// stopIfFenced stops the grain when err says another activation owns the
+// key set now; it reports whether it did.
+func (g *grain) stopIfFenced(ctx actor.Context, err error) bool {
+	if !ownership.Fenced(err) {
+		return false
+	}
+	if g.lost == nil {
+		g.lost = err
+		g.cfg.Logger.Warn("keymanager fenced, stopping", "identity", g.identity, "err", err)
+		ctx.Poison(ctx.Self())
+	}
+	return true
+}
+
 func (g *grain) reply(ctx actor.Context, err error) {
+	if err != nil {
+		g.stopIfFenced(ctx, err)
+	}
 	if ctx.Sender() == nil {
+		return
+	}
+	if g.lost != nil {
+		ctx.Respond(ownership.Unavailable(g.lost))
 		return
 	}
 	if err != nil {
@@ -125,7 +159,12 @@ func toError(err error) *messages.Error {
 // load reads the persisted set (a restart comes back with the same keys)
 // and brings it up to date.
 func (g *grain) load(ctx actor.Context, goctx context.Context) error {
-	b, err := g.cfg.Store.Get(goctx, Bucket, g.identity)
+	store, err := g.own.Store(goctx)
+	if err != nil {
+		return err
+	}
+	g.store = store
+	b, err := g.store.Get(goctx, Bucket, g.identity)
 	set := &messages.KeySet{}
 	switch {
 	case errors.Is(err, persistence.ErrNotFound):
@@ -146,6 +185,15 @@ func (g *grain) load(ctx actor.Context, goctx context.Context) error {
 // node. If persisting fails the grain keeps its old state and the caller
 // gets the error: nothing is answered that is not on disk.
 func (g *grain) change(ctx actor.Context, goctx context.Context, op func(*messages.KeySet, time.Time) (bool, error)) error {
+	if g.lost != nil {
+		return g.lost
+	}
+	if g.set != nil {
+		// Still the owner? (A paused node's lease may have lapsed.)
+		if _, err := g.own.Store(goctx); err != nil {
+			return err
+		}
+	}
 	if g.set == nil {
 		if err := g.load(ctx, goctx); err != nil {
 			return err
@@ -178,13 +226,16 @@ func (g *grain) persist(goctx context.Context, set *messages.KeySet) error {
 	if err != nil {
 		return err
 	}
-	return g.cfg.Store.Update(goctx, Bucket, g.identity, func(old []byte, exists bool) ([]byte, error) {
+	return g.store.Update(goctx, Bucket, g.identity, func(old []byte, exists bool) ([]byte, error) {
 		// Optimistic check: the stored set must be the one this activation
 		// started from, or another writer got in between.
 		if exists {
 			var cur messages.KeySet
 			if err := proto.Unmarshal(old, &cur); err != nil {
 				return nil, fmt.Errorf("keymanager: decode stored key set: %w", err)
+			}
+			if cur.Version == set.Version && bytes.Equal(old, b) {
+				return b, nil // this very write, applied by an attempt that timed out
 			}
 			if cur.Version != set.Version-1 {
 				return nil, fmt.Errorf("%w: stored key set is version %d, expected %d", persistence.ErrConflict, cur.Version, set.Version-1)

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"authrim/actors/messages"
+	"authrim/actors/ownership"
 	"authrim/persistence"
 	"authrim/telemetry"
 )
@@ -34,7 +35,9 @@ const (
 // Config is what Session grains need.
 type Config struct {
 	Store persistence.Backend
-	Now   func() time.Time
+	// Owners fences activations across a cluster; nil: one node.
+	Owners persistence.Owners
+	Now    func() time.Time
 	// CodeTTL is an authorization code's lifetime (60 s).
 	CodeTTL time.Duration
 	// PendingTTL bounds how long a sign-in or consent page stays usable.
@@ -63,6 +66,8 @@ func NewKind(cfg Config) *cluster.Kind {
 
 type grain struct {
 	cfg    Config
+	own    *ownership.Holder
+	store  persistence.Backend // the owned (fenced) store
 	sid    string
 	st     *messages.SessionState // nil: no such session
 	loaded bool
@@ -72,12 +77,26 @@ func (g *grain) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *cluster.ClusterInit:
 		g.sid = m.Identity.Identity
+		g.own = ownership.New(g.cfg.Owners, g.cfg.Store, Kind, g.sid)
 		ctx.SetReceiveTimeout(g.cfg.IdleTimeout)
 	case *actor.ReceiveTimeout:
 		// Passivate: memory follows the active set; the state is on disk.
 		ctx.Poison(ctx.Self())
+	case *actor.Stopping:
+		if g.own != nil {
+			g.own.Release()
+		}
 	case *messages.SessionCall:
-		ctx.Respond(g.handle(telemetry.Context(m), m))
+		reply, err := g.handle(telemetry.Context(m), m)
+		if err != nil {
+			// Another activation owns this session now (or this node
+			// was fenced): stop, and let the caller find the live one.
+			g.cfg.Logger.Warn("session grain fenced, stopping", "err", err)
+			ctx.Respond(ownership.Unavailable(err))
+			ctx.Poison(ctx.Self())
+			return
+		}
+		ctx.Respond(reply)
 	}
 }
 
@@ -94,7 +113,7 @@ var (
 )
 
 func (g *grain) load(ctx context.Context) error {
-	b, err := g.cfg.Store.Get(ctx, Bucket, g.sid)
+	b, err := g.store.Get(ctx, Bucket, g.sid)
 	switch {
 	case errors.Is(err, persistence.ErrNotFound):
 		g.st = nil
@@ -112,12 +131,21 @@ func (g *grain) load(ctx context.Context) error {
 }
 
 // handle runs one call on a copy of the state, persists the copy if the
-// call changed it, and only then adopts it and answers.
-func (g *grain) handle(ctx context.Context, call *messages.SessionCall) *messages.SessionReply {
+// call changed it, and only then adopts it and answers. An error means the
+// grain lost its ownership and must stop.
+func (g *grain) handle(ctx context.Context, call *messages.SessionCall) (*messages.SessionReply, error) {
+	store, err := g.own.Store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	g.store = store
 	if !g.loaded {
 		if err := g.load(ctx); err != nil {
+			if ownership.Fenced(err) {
+				return nil, err
+			}
 			g.cfg.Logger.Error("session load failed", "err", err)
-			return &messages.SessionReply{Error: messages.NewError(messages.CodeUnavailable, "session store unavailable")}
+			return &messages.SessionReply{Error: messages.NewError(messages.CodeUnavailable, "session store unavailable")}, nil
 		}
 	}
 	now := g.cfg.Now()
@@ -133,12 +161,15 @@ func (g *grain) handle(ctx context.Context, call *messages.SessionCall) *message
 		next = nil
 	}
 	op := &op{g: g, st: next, now: now, secret: call.Secret, reply: &messages.SessionReply{}}
-	err := op.run(call)
+	err = op.run(call)
 	changed := op.changed || pruned
 	if changed {
 		if perr := g.persist(ctx, op.st); perr != nil {
+			if ownership.Fenced(perr) {
+				return nil, perr
+			}
 			g.cfg.Logger.Error("session persist failed", "err", perr)
-			return &messages.SessionReply{Error: messages.NewError(messages.CodeUnavailable, "session store unavailable")}
+			return &messages.SessionReply{Error: messages.NewError(messages.CodeUnavailable, "session store unavailable")}, nil
 		}
 		g.st = op.st
 		if empty(g.st) {
@@ -146,10 +177,10 @@ func (g *grain) handle(ctx context.Context, call *messages.SessionCall) *message
 		}
 	}
 	if err != nil {
-		return &messages.SessionReply{Error: toError(err)}
+		return &messages.SessionReply{Error: toError(err)}, nil
 	}
 	op.reply.Exists = g.st != nil
-	return op.reply
+	return op.reply, nil
 }
 
 func toError(err error) *messages.Error {
@@ -171,7 +202,7 @@ func empty(st *messages.SessionState) bool {
 
 func (g *grain) persist(ctx context.Context, st *messages.SessionState) error {
 	if empty(st) {
-		err := g.cfg.Store.Delete(ctx, Bucket, g.sid)
+		err := g.store.Delete(ctx, Bucket, g.sid)
 		if errors.Is(err, persistence.ErrNotFound) {
 			return nil
 		}
@@ -181,7 +212,7 @@ func (g *grain) persist(ctx context.Context, st *messages.SessionState) error {
 	if err != nil {
 		return err
 	}
-	return g.cfg.Store.Put(ctx, Bucket, g.sid, b)
+	return g.store.Put(ctx, Bucket, g.sid, b)
 }
 
 // prune drops what has expired at now; it reports whether anything went.

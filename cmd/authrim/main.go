@@ -38,7 +38,10 @@ Usage:
                                           put a backup in place as DIR/authrim.db (node stopped; needs the same KEK file)
   authrim cluster certs --nodes N --out DIR [--hosts H,...]
                                           make a cluster CA and N node certificates for cluster.tls
-  authrim cluster status                  members, where the KeyManager lives, etcd leader and health
+  authrim cluster status [--json]         members, where the KeyManager lives, etcd leader and health
+  authrim cluster etcd-add --name N --peer-url URL
+                                          announce a new etcd member; prints the initial_cluster it starts with
+  authrim cluster etcd-remove NAME        remove an etcd member (node gone for good, or about to be replaced)
   authrim bench [flags]                   load-test every endpoint; see docs/BENCH.md (authrim bench -h)
 
 Client commands take --server URL (default $AUTHRIM_SERVER, else http://localhost:8080)

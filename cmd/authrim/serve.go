@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -46,6 +47,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		logger.Info("shutting down")
 	case err := <-n.Done():
 		logger.Error("http server stopped", "err", err)
+	case err := <-n.Fenced():
+		// The others dropped this node: stop serving (a supervisor
+		// restarts it as a new member).
+		sctx, cancel := context.WithTimeout(context.Background(), cfg.HTTP.ShutdownTimeout.D())
+		defer cancel()
+		return errors.Join(err, n.Shutdown(sctx))
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.HTTP.ShutdownTimeout.D())
 	defer cancel()

@@ -30,6 +30,12 @@ const (
 	// BucketPasskeyIDs is the credential ID uniqueness index:
 	// base64url(credential ID) -> subject.
 	BucketPasskeyIDs = "passkey_ids"
+	// BucketPushed holds pushed authorization requests (PAR) until they
+	// are used or expire.
+	BucketPushed = "pushed_requests"
+	// BucketRegistrationTokens holds single-use initial access tokens
+	// for dynamic client registration (hashed).
+	BucketRegistrationTokens = "registration_tokens"
 )
 
 // knownBuckets is what Open creates. Keep it in sync with the constants
@@ -42,4 +48,6 @@ var knownBuckets = [...]string{
 	BucketJTIs,
 	BucketPasskeys,
 	BucketPasskeyIDs,
+	BucketPushed,
+	BucketRegistrationTokens,
 }

@@ -111,7 +111,11 @@ func (s *Store) Get(ctx context.Context, bucket, key string) ([]byte, error) {
 	if err := s.check(ctx, bucket, &key); err != nil {
 		return nil, err
 	}
-	resp, err := s.cli.Get(ctx, s.keyOf(bucket, key))
+	var resp *clientv3.GetResponse
+	err := retrying(ctx, func(ctx context.Context) (err error) {
+		resp, err = s.cli.Get(ctx, s.keyOf(bucket, key))
+		return err
+	})
 	if err != nil {
 		return nil, mapErr(ctx, err)
 	}
@@ -131,7 +135,7 @@ func (s *Store) txn(ctx context.Context, conds []clientv3.Cmp, then ...clientv3.
 	}
 	resp, err := s.cli.Txn(ctx).If(conds...).Then(then...).Else(elseOps...).Commit()
 	if err != nil {
-		return false, mapErr(ctx, err)
+		return false, err
 	}
 	if resp.Succeeded {
 		return true, nil
@@ -153,7 +157,7 @@ func (s *Store) Create(ctx context.Context, bucket, key string, value []byte) er
 	k := s.keyOf(bucket, key)
 	ok, err := s.txn(ctx, []clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(k), "=", 0)}, clientv3.OpPut(k, string(value)))
 	if err != nil {
-		return err
+		return mapErr(ctx, err)
 	}
 	if !ok {
 		return fmt.Errorf("%w: %s/%q exists", persistence.ErrConflict, bucket, key)
@@ -167,12 +171,17 @@ func (s *Store) Put(ctx context.Context, bucket, key string, value []byte) error
 		return err
 	}
 	k := s.keyOf(bucket, key)
-	if s.guard == nil {
-		_, err := s.cli.Put(ctx, k, string(value))
-		return mapErr(ctx, err)
-	}
-	_, err := s.txn(ctx, nil, clientv3.OpPut(k, string(value)))
-	return err
+	// Writing the same value again is harmless, so an attempt caught in a
+	// leader election is simply repeated.
+	err := retrying(ctx, func(ctx context.Context) error {
+		if s.guard == nil {
+			_, err := s.cli.Put(ctx, k, string(value))
+			return err
+		}
+		_, err := s.txn(ctx, nil, clientv3.OpPut(k, string(value)))
+		return err
+	})
+	return mapErr(ctx, err)
 }
 
 // Delete implements persistence.Backend.
@@ -181,11 +190,18 @@ func (s *Store) Delete(ctx context.Context, bucket, key string) error {
 		return err
 	}
 	k := s.keyOf(bucket, key)
-	ok, err := s.txn(ctx, []clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(k), ">", 0)}, clientv3.OpDelete(k))
-	if err != nil {
+	var ok, ambiguous bool
+	err := retrying(ctx, func(ctx context.Context) (err error) {
+		ok, err = s.txn(ctx, []clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(k), ">", 0)}, clientv3.OpDelete(k))
+		if transient(err) {
+			ambiguous = true // it may have been applied
+		}
 		return err
+	})
+	if err != nil {
+		return mapErr(ctx, err)
 	}
-	if !ok {
+	if !ok && !ambiguous {
 		return fmt.Errorf("%w: %s/%q", persistence.ErrNotFound, bucket, key)
 	}
 	return nil
@@ -232,7 +248,7 @@ func (s *Store) Update(ctx context.Context, bucket, key string, fn func(old []by
 		}
 		ok, err := s.txn(ctx, []clientv3.Cmp{cond}, op)
 		if err != nil {
-			return err
+			return mapErr(ctx, err)
 		}
 		if ok {
 			return nil
@@ -261,8 +277,12 @@ func (s *Store) List(ctx context.Context, bucket, prefix string, fn func(key str
 	from := base + prefix
 	end := clientv3.GetPrefixRangeEnd(from)
 	for {
-		resp, err := s.cli.Get(ctx, from, clientv3.WithRange(end), clientv3.WithLimit(listPageSize),
-			clientv3.WithSort(clientv3.SortByKey, clientv3.SortAscend))
+		var resp *clientv3.GetResponse
+		err := retrying(ctx, func(ctx context.Context) (err error) {
+			resp, err = s.cli.Get(ctx, from, clientv3.WithRange(end), clientv3.WithLimit(listPageSize),
+				clientv3.WithSort(clientv3.SortByKey, clientv3.SortAscend))
+			return err
+		})
 		if err != nil {
 			return mapErr(ctx, err)
 		}

@@ -2,13 +2,15 @@ package etcd_test
 
 import (
 	"context"
-	"net"
 	"errors"
+	"net"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"authrim/cluster/pki"
 	"authrim/persistence"
 	"authrim/persistence/conformance"
 	"authrim/persistence/etcd"
@@ -63,7 +65,7 @@ func TestConformance(t *testing.T) {
 	})
 }
 
-func grant(t *testing.T, s *etcd.Store, node string, dead func(string) bool, lost chan error) *etcd.Lease {
+func grant(t *testing.T, s *etcd.Store, node string, dead func(string, int64) bool, lost chan error) *etcd.Lease {
 	t.Helper()
 	l, err := etcd.Grant(context.Background(), s, etcd.LeaseConfig{
 		Node: node, TTL: 2 * time.Second, IsDead: dead,
@@ -83,8 +85,8 @@ func TestOwnershipFencing(t *testing.T) {
 	ctx := context.Background()
 	var aDead atomic.Bool
 	lostA, lostB := make(chan error, 1), make(chan error, 1)
-	a := grant(t, s, "a", func(string) bool { return false }, lostA)
-	b := grant(t, s, "b", func(n string) bool { return n == "a" && aDead.Load() }, lostB)
+	a := grant(t, s, "a", func(string, int64) bool { return false }, lostA)
+	b := grant(t, s, "b", func(n string, _ int64) bool { return n == "a" && aDead.Load() }, lostB)
 
 	oa, err := a.Acquire(ctx, "Session/x")
 	if err != nil {
@@ -184,5 +186,43 @@ func TestOwnershipLapses(t *testing.T) {
 	}
 	if d := time.Since(start); d > 8*time.Second {
 		t.Fatalf("took %s", d)
+	}
+}
+
+// An etcd member with cluster TLS serves clients whose certificate comes
+// from the cluster CA, and refuses one from another CA (or none).
+func TestMemberRequiresClusterCertificates(t *testing.T) {
+	ours, theirs := t.TempDir(), t.TempDir()
+	if err := pki.WriteBundle(ours, 2, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := pki.WriteBundle(theirs, 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	files := func(dir, node string) *etcd.TLSFiles {
+		return &etcd.TLSFiles{CA: filepath.Join(dir, "ca.pem"), Cert: filepath.Join(dir, node+".pem"), Key: filepath.Join(dir, node+"-key.pem")}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	m, err := etcd.StartMember(ctx, etcd.MemberConfig{
+		Name: "node1", Dir: filepath.Join(t.TempDir(), "etcd"), PeerListen: freeAddr(t), ClientListen: freeAddr(t),
+		TLS: files(ours, "node1"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	cli, err := etcd.Dial(ctx, []string{m.Endpoint()}, files(ours, "node2"), 5*time.Second)
+	if err != nil {
+		t.Fatalf("a cluster certificate was refused: %v", err)
+	}
+	cli.Close()
+	if cli, err := etcd.Dial(ctx, []string{m.Endpoint()}, files(theirs, "node1"), 2*time.Second); err == nil {
+		cli.Close()
+		t.Fatal("a certificate from another CA was accepted")
+	}
+	if cli, err := etcd.Dial(ctx, []string{"http://" + strings.TrimPrefix(m.Endpoint(), "https://")}, nil, 2*time.Second); err == nil {
+		cli.Close()
+		t.Fatal("a plaintext client was accepted")
 	}
 }

@@ -29,9 +29,10 @@ type LeaseConfig struct {
 	// TTL is the lease's time to live: a node that cannot renew it for
 	// this long loses every ownership.
 	TTL time.Duration
-	// IsDead reports whether the membership has dropped node: Acquire
-	// then revokes that node's lease instead of waiting for it to lapse.
-	IsDead func(node string) bool
+	// IsDead reports whether the run of node that holds lease is over
+	// (the membership dropped it, or it restarted): Acquire then revokes
+	// that lease instead of waiting for it to lapse.
+	IsDead func(node string, lease int64) bool
 	// OnLost runs once, when the lease is lost.
 	OnLost func(error)
 	Logger *slog.Logger
@@ -61,7 +62,7 @@ const validMargin = 500 * time.Millisecond
 // Grant creates the lease and keeps it alive until Close.
 func Grant(ctx context.Context, store *Store, cfg LeaseConfig) (*Lease, error) {
 	if cfg.IsDead == nil {
-		cfg.IsDead = func(string) bool { return false }
+		cfg.IsDead = func(string, int64) bool { return false }
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -88,18 +89,76 @@ func Grant(ctx context.Context, store *Store, cfg LeaseConfig) (*Lease, error) {
 	return l, nil
 }
 
+// keepAlive renews the lease through the client's keep-alive stream, and
+// besides it with single renewals whenever the stream has been quiet for
+// a third of the TTL: etcd answers one stream's renewals in order, so a
+// renewal stuck on a leader that just died holds up the others for the
+// server's request timeout (7 s), longer than the lease lives.
 func (l *Lease) keepAlive(ctx context.Context, ch <-chan *clientv3.LeaseKeepAliveResponse) {
 	defer close(l.done)
-	for resp := range ch {
-		if resp.TTL <= 0 {
-			break
+	probe := time.NewTicker(l.cfg.TTL / 6)
+	defer probe.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return // Close
+		case resp, ok := <-ch:
+			if !ok {
+				// The client gave up on the stream (no answer within the
+				// TTL); renew directly, and reopen the stream.
+				ch = nil
+				if nc, err := l.store.cli.KeepAlive(ctx, l.id); err == nil {
+					ch = nc
+				}
+				continue
+			}
+			if resp.TTL <= 0 {
+				l.markLost(fmt.Errorf("%w: lease %x expired", ErrLeaseLost, int64(l.id)))
+				return
+			}
+			l.lastAck.Store(int64(time.Since(l.start)))
+		case <-probe.C:
+			if l.age() < l.cfg.TTL/3 {
+				continue
+			}
+			if err := l.renewOnce(ctx); err != nil {
+				l.markLost(err)
+				return
+			}
 		}
-		l.lastAck.Store(int64(time.Since(l.start)))
 	}
-	if ctx.Err() != nil {
-		return // Close
+}
+
+func (l *Lease) age() time.Duration {
+	return time.Since(l.start) - time.Duration(l.lastAck.Load())
+}
+
+// renewOnce renews the lease with a call of its own, retrying until the
+// lease would have lapsed. It fails only when the lease is gone (or could
+// not be renewed in time, which amounts to the same).
+func (l *Lease) renewOnce(ctx context.Context) error {
+	for l.age() < l.cfg.TTL {
+		actx, cancel := context.WithTimeout(ctx, attemptTimeout)
+		resp, err := l.store.cli.KeepAliveOnce(actx, l.id)
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return nil // Close
+		case errors.Is(err, rpctypes.ErrLeaseNotFound):
+			return fmt.Errorf("%w: lease %x revoked or expired", ErrLeaseLost, int64(l.id))
+		case err == nil && resp.TTL > 0:
+			l.lastAck.Store(int64(time.Since(l.start)))
+			return nil
+		case l.store.cli.Ctx().Err() != nil:
+			return nil // the client was closed: the node is stopping
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
-	l.markLost(fmt.Errorf("%w: lease %x not renewed", ErrLeaseLost, int64(l.id)))
+	return fmt.Errorf("%w: lease %x not renewed within its TTL", ErrLeaseLost, int64(l.id))
 }
 
 func (l *Lease) markLost(err error) {
@@ -120,8 +179,7 @@ func (l *Lease) Valid() bool {
 	if l.lost.Load() {
 		return false
 	}
-	age := time.Since(l.start) - time.Duration(l.lastAck.Load())
-	return age < l.cfg.TTL-validMargin
+	return l.age() < l.cfg.TTL-validMargin
 }
 
 // Revoke revokes another node's lease (the membership dropped it): its
@@ -130,11 +188,14 @@ func (l *Lease) Revoke(ctx context.Context, id int64) error {
 	if id == 0 || clientv3.LeaseID(id) == l.id {
 		return nil
 	}
-	_, err := l.store.cli.Revoke(ctx, clientv3.LeaseID(id))
-	if err != nil && !errors.Is(err, rpctypes.ErrLeaseNotFound) {
-		return mapErr(ctx, err)
-	}
-	return nil
+	err := retrying(ctx, func(ctx context.Context) error {
+		_, err := l.store.cli.Revoke(ctx, clientv3.LeaseID(id))
+		if errors.Is(err, rpctypes.ErrLeaseNotFound) {
+			return nil // revoked already (or lapsed)
+		}
+		return err
+	})
+	return mapErr(ctx, err)
 }
 
 // Close revokes the lease: a node leaving on purpose frees its grains at
@@ -153,7 +214,11 @@ func (l *Lease) ownerKey(name string) string { return l.store.root + "o/" + name
 
 // Holder returns the node holding name, or "" if nobody does.
 func (l *Lease) Holder(ctx context.Context, name string) (string, error) {
-	resp, err := l.store.cli.Get(ctx, l.ownerKey(name))
+	var resp *clientv3.GetResponse
+	err := retrying(ctx, func(ctx context.Context) (err error) {
+		resp, err = l.store.cli.Get(ctx, l.ownerKey(name))
+		return err
+	})
 	if err != nil {
 		return "", mapErr(ctx, err)
 	}
@@ -175,11 +240,21 @@ func (l *Lease) Acquire(ctx context.Context, name string) (persistence.Owned, er
 		if !l.Valid() {
 			return nil, fmt.Errorf("%w: %s: this node's lease is not valid", persistence.ErrFenced, name)
 		}
-		resp, err := cli.Txn(ctx).
-			If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
-			Then(clientv3.OpPut(key, token, clientv3.WithLease(l.id))).
-			Else(clientv3.OpGet(key)).Commit()
+		// Repeating this is harmless: if an attempt that timed out did
+		// commit, the next one finds the key under this node's lease
+		// and takes it over below.
+		var resp *clientv3.TxnResponse
+		err := retrying(ctx, func(ctx context.Context) (err error) {
+			resp, err = cli.Txn(ctx).
+				If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
+				Then(clientv3.OpPut(key, token, clientv3.WithLease(l.id))).
+				Else(clientv3.OpGet(key)).Commit()
+			return err
+		})
 		if err != nil {
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("%w: %s: %w", persistence.ErrConflict, name, ctx.Err())
+			}
 			return nil, mapErr(ctx, err)
 		}
 		if resp.Succeeded {
@@ -195,16 +270,22 @@ func (l *Lease) Acquire(ctx context.Context, name string) (persistence.Owned, er
 		case clientv3.LeaseID(cur.Lease) == l.id:
 			// Left behind by an earlier activation on this node (one
 			// node activates an identity once): take it over.
-			r, err := cli.Txn(ctx).
-				If(clientv3.Compare(clientv3.ModRevision(key), "=", cur.ModRevision)).
-				Then(clientv3.OpPut(key, token, clientv3.WithLease(l.id))).Commit()
+			var r *clientv3.TxnResponse
+			err := retrying(ctx, func(ctx context.Context) (err error) {
+				r, err = cli.Txn(ctx).
+					If(clientv3.Compare(clientv3.ModRevision(key), "=", cur.ModRevision)).
+					Then(clientv3.OpPut(key, token, clientv3.WithLease(l.id))).Commit()
+				return err
+			})
 			if err != nil {
 				return nil, mapErr(ctx, err)
 			}
 			if r.Succeeded {
 				return &owned{lease: l, key: key, token: token}, nil
 			}
-		case holder != l.cfg.Node && l.cfg.IsDead(holder):
+		case holder == l.cfg.Node || l.cfg.IsDead(holder, cur.Lease):
+			// A dropped node, or an earlier run of this one or of a
+			// restarted peer: its lease guards nothing live.
 			l.cfg.Logger.Warn("revoking the lease of a dropped node", "node", holder, "for", name)
 			if err := l.Revoke(ctx, cur.Lease); err != nil {
 				return nil, err
@@ -231,9 +312,12 @@ func (o *owned) Store() persistence.Backend { return o.lease.store.fenced(o.key,
 func (o *owned) Valid() bool                { return o.lease.Valid() }
 
 func (o *owned) Release(ctx context.Context) error {
-	_, err := o.lease.store.cli.Txn(ctx).
-		If(clientv3.Compare(clientv3.Value(o.key), "=", o.token)).
-		Then(clientv3.OpDelete(o.key)).Commit()
+	err := retrying(ctx, func(ctx context.Context) error {
+		_, err := o.lease.store.cli.Txn(ctx).
+			If(clientv3.Compare(clientv3.Value(o.key), "=", o.token)).
+			Then(clientv3.OpDelete(o.key)).Commit()
+		return err
+	})
 	return mapErr(ctx, err)
 }
 

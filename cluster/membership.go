@@ -1,0 +1,288 @@
+package cluster
+
+import (
+	"log/slog"
+	"net"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	pc "github.com/asynkron/protoactor-go/cluster"
+
+	"authrim/actors/messages"
+)
+
+// MembershipActorName is the well-known actor of every member that
+// answers heartbeats.
+const MembershipActorName = "authrim-membership"
+
+// Peer is a member as this node last saw it.
+type Peer struct {
+	Node     string
+	MemberID string
+	Address  string
+	LeaseID  int64
+	LastSeen time.Time
+}
+
+// membership is the cluster provider of a static node set: every member
+// heartbeats the configured peers and counts as alive those that answered
+// within the failure timeout. The member list (and so grain placement)
+// follows that view; a peer that drops out of it is reported (OnDropped)
+// so the node can revoke its lease, which fences whatever it still runs.
+type membership struct {
+	self      *messages.Heartbeat
+	peers     []string
+	interval  time.Duration
+	failAfter time.Duration
+	leaseID   func() int64
+	onDropped func(Peer)
+	logger    *slog.Logger
+
+	c       *pc.Cluster
+	kinds   []string
+	started time.Time
+
+	mu      sync.Mutex
+	seen    map[string]Peer   // by address
+	alive   map[string]string // address -> member id of the current topology
+	current []string          // node names in the current topology
+	stop    chan struct{}
+	done    chan struct{}
+}
+
+func newMembership(node string, peers []string, interval, failAfter time.Duration, leaseID func() int64, onDropped func(Peer), logger *slog.Logger) *membership {
+	if leaseID == nil {
+		leaseID = func() int64 { return 0 }
+	}
+	if onDropped == nil {
+		onDropped = func(Peer) {}
+	}
+	return &membership{
+		self: &messages.Heartbeat{Node: node}, peers: peers, interval: interval, failAfter: failAfter,
+		leaseID: leaseID, onDropped: onDropped, logger: logger,
+		seen: map[string]Peer{}, alive: map[string]string{}, stop: make(chan struct{}), done: make(chan struct{}),
+	}
+}
+
+// StartMember implements pc.ClusterProvider: it answers heartbeats,
+// publishes the topology of this node alone, then heartbeats the peers.
+func (m *membership) StartMember(c *pc.Cluster) error {
+	m.c = c
+	m.kinds = c.GetClusterKinds()
+	m.started = time.Now()
+	m.self.MemberId = c.ActorSystem.ID
+	m.self.Address = c.ActorSystem.Address()
+	props := actor.PropsFromFunc(func(ctx actor.Context) {
+		if _, ok := ctx.Message().(*messages.Heartbeat); ok {
+			ctx.Respond(m.heartbeat())
+		}
+	})
+	if _, err := c.ActorSystem.Root.SpawnNamed(props, MembershipActorName); err != nil {
+		return err
+	}
+	m.publish()
+	if len(m.peers) > 0 {
+		go m.loop()
+	} else {
+		close(m.done)
+	}
+	return nil
+}
+
+func (m *membership) heartbeat() *messages.Heartbeat {
+	return &messages.Heartbeat{Node: m.self.Node, MemberId: m.self.MemberId, Address: m.self.Address, LeaseId: m.leaseID()}
+}
+
+// StartClient implements pc.ClusterProvider (members only here).
+func (m *membership) StartClient(*pc.Cluster) error { return nil }
+
+// Shutdown implements pc.ClusterProvider.
+func (m *membership) Shutdown(bool) error {
+	select {
+	case <-m.stop:
+	default:
+		close(m.stop)
+	}
+	<-m.done
+	return nil
+}
+
+func (m *membership) loop() {
+	defer close(m.done)
+	t := time.NewTicker(m.interval)
+	defer t.Stop()
+	for {
+		m.round()
+		select {
+		case <-m.stop:
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// round heartbeats every peer (in parallel, each bounded by the
+// interval) and updates the topology.
+func (m *membership) round() {
+	var wg sync.WaitGroup
+	for _, addr := range m.peers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pid := actor.NewPID(addr, MembershipActorName)
+			res, err := m.c.ActorSystem.Root.RequestFuture(pid, m.heartbeat(), m.interval).Result()
+			if err != nil {
+				return
+			}
+			hb, ok := res.(*messages.Heartbeat)
+			if !ok || hb.MemberId == "" {
+				return
+			}
+			m.mu.Lock()
+			if old, ok := m.seen[addr]; ok && old.MemberID != hb.MemberId && old.LeaseID != hb.LeaseId {
+				// The peer restarted: its previous run is gone for good.
+				go m.onDropped(old)
+			}
+			m.seen[addr] = Peer{Node: hb.Node, MemberID: hb.MemberId, Address: hb.Address, LeaseID: hb.LeaseId, LastSeen: time.Now()}
+			m.mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	m.publish()
+}
+
+// publish computes the live set and hands a changed topology to the
+// member list. Dropped peers are reported once.
+func (m *membership) publish() {
+	now := time.Now()
+	m.mu.Lock()
+	alive := map[string]string{m.self.Address: m.self.MemberId}
+	names := []string{m.self.Node}
+	members := []*pc.Member{m.member(m.self.Address, m.self.MemberId)}
+	var dropped []Peer
+	blocked := m.c.GetBlockedMembers()
+	for addr, p := range m.seen {
+		if now.Sub(p.LastSeen) <= m.failAfter && !blocked.Contains(p.MemberID) {
+			alive[addr] = p.MemberID
+			names = append(names, p.Node)
+			members = append(members, m.member(p.Address, p.MemberID))
+		} else if m.alive[addr] == p.MemberID {
+			dropped = append(dropped, p)
+		}
+	}
+	changed := len(alive) != len(m.alive)
+	for a, id := range alive {
+		changed = changed || m.alive[a] != id
+	}
+	m.alive = alive
+	slices.Sort(names)
+	m.current = names
+	quorum := m.quorumLocked()
+	m.mu.Unlock()
+	if !quorum {
+		// This member sees too few others to judge them: it may be the
+		// one cut off (or just resumed from a pause). Dropping peers in
+		// its own view is fine; revoking their leases is not.
+		dropped = nil
+	}
+	for _, p := range dropped {
+		m.logger.Warn("cluster member dropped", "node", p.Node, "address", p.Address, "silent_for", now.Sub(p.LastSeen).Round(time.Millisecond))
+		go m.onDropped(p) // may wait for an etcd election; the topology must not
+
+	}
+	if changed {
+		m.logger.Info("cluster topology", "members", names)
+		m.c.MemberList.UpdateClusterTopology(members)
+	}
+}
+
+func (m *membership) member(address, id string) *pc.Member {
+	host, portStr, _ := net.SplitHostPort(address)
+	port, _ := strconv.Atoi(portStr)
+	return &pc.Member{Host: host, Port: int32(port), Id: id, Kinds: m.kinds}
+}
+
+// isAlive reports whether address is in the current topology.
+func (m *membership) isAlive(address string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	_, ok := m.alive[address]
+	return ok
+}
+
+// IsDead reports whether the run of node that holds lease is over: the
+// topology dropped node, or node runs again under another lease (it
+// restarted). A node never seen is not declared dead: its lease lapses.
+func (m *membership) IsDead(node string, lease int64) bool {
+	if node == m.self.Node {
+		return lease != m.leaseID()
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.quorumLocked() {
+		return false // see publish: a minority judges nobody
+	}
+	for addr, p := range m.seen {
+		if p.Node != node {
+			continue
+		}
+		if _, alive := m.alive[addr]; alive && m.alive[addr] == p.MemberID {
+			return p.LeaseID != lease
+		}
+		return true // seen, then dropped
+	}
+	return false
+}
+
+// quorumLocked reports whether this member sees a majority of the
+// configured node set (itself included). m.mu is held.
+func (m *membership) quorumLocked() bool {
+	return 2*len(m.alive) > len(m.peers)+1
+}
+
+// Peers returns what this member knows of the others.
+func (m *membership) Peers() []Peer {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]Peer, 0, len(m.seen))
+	for _, p := range m.seen {
+		out = append(out, p)
+	}
+	slices.SortFunc(out, func(a, b Peer) int { return compareStrings(a.Node, b.Node) })
+	return out
+}
+
+// Alive returns the node names of the current topology.
+func (m *membership) Alive() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.current)
+}
+
+// waitForPeers blocks until every peer answered once or timeout passed,
+// so a starting node places grains with the others in view.
+func (m *membership) waitForPeers(timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		m.mu.Lock()
+		n := len(m.seen)
+		m.mu.Unlock()
+		if n >= len(m.peers) {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func compareStrings(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
