@@ -128,16 +128,7 @@ func TestKillNineLosesNothing(t *testing.T) {
 	}
 
 	// 2. The killed node restarts and rejoins.
-	tc.start(victim)
-	tc.waitReady(victim, 60*time.Second)
-	eventually(t, 15*time.Second, "the restarted node back in every view", func() error {
-		for _, m := range tc.members {
-			if st := tc.status(m); len(st.Members) != 3 {
-				return fmt.Errorf("%s sees %v", m.name, st.Members)
-			}
-		}
-		return nil
-	})
+	restartAndRejoin(t, tc, victim)
 	checkAccounts(t, tc.members, accounts)
 
 	// 3. A node hosting sessions (not the KeyManager) dies.
@@ -225,16 +216,7 @@ func TestPausedNodeIsFencedAndRejoins(t *testing.T) {
 	// The survivors' state is intact, and the node comes back as a new
 	// member.
 	checkAccounts(t, survivors, accounts)
-	tc.start(victim)
-	tc.waitReady(victim, 60*time.Second)
-	eventually(t, 15*time.Second, "the restarted node back in every view", func() error {
-		for _, m := range tc.members {
-			if st := tc.status(m); len(st.Members) != 3 {
-				return fmt.Errorf("%s sees %v", m.name, st.Members)
-			}
-		}
-		return nil
-	})
+	restartAndRejoin(t, tc, victim)
 	checkAccounts(t, tc.members, accounts)
 }
 
@@ -296,4 +278,19 @@ func TestReplaceNodeThatLostItsDisk(t *testing.T) {
 	// The replaced node serves the accounts the others kept.
 	checkAccounts(t, []*member{lost}, accounts)
 	checkAccounts(t, tc.members, accounts)
+}
+
+// restartAndRejoin starts m again and waits until every member sees all.
+func restartAndRejoin(t *testing.T, tc *testCluster, m *member) {
+	t.Helper()
+	tc.start(m)
+	tc.waitReady(m, 60*time.Second)
+	eventually(t, 15*time.Second, "the restarted node back in every view", func() error {
+		for _, o := range tc.members {
+			if st := tc.status(o); len(st.Members) != len(tc.members) {
+				return fmt.Errorf("%s sees %v", o.name, st.Members)
+			}
+		}
+		return nil
+	})
 }

@@ -413,14 +413,7 @@ func tokenReq(ctx context.Context, m *member, v url.Values) (int, map[string]any
 	req, _ := http.NewRequestWithContext(ctx, "POST", m.url()+"/token", strings.NewReader(v.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.SetBasicAuth("rp", rpSecret)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&out)
-	return resp.StatusCode, out, nil
+	return doJSON(req)
 }
 
 func redeem(m *member, code, verifier string) (int, map[string]any, error) {
@@ -435,14 +428,7 @@ func refresh(m *member, rt string) (int, map[string]any, error) {
 func userinfo(m *member, at string) (int, map[string]any, error) {
 	req, _ := http.NewRequest("GET", m.url()+"/userinfo", nil)
 	req.Header.Set("Authorization", "Bearer "+at)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&out)
-	return resp.StatusCode, out, nil
+	return doJSON(req)
 }
 
 func jwks(m *member) (string, error) {
@@ -469,4 +455,16 @@ func eventually(t *testing.T, timeout time.Duration, what string, f func() error
 	}
 	t.Fatalf("%s: not within %s: %v", what, timeout, err)
 	return 0
+}
+
+// doJSON sends req and decodes the JSON answer (if any).
+func doJSON(req *http.Request) (int, map[string]any, error) {
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out, nil
 }
