@@ -110,6 +110,9 @@ func Start(cfg Config) (*Node, error) {
 	cc := pc.Configure(cfg.Name, mem, lk, rc,
 		pc.WithKinds(cfg.Kinds...),
 		pc.WithRequestTimeout(cfg.RequestTimeout))
+	// Membership is ours (heartbeats); protoactor's gossip only carries
+	// its own bookkeeping, so it need not run every 300 ms.
+	cc.GossipInterval = time.Second
 	c := pc.New(system, cc)
 	c.StartMember()
 	if len(cfg.Peers) > 0 {

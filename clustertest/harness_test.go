@@ -84,13 +84,14 @@ type member struct {
 func (m *member) url() string { return "http://" + m.http }
 
 type testCluster struct {
-	t       *testing.T
+	t       testing.TB
 	members []*member
 	issuer  string
 	certs   string
+	backend string // etcd (default) or bbolt (one node)
 }
 
-func freePort(t *testing.T) string {
+func freePort(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -102,10 +103,13 @@ func freePort(t *testing.T) string {
 
 // startCluster starts n nodes with embedded etcd and mutual TLS, waits
 // until all serve, and creates user alice.
-func startCluster(t *testing.T, n int) *testCluster {
+func startCluster(t testing.TB, n int) *testCluster { return startNodes(t, n, "etcd") }
+
+// startNodes is startCluster on a chosen storage backend (bbolt: one node).
+func startNodes(t testing.TB, n int, backend string) *testCluster {
 	t.Helper()
 	root := t.TempDir()
-	tc := &testCluster{t: t, certs: filepath.Join(root, "certs")}
+	tc := &testCluster{t: t, certs: filepath.Join(root, "certs"), backend: backend}
 	if out, err := exec.Command(bin, "cluster", "certs", "--nodes", fmt.Sprint(n), "--out", tc.certs).CombinedOutput(); err != nil {
 		t.Fatalf("cluster certs: %v\n%s", err, out)
 	}
@@ -151,7 +155,7 @@ func (tc *testCluster) writeConfig(m *member, initial string, peers []string) {
 http:
   listen: %s
 storage:
-  backend: etcd
+  backend: %s
   dir: %s
   etcd:
     peer_listen: %s
@@ -186,7 +190,7 @@ clients:
     auth_method: client_secret_basic
     grant_types: [authorization_code, refresh_token]
     skip_consent: true
-`, tc.issuer, m.http, filepath.Join(m.dir, "data"), m.peer, m.client, initial, adminToken,
+`, tc.issuer, m.http, tc.backend, filepath.Join(m.dir, "data"), m.peer, m.client, initial, adminToken,
 		filepath.Join(filepath.Dir(m.dir), "kek"), m.name, m.actor, strings.Join(quoted, ", "),
 		filepath.Join(tc.certs, "ca.pem"), filepath.Join(tc.certs, m.name+".pem"), filepath.Join(tc.certs, m.name+"-key.pem"),
 		rpSecret, rpRedirect)
