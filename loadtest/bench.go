@@ -163,6 +163,9 @@ type Result struct {
 	// Allocs and Bytes per request (Go heap, from the node's metrics).
 	Allocs float64 `json:"allocs_per_request"`
 	Bytes  float64 `json:"bytes_per_request"`
+	// HeapMB is the node's heap (live and not yet collected) at the
+	// window's end: it grows with activated grains, and GC work with it.
+	HeapMB float64 `json:"heap_mb"`
 	// Exhausted: the prepared one-time items ran out before the window's
 	// end (the window is then shorter).
 	Exhausted  bool   `json:"exhausted,omitempty"`
@@ -335,6 +338,9 @@ func (n *Node) Measure(ctx context.Context, e Endpoint, o Options) (Result, erro
 		r.Allocs = (after.Mallocs - before.Mallocs) / req
 		r.Bytes = (after.AllocBytes - before.AllocBytes) / req
 	}
+	if after.Heap >= 0 {
+		r.HeapMB = after.Heap / (1 << 20)
+	}
 	r.Exhausted = w.Exhausted
 	if w.FirstError != nil {
 		r.FirstError = w.FirstError.Error()
@@ -423,8 +429,8 @@ func runSingle(ctx context.Context, o Options, dir string, progress func(string,
 			}
 			r.Run = run
 			runs[e.Name] = append(runs[e.Name], r)
-			progress("run %d/%d %-26s %8.0f req/s  p99 %7.2f ms  cpu %8.1f µs/req  errors %d  other load %.2f cores%s",
-				run, o.Runs, e.Name, r.Rate, r.P99ms, r.CPUus, r.Errors, r.OtherCores, exhaustedNote(r))
+			progress("run %d/%d %-26s %8.0f req/s  p99 %7.2f ms  cpu %8.1f µs/req  heap %5.0f MB  errors %d  other load %.2f cores%s",
+				run, o.Runs, e.Name, r.Rate, r.P99ms, r.CPUus, r.HeapMB, r.Errors, r.OtherCores, exhaustedNote(r))
 		}
 	}
 	mem, _ := n.Server.Memory()
@@ -544,6 +550,7 @@ func summarize(e Endpoint, runs []Result) Summary {
 	s.OtherCores = pick(func(r Result) float64 { return r.OtherCores })
 	s.Allocs = pick(func(r Result) float64 { return r.Allocs })
 	s.Bytes = pick(func(r Result) float64 { return r.Bytes })
+	s.HeapMB = pick(func(r Result) float64 { return r.HeapMB })
 	s.Seconds = pick(func(r Result) float64 { return r.Seconds })
 	for _, r := range runs {
 		s.Retries += r.Retries

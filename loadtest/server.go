@@ -240,6 +240,8 @@ type Sample struct {
 	// Mallocs and AllocBytes are cumulative heap allocations (Go
 	// collector); -1 when the metrics could not be read.
 	Mallocs, AllocBytes float64
+	// Heap is the live heap (go_memstats_heap_alloc_bytes), -1 unknown.
+	Heap float64
 	// Busy is the whole machine's non-idle CPU time (/proc/stat) and Self
 	// the bench process's own: what is left is other work on the machine,
 	// which the report shows so that a noisy window can be told apart.
@@ -281,11 +283,11 @@ func (s *Server) Sample(ctx context.Context) (Sample, error) {
 	if err != nil {
 		return Sample{}, err
 	}
-	smp := Sample{At: time.Now(), CPU: user + sys, Sys: sys, Mallocs: -1, AllocBytes: -1, Self: selfCPU()}
+	smp := Sample{At: time.Now(), CPU: user + sys, Sys: sys, Mallocs: -1, AllocBytes: -1, Heap: -1, Self: selfCPU()}
 	smp.Busy, _ = MachineBusy()
-	m, err := Scrape(ctx, s.Metrics, "go_memstats_mallocs_total", "go_memstats_alloc_bytes_total")
+	m, err := Scrape(ctx, s.Metrics, "go_memstats_mallocs_total", "go_memstats_alloc_bytes_total", "go_memstats_heap_alloc_bytes")
 	if err == nil {
-		smp.Mallocs, smp.AllocBytes = m["go_memstats_mallocs_total"], m["go_memstats_alloc_bytes_total"]
+		smp.Mallocs, smp.AllocBytes, smp.Heap = m["go_memstats_mallocs_total"], m["go_memstats_alloc_bytes_total"], m["go_memstats_heap_alloc_bytes"]
 	}
 	return smp, nil
 }

@@ -21,6 +21,8 @@ const benchUsage = `authrim bench [flags]: load-test every endpoint of a node th
 Flags:
   --topology T[,T]        local (front ends -> node-local Crypto pool; the default deployment).
                           inline, remote and roles are reserved: not implemented yet
+  --target URL            an already running node: not available yet (the bench seeds the
+                          store of a node it stopped)
   --config FILE           the node's base config (default: built-in defaults); the bench
                           overrides listeners, storage, admin token and rate limits
   --endpoints E[,E]|all|none
