@@ -7,6 +7,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"authrim/actors/crypto"
 	"authrim/actors/keymanager"
 	"authrim/actors/messages"
 	"authrim/actors/ratelimit"
@@ -55,18 +56,35 @@ func (k KeyManager) Revoke(ctx context.Context, kid, reason string) (*messages.K
 	return k.call(ctx, &messages.RevokeKey{Kid: kid, Reason: reason})
 }
 
-// Crypto is the typed client of a Crypto pool.
+// Crypto is the typed client of a Crypto pool: this node's, another
+// node's (pid on that node), or none at all (inline: the caller's
+// goroutine does the work with the node's key cache). The three are the
+// seed's topologies; callers cannot tell them apart.
 type Crypto struct {
-	node *Node
-	pid  *actor.PID
+	node   *Node
+	pid    *actor.PID
+	inline *crypto.Cache
 }
 
-// Crypto returns the client of the Crypto pool at pid.
+// Crypto returns the client of the Crypto pool at pid (on this node or
+// another).
 func (n *Node) Crypto(pid *actor.PID) Crypto { return Crypto{node: n, pid: pid} }
+
+// InlineCrypto returns a client that signs and verifies with cache on the
+// calling goroutine, with no actor hop.
+func (n *Node) InlineCrypto(cache *crypto.Cache) Crypto { return Crypto{node: n, inline: cache} }
 
 func cryptoCall[R interface{ GetError() *messages.Error }](ctx context.Context, c Crypto, msg any) (R, error) {
 	var zero R
-	res, err := c.node.RequestLocal(ctx, c.pid, msg)
+	var res any
+	var err error
+	if c.inline != nil {
+		if err = ctx.Err(); err == nil {
+			res = crypto.Handle(c.inline, msg)
+		}
+	} else {
+		res, err = c.node.RequestLocal(ctx, c.pid, msg)
+	}
 	if err != nil {
 		return zero, err
 	}

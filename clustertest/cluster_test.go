@@ -8,10 +8,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"sync"
 	"testing"
 	"time"
@@ -186,4 +188,59 @@ func TestNodeFromAnotherCACannotJoin(t *testing.T) {
 		!strings.Contains(intruder.log.String(), "certificate") {
 		t.Fatalf("no TLS failure in the intruder's log")
 	}
+}
+
+// crypto.mode remote: node1's front ends sign with node2's Crypto pool.
+// Tokens from node1 verify everywhere while node2 lives; with node2 gone
+// node1 cannot sign (the topology's cost: the signer is a dependency),
+// and it signs again when node2 is back.
+func TestRemoteCryptoTopology(t *testing.T) {
+	tc := startCluster(t, 3)
+	n1, n2 := tc.members[0], tc.members[1]
+	_ = n1.cmd.Process.Signal(syscall.SIGTERM)
+	<-n1.exited
+	f, err := os.OpenFile(n1.cfg, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(f, "crypto:\n  mode: remote\n  remote: %q\n", n2.actor)
+	f.Close()
+	tc.start(n1)
+	tc.waitReady(n1, 60*time.Second)
+
+	b := newBrowser()
+	code, verifier, err := signIn(b, tc, n1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, tok, err := redeem(n1, code, verifier)
+	if err != nil || status != http.StatusOK {
+		t.Fatalf("redeem on node1 (signing on node2): %d %v %v", status, tok, err)
+	}
+	for _, m := range tc.members {
+		verifyIDToken(t, m, tok["id_token"].(string))
+	}
+	tc.kill(n2)
+	eventually(t, 20*time.Second, "node1 failing to sign without node2", func() error {
+		status, _, err := refresh(n1, tok["refresh_token"].(string))
+		if err == nil && status >= 500 {
+			return nil
+		}
+		if status == http.StatusOK {
+			return fmt.Errorf("node1 still signs with node2 dead")
+		}
+		return fmt.Errorf("%d %v", status, err)
+	})
+	tc.start(n2)
+	tc.waitReady(n2, 60*time.Second)
+	eventually(t, 20*time.Second, "node1 signing again", func() error {
+		code, verifier, err := signIn(b, tc, n1)
+		if err != nil {
+			return err
+		}
+		if status, _, err := redeem(n1, code, verifier); err != nil || status != http.StatusOK {
+			return fmt.Errorf("%d %v", status, err)
+		}
+		return nil
+	})
 }

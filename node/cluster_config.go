@@ -7,6 +7,26 @@ import (
 	"time"
 )
 
+// Where the front ends' signing and verification run (crypto.mode): the
+// seed's topologies.
+const (
+	// CryptoLocal: this node's Crypto actor pool (the default).
+	CryptoLocal = "local"
+	// CryptoInline: on the request's goroutine with the node's key
+	// cache, no actor hop.
+	CryptoInline = "inline"
+	// CryptoRemote: the Crypto pool of another member (crypto.remote).
+	CryptoRemote = "remote"
+)
+
+// CryptoConfig selects where the front ends' crypto runs.
+type CryptoConfig struct {
+	Mode string `yaml:"mode"`
+	// Remote is the cluster.listen address of the member whose pool
+	// signs when mode is remote; it must be one of cluster.peers.
+	Remote string `yaml:"remote"`
+}
+
 // Storage backends.
 const (
 	BackendBbolt = "bbolt"
@@ -113,6 +133,18 @@ func (c Config) clusterProblems(add func(key, format string, args ...any)) {
 	}
 	if cl.LeaseTTL.D() < 2*time.Second {
 		add("cluster.lease_ttl", "must be at least 2s (etcd's minimum lease)")
+	}
+	switch c.Crypto.Mode {
+	case CryptoLocal, CryptoInline:
+		if c.Crypto.Remote != "" {
+			add("crypto.remote", "only with crypto.mode: remote")
+		}
+	case CryptoRemote:
+		if !slices.Contains(cl.Peers, c.Crypto.Remote) {
+			add("crypto.remote", "must be one of cluster.peers, got %q", c.Crypto.Remote)
+		}
+	default:
+		add("crypto.mode", "must be local, inline or remote, got %q", c.Crypto.Mode)
 	}
 	t := cl.TLS
 	if t.Enabled() && (t.CA == "" || t.Cert == "" || t.Key == "") {

@@ -41,6 +41,7 @@ type Config struct {
 	Admin   AdminConfig   `yaml:"admin"`
 	Keys    KeysConfig    `yaml:"keys"`
 	Cluster ClusterConfig `yaml:"cluster"`
+	Crypto  CryptoConfig  `yaml:"crypto"`
 	Log     LogConfig     `yaml:"log"`
 	Metrics MetricsConfig `yaml:"metrics"`
 	Tracing TracingConfig `yaml:"tracing"`
@@ -348,6 +349,7 @@ func Default() Config {
 			FailureTimeout:    Duration(time.Second),
 			LeaseTTL:          Duration(5 * time.Second),
 		},
+		Crypto:  CryptoConfig{Mode: CryptoLocal},
 		Log:     LogConfig{Format: "text", Level: "info"},
 		Metrics: MetricsConfig{Listen: ""},
 		Tracing: TracingConfig{SampleRatio: 1},

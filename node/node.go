@@ -373,7 +373,17 @@ func (n *Node) URL() string { return "http://" + n.listener.Addr().String() }
 func (n *Node) KeyManager() cluster.KeyManager { return n.actors.KeyManager() }
 
 // Crypto is the typed client of this node's Crypto pool.
-func (n *Node) Crypto() cluster.Crypto { return n.actors.Crypto(n.pool) }
+// crypto.mode picks the topology: this node's pool, inline, or another
+// member's pool.
+func (n *Node) Crypto() cluster.Crypto {
+	switch n.cfg.Crypto.Mode {
+	case CryptoInline:
+		return n.actors.InlineCrypto(n.cache)
+	case CryptoRemote:
+		return n.actors.Crypto(actor.NewPID(n.cfg.Crypto.Remote, crypto.PoolName))
+	}
+	return n.actors.Crypto(n.pool)
+}
 
 // Done yields the HTTP server's exit error once it stops serving.
 func (n *Node) Done() <-chan error { return n.served }

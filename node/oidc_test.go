@@ -11,14 +11,26 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
+
+	"authrim/node"
 )
 
 // TestSignInWithGoOIDCAndOAuth2 runs a real RP (coreos/go-oidc and
 // golang.org/x/oauth2) through the whole life of a grant: sign-in with
 // PKCE, ID token verification, userinfo, refresh, introspection,
 // revocation and logout.
+//
+// It runs once per crypto.mode: signing through this node's Crypto pool
+// and inline must be indistinguishable to an RP.
 func TestSignInWithGoOIDCAndOAuth2(t *testing.T) {
-	o := startOP(t)
+	for _, mode := range []string{node.CryptoLocal, node.CryptoInline} {
+		t.Run(mode, func(t *testing.T) {
+			signInWithGoOIDC(t, startOPWith(t, func(c *node.Config) { c.Crypto.Mode = mode }))
+		})
+	}
+}
+
+func signInWithGoOIDC(t *testing.T, o *op) {
 	ctx := oidc.ClientContext(context.Background(), http.DefaultClient)
 	provider, err := oidc.NewProvider(ctx, o.issuer)
 	if err != nil {

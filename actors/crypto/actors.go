@@ -108,23 +108,33 @@ func (a *cacheActor) apply(set *messages.KeySet) {
 type worker struct{ cache *Cache }
 
 func (w *worker) Receive(ctx actor.Context) {
-	switch m := ctx.Message().(type) {
+	if res := Handle(w.cache, ctx.Message()); res != nil {
+		ctx.Respond(res)
+	}
+}
+
+// Handle answers one Crypto request with cache's keys; nil for a message
+// that is not one. Workers call it in their mailbox; a node that signs
+// inline (crypto.mode: inline) calls it on the request's goroutine.
+func Handle(cache *Cache, msg any) any {
+	switch m := msg.(type) {
 	case *messages.SignRequest:
-		tok, kid, err := w.cache.Sign(m.Alg, m.Payload, m.Typ)
-		ctx.Respond(&messages.SignResponse{Token: tok, Kid: kid, Error: toError(err)})
+		tok, kid, err := cache.Sign(m.Alg, m.Payload, m.Typ)
+		return &messages.SignResponse{Token: tok, Kid: kid, Error: toError(err)}
 	case *messages.VerifyRequest:
-		p, kid, alg, err := w.cache.VerifyType(m.Token, m.Typ, m.Algs)
-		ctx.Respond(&messages.VerifyResponse{Payload: p, Kid: kid, Alg: alg, Error: toError(err)})
+		p, kid, alg, err := cache.VerifyType(m.Token, m.Typ, m.Algs)
+		return &messages.VerifyResponse{Payload: p, Kid: kid, Alg: alg, Error: toError(err)}
 	case *messages.VerifyWithKeysRequest:
 		p, kid, alg, err := VerifyWithKeys(m.Token, m.Jwks, m.Algs)
-		ctx.Respond(&messages.VerifyResponse{Payload: p, Kid: kid, Alg: alg, Error: toError(err)})
+		return &messages.VerifyResponse{Payload: p, Kid: kid, Alg: alg, Error: toError(err)}
 	case *messages.EncryptRequest:
 		tok, err := Encrypt(m.Plaintext, m.Jwk, m.Alg, m.Enc, m.Cty)
-		ctx.Respond(&messages.EncryptResponse{Token: tok, Error: toError(err)})
+		return &messages.EncryptResponse{Token: tok, Error: toError(err)}
 	case *messages.DecryptRequest:
-		pt, kid, err := w.cache.Decrypt(m.Token)
-		ctx.Respond(&messages.DecryptResponse{Plaintext: pt, Kid: kid, Error: toError(err)})
+		pt, kid, err := cache.Decrypt(m.Token)
+		return &messages.DecryptResponse{Plaintext: pt, Kid: kid, Error: toError(err)}
 	}
+	return nil
 }
 
 func toError(err error) *messages.Error {

@@ -1,0 +1,64 @@
+package node_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"authrim/node"
+)
+
+// TestClusterConfigValidation: storage, cluster and crypto settings are
+// checked together (a node set needs etcd; remote crypto needs a peer).
+func TestClusterConfigValidation(t *testing.T) {
+	cluster := func(c *node.Config) {
+		c.Storage.Backend = node.BackendEtcd
+		c.Cluster.Listen = "127.0.0.1:7001"
+		c.Cluster.Peers = []string{"127.0.0.1:7002", "127.0.0.1:7003"}
+	}
+	for _, tc := range []struct {
+		name   string
+		adjust func(*node.Config)
+		want   string // "" = valid
+	}{
+		{"defaults", func(*node.Config) {}, ""},
+		{"a cluster", cluster, ""},
+		{"peers on bbolt", func(c *node.Config) { cluster(c); c.Storage.Backend = node.BackendBbolt }, "storage.backend"},
+		{"unknown backend", func(c *node.Config) { c.Storage.Backend = "sqlite" }, "storage.backend"},
+		{"peers with port 0", func(c *node.Config) { cluster(c); c.Cluster.Listen = "127.0.0.1:0" }, "cluster.listen"},
+		{"itself as a peer", func(c *node.Config) { cluster(c); c.Cluster.Peers = append(c.Cluster.Peers, "127.0.0.1:7001") }, "cluster.peers"},
+		{"bad peer", func(c *node.Config) { cluster(c); c.Cluster.Peers = []string{"nohost"} }, "cluster.peers"},
+		{"initial cluster without this member", func(c *node.Config) {
+			cluster(c)
+			c.Storage.Etcd.InitialCluster = "other=https://127.0.0.1:2380"
+		}, "storage.etcd.initial_cluster"},
+		{"bad etcd state", func(c *node.Config) { cluster(c); c.Storage.Etcd.State = "old" }, "storage.etcd.state"},
+		{"external etcd without endpoints", func(c *node.Config) { cluster(c); c.Storage.Etcd.Embed = false }, "storage.etcd.endpoints"},
+		{"short lease", func(c *node.Config) { c.Cluster.LeaseTTL = node.Duration(time.Second) }, "cluster.lease_ttl"},
+		{"failure timeout under two heartbeats", func(c *node.Config) { c.Cluster.FailureTimeout = c.Cluster.HeartbeatInterval }, "cluster"},
+		{"half a TLS config", func(c *node.Config) { c.Cluster.TLS.CA = "ca.pem" }, "cluster.tls"},
+		{"inline crypto", func(c *node.Config) { c.Crypto.Mode = node.CryptoInline }, ""},
+		{"remote crypto on a peer", func(c *node.Config) {
+			cluster(c)
+			c.Crypto.Mode, c.Crypto.Remote = node.CryptoRemote, "127.0.0.1:7002"
+		}, ""},
+		{"remote crypto not on a peer", func(c *node.Config) {
+			cluster(c)
+			c.Crypto.Mode, c.Crypto.Remote = node.CryptoRemote, "127.0.0.1:9999"
+		}, "crypto.remote"},
+		{"remote address without remote mode", func(c *node.Config) { c.Crypto.Remote = "127.0.0.1:7002" }, "crypto.remote"},
+		{"unknown crypto mode", func(c *node.Config) { c.Crypto.Mode = "gpu" }, "crypto.mode"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := node.Default()
+			tc.adjust(&c)
+			err := c.Validate()
+			if tc.want == "" && err != nil {
+				t.Fatal(err)
+			}
+			if tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+				t.Fatalf("got %v, want a problem with %s", err, tc.want)
+			}
+		})
+	}
+}
