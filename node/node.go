@@ -335,11 +335,19 @@ func (l localKeys) Revoke(ctx context.Context, kid, reason string) (*messages.Ke
 // waitForKeys activates the KeyManager (first start generates keys) and
 // waits until this node's cache holds an active key of every algorithm.
 func (n *Node) waitForKeys(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
+	// While a node set forms, members' views differ for a moment and the
+	// KeyManager may be moving: ask again until the deadline.
 	set, err := n.actors.KeyManager().List(ctx)
-	if err != nil {
-		return fmt.Errorf("node: key manager: %w", err)
+	for err != nil {
+		n.logger.Warn("key manager not answering yet", "err", err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("node: key manager: %w", err)
+		case <-time.After(200 * time.Millisecond):
+		}
+		set, err = n.actors.KeyManager().List(ctx)
 	}
 	// The push may race the pull; applying the answer here is idempotent.
 	if err := n.cache.Apply(set); err != nil {
