@@ -17,25 +17,24 @@ import (
 	"time"
 )
 
-// Topologies `authrim bench --topology` knows. Only TopologyLocal is
-// implemented; the others need node support (see docs/BENCH.md).
+// Topologies `authrim bench --topology` knows (docs/BENCH.md).
 const (
 	// TopologyLocal: one node; front ends sign through the node-local
 	// Crypto actor pool (the default deployment).
 	TopologyLocal = "local"
-	// TopologyInline: front ends sign with the cached key themselves.
+	// TopologyInline: one node; front ends sign with the cached key
+	// themselves (crypto.mode inline).
 	TopologyInline = "inline"
-	// TopologyRemote: front ends on one node, Crypto actors on another.
+	// TopologyRemote: two nodes; A's front ends sign through B's Crypto
+	// pool (crypto.mode remote).
 	TopologyRemote = "remote"
-	// TopologyRoles: token front end on one node, auth on another.
+	// TopologyRoles: two nodes; A serves discovery, auth and management,
+	// B token and userinfo.
 	TopologyRoles = "roles"
 )
 
-// Topologies lists every topology name, implemented or not.
-var Topologies = []string{TopologyLocal, TopologyInline, TopologyRemote, TopologyRoles}
-
-// ErrTopology: the topology is known but not implemented yet.
-var ErrTopology = errors.New("loadtest: topology not implemented yet")
+// Topologies lists the topology names of --topology.
+var Topologies = []string{TopologyInline, TopologyLocal, TopologyRemote, TopologyRoles}
 
 // Options of a bench run.
 type Options struct {
@@ -70,6 +69,11 @@ type Options struct {
 	// revocation windows.
 	Users          int
 	RevokeFamilies int
+	// ClusterSessions are signed in over HTTP on each two-node topology
+	// (default 1000).
+	ClusterSessions int
+	// nodeEnv are AUTHRIM_* settings for StartNode's node.
+	nodeEnv []string
 	// Dir holds the nodes' data directories (a temporary one when "").
 	Dir string
 	// Progress receives one line per step (nil: discarded); NodeLog the
@@ -94,6 +98,9 @@ func (o *Options) defaults() {
 	}
 	if o.ScaleActive <= 0 {
 		o.ScaleActive = 4000
+	}
+	if o.ClusterSessions <= 0 {
+		o.ClusterSessions = 1000
 	}
 	if o.RevokeFamilies <= 0 {
 		o.RevokeFamilies = 120_000
@@ -204,6 +211,10 @@ type Report struct {
 	Command     string         `json:"command"`
 	Endpoints   []Summary      `json:"endpoints"`
 	Scale       []ScaleSummary `json:"scale,omitempty"`
+	// Topologies is the topology comparison (--topology other than local
+	// alone) and Hops what each step between topologies adds.
+	Topologies []TopologySummary `json:"topologies,omitempty"`
+	Hops       []Hop             `json:"hops,omitempty"`
 	// NodeMemory is the single-node run's memory at its end.
 	NodeMemory Memory `json:"node_memory"`
 	Elapsed    string `json:"elapsed"`
@@ -222,7 +233,7 @@ func randomToken() string {
 func StartNode(ctx context.Context, o Options, dir string, sessions int) (*Node, float64, error) {
 	o.defaults()
 	token := randomToken()
-	scfg := ServerConfig{Bin: o.Bin, ConfigFile: o.ConfigFile, Dir: dir, AdminToken: token, Log: o.NodeLog}
+	scfg := ServerConfig{Bin: o.Bin, ConfigFile: o.ConfigFile, Dir: dir, AdminToken: token, Log: o.NodeLog, Env: o.nodeEnv}
 	srv, err := o.Launch(ctx, scfg)
 	if err != nil {
 		return nil, 0, err
@@ -265,12 +276,22 @@ func StartNode(ctx context.Context, o Options, dir string, sessions int) (*Node,
 }
 
 // Stop stops the node.
-func (n *Node) Stop() error { return n.Server.Stop() }
+func (n *Node) Stop() error {
+	var errs []error
+	for _, p := range n.procs() {
+		errs = append(errs, p.Stop())
+	}
+	return errors.Join(errs...)
+}
 
 // Measure runs one endpoint: a warm-up window, then the measured one,
 // sampling the server before and after it.
 func (n *Node) Measure(ctx context.Context, e Endpoint, o Options) (Result, error) {
-	r := Result{Endpoint: e.Name, Topology: TopologyLocal, Stored: n.Pop.N}
+	topo := n.Topology
+	if topo == "" {
+		topo = TopologyLocal
+	}
+	r := Result{Endpoint: e.Name, Topology: topo, Stored: n.stored()}
 	conc := o.Concurrency
 	if e.MaxConcurrency > 0 {
 		conc = min(conc, e.MaxConcurrency)
@@ -296,7 +317,7 @@ func (n *Node) Measure(ctx context.Context, e Endpoint, o Options) (Result, erro
 			return r, fmt.Errorf("%s: prepare: %w", e.Name, err)
 		}
 	}
-	before, err := n.Server.Sample(ctx)
+	before, err := SampleAll(ctx, n.procs())
 	if err != nil {
 		return r, err
 	}
@@ -308,7 +329,7 @@ func (n *Node) Measure(ctx context.Context, e Endpoint, o Options) (Result, erro
 	if done != nil {
 		done()
 	}
-	after, err := n.Server.Sample(ctx)
+	after, err := SampleAll(ctx, n.procs())
 	if err != nil {
 		return r, err
 	}
@@ -352,13 +373,11 @@ func (n *Node) Measure(ctx context.Context, e Endpoint, o Options) (Result, erro
 func Run(ctx context.Context, o Options) (*Report, error) {
 	o.defaults()
 	for _, t := range o.Topologies {
-		if t != TopologyLocal {
-			if slices.Contains(Topologies, t) {
-				return nil, fmt.Errorf("%w: %s", ErrTopology, t)
-			}
+		if !slices.Contains(Topologies, t) && t != TopologyLocalEtcd {
 			return nil, fmt.Errorf("loadtest: unknown topology %q (known: %s)", t, strings.Join(Topologies, ", "))
 		}
 	}
+	compare := !slices.Equal(o.Topologies, []string{TopologyLocal})
 	known := EndpointNames()
 	for _, e := range o.Endpoints {
 		if !slices.Contains(known, e) {
@@ -381,7 +400,13 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		fmt.Fprintf(o.Progress, "%6.1fs  %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
 	}
 
-	if len(o.Endpoints) > 0 || o.Endpoints == nil {
+	if compare {
+		tops, err := runTopologies(ctx, o, dir+"/topologies", progress)
+		if err != nil {
+			return nil, err
+		}
+		rep.Topologies, rep.Hops = tops, Hops(tops)
+	} else if len(o.Endpoints) > 0 || o.Endpoints == nil {
 		eps, mem, err := runSingle(ctx, o, dir+"/single", progress)
 		if err != nil {
 			return nil, err
@@ -420,18 +445,9 @@ func runSingle(ctx context.Context, o Options, dir string, progress func(string,
 			eps = append(eps, e)
 		}
 	}
-	runs := map[string][]Result{}
-	for run := 1; run <= o.Runs; run++ {
-		for _, e := range eps {
-			r, err := n.measureQuiet(ctx, e, o, progress)
-			if err != nil {
-				return nil, Memory{}, fmt.Errorf("%w\nnode output:\n%s", err, tail(n.Server.Output(), 2000))
-			}
-			r.Run = run
-			runs[e.Name] = append(runs[e.Name], r)
-			progress("run %d/%d %-26s %8.0f req/s  p99 %7.2f ms  cpu %8.1f µs/req  heap %5.0f MB  errors %d  other load %.2f cores%s",
-				run, o.Runs, e.Name, r.Rate, r.P99ms, r.CPUus, r.HeapMB, r.Errors, r.OtherCores, exhaustedNote(r))
-		}
+	runs, err := measureRuns(ctx, n, eps, o, "", progress)
+	if err != nil {
+		return nil, Memory{}, err
 	}
 	mem, _ := n.Server.Memory()
 	var out []Summary

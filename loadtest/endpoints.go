@@ -54,6 +54,57 @@ type Node struct {
 	accessOnce   sync.Once
 	access       []string
 	accessErr    error
+	// Topology labels the results ("" is TopologyLocal).
+	Topology string
+	// Bases maps a role (auth, token, userinfo, management) to the node
+	// that serves it, when not Server (a roles split).
+	Bases map[string]string
+	// Procs are the processes whose CPU and allocations a request costs
+	// (nil: Server alone): every member of a cluster.
+	Procs []*Server
+	// cookies and refreshToks are a population signed in through HTTP
+	// (a cluster's store cannot be written while stopped); when set they
+	// stand in for Pop.
+	cookies, refreshToks []string
+}
+
+// base is where the front end of role is driven.
+func (n *Node) base(role string) string {
+	if b := n.Bases[role]; b != "" {
+		return b
+	}
+	return n.Server.Base
+}
+
+// cookie is session i's cookie.
+func (n *Node) cookie(i int) string {
+	if n.cookies != nil {
+		return n.cookies[i%len(n.cookies)]
+	}
+	return n.Pop.Cookie(i)
+}
+
+// refreshToken is the first refresh token of family i.
+func (n *Node) refreshToken(i int) string {
+	if n.refreshToks != nil {
+		return n.refreshToks[i%len(n.refreshToks)]
+	}
+	return n.Pop.RefreshToken(i)
+}
+
+// stored is the number of sessions in the store.
+func (n *Node) stored() int {
+	if n.cookies != nil {
+		return len(n.cookies)
+	}
+	return n.Pop.N
+}
+
+func (n *Node) procs() []*Server {
+	if len(n.Procs) > 0 {
+		return n.Procs
+	}
+	return []*Server{n.Server}
 }
 
 type span struct{ from, n int }
@@ -126,9 +177,9 @@ func (n *Node) Endpoints() []Endpoint {
 			})},
 		{Name: "authorize", What: "GET /authorize prompt=none, live session: a code issued", TargetCPU: 150,
 			prepare: endless(func(seq uint64) Call {
-				cookie := n.Pop.Cookie(n.browser.at(seq))
+				cookie := n.cookie(n.browser.at(seq))
 				return func(ctx context.Context, c *http.Client) error {
-					_, err := AuthorizeSilently(ctx, c, b, cookie, ClientES256, seq)
+					_, err := AuthorizeSilently(ctx, c, n.base("auth"), cookie, ClientES256, seq)
 					return err
 				}
 			})},
@@ -148,7 +199,7 @@ func (n *Node) Endpoints() []Endpoint {
 			prepare: endless(func(uint64) Call {
 				form := url.Values{"grant_type": {"client_credentials"}}
 				return func(ctx context.Context, c *http.Client) error {
-					return PostForm(ctx, c, b+"/token", ClientService, form, nil)
+					return PostForm(ctx, c, n.base("token")+"/token", ClientService, form, nil)
 				}
 			})},
 		{Name: "userinfo", What: "GET /userinfo (ES256 access token verified, grant checked)", TargetCPU: 200, prepare: n.prepareUserinfo},
@@ -168,7 +219,7 @@ func EndpointNames() []string {
 
 func (n *Node) prepareLogins(ctx context.Context, count int) (Source, error) {
 	calls := make([]Call, count)
-	b := n.Server.Base
+	b := n.base("auth")
 	err := Parallel(ctx, count, 2*n.conc, func(ctx context.Context, i int) error {
 		seq := n.next()
 		lp, err := OpenLoginPage(ctx, n.prep, b, ClientES256, seq)
@@ -199,13 +250,16 @@ func (n *Node) prepareLogins(ctx context.Context, count int) (Source, error) {
 }
 
 func (n *Node) preparePasskeys(ctx context.Context, count int) (Source, error) {
-	b := n.Server.Base
+	b := n.base("auth")
 	if n.passkey == nil {
+		if n.Pop == nil {
+			return nil, errors.New("login-passkey: needs a seeded population (one node)")
+		}
 		pk, err := NewPasskey(n.Server.Issuer, n.Pop.Seed(n.browser.from).Subject)
 		if err != nil {
 			return nil, err
 		}
-		if err := pk.Register(ctx, n.prep, b, n.Pop.Cookie(n.browser.from)); err != nil {
+		if err := pk.Register(ctx, n.prep, b, n.cookie(n.browser.from)); err != nil {
 			return nil, err
 		}
 		n.passkey = pk
@@ -224,11 +278,11 @@ func (n *Node) preparePasskeys(ctx context.Context, count int) (Source, error) {
 
 func (n *Node) prepareCodes(client string) func(context.Context, int) (Source, error) {
 	return func(ctx context.Context, count int) (Source, error) {
-		b := n.Server.Base
+		b := n.base("token")
 		calls := make([]Call, count)
 		err := Parallel(ctx, count, 2*n.conc, func(ctx context.Context, i int) error {
-			cookie := n.Pop.Cookie(n.codes.at(n.codeSeq.Add(1)))
-			code, err := AuthorizeSilently(ctx, n.prep, b, cookie, client, n.next())
+			cookie := n.cookie(n.codes.at(n.codeSeq.Add(1)))
+			code, err := AuthorizeSilently(ctx, n.prep, n.base("auth"), cookie, client, n.next())
 			if err != nil {
 				return err
 			}
@@ -248,9 +302,9 @@ func (n *Node) prepareRefresh(context.Context, int) (Source, error) {
 	n.chainOnce.Do(func() {
 		toks := make([]string, n.refresh.n)
 		for i := range toks {
-			toks[i] = n.Pop.RefreshToken(n.refresh.from + i)
+			toks[i] = n.refreshToken(n.refresh.from + i)
 		}
-		n.chain = newChain(n.Server.Base, toks)
+		n.chain = newChain(n.base("token"), toks)
 	})
 	return n.chain, nil
 }
@@ -261,7 +315,7 @@ func (n *Node) accessTokens(ctx context.Context) ([]string, error) {
 	n.accessOnce.Do(func() {
 		n.access = make([]string, n.tokens.n)
 		n.accessErr = Parallel(ctx, n.tokens.n, 2*n.conc, func(ctx context.Context, i int) error {
-			tr, err := Refresh(ctx, n.prep, n.Server.Base, ClientES256, n.Pop.RefreshToken(n.tokens.from+i))
+			tr, err := Refresh(ctx, n.prep, n.base("token"), ClientES256, n.refreshToken(n.tokens.from+i))
 			n.access[i] = tr.AccessToken
 			return err
 		})
@@ -274,7 +328,7 @@ func (n *Node) prepareUserinfo(ctx context.Context, _ int) (Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	u := n.Server.Base + "/userinfo"
+	u := n.base("userinfo") + "/userinfo"
 	return Forever(func(seq uint64) Call {
 		h := http.Header{"Authorization": {"Bearer " + toks[seq%uint64(len(toks))]}}
 		return func(ctx context.Context, c *http.Client) error { return get(ctx, c, u, http.StatusOK, h) }
@@ -288,7 +342,7 @@ func (n *Node) prepareIntrospection(ctx context.Context, _ int) (Source, error) 
 	if err != nil {
 		return nil, err
 	}
-	u := n.Server.Base + "/introspect"
+	u := n.base("management") + "/introspect"
 	return Forever(func(seq uint64) Call {
 		form := url.Values{"token": {toks[seq%uint64(len(toks))]}, "token_type_hint": {"access_token"}}
 		return func(ctx context.Context, c *http.Client) error {
@@ -310,9 +364,9 @@ func (n *Node) prepareRevocations(_ context.Context, count int) (Source, error) 
 	start := n.revokeNext.Add(int64(count)) - int64(count)
 	end := min(start+int64(count), int64(n.revoke.n))
 	var calls []Call
-	u := n.Server.Base + "/revoke"
+	u := n.base("management") + "/revoke"
 	for i := start; i < end; i++ {
-		form := url.Values{"token": {n.Pop.RefreshToken(n.revoke.from + int(i))}, "token_type_hint": {"refresh_token"}}
+		form := url.Values{"token": {n.refreshToken(n.revoke.from + int(i))}, "token_type_hint": {"refresh_token"}}
 		calls = append(calls, func(ctx context.Context, c *http.Client) error {
 			return PostForm(ctx, c, u, ClientES256, form, nil)
 		})

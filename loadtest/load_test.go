@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -119,5 +120,35 @@ func TestPopulationIsDeterministicAndValid(t *testing.T) {
 	dir := t.TempDir()
 	if err := p.Write(dir); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestMergeEnv(t *testing.T) {
+	got := mergeEnv([]string{"A=1", "B=2", "C=3"}, []string{"B=x", "D=4", "B=y"})
+	want := []string{"A=1", "B=y", "C=3", "D=4"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+}
+
+func TestHops(t *testing.T) {
+	sum := func(ep string, p50, p99, cpu float64) Summary {
+		var s Summary
+		s.Endpoint, s.P50ms, s.P99ms, s.CPUus = ep, p50, p99, cpu
+		return s
+	}
+	tops := []TopologySummary{
+		{Topology: Topology{Name: TopologyInline}, Endpoints: []Summary{sum("userinfo", 1, 4, 200)}},
+		{Topology: Topology{Name: TopologyLocal}, Endpoints: []Summary{sum("userinfo", 1.5, 5, 250)}},
+		{Topology: Topology{Name: TopologyLocalEtcd}, Endpoints: []Summary{sum("userinfo", 2, 6, 400)}},
+		{Topology: Topology{Name: TopologyRemote}, Endpoints: []Summary{sum("userinfo", 3, 9, 500)}},
+	}
+	hops := Hops(tops)
+	if len(hops) != 3 || hops[0].Hop != "actor hop" || hops[0].CPUus != 50 || hops[0].CPUPct != 25 ||
+		hops[2].Hop != "network hop" || hops[2].P99ms != 3 || hops[2].CPUus != 100 {
+		t.Fatalf("%+v", hops)
+	}
+	if got := comparePlan([]string{TopologyRoles, TopologyInline}); !slices.Equal(got, []string{TopologyInline, TopologyLocalEtcd, TopologyRoles}) {
+		t.Fatalf("plan %v", got)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 )
 
@@ -108,6 +109,9 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		fmt.Fprintf(bw, "\nNode memory at the end of the single-node run: peak RSS %.0f MB (now %.0f MB: %.0f anonymous, %.0f mapped files).\n",
 			mb(r.NodeMemory.Peak), mb(r.NodeMemory.RSS), mb(r.NodeMemory.Anon), mb(r.NodeMemory.File))
 	}
+	if len(r.Topologies) > 0 {
+		r.writeTopologies(bw)
+	}
 	if len(r.Scale) > 0 {
 		var base map[string]float64
 		fmt.Fprintln(bw)
@@ -132,4 +136,77 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		fmt.Fprintf(bw, "\nActive set: %d families drawn at random from the stored ones (4/5 refresh chains, 1/5 userinfo tokens).\n", r.Scale[0].Active)
 	}
 	return bw.Flush()
+}
+
+// writeTopologies writes the topology comparison: every topology's
+// figures against inline, then what each hop adds.
+func (r *Report) writeTopologies(bw *bufio.Writer) {
+	fmt.Fprintln(bw, "| topology | nodes | storage | driven | what |")
+	fmt.Fprintln(bw, "|---|---:|---|---|---|")
+	for _, t := range r.Topologies {
+		fmt.Fprintf(bw, "| %s | %d | %s | %s | %s (%d sessions, ready in %.0f s) |\n", t.Name, t.Nodes, t.Storage, t.Driven, t.What, t.Sessions, t.SeedSecs)
+	}
+	inline := map[string]Summary{}
+	for _, t := range r.Topologies {
+		if t.Name == TopologyInline {
+			for _, e := range t.Endpoints {
+				inline[e.Endpoint] = e
+			}
+		}
+	}
+	var order []string
+	for _, t := range r.Topologies {
+		for _, e := range t.Endpoints {
+			if !slices.Contains(order, e.Endpoint) {
+				order = append(order, e.Endpoint)
+			}
+		}
+	}
+	delta := func(v, base float64, ok bool, f string) string {
+		if !ok {
+			return "-"
+		}
+		return fmt.Sprintf("%+"+f, v-base)
+	}
+	fmt.Fprintln(bw)
+	fmt.Fprintln(bw, "CPU per request is the sum over every node of the topology (`/proc/PID/stat`); latency is the load generator's.")
+	fmt.Fprintln(bw)
+	fmt.Fprintln(bw, "| endpoint | topology | req/s | p50 ms | p99 ms | CPU µs/req (all nodes) | runs (µs) | allocs/req | p50 vs inline | p99 vs inline | CPU vs inline (µs) | other load (cores) |")
+	fmt.Fprintln(bw, "|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|")
+	for _, ep := range order {
+		for _, t := range r.Topologies {
+			for _, e := range t.Endpoints {
+				if e.Endpoint != ep {
+					continue
+				}
+				b, ok := inline[ep]
+				note := ""
+				if e.Errors > 0 {
+					note = fmt.Sprintf(" (%d errors: %.80s)", e.Errors, e.FirstError)
+				}
+				fmt.Fprintf(bw, "| %s%s | %s | %.0f | %.2f | %.2f | %.1f | %s | %.0f | %s | %s | %s | %.2f |\n", ep, note, t.Name, e.Rate, e.P50ms, e.P99ms, e.CPUus,
+					fmtRuns(e.Runs), e.Allocs, delta(e.P50ms, b.P50ms, ok, ".2f"), delta(e.P99ms, b.P99ms, ok, ".2f"), delta(e.CPUus, b.CPUus, ok, ".0f"), e.OtherCores)
+			}
+		}
+	}
+	if len(r.Hops) > 0 {
+		fmt.Fprintln(bw)
+		fmt.Fprintln(bw, "What each step adds (medians, to minus from):")
+		fmt.Fprintln(bw)
+		fmt.Fprintln(bw, "| endpoint | step | from -> to | p50 ms | p99 ms | CPU µs/req | CPU % |")
+		fmt.Fprintln(bw, "|---|---|---|---:|---:|---:|---:|")
+		for _, h := range r.Hops {
+			fmt.Fprintf(bw, "| %s | %s | %s -> %s | %+.2f | %+.2f | %+.0f | %+.0f %% |\n", h.Endpoint, h.Hop, h.From, h.To, h.P50ms, h.P99ms, h.CPUus, h.CPUPct)
+		}
+	}
+	for _, t := range r.Topologies {
+		var mem []string
+		for i, m := range t.Memory {
+			mem = append(mem, fmt.Sprintf("%c %.0f MB", 'A'+i, mb(m.Peak)))
+		}
+		if len(mem) > 0 {
+			fmt.Fprintf(bw, "\nPeak RSS, %s: %s.", t.Name, strings.Join(mem, ", "))
+		}
+	}
+	fmt.Fprintln(bw)
 }

@@ -35,7 +35,9 @@ type ServerConfig struct {
 	Port, MetricsPort int
 	// AdminToken enables the admin API.
 	AdminToken string
-	// Env are extra AUTHRIM_* settings (KEY=value), applied last.
+	// Env are extra AUTHRIM_* settings (KEY=value); they replace the
+	// bench's own settings of the same name (a cluster member's storage
+	// backend and peers, for instance).
 	Env []string
 	// Log receives the child's output (nil: kept in memory, shown on failure).
 	Log io.Writer
@@ -160,7 +162,7 @@ func StartServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 		"AUTHRIM_TRACING_OTLP_ENDPOINT=",
 		"AUTHRIM_CLUSTER_PEERS=",
 	)
-	cmd.Env = append(env, cfg.Env...)
+	cmd.Env = mergeEnv(env, cfg.Env)
 	cmd.Stdout, cmd.Stderr = s.out, s.out
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("loadtest: start node: %w", err)
@@ -192,6 +194,38 @@ func StartServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 			return nil, fmt.Errorf("loadtest: node not ready after 60s:\n%s", s.out)
 		}
 	}
+}
+
+// mergeEnv is base with every variable over set replaced by over's value
+// (the node reads the first entry of a name, as os.Getenv does), then
+// over's new names.
+func mergeEnv(base, over []string) []string {
+	set := map[string]string{}
+	var order []string
+	for _, kv := range over {
+		k, v, _ := strings.Cut(kv, "=")
+		if _, dup := set[k]; !dup {
+			order = append(order, k)
+		}
+		set[k] = v
+	}
+	out := make([]string, 0, len(base)+len(over))
+	for _, kv := range base {
+		k, _, _ := strings.Cut(kv, "=")
+		if v, ok := set[k]; ok {
+			out = append(out, k+"="+v)
+			delete(set, k)
+			continue
+		}
+		out = append(out, kv)
+	}
+	for _, k := range order {
+		if v, ok := set[k]; ok {
+			out = append(out, k+"="+v)
+			delete(set, k)
+		}
+	}
+	return out
 }
 
 // PID is the node's process id.
@@ -290,6 +324,36 @@ func (s *Server) Sample(ctx context.Context) (Sample, error) {
 		smp.Mallocs, smp.AllocBytes, smp.Heap = m["go_memstats_mallocs_total"], m["go_memstats_alloc_bytes_total"], m["go_memstats_heap_alloc_bytes"]
 	}
 	return smp, nil
+}
+
+// SampleAll is the sum of the processes' samples: what a request cost a
+// cluster. The machine's busy time and the bench's own are read once.
+func SampleAll(ctx context.Context, procs []*Server) (Sample, error) {
+	var sum Sample
+	for i, p := range procs {
+		s, err := p.Sample(ctx)
+		if err != nil {
+			return Sample{}, err
+		}
+		if i == 0 {
+			sum = s
+			continue
+		}
+		sum.CPU += s.CPU
+		sum.Sys += s.Sys
+		sum.Busy, sum.Self, sum.At = s.Busy, s.Self, s.At
+		for _, f := range []struct {
+			to *float64
+			v  float64
+		}{{&sum.Mallocs, s.Mallocs}, {&sum.AllocBytes, s.AllocBytes}, {&sum.Heap, s.Heap}} {
+			if *f.to < 0 || f.v < 0 {
+				*f.to = -1
+			} else {
+				*f.to += f.v
+			}
+		}
+	}
+	return sum, nil
 }
 
 // ProcessTimes is utime and stime of pid from /proc/PID/stat.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -19,25 +20,34 @@ import (
 const benchUsage = `authrim bench [flags]: load-test every endpoint of a node this command starts
 
 Flags:
-  --topology T[,T]        local (front ends -> node-local Crypto pool; the default deployment).
-                          inline, remote and roles are reserved: not implemented yet
+  --topology T[,T]        local alone (the default): every endpoint on one node, front ends ->
+                          node-local Crypto pool, plus the scale runs. Any other set compares
+                          topologies on the endpoints that sign or verify (each on fresh nodes):
+                            inline  one node, crypto.mode inline (no actor hop)
+                            local   one node, crypto.mode local
+                            remote  two nodes (etcd): A's front ends use B's Crypto pool
+                            roles   two nodes (etcd): A discovery,auth,management; B token,userinfo
+                          remote or roles add local-etcd (local on the same two-node storage)
+                          as their baseline; e.g. --topology inline,local,remote,roles
   --target URL            an already running node: not available yet (the bench seeds the
                           store of a node it stopped)
   --config FILE           the node's base config (default: built-in defaults); the bench
                           overrides listeners, storage, admin token and rate limits
   --endpoints E[,E]|all|none
-                          which endpoints (default all): %s
+                          which endpoints (default all; for a topology comparison:
+                          %s): %s
   --concurrency N         load workers, one keep-alive connection each (default 16)
   --warmup D --duration D warm-up and measured window per endpoint and run (default 2s, 5s)
   --runs N                runs per endpoint; tables show the median (default 3)
   --scale S[,S]|none      stored refresh families for the refresh/userinfo scale runs
-                          (default 10k,100k; e.g. 10k,100k,1m)
+                          (default 10k,100k with --topology local, else none; e.g. 10k,100k,1m)
   --scale-active N        families the scale runs use, drawn from the stored ones (default 4000)
   --max-other-load C      measure a window again when the rest of the machine kept more than C
                           cores busy during it (default 0.3; 0: never)
   --retries N             at most N times per window, and only in the first 5 minutes (default 1)
   --users N               users seeded through the admin API (default 4)
   --revoke-families N     families seeded for the revocation windows (default 120000)
+  --cluster-sessions N    sessions signed in over HTTP on each two-node topology (default 1000)
   --json FILE             also write the results as JSON
   --out FILE              write the Markdown tables to FILE instead of stdout
   --dir DIR               keep the nodes' data under DIR (default: a temporary directory, removed)
@@ -59,12 +69,13 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	warmup := fs.Duration("warmup", 2*time.Second, "")
 	duration := fs.Duration("duration", 5*time.Second, "")
 	runs := fs.Int("runs", 3, "")
-	scale := fs.String("scale", "10k,100k", "")
+	scale := fs.String("scale", "", "")
 	scaleActive := fs.Int("scale-active", 4000, "")
 	maxOther := fs.Float64("max-other-load", 0.3, "")
 	retries := fs.Int("retries", 1, "")
 	users := fs.Int("users", 4, "")
 	revoke := fs.Int("revoke-families", 120_000, "")
+	clusterSessions := fs.Int("cluster-sessions", 1000, "")
 	jsonOut := fs.String("json", "", "")
 	out := fs.String("out", "", "")
 	dir := fs.String("dir", "", "")
@@ -77,7 +88,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	if *help {
-		fmt.Fprintf(stdout, benchUsage, strings.Join(loadtest.EndpointNames(), ", "))
+		fmt.Fprintf(stdout, benchUsage, strings.Join(loadtest.CompareEndpoints, ","), strings.Join(loadtest.EndpointNames(), ", "))
 		return nil
 	}
 	if *target != "" {
@@ -92,15 +103,27 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usageError{msg: "bench: --warmup and --duration must be positive"}
 	case *maxOther < 0 || *retries < 0:
 		return usageError{msg: "bench: --max-other-load and --retries must not be negative"}
-	case *users < 1 || *revoke < 1 || *scaleActive < 1:
-		return usageError{msg: "bench: --users, --revoke-families and --scale-active must be at least 1"}
+	case *users < 1 || *revoke < 1 || *scaleActive < 1 || *clusterSessions < 2:
+		return usageError{msg: "bench: --users, --revoke-families and --scale-active must be at least 1, --cluster-sessions at least 2"}
+	}
+	topologies := splitList(*topology)
+	for _, t := range topologies {
+		if !slices.Contains(loadtest.Topologies, t) && t != loadtest.TopologyLocalEtcd {
+			return usageError{msg: fmt.Sprintf("bench: unknown topology %q (known: %s)", t, strings.Join(loadtest.Topologies, ", "))}
+		}
+	}
+	if *scale == "" {
+		*scale = "none"
+		if len(topologies) == 0 || slices.Equal(topologies, []string{loadtest.TopologyLocal}) {
+			*scale = "10k,100k"
+		}
 	}
 	sizes, err := parseSizes(*scale)
 	if err != nil {
 		return usageError{msg: "bench: --scale: " + err.Error()}
 	}
 	o := loadtest.Options{
-		ConfigFile: *config, Topologies: splitList(*topology), Concurrency: *conc, Warmup: *warmup, Duration: *duration,
+		ConfigFile: *config, Topologies: topologies, ClusterSessions: *clusterSessions, Concurrency: *conc, Warmup: *warmup, Duration: *duration,
 		Runs: *runs, MaxOtherLoad: *maxOther, Retries: *retries, Scale: sizes, ScaleActive: *scaleActive, Users: *users, RevokeFamilies: *revoke, Dir: *dir, Bin: *bin,
 	}
 	switch *endpoints {

@@ -61,6 +61,70 @@ func TestBenchRuns(t *testing.T) {
 	}
 }
 
+// TestBenchTopologyRoles keeps the two-node topologies from rotting:
+// roles (A: discovery, auth, management; B: token, userinfo) and its
+// local-etcd baseline, each a fresh etcd cluster seeded over HTTP, on two
+// endpoints with tiny windows; the comparison and the hop table must come
+// out with CPU from both processes.
+func TestBenchTopologyRoles(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts clusters")
+	}
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	jsonFile := filepath.Join(dir, "bench.json")
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"bench", "--bin", bin, "--dir", filepath.Join(dir, "data"), "--topology", "roles",
+		"--endpoints", "token-code-es256,userinfo", "--warmup", "100ms", "--duration", "300ms", "--runs", "1",
+		"--cluster-sessions", "8", "--users", "1", "--json", jsonFile},
+		&stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	for _, want := range []string{"| userinfo | roles |", "| token-code-es256 | local-etcd |", "| roles split |"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, stdout.String())
+		}
+	}
+	raw, err := os.ReadFile(jsonFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Topologies []struct {
+			Name      string `json:"name"`
+			Nodes     int    `json:"nodes"`
+			Memory    []any  `json:"memory"`
+			Endpoints []struct {
+				Endpoint string  `json:"endpoint"`
+				Topology string  `json:"topology"`
+				Requests int64   `json:"requests"`
+				CPU      float64 `json:"cpu_us_per_request"`
+				Errors   int64   `json:"errors"`
+			} `json:"endpoints"`
+		} `json:"topologies"`
+		Hops []struct {
+			Hop string `json:"hop"`
+		} `json:"hops"`
+	}
+	if err := json.Unmarshal(raw, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Topologies) != 2 || rep.Topologies[0].Name != "local-etcd" || rep.Topologies[1].Name != "roles" || len(rep.Hops) != 2 {
+		t.Fatalf("json report: %s", raw)
+	}
+	for _, top := range rep.Topologies {
+		if top.Nodes != 2 || len(top.Memory) != 2 || len(top.Endpoints) != 2 {
+			t.Errorf("%s: %d nodes, %d memory readings, %d endpoints", top.Name, top.Nodes, len(top.Memory), len(top.Endpoints))
+		}
+		for _, e := range top.Endpoints {
+			if e.Topology != top.Name || e.Requests == 0 || e.CPU <= 0 || e.Errors != 0 {
+				t.Errorf("%s %s: labelled %q, %d requests, %.1f µs CPU, %d errors", top.Name, e.Endpoint, e.Topology, e.Requests, e.CPU, e.Errors)
+			}
+		}
+	}
+}
+
 func TestBenchRefusals(t *testing.T) {
 	tests := []struct {
 		name string
@@ -68,7 +132,7 @@ func TestBenchRefusals(t *testing.T) {
 		want string
 	}{
 		{"unknown topology", []string{"--topology", "mesh"}, "unknown topology"},
-		{"topology not built yet", []string{"--topology", "remote"}, "not implemented yet"},
+		{"bad cluster sessions", []string{"--topology", "remote", "--cluster-sessions", "1"}, "--cluster-sessions"},
 		{"unknown endpoint", []string{"--endpoints", "nope", "--scale", "none"}, "unknown endpoint"},
 		{"bad scale", []string{"--scale", "ten"}, "--scale"},
 		{"zero runs", []string{"--runs", "0"}, "--runs"},
