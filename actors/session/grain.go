@@ -97,6 +97,11 @@ func (g *grain) Receive(ctx actor.Context) {
 			return
 		}
 		ctx.Respond(reply)
+		if g.loaded && g.st == nil {
+			// No such session (any longer): nothing worth keeping in
+			// memory, and random cookies must not pile up idle grains.
+			ctx.Poison(ctx.Self())
+		}
 	}
 }
 
