@@ -370,7 +370,7 @@ func Default() Config {
 		Session: SessionConfig{
 			TTL:         Duration(24 * time.Hour),
 			CookieName:  "authrim_session",
-			IdleTimeout: Duration(10 * time.Minute),
+			IdleTimeout: Duration(2 * time.Minute),
 		},
 		// RFC 9106 §7.4's second recommended option scaled to a small
 		// node: 64 MiB, 3 passes.

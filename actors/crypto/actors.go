@@ -45,7 +45,12 @@ func Spawn(root *actor.RootContext, cache *Cache, opts Options) (*actor.PID, err
 	if _, err := root.SpawnNamed(keys, keymanager.CacheActorName); err != nil {
 		return nil, err
 	}
-	workerOpts := append([]actor.PropsOption{actor.WithProducer(func() actor.Actor { return &worker{cache: cache} })}, opts.PropsOptions...)
+	// One long-lived goroutine per worker: a worker's drains never
+	// overlap, so more would only wait.
+	workerOpts := append([]actor.PropsOption{
+		actor.WithProducer(func() actor.Actor { return &worker{cache: cache} }),
+		actor.WithDispatcher(newPinnedDispatcher(opts.Size, 300)),
+	}, opts.PropsOptions...)
 	pool := router.NewRoundRobinPool(opts.Size, workerOpts...)
 	return root.SpawnNamed(pool, PoolName)
 }

@@ -97,6 +97,11 @@ func (g *grain) Receive(ctx actor.Context) {
 			return
 		}
 		ctx.Respond(reply)
+		if g.loaded && g.st == nil {
+			// No such session (any longer): nothing worth keeping in
+			// memory, and random cookies must not pile up idle grains.
+			ctx.Poison(ctx.Self())
+		}
 	}
 }
 
@@ -150,10 +155,18 @@ func (g *grain) handle(ctx context.Context, call *messages.SessionCall) (*messag
 	}
 	now := g.cfg.Now()
 	var next *messages.SessionState
-	if g.st != nil {
+	pruned := false
+	switch {
+	case g.st == nil:
+	case readOnly(call) && !prune(nil, g.st, now, g.cfg.CodeTTL, g.cfg.AccessTokenTTL):
+		// A read with nothing expired works on the state itself: adopted
+		// states are never modified (every change works on a copy), so
+		// the copy would only cost time.
+		next = g.st
+	default:
 		next = proto.Clone(g.st).(*messages.SessionState)
+		pruned = prune(next, next, now, g.cfg.CodeTTL, g.cfg.AccessTokenTTL)
 	}
-	pruned := prune(next, now, g.cfg.CodeTTL, g.cfg.AccessTokenTTL)
 	if empty(next) {
 		// Nothing left: the session is over, exactly as if its record were
 		// gone (Sweep may have deleted it already). Otherwise a browser
@@ -219,34 +232,57 @@ func (g *grain) persist(ctx context.Context, st *messages.SessionState) error {
 // codeTTL and accessTTL are the grain's Config.CodeTTL and AccessTokenTTL.
 // It is the one place for the expiry rules: the grain applies it on every
 // call, Sweep to records no grain has touched for a while.
-func prune(st *messages.SessionState, now time.Time, codeTTL, accessTTL time.Duration) bool {
+//
+// With dst nil it only reports whether anything in st has expired,
+// changing nothing; otherwise it removes the expired parts from dst
+// (st itself or a copy of it: the caller passes the same state twice).
+func prune(dst, st *messages.SessionState, now time.Time, codeTTL, accessTTL time.Duration) bool {
 	if st == nil {
 		return false
 	}
 	n := now.UnixMilli()
-	changed := false
-	if st.Login != nil && st.LoginExpiresMs <= n {
-		st.Login, st.LoginExpiresMs = nil, 0
-		changed = true
-	}
-	for rid, p := range st.Pending {
-		if p.ExpiresMs <= n {
-			delete(st.Pending, rid)
-			changed = true
-		}
-	}
-	before := len(st.Ceremonies)
-	st.Ceremonies = slices.DeleteFunc(st.Ceremonies, func(c *messages.Ceremony) bool { return c.ExpiresMs <= n })
-	changed = changed || len(st.Ceremonies) != before
 	// A redeemed code is kept ten lifetimes so that a replay still finds
 	// it and revokes what it produced (RFC 6749 §4.1.2).
 	keep := 10 * codeTTL.Milliseconds()
-	before = len(st.Codes)
-	st.Codes = slices.DeleteFunc(st.Codes, func(c *messages.Code) bool { return c.ExpiresMs+keep <= n })
-	changed = changed || len(st.Codes) != before
-	before = len(st.Grants)
-	st.Grants = slices.DeleteFunc(st.Grants, func(gr *messages.Grant) bool { return grantEnd(gr, accessTTL) <= n })
-	return changed || len(st.Grants) != before
+	loginGone := st.Login != nil && st.LoginExpiresMs <= n
+	pendingGone := func(p *messages.Pending) bool { return p.ExpiresMs <= n }
+	ceremonyGone := func(c *messages.Ceremony) bool { return c.ExpiresMs <= n }
+	codeGone := func(c *messages.Code) bool { return c.ExpiresMs+keep <= n }
+	grantGone := func(gr *messages.Grant) bool { return grantEnd(gr, accessTTL) <= n }
+	if dst == nil {
+		for _, p := range st.Pending {
+			if pendingGone(p) {
+				return true
+			}
+		}
+		return loginGone || slices.ContainsFunc(st.Ceremonies, ceremonyGone) ||
+			slices.ContainsFunc(st.Codes, codeGone) || slices.ContainsFunc(st.Grants, grantGone)
+	}
+	changed := false
+	if loginGone {
+		dst.Login, dst.LoginExpiresMs = nil, 0
+		changed = true
+	}
+	for rid, p := range dst.Pending {
+		if pendingGone(p) {
+			delete(dst.Pending, rid)
+			changed = true
+		}
+	}
+	before := len(dst.Ceremonies) + len(dst.Codes) + len(dst.Grants)
+	dst.Ceremonies = slices.DeleteFunc(dst.Ceremonies, ceremonyGone)
+	dst.Codes = slices.DeleteFunc(dst.Codes, codeGone)
+	dst.Grants = slices.DeleteFunc(dst.Grants, grantGone)
+	return changed || len(dst.Ceremonies)+len(dst.Codes)+len(dst.Grants) != before
+}
+
+// readOnly reports whether call only reads the session (Get, Check).
+func readOnly(call *messages.SessionCall) bool {
+	switch call.Op.(type) {
+	case *messages.SessionCall_Get, *messages.SessionCall_Check:
+		return true
+	}
+	return false
 }
 
 // grantEnd is when nothing issued from the grant can still be valid.

@@ -46,7 +46,7 @@ func Sweep(ctx context.Context, store persistence.Backend, now time.Time, codeTT
 			if proto.Unmarshal(v, st) != nil {
 				return nil
 			}
-			prune(st, now, codeTTL, accessTokenTTL)
+			prune(st, st, now, codeTTL, accessTokenTTL)
 			if !empty(st) {
 				return nil
 			}

@@ -99,6 +99,11 @@ func Open(dir string, opts Options) (*Store, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{
 		Timeout: timeout,
 		NoSync:  opts.NoSync,
+		// A commit does not rewrite the freelist pages (fewer pages per
+		// fsync'd commit); Open rebuilds the list by scanning instead.
+		// The map form keeps allocation and release cheap on big files.
+		NoFreelistSync: true,
+		FreelistType:   bolt.FreelistMapType,
 	})
 	if err != nil {
 		if errors.Is(err, bolt.ErrTimeout) {
