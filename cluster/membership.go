@@ -14,6 +14,10 @@ import (
 	"authrim/actors/messages"
 )
 
+// newMemberGrace: a peer run younger than this is dropped from the
+// topology when silent, but its lease is not revoked for it.
+const newMemberGrace = 5 * time.Second
+
 // MembershipActorName is the well-known actor of every member that
 // answers heartbeats.
 const MembershipActorName = "authrim-membership"
@@ -25,6 +29,8 @@ type Peer struct {
 	Address  string
 	LeaseID  int64
 	LastSeen time.Time
+	// FirstSeen is when this run of the peer first answered.
+	FirstSeen time.Time
 }
 
 // membership is the cluster provider of a static node set: every member
@@ -146,7 +152,12 @@ func (m *membership) round() {
 				// The peer restarted: its previous run is gone for good.
 				go m.onDropped(old)
 			}
-			m.seen[addr] = Peer{Node: hb.Node, MemberID: hb.MemberId, Address: hb.Address, LeaseID: hb.LeaseId, LastSeen: time.Now()}
+			now := time.Now()
+			first := now
+			if old, ok := m.seen[addr]; ok && old.MemberID == hb.MemberId {
+				first = old.FirstSeen
+			}
+			m.seen[addr] = Peer{Node: hb.Node, MemberID: hb.MemberId, Address: hb.Address, LeaseID: hb.LeaseId, LastSeen: now, FirstSeen: first}
 			m.mu.Unlock()
 		}()
 	}
@@ -190,8 +201,14 @@ func (m *membership) publish() {
 	}
 	for _, p := range dropped {
 		m.logger.Warn("cluster member dropped", "node", p.Node, "address", p.Address, "silent_for", now.Sub(p.LastSeen).Round(time.Millisecond))
+		if p.LastSeen.Sub(p.FirstSeen) < newMemberGrace {
+			// A run that only just started (its first seconds are busy:
+			// etcd catching up, caches filling) is not fenced for a short
+			// silence; if it is really gone, the first grain that needs
+			// moving off it revokes its lease (IsDead).
+			continue
+		}
 		go m.onDropped(p) // may wait for an etcd election; the topology must not
-
 	}
 	if changed {
 		m.logger.Info("cluster topology", "members", names)

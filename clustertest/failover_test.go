@@ -281,10 +281,22 @@ func TestReplaceNodeThatLostItsDisk(t *testing.T) {
 }
 
 // restartAndRejoin starts m again and waits until every member sees all.
+//
+// Like a supervisor (systemd Restart=always) it starts the node again if
+// it fenced itself while joining: on a starved machine a just-started
+// node can miss heartbeats and be dropped again.
 func restartAndRejoin(t *testing.T, tc *testCluster, m *member) {
 	t.Helper()
-	tc.start(m)
-	tc.waitReady(m, 60*time.Second)
+	for attempt := 1; ; attempt++ {
+		tc.start(m)
+		if tc.readyOrFenced(m, 60*time.Second) {
+			break
+		}
+		if attempt == 3 {
+			t.Fatalf("%s fenced itself on every restart", m.name)
+		}
+		t.Logf("%s fenced itself while joining (attempt %d): restarting it", m.name, attempt)
+	}
 	eventually(t, 15*time.Second, "the restarted node back in every view", func() error {
 		for _, o := range tc.members {
 			if st := tc.status(o); len(st.Members) != len(tc.members) {

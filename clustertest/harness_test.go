@@ -245,6 +245,32 @@ func (tc *testCluster) waitReady(m *member, timeout time.Duration) {
 	tc.t.Fatalf("%s not ready within %s\n%s", m.name, timeout, m.log)
 }
 
+// readyOrFenced waits for m to serve; false when it exited saying it was
+// fenced (anything else is fatal).
+func (tc *testCluster) readyOrFenced(m *member, timeout time.Duration) bool {
+	tc.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		select {
+		case <-m.exited:
+			if strings.Contains(tail(m.log.String(), 5), "fenced") {
+				return false
+			}
+			tc.t.Fatalf("%s exited: %v\n%s", m.name, m.err, m.log)
+		default:
+		}
+		if resp, err := http.Get(m.url() + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return true
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	tc.t.Fatalf("%s not ready within %s\n%s", m.name, timeout, m.log)
+	return false
+}
+
 func (tc *testCluster) kill(m *member) {
 	tc.t.Helper()
 	_ = m.cmd.Process.Signal(syscall.SIGKILL)
