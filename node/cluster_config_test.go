@@ -16,11 +16,7 @@ func TestClusterConfigValidation(t *testing.T) {
 		c.Cluster.Listen = "127.0.0.1:7001"
 		c.Cluster.Peers = []string{"127.0.0.1:7002", "127.0.0.1:7003"}
 	}
-	for _, tc := range []struct {
-		name   string
-		adjust func(*node.Config)
-		want   string // "" = valid
-	}{
+	checkValidation(t, []validationCase{
 		{"defaults", func(*node.Config) {}, ""},
 		{"a cluster", cluster, ""},
 		{"peers on bbolt", func(c *node.Config) { cluster(c); c.Storage.Backend = node.BackendBbolt }, "storage.backend"},
@@ -48,7 +44,20 @@ func TestClusterConfigValidation(t *testing.T) {
 		}, "crypto.remote"},
 		{"remote address without remote mode", func(c *node.Config) { c.Crypto.Remote = "127.0.0.1:7002" }, "crypto.remote"},
 		{"unknown crypto mode", func(c *node.Config) { c.Crypto.Mode = "gpu" }, "crypto.mode"},
-	} {
+	})
+}
+
+// validationCase adjusts the defaults and names the key whose problem
+// Validate must report ("" = valid).
+type validationCase struct {
+	name   string
+	adjust func(*node.Config)
+	want   string
+}
+
+func checkValidation(t *testing.T, cases []validationCase) {
+	t.Helper()
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			c := node.Default()
 			tc.adjust(&c)

@@ -12,11 +12,7 @@ import (
 // and JWE algorithms in keys.algorithms are encryption keys, never
 // signing ones.
 func TestRequestsConfigValidation(t *testing.T) {
-	for _, tc := range []struct {
-		name   string
-		adjust func(*node.Config)
-		want   string // "" = valid
-	}{
+	checkValidation(t, []validationCase{
 		{"defaults", func(*node.Config) {}, ""},
 		{"an encryption key", func(c *node.Config) { c.Keys.Algorithms = append(c.Keys.Algorithms, "RSA-OAEP-256", "ECDH-ES") }, ""},
 		{"unknown alg", func(c *node.Config) { c.Keys.Algorithms = append(c.Keys.Algorithms, "A128KW") }, "keys.algorithms"},
@@ -34,19 +30,7 @@ func TestRequestsConfigValidation(t *testing.T) {
 		{"fetch timeout", func(c *node.Config) { c.Requests.Fetch.Timeout = 0 }, "requests.fetch.timeout"},
 		{"fetch size", func(c *node.Config) { c.Requests.Fetch.MaxBytes = 10 }, "requests.fetch.max_bytes"},
 		{"short initial access token", func(c *node.Config) { c.Registration.InitialAccessToken = "short" }, "registration.initial_access_token"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			c := node.Default()
-			tc.adjust(&c)
-			err := c.Validate()
-			if tc.want == "" && err != nil {
-				t.Fatal(err)
-			}
-			if tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
-				t.Fatalf("got %v, want a problem with %s", err, tc.want)
-			}
-		})
-	}
+	})
 	d := node.Default()
 	if d.RegistrationEnabled() || d.Requests.Fetch.AllowPrivateAddresses || d.Requests.RequirePAR {
 		t.Error("secure defaults: registration off, fetch guard on")
