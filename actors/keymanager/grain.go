@@ -88,7 +88,7 @@ func (g *grain) Receive(ctx actor.Context) {
 			g.own.Release()
 		}
 	case tick:
-		if err := g.change(ctx, context.Background(), func(*messages.KeySet, time.Time) (bool, error) { return false, nil }); err != nil {
+		if err := g.change(ctx, context.Background(), func(*messages.KeySet, time.Time) (bool, error) { return false, nil }); err != nil && !g.stopIfFenced(ctx, err) {
 			g.cfg.Logger.Error("keymanager timer failed", "identity", g.identity, "err", err)
 		}
 	case *messages.ListKeys:
