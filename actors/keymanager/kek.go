@@ -48,14 +48,16 @@ func LoadOrCreateKEK(path string) (*KEK, error) {
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrKEK, err)
 		}
-		// O_EXCL: two processes starting at once must not both write one.
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if errors.Is(err, os.ErrExist) {
-			return LoadOrCreateKEK(path)
-		}
+		// Written whole to a private temporary file, then linked into
+		// place: the link fails if another process (nodes of a cluster
+		// starting at once on one KEK path) got there first, and nobody
+		// ever reads a file that is created but not yet written.
+		f, err := os.CreateTemp(filepath.Dir(path), ".kek-*")
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrKEK, err)
 		}
+		tmp := f.Name()
+		defer os.Remove(tmp)
 		if _, err := f.WriteString(hex.EncodeToString(raw) + "\n"); err != nil {
 			f.Close()
 			return nil, fmt.Errorf("%w: %w", ErrKEK, err)
@@ -65,6 +67,11 @@ func LoadOrCreateKEK(path string) (*KEK, error) {
 			return nil, fmt.Errorf("%w: %w", ErrKEK, err)
 		}
 		if err := f.Close(); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrKEK, err)
+		}
+		if err := os.Link(tmp, path); errors.Is(err, os.ErrExist) {
+			return LoadOrCreateKEK(path)
+		} else if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrKEK, err)
 		}
 		return NewKEK(raw)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 )
 
@@ -66,5 +67,40 @@ func TestKEKRejects(t *testing.T) {
 				t.Fatalf("err = %v, want ErrKEK", err)
 			}
 		})
+	}
+}
+
+// Nodes of a cluster starting at once on one KEK path all get the same
+// KEK, and none reads a file that is created but not yet written.
+func TestKEKCreatedOnceUnderConcurrency(t *testing.T) {
+	for round := 0; round < 20; round++ {
+		path := filepath.Join(t.TempDir(), "data", "kek")
+		const n = 8
+		keks := make([]*KEK, n)
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				keks[i], errs[i] = LoadOrCreateKEK(path)
+			}()
+		}
+		wg.Wait()
+		sealed, err := keks[0].Wrap("kid", []byte("secret"))
+		if errs[0] != nil || err != nil {
+			t.Fatal(errs[0], err)
+		}
+		for i := range n {
+			if errs[i] != nil {
+				t.Fatalf("round %d: caller %d: %v", round, i, errs[i])
+			}
+			if _, err := keks[i].Unwrap("kid", sealed); err != nil {
+				t.Fatalf("round %d: caller %d got another KEK", round, i)
+			}
+		}
+		if left, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".kek-*")); len(left) != 0 {
+			t.Fatalf("temporary files left: %v", left)
+		}
 	}
 }
