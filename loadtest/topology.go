@@ -2,6 +2,8 @@ package loadtest
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -276,6 +278,14 @@ func startCluster(ctx context.Context, o Options, dir, topo string) (*Node, erro
 		}
 		ms = append(ms, m)
 		initial = append(initial, m.name+"=https://"+m.peer)
+	}
+	// The members share one KEK file, written here before either starts:
+	// two nodes creating it at once can race (one reads the file the
+	// other has created but not yet written).
+	kek := make([]byte, 32)
+	_, _ = rand.Read(kek)
+	if err := os.WriteFile(filepath.Join(dir, "kek"), []byte(hex.EncodeToString(kek)+"\n"), 0o600); err != nil {
+		return nil, err
 	}
 	issuer := fmt.Sprintf("http://localhost:%d", ms[0].http)
 	token := randomToken()
