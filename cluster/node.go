@@ -142,10 +142,7 @@ func (n *Node) ActiveGrains() map[string]int {
 	return out
 }
 
-// OwnerOf returns the actor address of the member a grain lives on now.
-func (n *Node) OwnerOf(kind, identity string) string {
-	return n.lookup.Owner(pc.NewClusterIdentity(identity, kind))
-}
+
 
 // Shutdown leaves the cluster and stops every actor on this node. Alone,
 // there is no one to hand grains over to, so it skips the graceful

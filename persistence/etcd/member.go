@@ -137,11 +137,6 @@ func StartMember(ctx context.Context, mc MemberConfig) (*Member, error) {
 	return &Member{e: e, cfg: mc, closing: closing}, nil
 }
 
-// ClientURL is the URL the member serves clients on.
-func (m *Member) ClientURL() string {
-	return m.e.Clients[0].Addr().String()
-}
-
 // Endpoint is this member's client endpoint for clientv3.
 func (m *Member) Endpoint() string {
 	return m.cfg.TLS.scheme() + "://" + m.cfg.ClientListen
