@@ -142,8 +142,6 @@ func (n *Node) ActiveGrains() map[string]int {
 	return out
 }
 
-
-
 // Shutdown leaves the cluster and stops every actor on this node. Alone,
 // there is no one to hand grains over to, so it skips the graceful
 // hand-over (and its fixed 2 s wait).
