@@ -561,11 +561,15 @@ func (d *Directory) Client(ctx context.Context, id string) (Client, error) {
 	if err != nil {
 		return Client{}, fmt.Errorf("directory: get client: %w", err)
 	}
-	var c Client
-	if err := json.Unmarshal(b, &c); err != nil {
+	c, err := d.clients.get(id, b, func(b []byte) (Client, error) {
+		var c Client
+		err := json.Unmarshal(b, &c)
+		c.Static = false
+		return c, err
+	}, cloneClient)
+	if err != nil {
 		return Client{}, fmt.Errorf("directory: decode client %q: %w", id, err)
 	}
-	c.Static = false
 	return c, nil
 }
 

@@ -136,6 +136,9 @@ type Directory struct {
 	// dummyHash is verified against when a username is unknown, so that
 	// Authenticate costs one argon2id run whether or not the user exists.
 	dummyHash string
+	// users and clients skip re-decoding unchanged records.
+	users   *decoded[User]
+	clients *decoded[Client]
 }
 
 // New returns a Directory on store. It validates opts (argon2 parameters,
@@ -152,7 +155,8 @@ func New(store persistence.Backend, opts Options) (*Directory, error) {
 			return nil, err
 		}
 	}
-	d := &Directory{store: store, params: p, static: map[string]Client{}, now: opts.Now, idTokenAlgs: IDTokenSignAlgs}
+	d := &Directory{store: store, params: p, static: map[string]Client{}, now: opts.Now, idTokenAlgs: IDTokenSignAlgs,
+		users: newDecoded[User](decodedMax), clients: newDecoded[Client](decodedMax)}
 	if d.now == nil {
 		d.now = time.Now
 	}

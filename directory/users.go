@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 	"unicode/utf8"
@@ -165,11 +166,22 @@ func (d *Directory) User(ctx context.Context, subject string) (User, error) {
 	if err != nil {
 		return User{}, fmt.Errorf("directory: get user: %w", err)
 	}
-	var u User
-	if err := json.Unmarshal(b, &u); err != nil {
+	u, err := d.users.get(subject, b, func(b []byte) (User, error) {
+		var u User
+		err := json.Unmarshal(b, &u)
+		return u, err
+	}, cloneUser)
+	if err != nil {
 		return User{}, fmt.Errorf("directory: decode user %q: %w", subject, err)
 	}
 	return u, nil
+}
+
+// cloneUser copies what a caller could change without touching the
+// cached user: the claims map (claim values are only read).
+func cloneUser(u User) User {
+	u.Claims = maps.Clone(u.Claims)
+	return u
 }
 
 // UserByUsername returns the user with this username (compared without

@@ -50,10 +50,26 @@ func inProcess(ctx context.Context, sc loadtest.ServerConfig) (*loadtest.Server,
 	return loadtest.NewServer(sc, os.Getpid(), func() error { return n.Shutdown(context.Background()) }), nil
 }
 
+func writeAllocs(t *testing.T, path string) {
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestProfileEndpoint profiles one endpoint of the bench:
 //
 //	go test ./loadtest -run TestProfileEndpoint -count=1 -args \
 //	    -profile.endpoint=token-code-es256 -profile.out=/tmp/cpu.pprof
+//
+// Several endpoints (comma-separated) run one after the other on one
+// node, a profile each (cpu-ENDPOINT.pprof). Each window also writes
+// allocation profiles before and after it (OUT.allocs-before, OUT.allocs:
+// alloc_space with -diff_base, inuse_space for what stays).
 //	go tool pprof -top -focus 'authrim/' /tmp/cpu.pprof
 func TestProfileEndpoint(t *testing.T) {
 	if *profEndpoint == "" {
@@ -61,10 +77,10 @@ func TestProfileEndpoint(t *testing.T) {
 	}
 	o := loadtest.Options{
 		Concurrency: *profConc, Warmup: 2 * time.Second, Duration: *profDuration, Runs: 1,
-		Endpoints: []string{*profEndpoint}, Dir: t.TempDir(), Launch: inProcess, Progress: os.Stderr,
+		Endpoints: strings.Split(*profEndpoint, ","), Dir: t.TempDir(), Launch: inProcess, Progress: os.Stderr,
 		Window: func(endpoint string) func() {
 			out := *profOut
-			if *profScale > 0 {
+			if *profScale > 0 || strings.Contains(*profEndpoint, ",") {
 				// Both scale endpoints are profiled: one file each.
 				out = strings.TrimSuffix(out, ".pprof") + "-" + endpoint + ".pprof"
 			}
@@ -75,7 +91,10 @@ func TestProfileEndpoint(t *testing.T) {
 			if err := pprof.StartCPUProfile(f); err != nil {
 				t.Fatal(err)
 			}
-			return func() { pprof.StopCPUProfile(); f.Close() }
+			// Allocations: snapshots before and after the window, for
+			// go tool pprof -sample_index=alloc_space -diff_base OUT.allocs-before OUT.allocs
+			writeAllocs(t, out+".allocs-before")
+			return func() { pprof.StopCPUProfile(); f.Close(); writeAllocs(t, out+".allocs") }
 		},
 	}
 	if *profScale > 0 {

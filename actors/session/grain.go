@@ -28,6 +28,7 @@ const (
 
 	maxPending    = 16
 	maxCodes      = 64
+	maxGrants     = 64
 	maxUsed       = 32
 	maxCeremonies = 8
 )
@@ -242,12 +243,18 @@ func prune(dst, st *messages.SessionState, now time.Time, codeTTL, accessTTL tim
 	}
 	n := now.UnixMilli()
 	// A redeemed code is kept ten lifetimes so that a replay still finds
-	// it and revokes what it produced (RFC 6749 §4.1.2).
+	// it and revokes what it produced (RFC 6749 §4.1.2). One never
+	// redeemed produced nothing: it goes when it expires.
 	keep := 10 * codeTTL.Milliseconds()
 	loginGone := st.Login != nil && st.LoginExpiresMs <= n
 	pendingGone := func(p *messages.Pending) bool { return p.ExpiresMs <= n }
 	ceremonyGone := func(c *messages.Ceremony) bool { return c.ExpiresMs <= n }
-	codeGone := func(c *messages.Code) bool { return c.ExpiresMs+keep <= n }
+	codeGone := func(c *messages.Code) bool {
+		if c.Redeemed {
+			return c.ExpiresMs+keep <= n
+		}
+		return c.ExpiresMs <= n
+	}
 	grantGone := func(gr *messages.Grant) bool { return grantEnd(gr, accessTTL) <= n }
 	if dst == nil {
 		for _, p := range st.Pending {
@@ -522,13 +529,23 @@ func (o *op) issue(m *messages.IssueCode) error {
 	}
 	o.st.Codes = append(o.st.Codes, &messages.Code{
 		Hash:      hash(secret),
-		Request:   req,
+		Request:   forRedemption(req),
 		Login:     o.st.Login,
 		ExpiresMs: o.now.Add(o.g.cfg.CodeTTL).UnixMilli(),
 	})
 	o.changed = true
 	o.reply.Code, o.reply.Request, o.reply.Login = o.g.sid+"."+secret, req, o.st.Login
 	return nil
+}
+
+// forRedemption is the part of an authorization request its code needs
+// at the token endpoint; the rest (state, prompt, display names...) was
+// for the authorization response and would only grow the record.
+func forRedemption(req *messages.AuthRequest) *messages.AuthRequest {
+	return &messages.AuthRequest{
+		ClientId: req.ClientId, RedirectUri: req.RedirectUri, Scopes: req.Scopes, Nonce: req.Nonce,
+		CodeChallenge: req.CodeChallenge, ClaimsJson: req.ClaimsJson,
+	}
 }
 
 func (o *op) findGrant(id string) *messages.Grant {
@@ -553,11 +570,15 @@ func (o *op) revokeGrant(gr *messages.Grant, reason string) {
 	o.g.cfg.Logger.Warn("grant revoked", "audit", true, "sid", o.g.sid, "grant", gr.Id, "client_id", gr.ClientId, "reason", reason)
 }
 
-// view is a grant without its secrets, for replies.
+// view is a grant without its secrets, for replies. It shares the
+// grant's slices and Login: adopted states are never modified in place.
+// (A proto.Clone would copy the used-token hashes only to drop them.)
 func view(gr *messages.Grant) *messages.Grant {
-	v := proto.Clone(gr).(*messages.Grant)
-	v.RefreshHash, v.UsedRefreshHashes = nil, nil
-	return v
+	return &messages.Grant{
+		Id: gr.Id, ClientId: gr.ClientId, Scopes: gr.Scopes, Nonce: gr.Nonce, ClaimsJson: gr.ClaimsJson,
+		Login: gr.Login, CreatedMs: gr.CreatedMs, RefreshExpiresMs: gr.RefreshExpiresMs,
+		Revoked: gr.Revoked, RevokeReason: gr.RevokeReason,
+	}
 }
 
 // S256 is the PKCE code challenge of a verifier (RFC 7636 §4.2).
@@ -620,7 +641,19 @@ func (o *op) redeem(m *messages.RedeemCode) error {
 		gr.RefreshExpiresMs = o.ms() + m.RefreshTtlMs
 		o.reply.RefreshToken = o.g.sid + "." + gr.Id + "." + secret
 	}
-	code.Redeemed, code.GrantId = true, gr.Id
+	// What a replay needs of the code is its hash and what it produced.
+	code.Redeemed, code.GrantId, code.Request, code.Login = true, gr.Id, nil, nil
+	if len(o.st.Grants) >= maxGrants {
+		// Bound the state: a revoked grant gives way, else the oldest,
+		// and with it its refresh and access tokens.
+		i := max(0, slices.IndexFunc(o.st.Grants, func(gr *messages.Grant) bool { return gr.Revoked }))
+		old := o.st.Grants[i]
+		if !old.Revoked {
+			o.g.cfg.Logger.Warn("grant dropped: too many grants in the session", "audit", true,
+				"sid", o.g.sid, "grant", old.Id, "client_id", old.ClientId)
+		}
+		o.st.Grants = slices.Delete(o.st.Grants, i, i+1)
+	}
 	o.st.Grants = append(o.st.Grants, gr)
 	o.changed = true
 	o.reply.Grant = view(gr)

@@ -23,11 +23,17 @@ func TestPruneDryRunAgrees(t *testing.T) {
 		}
 	}
 	for name, expire := range map[string]func(*messages.SessionState){
-		"nothing":  func(*messages.SessionState) {},
+		"nothing": func(*messages.SessionState) {},
+		// Redeemed: kept ten lifetimes past expiry, so a replay is caught.
+		"redeemed-code": func(st *messages.SessionState) {
+			st.Codes[0].Redeemed, st.Codes[0].ExpiresMs = true, ms-9*time.Minute.Milliseconds()
+		},
 		"login":    func(st *messages.SessionState) { st.LoginExpiresMs = ms - 1 },
 		"pending":  func(st *messages.SessionState) { st.Pending["r"].ExpiresMs = ms - 1 },
 		"ceremony": func(st *messages.SessionState) { st.Ceremonies = []*messages.Ceremony{{ExpiresMs: ms - 1}} },
 		"code":     func(st *messages.SessionState) { st.Codes[0].ExpiresMs = ms - 11*time.Minute.Milliseconds() },
+		// Never redeemed: no replay to catch, gone at expiry.
+		"unredeemed-code": func(st *messages.SessionState) { st.Codes[0].ExpiresMs = ms - 1 },
 		"grant": func(st *messages.SessionState) {
 			st.Grants[0].RefreshExpiresMs, st.Grants[0].CreatedMs = ms-2*time.Hour.Milliseconds(), 0
 		},
@@ -40,7 +46,7 @@ func TestPruneDryRunAgrees(t *testing.T) {
 			if !proto.Equal(st, before) {
 				t.Fatal("the dry run changed the state")
 			}
-			if wet := prune(st, st, now, time.Minute, time.Hour); wet != dry || dry != (name != "nothing") {
+			if wet := prune(st, st, now, time.Minute, time.Hour); wet != dry || dry != (name != "nothing" && name != "redeemed-code") {
 				t.Fatalf("dry %v, real %v", dry, wet)
 			}
 		})
