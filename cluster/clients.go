@@ -64,6 +64,9 @@ type Crypto struct {
 	node   *Node
 	pid    *actor.PID
 	inline *crypto.Cache
+	// observe wraps inline work with the metrics and span an actor's
+	// middleware would give it (nil: none).
+	observe func(ctx context.Context, msg any, work func())
 }
 
 // Crypto returns the client of the Crypto pool at pid (on this node or
@@ -71,8 +74,11 @@ type Crypto struct {
 func (n *Node) Crypto(pid *actor.PID) Crypto { return Crypto{node: n, pid: pid} }
 
 // InlineCrypto returns a client that signs and verifies with cache on the
-// calling goroutine, with no actor hop.
-func (n *Node) InlineCrypto(cache *crypto.Cache) Crypto { return Crypto{node: n, inline: cache} }
+// calling goroutine, with no actor hop; observe (optional) instruments
+// each call as the pool's middleware would.
+func (n *Node) InlineCrypto(cache *crypto.Cache, observe func(ctx context.Context, msg any, work func())) Crypto {
+	return Crypto{node: n, inline: cache, observe: observe}
+}
 
 func cryptoCall[R interface{ GetError() *messages.Error }](ctx context.Context, c Crypto, msg any) (R, error) {
 	var zero R
@@ -80,7 +86,11 @@ func cryptoCall[R interface{ GetError() *messages.Error }](ctx context.Context, 
 	var err error
 	if c.inline != nil {
 		if err = ctx.Err(); err == nil {
-			res = crypto.Handle(c.inline, msg)
+			if c.observe != nil {
+				c.observe(ctx, msg, func() { res = crypto.Handle(c.inline, msg) })
+			} else {
+				res = crypto.Handle(c.inline, msg)
+			}
 		}
 	} else {
 		res, err = c.node.RequestLocal(ctx, c.pid, msg)

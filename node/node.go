@@ -73,6 +73,9 @@ type Node struct {
 	listener  net.Listener
 	served    chan error
 	tel       *telemetry.Telemetry
+	// inlineObserve instruments inline crypto like the pool's actors
+	// (nil with Options.NoInstrumentation).
+	inlineObserve func(ctx context.Context, msg any, work func())
 	metrics   *http.Server
 	now       func() time.Time
 	sweeper   *sweeper
@@ -295,6 +298,9 @@ func (n *Node) instrument(opts Options, kind string) []actor.PropsOption {
 	if opts.NoInstrumentation {
 		return nil
 	}
+	if kind == crypto.PoolName {
+		n.inlineObserve = n.tel.Inline(kind)
+	}
 	return n.tel.PropsOptions(kind)
 }
 
@@ -386,7 +392,7 @@ func (n *Node) KeyManager() cluster.KeyManager { return n.actors.KeyManager() }
 func (n *Node) Crypto() cluster.Crypto {
 	switch n.cfg.Crypto.Mode {
 	case CryptoInline:
-		return n.actors.InlineCrypto(n.cache)
+		return n.actors.InlineCrypto(n.cache, n.inlineObserve)
 	case CryptoRemote:
 		return n.actors.Crypto(actor.NewPID(n.cfg.Crypto.Remote, crypto.PoolName))
 	}

@@ -30,11 +30,18 @@ func freeAddr(t *testing.T) string {
 // TestTokenRequestMetricsAndConnectedTrace: one code redemption produces
 // the route's metrics and one trace from the HTTP handler through the
 // Session grain (and its store write) to the Crypto actors.
+// In both crypto modes: inline work gets the pool's metrics and spans.
 func TestTokenRequestMetricsAndConnectedTrace(t *testing.T) {
+	for _, mode := range []string{node.CryptoLocal, node.CryptoInline} {
+		t.Run(mode, func(t *testing.T) { tokenRequestMetricsAndTrace(t, mode) })
+	}
+}
+
+func tokenRequestMetricsAndTrace(t *testing.T, mode string) {
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
 	metricsAddr := freeAddr(t)
-	o := startOPFull(t, func(c *node.Config) { c.Metrics.Listen = metricsAddr },
+	o := startOPFull(t, func(c *node.Config) { c.Metrics.Listen = metricsAddr; c.Crypto.Mode = mode },
 		func(opts *node.Options) { opts.TracerProvider = tp })
 
 	cb := o.signIn(t, browser(t), o.authorizeURL(baseParams()))

@@ -112,3 +112,24 @@ func (t *Telemetry) PropsOptions(kind string) []actor.PropsOption {
 		actor.WithMailbox(actor.Unbounded(t.Mailbox(kind))),
 	}
 }
+
+// Inline measures and traces work an actor of kind would do, done on the
+// caller's goroutine instead (crypto.mode inline): the same message and
+// duration metrics as ActorMiddleware, and a span under ctx's, so a
+// deployment shows the same figures and traces with or without the hop.
+func (t *Telemetry) Inline(kind string) func(ctx context.Context, msg any, work func()) {
+	duration := t.ActorDuration.WithLabelValues(kind)
+	return func(ctx context.Context, msg any, work func()) {
+		start := time.Now()
+		name := messageName(msg)
+		if trace.SpanContextFromContext(ctx).IsValid() {
+			_, span := t.Tracer.Start(ctx, kind+" "+name, trace.WithSpanKind(trace.SpanKindInternal))
+			work()
+			span.End()
+		} else {
+			work()
+		}
+		t.ActorMessages.WithLabelValues(kind, name).Inc()
+		duration.Observe(time.Since(start).Seconds())
+	}
+}

@@ -68,6 +68,10 @@ func Observe(t *telemetry.Telemetry, logger *slog.Logger) echo.MiddlewareFunc {
 				span.SetStatus(codes.Error, code)
 			}
 			span.End()
+			if !logger.Enabled(ctx, slog.LevelInfo) {
+				// No access log at this level: skip building the line.
+				return nil
+			}
 			attrs := []any{
 				"method", req.Method, "route", route, "status", status,
 				"duration_ms", float64(elapsed.Microseconds()) / 1000, "bytes", c.Response().Size,
