@@ -70,6 +70,7 @@ func writeAllocs(t *testing.T, path string) {
 // node, a profile each (cpu-ENDPOINT.pprof). Each window also writes
 // allocation profiles before and after it (OUT.allocs-before, OUT.allocs:
 // alloc_space with -diff_base, inuse_space for what stays).
+//
 //	go tool pprof -top -focus 'authrim/' /tmp/cpu.pprof
 func TestProfileEndpoint(t *testing.T) {
 	if *profEndpoint == "" {

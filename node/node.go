@@ -76,9 +76,9 @@ type Node struct {
 	// inlineObserve instruments inline crypto like the pool's actors
 	// (nil with Options.NoInstrumentation).
 	inlineObserve func(ctx context.Context, msg any, work func())
-	metrics   *http.Server
-	now       func() time.Time
-	sweeper   *sweeper
+	metrics       *http.Server
+	now           func() time.Time
+	sweeper       *sweeper
 }
 
 // Start brings a node up: store, actors, keys, then the HTTP listener. It
