@@ -35,7 +35,7 @@ func newLookup(timeout time.Duration) *lookup {
 func (l *lookup) Setup(c *pc.Cluster, _ []string, _ bool) {
 	l.c = c
 	l.rdv.Store(pc.NewRendezvous())
-	props := actor.PropsFromProducer(func() actor.Actor { return &placement{c: c, rdv: l.rdv, actors: map[string]placed{}} })
+	props := actor.PropsFromProducer(func() actor.Actor { return &placement{c: c, rdv: l.rdv, actors: map[string]placed{}, byPID: map[string]string{}} })
 	pid, err := c.ActorSystem.Root.SpawnNamed(props, PlacementActorName)
 	if err != nil {
 		panic(err) // the name is ours; taken means a programming error
@@ -98,6 +98,10 @@ type placement struct {
 	c      *pc.Cluster
 	rdv    *atomic.Pointer[pc.Rendezvous] // this member's current view
 	actors map[string]placed
+	// byPID finds a grain's key from its PID when it terminates: a
+	// passivation wave stops thousands at once, and a scan of actors per
+	// termination made that quadratic.
+	byPID map[string]string
 }
 
 func (p *placement) Receive(ctx actor.Context) {
@@ -119,18 +123,20 @@ func (p *placement) Receive(ctx actor.Context) {
 		pid := ctx.SpawnPrefix(pc.WithClusterIdentity(kind.Props, m.ClusterIdentity), m.ClusterIdentity.Identity)
 		kind.Inc()
 		p.actors[key] = placed{ci: m.ClusterIdentity, pid: pid}
+		p.byPID[pid.Id] = key
 		ctx.Respond(&pc.ActivationResponse{Pid: pid})
 	case *actor.Terminated:
-		for key, a := range p.actors {
-			if a.pid.Equal(m.Who) {
-				delete(p.actors, key)
-				if kind := p.c.GetClusterKind(a.ci.Kind); kind != nil {
-					kind.Dec()
-				}
-				p.c.PidCache.RemoveByValue(a.ci.Identity, a.ci.Kind, a.pid)
-				break
-			}
+		key, ok := p.byPID[m.Who.GetId()]
+		if !ok {
+			return
 		}
+		delete(p.byPID, m.Who.GetId())
+		a := p.actors[key]
+		delete(p.actors, key)
+		if kind := p.c.GetClusterKind(a.ci.Kind); kind != nil {
+			kind.Dec()
+		}
+		p.c.PidCache.RemoveByValue(a.ci.Identity, a.ci.Kind, a.pid)
 	case *pc.ClusterTopology:
 		r := pc.NewRendezvous()
 		r.UpdateMembers(m.Members)
