@@ -35,7 +35,9 @@ func newLookup(timeout time.Duration) *lookup {
 func (l *lookup) Setup(c *pc.Cluster, _ []string, _ bool) {
 	l.c = c
 	l.rdv.Store(pc.NewRendezvous())
-	props := actor.PropsFromProducer(func() actor.Actor { return &placement{c: c, rdv: l.rdv, actors: map[string]placed{}, byPID: map[string]string{}} })
+	props := actor.PropsFromProducer(func() actor.Actor {
+		return &placement{c: c, rdv: l.rdv, actors: map[string]placed{}, byPID: map[string]string{}}
+	})
 	pid, err := c.ActorSystem.Root.SpawnNamed(props, PlacementActorName)
 	if err != nil {
 		panic(err) // the name is ours; taken means a programming error

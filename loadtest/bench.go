@@ -20,11 +20,14 @@ import (
 // Topologies `authrim bench --topology` knows (docs/BENCH.md).
 const (
 	// TopologyLocal: one node; front ends sign through the node-local
-	// Crypto actor pool (the default deployment).
+	// Crypto actor pool (crypto.mode local).
 	TopologyLocal = "local"
 	// TopologyInline: one node; front ends sign with the cached key
-	// themselves (crypto.mode inline).
+	// themselves (crypto.mode inline, the default deployment).
 	TopologyInline = "inline"
+	// TopologyDefault is what a node runs without crypto.mode: the
+	// bench's full run (every endpoint, the scale runs) measures it.
+	TopologyDefault = TopologyInline
 	// TopologyRemote: two nodes; A's front ends sign through B's Crypto
 	// pool (crypto.mode remote).
 	TopologyRemote = "remote"
@@ -106,7 +109,7 @@ func (o *Options) defaults() {
 		o.RevokeFamilies = 120_000
 	}
 	if len(o.Topologies) == 0 {
-		o.Topologies = []string{TopologyLocal}
+		o.Topologies = []string{TopologyDefault}
 	}
 	if o.Progress == nil {
 		o.Progress = io.Discard
@@ -289,7 +292,7 @@ func (n *Node) Stop() error {
 func (n *Node) Measure(ctx context.Context, e Endpoint, o Options) (Result, error) {
 	topo := n.Topology
 	if topo == "" {
-		topo = TopologyLocal
+		topo = TopologyDefault
 	}
 	r := Result{Endpoint: e.Name, Topology: topo, Stored: n.stored()}
 	conc := o.Concurrency
@@ -377,7 +380,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			return nil, fmt.Errorf("loadtest: unknown topology %q (known: %s)", t, strings.Join(Topologies, ", "))
 		}
 	}
-	compare := !slices.Equal(o.Topologies, []string{TopologyLocal})
+	compare := !slices.Equal(o.Topologies, []string{TopologyDefault})
 	known := EndpointNames()
 	for _, e := range o.Endpoints {
 		if !slices.Contains(known, e) {

@@ -54,7 +54,7 @@ type Node struct {
 	accessOnce   sync.Once
 	access       []string
 	accessErr    error
-	// Topology labels the results ("" is TopologyLocal).
+	// Topology labels the results ("" is TopologyDefault).
 	Topology string
 	// Bases maps a role (auth, token, userinfo, management) to the node
 	// that serves it, when not Server (a roles split).

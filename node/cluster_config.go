@@ -10,10 +10,10 @@ import (
 // Where the front ends' signing and verification run (crypto.mode): the
 // seed's topologies.
 const (
-	// CryptoLocal: this node's Crypto actor pool (the default).
+	// CryptoLocal: this node's Crypto actor pool.
 	CryptoLocal = "local"
 	// CryptoInline: on the request's goroutine with the node's key
-	// cache, no actor hop.
+	// cache, no actor hop (the default: BENCHMARKS.md, "Decision").
 	CryptoInline = "inline"
 	// CryptoRemote: the Crypto pool of another member (crypto.remote).
 	CryptoRemote = "remote"

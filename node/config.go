@@ -349,7 +349,7 @@ func Default() Config {
 			FailureTimeout:    Duration(time.Second),
 			LeaseTTL:          Duration(5 * time.Second),
 		},
-		Crypto:  CryptoConfig{Mode: CryptoLocal},
+		Crypto:  CryptoConfig{Mode: CryptoInline},
 		Log:     LogConfig{Format: "text", Level: "info"},
 		Metrics: MetricsConfig{Listen: ""},
 		Tracing: TracingConfig{SampleRatio: 1},

@@ -20,8 +20,8 @@ import (
 const benchUsage = `authrim bench [flags]: load-test every endpoint of a node this command starts
 
 Flags:
-  --topology T[,T]        local alone (the default): every endpoint on one node, front ends ->
-                          node-local Crypto pool, plus the scale runs. Any other set compares
+  --topology T[,T]        inline alone (the default): every endpoint on one node as it runs by
+                          default (crypto.mode inline, or --config's), plus the scale runs. Any other set compares
                           topologies on the endpoints that sign or verify (each on fresh nodes):
                             inline  one node, crypto.mode inline (no actor hop)
                             local   one node, crypto.mode local
@@ -40,7 +40,7 @@ Flags:
   --warmup D --duration D warm-up and measured window per endpoint and run (default 2s, 5s)
   --runs N                runs per endpoint; tables show the median (default 3)
   --scale S[,S]|none      stored refresh families for the refresh/userinfo scale runs
-                          (default 10k,100k with --topology local, else none; e.g. 10k,100k,1m)
+                          (default 10k,100k with --topology inline, else none; e.g. 10k,100k,1m)
   --scale-active N        families the scale runs use, drawn from the stored ones (default 4000)
   --max-other-load C      measure a window again when the rest of the machine kept more than C
                           cores busy during it (default 0.3; 0: never)
@@ -61,7 +61,7 @@ See docs/BENCH.md.
 // benchCmd: the load benchmark.
 func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	topology := fs.String("topology", loadtest.TopologyLocal, "")
+	topology := fs.String("topology", loadtest.TopologyDefault, "")
 	target := fs.String("target", "", "")
 	config := fs.String("config", "", "")
 	endpoints := fs.String("endpoints", "all", "")
@@ -114,7 +114,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if *scale == "" {
 		*scale = "none"
-		if len(topologies) == 0 || slices.Equal(topologies, []string{loadtest.TopologyLocal}) {
+		if len(topologies) == 0 || slices.Equal(topologies, []string{loadtest.TopologyDefault}) {
 			*scale = "10k,100k"
 		}
 	}
