@@ -23,6 +23,7 @@ var (
 	profDuration = flag.Duration("profile.duration", 10*time.Second, "measured window")
 	profConc     = flag.Int("profile.concurrency", 4, "load workers")
 	profScale    = flag.Int("profile.scale", 0, "profile the scale run with this many stored families instead (one file per endpoint)")
+	profRuns     = flag.Int("profile.runs", 1, "runs; each run's window overwrites the profiles of the run before")
 )
 
 // inProcess starts the node inside the test process, so that a CPU
@@ -77,7 +78,7 @@ func TestProfileEndpoint(t *testing.T) {
 		t.Skip("set -profile.endpoint")
 	}
 	o := loadtest.Options{
-		Concurrency: *profConc, Warmup: 2 * time.Second, Duration: *profDuration, Runs: 1,
+		Concurrency: *profConc, Warmup: 2 * time.Second, Duration: *profDuration, Runs: *profRuns,
 		Endpoints: strings.Split(*profEndpoint, ","), Dir: t.TempDir(), Launch: inProcess, Progress: os.Stderr,
 		Window: func(endpoint string) func() {
 			out := *profOut

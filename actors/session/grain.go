@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"time"
 
@@ -139,6 +140,12 @@ func (g *grain) load(ctx context.Context) error {
 // handle runs one call on a copy of the state, persists the copy if the
 // call changed it, and only then adopts it and answers. An error means the
 // grain lost its ownership and must stop.
+//
+// The copy is shallow (shallowCopy): its own slices and maps, holding the
+// adopted state's codes, grants and consents. An op that changes one of
+// those replaces it by a clone first (writableGrant, writableCode), so
+// the adopted state never changes and a call costs what it touches, not
+// the whole record.
 func (g *grain) handle(ctx context.Context, call *messages.SessionCall) (*messages.SessionReply, error) {
 	store, err := g.own.Store(ctx)
 	if err != nil {
@@ -165,7 +172,7 @@ func (g *grain) handle(ctx context.Context, call *messages.SessionCall) (*messag
 		// the copy would only cost time.
 		next = g.st
 	default:
-		next = proto.Clone(g.st).(*messages.SessionState)
+		next = shallowCopy(g.st)
 		pruned = prune(next, next, now, g.cfg.CodeTTL, g.cfg.AccessTokenTTL)
 	}
 	if empty(next) {
@@ -281,6 +288,40 @@ func prune(dst, st *messages.SessionState, now time.Time, codeTTL, accessTTL tim
 	dst.Codes = slices.DeleteFunc(dst.Codes, codeGone)
 	dst.Grants = slices.DeleteFunc(dst.Grants, grantGone)
 	return changed || len(dst.Ceremonies)+len(dst.Codes)+len(dst.Grants) != before
+}
+
+// shallowCopy returns a state whose slices and maps are its own and whose
+// elements are st's: what an op replaces, adds or removes does not reach
+// st; an element it changes must be cloned first.
+func shallowCopy(st *messages.SessionState) *messages.SessionState {
+	return &messages.SessionState{
+		Sid: st.Sid, SecretHash: st.SecretHash, CreatedMs: st.CreatedMs, Login: st.Login, LoginExpiresMs: st.LoginExpiresMs,
+		Consents: maps.Clone(st.Consents), Pending: maps.Clone(st.Pending),
+		Codes: slices.Clone(st.Codes), Grants: slices.Clone(st.Grants), Ceremonies: slices.Clone(st.Ceremonies),
+	}
+}
+
+// writableGrant replaces gr (an element of the op's state) by a clone the
+// op may change, and returns the clone.
+func (o *op) writableGrant(gr *messages.Grant) *messages.Grant {
+	i := slices.Index(o.st.Grants, gr)
+	if i < 0 {
+		return gr // already the op's own
+	}
+	c := proto.Clone(gr).(*messages.Grant)
+	o.st.Grants[i] = c
+	return c
+}
+
+// writableCode is writableGrant for a code.
+func (o *op) writableCode(c *messages.Code) *messages.Code {
+	i := slices.Index(o.st.Codes, c)
+	if i < 0 {
+		return c
+	}
+	w := proto.Clone(c).(*messages.Code)
+	o.st.Codes[i] = w
+	return w
 }
 
 // readOnly reports whether call only reads the session (Get, Check).
@@ -485,8 +526,10 @@ func (o *op) consent(m *messages.GiveConsent) error {
 	c := o.st.Consents[p.Request.ClientId]
 	if c == nil {
 		c = &messages.Consent{}
-		o.st.Consents[p.Request.ClientId] = c
+	} else {
+		c = proto.Clone(c).(*messages.Consent) // the adopted state's
 	}
+	o.st.Consents[p.Request.ClientId] = c
 	items := p.Request.ConsentItems
 	if len(items) == 0 {
 		items = p.Request.Scopes
@@ -564,6 +607,7 @@ func (o *op) revokeGrant(gr *messages.Grant, reason string) {
 	if gr == nil || gr.Revoked {
 		return
 	}
+	gr = o.writableGrant(gr)
 	gr.Revoked, gr.RevokeReason = true, reason
 	gr.RefreshHash = nil
 	o.changed = true
@@ -642,6 +686,7 @@ func (o *op) redeem(m *messages.RedeemCode) error {
 		o.reply.RefreshToken = o.g.sid + "." + gr.Id + "." + secret
 	}
 	// What a replay needs of the code is its hash and what it produced.
+	code = o.writableCode(code)
 	code.Redeemed, code.GrantId, code.Request, code.Login = true, gr.Id, nil, nil
 	if len(o.st.Grants) >= maxGrants {
 		// Bound the state: a revoked grant gives way, else the oldest,
@@ -690,6 +735,7 @@ func (o *op) refresh(m *messages.RefreshGrant) error {
 		}
 	}
 	secret := NewID(32)
+	gr = o.writableGrant(gr)
 	gr.UsedRefreshHashes = append(gr.UsedRefreshHashes, gr.RefreshHash)
 	if len(gr.UsedRefreshHashes) > maxUsed {
 		gr.UsedRefreshHashes = gr.UsedRefreshHashes[1:]

@@ -1,0 +1,70 @@
+package session
+
+import (
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"authrim/actors/messages"
+)
+
+// Every operation works on a shallow copy of the adopted state; whatever
+// it does (succeed, refuse, revoke on replay), the adopted state must not
+// change: a failed write keeps it, and replies already sent share it.
+func TestOperationsNeverChangeTheAdoptedState(t *testing.T) {
+	now := time.Now()
+	future := now.Add(time.Minute).UnixMilli()
+	rich := func() *messages.SessionState {
+		return &messages.SessionState{
+			Sid: "sid", SecretHash: hash("sec"), CreatedMs: now.UnixMilli(),
+			Login: &messages.Login{Subject: "u", AuthTimeMs: now.UnixMilli(), Amr: []string{"pwd"}}, LoginExpiresMs: future,
+			Consents: map[string]*messages.Consent{"rp": {Scopes: []string{"openid"}}},
+			Pending: map[string]*messages.Pending{"rid": {ExpiresMs: future,
+				Request: &messages.AuthRequest{ClientId: "rp", RedirectUri: "https://rp/cb", Scopes: []string{"openid", "profile"}}}},
+			Codes: []*messages.Code{
+				{Hash: hash("codeA"), ExpiresMs: future, Login: &messages.Login{Subject: "u"},
+					Request: &messages.AuthRequest{ClientId: "rp", RedirectUri: "https://rp/cb", Scopes: []string{"openid"}}},
+				{Hash: hash("codeB"), ExpiresMs: future, Redeemed: true, GrantId: "g1"},
+			},
+			Grants: []*messages.Grant{{Id: "g1", ClientId: "rp", Scopes: []string{"openid"}, CreatedMs: now.UnixMilli(),
+				RefreshExpiresMs: future, RefreshHash: hash("rt"), UsedRefreshHashes: [][]byte{hash("old")}}},
+			Ceremonies: []*messages.Ceremony{{Kind: "login", Challenge: "ch", ExpiresMs: future}},
+		}
+	}
+	g := &grain{sid: "sid", cfg: Config{Now: time.Now, CodeTTL: time.Minute, PendingTTL: time.Minute, LoginTTL: time.Hour,
+		AccessTokenTTL: time.Hour, CeremonyTTL: time.Minute, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}}
+	calls := map[string]*messages.SessionCall{
+		"get":           {Op: &messages.SessionCall_Get{Get: &messages.GetSession{ClientId: "rp", Rid: "rid"}}},
+		"begin":         {Op: &messages.SessionCall_Begin{Begin: &messages.BeginAuth{Request: &messages.AuthRequest{ClientId: "rp"}}}},
+		"login":         {Op: &messages.SessionCall_Login{Login: &messages.CompleteLogin{Rid: "rid", Login: &messages.Login{Subject: "v"}}}},
+		"consent":       {Op: &messages.SessionCall_Consent{Consent: &messages.GiveConsent{Rid: "rid"}}},
+		"issue":         {Op: &messages.SessionCall_Issue{Issue: &messages.IssueCode{Rid: "rid"}}},
+		"redeem":        {Op: &messages.SessionCall_Redeem{Redeem: &messages.RedeemCode{CodeSecret: "codeA", ClientId: "rp", RedirectUri: "https://rp/cb", RefreshTtlMs: 1000}}},
+		"redeem-again":  {Op: &messages.SessionCall_Redeem{Redeem: &messages.RedeemCode{CodeSecret: "codeB", ClientId: "rp", RedirectUri: "https://rp/cb"}}},
+		"refresh":       {Op: &messages.SessionCall_Refresh{Refresh: &messages.RefreshGrant{GrantId: "g1", TokenSecret: "rt", ClientId: "rp"}}},
+		"refresh-reuse": {Op: &messages.SessionCall_Refresh{Refresh: &messages.RefreshGrant{GrantId: "g1", TokenSecret: "old", ClientId: "rp"}}},
+		"check":         {Op: &messages.SessionCall_Check{Check: &messages.CheckGrant{GrantId: "g1", TokenSecret: "rt"}}},
+		"revoke":        {Op: &messages.SessionCall_Revoke{Revoke: &messages.RevokeGrant{GrantId: "g1", ClientId: "rp"}}},
+		"logout":        {Op: &messages.SessionCall_Logout{Logout: &messages.EndSession{}}},
+		"start":         {Op: &messages.SessionCall_Start{Start: &messages.StartCeremony{Ceremony: &messages.Ceremony{Kind: "login", Challenge: "ch2"}}}},
+		"take":          {Op: &messages.SessionCall_Take{Take: &messages.TakeCeremony{Kind: "login", Challenge: "ch"}}},
+	}
+	for name, call := range calls {
+		t.Run(name, func(t *testing.T) {
+			adopted := rich()
+			before := proto.Clone(adopted)
+			o := &op{g: g, st: shallowCopy(adopted), now: now, secret: "sec", reply: &messages.SessionReply{}}
+			call.Secret = "sec"
+			err := o.run(call)
+			if !proto.Equal(adopted, before) {
+				t.Fatalf("%s (err %v) changed the adopted state:\n%v\nwas\n%v", name, err, adopted, before)
+			}
+			if name != "get" && name != "check" && !o.changed {
+				t.Fatalf("%s changed nothing (err %v): the case tests nothing", name, err)
+			}
+		})
+	}
+}
