@@ -44,6 +44,18 @@ func TestClusterConfigValidation(t *testing.T) {
 		}, "crypto.remote"},
 		{"remote address without remote mode", func(c *node.Config) { c.Crypto.Remote = "127.0.0.1:7002" }, "crypto.remote"},
 		{"unknown crypto mode", func(c *node.Config) { c.Crypto.Mode = "gpu" }, "crypto.mode"},
+		{"local crypto", func(c *node.Config) { c.Crypto.Mode = node.CryptoLocal }, ""},
+	})
+}
+
+// TestRuntimeConfigValidation: the GC target stays in a sane range (0
+// would collect constantly, an unbounded one never).
+func TestRuntimeConfigValidation(t *testing.T) {
+	checkValidation(t, []validationCase{
+		{"gc_percent 400", func(c *node.Config) { c.Runtime.GCPercent = 400 }, ""},
+		{"gc_percent 0", func(c *node.Config) { c.Runtime.GCPercent = 0 }, "runtime.gc_percent"},
+		{"gc_percent off", func(c *node.Config) { c.Runtime.GCPercent = -1 }, "runtime.gc_percent"},
+		{"gc_percent huge", func(c *node.Config) { c.Runtime.GCPercent = 5000 }, "runtime.gc_percent"},
 	})
 }
 

@@ -44,6 +44,7 @@ type Config struct {
 	Crypto  CryptoConfig  `yaml:"crypto"`
 	Log     LogConfig     `yaml:"log"`
 	Metrics MetricsConfig `yaml:"metrics"`
+	Runtime RuntimeConfig `yaml:"runtime"`
 	Tracing TracingConfig `yaml:"tracing"`
 	CORS    CORSConfig    `yaml:"cors"`
 	// RateLimit protects sign-in, registration and the protocol endpoints.
@@ -68,6 +69,21 @@ type Config struct {
 type MetricsConfig struct {
 	// Listen is host:port of the metrics listener; empty disables it.
 	Listen string `yaml:"listen"`
+}
+
+// DefaultGCPercent is runtime.gc_percent's default: twice Go's, which
+// halves the collector's share of every request for a heap at most 1.5
+// times larger (BENCHMARKS.md, "Garbage collection").
+const DefaultGCPercent = 200
+
+// RuntimeConfig tunes the Go runtime of `authrim serve`.
+type RuntimeConfig struct {
+	// GCPercent is the garbage collector's target (Go's GOGC): a
+	// collection starts when the heap has grown by this percentage of
+	// what the last one left live. Higher trades memory for CPU: the
+	// collector's cost per request falls in proportion (BENCHMARKS.md).
+	// The GOGC environment variable, when set, wins.
+	GCPercent int `yaml:"gc_percent"`
 }
 
 // TracingConfig selects an OpenTelemetry exporter.
@@ -352,6 +368,7 @@ func Default() Config {
 		Crypto:  CryptoConfig{Mode: CryptoInline},
 		Log:     LogConfig{Format: "text", Level: "info"},
 		Metrics: MetricsConfig{Listen: ""},
+		Runtime: RuntimeConfig{GCPercent: DefaultGCPercent},
 		Tracing: TracingConfig{SampleRatio: 1},
 		CORS:    CORSConfig{AllowedOrigins: []string{}},
 		RateLimit: RateLimitConfig{
@@ -479,6 +496,9 @@ func (c Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		add("log.level", "must be debug, info, warn or error, got %q", c.Log.Level)
+	}
+	if c.Runtime.GCPercent < 25 || c.Runtime.GCPercent > 1000 {
+		add("runtime.gc_percent", "must be 25..1000, got %d", c.Runtime.GCPercent)
 	}
 	if c.Metrics.Listen != "" {
 		if _, _, err := net.SplitHostPort(c.Metrics.Listen); err != nil {

@@ -34,7 +34,7 @@ var (
 type signKey struct {
 	kid, alg string
 	priv     any
-	// signers caches one jose.Signer per "typ" header value.
+	// signers caches one *compactSigner per "typ" header value.
 	signers sync.Map
 }
 
@@ -214,31 +214,20 @@ func (c *Cache) Sign(alg string, payload []byte, typ string) (token, kid string,
 	if err != nil {
 		return "", "", err
 	}
-	obj, err := signer.Sign(payload)
-	if err != nil {
-		return "", "", fmt.Errorf("crypto: sign: %w", err)
-	}
-	token, err = obj.CompactSerialize()
+	token, err = signer.sign(payload)
 	return token, k.kid, err
 }
 
-func (k *signKey) signer(typ string) (jose.Signer, error) {
+func (k *signKey) signer(typ string) (*compactSigner, error) {
 	if s, ok := k.signers.Load(typ); ok {
-		return s.(jose.Signer), nil
+		return s.(*compactSigner), nil
 	}
-	opts := &jose.SignerOptions{}
-	if typ != "" {
-		opts = opts.WithType(jose.ContentType(typ))
-	}
-	s, err := jose.NewSigner(jose.SigningKey{
-		Algorithm: jose.SignatureAlgorithm(k.alg),
-		Key:       jose.JSONWebKey{Key: k.priv, KeyID: k.kid, Algorithm: k.alg},
-	}, opts)
+	s, err := newCompactSigner(k.alg, k.kid, k.priv, typ)
 	if err != nil {
-		return nil, fmt.Errorf("crypto: signer: %w", err)
+		return nil, err
 	}
 	actual, _ := k.signers.LoadOrStore(typ, s)
-	return actual.(jose.Signer), nil
+	return actual.(*compactSigner), nil
 }
 
 // Verify checks a compact JWS against the keys in our JWKS. Only algs we

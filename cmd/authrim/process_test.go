@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -191,6 +192,47 @@ func TestKeysCommandNeedsTokenAndReason(t *testing.T) {
 			}
 			if !strings.Contains(errb.String(), tt.want) {
 				t.Fatalf("stderr %q does not say %q", errb.String(), tt.want)
+			}
+		})
+	}
+}
+
+// runtime.gc_percent reaches the Go runtime of `authrim serve` (the node's
+// own metrics show it), and GOGC in the environment wins over it.
+func TestServeAppliesGCPercent(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := buildBinary(t)
+	for _, tc := range []struct {
+		name string
+		env  []string
+		want string
+	}{
+		{"default", nil, "go_gc_gogc_percent 200\n"},
+		{"config", []string{"AUTHRIM_RUNTIME_GC_PERCENT=300"}, "go_gc_gogc_percent 300\n"},
+		{"GOGC wins", []string{"AUTHRIM_RUNTIME_GC_PERCENT=300", "GOGC=150"}, "go_gc_gogc_percent 150\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			port, mport := freePort(t), freePort(t)
+			base := fmt.Sprintf("http://127.0.0.1:%d", port)
+			env := append([]string{
+				"GOGC=",
+				"AUTHRIM_STORAGE_DIR=" + dir,
+				"AUTHRIM_KEYS_KEK_FILE=" + filepath.Join(dir, "kek"),
+				fmt.Sprintf("AUTHRIM_HTTP_LISTEN=127.0.0.1:%d", port),
+				fmt.Sprintf("AUTHRIM_METRICS_LISTEN=127.0.0.1:%d", mport),
+			}, tc.env...)
+			startServe(t, bin, base, env)
+			resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", mport))
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if !strings.Contains(string(body), tc.want) {
+				t.Fatalf("metrics lack %q", strings.TrimSpace(tc.want))
 			}
 		})
 	}
