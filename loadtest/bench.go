@@ -428,7 +428,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 }
 
 func runSingle(ctx context.Context, o Options, dir string, progress func(string, ...any)) ([]Summary, Memory, error) {
-	const browser, codes, refresh, tokens = 2000, 4000, 4000, 1000
+	const browser, codes, refresh, tokens = 10000, 4000, 4000, 1000
 	total := browser + codes + refresh + tokens + o.RevokeFamilies
 	progress("single node: starting, seeding %d sessions", total)
 	n, _, err := StartNode(ctx, o, dir, total)

@@ -163,7 +163,7 @@ func runTopology(ctx context.Context, o Options, dir, topo string, names []strin
 	var err error
 	t0 := time.Now()
 	if ts.Nodes == 1 {
-		const browser, codes, refresh, tokens = 2000, 4000, 4000, 1000
+		const browser, codes, refresh, tokens = 10000, 4000, 4000, 1000
 		total := browser + codes + refresh + tokens
 		progress("%s: starting one node, seeding %d sessions", topo, total)
 		o.nodeEnv = []string{"AUTHRIM_CRYPTO_MODE=" + topo}

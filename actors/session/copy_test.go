@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"authrim/actors/messages"
 )
@@ -66,5 +67,45 @@ func TestOperationsNeverChangeTheAdoptedState(t *testing.T) {
 				t.Fatalf("%s changed nothing (err %v): the case tests nothing", name, err)
 			}
 		})
+	}
+}
+
+// copyGrant and view list Grant's fields by hand: a field added to the
+// message must be added there too, or a write would drop it.
+func TestGrantCopiesKeepEveryField(t *testing.T) {
+	gr := &messages.Grant{}
+	m := gr.ProtoReflect()
+	fields := m.Descriptor().Fields()
+	for i := 0; i < fields.Len(); i++ {
+		f := fields.Get(i)
+		switch {
+		case f.IsList():
+			l := m.Mutable(f).List()
+			if f.Kind() == protoreflect.BytesKind {
+				l.Append(protoreflect.ValueOfBytes([]byte("x")))
+			} else {
+				l.Append(protoreflect.ValueOfString("x"))
+			}
+		case f.Kind() == protoreflect.MessageKind:
+			m.Set(f, protoreflect.ValueOfMessage((&messages.Login{Subject: "s"}).ProtoReflect()))
+		case f.Kind() == protoreflect.StringKind:
+			m.Set(f, protoreflect.ValueOfString("x"))
+		case f.Kind() == protoreflect.BytesKind:
+			m.Set(f, protoreflect.ValueOfBytes([]byte("x")))
+		case f.Kind() == protoreflect.BoolKind:
+			m.Set(f, protoreflect.ValueOfBool(true))
+		case f.Kind() == protoreflect.Int64Kind:
+			m.Set(f, protoreflect.ValueOfInt64(7))
+		default:
+			t.Fatalf("field %s of kind %s: extend this test", f.Name(), f.Kind())
+		}
+	}
+	if c := copyGrant(gr); !proto.Equal(c, gr) {
+		t.Fatalf("copyGrant dropped a field:\n%v\n%v", c, gr)
+	}
+	v := view(gr)
+	gr.RefreshHash, gr.UsedRefreshHashes = nil, nil
+	if !proto.Equal(v, gr) {
+		t.Fatalf("view dropped a field:\n%v\n%v", v, gr)
 	}
 }

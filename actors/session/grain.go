@@ -308,9 +308,21 @@ func (o *op) writableGrant(gr *messages.Grant) *messages.Grant {
 	if i < 0 {
 		return gr // already the op's own
 	}
-	c := proto.Clone(gr).(*messages.Grant)
+	c := copyGrant(gr)
 	o.st.Grants[i] = c
 	return c
+}
+
+// copyGrant is a copy of gr that an op may change: its own struct and
+// list of used hashes; the hashes, scopes and login are shared (never
+// changed in place). proto.Clone would copy each of up to 32 hashes.
+func copyGrant(gr *messages.Grant) *messages.Grant {
+	return &messages.Grant{
+		Id: gr.Id, ClientId: gr.ClientId, Scopes: gr.Scopes, Nonce: gr.Nonce, ClaimsJson: gr.ClaimsJson,
+		Login: gr.Login, CreatedMs: gr.CreatedMs, RefreshExpiresMs: gr.RefreshExpiresMs,
+		Revoked: gr.Revoked, RevokeReason: gr.RevokeReason, RefreshHash: gr.RefreshHash,
+		UsedRefreshHashes: slices.Clone(gr.UsedRefreshHashes),
+	}
 }
 
 // writableCode is writableGrant for a code.
