@@ -71,10 +71,13 @@ type MetricsConfig struct {
 	Listen string `yaml:"listen"`
 }
 
-// DefaultGCPercent is runtime.gc_percent's default: twice Go's, which
-// halves the collector's share of every request for a heap at most 1.5
-// times larger (BENCHMARKS.md, "Garbage collection").
-const DefaultGCPercent = 200
+// DefaultGCPercent is runtime.gc_percent's default: Go's own. 200 cut
+// 10-20 % of the CPU per request in the bench, but let the heap run to
+// three times the live set: password sign-ins (64 MiB of argon2id each)
+// took the bench node's peak RSS from ~0.7 to 2 GB. Memory a self-hoster
+// can predict wins by default; BENCHMARKS.md has both ("Garbage
+// collection").
+const DefaultGCPercent = 100
 
 // RuntimeConfig tunes the Go runtime of `authrim serve`.
 type RuntimeConfig struct {

@@ -209,7 +209,7 @@ func TestServeAppliesGCPercent(t *testing.T) {
 		env  []string
 		want string
 	}{
-		{"default", nil, "go_gc_gogc_percent 200\n"},
+		{"default", nil, "go_gc_gogc_percent 100\n"},
 		{"config", []string{"AUTHRIM_RUNTIME_GC_PERCENT=300"}, "go_gc_gogc_percent 300\n"},
 		{"GOGC wins", []string{"AUTHRIM_RUNTIME_GC_PERCENT=300", "GOGC=150"}, "go_gc_gogc_percent 150\n"},
 	} {
