@@ -6,6 +6,9 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -63,5 +66,98 @@ func TestCompactSignerInteroperates(t *testing.T) {
 		if _, err := newCompactSigner(bad.alg, "k", bad.priv, ""); err == nil {
 			t.Errorf("%s with %T accepted", bad.alg, bad.priv)
 		}
+	}
+}
+
+// The verifier accepts what go-jose and our signer produce, and refuses
+// every malformed or mismatched token: wrong part count, bad base64
+// (padding, whitespace), a non-object header, critical parameters, a
+// signature of the wrong length or key type, a changed byte anywhere.
+func TestCompactVerifier(t *testing.T) {
+	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	rs, _ := rsa.GenerateKey(rand.Reader, 2048)
+	edPub, ed, _ := ed25519.GenerateKey(rand.Reader)
+	payload := []byte(`{"sub":"alice"}`)
+	check := func(token, alg string, pub any) error {
+		h, input, p, sig, err := parseCompact(token)
+		if err != nil {
+			return err
+		}
+		if h.Alg != alg {
+			return fmt.Errorf("alg %q", h.Alg)
+		}
+		if err := verifySignature(alg, pub, input, sig); err != nil {
+			return err
+		}
+		if string(p) != string(payload) {
+			return fmt.Errorf("payload %q", p)
+		}
+		return nil
+	}
+	for _, tc := range []struct {
+		alg  string
+		priv any
+		pub  any
+	}{{"ES256", ec, &ec.PublicKey}, {"RS256", rs, &rs.PublicKey}, {"PS256", rs, &rs.PublicKey}, {"EdDSA", ed, edPub}} {
+		ours, _ := newCompactSigner(tc.alg, "k", tc.priv, "JWT")
+		tok, _ := ours.sign(payload)
+		if err := check(tok, tc.alg, tc.pub); err != nil {
+			t.Errorf("%s, our token: %v", tc.alg, err)
+		}
+		js, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.SignatureAlgorithm(tc.alg), Key: tc.priv}, nil)
+		obj, _ := js.Sign(payload)
+		theirs, _ := obj.CompactSerialize()
+		if err := check(theirs, tc.alg, tc.pub); err != nil {
+			t.Errorf("%s, go-jose's token: %v", tc.alg, err)
+		}
+		// Every single changed character breaks it.
+		for i := 0; i < len(tok); i += 7 {
+			b := []byte(tok)
+			if b[i] == '.' {
+				continue
+			}
+			if b[i] == 'A' {
+				b[i] = 'B'
+			} else {
+				b[i] = 'A'
+			}
+			if check(string(b), tc.alg, tc.pub) == nil {
+				t.Errorf("%s: token changed at %d still verifies", tc.alg, i)
+			}
+		}
+	}
+
+	s, _ := newCompactSigner("ES256", "k", ec, "")
+	good, _ := s.sign(payload)
+	parts := strings.Split(good, ".")
+	b64 := func(v string) string { return base64.RawURLEncoding.EncodeToString([]byte(v)) }
+	resign := func(header string) string {
+		in := b64(header) + "." + parts[1]
+		d := sha256.Sum256([]byte(in))
+		r, ss, _ := ecdsaSign(ec, d[:])
+		return in + "." + base64.RawURLEncoding.EncodeToString(append(r, ss...))
+	}
+	for name, tok := range map[string]string{
+		"two parts":          parts[0] + "." + parts[1],
+		"four parts":         good + "." + parts[2],
+		"JSON serialization": `{"payload":"` + parts[1] + `","protected":"` + parts[0] + `","signature":"` + parts[2] + `"}`,
+		"empty signature":    parts[0] + "." + parts[1] + ".",
+		"padded header":      parts[0] + "=." + parts[1] + "." + parts[2],
+		"whitespace":         parts[0] + ". " + parts[1] + "." + parts[2],
+		"header not object":  b64(`["ES256"]`) + "." + parts[1] + "." + parts[2],
+		"crit, well signed":  resign(`{"alg":"ES256","kid":"k","crit":["exp"],"exp":1}`),
+		"b64 false in crit":  resign(`{"alg":"ES256","kid":"k","b64":false,"crit":["b64"]}`),
+		"short signature":    parts[0] + "." + parts[1] + "." + base64.RawURLEncoding.EncodeToString(make([]byte, 63)),
+		"too large":          parts[0] + "." + strings.Repeat("A", maxJWS) + "." + parts[2],
+	} {
+		if check(tok, "ES256", &ec.PublicKey) == nil {
+			t.Errorf("%s: verified", name)
+		}
+	}
+	// Right signature, wrong key kind or alg for it.
+	_, input, _, sig, _ := parseCompact(good)
+	if verifySignature("RS256", &ec.PublicKey, input, sig) == nil || verifySignature("ES256", &rs.PublicKey, input, sig) == nil ||
+		verifySignature("EdDSA", &ec.PublicKey, input, sig) == nil {
+		t.Error("a signature verified under another algorithm or key kind")
 	}
 }
