@@ -6,8 +6,10 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -74,6 +76,26 @@ func checkPassword(pw string) error {
 	return nil
 }
 
+// hashSlots bounds how many argon2id hashes run at once: each holds its
+// memory cost (64 MiB by default) until it ends, so a burst of password
+// sign-ins would otherwise allocate that many times over (32 at once took
+// a node past 2 GB). One per core: more only share the cores and add
+// memory; the others wait their turn.
+var hashSlots = make(chan struct{}, runtime.GOMAXPROCS(0))
+
+// hashing counts the hashes running now; peakHashing is its maximum
+// (what the bound test reads).
+var hashing, peakHashing atomic.Int32
+
+func argon2id(pw string, salt []byte, p argonParams, n uint32) []byte {
+	hashSlots <- struct{}{}
+	defer func() { hashing.Add(-1); <-hashSlots }()
+	now := hashing.Add(1)
+	for old := peakHashing.Load(); now > old && !peakHashing.CompareAndSwap(old, now); old = peakHashing.Load() {
+	}
+	return argon2.IDKey([]byte(pw), salt, p.time, p.memory, p.threads, n)
+}
+
 // hashPassword returns the PHC string of an argon2id hash of pw with a
 // fresh salt:
 //
@@ -86,7 +108,7 @@ func hashPassword(pw string, p argonParams) (string, error) {
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("directory: random salt: %w", err)
 	}
-	key := argon2.IDKey([]byte(pw), salt, p.time, p.memory, p.threads, keyLen)
+	key := argon2id(pw, salt, p, keyLen)
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
 		argon2.Version, p.memory, p.time, p.threads,
 		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key)), nil
@@ -99,7 +121,7 @@ func verifyPassword(phc, pw string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	got := argon2.IDKey([]byte(pw), salt, p.time, p.memory, p.threads, uint32(len(want)))
+	got := argon2id(pw, salt, p, uint32(len(want)))
 	return subtle.ConstantTimeCompare(got, want) == 1, nil
 }
 

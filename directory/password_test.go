@@ -2,7 +2,9 @@ package directory
 
 import (
 	"errors"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -42,5 +44,28 @@ func TestParsePHCBoundsStoredParameters(t *testing.T) {
 	}
 	if ok, err := verifyPassword(good, "password"); !ok || err != nil {
 		t.Fatalf("good hash: %v, %v", ok, err)
+	}
+}
+
+// Password hashes run at most one per core at a time, however many
+// sign-ins arrive together: each holds its argon2id memory until done.
+func TestConcurrentHashesAreBounded(t *testing.T) {
+	p := argonParams{time: 1, memory: 8 * 1024, threads: 1}
+	phc, err := hashPassword("correct horse battery", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	peakHashing.Store(0)
+	var wg sync.WaitGroup
+	for i := 0; i < 4*runtime.GOMAXPROCS(0)+4; i++ {
+		wg.Go(func() {
+			if ok, err := verifyPassword(phc, "correct horse battery"); !ok || err != nil {
+				t.Errorf("verify: %v %v", ok, err)
+			}
+		})
+	}
+	wg.Wait()
+	if got, limit := peakHashing.Load(), int32(runtime.GOMAXPROCS(0)); got > limit || got < 1 {
+		t.Fatalf("%d hashes ran at once, limit %d", got, limit)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -73,8 +74,18 @@ type Options struct {
 	Users          int
 	RevokeFamilies int
 	// ClusterSessions are signed in over HTTP on each two-node topology
-	// (default 1000).
+	// and on a Target (default 1000).
 	ClusterSessions int
+	// Target is the base URL of a running node to measure instead of
+	// starting one; TargetMetrics its Prometheus endpoint (CPU and
+	// allocations are read there) and AdminToken its admin token (users
+	// and clients are created through the admin API, sessions signed in
+	// over HTTP). Scale runs and the endpoints that need seeded records
+	// (revocation, passkey sign-in) are not available on a target.
+	Target, TargetMetrics, AdminToken string
+	// userPrefix names the users the bench creates (unique per run on a
+	// target, which keeps them).
+	userPrefix string
 	// nodeEnv are AUTHRIM_* settings for StartNode's node.
 	nodeEnv []string
 	// Dir holds the nodes' data directories (a temporary one when "").
@@ -403,7 +414,16 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		fmt.Fprintf(o.Progress, "%6.1fs  %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
 	}
 
-	if compare {
+	if o.Target != "" {
+		if compare || len(o.Scale) > 0 {
+			return nil, errors.New("loadtest: --target measures the endpoints of one running node: no topologies, no scale runs")
+		}
+		eps, mem, err := runTarget(ctx, o, progress)
+		if err != nil {
+			return nil, err
+		}
+		rep.Endpoints, rep.NodeMemory = eps, mem
+	} else if compare {
 		tops, err := runTopologies(ctx, o, dir+"/topologies", progress)
 		if err != nil {
 			return nil, err
@@ -425,6 +445,68 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	rep.Elapsed = time.Since(start).Round(time.Second).String()
 	return rep, nil
+}
+
+// TargetEndpoints are the endpoints a running node can be driven on:
+// everything whose items come from HTTP flows.
+var TargetEndpoints = []string{"healthz", "discovery", "jwks", "authorize", "login-password", "token-code-es256",
+	"token-code-rs256", "token-refresh", "token-client-credentials", "userinfo", "introspection"}
+
+// runTarget measures a node the bench did not start: users, clients and
+// o.ClusterSessions password sign-ins are made over HTTP (a sign-in costs
+// the target's argon2id), then the endpoints run as on a started node.
+func runTarget(ctx context.Context, o Options, progress func(string, ...any)) ([]Summary, Memory, error) {
+	srv := TargetServer(o.Target, o.TargetMetrics)
+	if _, err := srv.Sample(ctx); err != nil {
+		return nil, Memory{}, fmt.Errorf("loadtest: target metrics %s: %w", o.TargetMetrics, err)
+	}
+	var disc struct {
+		Issuer string `json:"issuer"`
+	}
+	if err := getJSON(ctx, srv.Base+"/.well-known/openid-configuration", &disc); err != nil {
+		return nil, Memory{}, fmt.Errorf("loadtest: target discovery: %w", err)
+	}
+	srv.Issuer = disc.Issuer
+	suffix := make([]byte, 4)
+	_, _ = rand.Read(suffix)
+	o.userPrefix = fmt.Sprintf("t%xx", suffix)
+	progress("target %s: creating users and clients, signing in %d sessions", srv.Base, o.ClusterSessions)
+	n := &Node{Server: srv, Load: NewClient(o.Concurrency), prep: NewClient(2 * o.Concurrency), conc: o.Concurrency, Topology: "target"}
+	if err := seedOverHTTP(ctx, n, o, o.AdminToken); err != nil {
+		return nil, Memory{}, err
+	}
+	var eps []Endpoint
+	for _, e := range n.Endpoints() {
+		if slices.Contains(TargetEndpoints, e.Name) && (o.Endpoints == nil || slices.Contains(o.Endpoints, e.Name)) {
+			eps = append(eps, e)
+		}
+	}
+	runs, err := measureRuns(ctx, n, eps, o, "", progress)
+	if err != nil {
+		return nil, Memory{}, err
+	}
+	mem, _ := srv.Memory()
+	var out []Summary
+	for _, e := range eps {
+		out = append(out, summarize(e, runs[e.Name]))
+	}
+	return out, mem, nil
+}
+
+func getJSON(ctx context.Context, url string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", url, resp.Status)
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
 }
 
 func runSingle(ctx context.Context, o Options, dir string, progress func(string, ...any)) ([]Summary, Memory, error) {

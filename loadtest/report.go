@@ -106,8 +106,14 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 			fmt.Fprintf(bw, "| %s%s | %.0f | %.2f | %.2f | %.1f | %s | %.0f | %.0f | %.1f | %.2f | %s |\n", s.Endpoint, note, s.Rate, s.P50ms, s.P99ms,
 				s.CPUus, fmtRuns(s.Runs), s.SysPct, s.Allocs, s.Bytes/1024, s.OtherCores, targetCell(s))
 		}
-		fmt.Fprintf(bw, "\nNode memory at the end of the single-node run: peak RSS %.0f MB (now %.0f MB: %.0f anonymous, %.0f mapped files).\n",
-			mb(r.NodeMemory.Peak), mb(r.NodeMemory.RSS), mb(r.NodeMemory.Anon), mb(r.NodeMemory.File))
+		if r.NodeMemory.Anon == 0 && r.NodeMemory.File == 0 {
+			// A target: only its current RSS is known (from its metrics).
+			fmt.Fprintf(bw, "\nTarget node memory at the end: RSS %.0f MB (process_resident_memory_bytes; no peak, no split; sys %% is not visible either).\n",
+				mb(r.NodeMemory.RSS))
+		} else {
+			fmt.Fprintf(bw, "\nNode memory at the end of the single-node run: peak RSS %.0f MB (now %.0f MB: %.0f anonymous, %.0f mapped files).\n",
+				mb(r.NodeMemory.Peak), mb(r.NodeMemory.RSS), mb(r.NodeMemory.Anon), mb(r.NodeMemory.File))
+		}
 	}
 	if len(r.Topologies) > 0 {
 		r.writeTopologies(bw)

@@ -57,6 +57,8 @@ type Server struct {
 	Base, Issuer string
 	// Metrics is the Prometheus endpoint.
 	Metrics string
+	// target: a node the bench did not start (TargetServer).
+	target bool
 }
 
 type lockedBuffer struct {
@@ -232,7 +234,12 @@ func mergeEnv(base, over []string) []string {
 func (s *Server) PID() int { return s.pid }
 
 // Output is what the node has logged so far.
-func (s *Server) Output() string { return s.out.String() }
+func (s *Server) Output() string {
+	if s.out == nil {
+		return "" // a target's output is its operator's
+	}
+	return s.out.String()
+}
 
 // Stop asks the node to shut down (SIGTERM) and waits; after 20 s it is
 // killed.
@@ -311,9 +318,29 @@ func selfCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// TargetServer is a node the bench did not start (--target): base is
+// its HTTP listener, metrics its Prometheus endpoint. Its CPU is read
+// from process_cpu_seconds_total (the node's own /proc/self/stat, utime +
+// stime; no user/system split), its memory from
+// process_resident_memory_bytes; Stop leaves it running.
+func TargetServer(base, metrics string) *Server {
+	return &Server{Base: strings.TrimSuffix(base, "/"), Issuer: strings.TrimSuffix(base, "/"), Metrics: metrics, target: true}
+}
+
 // Sample reads the process's CPU time and allocation counters.
 func (s *Server) Sample(ctx context.Context) (Sample, error) {
-	user, sys, err := ProcessTimes(s.PID())
+	var user, sys time.Duration
+	var err error
+	if s.target {
+		var m map[string]float64
+		m, err = Scrape(ctx, s.Metrics, "process_cpu_seconds_total")
+		if err == nil && m["process_cpu_seconds_total"] == 0 {
+			err = errors.New("loadtest: the target's metrics have no process_cpu_seconds_total")
+		}
+		user = time.Duration(m["process_cpu_seconds_total"] * float64(time.Second))
+	} else {
+		user, sys, err = ProcessTimes(s.PID())
+	}
 	if err != nil {
 		return Sample{}, err
 	}
@@ -428,8 +455,19 @@ func ProcessMemory(pid int) (Memory, error) {
 	return m, sc.Err()
 }
 
-// Memory reads the node's resident memory.
-func (s *Server) Memory() (Memory, error) { return ProcessMemory(s.PID()) }
+// Memory reads the node's resident memory (a target's: its current RSS
+// only, which also stands in for the peak).
+func (s *Server) Memory() (Memory, error) {
+	if s.target {
+		m, err := Scrape(context.Background(), s.Metrics, "process_resident_memory_bytes")
+		if err != nil {
+			return Memory{}, err
+		}
+		rss := int64(m["process_resident_memory_bytes"])
+		return Memory{Peak: rss, RSS: rss}, nil
+	}
+	return ProcessMemory(s.PID())
+}
 
 // Scrape fetches a Prometheus text endpoint and returns the named
 // unlabelled samples.

@@ -359,15 +359,16 @@ func startCluster(ctx context.Context, o Options, dir, topo string) (*Node, erro
 
 // seedOverHTTP registers users and clients through the admin API and
 // signs in o.ClusterSessions sessions with a password, each redeeming
-// its code once: half the families feed the refresh chains, the other
-// half the access tokens of userinfo and introspection.
+// its code once: a quarter of the families feed the refresh chains,
+// a quarter the access tokens of userinfo and introspection, and the
+// other half's sessions authorize and redeem the measured codes.
 func seedOverHTTP(ctx context.Context, n *Node, o Options, token string) error {
 	admin := Admin{Base: n.base("management"), Token: token, HTTP: &http.Client{Timeout: 30 * time.Second}}
 	if err := admin.CreateClients(ctx); err != nil {
 		return err
 	}
 	for i := range o.Users {
-		name := fmt.Sprintf("bench%d", i)
+		name := fmt.Sprintf("%sbench%d", o.userPrefix, i)
 		sub, err := admin.CreateUser(ctx, name)
 		if err != nil {
 			return err
@@ -391,9 +392,13 @@ func seedOverHTTP(ctx context.Context, n *Node, o Options, token string) error {
 	if err != nil {
 		return fmt.Errorf("loadtest: sign-ins: %w", err)
 	}
-	half := max(1, s/2)
-	n.browser, n.codes = span{0, s}, span{0, s}
-	n.refresh, n.tokens = span{0, half}, span{half, max(1, s-half)}
+	// Separate sessions for the refresh chains, the access tokens and the
+	// codes: every redemption adds a grant to its session, and a session
+	// keeps at most 64, so redemptions on the refresh or token sessions
+	// would end their families.
+	q := max(1, s/4)
+	n.refresh, n.tokens = span{0, q}, span{q, q}
+	n.browser, n.codes = span{2 * q, max(1, s-2*q)}, span{2 * q, max(1, s-2*q)}
 	n.revoke = span{0, 0}
 	return nil
 }

@@ -29,8 +29,12 @@ Flags:
                             roles   two nodes (etcd): A discovery,auth,management; B token,userinfo
                           remote or roles add local-etcd (local on the same two-node storage)
                           as their baseline; e.g. --topology inline,local,remote,roles
-  --target URL            an already running node: not available yet (the bench seeds the
-                          store of a node it stopped)
+  --target URL            measure an already running node instead (with --target-metrics URL:
+                          its metrics.listen, e.g. http://127.0.0.1:9090/metrics, where its CPU
+                          and allocations are read; and --admin-token, default $AUTHRIM_ADMIN_TOKEN).
+                          Users, clients and --cluster-sessions password sign-ins are made over
+                          HTTP (each at the node's argon2id cost). Endpoints: all but revocation
+                          and login-passkey; no scale runs, no topologies
   --config FILE           the node's base config (default: built-in defaults); the bench
                           overrides listeners, storage, admin token and rate limits
   --endpoints E[,E]|all|none
@@ -63,6 +67,8 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	topology := fs.String("topology", loadtest.TopologyDefault, "")
 	target := fs.String("target", "", "")
+	targetMetrics := fs.String("target-metrics", "", "")
+	adminToken := fs.String("admin-token", os.Getenv("AUTHRIM_ADMIN_TOKEN"), "")
 	config := fs.String("config", "", "")
 	endpoints := fs.String("endpoints", "all", "")
 	conc := fs.Int("concurrency", 16, "")
@@ -91,8 +97,8 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintf(stdout, benchUsage, strings.Join(loadtest.CompareEndpoints, ","), strings.Join(loadtest.EndpointNames(), ", "))
 		return nil
 	}
-	if *target != "" {
-		return usageError{msg: "bench: --target (an already running node) is not available yet: the bench seeds sessions into the node's store before starting it"}
+	if *target != "" && (*targetMetrics == "" || *adminToken == "") {
+		return usageError{msg: "bench: --target needs --target-metrics (the node's metrics.listen URL) and --admin-token"}
 	}
 	switch {
 	case *conc < 1:
@@ -114,7 +120,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if *scale == "" {
 		*scale = "none"
-		if len(topologies) == 0 || slices.Equal(topologies, []string{loadtest.TopologyDefault}) {
+		if *target == "" && (len(topologies) == 0 || slices.Equal(topologies, []string{loadtest.TopologyDefault})) {
 			*scale = "10k,100k"
 		}
 	}
@@ -125,6 +131,10 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	o := loadtest.Options{
 		ConfigFile: *config, Topologies: topologies, ClusterSessions: *clusterSessions, Concurrency: *conc, Warmup: *warmup, Duration: *duration,
 		Runs: *runs, MaxOtherLoad: *maxOther, Retries: *retries, Scale: sizes, ScaleActive: *scaleActive, Users: *users, RevokeFamilies: *revoke, Dir: *dir, Bin: *bin,
+		Target: *target, TargetMetrics: *targetMetrics, AdminToken: *adminToken,
+	}
+	if *target != "" {
+		o.Topologies = nil
 	}
 	switch *endpoints {
 	case "all", "":
