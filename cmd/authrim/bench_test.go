@@ -39,13 +39,8 @@ func TestBenchRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	var rep struct {
-		Endpoints []struct {
-			Endpoint string  `json:"endpoint"`
-			Requests int64   `json:"requests"`
-			CPU      float64 `json:"cpu_us_per_request"`
-			Errors   int64   `json:"errors"`
-		} `json:"endpoints"`
-		Scale []struct {
+		Endpoints []benchEndpoint `json:"endpoints"`
+		Scale     []struct {
 			Stored int `json:"stored_families"`
 		} `json:"scale"`
 	}
@@ -55,9 +50,24 @@ func TestBenchRuns(t *testing.T) {
 	if len(rep.Endpoints) != 2 || len(rep.Scale) != 1 || rep.Scale[0].Stored != 500 {
 		t.Fatalf("json report: %s", raw)
 	}
-	for _, e := range rep.Endpoints {
+	checkRows(t, "", rep.Endpoints)
+}
+
+// benchEndpoint is one endpoint row of the bench's JSON report.
+type benchEndpoint struct {
+	Endpoint string  `json:"endpoint"`
+	Requests int64   `json:"requests"`
+	CPU      float64 `json:"cpu_us_per_request"`
+	Errors   int64   `json:"errors"`
+}
+
+// checkRows fails the test for a row that measured nothing, no CPU, or
+// errors.
+func checkRows(t *testing.T, label string, rows []benchEndpoint) {
+	t.Helper()
+	for _, e := range rows {
 		if e.Requests == 0 || e.CPU <= 0 || e.Errors != 0 {
-			t.Errorf("%s: %d requests, %.1f µs CPU, %d errors", e.Endpoint, e.Requests, e.CPU, e.Errors)
+			t.Errorf("%s%s: %d requests, %.1f µs CPU, %d errors", label, e.Endpoint, e.Requests, e.CPU, e.Errors)
 		}
 	}
 }
@@ -199,12 +209,7 @@ func TestBenchTarget(t *testing.T) {
 			t.Fatal(err)
 		}
 		var rep struct {
-			Endpoints []struct {
-				Endpoint string  `json:"endpoint"`
-				Requests int64   `json:"requests"`
-				CPU      float64 `json:"cpu_us_per_request"`
-				Errors   int64   `json:"errors"`
-			} `json:"endpoints"`
+			Endpoints []benchEndpoint `json:"endpoints"`
 		}
 		if err := json.Unmarshal(raw, &rep); err != nil {
 			t.Fatal(err)
@@ -213,11 +218,7 @@ func TestBenchTarget(t *testing.T) {
 		if len(rep.Endpoints) != 3 {
 			t.Fatalf("round %d: json report: %s", round, raw)
 		}
-		for _, e := range rep.Endpoints {
-			if e.Requests == 0 || e.CPU <= 0 || e.Errors != 0 {
-				t.Errorf("round %d: %s: %d requests, %.1f µs CPU, %d errors", round, e.Endpoint, e.Requests, e.CPU, e.Errors)
-			}
-		}
+		checkRows(t, fmt.Sprintf("round %d: ", round), rep.Endpoints)
 	}
 	var stdout, stderr bytes.Buffer
 	if code := run(context.Background(), []string{"bench", "--target", base}, &stdout, &stderr); code == 0 {
