@@ -1,6 +1,7 @@
 package clustertest
 
 import (
+	"authrim/internal/freeport"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -9,7 +10,6 @@ import (
 	"fmt"
 	"html"
 	"io"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -93,12 +93,11 @@ type testCluster struct {
 
 func freePort(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	a, err := freeport.Addr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return a
 }
 
 // startCluster starts n nodes with embedded etcd and mutual TLS, waits

@@ -1,13 +1,13 @@
 package loadtest
 
 import (
+	"authrim/internal/freeport"
 	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -85,15 +85,9 @@ func (b *lockedBuffer) String() string {
 	return b.buf.String()
 }
 
-// FreePort asks the kernel for a free loopback port.
-func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
+// FreePort picks a free loopback port for a node this process starts
+// (see internal/freeport for why not port 0).
+func FreePort() (int, error) { return freeport.Get() }
 
 // withPorts picks free ports for the listeners left at 0.
 func (cfg ServerConfig) withPorts() (ServerConfig, error) {

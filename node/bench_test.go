@@ -1,9 +1,9 @@
 package node_test
 
 import (
+	"authrim/internal/freeport"
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -46,9 +46,10 @@ func BenchmarkTokenEndpointInstrumentation(b *testing.B) {
 	}
 	for _, m := range modes {
 		b.Run(m.name, func(b *testing.B) {
-			l, _ := net.Listen("tcp", "127.0.0.1:0")
-			addr := l.Addr().String()
-			l.Close()
+			addr, err := freeport.Addr()
+			if err != nil {
+				b.Fatal(err)
+			}
 			dir := b.TempDir()
 			cfg := node.Default()
 			cfg.HTTP.Listen = addr

@@ -1,6 +1,7 @@
 package node_test
 
 import (
+	"authrim/internal/freeport"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -12,7 +13,6 @@ import (
 	"html"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -74,12 +74,10 @@ func startOPWith(t *testing.T, adjust func(*node.Config)) *op {
 // startOPFull also lets a test set node options (a logger, a tracer).
 func startOPFull(t *testing.T, adjust func(*node.Config), adjustOpts func(*node.Options)) *op {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := freeport.Addr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := l.Addr().String()
-	l.Close()
 	dir := t.TempDir()
 	cfg := testConfig(t, dir)
 	cfg.HTTP.Listen = addr

@@ -1,11 +1,11 @@
 package node_test
 
 import (
+	"authrim/internal/freeport"
 	"bytes"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -19,12 +19,11 @@ import (
 )
 
 func freeAddr(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	a, err := freeport.Addr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return a
 }
 
 // TestTokenRequestMetricsAndConnectedTrace: one code redemption produces

@@ -1,9 +1,9 @@
 package etcd_test
 
 import (
+	"authrim/internal/freeport"
 	"context"
 	"errors"
-	"net"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -19,12 +19,11 @@ import (
 // freeAddr returns a loopback host:port nobody listens on (yet).
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	a, err := freeport.Addr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return a
 }
 
 // startMember runs a one-member etcd with its data in dir; reopening the
