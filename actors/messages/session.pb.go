@@ -1396,9 +1396,14 @@ func (x *GiveConsent) GetRid() string {
 // IssueCode issues a code for a pending request (rid) or a request that
 // needs no UI (request).
 type IssueCode struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Rid           string                 `protobuf:"bytes,1,opt,name=rid,proto3" json:"rid,omitempty"`
-	Request       *AuthRequest           `protobuf:"bytes,2,opt,name=request,proto3" json:"request,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Rid     string                 `protobuf:"bytes,1,opt,name=rid,proto3" json:"rid,omitempty"`
+	Request *AuthRequest           `protobuf:"bytes,2,opt,name=request,proto3" json:"request,omitempty"`
+	// For a request (no rid): issue only if the session's login is fresh
+	// enough for it and the user already consented; otherwise the reply
+	// has no code and carries the login and consents, as Get's does, so
+	// the caller decides on the page to show with a single call.
+	When          *IssueWhen `protobuf:"bytes,3,opt,name=when,proto3" json:"when,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1447,6 +1452,78 @@ func (x *IssueCode) GetRequest() *AuthRequest {
 	return nil
 }
 
+func (x *IssueCode) GetWhen() *IssueWhen {
+	if x != nil {
+		return x.When
+	}
+	return nil
+}
+
+// IssueWhen is what a request without UI needs of the session. The
+// request's max_age (negative: none) applies too.
+type IssueWhen struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The login must be this subject's (id_token_hint, claims sub).
+	RequiredSubject string `protobuf:"bytes,1,opt,name=required_subject,json=requiredSubject,proto3" json:"required_subject,omitempty"`
+	// The login must have this acr.
+	RequiredAcr string `protobuf:"bytes,2,opt,name=required_acr,json=requiredAcr,proto3" json:"required_acr,omitempty"`
+	// Each must be among the scopes consented to for the request's client.
+	Consent       []string `protobuf:"bytes,3,rep,name=consent,proto3" json:"consent,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IssueWhen) Reset() {
+	*x = IssueWhen{}
+	mi := &file_actors_messages_session_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IssueWhen) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IssueWhen) ProtoMessage() {}
+
+func (x *IssueWhen) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_messages_session_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IssueWhen.ProtoReflect.Descriptor instead.
+func (*IssueWhen) Descriptor() ([]byte, []int) {
+	return file_actors_messages_session_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *IssueWhen) GetRequiredSubject() string {
+	if x != nil {
+		return x.RequiredSubject
+	}
+	return ""
+}
+
+func (x *IssueWhen) GetRequiredAcr() string {
+	if x != nil {
+		return x.RequiredAcr
+	}
+	return ""
+}
+
+func (x *IssueWhen) GetConsent() []string {
+	if x != nil {
+		return x.Consent
+	}
+	return nil
+}
+
 type RedeemCode struct {
 	state        protoimpl.MessageState `protogen:"open.v1"`
 	CodeSecret   string                 `protobuf:"bytes,1,opt,name=code_secret,json=codeSecret,proto3" json:"code_secret,omitempty"`
@@ -1461,7 +1538,7 @@ type RedeemCode struct {
 
 func (x *RedeemCode) Reset() {
 	*x = RedeemCode{}
-	mi := &file_actors_messages_session_proto_msgTypes[16]
+	mi := &file_actors_messages_session_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1473,7 +1550,7 @@ func (x *RedeemCode) String() string {
 func (*RedeemCode) ProtoMessage() {}
 
 func (x *RedeemCode) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_messages_session_proto_msgTypes[16]
+	mi := &file_actors_messages_session_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1486,7 +1563,7 @@ func (x *RedeemCode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RedeemCode.ProtoReflect.Descriptor instead.
 func (*RedeemCode) Descriptor() ([]byte, []int) {
-	return file_actors_messages_session_proto_rawDescGZIP(), []int{16}
+	return file_actors_messages_session_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *RedeemCode) GetCodeSecret() string {
@@ -1537,7 +1614,7 @@ type RefreshGrant struct {
 
 func (x *RefreshGrant) Reset() {
 	*x = RefreshGrant{}
-	mi := &file_actors_messages_session_proto_msgTypes[17]
+	mi := &file_actors_messages_session_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1549,7 +1626,7 @@ func (x *RefreshGrant) String() string {
 func (*RefreshGrant) ProtoMessage() {}
 
 func (x *RefreshGrant) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_messages_session_proto_msgTypes[17]
+	mi := &file_actors_messages_session_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1562,7 +1639,7 @@ func (x *RefreshGrant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefreshGrant.ProtoReflect.Descriptor instead.
 func (*RefreshGrant) Descriptor() ([]byte, []int) {
-	return file_actors_messages_session_proto_rawDescGZIP(), []int{17}
+	return file_actors_messages_session_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *RefreshGrant) GetGrantId() string {
@@ -1604,7 +1681,7 @@ type CheckGrant struct {
 
 func (x *CheckGrant) Reset() {
 	*x = CheckGrant{}
-	mi := &file_actors_messages_session_proto_msgTypes[18]
+	mi := &file_actors_messages_session_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1616,7 +1693,7 @@ func (x *CheckGrant) String() string {
 func (*CheckGrant) ProtoMessage() {}
 
 func (x *CheckGrant) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_messages_session_proto_msgTypes[18]
+	mi := &file_actors_messages_session_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1629,7 +1706,7 @@ func (x *CheckGrant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckGrant.ProtoReflect.Descriptor instead.
 func (*CheckGrant) Descriptor() ([]byte, []int) {
-	return file_actors_messages_session_proto_rawDescGZIP(), []int{18}
+	return file_actors_messages_session_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *CheckGrant) GetGrantId() string {
@@ -1656,7 +1733,7 @@ type RevokeGrant struct {
 
 func (x *RevokeGrant) Reset() {
 	*x = RevokeGrant{}
-	mi := &file_actors_messages_session_proto_msgTypes[19]
+	mi := &file_actors_messages_session_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1668,7 +1745,7 @@ func (x *RevokeGrant) String() string {
 func (*RevokeGrant) ProtoMessage() {}
 
 func (x *RevokeGrant) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_messages_session_proto_msgTypes[19]
+	mi := &file_actors_messages_session_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1681,7 +1758,7 @@ func (x *RevokeGrant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeGrant.ProtoReflect.Descriptor instead.
 func (*RevokeGrant) Descriptor() ([]byte, []int) {
-	return file_actors_messages_session_proto_rawDescGZIP(), []int{19}
+	return file_actors_messages_session_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *RevokeGrant) GetGrantId() string {
@@ -1706,7 +1783,7 @@ type EndSession struct {
 
 func (x *EndSession) Reset() {
 	*x = EndSession{}
-	mi := &file_actors_messages_session_proto_msgTypes[20]
+	mi := &file_actors_messages_session_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1718,7 +1795,7 @@ func (x *EndSession) String() string {
 func (*EndSession) ProtoMessage() {}
 
 func (x *EndSession) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_messages_session_proto_msgTypes[20]
+	mi := &file_actors_messages_session_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1731,7 +1808,7 @@ func (x *EndSession) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndSession.ProtoReflect.Descriptor instead.
 func (*EndSession) Descriptor() ([]byte, []int) {
-	return file_actors_messages_session_proto_rawDescGZIP(), []int{20}
+	return file_actors_messages_session_proto_rawDescGZIP(), []int{21}
 }
 
 // SessionReply answers every SessionCall.
@@ -1757,7 +1834,7 @@ type SessionReply struct {
 
 func (x *SessionReply) Reset() {
 	*x = SessionReply{}
-	mi := &file_actors_messages_session_proto_msgTypes[21]
+	mi := &file_actors_messages_session_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1769,7 +1846,7 @@ func (x *SessionReply) String() string {
 func (*SessionReply) ProtoMessage() {}
 
 func (x *SessionReply) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_messages_session_proto_msgTypes[21]
+	mi := &file_actors_messages_session_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1782,7 +1859,7 @@ func (x *SessionReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionReply.ProtoReflect.Descriptor instead.
 func (*SessionReply) Descriptor() ([]byte, []int) {
-	return file_actors_messages_session_proto_rawDescGZIP(), []int{21}
+	return file_actors_messages_session_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *SessionReply) GetError() *Error {
@@ -2004,10 +2081,15 @@ const file_actors_messages_session_proto_rawDesc = "" +
 	"\x03rid\x18\x01 \x01(\tR\x03rid\x12-\n" +
 	"\x05login\x18\x02 \x01(\v2\x17.authrim.messages.LoginR\x05login\"\x1f\n" +
 	"\vGiveConsent\x12\x10\n" +
-	"\x03rid\x18\x01 \x01(\tR\x03rid\"V\n" +
+	"\x03rid\x18\x01 \x01(\tR\x03rid\"\x87\x01\n" +
 	"\tIssueCode\x12\x10\n" +
 	"\x03rid\x18\x01 \x01(\tR\x03rid\x127\n" +
-	"\arequest\x18\x02 \x01(\v2\x1d.authrim.messages.AuthRequestR\arequest\"\xb8\x01\n" +
+	"\arequest\x18\x02 \x01(\v2\x1d.authrim.messages.AuthRequestR\arequest\x12/\n" +
+	"\x04when\x18\x03 \x01(\v2\x1b.authrim.messages.IssueWhenR\x04when\"s\n" +
+	"\tIssueWhen\x12)\n" +
+	"\x10required_subject\x18\x01 \x01(\tR\x0frequiredSubject\x12!\n" +
+	"\frequired_acr\x18\x02 \x01(\tR\vrequiredAcr\x12\x18\n" +
+	"\aconsent\x18\x03 \x03(\tR\aconsent\"\xb8\x01\n" +
 	"\n" +
 	"RedeemCode\x12\x1f\n" +
 	"\vcode_secret\x18\x01 \x01(\tR\n" +
@@ -2058,7 +2140,7 @@ func file_actors_messages_session_proto_rawDescGZIP() []byte {
 	return file_actors_messages_session_proto_rawDescData
 }
 
-var file_actors_messages_session_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_actors_messages_session_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_actors_messages_session_proto_goTypes = []any{
 	(*AuthRequest)(nil),   // 0: authrim.messages.AuthRequest
 	(*Login)(nil),         // 1: authrim.messages.Login
@@ -2076,16 +2158,17 @@ var file_actors_messages_session_proto_goTypes = []any{
 	(*CompleteLogin)(nil), // 13: authrim.messages.CompleteLogin
 	(*GiveConsent)(nil),   // 14: authrim.messages.GiveConsent
 	(*IssueCode)(nil),     // 15: authrim.messages.IssueCode
-	(*RedeemCode)(nil),    // 16: authrim.messages.RedeemCode
-	(*RefreshGrant)(nil),  // 17: authrim.messages.RefreshGrant
-	(*CheckGrant)(nil),    // 18: authrim.messages.CheckGrant
-	(*RevokeGrant)(nil),   // 19: authrim.messages.RevokeGrant
-	(*EndSession)(nil),    // 20: authrim.messages.EndSession
-	(*SessionReply)(nil),  // 21: authrim.messages.SessionReply
-	nil,                   // 22: authrim.messages.SessionState.ConsentsEntry
-	nil,                   // 23: authrim.messages.SessionState.PendingEntry
-	nil,                   // 24: authrim.messages.SessionCall.TraceEntry
-	(*Error)(nil),         // 25: authrim.messages.Error
+	(*IssueWhen)(nil),     // 16: authrim.messages.IssueWhen
+	(*RedeemCode)(nil),    // 17: authrim.messages.RedeemCode
+	(*RefreshGrant)(nil),  // 18: authrim.messages.RefreshGrant
+	(*CheckGrant)(nil),    // 19: authrim.messages.CheckGrant
+	(*RevokeGrant)(nil),   // 20: authrim.messages.RevokeGrant
+	(*EndSession)(nil),    // 21: authrim.messages.EndSession
+	(*SessionReply)(nil),  // 22: authrim.messages.SessionReply
+	nil,                   // 23: authrim.messages.SessionState.ConsentsEntry
+	nil,                   // 24: authrim.messages.SessionState.PendingEntry
+	nil,                   // 25: authrim.messages.SessionCall.TraceEntry
+	(*Error)(nil),         // 26: authrim.messages.Error
 }
 var file_actors_messages_session_proto_depIdxs = []int32{
 	0,  // 0: authrim.messages.Pending.request:type_name -> authrim.messages.AuthRequest
@@ -2093,8 +2176,8 @@ var file_actors_messages_session_proto_depIdxs = []int32{
 	1,  // 2: authrim.messages.Code.login:type_name -> authrim.messages.Login
 	1,  // 3: authrim.messages.Grant.login:type_name -> authrim.messages.Login
 	1,  // 4: authrim.messages.SessionState.login:type_name -> authrim.messages.Login
-	22, // 5: authrim.messages.SessionState.consents:type_name -> authrim.messages.SessionState.ConsentsEntry
-	23, // 6: authrim.messages.SessionState.pending:type_name -> authrim.messages.SessionState.PendingEntry
+	23, // 5: authrim.messages.SessionState.consents:type_name -> authrim.messages.SessionState.ConsentsEntry
+	24, // 6: authrim.messages.SessionState.pending:type_name -> authrim.messages.SessionState.PendingEntry
 	3,  // 7: authrim.messages.SessionState.codes:type_name -> authrim.messages.Code
 	4,  // 8: authrim.messages.SessionState.grants:type_name -> authrim.messages.Grant
 	5,  // 9: authrim.messages.SessionState.ceremonies:type_name -> authrim.messages.Ceremony
@@ -2103,30 +2186,31 @@ var file_actors_messages_session_proto_depIdxs = []int32{
 	13, // 12: authrim.messages.SessionCall.login:type_name -> authrim.messages.CompleteLogin
 	14, // 13: authrim.messages.SessionCall.consent:type_name -> authrim.messages.GiveConsent
 	15, // 14: authrim.messages.SessionCall.issue:type_name -> authrim.messages.IssueCode
-	16, // 15: authrim.messages.SessionCall.redeem:type_name -> authrim.messages.RedeemCode
-	17, // 16: authrim.messages.SessionCall.refresh:type_name -> authrim.messages.RefreshGrant
-	18, // 17: authrim.messages.SessionCall.check:type_name -> authrim.messages.CheckGrant
-	19, // 18: authrim.messages.SessionCall.revoke:type_name -> authrim.messages.RevokeGrant
-	20, // 19: authrim.messages.SessionCall.logout:type_name -> authrim.messages.EndSession
+	17, // 15: authrim.messages.SessionCall.redeem:type_name -> authrim.messages.RedeemCode
+	18, // 16: authrim.messages.SessionCall.refresh:type_name -> authrim.messages.RefreshGrant
+	19, // 17: authrim.messages.SessionCall.check:type_name -> authrim.messages.CheckGrant
+	20, // 18: authrim.messages.SessionCall.revoke:type_name -> authrim.messages.RevokeGrant
+	21, // 19: authrim.messages.SessionCall.logout:type_name -> authrim.messages.EndSession
 	9,  // 20: authrim.messages.SessionCall.start:type_name -> authrim.messages.StartCeremony
 	10, // 21: authrim.messages.SessionCall.take:type_name -> authrim.messages.TakeCeremony
-	24, // 22: authrim.messages.SessionCall.trace:type_name -> authrim.messages.SessionCall.TraceEntry
+	25, // 22: authrim.messages.SessionCall.trace:type_name -> authrim.messages.SessionCall.TraceEntry
 	5,  // 23: authrim.messages.StartCeremony.ceremony:type_name -> authrim.messages.Ceremony
 	0,  // 24: authrim.messages.BeginAuth.request:type_name -> authrim.messages.AuthRequest
 	1,  // 25: authrim.messages.CompleteLogin.login:type_name -> authrim.messages.Login
 	0,  // 26: authrim.messages.IssueCode.request:type_name -> authrim.messages.AuthRequest
-	25, // 27: authrim.messages.SessionReply.error:type_name -> authrim.messages.Error
-	1,  // 28: authrim.messages.SessionReply.login:type_name -> authrim.messages.Login
-	0,  // 29: authrim.messages.SessionReply.request:type_name -> authrim.messages.AuthRequest
-	4,  // 30: authrim.messages.SessionReply.grant:type_name -> authrim.messages.Grant
-	5,  // 31: authrim.messages.SessionReply.ceremony:type_name -> authrim.messages.Ceremony
-	6,  // 32: authrim.messages.SessionState.ConsentsEntry.value:type_name -> authrim.messages.Consent
-	2,  // 33: authrim.messages.SessionState.PendingEntry.value:type_name -> authrim.messages.Pending
-	34, // [34:34] is the sub-list for method output_type
-	34, // [34:34] is the sub-list for method input_type
-	34, // [34:34] is the sub-list for extension type_name
-	34, // [34:34] is the sub-list for extension extendee
-	0,  // [0:34] is the sub-list for field type_name
+	16, // 27: authrim.messages.IssueCode.when:type_name -> authrim.messages.IssueWhen
+	26, // 28: authrim.messages.SessionReply.error:type_name -> authrim.messages.Error
+	1,  // 29: authrim.messages.SessionReply.login:type_name -> authrim.messages.Login
+	0,  // 30: authrim.messages.SessionReply.request:type_name -> authrim.messages.AuthRequest
+	4,  // 31: authrim.messages.SessionReply.grant:type_name -> authrim.messages.Grant
+	5,  // 32: authrim.messages.SessionReply.ceremony:type_name -> authrim.messages.Ceremony
+	6,  // 33: authrim.messages.SessionState.ConsentsEntry.value:type_name -> authrim.messages.Consent
+	2,  // 34: authrim.messages.SessionState.PendingEntry.value:type_name -> authrim.messages.Pending
+	35, // [35:35] is the sub-list for method output_type
+	35, // [35:35] is the sub-list for method input_type
+	35, // [35:35] is the sub-list for extension type_name
+	35, // [35:35] is the sub-list for extension extendee
+	0,  // [0:35] is the sub-list for field type_name
 }
 
 func init() { file_actors_messages_session_proto_init() }
@@ -2155,7 +2239,7 @@ func file_actors_messages_session_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_actors_messages_session_proto_rawDesc), len(file_actors_messages_session_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   25,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

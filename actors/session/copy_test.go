@@ -43,6 +43,7 @@ func TestOperationsNeverChangeTheAdoptedState(t *testing.T) {
 		"login":         {Op: &messages.SessionCall_Login{Login: &messages.CompleteLogin{Rid: "rid", Login: &messages.Login{Subject: "v"}}}},
 		"consent":       {Op: &messages.SessionCall_Consent{Consent: &messages.GiveConsent{Rid: "rid"}}},
 		"issue":         {Op: &messages.SessionCall_Issue{Issue: &messages.IssueCode{Rid: "rid"}}},
+		"issue-when":    {Op: &messages.SessionCall_Issue{Issue: &messages.IssueCode{Request: &messages.AuthRequest{ClientId: "rp", MaxAge: -1}, When: &messages.IssueWhen{Consent: []string{"openid"}}}}},
 		"redeem":        {Op: &messages.SessionCall_Redeem{Redeem: &messages.RedeemCode{CodeSecret: "codeA", ClientId: "rp", RedirectUri: "https://rp/cb", RefreshTtlMs: 1000}}},
 		"redeem-again":  {Op: &messages.SessionCall_Redeem{Redeem: &messages.RedeemCode{CodeSecret: "codeB", ClientId: "rp", RedirectUri: "https://rp/cb"}}},
 		"refresh":       {Op: &messages.SessionCall_Refresh{Refresh: &messages.RefreshGrant{GrantId: "g1", TokenSecret: "rt", ClientId: "rp"}}},

@@ -560,10 +560,16 @@ func (o *op) issue(m *messages.IssueCode) error {
 	if err := o.browser(); err != nil {
 		return err
 	}
+	req := m.Request
+	if m.When != nil && m.Rid == "" && !o.satisfies(req, m.When) {
+		// Not issued: answer as Get does, and change nothing.
+		o.reply.Login = o.st.Login
+		o.reply.Consented = o.consented(req.GetClientId())
+		return nil
+	}
 	if o.st.Login == nil {
 		return errNoLogin
 	}
-	req := m.Request
 	if m.Rid != "" {
 		p := o.st.Pending[m.Rid]
 		if p == nil {
@@ -591,6 +597,29 @@ func (o *op) issue(m *messages.IssueCode) error {
 	o.changed = true
 	o.reply.Code, o.reply.Request, o.reply.Login = o.g.sid+"."+secret, req, o.st.Login
 	return nil
+}
+
+// satisfies tells whether the login may answer req without any page:
+// recent enough for its max_age, of the required subject and acr, and
+// with every needed scope consented to.
+func (o *op) satisfies(req *messages.AuthRequest, w *messages.IssueWhen) bool {
+	l := o.st.Login
+	if l == nil || req == nil {
+		return false
+	}
+	if req.MaxAge >= 0 && o.now.Sub(time.UnixMilli(l.AuthTimeMs)) > time.Duration(req.MaxAge)*time.Second {
+		return false
+	}
+	if (w.RequiredSubject != "" && w.RequiredSubject != l.Subject) || (w.RequiredAcr != "" && w.RequiredAcr != l.Acr) {
+		return false
+	}
+	consented := o.consented(req.ClientId)
+	for _, s := range w.Consent {
+		if !slices.Contains(consented, s) {
+			return false
+		}
+	}
+	return true
 }
 
 // forRedemption is the part of an authorization request its code needs

@@ -232,8 +232,6 @@ func (h *Handler) authorize(c echo.Context) error {
 	req.ResponseMode = rd.mode
 	responseType := req.ResponseType
 
-	// The browser session, if any.
-	sid, secret, login, consented := h.current(c, ctx, req.ClientId)
 	hintSub, herr := h.hintSubject(ctx, p.Get("id_token_hint"))
 	if herr != nil {
 		return h.fail(c, rd, herr)
@@ -245,6 +243,27 @@ func (h *Handler) authorize(c echo.Context) error {
 		hintSub = sv
 	}
 	prompt := req.Prompt
+	// The browser session, if any. When the request could be answered
+	// without a page, the grain issues the code in the same call if its
+	// login and consents allow (the rules below, applied atomically);
+	// otherwise it returns what they are and the rules below pick the page.
+	var when *messages.IssueWhen
+	if !slices.Contains(prompt, "login") && !slices.Contains(prompt, "select_account") && !slices.Contains(prompt, "consent") {
+		when = &messages.IssueWhen{RequiredSubject: hintSub}
+		if !acrSatisfied(req.AcrValues, ACRPassword) {
+			when.RequiredAcr = ACRPasskey
+		}
+		if !req.SkipConsent {
+			when.Consent = req.ConsentItems
+			if len(when.Consent) == 0 {
+				when.Consent = req.Scopes
+			}
+		}
+	}
+	sid, secret, login, consented, code := h.current(c, ctx, req, when)
+	if code != "" {
+		return h.respondCode(c, rd, responseType, code)
+	}
 	fresh := login != nil && !slices.Contains(prompt, "login") && !slices.Contains(prompt, "select_account") &&
 		(req.MaxAge < 0 || h.cfg.Now().Sub(time.UnixMilli(login.AuthTimeMs)) <= time.Duration(req.MaxAge)*time.Second) &&
 		(hintSub == "" || hintSub == login.Subject) && acrSatisfied(req.AcrValues, login.Acr)
@@ -526,22 +545,28 @@ func subValue(claimsJSON string) string {
 	return v
 }
 
-// current reads the session cookie and asks its grain for the login.
-func (h *Handler) current(c echo.Context, ctx context.Context, clientID string) (sid, secret string, login *messages.Login, consented []string) {
+// current reads the session cookie and asks its grain for the login and
+// the consents given to req's client. With when, the grain also issues a
+// code for req if the login satisfies it (code is then set).
+func (h *Handler) current(c echo.Context, ctx context.Context, req *messages.AuthRequest, when *messages.IssueWhen) (sid, secret string, login *messages.Login, consented []string, code string) {
 	ck, err := c.Cookie(h.cfg.CookieName)
 	if err != nil {
-		return "", "", nil, nil
+		return "", "", nil, nil, ""
 	}
 	sid, secret, err = session.SplitCookie(ck.Value)
 	if err != nil {
-		return "", "", nil, nil
+		return "", "", nil, nil, ""
 	}
-	r, err := h.sessions.Call(ctx, sid, &messages.SessionCall{Secret: secret, Op: &messages.SessionCall_Get{Get: &messages.GetSession{ClientId: clientID}}})
+	call := &messages.SessionCall{Secret: secret, Op: &messages.SessionCall_Get{Get: &messages.GetSession{ClientId: req.ClientId}}}
+	if when != nil {
+		call.Op = &messages.SessionCall_Issue{Issue: &messages.IssueCode{Request: req, When: when}}
+	}
+	r, err := h.sessions.Call(ctx, sid, call)
 	if err != nil {
 		// Unknown, expired or forged: behave as if there were no cookie.
-		return "", "", nil, nil
+		return "", "", nil, nil, ""
 	}
-	return sid, secret, r.Login, r.Consented
+	return sid, secret, r.Login, r.Consented, r.Code
 }
 
 func (h *Handler) setCookie(c echo.Context, sid, secret string) {
@@ -566,9 +591,14 @@ func (h *Handler) issue(c echo.Context, rd redirect, sid, secret, responseType s
 	if err != nil {
 		return h.fail(c, rd, err)
 	}
+	return h.respondCode(c, rd, responseType, r.Code)
+}
+
+// respondCode sends the authorization response for an issued code.
+func (h *Handler) respondCode(c echo.Context, rd redirect, responseType, code string) error {
 	v := url.Values{}
 	if responseType != "none" {
-		v.Set("code", r.Code)
+		v.Set("code", code)
 	}
 	return h.respond(c, rd, v)
 }
