@@ -142,3 +142,37 @@ func BenchmarkRefresh(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSilentAuthorize is what the Session grain costs authorize
+// with a live session and no page (prompt=none): a Get then an Issue, as
+// before IssueWhen, against one conditional Issue. Durable writes off:
+// both write once, so the difference is the grain's and the call's own.
+func BenchmarkSilentAuthorize(b *testing.B) {
+	req := &messages.AuthRequest{ClientId: "rp", RedirectUri: "https://rp.example/cb", Scopes: []string{"openid", "profile"},
+		Nonce: "n", ResponseType: "code", MaxAge: -1}
+	for _, variant := range []string{"get+issue", "issue-when"} {
+		b.Run(variant, func(b *testing.B) {
+			g := startGrains(b, true)
+			seeds := seedSessions(b, g, 1000)
+			sessions := g.node.Sessions()
+			ctx := context.Background()
+			parallel(b, func(i int) {
+				s := seeds[i%len(seeds)]
+				issue := &messages.IssueCode{Request: req}
+				if variant == "get+issue" {
+					r, err := sessions.Call(ctx, s.Sid, &messages.SessionCall{Secret: s.Secret, Op: &messages.SessionCall_Get{Get: &messages.GetSession{ClientId: "rp"}}})
+					if err != nil || r.Login == nil {
+						b.Error("get", err)
+						return
+					}
+				} else {
+					issue.When = &messages.IssueWhen{RequiredAcr: s.Acr, Consent: req.Scopes}
+				}
+				r, err := sessions.Call(ctx, s.Sid, &messages.SessionCall{Secret: s.Secret, Op: &messages.SessionCall_Issue{Issue: issue}})
+				if err != nil || r.Code == "" {
+					b.Error("issue", err)
+				}
+			})
+		})
+	}
+}
