@@ -54,6 +54,9 @@ type Node struct {
 	accessOnce   sync.Once
 	access       []string
 	accessErr    error
+	jweOnce      sync.Once
+	jweTokens    []string
+	jweErr       error
 	// Topology labels the results ("" is TopologyDefault).
 	Topology string
 	// Bases maps a role (auth, token, userinfo, management) to the node
@@ -203,6 +206,7 @@ func (n *Node) Endpoints() []Endpoint {
 				}
 			})},
 		{Name: "userinfo", What: "GET /userinfo (ES256 access token verified, grant checked)", TargetCPU: 200, prepare: n.prepareUserinfo},
+		{Name: "userinfo-jwe", What: "GET /userinfo answered as a JWE (ECDH-ES, A128CBC-HS256) to a client registered for it", prepare: n.prepareUserinfoJWE},
 		{Name: "introspection", What: "POST /introspect of an access token", TargetCPU: 150, prepare: n.prepareIntrospection},
 		{Name: "revocation", What: "POST /revoke of a refresh token (family ends)", OneTime: true, Guess: 800, prepare: n.prepareRevocations},
 	}

@@ -94,6 +94,9 @@ func (a Admin) CreateClients(ctx context.Context) error {
 			"token_endpoint_auth_method": "client_secret_basic", "grant_types": code, "id_token_signed_response_alg": "ES256", "skip_consent": true},
 		{"client_id": ClientRS256, "client_name": "Bench RS256", "client_secret": ClientSecret, "redirect_uris": []string{RedirectURI},
 			"token_endpoint_auth_method": "client_secret_basic", "grant_types": code, "id_token_signed_response_alg": "RS256", "skip_consent": true},
+		{"client_id": ClientJWE, "client_name": "Bench encrypted userinfo", "client_secret": ClientSecret, "redirect_uris": []string{RedirectURI},
+			"token_endpoint_auth_method": "client_secret_basic", "grant_types": code, "id_token_signed_response_alg": "ES256", "skip_consent": true,
+			"jwks": benchJWKS(), "userinfo_encrypted_response_alg": "ECDH-ES"},
 		{"client_id": ClientService, "client_name": "Bench service", "client_secret": ClientSecret,
 			"token_endpoint_auth_method": "client_secret_basic", "grant_types": []string{"client_credentials"}},
 	} {
