@@ -21,6 +21,7 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 
+	"authrim/internal/memo"
 	"authrim/persistence"
 )
 
@@ -347,6 +348,15 @@ func checkHTTPSURI(field, raw string) error {
 // set) is alg and whose type fits (RSA for RSA-OAEP*, EC for ECDH-ES*). It
 // returns the key as JSON.
 func EncryptionKey(jwks []byte, alg string) ([]byte, error) {
+	// Every encrypted response asks again with the same bytes: parse once.
+	h := sha256.Sum256(jwks)
+	return encryptionKeys.Get(alg+"\x00"+string(h[:]), func() ([]byte, error) { return encryptionKey(jwks, alg) })
+}
+
+// encryptionKeys remembers EncryptionKey's answers by key set and alg.
+var encryptionKeys = memo.New[[]byte](1024)
+
+func encryptionKey(jwks []byte, alg string) ([]byte, error) {
 	var set jose.JSONWebKeySet
 	if err := json.Unmarshal(jwks, &set); err != nil {
 		return nil, invalid("client key set is not a JWK set")

@@ -16,6 +16,7 @@ import (
 
 	"authrim/actors/keymanager"
 	"authrim/actors/messages"
+	"authrim/internal/memo"
 )
 
 // Errors of the cache's operations; they wrap the messages sentinels so a
@@ -277,11 +278,22 @@ func (c *Cache) VerifyType(token, typ string, algs []string) (payload []byte, ki
 	return payload, h.Kid, h.Alg, nil
 }
 
+// recipientKeys are parsed recipient JWKs by the SHA-256 of their JSON:
+// a client's key arrives as the same bytes with each response.
+var recipientKeys = memo.New[*jose.JSONWebKey](1024)
+
 // Encrypt makes a compact JWE of plaintext to the recipient's public JWK.
 func Encrypt(plaintext, recipientJWK []byte, alg, enc, cty string) (string, error) {
-	var jwk jose.JSONWebKey
-	if err := json.Unmarshal(recipientJWK, &jwk); err != nil {
-		return "", fmt.Errorf("%w: recipient key: %w", messages.ErrInvalid, err)
+	h := sha256.Sum256(recipientJWK)
+	jwk, err := recipientKeys.Get(string(h[:]), func() (*jose.JSONWebKey, error) {
+		var k jose.JSONWebKey
+		if err := json.Unmarshal(recipientJWK, &k); err != nil {
+			return nil, fmt.Errorf("%w: recipient key: %w", messages.ErrInvalid, err)
+		}
+		return &k, nil
+	})
+	if err != nil {
+		return "", err
 	}
 	ka, ce := jose.KeyAlgorithm(alg), jose.ContentEncryption(enc)
 	if !slices.Contains(KeyAlgorithms, ka) || !slices.Contains(ContentAlgs, ce) {
