@@ -162,7 +162,13 @@ func (n *Node) Sessions() Sessions { return Sessions{node: n} }
 
 // Call sends one operation to the Session grain sid. An error in the
 // reply comes back as a Go error wrapping a messages sentinel.
+//
+// Each Call gets a new call_id (set on call), which RequestGrain's
+// retries carry unchanged: when a grain's node stops after storing the
+// effect of a redemption or rotation but before its answer arrived, the
+// next activation answers the retry instead of taking it for a replay.
 func (s Sessions) Call(ctx context.Context, sid string, call *messages.SessionCall) (*messages.SessionReply, error) {
+	call.CallId = session.NewID(12)
 	res, err := s.node.RequestGrain(ctx, session.Kind, sid, call)
 	if err != nil {
 		return nil, err

@@ -353,7 +353,10 @@ type Code struct {
 	ExpiresMs int64        `protobuf:"varint,4,opt,name=expires_ms,json=expiresMs,proto3" json:"expires_ms,omitempty"`
 	Redeemed  bool         `protobuf:"varint,5,opt,name=redeemed,proto3" json:"redeemed,omitempty"`
 	// The grant the code produced once redeemed.
-	GrantId       string `protobuf:"bytes,6,opt,name=grant_id,json=grantId,proto3" json:"grant_id,omitempty"`
+	GrantId string `protobuf:"bytes,6,opt,name=grant_id,json=grantId,proto3" json:"grant_id,omitempty"`
+	// The call_id of the SessionCall that redeemed it: the same call
+	// arriving again is a retry of ours, not a replay.
+	RedeemedBy    string `protobuf:"bytes,7,opt,name=redeemed_by,json=redeemedBy,proto3" json:"redeemed_by,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -430,6 +433,13 @@ func (x *Code) GetGrantId() string {
 	return ""
 }
 
+func (x *Code) GetRedeemedBy() string {
+	if x != nil {
+		return x.RedeemedBy
+	}
+	return ""
+}
+
 // Grant is what one code redemption produced: the access tokens carry its
 // id, and its refresh token family rotates inside it.
 type Grant struct {
@@ -449,8 +459,11 @@ type Grant struct {
 	RefreshHash []byte `protobuf:"bytes,11,opt,name=refresh_hash,json=refreshHash,proto3" json:"refresh_hash,omitempty"`
 	// Hashes of refresh tokens already used: presenting one again is reuse.
 	UsedRefreshHashes [][]byte `protobuf:"bytes,12,rep,name=used_refresh_hashes,json=usedRefreshHashes,proto3" json:"used_refresh_hashes,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// The call_id of the SessionCall that made the current refresh token
+	// (by redemption or rotation): see Code.redeemed_by.
+	RotatedBy     string `protobuf:"bytes,13,opt,name=rotated_by,json=rotatedBy,proto3" json:"rotated_by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Grant) Reset() {
@@ -565,6 +578,13 @@ func (x *Grant) GetUsedRefreshHashes() [][]byte {
 		return x.UsedRefreshHashes
 	}
 	return nil
+}
+
+func (x *Grant) GetRotatedBy() string {
+	if x != nil {
+		return x.RotatedBy
+	}
+	return ""
 }
 
 // Ceremony is a WebAuthn challenge in flight: one-time, bound to this
@@ -823,7 +843,12 @@ type SessionCall struct {
 	//	*SessionCall_Take
 	Op isSessionCall_Op `protobuf_oneof:"op"`
 	// W3C trace context of the caller (traceparent, tracestate).
-	Trace         map[string]string `protobuf:"bytes,20,rep,name=trace,proto3" json:"trace,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Trace map[string]string `protobuf:"bytes,20,rep,name=trace,proto3" json:"trace,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Unique per call of a front end, the same on each retry of it: a
+	// retry after a failover (the first answer lost, the write done) is
+	// answered again instead of being taken for a replay of a one-time
+	// code or a rotated refresh token.
+	CallId        string `protobuf:"bytes,21,opt,name=call_id,json=callId,proto3" json:"call_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -985,6 +1010,13 @@ func (x *SessionCall) GetTrace() map[string]string {
 		return x.Trace
 	}
 	return nil
+}
+
+func (x *SessionCall) GetCallId() string {
+	if x != nil {
+		return x.CallId
+	}
+	return ""
 }
 
 type isSessionCall_Op interface {
@@ -1985,7 +2017,7 @@ const file_actors_messages_session_proto_rawDesc = "" +
 	"expires_ms\x18\x02 \x01(\x03R\texpiresMs\x12$\n" +
 	"\x0elogin_after_ms\x18\x03 \x01(\x03R\floginAfterMs\x12!\n" +
 	"\frequired_acr\x18\x04 \x01(\tR\vrequiredAcr\x12)\n" +
-	"\x10required_subject\x18\x05 \x01(\tR\x0frequiredSubject\"\xd8\x01\n" +
+	"\x10required_subject\x18\x05 \x01(\tR\x0frequiredSubject\"\xf9\x01\n" +
 	"\x04Code\x12\x12\n" +
 	"\x04hash\x18\x01 \x01(\fR\x04hash\x127\n" +
 	"\arequest\x18\x02 \x01(\v2\x1d.authrim.messages.AuthRequestR\arequest\x12-\n" +
@@ -1993,7 +2025,9 @@ const file_actors_messages_session_proto_rawDesc = "" +
 	"\n" +
 	"expires_ms\x18\x04 \x01(\x03R\texpiresMs\x12\x1a\n" +
 	"\bredeemed\x18\x05 \x01(\bR\bredeemed\x12\x19\n" +
-	"\bgrant_id\x18\x06 \x01(\tR\agrantId\"\x91\x03\n" +
+	"\bgrant_id\x18\x06 \x01(\tR\agrantId\x12\x1f\n" +
+	"\vredeemed_by\x18\a \x01(\tR\n" +
+	"redeemedBy\"\xb0\x03\n" +
 	"\x05Grant\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
 	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12\x16\n" +
@@ -2009,7 +2043,9 @@ const file_actors_messages_session_proto_rawDesc = "" +
 	"\rrevoke_reason\x18\n" +
 	" \x01(\tR\frevokeReason\x12!\n" +
 	"\frefresh_hash\x18\v \x01(\fR\vrefreshHash\x12.\n" +
-	"\x13used_refresh_hashes\x18\f \x03(\fR\x11usedRefreshHashes\"o\n" +
+	"\x13used_refresh_hashes\x18\f \x03(\fR\x11usedRefreshHashes\x12\x1d\n" +
+	"\n" +
+	"rotated_by\x18\r \x01(\tR\trotatedBy\"o\n" +
 	"\bCeremony\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1c\n" +
 	"\tchallenge\x18\x02 \x01(\tR\tchallenge\x12\x12\n" +
@@ -2039,7 +2075,7 @@ const file_actors_messages_session_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\v2\x19.authrim.messages.ConsentR\x05value:\x028\x01\x1aU\n" +
 	"\fPendingEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12/\n" +
-	"\x05value\x18\x02 \x01(\v2\x19.authrim.messages.PendingR\x05value:\x028\x01\"\xbf\x06\n" +
+	"\x05value\x18\x02 \x01(\v2\x19.authrim.messages.PendingR\x05value:\x028\x01\"\xd8\x06\n" +
 	"\vSessionCall\x12\x16\n" +
 	"\x06secret\x18\x01 \x01(\tR\x06secret\x120\n" +
 	"\x03get\x18\x02 \x01(\v2\x1c.authrim.messages.GetSessionH\x00R\x03get\x123\n" +
@@ -2055,7 +2091,8 @@ const file_actors_messages_session_proto_rawDesc = "" +
 	"\x06logout\x18\v \x01(\v2\x1c.authrim.messages.EndSessionH\x00R\x06logout\x127\n" +
 	"\x05start\x18\f \x01(\v2\x1f.authrim.messages.StartCeremonyH\x00R\x05start\x124\n" +
 	"\x04take\x18\r \x01(\v2\x1e.authrim.messages.TakeCeremonyH\x00R\x04take\x12>\n" +
-	"\x05trace\x18\x14 \x03(\v2(.authrim.messages.SessionCall.TraceEntryR\x05trace\x1a8\n" +
+	"\x05trace\x18\x14 \x03(\v2(.authrim.messages.SessionCall.TraceEntryR\x05trace\x12\x17\n" +
+	"\acall_id\x18\x15 \x01(\tR\x06callId\x1a8\n" +
 	"\n" +
 	"TraceEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +

@@ -181,7 +181,7 @@ func (g *grain) handle(ctx context.Context, call *messages.SessionCall) (*messag
 		// coming back with its cookie would pass Get and then fail Begin.
 		next = nil
 	}
-	op := &op{g: g, st: next, now: now, secret: call.Secret, reply: &messages.SessionReply{}}
+	op := &op{g: g, st: next, now: now, secret: call.Secret, callID: call.CallId, reply: &messages.SessionReply{}}
 	err = op.run(call)
 	changed := op.changed || pruned
 	if changed {
@@ -321,7 +321,7 @@ func copyGrant(gr *messages.Grant) *messages.Grant {
 		Id: gr.Id, ClientId: gr.ClientId, Scopes: gr.Scopes, Nonce: gr.Nonce, ClaimsJson: gr.ClaimsJson,
 		Login: gr.Login, CreatedMs: gr.CreatedMs, RefreshExpiresMs: gr.RefreshExpiresMs,
 		Revoked: gr.Revoked, RevokeReason: gr.RevokeReason, RefreshHash: gr.RefreshHash,
-		UsedRefreshHashes: slices.Clone(gr.UsedRefreshHashes),
+		UsedRefreshHashes: slices.Clone(gr.UsedRefreshHashes), RotatedBy: gr.RotatedBy,
 	}
 }
 
@@ -360,6 +360,7 @@ type op struct {
 	st      *messages.SessionState
 	now     time.Time
 	secret  string
+	callID  string // see SessionCall.call_id
 	reply   *messages.SessionReply
 	changed bool
 }
@@ -687,6 +688,11 @@ func (o *op) redeem(m *messages.RedeemCode) error {
 		return errInvalid("unknown code")
 	}
 	if code.Redeemed {
+		if gr := o.findGrant(code.GrantId); o.ours(code.RedeemedBy) && gr != nil && !gr.Revoked {
+			// The same call again: its first answer was lost after the
+			// redemption was stored (a failover). Answer it once more.
+			return o.answerAgain(gr)
+		}
 		// RFC 6749 §4.1.2: a code used twice revokes what it produced.
 		o.revokeGrant(o.findGrant(code.GrantId), "authorization code reused")
 		return errInvalid("code already used")
@@ -724,11 +730,13 @@ func (o *op) redeem(m *messages.RedeemCode) error {
 		secret := NewID(32)
 		gr.RefreshHash = hash(secret)
 		gr.RefreshExpiresMs = o.ms() + m.RefreshTtlMs
+		gr.RotatedBy = o.callID
 		o.reply.RefreshToken = o.g.sid + "." + gr.Id + "." + secret
 	}
 	// What a replay needs of the code is its hash and what it produced.
 	code = o.writableCode(code)
 	code.Redeemed, code.GrantId, code.Request, code.Login = true, gr.Id, nil, nil
+	code.RedeemedBy = o.callID
 	if len(o.st.Grants) >= maxGrants {
 		// Bound the state: a revoked grant gives way, else the oldest,
 		// and with it its refresh and access tokens.
@@ -752,7 +760,7 @@ func (o *op) refresh(m *messages.RefreshGrant) error {
 		return errInvalid("unknown or revoked refresh token")
 	}
 	h := hash(m.TokenSecret)
-	if !same(h, gr.RefreshHash) {
+	if !same(h, gr.RefreshHash) && !o.rotatedByUs(gr, h) {
 		for _, u := range gr.UsedRefreshHashes {
 			if same(h, u) {
 				// Reuse of a rotated token: someone holds a copy. End the
@@ -782,12 +790,43 @@ func (o *op) refresh(m *messages.RefreshGrant) error {
 		gr.UsedRefreshHashes = gr.UsedRefreshHashes[1:]
 	}
 	gr.RefreshHash = hash(secret)
+	gr.RotatedBy = o.callID
 	o.changed = true
 	o.reply.RefreshToken = o.g.sid + "." + gr.Id + "." + secret
 	o.reply.Grant = view(gr)
 	if len(m.Scopes) > 0 {
 		o.reply.Grant.Scopes = m.Scopes
 	}
+	return nil
+}
+
+// ours reports whether by, the call id stored with an effect, is this
+// call's: the call is a retry of the one that had that effect.
+func (o *op) ours(by string) bool { return o.callID != "" && by == o.callID }
+
+// rotatedByUs reports whether h, a refresh token this call presents,
+// is the one this same call rotated away before (its answer was lost).
+func (o *op) rotatedByUs(gr *messages.Grant, h []byte) bool {
+	n := len(gr.UsedRefreshHashes)
+	return o.ours(gr.RotatedBy) && n > 0 && same(h, gr.UsedRefreshHashes[n-1])
+}
+
+// answerAgain answers a redemption retried by its own caller: the grant
+// as it is, with a new refresh token (the one made the first time never
+// left this grain's node, and is retired as used).
+func (o *op) answerAgain(gr *messages.Grant) error {
+	gr = o.writableGrant(gr)
+	if gr.RefreshExpiresMs > 0 && gr.RefreshHash != nil {
+		secret := NewID(32)
+		gr.UsedRefreshHashes = append(gr.UsedRefreshHashes, gr.RefreshHash)
+		if len(gr.UsedRefreshHashes) > maxUsed {
+			gr.UsedRefreshHashes = gr.UsedRefreshHashes[1:]
+		}
+		gr.RefreshHash = hash(secret)
+		o.reply.RefreshToken = o.g.sid + "." + gr.Id + "." + secret
+	}
+	o.changed = true
+	o.reply.Grant = view(gr)
 	return nil
 }
 
