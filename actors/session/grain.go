@@ -783,16 +783,8 @@ func (o *op) refresh(m *messages.RefreshGrant) error {
 			return fmt.Errorf("%w: scope %q was not granted", messages.ErrInvalidScope, s)
 		}
 	}
-	secret := NewID(32)
 	gr = o.writableGrant(gr)
-	gr.UsedRefreshHashes = append(gr.UsedRefreshHashes, gr.RefreshHash)
-	if len(gr.UsedRefreshHashes) > maxUsed {
-		gr.UsedRefreshHashes = gr.UsedRefreshHashes[1:]
-	}
-	gr.RefreshHash = hash(secret)
-	gr.RotatedBy = o.callID
-	o.changed = true
-	o.reply.RefreshToken = o.g.sid + "." + gr.Id + "." + secret
+	o.rotate(gr)
 	o.reply.Grant = view(gr)
 	if len(m.Scopes) > 0 {
 		o.reply.Grant.Scopes = m.Scopes
@@ -817,17 +809,26 @@ func (o *op) rotatedByUs(gr *messages.Grant, h []byte) bool {
 func (o *op) answerAgain(gr *messages.Grant) error {
 	gr = o.writableGrant(gr)
 	if gr.RefreshExpiresMs > 0 && gr.RefreshHash != nil {
-		secret := NewID(32)
-		gr.UsedRefreshHashes = append(gr.UsedRefreshHashes, gr.RefreshHash)
-		if len(gr.UsedRefreshHashes) > maxUsed {
-			gr.UsedRefreshHashes = gr.UsedRefreshHashes[1:]
-		}
-		gr.RefreshHash = hash(secret)
-		o.reply.RefreshToken = o.g.sid + "." + gr.Id + "." + secret
+		o.rotate(gr)
 	}
 	o.changed = true
 	o.reply.Grant = view(gr)
 	return nil
+}
+
+// rotate gives gr (the op's own copy) a new refresh token for the reply:
+// the current one joins the used ones (a bounded list), and this call is
+// recorded as the one that made the new token.
+func (o *op) rotate(gr *messages.Grant) {
+	secret := NewID(32)
+	gr.UsedRefreshHashes = append(gr.UsedRefreshHashes, gr.RefreshHash)
+	if len(gr.UsedRefreshHashes) > maxUsed {
+		gr.UsedRefreshHashes = gr.UsedRefreshHashes[1:]
+	}
+	gr.RefreshHash = hash(secret)
+	gr.RotatedBy = o.callID
+	o.changed = true
+	o.reply.RefreshToken = o.g.sid + "." + gr.Id + "." + secret
 }
 
 func (o *op) check(m *messages.CheckGrant) error {
