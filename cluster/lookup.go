@@ -18,8 +18,13 @@ const PlacementActorName = "authrim-placement"
 // grain. Unlike the shipped disthash it bounds the activation request
 // (disthash waits 5 s for a member that may be dead).
 type lookup struct {
-	c         *pc.Cluster
-	timeout   time.Duration
+	c       *pc.Cluster
+	timeout time.Duration
+	// alone: the node has no peers and no transport; every grain is
+	// placed here.
+	alone bool
+	// kinds are the grain kinds this member activates.
+	kinds     map[string]*pc.ActivatedKind
 	rdv       *atomic.Pointer[pc.Rendezvous]
 	placement *actor.PID
 	sub       *eventstream.Subscription
@@ -27,8 +32,8 @@ type lookup struct {
 
 var _ pc.IdentityLookup = (*lookup)(nil)
 
-func newLookup(timeout time.Duration) *lookup {
-	return &lookup{timeout: timeout, rdv: &atomic.Pointer[pc.Rendezvous]{}}
+func newLookup(timeout time.Duration, alone bool) *lookup {
+	return &lookup{timeout: timeout, alone: alone, kinds: map[string]*pc.ActivatedKind{}, rdv: &atomic.Pointer[pc.Rendezvous]{}}
 }
 
 // Setup implements pc.IdentityLookup.
@@ -36,7 +41,7 @@ func (l *lookup) Setup(c *pc.Cluster, _ []string, _ bool) {
 	l.c = c
 	l.rdv.Store(pc.NewRendezvous())
 	props := actor.PropsFromProducer(func() actor.Actor {
-		return &placement{c: c, rdv: l.rdv, actors: map[string]placed{}, byPID: map[string]string{}}
+		return &placement{c: c, owner: l.Owner, kinds: l.kinds, actors: map[string]placed{}, byPID: map[string]string{}}
 	})
 	pid, err := c.ActorSystem.Root.SpawnNamed(props, PlacementActorName)
 	if err != nil {
@@ -55,6 +60,9 @@ func (l *lookup) Setup(c *pc.Cluster, _ []string, _ bool) {
 
 // Owner returns the actor address of the member that owns ci now.
 func (l *lookup) Owner(ci *pc.ClusterIdentity) string {
+	if l.alone {
+		return l.c.ActorSystem.Address()
+	}
 	return l.rdv.Load().GetByClusterIdentity(ci)
 }
 
@@ -98,7 +106,8 @@ type placed struct {
 // takes ownership of their state once they let go of it).
 type placement struct {
 	c      *pc.Cluster
-	rdv    *atomic.Pointer[pc.Rendezvous] // this member's current view
+	owner  func(*pc.ClusterIdentity) string // by this member's current view
+	kinds  map[string]*pc.ActivatedKind
 	actors map[string]placed
 	// byPID finds a grain's key from its PID when it terminates: a
 	// passivation wave stops thousands at once, and a scan of actors per
@@ -114,8 +123,8 @@ func (p *placement) Receive(ctx actor.Context) {
 			ctx.Respond(&pc.ActivationResponse{Pid: a.pid})
 			return
 		}
-		kind := p.c.GetClusterKind(m.ClusterIdentity.Kind)
-		if kind == nil || p.rdv.Load().GetByClusterIdentity(m.ClusterIdentity) != p.c.ActorSystem.Address() {
+		kind := p.kinds[m.ClusterIdentity.Kind]
+		if kind == nil || p.owner(m.ClusterIdentity) != p.c.ActorSystem.Address() {
 			// Unknown kind, or the asker's view is stale: by this
 			// member's view the grain belongs elsewhere. Activating it
 			// here would only make the owner wait for it.
@@ -135,7 +144,7 @@ func (p *placement) Receive(ctx actor.Context) {
 		delete(p.byPID, m.Who.GetId())
 		a := p.actors[key]
 		delete(p.actors, key)
-		if kind := p.c.GetClusterKind(a.ci.Kind); kind != nil {
+		if kind := p.kinds[a.ci.Kind]; kind != nil {
 			kind.Dec()
 		}
 		p.c.PidCache.RemoveByValue(a.ci.Identity, a.ci.Kind, a.pid)

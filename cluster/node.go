@@ -58,10 +58,16 @@ type Node struct {
 	timeout    time.Duration
 	membership *membership
 	lookup     *lookup
+	// alone: no peers, no actor transport (see Start).
+	alone bool
+	name  string
 }
 
-// Start joins (today: forms) the cluster. A single node uses an in-memory
-// membership agent: the same grain code runs alone and in a node set.
+// Start joins (today: forms) the cluster. A node without peers runs the
+// same grain code with no actor transport at all: nothing listens, so no
+// local process can send its actors a message (the Crypto pool signs
+// whatever it is asked to). Only a member of a node set opens the actor
+// listener, and the node's configuration makes that mutual TLS.
 func Start(cfg Config) (*Node, error) {
 	host, portStr, err := net.SplitHostPort(cfg.Listen)
 	if err != nil {
@@ -71,7 +77,8 @@ func Start(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster: listen port %q: %w", portStr, err)
 	}
-	if port == 0 {
+	alone := len(cfg.Peers) == 0
+	if port == 0 && !alone {
 		// remote needs the real port up front to advertise it.
 		l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 		if err != nil {
@@ -105,7 +112,7 @@ func Start(cfg Config) (*Node, error) {
 	mem := newMembership(cfg.NodeName, cfg.Peers, cfg.HeartbeatInterval, cfg.FailureTimeout, cfg.LeaseID, cfg.OnDropped, logger.With("component", "membership"))
 	// A lookup waits for an activation less than a request does, so a
 	// dead owner costs one bounded wait before the retry goes elsewhere.
-	lk := newLookup(min(cfg.RequestTimeout, 2*time.Second))
+	lk := newLookup(min(cfg.RequestTimeout, 2*time.Second), alone)
 	rc := remote.Configure(host, port, ropts...)
 	cc := pc.Configure(cfg.Name, mem, lk, rc,
 		pc.WithKinds(cfg.Kinds...),
@@ -114,15 +121,31 @@ func Start(cfg Config) (*Node, error) {
 	// its own bookkeeping, so it need not run every 300 ms.
 	cc.GossipInterval = time.Second
 	c := pc.New(system, cc)
-	c.StartMember()
-	if len(cfg.Peers) > 0 {
-		mem.waitForPeers(cfg.FailureTimeout)
+	for _, k := range cfg.Kinds {
+		lk.kinds[k.Kind] = k.Build(c)
 	}
-	return &Node{System: system, Cluster: c, timeout: cfg.RequestTimeout, membership: mem, lookup: lk}, nil
+	n := &Node{System: system, Cluster: c, timeout: cfg.RequestTimeout, membership: mem, lookup: lk, alone: alone, name: cfg.NodeName}
+	if alone {
+		// pc.New registered the cluster extension the grains' middleware
+		// reads; the placement actor is all that activation needs. The
+		// remote, the gossip and the provider stay unstarted, and the
+		// actor system keeps its process-local address.
+		c.IdentityLookup = lk
+		lk.Setup(c, nil, false)
+		return n, nil
+	}
+	c.StartMember()
+	mem.waitForPeers(cfg.FailureTimeout)
+	return n, nil
 }
 
 // Members returns the node names of the current topology.
-func (n *Node) Members() []string { return n.membership.Alive() }
+func (n *Node) Members() []string {
+	if n.alone {
+		return []string{n.name}
+	}
+	return n.membership.Alive()
+}
 
 // Peers returns what this member knows of the configured peers.
 func (n *Node) Peers() []Peer { return n.membership.Peers() }
@@ -134,10 +157,8 @@ func (n *Node) IsDead(node string, lease int64) bool { return n.membership.IsDea
 // ActiveGrains counts the grains active on this member, by kind.
 func (n *Node) ActiveGrains() map[string]int {
 	out := map[string]int{}
-	for _, k := range n.Cluster.GetClusterKinds() {
-		if ak := n.Cluster.GetClusterKind(k); ak != nil {
-			out[k] = int(ak.Count())
-		}
+	for name, k := range n.lookup.kinds {
+		out[name] = int(k.Count())
 	}
 	return out
 }
@@ -146,12 +167,23 @@ func (n *Node) ActiveGrains() map[string]int {
 // there is no one to hand grains over to, so it skips the graceful
 // hand-over (and its fixed 2 s wait).
 func (n *Node) Shutdown() {
+	if n.alone {
+		n.lookup.Shutdown()
+		n.System.Shutdown()
+		return
+	}
 	_ = n.membership.Shutdown(true)
 	n.Cluster.Shutdown(false)
 }
 
-// Address is this member's actor transport address.
-func (n *Node) Address() string { return n.System.Address() }
+// Address is this member's actor transport address; empty when the node
+// runs alone (it has no transport).
+func (n *Node) Address() string {
+	if n.alone {
+		return ""
+	}
+	return n.System.Address()
+}
 
 // timeoutFor turns the context's deadline into an actor timeout, the one
 // place this conversion happens.

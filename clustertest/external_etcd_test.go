@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -19,8 +20,16 @@ import (
 func TestNodeOnExistingEtcd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	// etcd storage needs cluster.tls: the external cluster's members and
+	// the node share a CA.
+	certs := t.TempDir()
+	if out, err := exec.Command(bin, "cluster", "certs", "--nodes", "2", "--out", certs).CombinedOutput(); err != nil {
+		t.Fatalf("cluster certs: %v\n%s", err, out)
+	}
+	pem := func(name string) string { return filepath.Join(certs, name) }
 	em, err := etcd.StartMember(ctx, etcd.MemberConfig{
 		Name: "external", Dir: filepath.Join(t.TempDir(), "etcd"), PeerListen: freePort(t), ClientListen: freePort(t),
+		TLS: &etcd.TLSFiles{CA: pem("ca.pem"), Cert: pem("node2.pem"), Key: pem("node2-key.pem")},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -46,6 +55,10 @@ keys:
   kek_file: %s
 cluster:
   listen: %s
+  tls:
+    ca: %s
+    cert: %s
+    key: %s
 passwords:
   time: 1
   memory_kib: 8192
@@ -58,7 +71,7 @@ clients:
     grant_types: [authorization_code, refresh_token]
     skip_consent: true
 `, tc.issuer, m.http, filepath.Join(m.dir, "data"), em.Endpoint(), adminToken,
-		filepath.Join(m.dir, "kek"), m.actor, rpSecret, rpRedirect)
+		filepath.Join(m.dir, "kek"), m.actor, pem("ca.pem"), pem("node1.pem"), pem("node1-key.pem"), rpSecret, rpRedirect)
 	if err := os.MkdirAll(m.dir, 0o700); err != nil {
 		t.Fatal(err)
 	}

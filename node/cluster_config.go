@@ -2,6 +2,7 @@ package node
 
 import (
 	"net"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -150,4 +151,66 @@ func (c Config) clusterProblems(add func(key, format string, args ...any)) {
 	if t.Enabled() && (t.CA == "" || t.Cert == "" || t.Key == "") {
 		add("cluster.tls", "ca, cert and key must all be set (or none)")
 	}
+	c.transportProblems(add)
+}
+
+// transportProblems enforces that cluster traffic is authenticated. A
+// member of a node set listens for actor messages (the Crypto pool signs
+// what it is asked) and etcd storage opens peer and client ports (they
+// hold every user, client and session): without mutual TLS anyone who
+// reaches them owns the provider. So they need cluster.tls, and plaintext
+// is possible only with every address on loopback and the explicit
+// cluster.insecure_loopback. A node alone on bbolt opens neither.
+func (c Config) transportProblems(add func(key, format string, args ...any)) {
+	cl := c.Cluster
+	if cl.TLS.Enabled() {
+		if cl.InsecureLoopback {
+			add("cluster.insecure_loopback", "must not be set with cluster.tls (remove it)")
+		}
+		return
+	}
+	var addrs []string // host:port or URLs that cluster traffic uses
+	if len(cl.Peers) > 0 {
+		addrs = append(addrs, cl.Listen)
+		addrs = append(addrs, cl.Peers...)
+	}
+	if c.Storage.Backend == BackendEtcd {
+		e := c.Storage.Etcd
+		if e.Embed {
+			addrs = append(addrs, e.PeerListen, e.ClientListen)
+			if e.InitialCluster != "" {
+				for _, m := range strings.Split(e.InitialCluster, ",") {
+					_, u, _ := strings.Cut(m, "=")
+					addrs = append(addrs, u)
+				}
+			}
+		} else {
+			addrs = append(addrs, e.Endpoints...)
+		}
+	}
+	if len(addrs) == 0 {
+		return
+	}
+	var public []string
+	for _, a := range addrs {
+		if !isLoopbackAddr(a) {
+			public = append(public, a)
+		}
+	}
+	switch {
+	case len(public) > 0:
+		add("cluster.tls", "must be set: cluster and etcd traffic to %s would be plaintext and unauthenticated off this machine (authrim cluster certs makes the files)", strings.Join(public, ", "))
+	case !cl.InsecureLoopback:
+		add("cluster.tls", "must be set for a node set or etcd storage: without it any local user can reach the actor and etcd ports (authrim cluster certs makes the files; for a local experiment only, cluster.insecure_loopback: true allows plaintext on loopback)")
+	}
+}
+
+// isLoopbackAddr reports whether a host:port or URL names a loopback
+// host. Anything it cannot parse counts as not loopback.
+func isLoopbackAddr(a string) bool {
+	if u, err := url.Parse(a); err == nil && u.Host != "" && strings.Contains(a, "://") {
+		return isLoopbackHost(u.Hostname())
+	}
+	h, _, err := net.SplitHostPort(a)
+	return err == nil && isLoopbackHost(h)
 }

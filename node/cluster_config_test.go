@@ -15,7 +15,9 @@ func TestClusterConfigValidation(t *testing.T) {
 		c.Storage.Backend = node.BackendEtcd
 		c.Cluster.Listen = "127.0.0.1:7001"
 		c.Cluster.Peers = []string{"127.0.0.1:7002", "127.0.0.1:7003"}
+		c.Cluster.TLS = node.TLSConfig{CA: "ca.pem", Cert: "node1.pem", Key: "node1-key.pem"}
 	}
+	plaintext := func(c *node.Config) { cluster(c); c.Cluster.TLS = node.TLSConfig{} }
 	checkValidation(t, []validationCase{
 		{"defaults", func(*node.Config) {}, ""},
 		{"a cluster", cluster, ""},
@@ -45,6 +47,47 @@ func TestClusterConfigValidation(t *testing.T) {
 		{"remote address without remote mode", func(c *node.Config) { c.Crypto.Remote = "127.0.0.1:7002" }, "crypto.remote"},
 		{"unknown crypto mode", func(c *node.Config) { c.Crypto.Mode = "gpu" }, "crypto.mode"},
 		{"local crypto", func(c *node.Config) { c.Crypto.Mode = node.CryptoLocal }, ""},
+		// Cluster traffic is mutual TLS, or plaintext only on loopback
+		// behind the explicit opt-in.
+		{"plaintext loopback cluster", plaintext, "cluster.tls"},
+		{"plaintext loopback cluster, opted in", func(c *node.Config) { plaintext(c); c.Cluster.InsecureLoopback = true }, ""},
+		{"plaintext etcd alone", func(c *node.Config) { c.Storage.Backend = node.BackendEtcd }, "cluster.tls"},
+		{"plaintext etcd alone, opted in", func(c *node.Config) {
+			c.Storage.Backend = node.BackendEtcd
+			c.Cluster.InsecureLoopback = true
+		}, ""},
+		{"plaintext cluster on a LAN address", func(c *node.Config) {
+			plaintext(c)
+			c.Cluster.InsecureLoopback = true
+			c.Cluster.Listen = "10.0.0.1:7001"
+		}, "cluster.tls"},
+		{"plaintext peer off the machine", func(c *node.Config) {
+			plaintext(c)
+			c.Cluster.InsecureLoopback = true
+			c.Cluster.Peers = []string{"192.168.1.2:7002"}
+		}, "cluster.tls"},
+		{"plaintext etcd peer URL off the machine", func(c *node.Config) {
+			plaintext(c)
+			c.Cluster.InsecureLoopback = true
+			c.Storage.Etcd.InitialCluster = "node1=http://127.0.0.1:2380,node2=http://etcd2.internal:2380"
+		}, "cluster.tls"},
+		{"plaintext external etcd off the machine", func(c *node.Config) {
+			c.Storage.Backend = node.BackendEtcd
+			c.Cluster.InsecureLoopback = true
+			c.Storage.Etcd.Embed = false
+			c.Storage.Etcd.Endpoints = []string{"http://etcd.internal:2379"}
+		}, "cluster.tls"},
+		{"etcd client port on all interfaces", func(c *node.Config) {
+			plaintext(c)
+			c.Cluster.InsecureLoopback = true
+			c.Storage.Etcd.ClientListen = "0.0.0.0:2379"
+		}, "cluster.tls"},
+		{"insecure_loopback with TLS", func(c *node.Config) { cluster(c); c.Cluster.InsecureLoopback = true }, "cluster.insecure_loopback"},
+		{"non-loopback cluster with TLS", func(c *node.Config) {
+			cluster(c)
+			c.Cluster.Listen = "10.0.0.1:7001"
+			c.Cluster.Peers = []string{"10.0.0.2:7001", "10.0.0.3:7001"}
+		}, ""},
 	})
 }
 

@@ -289,6 +289,11 @@ type ClusterConfig struct {
 	FailureTimeout    Duration  `yaml:"failure_timeout"`
 	LeaseTTL          Duration  `yaml:"lease_ttl"`
 	TLS               TLSConfig `yaml:"tls"`
+	// InsecureLoopback lets a node set or etcd storage run without
+	// cluster.tls when every cluster and etcd address is loopback: a
+	// local experiment only, since any local user can then reach the
+	// actor and etcd ports (and so sign tokens and rewrite state).
+	InsecureLoopback bool `yaml:"insecure_loopback"`
 }
 
 // LogConfig selects the log format and level.

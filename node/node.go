@@ -1,6 +1,7 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -94,6 +95,9 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 	// Lines logged with a request's context name its trace.
 	logger = slog.New(telemetry.LogHandler(logger.Handler()))
 	n := &Node{cfg: cfg, logger: logger, served: make(chan error, 1), fenced: make(chan error, 1)}
+	if cfg.Cluster.InsecureLoopback {
+		logger.Warn("cluster.insecure_loopback is on: actor and etcd traffic is plaintext and unauthenticated; any local user can sign tokens and rewrite state (local experiments only)")
+	}
 	defer func() {
 		if err != nil {
 			n.close()
@@ -288,7 +292,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 	logger.Info("node started",
 		"issuer", cfg.Issuer,
 		"listen", n.listener.Addr().String(),
-		"actors", n.actors.Address(),
+		"actors", cmp.Or(n.actors.Address(), "none (single node: no actor transport)"),
 		"roles", strings.Join(cfg.Roles, ","),
 		"admin_api", cfg.Admin.Token != "")
 	return n, nil

@@ -80,7 +80,14 @@ func (a *cacheActor) Receive(ctx actor.Context) {
 			a.cancel()
 		}
 	case *messages.KeySetChanged:
-		a.apply(m.Set)
+		set, err := a.cache.kek.OpenPush(m)
+		if err != nil {
+			// Not the KeyManager's (see keymanager.SealPush): a peer
+			// with another KEK, or someone forging a key set.
+			a.opts.Logger.Warn("key set push refused", "audit", true, "err", err)
+			return
+		}
+		a.apply(set)
 	case pullTick:
 		if a.inFlight || a.opts.Pull == nil {
 			return

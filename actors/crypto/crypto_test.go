@@ -203,3 +203,62 @@ func TestEncryptDecryptThroughThePool(t *testing.T) {
 		}
 	})
 }
+
+// The key cache's actor is reachable by every cluster member: it applies
+// only pushes sealed with the KEK, so nobody else can install keys, revive
+// a revoked one or empty the set.
+func TestKeyPushNeedsTheKEK(t *testing.T) {
+	kek := testKEK(t)
+	old := newTestKey(t, kek, "ES256", keymanager.StatusActive)
+	cur := newTestKey(t, kek, "ES256", keymanager.StatusActive)
+	c := NewCache(kek)
+	if err := c.Apply(&messages.KeySet{Version: 5, Keys: []*messages.Key{cur.rec}}); err != nil {
+		t.Fatal(err)
+	}
+	system := actor.NewActorSystem()
+	defer system.Shutdown()
+	if _, err := Spawn(system.Root, c, Options{Size: 1, TTL: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	cacheActor := actor.NewPID(system.Address(), keymanager.CacheActorName)
+	// An older key (its sealed private half is genuine) as a newer set.
+	revived := &messages.KeySet{Version: 9, Keys: []*messages.Key{old.rec}}
+	genuine, err := kek.SealPush(revived)
+	if err != nil {
+		t.Fatal(err)
+	}
+	foreign, err := testKEK(t).SealPush(revived)
+	if err != nil {
+		t.Fatal(err)
+	}
+	emptied, _ := kek.SealPush(&messages.KeySet{Version: 10})
+	for _, tt := range []struct {
+		name string
+		msg  *messages.KeySetChanged
+	}{
+		{"no MAC", &messages.KeySetChanged{Set: genuine.Set}},
+		{"MAC under another KEK", foreign},
+		{"set altered after sealing", &messages.KeySetChanged{Set: emptied.Set, Mac: genuine.Mac}},
+		{"garbage", &messages.KeySetChanged{Set: []byte{0xff, 0x01}, Mac: genuine.Mac}},
+	} {
+		system.Root.Send(cacheActor, tt.msg)
+	}
+	// A genuine push afterwards is applied: once it is, the forged ones
+	// before it in the mailbox have been handled.
+	next := newTestKey(t, kek, "ES256", keymanager.StatusActive)
+	ok, _ := kek.SealPush(&messages.KeySet{Version: 6, Keys: []*messages.Key{next.rec}})
+	system.Root.Send(cacheActor, ok)
+	deadline := time.Now().Add(5 * time.Second)
+	for c.Version() != 6 {
+		if c.Version() != 5 {
+			t.Fatalf("a forged push was applied: version %d", c.Version())
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the genuine push was not applied")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if _, kid, _ := c.Sign("ES256", []byte("{}"), ""); kid != next.rec.Kid {
+		t.Fatalf("signing with %s, want the pushed key", kid)
+	}
+}

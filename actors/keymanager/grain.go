@@ -247,7 +247,11 @@ func (g *grain) persist(goctx context.Context, set *messages.KeySet) error {
 
 // push sends the set to the key cache of every cluster member.
 func (g *grain) push(ctx actor.Context) {
-	msg := &messages.KeySetChanged{Set: g.set}
+	msg, err := g.cfg.KEK.SealPush(g.set)
+	if err != nil {
+		g.cfg.Logger.Error("key set push not sent", "err", err)
+		return
+	}
 	c := cluster.GetCluster(ctx.ActorSystem())
 	members := c.MemberList.Members().Members()
 	if len(members) == 0 {

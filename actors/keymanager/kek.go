@@ -3,13 +3,20 @@ package keymanager
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"google.golang.org/protobuf/proto"
+
+	"authrim/actors/messages"
 )
 
 // ErrKEK reports a key-encryption key that cannot be used.
@@ -17,7 +24,16 @@ var ErrKEK = errors.New("keymanager: key-encryption key")
 
 // KEK seals private keys (AES-256-GCM). Every node of a cluster reads the
 // same KEK file; the KEK itself is never stored with the data or sent.
-type KEK struct{ aead cipher.AEAD }
+// It also authenticates key-set pushes (see SealPush), with a key derived
+// from it for that purpose alone.
+type KEK struct {
+	aead    cipher.AEAD
+	pushMAC []byte
+}
+
+// pushMACInfo separates the push-authentication key from any other use
+// of the KEK (HKDF, RFC 5869 §3.2).
+const pushMACInfo = "authrim/keymanager/key-set-push/v1"
 
 // NewKEK builds a KEK from 32 raw bytes.
 func NewKEK(raw []byte) (*KEK, error) {
@@ -32,7 +48,11 @@ func NewKEK(raw []byte) (*KEK, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrKEK, err)
 	}
-	return &KEK{aead: aead}, nil
+	mk, err := hkdf.Key(sha256.New, raw, nil, pushMACInfo, 32)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrKEK, err)
+	}
+	return &KEK{aead: aead, pushMAC: mk}, nil
 }
 
 // LoadOrCreateKEK reads the hex-encoded KEK at path, creating it (32 random
@@ -110,4 +130,38 @@ func (k *KEK) Unwrap(kid string, sealed []byte) ([]byte, error) {
 		return nil, fmt.Errorf("%w: cannot unwrap key %s (wrong KEK?)", ErrKEK, kid)
 	}
 	return pt, nil
+}
+
+// ErrPush: a key-set push that was not made with this KEK (forged,
+// altered, or from a node with another KEK).
+var ErrPush = errors.New("keymanager: key-set push not authenticated")
+
+// SealPush encodes set for a push to the nodes' key caches, with a MAC
+// only holders of the KEK can make. The caches' actors are reachable by
+// every cluster member (and, with cluster.insecure_loopback, by local
+// users): the MAC is what makes a push the KeyManager's.
+func (k *KEK) SealPush(set *messages.KeySet) (*messages.KeySetChanged, error) {
+	b, err := proto.Marshal(set)
+	if err != nil {
+		return nil, fmt.Errorf("keymanager: encode key set: %w", err)
+	}
+	return &messages.KeySetChanged{Set: b, Mac: k.mac(b)}, nil
+}
+
+// OpenPush checks a push's MAC and decodes its set.
+func (k *KEK) OpenPush(m *messages.KeySetChanged) (*messages.KeySet, error) {
+	if !hmac.Equal(m.GetMac(), k.mac(m.GetSet())) {
+		return nil, ErrPush
+	}
+	set := &messages.KeySet{}
+	if err := proto.Unmarshal(m.GetSet(), set); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrPush, err)
+	}
+	return set, nil
+}
+
+func (k *KEK) mac(b []byte) []byte {
+	h := hmac.New(sha256.New, k.pushMAC)
+	h.Write(b)
+	return h.Sum(nil)
 }

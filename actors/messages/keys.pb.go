@@ -502,9 +502,13 @@ func (x *KeySetResponse) GetError() *Error {
 }
 
 // KeySetChanged is pushed by the KeyManager to every node's key cache.
+// The set travels encoded, with an HMAC-SHA256 under a key derived from
+// the KEK: a cache applies only what a holder of the KEK sent, whoever
+// else can reach its actor.
 type KeySetChanged struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Set           *KeySet                `protobuf:"bytes,1,opt,name=set,proto3" json:"set,omitempty"`
+	Set           []byte                 `protobuf:"bytes,2,opt,name=set,proto3" json:"set,omitempty"`
+	Mac           []byte                 `protobuf:"bytes,3,opt,name=mac,proto3" json:"mac,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -539,9 +543,16 @@ func (*KeySetChanged) Descriptor() ([]byte, []int) {
 	return file_actors_messages_keys_proto_rawDescGZIP(), []int{7}
 }
 
-func (x *KeySetChanged) GetSet() *KeySet {
+func (x *KeySetChanged) GetSet() []byte {
 	if x != nil {
 		return x.Set
+	}
+	return nil
+}
+
+func (x *KeySetChanged) GetMac() []byte {
+	if x != nil {
+		return x.Mac
 	}
 	return nil
 }
@@ -1195,9 +1206,10 @@ const file_actors_messages_keys_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"k\n" +
 	"\x0eKeySetResponse\x12*\n" +
 	"\x03set\x18\x01 \x01(\v2\x18.authrim.messages.KeySetR\x03set\x12-\n" +
-	"\x05error\x18\x02 \x01(\v2\x17.authrim.messages.ErrorR\x05error\";\n" +
-	"\rKeySetChanged\x12*\n" +
-	"\x03set\x18\x01 \x01(\v2\x18.authrim.messages.KeySetR\x03set\"\xc5\x01\n" +
+	"\x05error\x18\x02 \x01(\v2\x17.authrim.messages.ErrorR\x05error\"9\n" +
+	"\rKeySetChanged\x12\x10\n" +
+	"\x03set\x18\x02 \x01(\fR\x03set\x12\x10\n" +
+	"\x03mac\x18\x03 \x01(\fR\x03macJ\x04\b\x01\x10\x02\"\xc5\x01\n" +
 	"\vSignRequest\x12\x10\n" +
 	"\x03alg\x18\x01 \x01(\tR\x03alg\x12\x18\n" +
 	"\apayload\x18\x02 \x01(\fR\apayload\x12\x10\n" +
@@ -1312,21 +1324,20 @@ var file_actors_messages_keys_proto_depIdxs = []int32{
 	19, // 3: authrim.messages.RevokeKey.trace:type_name -> authrim.messages.RevokeKey.TraceEntry
 	2,  // 4: authrim.messages.KeySetResponse.set:type_name -> authrim.messages.KeySet
 	0,  // 5: authrim.messages.KeySetResponse.error:type_name -> authrim.messages.Error
-	2,  // 6: authrim.messages.KeySetChanged.set:type_name -> authrim.messages.KeySet
-	20, // 7: authrim.messages.SignRequest.trace:type_name -> authrim.messages.SignRequest.TraceEntry
-	0,  // 8: authrim.messages.SignResponse.error:type_name -> authrim.messages.Error
-	21, // 9: authrim.messages.VerifyRequest.trace:type_name -> authrim.messages.VerifyRequest.TraceEntry
-	0,  // 10: authrim.messages.VerifyResponse.error:type_name -> authrim.messages.Error
-	22, // 11: authrim.messages.EncryptRequest.trace:type_name -> authrim.messages.EncryptRequest.TraceEntry
-	0,  // 12: authrim.messages.EncryptResponse.error:type_name -> authrim.messages.Error
-	23, // 13: authrim.messages.DecryptRequest.trace:type_name -> authrim.messages.DecryptRequest.TraceEntry
-	0,  // 14: authrim.messages.DecryptResponse.error:type_name -> authrim.messages.Error
-	24, // 15: authrim.messages.VerifyWithKeysRequest.trace:type_name -> authrim.messages.VerifyWithKeysRequest.TraceEntry
-	16, // [16:16] is the sub-list for method output_type
-	16, // [16:16] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	20, // 6: authrim.messages.SignRequest.trace:type_name -> authrim.messages.SignRequest.TraceEntry
+	0,  // 7: authrim.messages.SignResponse.error:type_name -> authrim.messages.Error
+	21, // 8: authrim.messages.VerifyRequest.trace:type_name -> authrim.messages.VerifyRequest.TraceEntry
+	0,  // 9: authrim.messages.VerifyResponse.error:type_name -> authrim.messages.Error
+	22, // 10: authrim.messages.EncryptRequest.trace:type_name -> authrim.messages.EncryptRequest.TraceEntry
+	0,  // 11: authrim.messages.EncryptResponse.error:type_name -> authrim.messages.Error
+	23, // 12: authrim.messages.DecryptRequest.trace:type_name -> authrim.messages.DecryptRequest.TraceEntry
+	0,  // 13: authrim.messages.DecryptResponse.error:type_name -> authrim.messages.Error
+	24, // 14: authrim.messages.VerifyWithKeysRequest.trace:type_name -> authrim.messages.VerifyWithKeysRequest.TraceEntry
+	15, // [15:15] is the sub-list for method output_type
+	15, // [15:15] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_actors_messages_keys_proto_init() }

@@ -4,6 +4,8 @@ import (
 	"authrim/internal/freeport"
 	"context"
 	"errors"
+	"fmt"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -188,6 +190,30 @@ func TestOwnershipLapses(t *testing.T) {
 	}
 }
 
+// getOverTLS GETs url trusting f's CA, showing f's certificate only when
+// withCert.
+func getOverTLS(t *testing.T, url string, f *etcd.TLSFiles, withCert bool) error {
+	t.Helper()
+	tc, err := f.ClientTLS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !withCert {
+		tc.Certificates = nil
+		tc.GetClientCertificate = nil
+	}
+	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: tc}}
+	resp, err := c.Get(url)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("status %d", resp.StatusCode)
+	}
+	return nil
+}
+
 // An etcd member with cluster TLS serves clients whose certificate comes
 // from the cluster CA, and refuses one from another CA (or none).
 func TestMemberRequiresClusterCertificates(t *testing.T) {
@@ -203,14 +229,26 @@ func TestMemberRequiresClusterCertificates(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	peerAddr, clientAddr := freeAddr(t), freeAddr(t)
 	m, err := etcd.StartMember(ctx, etcd.MemberConfig{
-		Name: "node1", Dir: filepath.Join(t.TempDir(), "etcd"), PeerListen: freeAddr(t), ClientListen: freeAddr(t),
+		Name: "node1", Dir: filepath.Join(t.TempDir(), "etcd"), PeerListen: peerAddr, ClientListen: clientAddr,
 		TLS: files(ours, "node1"),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer m.Close()
+	// Both ports want a client certificate: a TLS client that trusts the
+	// CA but shows none is refused (the peer port serves raft's HTTP
+	// API, the client port etcd's /version), one with a node's is served.
+	for _, addr := range []string{peerAddr, clientAddr} {
+		if err := getOverTLS(t, "https://"+addr+"/version", files(ours, "node2"), false); err == nil {
+			t.Fatalf("%s served a client without a certificate", addr)
+		}
+		if err := getOverTLS(t, "https://"+addr+"/version", files(ours, "node2"), true); err != nil {
+			t.Fatalf("%s refused a cluster certificate: %v", addr, err)
+		}
+	}
 	cli, err := etcd.Dial(ctx, []string{m.Endpoint()}, files(ours, "node2"), 5*time.Second)
 	if err != nil {
 		t.Fatalf("a cluster certificate was refused: %v", err)
