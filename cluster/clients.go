@@ -185,7 +185,7 @@ func (s Sessions) Call(ctx context.Context, sid string, call *messages.SessionCa
 
 // RateLimits is the typed client of RateLimiter grains (one per key; see
 // actors/ratelimit). Its methods match what the HTTP rate-limit middleware
-// and the sign-in lockout need.
+// and the throttles of sign-in and the admin token need.
 type RateLimits struct{ node *Node }
 
 // RateLimits returns the client of the RateLimiter grains.
@@ -217,38 +217,21 @@ func (r RateLimits) Take(ctx context.Context, key string, limit int, window time
 	return rep.Allowed, time.Duration(rep.RetryAfterMs) * time.Millisecond, nil
 }
 
-// CheckLock returns until when key is locked (the zero time: it is not).
-func (r RateLimits) CheckLock(ctx context.Context, key string) (time.Time, error) {
-	rep, err := rateLimitCall[*messages.LockReply](ctx, r, key, &messages.CheckLock{})
-	if err != nil {
-		return time.Time{}, err
-	}
-	return lockTime(rep.LockedUntilMs), nil
-}
-
-// RecordFailure counts an attempt (a failure, or a sign-in about to be
-// checked) for key: threshold of them within window lock it for lock. It
-// returns until when key is locked (the zero time: it is not), and whether
-// it was locked already before this attempt, which then was not counted.
-func (r RateLimits) RecordFailure(ctx context.Context, key string, threshold int, window, lock time.Duration) (until time.Time, wasLocked bool, err error) {
-	rep, err := rateLimitCall[*messages.LockReply](ctx, r, key, &messages.RecordFailure{
-		Threshold: int32(min(threshold, 1<<30)), WindowMs: window.Milliseconds(), LockMs: lock.Milliseconds(),
+// Attempt asks for one attempt at a secret under key, counted as a
+// failure before the secret is checked (see ratelimit.Backoff). When it is
+// refused, retryAfter is how long until the next one is allowed.
+func (r RateLimits) Attempt(ctx context.Context, key string, b ratelimit.Backoff) (allowed bool, retryAfter time.Duration, err error) {
+	rep, err := rateLimitCall[*messages.AttemptReply](ctx, r, key, &messages.Attempt{
+		Free: int32(min(b.Free, 1<<30)), BaseDelayMs: b.Base.Milliseconds(), MaxDelayMs: b.Max.Milliseconds(), WindowMs: b.Window.Milliseconds(),
 	})
 	if err != nil {
-		return time.Time{}, false, err
+		return false, 0, err
 	}
-	return lockTime(rep.LockedUntilMs), rep.WasLocked, nil
+	return rep.Allowed, time.Duration(rep.RetryAfterMs) * time.Millisecond, nil
 }
 
-// Reset forgets key's failures and lifts its lock.
-func (r RateLimits) Reset(ctx context.Context, key string) error {
-	_, err := rateLimitCall[*messages.LockReply](ctx, r, key, &messages.ResetLock{})
+// Succeeded forgets key's failures: the attempt it admitted was right.
+func (r RateLimits) Succeeded(ctx context.Context, key string) error {
+	_, err := rateLimitCall[*messages.AttemptReply](ctx, r, key, &messages.AttemptSucceeded{})
 	return err
-}
-
-func lockTime(ms int64) time.Time {
-	if ms == 0 {
-		return time.Time{}
-	}
-	return time.UnixMilli(ms)
 }

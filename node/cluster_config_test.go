@@ -126,3 +126,24 @@ func checkValidation(t *testing.T, cases []validationCase) {
 		})
 	}
 }
+
+// TestOperatorConfigValidation: the admin listener stays on loopback (its
+// token is plaintext), trusted proxies are addresses, and sign-in
+// throttling is a sane backoff.
+func TestOperatorConfigValidation(t *testing.T) {
+	checkValidation(t, []validationCase{
+		{"admin listener on loopback", func(c *node.Config) { c.Admin.Token = "0123456789abcdef"; c.Admin.Listen = "127.0.0.1:9091" }, ""},
+		{"admin listener off the machine", func(c *node.Config) { c.Admin.Token = "0123456789abcdef"; c.Admin.Listen = "0.0.0.0:9091" }, "admin.listen"},
+		{"admin listener without a token", func(c *node.Config) { c.Admin.Listen = "127.0.0.1:9091" }, "admin.listen"},
+		{"admin listener on the public port", func(c *node.Config) {
+			c.Admin.Token = "0123456789abcdef"
+			c.Admin.Listen = c.HTTP.Listen
+		}, "admin.listen"},
+		{"trusted proxies", func(c *node.Config) { c.HTTP.TrustedProxies = []string{"10.0.0.0/8", "192.0.2.10", "::1"} }, ""},
+		{"trusted proxy not an address", func(c *node.Config) { c.HTTP.TrustedProxies = []string{"proxy.internal"} }, "http.trusted_proxies"},
+		{"sign-in delay without a window", func(c *node.Config) { c.RateLimit.SignIn.PerUsername.Window = 0 }, "rate_limit.signin.per_username"},
+		{"sign-in base delay over the max", func(c *node.Config) {
+			c.RateLimit.SignIn.PerAddress.BaseDelay = node.Duration(time.Hour)
+		}, "rate_limit.signin.per_address"},
+	})
+}

@@ -4,11 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
 	"time"
 
+	"authrim/actors/ratelimit"
 	"authrim/directory"
 )
 
@@ -106,23 +108,46 @@ type CORSConfig struct {
 	AllowedOrigins []string `yaml:"allowed_origins"`
 }
 
-// RateLimitConfig: requests per window per client IP and per client_id,
-// in three profiles, and the sign-in lockout per account.
+// RateLimitConfig: requests per window per client address and per
+// authenticated client in each route group, by the route's profile
+// (declared in the route table: docs/ARCHITECTURE.md), and how password
+// sign-ins are slowed.
 type RateLimitConfig struct {
 	Enabled  bool     `yaml:"enabled"`
 	Window   Duration `yaml:"window"`
 	Strict   int      `yaml:"strict"`
 	Moderate int      `yaml:"moderate"`
 	Lenient  int      `yaml:"lenient"`
-	// Routes in each profile (echo paths); others are not limited.
+	// Routes moved to a profile other than the one their front end
+	// declares (echo paths, e.g. "/authorize"); a path no route serves is
+	// an error at start.
 	StrictRoutes   []string `yaml:"strict_routes"`
 	ModerateRoutes []string `yaml:"moderate_routes"`
 	LenientRoutes  []string `yaml:"lenient_routes"`
-	// LockoutThreshold failed sign-ins for one username within
-	// LockoutWindow lock that username for LockoutDuration.
-	LockoutThreshold int      `yaml:"lockout_threshold"`
-	LockoutWindow    Duration `yaml:"lockout_window"`
-	LockoutDuration  Duration `yaml:"lockout_duration"`
+	// SignIn slows password guessing; it applies whether or not Enabled.
+	SignIn SignInConfig `yaml:"signin"`
+}
+
+// SignInConfig slows password sign-ins (NIST SP 800-63B §5.2.2): one
+// address guessing one username, and all addresses on one username.
+type SignInConfig struct {
+	PerAddress  BackoffConfig `yaml:"per_address"`
+	PerUsername BackoffConfig `yaml:"per_username"`
+}
+
+// BackoffConfig: Free consecutive failures cost nothing; then each next
+// attempt waits BaseDelay, doubling per further failure, at most MaxDelay.
+// Failures are forgotten Window after the last one, or at a success.
+type BackoffConfig struct {
+	Free      int      `yaml:"free"`
+	BaseDelay Duration `yaml:"base_delay"`
+	MaxDelay  Duration `yaml:"max_delay"`
+	Window    Duration `yaml:"window"`
+}
+
+// Backoff is b as the RateLimiter grains take it.
+func (b BackoffConfig) Backoff() ratelimit.Backoff {
+	return ratelimit.Backoff{Free: b.Free, Base: b.BaseDelay.D(), Max: b.MaxDelay.D(), Window: b.Window.D()}
 }
 
 // TokensConfig sets lifetimes and formats of what /token issues.
@@ -250,6 +275,35 @@ type ClientConfig struct {
 type HTTPConfig struct {
 	Listen          string   `yaml:"listen"`
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+	// TrustedProxies are the addresses (CIDR or single IP) of the
+	// reverse proxies in front of the node: only from them is
+	// X-Forwarded-For believed, for rate limits, logs and audit. Empty:
+	// the client is the connection's peer.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+}
+
+// TrustedProxyPrefixes parses http.trusted_proxies (Validate has checked
+// them).
+func (h HTTPConfig) TrustedProxyPrefixes() []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range h.TrustedProxies {
+		if p, err := parsePrefix(s); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// parsePrefix reads a CIDR, or a single address as its /32 or /128.
+func parsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		return netip.ParsePrefix(s)
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
 }
 
 // StorageConfig selects where state lives.
@@ -263,6 +317,10 @@ type StorageConfig struct {
 type AdminConfig struct {
 	// Token is the admin API bearer token; empty disables the admin API.
 	Token string `yaml:"token"`
+	// Listen, when set, is a separate operator listener (host:port, on
+	// loopback: the token travels in plaintext) serving the admin API
+	// and backups, which the public listener then does not serve.
+	Listen string `yaml:"listen"`
 }
 
 // KeysConfig is the signing-key policy the KeyManager follows.
@@ -348,7 +406,7 @@ func (k KeysConfig) EncryptionAlgs() []string {
 func Default() Config {
 	return Config{
 		Issuer: "http://localhost:8080",
-		HTTP:   HTTPConfig{Listen: "127.0.0.1:8080", ShutdownTimeout: Duration(10 * time.Second)},
+		HTTP:   HTTPConfig{Listen: "127.0.0.1:8080", ShutdownTimeout: Duration(10 * time.Second), TrustedProxies: []string{}},
 		Storage: StorageConfig{Backend: "bbolt", Dir: "./data", Etcd: EtcdConfig{
 			Embed: true, PeerListen: "127.0.0.1:2380", ClientListen: "127.0.0.1:2379",
 			State: "new", Endpoints: []string{}, DialTimeout: Duration(5 * time.Second),
@@ -381,10 +439,15 @@ func Default() Config {
 		CORS:    CORSConfig{AllowedOrigins: []string{}},
 		RateLimit: RateLimitConfig{
 			Enabled: true, Window: Duration(time.Minute), Strict: 10, Moderate: 60, Lenient: 300,
-			StrictRoutes:     []string{"/login", "/webauthn/login/finish", "/webauthn/register/finish"},
-			ModerateRoutes:   []string{"/authorize", "/token", "/revoke", "/introspect", "/logout", "/par", "/register"},
-			LenientRoutes:    []string{"/userinfo", "/.well-known/openid-configuration", "/.well-known/jwks.json"},
-			LockoutThreshold: 5, LockoutWindow: Duration(15 * time.Minute), LockoutDuration: Duration(15 * time.Minute),
+			StrictRoutes: []string{}, ModerateRoutes: []string{}, LenientRoutes: []string{},
+			SignIn: SignInConfig{
+				// One address on one username: five tries, then 1 s
+				// doubling to 15 minutes.
+				PerAddress: BackoffConfig{Free: 5, BaseDelay: Duration(time.Second), MaxDelay: Duration(15 * time.Minute), Window: Duration(time.Hour)},
+				// Every address on one username: ten tries, then 1 s
+				// doubling to 5 minutes (the longest the owner waits).
+				PerUsername: BackoffConfig{Free: 10, BaseDelay: Duration(time.Second), MaxDelay: Duration(5 * time.Minute), Window: Duration(time.Hour)},
+			},
 		},
 		Tokens: TokensConfig{
 			AccessTokenTTL:  Duration(10 * time.Minute),
@@ -442,6 +505,24 @@ func (c Config) Validate() error {
 	}
 	if t := c.Admin.Token; t != "" && len(t) < 16 {
 		add("admin.token", "must be at least 16 characters (or empty to disable the admin API)")
+	}
+	if l := c.Admin.Listen; l != "" {
+		switch h, _, err := net.SplitHostPort(l); {
+		case err != nil:
+			add("admin.listen", "must be host:port or empty, got %q", l)
+		case !isLoopbackHost(h):
+			// The bearer token would cross the network in plaintext.
+			add("admin.listen", "must be a loopback address (reach it through SSH or a TLS proxy on the host), got %q", l)
+		case l == c.HTTP.Listen || l == c.Metrics.Listen:
+			add("admin.listen", "must differ from http.listen and metrics.listen")
+		case c.Admin.Token == "":
+			add("admin.listen", "needs admin.token (the admin API is off without one)")
+		}
+	}
+	for _, p := range c.HTTP.TrustedProxies {
+		if _, err := parsePrefix(p); err != nil {
+			add("http.trusted_proxies", "%q must be an address or a CIDR (e.g. 10.0.0.0/8)", p)
+		}
 	}
 	if c.Keys.KEKFile == "" {
 		add("keys.kek_file", "must not be empty")
@@ -527,8 +608,12 @@ func (c Config) Validate() error {
 		if rl.Window <= 0 || rl.Strict < 1 || rl.Moderate < 1 || rl.Lenient < 1 {
 			add("rate_limit", "window must be positive and strict, moderate, lenient at least 1")
 		}
-		if rl.LockoutThreshold < 1 || rl.LockoutWindow <= 0 || rl.LockoutDuration <= 0 {
-			add("rate_limit", "lockout_threshold must be at least 1 and lockout_window, lockout_duration positive")
+	}
+	for key, b := range map[string]BackoffConfig{
+		"rate_limit.signin.per_address": c.RateLimit.SignIn.PerAddress, "rate_limit.signin.per_username": c.RateLimit.SignIn.PerUsername,
+	} {
+		if err := b.Backoff().Check(); err != nil {
+			add(key, "%s", strings.TrimPrefix(err.Error(), "ratelimit: "))
 		}
 	}
 	if c.Tokens.AccessTokenTTL <= 0 || c.Tokens.IDTokenTTL <= 0 || c.Tokens.RefreshTokenTTL <= 0 {

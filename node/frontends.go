@@ -34,6 +34,9 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 	// RFC 9126 §2: an assertion may name the issuer, the token endpoint
 	// or the PAR endpoint.
 	clients := &clientauth.Authenticator{Dir: n.dir, Audiences: []string{cfg.Issuer, base + token.Path, base + auth.PARPath}, Now: now, Keys: fetcher.ClientKeys}
+	if cfg.RateLimit.Enabled {
+		clients.Limit = router.TakeClient
+	}
 	jose := joseOps{Crypto: cryptoPool, Client: crypto.Client{Requester: n.actors, Pool: n.pool}}
 	checker := &userinfo.Checker{Issuer: cfg.Issuer, Alg: cfg.Tokens.AccessTokenAlg, Verifier: cryptoPool, Sessions: sessions, Now: now}
 	var fronts []router.FrontEnd
@@ -49,8 +52,10 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 			a, err := auth.New(auth.Config{
 				Issuer: cfg.Issuer, CookieName: cfg.Session.CookieName, SessionTTL: cfg.Session.TTL.D(), Now: now,
 				Passkeys: auth.PasskeyConfig{RPID: cfg.RPID(), RPName: cfg.WebAuthn.RPName, Origins: cfg.RPOrigins()},
-				Lockout:  auth.LockoutPolicy{Threshold: cfg.RateLimit.LockoutThreshold, Window: cfg.RateLimit.LockoutWindow.D(), Duration: cfg.RateLimit.LockoutDuration.D()},
-			}, n.dir, n.dir, n.dir, sessions, cryptoPool, n.lockouts(), logger.With("front", RoleAuth))
+				SignIn: auth.SignInThrottle{
+					PerAddress: cfg.RateLimit.SignIn.PerAddress.Backoff(), PerUsername: cfg.RateLimit.SignIn.PerUsername.Backoff(),
+				},
+			}, n.dir, n.dir, n.dir, sessions, cryptoPool, n.actors.RateLimits(), logger.With("front", RoleAuth))
 			if err != nil {
 				return nil, err
 			}
@@ -76,7 +81,8 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 				}, n.dir, logger.With("front", RoleManagement)))
 			}
 			if cfg.Admin.Token != "" {
-				admin := management.NewAdmin(cfg.Admin.Token, localKeys{n.actors.KeyManager(), n.cache}, logger).WithDirectory(n.dir, n.dir).WithInitialTokens(n.dir)
+				admin := management.NewAdmin(cfg.Admin.Token, localKeys{n.actors.KeyManager(), n.cache}, logger).
+					WithDirectory(n.dir, n.dir).WithInitialTokens(n.dir).WithThrottle(n.actors.RateLimits()).WithCluster(clusterOps{n})
 				if n.bolt != nil {
 					// One node's file; a cluster backs up with etcd's own
 					// snapshot (docs/CLUSTER.md).

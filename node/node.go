@@ -9,14 +9,12 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	pc "github.com/asynkron/protoactor-go/cluster"
-	"github.com/labstack/echo/v4"
 	"go.opentelemetry.io/otel/trace"
 
 	"authrim/actors/crypto"
@@ -26,8 +24,6 @@ import (
 	"authrim/actors/session"
 	"authrim/cluster"
 	"authrim/directory"
-	"authrim/http/auth"
-	"authrim/http/management"
 	"authrim/http/router"
 	"authrim/persistence"
 	"authrim/persistence/bbolt"
@@ -78,6 +74,7 @@ type Node struct {
 	// (nil with Options.NoInstrumentation).
 	inlineObserve func(ctx context.Context, msg any, work func())
 	metrics       *http.Server
+	admin         *http.Server // admin.listen
 	now           func() time.Time
 	sweeper       *sweeper
 }
@@ -244,14 +241,19 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Admin.Token != "" && slices.Contains(cfg.Roles, RoleManagement) {
-		fronts = append(fronts, management.NewCluster(cfg.Admin.Token, clusterOps{n}, logger))
+	table, err := n.routeTable(fronts)
+	if err != nil {
+		return nil, err
 	}
-	e := router.New(router.Config{
+	rc := router.Config{
 		Ready: n.Ready, Logger: logger,
-		Observe:    n.observe(opts),
-		Middleware: []echo.MiddlewareFunc{router.CORS(cfg.CORS.AllowedOrigins), n.rateLimit()},
-	}, fronts...)
+		CORSOrigins: cfg.CORS.AllowedOrigins, TrustedProxies: cfg.HTTP.TrustedProxyPrefixes(),
+		RateLimit: n.rateLimits(), SeparateAdmin: cfg.Admin.Listen != "",
+	}
+	if !opts.NoInstrumentation {
+		rc.Telemetry, rc.AccessLog = n.tel, logger.With("log", "access")
+	}
+	servers := router.New(rc, table)
 
 	n.tel.KeysCollector(n.cache.KeySet, now)
 	if n.bolt != nil {
@@ -264,38 +266,91 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 		})
 	}
 	if cfg.Metrics.Listen != "" {
-		ml, err := net.Listen("tcp", cfg.Metrics.Listen)
-		if err != nil {
-			return nil, fmt.Errorf("node: metrics listen %s: %w", cfg.Metrics.Listen, err)
-		}
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", n.tel.Handler())
-		n.metrics = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-		go func() { _ = n.metrics.Serve(ml) }()
-		logger.Info("metrics listener started", "listen", ml.Addr().String())
+		if n.metrics, _, err = n.serve("metrics", cfg.Metrics.Listen, mux); err != nil {
+			return nil, err
+		}
 	}
-
-	n.listener, err = net.Listen("tcp", cfg.HTTP.Listen)
+	if servers.Admin != nil {
+		if n.admin, _, err = n.serve("admin", cfg.Admin.Listen, servers.Admin); err != nil {
+			return nil, err
+		}
+	}
+	l, err := net.Listen("tcp", cfg.HTTP.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("node: listen %s: %w", cfg.HTTP.Listen, err)
 	}
-	n.server = &http.Server{
-		Handler:           e,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    32 << 10,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
-	go func() { n.served <- n.server.Serve(n.listener) }()
+	n.listener, n.server = l, n.httpServer(servers.Public)
+	go func() { n.served <- n.server.Serve(l) }()
 	logger.Info("node started",
 		"issuer", cfg.Issuer,
 		"listen", n.listener.Addr().String(),
 		"actors", cmp.Or(n.actors.Address(), "none (single node: no actor transport)"),
 		"roles", strings.Join(cfg.Roles, ","),
-		"admin_api", cfg.Admin.Token != "")
+		"admin_api", adminWhere(cfg.Admin))
 	return n, nil
+}
+
+// adminWhere says where the admin API is served, for the start line.
+func adminWhere(a AdminConfig) string {
+	switch {
+	case a.Token == "":
+		return "off"
+	case a.Listen != "":
+		return a.Listen
+	}
+	return "public listener"
+}
+
+// httpServer serves h with the node's limits on slow and large requests.
+func (n *Node) httpServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(n.logger.Handler(), slog.LevelWarn),
+	}
+}
+
+// serve starts an operator listener (metrics, admin) on addr.
+func (n *Node) serve(name, addr string, h http.Handler) (*http.Server, net.Addr, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("node: %s listen %s: %w", name, addr, err)
+	}
+	srv := n.httpServer(h)
+	go func() { _ = srv.Serve(l) }()
+	n.logger.Info(name+" listener started", "listen", l.Addr().String())
+	return srv, l.Addr(), nil
+}
+
+// routeTable is the table of the node's front ends, with the operator's
+// moves of routes between rate-limit profiles (rate_limit.*_routes).
+func (n *Node) routeTable(fronts []router.FrontEnd) (*router.Table, error) {
+	t, err := router.NewTable(fronts...)
+	if err != nil {
+		return nil, err
+	}
+	rl := n.cfg.RateLimit
+	for _, o := range []struct {
+		key, profile string
+		paths        []string
+	}{
+		{"rate_limit.strict_routes", router.Strict, rl.StrictRoutes},
+		{"rate_limit.moderate_routes", router.Moderate, rl.ModerateRoutes},
+		{"rate_limit.lenient_routes", router.Lenient, rl.LenientRoutes},
+	} {
+		for _, p := range o.paths {
+			if !t.SetLimit(p, o.profile) {
+				return nil, fmt.Errorf("node: %s: no route %q on this node (its roles: %s)", o.key, p, strings.Join(n.cfg.Roles, ", "))
+			}
+		}
+	}
+	return t, nil
 }
 
 func (n *Node) instrument(opts Options, kind string) []actor.PropsOption {
@@ -306,13 +361,6 @@ func (n *Node) instrument(opts Options, kind string) []actor.PropsOption {
 		n.inlineObserve = n.tel.Inline(kind)
 	}
 	return n.tel.PropsOptions(kind)
-}
-
-func (n *Node) observe(opts Options) echo.MiddlewareFunc {
-	if opts.NoInstrumentation {
-		return nil
-	}
-	return router.Observe(n.tel, n.logger.With("log", "access"))
 }
 
 // Directory is the node's users and clients (operators and tests).
@@ -415,8 +463,10 @@ func (n *Node) Shutdown(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("node: drain http: %w", err))
 		}
 	}
-	if n.metrics != nil {
-		_ = n.metrics.Shutdown(ctx)
+	for _, s := range []*http.Server{n.admin, n.metrics} {
+		if s != nil {
+			_ = s.Shutdown(ctx)
+		}
 	}
 	n.close()
 	if n.tel != nil {
@@ -429,6 +479,13 @@ func (n *Node) Shutdown(ctx context.Context) error {
 }
 
 func (n *Node) close() {
+	// Operator listeners first: a start that failed after opening them
+	// must not leave them bound.
+	for _, s := range []*http.Server{n.admin, n.metrics} {
+		if s != nil {
+			_ = s.Close()
+		}
+	}
 	n.stopSweeper()
 	if n.actors != nil {
 		n.actors.Shutdown()
@@ -449,26 +506,21 @@ func (n *Node) close() {
 	}
 }
 
-// rateLimit is the rate-limit middleware of rate_limit (a pass-through
-// when it is off). Sign-in routes (strict) fail closed when the limiter
-// cannot answer; the others fail open.
-func (n *Node) rateLimit() echo.MiddlewareFunc {
+// rateLimits are the limits of rate_limit's profiles (nil when it is
+// off). Sign-in routes (strict) fail closed when the limiter cannot
+// answer; the others fail open.
+func (n *Node) rateLimits() *router.RateLimitConfig {
 	rl := n.cfg.RateLimit
 	if !rl.Enabled {
-		return func(next echo.HandlerFunc) echo.HandlerFunc { return next }
-	}
-	return router.RateLimit(router.RateLimitConfig{Profiles: []router.RateLimitProfile{
-		{Name: "strict", Limit: rl.Strict, Window: rl.Window.D(), Routes: rl.StrictRoutes, FailClosed: true},
-		{Name: "moderate", Limit: rl.Moderate, Window: rl.Window.D(), Routes: rl.ModerateRoutes},
-		{Name: "lenient", Limit: rl.Lenient, Window: rl.Window.D(), Routes: rl.LenientRoutes},
-	}, Rejected: func(profile string) { n.tel.RateLimited.WithLabelValues(profile).Inc() },
-	}, n.actors.RateLimits(), n.logger.With("middleware", "ratelimit"))
-}
-
-// lockouts counts failed password sign-ins when rate_limit is on.
-func (n *Node) lockouts() auth.Lockouts {
-	if !n.cfg.RateLimit.Enabled {
 		return nil
 	}
-	return n.actors.RateLimits()
+	return &router.RateLimitConfig{
+		Profiles: map[string]router.RateLimitProfile{
+			router.Strict:   {Limit: rl.Strict, Window: rl.Window.D(), FailClosed: true},
+			router.Moderate: {Limit: rl.Moderate, Window: rl.Window.D()},
+			router.Lenient:  {Limit: rl.Lenient, Window: rl.Window.D()},
+		},
+		Limiter:  n.actors.RateLimits(),
+		Rejected: func(profile string) { n.tel.RateLimited.WithLabelValues(profile).Inc() },
+	}
 }

@@ -20,10 +20,9 @@ const (
 	defaultIdle = time.Minute
 	// maxLimit bounds a bucket.
 	maxLimit = 1_000_000
-	// maxThreshold bounds a lockout threshold, so the failure log stays
-	// small.
-	maxThreshold = 1000
-	// maxWindow bounds windows and lock durations (a week).
+	// maxFree bounds the failures allowed without a delay.
+	maxFree = 1000
+	// maxWindow bounds windows and delays (a week).
 	maxWindow = 7 * 24 * time.Hour
 )
 
@@ -67,14 +66,12 @@ func (g *grain) Receive(ctx actor.Context) {
 	case *messages.RateLimitTake:
 		ctx.Respond(g.take(m))
 		g.idle(ctx)
-	case *messages.RecordFailure:
-		ctx.Respond(g.recordFailure(m))
+	case *messages.Attempt:
+		ctx.Respond(g.attempt(m))
 		g.idle(ctx)
-	case *messages.CheckLock:
-		ctx.Respond(&messages.LockReply{LockedUntilMs: ms(g.st.lockedAt(g.cfg.Now()))})
-	case *messages.ResetLock:
-		g.st.reset()
-		ctx.Respond(&messages.LockReply{})
+	case *messages.AttemptSucceeded:
+		g.st.succeeded()
+		ctx.Respond(&messages.AttemptReply{Allowed: true})
 	}
 }
 
@@ -82,7 +79,7 @@ func (g *grain) Receive(ctx actor.Context) {
 // has seen (so a key in steady use is not reactivated for every request),
 // and long enough that the state has decayed by then.
 func (g *grain) idle(ctx actor.Context) {
-	d := max(g.st.window, g.st.failWindow, g.st.quietAt().Sub(g.cfg.Now()))
+	d := max(g.st.window, g.st.quietAt().Sub(g.cfg.Now()))
 	if d <= 0 {
 		d = defaultIdle
 	}
@@ -104,38 +101,29 @@ func (g *grain) take(m *messages.RateLimitTake) *messages.RateLimitTakeReply {
 	return r
 }
 
-func (g *grain) recordFailure(m *messages.RecordFailure) *messages.LockReply {
-	window := time.Duration(m.WindowMs) * time.Millisecond
-	lock := time.Duration(m.LockMs) * time.Millisecond
-	if m.Threshold < 1 || m.Threshold > maxThreshold || window <= 0 || window > maxWindow || lock <= 0 || lock > maxWindow {
-		g.invalid()
-		return &messages.LockReply{Error: messages.NewError(messages.CodeInvalid, "lockout: threshold must be 1..%d, window and lock 1ms..%s", maxThreshold, maxWindow)}
+func (g *grain) attempt(m *messages.Attempt) *messages.AttemptReply {
+	b := Backoff{
+		Free: int(m.Free), Base: time.Duration(m.BaseDelayMs) * time.Millisecond,
+		Max: time.Duration(m.MaxDelayMs) * time.Millisecond, Window: time.Duration(m.WindowMs) * time.Millisecond,
 	}
-	now := g.cfg.Now()
-	wasLocked := !g.st.lockedAt(now).IsZero()
-	until, _ := g.st.fail(now, int(m.Threshold), window, lock)
-	return &messages.LockReply{LockedUntilMs: ms(until), WasLocked: wasLocked}
+	if err := b.Check(); err != nil {
+		g.invalid()
+		return &messages.AttemptReply{Error: messages.NewError(messages.CodeInvalid, "%s", err)}
+	}
+	ok, retry, failures := g.st.attempt(g.cfg.Now(), b)
+	r := &messages.AttemptReply{Allowed: ok, Failures: int32(min(failures, 1<<30))}
+	if !ok {
+		r.RetryAfterMs = int64((retry + time.Millisecond - 1) / time.Millisecond)
+	}
+	return r
 }
 
 // invalid logs a malformed request: a caller's bug. Only the key's kind
-// (its prefix) is logged: a lockout key holds what someone typed as a
+// (its prefix) is logged: a sign-in key holds what someone typed as a
 // username, which is sometimes a password.
 func (g *grain) invalid() {
 	kind, _, _ := strings.Cut(g.key, ":")
 	g.cfg.Logger.Warn("rate limiter: invalid request", "key_kind", kind)
-}
-
-// ms is t in Unix milliseconds, rounded up (0 for the zero time), so a
-// caller that waits until then finds the lock gone.
-func ms(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	m := t.UnixMilli()
-	if t.After(time.UnixMilli(m)) {
-		m++
-	}
-	return m
 }
 
 // state is a grain's memory: a token bucket and a failure log.
@@ -146,11 +134,12 @@ type state struct {
 	tat    time.Time
 	window time.Duration
 
-	// failures are the recent failed sign-ins, oldest first, at most
-	// the threshold.
-	failures    []time.Time
+	// Attempts at a secret (see Backoff): consecutive failures, the
+	// last one, and when the next attempt is allowed.
+	failures    int
+	lastFailure time.Time
+	nextAttempt time.Time
 	failWindow  time.Duration
-	lockedUntil time.Time
 }
 
 // take takes one request from a bucket of limit per window.
@@ -174,65 +163,39 @@ func (s *state) take(now time.Time, limit int, window time.Duration) (ok bool, r
 	return true, 0, int((window - next.Sub(now)) / interval)
 }
 
-// fail records a failed sign-in and returns when the key is locked until
-// (zero: not locked); locked reports that this very failure set it. A
-// key already locked stays locked until the same moment: failures during
-// a lock do not extend it.
-func (s *state) fail(now time.Time, threshold int, window, lock time.Duration) (until time.Time, locked bool) {
-	if until := s.lockedAt(now); !until.IsZero() {
-		return until, false
+// attempt admits an attempt at now under b, counting it as a failure, or
+// refuses it until the delay the failures so far call for has passed.
+func (s *state) attempt(now time.Time, b Backoff) (ok bool, retry time.Duration, failures int) {
+	s.failWindow = b.Window
+	if s.failures > 0 && !now.Before(s.lastFailure.Add(b.Window)) {
+		s.succeeded() // quiet for a window: start afresh
 	}
-	s.failWindow = window
-	s.expire(now)
-	s.failures = append(s.failures, now)
-	if n := len(s.failures); n > threshold {
-		s.failures = append(s.failures[:0], s.failures[n-threshold:]...)
+	if now.Before(s.nextAttempt) {
+		return false, s.nextAttempt.Sub(now), s.failures
 	}
-	if len(s.failures) >= threshold {
-		// Locked: start counting afresh once the lock is over.
-		s.lockedUntil = now.Add(lock)
-		s.failures = nil
-		return s.lockedUntil, true
-	}
-	return time.Time{}, false
+	s.failures++
+	s.lastFailure = now
+	s.nextAttempt = now.Add(b.Delay(s.failures))
+	return true, 0, s.failures
 }
 
-// expire drops failures older than the window.
-func (s *state) expire(now time.Time) {
-	i := 0
-	for i < len(s.failures) && !s.failures[i].Add(s.failWindow).After(now) {
-		i++
-	}
-	s.failures = s.failures[i:]
-	if len(s.failures) == 0 {
-		s.failures = nil
-	}
-}
-
-// lockedAt is the end of a lock in force at now (zero: none).
-func (s *state) lockedAt(now time.Time) time.Time {
-	if s.lockedUntil.After(now) {
-		return s.lockedUntil
-	}
-	return time.Time{}
-}
-
-func (s *state) reset() {
-	s.failures, s.lockedUntil = nil, time.Time{}
+// succeeded forgets the failures: the attempt that was counted was right.
+func (s *state) succeeded() {
+	s.failures, s.lastFailure, s.nextAttempt = 0, time.Time{}, time.Time{}
 }
 
 // quietAt is when the state will have decayed to nothing: the bucket
-// full, every failure out of its window, no lock. From then on, dropping
-// the state (passivation) changes no answer.
+// full, the failures forgotten. From then on, dropping the state
+// (passivation) changes no answer.
 func (s *state) quietAt() time.Time {
 	t := s.tat
-	if n := len(s.failures); n > 0 {
-		if end := s.failures[n-1].Add(s.failWindow); end.After(t) {
+	if s.failures > 0 {
+		if end := s.lastFailure.Add(s.failWindow); end.After(t) {
 			t = end
 		}
 	}
-	if s.lockedUntil.After(t) {
-		t = s.lockedUntil
+	if s.nextAttempt.After(t) {
+		t = s.nextAttempt
 	}
 	return t
 }

@@ -134,126 +134,86 @@ func TestTakeInvalid(t *testing.T) {
 	if !errors.Is(err, messages.ErrInvalid) {
 		t.Fatalf("limit 0: err = %v, want ErrInvalid", err)
 	}
-	_, _, err = rl.RecordFailure(context.Background(), "lockout:x", 3, 0, time.Minute)
+	_, _, err = rl.Attempt(context.Background(), "signin:x", ratelimit.Backoff{Free: 3, Base: time.Second, Max: time.Minute})
 	if !errors.Is(err, messages.ErrInvalid) {
 		t.Fatalf("window 0: err = %v, want ErrInvalid", err)
 	}
 }
 
-func TestLockoutAfterThresholdExpiresAfterDuration(t *testing.T) {
+var signIn = ratelimit.Backoff{Free: 3, Base: time.Second, Max: time.Minute, Window: time.Hour}
+
+// TestAttemptsSlowDownThenRecover: past the free failures each attempt
+// waits longer, the wait ends by itself, and another key is untouched.
+func TestAttemptsSlowDownThenRecover(t *testing.T) {
 	rl, clk := start(t)
 	ctx := context.Background()
-	const key, threshold, window, lock = "lockout:alice", 3, 15 * time.Minute, 10 * time.Minute
-	for i := range threshold - 1 {
-		until, was, err := rl.RecordFailure(ctx, key, threshold, window, lock)
-		if err != nil || !until.IsZero() || was {
-			t.Fatalf("failure %d: locked until %v (before: %v), err %v", i+1, until, was, err)
+	const key = "signin:alice"
+	for i := range signIn.Free {
+		if ok, _, err := rl.Attempt(ctx, key, signIn); err != nil || !ok {
+			t.Fatalf("attempt %d refused (err %v)", i+1, err)
 		}
-		clk.Advance(time.Second)
 	}
-	if until, err := rl.CheckLock(ctx, key); err != nil || !until.IsZero() {
-		t.Fatalf("below threshold: locked until %v, err %v", until, err)
+	ok, retry, err := rl.Attempt(ctx, key, signIn)
+	if err != nil || ok || retry != time.Second {
+		t.Fatalf("past the free failures: ok=%v retry=%v err=%v, want a 1s wait", ok, retry, err)
 	}
-	until, was, err := rl.RecordFailure(ctx, key, threshold, window, lock)
-	if err != nil || was {
-		t.Fatalf("the locking failure: before %v, err %v", was, err)
+	if ok, _, _ := rl.Attempt(ctx, "signin:bob", signIn); !ok {
+		t.Fatal("another key was slowed")
 	}
-	if want := clk.Now().Add(lock); !until.Equal(want) {
-		t.Fatalf("locked until %v, want %v", until, want)
+	clk.Advance(time.Second)
+	if ok, _, _ := rl.Attempt(ctx, key, signIn); !ok {
+		t.Fatal("still refused once the delay passed")
 	}
-	if got, err := rl.CheckLock(ctx, key); err != nil || !got.Equal(until) {
-		t.Fatalf("CheckLock = %v, %v; want %v", got, err, until)
-	}
-	// Failures during the lock do not extend it.
-	clk.Advance(time.Minute)
-	if got, was, _ := rl.RecordFailure(ctx, key, threshold, window, lock); !got.Equal(until) || !was {
-		t.Fatalf("failure while locked: lock until %v (was %v), locked before: %v", got, until, was)
-	}
-	// Other usernames are not affected.
-	if got, _ := rl.CheckLock(ctx, "lockout:bob"); !got.IsZero() {
-		t.Fatalf("another key locked until %v", got)
-	}
-	// Just before the end: locked; at the end: free, with a fresh count.
-	clk.Advance(until.Sub(clk.Now()) - time.Millisecond)
-	if got, _ := rl.CheckLock(ctx, key); got.IsZero() {
-		t.Fatal("lock lifted early")
-	}
-	clk.Advance(time.Millisecond)
-	if got, _ := rl.CheckLock(ctx, key); !got.IsZero() {
-		t.Fatalf("still locked until %v after the lock duration", got)
-	}
-	if got, was, _ := rl.RecordFailure(ctx, key, threshold, window, lock); !got.IsZero() || was {
-		t.Fatal("one failure after a lock locked again")
+	if _, retry, _ := rl.Attempt(ctx, key, signIn); retry != 2*time.Second {
+		t.Fatalf("the next wait is %v, want 2s", retry)
 	}
 }
 
-// TestLockoutConcurrentAttempts: of attempts sent all at once, exactly
-// threshold find the key not yet locked (the sign-in page checks only
-// those passwords).
-func TestLockoutConcurrentAttempts(t *testing.T) {
+// TestConcurrentAttempts: of attempts sent all at once, exactly the free
+// ones are admitted (the sign-in page checks only those passwords).
+func TestConcurrentAttempts(t *testing.T) {
 	rl, _ := start(t)
 	ctx := context.Background()
-	const key, threshold, window, lock = "lockout:erin", 5, time.Minute, time.Hour
-	var open, locked atomic.Int64
+	var admitted, refused atomic.Int64
 	var wg sync.WaitGroup
-	for range threshold + 20 {
+	for range signIn.Free + 20 {
 		wg.Go(func() {
-			until, was, err := rl.RecordFailure(ctx, key, threshold, window, lock)
+			ok, retry, err := rl.Attempt(ctx, "signin:erin", signIn)
 			switch {
 			case err != nil:
 				t.Error(err)
-			case was:
-				locked.Add(1)
+			case ok:
+				admitted.Add(1)
+			case retry <= 0:
+				t.Error("refused without a wait")
 			default:
-				open.Add(1)
-			}
-			if err == nil && was && until.IsZero() {
-				t.Error("locked before, but no lock end")
+				refused.Add(1)
 			}
 		})
 	}
 	wg.Wait()
-	if open.Load() != threshold || locked.Load() != 20 {
-		t.Fatalf("%d attempts found the key open and %d locked, want %d and 20", open.Load(), locked.Load(), threshold)
+	if admitted.Load() != int64(signIn.Free) || refused.Load() != 20 {
+		t.Fatalf("%d admitted and %d refused, want %d and 20", admitted.Load(), refused.Load(), signIn.Free)
 	}
 }
 
-func TestLockoutFailuresOutsideWindowDoNotCount(t *testing.T) {
-	rl, clk := start(t)
-	ctx := context.Background()
-	const key, threshold, window, lock = "lockout:carol", 3, time.Minute, time.Hour
-	for range 10 {
-		if got, _, _ := rl.RecordFailure(ctx, key, threshold, window, lock); !got.IsZero() {
-			t.Fatal("locked by failures spread over more than the window")
-		}
-		clk.Advance(window/2 + time.Second)
-	}
-}
-
-func TestLockoutResetOnSuccess(t *testing.T) {
+func TestAttemptSucceededForgetsFailures(t *testing.T) {
 	rl, _ := start(t)
 	ctx := context.Background()
-	const key, threshold, window, lock = "lockout:dave", 3, time.Minute, time.Hour
-	for range threshold - 1 {
-		rl.RecordFailure(ctx, key, threshold, window, lock)
+	const key = "signin:dave"
+	for range signIn.Free {
+		rl.Attempt(ctx, key, signIn)
 	}
-	if err := rl.Reset(ctx, key); err != nil {
+	if err := rl.Succeeded(ctx, key); err != nil {
 		t.Fatal(err)
 	}
-	for i := range threshold - 1 {
-		if got, _, _ := rl.RecordFailure(ctx, key, threshold, window, lock); !got.IsZero() {
-			t.Fatalf("failure %d after reset locked", i+1)
+	for i := range signIn.Free {
+		if ok, _, _ := rl.Attempt(ctx, key, signIn); !ok {
+			t.Fatalf("attempt %d after a success refused", i+1)
 		}
 	}
-	if got, _, _ := rl.RecordFailure(ctx, key, threshold, window, lock); got.IsZero() {
-		t.Fatal("threshold failures after reset did not lock")
-	}
-	// Reset also lifts a lock (an operator's unlock).
-	if err := rl.Reset(ctx, key); err != nil {
-		t.Fatal(err)
-	}
-	if got, _ := rl.CheckLock(ctx, key); !got.IsZero() {
-		t.Fatal("reset did not lift the lock")
+	if ok, _, _ := rl.Attempt(ctx, key, signIn); ok {
+		t.Fatal("free failures after a success did not slow the next")
 	}
 }
 

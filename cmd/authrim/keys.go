@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -20,20 +21,51 @@ import (
 // adminClient calls a node's admin API.
 type adminClient struct {
 	server, token string
-	http          *http.Client
+	// insecure allows plain http to a host that is not loopback.
+	insecure bool
+	http     *http.Client
 }
 
 func adminFlags(fs *flag.FlagSet) *adminClient {
 	c := &adminClient{http: &http.Client{Timeout: 30 * time.Second}}
 	fs.StringVar(&c.server, "server", envOr("AUTHRIM_SERVER", "http://localhost:8080"), "node base URL")
 	fs.StringVar(&c.token, "admin-token", envOr("AUTHRIM_ADMIN_TOKEN", ""), "admin API bearer token")
+	fs.BoolVar(&c.insecure, "insecure", false, "send the admin token over plain http to a host that is not loopback")
 	return c
 }
 
-func (c *adminClient) do(ctx context.Context, method, path string, body, out any) error {
+// newRequest is a request to the admin API carrying the token. It refuses
+// to send the token in plaintext across a network: plain http only to a
+// loopback host, unless --insecure.
+func (c *adminClient) newRequest(ctx context.Context, method, path string, body io.Reader) (*http.Request, error) {
 	if c.token == "" {
-		return usageError{msg: "no admin token: pass --admin-token or set AUTHRIM_ADMIN_TOKEN"}
+		return nil, usageError{msg: "no admin token: pass --admin-token or set AUTHRIM_ADMIN_TOKEN"}
 	}
+	u, err := url.Parse(strings.TrimSuffix(c.server, "/") + path)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, usageError{msg: fmt.Sprintf("--server %q is not an http(s) URL", c.server)}
+	}
+	if u.Scheme == "http" && !isLoopback(u.Hostname()) && !c.insecure {
+		return nil, usageError{msg: fmt.Sprintf("refusing to send the admin token in plaintext to %s: use https (or an SSH tunnel to admin.listen), or pass --insecure", u.Host)}
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	return req, nil
+}
+
+// isLoopback reports whether host is localhost or a loopback address.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func (c *adminClient) do(ctx context.Context, method, path string, body, out any) error {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -42,11 +74,10 @@ func (c *adminClient) do(ctx context.Context, method, path string, body, out any
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(c.server, "/")+path, rd)
+	req, err := c.newRequest(ctx, method, path, rd)
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}

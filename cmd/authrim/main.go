@@ -45,7 +45,8 @@ Usage:
   authrim bench [flags]                   load-test every endpoint; see docs/BENCH.md (authrim bench -h)
 
 Client commands take --server URL (default $AUTHRIM_SERVER, else http://localhost:8080)
-and --admin-token TOKEN (default $AUTHRIM_ADMIN_TOKEN).
+and --admin-token TOKEN (default $AUTHRIM_ADMIN_TOKEN). They send the token over plain
+http only to a loopback host, unless given --insecure.
 `
 
 func main() {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +20,7 @@ import (
 
 	"authrim/directory"
 	"authrim/http/management"
+	"authrim/http/router"
 	"authrim/persistence/bbolt"
 )
 
@@ -48,7 +50,7 @@ func adminServer(t *testing.T) (*httptest.Server, *directory.Directory) {
 	}
 	e := echo.New()
 	// The real admin API, bearer check included.
-	management.NewAdmin(cliToken, nil, slog.New(slog.NewTextHandler(io.Discard, nil))).WithDirectory(dir, dir).Mount(e)
+	router.Mount(e, management.NewAdmin(cliToken, nil, slog.New(slog.NewTextHandler(io.Discard, nil))).WithDirectory(dir, dir))
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
 	return srv, dir
@@ -257,5 +259,33 @@ func TestUsersPasskeysCmd(t *testing.T) {
 	}
 	if got, _ := dir.Passkeys(ctx, alice.Subject); len(got) != 1 {
 		t.Errorf("a failed delete removed a passkey: %+v", got)
+	}
+}
+
+// TestAdminTokenNeverInPlaintextOffTheMachine: the CLI refuses to send
+// the admin token over plain http to a host that is not loopback (anyone
+// on the path would read it), unless told --insecure.
+func TestAdminTokenNeverInPlaintextOffTheMachine(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		args   []string
+		refuse bool
+	}{
+		{"plain http to a LAN address", []string{"keys", "list", "--server", "http://192.0.2.1:8080"}, true},
+		{"plain http to a name", []string{"users", "list", "--server", "http://idp.example.invalid"}, true},
+		{"backup over plain http", []string{"backup", "--out", filepath.Join(t.TempDir(), "b.db"), "--server", "http://idp.example.invalid"}, true},
+		{"--insecure", []string{"users", "list", "--insecure", "--server", "http://idp.example.invalid"}, false},
+		{"https", []string{"users", "list", "--server", "https://idp.example.invalid"}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			code := run(ctx, append(tt.args, "--admin-token", "a-token-that-must-not-leak"), &stdout, &stderr)
+			refused := strings.Contains(stderr.String(), "refusing to send the admin token in plaintext")
+			if refused != tt.refuse || code == 0 {
+				t.Fatalf("exit %d, refused %v (want %v): %s", code, refused, tt.refuse, stderr.String())
+			}
+		})
 	}
 }

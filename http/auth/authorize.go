@@ -17,9 +17,11 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"authrim/actors/messages"
+	"authrim/actors/ratelimit"
 	"authrim/actors/session"
 	"authrim/directory"
 	"authrim/http/oauth2"
+	"authrim/http/router"
 )
 
 // Paths served by this front end.
@@ -61,25 +63,23 @@ type Verifier interface {
 	VerifyType(ctx context.Context, token, typ string, algs ...string) (payload []byte, kid string, err error)
 }
 
-// Lockouts counts password sign-in attempts per username (the
-// RateLimiter grains, cluster-wide). Keys are "lockout:" + the username
-// as the directory compares it (case-mapped).
-type Lockouts interface {
-	// RecordFailure counts an attempt, before its password is checked;
-	// threshold attempts within window lock key for lock. It returns
-	// until when key is locked (zero: it is not) and whether it was
-	// locked already before this attempt (which then did not count).
-	RecordFailure(ctx context.Context, key string, threshold int, window, lock time.Duration) (until time.Time, wasLocked bool, err error)
-	// Reset forgets key's attempts (a successful sign-in).
-	Reset(ctx context.Context, key string) error
+// Throttle counts attempts at a password (the RateLimiter grains,
+// cluster-wide): each is counted before the password is checked, and
+// refused while the failures so far call for a delay.
+type Throttle interface {
+	Attempt(ctx context.Context, key string, b ratelimit.Backoff) (allowed bool, retryAfter time.Duration, err error)
+	// Succeeded forgets key's failures (the password was right).
+	Succeeded(ctx context.Context, key string) error
 }
 
-// LockoutPolicy is when repeated failed sign-ins lock a username.
-type LockoutPolicy struct {
-	// Threshold failures within Window lock the username for Duration.
-	Threshold int
-	Window    time.Duration
-	Duration  time.Duration
+// SignInThrottle is how password sign-ins are slowed (NIST SP 800-63B
+// §5.2.2), without a lock anyone could set off: one address guessing one
+// username is slowed on its own (PerAddress), and every address together
+// on one username more gently (PerUsername), so the owner signing in from
+// elsewhere is at most delayed, never locked out.
+type SignInThrottle struct {
+	PerAddress  ratelimit.Backoff
+	PerUsername ratelimit.Backoff
 }
 
 // Config of the auth front end.
@@ -88,9 +88,9 @@ type Config struct {
 	CookieName string
 	SessionTTL time.Duration
 	Passkeys   PasskeyConfig
-	// Lockout applies when New is given Lockouts.
-	Lockout LockoutPolicy
-	Now     func() time.Time
+	// SignIn applies when New is given a Throttle.
+	SignIn SignInThrottle
+	Now    func() time.Time
 }
 
 // Handler serves /authorize, /login, /consent and /logout.
@@ -103,13 +103,14 @@ type Handler struct {
 	verifier Verifier
 	passkeys Passkeys
 	webauthn *webauthn.WebAuthn
-	lockouts Lockouts
+	throttle Throttle
 	req      *Requests
 	logger   *slog.Logger
 }
 
-// New returns the auth front end. lockouts may be nil: no sign-in lockout.
-func New(cfg Config, clients Clients, users Users, passkeys Passkeys, sessions Sessions, verifier Verifier, lockouts Lockouts, logger *slog.Logger) (*Handler, error) {
+// New returns the auth front end. throttle may be nil: password sign-in
+// is not slowed.
+func New(cfg Config, clients Clients, users Users, passkeys Passkeys, sessions Sessions, verifier Verifier, throttle Throttle, logger *slog.Logger) (*Handler, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -124,29 +125,37 @@ func New(cfg Config, clients Clients, users Users, passkeys Passkeys, sessions S
 	return &Handler{
 		cfg: cfg, secure: strings.HasPrefix(cfg.Issuer, "https://"),
 		clients: clients, users: users, sessions: sessions, verifier: verifier, logger: logger,
-		passkeys: passkeys, webauthn: wa, lockouts: lockouts,
+		passkeys: passkeys, webauthn: wa, throttle: throttle,
 	}, nil
 }
 
-// Mount registers the routes.
-func (h *Handler) Mount(e *echo.Echo) {
-	e.GET(AuthorizePath, h.authorize)
-	e.POST(AuthorizePath, h.authorize)
-	e.POST(LoginPath, h.login)
-	e.POST(ConsentPath, h.consent)
-	e.GET(LogoutPath, h.logout)
-	e.POST(LogoutPath, h.logout)
-	e.POST(LoginPath+"/continue", h.loginContinue)
-	if h.req != nil {
-		e.POST(PARPath, h.par)
+// Name is the front end's name in metrics and the route table.
+func (h *Handler) Name() string { return "auth" }
+
+// Routes are the auth front end's endpoints. Password and passkey
+// sign-in are strict (guess-prone); the rest of the browser flow is
+// moderate.
+func (h *Handler) Routes() []router.Route {
+	rs := []router.Route{
+		{Method: http.MethodGet, Path: AuthorizePath, Handler: h.authorize, Limit: router.Moderate},
+		{Method: http.MethodPost, Path: AuthorizePath, Handler: h.authorize, Limit: router.Moderate},
+		{Method: http.MethodPost, Path: LoginPath, Handler: h.login, Limit: router.Strict},
+		{Method: http.MethodPost, Path: ConsentPath, Handler: h.consent, Limit: router.Moderate},
+		{Method: http.MethodGet, Path: LogoutPath, Handler: h.logout, Limit: router.Moderate},
+		{Method: http.MethodPost, Path: LogoutPath, Handler: h.logout, Limit: router.Moderate},
+		{Method: http.MethodPost, Path: LoginPath + "/continue", Handler: h.loginContinue, Limit: router.Moderate},
+		{Method: http.MethodGet, Path: AccountPath, Handler: h.account, Limit: router.Moderate},
+		{Method: http.MethodPost, Path: AccountPath + "/passkeys/delete", Handler: h.deletePasskey, Limit: router.Moderate},
+		{Method: http.MethodPost, Path: "/webauthn/register/begin", Handler: h.registerBegin, Limit: router.Moderate},
+		{Method: http.MethodPost, Path: "/webauthn/register/finish", Handler: h.registerFinish, Limit: router.Strict},
+		{Method: http.MethodPost, Path: "/webauthn/login/begin", Handler: h.loginBegin, Limit: router.Moderate},
+		{Method: http.MethodPost, Path: "/webauthn/login/finish", Handler: h.loginFinish, Limit: router.Strict},
+		assetsRoute(),
 	}
-	e.GET(AccountPath, h.account)
-	e.POST(AccountPath+"/passkeys/delete", h.deletePasskey)
-	e.POST("/webauthn/register/begin", h.registerBegin)
-	e.POST("/webauthn/register/finish", h.registerFinish)
-	e.POST("/webauthn/login/begin", h.loginBegin)
-	e.POST("/webauthn/login/finish", h.loginFinish)
-	mountAssets(e)
+	if h.req != nil {
+		rs = append(rs, router.Route{Method: http.MethodPost, Path: PARPath, Handler: h.par, Limit: router.Moderate})
+	}
+	return rs
 }
 
 // params reads the request's parameters: the query for GET, the form body

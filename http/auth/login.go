@@ -5,8 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -14,9 +16,11 @@ import (
 	"golang.org/x/text/secure/precis"
 
 	"authrim/actors/messages"
+	"authrim/actors/ratelimit"
 	"authrim/actors/session"
 	"authrim/directory"
 	"authrim/http/oauth2"
+	"authrim/http/router"
 )
 
 // form is a posted page: the cookie's session, the pending request, and
@@ -117,36 +121,34 @@ func (h *Handler) login(c echo.Context) error {
 	}
 	username := strings.TrimSpace(c.Request().PostForm.Get("username"))
 	password := c.Request().PostForm.Get("password")
-	// A locked username gets exactly the wrong-password answer, and its
-	// password is not checked. Usernames lock whether or not an account
-	// has them, so neither the answer nor the lock tells which exist. The
-	// attempt is counted before the password is checked, in the same step
-	// that tells whether the username was locked: parallel guesses cannot
-	// all pass the check before any of them is counted.
-	lockKey := lockoutKey(username)
-	lockedUntil, locked, err := h.countAttempt(ctx, lockKey)
+	ip := c.RealIP()
+	// Attempts are counted before the password is checked, in the same
+	// step that tells whether one may be made now: parallel guesses
+	// cannot all pass the check before any of them is counted. The keys
+	// do not depend on whether the account exists, so neither the
+	// answers nor the delays tell which usernames do.
+	keys, retry, err := h.attemptSignIn(ctx, username, ip)
 	if err != nil {
 		// Fail closed: without the count, guessing would be unlimited.
-		h.logger.WarnContext(c.Request().Context(), "sign-in lockout unavailable", "client_id", req.ClientId, "err", err)
+		h.logger.WarnContext(ctx, "sign-in throttle unavailable", "client_id", req.ClientId, "err", err)
 		return errorPage(c, http.StatusServiceUnavailable, "Sign-in is unavailable right now. Try again shortly.")
 	}
-	if locked {
-		h.logger.InfoContext(c.Request().Context(), "sign-in refused: username locked", "audit", true, "client_id", req.ClientId)
-		return h.loginPage(c, http.StatusUnauthorized, f.secret, f.rid, req, username, msgBadCredentials)
+	if retry > 0 {
+		secs := int((retry + time.Second - 1) / time.Second)
+		c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
+		return h.loginPage(c, http.StatusTooManyRequests, f.secret, f.rid, req, username,
+			fmt.Sprintf("Too many sign-in attempts. Try again in %s.", waitText(secs)))
 	}
 	user, err := h.users.Authenticate(ctx, username, password)
 	if err != nil {
 		if errors.Is(err, directory.ErrInvalidCredentials) || errors.Is(err, directory.ErrInvalid) {
-			h.logger.InfoContext(c.Request().Context(), "sign-in failed", "audit", true, "client_id", req.ClientId)
-			if !lockedUntil.IsZero() {
-				h.logger.WarnContext(c.Request().Context(), "sign-in locked after repeated failures", "audit", true, "until", lockedUntil)
-			}
+			h.logger.InfoContext(ctx, "sign-in failed", "audit", true, "client_id", req.ClientId, "username", username, "client_ip", ip)
 			// One message whether the user exists or not.
 			return h.loginPage(c, http.StatusUnauthorized, f.secret, f.rid, req, username, msgBadCredentials)
 		}
 		return errorPage(c, http.StatusServiceUnavailable, "Sign-in is unavailable right now. Try again shortly.")
 	}
-	h.resetLock(ctx, lockKey)
+	h.signInSucceeded(ctx, keys)
 	rep, err := h.sessions.Call(ctx, f.sid, &messages.SessionCall{Secret: f.secret, Op: &messages.SessionCall_Login{Login: &messages.CompleteLogin{
 		Rid:   f.rid,
 		Login: &messages.Login{Subject: user.Subject, Amr: []string{"pwd"}, Acr: ACRPassword},
@@ -164,15 +166,16 @@ func (h *Handler) login(c echo.Context) error {
 	return h.issue(c, rd, f.sid, rep.NewSecret, req.ResponseType, &messages.IssueCode{Rid: f.rid})
 }
 
-// msgBadCredentials is the one answer to a wrong password, an unknown
-// username and a locked username.
+// msgBadCredentials is the one answer to a wrong password and an unknown
+// username.
 const msgBadCredentials = "The username or password is not correct."
 
-// lockoutKey is the RateLimiter key of a username's sign-in lockout: the
-// username as the directory compares it (PRECIS case-mapped), so that
-// "Alice" and "alice" share one count. Input the directory would refuse is
-// lower-cased instead; an overlong one is hashed to bound the key.
-func lockoutKey(username string) string {
+// signInKeys are the RateLimiter keys of a password attempt: the
+// username as the directory compares it (PRECIS case-mapped, so "Alice"
+// and "alice" share their counts), alone and with the client's address.
+// Input the directory would refuse is lower-cased instead; an overlong
+// one is hashed to bound the key.
+func signInKeys(username, ip string) (perUsername, perAddress string) {
 	k, err := precis.UsernameCaseMapped.String(username)
 	if err != nil {
 		k = strings.ToLower(username)
@@ -181,29 +184,55 @@ func lockoutKey(username string) string {
 		sum := sha256.Sum256([]byte(k))
 		k = "sha256:" + hex.EncodeToString(sum[:])
 	}
-	return "lockout:" + k
+	return "signin:" + k, "signin-from:" + router.AddressKey(ip) + ":" + k
 }
 
-// countAttempt counts a password sign-in attempt for key and reports
-// until when key is locked now (zero: it is not) and whether it was
-// locked already before this attempt, which must then not be checked.
-// Only password sign-in is subject to it: a passkey assertion cannot be
-// guessed, and locking it would let anyone lock a user out of their
-// passkey.
-func (h *Handler) countAttempt(ctx context.Context, key string) (until time.Time, locked bool, err error) {
-	if h.lockouts == nil {
-		return time.Time{}, false, nil
+// attemptSignIn counts a password attempt for username from ip, per
+// address first (the guesser's own budget), then per username. It returns
+// the keys to clear on success, or how long until an attempt is allowed
+// (retry > 0: this one was refused and its password must not be checked).
+// Only password sign-in is slowed: a passkey assertion cannot be guessed.
+func (h *Handler) attemptSignIn(ctx context.Context, username, ip string) (keys []string, retry time.Duration, err error) {
+	if h.throttle == nil {
+		return nil, 0, nil
 	}
-	p := h.cfg.Lockout
-	return h.lockouts.RecordFailure(ctx, key, p.Threshold, p.Window, p.Duration)
+	user, addr := signInKeys(username, ip)
+	for _, k := range []struct {
+		key, scope string
+		b          ratelimit.Backoff
+	}{{addr, "address", h.cfg.SignIn.PerAddress}, {user, "username", h.cfg.SignIn.PerUsername}} {
+		ok, retry, err := h.throttle.Attempt(ctx, k.key, k.b)
+		if err != nil {
+			return nil, 0, err
+		}
+		if !ok {
+			h.logger.InfoContext(ctx, "sign-in throttled", "audit", true, "username", username, "client_ip", ip,
+				"scope", k.scope, "retry_after", retry.Round(time.Millisecond))
+			return nil, max(retry, time.Millisecond), nil
+		}
+		keys = append(keys, k.key)
+	}
+	return keys, 0, nil
 }
 
-func (h *Handler) resetLock(ctx context.Context, key string) {
-	if h.lockouts == nil {
-		return
+// signInSucceeded forgets the failures counted against keys.
+func (h *Handler) signInSucceeded(ctx context.Context, keys []string) {
+	for _, k := range keys {
+		if err := h.throttle.Succeeded(ctx, k); err != nil {
+			h.logger.WarnContext(ctx, "sign-in throttle: reset failed", "err", err)
+		}
 	}
-	if err := h.lockouts.Reset(ctx, key); err != nil {
-		h.logger.WarnContext(ctx, "sign-in lockout: reset failed", "err", err)
+}
+
+// waitText is a wait of secs seconds in words.
+func waitText(secs int) string {
+	switch {
+	case secs <= 1:
+		return "a second"
+	case secs < 120:
+		return strconv.Itoa(secs) + " seconds"
+	default:
+		return strconv.Itoa((secs+59)/60) + " minutes"
 	}
 }
 

@@ -22,6 +22,7 @@ import (
 	"authrim/actors/session"
 	"authrim/cluster"
 	"authrim/directory"
+	"authrim/http/router"
 )
 
 // slowUsers is a directory that takes a while to check a password (as
@@ -57,114 +58,113 @@ func (pendingSession) Call(_ context.Context, _ string, call *messages.SessionCa
 	return nil, fmt.Errorf("%w: unexpected call", messages.ErrInvalid)
 }
 
-// TestLockoutConcurrentGuesses: guesses sent all at once cannot get past
-// the lockout: at most threshold of them have their password checked,
-// every one gets the same answer, and afterwards even the right password
-// is refused. The lockouts are the real RateLimiter grains.
-func TestLockoutConcurrentGuesses(t *testing.T) {
-	const threshold = 3
+// throttleTest is the sign-in page with the real RateLimiter grains:
+// three free failures per address, ten per username.
+type throttleTest struct {
+	users       *slowUsers
+	e           *echo.Echo
+	sid, secret string
+}
+
+func newThrottleTest(t *testing.T) *throttleTest {
+	t.Helper()
 	node, err := cluster.Start(cluster.Config{
-		Name: "auth-lockout-test", Listen: "127.0.0.1:0", RequestTimeout: 5 * time.Second,
+		Name: "auth-throttle-test", Listen: "127.0.0.1:0", RequestTimeout: 5 * time.Second,
 		Kinds: []*pc.Kind{ratelimit.NewKind(ratelimit.Config{})},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(node.Shutdown)
-	users := &slowUsers{}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	tt := &throttleTest{users: &slowUsers{}}
 	h, err := New(Config{
 		Issuer: "https://op.example", CookieName: "sess", SessionTTL: time.Hour,
 		Passkeys: PasskeyConfig{RPID: "op.example", RPName: "OP", Origins: []string{"https://op.example"}},
-		Lockout:  LockoutPolicy{Threshold: threshold, Window: 15 * time.Minute, Duration: 10 * time.Minute},
-	}, nil, users, nil, pendingSession{}, nil, node.RateLimits(), logger)
+		SignIn: SignInThrottle{
+			PerAddress:  ratelimit.Backoff{Free: 3, Base: time.Minute, Max: time.Hour, Window: time.Hour},
+			PerUsername: ratelimit.Backoff{Free: 10, Base: time.Minute, Max: time.Hour, Window: time.Hour},
+		},
+	}, nil, tt.users, nil, pendingSession{}, nil, node.RateLimits(), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := echo.New()
-	h.Mount(e)
-	sid, secret := session.NewSessionID()
-	post := func(password string) *httptest.ResponseRecorder {
-		f := url.Values{"rid": {"rid-1"}, "csrf": {csrfToken(secret, "rid-1")}, "username": {"Alice"}, "password": {password}}
-		r := httptest.NewRequest(http.MethodPost, LoginPath, strings.NewReader(f.Encode()))
-		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		r.AddCookie(&http.Cookie{Name: "sess", Value: sid + "." + secret})
-		w := httptest.NewRecorder()
-		e.ServeHTTP(w, r)
-		return w
-	}
+	tt.e = echo.New()
+	tt.e.IPExtractor = echo.ExtractIPDirect()
+	router.Mount(tt.e, h)
+	tt.sid, tt.secret = session.NewSessionID()
+	return tt
+}
 
-	const n = threshold + 5
+// post signs in as username from address ip.
+func (tt *throttleTest) post(ip, username, password string) *httptest.ResponseRecorder {
+	f := url.Values{"rid": {"rid-1"}, "csrf": {csrfToken(tt.secret, "rid-1")}, "username": {username}, "password": {password}}
+	r := httptest.NewRequest(http.MethodPost, LoginPath, strings.NewReader(f.Encode()))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	r.RemoteAddr = ip + ":40000"
+	r.AddCookie(&http.Cookie{Name: "sess", Value: tt.sid + "." + tt.secret})
+	w := httptest.NewRecorder()
+	tt.e.ServeHTTP(w, r)
+	return w
+}
+
+// TestSignInThrottleSlowsTheGuesserNotTheOwner: guesses sent all at once
+// from one address cannot get past the free failures (at most three have
+// their password checked, the rest are told to wait), the right password
+// from that address waits too, and the owner signing in from another
+// address meanwhile gets in: there is no lock anyone can set off. The
+// throttle is the real RateLimiter grains.
+func TestSignInThrottleSlowsTheGuesserNotTheOwner(t *testing.T) {
+	tt := newThrottleTest(t)
+	const guesser, owner, free = "198.51.100.7", "203.0.113.9", 3
+	const n = free + 5
 	answers := make([]*httptest.ResponseRecorder, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		wg.Go(func() { answers[i] = post(fmt.Sprintf("guess %d", i)) })
+		// "Alice" and "alice" are one username to the throttle.
+		wg.Go(func() { answers[i] = tt.post(guesser, "Alice", fmt.Sprintf("guess %d", i)) })
 	}
 	wg.Wait()
-	if got := users.checks.Load(); got > threshold {
-		t.Fatalf("%d of %d concurrent guesses had their password checked, want at most %d", got, n, threshold)
+	if got := tt.users.checks.Load(); got != free {
+		t.Fatalf("%d of %d concurrent guesses had their password checked, want %d", got, n, free)
 	}
+	wrong, slowed := 0, 0
 	for i, w := range answers {
-		if w.Code != http.StatusUnauthorized || !strings.Contains(w.Body.String(), msgBadCredentials) {
+		switch {
+		case w.Code == http.StatusUnauthorized && strings.Contains(w.Body.String(), msgBadCredentials):
+			wrong++
+		case w.Code == http.StatusTooManyRequests && strings.Contains(w.Body.String(), "Too many sign-in attempts") && w.Header().Get("Retry-After") != "":
+			slowed++
+		default:
 			t.Fatalf("guess %d: %d %s", i, w.Code, w.Body)
 		}
-		// Locked or wrong: the same page (the CSRF token is the same
-		// form's).
-		if w.Body.String() != answers[0].Body.String() {
-			t.Fatalf("guess %d got another page than guess 0", i)
-		}
 	}
-	before := users.checks.Load()
-	if w := post(rightPassword); w.Code != http.StatusUnauthorized || w.Body.String() != answers[0].Body.String() {
-		t.Fatalf("right password while locked: %d %s", w.Code, w.Body)
+	if wrong != free || slowed != n-free {
+		t.Fatalf("%d wrong and %d slowed, want %d and %d", wrong, slowed, free, n-free)
 	}
-	if users.checks.Load() != before {
-		t.Fatal("the password of a locked username was checked")
+	before := tt.users.checks.Load()
+	if w := tt.post(guesser, "alice", rightPassword); w.Code != http.StatusTooManyRequests {
+		t.Fatalf("right password from the guessing address: %d", w.Code)
+	}
+	if tt.users.checks.Load() != before {
+		t.Fatal("the password of a slowed attempt was checked")
+	}
+	if w := tt.post(owner, "alice", rightPassword); w.Code != http.StatusOK {
+		t.Fatalf("the owner from another address: %d %s", w.Code, w.Body)
 	}
 }
 
-// TestLockoutRightPasswordResets: below the threshold the right password
-// signs in, and forgets the failures.
-func TestLockoutRightPasswordResets(t *testing.T) {
-	const threshold = 3
-	node, err := cluster.Start(cluster.Config{
-		Name: "auth-lockout-reset-test", Listen: "127.0.0.1:0", RequestTimeout: 5 * time.Second,
-		Kinds: []*pc.Kind{ratelimit.NewKind(ratelimit.Config{})},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(node.Shutdown)
-	users := &slowUsers{}
-	h, err := New(Config{
-		Issuer: "https://op.example", CookieName: "sess", SessionTTL: time.Hour,
-		Passkeys: PasskeyConfig{RPID: "op.example", RPName: "OP", Origins: []string{"https://op.example"}},
-		Lockout:  LockoutPolicy{Threshold: threshold, Window: 15 * time.Minute, Duration: 10 * time.Minute},
-	}, nil, users, nil, pendingSession{}, nil, node.RateLimits(), slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := echo.New()
-	h.Mount(e)
-	sid, secret := session.NewSessionID()
-	post := func(password string) int {
-		f := url.Values{"rid": {"rid-1"}, "csrf": {csrfToken(secret, "rid-1")}, "username": {"alice"}, "password": {password}}
-		r := httptest.NewRequest(http.MethodPost, LoginPath, strings.NewReader(f.Encode()))
-		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		r.AddCookie(&http.Cookie{Name: "sess", Value: sid + "." + secret})
-		w := httptest.NewRecorder()
-		e.ServeHTTP(w, r)
-		return w.Code
-	}
+// TestSignInThrottleRightPasswordResets: below the free failures the
+// right password signs in, and forgets the failures.
+func TestSignInThrottleRightPasswordResets(t *testing.T) {
+	tt := newThrottleTest(t)
 	for round := range 3 {
-		for i := range threshold - 1 {
-			if code := post("wrong"); code != http.StatusUnauthorized {
-				t.Fatalf("round %d, wrong %d: %d", round, i, code)
+		for i := range 2 {
+			if w := tt.post("192.0.2.1", "alice", "wrong"); w.Code != http.StatusUnauthorized {
+				t.Fatalf("round %d, wrong %d: %d", round, i, w.Code)
 			}
 		}
-		// The threshold-th attempt is still checked, and succeeds.
-		if code := post(rightPassword); code != http.StatusOK {
-			t.Fatalf("round %d, right password: %d", round, code)
+		if w := tt.post("192.0.2.1", "alice", rightPassword); w.Code != http.StatusOK {
+			t.Fatalf("round %d, right password: %d", round, w.Code)
 		}
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"net/http"
 
 	"github.com/labstack/echo/v4"
+
+	"authrim/http/router"
 )
 
 //go:embed templates/*.html
@@ -49,10 +51,10 @@ func csrfOK(secret, purpose, got string) bool {
 	return secret != "" && hmac.Equal([]byte(csrfToken(secret, purpose)), []byte(got))
 }
 
-// mountAssets serves the embedded CSS and JS.
-func mountAssets(e *echo.Echo) {
+// assetsRoute serves the embedded CSS and JS.
+func assetsRoute() router.Route {
 	fs := http.FileServer(http.FS(assetFS))
-	e.GET("/assets/*", echo.WrapHandler(http.StripPrefix("", cacheAssets(fs))))
+	return router.Route{Method: http.MethodGet, Path: "/assets/*", Handler: echo.WrapHandler(cacheAssets(fs)), Limit: router.Lenient}
 }
 
 func cacheAssets(next http.Handler) http.Handler {

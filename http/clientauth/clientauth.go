@@ -48,6 +48,11 @@ type Authenticator struct {
 	// Keys returns a client's public JWK set (its jwks, or its jwks_uri
 	// document); nil means the registered jwks only.
 	Keys func(ctx context.Context, c directory.Client) ([]byte, error)
+	// Limit, when set, counts one request of the client once it is
+	// authenticated (router.TakeClient): clients are rate limited by
+	// who they proved to be, never by a client_id anybody can claim. Its
+	// error is the answer.
+	Limit func(ctx context.Context, clientID string) error
 }
 
 func invalidClient(desc string) *oauth2.Error {
@@ -58,6 +63,16 @@ func invalidClient(desc string) *oauth2.Error {
 // invalid_client (401) for bad or missing credentials, invalid_request for
 // a request that mixes methods.
 func (a *Authenticator) Authenticate(r *http.Request, form url.Values) (directory.Client, error) {
+	c, err := a.authenticate(r, form)
+	if err == nil && a.Limit != nil {
+		if err := a.Limit(r.Context(), c.ID); err != nil {
+			return directory.Client{}, err
+		}
+	}
+	return c, err
+}
+
+func (a *Authenticator) authenticate(r *http.Request, form url.Values) (directory.Client, error) {
 	ctx := r.Context()
 	basicID, basicSecret, hasBasic := r.BasicAuth()
 	if hasBasic {

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"authrim/http/router"
 )
 
 // Paths served by this front end.
@@ -110,10 +112,15 @@ func New(cfg Config, keys KeySource) (*Handler, error) {
 	}, nil
 }
 
-// Mount registers the routes.
-func (h *Handler) Mount(e *echo.Echo) {
-	e.GET(ConfigurationPath, h.configuration)
-	e.GET(JWKSPath, h.jwks)
+// Name is the front end's name in metrics and the route table.
+func (h *Handler) Name() string { return "discovery" }
+
+// Routes are public documents browser apps may read cross-origin.
+func (h *Handler) Routes() []router.Route {
+	return []router.Route{
+		{Method: http.MethodGet, Path: ConfigurationPath, Handler: h.configuration, Limit: router.Lenient, CORS: true},
+		{Method: http.MethodGet, Path: JWKSPath, Handler: h.jwks, Limit: router.Lenient, CORS: true},
+	}
 }
 
 func (h *Handler) configuration(c echo.Context) error {

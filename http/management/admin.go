@@ -12,7 +12,9 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"authrim/actors/messages"
+	"authrim/actors/ratelimit"
 	"authrim/http/oauth2"
+	"authrim/http/router"
 )
 
 // KeyAdmin is what the admin API asks of the KeyManager.
@@ -22,11 +24,28 @@ type KeyAdmin interface {
 	Revoke(ctx context.Context, kid, reason string) (*messages.KeySet, error)
 }
 
+// Throttle counts attempts at the admin token per client address (the
+// RateLimiter grains): each is counted before the token is checked, and
+// refused while the failures so far call for a delay.
+type Throttle interface {
+	Attempt(ctx context.Context, key string, b ratelimit.Backoff) (allowed bool, retryAfter time.Duration, err error)
+	Succeeded(ctx context.Context, key string) error
+}
+
+// AdminBackoff slows guessing of the admin token from one address: five
+// failures free (typos), then 1 s doubling to a minute. 60 wrong tokens
+// sent at once from one address meet a 429 at the sixth.
+var AdminBackoff = ratelimit.Backoff{Free: 5, Base: time.Second, Max: time.Minute, Window: 15 * time.Minute}
+
 // Admin serves /admin/*.
 type Admin struct {
 	tokenSum [32]byte
 	keys     KeyAdmin
 	logger   *slog.Logger
+	// throttle, when set, slows failed authentications (WithThrottle).
+	throttle Throttle
+	// cluster serves /admin/cluster; nil leaves it unmounted.
+	cluster ClusterOps
 	// directory serves /admin/users and /admin/clients; nil leaves them
 	// unmounted.
 	directory *DirectoryAdmin
@@ -50,32 +69,80 @@ func NewAdmin(token string, keys KeyAdmin, logger *slog.Logger) *Admin {
 	return &Admin{tokenSum: sha256.Sum256([]byte(token)), keys: keys, logger: logger}
 }
 
-// Mount registers the routes under /admin.
-func (a *Admin) Mount(e *echo.Echo) {
-	g := e.Group("/admin", a.authenticate)
-	g.GET("/keys", a.listKeys)
-	g.POST("/keys/rotate", a.rotateKeys)
-	g.POST("/keys/:kid/revoke", a.revokeKey)
+// WithThrottle slows failed authentications per client address.
+func (a *Admin) WithThrottle(t Throttle) *Admin {
+	a.throttle = t
+	return a
+}
+
+// WithCluster adds the cluster routes (/admin/cluster).
+func (a *Admin) WithCluster(ops ClusterOps) *Admin {
+	a.cluster = ops
+	return a
+}
+
+// Name is the front end's name in metrics and the route table.
+func (a *Admin) Name() string { return "management" }
+
+// Routes are the operator routes under /admin, each behind the bearer
+// token. They are not rate limited (an operator's scripts may call them
+// often): failed authentications are throttled per address instead.
+func (a *Admin) Routes() []router.Route {
+	rs := []router.Route{
+		{Method: http.MethodGet, Path: "/admin/keys", Handler: a.listKeys},
+		{Method: http.MethodPost, Path: "/admin/keys/rotate", Handler: a.rotateKeys},
+		{Method: http.MethodPost, Path: "/admin/keys/:kid/revoke", Handler: a.revokeKey},
+	}
 	if a.directory != nil {
-		a.directory.Register(g)
+		rs = append(rs, a.directory.routes()...)
 	}
 	if a.backup != nil {
-		g.GET("/backup", a.getBackup)
+		rs = append(rs, router.Route{Method: http.MethodGet, Path: "/admin/backup", Handler: a.getBackup})
 	}
 	if a.initialTokens != nil {
-		g.POST("/registration-tokens", a.issueInitialToken)
+		rs = append(rs, router.Route{Method: http.MethodPost, Path: "/admin/registration-tokens", Handler: a.issueInitialToken})
 	}
+	if a.cluster != nil {
+		rs = append(rs, clusterRoutes(a.cluster, a.logger)...)
+	}
+	for i := range rs {
+		rs[i].Handler = a.authenticate(rs[i].Handler)
+		rs[i].Limit, rs[i].Admin = router.Unlimited, true
+	}
+	return rs
 }
 
 // authenticate checks the bearer token. Both sides are hashed first so
-// the comparison takes the same time whatever the presented length.
+// the comparison takes the same time whatever the presented length. A
+// wrong or missing token is audited with the client address, and the
+// address's failures slow its next attempts (counted before the check,
+// so that parallel guesses are counted too).
 func (a *Admin) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
+		ctx, ip := c.Request().Context(), c.RealIP()
+		key := "admin-token:" + router.AddressKey(ip)
+		if a.throttle != nil {
+			ok, retry, err := a.throttle.Attempt(ctx, key, AdminBackoff)
+			if err != nil {
+				// Fail closed: an uncounted check would be a free oracle.
+				return oauth2.Write(c, a.logger, oauth2.ErrTemporarilyUnavail.WithDescription("admin authentication is unavailable; retry shortly").WithRetryAfter(time.Second))
+			}
+			if !ok {
+				a.logger.WarnContext(ctx, "admin authentication throttled", "audit", true, "client_ip", ip, "retry_after", retry.Round(time.Millisecond))
+				return oauth2.Write(c, a.logger, router.RateLimited(retry))
+			}
+		}
 		h := c.Request().Header.Get("Authorization")
 		tok, ok := strings.CutPrefix(h, "Bearer ")
 		sum := sha256.Sum256([]byte(tok))
 		if !ok || subtle.ConstantTimeCompare(sum[:], a.tokenSum[:]) != 1 {
+			a.logger.WarnContext(ctx, "admin authentication failed", "audit", true, "client_ip", ip, "method", c.Request().Method, "route", c.Path())
 			return oauth2.Write(c, a.logger, oauth2.ErrUnauthorized.WithDescription("admin bearer token required"))
+		}
+		if a.throttle != nil {
+			if err := a.throttle.Succeeded(ctx, key); err != nil {
+				a.logger.WarnContext(ctx, "admin throttle: reset failed", "err", err)
+			}
 		}
 		c.Response().Header().Set("Cache-Control", "no-store")
 		return next(c)

@@ -43,8 +43,11 @@ func backupServer(t *testing.T, s Snapshotter) *httptest.Server {
 	if s != nil {
 		admin = admin.WithBackup(s)
 	}
-	e := router.New(router.Config{Logger: logger, Ready: nil}, admin)
-	srv := httptest.NewServer(e)
+	table, err := router.NewTable(admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(router.New(router.Config{Logger: logger, Ready: nil}, table).Public)
 	t.Cleanup(srv.Close)
 	return srv
 }

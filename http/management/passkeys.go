@@ -12,6 +12,7 @@ import (
 
 	"authrim/directory"
 	"authrim/http/oauth2"
+	"authrim/http/router"
 )
 
 // PasskeyAdmin is what the passkey routes ask of the user directory
@@ -92,11 +93,14 @@ func passkeyView(p directory.Passkey) PasskeyView {
 	return v
 }
 
-// registerPasskeys adds the passkey routes to g (the guarded /admin group).
-func (d *DirectoryAdmin) registerPasskeys(g *echo.Group, pk PasskeyAdmin) {
+// passkeyRoutes are the passkey routes (behind the bearer token, like
+// every admin route).
+func (d *DirectoryAdmin) passkeyRoutes(pk PasskeyAdmin) []router.Route {
 	h := &passkeyHandlers{dir: pk, d: d}
-	g.GET("/users/:id/passkeys", h.list)
-	g.DELETE("/users/:id/passkeys/:cid", h.delete)
+	return []router.Route{
+		{Method: http.MethodGet, Path: "/admin/users/:id/passkeys", Handler: h.list},
+		{Method: http.MethodDelete, Path: "/admin/users/:id/passkeys/:cid", Handler: h.delete},
+	}
 }
 
 type passkeyHandlers struct {

@@ -18,11 +18,12 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"authrim/directory"
+	"authrim/http/router"
 	"authrim/persistence/bbolt"
 )
 
 // passkeyServer is the admin API wired as the node wires it:
-// NewAdmin(...).WithDirectory(dir, dir).Mount(e), on a real directory in
+// router.Mount(e, NewAdmin(...).WithDirectory(dir, dir)), on a real directory in
 // a temporary bbolt file.
 func passkeyServer(t *testing.T) (*testServer, *directory.Directory) {
 	t.Helper()
@@ -36,7 +37,7 @@ func passkeyServer(t *testing.T) (*testServer, *directory.Directory) {
 		t.Fatal(err)
 	}
 	e := echo.New()
-	NewAdmin(testToken, nil, slog.New(slog.NewTextHandler(io.Discard, nil))).WithDirectory(dir, dir).Mount(e)
+	router.Mount(e, NewAdmin(testToken, nil, slog.New(slog.NewTextHandler(io.Discard, nil))).WithDirectory(dir, dir))
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
 	return &testServer{t: t, srv: srv, dir: dir}, dir
@@ -211,7 +212,7 @@ func TestPasskeysAPIRequiresToken(t *testing.T) {
 // A UserAdmin without passkey support mounts no passkey routes.
 func TestPasskeyRoutesNeedPasskeyAdmin(t *testing.T) {
 	e := echo.New()
-	NewAdmin(testToken, nil, slog.New(slog.NewTextHandler(io.Discard, nil))).WithDirectory(usersOnly{}, nil).Mount(e)
+	router.Mount(e, NewAdmin(testToken, nil, slog.New(slog.NewTextHandler(io.Discard, nil))).WithDirectory(usersOnly{}, nil))
 	for _, r := range e.Routes() {
 		if strings.Contains(r.Path, "passkeys") {
 			t.Errorf("route %s %s mounted", r.Method, r.Path)

@@ -15,6 +15,7 @@ import (
 
 	"authrim/directory"
 	"authrim/http/oauth2"
+	"authrim/http/router"
 )
 
 // Paths of dynamic client registration.
@@ -61,12 +62,17 @@ func NewRegistration(cfg RegistrationConfig, dir Registrar, logger *slog.Logger)
 	return &Registration{cfg: cfg, dir: dir, iat: sha256.Sum256([]byte(cfg.InitialAccessToken)), logger: logger}
 }
 
-// Mount registers the routes.
-func (r *Registration) Mount(e *echo.Echo) {
-	e.POST(RegisterPath, r.register)
-	e.GET(RegisterPath+"/:id", r.read)
-	e.PUT(RegisterPath+"/:id", r.update)
-	e.DELETE(RegisterPath+"/:id", r.remove)
+// Name is the front end's name in metrics and the route table.
+func (r *Registration) Name() string { return "management" }
+
+// Routes are registration (RFC 7591) and client configuration (RFC 7592).
+func (r *Registration) Routes() []router.Route {
+	return []router.Route{
+		{Method: http.MethodPost, Path: RegisterPath, Handler: r.register, Limit: router.Moderate},
+		{Method: http.MethodGet, Path: RegisterPath + "/:id", Handler: r.read, Limit: router.Moderate},
+		{Method: http.MethodPut, Path: RegisterPath + "/:id", Handler: r.update, Limit: router.Moderate},
+		{Method: http.MethodDelete, Path: RegisterPath + "/:id", Handler: r.remove, Limit: router.Moderate},
+	}
 }
 
 // RegistrationResponse is the answer of RFC 7591 §3.2.1 and RFC 7592

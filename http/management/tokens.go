@@ -12,6 +12,7 @@ import (
 	"authrim/actors/session"
 	"authrim/http/clientauth"
 	"authrim/http/oauth2"
+	"authrim/http/router"
 	"authrim/http/token"
 	"authrim/http/userinfo"
 )
@@ -41,10 +42,15 @@ func NewTokens(clients *clientauth.Authenticator, check *userinfo.Checker, sessi
 	return &Tokens{clients: clients, check: check, sessions: sessions, logger: logger}
 }
 
-// Mount registers the routes.
-func (t *Tokens) Mount(e *echo.Echo) {
-	e.POST(RevokePath, t.revoke)
-	e.POST(IntrospectPath, t.introspect)
+// Name is the front end's name in metrics and the route table.
+func (t *Tokens) Name() string { return "management" }
+
+// Routes are revocation and introspection.
+func (t *Tokens) Routes() []router.Route {
+	return []router.Route{
+		{Method: http.MethodPost, Path: RevokePath, Handler: t.revoke, Limit: router.Moderate, CORS: true},
+		{Method: http.MethodPost, Path: IntrospectPath, Handler: t.introspect, Limit: router.Moderate, CORS: true},
+	}
 }
 
 func (t *Tokens) read(c echo.Context) (clientID, tok, hint string, err error) {

@@ -17,6 +17,7 @@ import (
 
 	"authrim/directory"
 	"authrim/http/oauth2"
+	"authrim/http/router"
 )
 
 // UserAdmin is what the admin API asks of the user directory.
@@ -28,8 +29,8 @@ type UserAdmin interface {
 	DeleteUser(ctx context.Context, ref string) error
 }
 
-// DirectoryAdmin serves /admin/users and /admin/clients. It is mounted by
-// Admin.Mount inside the bearer-token group, never on its own.
+// DirectoryAdmin serves /admin/users and /admin/clients. Its routes are
+// part of Admin's, behind the bearer token, never on their own.
 type DirectoryAdmin struct {
 	users   UserAdmin
 	clients ClientAdmin
@@ -45,24 +46,30 @@ func NewDirectoryAdmin(users UserAdmin, clients ClientAdmin, logger *slog.Logger
 	return &DirectoryAdmin{users: users, clients: clients, logger: logger}
 }
 
-// Register adds the routes to g, which must be the /admin group guarded by
-// Admin.authenticate.
-func (d *DirectoryAdmin) Register(g *echo.Group) {
+// routes are the user and client routes; Admin.Routes puts them behind
+// the bearer token.
+func (d *DirectoryAdmin) routes() []router.Route {
+	var rs []router.Route
 	if d.users != nil {
-		g.POST("/users", d.createUser)
-		g.GET("/users", d.listUsers)
-		g.GET("/users/:id", d.getUser)
-		g.DELETE("/users/:id", d.deleteUser)
+		rs = append(rs,
+			router.Route{Method: http.MethodPost, Path: "/admin/users", Handler: d.createUser},
+			router.Route{Method: http.MethodGet, Path: "/admin/users", Handler: d.listUsers},
+			router.Route{Method: http.MethodGet, Path: "/admin/users/:id", Handler: d.getUser},
+			router.Route{Method: http.MethodDelete, Path: "/admin/users/:id", Handler: d.deleteUser},
+		)
 		if pk, ok := d.users.(PasskeyAdmin); ok {
-			d.registerPasskeys(g, pk)
+			rs = append(rs, d.passkeyRoutes(pk)...)
 		}
 	}
 	if d.clients != nil {
-		g.POST("/clients", d.createClient)
-		g.GET("/clients", d.listClients)
-		g.GET("/clients/:id", d.getClient)
-		g.DELETE("/clients/:id", d.deleteClient)
+		rs = append(rs,
+			router.Route{Method: http.MethodPost, Path: "/admin/clients", Handler: d.createClient},
+			router.Route{Method: http.MethodGet, Path: "/admin/clients", Handler: d.listClients},
+			router.Route{Method: http.MethodGet, Path: "/admin/clients/:id", Handler: d.getClient},
+			router.Route{Method: http.MethodDelete, Path: "/admin/clients/:id", Handler: d.deleteClient},
+		)
 	}
+	return rs
 }
 
 // NewUserRequest is the body of POST /admin/users.

@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"authrim/directory"
+	"authrim/http/router"
 	"authrim/persistence/bbolt"
 )
 
@@ -54,12 +55,8 @@ func newTestServer(t *testing.T) *testServer {
 		t.Fatal(err)
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	admin := NewAdmin(testToken, nil, logger)
 	e := echo.New()
-	admin.Mount(e)
-	// What Admin.Mount does once given the directory (WithDirectory):
-	// the routes live in the /admin group behind authenticate.
-	NewDirectoryAdmin(dir, dir, logger).Register(e.Group("/admin", admin.authenticate))
+	router.Mount(e, NewAdmin(testToken, nil, logger).WithDirectory(dir, dir))
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
 	return &testServer{t: t, srv: srv, dir: dir}

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -17,6 +19,9 @@ type Error struct {
 	Code        string `json:"error"`
 	Description string `json:"error_description,omitempty"`
 	Status      int    `json:"-"`
+	// RetryAfter, when set, is sent as Retry-After (RFC 9110 §10.2.3)
+	// with a 429 or 503 answer.
+	RetryAfter time.Duration `json:"-"`
 }
 
 func (e *Error) Error() string {
@@ -32,6 +37,23 @@ func (e *Error) WithDescription(d string) *Error {
 	c := *e
 	c.Description = d
 	return &c
+}
+
+// WithRetryAfter returns a copy of e that tells the client when to retry.
+func (e *Error) WithRetryAfter(d time.Duration) *Error {
+	c := *e
+	c.RetryAfter = d
+	return &c
+}
+
+// SetRetryAfter sets the Retry-After header of e's answer, if it has one
+// (whole seconds, at least one).
+func SetRetryAfter(c echo.Context, e *Error) {
+	if e.RetryAfter <= 0 {
+		return
+	}
+	secs := int64((e.RetryAfter + time.Second - 1) / time.Second)
+	c.Response().Header().Set("Retry-After", strconv.FormatInt(secs, 10))
 }
 
 // Is matches errors of the same code, so errors.Is(err, ErrInvalidRequest)
@@ -50,6 +72,9 @@ var (
 	ErrConflict           = &Error{Code: "conflict", Status: http.StatusConflict}
 	ErrServerError        = &Error{Code: "server_error", Status: http.StatusInternalServerError}
 	ErrTemporarilyUnavail = &Error{Code: "temporarily_unavailable", Status: http.StatusServiceUnavailable}
+	// ErrRateLimited: too many requests (RFC 6585 §4); no OAuth code
+	// exists for it.
+	ErrRateLimited = &Error{Code: "rate_limited", Status: http.StatusTooManyRequests}
 
 	ErrInvalidClient        = &Error{Code: "invalid_client", Status: http.StatusUnauthorized}
 	ErrInvalidGrant         = &Error{Code: "invalid_grant", Status: http.StatusBadRequest}
@@ -121,6 +146,7 @@ func Write(c echo.Context, logger *slog.Logger, err error) error {
 	h := c.Response().Header()
 	h.Set("Cache-Control", "no-store")
 	h.Set("Pragma", "no-cache")
+	SetRetryAfter(c, resp)
 	if resp.Status == http.StatusUnauthorized && h.Get("WWW-Authenticate") == "" {
 		if resp.Code == ErrInvalidClient.Code {
 			// RFC 6749 §5.2: the challenge of client authentication.

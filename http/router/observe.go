@@ -3,7 +3,6 @@ package router
 import (
 	"log/slog"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -16,28 +15,13 @@ import (
 	"authrim/telemetry"
 )
 
-// frontOf names the front end that serves a route, for metric labels.
-func frontOf(route string) string {
-	switch {
-	case strings.HasPrefix(route, "/.well-known/"):
-		return "discovery"
-	case route == "/token":
-		return "token"
-	case route == "/userinfo":
-		return "userinfo"
-	case strings.HasPrefix(route, "/admin/"), route == "/revoke", route == "/introspect":
-		return "management"
-	case route == "/healthz", route == "/readyz", route == "":
-		return "router"
-	}
-	return "auth"
-}
-
 // Observe traces, measures and logs every request: a span continuing any
 // incoming trace context, the per-route metrics, and one access-log line.
 // The line carries the route pattern, never the query or the body, so no
 // code, token, password or secret can reach the log.
-func Observe(t *telemetry.Telemetry, logger *slog.Logger) echo.MiddlewareFunc {
+//
+// frontOf names the front end of a route pattern (the route table's).
+func Observe(t *telemetry.Telemetry, logger *slog.Logger, frontOf func(route string) string) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			start := time.Now()

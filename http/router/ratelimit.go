@@ -1,14 +1,10 @@
 package router
 
 import (
-	"bytes"
 	"context"
-	"io"
 	"log/slog"
 	"math"
 	"net"
-	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -24,15 +20,13 @@ type Limiter interface {
 	Take(ctx context.Context, key string, limit int, window time.Duration) (allowed bool, retryAfter time.Duration, err error)
 }
 
-// RateLimitProfile is one class of routes sharing a limit.
+// RateLimitProfile is the limit of one profile (Strict, Moderate,
+// Lenient).
 type RateLimitProfile struct {
-	// Name appears in keys ("ip:<addr>:<name>"), logs and Rejected.
-	Name string
-	// Limit requests per Window, per client IP and per client_id.
+	// Limit requests per Window, per client address and per
+	// authenticated client, in each route group.
 	Limit  int
 	Window time.Duration
-	// Routes are echo route paths (c.Path()), e.g. "/token".
-	Routes []string
 	// FailClosed answers 503 when the limiter cannot answer; otherwise
 	// the request goes through and a warning is logged. Sign-in routes
 	// fail closed: an unavailable limiter must not become an unlimited
@@ -41,118 +35,115 @@ type RateLimitProfile struct {
 	FailClosed bool
 }
 
-// RateLimitConfig configures RateLimit.
+// RateLimitConfig configures the routes' limits.
 type RateLimitConfig struct {
-	// Profiles in order of precedence: a route listed in two profiles
-	// belongs to the first.
-	Profiles []RateLimitProfile
+	// Profiles by name; a route whose profile is missing here is not
+	// limited.
+	Profiles map[string]RateLimitProfile
+	Limiter  Limiter
 	// Rejected, when set, is called with the profile's name for every
 	// request answered 429 (a metrics hook).
 	Rejected func(profile string)
 }
 
-// Keys longer than this are not client-keyed (no client_id is that long;
-// the key must stay a reasonable grain identity).
-const maxClientIDLen = 256
+// limited is one route's limit.
+type limited struct {
+	cfg     *RateLimitConfig
+	profile string
+	group   string
+	RateLimitProfile
+	logger *slog.Logger
+}
 
-// maxFormPeek bounds how much of a form body is read to find client_id.
-const maxFormPeek = 64 << 10
+type limitKey struct{}
 
-// RateLimit limits requests to the configured routes. Each request takes
-// one from "ip:<client address>:<profile>" and, when it names a client
-// (HTTP Basic user name, or client_id in a form body or the query), one
-// from "client:<client_id>:<profile>"; either refused answers 429 with
-// Retry-After. The client_id is as the caller claims it, before any
-// authentication.
+// route is the rate-limit middleware of one route: each request takes
+// one from "ip:<client address>:<profile>:<group>", so each route group
+// has its own budget. The client address is ClientIP's (the connection's
+// peer unless it is a trusted proxy). An IPv6 address is limited per /64,
+// the smallest block a single host usually gets.
 //
-// The client address is the connection's peer address unless the echo
-// instance has an IPExtractor (set one only behind a trusted proxy):
-// echo's default would believe any X-Forwarded-For, which would let every
-// request pick its own key. An IPv6 address is limited per /64, the
-// smallest block a single host usually gets.
-//
-// A form body read to find client_id is put back unchanged for the
-// handler; nothing else is parsed.
-func RateLimit(cfg RateLimitConfig, limiter Limiter, logger *slog.Logger) echo.MiddlewareFunc {
+// Clients are counted only once authenticated (TakeClient): a client_id
+// as the request claims it is anybody's to name, and counting it would
+// let one address exhaust a real client's budget for all its users (and
+// create limiter state for any string).
+func (cfg *RateLimitConfig) route(e Entry, logger *slog.Logger) echo.MiddlewareFunc {
+	p, ok := cfg.Profiles[e.Limit]
+	if !ok || e.Limit == Unlimited {
+		return nil
+	}
 	if logger == nil {
 		logger = slog.Default()
 	}
-	routes := map[string]*RateLimitProfile{}
-	for i := range cfg.Profiles {
-		p := &cfg.Profiles[i]
-		for _, r := range p.Routes {
-			if _, taken := routes[r]; !taken {
-				routes[r] = p
-			}
-		}
-	}
-	direct := echo.ExtractIPDirect()
+	l := &limited{cfg: cfg, profile: e.Limit, group: e.group(), RateLimitProfile: p, logger: logger}
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			p := routes[c.Path()]
-			if p == nil {
-				return next(c)
-			}
 			r := c.Request()
-			ip := direct(r)
-			if c.Echo().IPExtractor != nil {
-				ip = c.RealIP()
+			if err := l.take(r.Context(), "ip:"+AddressKey(c.RealIP())); err != nil {
+				return writeLimited(c, err)
 			}
-			keys := []string{"ip:" + addressKey(ip) + ":" + p.Name}
-			if id := clientID(r); id != "" {
-				keys = append(keys, "client:"+id+":"+p.Name)
-			}
-			for _, key := range keys {
-				ok, retry, err := limiter.Take(r.Context(), key, p.Limit, p.Window)
-				if err != nil {
-					if p.FailClosed {
-						logger.Error("rate limiter unavailable, refusing", "profile", p.Name, "path", c.Path(), "err", err)
-						return unavailable(c)
-					}
-					logger.Warn("rate limiter unavailable, allowing", "profile", p.Name, "path", c.Path(), "err", err)
-					continue
-				}
-				if !ok {
-					if cfg.Rejected != nil {
-						cfg.Rejected(p.Name)
-					}
-					kind, _, _ := strings.Cut(key, ":")
-					logger.Info("rate limited", "profile", p.Name, "path", c.Path(), "by", kind, "retry_after", retry)
-					return tooMany(c, retry)
-				}
-			}
+			c.SetRequest(r.WithContext(context.WithValue(r.Context(), limitKey{}, l)))
 			return next(c)
 		}
 	}
 }
 
-func tooMany(c echo.Context, retry time.Duration) error {
+// TakeClient counts one request of the authenticated client clientID in
+// the current route's group, when the route is limited. It returns nil,
+// or an *oauth2.Error to answer (429 rate_limited with its Retry-After,
+// or 503 when a fail-closed limiter cannot answer).
+func TakeClient(ctx context.Context, clientID string) error {
+	l, ok := ctx.Value(limitKey{}).(*limited)
+	if !ok || clientID == "" {
+		return nil
+	}
+	return l.take(ctx, "client:"+clientID)
+}
+
+// take takes one from who's bucket of the route's group.
+func (l *limited) take(ctx context.Context, who string) error {
+	ok, retry, err := l.cfg.Limiter.Take(ctx, who+":"+l.profile+":"+l.group, l.Limit, l.Window)
+	if err != nil {
+		if l.FailClosed {
+			l.logger.Error("rate limiter unavailable, refusing", "profile", l.profile, "group", l.group, "err", err)
+			return oauth2.ErrTemporarilyUnavail.WithDescription("the service is temporarily unavailable; retry shortly").WithRetryAfter(time.Second)
+		}
+		l.logger.Warn("rate limiter unavailable, allowing", "profile", l.profile, "group", l.group, "err", err)
+		return nil
+	}
+	if ok {
+		return nil
+	}
+	if l.cfg.Rejected != nil {
+		l.cfg.Rejected(l.profile)
+	}
+	kind, _, _ := strings.Cut(who, ":")
+	l.logger.Info("rate limited", "profile", l.profile, "group", l.group, "by", kind, "retry_after", retry)
+	return RateLimited(retry)
+}
+
+// RateLimited is the answer to a request over its limit: 429 with
+// Retry-After, rounded up to whole seconds (at least one).
+func RateLimited(retry time.Duration) *oauth2.Error {
 	secs := int64(math.Ceil(retry.Seconds()))
 	if secs < 1 {
 		secs = 1
 	}
-	h := c.Response().Header()
-	h.Set("Retry-After", strconv.FormatInt(secs, 10))
-	h.Set("Cache-Control", "no-store")
-	return c.JSON(http.StatusTooManyRequests, &oauth2.Error{
-		Code:        "rate_limited",
-		Description: "too many requests; retry after " + strconv.FormatInt(secs, 10) + " s",
-	})
+	return oauth2.ErrRateLimited.WithDescription("too many requests; retry after " + strconv.FormatInt(secs, 10) + " s").WithRetryAfter(time.Duration(secs) * time.Second)
 }
 
-func unavailable(c echo.Context) error {
-	h := c.Response().Header()
-	h.Set("Retry-After", "1")
-	h.Set("Cache-Control", "no-store")
-	return c.JSON(http.StatusServiceUnavailable, &oauth2.Error{
-		Code:        "temporarily_unavailable",
-		Description: "the service is temporarily unavailable; retry shortly",
-	})
+// writeLimited answers a refused request (no-store, Retry-After).
+func writeLimited(c echo.Context, err error) error {
+	e := oauth2.From(err)
+	oauth2.Note(c, e.Code)
+	oauth2.SetRetryAfter(c, e)
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.JSON(e.Status, e)
 }
 
-// addressKey is the part of a client address that is limited: the
+// AddressKey is the part of a client address that is limited: the
 // address itself, or its /64 for IPv6.
-func addressKey(ip string) string {
+func AddressKey(ip string) string {
 	a := net.ParseIP(ip)
 	if a == nil {
 		return ip
@@ -161,61 +152,4 @@ func addressKey(ip string) string {
 		return a.String()
 	}
 	return a.Mask(net.CIDRMask(64, 128)).String() + "/64"
-}
-
-// clientID is the client a request names: the HTTP Basic user name
-// (form-decoded, RFC 6749 §2.3.1), else a single client_id in a form
-// body, else in the query. Empty when none or when implausible.
-func clientID(r *http.Request) string {
-	id := ""
-	if user, _, ok := r.BasicAuth(); ok {
-		if u, err := url.QueryUnescape(user); err == nil {
-			id = u
-		} else {
-			id = user
-		}
-	} else if v := peekForm(r); len(v["client_id"]) == 1 {
-		id = v["client_id"][0]
-	} else if q := r.URL.Query(); len(q["client_id"]) == 1 {
-		id = q["client_id"][0]
-	}
-	if len(id) > maxClientIDLen {
-		return ""
-	}
-	return id
-}
-
-// peekForm parses a copy of a form body and puts the body back exactly as
-// it was (including a read error, such as the body limit's), so the
-// handler parses it as if nothing had read it. Bodies that are not forms,
-// already parsed, or longer than maxFormPeek are not looked at.
-func peekForm(r *http.Request) url.Values {
-	if r.Method != http.MethodPost || r.Body == nil || r.Body == http.NoBody || r.PostForm != nil ||
-		!strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
-		return nil
-	}
-	body := r.Body
-	b, err := io.ReadAll(io.LimitReader(body, maxFormPeek+1))
-	var rest io.Reader = body
-	if err != nil {
-		rest = errReader{err}
-	}
-	r.Body = readCloser{Reader: io.MultiReader(bytes.NewReader(b), rest), Closer: body}
-	if err != nil || len(b) > maxFormPeek {
-		return nil
-	}
-	v, err := url.ParseQuery(string(b))
-	if err != nil {
-		return nil
-	}
-	return v
-}
-
-type errReader struct{ err error }
-
-func (e errReader) Read([]byte) (int, error) { return 0, e.err }
-
-type readCloser struct {
-	io.Reader
-	io.Closer
 }

@@ -22,6 +22,7 @@ import (
 	"authrim/directory"
 	"authrim/http/clientauth"
 	"authrim/http/oauth2"
+	"authrim/http/router"
 )
 
 // Path of the token endpoint.
@@ -84,8 +85,13 @@ func New(cfg Config, clients *clientauth.Authenticator, sessions Sessions, signe
 	return &Handler{cfg: cfg, clients: clients, sessions: sessions, signer: signer, users: users, logger: logger}
 }
 
-// Mount registers the route.
-func (h *Handler) Mount(e *echo.Echo) { e.POST(Path, h.token) }
+// Name is the front end's name in metrics and the route table.
+func (h *Handler) Name() string { return "token" }
+
+// Routes is the token endpoint; single-page apps call it cross-origin.
+func (h *Handler) Routes() []router.Route {
+	return []router.Route{{Method: http.MethodPost, Path: Path, Handler: h.token, Limit: router.Moderate, CORS: true}}
+}
 
 // Response is the token response (RFC 6749 §5.1, OIDC Core §3.1.3.3).
 type Response struct {

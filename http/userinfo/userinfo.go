@@ -19,6 +19,7 @@ import (
 	"authrim/actors/messages"
 	"authrim/directory"
 	"authrim/http/oauth2"
+	"authrim/http/router"
 )
 
 // Path of the endpoint.
@@ -195,10 +196,15 @@ func New(check *Checker, users Users, logger *slog.Logger) *Handler {
 	return &Handler{check: check, users: users, logger: logger}
 }
 
-// Mount registers the routes.
-func (h *Handler) Mount(e *echo.Echo) {
-	e.GET(Path, h.userinfo)
-	e.POST(Path, h.userinfo)
+// Name is the front end's name in metrics and the route table.
+func (h *Handler) Name() string { return "userinfo" }
+
+// Routes are the userinfo endpoint (OIDC Core §5.3.1: GET and POST).
+func (h *Handler) Routes() []router.Route {
+	return []router.Route{
+		{Method: http.MethodGet, Path: Path, Handler: h.userinfo, Limit: router.Lenient, CORS: true},
+		{Method: http.MethodPost, Path: Path, Handler: h.userinfo, Limit: router.Lenient, CORS: true},
+	}
 }
 
 // bearer finds the token in the header or, for POST, the form body; more
