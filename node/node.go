@@ -75,6 +75,7 @@ type Node struct {
 	inlineObserve func(ctx context.Context, msg any, work func())
 	metrics       *http.Server
 	admin         *http.Server // admin.listen
+	routes        *router.Table
 	now           func() time.Time
 	sweeper       *sweeper
 }
@@ -245,6 +246,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
+	n.routes = table
 	rc := router.Config{
 		Ready: n.Ready, Logger: logger,
 		CORSOrigins: cfg.CORS.AllowedOrigins, TrustedProxies: cfg.HTTP.TrustedProxyPrefixes(),
@@ -362,6 +364,9 @@ func (n *Node) instrument(opts Options, kind string) []actor.PropsOption {
 	}
 	return n.tel.PropsOptions(kind)
 }
+
+// Routes are the routes this node serves (its route table).
+func (n *Node) Routes() []router.Entry { return n.routes.Entries() }
 
 // Directory is the node's users and clients (operators and tests).
 func (n *Node) Directory() *directory.Directory { return n.dir }

@@ -235,3 +235,29 @@ func logged(logs string, want map[string]any) bool {
 	}
 	return false
 }
+
+// TestClaimedClientIDIsNotABucket: one address sending many requests that
+// name a real client uses up its own budget, not the client's: another
+// user of that client, elsewhere, still reaches the sign-in page. (Clients
+// are counted once authenticated, at /token and the like.)
+func TestClaimedClientIDIsNotABucket(t *testing.T) {
+	o := startOPWith(t, func(c *node.Config) {
+		c.RateLimit.Enabled = true
+		c.RateLimit.Moderate = 5
+		c.HTTP.TrustedProxies = []string{"127.0.0.1"}
+	})
+	authorize := func(from string) int {
+		req, _ := http.NewRequest("GET", o.authorizeURL(baseParams()), nil)
+		req.Header.Set("X-Forwarded-For", from)
+		return do(t, browser(t), req).status
+	}
+	for range 5 {
+		authorize("198.51.100.7")
+	}
+	if st := authorize("198.51.100.7"); st != http.StatusTooManyRequests {
+		t.Fatalf("the flooding address: %d", st)
+	}
+	if st := authorize("203.0.113.9"); st != http.StatusOK {
+		t.Fatalf("another user of the same client: %d", st)
+	}
+}

@@ -67,17 +67,19 @@ func TestSingleNodeListensOnlyWhereConfigured(t *testing.T) {
 	}
 	bin := buildBinary(t)
 	dir := t.TempDir()
-	httpPort, metricsPort := freePort(t), freePort(t)
+	httpPort, metricsPort, adminPort := freePort(t), freePort(t), freePort(t)
 	base := fmt.Sprintf("http://127.0.0.1:%d", httpPort)
 	p := startServe(t, bin, base, []string{
 		"AUTHRIM_STORAGE_DIR=" + dir,
 		"AUTHRIM_KEYS_KEK_FILE=" + filepath.Join(dir, "kek"),
 		fmt.Sprintf("AUTHRIM_HTTP_LISTEN=127.0.0.1:%d", httpPort),
 		fmt.Sprintf("AUTHRIM_METRICS_LISTEN=127.0.0.1:%d", metricsPort),
+		fmt.Sprintf("AUTHRIM_ADMIN_LISTEN=127.0.0.1:%d", adminPort),
+		"AUTHRIM_ADMIN_TOKEN=listener-test-admin-token",
 	})
-	want := []int{httpPort, metricsPort}
+	want := []int{httpPort, metricsPort, adminPort}
 	slices.Sort(want)
 	if got := listeningPorts(t, p.cmd.Process.Pid); !slices.Equal(got, want) {
-		t.Fatalf("listening on %v, want only http and metrics %v\n%s", got, want, p.stderr)
+		t.Fatalf("listening on %v, want only http, metrics and admin %v\n%s", got, want, p.stderr)
 	}
 }
