@@ -1,9 +1,12 @@
-// Package persistence declares what the actors may ask of storage: a small
-// key-value contract (Backend) that every storage engine implements, the
-// typed stores built on it (keys today; sessions, users and clients later),
-// and the sentinel errors shared by all backends.
+// Package persistence declares what the actors and the directory may ask
+// of storage: a small key-value contract (Backend: buckets of opaque
+// values, with an atomic read-modify-write Update) that every storage
+// engine implements, fenced grain ownership (Owners), and the sentinel
+// errors shared by all backends. The values' encodings belong to their
+// owners (grain states are protobuf from actors/messages, directory
+// records JSON).
 //
-// Backends (persistence/bbolt, later persistence/etcd) must pass the shared
+// Backends (persistence/bbolt, persistence/etcd) must pass the shared
 // suite in persistence/conformance. Nothing here knows about HTTP or actors,
 // and nothing here decides protocol errors: callers map these errors.
 package persistence
