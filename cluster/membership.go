@@ -46,6 +46,12 @@ type membership struct {
 	leaseID   func() int64
 	onDropped func(Peer)
 	logger    *slog.Logger
+	// now is the clock failure detection reads (tests move it).
+	now func() time.Time
+	// blocked and topology connect the view to protoactor: the member ids
+	// its remote refuses, and where a changed topology goes.
+	blocked  func(memberID string) bool
+	topology func([]*pc.Member)
 
 	c       *pc.Cluster
 	kinds   []string
@@ -68,7 +74,8 @@ func newMembership(node string, peers []string, interval, failAfter time.Duratio
 	}
 	return &membership{
 		self: &messages.Heartbeat{Node: node}, peers: peers, interval: interval, failAfter: failAfter,
-		leaseID: leaseID, onDropped: onDropped, logger: logger,
+		leaseID: leaseID, onDropped: onDropped, logger: logger, now: time.Now,
+		blocked: func(string) bool { return false }, topology: func([]*pc.Member) {},
 		seen: map[string]Peer{}, alive: map[string]string{}, stop: make(chan struct{}), done: make(chan struct{}),
 	}
 }
@@ -78,7 +85,9 @@ func newMembership(node string, peers []string, interval, failAfter time.Duratio
 func (m *membership) StartMember(c *pc.Cluster) error {
 	m.c = c
 	m.kinds = c.GetClusterKinds()
-	m.started = time.Now()
+	m.started = m.now()
+	m.blocked = func(id string) bool { return c.GetBlockedMembers().Contains(id) }
+	m.topology = func(ms []*pc.Member) { c.MemberList.UpdateClusterTopology(ms) }
 	m.self.MemberId = c.ActorSystem.ID
 	m.self.Address = c.ActorSystem.Address()
 	props := actor.PropsFromFunc(func(ctx actor.Context) {
@@ -143,40 +152,45 @@ func (m *membership) round() {
 			if err != nil {
 				return
 			}
-			hb, ok := res.(*messages.Heartbeat)
-			if !ok || hb.MemberId == "" {
-				return
+			if hb, ok := res.(*messages.Heartbeat); ok {
+				m.answered(addr, hb)
 			}
-			m.mu.Lock()
-			if old, ok := m.seen[addr]; ok && old.MemberID != hb.MemberId && old.LeaseID != hb.LeaseId {
-				// The peer restarted: its previous run is gone for good.
-				go m.onDropped(old)
-			}
-			now := time.Now()
-			first := now
-			if old, ok := m.seen[addr]; ok && old.MemberID == hb.MemberId {
-				first = old.FirstSeen
-			}
-			m.seen[addr] = Peer{Node: hb.Node, MemberID: hb.MemberId, Address: hb.Address, LeaseID: hb.LeaseId, LastSeen: now, FirstSeen: first}
-			m.mu.Unlock()
 		}()
 	}
 	wg.Wait()
 	m.publish()
 }
 
+// answered records a peer's heartbeat answer.
+func (m *membership) answered(addr string, hb *messages.Heartbeat) {
+	if hb.MemberId == "" {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if old, ok := m.seen[addr]; ok && old.MemberID != hb.MemberId && old.LeaseID != hb.LeaseId {
+		// The peer restarted: its previous run is gone for good.
+		go m.onDropped(old)
+	}
+	now := m.now()
+	first := now
+	if old, ok := m.seen[addr]; ok && old.MemberID == hb.MemberId {
+		first = old.FirstSeen
+	}
+	m.seen[addr] = Peer{Node: hb.Node, MemberID: hb.MemberId, Address: hb.Address, LeaseID: hb.LeaseId, LastSeen: now, FirstSeen: first}
+}
+
 // publish computes the live set and hands a changed topology to the
 // member list. Dropped peers are reported once.
 func (m *membership) publish() {
-	now := time.Now()
+	now := m.now()
 	m.mu.Lock()
 	alive := map[string]string{m.self.Address: m.self.MemberId}
 	names := []string{m.self.Node}
 	members := []*pc.Member{m.member(m.self.Address, m.self.MemberId)}
 	var dropped []Peer
-	blocked := m.c.GetBlockedMembers()
 	for addr, p := range m.seen {
-		if now.Sub(p.LastSeen) <= m.failAfter && !blocked.Contains(p.MemberID) {
+		if now.Sub(p.LastSeen) <= m.failAfter && !m.blocked(p.MemberID) {
 			alive[addr] = p.MemberID
 			names = append(names, p.Node)
 			members = append(members, m.member(p.Address, p.MemberID))
@@ -212,7 +226,7 @@ func (m *membership) publish() {
 	}
 	if changed {
 		m.logger.Info("cluster topology", "members", names)
-		m.c.MemberList.UpdateClusterTopology(members)
+		m.topology(members)
 	}
 }
 

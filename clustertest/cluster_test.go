@@ -5,7 +5,9 @@
 package clustertest
 
 import (
+	"authrim/internal/eventually"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -108,13 +110,13 @@ func TestAnyNodeServesAnyStep(t *testing.T) {
 		}
 	}
 
-	// keys rotate through node 3: every JWKS is identical within 2 s.
+	// keys rotate through node 3: every JWKS becomes identical.
 	// (The next keys must have been published for keys.publish_ahead, 2 s
 	// here, for a rotation to promote them at once.)
 	time.Sleep(2 * time.Second)
 	before, _ := jwks(n1)
 	tc.cli(n3, nil, "keys", "rotate")
-	took := eventually(t, 10*time.Second, "identical JWKS after rotation", func() error {
+	took := eventually.OK(t, 0, "identical JWKS after rotation", func() error {
 		first, err := jwks(n1)
 		if err != nil {
 			return err
@@ -129,10 +131,9 @@ func TestAnyNodeServesAnyStep(t *testing.T) {
 		}
 		return nil
 	})
+	// How fast is a measurement (BENCHMARKS.md, "Cluster"), not a pass
+	// condition: it depends on the machine.
 	t.Logf("JWKS identical on all nodes %s after `keys rotate`", took.Round(time.Millisecond))
-	if took > 2*time.Second {
-		t.Errorf("JWKS converged after %s, want within 2s", took)
-	}
 	// Tokens minted by every node verify against every node's JWKS.
 	for _, m := range tc.members {
 		code, verifier, err := signIn(b, tc, m)
@@ -175,7 +176,13 @@ func TestNodeFromAnotherCACannotJoin(t *testing.T) {
 	tc.members = append(tc.members, intruder) // stopped with the others
 	tc.start(intruder)
 	tc.waitReady(intruder, 60*time.Second)
-	time.Sleep(2 * time.Second) // ten heartbeat rounds
+	// Its heartbeats have been tried and refused at the handshake.
+	eventually.OK(t, 0, "a TLS failure in the intruder's log", func() error {
+		if l := intruder.log.String(); !strings.Contains(l, "authentication handshake failed") && !strings.Contains(l, "certificate") {
+			return errors.New("not yet")
+		}
+		return nil
+	})
 	for _, m := range tc.members[:3] {
 		if st := tc.status(m); len(st.Members) != 3 || slices.Contains(st.Members, "node4") {
 			t.Fatalf("%s sees %v", m.name, st.Members)
@@ -183,10 +190,6 @@ func TestNodeFromAnotherCACannotJoin(t *testing.T) {
 	}
 	if st := tc.status(intruder); !slices.Equal(st.Members, []string{"node4"}) {
 		t.Fatalf("the intruder sees %v", st.Members)
-	}
-	if !strings.Contains(intruder.log.String(), "authentication handshake failed") &&
-		!strings.Contains(intruder.log.String(), "certificate") {
-		t.Fatalf("no TLS failure in the intruder's log")
 	}
 }
 
@@ -221,7 +224,7 @@ func TestRemoteCryptoTopology(t *testing.T) {
 		verifyIDToken(t, m, tok["id_token"].(string))
 	}
 	tc.kill(n2)
-	eventually(t, 20*time.Second, "node1 failing to sign without node2", func() error {
+	eventually.OK(t, 0, "node1 failing to sign without node2", func() error {
 		status, _, err := refresh(n1, tok["refresh_token"].(string))
 		if err == nil && status >= 500 {
 			return nil
@@ -233,7 +236,7 @@ func TestRemoteCryptoTopology(t *testing.T) {
 	})
 	tc.start(n2)
 	tc.waitReady(n2, 60*time.Second)
-	eventually(t, 20*time.Second, "node1 signing again", func() error {
+	eventually.OK(t, 0, "node1 signing again", func() error {
 		code, verifier, err := signIn(b, tc, n1)
 		if err != nil {
 			return err

@@ -466,22 +466,6 @@ func jwks(m *member) (string, error) {
 	return string(b), err
 }
 
-// eventually retries f until it succeeds or timeout passes; it returns
-// how long that took.
-func eventually(t *testing.T, timeout time.Duration, what string, f func() error) time.Duration {
-	t.Helper()
-	start := time.Now()
-	var err error
-	for time.Since(start) < timeout {
-		if err = f(); err == nil {
-			return time.Since(start)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("%s: not within %s: %v", what, timeout, err)
-	return 0
-}
-
 // doJSON sends req and decodes the JSON answer (if any).
 func doJSON(req *http.Request) (int, map[string]any, error) {
 	resp, err := http.DefaultClient.Do(req)

