@@ -113,7 +113,7 @@ func TestFailureDetection(t *testing.T) {
 func TestMinorityJudgesNobody(t *testing.T) {
 	v := newViewTest(t)
 	v.run(6*time.Second, "a:1", "b:1")
-	v.run(2*time.Second) // silence all round
+	v.run(2 * time.Second) // silence all round
 	if got := v.m.Alive(); !slices.Equal(got, []string{"node1"}) {
 		t.Fatalf("alive %v", got)
 	}
