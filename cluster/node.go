@@ -21,8 +21,9 @@ import (
 	"authrim/telemetry"
 )
 
-// ErrTimeout: an actor did not answer in time.
-var ErrTimeout = errors.New("cluster: actor request timed out")
+// ErrTimeout: an actor did not answer in time. It is a kind of
+// messages.ErrUnavailable: the caller answers 503 and the client retries.
+var ErrTimeout = fmt.Errorf("%w: cluster: actor request timed out", messages.ErrUnavailable)
 
 // Config describes this member.
 type Config struct {
@@ -224,7 +225,13 @@ func (n *Node) RequestGrain(ctx context.Context, kind, identity string, msg any)
 			return nil, fmt.Errorf("%w: %s/%s: %w", ErrTimeout, kind, identity, last)
 		}
 		if attempt > 0 {
-			time.Sleep(min(time.Duration(attempt)*10*time.Millisecond, 100*time.Millisecond, left))
+			pause := time.NewTimer(min(time.Duration(attempt)*10*time.Millisecond, 100*time.Millisecond, left))
+			select {
+			case <-ctx.Done():
+				pause.Stop()
+				return nil, fmt.Errorf("%w: %s/%s: %w", ErrTimeout, kind, identity, ctx.Err())
+			case <-pause.C:
+			}
 		}
 		pid, ok := cache.Get(identity, kind)
 		if !ok || pid == nil {

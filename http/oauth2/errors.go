@@ -1,6 +1,7 @@
 package oauth2
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -101,6 +102,10 @@ var (
 	ErrInvalidClientMetadata = &Error{Code: "invalid_client_metadata", Status: http.StatusBadRequest}
 )
 
+// retryable is the answer to a request the node could not complete in
+// time: 503, retry after a second.
+var retryable = ErrTemporarilyUnavail.WithDescription("the service is temporarily unavailable; retry shortly").WithRetryAfter(time.Second)
+
 // table maps domain sentinels to responses: the one place this happens.
 var table = []struct {
 	err  error
@@ -109,7 +114,12 @@ var table = []struct {
 	{messages.ErrNotFound, ErrNotFound},
 	{persistence.ErrNotFound, ErrNotFound},
 	{messages.ErrInvalid, ErrInvalidRequest},
-	{messages.ErrUnavailable, ErrTemporarilyUnavail},
+	// A grain, the store or the cluster could not answer in time: the
+	// request may well succeed a moment later (RFC 6749 §4.1.2.1,
+	// RFC 9110 §15.6.4).
+	{messages.ErrUnavailable, retryable},
+	{context.DeadlineExceeded, retryable},
+	{persistence.ErrClosed, retryable},
 	{persistence.ErrConflict, ErrConflict},
 }
 
