@@ -49,7 +49,7 @@ func TestOperationsNeverChangeTheAdoptedState(t *testing.T) {
 		"refresh":       {Op: &messages.SessionCall_Refresh{Refresh: &messages.RefreshGrant{GrantId: "g1", TokenSecret: "rt", ClientId: "rp"}}},
 		"refresh-reuse": {Op: &messages.SessionCall_Refresh{Refresh: &messages.RefreshGrant{GrantId: "g1", TokenSecret: "old", ClientId: "rp"}}},
 		"check":         {Op: &messages.SessionCall_Check{Check: &messages.CheckGrant{GrantId: "g1", TokenSecret: "rt"}}},
-		"revoke":        {Op: &messages.SessionCall_Revoke{Revoke: &messages.RevokeGrant{GrantId: "g1", ClientId: "rp"}}},
+		"revoke":        {Op: &messages.SessionCall_Revoke{Revoke: &messages.RevokeGrant{GrantId: "g1", ClientId: "rp", TokenSecret: "rt"}}},
 		"logout":        {Op: &messages.SessionCall_Logout{Logout: &messages.EndSession{}}},
 		"start":         {Op: &messages.SessionCall_Start{Start: &messages.StartCeremony{Ceremony: &messages.Ceremony{Kind: "login", Challenge: "ch2"}}}},
 		"take":          {Op: &messages.SessionCall_Take{Take: &messages.TakeCeremony{Kind: "login", Challenge: "ch"}}},

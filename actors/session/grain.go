@@ -852,6 +852,13 @@ func (o *op) revoke(m *messages.RevokeGrant) error {
 	if gr == nil || gr.ClientId != m.ClientId {
 		return nil
 	}
+	// The session and grant ids are in every access token and ID token:
+	// they prove nothing. A refresh token revokes only with its current
+	// secret (what introspection checks too); a rotated one is already
+	// dead, and presenting it here is not the reuse /token punishes.
+	if !m.AccessToken && (m.TokenSecret == "" || gr.RefreshHash == nil || !same(hash(m.TokenSecret), gr.RefreshHash)) {
+		return nil
+	}
 	o.revokeGrant(gr, "revoked by client")
 	return nil
 }

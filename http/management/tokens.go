@@ -72,9 +72,10 @@ func (t *Tokens) revoke(c echo.Context) error {
 		return oauth2.Write(c, t.logger, err)
 	}
 	ctx := c.Request().Context()
-	sid, gid := "", ""
-	if s, g, _, err := session.SplitRefresh(tok); err == nil {
-		sid, gid = s, g
+	var revoke *messages.RevokeGrant
+	sid := ""
+	if s, g, secret, err := session.SplitRefresh(tok); err == nil {
+		sid, revoke = s, &messages.RevokeGrant{GrantId: g, ClientId: clientID, TokenSecret: secret}
 	} else if strings.Count(tok, ".") == 2 {
 		at, _, err := t.check.Check(ctx, tok)
 		switch {
@@ -84,12 +85,13 @@ func (t *Tokens) revoke(c echo.Context) error {
 		case err == nil && at.GrantID == "" && at.ClientID == clientID:
 			// client_credentials tokens are short-lived and not revocable.
 			return oauth2.Write(c, t.logger, oauth2.ErrUnsupportedTokenType.WithDescription("client_credentials access tokens expire; they cannot be revoked"))
-		case err == nil:
-			sid, gid = at.SID, at.GrantID
+		case err == nil && at.GrantID != "":
+			// The signature verified: the token itself is the proof.
+			sid, revoke = at.SID, &messages.RevokeGrant{GrantId: at.GrantID, ClientId: clientID, AccessToken: true}
 		}
 	}
-	if gid != "" {
-		if _, err := t.sessions.Call(ctx, sid, &messages.SessionCall{Op: &messages.SessionCall_Revoke{Revoke: &messages.RevokeGrant{GrantId: gid, ClientId: clientID}}}); err != nil {
+	if revoke != nil {
+		if _, err := t.sessions.Call(ctx, sid, &messages.SessionCall{Op: &messages.SessionCall_Revoke{Revoke: revoke}}); err != nil {
 			return oauth2.Write(c, t.logger, err)
 		}
 	}

@@ -1,0 +1,77 @@
+package node_test
+
+import (
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// grantOf signs alice in for client "rp" and returns the token response.
+func (o *op) grantOf(t *testing.T) map[string]any {
+	t.Helper()
+	cb := o.signIn(t, browser(t), o.authorizeURL(baseParams()))
+	st, tok := o.redeem(t, cb.Query().Get("code"), "")
+	if st != 200 {
+		t.Fatalf("redeem: %d %v", st, tok)
+	}
+	return tok
+}
+
+// alive reports whether the grant behind tok still works: its access
+// token at userinfo and introspection.
+func (o *op) alive(t *testing.T, tok map[string]any) bool {
+	t.Helper()
+	st, _, _ := o.userinfo(t, tok["access_token"].(string))
+	_, in := o.clientPost(t, "/introspect", "rp", url.Values{"token": {tok["access_token"].(string)}})
+	if (st == 200) != (in["active"] == true) {
+		t.Fatalf("userinfo %d but introspection active=%v", st, in["active"])
+	}
+	return st == 200
+}
+
+// TestRevokeNeedsTheToken: /revoke ends a grant only for the token
+// itself (RFC 7009 §2.1): the current refresh token, or an access token
+// whose signature verifies. The session and grant ids are in every
+// access token and ID token, so a refresh-token-shaped value built from
+// them, a tampered access token or a rotated-away refresh token get 200
+// and change nothing (§2.2).
+func TestRevokeNeedsTheToken(t *testing.T) {
+	o := startOP(t)
+	tok := o.grantOf(t)
+	at := idClaims(t, tok["access_token"].(string))
+	sid, gid := at["sid"].(string), at["gid"].(string)
+	parts := strings.Split(tok["access_token"].(string), ".")
+	tampered := parts[0] + "." + parts[1] + "." + strings.Repeat("A", len(parts[2]))
+
+	// Rotate once: the first refresh token is used up.
+	old := tok["refresh_token"].(string)
+	st, rotated := o.tokenRequest(t, "rp", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {old}})
+	if st != 200 {
+		t.Fatalf("refresh: %d %v", st, rotated)
+	}
+	for _, tc := range []struct{ name, token string }{
+		{"forged refresh token from sid and gid", sid + "." + gid + "." + strings.Repeat("x", 43)},
+		{"access token with a bad signature", tampered},
+		{"rotated-away refresh token", old},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if st, out := o.clientPost(t, "/revoke", "rp", url.Values{"token": {tc.token}}); st != 200 {
+				t.Fatalf("revoke: %d %v", st, out)
+			}
+			if !o.alive(t, rotated) {
+				t.Fatal("the grant was revoked without its token")
+			}
+		})
+	}
+	// The genuine access token does revoke the grant.
+	if st, out := o.clientPost(t, "/revoke", "rp", url.Values{"token": {rotated["access_token"].(string)}}); st != 200 {
+		t.Fatalf("revoke: %d %v", st, out)
+	}
+	if o.alive(t, rotated) {
+		t.Fatal("a verified access token did not revoke its grant")
+	}
+	v := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rotated["refresh_token"].(string)}}
+	if st, _ := o.tokenRequest(t, "rp", v); st != 400 {
+		t.Fatalf("refresh after revocation: %d", st)
+	}
+}
