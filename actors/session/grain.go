@@ -73,6 +73,9 @@ type grain struct {
 	sid    string
 	st     *messages.SessionState // nil: no such session
 	loaded bool
+	// gone: a call found no session before the grain took ownership;
+	// the grain stops after answering (see peek).
+	gone bool
 }
 
 func (g *grain) Receive(ctx actor.Context) {
@@ -99,7 +102,7 @@ func (g *grain) Receive(ctx actor.Context) {
 			return
 		}
 		ctx.Respond(reply)
-		if g.loaded && g.st == nil {
+		if g.gone || (g.loaded && g.st == nil) {
 			// No such session (any longer): nothing worth keeping in
 			// memory, and random cookies must not pile up idle grains.
 			ctx.Poison(ctx.Self())
@@ -147,6 +150,11 @@ func (g *grain) load(ctx context.Context) error {
 // the adopted state never changes and a call costs what it touches, not
 // the whole record.
 func (g *grain) handle(ctx context.Context, call *messages.SessionCall) (*messages.SessionReply, error) {
+	if !g.loaded {
+		if reply, ok := g.peek(ctx, call); ok {
+			return reply, nil
+		}
+	}
 	store, err := g.own.Store(ctx)
 	if err != nil {
 		return nil, err
@@ -202,6 +210,30 @@ func (g *grain) handle(ctx context.Context, call *messages.SessionCall) (*messag
 	}
 	op.reply.Exists = g.st != nil
 	return op.reply, nil
+}
+
+// peek answers a call for a session that does not exist without taking
+// the grain's ownership, which on a cluster store is a replicated write
+// (and another to give it back): a random cookie, code or token costs one
+// read and leaves nothing behind. ok is false when the session exists,
+// when the call would create it (BeginAuth with create), or when the
+// store cannot tell: the grain then takes ownership and loads as usual
+// (a read made before owning may miss the last write of a previous
+// owner, so it never stands in for the load).
+func (g *grain) peek(ctx context.Context, call *messages.SessionCall) (*messages.SessionReply, bool) {
+	if _, err := g.cfg.Store.Get(ctx, Bucket, g.sid); !errors.Is(err, persistence.ErrNotFound) {
+		return nil, false
+	}
+	o := &op{g: g, now: g.cfg.Now(), secret: call.Secret, callID: call.CallId, reply: &messages.SessionReply{}}
+	err := o.run(call)
+	if o.changed {
+		return nil, false
+	}
+	g.gone = true
+	if err != nil {
+		return &messages.SessionReply{Error: toError(err)}, true
+	}
+	return o.reply, true
 }
 
 func toError(err error) *messages.Error {
