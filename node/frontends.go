@@ -31,9 +31,12 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 	if err != nil {
 		return nil, err
 	}
-	// RFC 9126 §2: an assertion may name the issuer, the token endpoint
-	// or the PAR endpoint.
-	clients := &clientauth.Authenticator{Dir: n.dir, Audiences: []string{cfg.Issuer, base + token.Path, base + auth.PARPath}, Now: now, Keys: fetcher.ClientKeys}
+	// Client assertions name the issuer, at every endpoint
+	// (draft-ietf-oauth-rfc7523bis); the token endpoint only if allowed.
+	clients := &clientauth.Authenticator{Dir: n.dir, Issuer: cfg.Issuer, Now: now, Keys: fetcher.ClientKeys}
+	if cfg.ClientAuth.AcceptTokenEndpointAudience {
+		clients.TokenEndpoint = base + token.Path
+	}
 	jose := joseOps{Crypto: cryptoPool, Client: crypto.Client{Requester: n.actors, Pool: n.pool}}
 	checker := &userinfo.Checker{Issuer: cfg.Issuer, Alg: cfg.Tokens.AccessTokenAlg, Verifier: cryptoPool, Sessions: sessions, Now: now}
 	var fronts []router.FrontEnd

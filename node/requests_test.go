@@ -949,7 +949,7 @@ func TestEncryptionToJWKSURIKeys(t *testing.T) {
 		return cb.Query().Get("code")
 	}
 	redeem := func(code string) (int, map[string]any) {
-		assertion := signObj(t, jose.ES256, sig, "s", map[string]any{"iss": cl.ID, "sub": cl.ID, "aud": o.issuer + "/token",
+		assertion := signObj(t, jose.ES256, sig, "s", map[string]any{"iss": cl.ID, "sub": cl.ID, "aud": o.issuer,
 			"jti": fmt.Sprint(time.Now().UnixNano()), "exp": o.clock.Now().Add(time.Minute).Unix()})
 		return o.tokenRequest(t, "", url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {rpRedirect},
 			"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}, "client_assertion": {assertion}})
@@ -993,9 +993,9 @@ func TestEncryptionToJWKSURIKeys(t *testing.T) {
 		t.Fatalf("userinfo plaintext %s: %v", pt, err)
 	}
 
-	// PAR with private_key_jwt: an assertion for the PAR endpoint is
-	// accepted (RFC 9126 §2).
-	parAssertion := signObj(t, jose.ES256, sig, "s", map[string]any{"iss": cl.ID, "sub": cl.ID, "aud": o.issuer + "/par",
+	// PAR with private_key_jwt: the assertion names the issuer, as at
+	// every endpoint (draft-ietf-oauth-rfc7523bis).
+	parAssertion := signObj(t, jose.ES256, sig, "s", map[string]any{"iss": cl.ID, "sub": cl.ID, "aud": o.issuer,
 		"jti": fmt.Sprint(time.Now().UnixNano()), "exp": o.clock.Now().Add(time.Minute).Unix()})
 	status, par := o.push(t, "", "", url.Values{"client_id": {cl.ID}, "response_type": {"code"}, "redirect_uri": {rpRedirect}, "scope": {"openid"},
 		"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}, "client_assertion": {parAssertion}})
