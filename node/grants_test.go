@@ -1,6 +1,8 @@
 package node_test
 
 import (
+	"encoding/json"
+	"maps"
 	"net/url"
 	"strings"
 	"testing"
@@ -73,5 +75,58 @@ func TestRevokeNeedsTheToken(t *testing.T) {
 	v := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rotated["refresh_token"].(string)}}
 	if st, _ := o.tokenRequest(t, "rp", v); st != 400 {
 		t.Fatalf("refresh after revocation: %d", st)
+	}
+}
+
+// signAccessToken signs claims as an access token with the node's own
+// key: what a token would look like if the OP ever signed one whose
+// claims disagree with its grant.
+func (o *op) signAccessToken(t *testing.T, claims map[string]any) string {
+	t.Helper()
+	b, err := json.Marshal(claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _, err := o.n.Crypto().Sign(t.Context(), "ES256", b, "at+jwt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// TestAccessTokenMustMatchItsGrant: userinfo and introspection answer
+// for an access token only when its sub and client_id are those of the
+// grant it names (sid, gid): a token naming alice's live grant cannot
+// read bob's claims, nor be introspected by another client as its own.
+func TestAccessTokenMustMatchItsGrant(t *testing.T) {
+	o := startOP(t)
+	bob, err := o.n.Directory().CreateUser(t.Context(), dirUser("bob"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := o.grantOf(t)
+	genuine := idClaims(t, tok["access_token"].(string))
+	for _, tc := range []struct {
+		name, client string
+		change       map[string]any
+	}{
+		{"another subject", "rp", map[string]any{"sub": bob.Subject}},
+		{"another client", "rp-post", map[string]any{"client_id": "rp-post"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			claims := maps.Clone(genuine)
+			maps.Copy(claims, tc.change)
+			claims["jti"] = "forged-" + tc.client
+			forged := o.signAccessToken(t, claims)
+			if st, out, _ := o.userinfo(t, forged); st != 401 {
+				t.Fatalf("userinfo answered a token that does not match its grant: %d %v", st, out)
+			}
+			if _, in := o.clientPost(t, "/introspect", tc.client, url.Values{"token": {forged}}); in["active"] != false {
+				t.Fatalf("introspection: %v", in)
+			}
+		})
+	}
+	if !o.alive(t, tok) {
+		t.Fatal("the genuine token stopped working")
 	}
 }

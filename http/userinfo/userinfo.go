@@ -100,6 +100,11 @@ func (c *Checker) Check(ctx context.Context, raw string) (AccessToken, *messages
 	if !r.Active {
 		return at, nil, oauth2.ErrInvalidToken.WithDescription("token revoked")
 	}
+	if r.Grant.GetClientId() != at.ClientID || r.Grant.GetLogin().GetSubject() != at.Subject {
+		// The token names a grant that is not its own: whatever signed it
+		// (a leaked or misused key), it speaks for nobody.
+		return at, nil, oauth2.ErrInvalidToken.WithDescription("token does not match its grant")
+	}
 	return at, r.Grant, nil
 }
 
