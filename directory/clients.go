@@ -521,12 +521,14 @@ func NewStaticClient(in NewClient, idTokenAlgs ...string) (Client, error) {
 // bad input (including an ID token algorithm outside Options.IDTokenAlgs)
 // and ErrClientIDTaken when a static or stored client has the ID.
 func (d *Directory) CreateClient(ctx context.Context, in NewClient) (Client, string, error) {
-	return d.createClient(ctx, in, "")
+	return d.createClient(ctx, in, "", nil)
 }
 
 // createClient is CreateClient that also records a registration access
-// token hash (RFC 7592) when regHash is not empty.
-func (d *Directory) createClient(ctx context.Context, in NewClient, regHash string) (Client, string, error) {
+// token hash (RFC 7592) when regHash is not empty. spend, when set, runs
+// once the client passed every check and before it is stored; its undo
+// runs if the client then cannot be stored.
+func (d *Directory) createClient(ctx context.Context, in NewClient, regHash string, spend func(context.Context) (undo func(), err error)) (Client, string, error) {
 	if in.ID == "" {
 		id, err := randomToken(16)
 		if err != nil {
@@ -546,7 +548,14 @@ func (d *Directory) createClient(ctx context.Context, in NewClient, regHash stri
 	if err != nil {
 		return Client{}, "", fmt.Errorf("directory: encode client: %w", err)
 	}
+	undo := func() {}
+	if spend != nil {
+		if undo, err = spend(ctx); err != nil {
+			return Client{}, "", err
+		}
+	}
 	if err := d.store.Create(ctx, BucketClients, c.ID, rec); err != nil {
+		undo()
 		if errors.Is(err, persistence.ErrConflict) {
 			return Client{}, "", fmt.Errorf("%w: %q", ErrClientIDTaken, c.ID)
 		}

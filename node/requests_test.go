@@ -778,9 +778,19 @@ func TestAdminIssuedInitialTokens(t *testing.T) {
 	if status != 201 || tok == "" {
 		t.Fatalf("issue: %d %v", status, out)
 	}
-	// A refused body does not spend the token.
+	// A refused registration does not spend the token: neither a body
+	// refused as it is read nor metadata refused when the client is
+	// built (an algorithm the node has no key for).
 	if status, r := o.registerClient(t, tok, map[string]any{"redirect_uris": []string{"http://rp.example/cb"}}); status != 400 || r.raw["error"] != "invalid_redirect_uri" {
 		t.Fatalf("bad body: %d %v", status, r.raw)
+	}
+	for _, bad := range []map[string]any{
+		{"redirect_uris": []string{rpRedirect}, "id_token_signed_response_alg": "HS256"},
+		{"redirect_uris": []string{rpRedirect}, "token_endpoint_auth_method": "private_key_jwt"},
+	} {
+		if status, r := o.registerClient(t, tok, bad); status != 400 || r.raw["error"] != "invalid_client_metadata" {
+			t.Fatalf("bad metadata %v: %d %v", bad, status, r.raw)
+		}
 	}
 	if status, cl := o.registerClient(t, tok, md2); status != 201 || cl.ID == "" {
 		t.Fatalf("with an issued token: %d %v", status, cl.raw)
