@@ -4,6 +4,10 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
+	"encoding/json"
+	"fmt"
+	"net/http"
 	"net/url"
 	"testing"
 	"time"
@@ -138,5 +142,74 @@ func TestPrivateKeyJWTTokenEndpointAudienceOption(t *testing.T) {
 				t.Fatalf("%d %v", st, out)
 			}
 		})
+	}
+}
+
+// TestTokenEndpointAuthSigningAlg: a client that registers
+// token_endpoint_auth_signing_alg gets it back (RFC 7591 §3.2.1), and its
+// private_key_jwt assertions must be signed with exactly that alg, even
+// by another of its own keys (OIDC Dynamic Client Registration §2).
+func TestTokenEndpointAuthSigningAlg(t *testing.T) {
+	o := startOPWith(t, func(c *node.Config) {
+		c.Registration.InitialAccessToken = initialToken
+		c.RateLimit.Enabled = false
+	})
+	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	rk, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Keys without alg: the key alone does not pin one.
+	jwks := json.RawMessage(mustJSON(t, jose.JSONWebKeySet{Keys: []jose.JSONWebKey{
+		{Key: &ec.PublicKey, KeyID: "ec"}, {Key: &rk.PublicKey, KeyID: "rsa"}}}))
+	md := func(method, alg string) map[string]any {
+		m := map[string]any{"token_endpoint_auth_method": method, "grant_types": []string{"client_credentials"}, "jwks": jwks}
+		if method != "private_key_jwt" {
+			delete(m, "jwks")
+		}
+		if alg != "" {
+			m["token_endpoint_auth_signing_alg"] = alg
+		}
+		return m
+	}
+	for _, tc := range []struct{ name, method, alg string }{
+		{"none", "private_key_jwt", "none"},
+		{"HS256", "private_key_jwt", "HS256"},
+		{"with client_secret_basic", "client_secret_basic", "ES256"},
+	} {
+		t.Run("refused "+tc.name, func(t *testing.T) {
+			if st, r := o.registerClient(t, initialToken, md(tc.method, tc.alg)); st != 400 || r.raw["error"] != "invalid_client_metadata" {
+				t.Fatalf("%d %v", st, r.raw)
+			}
+		})
+	}
+	st, cl := o.registerClient(t, initialToken, md("private_key_jwt", "ES256"))
+	if st != 201 || cl.raw["token_endpoint_auth_signing_alg"] != "ES256" {
+		t.Fatalf("register: %d %v", st, cl.raw)
+	}
+	req, _ := http.NewRequest("GET", cl.RegURI, nil)
+	req.Header.Set("Authorization", "Bearer "+cl.RegToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var read map[string]any
+	decodeJSON(resp, &read)
+	resp.Body.Close()
+	if read["token_endpoint_auth_signing_alg"] != "ES256" {
+		t.Fatalf("RFC 7592 read: %v", read)
+	}
+	send := func(alg jose.SignatureAlgorithm, key any, kid string) (int, map[string]any) {
+		now := time.Now()
+		a := signObj(t, alg, key, kid, map[string]any{"iss": cl.ID, "sub": cl.ID, "aud": o.issuer,
+			"jti": fmt.Sprint(now.UnixNano()), "exp": now.Add(time.Minute).Unix()})
+		return o.post(t, "/token", "", url.Values{"grant_type": {"client_credentials"},
+			"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}, "client_assertion": {a}})
+	}
+	if st, out := send(jose.RS256, rk, "rsa"); st != 401 || out["error"] != "invalid_client" {
+		t.Fatalf("RS256 assertion of a client registered for ES256: %d %v", st, out)
+	}
+	if st, out := send(jose.ES256, ec, "ec"); st != 200 {
+		t.Fatalf("ES256 assertion: %d %v", st, out)
 	}
 }

@@ -157,7 +157,7 @@ func metadata(cfg Config) discovery.Metadata {
 		SubjectTypesSupported:              []string{"public"},
 		IDTokenSigningAlgValuesSupported:   cfg.Keys.SigningAlgs(),
 		TokenEndpointAuthMethodsSupported:  clientauth.Methods,
-		TokenEndpointAuthSigningAlgs:       []string{"RS256", "PS256", "ES256", "EdDSA"},
+		TokenEndpointAuthSigningAlgs:       directory.TokenEndpointAuthSigningAlgs,
 		RevocationEndpointAuthMethods:      clientauth.Methods,
 		IntrospectionEndpointAuthMethods:   clientauth.Methods,
 		ClaimsSupported:                    oauth2.SupportedClaims(),

@@ -182,6 +182,11 @@ func (a *Authenticator) privateKeyJWT(ctx context.Context, formID, assertion str
 	if !verified {
 		return directory.Client{}, invalidClient("client assertion signature invalid")
 	}
+	if alg := c.TokenEndpointAuthSigningAlg; alg != "" && tok.Headers[0].Algorithm != alg {
+		// OIDC Dynamic Client Registration §2: assertions signed with
+		// another alg than the registered one are refused.
+		return directory.Client{}, invalidClient("client assertion must be signed with " + alg)
+	}
 	now := a.Now()
 	if claims.Subject != id || claims.Issuer != id {
 		return directory.Client{}, invalidClient("assertion iss and sub must be the client_id")
