@@ -41,6 +41,23 @@ type User struct {
 	Updated time.Time      `json:"updated"`
 }
 
+// ClaimValues are the user's claims as clients may receive them: the
+// stored standard claims plus updated_at, the time of the record's last
+// change in seconds since the epoch (OIDC Core §5.1), which the directory
+// keeps itself. The map is the caller's.
+func (u User) ClaimValues() map[string]any {
+	out := make(map[string]any, len(u.Claims)+1)
+	maps.Copy(out, u.Claims)
+	t := u.Updated
+	if t.IsZero() {
+		t = u.Created
+	}
+	if !t.IsZero() {
+		out["updated_at"] = t.Unix()
+	}
+	return out
+}
+
 // NewUser is the input of CreateUser.
 type NewUser struct {
 	Username string

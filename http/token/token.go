@@ -320,7 +320,7 @@ func (h *Handler) issue(ctx context.Context, client directory.Client, sid string
 		if err != nil {
 			return nil, err
 		}
-		for k, v := range oauth2.Release(u.Claims, nil, cr.IDToken) {
+		for k, v := range oauth2.Release(u.ClaimValues(), nil, cr.IDToken) {
 			if _, taken := idt[k]; !taken {
 				idt[k] = v
 			}

@@ -275,7 +275,7 @@ func (h *Handler) userinfo(c echo.Context) error {
 	if cr, _ := oauth2.ParseClaimsRequest(grant.ClaimsJson); cr != nil {
 		requested = cr.UserInfo
 	}
-	out := oauth2.Release(u.Claims, at.Scopes(), requested)
+	out := oauth2.Release(u.ClaimValues(), at.Scopes(), requested)
 	out["sub"] = u.Subject
 	c.Response().Header().Set("Cache-Control", "no-store")
 	if body, ok, err := h.jwtResponse(ctx, at.ClientID, out); err != nil {
