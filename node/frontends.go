@@ -38,7 +38,7 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 		clients.TokenEndpoint = base + token.Path
 	}
 	jose := joseOps{Crypto: cryptoPool, Client: crypto.Client{Requester: n.actors, Pool: n.pool}}
-	checker := &userinfo.Checker{Issuer: cfg.Issuer, Alg: cfg.Tokens.AccessTokenAlg, Verifier: cryptoPool, Sessions: sessions, Now: now}
+	checker := &userinfo.Checker{Issuer: cfg.Issuer, Alg: cfg.Tokens.AccessTokenAlg, Verifier: cryptoPool, Sessions: sessions, Users: n.dir, Now: now}
 	var fronts []router.FrontEnd
 	for _, role := range cfg.Roles {
 		switch role {

@@ -3,6 +3,7 @@ package node_test
 import (
 	"encoding/json"
 	"maps"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -128,5 +129,89 @@ func TestAccessTokenMustMatchItsGrant(t *testing.T) {
 	}
 	if !o.alive(t, tok) {
 		t.Fatal("the genuine token stopped working")
+	}
+}
+
+// TestDeletedOrDisabledUserLosesEverything: deleting a user, or
+// disabling them (authrim users disable), ends what they had at once: a
+// silent authorization with their cookie gets login_required, a code
+// issued before cannot be redeemed, their refresh token (offline_access
+// too) fails, their access token stops at userinfo and introspection,
+// and they cannot sign in again. Enabling a disabled user lets them sign
+// in anew but brings none of the old sessions or tokens back.
+func TestDeletedOrDisabledUserLosesEverything(t *testing.T) {
+	for _, tc := range []struct {
+		name, method, path string
+		signIn             string // what the sign-in page says afterwards
+	}{
+		{"deleted", "DELETE", "/admin/users/alice", "not correct"},
+		{"disabled", "POST", "/admin/users/alice/disable", "disabled"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := startOP(t)
+			b := browser(t)
+			p := baseParams()
+			p["scope"] = "openid profile offline_access"
+			cb := o.signIn(t, b, o.authorizeURL(p))
+			st, tok := o.redeem(t, cb.Query().Get("code"), "")
+			if st != 200 || tok["refresh_token"] == nil {
+				t.Fatalf("redeem: %d %v", st, tok)
+			}
+			p["prompt"] = "none"
+			silent := get(t, b, o.authorizeURL(p))
+			unredeemed := silent.loc.Query().Get("code")
+			if unredeemed == "" {
+				t.Fatalf("silent authorization before: %v", silent.loc)
+			}
+
+			if st, body := admin(t, o.n, tc.method, tc.path, adminToken, ""); st >= 300 {
+				t.Fatalf("%s %s: %d %s", tc.method, tc.path, st, body)
+			}
+
+			o.checkAllEnded(t, b, p, tok, unredeemed)
+			page := o.login(t, b, get(t, b, o.authorizeURL(baseParams())), userPassword)
+			if page.loc != nil || !strings.Contains(page.body, tc.signIn) {
+				t.Fatalf("sign-in afterwards: %d %v", page.status, page.loc)
+			}
+			if tc.name != "disabled" {
+				return
+			}
+			if st, body := admin(t, o.n, "POST", "/admin/users/alice/enable", adminToken, ""); st != 200 {
+				t.Fatalf("enable: %d %s", st, body)
+			}
+			o.checkAllEnded(t, b, p, tok, "")
+			fresh := o.signIn(t, browser(t), o.authorizeURL(baseParams()))
+			if st, _ := o.redeem(t, fresh.Query().Get("code"), ""); st != 200 {
+				t.Fatalf("a new sign-in after enable: %d", st)
+			}
+		})
+	}
+}
+
+// checkAllEnded checks that nothing of an earlier sign-in works: the
+// cookie in b, the code (if any), and the tokens of tok. The read-only
+// checks (userinfo, introspection) go first: they must refuse on their
+// own, before a refresh or authorization has ended the grant.
+func (o *op) checkAllEnded(t *testing.T, b *http.Client, silent map[string]string, tok map[string]any, code string) {
+	t.Helper()
+	if st, _, _ := o.userinfo(t, tok["access_token"].(string)); st != 401 {
+		t.Errorf("userinfo: %d", st)
+	}
+	for _, k := range []string{"access_token", "refresh_token"} {
+		if _, in := o.clientPost(t, "/introspect", "rp", url.Values{"token": {tok[k].(string)}}); in["active"] != false {
+			t.Errorf("introspection of the %s: %v", k, in)
+		}
+	}
+	v := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok["refresh_token"].(string)}}
+	if st, out := o.tokenRequest(t, "rp", v); st != 400 || out["error"] != "invalid_grant" {
+		t.Errorf("refresh: %d %v", st, out)
+	}
+	if code != "" {
+		if st, out := o.redeem(t, code, ""); st != 400 || out["error"] != "invalid_grant" {
+			t.Errorf("code issued before: %d %v", st, out)
+		}
+	}
+	if r := get(t, b, o.authorizeURL(silent)); r.loc == nil || r.loc.Query().Get("error") != "login_required" {
+		t.Errorf("prompt=none with the old cookie: %d %v", r.status, r.loc)
 	}
 }

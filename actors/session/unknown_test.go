@@ -83,10 +83,19 @@ func (w writeCounting) Acquire(ctx context.Context, name string) (persistence.Ow
 }
 
 func startGrainsOn(tb testing.TB, store persistence.Backend, owners persistence.Owners) *cluster.Node {
+	return startGrainsFull(tb, store, owners, nil)
+}
+
+// startGrainsWith runs the grains with a user directory to check logins.
+func startGrainsWith(tb testing.TB, store persistence.Backend, subjects session.Subjects) *cluster.Node {
+	return startGrainsFull(tb, store, nil, subjects)
+}
+
+func startGrainsFull(tb testing.TB, store persistence.Backend, owners persistence.Owners, subjects session.Subjects) *cluster.Node {
 	tb.Helper()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	kind := session.NewKind(session.Config{
-		Store: store, Owners: owners, CodeTTL: time.Minute, PendingTTL: 15 * time.Minute, LoginTTL: 24 * time.Hour,
+		Store: store, Owners: owners, Subjects: subjects, CodeTTL: time.Minute, PendingTTL: 15 * time.Minute, LoginTTL: 24 * time.Hour,
 		AccessTokenTTL: 10 * time.Minute, CeremonyTTL: 5 * time.Minute, IdleTimeout: 10 * time.Minute, Logger: logger,
 	})
 	n, err := cluster.Start(cluster.Config{Name: "unknowntest", Listen: "127.0.0.1:0", RequestTimeout: 5 * time.Second,
@@ -140,6 +149,17 @@ func beginSession(t *testing.T, n *cluster.Node) {
 	}
 }
 
+// lateEtcd is the store and owners of grains started before the etcd
+// member they use (set before the first call).
+type lateEtcd struct {
+	persistence.Backend
+	owners persistence.Owners
+}
+
+func (l *lateEtcd) Acquire(ctx context.Context, name string) (persistence.Owned, error) {
+	return l.owners.Acquire(ctx, name)
+}
+
 // A session id that does not exist is answered without taking the
 // grain's ownership and without writing: random cookies and tokens cost
 // reads only.
@@ -170,6 +190,10 @@ func TestUnknownSessionOnEtcdWritesNothing(t *testing.T) {
 		t.Skip("starts an etcd member")
 	}
 	ctx := t.Context()
+	// The actor system first: starting it sets gRPC's global logger,
+	// which the etcd member and client use from their own goroutines.
+	late := &lateEtcd{}
+	n := startGrainsOn(t, late, late)
 	addr := func() string {
 		a, err := freeport.Addr()
 		if err != nil {
@@ -194,7 +218,7 @@ func TestUnknownSessionOnEtcdWritesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = lease.Close(context.Background()) })
-	n := startGrainsOn(t, store, lease)
+	late.Backend, late.owners = store, lease
 	revision := func() int64 {
 		r, err := cli.Get(ctx, "authrim/")
 		if err != nil {

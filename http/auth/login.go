@@ -136,6 +136,11 @@ func (h *Handler) login(c echo.Context) error {
 	}
 	user, err := h.users.Authenticate(ctx, username, password)
 	if err != nil {
+		if errors.Is(err, directory.ErrUserDisabled) {
+			// Only whoever knows the password learns it.
+			h.logger.InfoContext(c.Request().Context(), "sign-in refused: user disabled", "audit", true, "client_id", req.ClientId)
+			return h.loginPage(c, http.StatusForbidden, f.secret, f.rid, req, username, msgDisabled)
+		}
 		if errors.Is(err, directory.ErrInvalidCredentials) || errors.Is(err, directory.ErrInvalid) {
 			h.logger.InfoContext(c.Request().Context(), "sign-in failed", "audit", true, "client_id", req.ClientId)
 			if !lockedUntil.IsZero() {
@@ -167,6 +172,9 @@ func (h *Handler) login(c echo.Context) error {
 // msgBadCredentials is the one answer to a wrong password, an unknown
 // username and a locked username.
 const msgBadCredentials = "The username or password is not correct."
+
+// msgDisabled answers a right password, or passkey, of a disabled user.
+const msgDisabled = "This account is disabled."
 
 // lockoutKey is the RateLimiter key of a username's sign-in lockout: the
 // username as the directory compares it (PRECIS case-mapped), so that

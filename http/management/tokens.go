@@ -2,14 +2,17 @@ package management
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"authrim/actors/messages"
 	"authrim/actors/session"
+	"authrim/directory"
 	"authrim/http/clientauth"
 	"authrim/http/oauth2"
 	"authrim/http/token"
@@ -99,6 +102,19 @@ func (t *Tokens) revoke(c echo.Context) error {
 	return c.NoContent(http.StatusOK)
 }
 
+// userActive reports whether the user of a grant's login may still use
+// it: a refresh token of a user deleted or disabled since is inactive.
+func (t *Tokens) userActive(ctx context.Context, l *messages.Login) (bool, error) {
+	u, err := t.check.Users.User(ctx, l.GetSubject())
+	if errors.Is(err, directory.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return u.Active(time.UnixMilli(l.GetAuthTimeMs())), nil
+}
+
 // Introspection is the RFC 7662 §2.2 response.
 type Introspection struct {
 	Active    bool     `json:"active"`
@@ -130,6 +146,12 @@ func (t *Tokens) introspect(c echo.Context) error {
 			return oauth2.Write(c, t.logger, err)
 		}
 		if r.Active && r.Grant.ClientId == clientID {
+			if ok, err := t.userActive(ctx, r.Grant.Login); err != nil {
+				return oauth2.Write(c, t.logger, err)
+			} else if !ok {
+				c.Response().Header().Set("Cache-Control", "no-store")
+				return c.JSON(http.StatusOK, out)
+			}
 			g := r.Grant
 			out = Introspection{Active: true, Scope: strings.Join(g.Scopes, " "), ClientID: g.ClientId,
 				Subject: g.Login.GetSubject(), TokenType: "refresh_token", Expiry: g.RefreshExpiresMs / 1000,

@@ -210,15 +210,9 @@ func (h *Handler) refresh(ctx context.Context, client directory.Client, form url
 		GrantId: gid, TokenSecret: secret, ClientId: client.ID, Scopes: scopes,
 	}}})
 	if err != nil {
+		// A user deleted or disabled since the sign-in is refused by the
+		// grain, which ends the grant (RFC 9700 §4.14).
 		return nil, grantError(err)
-	}
-	// A user deleted since the sign-in gets no more tokens (RFC 9700 §4.14).
-	if _, err := h.users.User(ctx, r.Grant.Login.GetSubject()); errors.Is(err, directory.ErrNotFound) {
-		_, _, current, _ := session.SplitRefresh(r.RefreshToken)
-		_, _ = h.sessions.Call(ctx, sid, &messages.SessionCall{Op: &messages.SessionCall_Revoke{Revoke: &messages.RevokeGrant{GrantId: gid, ClientId: client.ID, TokenSecret: current}}})
-		return nil, oauth2.ErrInvalidGrant.WithDescription("the user no longer exists")
-	} else if err != nil {
-		return nil, err
 	}
 	return h.issue(ctx, client, sid, r.Grant, r.Grant.Scopes, r.RefreshToken, false)
 }
