@@ -68,7 +68,7 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 				RefreshTTL: cfg.Tokens.RefreshTokenTTL.D(), AccessTokenAlg: cfg.Tokens.AccessTokenAlg, Now: now,
 			}, clients, sessions, cryptoPool, n.dir, logger.With("front", RoleToken)).WithEncryption(cryptoPool, fetcher.ClientKeys))
 		case RoleUserinfo:
-			fronts = append(fronts, userinfo.New(checker, n.dir, logger.With("front", RoleUserinfo)).WithResponses(&userinfo.Responses{
+			fronts = append(fronts, userinfo.New(checker, logger.With("front", RoleUserinfo)).WithResponses(&userinfo.Responses{
 				Issuer: cfg.Issuer, Clients: n.dir, Signer: cryptoPool, Encrypter: cryptoPool, Keys: fetcher.ClientKeys,
 			}))
 		case RoleManagement:

@@ -141,7 +141,6 @@ func (c *Checker) check(ctx context.Context, raw string) (AccessToken, *messages
 // Handler serves /userinfo.
 type Handler struct {
 	check  *Checker
-	users  Users
 	resp   *Responses
 	logger *slog.Logger
 }
@@ -225,9 +224,10 @@ func (h *Handler) jwtResponse(ctx context.Context, clientID string, claims map[s
 	return body, true, nil
 }
 
-// New returns the userinfo endpoint.
-func New(check *Checker, users Users, logger *slog.Logger) *Handler {
-	return &Handler{check: check, users: users, logger: logger}
+// New returns the userinfo endpoint; the users it answers for are read
+// by check (Checker.Users).
+func New(check *Checker, logger *slog.Logger) *Handler {
+	return &Handler{check: check, logger: logger}
 }
 
 // Mount registers the routes.
