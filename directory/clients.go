@@ -39,6 +39,11 @@ var (
 	// (and request objects encrypted to us, when we have keys for them).
 	EncryptionAlgs = []string{"RSA-OAEP", "RSA-OAEP-256", "ECDH-ES", "ECDH-ES+A128KW", "ECDH-ES+A256KW"}
 	EncryptionEncs = []string{"A128GCM", "A256GCM", "A128CBC-HS256"}
+	// TokenEndpointAuthSigningAlgs are the JWS algorithms accepted for
+	// private_key_jwt client assertions (discovery's
+	// token_endpoint_auth_signing_alg_values_supported); a client may pin
+	// one with token_endpoint_auth_signing_alg.
+	TokenEndpointAuthSigningAlgs = []string{"RS256", "PS256", "ES256", "EdDSA"}
 )
 
 // DefaultEncryptionEnc is the content encryption when a client names only
@@ -126,7 +131,11 @@ type ClientMetadata struct {
 	RequestObjectEncryptionAlg string `json:"request_object_encryption_alg,omitempty"`
 	RequestObjectEncryptionEnc string `json:"request_object_encryption_enc,omitempty"`
 	// RequirePAR: authorization requests only through /par.
-	RequirePAR                   bool   `json:"require_pushed_authorization_requests,omitempty"`
+	RequirePAR bool `json:"require_pushed_authorization_requests,omitempty"`
+	// TokenEndpointAuthSigningAlg, when set, is the only alg accepted
+	// for the client's private_key_jwt assertions (OIDC Dynamic Client
+	// Registration §2).
+	TokenEndpointAuthSigningAlg  string `json:"token_endpoint_auth_signing_alg,omitempty"`
 	IDTokenEncryptedResponseAlg  string `json:"id_token_encrypted_response_alg,omitempty"`
 	IDTokenEncryptedResponseEnc  string `json:"id_token_encrypted_response_enc,omitempty"`
 	UserinfoSignedResponseAlg    string `json:"userinfo_signed_response_alg,omitempty"`
@@ -244,6 +253,17 @@ func (c Client) problems(algs, opEnc []string) []string {
 		}
 	} else if c.AuthMethod == "private_key_jwt" && c.JWKSURI == "" {
 		p = append(p, "private_key_jwt needs jwks or jwks_uri (the client's public keys)")
+	}
+	if a := c.TokenEndpointAuthSigningAlg; a != "" {
+		switch {
+		case !slices.Contains(TokenEndpointAuthSigningAlgs, a):
+			// "none" among them: OIDC Dynamic Client Registration §2.
+			p = append(p, fmt.Sprintf("token_endpoint_auth_signing_alg must be one of %s, got %q", strings.Join(TokenEndpointAuthSigningAlgs, ", "), clip(a)))
+		case c.AuthMethod != "private_key_jwt":
+			// It pins the alg of JWT client authentication; with another
+			// method it would be stored and never apply.
+			p = append(p, "token_endpoint_auth_signing_alg is only for token_endpoint_auth_method private_key_jwt")
+		}
 	}
 	p = append(p, c.ClientMetadata.problems(c.JWKS, algs, opEnc)...)
 	return p
@@ -521,12 +541,14 @@ func NewStaticClient(in NewClient, idTokenAlgs ...string) (Client, error) {
 // bad input (including an ID token algorithm outside Options.IDTokenAlgs)
 // and ErrClientIDTaken when a static or stored client has the ID.
 func (d *Directory) CreateClient(ctx context.Context, in NewClient) (Client, string, error) {
-	return d.createClient(ctx, in, "")
+	return d.createClient(ctx, in, "", nil)
 }
 
 // createClient is CreateClient that also records a registration access
-// token hash (RFC 7592) when regHash is not empty.
-func (d *Directory) createClient(ctx context.Context, in NewClient, regHash string) (Client, string, error) {
+// token hash (RFC 7592) when regHash is not empty. spend, when set, runs
+// once the client passed every check and before it is stored; its undo
+// runs if the client then cannot be stored.
+func (d *Directory) createClient(ctx context.Context, in NewClient, regHash string, spend func(context.Context) (undo func(), err error)) (Client, string, error) {
 	if in.ID == "" {
 		id, err := randomToken(16)
 		if err != nil {
@@ -546,7 +568,14 @@ func (d *Directory) createClient(ctx context.Context, in NewClient, regHash stri
 	if err != nil {
 		return Client{}, "", fmt.Errorf("directory: encode client: %w", err)
 	}
+	undo := func() {}
+	if spend != nil {
+		if undo, err = spend(ctx); err != nil {
+			return Client{}, "", err
+		}
+	}
 	if err := d.store.Create(ctx, BucketClients, c.ID, rec); err != nil {
+		undo()
 		if errors.Is(err, persistence.ErrConflict) {
 			return Client{}, "", fmt.Errorf("%w: %q", ErrClientIDTaken, c.ID)
 		}

@@ -63,6 +63,9 @@ var (
 	// ErrInvalidCredentials: unknown username, wrong password or wrong
 	// client secret. Deliberately one error for all of them.
 	ErrInvalidCredentials = errors.New("directory: invalid credentials")
+	// ErrUserDisabled: the password was right but the user is disabled.
+	// It matches ErrInvalidCredentials.
+	ErrUserDisabled error = &sentinel{"directory: user disabled", ErrInvalidCredentials}
 	// ErrReplay: a private_key_jwt assertion id was already used.
 	ErrReplay = errors.New("directory: assertion already used")
 )

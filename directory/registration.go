@@ -143,13 +143,23 @@ func joinReasons(p []string) string {
 // secret, and issues its registration access token (RFC 7592 §3), of
 // which only the hash is kept. Secrets are always generated here: a
 // registrant does not choose its own.
-func (d *Directory) RegisterClient(ctx context.Context, in NewClient) (c Client, secret, regToken string, err error) {
+//
+// initialToken, when not empty, is an initial access token issued by
+// IssueInitialToken that the registration spends. It is spent only once
+// the metadata passed every check, and put back if the client cannot be
+// stored: a refused registration leaves it usable. An unknown, used or
+// expired token is ErrInvalidCredentials (and nothing is stored).
+func (d *Directory) RegisterClient(ctx context.Context, in NewClient, initialToken string) (c Client, secret, regToken string, err error) {
 	in.ID, in.Secret, in.SkipConsent = "", "", false
 	regToken, err = randomToken(32)
 	if err != nil {
 		return Client{}, "", "", err
 	}
-	c, secret, err = d.createClient(ctx, in, HashClientSecret(regToken))
+	var spend func(context.Context) (func(), error)
+	if initialToken != "" {
+		spend = func(ctx context.Context) (func(), error) { return d.takeInitialToken(ctx, initialToken) }
+	}
+	c, secret, err = d.createClient(ctx, in, HashClientSecret(regToken), spend)
 	if err != nil {
 		return Client{}, "", "", err
 	}
@@ -254,26 +264,40 @@ func (d *Directory) IssueInitialToken(ctx context.Context, ttl time.Duration) (s
 // so it allows one registration. ErrInvalidCredentials for an unknown,
 // used or expired token.
 func (d *Directory) UseInitialToken(ctx context.Context, tok string) error {
+	_, err := d.takeInitialToken(ctx, tok)
+	return err
+}
+
+// takeInitialToken is UseInitialToken that also returns how to put the
+// token back (the registration it was spent for failed after all).
+func (d *Directory) takeInitialToken(ctx context.Context, tok string) (restore func(), err error) {
 	if tok == "" || len(tok) > 512 {
-		return ErrInvalidCredentials
+		return nil, ErrInvalidCredentials
 	}
 	now := d.now().UnixMilli()
+	key := HashClientSecret(tok)
 	live := false
-	err := d.store.Update(ctx, BucketRegistrationTokens, HashClientSecret(tok), func(old []byte, exists bool) ([]byte, error) {
+	var rec []byte
+	err = d.store.Update(ctx, BucketRegistrationTokens, key, func(old []byte, exists bool) ([]byte, error) {
 		if !exists {
 			return nil, ErrInvalidCredentials
 		}
 		var r initialTokenRecord
 		live = json.Unmarshal(old, &r) == nil && r.Exp > now
+		rec = bytes.Clone(old)
 		return nil, nil
 	})
 	switch {
 	case errors.Is(err, ErrInvalidCredentials):
-		return ErrInvalidCredentials
+		return nil, ErrInvalidCredentials
 	case err != nil:
-		return fmt.Errorf("directory: use initial access token: %w", err)
+		return nil, fmt.Errorf("directory: use initial access token: %w", err)
 	case !live:
-		return ErrInvalidCredentials
+		return nil, ErrInvalidCredentials
 	}
-	return nil
+	return func() {
+		rctx, cancel := rollbackCtx(ctx)
+		defer cancel()
+		_ = d.store.Create(rctx, BucketRegistrationTokens, key, rec)
+	}, nil
 }

@@ -84,7 +84,7 @@ func TestRegisteredClientLifecycle(t *testing.T) {
 	d, _ := newDirectory(t, fast)
 	in := directory.NewClient{ID: "chosen", Secret: "chosen-secret-0123456789abcdefghijkl", AuthMethod: "client_secret_basic",
 		GrantTypes: []string{"authorization_code"}, RedirectURIs: []string{"https://rp.example/cb"}, SkipConsent: true}
-	c, secret, tok, err := d.RegisterClient(ctx, in)
+	c, secret, tok, err := d.RegisterClient(ctx, in, "")
 	if err != nil {
 		t.Fatal(err)
 	}

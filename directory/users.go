@@ -38,7 +38,41 @@ type User struct {
 	// StandardClaims.
 	Claims  map[string]any `json:"claims,omitempty"`
 	Created time.Time      `json:"created"`
-	Updated time.Time      `json:"updated"`
+	// Updated is the record's last change (creation, disable, enable):
+	// the updated_at claim.
+	Updated time.Time `json:"updated"`
+	// Disabled users cannot sign in, and nothing issued to them works
+	// any more: sessions, codes, refresh and access tokens (see Active).
+	Disabled bool `json:"disabled,omitempty"`
+	// SessionsNotBefore ends every sign-in made before it: set when the
+	// user is disabled, so enabling them again does not revive what they
+	// had (a session, a refresh token held by a stolen device).
+	SessionsNotBefore time.Time `json:"sessions_not_before,omitzero"`
+}
+
+// Active reports whether a sign-in of u made at authTime may still be
+// used: u is enabled and signed in after their sessions were last ended.
+// A user that no longer exists has no record to ask: callers treat
+// ErrNotFound as inactive.
+func (u User) Active(authTime time.Time) bool {
+	return !u.Disabled && authTime.After(u.SessionsNotBefore)
+}
+
+// ClaimValues are the user's claims as clients may receive them: the
+// stored standard claims plus updated_at, the time of the record's last
+// change in seconds since the epoch (OIDC Core §5.1), which the directory
+// keeps itself. The map is the caller's.
+func (u User) ClaimValues() map[string]any {
+	out := make(map[string]any, len(u.Claims)+1)
+	maps.Copy(out, u.Claims)
+	t := u.Updated
+	if t.IsZero() {
+		t = u.Created
+	}
+	if !t.IsZero() {
+		out["updated_at"] = t.Unix()
+	}
+	return out
 }
 
 // NewUser is the input of CreateUser.
@@ -156,6 +190,14 @@ func (d *Directory) releaseUsername(ctx context.Context, key, subject string) er
 
 // User returns the user with this subject, or ErrNotFound.
 func (d *Directory) User(ctx context.Context, subject string) (User, error) {
+	return d.user(ctx, subject, cloneUser)
+}
+
+// sharedUser is a clone function that does not copy: for callers that
+// only read the record and let nothing of it out.
+func sharedUser(u User) User { return u }
+
+func (d *Directory) user(ctx context.Context, subject string, clone func(User) User) (User, error) {
 	if subject == "" || len(subject) > maxSubjectLen {
 		return User{}, fmt.Errorf("%w: user", ErrNotFound)
 	}
@@ -170,7 +212,7 @@ func (d *Directory) User(ctx context.Context, subject string) (User, error) {
 		var u User
 		err := json.Unmarshal(b, &u)
 		return u, err
-	}, cloneUser)
+	}, clone)
 	if err != nil {
 		return User{}, fmt.Errorf("directory: decode user %q: %w", subject, err)
 	}
@@ -326,6 +368,64 @@ func (d *Directory) dropDanglingUsername(ctx context.Context, ref string) error 
 	return nil
 }
 
+// SubjectActive reports whether a sign-in of subject made at authTime
+// may still be used (User.Active): false when the user was deleted or is
+// disabled, or signed in before their sessions were ended. An error means
+// the store could not tell; callers fail closed.
+func (d *Directory) SubjectActive(ctx context.Context, subject string, authTime time.Time) (bool, error) {
+	// Read on every use of a session or grant: no copy of the claims.
+	u, err := d.user(ctx, subject, sharedUser)
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return u.Active(authTime), nil
+}
+
+// SetUserDisabled disables (or enables again) the user whose subject, or
+// else whose username, is ref, and returns the record as stored. Disabling
+// also ends every sign-in made so far (SessionsNotBefore), so enabling
+// the user later does not bring those back; disabling a disabled user
+// changes nothing. ErrNotFound when there is no such user.
+func (d *Directory) SetUserDisabled(ctx context.Context, ref string, disabled bool) (User, error) {
+	u, err := d.FindUser(ctx, ref)
+	if err != nil {
+		return User{}, err
+	}
+	if u.Disabled == disabled {
+		return u, nil
+	}
+	var out User
+	err = d.store.Update(ctx, BucketUsers, u.Subject, func(old []byte, exists bool) ([]byte, error) {
+		if !exists {
+			return nil, fmt.Errorf("%w: user %q", ErrNotFound, clip(ref))
+		}
+		var cur User
+		if err := json.Unmarshal(old, &cur); err != nil {
+			return nil, fmt.Errorf("directory: decode user %q: %w", u.Subject, err)
+		}
+		out = cur
+		if cur.Disabled == disabled {
+			return old, nil
+		}
+		now := d.now().UTC()
+		out.Disabled, out.Updated = disabled, now
+		if disabled {
+			out.SessionsNotBefore = now
+		}
+		return json.Marshal(out)
+	})
+	if errors.Is(err, persistence.ErrNotFound) {
+		return User{}, fmt.Errorf("%w: user %q", ErrNotFound, clip(ref))
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("directory: disable user: %w", err)
+	}
+	return out, nil
+}
+
 // Authenticate checks a username and password. Unknown username and wrong
 // password both give ErrInvalidCredentials, after the same argon2id work:
 // an unknown user is checked against a dummy hash made at New, so the
@@ -355,6 +455,11 @@ func (d *Directory) Authenticate(ctx context.Context, username, password string)
 	}
 	if !ok {
 		return User{}, ErrInvalidCredentials
+	}
+	if u.Disabled {
+		// Told only to whoever knows the password; it still matches
+		// ErrInvalidCredentials, so the page says the same.
+		return User{}, ErrUserDisabled
 	}
 	return u, nil
 }

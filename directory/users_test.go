@@ -496,3 +496,64 @@ func (c *clock) Add(d time.Duration) {
 	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
 }
+
+// Disabling a user refuses their password, makes every earlier sign-in
+// inactive and stamps the record; enabling them again lets them sign in
+// anew but keeps the earlier sign-ins ended.
+func TestDisableAndEnableUser(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{now: time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)}
+	opts := fast
+	opts.Now = clk.Now
+	d, _ := newDirectory(t, opts)
+	u := mustCreateUser(t, d, directory.NewUser{Username: "carol", Password: "a long enough password"})
+	signedIn := clk.Now()
+	clk.Add(time.Minute)
+	active := func(at time.Time) bool {
+		t.Helper()
+		ok, err := d.SubjectActive(ctx, u.Subject, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	if !active(signedIn) {
+		t.Fatal("an enabled user's sign-in is inactive")
+	}
+	disabled, err := d.SetUserDisabled(ctx, "carol", true)
+	if err != nil || !disabled.Disabled || !disabled.Updated.Equal(clk.Now()) || !disabled.SessionsNotBefore.Equal(clk.Now()) {
+		t.Fatalf("disable: %+v %v", disabled, err)
+	}
+	if _, err := d.Authenticate(ctx, "carol", "a long enough password"); !errors.Is(err, directory.ErrUserDisabled) || !errors.Is(err, directory.ErrInvalidCredentials) {
+		t.Fatalf("disabled user's password: %v", err)
+	}
+	if _, err := d.Authenticate(ctx, "carol", "wrong password entirely"); errors.Is(err, directory.ErrUserDisabled) {
+		t.Fatal("a wrong password learns that the user is disabled")
+	}
+	if active(signedIn) || active(clk.Now().Add(time.Minute)) {
+		t.Fatal("a disabled user is active")
+	}
+	clk.Add(time.Minute)
+	enabled, err := d.SetUserDisabled(ctx, u.Subject, false)
+	if err != nil || enabled.Disabled || !enabled.Updated.Equal(clk.Now()) {
+		t.Fatalf("enable: %+v %v", enabled, err)
+	}
+	if active(signedIn) {
+		t.Fatal("enabling brought an old sign-in back")
+	}
+	if !active(clk.Now()) {
+		t.Fatal("a sign-in after enabling is inactive")
+	}
+	if _, err := d.Authenticate(ctx, "carol", "a long enough password"); err != nil {
+		t.Fatalf("enabled user's password: %v", err)
+	}
+	if _, err := d.SetUserDisabled(ctx, "nobody", true); !errors.Is(err, directory.ErrNotFound) {
+		t.Fatalf("disable an unknown user: %v", err)
+	}
+	if err := d.DeleteUser(ctx, "carol"); err != nil {
+		t.Fatal(err)
+	}
+	if active(clk.Now()) {
+		t.Fatal("a deleted user is active")
+	}
+}

@@ -196,8 +196,8 @@ func TestScopeClaims(t *testing.T) {
 		want  []string
 		not   []string
 	}{
-		{"openid profile", []string{"name", "given_name", "family_name", "preferred_username", "locale"}, []string{"email", "address", "phone_number"}},
-		{"openid email", []string{"email", "email_verified"}, []string{"name", "address"}},
+		{"openid profile", []string{"name", "given_name", "family_name", "preferred_username", "locale", "updated_at"}, []string{"email", "address", "phone_number"}},
+		{"openid email", []string{"email", "email_verified"}, []string{"name", "address", "updated_at"}},
 		{"openid address", []string{"address"}, []string{"email", "name"}},
 		{"openid phone", []string{"phone_number"}, []string{"email", "address"}},
 	}
@@ -222,6 +222,29 @@ func TestScopeClaims(t *testing.T) {
 				t.Errorf("sub %v", ui["sub"])
 			}
 		})
+	}
+}
+
+// TestUpdatedAtClaim: updated_at, advertised in claims_supported, is the
+// user record's last change in seconds since the epoch (OIDC Core §5.1),
+// from userinfo with the profile scope and in the ID token when the
+// claims parameter asks for it there.
+func TestUpdatedAtClaim(t *testing.T) {
+	o := startOP(t)
+	want := float64(o.user.Updated.Unix())
+	if o.user.Updated.IsZero() {
+		t.Fatal("a new user has no update time")
+	}
+	p := baseParams()
+	p["scope"] = "openid profile"
+	p["claims"] = `{"id_token":{"updated_at":null}}`
+	cb := o.signIn(t, browser(t), o.authorizeURL(p))
+	_, tok := o.redeem(t, cb.Query().Get("code"), "")
+	if _, ui, _ := o.userinfo(t, tok["access_token"].(string)); ui["updated_at"] != want {
+		t.Fatalf("userinfo updated_at = %v (%T), want %v", ui["updated_at"], ui["updated_at"], want)
+	}
+	if got := idClaims(t, tok["id_token"].(string))["updated_at"]; got != want {
+		t.Fatalf("ID token updated_at = %v, want %v", got, want)
 	}
 }
 

@@ -60,6 +60,8 @@ type Config struct {
 	Requests RequestsConfig `yaml:"requests"`
 	// Registration: dynamic client registration (RFC 7591, RFC 7592).
 	Registration RegistrationConfig `yaml:"registration"`
+	// ClientAuth: how clients authenticate (private_key_jwt).
+	ClientAuth ClientAuthConfig `yaml:"client_auth"`
 	// Clients are static relying parties, read-only at run time (dynamic
 	// ones live in the store, managed through the admin API).
 	Clients []ClientConfig `yaml:"clients"`
@@ -208,6 +210,15 @@ type RegistrationConfig struct {
 // issues tokens). Otherwise nobody could register, so it is not mounted.
 func (c Config) RegistrationEnabled() bool {
 	return c.Registration.Open || c.Registration.InitialAccessToken != "" || c.Admin.Token != ""
+}
+
+// ClientAuthConfig is about client authentication at /token, /par,
+// /revoke and /introspect.
+type ClientAuthConfig struct {
+	// AcceptTokenEndpointAudience also accepts private_key_jwt
+	// assertions whose aud is the token endpoint URL (a single string),
+	// as older clients send. Off: aud must be the issuer.
+	AcceptTokenEndpointAudience bool `yaml:"accept_token_endpoint_audience"`
 }
 
 // PasswordsConfig holds argon2id parameters (RFC 9106).

@@ -31,14 +31,17 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 	if err != nil {
 		return nil, err
 	}
-	// RFC 9126 §2: an assertion may name the issuer, the token endpoint
-	// or the PAR endpoint.
-	clients := &clientauth.Authenticator{Dir: n.dir, Audiences: []string{cfg.Issuer, base + token.Path, base + auth.PARPath}, Now: now, Keys: fetcher.ClientKeys}
+	// Client assertions name the issuer, at every endpoint
+	// (draft-ietf-oauth-rfc7523bis); the token endpoint only if allowed.
+	clients := &clientauth.Authenticator{Dir: n.dir, Issuer: cfg.Issuer, Now: now, Keys: fetcher.ClientKeys}
+	if cfg.ClientAuth.AcceptTokenEndpointAudience {
+		clients.TokenEndpoint = base + token.Path
+	}
 	if cfg.RateLimit.Enabled {
 		clients.Limit = router.TakeClient
 	}
 	jose := joseOps{Crypto: cryptoPool, Client: crypto.Client{Requester: n.actors, Pool: n.pool}}
-	checker := &userinfo.Checker{Issuer: cfg.Issuer, Alg: cfg.Tokens.AccessTokenAlg, Verifier: cryptoPool, Sessions: sessions, Now: now}
+	checker := &userinfo.Checker{Issuer: cfg.Issuer, Alg: cfg.Tokens.AccessTokenAlg, Verifier: cryptoPool, Sessions: sessions, Users: n.dir, Now: now}
 	var fronts []router.FrontEnd
 	for _, role := range cfg.Roles {
 		switch role {
@@ -70,7 +73,7 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 				RefreshTTL: cfg.Tokens.RefreshTokenTTL.D(), AccessTokenAlg: cfg.Tokens.AccessTokenAlg, Now: now,
 			}, clients, sessions, cryptoPool, n.dir, logger.With("front", RoleToken)).WithEncryption(cryptoPool, fetcher.ClientKeys))
 		case RoleUserinfo:
-			fronts = append(fronts, userinfo.New(checker, n.dir, logger.With("front", RoleUserinfo)).WithResponses(&userinfo.Responses{
+			fronts = append(fronts, userinfo.New(checker, logger.With("front", RoleUserinfo)).WithResponses(&userinfo.Responses{
 				Issuer: cfg.Issuer, Clients: n.dir, Signer: cryptoPool, Encrypter: cryptoPool, Keys: fetcher.ClientKeys,
 			}))
 		case RoleManagement:
@@ -160,7 +163,7 @@ func metadata(cfg Config) discovery.Metadata {
 		SubjectTypesSupported:              []string{"public"},
 		IDTokenSigningAlgValuesSupported:   cfg.Keys.SigningAlgs(),
 		TokenEndpointAuthMethodsSupported:  clientauth.Methods,
-		TokenEndpointAuthSigningAlgs:       []string{"RS256", "PS256", "ES256", "EdDSA"},
+		TokenEndpointAuthSigningAlgs:       directory.TokenEndpointAuthSigningAlgs,
 		RevocationEndpointAuthMethods:      clientauth.Methods,
 		IntrospectionEndpointAuthMethods:   clientauth.Methods,
 		ClaimsSupported:                    oauth2.SupportedClaims(),

@@ -182,6 +182,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 		AccessTokenTTL: cfg.Tokens.AccessTokenTTL.D(),
 		CeremonyTTL:    5 * time.Minute,
 		IdleTimeout:    cfg.Session.IdleTimeout.D(),
+		Subjects:       n.dir,
 		Logger:         logger.With("actor", session.Kind),
 	})
 	kinds := []*pc.Kind{kind, sessionKind, ratelimit.NewKind(ratelimit.Config{Now: now, Logger: logger.With("actor", ratelimit.Kind)})}

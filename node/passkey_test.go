@@ -283,3 +283,25 @@ func TestPasskeyRefusals(t *testing.T) {
 		refused(t, st, out)
 	})
 }
+
+// A disabled user's passkey does not sign them in, and their session
+// cannot add passkeys.
+func TestPasskeyOfDisabledUserIsRefused(t *testing.T) {
+	o := startOP(t)
+	auth, cred := o.newKey(virtualwebauthn.AuthenticatorOptions{})
+	signedIn := o.signedIn(t)
+	if st, raw := o.register(t, signedIn, o.rp(), auth, cred); st != 200 {
+		t.Fatalf("register: %d %s", st, raw)
+	}
+	if _, err := o.n.Directory().SetUserDisabled(t.Context(), "alice", true); err != nil {
+		t.Fatal(err)
+	}
+	pl := o.beginPasskeyLogin(t, browser(t), baseParams())
+	cred.Counter++
+	if st, out := o.finishPasskeyLogin(t, pl, virtualwebauthn.CreateAssertionResponse(o.rp(), auth, cred, *pl.options)); st != 403 || out["error_description"] != "This account is disabled." {
+		t.Fatalf("passkey sign-in of a disabled user: %d %v", st, out)
+	}
+	if acct := get(t, signedIn, o.issuer+"/account"); acct.status != 401 {
+		t.Fatalf("account page of a disabled user's session: %d", acct.status)
+	}
+}

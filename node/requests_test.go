@@ -778,9 +778,19 @@ func TestAdminIssuedInitialTokens(t *testing.T) {
 	if status != 201 || tok == "" {
 		t.Fatalf("issue: %d %v", status, out)
 	}
-	// A refused body does not spend the token.
+	// A refused registration does not spend the token: neither a body
+	// refused as it is read nor metadata refused when the client is
+	// built (an algorithm the node has no key for).
 	if status, r := o.registerClient(t, tok, map[string]any{"redirect_uris": []string{"http://rp.example/cb"}}); status != 400 || r.raw["error"] != "invalid_redirect_uri" {
 		t.Fatalf("bad body: %d %v", status, r.raw)
+	}
+	for _, bad := range []map[string]any{
+		{"redirect_uris": []string{rpRedirect}, "id_token_signed_response_alg": "HS256"},
+		{"redirect_uris": []string{rpRedirect}, "token_endpoint_auth_method": "private_key_jwt"},
+	} {
+		if status, r := o.registerClient(t, tok, bad); status != 400 || r.raw["error"] != "invalid_client_metadata" {
+			t.Fatalf("bad metadata %v: %d %v", bad, status, r.raw)
+		}
 	}
 	if status, cl := o.registerClient(t, tok, md2); status != 201 || cl.ID == "" {
 		t.Fatalf("with an issued token: %d %v", status, cl.raw)
@@ -949,7 +959,7 @@ func TestEncryptionToJWKSURIKeys(t *testing.T) {
 		return cb.Query().Get("code")
 	}
 	redeem := func(code string) (int, map[string]any) {
-		assertion := signObj(t, jose.ES256, sig, "s", map[string]any{"iss": cl.ID, "sub": cl.ID, "aud": o.issuer + "/token",
+		assertion := signObj(t, jose.ES256, sig, "s", map[string]any{"iss": cl.ID, "sub": cl.ID, "aud": o.issuer,
 			"jti": fmt.Sprint(time.Now().UnixNano()), "exp": o.clock.Now().Add(time.Minute).Unix()})
 		return o.tokenRequest(t, "", url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {rpRedirect},
 			"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}, "client_assertion": {assertion}})
@@ -993,9 +1003,9 @@ func TestEncryptionToJWKSURIKeys(t *testing.T) {
 		t.Fatalf("userinfo plaintext %s: %v", pt, err)
 	}
 
-	// PAR with private_key_jwt: an assertion for the PAR endpoint is
-	// accepted (RFC 9126 §2).
-	parAssertion := signObj(t, jose.ES256, sig, "s", map[string]any{"iss": cl.ID, "sub": cl.ID, "aud": o.issuer + "/par",
+	// PAR with private_key_jwt: the assertion names the issuer, as at
+	// every endpoint (draft-ietf-oauth-rfc7523bis).
+	parAssertion := signObj(t, jose.ES256, sig, "s", map[string]any{"iss": cl.ID, "sub": cl.ID, "aud": o.issuer,
 		"jti": fmt.Sprint(time.Now().UnixNano()), "exp": o.clock.Now().Add(time.Minute).Unix()})
 	status, par := o.push(t, "", "", url.Values{"client_id": {cl.ID}, "response_type": {"code"}, "redirect_uri": {rpRedirect}, "scope": {"openid"},
 		"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}, "client_assertion": {parAssertion}})

@@ -1755,10 +1755,17 @@ func (x *CheckGrant) GetTokenSecret() string {
 	return ""
 }
 
+// RevokeGrant ends a grant for the client it was issued to (RFC 7009),
+// only on proof of a token of it: the current refresh token's secret, or
+// access_token when the front end verified an access token naming the
+// grant (signature, issuer, audience, expiry). Without either nothing
+// changes: the ids alone are in every access token and ID token.
 type RevokeGrant struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	GrantId       string                 `protobuf:"bytes,1,opt,name=grant_id,json=grantId,proto3" json:"grant_id,omitempty"`
 	ClientId      string                 `protobuf:"bytes,2,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	TokenSecret   string                 `protobuf:"bytes,3,opt,name=token_secret,json=tokenSecret,proto3" json:"token_secret,omitempty"`
+	AccessToken   bool                   `protobuf:"varint,4,opt,name=access_token,json=accessToken,proto3" json:"access_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1805,6 +1812,20 @@ func (x *RevokeGrant) GetClientId() string {
 		return x.ClientId
 	}
 	return ""
+}
+
+func (x *RevokeGrant) GetTokenSecret() string {
+	if x != nil {
+		return x.TokenSecret
+	}
+	return ""
+}
+
+func (x *RevokeGrant) GetAccessToken() bool {
+	if x != nil {
+		return x.AccessToken
+	}
+	return false
 }
 
 type EndSession struct {
@@ -2143,10 +2164,12 @@ const file_actors_messages_session_proto_rawDesc = "" +
 	"\n" +
 	"CheckGrant\x12\x19\n" +
 	"\bgrant_id\x18\x01 \x01(\tR\agrantId\x12!\n" +
-	"\ftoken_secret\x18\x02 \x01(\tR\vtokenSecret\"E\n" +
+	"\ftoken_secret\x18\x02 \x01(\tR\vtokenSecret\"\x8b\x01\n" +
 	"\vRevokeGrant\x12\x19\n" +
 	"\bgrant_id\x18\x01 \x01(\tR\agrantId\x12\x1b\n" +
-	"\tclient_id\x18\x02 \x01(\tR\bclientId\"\f\n" +
+	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12!\n" +
+	"\ftoken_secret\x18\x03 \x01(\tR\vtokenSecret\x12!\n" +
+	"\faccess_token\x18\x04 \x01(\bR\vaccessToken\"\f\n" +
 	"\n" +
 	"EndSession\"\xc4\x03\n" +
 	"\fSessionReply\x12-\n" +

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"testing"
@@ -35,8 +36,8 @@ func TestOperationsNeverChangeTheAdoptedState(t *testing.T) {
 			Ceremonies: []*messages.Ceremony{{Kind: "login", Challenge: "ch", ExpiresMs: future}},
 		}
 	}
-	g := &grain{sid: "sid", cfg: Config{Now: time.Now, CodeTTL: time.Minute, PendingTTL: time.Minute, LoginTTL: time.Hour,
-		AccessTokenTTL: time.Hour, CeremonyTTL: time.Minute, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}}
+	cfg := Config{Now: time.Now, CodeTTL: time.Minute, PendingTTL: time.Minute, LoginTTL: time.Hour,
+		AccessTokenTTL: time.Hour, CeremonyTTL: time.Minute, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	calls := map[string]*messages.SessionCall{
 		"get":           {Op: &messages.SessionCall_Get{Get: &messages.GetSession{ClientId: "rp", Rid: "rid"}}},
 		"begin":         {Op: &messages.SessionCall_Begin{Begin: &messages.BeginAuth{Request: &messages.AuthRequest{ClientId: "rp"}}}},
@@ -49,25 +50,78 @@ func TestOperationsNeverChangeTheAdoptedState(t *testing.T) {
 		"refresh":       {Op: &messages.SessionCall_Refresh{Refresh: &messages.RefreshGrant{GrantId: "g1", TokenSecret: "rt", ClientId: "rp"}}},
 		"refresh-reuse": {Op: &messages.SessionCall_Refresh{Refresh: &messages.RefreshGrant{GrantId: "g1", TokenSecret: "old", ClientId: "rp"}}},
 		"check":         {Op: &messages.SessionCall_Check{Check: &messages.CheckGrant{GrantId: "g1", TokenSecret: "rt"}}},
-		"revoke":        {Op: &messages.SessionCall_Revoke{Revoke: &messages.RevokeGrant{GrantId: "g1", ClientId: "rp"}}},
+		"revoke":        {Op: &messages.SessionCall_Revoke{Revoke: &messages.RevokeGrant{GrantId: "g1", ClientId: "rp", TokenSecret: "rt"}}},
 		"logout":        {Op: &messages.SessionCall_Logout{Logout: &messages.EndSession{}}},
 		"start":         {Op: &messages.SessionCall_Start{Start: &messages.StartCeremony{Ceremony: &messages.Ceremony{Kind: "login", Challenge: "ch2"}}}},
 		"take":          {Op: &messages.SessionCall_Take{Take: &messages.TakeCeremony{Kind: "login", Challenge: "ch"}}},
 	}
-	for name, call := range calls {
-		t.Run(name, func(t *testing.T) {
-			adopted := rich()
-			before := proto.Clone(adopted)
-			o := &op{g: g, st: shallowCopy(adopted), now: now, secret: "sec", reply: &messages.SessionReply{}}
-			call.Secret = "sec"
-			err := o.run(call)
-			if !proto.Equal(adopted, before) {
-				t.Fatalf("%s (err %v) changed the adopted state:\n%v\nwas\n%v", name, err, adopted, before)
-			}
-			if name != "get" && name != "check" && !o.changed {
-				t.Fatalf("%s changed nothing (err %v): the case tests nothing", name, err)
-			}
-		})
+	// With the user gone, ops that use the login end everything of the
+	// user's: on a copy too, including reads, which otherwise work on
+	// the adopted state itself.
+	for _, mode := range []struct {
+		name     string
+		subjects Subjects
+	}{{"user active", nil}, {"user gone", noSubjects{}}} {
+		g := &grain{sid: "sid", cfg: cfg}
+		g.cfg.Subjects = mode.subjects
+		for name, call := range calls {
+			t.Run(mode.name+"/"+name, func(t *testing.T) {
+				adopted := rich()
+				before := proto.Clone(adopted)
+				g.st = adopted
+				st := shallowCopy(adopted)
+				if readOnly(call) {
+					st = adopted // as handle does
+				}
+				o := &op{ctx: t.Context(), g: g, st: st, now: now, secret: "sec", reply: &messages.SessionReply{}}
+				call.Secret = "sec"
+				err := o.run(call)
+				if !proto.Equal(adopted, before) {
+					t.Fatalf("%s (err %v) changed the adopted state:\n%v\nwas\n%v", name, err, adopted, before)
+				}
+				if mode.subjects == nil && name != "get" && name != "check" && !o.changed {
+					t.Fatalf("%s changed nothing (err %v): the case tests nothing", name, err)
+				}
+			})
+		}
+	}
+}
+
+// noSubjects is a directory in which no user exists any more.
+type noSubjects struct{}
+
+func (noSubjects) SubjectActive(context.Context, string, time.Time) (bool, error) { return false, nil }
+
+// An op that finds the session's user gone ends the login and revokes
+// every grant of theirs, offline_access ones too, and the read that
+// noticed it answers as if nobody were signed in.
+func TestGoneUserEndsTheSession(t *testing.T) {
+	now := time.Now()
+	future := now.Add(time.Hour).UnixMilli()
+	login := &messages.Login{Subject: "u", AuthTimeMs: now.UnixMilli()}
+	st := &messages.SessionState{Sid: "sid", SecretHash: hash("sec"), Login: login, LoginExpiresMs: future,
+		Consents: map[string]*messages.Consent{"rp": {Scopes: []string{"openid"}}},
+		Codes:    []*messages.Code{{Hash: hash("c"), ExpiresMs: future, Login: login, Request: &messages.AuthRequest{ClientId: "rp"}}},
+		Grants: []*messages.Grant{
+			{Id: "g1", ClientId: "rp", Login: login, Scopes: []string{"openid", "offline_access"}, RefreshHash: hash("rt"), RefreshExpiresMs: future},
+			{Id: "g2", ClientId: "rp", Login: &messages.Login{Subject: "other"}, RefreshHash: hash("rt2"), RefreshExpiresMs: future},
+		}}
+	g := &grain{sid: "sid", st: st, cfg: Config{Now: time.Now, Subjects: noSubjects{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}}
+	o := &op{ctx: t.Context(), g: g, st: st, now: now, secret: "sec", reply: &messages.SessionReply{}}
+	if err := o.run(&messages.SessionCall{Secret: "sec", Op: &messages.SessionCall_Get{Get: &messages.GetSession{ClientId: "rp"}}}); err != nil {
+		t.Fatal(err)
+	}
+	switch {
+	case !o.changed || o.st == st:
+		t.Fatal("the ended session is not written, or was changed in place")
+	case o.reply.Login != nil || o.st.Login != nil || o.st.Consents != nil:
+		t.Fatalf("login kept: %v", o.st)
+	case len(o.st.Codes) != 0:
+		t.Fatalf("codes kept: %v", o.st.Codes)
+	case !o.st.Grants[0].Revoked || o.st.Grants[0].RefreshHash != nil:
+		t.Fatalf("the offline_access grant of the gone user stands: %v", o.st.Grants[0])
+	case o.st.Grants[1].Revoked:
+		t.Fatal("another user's grant was revoked")
 	}
 }
 

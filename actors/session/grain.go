@@ -1,6 +1,7 @@
 package session
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -52,7 +53,20 @@ type Config struct {
 	CeremonyTTL time.Duration
 	// IdleTimeout passivates an idle grain (its state is on disk).
 	IdleTimeout time.Duration
-	Logger      *slog.Logger
+	// Subjects tells whether a signed-in user may still use what the
+	// sign-in gave (nil: always; tests of the grain alone).
+	Subjects Subjects
+	Logger   *slog.Logger
+}
+
+// Subjects is what the grain asks of the user directory before it uses a
+// login: to answer with it, issue a code, redeem one or refresh a grant.
+type Subjects interface {
+	// SubjectActive reports whether a sign-in of subject made at
+	// authTime may still be used: the user exists, is enabled, and
+	// signed in after their sessions were last ended. An error means the
+	// directory could not tell: the grain then fails closed.
+	SubjectActive(ctx context.Context, subject string, authTime time.Time) (bool, error)
 }
 
 // NewKind returns the cluster kind that activates Session grains.
@@ -73,6 +87,9 @@ type grain struct {
 	sid    string
 	st     *messages.SessionState // nil: no such session
 	loaded bool
+	// gone: a call found no session before the grain took ownership;
+	// the grain stops after answering (see peek).
+	gone bool
 }
 
 func (g *grain) Receive(ctx actor.Context) {
@@ -99,7 +116,7 @@ func (g *grain) Receive(ctx actor.Context) {
 			return
 		}
 		ctx.Respond(reply)
-		if g.loaded && g.st == nil {
+		if g.gone || (g.loaded && g.st == nil) {
 			// No such session (any longer): nothing worth keeping in
 			// memory, and random cookies must not pile up idle grains.
 			ctx.Poison(ctx.Self())
@@ -113,6 +130,7 @@ func errInvalid(format string, args ...any) error {
 }
 
 var (
+	errInactive  = errInvalid("the user no longer exists or is disabled")
 	errNoSession = fmt.Errorf("%w: no such session", messages.ErrNotFound)
 	errSecret    = errInvalid("session secret mismatch")
 	errNoLogin   = errInvalid("not signed in")
@@ -147,6 +165,11 @@ func (g *grain) load(ctx context.Context) error {
 // the adopted state never changes and a call costs what it touches, not
 // the whole record.
 func (g *grain) handle(ctx context.Context, call *messages.SessionCall) (*messages.SessionReply, error) {
+	if !g.loaded {
+		if reply, ok := g.peek(ctx, call); ok {
+			return reply, nil
+		}
+	}
 	store, err := g.own.Store(ctx)
 	if err != nil {
 		return nil, err
@@ -181,7 +204,7 @@ func (g *grain) handle(ctx context.Context, call *messages.SessionCall) (*messag
 		// coming back with its cookie would pass Get and then fail Begin.
 		next = nil
 	}
-	op := &op{g: g, st: next, now: now, secret: call.Secret, callID: call.CallId, reply: &messages.SessionReply{}}
+	op := &op{ctx: ctx, g: g, st: next, now: now, secret: call.Secret, callID: call.CallId, reply: &messages.SessionReply{}}
 	err = op.run(call)
 	changed := op.changed || pruned
 	if changed {
@@ -204,6 +227,30 @@ func (g *grain) handle(ctx context.Context, call *messages.SessionCall) (*messag
 	return op.reply, nil
 }
 
+// peek answers a call for a session that does not exist without taking
+// the grain's ownership, which on a cluster store is a replicated write
+// (and another to give it back): a random cookie, code or token costs one
+// read and leaves nothing behind. ok is false when the session exists,
+// when the call would create it (BeginAuth with create), or when the
+// store cannot tell: the grain then takes ownership and loads as usual
+// (a read made before owning may miss the last write of a previous
+// owner, so it never stands in for the load).
+func (g *grain) peek(ctx context.Context, call *messages.SessionCall) (*messages.SessionReply, bool) {
+	if _, err := g.cfg.Store.Get(ctx, Bucket, g.sid); !errors.Is(err, persistence.ErrNotFound) {
+		return nil, false
+	}
+	o := &op{ctx: ctx, g: g, now: g.cfg.Now(), secret: call.Secret, callID: call.CallId, reply: &messages.SessionReply{}}
+	err := o.run(call)
+	if o.changed {
+		return nil, false
+	}
+	g.gone = true
+	if err != nil {
+		return &messages.SessionReply{Error: toError(err)}, true
+	}
+	return o.reply, true
+}
+
 func toError(err error) *messages.Error {
 	switch {
 	case errors.Is(err, messages.ErrNotFound):
@@ -212,6 +259,8 @@ func toError(err error) *messages.Error {
 		return messages.NewError(messages.CodeInvalidScope, "%s", err)
 	case errors.Is(err, messages.ErrInvalid):
 		return messages.NewError(messages.CodeInvalid, "%s", err)
+	case errors.Is(err, messages.ErrUnavailable):
+		return messages.NewError(messages.CodeUnavailable, "%s", err)
 	default:
 		return messages.NewError(messages.CodeInternal, "%s", err)
 	}
@@ -356,6 +405,7 @@ func grantEnd(gr *messages.Grant, accessTTL time.Duration) int64 {
 
 // op is one call being applied to a state copy.
 type op struct {
+	ctx     context.Context
 	g       *grain
 	st      *messages.SessionState
 	now     time.Time
@@ -408,6 +458,68 @@ func (o *op) browser() error {
 	return nil
 }
 
+// active asks the directory whether login may still be used. When it may
+// not (the user was deleted or disabled, or signed in before their
+// sessions were ended), everything of that user in this session ends
+// (endSubject) and active reports false. An error: the directory could
+// not tell, and the op fails (closed).
+func (o *op) active(l *messages.Login) (bool, error) {
+	if l == nil || o.g.cfg.Subjects == nil {
+		return true, nil
+	}
+	ctx, cancel := context.WithTimeout(o.ctx, subjectTimeout)
+	defer cancel()
+	ok, err := o.g.cfg.Subjects.SubjectActive(ctx, l.Subject, time.UnixMilli(l.AuthTimeMs))
+	if err != nil {
+		o.g.cfg.Logger.Warn("session: user directory unavailable", "err", err)
+		return false, fmt.Errorf("%w: user directory unavailable", messages.ErrUnavailable)
+	}
+	if !ok {
+		o.endSubject(l.Subject)
+	}
+	return ok, nil
+}
+
+// subjectTimeout bounds one directory read inside the grain's mailbox.
+const subjectTimeout = 5 * time.Second
+
+// liveLogin checks the session's own login with active: afterwards the
+// session has no login if its user may no longer use it.
+func (o *op) liveLogin() error {
+	_, err := o.active(o.st.Login)
+	return err
+}
+
+// endSubject ends what the session holds for subject, a user who was
+// deleted or disabled: the login (with its consents, pending requests
+// and ceremonies) if it is theirs, their codes not yet redeemed, and
+// every grant of theirs, offline_access ones too.
+func (o *op) endSubject(subject string) {
+	o.writable()
+	if o.st.Login != nil && o.st.Login.Subject == subject {
+		o.st.Login, o.st.LoginExpiresMs = nil, 0
+		o.st.Consents, o.st.Pending, o.st.Ceremonies = nil, nil, nil
+	}
+	o.st.Codes = slices.DeleteFunc(o.st.Codes, func(c *messages.Code) bool {
+		return !c.Redeemed && c.Login.GetSubject() == subject
+	})
+	for _, gr := range o.st.Grants {
+		if gr.Login.GetSubject() == subject {
+			o.revokeGrant(gr, "user deleted or disabled")
+		}
+	}
+	o.changed = true
+	o.g.cfg.Logger.Warn("session ended: user deleted or disabled", "audit", true, "sid", o.g.sid, "sub", subject)
+}
+
+// writable makes the op's state its own copy when it is still the
+// adopted one (reads work on the adopted state, see handle).
+func (o *op) writable() {
+	if o.st != nil && o.st == o.g.st {
+		o.st = shallowCopy(o.st)
+	}
+}
+
 func (o *op) consented(clientID string) []string {
 	if c := o.st.Consents[clientID]; c != nil {
 		return c.Scopes
@@ -417,6 +529,9 @@ func (o *op) consented(clientID string) []string {
 
 func (o *op) get(m *messages.GetSession) error {
 	if err := o.browser(); err != nil {
+		return err
+	}
+	if err := o.liveLogin(); err != nil {
 		return err
 	}
 	o.reply.Login = o.st.Login
@@ -480,6 +595,12 @@ func (o *op) login(m *messages.CompleteLogin) error {
 	if m.Login.GetSubject() == "" {
 		return errInvalid("login without subject")
 	}
+	// Deleted or disabled since the front end checked the password.
+	if ok, err := o.active(&messages.Login{Subject: m.Login.Subject, AuthTimeMs: o.ms()}); err != nil {
+		return err
+	} else if !ok {
+		return errInactive
+	}
 	if o.st.Login != nil && o.st.Login.Subject != m.Login.Subject {
 		// Another user on this browser: what the last one consented to is
 		// not theirs.
@@ -523,6 +644,9 @@ func (o *op) consent(m *messages.GiveConsent) error {
 	if err := o.browser(); err != nil {
 		return err
 	}
+	if err := o.liveLogin(); err != nil {
+		return err
+	}
 	if o.st.Login == nil {
 		return errNoLogin
 	}
@@ -559,6 +683,11 @@ func (o *op) consent(m *messages.GiveConsent) error {
 
 func (o *op) issue(m *messages.IssueCode) error {
 	if err := o.browser(); err != nil {
+		return err
+	}
+	// No code for a user who was deleted or disabled: the login is gone,
+	// and the request is answered as if nobody were signed in.
+	if err := o.liveLogin(); err != nil {
 		return err
 	}
 	req := m.Request
@@ -690,7 +819,11 @@ func (o *op) redeem(m *messages.RedeemCode) error {
 	if code.Redeemed {
 		if gr := o.findGrant(code.GrantId); o.ours(code.RedeemedBy) && gr != nil && !gr.Revoked {
 			// The same call again: its first answer was lost after the
-			// redemption was stored (a failover). Answer it once more.
+			// redemption was stored (a failover). Answer it once more,
+			// if its user still may.
+			if ok, err := o.active(gr.Login); err != nil || !ok {
+				return cmp.Or(err, errInactive)
+			}
 			return o.answerAgain(gr)
 		}
 		// RFC 6749 §4.1.2: a code used twice revokes what it produced.
@@ -716,6 +849,11 @@ func (o *op) redeem(m *messages.RedeemCode) error {
 		// RFC 9700 §2.1.1: a verifier for a code issued without a
 		// challenge is a downgrade attempt.
 		return errInvalid("code_verifier sent but no code_challenge was")
+	}
+	// No grant (and no ID token) for a user deleted or disabled since the
+	// code was issued: the code goes with the rest of theirs.
+	if ok, err := o.active(code.Login); err != nil || !ok {
+		return cmp.Or(err, errInactive)
 	}
 	gr := &messages.Grant{
 		Id:         NewID(16),
@@ -776,6 +914,11 @@ func (o *op) refresh(m *messages.RefreshGrant) error {
 	}
 	if gr.ClientId != m.ClientId {
 		return errInvalid("refresh token was issued to another client")
+	}
+	// RFC 9700 §4.14: a user deleted or disabled since the sign-in gets
+	// no more tokens, and the grant ends.
+	if ok, err := o.active(gr.Login); err != nil || !ok {
+		return cmp.Or(err, errInactive)
 	}
 	for _, s := range m.Scopes {
 		if !slices.Contains(gr.Scopes, s) {
@@ -852,6 +995,13 @@ func (o *op) revoke(m *messages.RevokeGrant) error {
 	if gr == nil || gr.ClientId != m.ClientId {
 		return nil
 	}
+	// The session and grant ids are in every access token and ID token:
+	// they prove nothing. A refresh token revokes only with its current
+	// secret (what introspection checks too); a rotated one is already
+	// dead, and presenting it here is not the reuse /token punishes.
+	if !m.AccessToken && (m.TokenSecret == "" || gr.RefreshHash == nil || !same(hash(m.TokenSecret), gr.RefreshHash)) {
+		return nil
+	}
 	o.revokeGrant(gr, "revoked by client")
 	return nil
 }
@@ -881,6 +1031,9 @@ func (o *op) startCeremony(m *messages.StartCeremony) error {
 	if err := o.browser(); err != nil {
 		return err
 	}
+	if err := o.liveLogin(); err != nil {
+		return err
+	}
 	c := m.Ceremony
 	switch {
 	case c == nil || c.Challenge == "":
@@ -904,6 +1057,12 @@ func (o *op) startCeremony(m *messages.StartCeremony) error {
 func (o *op) takeCeremony(m *messages.TakeCeremony) error {
 	if err := o.browser(); err != nil {
 		return err
+	}
+	if m.Kind == "register" {
+		// The passkey would be added for the login's user.
+		if err := o.liveLogin(); err != nil {
+			return err
+		}
 	}
 	for i, c := range o.st.Ceremonies {
 		if c.Kind == m.Kind && same([]byte(c.Challenge), []byte(m.Challenge)) {

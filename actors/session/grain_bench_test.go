@@ -9,6 +9,9 @@ import (
 
 	"authrim/actors/messages"
 	"authrim/actors/session"
+	"authrim/cluster"
+	"authrim/directory"
+	"authrim/persistence/bbolt"
 )
 
 // codesPerSession: a browser session holds a few codes at a time. Every
@@ -172,6 +175,85 @@ func BenchmarkSilentAuthorize(b *testing.B) {
 				if err != nil || r.Code == "" {
 					b.Error("issue", err)
 				}
+			})
+		})
+	}
+}
+
+// BenchmarkUserCheck is what the grain's user check (one directory read
+// of the signed-in user) adds to the calls that make it: a silent
+// authorization, a code redemption and a refresh, each without a
+// directory and with one on the same bbolt store. Durable writes off.
+func BenchmarkUserCheck(b *testing.B) {
+	req := &messages.AuthRequest{ClientId: "rp", RedirectUri: "https://rp.example/cb", Scopes: []string{"openid", "profile"},
+		Nonce: "n", ResponseType: "code", MaxAge: -1}
+	for _, dir := range []string{"none", "directory"} {
+		start := func(b *testing.B) (*cluster.Node, []session.Seed) {
+			store, err := bbolt.Open(b.TempDir(), bbolt.Options{NoSync: true})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { store.Close() })
+			subject := "sub-1"
+			var subjects session.Subjects
+			if dir == "directory" {
+				d, err := directory.New(store, directory.Options{Argon2Time: 1, Argon2MemoryKiB: 8 * 1024, Argon2Threads: 1})
+				if err != nil {
+					b.Fatal(err)
+				}
+				u, err := d.CreateUser(context.Background(), directory.NewUser{Username: "bench", Password: "a long enough password"})
+				if err != nil {
+					b.Fatal(err)
+				}
+				subject, subjects = u.Subject, d
+			}
+			n := startGrainsWith(b, store, subjects)
+			now := time.Now()
+			seeds := make([]session.Seed, 1024)
+			for i := range seeds {
+				s, _ := testSeed(now)
+				s.Subject = subject
+				key, value, err := session.Seeded(s)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := store.Put(context.Background(), session.Bucket, key, value); err != nil {
+					b.Fatal(err)
+				}
+				seeds[i] = s
+			}
+			return n, seeds
+		}
+		b.Run(dir+"/issue-when", func(b *testing.B) {
+			n, seeds := start(b)
+			parallel(b, func(i int) {
+				s := seeds[i%len(seeds)]
+				r, err := n.Sessions().Call(context.Background(), s.Sid, &messages.SessionCall{Secret: s.Secret, Op: &messages.SessionCall_Issue{Issue: &messages.IssueCode{
+					Request: req, When: &messages.IssueWhen{RequiredAcr: s.Acr, Consent: req.Scopes}}}})
+				if err != nil || r.Code == "" {
+					b.Error("issue", err)
+				}
+			})
+		})
+		b.Run(dir+"/refresh", func(b *testing.B) {
+			n, seeds := start(b)
+			tokens := make([]chan string, len(seeds))
+			for i, s := range seeds {
+				tokens[i] = make(chan string, 1)
+				tokens[i] <- s.RefreshToken(s.Grants[0])
+			}
+			parallel(b, func(i int) {
+				k := i % len(seeds)
+				tok := <-tokens[k]
+				sid, gid, secret, _ := session.SplitRefresh(tok)
+				r, err := n.Sessions().Call(context.Background(), sid, &messages.SessionCall{Op: &messages.SessionCall_Refresh{Refresh: &messages.RefreshGrant{
+					GrantId: gid, TokenSecret: secret, ClientId: "rp"}}})
+				if err != nil {
+					b.Error(err)
+					tokens[k] <- tok
+					return
+				}
+				tokens[k] <- r.RefreshToken
 			})
 		})
 	}

@@ -24,7 +24,9 @@ Usage:
                     --family-name F --phone P --locale L ... --claims JSON]
                                           create a user (claims: OIDC standard claims)
   authrim users list                      list users
-  authrim users delete USER               delete a user (username or subject)
+  authrim users delete USER               delete a user (username or subject); their sessions and tokens end
+  authrim users disable USER              stop a user signing in; their sessions and tokens end at once
+  authrim users enable USER               let a disabled user sign in again (old sessions stay ended)
   authrim users passkeys USER             list a user's passkeys (WebAuthn credentials)
   authrim users passkeys USER --delete ID delete one (ID as listed): a lost or cloned authenticator
   authrim clients add --auth-method M --grant-types a,b [--id ID] [--secret S] [--redirect-uri URI ...]

@@ -39,7 +39,7 @@ var userClaimFlags = []struct{ flag, claim, help string }{
 
 func usersCmd(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
 	if len(args) == 0 {
-		return usageError{msg: "users needs a subcommand: add, list, delete or passkeys"}
+		return usageError{msg: "users needs a subcommand: add, list, delete, disable, enable or passkeys"}
 	}
 	fs := flag.NewFlagSet("users "+args[0], flag.ContinueOnError)
 	client := adminFlags(fs)
@@ -66,6 +66,17 @@ func usersCmd(ctx context.Context, args []string, stdin io.Reader, stdout io.Wri
 			return err
 		}
 		fmt.Fprintf(stdout, "deleted user %s\n", pos[0])
+		return nil
+	case "disable", "enable":
+		pos, err := positionals(fs, args[1:], 1, "users "+args[0]+" needs exactly one USER (username or subject)")
+		if err != nil {
+			return err
+		}
+		var u management.UserView
+		if err := client.do(ctx, http.MethodPost, "/admin/users/"+url.PathEscape(pos[0])+"/"+args[0], nil, &u); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%sd user %s (%s)\n", args[0], u.Username, u.Subject)
 		return nil
 	case "passkeys":
 		return usersPasskeys(ctx, fs, client, args[1:], stdout)
@@ -174,10 +185,14 @@ func readPassword(r io.Reader) (string, error) {
 
 func printUsers(w io.Writer, v management.UsersView) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "USERNAME\tSUB\tEMAIL\tNAME\tCREATED")
+	fmt.Fprintln(tw, "USERNAME\tSUB\tEMAIL\tNAME\tCREATED\tSTATE")
 	for _, u := range v.Users {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", u.Username, u.Subject, claimText(u.Claims, "email"), claimText(u.Claims, "name"),
-			u.Created.Format("2006-01-02T15:04:05Z07:00"))
+		state := "enabled"
+		if u.Disabled {
+			state = "disabled"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", u.Username, u.Subject, claimText(u.Claims, "email"), claimText(u.Claims, "name"),
+			u.Created.Format("2006-01-02T15:04:05Z07:00"), state)
 	}
 	tw.Flush()
 }

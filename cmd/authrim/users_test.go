@@ -116,6 +116,26 @@ func TestUsersCmd(t *testing.T) {
 		t.Errorf("short password: %v, want the server's reason", err)
 	}
 
+	out, err = run("", "disable", "alice")
+	if err != nil || out != "disabled user Alice ("+u.Subject+")\n" {
+		t.Fatalf("disable: %q, %v", out, err)
+	}
+	if _, err := dir.Authenticate(ctx, "alice", "correct horse"); !errors.Is(err, directory.ErrUserDisabled) {
+		t.Fatalf("a disabled user signs in: %v", err)
+	}
+	if out, err := run("", "list"); err != nil || !strings.Contains(out, "disabled") {
+		t.Fatalf("list does not show the disabled user: %v\n%s", err, out)
+	}
+	if out, err = run("", "enable", u.Subject); err != nil || out != "enabled user Alice ("+u.Subject+")\n" {
+		t.Fatalf("enable: %q, %v", out, err)
+	}
+	if _, err := dir.Authenticate(ctx, "alice", "correct horse"); err != nil {
+		t.Fatalf("an enabled user cannot sign in: %v", err)
+	}
+	if _, err := run("", "disable", "nobody"); err == nil || !strings.Contains(err.Error(), "404") {
+		t.Errorf("disable an unknown user: %v, want a 404", err)
+	}
+
 	out, err = run("", "delete", "alice")
 	if err != nil || out != "deleted user alice\n" {
 		t.Fatalf("delete: %q, %v", out, err)
@@ -147,6 +167,8 @@ func TestUsersCmdUsage(t *testing.T) {
 		{"unknown flag", append([]string{"add", "--username", "x", "--pasword", "password1"}, conn...), "", "pasword"},
 		{"list with an argument", append([]string{"list", "x"}, conn...), "", "no arguments"},
 		{"delete without user", append([]string{"delete"}, conn...), "", "exactly one"},
+		{"disable without user", append([]string{"disable"}, conn...), "", "exactly one"},
+		{"enable with two users", append([]string{"enable", "a", "b"}, conn...), "", "exactly one"},
 		{"passkeys without user", append([]string{"passkeys"}, conn...), "", "exactly one USER"},
 		{"passkeys with two users", append([]string{"passkeys", "a", "b"}, conn...), "", "exactly one USER"},
 		{"passkeys --delete without id", append([]string{"passkeys", "alice", "--delete", ""}, conn...), "", "needs a passkey ID"},

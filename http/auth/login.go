@@ -141,6 +141,11 @@ func (h *Handler) login(c echo.Context) error {
 	}
 	user, err := h.users.Authenticate(ctx, username, password)
 	if err != nil {
+		if errors.Is(err, directory.ErrUserDisabled) {
+			// Only whoever knows the password learns it.
+			h.logger.InfoContext(ctx, "sign-in refused: user disabled", "audit", true, "client_id", req.ClientId, "username", username, "client_ip", ip)
+			return h.loginPage(c, http.StatusForbidden, f.secret, f.rid, req, username, msgDisabled)
+		}
 		if errors.Is(err, directory.ErrInvalidCredentials) || errors.Is(err, directory.ErrInvalid) {
 			h.logger.InfoContext(ctx, "sign-in failed", "audit", true, "client_id", req.ClientId, "username", username, "client_ip", ip)
 			// One message whether the user exists or not.
@@ -169,6 +174,9 @@ func (h *Handler) login(c echo.Context) error {
 // msgBadCredentials is the one answer to a wrong password and an unknown
 // username.
 const msgBadCredentials = "The username or password is not correct."
+
+// msgDisabled answers a right password, or passkey, of a disabled user.
+const msgDisabled = "This account is disabled."
 
 // signInKeys are the RateLimiter keys of a password attempt: the
 // username as the directory compares it (PRECIS case-mapped, so "Alice"

@@ -296,6 +296,10 @@ func (h *Handler) loginFinish(c echo.Context) error {
 		return h.jsonError(c, http.StatusBadRequest, "the passkey was not accepted")
 	}
 	subject := owner.u.Subject
+	if owner.u.Disabled {
+		h.logger.InfoContext(c.Request().Context(), "sign-in refused: user disabled", "audit", true, "method", "passkey", "sub", subject)
+		return h.jsonError(c, http.StatusForbidden, msgDisabled)
+	}
 	if cred.Authenticator.CloneWarning {
 		// The counter went backwards: two authenticators may hold this
 		// key. Refuse, and disable the passkey until the user or an

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"slices"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -42,9 +41,17 @@ type Directory interface {
 // Authenticator checks client credentials.
 type Authenticator struct {
 	Dir Directory
-	// Audiences a client assertion may name: the issuer and the endpoint.
-	Audiences []string
-	Now       func() time.Time
+	// Issuer is the audience a client assertion must name, as a single
+	// string (draft-ietf-oauth-rfc7523bis §4): an array, or the URL of
+	// one endpoint, lets an assertion made for another server or
+	// endpoint be replayed here (the 2025 audience injection attack on
+	// private_key_jwt).
+	Issuer string
+	// TokenEndpoint, when set, is accepted too, also only as a single
+	// string: older clients name the token endpoint (RFC 7523 §3). Off by
+	// default (client_auth.accept_token_endpoint_audience).
+	TokenEndpoint string
+	Now           func() time.Time
 	// Keys returns a client's public JWK set (its jwks, or its jwks_uri
 	// document); nil means the registered jwks only.
 	Keys func(ctx context.Context, c directory.Client) ([]byte, error)
@@ -169,6 +176,11 @@ func (a *Authenticator) privateKeyJWT(ctx context.Context, formID, assertion str
 		return directory.Client{}, invalidClient("client has no usable keys")
 	}
 	var claims jwt.Claims
+	// jwt.Claims reads aud as a list whether it was one: the raw member
+	// tells a string from an array.
+	var audOf struct {
+		Aud json.RawMessage `json:"aud"`
+	}
 	verified := false
 	for _, k := range keys.Keys {
 		if kid := tok.Headers[0].KeyID; kid != "" && k.KeyID != kid {
@@ -177,13 +189,18 @@ func (a *Authenticator) privateKeyJWT(ctx context.Context, formID, assertion str
 		if (k.Algorithm != "" && k.Algorithm != tok.Headers[0].Algorithm) || k.Use == "enc" {
 			continue
 		}
-		if err := tok.Claims(k.Key, &claims); err == nil {
+		if err := tok.Claims(k.Key, &claims, &audOf); err == nil {
 			verified = true
 			break
 		}
 	}
 	if !verified {
 		return directory.Client{}, invalidClient("client assertion signature invalid")
+	}
+	if alg := c.TokenEndpointAuthSigningAlg; alg != "" && tok.Headers[0].Algorithm != alg {
+		// OIDC Dynamic Client Registration §2: assertions signed with
+		// another alg than the registered one are refused.
+		return directory.Client{}, invalidClient("client assertion must be signed with " + alg)
 	}
 	now := a.Now()
 	if claims.Subject != id || claims.Issuer != id {
@@ -199,8 +216,12 @@ func (a *Authenticator) privateKeyJWT(ctx context.Context, formID, assertion str
 	if err := claims.ValidateWithLeeway(jwt.Expected{Time: now}, 30*time.Second); err != nil {
 		return directory.Client{}, invalidClient("assertion expired or not yet valid")
 	}
-	if !slices.ContainsFunc(a.Audiences, func(aud string) bool { return claims.Audience.Contains(aud) }) {
-		return directory.Client{}, invalidClient("assertion audience is not this server")
+	var aud string
+	if err := json.Unmarshal(audOf.Aud, &aud); err != nil {
+		return directory.Client{}, invalidClient("assertion aud must be the issuer identifier, as a single string")
+	}
+	if aud != a.Issuer && (a.TokenEndpoint == "" || aud != a.TokenEndpoint) {
+		return directory.Client{}, invalidClient("assertion aud must be the issuer identifier")
 	}
 	if err := a.Dir.UseJTI(ctx, id, claims.ID, claims.Expiry.Time()); err != nil {
 		if errors.Is(err, directory.ErrReplay) {

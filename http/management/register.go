@@ -27,13 +27,13 @@ const (
 
 // Registrar is what registration asks of the directory.
 type Registrar interface {
-	RegisterClient(ctx context.Context, in directory.NewClient) (directory.Client, string, string, error)
+	// RegisterClient spends initialToken (an initial access token issued
+	// through the admin API), when not empty, only if the client is
+	// created.
+	RegisterClient(ctx context.Context, in directory.NewClient, initialToken string) (directory.Client, string, string, error)
 	RegisteredClient(ctx context.Context, id, token string) (directory.Client, error)
 	UpdateRegisteredClient(ctx context.Context, id string, in directory.NewClient) (directory.Client, string, error)
 	DeleteClient(ctx context.Context, id string) error
-	// UseInitialToken spends an initial access token issued through the
-	// admin API (IssueInitialToken).
-	UseInitialToken(ctx context.Context, token string) error
 }
 
 // RegistrationConfig: who may register.
@@ -138,24 +138,37 @@ func (r *Registration) register(c echo.Context) error {
 	if err != nil {
 		return r.fail(c, err)
 	}
+	single := ""
 	if !r.cfg.Open {
-		// Checked after the body, so a bad request does not spend a
-		// single-use token.
 		tok := bearerToken(c)
 		sum := sha256.Sum256([]byte(tok))
 		standing := r.cfg.InitialAccessToken != "" && tok != "" && subtle.ConstantTimeCompare(sum[:], r.iat[:]) == 1
-		if !standing && (tok == "" || r.dir.UseInitialToken(ctx, tok) != nil) {
-			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="authrim", error="invalid_token"`)
-			return oauth2.Write(c, r.logger, oauth2.ErrInvalidToken.WithDescription("an initial access token is required to register"))
+		if !standing {
+			if tok == "" {
+				return r.noToken(c)
+			}
+			// A single-use token, spent by the directory only if the
+			// client is created: a refused registration keeps it.
+			single = tok
 		}
 	}
-	cl, secret, regToken, err := r.dir.RegisterClient(ctx, reg.Client)
+	cl, secret, regToken, err := r.dir.RegisterClient(ctx, reg.Client, single)
+	if errors.Is(err, directory.ErrInvalidCredentials) {
+		return r.noToken(c)
+	}
 	if err != nil {
 		return r.fail(c, err)
 	}
 	r.logger.InfoContext(ctx, "client registered", "audit", true, "client_id", cl.ID, "auth_method", cl.AuthMethod)
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return c.JSON(http.StatusCreated, r.response(cl, secret, regToken))
+}
+
+// noToken refuses a registration without a usable initial access token
+// (RFC 6750 §3).
+func (r *Registration) noToken(c echo.Context) error {
+	c.Response().Header().Set("WWW-Authenticate", `Bearer realm="authrim", error="invalid_token"`)
+	return oauth2.Write(c, r.logger, oauth2.ErrInvalidToken.WithDescription("an initial access token is required to register"))
 }
 
 // client authenticates a configuration request (RFC 7592 §2): the

@@ -2,14 +2,17 @@ package management
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"authrim/actors/messages"
 	"authrim/actors/session"
+	"authrim/directory"
 	"authrim/http/clientauth"
 	"authrim/http/oauth2"
 	"authrim/http/router"
@@ -78,9 +81,10 @@ func (t *Tokens) revoke(c echo.Context) error {
 		return oauth2.Write(c, t.logger, err)
 	}
 	ctx := c.Request().Context()
-	sid, gid := "", ""
-	if s, g, _, err := session.SplitRefresh(tok); err == nil {
-		sid, gid = s, g
+	var revoke *messages.RevokeGrant
+	sid := ""
+	if s, g, secret, err := session.SplitRefresh(tok); err == nil {
+		sid, revoke = s, &messages.RevokeGrant{GrantId: g, ClientId: clientID, TokenSecret: secret}
 	} else if strings.Count(tok, ".") == 2 {
 		at, _, err := t.check.Check(ctx, tok)
 		switch {
@@ -90,17 +94,31 @@ func (t *Tokens) revoke(c echo.Context) error {
 		case err == nil && at.GrantID == "" && at.ClientID == clientID:
 			// client_credentials tokens are short-lived and not revocable.
 			return oauth2.Write(c, t.logger, oauth2.ErrUnsupportedTokenType.WithDescription("client_credentials access tokens expire; they cannot be revoked"))
-		case err == nil:
-			sid, gid = at.SID, at.GrantID
+		case err == nil && at.GrantID != "":
+			// The signature verified: the token itself is the proof.
+			sid, revoke = at.SID, &messages.RevokeGrant{GrantId: at.GrantID, ClientId: clientID, AccessToken: true}
 		}
 	}
-	if gid != "" {
-		if _, err := t.sessions.Call(ctx, sid, &messages.SessionCall{Op: &messages.SessionCall_Revoke{Revoke: &messages.RevokeGrant{GrantId: gid, ClientId: clientID}}}); err != nil {
+	if revoke != nil {
+		if _, err := t.sessions.Call(ctx, sid, &messages.SessionCall{Op: &messages.SessionCall_Revoke{Revoke: revoke}}); err != nil {
 			return oauth2.Write(c, t.logger, err)
 		}
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return c.NoContent(http.StatusOK)
+}
+
+// userActive reports whether the user of a grant's login may still use
+// it: a refresh token of a user deleted or disabled since is inactive.
+func (t *Tokens) userActive(ctx context.Context, l *messages.Login) (bool, error) {
+	u, err := t.check.Users.User(ctx, l.GetSubject())
+	if errors.Is(err, directory.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return u.Active(time.UnixMilli(l.GetAuthTimeMs())), nil
 }
 
 // Introspection is the RFC 7662 §2.2 response.
@@ -134,6 +152,12 @@ func (t *Tokens) introspect(c echo.Context) error {
 			return oauth2.Write(c, t.logger, err)
 		}
 		if r.Active && r.Grant.ClientId == clientID {
+			if ok, err := t.userActive(ctx, r.Grant.Login); err != nil {
+				return oauth2.Write(c, t.logger, err)
+			} else if !ok {
+				c.Response().Header().Set("Cache-Control", "no-store")
+				return c.JSON(http.StatusOK, out)
+			}
 			g := r.Grant
 			out = Introspection{Active: true, Scope: strings.Join(g.Scopes, " "), ClientID: g.ClientId,
 				Subject: g.Login.GetSubject(), TokenType: "refresh_token", Expiry: g.RefreshExpiresMs / 1000,

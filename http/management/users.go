@@ -24,9 +24,13 @@ import (
 type UserAdmin interface {
 	CreateUser(ctx context.Context, in directory.NewUser) (directory.User, error)
 	ListUsers(ctx context.Context) ([]directory.User, error)
-	// FindUser and DeleteUser take a subject or a username.
+	// FindUser, DeleteUser and SetUserDisabled take a subject or a
+	// username.
 	FindUser(ctx context.Context, ref string) (directory.User, error)
 	DeleteUser(ctx context.Context, ref string) error
+	// SetUserDisabled disables a user (ending every sign-in they made)
+	// or enables them again.
+	SetUserDisabled(ctx context.Context, ref string, disabled bool) (directory.User, error)
 }
 
 // DirectoryAdmin serves /admin/users and /admin/clients. Its routes are
@@ -56,6 +60,8 @@ func (d *DirectoryAdmin) routes() []router.Route {
 			router.Route{Method: http.MethodGet, Path: "/admin/users", Handler: d.listUsers},
 			router.Route{Method: http.MethodGet, Path: "/admin/users/:id", Handler: d.getUser},
 			router.Route{Method: http.MethodDelete, Path: "/admin/users/:id", Handler: d.deleteUser},
+			router.Route{Method: http.MethodPost, Path: "/admin/users/:id/disable", Handler: d.setDisabled(true)},
+			router.Route{Method: http.MethodPost, Path: "/admin/users/:id/enable", Handler: d.setDisabled(false)},
 		)
 		if pk, ok := d.users.(PasskeyAdmin); ok {
 			rs = append(rs, d.passkeyRoutes(pk)...)
@@ -87,6 +93,8 @@ type UserView struct {
 	Claims   map[string]any `json:"claims,omitempty"`
 	Created  time.Time      `json:"created"`
 	Updated  time.Time      `json:"updated"`
+	// Disabled users cannot sign in and their tokens do not work.
+	Disabled bool `json:"disabled"`
 }
 
 // UsersView is the body of GET /admin/users.
@@ -95,7 +103,7 @@ type UsersView struct {
 }
 
 func userView(u directory.User) UserView {
-	return UserView{Subject: u.Subject, Username: u.Username, Claims: u.Claims, Created: u.Created, Updated: u.Updated}
+	return UserView{Subject: u.Subject, Username: u.Username, Claims: u.Claims, Created: u.Created, Updated: u.Updated, Disabled: u.Disabled}
 }
 
 func (d *DirectoryAdmin) createUser(c echo.Context) error {
@@ -148,6 +156,28 @@ func (d *DirectoryAdmin) deleteUser(c echo.Context) error {
 	}
 	d.logger.InfoContext(c.Request().Context(), "admin: user deleted", "audit", true, "ref", ref)
 	return c.NoContent(http.StatusNoContent)
+}
+
+// setDisabled serves POST /admin/users/{id}/disable and .../enable.
+// Disabling takes effect at once on every node: each use of a session,
+// code or token reads the user record (docs/ARCHITECTURE.md).
+func (d *DirectoryAdmin) setDisabled(disabled bool) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ref, err := pathParam(c, "id")
+		if err != nil {
+			return oauth2.Write(c, d.logger, err)
+		}
+		u, err := d.users.SetUserDisabled(c.Request().Context(), ref, disabled)
+		if err != nil {
+			return d.fail(c, err, "user")
+		}
+		msg := "admin: user enabled"
+		if disabled {
+			msg = "admin: user disabled"
+		}
+		d.logger.InfoContext(c.Request().Context(), msg, "audit", true, "sub", u.Subject, "username", u.Username)
+		return c.JSON(http.StatusOK, userView(u))
+	}
 }
 
 // fail maps directory errors to responses; what is "user" or "client".

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/labstack/echo/v4"
@@ -29,6 +30,26 @@ type testServer struct {
 	// bodies collects every response body, so tests can check that no
 	// hash ever left the server.
 	bodies []string
+	// logs is what the server logged (JSON lines).
+	logs *lockedBuffer
+}
+
+// lockedBuffer is a log sink the server's goroutines write to.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 const staticSecret = "static-secret-static-secret-static-secret"
@@ -54,12 +75,13 @@ func newTestServer(t *testing.T) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	logs := &lockedBuffer{}
+	logger := slog.New(slog.NewJSONHandler(logs, nil))
 	e := echo.New()
 	router.Mount(e, NewAdmin(testToken, nil, logger).WithDirectory(dir, dir))
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
-	return &testServer{t: t, srv: srv, dir: dir}
+	return &testServer{t: t, srv: srv, dir: dir, logs: logs}
 }
 
 // call sends a request; body is sent as is when it is a string, else
@@ -129,6 +151,8 @@ func TestUsersAPIRequiresToken(t *testing.T) {
 		{"list", http.MethodGet, "/admin/users", ""},
 		{"get", http.MethodGet, "/admin/users/alice", ""},
 		{"delete", http.MethodDelete, "/admin/users/alice", ""},
+		{"disable", http.MethodPost, "/admin/users/alice/disable", ""},
+		{"enable", http.MethodPost, "/admin/users/alice/enable", "wrong-token-0123456789"},
 		{"clients create", http.MethodPost, "/admin/clients", ""},
 		{"clients list", http.MethodGet, "/admin/clients", ""},
 		{"clients get", http.MethodGet, "/admin/clients/static-web", ""},
@@ -136,7 +160,7 @@ func TestUsersAPIRequiresToken(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var body any
-			if tc.method == http.MethodPost {
+			if tc.method == http.MethodPost && !strings.HasSuffix(tc.path, "able") {
 				body = map[string]any{"username": "alice", "password": "password1"}
 			}
 			status, out, _ := s.call(tc.method, tc.path, tc.token, body)
@@ -238,4 +262,50 @@ func TestUsersAPI(t *testing.T) {
 		t.Errorf("delete again: %d", status)
 	}
 	s.noHashes(password)
+}
+
+// POST /admin/users/{id}/disable and /enable change the user's state,
+// answer with the user, and are audited; an unknown user is 404.
+func TestDisableUserAPI(t *testing.T) {
+	s := newTestServer(t)
+	u, err := s.dir.CreateUser(context.Background(), directory.NewUser{Username: "dora", Password: "a long enough password"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, path string
+		status     int
+		disabled   bool
+		audit      string
+	}{
+		{"disable by username", "/admin/users/dora/disable", 200, true, `"msg":"admin: user disabled"`},
+		{"disable again", "/admin/users/" + u.Subject + "/disable", 200, true, ""},
+		{"enable", "/admin/users/DORA/enable", 200, false, `"msg":"admin: user enabled"`},
+		{"unknown user", "/admin/users/nobody/disable", 404, false, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			status, out, _ := s.call(http.MethodPost, tc.path, testToken, nil)
+			if status != tc.status {
+				t.Fatalf("%d %v", status, out)
+			}
+			if status != 200 {
+				return
+			}
+			if out["sub"] != u.Subject || out["disabled"] != tc.disabled {
+				t.Fatalf("answer %v", out)
+			}
+			got, err := s.dir.User(context.Background(), u.Subject)
+			if err != nil || got.Disabled != tc.disabled {
+				t.Fatalf("stored: %+v %v", got, err)
+			}
+			if tc.audit != "" && !strings.Contains(s.logs.String(), tc.audit) {
+				t.Fatalf("no audit event %s in %s", tc.audit, s.logs.String())
+			}
+		})
+	}
+	status, list, _ := s.call(http.MethodGet, "/admin/users", testToken, nil)
+	if status != 200 || list["users"].([]any)[0].(map[string]any)["disabled"] != false {
+		t.Fatalf("list: %d %v", status, list)
+	}
+	s.noHashes()
 }

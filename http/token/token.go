@@ -216,14 +216,9 @@ func (h *Handler) refresh(ctx context.Context, client directory.Client, form url
 		GrantId: gid, TokenSecret: secret, ClientId: client.ID, Scopes: scopes,
 	}}})
 	if err != nil {
+		// A user deleted or disabled since the sign-in is refused by the
+		// grain, which ends the grant (RFC 9700 §4.14).
 		return nil, grantError(err)
-	}
-	// A user deleted since the sign-in gets no more tokens (RFC 9700 §4.14).
-	if _, err := h.users.User(ctx, r.Grant.Login.GetSubject()); errors.Is(err, directory.ErrNotFound) {
-		_, _ = h.sessions.Call(ctx, sid, &messages.SessionCall{Op: &messages.SessionCall_Revoke{Revoke: &messages.RevokeGrant{GrantId: gid, ClientId: client.ID}}})
-		return nil, oauth2.ErrInvalidGrant.WithDescription("the user no longer exists")
-	} else if err != nil {
-		return nil, err
 	}
 	return h.issue(ctx, client, sid, r.Grant, r.Grant.Scopes, r.RefreshToken, false)
 }
@@ -325,7 +320,7 @@ func (h *Handler) issue(ctx context.Context, client directory.Client, sid string
 		if err != nil {
 			return nil, err
 		}
-		for k, v := range oauth2.Release(u.Claims, nil, cr.IDToken) {
+		for k, v := range oauth2.Release(u.ClaimValues(), nil, cr.IDToken) {
 			if _, taken := idt[k]; !taken {
 				idt[k] = v
 			}

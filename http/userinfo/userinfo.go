@@ -8,6 +8,7 @@ package userinfo
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -62,19 +63,48 @@ type AccessToken struct {
 func (t AccessToken) Scopes() []string { return strings.Fields(t.Scope) }
 
 // Checker validates access tokens: signature, typ, issuer, audience,
-// expiry, and that the grant behind the token still stands. Shared by
-// userinfo and introspection.
+// expiry, that the grant behind the token still stands and is the
+// token's, and that its user still exists and is enabled. Shared by
+// userinfo, introspection and revocation.
 type Checker struct {
 	Issuer   string
 	Alg      string
 	Verifier Verifier
 	Sessions Sessions
-	Now      func() time.Time
+	// Users is read for every user token: a user deleted or disabled
+	// since the sign-in makes their tokens inactive at once.
+	Users Users
+	Now   func() time.Time
 }
 
 // Check returns the token's claims and, for user tokens, the grant. It
 // fails with oauth2.ErrInvalidToken for any token that is not active.
 func (c *Checker) Check(ctx context.Context, raw string) (AccessToken, *messages.Grant, error) {
+	at, gr, _, err := c.CheckUser(ctx, raw)
+	return at, gr, err
+}
+
+// CheckUser is Check that also returns the token's user (the zero User
+// for client_credentials tokens).
+func (c *Checker) CheckUser(ctx context.Context, raw string) (AccessToken, *messages.Grant, directory.User, error) {
+	at, gr, err := c.check(ctx, raw)
+	if err != nil || gr == nil {
+		return at, gr, directory.User{}, err
+	}
+	u, err := c.Users.User(ctx, at.Subject)
+	switch {
+	case errors.Is(err, directory.ErrNotFound):
+		return at, nil, directory.User{}, oauth2.ErrInvalidToken.WithDescription("user no longer exists")
+	case err != nil:
+		// Fail closed: if we cannot tell, the token does not work.
+		return at, nil, directory.User{}, err
+	case !u.Active(time.UnixMilli(gr.Login.GetAuthTimeMs())):
+		return at, nil, directory.User{}, oauth2.ErrInvalidToken.WithDescription("user disabled")
+	}
+	return at, gr, u, nil
+}
+
+func (c *Checker) check(ctx context.Context, raw string) (AccessToken, *messages.Grant, error) {
 	var at AccessToken
 	if raw == "" || len(raw) > 8192 {
 		return at, nil, oauth2.ErrInvalidToken
@@ -101,13 +131,17 @@ func (c *Checker) Check(ctx context.Context, raw string) (AccessToken, *messages
 	if !r.Active {
 		return at, nil, oauth2.ErrInvalidToken.WithDescription("token revoked")
 	}
+	if r.Grant.GetClientId() != at.ClientID || r.Grant.GetLogin().GetSubject() != at.Subject {
+		// The token names a grant that is not its own: whatever signed it
+		// (a leaked or misused key), it speaks for nobody.
+		return at, nil, oauth2.ErrInvalidToken.WithDescription("token does not match its grant")
+	}
 	return at, r.Grant, nil
 }
 
 // Handler serves /userinfo.
 type Handler struct {
 	check  *Checker
-	users  Users
 	resp   *Responses
 	logger *slog.Logger
 }
@@ -191,9 +225,10 @@ func (h *Handler) jwtResponse(ctx context.Context, clientID string, claims map[s
 	return body, true, nil
 }
 
-// New returns the userinfo endpoint.
-func New(check *Checker, users Users, logger *slog.Logger) *Handler {
-	return &Handler{check: check, users: users, logger: logger}
+// New returns the userinfo endpoint; the users it answers for are read
+// by check (Checker.Users).
+func New(check *Checker, logger *slog.Logger) *Handler {
+	return &Handler{check: check, logger: logger}
 }
 
 // Name is the front end's name in metrics and the route table.
@@ -261,22 +296,18 @@ func (h *Handler) userinfo(c echo.Context) error {
 		return h.fail(c, oauth2.ErrUnauthorized.WithDescription("access token required"))
 	}
 	ctx := c.Request().Context()
-	at, grant, err := h.check.Check(ctx, raw)
+	at, grant, u, err := h.check.CheckUser(ctx, raw)
 	if err != nil {
 		return h.fail(c, err)
 	}
 	if grant == nil || !slices.Contains(at.Scopes(), "openid") {
 		return h.fail(c, &oauth2.Error{Code: "insufficient_scope", Status: http.StatusForbidden, Description: "the token was not issued for OpenID"})
 	}
-	u, err := h.users.User(ctx, at.Subject)
-	if err != nil {
-		return h.fail(c, oauth2.ErrInvalidToken.WithDescription("user no longer exists"))
-	}
 	var requested map[string]*oauth2.ClaimSpec
 	if cr, _ := oauth2.ParseClaimsRequest(grant.ClaimsJson); cr != nil {
 		requested = cr.UserInfo
 	}
-	out := oauth2.Release(u.Claims, at.Scopes(), requested)
+	out := oauth2.Release(u.ClaimValues(), at.Scopes(), requested)
 	out["sub"] = u.Subject
 	c.Response().Header().Set("Cache-Control", "no-store")
 	if body, ok, err := h.jwtResponse(ctx, at.ClientID, out); err != nil {
