@@ -215,6 +215,9 @@ func (n *Node) RequestGrain(ctx context.Context, kind, identity string, msg any)
 	if err != nil {
 		return nil, err
 	}
+	// The grain's own work (its store calls) ends with the request.
+	ctx, cancel := context.WithTimeout(ctx, t)
+	defer cancel()
 	telemetry.Inject(ctx, msg)
 	deadline := time.Now().Add(t)
 	cache := n.Cluster.PidCache
@@ -294,6 +297,8 @@ func (n *Node) RequestLocal(ctx context.Context, pid *actor.PID, msg any) (any, 
 	if err != nil {
 		return nil, err
 	}
+	ctx, cancel := context.WithTimeout(ctx, t)
+	defer cancel()
 	telemetry.Inject(ctx, msg)
 	res, err := n.System.Root.RequestFuture(pid, msg, t).Result()
 	if err != nil {

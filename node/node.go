@@ -137,6 +137,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 		Owners:        owners,
 		KEK:           kek,
 		CheckInterval: cfg.Keys.CheckInterval.D(),
+		StoreTimeout:  cfg.Cluster.RequestTimeout.D(),
 		Now:           opts.Now,
 		Logger:        logger.With("actor", keymanager.Kind),
 	})
@@ -182,6 +183,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 		AccessTokenTTL: cfg.Tokens.AccessTokenTTL.D(),
 		CeremonyTTL:    5 * time.Minute,
 		IdleTimeout:    cfg.Session.IdleTimeout.D(),
+		StoreTimeout:   cfg.Cluster.RequestTimeout.D(),
 		Subjects:       n.dir,
 		Logger:         logger.With("actor", session.Kind),
 	})

@@ -3,6 +3,7 @@ package telemetry
 import (
 	"context"
 	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
@@ -13,26 +14,54 @@ import (
 	"authrim/actors/messages"
 )
 
-// Inject writes the span context of ctx into a message, so the actor that
-// receives it continues the trace (on this node or another).
+// deadlineKey carries the caller's deadline (Unix milliseconds) in a
+// message's carrier, next to the W3C trace context.
+const deadlineKey = "authrim-deadline-ms"
+
+// maxCarried bounds how far ahead a carried deadline is believed.
+const maxCarried = time.Minute
+
+// Inject writes the request context of ctx into a message: its span
+// context, so the actor that receives it continues the trace (on this
+// node or another), and its deadline, so the actor's own work (its store
+// calls) gives up when the caller has.
 func Inject(ctx context.Context, msg any) {
 	m, ok := msg.(messages.Traced)
-	if !ok || !trace.SpanContextFromContext(ctx).IsValid() {
+	if !ok {
 		return
 	}
 	carrier := propagation.MapCarrier{}
-	Propagator.Inject(ctx, carrier)
-	m.SetTrace(carrier)
+	if trace.SpanContextFromContext(ctx).IsValid() {
+		Propagator.Inject(ctx, carrier)
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		carrier[deadlineKey] = strconv.FormatInt(dl.UnixMilli(), 10)
+	}
+	if len(carrier) > 0 {
+		m.SetTrace(carrier)
+	}
 }
 
-// Context returns a context carrying the trace of a received message:
-// actors pass it to the store so its spans join the trace.
-func Context(msg any) context.Context {
+// Context returns the context a received message's work runs in: the
+// caller's trace (so store spans join it) and the caller's deadline, or
+// fallback from now when the caller set none: an actor never waits on
+// storage for ever, which would block its mailbox. Call cancel when the
+// work is done.
+func Context(msg any, fallback time.Duration) (context.Context, context.CancelFunc) {
 	ctx := context.Background()
+	deadline := time.Now().Add(fallback)
 	if m, ok := msg.(messages.Traced); ok && len(m.GetTrace()) > 0 {
 		ctx = Propagator.Extract(ctx, propagation.MapCarrier(m.GetTrace()))
+		if ms, err := strconv.ParseInt(m.GetTrace()[deadlineKey], 10, 64); err == nil {
+			// A clock far off (or a forged value) is not believed past
+			// maxCarried.
+			deadline = time.UnixMilli(ms)
+			if far := time.Now().Add(maxCarried); deadline.After(far) {
+				deadline = far
+			}
+		}
 	}
-	return ctx
+	return context.WithDeadline(ctx, deadline)
 }
 
 // messageName is the message's type name without package and pointer.

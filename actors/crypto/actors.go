@@ -1,7 +1,6 @@
 package crypto
 
 import (
-	"errors"
 	"log/slog"
 	"runtime"
 	"time"
@@ -132,32 +131,19 @@ func Handle(cache *Cache, msg any) any {
 	switch m := msg.(type) {
 	case *messages.SignRequest:
 		tok, kid, err := cache.Sign(m.Alg, m.Payload, m.Typ)
-		return &messages.SignResponse{Token: tok, Kid: kid, Error: toError(err)}
+		return &messages.SignResponse{Token: tok, Kid: kid, Error: messages.ErrorOf(err)}
 	case *messages.VerifyRequest:
 		p, kid, alg, err := cache.VerifyType(m.Token, m.Typ, m.Algs)
-		return &messages.VerifyResponse{Payload: p, Kid: kid, Alg: alg, Error: toError(err)}
+		return &messages.VerifyResponse{Payload: p, Kid: kid, Alg: alg, Error: messages.ErrorOf(err)}
 	case *messages.VerifyWithKeysRequest:
 		p, kid, alg, err := VerifyWithKeys(m.Token, m.Jwks, m.Algs)
-		return &messages.VerifyResponse{Payload: p, Kid: kid, Alg: alg, Error: toError(err)}
+		return &messages.VerifyResponse{Payload: p, Kid: kid, Alg: alg, Error: messages.ErrorOf(err)}
 	case *messages.EncryptRequest:
 		tok, err := Encrypt(m.Plaintext, m.Jwk, m.Alg, m.Enc, m.Cty)
-		return &messages.EncryptResponse{Token: tok, Error: toError(err)}
+		return &messages.EncryptResponse{Token: tok, Error: messages.ErrorOf(err)}
 	case *messages.DecryptRequest:
 		pt, kid, err := cache.Decrypt(m.Token)
-		return &messages.DecryptResponse{Plaintext: pt, Kid: kid, Error: toError(err)}
+		return &messages.DecryptResponse{Plaintext: pt, Kid: kid, Error: messages.ErrorOf(err)}
 	}
 	return nil
-}
-
-func toError(err error) *messages.Error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, messages.ErrInvalid):
-		return messages.NewError(messages.CodeInvalid, "%s", err)
-	case errors.Is(err, messages.ErrUnavailable):
-		return messages.NewError(messages.CodeUnavailable, "%s", err)
-	default:
-		return messages.NewError(messages.CodeInternal, "%s", err)
-	}
 }

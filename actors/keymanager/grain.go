@@ -41,14 +41,20 @@ type Config struct {
 	KEK           *KEK
 	CheckInterval time.Duration
 	// Now is the clock; tests inject one. Defaults to time.Now.
-	Now    func() time.Time
-	Logger *slog.Logger
+	Now func() time.Time
+	// StoreTimeout bounds the grain's store calls when no caller's
+	// deadline does (timers, callers without one); default 5 s.
+	StoreTimeout time.Duration
+	Logger       *slog.Logger
 }
 
 // NewKind returns the cluster kind that activates KeyManager grains.
 func NewKind(cfg Config) *cluster.Kind {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.StoreTimeout <= 0 {
+		cfg.StoreTimeout = 5 * time.Second
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -71,11 +77,15 @@ type grain struct {
 }
 
 func (g *grain) Receive(ctx actor.Context) {
+	// Store calls end with the caller's request (or StoreTimeout): a
+	// store that does not answer must not hold the mailbox for ever.
+	sctx, cancel := telemetry.Context(ctx.Message(), g.cfg.StoreTimeout)
+	defer cancel()
 	switch m := ctx.Message().(type) {
 	case *cluster.ClusterInit:
 		g.identity = m.Identity.Identity
 		g.own = ownership.New(g.cfg.Owners, g.cfg.Store, Kind, g.identity)
-		if err := g.load(ctx, context.Background()); err != nil {
+		if err := g.load(ctx, sctx); err != nil {
 			g.cfg.Logger.Error("keymanager load failed", "identity", g.identity, "err", err)
 			g.stopIfFenced(ctx, err)
 		}
@@ -88,14 +98,14 @@ func (g *grain) Receive(ctx actor.Context) {
 			g.own.Release()
 		}
 	case tick:
-		if err := g.change(ctx, context.Background(), func(*messages.KeySet, time.Time) (bool, error) { return false, nil }); err != nil && !g.stopIfFenced(ctx, err) {
+		if err := g.change(ctx, sctx, func(*messages.KeySet, time.Time) (bool, error) { return false, nil }); err != nil && !g.stopIfFenced(ctx, err) {
 			g.cfg.Logger.Error("keymanager timer failed", "identity", g.identity, "err", err)
 		}
 	case *messages.ListKeys:
-		err := g.change(ctx, telemetry.Context(m), func(*messages.KeySet, time.Time) (bool, error) { return false, nil })
+		err := g.change(ctx, sctx, func(*messages.KeySet, time.Time) (bool, error) { return false, nil })
 		g.reply(ctx, err)
 	case *messages.RotateKeys:
-		err := g.change(ctx, telemetry.Context(m), func(s *messages.KeySet, now time.Time) (bool, error) {
+		err := g.change(ctx, sctx, func(s *messages.KeySet, now time.Time) (bool, error) {
 			return rotate(s, g.cfg.Policy, m.Alg, now)
 		})
 		if err == nil {
@@ -103,7 +113,7 @@ func (g *grain) Receive(ctx actor.Context) {
 		}
 		g.reply(ctx, err)
 	case *messages.RevokeKey:
-		err := g.change(ctx, telemetry.Context(m), func(s *messages.KeySet, now time.Time) (bool, error) {
+		err := g.change(ctx, sctx, func(s *messages.KeySet, now time.Time) (bool, error) {
 			return revoke(s, m.Kid, m.Reason, now)
 		})
 		if err == nil {
@@ -139,21 +149,15 @@ func (g *grain) reply(ctx actor.Context, err error) {
 		return
 	}
 	if err != nil {
-		ctx.Respond(&messages.KeySetResponse{Error: toError(err)})
+		if !errors.Is(err, messages.ErrNotFound) && !errors.Is(err, messages.ErrInvalid) {
+			// The key set could not be read or written (the store):
+			// the caller may retry.
+			err = fmt.Errorf("%w: %w", messages.ErrUnavailable, err)
+		}
+		ctx.Respond(&messages.KeySetResponse{Error: messages.ErrorOf(err)})
 		return
 	}
 	ctx.Respond(&messages.KeySetResponse{Set: g.set})
-}
-
-func toError(err error) *messages.Error {
-	switch {
-	case errors.Is(err, messages.ErrNotFound):
-		return messages.NewError(messages.CodeNotFound, "%s", err)
-	case errors.Is(err, messages.ErrInvalid):
-		return messages.NewError(messages.CodeInvalid, "%s", err)
-	default:
-		return messages.NewError(messages.CodeUnavailable, "%s", err)
-	}
 }
 
 // load reads the persisted set (a restart comes back with the same keys)

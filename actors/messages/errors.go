@@ -1,6 +1,7 @@
 package messages
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -32,6 +33,38 @@ var codeErrors = map[string]error{
 	CodeUnavailable:  ErrUnavailable,
 	CodeInternal:     ErrInternal,
 	CodeInvalidScope: ErrInvalidScope,
+}
+
+// errorCodes is the order ErrorOf looks for sentinels in: the most
+// specific first (ErrInvalidScope is also ErrInvalid).
+var errorCodes = []struct {
+	err  error
+	code string
+}{
+	{ErrNotFound, CodeNotFound},
+	{ErrInvalidScope, CodeInvalidScope},
+	{ErrInvalid, CodeInvalid},
+	{ErrUnavailable, CodeUnavailable},
+	// The work ran out of time (its caller's deadline): not a fault of
+	// the request, which may succeed when retried.
+	{context.DeadlineExceeded, CodeUnavailable},
+	{context.Canceled, CodeUnavailable},
+}
+
+// ErrorOf is the Error field of a reply for err: the code of the first
+// sentinel err wraps, CodeInternal for anything else, nil for nil. It is
+// the one place where an actor's Go error becomes a wire code (Err is
+// the way back).
+func ErrorOf(err error) *Error {
+	if err == nil {
+		return nil
+	}
+	for _, c := range errorCodes {
+		if errors.Is(err, c.err) {
+			return NewError(c.code, "%s", err)
+		}
+	}
+	return NewError(CodeInternal, "%s", err)
 }
 
 // NewError builds an Error field for a reply.

@@ -53,6 +53,10 @@ type Config struct {
 	CeremonyTTL time.Duration
 	// IdleTimeout passivates an idle grain (its state is on disk).
 	IdleTimeout time.Duration
+	// StoreTimeout bounds the grain's store calls when the caller set no
+	// deadline (default 5 s): a store that does not answer must not hold
+	// the mailbox for ever.
+	StoreTimeout time.Duration
 	// Subjects tells whether a signed-in user may still use what the
 	// sign-in gave (nil: always; tests of the grain alone).
 	Subjects Subjects
@@ -73,6 +77,9 @@ type Subjects interface {
 func NewKind(cfg Config) *cluster.Kind {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.StoreTimeout <= 0 {
+		cfg.StoreTimeout = 5 * time.Second
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -106,7 +113,9 @@ func (g *grain) Receive(ctx actor.Context) {
 			g.own.Release()
 		}
 	case *messages.SessionCall:
-		reply, err := g.handle(telemetry.Context(m), m)
+		sctx, cancel := telemetry.Context(m, g.cfg.StoreTimeout)
+		reply, err := g.handle(sctx, m)
+		cancel()
 		if err != nil {
 			// Another activation owns this session now (or this node
 			// was fenced): stop, and let the caller find the live one.
@@ -221,7 +230,7 @@ func (g *grain) handle(ctx context.Context, call *messages.SessionCall) (*messag
 		}
 	}
 	if err != nil {
-		return &messages.SessionReply{Error: toError(err)}, nil
+		return &messages.SessionReply{Error: messages.ErrorOf(err)}, nil
 	}
 	op.reply.Exists = g.st != nil
 	return op.reply, nil
@@ -246,24 +255,9 @@ func (g *grain) peek(ctx context.Context, call *messages.SessionCall) (*messages
 	}
 	g.gone = true
 	if err != nil {
-		return &messages.SessionReply{Error: toError(err)}, true
+		return &messages.SessionReply{Error: messages.ErrorOf(err)}, true
 	}
 	return o.reply, true
-}
-
-func toError(err error) *messages.Error {
-	switch {
-	case errors.Is(err, messages.ErrNotFound):
-		return messages.NewError(messages.CodeNotFound, "%s", err)
-	case errors.Is(err, messages.ErrInvalidScope):
-		return messages.NewError(messages.CodeInvalidScope, "%s", err)
-	case errors.Is(err, messages.ErrInvalid):
-		return messages.NewError(messages.CodeInvalid, "%s", err)
-	case errors.Is(err, messages.ErrUnavailable):
-		return messages.NewError(messages.CodeUnavailable, "%s", err)
-	default:
-		return messages.NewError(messages.CodeInternal, "%s", err)
-	}
 }
 
 func empty(st *messages.SessionState) bool {
