@@ -3,6 +3,8 @@ package node_test
 import (
 	"flag"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -55,4 +57,38 @@ func yes(b bool) string {
 		return "yes"
 	}
 	return ""
+}
+
+// TestMetricsLabelEveryRouteWithItsFrontEnd: the front-end label of a
+// request's metrics is the front end that declared its route, for every
+// route of the table (the labels were once a second, hand-kept list that
+// called /register "auth").
+func TestMetricsLabelEveryRouteWithItsFrontEnd(t *testing.T) {
+	metricsAddr := freeAddr(t)
+	o := startOPWith(t, func(c *node.Config) { c.Admin.Token = adminToken; c.Metrics.Listen = metricsAddr })
+	var want []string
+	for _, e := range o.n.Routes() {
+		path := strings.NewReplacer(":id", "x", ":kid", "x", ":cid", "x", ":name", "x", "*", "x").Replace(e.Path)
+		req, _ := http.NewRequest(e.Method, o.issuer+path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		want = append(want, fmt.Sprintf(`authrim_http_requests_total{front=%q,method=%q,route=%q,status="%d"}`, e.Front, e.Method, e.Path, resp.StatusCode))
+	}
+	resp, err := http.Get("http://" + metricsAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, line := range want {
+		if !strings.Contains(string(body), line) {
+			t.Errorf("metrics lack %s", line)
+		}
+	}
+	if !strings.Contains(string(body), `front="management",method="POST",route="/register"`) {
+		t.Error("/register is not labelled management")
+	}
 }
