@@ -548,3 +548,36 @@ func TestLimit(t *testing.T) {
 		})
 	}
 }
+
+// TestStoreDown: a directory that cannot answer is not a client with bad
+// credentials. invalid_client (RFC 6749 §5.2) tells a client its
+// credentials failed, which clients treat as final; a store outage is
+// temporarily_unavailable, to be retried (RFC 9110 §15.6.4).
+func TestStoreDown(t *testing.T) {
+	k := keys()
+	closed := fmt.Errorf("directory: get client: %w", persistence.ErrClosed)
+	timeout := fmt.Errorf("directory: get client: %w", context.DeadlineExceeded)
+	for _, tc := range []struct {
+		name string
+		err  error
+		req  request
+	}{
+		{"basic", closed, basic("basic-rp", basicSecret, nil)},
+		{"post", closed, request{form: formOf("client_id", "post-rp", "client_secret", postSecret)}},
+		{"none", closed, request{form: formOf("client_id", "public-rp")}},
+		{"private_key_jwt", closed, request{form: assertionForm(assert(t, k["es"], claims("jwt-rp", nil)))}},
+		{"basic, store timeout", timeout, basic("basic-rp", basicSecret, nil)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := newDir(t)
+			d.lookupErr = tc.err
+			a := tc.req.do(t, serve(&clientauth.Authenticator{Dir: d, Issuer: issuer, Now: func() time.Time { return now }}))
+			if a.status != http.StatusServiceUnavailable || a.body["error"] != "temporarily_unavailable" || a.header.Get("Retry-After") == "" {
+				t.Fatalf("answer %d %v (Retry-After %q), want 503 temporarily_unavailable", a.status, a.body, a.header.Get("Retry-After"))
+			}
+			if strings.Contains(a.body["error_description"], "closed") || strings.Contains(a.body["error_description"], "deadline") {
+				t.Errorf("the cause reached the client: %q", a.body["error_description"])
+			}
+		})
+	}
+}
