@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -294,6 +295,8 @@ func TestSecretMethods(t *testing.T) {
 		// RFC 6749 §2.3.1: id and secret are form-urlencoded, then Basic.
 		{"basic", basic("basic-rp", basicSecret, nil), 200, "", "basic-rp", ""},
 		{"basic with matching client_id", basic("basic-rp", basicSecret, formOf("client_id", "basic-rp")), 200, "", "basic-rp", ""},
+		// A decoder takes any percent-encoding, needed or not.
+		{"basic with a percent-encoded client_id", request{basic: true, basicUser: "basic%2Drp", basicPass: url.QueryEscape(basicSecret)}, 200, "", "basic-rp", ""},
 		{"basic not form-urlencoded", request{basic: true, basicUser: "basic-rp", basicPass: basicSecret}, 401, "invalid_client", "", "malformed basic credentials"},
 		// A '+' sent raw is a space once decoded: the secret is wrong.
 		{"basic with a raw plus", request{basic: true, basicUser: "basic-rp", basicPass: strings.NewReplacer("%", "%25", "&", "%26", "é", "%C3%A9").Replace(basicSecret)}, 401, "invalid_client", "", badCreds},
@@ -542,7 +545,7 @@ func TestLimit(t *testing.T) {
 			}
 			mu.Lock()
 			defer mu.Unlock()
-			if fmt.Sprint(counted) != fmt.Sprint(tc.counted) {
+			if !slices.Equal(counted, tc.counted) {
 				t.Errorf("Limit counted %v, want %v", counted, tc.counted)
 			}
 		})
