@@ -514,6 +514,15 @@ func TestTokenErrors(t *testing.T) {
 			v.sessions.err = fmt.Errorf("%w: state of sid0001 is corrupt", messages.ErrInternal)
 			return "web", formOf("grant_type", "authorization_code", "code", v.sessions.addCode("web", "", grant("openid")), "redirect_uri", redirect)
 		}, status: 500, code: "server_error", calls: 1},
+		// The grain checks the user at redemption; one deleted in the
+		// moment after is a grant that no longer stands (RFC 9700
+		// §4.14), not a missing resource.
+		{name: "user deleted after redemption", build: func(v env) (string, url.Values) {
+			g := grant("openid")
+			g.Login.Subject = "deleted-user"
+			g.ClaimsJson = `{"id_token":{"email":null}}`
+			return "web", formOf("grant_type", "authorization_code", "code", v.sessions.addCode("web", "", g), "redirect_uri", redirect)
+		}, status: 400, code: "invalid_grant", calls: 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			v := newEnv(t, nil)
