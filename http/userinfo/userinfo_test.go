@@ -27,6 +27,7 @@ import (
 
 	"authrim/actors/messages"
 	"authrim/directory"
+	"authrim/http/oauth2"
 	"authrim/http/router"
 	"authrim/http/userinfo"
 	"authrim/persistence"
@@ -487,6 +488,11 @@ func TestTokenChecks(t *testing.T) {
 		// work, and the client is told to retry, not that it is bad.
 		{name: "session grain unavailable", setup: func(v *env) { v.sessions.err = fmt.Errorf("%w: store timeout", messages.ErrUnavailable) },
 			status: 503, code: "temporarily_unavailable"},
+		{name: "crypto pool unavailable", setup: func(v *env) { v.verifier.err = fmt.Errorf("crypto: %w: no usable key", messages.ErrUnavailable) },
+			status: 503, code: "temporarily_unavailable"},
+		{name: "crypto pool out of time", setup: func(v *env) {
+			v.verifier.err = fmt.Errorf("cluster: request crypto: %w", context.DeadlineExceeded)
+		}, status: 503, code: "temporarily_unavailable"},
 		{name: "directory unavailable", setup: func(v *env) {
 			v.users.err = fmt.Errorf("directory: get user: %w", persistence.ErrClosed)
 		}, status: 503, code: "temporarily_unavailable"},
@@ -677,6 +683,38 @@ func TestResponses(t *testing.T) {
 				t.Errorf("Content-Type %q, want %q", ct, wantType)
 			}
 			tc.check(t, v, a)
+		})
+	}
+}
+
+// TestCheckCannotTell: when the Crypto pool cannot answer, Check says so
+// rather than calling the token invalid. Revocation relies on it (RFC 7009
+// §2.2 answers 200 for an invalid token): a client told "revoked" while
+// the pool was down would go on believing a live token dead.
+func TestCheckCannotTell(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		err     error
+		invalid bool
+	}{
+		{"refused by the pool", fmt.Errorf("%w: crypto: token rejected", messages.ErrInvalid), true},
+		{"pool unavailable", fmt.Errorf("%w: crypto: no usable key", messages.ErrUnavailable), false},
+		{"pool out of time", context.DeadlineExceeded, false},
+		{"pool fault", fmt.Errorf("%w: unexpected reply", messages.ErrInternal), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := newEnv(t, false)
+			tok := v.mint(t, tokenSpec{})
+			v.verifier.err = tc.err
+			check := &userinfo.Checker{Issuer: issuer, Alg: atAlg, Verifier: v.verifier, Sessions: v.sessions, Users: v.users,
+				Now: func() time.Time { return now }}
+			_, _, err := check.Check(context.Background(), tok)
+			if err == nil {
+				t.Fatal("Check passed a token the pool did not verify")
+			}
+			if got := errors.Is(err, oauth2.ErrInvalidToken); got != tc.invalid {
+				t.Errorf("Check: %v; invalid_token %v, want %v", err, got, tc.invalid)
+			}
 		})
 	}
 }
