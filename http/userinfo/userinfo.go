@@ -193,8 +193,12 @@ func (h *Handler) jwtResponse(ctx context.Context, clientID string, claims map[s
 		return "", false, nil
 	}
 	cl, err := h.resp.Clients.Client(ctx, clientID)
-	if err != nil {
+	if errors.Is(err, directory.ErrNotFound) {
 		return "", false, oauth2.ErrInvalidToken.WithDescription("client no longer exists")
+	}
+	if err != nil {
+		// A directory that cannot answer says nothing of the token.
+		return "", false, fmt.Errorf("userinfo: client %s: %w", clientID, err)
 	}
 	sa, ea := cl.UserinfoSignedResponseAlg, cl.UserinfoEncryptedResponseAlg
 	if sa == "" && ea == "" {

@@ -655,6 +655,10 @@ func TestResponses(t *testing.T) {
 		{name: "client keys unreachable", client: "enc-rp", setup: func(v *env) { v.keysErr = errors.New("jwks_uri: connection refused") },
 			status: 500, code: "server_error"},
 		{name: "client deleted", client: "web", setup: func(v *env) { delete(v.clients.clients, "web") }, status: 401, code: "invalid_token"},
+		// The token is not known bad: the client must not drop it.
+		{name: "client lookup unavailable", client: "web", setup: func(v *env) {
+			v.clients.err = fmt.Errorf("directory: get client: %w", persistence.ErrClosed)
+		}, status: 503, code: "temporarily_unavailable"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			v := newEnv(t, tc.plain)
