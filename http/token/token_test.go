@@ -1,6 +1,7 @@
 package token_test
 
 import (
+	"cmp"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -527,7 +528,7 @@ func TestTokenErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			v := newEnv(t, nil)
 			client, form := tc.build(v)
-			ct := cmpOr(tc.contentType, "application/x-www-form-urlencoded")
+			ct := cmp.Or(tc.contentType, "application/x-www-form-urlencoded")
 			a := v.send(t, client, ct, form.Encode())
 			if a.status != tc.status || a.body["error"] != tc.code {
 				t.Fatalf("answer %d %v, want %d %s", a.status, a.body, tc.status, tc.code)
@@ -553,13 +554,6 @@ func TestTokenErrors(t *testing.T) {
 			}
 		})
 	}
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // leftHalf is at_hash: the left half of the hash of the access token,

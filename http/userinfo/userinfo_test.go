@@ -1,6 +1,7 @@
 package userinfo_test
 
 import (
+	"cmp"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -265,17 +266,17 @@ func (v *env) mint(t *testing.T, s tokenSpec) string {
 	t.Helper()
 	v.n++
 	sid, gid := fmt.Sprintf("sid%013d", v.n), fmt.Sprintf("gid%013d", v.n)
-	client := cmpOr(s.client, "web")
+	client := cmp.Or(s.client, "web")
 	claims := map[string]any{
 		"iss": issuer, "sub": "user-1", "aud": issuer, "client_id": client,
 		"iat": now.Add(-time.Minute).Unix(), "exp": now.Add(4 * time.Minute).Unix(), "jti": fmt.Sprintf("jti-%d", v.n),
-		"scope": cmpOr(s.scope, "openid"), "sid": sid, "gid": gid, "auth_time": authTime.Unix(),
+		"scope": cmp.Or(s.scope, "openid"), "sid": sid, "gid": gid, "auth_time": authTime.Unix(),
 	}
 	if s.edit != nil {
 		s.edit(claims)
 	}
 	if !s.noGrant {
-		gr := &messages.Grant{Id: gid, ClientId: client, Scopes: strings.Fields(cmpOr(s.scope, "openid")), ClaimsJson: s.claimsJSON,
+		gr := &messages.Grant{Id: gid, ClientId: client, Scopes: strings.Fields(cmp.Or(s.scope, "openid")), ClaimsJson: s.claimsJSON,
 			Login: &messages.Login{Subject: "user-1", AuthTimeMs: authTime.UnixMilli()}}
 		if s.grant != nil {
 			s.grant(gr)
@@ -287,15 +288,8 @@ func (v *env) mint(t *testing.T, s tokenSpec) string {
 		t.Fatal(err)
 	}
 	tok := fmt.Sprintf("at%d.%s.sig", v.n, base64.RawURLEncoding.EncodeToString(payload))
-	v.verifier.tokens[tok] = minted{payload: payload, typ: cmpOr(s.typ, "at+jwt"), alg: cmpOr(s.alg, atAlg)}
+	v.verifier.tokens[tok] = minted{payload: payload, typ: cmp.Or(s.typ, "at+jwt"), alg: cmp.Or(s.alg, atAlg)}
 	return tok
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // req is one call to /userinfo.
@@ -324,9 +318,9 @@ func (v *env) do(t *testing.T, r req) answer {
 	if r.form != nil {
 		body = strings.NewReader(r.form.Encode())
 	}
-	hr := httptest.NewRequest(cmpOr(r.method, http.MethodGet), target, body)
+	hr := httptest.NewRequest(cmp.Or(r.method, http.MethodGet), target, body)
 	if r.form != nil {
-		hr.Header.Set("Content-Type", cmpOr(r.contentType, "application/x-www-form-urlencoded"))
+		hr.Header.Set("Content-Type", cmp.Or(r.contentType, "application/x-www-form-urlencoded"))
 	}
 	if r.header != "" {
 		hr.Header.Set("Authorization", r.header)
