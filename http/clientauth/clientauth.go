@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"time"
@@ -117,9 +118,9 @@ func (a *Authenticator) authenticate(r *http.Request, form url.Values) (director
 		}
 		return a.privateKeyJWT(ctx, formID, assertion)
 	case formID != "":
-		c, err := a.Dir.Client(ctx, formID)
+		c, err := a.client(ctx, formID)
 		if err != nil {
-			return directory.Client{}, invalidClient("unknown client or bad credentials")
+			return directory.Client{}, err
 		}
 		if c.AuthMethod != "none" {
 			return directory.Client{}, invalidClient("client authentication required")
@@ -129,11 +130,25 @@ func (a *Authenticator) authenticate(r *http.Request, form url.Values) (director
 	return directory.Client{}, invalidClient("client authentication required")
 }
 
-func (a *Authenticator) secret(ctx context.Context, id, secret, method string) (directory.Client, error) {
+// client looks id up. An unknown client gets the same answer as a wrong
+// secret: no client enumeration. A directory that cannot answer stays
+// an error (503 when it may pass): invalid_client would tell the client
+// its credentials failed (RFC 6749 §5.2), which clients take as final.
+func (a *Authenticator) client(ctx context.Context, id string) (directory.Client, error) {
 	c, err := a.Dir.Client(ctx, id)
-	if err != nil {
-		// Same answer as a wrong secret: no client enumeration.
+	if errors.Is(err, directory.ErrNotFound) {
 		return directory.Client{}, invalidClient("unknown client or bad credentials")
+	}
+	if err != nil {
+		return directory.Client{}, fmt.Errorf("clientauth: client lookup: %w", err)
+	}
+	return c, nil
+}
+
+func (a *Authenticator) secret(ctx context.Context, id, secret, method string) (directory.Client, error) {
+	c, err := a.client(ctx, id)
+	if err != nil {
+		return directory.Client{}, err
 	}
 	if c.AuthMethod != method {
 		return directory.Client{}, invalidClient("client is registered for " + c.AuthMethod)
@@ -161,8 +176,11 @@ func (a *Authenticator) privateKeyJWT(ctx context.Context, formID, assertion str
 	if formID != "" && formID != id {
 		return directory.Client{}, invalidClient("client_id does not match the assertion")
 	}
-	c, err := a.Dir.Client(ctx, id)
-	if err != nil || c.AuthMethod != "private_key_jwt" {
+	c, err := a.client(ctx, id)
+	if err != nil {
+		return directory.Client{}, err
+	}
+	if c.AuthMethod != "private_key_jwt" {
 		return directory.Client{}, invalidClient("unknown client or bad credentials")
 	}
 	raw := []byte(c.JWKS)

@@ -317,6 +317,11 @@ func (h *Handler) issue(ctx context.Context, client directory.Client, sid string
 	}
 	if cr, _ := oauth2.ParseClaimsRequest(gr.ClaimsJson); cr != nil && len(cr.IDToken) > 0 {
 		u, err := h.users.User(ctx, login.Subject)
+		if errors.Is(err, directory.ErrNotFound) {
+			// Deleted since the grain redeemed the code: the grant no
+			// longer stands (RFC 9700 §4.14), and 404 is no token answer.
+			return nil, oauth2.ErrInvalidGrant
+		}
 		if err != nil {
 			return nil, err
 		}

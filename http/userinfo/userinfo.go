@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -110,8 +111,14 @@ func (c *Checker) check(ctx context.Context, raw string) (AccessToken, *messages
 		return at, nil, oauth2.ErrInvalidToken
 	}
 	payload, _, err := c.Verifier.VerifyType(ctx, raw, "at+jwt", c.Alg)
-	if err != nil {
+	if errors.Is(err, messages.ErrInvalid) {
 		return at, nil, oauth2.ErrInvalidToken
+	}
+	if err != nil {
+		// The pool could not tell (down, out of time): the token does
+		// not work, but it is not known to be invalid, and revocation
+		// must not answer as if it were (RFC 7009 §2.2).
+		return at, nil, fmt.Errorf("userinfo: verify access token: %w", err)
 	}
 	if err := json.Unmarshal(payload, &at); err != nil {
 		return at, nil, oauth2.ErrInvalidToken
@@ -186,8 +193,12 @@ func (h *Handler) jwtResponse(ctx context.Context, clientID string, claims map[s
 		return "", false, nil
 	}
 	cl, err := h.resp.Clients.Client(ctx, clientID)
-	if err != nil {
+	if errors.Is(err, directory.ErrNotFound) {
 		return "", false, oauth2.ErrInvalidToken.WithDescription("client no longer exists")
+	}
+	if err != nil {
+		// A directory that cannot answer says nothing of the token.
+		return "", false, fmt.Errorf("userinfo: client %s: %w", clientID, err)
 	}
 	sa, ea := cl.UserinfoSignedResponseAlg, cl.UserinfoEncryptedResponseAlg
 	if sa == "" && ea == "" {
