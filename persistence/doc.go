@@ -6,6 +6,11 @@
 // owners (grain states are protobuf from actors/messages, directory
 // records JSON).
 //
+// schema.go is the map of what is stored: every bucket is declared there
+// once (name, owning package, key, value encoding, meaning) as a typed
+// Bucket constant that its users reference, and backends refuse any
+// other bucket (ErrUnknownBucket).
+//
 // Backends (persistence/bbolt, persistence/etcd) must pass the shared
 // suite in persistence/conformance. Nothing here knows about HTTP or actors,
 // and nothing here decides protocol errors: callers map these errors.
