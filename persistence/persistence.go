@@ -20,6 +20,9 @@ var (
 	// ErrUnknownBucket: the bucket is not declared in schema.go. It is a
 	// caller bug, never an answer about the data, and nothing is written.
 	ErrUnknownBucket = errors.New("persistence: unknown bucket")
+	// ErrSchemaTooNew: the store was written by a newer binary (its schema
+	// version is above SchemaVersion); this one must not touch it.
+	ErrSchemaTooNew = errors.New("persistence: store schema is newer than this binary")
 )
 
 // Backend is the contract every storage engine implements. Keys live in

@@ -13,14 +13,16 @@ import (
 // "<root>/d/B\x00" (persistence/etcd; grain ownerships under "<root>/o/").
 //
 // Adding a bucket: declare its constant and its entry in schema below,
-// and use the constant.
+// and use the constant. Changing what a bucket's records look like (a
+// renamed field, a new key form): append a migration to migrations, which
+// moves existing stores to the new shapes when a node starts (migrate.go).
 
 // Bucket is the name of a declared bucket.
 type Bucket string
 
 // The declared buckets.
 const (
-	// BucketMeta holds the store's own records.
+	// BucketMeta holds the store's own records: the schema version.
 	BucketMeta Bucket = "meta"
 	// BucketKeys holds the provider's keys, one KeySet per KeyManager.
 	BucketKeys Bucket = "keys"
@@ -44,6 +46,14 @@ const (
 	BucketRegistrationTokens Bucket = "registration_tokens"
 )
 
+// KeySchemaVersion is the key, in BucketMeta, of the schema version
+// record: the decimal version of the shapes the stored records have.
+const KeySchemaVersion = "schema_version"
+
+// MigrationOwnership is the ownership (Owners) a node holds while it
+// migrates, so that one node of a cluster migrates at a time.
+const MigrationOwnership = "Schema/migration"
+
 // BucketSpec describes a declared bucket.
 type BucketSpec struct {
 	Name Bucket
@@ -60,8 +70,8 @@ type BucketSpec struct {
 
 // schema declares every bucket, in the order bbolt creates them.
 var schema = [...]BucketSpec{
-	{BucketMeta, "persistence", "record name", "per record",
-		"the store's own records"},
+	{BucketMeta, "persistence", "record name (schema_version)", "decimal text",
+		"the store's own records: the version of the shapes below"},
 	{BucketKeys, "actors/keymanager", "KeyManager identity (default)", "protobuf messages.KeySet",
 		"signing and encryption keys, private halves sealed under the KEK"},
 	{BucketSessions, "actors/session", "session id (the ID token's sid)", "protobuf messages.SessionState",
@@ -84,8 +94,19 @@ var schema = [...]BucketSpec{
 		"a single-use initial access token for dynamic registration (RFC 7591 §3)"},
 }
 
+// migrations moves stores to this binary's shapes: migrations[i] takes a
+// store from version i+1 to i+2, so the current version is
+// len(migrations)+1. Version 1 is the shapes the records had when the
+// version record was introduced. Append only; never edit or reorder a
+// released step (stores in the field already ran it). See Migration for
+// what a step must guarantee.
+var migrations = []Migration{}
+
 // Buckets returns every declared bucket, in declaration order.
 func Buckets() []BucketSpec { return slices.Clone(schema[:]) }
+
+// SchemaVersion is the version of the shapes this binary reads and writes.
+func SchemaVersion() int { return len(migrations) + 1 }
 
 // Declared reports whether b is a declared bucket.
 func (b Bucket) Declared() bool {

@@ -45,6 +45,9 @@ func TestSchemaDeclarations(t *testing.T) {
 			t.Errorf("bucket constant %q has no entry in schema", b)
 		}
 	}
+	if v := persistence.SchemaVersion(); v < 1 {
+		t.Errorf("SchemaVersion() = %d, want >= 1", v)
+	}
 }
 
 func TestUndeclaredBucketIsRefused(t *testing.T) {
