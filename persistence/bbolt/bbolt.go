@@ -33,9 +33,9 @@ const DefaultTimeout = 2 * time.Second
 const listPageSize = 256
 
 var (
-	// ErrInvalid is returned for bad input: an empty key, a
-	// key or value larger than bbolt accepts, a nil callback or context, or
-	// a bad Options field. It is a programming error on the caller's side,
+	// ErrInvalid is returned for bad input: an empty key, a key or value
+	// larger than bbolt accepts, a nil callback or context, or a bad
+	// Options field. It is a programming error on the caller's side,
 	// deliberately distinct from persistence.ErrNotFound so that bad input
 	// is never mistaken for "absent".
 	ErrInvalid = errors.New("bbolt: invalid argument")
