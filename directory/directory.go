@@ -14,19 +14,19 @@ import (
 	"authrim/persistence"
 )
 
-// Buckets this package uses. persistence/bbolt/schema.go declares the same
-// names so that Open creates them; a test keeps the two lists in step.
+// Buckets this package owns, declared (with their keys and encodings) in
+// persistence/schema.go.
 const (
 	// BucketUsers maps a subject to its User record (JSON).
-	BucketUsers = "users"
+	BucketUsers = persistence.BucketUsers
 	// BucketUsernames maps a username's case-mapped form to its subject:
 	// the uniqueness index, claimed with Backend.Create.
-	BucketUsernames = "usernames"
+	BucketUsernames = persistence.BucketUsernames
 	// BucketClients maps a client_id to its Client record (JSON).
-	BucketClients = "clients"
+	BucketClients = persistence.BucketClients
 	// BucketJTIs records the jti of each private_key_jwt assertion seen,
 	// until it expires (RFC 7523 §3 item 7).
-	BucketJTIs = "jtis"
+	BucketJTIs = persistence.BucketJTIs
 )
 
 // sentinel is an error value with its own text that still matches the

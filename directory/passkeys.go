@@ -18,15 +18,15 @@ import (
 	"authrim/persistence"
 )
 
-// Passkey buckets. persistence/bbolt/schema.go declares the same names.
+// Passkey buckets, declared in persistence/schema.go.
 const (
 	// BucketPasskeys maps a subject to the JSON list of that user's
 	// passkeys.
-	BucketPasskeys = "passkeys"
+	BucketPasskeys = persistence.BucketPasskeys
 	// BucketPasskeyIDs maps base64url(credential ID) to the subject that
 	// registered it: the uniqueness index, claimed with Backend.Create, so
 	// one authenticator credential can never belong to two users.
-	BucketPasskeyIDs = "passkey_ids"
+	BucketPasskeyIDs = persistence.BucketPasskeyIDs
 )
 
 // Passkey limits.

@@ -16,17 +16,7 @@ import (
 
 	"authrim/directory"
 	"authrim/persistence"
-	"authrim/persistence/bbolt"
 )
-
-func TestPasskeyBucketsMatchSchema(t *testing.T) {
-	if directory.BucketPasskeys != bbolt.BucketPasskeys {
-		t.Errorf("directory uses %q, schema.go declares %q", directory.BucketPasskeys, bbolt.BucketPasskeys)
-	}
-	if directory.BucketPasskeyIDs != bbolt.BucketPasskeyIDs {
-		t.Errorf("directory uses %q, schema.go declares %q", directory.BucketPasskeyIDs, bbolt.BucketPasskeyIDs)
-	}
-}
 
 // newPasskey returns a passkey with a random 16-byte credential ID whose
 // ID is only set in the credential (as webauthn.NewCredential leaves it).
@@ -461,7 +451,7 @@ type hookStore struct {
 
 var errInjected = errors.New("injected failure")
 
-func (h *hookStore) Update(ctx context.Context, bucket, key string, fn func([]byte, bool) ([]byte, error)) error {
+func (h *hookStore) Update(ctx context.Context, bucket persistence.Bucket, key string, fn func([]byte, bool) ([]byte, error)) error {
 	if bucket == directory.BucketPasskeys {
 		if h.before != nil {
 			h.before()

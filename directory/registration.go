@@ -231,9 +231,8 @@ func (d *Directory) UpdateRegisteredClient(ctx context.Context, id string, in Ne
 }
 
 // BucketRegistrationTokens holds initial access tokens issued through the
-// admin API, keyed by their hash. (Writes create the bucket;
-// persistence/bbolt/schema.go should list it.)
-const BucketRegistrationTokens = "registration_tokens"
+// admin API, keyed by their hash (declared in persistence/schema.go).
+const BucketRegistrationTokens = persistence.BucketRegistrationTokens
 
 // MaxInitialTokenTTL bounds an issued initial access token's life.
 const MaxInitialTokenTTL = 30 * 24 * time.Hour

@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"net/url"
 	"time"
+
+	"authrim/persistence"
 )
 
 // BucketPushed holds pushed authorization requests (RFC 9126) until they
-// are used or expire, keyed by the reference in their request_uri.
-// (Writes create the bucket; persistence/bbolt/schema.go should list it.)
-const BucketPushed = "pushed_requests"
+// are used or expire, keyed by the reference in their request_uri
+// (declared in persistence/schema.go).
+const BucketPushed = persistence.BucketPushed
 
 // PushedURIPrefix starts every request_uri /par returns (RFC 9126 §2.2).
 const PushedURIPrefix = "urn:ietf:params:oauth:request_uri:"

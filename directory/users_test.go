@@ -50,23 +50,6 @@ func mustCreateUser(t *testing.T, d *directory.Directory, in directory.NewUser) 
 	return u
 }
 
-func TestBucketsMatchSchema(t *testing.T) {
-	for _, tc := range []struct{ name, directory, schema string }{
-		{"users", directory.BucketUsers, bbolt.BucketUsers},
-		{"usernames", directory.BucketUsernames, bbolt.BucketUsernames},
-		{"clients", directory.BucketClients, bbolt.BucketClients},
-		{"jtis", directory.BucketJTIs, bbolt.BucketJTIs},
-		{"pushed requests", directory.BucketPushed, bbolt.BucketPushed},
-		{"registration tokens", directory.BucketRegistrationTokens, bbolt.BucketRegistrationTokens},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if tc.directory != tc.schema {
-				t.Errorf("directory uses %q, schema.go declares %q", tc.directory, tc.schema)
-			}
-		})
-	}
-}
-
 func TestUserLifecycle(t *testing.T) {
 	ctx := context.Background()
 	d, _ := newDirectory(t, fast)

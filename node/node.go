@@ -126,6 +126,9 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := n.migrateStore(ctx, owners); err != nil {
+		return nil, err
+	}
 	kind := keymanager.NewKind(keymanager.Config{
 		Policy: keymanager.Policy{
 			Algorithms:     cfg.Keys.Algorithms,

@@ -77,6 +77,18 @@ func (n *Node) openEtcd(ctx context.Context) (*etcd.Store, error) {
 	}), nil
 }
 
+// migrateStore brings the store's records to this binary's schema
+// (persistence/schema.go) before anything reads them: it runs after the
+// lease (a cluster's nodes migrate one at a time under it) and before the
+// directory, the sweeper and the grains start. A store written by a newer
+// binary, or a failed migration, stops the start.
+func (n *Node) migrateStore(ctx context.Context, owners persistence.Owners) error {
+	if err := persistence.Migrate(ctx, n.store, owners, n.logger.With("component", "schema")); err != nil {
+		return fmt.Errorf("node: storage schema: %w", err)
+	}
+	return nil
+}
+
 func (c Config) etcdTLS() *etcd.TLSFiles {
 	t := c.Cluster.TLS
 	if !t.Enabled() {

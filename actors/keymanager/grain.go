@@ -27,8 +27,9 @@ const (
 	// CacheActorName is the well-known name of each node's key cache actor
 	// (in package crypto), the target of KeySetChanged pushes.
 	CacheActorName = "crypto-keys"
-	// Bucket holds one KeySet per KeyManager identity.
-	Bucket = "keys"
+	// Bucket holds one KeySet per KeyManager identity (declared in
+	// persistence/schema.go).
+	Bucket = persistence.BucketKeys
 )
 
 // Config is what a KeyManager grain needs.

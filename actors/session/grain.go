@@ -25,8 +25,9 @@ import (
 const (
 	// Kind is the cluster kind of Session grains.
 	Kind = "Session"
-	// Bucket holds one SessionState per session id.
-	Bucket = "sessions"
+	// Bucket holds one SessionState per session id (declared in
+	// persistence/schema.go).
+	Bucket = persistence.BucketSessions
 
 	maxPending    = 16
 	maxCodes      = 64

@@ -28,7 +28,7 @@ type racing struct {
 	afterList func()
 }
 
-func (r *racing) List(ctx context.Context, bucket, prefix string, fn func(string, []byte) error) error {
+func (r *racing) List(ctx context.Context, bucket persistence.Bucket, prefix string, fn func(string, []byte) error) error {
 	err := r.Backend.List(ctx, bucket, prefix, fn)
 	if r.afterList != nil {
 		r.afterList()

@@ -39,22 +39,22 @@ type countingStore struct {
 	writes *atomic.Int64
 }
 
-func (c countingStore) Create(ctx context.Context, b, k string, v []byte) error {
+func (c countingStore) Create(ctx context.Context, b persistence.Bucket, k string, v []byte) error {
 	c.writes.Add(1)
 	return c.Backend.Create(ctx, b, k, v)
 }
 
-func (c countingStore) Put(ctx context.Context, b, k string, v []byte) error {
+func (c countingStore) Put(ctx context.Context, b persistence.Bucket, k string, v []byte) error {
 	c.writes.Add(1)
 	return c.Backend.Put(ctx, b, k, v)
 }
 
-func (c countingStore) Delete(ctx context.Context, b, k string) error {
+func (c countingStore) Delete(ctx context.Context, b persistence.Bucket, k string) error {
 	c.writes.Add(1)
 	return c.Backend.Delete(ctx, b, k)
 }
 
-func (c countingStore) Update(ctx context.Context, b, k string, fn func([]byte, bool) ([]byte, error)) error {
+func (c countingStore) Update(ctx context.Context, b persistence.Bucket, k string, fn func([]byte, bool) ([]byte, error)) error {
 	c.writes.Add(1)
 	return c.Backend.Update(ctx, b, k, fn)
 }

@@ -20,6 +20,7 @@ import (
 	"authrim/actors/messages"
 	"authrim/http/management"
 	"authrim/http/oauth2"
+	"authrim/persistence"
 	"authrim/persistence/bbolt"
 )
 
@@ -296,9 +297,9 @@ func checkSnapshot(path string) (snapshotInfo, error) {
 		if bad != nil {
 			return fmt.Errorf("inconsistent: %w", bad)
 		}
-		keys := tx.Bucket([]byte(bbolt.BucketKeys))
+		keys := tx.Bucket([]byte(persistence.BucketKeys))
 		if keys == nil {
-			return fmt.Errorf("no %q bucket: not an authrim database", bbolt.BucketKeys)
+			return fmt.Errorf("no %q bucket: not an authrim database", persistence.BucketKeys)
 		}
 		err := keys.ForEach(func(k, v []byte) error {
 			var set messages.KeySet
@@ -311,10 +312,10 @@ func checkSnapshot(path string) (snapshotInfo, error) {
 		if err != nil {
 			return err
 		}
-		if b := tx.Bucket([]byte(bbolt.BucketUsers)); b != nil {
+		if b := tx.Bucket([]byte(persistence.BucketUsers)); b != nil {
 			info.users = b.Stats().KeyN
 		}
-		if b := tx.Bucket([]byte(bbolt.BucketClients)); b != nil {
+		if b := tx.Bucket([]byte(persistence.BucketClients)); b != nil {
 			info.clients = b.Stats().KeyN
 		}
 		return nil

@@ -26,6 +26,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"authrim/node"
+	"authrim/persistence"
 	"authrim/persistence/bbolt"
 )
 
@@ -319,7 +320,7 @@ func TestRestoreRefusesBadInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := store.Put(t.Context(), bbolt.BucketUsers, "u", bytes.Repeat([]byte("x"), 256<<10)); err != nil {
+	if err := store.Put(t.Context(), persistence.BucketUsers, "u", bytes.Repeat([]byte("x"), 256<<10)); err != nil {
 		t.Fatal(err)
 	}
 	var snap bytes.Buffer

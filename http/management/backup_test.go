@@ -73,7 +73,7 @@ func TestBackupStreamsTheStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = store.Close() })
-	if err := store.Put(t.Context(), bbolt.BucketKeys, "set", []byte("value")); err != nil {
+	if err := store.Put(t.Context(), persistence.BucketKeys, "set", []byte("value")); err != nil {
 		t.Fatal(err)
 	}
 	var want bytes.Buffer

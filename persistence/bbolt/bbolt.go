@@ -16,6 +16,10 @@ import (
 	"authrim/persistence"
 )
 
+// FileName is the name of the database file inside the directory given to
+// Open. It is fixed so that backups and operators know what to look for.
+const FileName = "authrim.db"
+
 // DefaultTimeout is how long Open waits for the file lock when
 // Options.Timeout is zero. bbolt's own default is to wait forever, which
 // turns "another authrim already runs on this directory" into a silent hang.
@@ -29,9 +33,9 @@ const DefaultTimeout = 2 * time.Second
 const listPageSize = 256
 
 var (
-	// ErrInvalid is returned for bad input: an empty bucket name or key, a
-	// key or value larger than bbolt accepts, a nil callback or context, or
-	// a bad Options field. It is a programming error on the caller's side,
+	// ErrInvalid is returned for bad input: an empty key, a key or value
+	// larger than bbolt accepts, a nil callback or context, or a bad
+	// Options field. It is a programming error on the caller's side,
 	// deliberately distinct from persistence.ErrNotFound so that bad input
 	// is never mistaken for "absent".
 	ErrInvalid = errors.New("bbolt: invalid argument")
@@ -119,12 +123,13 @@ func Open(dir string, opts Options) (*Store, error) {
 	if opts.MaxBatchSize > 0 {
 		db.MaxBatchSize = opts.MaxBatchSize
 	}
-	// Create the declared buckets up front so the file always shows the
-	// full layout; later writes still create unknown buckets lazily.
+	// Create the buckets declared in persistence/schema.go up front, so
+	// the file always shows the whole layout (`bbolt buckets`); the store
+	// refuses any other bucket.
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, name := range knownBuckets {
-			if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
-				return fmt.Errorf("bucket %q: %w", name, err)
+		for _, spec := range persistence.Buckets() {
+			if _, err := tx.CreateBucketIfNotExists([]byte(spec.Name)); err != nil {
+				return fmt.Errorf("bucket %q: %w", spec.Name, err)
 			}
 		}
 		return nil
@@ -140,7 +145,7 @@ func Open(dir string, opts Options) (*Store, error) {
 func (s *Store) Path() string { return s.path }
 
 // Get returns a copy of the value stored under bucket/key, or ErrNotFound.
-func (s *Store) Get(ctx context.Context, bucket, key string) ([]byte, error) {
+func (s *Store) Get(ctx context.Context, bucket persistence.Bucket, key string) ([]byte, error) {
 	const op = "get"
 	if err := validate(op, bucket, key); err != nil {
 		return nil, err
@@ -175,7 +180,7 @@ func (s *Store) Get(ctx context.Context, bucket, key string) ([]byte, error) {
 
 // Create stores value under bucket/key if the key is absent, else returns
 // ErrConflict and changes nothing.
-func (s *Store) Create(ctx context.Context, bucket, key string, value []byte) error {
+func (s *Store) Create(ctx context.Context, bucket persistence.Bucket, key string, value []byte) error {
 	const op = "create"
 	if err := validateWrite(op, bucket, key, value); err != nil {
 		return err
@@ -214,7 +219,7 @@ func (s *Store) Create(ctx context.Context, bucket, key string, value []byte) er
 }
 
 // Put stores value under bucket/key, replacing what was there.
-func (s *Store) Put(ctx context.Context, bucket, key string, value []byte) error {
+func (s *Store) Put(ctx context.Context, bucket persistence.Bucket, key string, value []byte) error {
 	const op = "put"
 	if err := validateWrite(op, bucket, key, value); err != nil {
 		return err
@@ -242,7 +247,7 @@ func (s *Store) Put(ctx context.Context, bucket, key string, value []byte) error
 }
 
 // Delete removes bucket/key, or returns ErrNotFound.
-func (s *Store) Delete(ctx context.Context, bucket, key string) error {
+func (s *Store) Delete(ctx context.Context, bucket persistence.Bucket, key string) error {
 	const op = "delete"
 	if err := validate(op, bucket, key); err != nil {
 		return err
@@ -283,7 +288,7 @@ func (s *Store) Delete(ctx context.Context, bucket, key string) error {
 // functions when another write in the same group fails. fn must not call
 // the Store: it runs inside the write transaction. An error from fn is
 // returned unchanged and nothing is written.
-func (s *Store) Update(ctx context.Context, bucket, key string, fn func(old []byte, exists bool) ([]byte, error)) error {
+func (s *Store) Update(ctx context.Context, bucket persistence.Bucket, key string, fn func(old []byte, exists bool) ([]byte, error)) error {
 	const op = "update"
 	if err := validate(op, bucket, key); err != nil {
 		return err
@@ -350,13 +355,10 @@ func (s *Store) Update(ctx context.Context, bucket, key string, fn func(old []by
 // delete what it visits). Keys written or deleted during the call may or may
 // not be seen; every key is visited at most once and in increasing order.
 // An error from fn stops the iteration and is returned unchanged.
-func (s *Store) List(ctx context.Context, bucket, prefix string, fn func(key string, value []byte) error) error {
+func (s *Store) List(ctx context.Context, bucket persistence.Bucket, prefix string, fn func(key string, value []byte) error) error {
 	const op = "list"
-	if bucket == "" {
-		return fmt.Errorf("%w: %s: empty bucket name", ErrInvalid, op)
-	}
-	if len(bucket) > bolt.MaxKeySize {
-		return fmt.Errorf("%w: %s: bucket name too long", ErrInvalid, op)
+	if err := bucket.Check(); err != nil {
+		return fmt.Errorf("bbolt: %s: %w", op, err)
 	}
 	if fn == nil {
 		return fmt.Errorf("%w: %s %q: nil function", ErrInvalid, op, bucket)
@@ -387,7 +389,7 @@ type entry struct {
 
 // listPage reads up to listPageSize entries with the prefix that sort after
 // the key after (from the start when after is nil), copied out of the mmap.
-func (s *Store) listPage(ctx context.Context, op, bucket string, prefix, after []byte) ([]entry, error) {
+func (s *Store) listPage(ctx context.Context, op string, bucket persistence.Bucket, prefix, after []byte) ([]entry, error) {
 	release, err := s.begin(ctx, op)
 	if err != nil {
 		return nil, err
@@ -497,14 +499,14 @@ func (s *Store) begin(ctx context.Context, op string) (release func(), err error
 	return s.mu.RUnlock, nil
 }
 
-// validate rejects names bolt cannot store. Keys are deliberately left out
-// of every message: they can be secrets and errors get logged.
-func validate(op, bucket, key string) error {
+// validate rejects buckets that persistence/schema.go does not declare
+// and keys bolt cannot store. Keys are deliberately left out of every
+// message: they can be secrets and errors get logged.
+func validate(op string, bucket persistence.Bucket, key string) error {
+	if err := bucket.Check(); err != nil {
+		return fmt.Errorf("bbolt: %s: %w", op, err)
+	}
 	switch {
-	case bucket == "":
-		return fmt.Errorf("%w: %s: empty bucket name", ErrInvalid, op)
-	case len(bucket) > bolt.MaxKeySize:
-		return fmt.Errorf("%w: %s: bucket name too long", ErrInvalid, op)
 	case key == "":
 		return fmt.Errorf("%w: %s %q: empty key", ErrInvalid, op, bucket)
 	case len(key) > bolt.MaxKeySize:
@@ -513,7 +515,7 @@ func validate(op, bucket, key string) error {
 	return nil
 }
 
-func validateWrite(op, bucket, key string, value []byte) error {
+func validateWrite(op string, bucket persistence.Bucket, key string, value []byte) error {
 	if err := validate(op, bucket, key); err != nil {
 		return err
 	}
@@ -524,7 +526,7 @@ func validateWrite(op, bucket, key string, value []byte) error {
 }
 
 // wrap adds the package prefix and turns bolt's "not open" into ErrClosed.
-func wrap(op, bucket string, err error) error {
+func wrap(op string, bucket persistence.Bucket, err error) error {
 	if errors.Is(err, bolt.ErrDatabaseNotOpen) {
 		err = fmt.Errorf("%w: %w", persistence.ErrClosed, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -110,11 +111,18 @@ func TestSecondOpenFailsWithinTimeout(t *testing.T) {
 	}
 }
 
-// Open creates the buckets declared in schema.go, so a fresh file shows the
-// whole layout.
-func TestOpenCreatesSchemaBuckets(t *testing.T) {
+// Open creates exactly the buckets declared in persistence/schema.go, so a
+// fresh file shows the whole layout, and the store refuses any other
+// bucket: a bucket used but not declared fails at its first use.
+func TestOpenCreatesDeclaredBuckets(t *testing.T) {
+	ctx := context.Background()
 	dir := t.TempDir()
 	s := openStore(t, dir, bbolt.Options{})
+	for _, b := range []persistence.Bucket{"sessionz", "codes", ""} {
+		if err := s.Put(ctx, b, "k", []byte("v")); !errors.Is(err, persistence.ErrUnknownBucket) {
+			t.Errorf("Put in undeclared bucket %q = %v, want ErrUnknownBucket", b, err)
+		}
+	}
 	path := s.Path()
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
@@ -124,14 +132,23 @@ func TestOpenCreatesSchemaBuckets(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
+	var got []string
 	err = db.View(func(tx *bolt.Tx) error {
-		if tx.Bucket([]byte(bbolt.BucketKeys)) == nil {
-			return fmt.Errorf("bucket %q missing", bbolt.BucketKeys)
-		}
-		return nil
+		return tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
+			got = append(got, string(name))
+			return nil
+		})
 	})
 	if err != nil {
-		t.Error(err)
+		t.Fatal(err)
+	}
+	var want []string
+	for _, spec := range persistence.Buckets() {
+		want = append(want, string(spec.Name))
+	}
+	slices.Sort(want) // bolt lists buckets in byte order
+	if !slices.Equal(got, want) {
+		t.Errorf("buckets in a fresh file = %q, want the declared %q", got, want)
 	}
 }
 
@@ -140,10 +157,10 @@ func TestWriteToSnapshot(t *testing.T) {
 	ctx := context.Background()
 	s := openStore(t, t.TempDir(), bbolt.Options{})
 	defer s.Close()
-	if err := s.Put(ctx, bbolt.BucketKeys, "kid-1", []byte("key material")); err != nil {
+	if err := s.Put(ctx, persistence.BucketKeys, "kid-1", []byte("key material")); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Put(ctx, "lazy-bucket", "k", []byte("v")); err != nil {
+	if err := s.Put(ctx, persistence.BucketSessions, "k", []byte("v")); err != nil {
 		t.Fatal(err)
 	}
 
@@ -156,7 +173,7 @@ func TestWriteToSnapshot(t *testing.T) {
 		t.Errorf("WriteTo reported %d bytes, wrote %d", n, buf.Len())
 	}
 	// Writes after the snapshot must not show up in it.
-	if err := s.Put(ctx, bbolt.BucketKeys, "kid-2", []byte("later")); err != nil {
+	if err := s.Put(ctx, persistence.BucketKeys, "kid-2", []byte("later")); err != nil {
 		t.Fatal(err)
 	}
 
@@ -166,13 +183,13 @@ func TestWriteToSnapshot(t *testing.T) {
 	}
 	restored := openStore(t, backup, bbolt.Options{})
 	defer restored.Close()
-	if v, err := restored.Get(ctx, bbolt.BucketKeys, "kid-1"); err != nil || string(v) != "key material" {
+	if v, err := restored.Get(ctx, persistence.BucketKeys, "kid-1"); err != nil || string(v) != "key material" {
 		t.Errorf("restored kid-1 = %q, %v", v, err)
 	}
-	if v, err := restored.Get(ctx, "lazy-bucket", "k"); err != nil || string(v) != "v" {
-		t.Errorf("restored lazy-bucket/k = %q, %v", v, err)
+	if v, err := restored.Get(ctx, persistence.BucketSessions, "k"); err != nil || string(v) != "v" {
+		t.Errorf("restored sessions/k = %q, %v", v, err)
 	}
-	if _, err := restored.Get(ctx, bbolt.BucketKeys, "kid-2"); !errors.Is(err, persistence.ErrNotFound) {
+	if _, err := restored.Get(ctx, persistence.BucketKeys, "kid-2"); !errors.Is(err, persistence.ErrNotFound) {
 		t.Errorf("write after the snapshot is in it: %v", err)
 	}
 
@@ -191,14 +208,14 @@ func TestErrorsDoNotLeakKeys(t *testing.T) {
 	s := openStore(t, t.TempDir(), bbolt.Options{})
 	defer s.Close()
 	const secret = "code-SECRET-0123456789"
-	if err := s.Put(ctx, "codes", secret, []byte("v")); err != nil {
+	if err := s.Put(ctx, persistence.BucketSessions, secret, []byte("v")); err != nil {
 		t.Fatal(err)
 	}
 	errs := []error{
-		func() error { _, err := s.Get(ctx, "codes", "missing-"+secret); return err }(),
-		s.Create(ctx, "codes", secret, []byte("again")),
-		s.Delete(ctx, "codes", "missing-"+secret),
-		s.Put(ctx, "codes", secret+string(make([]byte, bolt.MaxKeySize)), nil),
+		func() error { _, err := s.Get(ctx, persistence.BucketSessions, "missing-"+secret); return err }(),
+		s.Create(ctx, persistence.BucketSessions, secret, []byte("again")),
+		s.Delete(ctx, persistence.BucketSessions, "missing-"+secret),
+		s.Put(ctx, persistence.BucketSessions, secret+string(make([]byte, bolt.MaxKeySize)), nil),
 	}
 	for _, err := range errs {
 		if err == nil {
@@ -221,7 +238,7 @@ func TestCloseDrainsInFlightWrites(t *testing.T) {
 	const n = 10
 	errs := make(chan error, n)
 	for i := range n {
-		go func() { errs <- s.Put(ctx, "b", fmt.Sprintf("k%d", i), []byte("v")) }()
+		go func() { errs <- s.Put(ctx, persistence.BucketSessions, fmt.Sprintf("k%d", i), []byte("v")) }()
 	}
 	time.Sleep(20 * time.Millisecond) // let the writes queue in the batch
 	if err := s.Close(); err != nil {
@@ -239,7 +256,7 @@ func TestCloseDrainsInFlightWrites(t *testing.T) {
 	s = openStore(t, dir, bbolt.Options{})
 	defer s.Close()
 	count := 0
-	if err := s.List(ctx, "b", "", func(string, []byte) error { count++; return nil }); err != nil {
+	if err := s.List(ctx, persistence.BucketSessions, "", func(string, []byte) error { count++; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if count < len(acked) {
@@ -259,7 +276,7 @@ func BenchmarkPutParallel(b *testing.B) {
 		var next atomic.Int64
 		put := func() {
 			k := fmt.Sprintf("key-%012d", next.Add(1))
-			if err := s.Put(ctx, "bench", k, value); err != nil {
+			if err := s.Put(ctx, persistence.BucketSessions, k, value); err != nil {
 				b.Error(err)
 			}
 		}
@@ -300,11 +317,11 @@ func TestUpdateErrorInsideGroupCommit(t *testing.T) {
 	for i := range n {
 		go func() {
 			<-start
-			errs <- s.Put(ctx, "b", fmt.Sprintf("k%02d", i), []byte("v"))
+			errs <- s.Put(ctx, persistence.BucketSessions, fmt.Sprintf("k%02d", i), []byte("v"))
 		}()
 		go func() {
 			<-start
-			err := s.Update(ctx, "b", fmt.Sprintf("u%02d", i), func([]byte, bool) ([]byte, error) {
+			err := s.Update(ctx, persistence.BucketSessions, fmt.Sprintf("u%02d", i), func([]byte, bool) ([]byte, error) {
 				return []byte("never"), boom
 			})
 			if err != boom { // returned as is, not even wrapped
@@ -322,7 +339,7 @@ func TestUpdateErrorInsideGroupCommit(t *testing.T) {
 		}
 	}
 	count := 0
-	err := s.List(ctx, "b", "", func(k string, _ []byte) error {
+	err := s.List(ctx, persistence.BucketSessions, "", func(k string, _ []byte) error {
 		if k[0] != 'k' {
 			t.Errorf("failed Update stored %q", k)
 		}
@@ -347,12 +364,12 @@ func TestUpdatePanicLeavesStoreUsable(t *testing.T) {
 				t.Error("panic in fn did not reach the caller")
 			}
 		}()
-		_ = s.Update(ctx, "b", "k", func([]byte, bool) ([]byte, error) { panic("caller bug") })
+		_ = s.Update(ctx, persistence.BucketSessions, "k", func([]byte, bool) ([]byte, error) { panic("caller bug") })
 	}()
-	if _, err := s.Get(ctx, "b", "k"); !errors.Is(err, persistence.ErrNotFound) {
+	if _, err := s.Get(ctx, persistence.BucketSessions, "k"); !errors.Is(err, persistence.ErrNotFound) {
 		t.Errorf("Get after a panicking Update = %v, want ErrNotFound", err)
 	}
-	if err := s.Put(ctx, "b", "k", []byte("v")); err != nil {
+	if err := s.Put(ctx, persistence.BucketSessions, "k", []byte("v")); err != nil {
 		t.Errorf("Put after a panicking Update: %v", err)
 	}
 	if err := s.Close(); err != nil {

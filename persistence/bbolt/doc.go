@@ -13,8 +13,10 @@
 //     the functions given to Update must be pure.
 //   - Values are copied out of bolt's memory map before they leave the
 //     package: the map is read-only and is reused once the transaction ends.
-//   - schema.go is the map of what is stored: every bucket the project uses
-//     is declared there and created by Open.
+//   - persistence/schema.go is the map of what is stored: Open creates
+//     exactly the buckets declared there, and every call refuses any other
+//     bucket (persistence.ErrUnknownBucket), so a bucket used but not
+//     declared fails its first test.
 //
 // What it must not do: know about HTTP, actors, OIDC or the shape of the
 // values (they are opaque bytes; the typed stores in package persistence

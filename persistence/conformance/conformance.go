@@ -14,12 +14,24 @@ import (
 	"authrim/persistence"
 )
 
-// Bucket names used by the suite. They are unknown to any schema on
-// purpose: buckets must be created lazily on first write.
+// Buckets used by the suite. Backends refuse buckets that
+// persistence/schema.go does not declare, so the suite writes to declared
+// ones; every sub-test runs on a fresh store, so what it writes there never
+// meets real records (a backend treats values as opaque bytes anyway).
 const (
-	bucketA = "conformance"
-	bucketB = "conformance-other"
+	bucketA = persistence.BucketUsers
+	bucketB = persistence.BucketClients
+	// bucketEmpty is declared and never written by the suite.
+	bucketEmpty = persistence.BucketJTIs
 )
+
+// undeclared are bucket names the schema does not declare: a typo, a
+// case variant, names that would share a key prefix with a declared
+// bucket on a key-value engine, and the empty name.
+var undeclared = []persistence.Bucket{
+	"no-such-bucket", bucketA + "x", bucketA[:len(bucketA)-1], "USERS",
+	bucketA + "\x00", bucketA + "/", "",
+}
 
 // watchdog bounds calls that could deadlock, so a broken backend fails the
 // test instead of hanging until go test's global timeout.
@@ -69,7 +81,9 @@ var cases = []testCase{
 	{"concurrent creates have one winner", testConcurrentCreates},
 	{"list by prefix in key order", testListPrefix},
 	{"list many keys", testListMany},
-	{"list missing bucket is empty", testListMissingBucket},
+	{"list empty bucket is empty", testListEmptyBucket},
+	{"undeclared bucket is refused", testUndeclaredBucket},
+	{"every declared bucket is accepted", testDeclaredBuckets},
 	{"list stops on callback error", testListStops},
 	{"list callback may write", testListCallbackWrites},
 	{"buckets are isolated", testBucketsIsolated},
@@ -116,14 +130,14 @@ func safe(t *testing.T, what string, f func() error) (err error) {
 	return f()
 }
 
-func mustPut(t *testing.T, b persistence.Backend, bucket, key, value string) {
+func mustPut(t *testing.T, b persistence.Backend, bucket persistence.Bucket, key, value string) {
 	t.Helper()
 	if err := b.Put(context.Background(), bucket, key, []byte(value)); err != nil {
 		t.Fatalf("Put(%q, %q): %v", bucket, key, err)
 	}
 }
 
-func wantValue(t *testing.T, b persistence.Backend, bucket, key, want string) {
+func wantValue(t *testing.T, b persistence.Backend, bucket persistence.Bucket, key, want string) {
 	t.Helper()
 	got, err := b.Get(context.Background(), bucket, key)
 	if err != nil {
@@ -135,7 +149,7 @@ func wantValue(t *testing.T, b persistence.Backend, bucket, key, want string) {
 	}
 }
 
-func wantMissing(t *testing.T, b persistence.Backend, bucket, key string) {
+func wantMissing(t *testing.T, b persistence.Backend, bucket persistence.Bucket, key string) {
 	t.Helper()
 	got, err := b.Get(context.Background(), bucket, key)
 	if !errors.Is(err, persistence.ErrNotFound) {
@@ -145,7 +159,7 @@ func wantMissing(t *testing.T, b persistence.Backend, bucket, key string) {
 
 type kv struct{ key, value string }
 
-func list(t *testing.T, b persistence.Backend, bucket, prefix string) []kv {
+func list(t *testing.T, b persistence.Backend, bucket persistence.Bucket, prefix string) []kv {
 	t.Helper()
 	var out []kv
 	err := b.List(context.Background(), bucket, prefix, func(k string, v []byte) error {
@@ -158,7 +172,7 @@ func list(t *testing.T, b persistence.Backend, bucket, prefix string) []kv {
 	return out
 }
 
-func wantList(t *testing.T, b persistence.Backend, bucket, prefix string, want []kv) {
+func wantList(t *testing.T, b persistence.Backend, bucket persistence.Bucket, prefix string, want []kv) {
 	t.Helper()
 	if got := list(t, b, bucket, prefix); !slices.Equal(got, want) {
 		t.Errorf("List(%q, %q) = %v, want %v", bucket, prefix, got, want)
@@ -248,7 +262,7 @@ func testCreateConflict(t *testing.T, h *harness) {
 
 func testGetMissing(t *testing.T, h *harness) {
 	b := h.backend(t)
-	wantMissing(t, b, "no-such-bucket", "k")
+	wantMissing(t, b, bucketEmpty, "k")
 	mustPut(t, b, bucketA, "present", "v")
 	wantMissing(t, b, bucketA, "absent")
 	wantMissing(t, b, bucketA, "pres")     // a prefix of a key is not the key
@@ -270,8 +284,8 @@ func testDelete(t *testing.T, h *harness) {
 func testDeleteMissing(t *testing.T, h *harness) {
 	b := h.backend(t)
 	ctx := context.Background()
-	if err := b.Delete(ctx, "no-such-bucket", "k"); !errors.Is(err, persistence.ErrNotFound) {
-		t.Errorf("Delete in a missing bucket = %v, want ErrNotFound", err)
+	if err := b.Delete(ctx, bucketEmpty, "k"); !errors.Is(err, persistence.ErrNotFound) {
+		t.Errorf("Delete in an empty bucket = %v, want ErrNotFound", err)
 	}
 	mustPut(t, b, bucketA, "present", "v")
 	if err := b.Delete(ctx, bucketA, "absent"); !errors.Is(err, persistence.ErrNotFound) {
@@ -619,15 +633,83 @@ func firstDiff(a, b []kv) int {
 	return min(len(a), len(b))
 }
 
-func testListMissingBucket(t *testing.T, h *harness) {
+func testListEmptyBucket(t *testing.T, h *harness) {
 	b := h.backend(t)
 	calls := 0
-	err := b.List(context.Background(), "no-such-bucket", "", func(string, []byte) error {
+	err := b.List(context.Background(), bucketEmpty, "", func(string, []byte) error {
 		calls++
 		return nil
 	})
 	if err != nil || calls != 0 {
-		t.Errorf("List of a missing bucket: %d calls, %v; want 0, nil", calls, err)
+		t.Errorf("List of an empty bucket: %d calls, %v; want 0, nil", calls, err)
+	}
+}
+
+// A bucket used but not declared is a bug that must show in the first
+// test that touches it: every operation refuses it with ErrUnknownBucket
+// (never ErrNotFound, which would pass for "absent") and writes nothing.
+func testUndeclaredBucket(t *testing.T, h *harness) {
+	ctx := context.Background()
+	b := h.backend(t)
+	mustPut(t, b, bucketA, "k", "v")
+	fnCalled := false
+	for _, bucket := range undeclared {
+		calls := []struct {
+			name string
+			call func() error
+		}{
+			{"Get", func() error { _, err := b.Get(ctx, bucket, "k"); return err }},
+			{"Create", func() error { return b.Create(ctx, bucket, "new", []byte("v")) }},
+			{"Put", func() error { return b.Put(ctx, bucket, "k", []byte("changed")) }},
+			{"Delete", func() error { return b.Delete(ctx, bucket, "k") }},
+			{"Update", func() error {
+				return b.Update(ctx, bucket, "k", func([]byte, bool) ([]byte, error) {
+					fnCalled = true
+					return []byte("changed"), nil
+				})
+			}},
+			{"List", func() error {
+				return b.List(ctx, bucket, "", func(string, []byte) error { fnCalled = true; return nil })
+			}},
+		}
+		for _, c := range calls {
+			err := safe(t, c.name, c.call)
+			if !errors.Is(err, persistence.ErrUnknownBucket) {
+				t.Errorf("%s in undeclared bucket %q = %v, want ErrUnknownBucket", c.name, bucket, err)
+			}
+		}
+	}
+	if fnCalled {
+		t.Error("a callback ran for an undeclared bucket")
+	}
+	wantOnly(t, b, map[persistence.Bucket][]kv{bucketA: {{"k", "v"}}})
+}
+
+// Every declared bucket takes writes: a backend with its own, stale list
+// of buckets fails here rather than in production.
+func testDeclaredBuckets(t *testing.T, h *harness) {
+	ctx := context.Background()
+	b := h.backend(t)
+	want := map[persistence.Bucket][]kv{}
+	for _, spec := range persistence.Buckets() {
+		mustPut(t, b, spec.Name, "k", string(spec.Name))
+		want[spec.Name] = []kv{{"k", string(spec.Name)}}
+	}
+	wantOnly(t, b, want)
+	for _, spec := range persistence.Buckets() {
+		if err := b.Delete(ctx, spec.Name, "k"); err != nil {
+			t.Errorf("Delete in %q: %v", spec.Name, err)
+		}
+	}
+	wantOnly(t, b, nil)
+}
+
+// wantOnly checks that the declared buckets hold exactly want (a bucket
+// missing from want is empty).
+func wantOnly(t *testing.T, b persistence.Backend, want map[persistence.Bucket][]kv) {
+	t.Helper()
+	for _, spec := range persistence.Buckets() {
+		wantList(t, b, spec.Name, "", want[spec.Name])
 	}
 }
 
@@ -844,8 +926,8 @@ func testEmptyNames(t *testing.T, h *harness) {
 			t.Errorf("%s = %v, want an invalid-input error, not a data sentinel", c.name, err)
 		}
 	}
-	wantList(t, b, bucketA, "", []kv{{"k", "v"}})
-	wantMissing(t, b, "k", "k") // nothing landed in a bucket named after the key
+	// Nothing landed anywhere else (in a bucket named after the key, say).
+	wantOnly(t, b, map[persistence.Bucket][]kv{bucketA: {{"k", "v"}}})
 }
 
 func testNilCallbacks(t *testing.T, h *harness) {

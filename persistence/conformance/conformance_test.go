@@ -41,42 +41,46 @@ func TestMutantSuite(t *testing.T) {
 
 // mutants maps each deliberate bug to a sub-test that must catch it.
 var mutants = map[string]string{
-	"ping-fails":             "ping",
-	"get-missing-nil":        "get missing returns ErrNotFound",
-	"get-prefix-match":       "get missing returns ErrNotFound",
-	"delete-missing-nil":     "delete missing returns ErrNotFound",
-	"delete-noop":            "delete removes",
-	"put-ignored-if-exists":  "put overwrites",
-	"create-overwrites":      "create existing conflicts and keeps old value",
-	"create-no-conflict":     "create existing conflicts and keeps old value",
-	"create-racy":            "concurrent creates have one winner",
-	"drops-empty-value":      "empty value is stored",
-	"put-no-copy":            "put and create copy the value",
-	"get-no-copy":            "get returns a copy",
-	"update-exists-always":   "update missing key sees exists=false and creates",
-	"update-old-nil":         "update existing key sees old value",
-	"update-old-shared":      "update error changes nothing",
-	"update-nil-stores":      "update returning nil deletes",
-	"update-nil-creates":     "update returning nil on missing key is a no-op",
-	"update-error-writes":    "update error changes nothing",
-	"update-error-replaced":  "update error changes nothing",
-	"update-racy":            "concurrent updates are atomic",
-	"list-unsorted":          "list by prefix in key order",
-	"list-ignores-prefix":    "list by prefix in key order",
-	"list-drops-last":        "list many keys",
-	"list-ignores-error":     "list stops on callback error",
-	"list-holds-lock":        "list callback may write",
-	"shared-buckets":         "buckets are isolated",
-	"no-persist":             "reopen keeps data",
-	"close-noop":             "closed backend returns ErrClosed",
-	"ignores-ctx":            "cancelled context changes nothing",
-	"ctx-error-not-wrapped":  "cancelled context changes nothing",
-	"accepts-empty":          "empty bucket or key is rejected",
-	"panics-on-empty":        "empty bucket or key is rejected",
-	"empty-is-not-found":     "empty bucket or key is rejected",
-	"nil-callback-panics":    "nil callback is rejected",
-	"binary-keys-truncated":  "binary keys and large values",
-	"list-other-bucket-leak": "buckets are isolated",
+	"ping-fails":              "ping",
+	"get-missing-nil":         "get missing returns ErrNotFound",
+	"get-prefix-match":        "get missing returns ErrNotFound",
+	"delete-missing-nil":      "delete missing returns ErrNotFound",
+	"delete-noop":             "delete removes",
+	"put-ignored-if-exists":   "put overwrites",
+	"create-overwrites":       "create existing conflicts and keeps old value",
+	"create-no-conflict":      "create existing conflicts and keeps old value",
+	"create-racy":             "concurrent creates have one winner",
+	"drops-empty-value":       "empty value is stored",
+	"put-no-copy":             "put and create copy the value",
+	"get-no-copy":             "get returns a copy",
+	"update-exists-always":    "update missing key sees exists=false and creates",
+	"update-old-nil":          "update existing key sees old value",
+	"update-old-shared":       "update error changes nothing",
+	"update-nil-stores":       "update returning nil deletes",
+	"update-nil-creates":      "update returning nil on missing key is a no-op",
+	"update-error-writes":     "update error changes nothing",
+	"update-error-replaced":   "update error changes nothing",
+	"update-racy":             "concurrent updates are atomic",
+	"list-unsorted":           "list by prefix in key order",
+	"list-ignores-prefix":     "list by prefix in key order",
+	"list-drops-last":         "list many keys",
+	"list-ignores-error":      "list stops on callback error",
+	"list-holds-lock":         "list callback may write",
+	"shared-buckets":          "buckets are isolated",
+	"no-persist":              "reopen keeps data",
+	"close-noop":              "closed backend returns ErrClosed",
+	"ignores-ctx":             "cancelled context changes nothing",
+	"ctx-error-not-wrapped":   "cancelled context changes nothing",
+	"accepts-empty":           "empty bucket or key is rejected",
+	"panics-on-empty":         "empty bucket or key is rejected",
+	"empty-is-not-found":      "empty bucket or key is rejected",
+	"nil-callback-panics":     "nil callback is rejected",
+	"binary-keys-truncated":   "binary keys and large values",
+	"list-other-bucket-leak":  "buckets are isolated",
+	"accepts-undeclared":      "undeclared bucket is refused",
+	"list-accepts-undeclared": "undeclared bucket is refused",
+	"undeclared-is-not-found": "undeclared bucket is refused",
+	"stale-bucket-list":       "every declared bucket is accepted",
 }
 
 func TestSuiteCatchesMutants(t *testing.T) {
@@ -144,8 +148,21 @@ var errInvalid = errors.New("mem: invalid argument")
 func (m *memBackend) is(name string) bool { return m.mutant == name }
 
 // check applies the checks every call shares, in the order the contract
-// implies: bad input, closed, context.
-func (m *memBackend) check(ctx context.Context, bucket, key string, checkKey bool) error {
+// implies: bad input, closed, context. checkKey is false for List.
+func (m *memBackend) check(ctx context.Context, bucket persistence.Bucket, key string, checkKey bool) error {
+	switch {
+	case m.is("accepts-undeclared"), m.is("list-accepts-undeclared") && !checkKey:
+	case m.is("stale-bucket-list") && bucket == persistence.BucketSessions:
+		// A backend with a list of its own that misses a bucket.
+		return persistence.ErrUnknownBucket
+	default:
+		if err := bucket.Check(); err != nil {
+			if m.is("undeclared-is-not-found") {
+				return persistence.ErrNotFound
+			}
+			return err
+		}
+	}
 	if bucket == "" || (checkKey && key == "") {
 		switch {
 		case m.is("accepts-empty"):
@@ -172,11 +189,11 @@ func (m *memBackend) check(ctx context.Context, bucket, key string, checkKey boo
 	return nil
 }
 
-func (m *memBackend) bucketName(bucket string) string {
+func (m *memBackend) bucketName(bucket persistence.Bucket) string {
 	if m.is("shared-buckets") {
 		return "shared"
 	}
-	return bucket
+	return string(bucket)
 }
 
 func (m *memBackend) keyName(key string) string {
@@ -189,7 +206,7 @@ func (m *memBackend) keyName(key string) string {
 }
 
 // lookup must be called with data.mu held.
-func (m *memBackend) lookup(bucket, key string) ([]byte, bool) {
+func (m *memBackend) lookup(bucket persistence.Bucket, key string) ([]byte, bool) {
 	b := m.data.buckets[m.bucketName(bucket)]
 	if m.is("get-prefix-match") {
 		for k, v := range b {
@@ -204,7 +221,7 @@ func (m *memBackend) lookup(bucket, key string) ([]byte, bool) {
 }
 
 // store must be called with data.mu held.
-func (m *memBackend) store(bucket, key string, value []byte) {
+func (m *memBackend) store(bucket persistence.Bucket, key string, value []byte) {
 	name := m.bucketName(bucket)
 	b := m.data.buckets[name]
 	if b == nil {
@@ -224,11 +241,11 @@ func (m *memBackend) store(bucket, key string, value []byte) {
 	b[m.keyName(key)] = value
 }
 
-func (m *memBackend) remove(bucket, key string) {
+func (m *memBackend) remove(bucket persistence.Bucket, key string) {
 	delete(m.data.buckets[m.bucketName(bucket)], m.keyName(key))
 }
 
-func (m *memBackend) Get(ctx context.Context, bucket, key string) ([]byte, error) {
+func (m *memBackend) Get(ctx context.Context, bucket persistence.Bucket, key string) ([]byte, error) {
 	if err := m.check(ctx, bucket, key, true); err != nil {
 		return nil, err
 	}
@@ -247,7 +264,7 @@ func (m *memBackend) Get(ctx context.Context, bucket, key string) ([]byte, error
 	return bytes.Clone(v), nil
 }
 
-func (m *memBackend) Create(ctx context.Context, bucket, key string, value []byte) error {
+func (m *memBackend) Create(ctx context.Context, bucket persistence.Bucket, key string, value []byte) error {
 	if err := m.check(ctx, bucket, key, true); err != nil {
 		return err
 	}
@@ -274,7 +291,7 @@ func (m *memBackend) Create(ctx context.Context, bucket, key string, value []byt
 	return nil
 }
 
-func (m *memBackend) Put(ctx context.Context, bucket, key string, value []byte) error {
+func (m *memBackend) Put(ctx context.Context, bucket persistence.Bucket, key string, value []byte) error {
 	if err := m.check(ctx, bucket, key, true); err != nil {
 		return err
 	}
@@ -287,7 +304,7 @@ func (m *memBackend) Put(ctx context.Context, bucket, key string, value []byte) 
 	return nil
 }
 
-func (m *memBackend) Delete(ctx context.Context, bucket, key string) error {
+func (m *memBackend) Delete(ctx context.Context, bucket persistence.Bucket, key string) error {
 	if err := m.check(ctx, bucket, key, true); err != nil {
 		return err
 	}
@@ -305,7 +322,7 @@ func (m *memBackend) Delete(ctx context.Context, bucket, key string) error {
 	return nil
 }
 
-func (m *memBackend) Update(ctx context.Context, bucket, key string, fn func([]byte, bool) ([]byte, error)) error {
+func (m *memBackend) Update(ctx context.Context, bucket persistence.Bucket, key string, fn func([]byte, bool) ([]byte, error)) error {
 	if err := m.check(ctx, bucket, key, true); err != nil {
 		return err
 	}
@@ -355,7 +372,7 @@ func (m *memBackend) Update(ctx context.Context, bucket, key string, fn func([]b
 	return nil
 }
 
-func (m *memBackend) List(ctx context.Context, bucket, prefix string, fn func(string, []byte) error) error {
+func (m *memBackend) List(ctx context.Context, bucket persistence.Bucket, prefix string, fn func(string, []byte) error) error {
 	if err := m.check(ctx, bucket, "", false); err != nil {
 		return err
 	}
@@ -375,7 +392,7 @@ func (m *memBackend) List(ctx context.Context, bucket, prefix string, fn func(st
 	}
 	if m.is("list-other-bucket-leak") {
 		for name, b := range m.data.buckets {
-			if name != bucket {
+			if name != string(bucket) {
 				for k, v := range b {
 					entries = append(entries, entry{k, v})
 				}
@@ -403,7 +420,7 @@ func (m *memBackend) List(ctx context.Context, bucket, prefix string, fn func(st
 }
 
 func (m *memBackend) Ping(ctx context.Context) error {
-	if err := m.check(ctx, "-", "-", true); err != nil {
+	if err := m.check(ctx, persistence.BucketMeta, "-", true); err != nil {
 		return err
 	}
 	if m.is("ping-fails") {

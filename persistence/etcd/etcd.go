@@ -55,7 +55,9 @@ type guard struct {
 
 var _ persistence.Backend = (*Store)(nil)
 
-// New returns a Store on cli, its keys under root (e.g. "authrim").
+// New returns a Store on cli, its keys under root (e.g. "authrim"): the
+// records of the buckets declared in persistence/schema.go under
+// "<root>/d/" (see keyOf), grain ownerships under "<root>/o/" (Lease).
 // onClose, if set, runs once on Close (e.g. closing the client and an
 // embedded member).
 func New(cli *clientv3.Client, root string, onClose func() error) *Store {
@@ -73,7 +75,7 @@ func (s *Store) fenced(key, token string) *Store {
 	return &c
 }
 
-func (s *Store) check(ctx context.Context, bucket string, key *string) error {
+func (s *Store) check(ctx context.Context, bucket persistence.Bucket, key *string) error {
 	if ctx == nil {
 		return fmt.Errorf("%w: nil context", ErrInvalid)
 	}
@@ -83,8 +85,8 @@ func (s *Store) check(ctx context.Context, bucket string, key *string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if bucket == "" || strings.ContainsRune(bucket, 0) {
-		return fmt.Errorf("%w: bucket name %q", ErrInvalid, bucket)
+	if err := bucket.Check(); err != nil {
+		return fmt.Errorf("etcd: %w", err)
 	}
 	if key != nil && *key == "" {
 		return fmt.Errorf("%w: empty key", ErrInvalid)
@@ -92,7 +94,12 @@ func (s *Store) check(ctx context.Context, bucket string, key *string) error {
 	return nil
 }
 
-func (s *Store) keyOf(bucket, key string) string { return s.prefix + bucket + "\x00" + key }
+// keyOf is where bucket/key lives: "<root>/d/<bucket>\x00<key>". Declared
+// bucket names never contain NUL (persistence checks that they are
+// [a-z_]+), so no bucket's range holds another's keys.
+func (s *Store) keyOf(bucket persistence.Bucket, key string) string {
+	return s.prefix + string(bucket) + "\x00" + key
+}
 
 // mapErr turns client errors into the contract's: a cancelled or expired
 // context stays recognisable with errors.Is.
@@ -107,7 +114,7 @@ func mapErr(ctx context.Context, err error) error {
 }
 
 // Get implements persistence.Backend.
-func (s *Store) Get(ctx context.Context, bucket, key string) ([]byte, error) {
+func (s *Store) Get(ctx context.Context, bucket persistence.Bucket, key string) ([]byte, error) {
 	if err := s.check(ctx, bucket, &key); err != nil {
 		return nil, err
 	}
@@ -150,7 +157,7 @@ func (s *Store) txn(ctx context.Context, conds []clientv3.Cmp, then ...clientv3.
 }
 
 // Create implements persistence.Backend.
-func (s *Store) Create(ctx context.Context, bucket, key string, value []byte) error {
+func (s *Store) Create(ctx context.Context, bucket persistence.Bucket, key string, value []byte) error {
 	if err := s.check(ctx, bucket, &key); err != nil {
 		return err
 	}
@@ -166,7 +173,7 @@ func (s *Store) Create(ctx context.Context, bucket, key string, value []byte) er
 }
 
 // Put implements persistence.Backend.
-func (s *Store) Put(ctx context.Context, bucket, key string, value []byte) error {
+func (s *Store) Put(ctx context.Context, bucket persistence.Bucket, key string, value []byte) error {
 	if err := s.check(ctx, bucket, &key); err != nil {
 		return err
 	}
@@ -185,7 +192,7 @@ func (s *Store) Put(ctx context.Context, bucket, key string, value []byte) error
 }
 
 // Delete implements persistence.Backend.
-func (s *Store) Delete(ctx context.Context, bucket, key string) error {
+func (s *Store) Delete(ctx context.Context, bucket persistence.Bucket, key string) error {
 	if err := s.check(ctx, bucket, &key); err != nil {
 		return err
 	}
@@ -210,7 +217,7 @@ func (s *Store) Delete(ctx context.Context, bucket, key string) error {
 // Update implements persistence.Backend: read, fn, then a transaction
 // conditional on the key's revision; a lost race retries with the new
 // value.
-func (s *Store) Update(ctx context.Context, bucket, key string, fn func(old []byte, exists bool) ([]byte, error)) error {
+func (s *Store) Update(ctx context.Context, bucket persistence.Bucket, key string, fn func(old []byte, exists bool) ([]byte, error)) error {
 	if err := s.check(ctx, bucket, &key); err != nil {
 		return err
 	}
@@ -266,7 +273,7 @@ func (s *Store) Update(ctx context.Context, bucket, key string, fn func(old []by
 
 // List implements persistence.Backend, reading pages so that no read is
 // held open while fn runs (fn may write).
-func (s *Store) List(ctx context.Context, bucket, prefix string, fn func(key string, value []byte) error) error {
+func (s *Store) List(ctx context.Context, bucket persistence.Bucket, prefix string, fn func(key string, value []byte) error) error {
 	if err := s.check(ctx, bucket, nil); err != nil {
 		return err
 	}

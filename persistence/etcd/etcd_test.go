@@ -5,9 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -258,5 +260,100 @@ func TestMemberRequiresClusterCertificates(t *testing.T) {
 	if cli, err := etcd.Dial(ctx, []string{"http://" + strings.TrimPrefix(m.Endpoint(), "https://")}, nil, 2*time.Second); err == nil {
 		cli.Close()
 		t.Fatal("a plaintext client was accepted")
+	}
+}
+
+// signalHandler is a slog handler that closes ready once want records
+// with message msg were logged.
+type signalHandler struct {
+	msg   string
+	want  int64
+	seen  *atomic.Int64
+	ready chan struct{}
+}
+
+func (h signalHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h signalHandler) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h signalHandler) WithGroup(string) slog.Handler            { return h }
+func (h signalHandler) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == h.msg && h.seen.Add(1) == h.want {
+		close(h.ready)
+	}
+	return nil
+}
+
+// Two nodes of a cluster start at once on a store that needs migrating:
+// each migration step runs exactly once, in order, and both starts
+// succeed. The first step holds on until both nodes have read the old
+// version, so without the migration ownership the second node would run
+// the same step again alongside.
+func TestMigrationRunsOnceInACluster(t *testing.T) {
+	dir := t.TempDir()
+	m := startMember(t, dir)
+	t.Cleanup(m.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	store := func() *etcd.Store {
+		cli, err := etcd.Dial(ctx, []string{m.Endpoint()}, nil, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := etcd.New(cli, "authrim", cli.Close)
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	}
+	sa, sb := store(), store()
+	// Records from before the version record: version 1, two steps to go.
+	if err := sa.Put(ctx, persistence.BucketSessions, "sid", []byte("state")); err != nil {
+		t.Fatal(err)
+	}
+	la := grant(t, sa, "a", nil, make(chan error, 1))
+	lb := grant(t, sb, "b", nil, make(chan error, 1))
+
+	bothWaiting := make(chan struct{})
+	logger := slog.New(signalHandler{msg: "store schema migration needed", want: 2, seen: new(atomic.Int64), ready: bothWaiting})
+	var runs [2]atomic.Int64
+	var order []int
+	var orderMu sync.Mutex
+	step := func(i int) persistence.Migration {
+		return persistence.Migration{Name: fmt.Sprintf("step %d", i+1), Run: func(ctx context.Context, b persistence.Backend) error {
+			if runs[i].Add(1) == 1 && i == 0 {
+				select {
+				case <-bothWaiting:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+			orderMu.Lock()
+			order = append(order, i+1)
+			orderMu.Unlock()
+			return nil
+		}}
+	}
+	mig := persistence.Migrator{Steps: []persistence.Migration{step(0), step(1)}, Logger: logger}
+
+	errs := make(chan error, 2)
+	go func() { errs <- mig.Run(ctx, sa, la) }()
+	go func() { errs <- mig.Run(ctx, sb, lb) }()
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}
+	for i := range runs {
+		if n := runs[i].Load(); n != 1 {
+			t.Errorf("step %d ran %d times, want once", i+1, n)
+		}
+	}
+	if fmt.Sprint(order) != "[1 2]" {
+		t.Errorf("steps ran in order %v, want [1 2]", order)
+	}
+	v, err := sb.Get(ctx, persistence.BucketMeta, persistence.KeySchemaVersion)
+	if err != nil || string(v) != "3" {
+		t.Errorf("version = %q, %v; want 3", v, err)
+	}
+	// The ownership was given back.
+	if h, err := la.Holder(ctx, persistence.MigrationOwnership); err != nil || h != "" {
+		t.Errorf("migration ownership held by %q (%v) after the run", h, err)
 	}
 }
