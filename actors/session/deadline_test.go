@@ -25,7 +25,7 @@ type hangingStore struct {
 	hang *atomic.Bool
 }
 
-func (h hangingStore) Get(ctx context.Context, bucket, key string) ([]byte, error) {
+func (h hangingStore) Get(ctx context.Context, bucket persistence.Bucket, key string) ([]byte, error) {
 	if h.hang.Load() {
 		<-ctx.Done()
 		return nil, ctx.Err()
