@@ -8,4 +8,11 @@
 //
 // Tokens route back here by value: a code is "sid.secret" and a refresh
 // token "sid.grant.secret". The grain knows no HTTP and signs nothing.
+//
+// Files by flow: grain.go (lifecycle: activation, ownership, load, the
+// call loop, persist), state.go (expiry rules, copy-on-write, the op a
+// call runs), browser.go (sign-in pages: pending requests, login,
+// consent, codes, logout), grants.go (redemption, refresh rotation,
+// check, revoke), ceremonies.go (WebAuthn challenges), tokens.go (the
+// formats of ids, cookies and tokens), seed.go and sweep.go (tools).
 package session
