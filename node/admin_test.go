@@ -1,7 +1,9 @@
 package node_test
 
 import (
+	"context"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -95,4 +97,39 @@ func TestAdminListener(t *testing.T) {
 	if c := get("http://"+addr, "/.well-known/openid-configuration"); c != http.StatusNotFound {
 		t.Fatalf("admin listener serves discovery: %d", c)
 	}
+}
+
+// TestFailedStartReleasesItsListeners: a start that fails after opening
+// the operator listeners (here: the public port is taken) closes them
+// again; nothing stays bound, and the store is free for the next start.
+func TestFailedStartReleasesItsListeners(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	metrics, err := freeport.Addr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	adminAddr, err := freeport.Addr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	cfg.HTTP.Listen = taken.Addr().String()
+	cfg.Metrics.Listen, cfg.Admin.Listen = metrics, adminAddr
+	if _, err := node.Start(context.Background(), cfg, node.Options{}); err == nil || !strings.Contains(err.Error(), "listen") {
+		t.Fatalf("start on a taken port: %v", err)
+	}
+	for _, a := range []string{metrics, adminAddr} {
+		l, err := net.Listen("tcp", a)
+		if err != nil {
+			t.Fatalf("%s still bound after the failed start: %v", a, err)
+		}
+		l.Close()
+	}
+	cfg.HTTP.Listen = "127.0.0.1:0"
+	startNode(t, cfg, nil) // the store and the KEK are free again
 }
