@@ -212,7 +212,7 @@ func (h *Handler) authorize(c echo.Context) error {
 		p, pushed = resolved, viaPAR
 	}
 	redirectURI := p.Get("redirect_uri")
-	if redirectURI == "" || !redirectMatches(client.RedirectURIs, redirectURI) {
+	if redirectURI == "" || !directory.MatchRedirectURI(client.RedirectURIs, redirectURI) {
 		return errorPage(c, http.StatusBadRequest, "The redirect_uri is not registered for this client.")
 	}
 	rd := redirect{uri: redirectURI, mode: p.Get("response_mode"), state: p.Get("state")}
@@ -304,67 +304,11 @@ func (h *Handler) authorize(c echo.Context) error {
 	return h.loginPage(c, http.StatusOK, secret, r.Rid, req, p.Get("login_hint"), "")
 }
 
-// redirectMatches tells whether got is one of the registered redirect
-// URIs: an exact string match (RFC 9700 §4.1.3), except that the port of
-// an http URI on a loopback IP literal (127.0.0.1 or [::1]) may be any
-// (RFC 8252 §7.3: native apps listen on an ephemeral port). The rest of
-// such a URI must still match exactly. "localhost" gets no such leeway
-// (RFC 8252 §8.3 advises against it: the name may not resolve to the
-// loopback interface).
-//
-// The token endpoint needs no such rule: it compares its redirect_uri
-// with the one this request carried, exactly.
-func redirectMatches(registered []string, got string) bool {
-	if slices.Contains(registered, got) {
-		return true
-	}
-	host, rest, ok := loopbackURI(got)
-	if !ok {
-		return false
-	}
-	for _, r := range registered {
-		if h, rr, ok := loopbackURI(r); ok && h == host && rr == rest {
-			return true
-		}
-	}
-	return false
-}
-
-// loopbackURI splits an http URI on a loopback IP literal into the part
-// before the port ("http://127.0.0.1", "http://[::1]") and the part after
-// it (path, query; "" for none). ok is false for any other URI, including
-// one whose port is not a plain 1..65535 or whose authority goes on past
-// the host (userinfo, another host: "http://127.0.0.1.example",
-// "http://127.0.0.1:80@example").
-func loopbackURI(uri string) (host, rest string, ok bool) {
-	for _, prefix := range []string{"http://127.0.0.1", "http://[::1]"} {
-		after, found := strings.CutPrefix(uri, prefix)
-		if !found {
-			continue
-		}
-		if port, found := strings.CutPrefix(after, ":"); found {
-			i := 0
-			for i < len(port) && port[i] >= '0' && port[i] <= '9' {
-				i++
-			}
-			if n, err := strconv.Atoi(port[:i]); err != nil || i > 5 || n < 1 || n > 65535 {
-				return "", "", false
-			}
-			after = port[i:]
-		}
-		if after != "" && after[0] != '/' && after[0] != '?' {
-			return "", "", false
-		}
-		return prefix, after, true
-	}
-	return "", "", false
-}
-
 // failEarly reports a request whose request object could not be used:
 // to the redirect URI of the request itself when it is registered (the
 // object's cannot be trusted), else on an error page.
 func (h *Handler) failEarly(c echo.Context, p url.Values, client directory.Client, err error) error {
-	if ru := p.Get("redirect_uri"); ru != "" && redirectMatches(client.RedirectURIs, ru) {
+	if ru := p.Get("redirect_uri"); ru != "" && directory.MatchRedirectURI(client.RedirectURIs, ru) {
 		rd := redirect{uri: ru, mode: p.Get("response_mode"), state: p.Get("state")}
 		if !slices.Contains(ResponseModes, rd.mode) {
 			rd.mode = ""

@@ -435,7 +435,7 @@ func (h *Handler) par(c echo.Context) error {
 		form = merge(form, obj)
 		form.Set("client_id", client.ID)
 	}
-	if ru := form.Get("redirect_uri"); ru == "" || !redirectMatches(client.RedirectURIs, ru) {
+	if ru := form.Get("redirect_uri"); ru == "" || !directory.MatchRedirectURI(client.RedirectURIs, ru) {
 		return oauth2.Write(c, h.logger, oauth2.ErrInvalidRequest.WithDescription("redirect_uri is not registered for this client"))
 	}
 	if m := form.Get("response_mode"); m != "" && !slices.Contains(ResponseModes, m) {
