@@ -185,6 +185,13 @@ func (c Config) RegistrationEnabled() bool {
 	return c.Registration.Open || c.Registration.InitialAccessToken != "" || c.Admin.Token != ""
 }
 
+// The least argon2id cost Validate accepts: OWASP's minimum (Password
+// Storage Cheat Sheet: m=19 MiB, t=2, p=1).
+const (
+	MinArgon2Time      = 2
+	MinArgon2MemoryKiB = 19 * 1024
+)
+
 // PasswordsConfig holds argon2id parameters (RFC 9106).
 type PasswordsConfig struct {
 	Time      int `yaml:"time"`
@@ -555,8 +562,11 @@ func (c Config) Validate() error {
 	if c.Session.CookieName == "" || strings.ContainsAny(c.Session.CookieName, " ;,=\t") {
 		add("session.cookie_name", "must be a plain token, got %q", c.Session.CookieName)
 	}
-	if c.Passwords.Time < 1 || c.Passwords.MemoryKiB < 8*1024 || c.Passwords.Threads < 1 || c.Passwords.Threads > 255 {
-		add("passwords", "argon2id needs time >= 1, memory_kib >= 8192 and 1..255 threads")
+	if pw := c.Passwords; pw.Time < MinArgon2Time || pw.MemoryKiB < MinArgon2MemoryKiB || pw.Threads < 1 || pw.Threads > 255 {
+		// OWASP Password Storage Cheat Sheet: argon2id needs at least
+		// 19 MiB, 2 passes, 1 lane; less makes stolen hashes cheap to guess.
+		add("passwords", "argon2id needs time >= %d, memory_kib >= %d (19 MiB) and 1..255 threads (OWASP minimum), got time %d, memory_kib %d, threads %d",
+			MinArgon2Time, MinArgon2MemoryKiB, pw.Time, pw.MemoryKiB, pw.Threads)
 	}
 	if ip := net.ParseIP(c.RPID()); ip != nil {
 		add("webauthn.rp_id", "must be a domain name, not an IP address (WebAuthn refuses IPs); use localhost for local use")

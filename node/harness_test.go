@@ -82,7 +82,7 @@ func startOPFull(t *testing.T, adjust func(*node.Config), adjustOpts func(*node.
 	cfg := testConfig(t, dir)
 	cfg.HTTP.Listen = addr
 	cfg.Issuer = "http://localhost:" + addr[strings.LastIndex(addr, ":")+1:]
-	cfg.Passwords = node.PasswordsConfig{Time: 1, MemoryKiB: 8 * 1024, Threads: 1}
+	cfg.Passwords = node.PasswordsConfig{Time: node.MinArgon2Time, MemoryKiB: node.MinArgon2MemoryKiB, Threads: 1}
 	cfg.Keys.KEKFile = filepath.Join(dir, "kek")
 	cfg.Clients = []node.ClientConfig{
 		{ID: "rp", Name: "Test RP", Secret: rpSecret, RedirectURIs: []string{rpRedirect}, PostLogoutRedirectURIs: []string{rpLogout},

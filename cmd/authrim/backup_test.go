@@ -53,7 +53,7 @@ func startTestNode(t *testing.T, dir, adminToken string) *testNode {
 	cfg.Storage.Dir = dir
 	cfg.Keys.KEKFile = filepath.Join(dir, "kek")
 	cfg.Admin.Token = adminToken
-	cfg.Passwords = node.PasswordsConfig{Time: 1, MemoryKiB: 8 * 1024, Threads: 1}
+	cfg.Passwords = node.PasswordsConfig{Time: node.MinArgon2Time, MemoryKiB: node.MinArgon2MemoryKiB, Threads: 1}
 	cfg.RateLimit.Enabled = false
 	n, err := node.Start(context.Background(), cfg, node.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {

@@ -192,7 +192,7 @@ func TestBenchTarget(t *testing.T) {
 		fmt.Sprintf("AUTHRIM_METRICS_LISTEN=127.0.0.1:%d", mport),
 		"AUTHRIM_ADMIN_TOKEN=bench-target-admin-token",
 		"AUTHRIM_RATE_LIMIT_ENABLED=false",
-		"AUTHRIM_PASSWORDS_TIME=1", "AUTHRIM_PASSWORDS_MEMORY_KIB=8192", "AUTHRIM_PASSWORDS_THREADS=1",
+		"AUTHRIM_PASSWORDS_TIME=2", "AUTHRIM_PASSWORDS_MEMORY_KIB=19456", "AUTHRIM_PASSWORDS_THREADS=1",
 	})
 	for round := 1; round <= 2; round++ {
 		jsonFile := filepath.Join(dir, fmt.Sprintf("bench-%d.json", round))
