@@ -562,6 +562,11 @@ func (c Config) Validate() error {
 	if c.Session.CookieName == "" || strings.ContainsAny(c.Session.CookieName, " ;,=\t") {
 		add("session.cookie_name", "must be a plain token, got %q", c.Session.CookieName)
 	}
+	if n := strings.ToLower(c.Session.CookieName); strings.HasPrefix(n, "__host-") || strings.HasPrefix(n, "__secure-") {
+		// The node adds __Host- itself when the issuer is https; over
+		// http a browser would drop a prefixed cookie.
+		add("session.cookie_name", "must not start with __Host- or __Secure- (the node adds __Host- under an https issuer), got %q", c.Session.CookieName)
+	}
 	if pw := c.Passwords; pw.Time < MinArgon2Time || pw.MemoryKiB < MinArgon2MemoryKiB || pw.Threads < 1 || pw.Threads > 255 {
 		// OWASP Password Storage Cheat Sheet: argon2id needs at least
 		// 19 MiB, 2 passes, 1 lane; less makes stolen hashes cheap to guess.

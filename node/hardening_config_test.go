@@ -24,3 +24,13 @@ func TestPasswordsBelowOWASPMinimumRefused(t *testing.T) {
 	})
 }
 
+// TestCookieNamePrefixRefused: the node adds __Host- itself under an https
+// issuer; a configured prefix would be dropped by browsers over http.
+func TestCookieNamePrefixRefused(t *testing.T) {
+	name := func(n string) func(*node.Config) { return func(c *node.Config) { c.Session.CookieName = n } }
+	checkValidation(t, []validationCase{
+		{"plain", name("sid"), ""},
+		{"__Host-", name("__Host-sid"), "session.cookie_name"},
+		{"__secure-, any case", name("__secure-sid"), "session.cookie_name"},
+	})
+}

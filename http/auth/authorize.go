@@ -113,6 +113,7 @@ func New(cfg Config, clients Clients, users Users, passkeys Passkeys, sessions S
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	cfg.CookieName = SessionCookieName(cfg.Issuer, cfg.CookieName)
 	wa, err := webauthn.New(&webauthn.Config{
 		RPID:          cfg.Passkeys.RPID,
 		RPDisplayName: cfg.Passkeys.RPName,
@@ -126,6 +127,24 @@ func New(cfg Config, clients Clients, users Users, passkeys Passkeys, sessions S
 		clients: clients, users: users, sessions: sessions, verifier: verifier, logger: logger,
 		passkeys: passkeys, webauthn: wa, lockouts: lockouts,
 	}, nil
+}
+
+// hostPrefix marks a cookie the browser keeps only when it is Secure,
+// has Path=/ and no Domain (RFC 6265bis §4.1.3.2).
+const hostPrefix = "__Host-"
+
+// SessionCookieName is the session cookie's name under issuer: name with
+// the __Host- prefix when the issuer is https, so the browser accepts the
+// cookie only from this host over TLS; a sibling subdomain or a plain-http
+// page can then neither plant nor shadow it (session fixation). Over
+// http (localhost) browsers refuse the prefix, so name stays as it is.
+// Both the set and the read side use this name: an unprefixed cookie is
+// not read under https.
+func SessionCookieName(issuer, name string) string {
+	if strings.HasPrefix(issuer, "https://") && !strings.HasPrefix(name, hostPrefix) {
+		return hostPrefix + name
+	}
+	return name
 }
 
 // Mount registers the routes.

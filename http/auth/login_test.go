@@ -88,7 +88,7 @@ func TestLockoutConcurrentGuesses(t *testing.T) {
 		f := url.Values{"rid": {"rid-1"}, "csrf": {csrfToken(secret, "rid-1")}, "username": {"Alice"}, "password": {password}}
 		r := httptest.NewRequest(http.MethodPost, LoginPath, strings.NewReader(f.Encode()))
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		r.AddCookie(&http.Cookie{Name: "sess", Value: sid + "." + secret})
+		r.AddCookie(&http.Cookie{Name: "__Host-sess", Value: sid + "." + secret})
 		w := httptest.NewRecorder()
 		e.ServeHTTP(w, r)
 		return w
@@ -151,7 +151,7 @@ func TestLockoutRightPasswordResets(t *testing.T) {
 		f := url.Values{"rid": {"rid-1"}, "csrf": {csrfToken(secret, "rid-1")}, "username": {"alice"}, "password": {password}}
 		r := httptest.NewRequest(http.MethodPost, LoginPath, strings.NewReader(f.Encode()))
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		r.AddCookie(&http.Cookie{Name: "sess", Value: sid + "." + secret})
+		r.AddCookie(&http.Cookie{Name: "__Host-sess", Value: sid + "." + secret})
 		w := httptest.NewRecorder()
 		e.ServeHTTP(w, r)
 		return w.Code
