@@ -32,7 +32,8 @@ var (
 	GrantTypes      = []string{"authorization_code", "refresh_token", "client_credentials"}
 	IDTokenSignAlgs = []string{"RS256", "PS256", "ES256", "EdDSA"}
 	// RequestObjectSigningAlgs a client may register for its request
-	// objects; "none" only by explicit registration (OIDC Core §6.1).
+	// objects, and the node accepts from a client that registered none
+	// of them (OIDC Dynamic Client Registration §2); "none" is unsigned.
 	RequestObjectSigningAlgs = []string{"RS256", "PS256", "ES256", "EdDSA", "none"}
 	// EncryptionAlgs and EncryptionEncs are the JWE key management and
 	// content algorithms for encrypted ID tokens and userinfo responses
@@ -121,7 +122,9 @@ type ClientMetadata struct {
 	// ApplicationType is "web" (default) or "native".
 	ApplicationType string `json:"application_type,omitempty"`
 	// RequestObjectSigningAlg, when set, is the only alg accepted for the
-	// client's request objects; "none" must be registered to be used.
+	// client's request objects; empty accepts any of
+	// RequestObjectSigningAlgs, unsigned ones included unless the node
+	// requires signed objects.
 	RequestObjectSigningAlg    string `json:"request_object_signing_alg,omitempty"`
 	RequestObjectEncryptionAlg string `json:"request_object_encryption_alg,omitempty"`
 	RequestObjectEncryptionEnc string `json:"request_object_encryption_enc,omitempty"`
@@ -535,6 +538,9 @@ func (d *Directory) createClient(ctx context.Context, in NewClient, regHash stri
 		in.ID = id
 	}
 	c, secret, err := in.build(d.now(), d.idTokenAlgs, d.encAlgs)
+	if err == nil {
+		err = d.policy(c)
+	}
 	if err != nil {
 		return Client{}, "", err
 	}
@@ -553,6 +559,15 @@ func (d *Directory) createClient(ctx context.Context, in NewClient, regHash stri
 		return Client{}, "", fmt.Errorf("directory: create client: %w", err)
 	}
 	return c, secret, nil
+}
+
+// policy applies the node's rules beyond the registration rules: with
+// signed request objects required, a client cannot register none.
+func (d *Directory) policy(c Client) error {
+	if d.requireSigned && c.RequestObjectSigningAlg == "none" {
+		return invalid("request_object_signing_alg none: this server requires signed request objects")
+	}
+	return nil
 }
 
 // Client returns the client with this id: a static one if config.yaml has

@@ -110,6 +110,10 @@ type Options struct {
 	// for request objects encrypted to the node. No JWS algorithm means
 	// IDTokenSignAlgs.
 	IDTokenAlgs []string
+	// RequireSignedRequestObjects refuses clients that register
+	// request_object_signing_alg none: the node accepts no unsigned
+	// request objects (RFC 9101 §10.5).
+	RequireSignedRequestObjects bool
 	// Now is the clock (tests inject one). Defaults to time.Now.
 	Now func() time.Time
 }
@@ -133,6 +137,8 @@ type Directory struct {
 	// empty); encAlgs its JWE algorithms (the node's encryption keys).
 	idTokenAlgs []string
 	encAlgs     []string
+	// requireSigned is Options.RequireSignedRequestObjects.
+	requireSigned bool
 	// dummyHash is verified against when a username is unknown, so that
 	// Authenticate costs one argon2id run whether or not the user exists.
 	dummyHash string
@@ -160,6 +166,7 @@ func New(store persistence.Backend, opts Options) (*Directory, error) {
 	if d.now == nil {
 		d.now = time.Now
 	}
+	d.requireSigned = opts.RequireSignedRequestObjects
 	if sign, enc := splitAlgs(opts.IDTokenAlgs); len(sign) > 0 {
 		for _, a := range sign {
 			if !slices.Contains(IDTokenSignAlgs, a) {
@@ -179,6 +186,9 @@ func New(store persistence.Backend, opts Options) (*Directory, error) {
 		}
 		if p := c.ClientMetadata.problems(c.JWKS, d.idTokenAlgs, d.encAlgs); len(p) > 0 {
 			return nil, fmt.Errorf("static client %d (%q): %w", i, c.ID, invalidAll(p))
+		}
+		if err := d.policy(c); err != nil {
+			return nil, fmt.Errorf("static client %d (%q): %w", i, c.ID, err)
 		}
 		if _, dup := d.static[c.ID]; dup {
 			return nil, invalid("static client id %q listed twice", c.ID)

@@ -541,12 +541,15 @@ func TestDiscoveryListsWhatIsSupported(t *testing.T) {
 	if md["request_parameter_supported"] != true || md["claims_parameter_supported"] != true {
 		t.Error("request/claims parameter flags")
 	}
-	// Request objects are supported, but an unsigned one only from a
-	// client that registered "none" (OIDC Core §6.1).
+	// Request objects are supported, unsigned ones too (none is listed)
+	// from a client that pinned no alg: the sign-in page follows.
+	if !slices.Contains(list("request_object_signing_alg_values_supported"), "none") || md["require_signed_request_object"] != nil {
+		t.Error("request_object_signing_alg_values_supported lacks none")
+	}
 	p := baseParams()
-	p["request"] = "eyJhbGciOiJub25lIn0.e30."
-	if r := get(t, browser(t), o.authorizeURL(p)); r.loc == nil || r.loc.Query().Get("error") != "invalid_request_object" {
-		t.Fatalf("request object: %v", r.loc)
+	p["request"] = b64([]byte(`{"alg":"none"}`)) + "." + b64(mustJSON(t, map[string]string{"redirect_uri": rpRedirect, "state": "s", "nonce": "n"})) + "."
+	if r := get(t, browser(t), o.authorizeURL(p)); !r.isLogin() {
+		t.Fatalf("unsigned request object: %d %v %s", r.status, r.loc, r.body)
 	}
 }
 

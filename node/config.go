@@ -151,6 +151,9 @@ type RequestsConfig struct {
 	RequirePAR bool `yaml:"require_pushed_authorization_requests"`
 	// PushedTTL is how long a pushed request's request_uri is valid.
 	PushedTTL Duration `yaml:"pushed_request_ttl"`
+	// RequireSigned refuses unsigned (alg none) request objects from
+	// every client and stops advertising none (RFC 9101 §10.5).
+	RequireSigned bool `yaml:"require_signed_request_object"`
 	// Fetch governs what the node downloads for clients (request_uri,
 	// jwks_uri).
 	Fetch FetchConfig `yaml:"fetch"`
@@ -589,6 +592,9 @@ func (c Config) Validate() error {
 		}
 		if ids[cl.ID] {
 			add(key, "client id %q listed twice", cl.ID)
+		}
+		if c.Requests.RequireSigned && cl.RequestObjectSigningAlg == "none" {
+			add(key, "request_object_signing_alg none, but requests.require_signed_request_object is on")
 		}
 		ids[cl.ID] = true
 	}

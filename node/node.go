@@ -164,6 +164,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 	n.dir, err = directory.New(n.store, directory.Options{
 		Argon2Time: cfg.Passwords.Time, Argon2MemoryKiB: cfg.Passwords.MemoryKiB, Argon2Threads: cfg.Passwords.Threads,
 		StaticClients: static, IDTokenAlgs: cfg.Keys.Algorithms, Now: now,
+		RequireSignedRequestObjects: cfg.Requests.RequireSigned,
 	})
 	if err != nil {
 		return nil, err

@@ -224,9 +224,9 @@ func (h *Handler) authorize(c echo.Context) error {
 	}
 	pushed := false
 	if h.req != nil {
-		resolved, viaPAR, rerr := h.resolve(ctx, p, client)
+		resolved, viaPAR, replyTo, rerr := h.resolve(ctx, p, client)
 		if rerr != nil {
-			return h.failEarly(c, p, client, rerr)
+			return h.failEarly(c, p, replyTo, client, rerr)
 		}
 		p, pushed = resolved, viaPAR
 	}
@@ -323,16 +323,22 @@ func (h *Handler) authorize(c echo.Context) error {
 	return h.loginPage(c, http.StatusOK, secret, r.Rid, req, p.Get("login_hint"), "")
 }
 
-// failEarly reports a request whose request object could not be used:
-// to the redirect URI of the request itself when it is registered (the
-// object's cannot be trusted), else on an error page.
-func (h *Handler) failEarly(c echo.Context, p url.Values, client directory.Client, err error) error {
-	if ru := p.Get("redirect_uri"); ru != "" && directory.MatchRedirectURI(client.RedirectURIs, ru) {
-		rd := redirect{uri: ru, mode: p.Get("response_mode"), state: p.Get("state")}
-		if !slices.Contains(ResponseModes, rd.mode) {
-			rd.mode = ""
+// failEarly reports a request whose request object could not be used.
+// The client is known: the error goes to a redirect URI registered for
+// it, the one of replyTo (the object's parameters, read but not
+// verified, over the request's) or else the request's own, with the
+// state that came with it. Only a registered URI receives it, so an
+// unverified object cannot send the browser anywhere else (RFC 6749
+// §4.1.2.1); without one the error is shown here.
+func (h *Handler) failEarly(c echo.Context, p, replyTo url.Values, client directory.Client, err error) error {
+	for _, v := range []url.Values{replyTo, p} {
+		if ru := v.Get("redirect_uri"); ru != "" && directory.MatchRedirectURI(client.RedirectURIs, ru) {
+			rd := redirect{uri: ru, mode: v.Get("response_mode"), state: v.Get("state")}
+			if !slices.Contains(ResponseModes, rd.mode) {
+				rd.mode = ""
+			}
+			return h.fail(c, rd, err)
 		}
-		return h.fail(c, rd, err)
 	}
 	e := oauth2.From(err)
 	oauth2.Note(c, e.Code)
