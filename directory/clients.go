@@ -129,13 +129,22 @@ type ClientMetadata struct {
 	RequestObjectEncryptionAlg string `json:"request_object_encryption_alg,omitempty"`
 	RequestObjectEncryptionEnc string `json:"request_object_encryption_enc,omitempty"`
 	// RequirePAR: authorization requests only through /par.
-	RequirePAR                   bool   `json:"require_pushed_authorization_requests,omitempty"`
+	RequirePAR bool `json:"require_pushed_authorization_requests,omitempty"`
+	// RequirePKCE: authorization requests must carry an S256
+	// code_challenge. Unset means true (RFC 9700 §2.1.1); only a
+	// confidential client may turn it off (a legacy RP without PKCE),
+	// and still gets PKCE checked when it sends a challenge.
+	RequirePKCE                  *bool  `json:"require_pkce,omitempty"`
 	IDTokenEncryptedResponseAlg  string `json:"id_token_encrypted_response_alg,omitempty"`
 	IDTokenEncryptedResponseEnc  string `json:"id_token_encrypted_response_enc,omitempty"`
 	UserinfoSignedResponseAlg    string `json:"userinfo_signed_response_alg,omitempty"`
 	UserinfoEncryptedResponseAlg string `json:"userinfo_encrypted_response_alg,omitempty"`
 	UserinfoEncryptedResponseEnc string `json:"userinfo_encrypted_response_enc,omitempty"`
 }
+
+// PKCERequired tells whether the client's authorization requests need a
+// code_challenge: always, unless a confidential client opted out.
+func (m ClientMetadata) PKCERequired() bool { return m.RequirePKCE == nil || *m.RequirePKCE }
 
 // needsSecret tells whether method authenticates with a shared secret
 // (RFC 6749 §2.3.1).
@@ -235,6 +244,10 @@ func (c Client) problems(algs, opEnc []string) []string {
 	if c.AuthMethod == "none" && slices.Contains(c.GrantTypes, "client_credentials") {
 		// RFC 6749 §4.4: only confidential clients.
 		p = append(p, "a public client (none) cannot use client_credentials")
+	}
+	if c.AuthMethod == "none" && !c.PKCERequired() {
+		// RFC 9700 §2.1.1: PKCE is what protects a public client's code.
+		p = append(p, "require_pkce false is only for confidential clients, not token_endpoint_auth_method none")
 	}
 	p = append(p, checkURIs("redirect_uris", c.RedirectURIs)...)
 	p = append(p, checkURIs("post_logout_redirect_uris", c.PostLogoutRedirectURIs)...)
@@ -657,6 +670,10 @@ func cloneClient(c Client) Client {
 // DefaultEncryptionEnc.
 func (m ClientMetadata) normalized() ClientMetadata {
 	m.RequestURIs = slices.Clone(m.RequestURIs)
+	// Stored explicitly, so the record and every view of it say what
+	// applies; a fresh pointer, never shared with the caller's input.
+	required := m.PKCERequired()
+	m.RequirePKCE = &required
 	if m.IDTokenEncryptedResponseAlg != "" && m.IDTokenEncryptedResponseEnc == "" {
 		m.IDTokenEncryptedResponseEnc = DefaultEncryptionEnc
 	}

@@ -230,7 +230,7 @@ func TestClientSecretPost(t *testing.T) {
 	p := baseParams()
 	p["client_id"] = "rp-post"
 	cb := o.signIn(t, browser(t), o.authorizeURL(p))
-	v := url.Values{"grant_type": {"authorization_code"}, "code": {cb.Query().Get("code")}, "redirect_uri": {rpRedirect}}
+	v := url.Values{"grant_type": {"authorization_code"}, "code": {cb.Query().Get("code")}, "redirect_uri": {rpRedirect}, "code_verifier": {pkceVerifier}}
 	// The same client using Basic is refused: it registered post.
 	if st, out := o.tokenRequest(t, "rp-post", v); st != 401 || out["error"] != "invalid_client" {
 		t.Fatalf("basic for a post client: %d %v", st, out)
@@ -287,7 +287,7 @@ func TestWrongPKCEVerifier(t *testing.T) {
 	p["code_challenge"], p["code_challenge_method"] = challenge, "S256"
 	cb := o.signIn(t, browser(t), o.authorizeURL(p))
 	code := cb.Query().Get("code")
-	for _, bad := range []string{"", verifier + "x"} {
+	for _, bad := range []string{noVerifier, pkceVerifier, verifier + "x"} {
 		if st, out := o.redeem(t, code, bad); st != 400 || out["error"] != "invalid_grant" {
 			t.Fatalf("verifier %q: %d %v", bad, st, out)
 		}
@@ -302,6 +302,8 @@ func TestPublicClientMustUsePKCE(t *testing.T) {
 	o := startOP(t)
 	p := baseParams()
 	p["client_id"] = "spa"
+	delete(p, "code_challenge")
+	delete(p, "code_challenge_method")
 	r := get(t, browser(t), o.authorizeURL(p))
 	if r.loc == nil || r.loc.Query().Get("error") != "invalid_request" {
 		t.Fatalf("public client without PKCE: %v", r.loc)
@@ -547,7 +549,8 @@ func TestDiscoveryListsWhatIsSupported(t *testing.T) {
 		t.Error("request_object_signing_alg_values_supported lacks none")
 	}
 	p := baseParams()
-	p["request"] = b64([]byte(`{"alg":"none"}`)) + "." + b64(mustJSON(t, map[string]string{"redirect_uri": rpRedirect, "state": "s", "nonce": "n"})) + "."
+	p["request"] = b64([]byte(`{"alg":"none"}`)) + "." + b64(mustJSON(t, map[string]string{"redirect_uri": rpRedirect, "state": "s", "nonce": "n",
+		"code_challenge": s256(pkceVerifier), "code_challenge_method": "S256"})) + "."
 	if r := get(t, browser(t), o.authorizeURL(p)); !r.isLogin() {
 		t.Fatalf("unsigned request object: %d %v %s", r.status, r.loc, r.body)
 	}

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -254,6 +255,34 @@ type ClientConfig struct {
 	UserinfoSignedResponseAlg    string   `yaml:"userinfo_signed_response_alg"`
 	UserinfoEncryptedResponseAlg string   `yaml:"userinfo_encrypted_response_alg"`
 	UserinfoEncryptedResponseEnc string   `yaml:"userinfo_encrypted_response_enc"`
+	// RequirePKCE: authorization requests must carry a code_challenge
+	// (S256). Left out it is true; false only for a confidential client.
+	RequirePKCE OptionalBool `yaml:"require_pkce"`
+}
+
+// OptionalBool is true or false, or left out (Set false) where the
+// default is decided by what it configures.
+type OptionalBool struct {
+	Set, Value bool
+}
+
+// UnmarshalText reads true or false.
+func (b *OptionalBool) UnmarshalText(t []byte) error {
+	v, err := strconv.ParseBool(strings.TrimSpace(string(t)))
+	if err != nil {
+		return fmt.Errorf("must be true or false, got %q", string(t))
+	}
+	*b = OptionalBool{Set: true, Value: v}
+	return nil
+}
+
+// Ptr is nil when left out, else the value.
+func (b OptionalBool) Ptr() *bool {
+	if !b.Set {
+		return nil
+	}
+	v := b.Value
+	return &v
 }
 
 // HTTPConfig is the public listener.
@@ -659,6 +688,9 @@ func (cl ClientConfig) Problems(algOK bool) []string {
 	}
 	if cl.AuthMethod == "none" && slices.Contains(cl.GrantTypes, "client_credentials") {
 		p = append(p, "a public client cannot use client_credentials")
+	}
+	if cl.AuthMethod == "none" && cl.RequirePKCE.Set && !cl.RequirePKCE.Value {
+		p = append(p, "require_pkce false is only for confidential clients, not auth_method none")
 	}
 	for _, u := range append(slices.Clone(cl.RedirectURIs), cl.PostLogoutRedirectURIs...) {
 		if err := directory.CheckRedirectURI(u); err != nil {

@@ -150,7 +150,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 			IDTokenSignedResponseAlg: cc.IDTokenSignedResponseAlg, JWKS: []byte(cc.JWKS), SkipConsent: cc.SkipConsent,
 			ClientMetadata: directory.ClientMetadata{
 				JWKSURI: cc.JWKSURI, RequestURIs: cc.RequestURIs, RequestObjectSigningAlg: cc.RequestObjectSigningAlg,
-				RequirePAR:                  cc.RequirePAR,
+				RequirePAR: cc.RequirePAR, RequirePKCE: cc.RequirePKCE.Ptr(),
 				IDTokenEncryptedResponseAlg: cc.IDTokenEncryptedResponseAlg, IDTokenEncryptedResponseEnc: cc.IDTokenEncryptedResponseEnc,
 				UserinfoSignedResponseAlg:    cc.UserinfoSignedResponseAlg,
 				UserinfoEncryptedResponseAlg: cc.UserinfoEncryptedResponseAlg, UserinfoEncryptedResponseEnc: cc.UserinfoEncryptedResponseEnc,

@@ -187,6 +187,7 @@ func (o *op) objectClaims(id, state string) map[string]any {
 		"iss": id, "aud": o.issuer, "exp": o.clock.Now().Add(5 * time.Minute).Unix(), "iat": o.clock.Now().Unix(),
 		"jti": fmt.Sprintf("jti-%d", time.Now().UnixNano()), "client_id": id, "response_type": "code",
 		"redirect_uri": rpRedirect, "scope": "openid profile email", "state": state, "nonce": "nonce-" + state,
+		"code_challenge": s256(pkceVerifier), "code_challenge_method": "S256",
 	}
 }
 
@@ -256,7 +257,7 @@ func TestRegisteredClientSignsInWithRequestObjects(t *testing.T) {
 		if cb.Query().Get("state") != wantState || cb.Query().Get("code") == "" {
 			t.Fatalf("callback %v, want state %s", cb, wantState)
 		}
-		tok, err := conf.Exchange(ctx, cb.Query().Get("code"))
+		tok, err := conf.Exchange(ctx, cb.Query().Get("code"), oauth2.VerifierOption(pkceVerifier))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -332,7 +333,7 @@ func TestRegisteredClientSignsInWithRequestObjects(t *testing.T) {
 
 	// 3. Pushed, with plain parameters.
 	status, par := o.push(t, cl.ID, cl.Secret, url.Values{"response_type": {"code"}, "redirect_uri": {rpRedirect},
-		"scope": {"openid email"}, "state": {"pushed"}, "nonce": {"nonce-pushed"}})
+		"scope": {"openid email"}, "state": {"pushed"}, "nonce": {"nonce-pushed"}, "code_challenge": {s256(pkceVerifier)}, "code_challenge_method": {"S256"}})
 	ref, _ := par["request_uri"].(string)
 	if status != http.StatusCreated || !strings.HasPrefix(ref, "urn:ietf:params:oauth:request_uri:") || par["expires_in"] != float64(60) {
 		t.Fatalf("par: %d %v", status, par)
@@ -622,7 +623,8 @@ func TestRequestObjectIsTheRequest(t *testing.T) {
 	if p.loc == nil || !strings.HasPrefix(p.loc.String(), rpRedirect+"?") || p.loc.Query().Get("state") != "object" {
 		t.Fatalf("answer went to %v, want the object's redirect_uri and state", p.loc)
 	}
-	status, tok := o.tokenRequestAs(t, cl.ID, cl.Secret, url.Values{"grant_type": {"authorization_code"}, "code": {p.loc.Query().Get("code")}, "redirect_uri": {rpRedirect}})
+	status, tok := o.tokenRequestAs(t, cl.ID, cl.Secret, url.Values{"grant_type": {"authorization_code"}, "code": {p.loc.Query().Get("code")},
+		"redirect_uri": {rpRedirect}, "code_verifier": {pkceVerifier}})
 	if status != 200 {
 		t.Fatalf("redeem: %d %v", status, tok)
 	}
@@ -667,7 +669,8 @@ func TestRequestURIFetchGuard(t *testing.T) {
 func TestPushedAuthorizationRequests(t *testing.T) {
 	host := newRPHost(t)
 	o := requestsOP(t, host, true, nil)
-	plain := url.Values{"response_type": {"code"}, "redirect_uri": {rpRedirect}, "scope": {"openid"}, "state": {"s"}}
+	plain := url.Values{"response_type": {"code"}, "redirect_uri": {rpRedirect}, "scope": {"openid"}, "state": {"s"},
+		"code_challenge": {s256(pkceVerifier)}, "code_challenge_method": {"S256"}}
 	with := func(extra url.Values) url.Values {
 		v := url.Values{}
 		for k, vs := range plain {
@@ -1076,13 +1079,13 @@ func TestEncryptionToJWKSURIKeys(t *testing.T) {
 	b := browser(t)
 	code := func() string {
 		cb := o.signIn(t, b, o.authorizeWith(url.Values{"client_id": {cl.ID}, "redirect_uri": {rpRedirect}, "response_type": {"code"},
-			"scope": {"openid email"}, "state": {"s"}, "nonce": {"n"}}))
+			"scope": {"openid email"}, "state": {"s"}, "nonce": {"n"}, "code_challenge": {s256(pkceVerifier)}, "code_challenge_method": {"S256"}}))
 		return cb.Query().Get("code")
 	}
 	redeem := func(code string) (int, map[string]any) {
 		assertion := signObj(t, jose.ES256, sig, "s", map[string]any{"iss": cl.ID, "sub": cl.ID, "aud": o.issuer + "/token",
 			"jti": fmt.Sprint(time.Now().UnixNano()), "exp": o.clock.Now().Add(time.Minute).Unix()})
-		return o.tokenRequest(t, "", url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {rpRedirect},
+		return o.tokenRequest(t, "", url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {rpRedirect}, "code_verifier": {pkceVerifier},
 			"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}, "client_assertion": {assertion}})
 	}
 	status, tok := redeem(code())
@@ -1129,6 +1132,7 @@ func TestEncryptionToJWKSURIKeys(t *testing.T) {
 	parAssertion := signObj(t, jose.ES256, sig, "s", map[string]any{"iss": cl.ID, "sub": cl.ID, "aud": o.issuer + "/par",
 		"jti": fmt.Sprint(time.Now().UnixNano()), "exp": o.clock.Now().Add(time.Minute).Unix()})
 	status, par := o.push(t, "", "", url.Values{"client_id": {cl.ID}, "response_type": {"code"}, "redirect_uri": {rpRedirect}, "scope": {"openid"},
+		"code_challenge": {s256(pkceVerifier)}, "code_challenge_method": {"S256"},
 		"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}, "client_assertion": {parAssertion}})
 	if status != 201 {
 		t.Fatalf("par with private_key_jwt: %d %v", status, par)

@@ -384,13 +384,15 @@ func (h *Handler) parse(ctx context.Context, p url.Values, client directory.Clie
 			req.Scopes = append(req.Scopes, s)
 		}
 	}
-	// PKCE, S256 only (RFC 7636, RFC 9700 §2.1.1); public clients must.
+	// PKCE, S256 only (RFC 7636). Required in every request for a code
+	// (RFC 9700 §2.1.1: it stops code injection, for confidential clients
+	// too), unless a confidential client opted out (require_pkce false).
 	challenge, method := p.Get("code_challenge"), p.Get("code_challenge_method")
 	switch {
 	case challenge == "" && method != "":
 		return nil, oauth2.ErrInvalidRequest.WithDescription("code_challenge_method without code_challenge")
-	case challenge == "" && client.AuthMethod == "none":
-		return nil, oauth2.ErrInvalidRequest.WithDescription("public clients must use PKCE (code_challenge with S256)")
+	case challenge == "" && rt == "code" && (client.PKCERequired() || client.AuthMethod == "none"):
+		return nil, oauth2.ErrInvalidRequest.WithDescription("PKCE is required: send code_challenge with code_challenge_method S256")
 	case challenge != "" && method != "S256":
 		return nil, oauth2.ErrInvalidRequest.WithDescription("code_challenge_method must be S256")
 	case challenge != "" && (len(challenge) != 43 || strings.Trim(challenge, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") != ""):
