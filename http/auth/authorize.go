@@ -161,6 +161,7 @@ func (h *Handler) Mount(e *echo.Echo) {
 	}
 	e.GET(AccountPath, h.account)
 	e.POST(AccountPath+"/passkeys/delete", h.deletePasskey)
+	e.POST(ReauthPath, h.reauthForm)
 	e.POST("/webauthn/register/begin", h.registerBegin)
 	e.POST("/webauthn/register/finish", h.registerFinish)
 	e.POST("/webauthn/login/begin", h.loginBegin)

@@ -97,6 +97,14 @@ func (h *Handler) jsonError(c echo.Context, status int, desc string) error {
 	return c.JSON(status, &oauth2.Error{Code: "passkey_failed", Description: desc})
 }
 
+// reauthRequired answers a passkey change on a session whose sign-in is
+// older than ReauthAge; the page script then asks for a fresh sign-in.
+func (h *Handler) reauthRequired(c echo.Context) error {
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.JSON(http.StatusUnauthorized, &oauth2.Error{Code: "login_required",
+		Description: "sign in again to change your passkeys: your last sign-in is more than " + ReauthAge.String() + " old"})
+}
+
 // browserSession reads the cookie for a fetch() call and checks its CSRF
 // header against purpose.
 func (h *Handler) browserSession(c echo.Context, purpose string) (sid, secret string, ok bool) {
@@ -150,6 +158,9 @@ func (h *Handler) registerBegin(c echo.Context) error {
 	if login == nil {
 		return h.jsonError(c, http.StatusUnauthorized, "sign in first")
 	}
+	if !h.recentLogin(login) {
+		return h.reauthRequired(c)
+	}
 	pu, pks, err := h.loadPasskeyUser(ctx, login.Subject)
 	if err != nil {
 		return h.jsonError(c, http.StatusServiceUnavailable, "cannot load the account")
@@ -199,6 +210,10 @@ func (h *Handler) registerFinish(c echo.Context) error {
 	}
 	if !bytes.Equal(sd.UserID, []byte(r.Login.Subject)) {
 		return h.jsonError(c, http.StatusBadRequest, "the challenge was for another account")
+	}
+	if !h.recentLogin(r.Login) {
+		// Begun in time, finished too late: the sign-in is checked again.
+		return h.reauthRequired(c)
 	}
 	pu, _, err := h.loadPasskeyUser(ctx, r.Login.Subject)
 	if err != nil {
@@ -336,6 +351,9 @@ func (h *Handler) loginContinue(c echo.Context) error {
 	req := f.reply.Request
 	if !acrSatisfied(req.AcrValues, f.reply.Login.Acr) {
 		return expired(c)
+	}
+	if isAccountRequest(req) {
+		return backToAccount(c)
 	}
 	rd := redirect{uri: req.RedirectUri, mode: req.ResponseMode, state: req.State}
 	if needsConsent(req, f.reply.Consented) {
