@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"authrim/actors/messages"
@@ -199,16 +200,37 @@ func New(store persistence.Backend, opts Options) (*Directory, error) {
 		c.JWKS = slices.Clone(c.JWKS)
 		d.static[c.ID] = c
 	}
-	// The dummy password is random and thrown away: nothing can match
-	// the dummy hash, so an unknown user never authenticates.
-	dummy, err := randomToken(32)
-	if err != nil {
-		return nil, err
-	}
-	if d.dummyHash, err = hashPassword(dummy, p); err != nil {
+	var err error
+	if d.dummyHash, err = dummyHash(p); err != nil {
 		return nil, err
 	}
 	return d, nil
+}
+
+// dummyHashes holds one dummy hash per argon2id parameter set for the
+// process (argonParams -> string).
+var dummyHashes sync.Map
+
+// dummyHash returns a hash, with parameters p, of a random password that
+// is thrown away: nothing can match it, so an unknown user never
+// authenticates, and verifying against it costs what a real hash costs.
+// Any such hash serves every Directory with these parameters, so only
+// the first one of a process pays the argon2id run (a node's tests start
+// dozens).
+func dummyHash(p argonParams) (string, error) {
+	if h, ok := dummyHashes.Load(p); ok {
+		return h.(string), nil
+	}
+	dummy, err := randomToken(32)
+	if err != nil {
+		return "", err
+	}
+	h, err := hashPassword(dummy, p)
+	if err != nil {
+		return "", err
+	}
+	got, _ := dummyHashes.LoadOrStore(p, h)
+	return got.(string), nil
 }
 
 // randomToken returns n random bytes, base64url without padding.
