@@ -140,6 +140,7 @@ func (h *Handler) deletePasskey(c echo.Context) error {
 		return expired(c)
 	}
 	if !h.recentLogin(login) {
+		h.logger.InfoContext(ctx, "passkey change refused: sign-in too old", "audit", true, "sub", login.Subject)
 		return h.reauth(c, sid, secret, login)
 	}
 	id, err := base64.RawURLEncoding.DecodeString(r.PostForm.Get("id"))

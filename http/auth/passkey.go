@@ -99,7 +99,8 @@ func (h *Handler) jsonError(c echo.Context, status int, desc string) error {
 
 // reauthRequired answers a passkey change on a session whose sign-in is
 // older than ReauthAge; the page script then asks for a fresh sign-in.
-func (h *Handler) reauthRequired(c echo.Context) error {
+func (h *Handler) reauthRequired(c echo.Context, subject string) error {
+	h.logger.InfoContext(c.Request().Context(), "passkey change refused: sign-in too old", "audit", true, "sub", subject)
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return c.JSON(http.StatusUnauthorized, &oauth2.Error{Code: "login_required",
 		Description: "sign in again to change your passkeys: your last sign-in is more than " + ReauthAge.String() + " old"})
@@ -159,7 +160,7 @@ func (h *Handler) registerBegin(c echo.Context) error {
 		return h.jsonError(c, http.StatusUnauthorized, "sign in first")
 	}
 	if !h.recentLogin(login) {
-		return h.reauthRequired(c)
+		return h.reauthRequired(c, login.Subject)
 	}
 	pu, pks, err := h.loadPasskeyUser(ctx, login.Subject)
 	if err != nil {
@@ -213,7 +214,7 @@ func (h *Handler) registerFinish(c echo.Context) error {
 	}
 	if !h.recentLogin(r.Login) {
 		// Begun in time, finished too late: the sign-in is checked again.
-		return h.reauthRequired(c)
+		return h.reauthRequired(c, r.Login.Subject)
 	}
 	pu, _, err := h.loadPasskeyUser(ctx, r.Login.Subject)
 	if err != nil {
