@@ -25,6 +25,8 @@ test:
 	$(GO) test -race -count=1 -timeout 15m ./clustertest
 	$(GO) test -run '^$$' -fuzz '^FuzzParseRequestObject$$' -fuzztime 10s ./http/auth
 	$(GO) test -run '^$$' -fuzz '^FuzzParseRegistration$$' -fuzztime 10s ./directory
+	$(GO) test -run '^$$' -fuzz '^FuzzRedirectURI$$' -fuzztime 10s ./directory
+	$(GO) test -run '^$$' -fuzz '^FuzzParseCompact$$' -fuzztime 10s ./actors/crypto
 
 # The load benchmark: every endpoint on a fresh node; tables in BENCHMARKS.md.
 bench: build

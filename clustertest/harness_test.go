@@ -177,8 +177,8 @@ cluster:
     cert: %s
     key: %s
 passwords:
-  time: 1
-  memory_kib: 8192
+  time: 2
+  memory_kib: 19456
   threads: 1
 rate_limit:
   enabled: false

@@ -32,7 +32,8 @@ var (
 	GrantTypes      = []string{"authorization_code", "refresh_token", "client_credentials"}
 	IDTokenSignAlgs = []string{"RS256", "PS256", "ES256", "EdDSA"}
 	// RequestObjectSigningAlgs a client may register for its request
-	// objects; "none" only by explicit registration (OIDC Core §6.1).
+	// objects, and the node accepts from a client that registered none
+	// of them (OIDC Dynamic Client Registration §2); "none" is unsigned.
 	RequestObjectSigningAlgs = []string{"RS256", "PS256", "ES256", "EdDSA", "none"}
 	// EncryptionAlgs and EncryptionEncs are the JWE key management and
 	// content algorithms for encrypted ID tokens and userinfo responses
@@ -126,7 +127,9 @@ type ClientMetadata struct {
 	// ApplicationType is "web" (default) or "native".
 	ApplicationType string `json:"application_type,omitempty"`
 	// RequestObjectSigningAlg, when set, is the only alg accepted for the
-	// client's request objects; "none" must be registered to be used.
+	// client's request objects; empty accepts any of
+	// RequestObjectSigningAlgs, unsigned ones included unless the node
+	// requires signed objects.
 	RequestObjectSigningAlg    string `json:"request_object_signing_alg,omitempty"`
 	RequestObjectEncryptionAlg string `json:"request_object_encryption_alg,omitempty"`
 	RequestObjectEncryptionEnc string `json:"request_object_encryption_enc,omitempty"`
@@ -135,13 +138,22 @@ type ClientMetadata struct {
 	// TokenEndpointAuthSigningAlg, when set, is the only alg accepted
 	// for the client's private_key_jwt assertions (OIDC Dynamic Client
 	// Registration §2).
-	TokenEndpointAuthSigningAlg  string `json:"token_endpoint_auth_signing_alg,omitempty"`
+	TokenEndpointAuthSigningAlg string `json:"token_endpoint_auth_signing_alg,omitempty"`
+	// RequirePKCE: authorization requests must carry an S256
+	// code_challenge. Unset means true (RFC 9700 §2.1.1); only a
+	// confidential client may turn it off (a legacy RP without PKCE),
+	// and still gets PKCE checked when it sends a challenge.
+	RequirePKCE                  *bool  `json:"require_pkce,omitempty"`
 	IDTokenEncryptedResponseAlg  string `json:"id_token_encrypted_response_alg,omitempty"`
 	IDTokenEncryptedResponseEnc  string `json:"id_token_encrypted_response_enc,omitempty"`
 	UserinfoSignedResponseAlg    string `json:"userinfo_signed_response_alg,omitempty"`
 	UserinfoEncryptedResponseAlg string `json:"userinfo_encrypted_response_alg,omitempty"`
 	UserinfoEncryptedResponseEnc string `json:"userinfo_encrypted_response_enc,omitempty"`
 }
+
+// PKCERequired tells whether the client's authorization requests need a
+// code_challenge: always, unless a confidential client opted out.
+func (m ClientMetadata) PKCERequired() bool { return m.RequirePKCE == nil || *m.RequirePKCE }
 
 // needsSecret tells whether method authenticates with a shared secret
 // (RFC 6749 §2.3.1).
@@ -241,6 +253,10 @@ func (c Client) problems(algs, opEnc []string) []string {
 	if c.AuthMethod == "none" && slices.Contains(c.GrantTypes, "client_credentials") {
 		// RFC 6749 §4.4: only confidential clients.
 		p = append(p, "a public client (none) cannot use client_credentials")
+	}
+	if c.AuthMethod == "none" && !c.PKCERequired() {
+		// RFC 9700 §2.1.1: PKCE is what protects a public client's code.
+		p = append(p, "require_pkce false is only for confidential clients, not token_endpoint_auth_method none")
 	}
 	p = append(p, checkURIs("redirect_uris", c.RedirectURIs)...)
 	p = append(p, checkURIs("post_logout_redirect_uris", c.PostLogoutRedirectURIs)...)
@@ -557,6 +573,9 @@ func (d *Directory) createClient(ctx context.Context, in NewClient, regHash stri
 		in.ID = id
 	}
 	c, secret, err := in.build(d.now(), d.idTokenAlgs, d.encAlgs)
+	if err == nil {
+		err = d.policy(c)
+	}
 	if err != nil {
 		return Client{}, "", err
 	}
@@ -582,6 +601,15 @@ func (d *Directory) createClient(ctx context.Context, in NewClient, regHash stri
 		return Client{}, "", fmt.Errorf("directory: create client: %w", err)
 	}
 	return c, secret, nil
+}
+
+// policy applies the node's rules beyond the registration rules: with
+// signed request objects required, a client cannot register none.
+func (d *Directory) policy(c Client) error {
+	if d.requireSigned && c.RequestObjectSigningAlg == "none" {
+		return invalid("request_object_signing_alg none: this server requires signed request objects")
+	}
+	return nil
 }
 
 // Client returns the client with this id: a static one if config.yaml has
@@ -671,6 +699,10 @@ func cloneClient(c Client) Client {
 // DefaultEncryptionEnc.
 func (m ClientMetadata) normalized() ClientMetadata {
 	m.RequestURIs = slices.Clone(m.RequestURIs)
+	// Stored explicitly, so the record and every view of it say what
+	// applies; a fresh pointer, never shared with the caller's input.
+	required := m.PKCERequired()
+	m.RequirePKCE = &required
 	if m.IDTokenEncryptedResponseAlg != "" && m.IDTokenEncryptedResponseEnc == "" {
 		m.IDTokenEncryptedResponseEnc = DefaultEncryptionEnc
 	}

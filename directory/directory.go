@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"authrim/actors/messages"
@@ -113,6 +114,10 @@ type Options struct {
 	// for request objects encrypted to the node. No JWS algorithm means
 	// IDTokenSignAlgs.
 	IDTokenAlgs []string
+	// RequireSignedRequestObjects refuses clients that register
+	// request_object_signing_alg none: the node accepts no unsigned
+	// request objects (RFC 9101 §10.5).
+	RequireSignedRequestObjects bool
 	// Now is the clock (tests inject one). Defaults to time.Now.
 	Now func() time.Time
 }
@@ -136,6 +141,8 @@ type Directory struct {
 	// empty); encAlgs its JWE algorithms (the node's encryption keys).
 	idTokenAlgs []string
 	encAlgs     []string
+	// requireSigned is Options.RequireSignedRequestObjects.
+	requireSigned bool
 	// dummyHash is verified against when a username is unknown, so that
 	// Authenticate costs one argon2id run whether or not the user exists.
 	dummyHash string
@@ -163,6 +170,7 @@ func New(store persistence.Backend, opts Options) (*Directory, error) {
 	if d.now == nil {
 		d.now = time.Now
 	}
+	d.requireSigned = opts.RequireSignedRequestObjects
 	if sign, enc := splitAlgs(opts.IDTokenAlgs); len(sign) > 0 {
 		for _, a := range sign {
 			if !slices.Contains(IDTokenSignAlgs, a) {
@@ -183,6 +191,9 @@ func New(store persistence.Backend, opts Options) (*Directory, error) {
 		if p := c.ClientMetadata.problems(c.JWKS, d.idTokenAlgs, d.encAlgs); len(p) > 0 {
 			return nil, fmt.Errorf("static client %d (%q): %w", i, c.ID, invalidAll(p))
 		}
+		if err := d.policy(c); err != nil {
+			return nil, fmt.Errorf("static client %d (%q): %w", i, c.ID, err)
+		}
 		if _, dup := d.static[c.ID]; dup {
 			return nil, invalid("static client id %q listed twice", c.ID)
 		}
@@ -192,16 +203,37 @@ func New(store persistence.Backend, opts Options) (*Directory, error) {
 		c.JWKS = slices.Clone(c.JWKS)
 		d.static[c.ID] = c
 	}
-	// The dummy password is random and thrown away: nothing can match
-	// the dummy hash, so an unknown user never authenticates.
-	dummy, err := randomToken(32)
-	if err != nil {
-		return nil, err
-	}
-	if d.dummyHash, err = hashPassword(dummy, p); err != nil {
+	var err error
+	if d.dummyHash, err = dummyHash(p); err != nil {
 		return nil, err
 	}
 	return d, nil
+}
+
+// dummyHashes holds one dummy hash per argon2id parameter set for the
+// process (argonParams -> string).
+var dummyHashes sync.Map
+
+// dummyHash returns a hash, with parameters p, of a random password that
+// is thrown away: nothing can match it, so an unknown user never
+// authenticates, and verifying against it costs what a real hash costs.
+// Any such hash serves every Directory with these parameters, so only
+// the first one of a process pays the argon2id run (a node's tests start
+// dozens).
+func dummyHash(p argonParams) (string, error) {
+	if h, ok := dummyHashes.Load(p); ok {
+		return h.(string), nil
+	}
+	dummy, err := randomToken(32)
+	if err != nil {
+		return "", err
+	}
+	h, err := hashPassword(dummy, p)
+	if err != nil {
+		return "", err
+	}
+	got, _ := dummyHashes.LoadOrStore(p, h)
+	return got.(string), nil
 }
 
 // randomToken returns n random bytes, base64url without padding.

@@ -3,6 +3,8 @@ package directory
 import (
 	"net"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -56,4 +58,60 @@ func isLoopbackHost(h string) bool {
 	}
 	ip := net.ParseIP(h)
 	return ip != nil && ip.IsLoopback()
+}
+
+// MatchRedirectURI tells whether got is one of the registered redirect
+// URIs: an exact string match (RFC 9700 §4.1.3), except that the port of
+// an http URI on a loopback IP literal (127.0.0.1 or [::1]) may be any
+// (RFC 8252 §7.3: native apps listen on an ephemeral port). The rest of
+// such a URI must still match exactly. "localhost" gets no such leeway
+// (RFC 8252 §8.3 advises against it: the name may not resolve to the
+// loopback interface).
+//
+// The token endpoint needs no such rule: it compares its redirect_uri
+// with the one the authorization request carried, exactly.
+func MatchRedirectURI(registered []string, got string) bool {
+	if slices.Contains(registered, got) {
+		return true
+	}
+	host, rest, ok := loopbackURI(got)
+	if !ok {
+		return false
+	}
+	for _, r := range registered {
+		if h, rr, ok := loopbackURI(r); ok && h == host && rr == rest {
+			return true
+		}
+	}
+	return false
+}
+
+// loopbackURI splits an http URI on a loopback IP literal into the part
+// before the port ("http://127.0.0.1", "http://[::1]") and the part after
+// it (path, query; "" for none). ok is false for any other URI, including
+// one whose port is not a plain 1..65535 or whose authority goes on past
+// the host (userinfo, another host: "http://127.0.0.1.example",
+// "http://127.0.0.1:80@example").
+func loopbackURI(uri string) (host, rest string, ok bool) {
+	for _, prefix := range []string{"http://127.0.0.1", "http://[::1]"} {
+		after, found := strings.CutPrefix(uri, prefix)
+		if !found {
+			continue
+		}
+		if port, found := strings.CutPrefix(after, ":"); found {
+			i := 0
+			for i < len(port) && port[i] >= '0' && port[i] <= '9' {
+				i++
+			}
+			if n, err := strconv.Atoi(port[:i]); err != nil || i > 5 || n < 1 || n > 65535 {
+				return "", "", false
+			}
+			after = port[i:]
+		}
+		if after != "" && after[0] != '/' && after[0] != '?' {
+			return "", "", false
+		}
+		return prefix, after, true
+	}
+	return "", "", false
 }

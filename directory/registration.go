@@ -192,6 +192,9 @@ func (d *Directory) UpdateRegisteredClient(ctx context.Context, id string, in Ne
 	in.ID, in.SkipConsent = id, false
 	in.Secret = ""
 	built, newSecret, err := in.build(d.now(), d.idTokenAlgs, d.encAlgs)
+	if err == nil {
+		err = d.policy(built)
+	}
 	if err != nil {
 		return Client{}, "", err
 	}

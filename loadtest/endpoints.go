@@ -290,7 +290,7 @@ func (n *Node) prepareCodes(client string) func(context.Context, int) (Source, e
 			if err != nil {
 				return err
 			}
-			form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {RedirectURI}}
+			form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {RedirectURI}, "code_verifier": {PKCEVerifier}}
 			calls[i] = func(ctx context.Context, c *http.Client) error {
 				return PostForm(ctx, c, b+"/token", client, form, nil)
 			}

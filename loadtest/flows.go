@@ -36,7 +36,17 @@ const (
 	CookieName = "authrim_session"
 	// Scope of the code flows and of seeded families.
 	Scope = "openid profile email"
+	// PKCEVerifier is the code_verifier of every bench code flow: the
+	// node requires PKCE of every client, and the bench measures that
+	// check, not the randomness of its input.
+	PKCEVerifier = "bench-pkce-verifier-0123456789abcdefghijklmnopqrstuvwxyz"
 )
+
+// pkceChallenge is PKCEVerifier's S256 code_challenge (RFC 7636 §4.2).
+var pkceChallenge = func() string {
+	h := sha256.Sum256([]byte(PKCEVerifier))
+	return base64.RawURLEncoding.EncodeToString(h[:])
+}()
 
 // Admin is a client of the node's admin API.
 type Admin struct {
@@ -136,6 +146,7 @@ func AuthorizeQuery(client string, seq uint64, prompt string) string {
 	v := url.Values{
 		"client_id": {client}, "redirect_uri": {RedirectURI}, "response_type": {"code"},
 		"scope": {Scope}, "state": {fmt.Sprintf("s%d", seq)}, "nonce": {fmt.Sprintf("n%d", seq)},
+		"code_challenge": {pkceChallenge}, "code_challenge_method": {"S256"},
 	}
 	if prompt != "" {
 		v.Set("prompt", prompt)
@@ -251,7 +262,7 @@ func PostForm(ctx context.Context, c *http.Client, url, client string, form url.
 func Redeem(ctx context.Context, c *http.Client, base, client, code string) (TokenResponse, error) {
 	var tr TokenResponse
 	err := PostForm(ctx, c, base+"/token", client, url.Values{
-		"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {RedirectURI},
+		"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {RedirectURI}, "code_verifier": {PKCEVerifier},
 	}, &tr)
 	return tr, err
 }

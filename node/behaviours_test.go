@@ -253,7 +253,7 @@ func TestClientSecretPost(t *testing.T) {
 	p := baseParams()
 	p["client_id"] = "rp-post"
 	cb := o.signIn(t, browser(t), o.authorizeURL(p))
-	v := url.Values{"grant_type": {"authorization_code"}, "code": {cb.Query().Get("code")}, "redirect_uri": {rpRedirect}}
+	v := url.Values{"grant_type": {"authorization_code"}, "code": {cb.Query().Get("code")}, "redirect_uri": {rpRedirect}, "code_verifier": {pkceVerifier}}
 	// The same client using Basic is refused: it registered post.
 	if st, out := o.tokenRequest(t, "rp-post", v); st != 401 || out["error"] != "invalid_client" {
 		t.Fatalf("basic for a post client: %d %v", st, out)
@@ -310,7 +310,7 @@ func TestWrongPKCEVerifier(t *testing.T) {
 	p["code_challenge"], p["code_challenge_method"] = challenge, "S256"
 	cb := o.signIn(t, browser(t), o.authorizeURL(p))
 	code := cb.Query().Get("code")
-	for _, bad := range []string{"", verifier + "x"} {
+	for _, bad := range []string{noVerifier, pkceVerifier, verifier + "x"} {
 		if st, out := o.redeem(t, code, bad); st != 400 || out["error"] != "invalid_grant" {
 			t.Fatalf("verifier %q: %d %v", bad, st, out)
 		}
@@ -325,6 +325,8 @@ func TestPublicClientMustUsePKCE(t *testing.T) {
 	o := startOP(t)
 	p := baseParams()
 	p["client_id"] = "spa"
+	delete(p, "code_challenge")
+	delete(p, "code_challenge_method")
 	r := get(t, browser(t), o.authorizeURL(p))
 	if r.loc == nil || r.loc.Query().Get("error") != "invalid_request" {
 		t.Fatalf("public client without PKCE: %v", r.loc)
@@ -564,12 +566,16 @@ func TestDiscoveryListsWhatIsSupported(t *testing.T) {
 	if md["request_parameter_supported"] != true || md["claims_parameter_supported"] != true {
 		t.Error("request/claims parameter flags")
 	}
-	// Request objects are supported, but an unsigned one only from a
-	// client that registered "none" (OIDC Core §6.1).
+	// Request objects are supported, unsigned ones too (none is listed)
+	// from a client that pinned no alg: the sign-in page follows.
+	if !slices.Contains(list("request_object_signing_alg_values_supported"), "none") || md["require_signed_request_object"] != nil {
+		t.Error("request_object_signing_alg_values_supported lacks none")
+	}
 	p := baseParams()
-	p["request"] = "eyJhbGciOiJub25lIn0.e30."
-	if r := get(t, browser(t), o.authorizeURL(p)); r.loc == nil || r.loc.Query().Get("error") != "invalid_request_object" {
-		t.Fatalf("request object: %v", r.loc)
+	p["request"] = b64([]byte(`{"alg":"none"}`)) + "." + b64(mustJSON(t, map[string]string{"redirect_uri": rpRedirect, "state": "s", "nonce": "n",
+		"code_challenge": s256(pkceVerifier), "code_challenge_method": "S256"})) + "."
+	if r := get(t, browser(t), o.authorizeURL(p)); !r.isLogin() {
+		t.Fatalf("unsigned request object: %d %v %s", r.status, r.loc, r.body)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -178,6 +179,9 @@ type RequestsConfig struct {
 	RequirePAR bool `yaml:"require_pushed_authorization_requests"`
 	// PushedTTL is how long a pushed request's request_uri is valid.
 	PushedTTL Duration `yaml:"pushed_request_ttl"`
+	// RequireSigned refuses unsigned (alg none) request objects from
+	// every client and stops advertising none (RFC 9101 §10.5).
+	RequireSigned bool `yaml:"require_signed_request_object"`
 	// Fetch governs what the node downloads for clients (request_uri,
 	// jwks_uri).
 	Fetch FetchConfig `yaml:"fetch"`
@@ -220,6 +224,12 @@ type ClientAuthConfig struct {
 	// as older clients send. Off: aud must be the issuer.
 	AcceptTokenEndpointAudience bool `yaml:"accept_token_endpoint_audience"`
 }
+// The least argon2id cost Validate accepts: OWASP's minimum (Password
+// Storage Cheat Sheet: m=19 MiB, t=2, p=1).
+const (
+	MinArgon2Time      = 2
+	MinArgon2MemoryKiB = 19 * 1024
+)
 
 // PasswordsConfig holds argon2id parameters (RFC 9106).
 type PasswordsConfig struct {
@@ -280,6 +290,34 @@ type ClientConfig struct {
 	UserinfoSignedResponseAlg    string   `yaml:"userinfo_signed_response_alg"`
 	UserinfoEncryptedResponseAlg string   `yaml:"userinfo_encrypted_response_alg"`
 	UserinfoEncryptedResponseEnc string   `yaml:"userinfo_encrypted_response_enc"`
+	// RequirePKCE: authorization requests must carry a code_challenge
+	// (S256). Left out it is true; false only for a confidential client.
+	RequirePKCE OptionalBool `yaml:"require_pkce"`
+}
+
+// OptionalBool is true or false, or left out (Set false) where the
+// default is decided by what it configures.
+type OptionalBool struct {
+	Set, Value bool
+}
+
+// UnmarshalText reads true or false.
+func (b *OptionalBool) UnmarshalText(t []byte) error {
+	v, err := strconv.ParseBool(strings.TrimSpace(string(t)))
+	if err != nil {
+		return fmt.Errorf("must be true or false, got %q", string(t))
+	}
+	*b = OptionalBool{Set: true, Value: v}
+	return nil
+}
+
+// Ptr is nil when left out, else the value.
+func (b OptionalBool) Ptr() *bool {
+	if !b.Set {
+		return nil
+	}
+	v := b.Value
+	return &v
 }
 
 // HTTPConfig is the public listener.
@@ -656,8 +694,16 @@ func (c Config) Validate() error {
 	if c.Session.CookieName == "" || strings.ContainsAny(c.Session.CookieName, " ;,=\t") {
 		add("session.cookie_name", "must be a plain token, got %q", c.Session.CookieName)
 	}
-	if c.Passwords.Time < 1 || c.Passwords.MemoryKiB < 8*1024 || c.Passwords.Threads < 1 || c.Passwords.Threads > 255 {
-		add("passwords", "argon2id needs time >= 1, memory_kib >= 8192 and 1..255 threads")
+	if n := strings.ToLower(c.Session.CookieName); strings.HasPrefix(n, "__host-") || strings.HasPrefix(n, "__secure-") {
+		// The node adds __Host- itself when the issuer is https; over
+		// http a browser would drop a prefixed cookie.
+		add("session.cookie_name", "must not start with __Host- or __Secure- (the node adds __Host- under an https issuer), got %q", c.Session.CookieName)
+	}
+	if pw := c.Passwords; pw.Time < MinArgon2Time || pw.MemoryKiB < MinArgon2MemoryKiB || pw.Threads < 1 || pw.Threads > 255 {
+		// OWASP Password Storage Cheat Sheet: argon2id needs at least
+		// 19 MiB, 2 passes, 1 lane; less makes stolen hashes cheap to guess.
+		add("passwords", "argon2id needs time >= %d, memory_kib >= %d (19 MiB) and 1..255 threads (OWASP minimum), got time %d, memory_kib %d, threads %d",
+			MinArgon2Time, MinArgon2MemoryKiB, pw.Time, pw.MemoryKiB, pw.Threads)
 	}
 	if ip := net.ParseIP(c.RPID()); ip != nil {
 		add("webauthn.rp_id", "must be a domain name, not an IP address (WebAuthn refuses IPs); use localhost for local use")
@@ -675,6 +721,9 @@ func (c Config) Validate() error {
 		}
 		if ids[cl.ID] {
 			add(key, "client id %q listed twice", cl.ID)
+		}
+		if c.Requests.RequireSigned && cl.RequestObjectSigningAlg == "none" {
+			add(key, "request_object_signing_alg none, but requests.require_signed_request_object is on")
 		}
 		ids[cl.ID] = true
 	}
@@ -739,6 +788,9 @@ func (cl ClientConfig) Problems(algOK bool) []string {
 	}
 	if cl.AuthMethod == "none" && slices.Contains(cl.GrantTypes, "client_credentials") {
 		p = append(p, "a public client cannot use client_credentials")
+	}
+	if cl.AuthMethod == "none" && cl.RequirePKCE.Set && !cl.RequirePKCE.Value {
+		p = append(p, "require_pkce false is only for confidential clients, not auth_method none")
 	}
 	for _, u := range append(slices.Clone(cl.RedirectURIs), cl.PostLogoutRedirectURIs...) {
 		if err := directory.CheckRedirectURI(u); err != nil {

@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -65,6 +66,7 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 			a.WithRequests(&auth.Requests{
 				Crypto: jose, Store: n.dir, Keys: fetcher.ClientKeys, Fetch: fetcher.Get, ClientAuth: clients,
 				RequirePAR: cfg.Requests.RequirePAR, PushedTTL: cfg.Requests.PushedTTL.D(),
+				RequireSigned: cfg.Requests.RequireSigned,
 			})
 			fronts = append(fronts, a)
 		case RoleToken:
@@ -133,6 +135,11 @@ func metadata(cfg Config) discovery.Metadata {
 	if cfg.RegistrationEnabled() {
 		registration = base + management.RegisterPath
 	}
+	objSignAlgs := directory.RequestObjectSigningAlgs
+	if cfg.Requests.RequireSigned {
+		// RFC 9101 §10.5: say so, and do not offer none.
+		objSignAlgs = slices.DeleteFunc(slices.Clone(objSignAlgs), func(a string) bool { return a == "none" })
+	}
 	var objEncAlgs, objEncEncs []string
 	if encAlgs := cfg.Keys.EncryptionAlgs(); len(encAlgs) > 0 {
 		objEncAlgs, objEncEncs = encAlgs, directory.EncryptionEncs
@@ -141,7 +148,8 @@ func metadata(cfg Config) discovery.Metadata {
 		PushedAuthorizationRequestEndpoint: base + auth.PARPath,
 		RequirePushedAuthorizationRequests: cfg.Requests.RequirePAR,
 		RegistrationEndpoint:               registration,
-		RequestObjectSigningAlgs:           directory.RequestObjectSigningAlgs,
+		RequestObjectSigningAlgs:           objSignAlgs,
+		RequireSignedRequestObject:         cfg.Requests.RequireSigned,
 		RequestObjectEncryptionAlgs:        objEncAlgs,
 		RequestObjectEncryptionEncs:        objEncEncs,
 		IDTokenEncryptionAlgs:              directory.EncryptionAlgs,

@@ -82,7 +82,7 @@ func startOPFull(t *testing.T, adjust func(*node.Config), adjustOpts func(*node.
 	cfg := testConfig(t, dir)
 	cfg.HTTP.Listen = addr
 	cfg.Issuer = "http://localhost:" + addr[strings.LastIndex(addr, ":")+1:]
-	cfg.Passwords = node.PasswordsConfig{Time: 1, MemoryKiB: 8 * 1024, Threads: 1}
+	cfg.Passwords = node.PasswordsConfig{Time: node.MinArgon2Time, MemoryKiB: node.MinArgon2MemoryKiB, Threads: 1}
 	cfg.Keys.KEKFile = filepath.Join(dir, "kek")
 	cfg.Clients = []node.ClientConfig{
 		{ID: "rp", Name: "Test RP", Secret: rpSecret, RedirectURIs: []string{rpRedirect}, PostLogoutRedirectURIs: []string{rpLogout},
@@ -187,11 +187,24 @@ func (o *op) authorizeURL(params map[string]string) string {
 	return o.issuer + "/authorize?" + v.Encode()
 }
 
+// pkceVerifier is the code_verifier of baseParams' code_challenge: every
+// client must use PKCE (RFC 9700 §2.1.1). redeem sends it by default.
+const pkceVerifier = "harness-pkce-verifier-0123456789abcdefghijklmnopqrstuvwxyz"
+
+// noVerifier makes redeem send no code_verifier at all.
+const noVerifier = "\x00none"
+
+func s256(verifier string) string {
+	h := sha256.Sum256([]byte(verifier))
+	return base64.RawURLEncoding.EncodeToString(h[:])
+}
+
 // baseParams is a valid code request for client "rp".
 func baseParams() map[string]string {
 	return map[string]string{
 		"client_id": "rp", "redirect_uri": rpRedirect, "response_type": "code",
 		"scope": "openid profile email", "state": "st-" + fmt.Sprint(time.Now().UnixNano()), "nonce": "n-1",
+		"code_challenge": s256(pkceVerifier), "code_challenge_method": "S256",
 	}
 }
 
@@ -230,6 +243,9 @@ func (o *op) signIn(t *testing.T, b *http.Client, authorizeURL string) *url.URL 
 	if p.status != http.StatusFound || p.loc == nil || !strings.HasPrefix(p.loc.String(), rpRedirect) {
 		t.Fatalf("expected a redirect to the RP, got %d %v %s", p.status, p.loc, p.body)
 	}
+	if e := p.loc.Query().Get("error"); e != "" {
+		t.Fatalf("sign-in ended in an error: %v", p.loc)
+	}
 	return p.loc
 }
 
@@ -257,9 +273,15 @@ func (o *op) tokenRequest(t *testing.T, clientID string, v url.Values) (int, map
 	return resp.StatusCode, out
 }
 
+// redeem exchanges code as client "rp" with verifier (pkceVerifier when
+// "", none with noVerifier).
 func (o *op) redeem(t *testing.T, code, verifier string) (int, map[string]any) {
 	v := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {rpRedirect}}
-	if verifier != "" {
+	switch verifier {
+	case "":
+		v.Set("code_verifier", pkceVerifier)
+	case noVerifier:
+	default:
 		v.Set("code_verifier", verifier)
 	}
 	return o.tokenRequest(t, "rp", v)

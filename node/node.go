@@ -156,7 +156,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 			IDTokenSignedResponseAlg: cc.IDTokenSignedResponseAlg, JWKS: []byte(cc.JWKS), SkipConsent: cc.SkipConsent,
 			ClientMetadata: directory.ClientMetadata{
 				JWKSURI: cc.JWKSURI, RequestURIs: cc.RequestURIs, RequestObjectSigningAlg: cc.RequestObjectSigningAlg,
-				RequirePAR:                  cc.RequirePAR,
+				RequirePAR: cc.RequirePAR, RequirePKCE: cc.RequirePKCE.Ptr(),
 				IDTokenEncryptedResponseAlg: cc.IDTokenEncryptedResponseAlg, IDTokenEncryptedResponseEnc: cc.IDTokenEncryptedResponseEnc,
 				UserinfoSignedResponseAlg:    cc.UserinfoSignedResponseAlg,
 				UserinfoEncryptedResponseAlg: cc.UserinfoEncryptedResponseAlg, UserinfoEncryptedResponseEnc: cc.UserinfoEncryptedResponseEnc,
@@ -170,6 +170,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 	n.dir, err = directory.New(n.store, directory.Options{
 		Argon2Time: cfg.Passwords.Time, Argon2MemoryKiB: cfg.Passwords.MemoryKiB, Argon2Threads: cfg.Passwords.Threads,
 		StaticClients: static, IDTokenAlgs: cfg.Keys.Algorithms, Now: now,
+		RequireSignedRequestObjects: cfg.Requests.RequireSigned,
 	})
 	if err != nil {
 		return nil, err

@@ -187,6 +187,7 @@ func (o *op) objectClaims(id, state string) map[string]any {
 		"iss": id, "aud": o.issuer, "exp": o.clock.Now().Add(5 * time.Minute).Unix(), "iat": o.clock.Now().Unix(),
 		"jti": fmt.Sprintf("jti-%d", time.Now().UnixNano()), "client_id": id, "response_type": "code",
 		"redirect_uri": rpRedirect, "scope": "openid profile email", "state": state, "nonce": "nonce-" + state,
+		"code_challenge": s256(pkceVerifier), "code_challenge_method": "S256",
 	}
 }
 
@@ -256,7 +257,7 @@ func TestRegisteredClientSignsInWithRequestObjects(t *testing.T) {
 		if cb.Query().Get("state") != wantState || cb.Query().Get("code") == "" {
 			t.Fatalf("callback %v, want state %s", cb, wantState)
 		}
-		tok, err := conf.Exchange(ctx, cb.Query().Get("code"))
+		tok, err := conf.Exchange(ctx, cb.Query().Get("code"), oauth2.VerifierOption(pkceVerifier))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -332,7 +333,7 @@ func TestRegisteredClientSignsInWithRequestObjects(t *testing.T) {
 
 	// 3. Pushed, with plain parameters.
 	status, par := o.push(t, cl.ID, cl.Secret, url.Values{"response_type": {"code"}, "redirect_uri": {rpRedirect},
-		"scope": {"openid email"}, "state": {"pushed"}, "nonce": {"nonce-pushed"}})
+		"scope": {"openid email"}, "state": {"pushed"}, "nonce": {"nonce-pushed"}, "code_challenge": {s256(pkceVerifier)}, "code_challenge_method": {"S256"}})
 	ref, _ := par["request_uri"].(string)
 	if status != http.StatusCreated || !strings.HasPrefix(ref, "urn:ietf:params:oauth:request_uri:") || par["expires_in"] != float64(60) {
 		t.Fatalf("par: %d %v", status, par)
@@ -423,31 +424,40 @@ func TestRequestObjectRefusals(t *testing.T) {
 	if cb := o.signIn(t, b, o.authorizeWith(url.Values{"client_id": {cl.ID}, "request": {replayed}})); cb.Query().Get("code") == "" {
 		t.Fatalf("first use: %v", cb)
 	}
+	// An object that can be read (even if it does not verify) answers
+	// with its own state; otherwise the request's ("outer") comes back.
 	for _, tc := range []struct {
-		name string
-		v    url.Values
-		want string
+		name       string
+		v          url.Values
+		want       string
+		outerState bool
 	}{
-		{"tampered", url.Values{"request": {tampered()}}, "invalid_request_object"},
-		{"expired", url.Values{"request": {signed(func(c map[string]any) { c["exp"] = o.clock.Now().Add(-time.Minute).Unix() })}}, "invalid_request_object"},
-		{"without exp", url.Values{"request": {signed(func(c map[string]any) { delete(c, "exp") })}}, "invalid_request_object"},
-		{"exp too far ahead", url.Values{"request": {signed(func(c map[string]any) { c["exp"] = o.clock.Now().Add(24 * time.Hour).Unix() })}}, "invalid_request_object"},
-		{"not yet valid", url.Values{"request": {signed(func(c map[string]any) { c["nbf"] = o.clock.Now().Add(time.Hour).Unix() })}}, "invalid_request_object"},
-		{"wrong audience", url.Values{"request": {signed(func(c map[string]any) { c["aud"] = "https://another-op.example" })}}, "invalid_request_object"},
-		{"wrong issuer", url.Values{"request": {signed(func(c map[string]any) { c["iss"] = "someone-else" })}}, "invalid_request_object"},
-		{"client_id differs", url.Values{"request": {signed(func(c map[string]any) { c["client_id"] = "rp" })}}, "invalid_request_object"},
-		{"replayed jti", url.Values{"request": {replayed}}, "invalid_request_object"},
-		{"signed by another key", url.Values{"request": {signObj(t, jose.ES256, other.sig, "rp-sig", good(nil))}}, "invalid_request_object"},
-		{"alg other than registered", url.Values{"request": {signObj(t, jose.RS256, other.enc, "rp-sig", good(nil))}}, "invalid_request_object"},
-		{"unsigned, none not registered", url.Values{"request": {unsigned()}}, "invalid_request_object"},
-		{"nested request_uri", url.Values{"request": {signed(func(c map[string]any) { c["request_uri"] = reqURI })}}, "invalid_request_object"},
-		{"not a JWT", url.Values{"request": {"not-a-jwt"}}, "invalid_request_object"},
-		{"encrypted to another key", url.Values{"request": {encryptTo(t, &other.enc.PublicKey, signed(nil))}}, "invalid_request_object"},
-		{"fetched object for another audience", url.Values{"request_uri": {reqURI}}, "invalid_request_object"},
-		{"unregistered request_uri", url.Values{"request_uri": {host.srv.URL + "/objects/other"}}, "invalid_request_uri"},
-		{"request_uri not found", url.Values{"request_uri": {host.srv.URL + "/objects/missing"}}, "invalid_request_uri"},
-		{"unknown pushed request", url.Values{"request_uri": {"urn:ietf:params:oauth:request_uri:nope"}}, "invalid_request_uri"},
-		{"request and request_uri", url.Values{"request": {signed(nil)}, "request_uri": {reqURI}}, "invalid_request"},
+		{"tampered", url.Values{"request": {tampered()}}, "invalid_request_object", false},
+		{"expired", url.Values{"request": {signed(func(c map[string]any) { c["exp"] = o.clock.Now().Add(-time.Minute).Unix() })}}, "invalid_request_object", false},
+		{"without exp", url.Values{"request": {signed(func(c map[string]any) { delete(c, "exp") })}}, "invalid_request_object", false},
+		{"exp too far ahead", url.Values{"request": {signed(func(c map[string]any) { c["exp"] = o.clock.Now().Add(24 * time.Hour).Unix() })}}, "invalid_request_object", false},
+		{"not yet valid", url.Values{"request": {signed(func(c map[string]any) { c["nbf"] = o.clock.Now().Add(time.Hour).Unix() })}}, "invalid_request_object", false},
+		{"wrong audience", url.Values{"request": {signed(func(c map[string]any) { c["aud"] = "https://another-op.example" })}}, "invalid_request_object", false},
+		{"wrong issuer", url.Values{"request": {signed(func(c map[string]any) { c["iss"] = "someone-else" })}}, "invalid_request_object", false},
+		{"client_id differs", url.Values{"request": {signed(func(c map[string]any) { c["client_id"] = "rp" })}}, "invalid_request_object", false},
+		{"replayed jti", url.Values{"request": {replayed}}, "invalid_request_object", false},
+		{"signed by another key", url.Values{"request": {signObj(t, jose.ES256, other.sig, "rp-sig", good(nil))}}, "invalid_request_object", false},
+		{"alg other than registered", url.Values{"request": {signObj(t, jose.RS256, other.enc, "rp-sig", good(nil))}}, "invalid_request_object", false},
+		{"unsigned, none not registered", url.Values{"request": {unsigned()}}, "invalid_request_object", false},
+		{"nested request_uri", url.Values{"request": {signed(func(c map[string]any) { c["request_uri"] = reqURI })}}, "invalid_request_object", true},
+		{"not a JWT", url.Values{"request": {"not-a-jwt"}}, "invalid_request_object", true},
+		{"encrypted to another key", url.Values{"request": {encryptTo(t, &other.enc.PublicKey, signed(nil))}}, "invalid_request_object", true},
+		{"fetched object for another audience", url.Values{"request_uri": {reqURI}}, "invalid_request_object", false},
+		{"unregistered request_uri", url.Values{"request_uri": {host.srv.URL + "/objects/other"}}, "invalid_request_uri", true},
+		{"request_uri not found", url.Values{"request_uri": {host.srv.URL + "/objects/missing"}}, "invalid_request_uri", true},
+		{"unknown pushed request", url.Values{"request_uri": {"urn:ietf:params:oauth:request_uri:nope"}}, "invalid_request_uri", true},
+		{"request and request_uri", url.Values{"request": {signed(nil)}, "request_uri": {reqURI}}, "invalid_request", true},
+		// RFC 9101 §4: the issuer is the one audience.
+		{"audience list with another server", url.Values{"request": {signed(func(c map[string]any) { c["aud"] = []string{o.issuer, "https://another-op.example"} })}}, "invalid_request_object", false},
+		// OIDC Core §6.1: response_type outside must match the object's,
+		// and scope outside must ask for openid.
+		{"response_type differs", url.Values{"response_type": {"none"}, "request": {signed(nil)}}, "invalid_request_object", false},
+		{"outer scope without openid", url.Values{"scope": {"profile"}, "request": {signed(nil)}}, "invalid_request", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			v := tc.v
@@ -455,15 +465,37 @@ func TestRequestObjectRefusals(t *testing.T) {
 			v.Set("redirect_uri", rpRedirect)
 			v.Set("state", "outer")
 			p := get(t, b, o.authorizeWith(v))
-			if p.loc == nil || p.loc.Query().Get("error") != tc.want || p.loc.Query().Get("state") != "outer" || p.loc.Query().Has("code") {
-				t.Fatalf("got %d %v %s, want error=%s", p.status, p.loc, p.body, tc.want)
+			wantState := "refusal"
+			if tc.outerState {
+				wantState = "outer"
+			}
+			if p.loc == nil || p.loc.Query().Get("error") != tc.want || p.loc.Query().Get("state") != wantState || p.loc.Query().Has("code") {
+				t.Fatalf("got %d %v %s, want error=%s state=%s", p.status, p.loc, p.body, tc.want, wantState)
 			}
 		})
 	}
-	// Without a usable redirect URI the error is shown, not redirected.
+	// The client is known and the object names a registered redirect URI:
+	// the error goes there, not to an error page, though nothing outside
+	// the object says where to go.
 	p := get(t, b, o.authorizeWith(url.Values{"client_id": {cl.ID}, "request": {tampered()}}))
+	if p.loc == nil || !strings.HasPrefix(p.loc.String(), rpRedirect+"?") || p.loc.Query().Get("error") != "invalid_request_object" || p.loc.Query().Get("state") != "refusal" {
+		t.Fatalf("error with the object's redirect_uri: %d %v", p.status, p.loc)
+	}
+	// A redirect URI that is not registered is never used, whoever names
+	// it: the request's own registered one is, or else the error page.
+	evil := func() string {
+		parts := strings.Split(tampered(), ".")
+		c := good(func(c map[string]any) { c["redirect_uri"] = "https://attacker.example/cb" })
+		parts[1] = b64(mustJSON(t, c))
+		return strings.Join(parts, ".")
+	}()
+	p = get(t, b, o.authorizeWith(url.Values{"client_id": {cl.ID}, "redirect_uri": {rpRedirect}, "request": {evil}}))
+	if p.loc == nil || !strings.HasPrefix(p.loc.String(), rpRedirect+"?") || p.loc.Query().Get("error") != "invalid_request_object" {
+		t.Fatalf("object with an unregistered redirect_uri: %d %v", p.status, p.loc)
+	}
+	p = get(t, b, o.authorizeWith(url.Values{"client_id": {cl.ID}, "request": {evil}}))
 	if p.status != 400 || p.loc != nil || !strings.Contains(p.body, "invalid_request_object") {
-		t.Fatalf("no redirect_uri: %d %v", p.status, p.loc)
+		t.Fatalf("no registered redirect_uri anywhere: %d %v", p.status, p.loc)
 	}
 }
 
@@ -477,26 +509,128 @@ func encryptTo(t *testing.T, key any, plaintext string) string {
 	return s
 }
 
-// TestUnsignedRequestObjectOnlyWhenRegistered: "none" works for a client
-// that registered it, and only unsigned (OIDC Core §6.1).
-func TestUnsignedRequestObjectOnlyWhenRegistered(t *testing.T) {
+// unsignedObj is an unsigned request object (alg none, OIDC Core §6.1).
+func unsignedObj(t *testing.T, claims map[string]any) string {
+	return b64([]byte(`{"alg":"none"}`)) + "." + b64(mustJSON(t, claims)) + "."
+}
+
+// TestUnsignedRequestObjects: discovery lists none, so a client that did
+// not pin request_object_signing_alg may send an unsigned object (OIDC
+// Dynamic Client Registration §2), as may one that registered none; a
+// client pinned to a signing alg may not (TestRequestObjectRefusals).
+// An unsigned object is worth no more than query parameters: its jti is
+// not spent, so nobody can use up the jti of a client's signed object
+// by sending it first, unsigned.
+func TestUnsignedRequestObjects(t *testing.T) {
 	host := newRPHost(t)
 	o := requestsOP(t, host, true, nil)
-	_, cl := o.registerClient(t, initialToken, map[string]any{"redirect_uris": []string{rpRedirect}, "request_object_signing_alg": "none"})
-	claims := o.objectClaims(cl.ID, "unsigned")
-	delete(claims, "iss")
-	delete(claims, "aud")
-	body, _ := json.Marshal(claims)
-	obj := b64([]byte(`{"alg":"none"}`)) + "." + b64(body) + "."
+	keys := newRPKeys(t)
+	_, pinnedNone := o.registerClient(t, initialToken, map[string]any{"redirect_uris": []string{rpRedirect}, "request_object_signing_alg": "none"})
+	_, unpinned := o.registerClient(t, initialToken, map[string]any{"redirect_uris": []string{rpRedirect}, "jwks": json.RawMessage(keys.jwks(t))})
 	b := browser(t)
-	cb := o.signIn(t, b, o.authorizeWith(url.Values{"client_id": {cl.ID}, "request": {obj}}))
-	if cb.Query().Get("state") != "unsigned" || cb.Query().Get("code") == "" {
-		t.Fatalf("unsigned object: %v", cb)
+	for _, cl := range []registered{pinnedNone, unpinned} {
+		claims := o.objectClaims(cl.ID, "unsigned")
+		delete(claims, "iss")
+		delete(claims, "aud")
+		delete(claims, "exp") // with a jti, which is not recorded
+		obj := unsignedObj(t, claims)
+		// As the OpenID conformance suite sends it: client_id,
+		// response_type and scope outside too.
+		cb := o.signIn(t, b, o.authorizeWith(url.Values{"client_id": {cl.ID}, "response_type": {"code"}, "scope": {"openid"}, "request": {obj}}))
+		if cb.Query().Get("state") != "unsigned" || cb.Query().Get("code") == "" {
+			t.Fatalf("unsigned object of %s: %v", cl.ID, cb)
+		}
+		// With a signature part it is not an unsigned object.
+		p := get(t, b, o.authorizeWith(url.Values{"client_id": {cl.ID}, "redirect_uri": {rpRedirect}, "request": {obj + "c2ln"}}))
+		if p.loc == nil || p.loc.Query().Get("error") != "invalid_request_object" {
+			t.Fatalf("none with a signature: %v", p.loc)
+		}
 	}
-	// With a signature part it is not an unsigned object.
-	p := get(t, b, o.authorizeWith(url.Values{"client_id": {cl.ID}, "redirect_uri": {rpRedirect}, "request": {obj + "c2ln"}}))
-	if p.loc == nil || p.loc.Query().Get("error") != "invalid_request_object" {
-		t.Fatalf("none with a signature: %v", p.loc)
+
+	// The attacker's move: the jti of an object the client signed but has
+	// not used yet, sent first in an unsigned object.
+	signed := o.objectClaims(unpinned.ID, "signed-later")
+	forged := o.objectClaims(unpinned.ID, "forged")
+	forged["jti"] = signed["jti"]
+	delete(forged, "iss")
+	delete(forged, "aud")
+	if cb := o.signIn(t, b, o.authorizeWith(url.Values{"client_id": {unpinned.ID}, "request": {unsignedObj(t, forged)}})); cb.Query().Get("code") == "" {
+		t.Fatalf("unsigned object with a jti: %v", cb)
+	}
+	cb := o.signIn(t, b, o.authorizeWith(url.Values{"client_id": {unpinned.ID}, "request": {signObj(t, jose.ES256, keys.sig, "rp-sig", signed)}}))
+	if cb.Query().Get("state") != "signed-later" || cb.Query().Get("code") == "" {
+		t.Fatalf("the signed object after an unsigned one with its jti: %v", cb)
+	}
+}
+
+// TestRequireSignedRequestObjects: with requests.require_signed_request_object
+// discovery says so and drops none, unsigned objects are refused from
+// every client (through its redirect URI), and none cannot be
+// registered.
+func TestRequireSignedRequestObjects(t *testing.T) {
+	host := newRPHost(t)
+	o := requestsOP(t, host, true, func(c *node.Config) { c.Requests.RequireSigned = true })
+	var md map[string]any
+	r, err := http.Get(o.issuer + "/.well-known/openid-configuration")
+	if err != nil {
+		t.Fatal(err)
+	}
+	decodeJSON(r, &md)
+	r.Body.Close()
+	algs, _ := md["request_object_signing_alg_values_supported"].([]any)
+	if md["require_signed_request_object"] != true || len(algs) == 0 || slices.Contains(algs, any("none")) {
+		t.Fatalf("discovery: require_signed_request_object %v, algs %v", md["require_signed_request_object"], algs)
+	}
+	if status, r := o.registerClient(t, initialToken, map[string]any{"redirect_uris": []string{rpRedirect}, "request_object_signing_alg": "none"}); status != 400 || r.raw["error"] != "invalid_client_metadata" {
+		t.Fatalf("registering none: %d %v", status, r.raw)
+	}
+	_, cl := o.registerClient(t, initialToken, map[string]any{"redirect_uris": []string{rpRedirect}})
+	claims := o.objectClaims(cl.ID, "unsigned")
+	p := get(t, browser(t), o.authorizeWith(url.Values{"client_id": {cl.ID}, "response_type": {"code"}, "scope": {"openid"}, "request": {unsignedObj(t, claims)}}))
+	if p.loc == nil || p.loc.Query().Get("error") != "invalid_request_object" || p.loc.Query().Get("state") != "unsigned" || p.loc.Query().Has("code") {
+		t.Fatalf("unsigned object with signed ones required: %d %v %s", p.status, p.loc, p.body)
+	}
+}
+
+// TestRequestObjectIsTheRequest: RFC 9101 §5, with a signed object the
+// parameters outside it do not count, except client_id, response_type
+// and scope (OIDC Core §6.1): an outer prompt=none, nonce or
+// redirect_uri cannot be added to a pre-signed object.
+func TestRequestObjectIsTheRequest(t *testing.T) {
+	host := newRPHost(t)
+	o := requestsOP(t, host, true, nil)
+	keys := newRPKeys(t)
+	_, cl := o.registerClient(t, initialToken, map[string]any{"redirect_uris": []string{rpRedirect, "http://127.0.0.1:9/other"}, "jwks": json.RawMessage(keys.jwks(t)),
+		"request_object_signing_alg": "ES256"})
+	claims := o.objectClaims(cl.ID, "object")
+	delete(claims, "nonce")
+	delete(claims, "scope")
+	obj := signObj(t, jose.ES256, keys.sig, "rp-sig", claims)
+	b := browser(t)
+	// Outer prompt=none would answer login_required without a session:
+	// ignored, the sign-in page is shown.
+	p := get(t, b, o.authorizeWith(url.Values{"client_id": {cl.ID}, "response_type": {"code"}, "scope": {"openid email"},
+		"prompt": {"none"}, "nonce": {"outer-nonce"}, "redirect_uri": {"http://127.0.0.1:9/other"}, "request": {obj}}))
+	if !p.isLogin() {
+		t.Fatalf("outer prompt=none was applied: %d %v", p.status, p.loc)
+	}
+	p = o.login(t, b, p, userPassword)
+	if p.isConsent() {
+		if !strings.Contains(p.body, "email address") {
+			t.Errorf("the outer scope (the object has none) is not the request's: %s", p.body)
+		}
+		p = o.consent(t, b, p, "allow")
+	}
+	if p.loc == nil || !strings.HasPrefix(p.loc.String(), rpRedirect+"?") || p.loc.Query().Get("state") != "object" {
+		t.Fatalf("answer went to %v, want the object's redirect_uri and state", p.loc)
+	}
+	status, tok := o.tokenRequestAs(t, cl.ID, cl.Secret, url.Values{"grant_type": {"authorization_code"}, "code": {p.loc.Query().Get("code")},
+		"redirect_uri": {rpRedirect}, "code_verifier": {pkceVerifier}})
+	if status != 200 {
+		t.Fatalf("redeem: %d %v", status, tok)
+	}
+	if n, ok := idClaims(t, tok["id_token"].(string))["nonce"]; ok {
+		t.Fatalf("the outer nonce %v reached the ID token", n)
 	}
 }
 
@@ -536,7 +670,8 @@ func TestRequestURIFetchGuard(t *testing.T) {
 func TestPushedAuthorizationRequests(t *testing.T) {
 	host := newRPHost(t)
 	o := requestsOP(t, host, true, nil)
-	plain := url.Values{"response_type": {"code"}, "redirect_uri": {rpRedirect}, "scope": {"openid"}, "state": {"s"}}
+	plain := url.Values{"response_type": {"code"}, "redirect_uri": {rpRedirect}, "scope": {"openid"}, "state": {"s"},
+		"code_challenge": {s256(pkceVerifier)}, "code_challenge_method": {"S256"}}
 	with := func(extra url.Values) url.Values {
 		v := url.Values{}
 		for k, vs := range plain {
@@ -955,13 +1090,13 @@ func TestEncryptionToJWKSURIKeys(t *testing.T) {
 	b := browser(t)
 	code := func() string {
 		cb := o.signIn(t, b, o.authorizeWith(url.Values{"client_id": {cl.ID}, "redirect_uri": {rpRedirect}, "response_type": {"code"},
-			"scope": {"openid email"}, "state": {"s"}, "nonce": {"n"}}))
+			"scope": {"openid email"}, "state": {"s"}, "nonce": {"n"}, "code_challenge": {s256(pkceVerifier)}, "code_challenge_method": {"S256"}}))
 		return cb.Query().Get("code")
 	}
 	redeem := func(code string) (int, map[string]any) {
 		assertion := signObj(t, jose.ES256, sig, "s", map[string]any{"iss": cl.ID, "sub": cl.ID, "aud": o.issuer,
 			"jti": fmt.Sprint(time.Now().UnixNano()), "exp": o.clock.Now().Add(time.Minute).Unix()})
-		return o.tokenRequest(t, "", url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {rpRedirect},
+		return o.tokenRequest(t, "", url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {rpRedirect}, "code_verifier": {pkceVerifier},
 			"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}, "client_assertion": {assertion}})
 	}
 	status, tok := redeem(code())
@@ -1008,6 +1143,7 @@ func TestEncryptionToJWKSURIKeys(t *testing.T) {
 	parAssertion := signObj(t, jose.ES256, sig, "s", map[string]any{"iss": cl.ID, "sub": cl.ID, "aud": o.issuer,
 		"jti": fmt.Sprint(time.Now().UnixNano()), "exp": o.clock.Now().Add(time.Minute).Unix()})
 	status, par := o.push(t, "", "", url.Values{"client_id": {cl.ID}, "response_type": {"code"}, "redirect_uri": {rpRedirect}, "scope": {"openid"},
+		"code_challenge": {s256(pkceVerifier)}, "code_challenge_method": {"S256"},
 		"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}, "client_assertion": {parAssertion}})
 	if status != 201 {
 		t.Fatalf("par with private_key_jwt: %d %v", status, par)
@@ -1019,4 +1155,20 @@ func TestEncryptionToJWKSURIKeys(t *testing.T) {
 	if status == 200 || tok["id_token"] != nil || tok["access_token"] != nil {
 		t.Fatalf("without an encryption key: %d %v", status, tok)
 	}
+}
+
+// tokenRequestAs posts to /token as client id with secret (Basic auth).
+func (o *op) tokenRequestAs(t *testing.T, id, secret string, v url.Values) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", o.issuer+"/token", strings.NewReader(v.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	decodeJSON(resp, &out)
+	return resp.StatusCode, out
 }

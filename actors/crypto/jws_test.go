@@ -161,3 +161,65 @@ func TestCompactVerifier(t *testing.T) {
 		t.Error("a signature verified under another algorithm or key kind")
 	}
 }
+
+// FuzzParseCompact: the compact JWS parser takes only three canonical
+// base64url parts (no padding, no whitespace, nothing a second decoder
+// might read differently) with a JSON object header and no crit; and no
+// token verifies under our keys unless its signing input is one we
+// signed, whatever is done to the rest.
+func FuzzParseCompact(f *testing.F) {
+	seed := make([]byte, ed25519.SeedSize)
+	ed := ed25519.NewKeyFromSeed(seed)
+	ec, err := ecdsa.ParseRawPrivateKey(elliptic.P256(), append(make([]byte, 31), 7))
+	if err != nil {
+		f.Fatal(err)
+	}
+	keys := []struct {
+		alg  string
+		priv any
+		pub  any
+	}{{"EdDSA", ed, ed.Public()}, {"ES256", ec, &ec.PublicKey}}
+	signed := map[string]bool{}
+	for _, k := range keys {
+		s, err := newCompactSigner(k.alg, "k1", k.priv, "JWT")
+		if err != nil {
+			f.Fatal(err)
+		}
+		tok, err := s.sign([]byte(`{"iss":"https://op.example","sub":"alice","exp":2000000000}`))
+		if err != nil {
+			f.Fatal(err)
+		}
+		signed[tok[:strings.LastIndexByte(tok, '.')]] = true
+		f.Add(tok)
+	}
+	f.Add("e30.e30.AA")
+	f.Add("eyJhbGciOiJub25lIn0.e30.")
+	f.Add(`eyJhbGciOiJFUzI1NiIsImNyaXQiOlsiYjY0Il19.e30.AA`)
+	f.Fuzz(func(t *testing.T, token string) {
+		h, input, payload, sig, err := parseCompact(token)
+		if err != nil {
+			return
+		}
+		parts := strings.Split(token, ".")
+		enc := base64.RawURLEncoding
+		switch {
+		case len(parts) != 3:
+			t.Fatalf("accepted %d parts", len(parts))
+		case input != parts[0]+"."+parts[1]:
+			t.Fatalf("signing input %q is not the first two parts", input)
+		case enc.EncodeToString(payload) != parts[1] || enc.EncodeToString(sig) != parts[2] || len(sig) == 0:
+			t.Fatalf("payload or signature not canonical base64url: %q", token)
+		case h.Crit != nil:
+			t.Fatal("accepted crit")
+		}
+		hb, _ := enc.DecodeString(parts[0])
+		if enc.EncodeToString(hb) != parts[0] || len(hb) == 0 || hb[0] != '{' {
+			t.Fatalf("header not a canonical JSON object: %q", parts[0])
+		}
+		for _, k := range keys {
+			if verifySignature(k.alg, k.pub, input, sig) == nil && !signed[input] {
+				t.Fatalf("a signing input we never signed verifies with %s: %q", k.alg, token)
+			}
+		}
+	})
+}

@@ -24,6 +24,7 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	bolt "go.etcd.io/bbolt"
+	"golang.org/x/oauth2"
 
 	"authrim/node"
 	"authrim/persistence"
@@ -54,7 +55,7 @@ func startTestNode(t *testing.T, dir, adminToken string) *testNode {
 	cfg.Storage.Dir = dir
 	cfg.Keys.KEKFile = filepath.Join(dir, "kek")
 	cfg.Admin.Token = adminToken
-	cfg.Passwords = node.PasswordsConfig{Time: 1, MemoryKiB: 8 * 1024, Threads: 1}
+	cfg.Passwords = node.PasswordsConfig{Time: node.MinArgon2Time, MemoryKiB: node.MinArgon2MemoryKiB, Threads: 1}
 	cfg.RateLimit.Enabled = false
 	n, err := node.Start(context.Background(), cfg, node.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
@@ -84,12 +85,17 @@ var formInputRE = regexp.MustCompile(`<input[^>]*name="([^"]+)"[^>]*value="([^"]
 
 // signInCode runs a browser through /authorize, the login form and the
 // consent page, and returns the code the OP redirects to the RP with.
+// backupPKCE is the code_verifier of signInCode's requests: every client
+// must use PKCE.
+var backupPKCE = oauth2.GenerateVerifier()
+
 func signInCode(t *testing.T, issuer, clientID, username string) string {
 	t.Helper()
 	b := rpBrowser()
 	q := url.Values{
 		"client_id": {clientID}, "redirect_uri": {backupRedirect}, "response_type": {"code"},
 		"scope": {"openid profile"}, "state": {"st-1"}, "nonce": {"n-1"},
+		"code_challenge": {oauth2.S256ChallengeFromVerifier(backupPKCE)}, "code_challenge_method": {"S256"},
 	}
 	req, _ := http.NewRequest(http.MethodGet, issuer+"/authorize?"+q.Encode(), nil)
 	for range 8 {
@@ -136,7 +142,7 @@ func signInCode(t *testing.T, issuer, clientID, username string) string {
 // redeemCode exchanges a code at /token with client_secret_basic.
 func redeemCode(t *testing.T, issuer, clientID, secret, code string) map[string]any {
 	t.Helper()
-	v := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {backupRedirect}}
+	v := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {backupRedirect}, "code_verifier": {backupPKCE}}
 	req, _ := http.NewRequest(http.MethodPost, issuer+"/token", strings.NewReader(v.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.SetBasicAuth(url.QueryEscape(clientID), url.QueryEscape(secret))

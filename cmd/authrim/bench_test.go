@@ -87,7 +87,10 @@ func TestBenchTopologyRoles(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	code := run(context.Background(), []string{"bench", "--bin", bin, "--dir", filepath.Join(dir, "data"), "--topology", "roles",
 		"--endpoints", "token-code-es256,userinfo", "--warmup", "100ms", "--duration", "300ms", "--runs", "1",
-		"--cluster-sessions", "8", "--users", "1", "--json", jsonFile},
+		// 16 sessions: half of them hold the codes, and a session keeps
+		// 64; with 8, a fast warm-up sized more codes than four sessions
+		// keep and the oldest were gone before use (invalid_grant).
+		"--cluster-sessions", "16", "--users", "1", "--json", jsonFile},
 		&stdout, &stderr)
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
@@ -192,7 +195,7 @@ func TestBenchTarget(t *testing.T) {
 		fmt.Sprintf("AUTHRIM_METRICS_LISTEN=127.0.0.1:%d", mport),
 		"AUTHRIM_ADMIN_TOKEN=bench-target-admin-token",
 		"AUTHRIM_RATE_LIMIT_ENABLED=false",
-		"AUTHRIM_PASSWORDS_TIME=1", "AUTHRIM_PASSWORDS_MEMORY_KIB=8192", "AUTHRIM_PASSWORDS_THREADS=1",
+		"AUTHRIM_PASSWORDS_TIME=2", "AUTHRIM_PASSWORDS_MEMORY_KIB=19456", "AUTHRIM_PASSWORDS_THREADS=1",
 	})
 	for round := 1; round <= 2; round++ {
 		jsonFile := filepath.Join(dir, fmt.Sprintf("bench-%d.json", round))

@@ -72,6 +72,7 @@ func clientsAdd(ctx context.Context, fs *flag.FlagSet, client *adminClient, args
 	skipConsent := fs.Bool("skip-consent", false, "first-party client: do not ask users for consent")
 	alg := fs.String("id-token-alg", "", "ID token signing algorithm (default RS256)")
 	jwksFile := fs.String("jwks-file", "", "file holding the client's public JWK set (private_key_jwt)")
+	requirePKCE := fs.Bool("require-pkce", true, "authorization requests must use PKCE (S256); --require-pkce=false only for a confidential legacy client")
 	_, err := positionals(fs, args, 0, "clients add takes flags only")
 	if err != nil {
 		return err
@@ -92,6 +93,7 @@ func clientsAdd(ctx context.Context, fs *flag.FlagSet, client *adminClient, args
 		IDTokenSignedResponseAlg: *alg,
 		SkipConsent:              *skipConsent,
 	}
+	body.RequirePKCE = requirePKCE
 	for _, g := range strings.Split(*grants, ",") {
 		if g = strings.TrimSpace(g); g != "" {
 			body.GrantTypes = append(body.GrantTypes, g)

@@ -48,8 +48,20 @@ func TestClientsCmd(t *testing.T) {
 	if err := directory.VerifyClientSecret(c, m[1]); err != nil {
 		t.Errorf("printed secret does not verify: %v", err)
 	}
-	if len(c.RedirectURIs) != 2 || len(c.GrantTypes) != 2 || !c.SkipConsent || c.IDTokenSignedResponseAlg != "ES256" || c.Name != "Relying Party" {
+	if len(c.RedirectURIs) != 2 || len(c.GrantTypes) != 2 || !c.SkipConsent || c.IDTokenSignedResponseAlg != "ES256" || c.Name != "Relying Party" || !c.PKCERequired() {
 		t.Errorf("stored client %+v", c)
+	}
+
+	// A confidential legacy client without PKCE; a public one cannot.
+	if _, err := run("add", "--id", "legacy", "--auth-method", "client_secret_basic", "--grant-types", "authorization_code",
+		"--redirect-uri", "https://legacy.example/cb", "--require-pkce=false"); err != nil {
+		t.Fatalf("--require-pkce=false: %v", err)
+	}
+	if c, err := dir.Client(ctx, "legacy"); err != nil || c.PKCERequired() {
+		t.Errorf("legacy client %+v %v", c, err)
+	}
+	if _, err := run("add", "--auth-method", "none", "--grant-types", "authorization_code", "--redirect-uri", "com.example.app:/cb", "--require-pkce=false"); err == nil || !strings.Contains(err.Error(), "require_pkce") {
+		t.Errorf("public client without PKCE: %v", err)
 	}
 
 	// A public client: a generated id and no secret line.

@@ -201,7 +201,7 @@ tokens:
 session:
   cookie_name: sid
 passwords:
-  memory_kib: 16384
+  memory_kib: 19456
   threads: 4
 `,
 			environ: []string{"AUTHRIM_PASSWORDS_TIME=2", "AUTHRIM_SESSION_TTL=8h"},
@@ -210,7 +210,7 @@ passwords:
 				c.Tokens.AccessTokenAlg = "RS256"
 				c.Session.CookieName = "sid"
 				c.Session.TTL = node.Duration(8 * time.Hour)
-				c.Passwords = node.PasswordsConfig{Time: 2, MemoryKiB: 16384, Threads: 4}
+				c.Passwords = node.PasswordsConfig{Time: 2, MemoryKiB: 19456, Threads: 4}
 			},
 		},
 		{

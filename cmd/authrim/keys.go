@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -112,10 +113,16 @@ func keysCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	client := adminFlags(fs)
 	alg := fs.String("alg", "", "algorithm to rotate (default all)")
 	reason := fs.String("reason", "", "why the key is revoked (kept in the key record)")
-	pos, err := parseArgs(fs, args[1:])
+	rest := args[1:]
+	var kid []string
+	if args[0] == "revoke" {
+		kid, rest = takeKID(fs, rest)
+	}
+	pos, err := parseArgs(fs, rest)
 	if err != nil {
 		return err
 	}
+	pos = append(kid, pos...)
 	var out management.KeysView
 	switch args[0] {
 	case "list":
@@ -144,6 +151,48 @@ func keysCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	printKeys(stdout, out)
 	return nil
+}
+
+// takeKID finds the KID among the arguments of `keys revoke`: the first
+// one that is neither a flag defined in fs nor a flag's value. A KID may
+// start with "-" (base64url), which the flag package would take for an
+// unknown flag; "--" still works and ends the flags as usual.
+func takeKID(fs *flag.FlagSet, args []string) (kid, rest []string) {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			if i+1 < len(args) {
+				return args[i+1 : i+2], append(slices.Clone(args[:i]), args[i+2:]...)
+			}
+			break
+		}
+		if a == "-h" || a == "-help" || a == "--help" {
+			continue // the flag package's help
+		}
+		if f, hasValue := definedFlag(fs, a); f != nil {
+			if b, ok := f.Value.(interface{ IsBoolFlag() bool }); !hasValue && !(ok && b.IsBoolFlag()) {
+				i++ // the flag's value
+			}
+			continue
+		}
+		return args[i : i+1], append(slices.Clone(args[:i]), args[i+1:]...)
+	}
+	return nil, args
+}
+
+// definedFlag returns the flag of fs that arg names ("-name", "--name",
+// "-name=value"), and whether arg carries the value.
+func definedFlag(fs *flag.FlagSet, arg string) (*flag.Flag, bool) {
+	name, ok := strings.CutPrefix(arg, "-")
+	if !ok {
+		return nil, false
+	}
+	name = strings.TrimPrefix(name, "-")
+	name, _, hasValue := strings.Cut(name, "=")
+	if name == "" || strings.HasPrefix(name, "-") {
+		return nil, false
+	}
+	return fs.Lookup(name), hasValue
 }
 
 func printKeys(w io.Writer, v management.KeysView) {

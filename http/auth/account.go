@@ -3,16 +3,85 @@ package auth
 import (
 	"encoding/base64"
 	"net/http"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"authrim/actors/messages"
 	"authrim/actors/session"
 )
 
 // AccountPath is the signed-in user's page: their passkeys.
 const AccountPath = "/account"
 
+// ReauthPath asks for a fresh sign-in before a passkey change.
+const ReauthPath = AccountPath + "/reauth"
+
 const accountPurpose = "account"
+
+// ReauthAge is how recent the session's sign-in must be to add or delete
+// a passkey. A passkey is a lasting way into the account: a session left
+// open on a shared or stolen device must not be enough to plant one, or
+// to delete the owner's.
+const ReauthAge = 5 * time.Minute
+
+// accountClientID marks the pending request of a re-authentication for
+// the account page. The ':' keeps it out of client_id syntax, so no
+// client can have it, and nothing issues a code for it.
+const accountClientID = "urn:authrim:account"
+
+// recentLogin tells whether l was made within ReauthAge.
+func (h *Handler) recentLogin(l *messages.Login) bool {
+	return l != nil && h.cfg.Now().Sub(time.UnixMilli(l.AuthTimeMs)) <= ReauthAge
+}
+
+// reauth shows the sign-in page for a fresh sign-in (prompt=login
+// semantics: a new sign-in, whatever the session holds); once signed in,
+// the user is sent back to the account page (backToAccount).
+func (h *Handler) reauth(c echo.Context, sid, secret string, login *messages.Login) error {
+	ctx := c.Request().Context()
+	req := &messages.AuthRequest{ClientId: accountClientID, ClientName: "your account", RedirectUri: AccountPath,
+		ResponseType: "none", MaxAge: 0, Prompt: []string{"login"}}
+	r, err := h.sessions.Call(ctx, sid, &messages.SessionCall{Secret: secret, Op: &messages.SessionCall_Begin{Begin: &messages.BeginAuth{
+		Request: req, NeedsLogin: true, RequiredSubject: login.Subject,
+	}}})
+	if err != nil {
+		return expired(c)
+	}
+	username := ""
+	if u, err := h.passkeys.User(ctx, login.Subject); err == nil {
+		username = u.Username
+	}
+	return h.loginPage(c, http.StatusOK, secret, r.Rid, req, username, "To change your passkeys, sign in again.")
+}
+
+// reauthForm is the account page's "sign in again" form (the page script
+// posts it when the server asks for a fresh sign-in).
+func (h *Handler) reauthForm(c echo.Context) error {
+	r := c.Request()
+	if err := r.ParseForm(); err != nil {
+		return expired(c)
+	}
+	sid, secret := h.cookie(c)
+	if !csrfOK(secret, accountPurpose, r.PostForm.Get("csrf")) {
+		return expired(c)
+	}
+	login := h.loginOf(r.Context(), sid, secret)
+	if login == nil {
+		return expired(c)
+	}
+	return h.reauth(c, sid, secret, login)
+}
+
+// isAccountRequest tells whether req is a re-authentication for the
+// account page rather than a client's authorization request.
+func isAccountRequest(req *messages.AuthRequest) bool { return req.GetClientId() == accountClientID }
+
+// backToAccount ends a re-authentication: no code, back to the page.
+func backToAccount(c echo.Context) error {
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.Redirect(http.StatusSeeOther, AccountPath)
+}
 
 // account shows the signed-in user's passkeys, with add and delete.
 func (h *Handler) account(c echo.Context) error {
@@ -69,6 +138,10 @@ func (h *Handler) deletePasskey(c echo.Context) error {
 	login := h.loginOf(ctx, sid, secret)
 	if login == nil {
 		return expired(c)
+	}
+	if !h.recentLogin(login) {
+		h.logger.InfoContext(ctx, "passkey change refused: sign-in too old", "audit", true, "sub", login.Subject)
+		return h.reauth(c, sid, secret, login)
 	}
 	id, err := base64.RawURLEncoding.DecodeString(r.PostForm.Get("id"))
 	if err != nil {

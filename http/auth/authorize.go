@@ -114,6 +114,7 @@ func New(cfg Config, clients Clients, users Users, passkeys Passkeys, sessions S
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	cfg.CookieName = SessionCookieName(cfg.Issuer, cfg.CookieName)
 	wa, err := webauthn.New(&webauthn.Config{
 		RPID:          cfg.Passkeys.RPID,
 		RPDisplayName: cfg.Passkeys.RPName,
@@ -127,6 +128,24 @@ func New(cfg Config, clients Clients, users Users, passkeys Passkeys, sessions S
 		clients: clients, users: users, sessions: sessions, verifier: verifier, logger: logger,
 		passkeys: passkeys, webauthn: wa, throttle: throttle,
 	}, nil
+}
+
+// hostPrefix marks a cookie the browser keeps only when it is Secure,
+// has Path=/ and no Domain (RFC 6265bis §4.1.3.2).
+const hostPrefix = "__Host-"
+
+// SessionCookieName is the session cookie's name under issuer: name with
+// the __Host- prefix when the issuer is https, so the browser accepts the
+// cookie only from this host over TLS; a sibling subdomain or a plain-http
+// page can then neither plant nor shadow it (session fixation). Over
+// http (localhost) browsers refuse the prefix, so name stays as it is.
+// Both the set and the read side use this name: an unprefixed cookie is
+// not read under https.
+func SessionCookieName(issuer, name string) string {
+	if strings.HasPrefix(issuer, "https://") && !strings.HasPrefix(name, hostPrefix) {
+		return hostPrefix + name
+	}
+	return name
 }
 
 // Name is the front end's name in metrics and the route table.
@@ -146,6 +165,7 @@ func (h *Handler) Routes() []router.Route {
 		{Method: http.MethodPost, Path: LoginPath + "/continue", Handler: h.loginContinue, Limit: router.Moderate},
 		{Method: http.MethodGet, Path: AccountPath, Handler: h.account, Limit: router.Moderate},
 		{Method: http.MethodPost, Path: AccountPath + "/passkeys/delete", Handler: h.deletePasskey, Limit: router.Moderate},
+		{Method: http.MethodPost, Path: ReauthPath, Handler: h.reauthForm, Limit: router.Moderate},
 		{Method: http.MethodPost, Path: "/webauthn/register/begin", Handler: h.registerBegin, Limit: router.Moderate},
 		{Method: http.MethodPost, Path: "/webauthn/register/finish", Handler: h.registerFinish, Limit: router.Strict},
 		{Method: http.MethodPost, Path: "/webauthn/login/begin", Handler: h.loginBegin, Limit: router.Moderate},
@@ -214,14 +234,14 @@ func (h *Handler) authorize(c echo.Context) error {
 	}
 	pushed := false
 	if h.req != nil {
-		resolved, viaPAR, rerr := h.resolve(ctx, p, client)
+		resolved, viaPAR, replyTo, rerr := h.resolve(ctx, p, client)
 		if rerr != nil {
-			return h.failEarly(c, p, client, rerr)
+			return h.failEarly(c, p, replyTo, client, rerr)
 		}
 		p, pushed = resolved, viaPAR
 	}
 	redirectURI := p.Get("redirect_uri")
-	if redirectURI == "" || !redirectMatches(client.RedirectURIs, redirectURI) {
+	if redirectURI == "" || !directory.MatchRedirectURI(client.RedirectURIs, redirectURI) {
 		return errorPage(c, http.StatusBadRequest, "The redirect_uri is not registered for this client.")
 	}
 	rd := redirect{uri: redirectURI, mode: p.Get("response_mode"), state: p.Get("state")}
@@ -313,72 +333,22 @@ func (h *Handler) authorize(c echo.Context) error {
 	return h.loginPage(c, http.StatusOK, secret, r.Rid, req, p.Get("login_hint"), "")
 }
 
-// redirectMatches tells whether got is one of the registered redirect
-// URIs: an exact string match (RFC 9700 §4.1.3), except that the port of
-// an http URI on a loopback IP literal (127.0.0.1 or [::1]) may be any
-// (RFC 8252 §7.3: native apps listen on an ephemeral port). The rest of
-// such a URI must still match exactly. "localhost" gets no such leeway
-// (RFC 8252 §8.3 advises against it: the name may not resolve to the
-// loopback interface).
-//
-// The token endpoint needs no such rule: it compares its redirect_uri
-// with the one this request carried, exactly.
-func redirectMatches(registered []string, got string) bool {
-	if slices.Contains(registered, got) {
-		return true
-	}
-	host, rest, ok := loopbackURI(got)
-	if !ok {
-		return false
-	}
-	for _, r := range registered {
-		if h, rr, ok := loopbackURI(r); ok && h == host && rr == rest {
-			return true
-		}
-	}
-	return false
-}
-
-// loopbackURI splits an http URI on a loopback IP literal into the part
-// before the port ("http://127.0.0.1", "http://[::1]") and the part after
-// it (path, query; "" for none). ok is false for any other URI, including
-// one whose port is not a plain 1..65535 or whose authority goes on past
-// the host (userinfo, another host: "http://127.0.0.1.example",
-// "http://127.0.0.1:80@example").
-func loopbackURI(uri string) (host, rest string, ok bool) {
-	for _, prefix := range []string{"http://127.0.0.1", "http://[::1]"} {
-		after, found := strings.CutPrefix(uri, prefix)
-		if !found {
-			continue
-		}
-		if port, found := strings.CutPrefix(after, ":"); found {
-			i := 0
-			for i < len(port) && port[i] >= '0' && port[i] <= '9' {
-				i++
+// failEarly reports a request whose request object could not be used.
+// The client is known: the error goes to a redirect URI registered for
+// it, the one of replyTo (the object's parameters, read but not
+// verified, over the request's) or else the request's own, with the
+// state that came with it. Only a registered URI receives it, so an
+// unverified object cannot send the browser anywhere else (RFC 6749
+// §4.1.2.1); without one the error is shown here.
+func (h *Handler) failEarly(c echo.Context, p, replyTo url.Values, client directory.Client, err error) error {
+	for _, v := range []url.Values{replyTo, p} {
+		if ru := v.Get("redirect_uri"); ru != "" && directory.MatchRedirectURI(client.RedirectURIs, ru) {
+			rd := redirect{uri: ru, mode: v.Get("response_mode"), state: v.Get("state")}
+			if !slices.Contains(ResponseModes, rd.mode) {
+				rd.mode = ""
 			}
-			if n, err := strconv.Atoi(port[:i]); err != nil || i > 5 || n < 1 || n > 65535 {
-				return "", "", false
-			}
-			after = port[i:]
+			return h.fail(c, rd, err)
 		}
-		if after != "" && after[0] != '/' && after[0] != '?' {
-			return "", "", false
-		}
-		return prefix, after, true
-	}
-	return "", "", false
-}
-
-// failEarly reports a request whose request object could not be used:
-// to the redirect URI of the request itself when it is registered (the
-// object's cannot be trusted), else on an error page.
-func (h *Handler) failEarly(c echo.Context, p url.Values, client directory.Client, err error) error {
-	if ru := p.Get("redirect_uri"); ru != "" && redirectMatches(client.RedirectURIs, ru) {
-		rd := redirect{uri: ru, mode: p.Get("response_mode"), state: p.Get("state")}
-		if !slices.Contains(ResponseModes, rd.mode) {
-			rd.mode = ""
-		}
-		return h.fail(c, rd, err)
 	}
 	e := oauth2.From(err)
 	oauth2.Note(c, e.Code)
@@ -424,13 +394,15 @@ func (h *Handler) parse(ctx context.Context, p url.Values, client directory.Clie
 			req.Scopes = append(req.Scopes, s)
 		}
 	}
-	// PKCE, S256 only (RFC 7636, RFC 9700 §2.1.1); public clients must.
+	// PKCE, S256 only (RFC 7636). Required in every request for a code
+	// (RFC 9700 §2.1.1: it stops code injection, for confidential clients
+	// too), unless a confidential client opted out (require_pkce false).
 	challenge, method := p.Get("code_challenge"), p.Get("code_challenge_method")
 	switch {
 	case challenge == "" && method != "":
 		return nil, oauth2.ErrInvalidRequest.WithDescription("code_challenge_method without code_challenge")
-	case challenge == "" && client.AuthMethod == "none":
-		return nil, oauth2.ErrInvalidRequest.WithDescription("public clients must use PKCE (code_challenge with S256)")
+	case challenge == "" && rt == "code" && (client.PKCERequired() || client.AuthMethod == "none"):
+		return nil, oauth2.ErrInvalidRequest.WithDescription("PKCE is required: send code_challenge with code_challenge_method S256")
 	case challenge != "" && method != "S256":
 		return nil, oauth2.ErrInvalidRequest.WithDescription("code_challenge_method must be S256")
 	case challenge != "" && (len(challenge) != 43 || strings.Trim(challenge, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") != ""):

@@ -164,6 +164,9 @@ func (h *Handler) login(c echo.Context) error {
 	h.logger.InfoContext(c.Request().Context(), "sign-in succeeded", "audit", true, "client_id", req.ClientId, "sub", user.Subject)
 	// The secret rotated: new cookie, and the next form's CSRF follows it.
 	h.setCookie(c, f.sid, rep.NewSecret)
+	if isAccountRequest(req) {
+		return backToAccount(c)
+	}
 	rd := redirect{uri: req.RedirectUri, mode: req.ResponseMode, state: req.State}
 	if needsConsent(req, rep.Consented) {
 		return h.consentPage(c, f.sid, rep.NewSecret, f.rid, req)
@@ -251,7 +254,7 @@ func (h *Handler) consent(c echo.Context) error {
 	}
 	req := f.reply.Request
 	rd := redirect{uri: req.RedirectUri, mode: req.ResponseMode, state: req.State}
-	if f.reply.Login == nil {
+	if f.reply.Login == nil || isAccountRequest(req) {
 		return expired(c)
 	}
 	switch c.Request().PostForm.Get("decision") {

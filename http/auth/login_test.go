@@ -101,7 +101,8 @@ func (tt *throttleTest) post(ip, username, password string) *httptest.ResponseRe
 	r := httptest.NewRequest(http.MethodPost, LoginPath, strings.NewReader(f.Encode()))
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	r.RemoteAddr = ip + ":40000"
-	r.AddCookie(&http.Cookie{Name: "sess", Value: tt.sid + "." + tt.secret})
+	// Under an https issuer the cookie carries the __Host- prefix.
+	r.AddCookie(&http.Cookie{Name: "__Host-sess", Value: tt.sid + "." + tt.secret})
 	w := httptest.NewRecorder()
 	tt.e.ServeHTTP(w, r)
 	return w

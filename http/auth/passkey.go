@@ -97,6 +97,15 @@ func (h *Handler) jsonError(c echo.Context, status int, desc string) error {
 	return c.JSON(status, &oauth2.Error{Code: "passkey_failed", Description: desc})
 }
 
+// reauthRequired answers a passkey change on a session whose sign-in is
+// older than ReauthAge; the page script then asks for a fresh sign-in.
+func (h *Handler) reauthRequired(c echo.Context, subject string) error {
+	h.logger.InfoContext(c.Request().Context(), "passkey change refused: sign-in too old", "audit", true, "sub", subject)
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.JSON(http.StatusUnauthorized, &oauth2.Error{Code: "login_required",
+		Description: "sign in again to change your passkeys: your last sign-in is more than " + ReauthAge.String() + " old"})
+}
+
 // browserSession reads the cookie for a fetch() call and checks its CSRF
 // header against purpose.
 func (h *Handler) browserSession(c echo.Context, purpose string) (sid, secret string, ok bool) {
@@ -150,6 +159,9 @@ func (h *Handler) registerBegin(c echo.Context) error {
 	if login == nil {
 		return h.jsonError(c, http.StatusUnauthorized, "sign in first")
 	}
+	if !h.recentLogin(login) {
+		return h.reauthRequired(c, login.Subject)
+	}
 	pu, pks, err := h.loadPasskeyUser(ctx, login.Subject)
 	if err != nil {
 		return h.jsonError(c, http.StatusServiceUnavailable, "cannot load the account")
@@ -199,6 +211,10 @@ func (h *Handler) registerFinish(c echo.Context) error {
 	}
 	if !bytes.Equal(sd.UserID, []byte(r.Login.Subject)) {
 		return h.jsonError(c, http.StatusBadRequest, "the challenge was for another account")
+	}
+	if !h.recentLogin(r.Login) {
+		// Begun in time, finished too late: the sign-in is checked again.
+		return h.reauthRequired(c, r.Login.Subject)
 	}
 	pu, _, err := h.loadPasskeyUser(ctx, r.Login.Subject)
 	if err != nil {
@@ -340,6 +356,9 @@ func (h *Handler) loginContinue(c echo.Context) error {
 	req := f.reply.Request
 	if !acrSatisfied(req.AcrValues, f.reply.Login.Acr) {
 		return expired(c)
+	}
+	if isAccountRequest(req) {
+		return backToAccount(c)
 	}
 	rd := redirect{uri: req.RedirectUri, mode: req.ResponseMode, state: req.State}
 	if needsConsent(req, f.reply.Consented) {

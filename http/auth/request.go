@@ -70,6 +70,12 @@ type Requests struct {
 	RequirePAR bool
 	// PushedTTL is the lifetime of a pushed request (RFC 9126 §2.2).
 	PushedTTL time.Duration
+	// RequireSigned refuses unsigned (alg none) request objects from
+	// every client, even one that registered none (RFC 9101 §10.5,
+	// require_signed_request_object). Without it, a client that did not
+	// pin request_object_signing_alg may send unsigned objects (OIDC
+	// Dynamic Client Registration §2: it may use any alg the OP lists).
+	RequireSigned bool
 }
 
 // PARPath is the pushed authorization request endpoint.
@@ -86,12 +92,14 @@ func (h *Handler) WithRequests(r *Requests) *Handler {
 
 // resolve turns an authorization request that carries a request object
 // (by value, by https reference or pushed) into its effective parameters.
-// pushed tells whether they came through /par.
-func (h *Handler) resolve(ctx context.Context, p url.Values, client directory.Client) (out url.Values, pushed bool, err error) {
+// pushed tells whether they came through /par. On error, replyTo is the
+// best view of the request there is to send the error back with: the
+// object's parameters (read but not verified) over the outer ones.
+func (h *Handler) resolve(ctx context.Context, p url.Values, client directory.Client) (out url.Values, pushed bool, replyTo url.Values, err error) {
 	obj, uri := p.Get("request"), p.Get("request_uri")
 	switch {
 	case p.Has("request") && p.Has("request_uri"):
-		return nil, false, oauth2.ErrInvalidRequest.WithDescription("request and request_uri cannot both be used")
+		return nil, false, p, oauth2.ErrInvalidRequest.WithDescription("request and request_uri cannot both be used")
 	case strings.HasPrefix(uri, directory.PushedURIPrefix):
 		// RFC 9126 §4: the pushed parameters are the request; others
 		// sent now are ignored, except client_id, which must be the
@@ -99,49 +107,76 @@ func (h *Handler) resolve(ctx context.Context, p url.Values, client directory.Cl
 		v, err := h.req.Store.TakePushedRequest(ctx, client.ID, uri)
 		if err != nil {
 			if errors.Is(err, directory.ErrPushedUnknown) {
-				return nil, false, oauth2.ErrInvalidRequestURI.WithDescription("request_uri is unknown, used or expired")
+				return nil, false, p, oauth2.ErrInvalidRequestURI.WithDescription("request_uri is unknown, used or expired")
 			}
-			return nil, false, err
+			return nil, false, p, err
 		}
 		v.Set("client_id", client.ID)
-		return v, true, nil
+		return v, true, nil, nil
 	case p.Has("request_uri"):
 		if !requestURIRegistered(client.RequestURIs, uri) {
-			return nil, false, oauth2.ErrInvalidRequestURI.WithDescription("request_uri is not registered for this client")
+			return nil, false, p, oauth2.ErrInvalidRequestURI.WithDescription("request_uri is not registered for this client")
 		}
 		b, err := h.req.Fetch(ctx, uri)
 		if err != nil {
-			return nil, false, oauth2.ErrInvalidRequestURI.WithDescription("request_uri could not be retrieved: " + fetchReason(err))
+			return nil, false, p, oauth2.ErrInvalidRequestURI.WithDescription("request_uri could not be retrieved: " + fetchReason(err))
 		}
 		obj = string(bytes.TrimSpace(b))
 		if obj == "" {
-			return nil, false, oauth2.ErrInvalidRequestURI.WithDescription("request_uri returned an empty document")
+			return nil, false, p, oauth2.ErrInvalidRequestURI.WithDescription("request_uri returned an empty document")
 		}
 	case p.Has("request"):
 	default:
-		return p, false, nil
+		return p, false, nil, nil
 	}
-	claims, err := h.verifyObject(ctx, obj, client)
-	if err != nil {
-		return nil, false, err
+	claims, unverified, err := h.verifyObject(ctx, obj, client)
+	if err == nil {
+		out, err = mergeObject(p, claims)
+		if err == nil {
+			return out, false, nil, nil
+		}
+		unverified = claims
 	}
-	return merge(p, claims), false, nil
+	replyTo = url.Values{}
+	for k, v := range p {
+		replyTo[k] = v
+	}
+	for k, v := range unverified {
+		replyTo[k] = v
+	}
+	return nil, false, replyTo, err
 }
 
-// merge applies a request object's parameters over the request's (OIDC
-// Core §6.3.3: those in the object take precedence); request and
-// request_uri themselves are dropped.
-func merge(p, object url.Values) url.Values {
+// mergeObject builds the request from a request object and the outer
+// parameters. RFC 9101 §5: the object's parameters are the request and
+// the outer ones are ignored, except those OIDC Core §6.1 requires
+// outside the object so that the request is still an OAuth one:
+// client_id and response_type, which must then match the object's when
+// it has them, and scope, which must contain openid (the object's scope,
+// when it has one, is the one used).
+func mergeObject(outer, object url.Values) (url.Values, error) {
 	out := url.Values{}
-	for k, v := range p {
-		if k != "request" && k != "request_uri" {
-			out[k] = slices.Clone(v)
-		}
-	}
 	for k, v := range object {
 		out[k] = slices.Clone(v)
 	}
-	return out
+	for _, k := range []string{"client_id", "response_type"} {
+		switch {
+		case !outer.Has(k):
+		case !object.Has(k):
+			out.Set(k, outer.Get(k))
+		case outer.Get(k) != object.Get(k):
+			return nil, objectError(k + " in the request object does not match the request")
+		}
+	}
+	if outer.Has("scope") {
+		if !slices.Contains(strings.Fields(outer.Get("scope")), "openid") {
+			return nil, oauth2.ErrInvalidRequest.WithDescription("scope outside the request object must contain openid (OIDC Core §6.1)")
+		}
+		if !object.Has("scope") {
+			out.Set("scope", outer.Get("scope"))
+		}
+	}
+	return out, nil
 }
 
 // requestURIRegistered compares uri with the client's request_uris,
@@ -184,8 +219,39 @@ func decodeHeader(token string) (joseHeader, int, error) {
 }
 
 // verifyObject opens (if encrypted), verifies and checks a request object
-// of client and returns its parameters.
-func (h *Handler) verifyObject(ctx context.Context, token string, client directory.Client) (url.Values, error) {
+// of client and returns its parameters. When it fails, unverified holds
+// the parameters of the object as far as they could be read, unchecked,
+// for sending the error back.
+func (h *Handler) verifyObject(ctx context.Context, token string, client directory.Client) (params, unverified url.Values, err error) {
+	params, err = h.checkObject(ctx, &token, client)
+	if err != nil {
+		return nil, peekObject(token), err
+	}
+	return params, nil, nil
+}
+
+// peekObject reads the parameters of a compact JWS without verifying it,
+// or returns nil.
+func peekObject(token string) url.Values {
+	segs := strings.Split(token, ".")
+	if len(token) > maxObjectLen || len(segs) != 3 {
+		return nil
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(segs[1])
+	if err != nil {
+		return nil
+	}
+	v, _, err := ParseRequestObject(payload)
+	if err != nil {
+		return nil
+	}
+	return v
+}
+
+// checkObject is verifyObject's work; *tokenp becomes the inner JWS of an
+// encrypted object once it is decrypted.
+func (h *Handler) checkObject(ctx context.Context, tokenp *string, client directory.Client) (url.Values, error) {
+	token := *tokenp
 	if len(token) > maxObjectLen {
 		return nil, objectError("request object too large")
 	}
@@ -203,6 +269,7 @@ func (h *Handler) verifyObject(ctx context.Context, token string, client directo
 			return nil, objectError("request object cannot be decrypted with our keys")
 		}
 		token = string(pt)
+		*tokenp = token
 		if hdr, parts, err = decodeHeader(token); err != nil || parts != 3 {
 			return nil, objectError("the encrypted request object must hold a signed one")
 		}
@@ -211,10 +278,16 @@ func (h *Handler) verifyObject(ctx context.Context, token string, client directo
 	var payload []byte
 	switch {
 	case hdr.Alg == "none":
-		// OIDC Core §6.1: unsigned objects only for a client that
-		// registered "none".
-		if registered != "none" {
-			return nil, objectError("unsigned request objects are not accepted from this client")
+		// OIDC Core §6.1 and Dynamic Client Registration §2: a client
+		// that pinned an alg must use it; one that pinned none, or
+		// nothing, may send unsigned objects, unless the OP requires
+		// signed ones (RFC 9101 §10.5). An unsigned object proves
+		// nothing: its parameters count as query parameters would.
+		switch {
+		case h.req.RequireSigned:
+			return nil, objectError("request objects must be signed")
+		case registered != "none" && registered != "":
+			return nil, objectError("request object must be signed with " + registered)
 		}
 		segs := strings.Split(token, ".")
 		if segs[2] != "" {
@@ -242,10 +315,14 @@ func (h *Handler) verifyObject(ctx context.Context, token string, client directo
 	if err != nil {
 		return nil, objectError(err.Error())
 	}
-	if err := h.checkObjectClaims(claims, client, hdr.Alg != "none"); err != nil {
+	signed := hdr.Alg != "none"
+	if err := h.checkObjectClaims(claims, client, signed); err != nil {
 		return nil, err
 	}
-	if claims.JTI != "" {
+	// The jti of an unsigned object is not recorded: anyone could send
+	// one with the jti of a signed object the client has yet to use, and
+	// so spend it.
+	if signed && claims.JTI != "" {
 		if err := h.req.Store.UseRequestJTI(ctx, client.ID, claims.JTI, time.Unix(*claims.Exp, 0)); err != nil {
 			if errors.Is(err, directory.ErrReplay) {
 				return nil, objectError("request object was already used (jti)")
@@ -273,12 +350,18 @@ func (h *Handler) checkObjectClaims(c ObjectClaims, client directory.Client, sig
 		}
 	}
 	if signed || len(c.Audience) > 0 {
-		if !slices.Contains(c.Audience, h.cfg.Issuer) {
-			return objectError("request object aud must be this OP's issuer")
+		// RFC 9101 §4: aud is the issuer. Only that one audience (a
+		// string, or a list of just it): OIDC Core §6.1 lets aud
+		// "include" the issuer, but an object also addressed to another
+		// server could be replayed from one to the other.
+		if len(c.Audience) != 1 || c.Audience[0] != h.cfg.Issuer {
+			return objectError("request object aud must be this OP's issuer, and only it")
 		}
 	}
 	if c.Exp == nil {
-		if signed || c.JTI != "" {
+		// An unsigned object's jti is not recorded (checkObject), so
+		// it needs no exp to bound how long it is kept.
+		if signed {
 			return objectError("request object needs exp")
 		}
 	} else {
@@ -428,14 +511,18 @@ func (h *Handler) par(c echo.Context) error {
 	}
 	form.Set("client_id", client.ID)
 	if form.Has("request") {
-		obj, err := h.verifyObject(ctx, form.Get("request"), client)
+		obj, _, err := h.verifyObject(ctx, form.Get("request"), client)
+		if err == nil {
+			// RFC 9126 §3: with a request object, the authorization
+			// parameters are the object's (RFC 9101 §5).
+			form, err = mergeObject(form, obj)
+		}
 		if err != nil {
 			return oauth2.Write(c, h.logger, err)
 		}
-		form = merge(form, obj)
 		form.Set("client_id", client.ID)
 	}
-	if ru := form.Get("redirect_uri"); ru == "" || !redirectMatches(client.RedirectURIs, ru) {
+	if ru := form.Get("redirect_uri"); ru == "" || !directory.MatchRedirectURI(client.RedirectURIs, ru) {
 		return oauth2.Write(c, h.logger, oauth2.ErrInvalidRequest.WithDescription("redirect_uri is not registered for this client"))
 	}
 	if m := form.Get("response_mode"); m != "" && !slices.Contains(ResponseModes, m) {

@@ -74,6 +74,7 @@ type Metadata struct {
 	RequirePushedAuthorizationRequests bool     `json:"require_pushed_authorization_requests"`
 	RegistrationEndpoint               string   `json:"registration_endpoint,omitempty"`
 	RequestObjectSigningAlgs           []string `json:"request_object_signing_alg_values_supported,omitempty"`
+	RequireSignedRequestObject         bool     `json:"require_signed_request_object,omitempty"`
 	RequestObjectEncryptionAlgs        []string `json:"request_object_encryption_alg_values_supported,omitempty"`
 	RequestObjectEncryptionEncs        []string `json:"request_object_encryption_enc_values_supported,omitempty"`
 	IDTokenEncryptionAlgs              []string `json:"id_token_encryption_alg_values_supported,omitempty"`

@@ -84,6 +84,10 @@ func clientView(c directory.Client) ClientView {
 	if v.RedirectURIs == nil {
 		v.RedirectURIs = []string{}
 	}
+	// Records stored before require_pkce existed have none: show what
+	// applies to them.
+	pkce := c.PKCERequired()
+	v.RequirePKCE = &pkce
 	if !c.Created.IsZero() {
 		v.ClientIDIssuedAt = c.Created.Unix()
 	}

@@ -27,7 +27,8 @@ func TestClientsAPI(t *testing.T) {
 	}
 	secret, _ := created["client_secret"].(string)
 	if len(secret) != 43 || created["client_secret_expires_at"] != 0.0 || created["client_id"] != "rp-1" ||
-		created["id_token_signed_response_alg"] != "RS256" || created["static"] != false || created["skip_consent"] != true {
+		created["id_token_signed_response_alg"] != "RS256" || created["static"] != false || created["skip_consent"] != true ||
+		created["require_pkce"] != true {
 		t.Fatalf("create answer %v", created)
 	}
 	if _, ok := created["client_id_issued_at"].(float64); !ok {
@@ -76,6 +77,7 @@ func TestClientsAPI(t *testing.T) {
 		{"malformed JSON", http.MethodPost, "/admin/clients", valid[:40], 400, "invalid_request", "malformed"},
 		{"unknown field", http.MethodPost, "/admin/clients", strings.Replace(valid, `"client_id"`, `"scope":"openid","client_id"`, 1), 400, "invalid_request", "unknown field"},
 		{"wrong type", http.MethodPost, "/admin/clients", strings.Replace(valid, `["authorization_code"]`, `"authorization_code"`, 1), 400, "invalid_request", "grant_types"},
+		{"public client without PKCE", http.MethodPost, "/admin/clients", map[string]any{"client_id": "rp-2", "redirect_uris": []string{"https://rp.example/cb"}, "token_endpoint_auth_method": "none", "grant_types": []string{"authorization_code"}, "require_pkce": false}, 400, "invalid_request", "require_pkce"},
 		{"delete static", http.MethodDelete, "/admin/clients/static-web", nil, 400, "invalid_request", "config.yaml"},
 		{"delete unknown", http.MethodDelete, "/admin/clients/nope", nil, 404, "not_found", ""},
 	} {
@@ -126,4 +128,24 @@ func TestClientsAPI(t *testing.T) {
 	// hash or the static client's secret.
 	s.bodies = s.bodies[1:]
 	s.noHashes(secret, staticSecret)
+}
+
+// A confidential legacy client can opt out of PKCE through the admin API;
+// the answer and later reads say so.
+func TestClientsAPIPKCEOptOut(t *testing.T) {
+	s := newTestServer(t)
+	status, created, _ := s.call(http.MethodPost, "/admin/clients", testToken, map[string]any{
+		"client_id": "legacy", "redirect_uris": []string{"https://rp.example/cb"}, "token_endpoint_auth_method": "client_secret_basic",
+		"grant_types": []string{"authorization_code"}, "require_pkce": false,
+	})
+	if status != http.StatusCreated || created["require_pkce"] != false {
+		t.Fatalf("create: %d %v", status, created)
+	}
+	c, err := s.dir.Client(context.Background(), "legacy")
+	if err != nil || c.PKCERequired() {
+		t.Fatalf("stored: %+v %v", c, err)
+	}
+	if status, got, _ := s.call(http.MethodGet, "/admin/clients/legacy", testToken, nil); status != 200 || got["require_pkce"] != false {
+		t.Fatalf("get: %d %v", status, got)
+	}
 }

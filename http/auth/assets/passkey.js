@@ -14,7 +14,9 @@
     let data = {};
     try { data = await res.json(); } catch (e) { /* empty body */ }
     if (!res.ok) {
-      throw new Error(data.error_description || "The server refused the request.");
+      const err = new Error(data.error_description || "The server refused the request.");
+      err.code = data.error;
+      throw err;
     }
     return data;
   }
@@ -74,6 +76,12 @@
         status.textContent = "Passkey added.";
         window.location.reload();
       } catch (e) {
+        if (e.code === "login_required") {
+          // The last sign-in is too old for this: sign in again, then
+          // the server brings the user back here.
+          document.getElementById("reauth").submit();
+          return;
+        }
         status.textContent = e.message || "Could not add the passkey.";
       }
     });

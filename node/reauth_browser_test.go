@@ -1,0 +1,80 @@
+package node_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/webauthn"
+	"github.com/chromedp/chromedp"
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+
+	"authrim/node"
+)
+
+// TestPasskeyReauthInRealBrowser: in headless Chromium, "Add a passkey"
+// on a session signed in more than 5 minutes ago creates nothing and
+// leads to the sign-in page; after signing in again the browser is back
+// on the account page, where adding the passkey works.
+func TestPasskeyReauthInRealBrowser(t *testing.T) {
+	if _, err := os.Stat(chromiumPath); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s is missing (%v): CI must install Debian's chromium package (see .ci/run)", chromiumPath, err)
+		}
+		t.Skipf("%s is missing: apt-get install chromium to run the real-browser passkey test", chromiumPath)
+	}
+	rp := newRPCallback(t)
+	o := startOPWith(t, func(c *node.Config) {
+		c.Clients = append(c.Clients, node.ClientConfig{
+			ID: "browser-rp", Name: "Browser RP", Secret: browserRPSecret,
+			RedirectURIs: []string{rp.url + "/callback"}, AuthMethod: "client_secret_basic",
+			GrantTypes: []string{"authorization_code"},
+		})
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	provider, err := oidc.NewProvider(oidc.ClientContext(ctx, http.DefaultClient), o.issuer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := oauth2.Config{ClientID: "browser-rp", ClientSecret: browserRPSecret, RedirectURL: rp.url + "/callback",
+		Endpoint: provider.Endpoint(), Scopes: []string{oidc.ScopeOpenID}}
+	c := startChromium(t, ctx)
+	c.conditionalMediation(false)
+
+	req := newAuthRequest(conf)
+	c.do("open the authorization request", chromedp.Navigate(req.url))
+	c.passwordSignIn()
+	req.checkCallback(t, o.issuer, c.finishAtRP(rp, 20*time.Second))
+
+	// The browser stays signed in; 6 minutes later someone else uses it.
+	o.clock.Advance(6 * time.Minute)
+	c.do("open the account page", chromedp.Navigate(o.issuer+"/account"), chromedp.WaitVisible(chromedp.CSS(`#passkey-register`)))
+	c.do("click Add a passkey", chromedp.Click(chromedp.CSS(`#passkey-register`)))
+	if err := c.waitJS(`location.pathname === '/account/reauth' && document.querySelector('form[action="/login"] input[name=password]') !== null`, 20*time.Second); err != nil {
+		c.fail("waiting for the sign-in page (status: "+c.text(`#passkey-status`)+")", err)
+	}
+	creds, err := chromedp.Call(c.ctx, webauthn.GetCredentials, webauthn.GetCredentialsParams{AuthenticatorID: c.authenticator})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(creds.Credentials) != 0 || len(o.passkeyIDs(t, o.user.Subject)) != 0 {
+		t.Fatalf("a passkey was made on the old session: authenticator %d, stored %v", len(creds.Credentials), o.passkeyIDs(t, o.user.Subject))
+	}
+
+	c.passwordSignIn()
+	if err := c.waitJS(`location.pathname === '/account' && document.getElementById('passkey-register') !== null`, 20*time.Second); err != nil {
+		c.fail("waiting to be back on the account page", err)
+	}
+	c.do("click Add a passkey again", chromedp.Click(chromedp.CSS(`#passkey-register`)))
+	if err := c.waitJS(`document.querySelectorAll('#passkeys tr.passkey').length === 1`, 20*time.Second); err != nil {
+		c.fail(fmt.Sprintf("waiting for the new passkey row (status: %q)", c.text(`#passkey-status`)), err)
+	}
+	if ids := o.passkeyIDs(t, o.user.Subject); len(ids) != 1 {
+		t.Fatalf("stored passkeys %v, want one", ids)
+	}
+}
