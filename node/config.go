@@ -224,6 +224,7 @@ type ClientAuthConfig struct {
 	// as older clients send. Off: aud must be the issuer.
 	AcceptTokenEndpointAudience bool `yaml:"accept_token_endpoint_audience"`
 }
+
 // The least argon2id cost Validate accepts: OWASP's minimum (Password
 // Storage Cheat Sheet: m=19 MiB, t=2, p=1).
 const (
