@@ -33,8 +33,11 @@ func TestDisabledUserEndsOnEveryNode(t *testing.T) {
 	if status, out, err := refresh(n1, tok["refresh_token"].(string)); err != nil || status != http.StatusBadRequest || out["error"] != "invalid_grant" {
 		t.Errorf("refresh on node1: %d %v %v", status, out, err)
 	}
+	// Every client sends PKCE: the request is otherwise refused before the
+	// session is looked at.
 	silent := url.Values{"client_id": {"rp"}, "redirect_uri": {rpRedirect}, "response_type": {"code"},
-		"scope": {"openid"}, "state": {"s"}, "prompt": {"none"}}
+		"scope": {"openid"}, "state": {"s"}, "prompt": {"none"},
+		"code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"}, "code_challenge_method": {"S256"}}
 	req, _ := http.NewRequest("GET", n2.url()+"/authorize?"+silent.Encode(), nil)
 	if p, err := do(b, req); err != nil || p.loc == nil || p.loc.Query().Get("error") != "login_required" {
 		t.Errorf("prompt=none on node2 with the session from node1: %v %v", p.loc, err)
