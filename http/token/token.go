@@ -233,7 +233,7 @@ func (h *Handler) clientCredentials(ctx context.Context, client directory.Client
 		return nil, oauth2.ErrInvalidScope.WithDescription("no scopes are available to client_credentials")
 	}
 	now := h.cfg.Now()
-	at := accessClaims{
+	at := oauth2.AccessToken{
 		Issuer: h.cfg.Issuer, Subject: client.ID, Audience: h.cfg.Issuer, ClientID: client.ID,
 		IssuedAt: now.Unix(), NotBefore: now.Unix(), Expiry: now.Add(h.cfg.AccessTokenTTL).Unix(), JTI: session.NewID(16),
 	}
@@ -242,26 +242,6 @@ func (h *Handler) clientCredentials(ctx context.Context, client directory.Client
 		return nil, err
 	}
 	return &Response{AccessToken: tok, TokenType: "Bearer", ExpiresIn: int64(h.cfg.AccessTokenTTL.Seconds())}, nil
-}
-
-// accessClaims is an RFC 9068 access token; sid and gid let the userinfo
-// and introspection endpoints ask the Session grain whether the grant
-// still stands.
-type accessClaims struct {
-	Issuer    string   `json:"iss"`
-	Subject   string   `json:"sub"`
-	Audience  string   `json:"aud"`
-	ClientID  string   `json:"client_id"`
-	IssuedAt  int64    `json:"iat"`
-	NotBefore int64    `json:"nbf,omitempty"`
-	Expiry    int64    `json:"exp"`
-	JTI       string   `json:"jti"`
-	Scope     string   `json:"scope,omitempty"`
-	AuthTime  int64    `json:"auth_time,omitempty"`
-	ACR       string   `json:"acr,omitempty"`
-	AMR       []string `json:"amr,omitempty"`
-	SID       string   `json:"sid,omitempty"`
-	GrantID   string   `json:"gid,omitempty"`
 }
 
 func (h *Handler) sign(ctx context.Context, alg string, claims any, typ string) (string, error) {
@@ -277,7 +257,7 @@ func (h *Handler) sign(ctx context.Context, alg string, claims any, typ string) 
 func (h *Handler) issue(ctx context.Context, client directory.Client, sid string, gr *messages.Grant, scopes []string, refresh string, withNonce bool) (*Response, error) {
 	now := h.cfg.Now()
 	login := gr.Login
-	at := accessClaims{
+	at := oauth2.AccessToken{
 		Issuer: h.cfg.Issuer, Subject: login.Subject, Audience: h.cfg.Issuer, ClientID: client.ID,
 		IssuedAt: now.Unix(), NotBefore: now.Unix(), Expiry: now.Add(h.cfg.AccessTokenTTL).Unix(), JTI: session.NewID(16),
 		Scope: strings.Join(scopes, " "), AuthTime: login.AuthTimeMs / 1000, ACR: login.Acr, AMR: login.Amr,

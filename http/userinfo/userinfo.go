@@ -42,26 +42,6 @@ type Users interface {
 	User(ctx context.Context, subject string) (directory.User, error)
 }
 
-// AccessToken is what the endpoints that accept our access tokens read
-// from one (RFC 9068 §2.2).
-type AccessToken struct {
-	Issuer   string   `json:"iss"`
-	Subject  string   `json:"sub"`
-	Audience string   `json:"aud"`
-	ClientID string   `json:"client_id"`
-	Expiry   int64    `json:"exp"`
-	IssuedAt int64    `json:"iat"`
-	Scope    string   `json:"scope"`
-	SID      string   `json:"sid"`
-	GrantID  string   `json:"gid"`
-	AuthTime int64    `json:"auth_time"`
-	ACR      string   `json:"acr"`
-	AMR      []string `json:"amr"`
-	JTI      string   `json:"jti"`
-}
-
-// Scopes of the token.
-func (t AccessToken) Scopes() []string { return strings.Fields(t.Scope) }
 
 // Checker validates access tokens: signature, typ, issuer, audience,
 // expiry, that the grant behind the token still stands and is the
@@ -80,14 +60,14 @@ type Checker struct {
 
 // Check returns the token's claims and, for user tokens, the grant. It
 // fails with oauth2.ErrInvalidToken for any token that is not active.
-func (c *Checker) Check(ctx context.Context, raw string) (AccessToken, *messages.Grant, error) {
+func (c *Checker) Check(ctx context.Context, raw string) (oauth2.AccessToken, *messages.Grant, error) {
 	at, gr, _, err := c.CheckUser(ctx, raw)
 	return at, gr, err
 }
 
 // CheckUser is Check that also returns the token's user (the zero User
 // for client_credentials tokens).
-func (c *Checker) CheckUser(ctx context.Context, raw string) (AccessToken, *messages.Grant, directory.User, error) {
+func (c *Checker) CheckUser(ctx context.Context, raw string) (oauth2.AccessToken, *messages.Grant, directory.User, error) {
 	at, gr, err := c.check(ctx, raw)
 	if err != nil || gr == nil {
 		return at, gr, directory.User{}, err
@@ -105,8 +85,8 @@ func (c *Checker) CheckUser(ctx context.Context, raw string) (AccessToken, *mess
 	return at, gr, u, nil
 }
 
-func (c *Checker) check(ctx context.Context, raw string) (AccessToken, *messages.Grant, error) {
-	var at AccessToken
+func (c *Checker) check(ctx context.Context, raw string) (oauth2.AccessToken, *messages.Grant, error) {
+	var at oauth2.AccessToken
 	if raw == "" || len(raw) > 8192 {
 		return at, nil, oauth2.ErrInvalidToken
 	}
