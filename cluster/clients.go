@@ -136,6 +136,17 @@ func (c Crypto) VerifyType(ctx context.Context, token, typ string, algs ...strin
 	return r.Payload, r.Kid, nil
 }
 
+// VerifyWithKeys checks a compact JWS against the signer's JWK set (JSON:
+// a client's request object or assertion); algs lists the accepted
+// algorithms. It runs where crypto.mode says, like every other call.
+func (c Crypto) VerifyWithKeys(ctx context.Context, token string, jwks []byte, algs []string) (payload []byte, kid, alg string, err error) {
+	r, err := cryptoCall[*messages.VerifyResponse](ctx, c, &messages.VerifyWithKeysRequest{Token: token, Jwks: jwks, Algs: algs})
+	if err != nil {
+		return nil, "", "", err
+	}
+	return r.Payload, r.Kid, r.Alg, nil
+}
+
 // Encrypt makes a compact JWE to the recipient's public JWK (JSON).
 func (c Crypto) Encrypt(ctx context.Context, plaintext, jwk []byte, alg, enc, cty string) (string, error) {
 	r, err := cryptoCall[*messages.EncryptResponse](ctx, c, &messages.EncryptRequest{Plaintext: plaintext, Jwk: jwk, Alg: alg, Enc: enc, Cty: cty})

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"authrim/actors/crypto"
-	"authrim/cluster"
 	"authrim/directory"
 	"authrim/http/auth"
 	"authrim/http/clientauth"
@@ -41,7 +39,6 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 	if cfg.RateLimit.Enabled {
 		clients.Limit = router.TakeClient
 	}
-	jose := joseOps{Crypto: cryptoPool, Client: crypto.Client{Requester: n.actors, Pool: n.pool}}
 	checker := &userinfo.Checker{Issuer: cfg.Issuer, Alg: cfg.Tokens.AccessTokenAlg, Verifier: cryptoPool, Sessions: sessions, Users: n.dir, Now: now}
 	var fronts []router.FrontEnd
 	for _, role := range cfg.Roles {
@@ -64,7 +61,7 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 				return nil, err
 			}
 			a.WithRequests(&auth.Requests{
-				Crypto: jose, Store: n.dir, Keys: fetcher.ClientKeys, Fetch: fetcher.Get, ClientAuth: clients,
+				Crypto: cryptoPool, Store: n.dir, Keys: fetcher.ClientKeys, Fetch: fetcher.Get, ClientAuth: clients,
 				RequirePAR: cfg.Requests.RequirePAR, PushedTTL: cfg.Requests.PushedTTL.D(),
 				RequireSigned: cfg.Requests.RequireSigned,
 			})
@@ -98,13 +95,6 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 		}
 	}
 	return fronts, nil
-}
-
-// joseOps is the Crypto pool as request objects need it: our keys
-// (decrypt) and the client's (verify).
-type joseOps struct {
-	cluster.Crypto
-	crypto.Client
 }
 
 // newFetcher builds the guarded fetcher of requests.fetch.
