@@ -42,7 +42,6 @@ type Users interface {
 	User(ctx context.Context, subject string) (directory.User, error)
 }
 
-
 // Checker validates access tokens: signature, typ, issuer, audience,
 // expiry, that the grant behind the token still stands and is the
 // token's, and that its user still exists and is enabled. Shared by
