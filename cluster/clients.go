@@ -171,14 +171,16 @@ type Sessions struct{ node *Node }
 // Sessions returns the client of the Session grains.
 func (n *Node) Sessions() Sessions { return Sessions{node: n} }
 
-// Call sends one operation to the Session grain sid. An error in the
-// reply comes back as a Go error wrapping a messages sentinel.
+// call sends one operation to the Session grain sid. An error in the
+// reply comes back as a Go error wrapping a messages sentinel (with the
+// reply, whose fields some callers still read).
 //
-// Each Call gets a new call_id (set on call), which RequestGrain's
-// retries carry unchanged: when a grain's node stops after storing the
-// effect of a redemption or rotation but before its answer arrived, the
-// next activation answers the retry instead of taking it for a replay.
-func (s Sessions) Call(ctx context.Context, sid string, call *messages.SessionCall) (*messages.SessionReply, error) {
+// Each call gets a new call_id, which RequestGrain's retries carry
+// unchanged: when a grain's node stops after storing the effect of a
+// redemption or rotation but before its answer arrived, the next
+// activation answers the retry instead of taking it for a replay. The
+// envelope is built here: the caller's operation is not modified.
+func (s Sessions) call(ctx context.Context, sid string, call *messages.SessionCall) (*messages.SessionReply, error) {
 	call.CallId = session.NewID(12)
 	res, err := s.node.RequestGrain(ctx, session.Kind, sid, call)
 	if err != nil {
@@ -192,6 +194,72 @@ func (s Sessions) Call(ctx context.Context, sid string, call *messages.SessionCa
 		return r, err
 	}
 	return r, nil
+}
+
+// Browser operations: they carry the session cookie's secret.
+
+// Get reads the session (and a pending request, when m names one).
+func (s Sessions) Get(ctx context.Context, sid, secret string, m *messages.GetSession) (*messages.SessionReply, error) {
+	return s.call(ctx, sid, &messages.SessionCall{Secret: secret, Op: &messages.SessionCall_Get{Get: m}})
+}
+
+// Begin records an authorization request that needs a page (sign-in or
+// consent), creating the session when the secret is new.
+func (s Sessions) Begin(ctx context.Context, sid, secret string, m *messages.BeginAuth) (*messages.SessionReply, error) {
+	return s.call(ctx, sid, &messages.SessionCall{Secret: secret, Op: &messages.SessionCall_Begin{Begin: m}})
+}
+
+// Login records a sign-in; the reply carries the rotated cookie secret.
+func (s Sessions) Login(ctx context.Context, sid, secret string, m *messages.CompleteLogin) (*messages.SessionReply, error) {
+	return s.call(ctx, sid, &messages.SessionCall{Secret: secret, Op: &messages.SessionCall_Login{Login: m}})
+}
+
+// Consent records the user's consent to a pending request.
+func (s Sessions) Consent(ctx context.Context, sid, secret string, m *messages.GiveConsent) (*messages.SessionReply, error) {
+	return s.call(ctx, sid, &messages.SessionCall{Secret: secret, Op: &messages.SessionCall_Consent{Consent: m}})
+}
+
+// Issue issues an authorization code (if the login satisfies what m asks).
+func (s Sessions) Issue(ctx context.Context, sid, secret string, m *messages.IssueCode) (*messages.SessionReply, error) {
+	return s.call(ctx, sid, &messages.SessionCall{Secret: secret, Op: &messages.SessionCall_Issue{Issue: m}})
+}
+
+// Logout ends the session's login and its grants (offline_access ones
+// excepted).
+func (s Sessions) Logout(ctx context.Context, sid, secret string) (*messages.SessionReply, error) {
+	return s.call(ctx, sid, &messages.SessionCall{Secret: secret, Op: &messages.SessionCall_Logout{Logout: &messages.EndSession{}}})
+}
+
+// StartCeremony keeps a WebAuthn challenge for the ceremony's finish.
+func (s Sessions) StartCeremony(ctx context.Context, sid, secret string, m *messages.StartCeremony) (*messages.SessionReply, error) {
+	return s.call(ctx, sid, &messages.SessionCall{Secret: secret, Op: &messages.SessionCall_Start{Start: m}})
+}
+
+// TakeCeremony takes (once) the challenge a ceremony began with.
+func (s Sessions) TakeCeremony(ctx context.Context, sid, secret string, m *messages.TakeCeremony) (*messages.SessionReply, error) {
+	return s.call(ctx, sid, &messages.SessionCall{Secret: secret, Op: &messages.SessionCall_Take{Take: m}})
+}
+
+// Token operations: the code or token secret is the credential.
+
+// Redeem redeems an authorization code (once; a replay revokes its grant).
+func (s Sessions) Redeem(ctx context.Context, sid string, m *messages.RedeemCode) (*messages.SessionReply, error) {
+	return s.call(ctx, sid, &messages.SessionCall{Op: &messages.SessionCall_Redeem{Redeem: m}})
+}
+
+// Refresh rotates a refresh token (a reused one revokes the family).
+func (s Sessions) Refresh(ctx context.Context, sid string, m *messages.RefreshGrant) (*messages.SessionReply, error) {
+	return s.call(ctx, sid, &messages.SessionCall{Op: &messages.SessionCall_Refresh{Refresh: m}})
+}
+
+// Check reports whether a grant still stands (userinfo, introspection).
+func (s Sessions) Check(ctx context.Context, sid string, m *messages.CheckGrant) (*messages.SessionReply, error) {
+	return s.call(ctx, sid, &messages.SessionCall{Op: &messages.SessionCall_Check{Check: m}})
+}
+
+// Revoke revokes a grant, for the token that proves it (RFC 7009).
+func (s Sessions) Revoke(ctx context.Context, sid string, m *messages.RevokeGrant) (*messages.SessionReply, error) {
+	return s.call(ctx, sid, &messages.SessionCall{Op: &messages.SessionCall_Revoke{Revoke: m}})
 }
 
 // RateLimits is the typed client of RateLimiter grains (one per key; see

@@ -47,8 +47,7 @@ var fullRequest = &messages.AuthRequest{
 
 func issue(t *testing.T, g *grains, seed session.Seed) string {
 	t.Helper()
-	r, err := g.node.Sessions().Call(context.Background(), seed.Sid, &messages.SessionCall{Secret: seed.Secret,
-		Op: &messages.SessionCall_Issue{Issue: &messages.IssueCode{Request: fullRequest}}})
+	r, err := g.node.Sessions().Issue(context.Background(), seed.Sid, seed.Secret, &messages.IssueCode{Request: fullRequest})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,9 +63,9 @@ func issue(t *testing.T, g *grains, seed session.Seed) string {
 }
 
 func redeemCode(g *grains, sid, secret string) (*messages.SessionReply, error) {
-	return g.node.Sessions().Call(context.Background(), sid, &messages.SessionCall{Op: &messages.SessionCall_Redeem{Redeem: &messages.RedeemCode{
+	return g.node.Sessions().Redeem(context.Background(), sid, &messages.RedeemCode{
 		CodeSecret: secret, ClientId: "rp", RedirectUri: "https://rp.example/cb", CodeVerifier: "verifier",
-		RefreshTtlMs: time.Hour.Milliseconds()}}})
+		RefreshTtlMs: time.Hour.Milliseconds()})
 }
 
 // A code keeps what its redemption checks and nothing of the response
@@ -95,7 +94,7 @@ func TestCodesKeepOnlyWhatRedemptionNeeds(t *testing.T) {
 	if _, err := redeemCode(g, seed.Sid, secret); !errors.Is(err, messages.ErrInvalid) {
 		t.Fatalf("replay: %v", err)
 	}
-	chk, err := g.node.Sessions().Call(context.Background(), seed.Sid, &messages.SessionCall{Op: &messages.SessionCall_Check{Check: &messages.CheckGrant{GrantId: r.Grant.Id}}})
+	chk, err := g.node.Sessions().Check(context.Background(), seed.Sid, &messages.CheckGrant{GrantId: r.Grant.Id})
 	if err != nil || chk.Active {
 		t.Fatalf("grant still active after the code's replay: %v %v", chk, err)
 	}
@@ -126,8 +125,8 @@ func TestGrantsPerSessionAreBounded(t *testing.T) {
 	}
 	refresh := func(tok string) (string, error) {
 		sid, gid, secret, _ := session.SplitRefresh(tok)
-		r, err := g.node.Sessions().Call(context.Background(), sid, &messages.SessionCall{Op: &messages.SessionCall_Refresh{Refresh: &messages.RefreshGrant{
-			GrantId: gid, TokenSecret: secret, ClientId: "rp"}}})
+		r, err := g.node.Sessions().Refresh(context.Background(), sid, &messages.RefreshGrant{
+			GrantId: gid, TokenSecret: secret, ClientId: "rp"})
 		return r.GetRefreshToken(), err
 	}
 	tok, err := refresh(first.RefreshToken)

@@ -73,7 +73,7 @@ func issueCodes(b *testing.B, g *grains, n int) []code {
 	codes := make([]code, n)
 	for i := range codes {
 		s := seeds[i/codesPerSession]
-		r, err := sessions.Call(context.Background(), s.Sid, &messages.SessionCall{Secret: s.Secret, Op: &messages.SessionCall_Issue{Issue: &messages.IssueCode{Request: req}}})
+		r, err := sessions.Issue(context.Background(), s.Sid, s.Secret, &messages.IssueCode{Request: req})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -87,8 +87,8 @@ func issueCodes(b *testing.B, g *grains, n int) []code {
 }
 
 func redeem(b *testing.B, g *grains, c code) {
-	_, err := g.node.Sessions().Call(context.Background(), c.sid, &messages.SessionCall{Op: &messages.SessionCall_Redeem{Redeem: &messages.RedeemCode{
-		CodeSecret: c.secret, ClientId: "rp", RedirectUri: "https://rp.example/cb", RefreshTtlMs: (720 * time.Hour).Milliseconds()}}})
+	_, err := g.node.Sessions().Redeem(context.Background(), c.sid, &messages.RedeemCode{
+		CodeSecret: c.secret, ClientId: "rp", RedirectUri: "https://rp.example/cb", RefreshTtlMs: (720 * time.Hour).Milliseconds()})
 	if err != nil {
 		b.Error(err)
 	}
@@ -133,8 +133,8 @@ func BenchmarkRefresh(b *testing.B) {
 				k := i % families
 				tok := <-tokens[k] // one rotation of a family at a time
 				sid, gid, secret, _ := session.SplitRefresh(tok)
-				r, err := sessions.Call(context.Background(), sid, &messages.SessionCall{Op: &messages.SessionCall_Refresh{Refresh: &messages.RefreshGrant{
-					GrantId: gid, TokenSecret: secret, ClientId: "rp"}}})
+				r, err := sessions.Refresh(context.Background(), sid, &messages.RefreshGrant{
+					GrantId: gid, TokenSecret: secret, ClientId: "rp"})
 				if err != nil {
 					b.Error(err)
 					tokens[k] <- tok
@@ -163,7 +163,7 @@ func BenchmarkSilentAuthorize(b *testing.B) {
 				s := seeds[i%len(seeds)]
 				issue := &messages.IssueCode{Request: req}
 				if variant == "get+issue" {
-					r, err := sessions.Call(ctx, s.Sid, &messages.SessionCall{Secret: s.Secret, Op: &messages.SessionCall_Get{Get: &messages.GetSession{ClientId: "rp"}}})
+					r, err := sessions.Get(ctx, s.Sid, s.Secret, &messages.GetSession{ClientId: "rp"})
 					if err != nil || r.Login == nil {
 						b.Error("get", err)
 						return
@@ -171,7 +171,7 @@ func BenchmarkSilentAuthorize(b *testing.B) {
 				} else {
 					issue.When = &messages.IssueWhen{RequiredAcr: s.Acr, Consent: req.Scopes}
 				}
-				r, err := sessions.Call(ctx, s.Sid, &messages.SessionCall{Secret: s.Secret, Op: &messages.SessionCall_Issue{Issue: issue}})
+				r, err := sessions.Issue(ctx, s.Sid, s.Secret, issue)
 				if err != nil || r.Code == "" {
 					b.Error("issue", err)
 				}
@@ -228,8 +228,8 @@ func BenchmarkUserCheck(b *testing.B) {
 			n, seeds := start(b)
 			parallel(b, func(i int) {
 				s := seeds[i%len(seeds)]
-				r, err := n.Sessions().Call(context.Background(), s.Sid, &messages.SessionCall{Secret: s.Secret, Op: &messages.SessionCall_Issue{Issue: &messages.IssueCode{
-					Request: req, When: &messages.IssueWhen{RequiredAcr: s.Acr, Consent: req.Scopes}}}})
+				r, err := n.Sessions().Issue(context.Background(), s.Sid, s.Secret, &messages.IssueCode{
+					Request: req, When: &messages.IssueWhen{RequiredAcr: s.Acr, Consent: req.Scopes}})
 				if err != nil || r.Code == "" {
 					b.Error("issue", err)
 				}
@@ -246,8 +246,8 @@ func BenchmarkUserCheck(b *testing.B) {
 				k := i % len(seeds)
 				tok := <-tokens[k]
 				sid, gid, secret, _ := session.SplitRefresh(tok)
-				r, err := n.Sessions().Call(context.Background(), sid, &messages.SessionCall{Op: &messages.SessionCall_Refresh{Refresh: &messages.RefreshGrant{
-					GrantId: gid, TokenSecret: secret, ClientId: "rp"}}})
+				r, err := n.Sessions().Refresh(context.Background(), sid, &messages.RefreshGrant{
+					GrantId: gid, TokenSecret: secret, ClientId: "rp"})
 				if err != nil {
 					b.Error(err)
 					tokens[k] <- tok

@@ -20,8 +20,7 @@ func TestIssueWhenTheLoginSatisfiesTheRequest(t *testing.T) {
 		t.Helper()
 		req := proto.Clone(fullRequest).(*messages.AuthRequest)
 		req.MaxAge = maxAge
-		r, err := g.node.Sessions().Call(context.Background(), seed.Sid, &messages.SessionCall{Secret: seed.Secret,
-			Op: &messages.SessionCall_Issue{Issue: &messages.IssueCode{Request: req, When: when}}})
+		r, err := g.node.Sessions().Issue(context.Background(), seed.Sid, seed.Secret, &messages.IssueCode{Request: req, When: when})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -67,7 +67,7 @@ func TestSeededSessionIsLive(t *testing.T) {
 	}
 	sessions := g.node.Sessions()
 
-	r, err := sessions.Call(ctx, seed.Sid, &messages.SessionCall{Secret: seed.Secret, Op: &messages.SessionCall_Get{Get: &messages.GetSession{ClientId: "rp"}}})
+	r, err := sessions.Get(ctx, seed.Sid, seed.Secret, &messages.GetSession{ClientId: "rp"})
 	if err != nil || r.Login.GetSubject() != "sub-1" || len(r.Consented) != 2 {
 		t.Fatalf("get: %v %v", r, err)
 	}
@@ -76,8 +76,8 @@ func TestSeededSessionIsLive(t *testing.T) {
 		t.Fatal(err)
 	}
 	refresh := func(secret string) (*messages.SessionReply, error) {
-		return sessions.Call(ctx, seed.Sid, &messages.SessionCall{Op: &messages.SessionCall_Refresh{Refresh: &messages.RefreshGrant{
-			GrantId: gid, TokenSecret: secret, ClientId: "rp"}}})
+		return sessions.Refresh(ctx, seed.Sid, &messages.RefreshGrant{
+			GrantId: gid, TokenSecret: secret, ClientId: "rp"})
 	}
 	r, err = refresh(secret)
 	if err != nil || r.RefreshToken == "" || r.Grant.Login.GetSubject() != "sub-1" {
@@ -86,7 +86,7 @@ func TestSeededSessionIsLive(t *testing.T) {
 	if _, err := refresh(secret); !errors.Is(err, messages.ErrInvalid) {
 		t.Fatalf("reuse of the seeded token: %v", err)
 	}
-	r, err = sessions.Call(ctx, seed.Sid, &messages.SessionCall{Op: &messages.SessionCall_Check{Check: &messages.CheckGrant{GrantId: gid}}})
+	r, err = sessions.Check(ctx, seed.Sid, &messages.CheckGrant{GrantId: gid})
 	if err != nil || r.Active {
 		t.Fatalf("family still active after reuse: %v %v", r, err)
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	pc "github.com/asynkron/protoactor-go/cluster"
+	"google.golang.org/protobuf/proto"
 
 	"authrim/actors/messages"
 	"authrim/actors/session"
@@ -131,7 +132,8 @@ func sendUnknown(t *testing.T, n *cluster.Node) {
 	calls := unknownCalls()
 	for i := range 30 {
 		sid, _ := session.NewSessionID()
-		r, err := n.Sessions().Call(t.Context(), sid, calls[i%len(calls)])
+		res, err := n.RequestGrain(t.Context(), session.Kind, sid, proto.Clone(calls[i%len(calls)]))
+		r, _ := res.(*messages.SessionReply)
 		if r == nil || r.Exists || r.Code != "" {
 			t.Fatalf("call %d to an unknown session: %v %v", i, r, err)
 		}
@@ -143,8 +145,7 @@ func beginSession(t *testing.T, n *cluster.Node) {
 	t.Helper()
 	sid, secret := session.NewSessionID()
 	req := &messages.AuthRequest{ClientId: "rp", RedirectUri: "https://rp.example/cb", Scopes: []string{"openid"}, MaxAge: -1}
-	if _, err := n.Sessions().Call(t.Context(), sid, &messages.SessionCall{Secret: secret,
-		Op: &messages.SessionCall_Begin{Begin: &messages.BeginAuth{Request: req, Create: true}}}); err != nil {
+	if _, err := n.Sessions().Begin(t.Context(), sid, secret, &messages.BeginAuth{Request: req, Create: true}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -42,9 +42,9 @@ func (h *Handler) reauth(c echo.Context, sid, secret string, login *messages.Log
 	ctx := c.Request().Context()
 	req := &messages.AuthRequest{ClientId: accountClientID, ClientName: "your account", RedirectUri: AccountPath,
 		ResponseType: "none", MaxAge: 0, Prompt: []string{"login"}}
-	r, err := h.sessions.Call(ctx, sid, &messages.SessionCall{Secret: secret, Op: &messages.SessionCall_Begin{Begin: &messages.BeginAuth{
+	r, err := h.sessions.Begin(ctx, sid, secret, &messages.BeginAuth{
 		Request: req, NeedsLogin: true, RequiredSubject: login.Subject,
-	}}})
+	})
 	if err != nil {
 		return expired(c)
 	}

@@ -55,7 +55,14 @@ type Users interface {
 
 // Sessions reaches Session grains.
 type Sessions interface {
-	Call(ctx context.Context, sid string, call *messages.SessionCall) (*messages.SessionReply, error)
+	Get(ctx context.Context, sid, secret string, m *messages.GetSession) (*messages.SessionReply, error)
+	Begin(ctx context.Context, sid, secret string, m *messages.BeginAuth) (*messages.SessionReply, error)
+	Login(ctx context.Context, sid, secret string, m *messages.CompleteLogin) (*messages.SessionReply, error)
+	Consent(ctx context.Context, sid, secret string, m *messages.GiveConsent) (*messages.SessionReply, error)
+	Issue(ctx context.Context, sid, secret string, m *messages.IssueCode) (*messages.SessionReply, error)
+	Logout(ctx context.Context, sid, secret string) (*messages.SessionReply, error)
+	StartCeremony(ctx context.Context, sid, secret string, m *messages.StartCeremony) (*messages.SessionReply, error)
+	TakeCeremony(ctx context.Context, sid, secret string, m *messages.TakeCeremony) (*messages.SessionReply, error)
 }
 
 // Verifier checks our own signed tokens (id_token_hint).
@@ -320,7 +327,7 @@ func (h *Handler) authorize(c echo.Context) error {
 	if !acrSatisfied(req.AcrValues, ACRPassword) {
 		begin.RequiredAcr = ACRPasskey
 	}
-	r, err := h.sessions.Call(ctx, sid, &messages.SessionCall{Secret: secret, Op: &messages.SessionCall_Begin{Begin: begin}})
+	r, err := h.sessions.Begin(ctx, sid, secret, begin)
 	if err != nil {
 		return h.fail(c, rd, err)
 	}
@@ -538,11 +545,12 @@ func (h *Handler) current(c echo.Context, ctx context.Context, req *messages.Aut
 	if err != nil {
 		return "", "", nil, nil, ""
 	}
-	call := &messages.SessionCall{Secret: secret, Op: &messages.SessionCall_Get{Get: &messages.GetSession{ClientId: req.ClientId}}}
+	var r *messages.SessionReply
 	if when != nil {
-		call.Op = &messages.SessionCall_Issue{Issue: &messages.IssueCode{Request: req, When: when}}
+		r, err = h.sessions.Issue(ctx, sid, secret, &messages.IssueCode{Request: req, When: when})
+	} else {
+		r, err = h.sessions.Get(ctx, sid, secret, &messages.GetSession{ClientId: req.ClientId})
 	}
-	r, err := h.sessions.Call(ctx, sid, call)
 	if err != nil {
 		// Unknown, expired or forged: behave as if there were no cookie.
 		return "", "", nil, nil, ""
@@ -568,7 +576,7 @@ func (h *Handler) clearCookie(c echo.Context) {
 
 // issue asks the grain for a code and sends the response.
 func (h *Handler) issue(c echo.Context, rd redirect, sid, secret, responseType string, op *messages.IssueCode) error {
-	r, err := h.sessions.Call(c.Request().Context(), sid, &messages.SessionCall{Secret: secret, Op: &messages.SessionCall_Issue{Issue: op}})
+	r, err := h.sessions.Issue(c.Request().Context(), sid, secret, op)
 	if err != nil {
 		return h.fail(c, rd, err)
 	}

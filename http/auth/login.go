@@ -53,7 +53,7 @@ func (h *Handler) readForm(c echo.Context) (form, error) {
 	if rid == "" || !csrfOK(secret, rid, r.PostForm.Get("csrf")) {
 		return form{}, errPage
 	}
-	rep, err := h.sessions.Call(r.Context(), sid, &messages.SessionCall{Secret: secret, Op: &messages.SessionCall_Get{Get: &messages.GetSession{Rid: rid}}})
+	rep, err := h.sessions.Get(r.Context(), sid, secret, &messages.GetSession{Rid: rid})
 	if err != nil {
 		return form{}, errPage
 	}
@@ -154,10 +154,10 @@ func (h *Handler) login(c echo.Context) error {
 		return errorPage(c, http.StatusServiceUnavailable, "Sign-in is unavailable right now. Try again shortly.")
 	}
 	h.signInSucceeded(ctx, keys)
-	rep, err := h.sessions.Call(ctx, f.sid, &messages.SessionCall{Secret: f.secret, Op: &messages.SessionCall_Login{Login: &messages.CompleteLogin{
+	rep, err := h.sessions.Login(ctx, f.sid, f.secret, &messages.CompleteLogin{
 		Rid:   f.rid,
 		Login: &messages.Login{Subject: user.Subject, Amr: []string{"pwd"}, Acr: ACRPassword},
-	}}})
+	})
 	if err != nil {
 		return expired(c)
 	}
@@ -266,7 +266,7 @@ func (h *Handler) consent(c echo.Context) error {
 		return errorPage(c, http.StatusBadRequest, "Choose Allow or Deny.")
 	}
 	ctx := c.Request().Context()
-	if _, err := h.sessions.Call(ctx, f.sid, &messages.SessionCall{Secret: f.secret, Op: &messages.SessionCall_Consent{Consent: &messages.GiveConsent{Rid: f.rid}}}); err != nil {
+	if _, err := h.sessions.Consent(ctx, f.sid, f.secret, &messages.GiveConsent{Rid: f.rid}); err != nil {
 		return expired(c)
 	}
 	h.logger.InfoContext(c.Request().Context(), "consent given", "audit", true, "client_id", req.ClientId)

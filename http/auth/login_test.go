@@ -108,6 +108,32 @@ func (tt *throttleTest) post(ip, username, password string) *httptest.ResponseRe
 	return w
 }
 
+// The typed calls of auth.Sessions, through Call.
+func (p pendingSession) Get(ctx context.Context, sid, secret string, m *messages.GetSession) (*messages.SessionReply, error) {
+	return p.Call(ctx, sid, &messages.SessionCall{Secret: secret, Op: &messages.SessionCall_Get{Get: m}})
+}
+func (p pendingSession) Login(ctx context.Context, sid, secret string, m *messages.CompleteLogin) (*messages.SessionReply, error) {
+	return p.Call(ctx, sid, &messages.SessionCall{Secret: secret, Op: &messages.SessionCall_Login{Login: m}})
+}
+func (pendingSession) Begin(context.Context, string, string, *messages.BeginAuth) (*messages.SessionReply, error) {
+	return nil, messages.ErrInvalid
+}
+func (pendingSession) Consent(context.Context, string, string, *messages.GiveConsent) (*messages.SessionReply, error) {
+	return nil, messages.ErrInvalid
+}
+func (pendingSession) Issue(context.Context, string, string, *messages.IssueCode) (*messages.SessionReply, error) {
+	return &messages.SessionReply{}, nil
+}
+func (pendingSession) Logout(context.Context, string, string) (*messages.SessionReply, error) {
+	return nil, messages.ErrInvalid
+}
+func (pendingSession) StartCeremony(context.Context, string, string, *messages.StartCeremony) (*messages.SessionReply, error) {
+	return nil, messages.ErrInvalid
+}
+func (pendingSession) TakeCeremony(context.Context, string, string, *messages.TakeCeremony) (*messages.SessionReply, error) {
+	return nil, messages.ErrInvalid
+}
+
 // TestSignInThrottleSlowsTheGuesserNotTheOwner: guesses sent all at once
 // from one address cannot get past the free failures (at most three have
 // their password checked, the rest are told to wait), the right password

@@ -7,7 +7,6 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"authrim/actors/messages"
 	"authrim/actors/session"
 )
 
@@ -68,7 +67,7 @@ func (h *Handler) logout(c echo.Context) error {
 		})
 	}
 	if sid != "" {
-		if _, err := h.sessions.Call(ctx, sid, &messages.SessionCall{Secret: secret, Op: &messages.SessionCall_Logout{Logout: &messages.EndSession{}}}); err != nil {
+		if _, err := h.sessions.Logout(ctx, sid, secret); err != nil {
 			h.logger.InfoContext(c.Request().Context(), "logout of an unknown or ended session", "err", err)
 		} else {
 			h.logger.InfoContext(c.Request().Context(), "signed out", "audit", true, "client_id", clientID)

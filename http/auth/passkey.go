@@ -125,16 +125,16 @@ func (h *Handler) startCeremony(ctx context.Context, sid, secret, kind string, s
 	if err != nil {
 		return nil, err
 	}
-	return h.sessions.Call(ctx, sid, &messages.SessionCall{Secret: secret, Op: &messages.SessionCall_Start{Start: &messages.StartCeremony{
+	return h.sessions.StartCeremony(ctx, sid, secret, &messages.StartCeremony{
 		Ceremony: &messages.Ceremony{Kind: kind, Challenge: sd.Challenge, Data: data},
-	}}})
+	})
 }
 
 // takeCeremony consumes the challenge the client answered; a replay or a
 // challenge of another session finds nothing.
 func (h *Handler) takeCeremony(ctx context.Context, sid, secret, kind, challenge string) (webauthn.SessionData, *messages.SessionReply, error) {
 	var sd webauthn.SessionData
-	r, err := h.sessions.Call(ctx, sid, &messages.SessionCall{Secret: secret, Op: &messages.SessionCall_Take{Take: &messages.TakeCeremony{Kind: kind, Challenge: challenge}}})
+	r, err := h.sessions.TakeCeremony(ctx, sid, secret, &messages.TakeCeremony{Kind: kind, Challenge: challenge})
 	if err != nil {
 		return sd, nil, err
 	}
@@ -333,9 +333,9 @@ func (h *Handler) loginFinish(c echo.Context) error {
 	}); err != nil {
 		return h.jsonError(c, http.StatusServiceUnavailable, "cannot record the sign-in")
 	}
-	rep, err := h.sessions.Call(ctx, sid, &messages.SessionCall{Secret: secret, Op: &messages.SessionCall_Login{Login: &messages.CompleteLogin{
+	rep, err := h.sessions.Login(ctx, sid, secret, &messages.CompleteLogin{
 		Rid: rid, Login: &messages.Login{Subject: subject, Amr: amrOf(cred), Acr: ACRPasskey},
-	}}})
+	})
 	if err != nil {
 		return h.jsonError(c, http.StatusForbidden, "this page has expired")
 	}
@@ -378,7 +378,7 @@ func acrSatisfied(requested []string, acr string) bool {
 
 // loginOf returns the session's login, or nil.
 func (h *Handler) loginOf(ctx context.Context, sid, secret string) *messages.Login {
-	r, err := h.sessions.Call(ctx, sid, &messages.SessionCall{Secret: secret, Op: &messages.SessionCall_Get{Get: &messages.GetSession{}}})
+	r, err := h.sessions.Get(ctx, sid, secret, &messages.GetSession{})
 	if err != nil {
 		return nil
 	}

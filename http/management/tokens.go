@@ -28,7 +28,8 @@ const (
 
 // Sessions reaches Session grains.
 type Sessions interface {
-	Call(ctx context.Context, sid string, call *messages.SessionCall) (*messages.SessionReply, error)
+	Check(ctx context.Context, sid string, m *messages.CheckGrant) (*messages.SessionReply, error)
+	Revoke(ctx context.Context, sid string, m *messages.RevokeGrant) (*messages.SessionReply, error)
 }
 
 // Tokens serves revocation (RFC 7009) and introspection (RFC 7662), both
@@ -100,7 +101,7 @@ func (t *Tokens) revoke(c echo.Context) error {
 		}
 	}
 	if revoke != nil {
-		if _, err := t.sessions.Call(ctx, sid, &messages.SessionCall{Op: &messages.SessionCall_Revoke{Revoke: revoke}}); err != nil {
+		if _, err := t.sessions.Revoke(ctx, sid, revoke); err != nil {
 			return oauth2.Write(c, t.logger, err)
 		}
 	}
@@ -147,7 +148,7 @@ func (t *Tokens) introspect(c echo.Context) error {
 	ctx := c.Request().Context()
 	out := Introspection{}
 	if sid, gid, secret, err := session.SplitRefresh(tok); err == nil {
-		r, err := t.sessions.Call(ctx, sid, &messages.SessionCall{Op: &messages.SessionCall_Check{Check: &messages.CheckGrant{GrantId: gid, TokenSecret: secret}}})
+		r, err := t.sessions.Check(ctx, sid, &messages.CheckGrant{GrantId: gid, TokenSecret: secret})
 		if err != nil {
 			return oauth2.Write(c, t.logger, err)
 		}

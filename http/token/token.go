@@ -33,7 +33,8 @@ var GrantTypes = directory.GrantTypes
 
 // Sessions reaches Session grains.
 type Sessions interface {
-	Call(ctx context.Context, sid string, call *messages.SessionCall) (*messages.SessionReply, error)
+	Redeem(ctx context.Context, sid string, m *messages.RedeemCode) (*messages.SessionReply, error)
+	Refresh(ctx context.Context, sid string, m *messages.RefreshGrant) (*messages.SessionReply, error)
 }
 
 // Signer signs through the Crypto pool.
@@ -186,13 +187,13 @@ func (h *Handler) authorizationCode(ctx context.Context, client directory.Client
 	if slices.Contains(client.GrantTypes, "refresh_token") {
 		refreshTTL = h.cfg.RefreshTTL.Milliseconds()
 	}
-	r, err := h.sessions.Call(ctx, sid, &messages.SessionCall{Op: &messages.SessionCall_Redeem{Redeem: &messages.RedeemCode{
+	r, err := h.sessions.Redeem(ctx, sid, &messages.RedeemCode{
 		CodeSecret:   secret,
 		ClientId:     client.ID,
 		RedirectUri:  form.Get("redirect_uri"),
 		CodeVerifier: form.Get("code_verifier"),
 		RefreshTtlMs: refreshTTL,
-	}}})
+	})
 	if err != nil {
 		return nil, grantError(err)
 	}
@@ -212,9 +213,9 @@ func (h *Handler) refresh(ctx context.Context, client directory.Client, form url
 	if s := form.Get("scope"); s != "" {
 		scopes = strings.Fields(s)
 	}
-	r, err := h.sessions.Call(ctx, sid, &messages.SessionCall{Op: &messages.SessionCall_Refresh{Refresh: &messages.RefreshGrant{
+	r, err := h.sessions.Refresh(ctx, sid, &messages.RefreshGrant{
 		GrantId: gid, TokenSecret: secret, ClientId: client.ID, Scopes: scopes,
-	}}})
+	})
 	if err != nil {
 		// A user deleted or disabled since the sign-in is refused by the
 		// grain, which ends the grant (RFC 9700 §4.14).

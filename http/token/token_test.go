@@ -118,6 +118,15 @@ func newSessions() *fakeSessions {
 	return &fakeSessions{codes: map[string]*fakeCode{}, refresh: map[string]*messages.Grant{}}
 }
 
+// Redeem and Refresh are token.Sessions, through Call.
+func (s *fakeSessions) Redeem(ctx context.Context, sid string, m *messages.RedeemCode) (*messages.SessionReply, error) {
+	return s.Call(ctx, sid, &messages.SessionCall{Op: &messages.SessionCall_Redeem{Redeem: m}})
+}
+
+func (s *fakeSessions) Refresh(ctx context.Context, sid string, m *messages.RefreshGrant) (*messages.SessionReply, error) {
+	return s.Call(ctx, sid, &messages.SessionCall{Op: &messages.SessionCall_Refresh{Refresh: m}})
+}
+
 func invalid(why string) error { return fmt.Errorf("%w: %s", messages.ErrInvalid, why) }
 
 func (s *fakeSessions) Call(_ context.Context, sid string, call *messages.SessionCall) (*messages.SessionReply, error) {

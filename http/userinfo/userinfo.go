@@ -34,7 +34,7 @@ type Verifier interface {
 
 // Sessions reaches Session grains.
 type Sessions interface {
-	Call(ctx context.Context, sid string, call *messages.SessionCall) (*messages.SessionReply, error)
+	Check(ctx context.Context, sid string, m *messages.CheckGrant) (*messages.SessionReply, error)
 }
 
 // Users gives a user's claims.
@@ -109,7 +109,7 @@ func (c *Checker) check(ctx context.Context, raw string) (oauth2.AccessToken, *m
 	if at.GrantID == "" {
 		return at, nil, nil // client_credentials: no grant behind it
 	}
-	r, err := c.Sessions.Call(ctx, at.SID, &messages.SessionCall{Op: &messages.SessionCall_Check{Check: &messages.CheckGrant{GrantId: at.GrantID}}})
+	r, err := c.Sessions.Check(ctx, at.SID, &messages.CheckGrant{GrantId: at.GrantID})
 	if err != nil {
 		// Fail closed: if we cannot tell, the token does not work.
 		return at, nil, err

@@ -100,6 +100,11 @@ func (s *fakeSessions) Call(_ context.Context, sid string, call *messages.Sessio
 	return &messages.SessionReply{Active: !gr.Revoked, Grant: proto.Clone(gr).(*messages.Grant)}, nil
 }
 
+// Check is userinfo.Sessions, through Call.
+func (s *fakeSessions) Check(ctx context.Context, sid string, m *messages.CheckGrant) (*messages.SessionReply, error) {
+	return s.Call(ctx, sid, &messages.SessionCall{Op: &messages.SessionCall_Check{Check: m}})
+}
+
 type fakeUsers struct {
 	users map[string]directory.User
 	err   error
