@@ -8,20 +8,16 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	pc "github.com/asynkron/protoactor-go/cluster"
 	"go.opentelemetry.io/otel/trace"
 
 	"authrim/actors/crypto"
 	"authrim/actors/keymanager"
 	"authrim/actors/messages"
-	"authrim/actors/ratelimit"
-	"authrim/actors/session"
 	"authrim/cluster"
 	"authrim/directory"
 	"authrim/http/router"
@@ -78,10 +74,18 @@ type Node struct {
 	routes        *router.Table
 	now           func() time.Time
 	sweeper       *sweeper
+	opts          Options
+	kek           *keymanager.KEK
+	owners        persistence.Owners // grain ownership (nil: one node)
+	// undo are the steps that undo a start, in the order they were
+	// done (close runs them backwards).
+	undo []func()
 }
 
-// Start brings a node up: store, actors, keys, then the HTTP listener. It
-// returns once the node is ready to serve (keys loaded into the cache).
+// Start brings a node up in stages (start.go): store, directory, actors,
+// keys, then the listeners. It returns once the node is ready to serve
+// (keys loaded into the cache). A stage that fails undoes every earlier
+// one, in reverse order: nothing stays bound, locked or running.
 func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -92,7 +96,11 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 	}
 	// Lines logged with a request's context name its trace.
 	logger = slog.New(telemetry.LogHandler(logger.Handler()))
-	n := &Node{cfg: cfg, logger: logger, served: make(chan error, 1), fenced: make(chan error, 1)}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	n := &Node{cfg: cfg, opts: opts, logger: logger, now: now, served: make(chan error, 1), fenced: make(chan error, 1)}
 	if cfg.Cluster.InsecureLoopback {
 		logger.Warn("cluster.insecure_loopback is on: actor and etcd traffic is plaintext and unauthenticated; any local user can sign tokens and rewrite state (local experiments only)")
 	}
@@ -101,197 +109,17 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 			n.close()
 		}
 	}()
-
-	kek, err := keymanager.LoadOrCreateKEK(cfg.Keys.KEKFile)
-	if err != nil {
-		return nil, err
-	}
-	store, err := n.openStore(ctx)
-	if err != nil {
-		return nil, err
-	}
-	n.tel, err = telemetry.New(telemetry.Options{
-		NodeName: cfg.Cluster.NodeName, OTLPEndpoint: cfg.Tracing.OTLPEndpoint, Insecure: cfg.Tracing.Insecure,
-		SampleRatio: cfg.Tracing.SampleRatio, TracerProvider: opts.TracerProvider,
-	})
-	if err != nil {
-		return nil, err
-	}
-	// Every store call below is timed, and traced within a request.
-	if !opts.NoInstrumentation {
-		n.store = n.tel.Store(store)
-	}
-
-	owners, err := n.startLease(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := n.migrateStore(ctx, owners); err != nil {
-		return nil, err
-	}
-	kind := keymanager.NewKind(keymanager.Config{
-		Policy: keymanager.Policy{
-			Algorithms:     cfg.Keys.Algorithms,
-			RotationPeriod: cfg.Keys.RotationPeriod.D(),
-			PublishAhead:   cfg.Keys.PublishAhead.D(),
-			RetireAfter:    cfg.Keys.RetireAfter.D(),
-		},
-		Store:         n.store,
-		Owners:        owners,
-		KEK:           kek,
-		CheckInterval: cfg.Keys.CheckInterval.D(),
-		StoreTimeout:  cfg.Cluster.RequestTimeout.D(),
-		Now:           opts.Now,
-		Logger:        logger.With("actor", keymanager.Kind),
-	})
-	now := opts.Now
-	if now == nil {
-		now = time.Now
-	}
-	static := make([]directory.Client, 0, len(cfg.Clients))
-	for _, cc := range cfg.Clients {
-		c, err := directory.NewStaticClient(directory.NewClient{
-			ID: cc.ID, Name: cc.Name, Secret: cc.Secret, RedirectURIs: cc.RedirectURIs,
-			PostLogoutRedirectURIs: cc.PostLogoutRedirectURIs, AuthMethod: cc.AuthMethod, GrantTypes: cc.GrantTypes,
-			IDTokenSignedResponseAlg: cc.IDTokenSignedResponseAlg, JWKS: []byte(cc.JWKS), SkipConsent: cc.SkipConsent,
-			ClientMetadata: directory.ClientMetadata{
-				JWKSURI: cc.JWKSURI, RequestURIs: cc.RequestURIs, RequestObjectSigningAlg: cc.RequestObjectSigningAlg,
-				RequirePAR: cc.RequirePAR, RequirePKCE: cc.RequirePKCE.Ptr(),
-				IDTokenEncryptedResponseAlg: cc.IDTokenEncryptedResponseAlg, IDTokenEncryptedResponseEnc: cc.IDTokenEncryptedResponseEnc,
-				UserinfoSignedResponseAlg:    cc.UserinfoSignedResponseAlg,
-				UserinfoEncryptedResponseAlg: cc.UserinfoEncryptedResponseAlg, UserinfoEncryptedResponseEnc: cc.UserinfoEncryptedResponseEnc,
-			},
-		}, cfg.Keys.Algorithms...)
-		if err != nil {
-			return nil, fmt.Errorf("node: client %s: %w", cc.ID, err)
-		}
-		static = append(static, c)
-	}
-	n.dir, err = directory.New(n.store, directory.Options{
-		Argon2Time: cfg.Passwords.Time, Argon2MemoryKiB: cfg.Passwords.MemoryKiB, Argon2Threads: cfg.Passwords.Threads,
-		StaticClients: static, IDTokenAlgs: cfg.Keys.Algorithms, Now: now,
-		RequireSignedRequestObjects: cfg.Requests.RequireSigned,
-	})
-	if err != nil {
-		return nil, err
-	}
-	n.now = now
-	n.startSweeper(opts.SweepInterval)
-	sessionKind := session.NewKind(session.Config{
-		Store:          n.store,
-		Owners:         owners,
-		Now:            now,
-		CodeTTL:        CodeTTL,
-		PendingTTL:     15 * time.Minute,
-		LoginTTL:       cfg.Session.TTL.D(),
-		AccessTokenTTL: cfg.Tokens.AccessTokenTTL.D(),
-		CeremonyTTL:    5 * time.Minute,
-		IdleTimeout:    cfg.Session.IdleTimeout.D(),
-		StoreTimeout:   cfg.Cluster.RequestTimeout.D(),
-		Subjects:       n.dir,
-		Logger:         logger.With("actor", session.Kind),
-	})
-	kinds := []*pc.Kind{kind, sessionKind, ratelimit.NewKind(ratelimit.Config{Now: now, Logger: logger.With("actor", ratelimit.Kind)})}
-	for _, k := range kinds {
-		if !opts.NoInstrumentation {
-			k.Props = k.Props.Clone(n.tel.PropsOptions(k.Kind)...)
-		}
-	}
-	serverTLS, clientTLS, err := cfg.clusterTLS()
-	if err != nil {
-		return nil, err
-	}
-	n.actors, err = cluster.Start(cluster.Config{
-		Name:              cfg.Cluster.Name,
-		Listen:            cfg.Cluster.Listen,
-		RequestTimeout:    cfg.Cluster.RequestTimeout.D(),
-		Kinds:             kinds,
-		Logger:            logger,
-		NodeName:          cfg.Cluster.NodeName,
-		Peers:             cfg.Cluster.Peers,
-		HeartbeatInterval: cfg.Cluster.HeartbeatInterval.D(),
-		FailureTimeout:    cfg.Cluster.FailureTimeout.D(),
-		ServerTLS:         serverTLS,
-		ClientTLS:         clientTLS,
-		LeaseID: func() int64 {
-			if n.lease == nil {
-				return 0
-			}
-			return n.lease.ID()
-		},
-		OnDropped: n.onPeerDropped,
-	})
-	if err != nil {
-		return nil, err
-	}
-	n.actorsRef.Store(n.actors)
-
-	n.cache = crypto.NewCache(kek)
-	km := n.actors.KeyManager()
-	n.pool, err = crypto.Spawn(n.actors.System.Root, n.cache, crypto.Options{
-		TTL: cfg.Keys.CacheTTL.D(),
-		Pull: func() (*messages.KeySet, error) {
-			ctx, cancel := context.WithTimeout(context.Background(), cfg.Cluster.RequestTimeout.D())
-			defer cancel()
-			return km.List(ctx)
-		},
-		Logger:       logger.With("actor", crypto.PoolName),
-		PropsOptions: n.instrument(opts, crypto.PoolName),
-	})
-	if err != nil {
-		return nil, err
-	}
-	if err := n.waitForKeys(ctx); err != nil {
-		return nil, err
-	}
-
-	fronts, err := n.frontEnds(now)
-	if err != nil {
-		return nil, err
-	}
-	table, err := n.routeTable(fronts)
-	if err != nil {
-		return nil, err
-	}
-	n.routes = table
-	rc := router.Config{
-		Ready: n.Ready, Logger: logger,
-		CORSOrigins: cfg.CORS.AllowedOrigins, TrustedProxies: cfg.HTTP.TrustedProxyPrefixes(),
-		RateLimit: n.rateLimits(), SeparateAdmin: cfg.Admin.Listen != "",
-	}
-	if !opts.NoInstrumentation {
-		rc.Telemetry, rc.AccessLog = n.tel, logger.With("log", "access")
-	}
-	servers := router.New(rc, table)
-
-	n.tel.KeysCollector(n.cache.KeySet, now)
-	if n.bolt != nil {
-		n.tel.StoreSize(func() float64 {
-			st, err := os.Stat(n.bolt.Path())
-			if err != nil {
-				return 0
-			}
-			return float64(st.Size())
-		})
-	}
-	if cfg.Metrics.Listen != "" {
-		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", n.tel.Handler())
-		if n.metrics, _, err = n.serve("metrics", cfg.Metrics.Listen, mux); err != nil {
+	for _, stage := range []func(context.Context) error{
+		n.startStore,     // KEK, store, telemetry, lease, schema
+		n.startDirectory, // users and clients, the sweeper
+		n.startActors,    // grains and the actor system
+		n.startKeys,      // Crypto pool and key cache, ready to sign
+		n.startHTTP,      // route table, operator and public listeners
+	} {
+		if err := stage(ctx); err != nil {
 			return nil, err
 		}
 	}
-	if servers.Admin != nil {
-		if n.admin, _, err = n.serve("admin", cfg.Admin.Listen, servers.Admin); err != nil {
-			return nil, err
-		}
-	}
-	l, err := net.Listen("tcp", cfg.HTTP.Listen)
-	if err != nil {
-		return nil, fmt.Errorf("node: listen %s: %w", cfg.HTTP.Listen, err)
-	}
-	n.listener, n.server = l, n.httpServer(servers.Public)
-	go func() { n.served <- n.server.Serve(l) }()
 	logger.Info("node started",
 		"issuer", cfg.Issuer,
 		"listen", n.listener.Addr().String(),
@@ -323,18 +151,6 @@ func (n *Node) httpServer(h http.Handler) *http.Server {
 		MaxHeaderBytes:    32 << 10,
 		ErrorLog:          slog.NewLogLogger(n.logger.Handler(), slog.LevelWarn),
 	}
-}
-
-// serve starts an operator listener (metrics, admin) on addr.
-func (n *Node) serve(name, addr string, h http.Handler) (*http.Server, net.Addr, error) {
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, nil, fmt.Errorf("node: %s listen %s: %w", name, addr, err)
-	}
-	srv := n.httpServer(h)
-	go func() { _ = srv.Serve(l) }()
-	n.logger.Info(name+" listener started", "listen", l.Addr().String())
-	return srv, l.Addr(), nil
 }
 
 // routeTable is the table of the node's front ends, with the operator's
@@ -491,31 +307,10 @@ func (n *Node) Shutdown(ctx context.Context) error {
 }
 
 func (n *Node) close() {
-	// Operator listeners first: a start that failed after opening them
-	// must not leave them bound.
-	for _, s := range []*http.Server{n.admin, n.metrics} {
-		if s != nil {
-			_ = s.Close()
-		}
+	for i := len(n.undo) - 1; i >= 0; i-- {
+		n.undo[i]()
 	}
-	n.stopSweeper()
-	if n.actors != nil {
-		n.actors.Shutdown()
-		n.actors = nil
-	}
-	if n.lease != nil {
-		// Leaving on purpose: free this node's grains at once.
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		_ = n.lease.Close(ctx)
-		cancel()
-		n.lease = nil
-	}
-	if n.store != nil {
-		if err := n.store.Close(); err != nil {
-			n.logger.Warn("closing store", "err", err)
-		}
-		n.store = nil
-	}
+	n.undo = nil
 }
 
 // rateLimits are the limits of rate_limit's profiles (nil when it is

@@ -1,0 +1,277 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	pc "github.com/asynkron/protoactor-go/cluster"
+
+	"authrim/actors/crypto"
+	"authrim/actors/keymanager"
+	"authrim/actors/messages"
+	"authrim/actors/ratelimit"
+	"authrim/actors/session"
+	"authrim/cluster"
+	"authrim/directory"
+	"authrim/http/router"
+	"authrim/telemetry"
+)
+
+// The stages of Start, in order. Each registers how to undo what it did
+// (onClose) as soon as it did it, so a failure at any point leaves
+// nothing behind (close runs the undo steps in reverse).
+
+// onClose registers f to run when the node closes (or its start fails),
+// before whatever was registered earlier.
+func (n *Node) onClose(f func()) { n.undo = append(n.undo, f) }
+
+// startStore opens the KEK and the store (with its telemetry), takes the
+// node's lease (etcd) and brings the store's schema up to date.
+func (n *Node) startStore(ctx context.Context) error {
+	cfg := n.cfg
+	kek, err := keymanager.LoadOrCreateKEK(cfg.Keys.KEKFile)
+	if err != nil {
+		return err
+	}
+	n.kek = kek
+	store, err := n.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	n.onClose(func() {
+		if err := store.Close(); err != nil {
+			n.logger.Warn("closing store", "err", err)
+		}
+	})
+	n.tel, err = telemetry.New(telemetry.Options{
+		NodeName: cfg.Cluster.NodeName, OTLPEndpoint: cfg.Tracing.OTLPEndpoint, Insecure: cfg.Tracing.Insecure,
+		SampleRatio: cfg.Tracing.SampleRatio, TracerProvider: n.opts.TracerProvider,
+	})
+	if err != nil {
+		return err
+	}
+	// Every store call below is timed, and traced within a request.
+	if !n.opts.NoInstrumentation {
+		n.store = n.tel.Store(store)
+	}
+	if n.owners, err = n.startLease(ctx); err != nil {
+		return err
+	}
+	if n.lease != nil {
+		lease := n.lease
+		n.onClose(func() {
+			// Leaving on purpose: free this node's grains at once.
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			_ = lease.Close(ctx)
+		})
+	}
+	return n.migrateStore(ctx, n.owners)
+}
+
+// startDirectory opens users and clients (static clients from config
+// included) and starts the sweeper.
+func (n *Node) startDirectory(context.Context) error {
+	cfg := n.cfg
+	static := make([]directory.Client, 0, len(cfg.Clients))
+	for _, cc := range cfg.Clients {
+		c, err := directory.NewStaticClient(directory.NewClient{
+			ID: cc.ID, Name: cc.Name, Secret: cc.Secret, RedirectURIs: cc.RedirectURIs,
+			PostLogoutRedirectURIs: cc.PostLogoutRedirectURIs, AuthMethod: cc.AuthMethod, GrantTypes: cc.GrantTypes,
+			IDTokenSignedResponseAlg: cc.IDTokenSignedResponseAlg, JWKS: []byte(cc.JWKS), SkipConsent: cc.SkipConsent,
+			ClientMetadata: directory.ClientMetadata{
+				JWKSURI: cc.JWKSURI, RequestURIs: cc.RequestURIs, RequestObjectSigningAlg: cc.RequestObjectSigningAlg,
+				RequirePAR: cc.RequirePAR, RequirePKCE: cc.RequirePKCE.Ptr(),
+				IDTokenEncryptedResponseAlg: cc.IDTokenEncryptedResponseAlg, IDTokenEncryptedResponseEnc: cc.IDTokenEncryptedResponseEnc,
+				UserinfoSignedResponseAlg:    cc.UserinfoSignedResponseAlg,
+				UserinfoEncryptedResponseAlg: cc.UserinfoEncryptedResponseAlg, UserinfoEncryptedResponseEnc: cc.UserinfoEncryptedResponseEnc,
+			},
+		}, cfg.Keys.Algorithms...)
+		if err != nil {
+			return fmt.Errorf("node: client %s: %w", cc.ID, err)
+		}
+		static = append(static, c)
+	}
+	var err error
+	n.dir, err = directory.New(n.store, directory.Options{
+		Argon2Time: cfg.Passwords.Time, Argon2MemoryKiB: cfg.Passwords.MemoryKiB, Argon2Threads: cfg.Passwords.Threads,
+		StaticClients: static, IDTokenAlgs: cfg.Keys.Algorithms, Now: n.now,
+		RequireSignedRequestObjects: cfg.Requests.RequireSigned,
+	})
+	if err != nil {
+		return err
+	}
+	n.startSweeper(n.opts.SweepInterval)
+	n.onClose(n.stopSweeper)
+	return nil
+}
+
+// startActors starts the actor system with the grain kinds: KeyManager,
+// Session, RateLimiter (a member of a node set joins the others).
+func (n *Node) startActors(context.Context) error {
+	cfg, logger := n.cfg, n.logger
+	keys := keymanager.NewKind(keymanager.Config{
+		Policy: keymanager.Policy{
+			Algorithms:     cfg.Keys.Algorithms,
+			RotationPeriod: cfg.Keys.RotationPeriod.D(),
+			PublishAhead:   cfg.Keys.PublishAhead.D(),
+			RetireAfter:    cfg.Keys.RetireAfter.D(),
+		},
+		Store:         n.store,
+		Owners:        n.owners,
+		KEK:           n.kek,
+		CheckInterval: cfg.Keys.CheckInterval.D(),
+		StoreTimeout:  cfg.Cluster.RequestTimeout.D(),
+		Now:           n.opts.Now,
+		Logger:        logger.With("actor", keymanager.Kind),
+	})
+	sessions := session.NewKind(session.Config{
+		Store:          n.store,
+		Owners:         n.owners,
+		Now:            n.now,
+		CodeTTL:        CodeTTL,
+		PendingTTL:     15 * time.Minute,
+		LoginTTL:       cfg.Session.TTL.D(),
+		AccessTokenTTL: cfg.Tokens.AccessTokenTTL.D(),
+		CeremonyTTL:    5 * time.Minute,
+		IdleTimeout:    cfg.Session.IdleTimeout.D(),
+		StoreTimeout:   cfg.Cluster.RequestTimeout.D(),
+		Subjects:       n.dir,
+		Logger:         logger.With("actor", session.Kind),
+	})
+	kinds := []*pc.Kind{keys, sessions, ratelimit.NewKind(ratelimit.Config{Now: n.now, Logger: logger.With("actor", ratelimit.Kind)})}
+	for _, k := range kinds {
+		if !n.opts.NoInstrumentation {
+			k.Props = k.Props.Clone(n.tel.PropsOptions(k.Kind)...)
+		}
+	}
+	serverTLS, clientTLS, err := cfg.clusterTLS()
+	if err != nil {
+		return err
+	}
+	actors, err := cluster.Start(cluster.Config{
+		Name:              cfg.Cluster.Name,
+		Listen:            cfg.Cluster.Listen,
+		RequestTimeout:    cfg.Cluster.RequestTimeout.D(),
+		Kinds:             kinds,
+		Logger:            logger,
+		NodeName:          cfg.Cluster.NodeName,
+		Peers:             cfg.Cluster.Peers,
+		HeartbeatInterval: cfg.Cluster.HeartbeatInterval.D(),
+		FailureTimeout:    cfg.Cluster.FailureTimeout.D(),
+		ServerTLS:         serverTLS,
+		ClientTLS:         clientTLS,
+		LeaseID: func() int64 {
+			if n.lease == nil {
+				return 0
+			}
+			return n.lease.ID()
+		},
+		OnDropped: n.onPeerDropped,
+	})
+	if err != nil {
+		return err
+	}
+	n.actors = actors
+	n.actorsRef.Store(actors)
+	n.onClose(actors.Shutdown)
+	return nil
+}
+
+// startKeys starts the Crypto pool and its key cache, and waits until
+// the cache holds an active key of every algorithm (the KeyManager makes
+// them on the first start).
+func (n *Node) startKeys(ctx context.Context) error {
+	cfg := n.cfg
+	n.cache = crypto.NewCache(n.kek)
+	km := n.actors.KeyManager()
+	var err error
+	n.pool, err = crypto.Spawn(n.actors.System.Root, n.cache, crypto.Options{
+		TTL: cfg.Keys.CacheTTL.D(),
+		Pull: func() (*messages.KeySet, error) {
+			ctx, cancel := context.WithTimeout(context.Background(), cfg.Cluster.RequestTimeout.D())
+			defer cancel()
+			return km.List(ctx)
+		},
+		Logger:       n.logger.With("actor", crypto.PoolName),
+		PropsOptions: n.instrument(n.opts, crypto.PoolName),
+	})
+	if err != nil {
+		return err
+	}
+	return n.waitForKeys(ctx)
+}
+
+// startHTTP builds the front ends and their route table and opens the
+// listeners: metrics and admin (operators), then the public one.
+func (n *Node) startHTTP(context.Context) error {
+	cfg := n.cfg
+	fronts, err := n.frontEnds(n.now)
+	if err != nil {
+		return err
+	}
+	table, err := n.routeTable(fronts)
+	if err != nil {
+		return err
+	}
+	n.routes = table
+	rc := router.Config{
+		Ready: n.Ready, Logger: n.logger,
+		CORSOrigins: cfg.CORS.AllowedOrigins, TrustedProxies: cfg.HTTP.TrustedProxyPrefixes(),
+		RateLimit: n.rateLimits(), SeparateAdmin: cfg.Admin.Listen != "",
+	}
+	if !n.opts.NoInstrumentation {
+		rc.Telemetry, rc.AccessLog = n.tel, n.logger.With("log", "access")
+	}
+	servers := router.New(rc, table)
+
+	n.tel.KeysCollector(n.cache.KeySet, n.now)
+	if n.bolt != nil {
+		n.tel.StoreSize(func() float64 {
+			st, err := os.Stat(n.bolt.Path())
+			if err != nil {
+				return 0
+			}
+			return float64(st.Size())
+		})
+	}
+	if cfg.Metrics.Listen != "" {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", n.tel.Handler())
+		if n.metrics, err = n.serve("metrics", cfg.Metrics.Listen, mux); err != nil {
+			return err
+		}
+	}
+	if servers.Admin != nil {
+		if n.admin, err = n.serve("admin", cfg.Admin.Listen, servers.Admin); err != nil {
+			return err
+		}
+	}
+	l, err := net.Listen("tcp", cfg.HTTP.Listen)
+	if err != nil {
+		return fmt.Errorf("node: listen %s: %w", cfg.HTTP.Listen, err)
+	}
+	n.listener, n.server = l, n.httpServer(servers.Public)
+	n.onClose(func() { _ = n.server.Close(); _ = l.Close() })
+	go func() { n.served <- n.server.Serve(l) }()
+	return nil
+}
+
+// serve starts an operator listener (metrics, admin) on addr. Closing
+// the node closes the listener itself too: a server closed before its
+// Serve goroutine ran would not.
+func (n *Node) serve(name, addr string, h http.Handler) (*http.Server, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("node: %s listen %s: %w", name, addr, err)
+	}
+	srv := n.httpServer(h)
+	n.onClose(func() { _ = srv.Close(); _ = l.Close() })
+	go func() { _ = srv.Serve(l) }()
+	n.logger.Info(name+" listener started", "listen", l.Addr().String())
+	return srv, nil
+}
