@@ -25,9 +25,10 @@ const (
 func TestRouteTableDoc(t *testing.T) {
 	o := startOPWith(t, func(c *node.Config) { c.Admin.Token = adminToken })
 	var b strings.Builder
-	b.WriteString(routesBegin + "\n\n| method | path | front end | rate limit | CORS | admin |\n|---|---|---|---|---|---|\n")
+	b.WriteString(routesBegin + "\n\n| method | path | package | handler | grain operations | rate limit | CORS | admin |\n|---|---|---|---|---|---|---|---|\n")
 	for _, e := range o.n.Routes() {
-		fmt.Fprintf(&b, "| %s | `%s` | %s | %s | %s | %s |\n", e.Method, e.Path, e.Front, e.Limit, yes(e.CORS), yes(e.Admin))
+		pkg, name := e.HandlerName()
+		fmt.Fprintf(&b, "| %s | `%s` | %s | `%s` | %s | %s | %s | %s |\n", e.Method, e.Path, pkg, name, e.Grain, e.Limit, yes(e.CORS), yes(e.Admin))
 	}
 	b.WriteString("\n" + routesEnd)
 	const path = "../docs/ARCHITECTURE.md"

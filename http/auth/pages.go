@@ -53,8 +53,14 @@ func csrfOK(secret, purpose, got string) bool {
 
 // assetsRoute serves the embedded CSS and JS.
 func assetsRoute() router.Route {
-	fs := http.FileServer(http.FS(assetFS))
-	return router.Route{Method: http.MethodGet, Path: "/assets/*", Handler: echo.WrapHandler(cacheAssets(fs)), Limit: router.Lenient}
+	return router.Route{Method: http.MethodGet, Path: "/assets/*", Handler: serveAsset, Limit: router.Lenient}
+}
+
+var assets = cacheAssets(http.FileServer(http.FS(assetFS)))
+
+func serveAsset(c echo.Context) error {
+	assets.ServeHTTP(c.Response(), c.Request())
+	return nil
 }
 
 func cacheAssets(next http.Handler) http.Handler {

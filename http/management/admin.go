@@ -89,9 +89,9 @@ func (a *Admin) Name() string { return "management" }
 // often): failed authentications are throttled per address instead.
 func (a *Admin) Routes() []router.Route {
 	rs := []router.Route{
-		{Method: http.MethodGet, Path: "/admin/keys", Handler: a.listKeys},
-		{Method: http.MethodPost, Path: "/admin/keys/rotate", Handler: a.rotateKeys},
-		{Method: http.MethodPost, Path: "/admin/keys/:kid/revoke", Handler: a.revokeKey},
+		{Method: http.MethodGet, Path: "/admin/keys", Handler: a.listKeys, Grain: "KeyManager.List"},
+		{Method: http.MethodPost, Path: "/admin/keys/rotate", Handler: a.rotateKeys, Grain: "KeyManager.Rotate"},
+		{Method: http.MethodPost, Path: "/admin/keys/:kid/revoke", Handler: a.revokeKey, Grain: "KeyManager.Revoke"},
 	}
 	if a.directory != nil {
 		rs = append(rs, a.directory.routes()...)
@@ -106,7 +106,7 @@ func (a *Admin) Routes() []router.Route {
 		rs = append(rs, clusterRoutes(a.cluster, a.logger)...)
 	}
 	for i := range rs {
-		rs[i].Handler = a.authenticate(rs[i].Handler)
+		rs[i].Middleware = append(rs[i].Middleware, a.authenticate)
 		rs[i].Limit, rs[i].Admin = router.Unlimited, true
 	}
 	return rs

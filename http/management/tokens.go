@@ -52,8 +52,8 @@ func (t *Tokens) Name() string { return "management" }
 // Routes are revocation and introspection.
 func (t *Tokens) Routes() []router.Route {
 	return []router.Route{
-		{Method: http.MethodPost, Path: RevokePath, Handler: t.revoke, Limit: router.Moderate, CORS: true},
-		{Method: http.MethodPost, Path: IntrospectPath, Handler: t.introspect, Limit: router.Moderate, CORS: true},
+		{Method: http.MethodPost, Path: RevokePath, Handler: t.revoke, Limit: router.Moderate, CORS: true, Grain: "Session.Check, Session.Revoke"},
+		{Method: http.MethodPost, Path: IntrospectPath, Handler: t.introspect, Limit: router.Moderate, CORS: true, Grain: "Session.Check"},
 	}
 }
 

@@ -76,7 +76,7 @@ func New(cfg Config, table *Table) *Servers {
 				mw = append(mw, m)
 			}
 		}
-		target.Add(e.Method, e.Path, e.Handler, mw...)
+		target.Add(e.Method, e.Path, e.Handler, append(mw, e.Middleware...)...)
 	}
 	return s
 }

@@ -2,6 +2,8 @@ package router
 
 import (
 	"fmt"
+	"reflect"
+	"runtime"
 	"slices"
 	"strings"
 
@@ -43,6 +45,12 @@ type Route struct {
 	// Admin marks an operator route: served on admin.listen when one is
 	// configured, and then not on the public listener.
 	Admin bool
+	// Middleware runs around Handler (after the route's rate limit): an
+	// admin route's bearer-token check, for example.
+	Middleware []echo.MiddlewareFunc
+	// Grain names the grain operations the handler calls, for the route
+	// table in docs/ARCHITECTURE.md (e.g. "Session.Redeem").
+	Grain string
 }
 
 // FrontEnd is one front end (discovery, auth, token, ...): a name for
@@ -56,6 +64,21 @@ type FrontEnd interface {
 type Entry struct {
 	Route
 	Front string
+}
+
+// Handler names the handler function: its package (under the module)
+// and its name, for the route table in the docs.
+func (e Entry) HandlerName() (pkg, name string) {
+	full := runtime.FuncForPC(reflect.ValueOf(e.Handler).Pointer()).Name()
+	full = strings.TrimSuffix(full, "-fm") // method values
+	// "authrim/http/auth.(*Handler).login" -> "http/auth", "login"
+	full = strings.TrimPrefix(full, "authrim/")
+	dot := strings.Index(full[strings.LastIndex(full, "/")+1:], ".") + strings.LastIndex(full, "/") + 1
+	pkg, name = full[:dot], full[dot+1:]
+	if i := strings.LastIndex(name, ")."); i >= 0 {
+		name = name[i+2:]
+	}
+	return pkg, name
 }
 
 // group is the route's rate-limit bucket name.
@@ -158,6 +181,6 @@ func (t *Table) corsPaths() map[string]bool {
 // tests of one front end's handlers.
 func Mount(e *echo.Echo, f FrontEnd) {
 	for _, r := range f.Routes() {
-		e.Add(r.Method, r.Path, r.Handler)
+		e.Add(r.Method, r.Path, r.Handler, r.Middleware...)
 	}
 }

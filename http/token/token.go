@@ -91,7 +91,7 @@ func (h *Handler) Name() string { return "token" }
 
 // Routes is the token endpoint; single-page apps call it cross-origin.
 func (h *Handler) Routes() []router.Route {
-	return []router.Route{{Method: http.MethodPost, Path: Path, Handler: h.token, Limit: router.Moderate, CORS: true}}
+	return []router.Route{{Method: http.MethodPost, Path: Path, Handler: h.token, Limit: router.Moderate, CORS: true, Grain: "Session.Redeem, Session.Refresh"}}
 }
 
 // Response is the token response (RFC 6749 §5.1, OIDC Core §3.1.3.3).

@@ -227,8 +227,8 @@ func (h *Handler) Name() string { return "userinfo" }
 // Routes are the userinfo endpoint (OIDC Core §5.3.1: GET and POST).
 func (h *Handler) Routes() []router.Route {
 	return []router.Route{
-		{Method: http.MethodGet, Path: Path, Handler: h.userinfo, Limit: router.Lenient, CORS: true},
-		{Method: http.MethodPost, Path: Path, Handler: h.userinfo, Limit: router.Lenient, CORS: true},
+		{Method: http.MethodGet, Path: Path, Handler: h.userinfo, Limit: router.Lenient, CORS: true, Grain: "Session.Check"},
+		{Method: http.MethodPost, Path: Path, Handler: h.userinfo, Limit: router.Lenient, CORS: true, Grain: "Session.Check"},
 	}
 }
 
