@@ -93,3 +93,18 @@ func TestMetricsLabelEveryRouteWithItsFrontEnd(t *testing.T) {
 		t.Error("/register is not labelled management")
 	}
 }
+
+// TestConfigNamingAnUnknownRouteStopsTheStart: a rate-limit list that
+// names a path the node does not serve is a mistake to report, not a
+// limit to ignore (a typo would otherwise leave the route on its default).
+func TestConfigNamingAnUnknownRouteStopsTheStart(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.RateLimit.StrictRoutes = []string{"/tokne"}
+	_, err := node.Start(t.Context(), cfg, node.Options{})
+	if err == nil || !strings.Contains(err.Error(), `rate_limit.strict_routes: no route "/tokne"`) {
+		t.Fatalf("start with an unknown route: %v", err)
+	}
+	cfg = testConfig(t, t.TempDir())
+	cfg.RateLimit.StrictRoutes = []string{"/token"}
+	startNode(t, cfg, nil)
+}
