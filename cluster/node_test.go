@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,10 +14,11 @@ import (
 )
 
 // unavailableKind is a grain kind whose grains always answer that they
-// cannot serve here, so every call to them retries.
-func unavailableKind() *pc.Kind {
+// cannot serve here, so every call to them retries; asked counts them.
+func unavailableKind(asked *atomic.Int64) *pc.Kind {
 	return pc.NewKind("Unavailable", actor.PropsFromFunc(func(ctx actor.Context) {
 		if _, ok := ctx.Message().(*messages.SessionCall); ok {
+			asked.Add(1)
 			ctx.Respond(&messages.GrainUnavailable{Reason: "moving"})
 		}
 	}))
@@ -27,14 +29,18 @@ func unavailableKind() *pc.Kind {
 // after the cluster's own request timeout; and a timeout is "unavailable"
 // (the HTTP answer is 503, retry later), not an internal error.
 func TestRequestGrainStopsWhenTheCallerGivesUp(t *testing.T) {
-	n, err := Start(Config{Name: "request-test", Listen: "127.0.0.1:0", RequestTimeout: 10 * time.Second, Kinds: []*pc.Kind{unavailableKind()}})
+	var asked atomic.Int64
+	n, err := Start(Config{Name: "request-test", Listen: "127.0.0.1:0", RequestTimeout: 10 * time.Second, Kinds: []*pc.Kind{unavailableKind(&asked)}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer n.Shutdown()
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
-		time.Sleep(50 * time.Millisecond) // a few retries in
+		// A few retries in: the loop is running when the caller gives up.
+		for asked.Load() < 3 {
+			time.Sleep(time.Millisecond)
+		}
 		cancel()
 	}()
 	_, err = n.RequestGrain(ctx, "Unavailable", "x", &messages.SessionCall{})
