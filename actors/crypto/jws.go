@@ -129,6 +129,12 @@ func parseCompact(token string) (h jwsHeader, signingInput string, payload, sig 
 	if i < 0 || i == j || strings.IndexByte(token[i+1:j], '.') >= 0 {
 		return h, "", nil, nil, errors.New("not a compact JWS")
 	}
+	// Go's base64 decoders skip CR and LF, even strict ones: a part with
+	// line breaks would decode like one without, so one token would have
+	// several spellings. base64url has no line breaks (RFC 7515 §2).
+	if strings.ContainsAny(token, "\r\n") {
+		return h, "", nil, nil, errors.New("not a compact JWS")
+	}
 	enc := base64.RawURLEncoding.Strict()
 	hb, err := enc.DecodeString(token[:i])
 	if err != nil {
