@@ -148,24 +148,9 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 	if now == nil {
 		now = time.Now
 	}
-	static := make([]directory.Client, 0, len(cfg.Clients))
-	for _, cc := range cfg.Clients {
-		c, err := directory.NewStaticClient(directory.NewClient{
-			ID: cc.ID, Name: cc.Name, Secret: cc.Secret, RedirectURIs: cc.RedirectURIs,
-			PostLogoutRedirectURIs: cc.PostLogoutRedirectURIs, AuthMethod: cc.AuthMethod, GrantTypes: cc.GrantTypes,
-			IDTokenSignedResponseAlg: cc.IDTokenSignedResponseAlg, JWKS: []byte(cc.JWKS), SkipConsent: cc.SkipConsent,
-			ClientMetadata: directory.ClientMetadata{
-				JWKSURI: cc.JWKSURI, RequestURIs: cc.RequestURIs, RequestObjectSigningAlg: cc.RequestObjectSigningAlg,
-				RequirePAR: cc.RequirePAR, RequirePKCE: cc.RequirePKCE.Ptr(),
-				IDTokenEncryptedResponseAlg: cc.IDTokenEncryptedResponseAlg, IDTokenEncryptedResponseEnc: cc.IDTokenEncryptedResponseEnc,
-				UserinfoSignedResponseAlg:    cc.UserinfoSignedResponseAlg,
-				UserinfoEncryptedResponseAlg: cc.UserinfoEncryptedResponseAlg, UserinfoEncryptedResponseEnc: cc.UserinfoEncryptedResponseEnc,
-			},
-		}, cfg.Keys.Algorithms...)
-		if err != nil {
-			return nil, fmt.Errorf("node: client %s: %w", cc.ID, err)
-		}
-		static = append(static, c)
+	static, err := cfg.StaticClients()
+	if err != nil {
+		return nil, err
 	}
 	n.dir, err = directory.New(n.store, directory.Options{
 		Argon2Time: cfg.Passwords.Time, Argon2MemoryKiB: cfg.Passwords.MemoryKiB, Argon2Threads: cfg.Passwords.Threads,
