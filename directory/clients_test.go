@@ -507,3 +507,17 @@ func TestClientIDTokenAlgs(t *testing.T) {
 		}
 	}
 }
+
+// TestValidateClientDefaultIDTokenAlg: a client that names no ID token
+// alg gets RS256, so a node without RS256 keys refuses it, saying the
+// alg is the default rather than blaming a value nobody wrote.
+func TestValidateClientDefaultIDTokenAlg(t *testing.T) {
+	m := directory.ClientMetadata{AuthMethod: "none", GrantTypes: []string{"authorization_code"}, RedirectURIs: []string{"https://rp.example/cb"}}
+	p := directory.ValidateClient("rp", "", m, directory.Rules{Algorithms: []string{"ES256"}})
+	if len(p) != 1 || p[0].Field != "id_token_signed_response_alg" || !strings.Contains(p[0].Message, "the default") {
+		t.Fatalf("problems %v, want one about the default id_token_signed_response_alg", p)
+	}
+	if p := directory.ValidateClient("rp", "", m, directory.Rules{Algorithms: []string{"RS256"}}); len(p) != 0 {
+		t.Fatalf("problems %v with RS256 keys", p)
+	}
+}

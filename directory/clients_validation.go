@@ -220,8 +220,12 @@ func (m ClientMetadata) problems(r Rules) []Problem {
 	p = append(p, encProblems("request_object_encryption", m.RequestObjectEncryptionAlg, m.RequestObjectEncryptionEnc, opEnc)...)
 
 	// Signed and encrypted responses.
-	if !slices.Contains(signAlgs, m.IDTokenSignedResponseAlg) {
-		add("id_token_signed_response_alg", "must be one of %s (the algorithms this node signs with), got %q", strings.Join(signAlgs, ", "), clip(m.IDTokenSignedResponseAlg))
+	if a := m.IDTokenSignedResponseAlg; !slices.Contains(signAlgs, a) {
+		dflt := ""
+		if a == DefaultIDTokenAlg {
+			dflt = ", the default when none is given"
+		}
+		add("id_token_signed_response_alg", "must be one of %s (the algorithms this node signs with), got %q%s", strings.Join(signAlgs, ", "), clip(a), dflt)
 	}
 	if a := m.UserinfoSignedResponseAlg; a != "" && !slices.Contains(signAlgs, a) {
 		add("userinfo_signed_response_alg", "must be one of %s (the algorithms this node signs with), got %q", strings.Join(signAlgs, ", "), clip(a))
