@@ -67,7 +67,7 @@ clients:
   - id: rp
     secret: %s
     redirect_uris: [%s]
-    auth_method: client_secret_basic
+    token_endpoint_auth_method: client_secret_basic
     grant_types: [authorization_code, refresh_token]
     skip_consent: true
 `, tc.issuer, m.http, filepath.Join(m.dir, "data"), em.Endpoint(), adminToken,

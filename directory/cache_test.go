@@ -37,7 +37,7 @@ func TestDecodedRecordsFollowTheStore(t *testing.T) {
 		t.Fatalf("stale user after the store changed: %v", now.Claims)
 	}
 
-	c, _, err := d.CreateClient(ctx, directory.NewClient{Name: "rp", AuthMethod: "client_secret_basic", GrantTypes: []string{"authorization_code"}, RedirectURIs: []string{"https://rp.example/cb"}})
+	c, _, err := d.CreateClient(ctx, directory.NewClient{ClientMetadata: directory.ClientMetadata{Name: "rp", AuthMethod: "client_secret_basic", GrantTypes: []string{"authorization_code"}, RedirectURIs: []string{"https://rp.example/cb"}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,7 +24,7 @@ import (
 	"authrim/persistence"
 )
 
-func jwks(t *testing.T, keys ...any) json.RawMessage {
+func jwks(t *testing.T, keys ...any) directory.JWKS {
 	t.Helper()
 	var set jose.JSONWebKeySet
 	for i, k := range keys {
@@ -56,11 +56,13 @@ func TestCreateClientWithGeneratedSecret(t *testing.T) {
 	ctx := context.Background()
 	d, _ := newDirectory(t, fast)
 	c, secret, err := d.CreateClient(ctx, directory.NewClient{
-		ID:           "rp-1",
-		Name:         "Relying Party",
-		AuthMethod:   "client_secret_basic",
-		GrantTypes:   []string{"authorization_code", "refresh_token"},
-		RedirectURIs: []string{"https://rp.example/cb", "http://127.0.0.1:9000/cb"},
+		ID: "rp-1",
+		ClientMetadata: directory.ClientMetadata{
+			Name:         "Relying Party",
+			AuthMethod:   "client_secret_basic",
+			GrantTypes:   []string{"authorization_code", "refresh_token"},
+			RedirectURIs: []string{"https://rp.example/cb", "http://127.0.0.1:9000/cb"},
+		},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -98,11 +100,11 @@ func TestCreateClientWithGeneratedSecret(t *testing.T) {
 
 	// A given secret is kept (and returned once); a public client has none.
 	const given = "0123456789abcdef0123456789abcdef"
-	c2, s2, err := d.CreateClient(ctx, directory.NewClient{ID: "svc", Secret: given, AuthMethod: "client_secret_post", GrantTypes: []string{"client_credentials"}})
+	c2, s2, err := d.CreateClient(ctx, directory.NewClient{ID: "svc", Secret: given, ClientMetadata: directory.ClientMetadata{AuthMethod: "client_secret_post", GrantTypes: []string{"client_credentials"}}})
 	if err != nil || s2 != given || directory.VerifyClientSecret(c2, given) != nil {
 		t.Fatalf("given secret: %q, %v", s2, err)
 	}
-	pub, s3, err := d.CreateClient(ctx, directory.NewClient{AuthMethod: "none", GrantTypes: []string{"authorization_code"}, RedirectURIs: []string{"com.example.app:/cb"}})
+	pub, s3, err := d.CreateClient(ctx, directory.NewClient{ClientMetadata: directory.ClientMetadata{AuthMethod: "none", GrantTypes: []string{"authorization_code"}, RedirectURIs: []string{"com.example.app:/cb"}}})
 	if err != nil || s3 != "" || pub.SecretHash != "" {
 		t.Fatalf("public client: secret %q hash %q, %v", s3, pub.SecretHash, err)
 	}
@@ -113,7 +115,7 @@ func TestCreateClientWithGeneratedSecret(t *testing.T) {
 		t.Errorf("public client with empty secret: %v", err)
 	}
 
-	if _, _, err := d.CreateClient(ctx, directory.NewClient{ID: "svc", AuthMethod: "none", GrantTypes: []string{"refresh_token"}}); !errors.Is(err, directory.ErrClientIDTaken) || !errors.Is(err, persistence.ErrConflict) {
+	if _, _, err := d.CreateClient(ctx, directory.NewClient{ID: "svc", ClientMetadata: directory.ClientMetadata{AuthMethod: "none", GrantTypes: []string{"refresh_token"}}}); !errors.Is(err, directory.ErrClientIDTaken) || !errors.Is(err, persistence.ErrConflict) {
 		t.Errorf("duplicate id: %v", err)
 	}
 
@@ -149,18 +151,23 @@ func TestStaticClients(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Stored before config.yaml got a static client of the same id.
-	if _, _, err := stored.CreateClient(ctx, directory.NewClient{ID: "web", AuthMethod: "none", GrantTypes: []string{"authorization_code"}, RedirectURIs: []string{"https://old.example/cb"}}); err != nil {
+	if _, _, err := stored.CreateClient(ctx, directory.NewClient{ID: "web", ClientMetadata: directory.ClientMetadata{AuthMethod: "none", GrantTypes: []string{"authorization_code"}, RedirectURIs: []string{"https://old.example/cb"}}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := stored.CreateClient(ctx, directory.NewClient{ID: "zeta", AuthMethod: "none", GrantTypes: []string{"refresh_token"}}); err != nil {
+	if _, _, err := stored.CreateClient(ctx, directory.NewClient{ID: "zeta", ClientMetadata: directory.ClientMetadata{AuthMethod: "none", GrantTypes: []string{"refresh_token"}}}); err != nil {
 		t.Fatal(err)
 	}
 
 	const secret = "static-secret-static-secret-static-secret"
 	web, err := directory.NewStaticClient(directory.NewClient{
-		ID: "web", Secret: secret, AuthMethod: "client_secret_basic",
-		GrantTypes: []string{"authorization_code"}, RedirectURIs: []string{"https://web.example/cb"},
-		SkipConsent: true,
+		ID:     "web",
+		Secret: secret,
+		ClientMetadata: directory.ClientMetadata{
+			AuthMethod:   "client_secret_basic",
+			GrantTypes:   []string{"authorization_code"},
+			RedirectURIs: []string{"https://web.example/cb"},
+			SkipConsent:  true,
+		},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -187,7 +194,7 @@ func TestStaticClients(t *testing.T) {
 		t.Error("a caller changed the static client through a returned slice")
 	}
 
-	if _, _, err := d.CreateClient(ctx, directory.NewClient{ID: "web", AuthMethod: "none", GrantTypes: []string{"refresh_token"}}); !errors.Is(err, directory.ErrClientIDTaken) {
+	if _, _, err := d.CreateClient(ctx, directory.NewClient{ID: "web", ClientMetadata: directory.ClientMetadata{AuthMethod: "none", GrantTypes: []string{"refresh_token"}}}); !errors.Is(err, directory.ErrClientIDTaken) {
 		t.Errorf("create over a static id: %v, want ErrClientIDTaken", err)
 	}
 	err = d.DeleteClient(ctx, "web")
@@ -204,10 +211,10 @@ func TestStaticClients(t *testing.T) {
 		t.Errorf("ListClients = %+v, want static web then stored zeta (shadowed stored web left out)", list)
 	}
 
-	if _, err := directory.NewStaticClient(directory.NewClient{AuthMethod: "none", GrantTypes: []string{"refresh_token"}}); !errors.Is(err, directory.ErrInvalid) {
+	if _, err := directory.NewStaticClient(directory.NewClient{ClientMetadata: directory.ClientMetadata{AuthMethod: "none", GrantTypes: []string{"refresh_token"}}}); !errors.Is(err, directory.ErrInvalid) {
 		t.Errorf("static client without id: %v", err)
 	}
-	if _, err := directory.NewStaticClient(directory.NewClient{ID: "x", AuthMethod: "client_secret_basic", GrantTypes: []string{"client_credentials"}}); !errors.Is(err, directory.ErrInvalid) {
+	if _, err := directory.NewStaticClient(directory.NewClient{ID: "x", ClientMetadata: directory.ClientMetadata{AuthMethod: "client_secret_basic", GrantTypes: []string{"client_credentials"}}}); !errors.Is(err, directory.ErrInvalid) {
 		t.Errorf("static confidential client without secret: %v", err)
 	}
 }
@@ -227,9 +234,12 @@ func TestClientValidation(t *testing.T) {
 	const secret = "0123456789abcdef0123456789abcdef-secret"
 	base := func(mod func(*directory.NewClient)) directory.NewClient {
 		c := directory.NewClient{
-			ID: "rp", AuthMethod: "client_secret_basic",
-			GrantTypes:   []string{"authorization_code"},
-			RedirectURIs: []string{"https://rp.example/cb"},
+			ID: "rp",
+			ClientMetadata: directory.ClientMetadata{
+				AuthMethod:   "client_secret_basic",
+				GrantTypes:   []string{"authorization_code"},
+				RedirectURIs: []string{"https://rp.example/cb"},
+			},
 		}
 		mod(&c)
 		return c
@@ -258,9 +268,9 @@ func TestClientValidation(t *testing.T) {
 		}), "secret"},
 		{"private_key_jwt without jwks", base(func(c *directory.NewClient) { c.AuthMethod = "private_key_jwt" }), "jwks"},
 		{"jwks not a key set", base(func(c *directory.NewClient) {
-			c.AuthMethod, c.JWKS = "private_key_jwt", json.RawMessage(`{"keys":"nope"}`)
+			c.AuthMethod, c.JWKS = "private_key_jwt", directory.JWKS(`{"keys":"nope"}`)
 		}), "jwks"},
-		{"jwks empty", base(func(c *directory.NewClient) { c.AuthMethod, c.JWKS = "private_key_jwt", json.RawMessage(`{"keys":[]}`) }), "jwks"},
+		{"jwks empty", base(func(c *directory.NewClient) { c.AuthMethod, c.JWKS = "private_key_jwt", directory.JWKS(`{"keys":[]}`) }), "jwks"},
 		{"jwks with a private EC key", base(func(c *directory.NewClient) { c.AuthMethod, c.JWKS = "private_key_jwt", jwks(t, ec) }), "public"},
 		{"jwks with a private Ed25519 key", base(func(c *directory.NewClient) { c.AuthMethod, c.JWKS = "private_key_jwt", jwks(t, edPriv) }), "public"},
 		{"jwks with a symmetric key", base(func(c *directory.NewClient) {
@@ -313,7 +323,7 @@ func TestClientValidation(t *testing.T) {
 		{"native app", base(func(c *directory.NewClient) {
 			c.ID, c.AuthMethod, c.RedirectURIs = "native", "none", []string{"com.example.app:/oauth2redirect", "http://[::1]:8080/cb", "http://localhost/cb"}
 		})},
-		{"client_credentials only", directory.NewClient{ID: "m2m", AuthMethod: "client_secret_post", GrantTypes: []string{"client_credentials"}, IDTokenSignedResponseAlg: "EdDSA"}},
+		{"client_credentials only", directory.NewClient{ID: "m2m", ClientMetadata: directory.ClientMetadata{AuthMethod: "client_secret_post", GrantTypes: []string{"client_credentials"}, IDTokenSignedResponseAlg: "EdDSA"}}},
 	} {
 		t.Run("valid: "+tc.name, func(t *testing.T) {
 			c, _, err := d.CreateClient(ctx, tc.in)
@@ -439,8 +449,15 @@ func TestClientIDTokenAlgs(t *testing.T) {
 	opts.IDTokenAlgs = []string{"RS256", "ES256"}
 	d, _ := newDirectory(t, opts)
 	in := func(id, alg string) directory.NewClient {
-		return directory.NewClient{ID: id, AuthMethod: "none", GrantTypes: []string{"authorization_code"},
-			RedirectURIs: []string{"https://rp.example/cb"}, IDTokenSignedResponseAlg: alg}
+		return directory.NewClient{
+			ID: id,
+			ClientMetadata: directory.ClientMetadata{
+				AuthMethod:               "none",
+				GrantTypes:               []string{"authorization_code"},
+				RedirectURIs:             []string{"https://rp.example/cb"},
+				IDTokenSignedResponseAlg: alg,
+			},
+		}
 	}
 	for _, alg := range []string{"PS256", "EdDSA", "HS256"} {
 		_, _, err := d.CreateClient(ctx, in("c-"+alg, alg))
@@ -488,5 +505,19 @@ func TestClientIDTokenAlgs(t *testing.T) {
 		if _, err := directory.New(openStore(t, t.TempDir()), o); !errors.Is(err, directory.ErrInvalid) {
 			t.Errorf("New with %s: %v; want ErrInvalid", name, err)
 		}
+	}
+}
+
+// TestValidateClientDefaultIDTokenAlg: a client that names no ID token
+// alg gets RS256, so a node without RS256 keys refuses it, saying the
+// alg is the default rather than blaming a value nobody wrote.
+func TestValidateClientDefaultIDTokenAlg(t *testing.T) {
+	m := directory.ClientMetadata{AuthMethod: "none", GrantTypes: []string{"authorization_code"}, RedirectURIs: []string{"https://rp.example/cb"}}
+	p := directory.ValidateClient("rp", "", m, directory.Rules{Algorithms: []string{"ES256"}})
+	if len(p) != 1 || p[0].Field != "id_token_signed_response_alg" || !strings.Contains(p[0].Message, "the default") {
+		t.Fatalf("problems %v, want one about the default id_token_signed_response_alg", p)
+	}
+	if p := directory.ValidateClient("rp", "", m, directory.Rules{Algorithms: []string{"RS256"}}); len(p) != 0 {
+		t.Fatalf("problems %v with RS256 keys", p)
 	}
 }

@@ -76,6 +76,9 @@ var (
 // or a hash, so front ends may show it as is.
 type InvalidError struct {
 	Reason string
+	// Problems are the client problems the Reason lists, field by field,
+	// when the input was a client (ValidateClient); nil otherwise.
+	Problems []Problem
 }
 
 func (e *InvalidError) Error() string { return "directory: invalid: " + e.Reason }
@@ -137,12 +140,10 @@ type Directory struct {
 	params argonParams
 	static map[string]Client
 	now    func() time.Time
-	// idTokenAlgs are the JWS algorithms of Options.IDTokenAlgs (never
-	// empty); encAlgs its JWE algorithms (the node's encryption keys).
-	idTokenAlgs []string
-	encAlgs     []string
-	// requireSigned is Options.RequireSignedRequestObjects.
-	requireSigned bool
+	// rules are the client rules of Options.IDTokenAlgs (never empty:
+	// IDTokenSignAlgs without JWE algorithms when none are given) and
+	// Options.RequireSignedRequestObjects.
+	rules Rules
 	// dummyHash is verified against when a username is unknown, so that
 	// Authenticate costs one argon2id run whether or not the user exists.
 	dummyHash string
@@ -165,43 +166,31 @@ func New(store persistence.Backend, opts Options) (*Directory, error) {
 			return nil, err
 		}
 	}
-	d := &Directory{store: store, params: p, static: map[string]Client{}, now: opts.Now, idTokenAlgs: IDTokenSignAlgs,
+	d := &Directory{store: store, params: p, static: map[string]Client{}, now: opts.Now,
 		users: newDecoded[User](decodedMax), clients: newDecoded[Client](decodedMax)}
 	if d.now == nil {
 		d.now = time.Now
 	}
-	d.requireSigned = opts.RequireSignedRequestObjects
-	if sign, enc := splitAlgs(opts.IDTokenAlgs); len(sign) > 0 {
+	d.rules = Rules{Algorithms: IDTokenSignAlgs, RequireSignedRequestObjects: opts.RequireSignedRequestObjects}
+	if sign, _ := splitAlgs(opts.IDTokenAlgs); len(sign) > 0 {
 		for _, a := range sign {
 			if !slices.Contains(IDTokenSignAlgs, a) {
 				return nil, invalid("unsupported ID token algorithm %q (supported: %s)", clip(a), strings.Join(IDTokenSignAlgs, ", "))
 			}
 		}
-		d.idTokenAlgs = sign
-		d.encAlgs = enc
+		d.rules.Algorithms = slices.Clone(opts.IDTokenAlgs)
 	}
 	for i, c := range opts.StaticClients {
+		// Built by NewStaticClient, maybe for other rules: checked again
+		// under this node's.
 		c.Static = true
-		if err := c.Validate(); err != nil {
-			return nil, fmt.Errorf("static client %d (%q): %w", i, c.ID, err)
-		}
-		if !slices.Contains(d.idTokenAlgs, c.IDTokenSignedResponseAlg) {
-			return nil, fmt.Errorf("static client %d (%q): %w", i, c.ID, invalid("%s", algProblem(c.IDTokenSignedResponseAlg, d.idTokenAlgs)))
-		}
-		if p := c.ClientMetadata.problems(c.JWKS, d.idTokenAlgs, d.encAlgs); len(p) > 0 {
-			return nil, fmt.Errorf("static client %d (%q): %w", i, c.ID, invalidAll(p))
-		}
-		if err := d.policy(c); err != nil {
+		if err := invalidProblems(c.problems(d.rules)); err != nil {
 			return nil, fmt.Errorf("static client %d (%q): %w", i, c.ID, err)
 		}
 		if _, dup := d.static[c.ID]; dup {
 			return nil, invalid("static client id %q listed twice", c.ID)
 		}
-		c.RedirectURIs = slices.Clone(c.RedirectURIs)
-		c.PostLogoutRedirectURIs = slices.Clone(c.PostLogoutRedirectURIs)
-		c.GrantTypes = slices.Clone(c.GrantTypes)
-		c.JWKS = slices.Clone(c.JWKS)
-		d.static[c.ID] = c
+		d.static[c.ID] = cloneClient(c)
 	}
 	var err error
 	if d.dummyHash, err = dummyHash(p); err != nil {

@@ -17,27 +17,37 @@ import (
 const MaxRegistrationBody = 64 << 10
 
 // RedirectURIError is a registration refused for its redirect URIs
-// (RFC 7591 §3.2.2 invalid_redirect_uri); other metadata problems are
+// (RFC 7591 §3.2.2 invalid_redirect_uri): at least one of its Problems is
+// about redirect_uris or post_logout_redirect_uris. Other refusals are
 // plain InvalidErrors (invalid_client_metadata).
 type RedirectURIError struct{ InvalidError }
 
 // Unwrap makes errors.Is(err, ErrInvalid) hold.
 func (e *RedirectURIError) Unwrap() error { return &e.InvalidError }
 
-// registration is the wire form of the metadata we read (RFC 7591 §2,
-// OIDC Dynamic Client Registration §2, RFC 9126 §6). Everything else in a
-// request is ignored (RFC 7591 §2: unknown metadata is ignored).
+// registrationError turns a refusal for redirect URIs into a
+// RedirectURIError; other errors are returned as they are.
+func registrationError(err error) error {
+	var ie *InvalidError
+	if !errors.As(err, &ie) {
+		return err
+	}
+	for _, p := range ie.Problems {
+		if slices.Contains(redirectFields, p.Field) {
+			return &RedirectURIError{*ie}
+		}
+	}
+	return err
+}
+
+// registration is the wire form of a registration request (RFC 7591 §2,
+// OIDC Dynamic Client Registration §2, RFC 9126 §6): the client metadata
+// and, in an update (RFC 7592 §2.2), the client's credentials. Anything
+// else in a request is ignored (RFC 7591 §2: unknown metadata is
+// ignored).
 type registration struct {
-	ClientID                 *string         `json:"client_id"`
-	ClientSecret             *string         `json:"client_secret"`
-	RedirectURIs             []string        `json:"redirect_uris"`
-	PostLogoutRedirectURIs   []string        `json:"post_logout_redirect_uris"`
-	TokenEndpointAuthMethod  string          `json:"token_endpoint_auth_method"`
-	GrantTypes               []string        `json:"grant_types"`
-	ResponseTypes            []string        `json:"response_types"`
-	ClientName               string          `json:"client_name"`
-	JWKS                     json.RawMessage `json:"jwks"`
-	IDTokenSignedResponseAlg string          `json:"id_token_signed_response_alg"`
+	ClientID     *string `json:"client_id"`
+	ClientSecret *string `json:"client_secret"`
 	ClientMetadata
 }
 
@@ -52,11 +62,11 @@ type Registration struct {
 // ParseRegistration decodes a client registration request body (RFC 7591
 // §3.1): a JSON object. Defaults: token_endpoint_auth_method
 // client_secret_basic, grant_types [authorization_code], response_types
-// [code]. Unknown members are ignored; members of the wrong JSON type,
-// unsupported values and inconsistent grant and response types are
-// refused with an InvalidError (a RedirectURIError for redirect URIs).
-// Further rules (keys, algorithms the node has) are checked when the
-// client is created.
+// [code]. Unknown members are ignored; members of the wrong JSON type are
+// refused, and so is metadata that breaks ValidateClient's rules whatever
+// the node's keys (an InvalidError, a RedirectURIError for redirect
+// URIs). The rules that depend on the node (the algorithms it has keys
+// for) are checked again when the client is created.
 func ParseRegistration(body []byte) (Registration, error) {
 	if len(body) > MaxRegistrationBody {
 		return Registration{}, invalid("registration request is larger than %d bytes", MaxRegistrationBody)
@@ -73,51 +83,18 @@ func ParseRegistration(body []byte) (Registration, error) {
 	if dec.More() {
 		return Registration{}, invalid("the body must be one JSON object")
 	}
-	if r.TokenEndpointAuthMethod == "" {
-		r.TokenEndpointAuthMethod = "client_secret_basic"
+	if r.AuthMethod == "" {
+		r.AuthMethod = "client_secret_basic"
 	}
 	if len(r.GrantTypes) == 0 {
 		r.GrantTypes = []string{"authorization_code"}
 	}
-	if len(r.ResponseTypes) == 0 {
-		r.ResponseTypes = []string{"code"}
+	// The registrant chooses neither its id nor its secret: both are
+	// generated, so neither is checked here.
+	if err := invalidProblems(ValidateClient("", "", r.ClientMetadata, Rules{})); err != nil {
+		return Registration{}, registrationError(err)
 	}
-	var p []string
-	for _, rt := range r.ResponseTypes {
-		if rt != "code" {
-			p = append(p, fmt.Sprintf("response_types: only code is supported, got %q", clip(rt)))
-		}
-	}
-	// RFC 7591 §2.1: response_type code goes with authorization_code.
-	if !slices.Contains(r.GrantTypes, "authorization_code") && len(r.RedirectURIs) > 0 {
-		p = append(p, "redirect_uris are only for the authorization_code grant")
-	}
-	if err := invalidAll(p); err != nil {
-		return Registration{}, err
-	}
-	var redirect []string
-	if slices.Contains(r.GrantTypes, "authorization_code") && len(r.RedirectURIs) == 0 {
-		redirect = append(redirect, "redirect_uris must list at least one URI")
-	}
-	redirect = append(redirect, checkURIs("redirect_uris", r.RedirectURIs)...)
-	redirect = append(redirect, checkURIs("post_logout_redirect_uris", r.PostLogoutRedirectURIs)...)
-	if len(redirect) > 0 {
-		return Registration{}, &RedirectURIError{InvalidError{Reason: joinReasons(redirect)}}
-	}
-	jwks := r.JWKS
-	if bytes.Equal(bytes.TrimSpace(jwks), []byte("null")) {
-		jwks = nil
-	}
-	out := Registration{Client: NewClient{
-		Name:                     r.ClientName,
-		RedirectURIs:             r.RedirectURIs,
-		PostLogoutRedirectURIs:   r.PostLogoutRedirectURIs,
-		AuthMethod:               r.TokenEndpointAuthMethod,
-		GrantTypes:               r.GrantTypes,
-		IDTokenSignedResponseAlg: r.IDTokenSignedResponseAlg,
-		JWKS:                     jwks,
-		ClientMetadata:           r.ClientMetadata,
-	}}
+	out := Registration{Client: NewClient{ClientMetadata: r.ClientMetadata}}
 	if r.ClientID != nil {
 		out.ClientID = *r.ClientID
 	}
@@ -125,17 +102,6 @@ func ParseRegistration(body []byte) (Registration, error) {
 		out.ClientSecret = *r.ClientSecret
 	}
 	return out, nil
-}
-
-func joinReasons(p []string) string {
-	var b bytes.Buffer
-	for i, s := range p {
-		if i > 0 {
-			b.WriteString("; ")
-		}
-		b.WriteString(s)
-	}
-	return b.String()
 }
 
 // RegisterClient creates a client from a registration request (RFC 7591
@@ -161,7 +127,7 @@ func (d *Directory) RegisterClient(ctx context.Context, in NewClient, initialTok
 	}
 	c, secret, err = d.createClient(ctx, in, HashClientSecret(regToken), spend)
 	if err != nil {
-		return Client{}, "", "", err
+		return Client{}, "", "", registrationError(err)
 	}
 	return c, secret, regToken, nil
 }
@@ -191,12 +157,9 @@ func (d *Directory) RegisteredClient(ctx context.Context, id, token string) (Cli
 func (d *Directory) UpdateRegisteredClient(ctx context.Context, id string, in NewClient) (Client, string, error) {
 	in.ID, in.SkipConsent = id, false
 	in.Secret = ""
-	built, newSecret, err := in.build(d.now(), d.idTokenAlgs, d.encAlgs)
-	if err == nil {
-		err = d.policy(built)
-	}
+	built, newSecret, err := in.build(d.now(), d.rules)
 	if err != nil {
-		return Client{}, "", err
+		return Client{}, "", registrationError(err)
 	}
 	var out Client
 	keptSecret := false

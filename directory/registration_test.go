@@ -82,8 +82,16 @@ func FuzzParseRegistration(f *testing.F) {
 func TestRegisteredClientLifecycle(t *testing.T) {
 	ctx := context.Background()
 	d, _ := newDirectory(t, fast)
-	in := directory.NewClient{ID: "chosen", Secret: "chosen-secret-0123456789abcdefghijkl", AuthMethod: "client_secret_basic",
-		GrantTypes: []string{"authorization_code"}, RedirectURIs: []string{"https://rp.example/cb"}, SkipConsent: true}
+	in := directory.NewClient{
+		ID:     "chosen",
+		Secret: "chosen-secret-0123456789abcdefghijkl",
+		ClientMetadata: directory.ClientMetadata{
+			AuthMethod:   "client_secret_basic",
+			GrantTypes:   []string{"authorization_code"},
+			RedirectURIs: []string{"https://rp.example/cb"},
+			SkipConsent:  true,
+		},
+	}
 	c, secret, tok, err := d.RegisterClient(ctx, in, "")
 	if err != nil {
 		t.Fatal(err)
@@ -101,32 +109,38 @@ func TestRegisteredClientLifecycle(t *testing.T) {
 		}
 	}
 	// An admin-created client has no registration token.
-	admin, _, err := d.CreateClient(ctx, directory.NewClient{ID: "admin-made", AuthMethod: "none", GrantTypes: []string{"authorization_code"}, RedirectURIs: []string{"https://rp.example/cb"}})
+	admin, _, err := d.CreateClient(ctx, directory.NewClient{ID: "admin-made", ClientMetadata: directory.ClientMetadata{AuthMethod: "none", GrantTypes: []string{"authorization_code"}, RedirectURIs: []string{"https://rp.example/cb"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := d.RegisteredClient(ctx, admin.ID, ""); !errors.Is(err, directory.ErrInvalidCredentials) {
 		t.Errorf("admin client through its empty token: %v", err)
 	}
-	if _, _, err := d.UpdateRegisteredClient(ctx, admin.ID, directory.NewClient{AuthMethod: "none", GrantTypes: []string{"authorization_code"}, RedirectURIs: []string{"https://rp.example/cb"}}); !errors.Is(err, directory.ErrInvalid) {
+	if _, _, err := d.UpdateRegisteredClient(ctx, admin.ID, directory.NewClient{ClientMetadata: directory.ClientMetadata{AuthMethod: "none", GrantTypes: []string{"authorization_code"}, RedirectURIs: []string{"https://rp.example/cb"}}}); !errors.Is(err, directory.ErrInvalid) {
 		t.Errorf("update of an admin client: %v", err)
 	}
 
 	// Update keeps the secret while the method uses one.
-	up, newSecret, err := d.UpdateRegisteredClient(ctx, c.ID, directory.NewClient{Name: "Renamed", AuthMethod: "client_secret_post",
-		GrantTypes: []string{"authorization_code"}, RedirectURIs: []string{"https://rp.example/cb2"}})
+	up, newSecret, err := d.UpdateRegisteredClient(ctx, c.ID, directory.NewClient{
+		ClientMetadata: directory.ClientMetadata{
+			Name:         "Renamed",
+			AuthMethod:   "client_secret_post",
+			GrantTypes:   []string{"authorization_code"},
+			RedirectURIs: []string{"https://rp.example/cb2"},
+		},
+	})
 	if err != nil || newSecret != "" || up.Name != "Renamed" || directory.VerifyClientSecret(up, secret) != nil || up.RegistrationTokenHash != c.RegistrationTokenHash {
 		t.Fatalf("update: %+v %q %v", up, newSecret, err)
 	}
 	// A bad update changes nothing.
-	if _, _, err := d.UpdateRegisteredClient(ctx, c.ID, directory.NewClient{AuthMethod: "none", GrantTypes: []string{"client_credentials"}}); !errors.Is(err, directory.ErrInvalid) {
+	if _, _, err := d.UpdateRegisteredClient(ctx, c.ID, directory.NewClient{ClientMetadata: directory.ClientMetadata{AuthMethod: "none", GrantTypes: []string{"client_credentials"}}}); !errors.Is(err, directory.ErrInvalid) {
 		t.Fatalf("bad update: %v", err)
 	}
 	if got, _ := d.Client(ctx, c.ID); got.Name != "Renamed" || got.AuthMethod != "client_secret_post" {
 		t.Fatalf("after a bad update: %+v", got)
 	}
 	// Switching to none drops the secret.
-	up, _, err = d.UpdateRegisteredClient(ctx, c.ID, directory.NewClient{AuthMethod: "none", GrantTypes: []string{"authorization_code"}, RedirectURIs: []string{"https://rp.example/cb"}})
+	up, _, err = d.UpdateRegisteredClient(ctx, c.ID, directory.NewClient{ClientMetadata: directory.ClientMetadata{AuthMethod: "none", GrantTypes: []string{"authorization_code"}, RedirectURIs: []string{"https://rp.example/cb"}}})
 	if err != nil || up.SecretHash != "" {
 		t.Fatalf("to none: %+v %v", up, err)
 	}
@@ -144,8 +158,9 @@ func TestClientMetadataRules(t *testing.T) {
 	}
 	encSet, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &ec.PublicKey, Use: "sig"}, {Key: &rs.PublicKey, Use: "enc", KeyID: "e"}}})
 	sigOnly := jwks(t, &ec.PublicKey)
-	base := func(m directory.ClientMetadata, set json.RawMessage) directory.NewClient {
-		return directory.NewClient{AuthMethod: "none", GrantTypes: []string{"authorization_code"}, RedirectURIs: []string{"https://rp.example/cb"}, JWKS: set, ClientMetadata: m}
+	base := func(m directory.ClientMetadata, set directory.JWKS) directory.NewClient {
+		m.AuthMethod, m.GrantTypes, m.RedirectURIs, m.JWKS = "none", []string{"authorization_code"}, []string{"https://rp.example/cb"}, set
+		return directory.NewClient{ClientMetadata: m}
 	}
 	for _, tc := range []struct {
 		name string

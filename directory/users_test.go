@@ -374,14 +374,22 @@ func TestSecretsNeverStoredInClear(t *testing.T) {
 	const givenSecret = "given-client-secret-0123456789-abcdefghijkl"
 	mustCreateUser(t, d, directory.NewUser{Username: "alice", Password: password})
 	if _, _, err := d.CreateClient(ctx, directory.NewClient{
-		ID: "given", Secret: givenSecret, AuthMethod: "client_secret_post",
-		GrantTypes: []string{"client_credentials"},
+		ID:     "given",
+		Secret: givenSecret,
+		ClientMetadata: directory.ClientMetadata{
+			AuthMethod: "client_secret_post",
+			GrantTypes: []string{"client_credentials"},
+		},
 	}); err != nil {
 		t.Fatal(err)
 	}
 	_, generated, err := d.CreateClient(ctx, directory.NewClient{
-		ID: "generated", AuthMethod: "client_secret_basic",
-		GrantTypes: []string{"authorization_code"}, RedirectURIs: []string{"https://rp.example/cb"},
+		ID: "generated",
+		ClientMetadata: directory.ClientMetadata{
+			AuthMethod:   "client_secret_basic",
+			GrantTypes:   []string{"authorization_code"},
+			RedirectURIs: []string{"https://rp.example/cb"},
+		},
 	})
 	if err != nil || generated == "" {
 		t.Fatalf("generated secret %q, %v", generated, err)
@@ -414,7 +422,7 @@ func TestSecretsNeverStoredInClear(t *testing.T) {
 
 func TestNewRejectsBadOptions(t *testing.T) {
 	s := openStore(t, t.TempDir())
-	good, err := directory.NewStaticClient(directory.NewClient{ID: "web", AuthMethod: "none", GrantTypes: []string{"authorization_code"}, RedirectURIs: []string{"https://rp.example/cb"}})
+	good, err := directory.NewStaticClient(directory.NewClient{ID: "web", ClientMetadata: directory.ClientMetadata{AuthMethod: "none", GrantTypes: []string{"authorization_code"}, RedirectURIs: []string{"https://rp.example/cb"}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
+	"authrim/directory"
 	"authrim/node"
 )
 
@@ -58,7 +59,7 @@ func BenchmarkTokenEndpointInstrumentation(b *testing.B) {
 			cfg.Keys.KEKFile = filepath.Join(dir, "kek")
 			cfg.RateLimit.Enabled = false
 			cfg.Log.Level = "error"
-			cfg.Clients = []node.ClientConfig{{ID: "svc", Secret: rpSecret, AuthMethod: "client_secret_basic", GrantTypes: []string{"client_credentials"}}}
+			cfg.Clients = []node.ClientConfig{{ID: "svc", Secret: rpSecret, ClientMetadata: directory.ClientMetadata{AuthMethod: "client_secret_basic", GrantTypes: []string{"client_credentials"}}}}
 			opts := m.opts
 			opts.Logger = discardLogger()
 			n, err := node.Start(context.Background(), cfg, opts)

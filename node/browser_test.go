@@ -21,6 +21,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
+	"authrim/directory"
 	"authrim/node"
 )
 
@@ -47,9 +48,14 @@ func TestPasskeyInRealBrowser(t *testing.T) {
 	rp := newRPCallback(t)
 	o := startOPWith(t, func(c *node.Config) {
 		c.Clients = append(c.Clients, node.ClientConfig{
-			ID: "browser-rp", Name: "Browser RP", Secret: browserRPSecret,
-			RedirectURIs: []string{rp.url + "/callback"}, AuthMethod: "client_secret_basic",
-			GrantTypes: []string{"authorization_code", "refresh_token"},
+			ID:     "browser-rp",
+			Secret: browserRPSecret,
+			ClientMetadata: directory.ClientMetadata{
+				Name:         "Browser RP",
+				RedirectURIs: []string{rp.url + "/callback"},
+				AuthMethod:   "client_secret_basic",
+				GrantTypes:   []string{"authorization_code", "refresh_token"},
+			},
 		})
 	})
 

@@ -1,13 +1,11 @@
 package node
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -265,60 +263,58 @@ func (c Config) RPOrigins() []string {
 	return []string{u.Scheme + "://" + u.Host}
 }
 
-// ClientConfig is a static client. Secret is the shared secret for
-// client_secret_basic/post (at least 32 characters); it is hashed in memory.
+// ClientConfig is a static client: its id and secret, and its metadata
+// under the RFC 7591 §2 names, the names the admin API and /register use
+// (directory.ClientMetadata, one shape for every entry point, checked by
+// directory.ValidateClient).
 type ClientConfig struct {
-	ID                       string   `yaml:"id"`
-	Name                     string   `yaml:"name"`
-	Secret                   string   `yaml:"secret"`
-	RedirectURIs             []string `yaml:"redirect_uris"`
-	PostLogoutRedirectURIs   []string `yaml:"post_logout_redirect_uris"`
-	AuthMethod               string   `yaml:"auth_method"`
-	GrantTypes               []string `yaml:"grant_types"`
-	IDTokenSignedResponseAlg string   `yaml:"id_token_signed_response_alg"`
-	// JWKS is the client's public key set (JSON) for private_key_jwt.
-	JWKS string `yaml:"jwks"`
-	// SkipConsent marks a first-party client whose users are not asked.
-	SkipConsent bool `yaml:"skip_consent"`
-	// Request objects, PAR and encrypted or signed responses (see
-	// docs/REQUESTS.md); empty means not used.
-	JWKSURI                      string   `yaml:"jwks_uri"`
-	RequestURIs                  []string `yaml:"request_uris"`
-	RequestObjectSigningAlg      string   `yaml:"request_object_signing_alg"`
-	RequirePAR                   bool     `yaml:"require_pushed_authorization_requests"`
-	IDTokenEncryptedResponseAlg  string   `yaml:"id_token_encrypted_response_alg"`
-	IDTokenEncryptedResponseEnc  string   `yaml:"id_token_encrypted_response_enc"`
-	UserinfoSignedResponseAlg    string   `yaml:"userinfo_signed_response_alg"`
-	UserinfoEncryptedResponseAlg string   `yaml:"userinfo_encrypted_response_alg"`
-	UserinfoEncryptedResponseEnc string   `yaml:"userinfo_encrypted_response_enc"`
-	// RequirePKCE: authorization requests must carry a code_challenge
-	// (S256). Left out it is true; false only for a confidential client.
-	RequirePKCE OptionalBool `yaml:"require_pkce"`
+	// ID is the client_id.
+	ID string `yaml:"id"`
+	// Secret is the shared secret for client_secret_basic/post
+	// (directory.MinSecretLen..MaxSecretLen characters); it is hashed in
+	// memory.
+	Secret                   string `yaml:"secret"`
+	directory.ClientMetadata `yaml:",inline"`
 }
 
-// OptionalBool is true or false, or left out (Set false) where the
-// default is decided by what it configures.
-type OptionalBool struct {
-	Set, Value bool
+// RenamedKeys are the keys of a static client that earlier releases read
+// under another name (old -> new): the config loader names the new one.
+func (ClientConfig) RenamedKeys() map[string]string {
+	return map[string]string{"name": "client_name", "auth_method": "token_endpoint_auth_method"}
 }
 
-// UnmarshalText reads true or false.
-func (b *OptionalBool) UnmarshalText(t []byte) error {
-	v, err := strconv.ParseBool(strings.TrimSpace(string(t)))
-	if err != nil {
-		return fmt.Errorf("must be true or false, got %q", string(t))
+// ClientRules are the client rules under this config: the algorithms of
+// keys.algorithms, requests.require_signed_request_object, and those of
+// a static client.
+func (c Config) ClientRules() directory.Rules {
+	return directory.Rules{Algorithms: c.Keys.Algorithms, RequireSignedRequestObjects: c.Requests.RequireSigned, Static: true}
+}
+
+// StaticClients builds the directory's static clients from clients
+// (Validate has checked them with the same rules).
+func (c Config) StaticClients() ([]directory.Client, error) {
+	out := make([]directory.Client, 0, len(c.Clients))
+	for i, cc := range c.Clients {
+		cl, err := directory.NewStaticClient(directory.NewClient{ID: cc.ID, Secret: cc.Secret, ClientMetadata: cc.ClientMetadata}, c.Keys.Algorithms...)
+		if err != nil {
+			return nil, fmt.Errorf("node: clients[%d] (%s): %w", i, cc.ID, err)
+		}
+		out = append(out, cl)
 	}
-	*b = OptionalBool{Set: true, Value: v}
-	return nil
+	return out, nil
 }
 
-// Ptr is nil when left out, else the value.
-func (b OptionalBool) Ptr() *bool {
-	if !b.Set {
-		return nil
+// configKey is the config key of a client problem's field: the
+// credentials are id and secret in config.yaml, the metadata keeps its
+// RFC 7591 name.
+func configKey(field string) string {
+	switch field {
+	case "client_id":
+		return "id"
+	case "client_secret":
+		return "secret"
 	}
-	v := b.Value
-	return &v
+	return field
 }
 
 // HTTPConfig is the public listener.
@@ -715,16 +711,14 @@ func (c Config) Validate() error {
 		}
 	}
 	ids := map[string]bool{}
+	rules := c.ClientRules()
 	for i, cl := range c.Clients {
 		key := fmt.Sprintf("clients[%d]", i)
-		for _, prob := range cl.Problems(slices.Contains(c.Keys.SigningAlgs(), cl.IDTokenSignedResponseAlg) || cl.IDTokenSignedResponseAlg == "") {
-			add(key, "%s", prob)
+		for _, prob := range directory.ValidateClient(cl.ID, cl.Secret, cl.ClientMetadata, rules) {
+			add(key, "%s: %s", configKey(prob.Field), prob.Message)
 		}
 		if ids[cl.ID] {
-			add(key, "client id %q listed twice", cl.ID)
-		}
-		if c.Requests.RequireSigned && cl.RequestObjectSigningAlg == "none" {
-			add(key, "request_object_signing_alg none, but requests.require_signed_request_object is on")
+			add(key, "id: %q listed twice", cl.ID)
 		}
 		ids[cl.ID] = true
 	}
@@ -745,68 +739,6 @@ func (c Config) Validate() error {
 		return nil
 	}
 	return fmt.Errorf("invalid configuration:\n  %s", strings.Join(p, "\n  "))
-}
-
-// Client authentication methods (RFC 7591 §2) and grant types we support.
-var (
-	AuthMethods = directory.AuthMethods
-	GrantTypes  = directory.GrantTypes
-)
-
-// Problems lists what is wrong with a static client; algOK tells whether
-// its ID token alg is one the node has keys for.
-func (cl ClientConfig) Problems(algOK bool) []string {
-	var p []string
-	if cl.ID == "" {
-		p = append(p, "id must not be empty")
-	}
-	if !slices.Contains(AuthMethods, cl.AuthMethod) {
-		p = append(p, fmt.Sprintf("auth_method must be one of %s, got %q", strings.Join(AuthMethods, ", "), cl.AuthMethod))
-	}
-	switch cl.AuthMethod {
-	case "client_secret_basic", "client_secret_post":
-		if len(cl.Secret) < 32 {
-			p = append(p, "secret must be at least 32 characters for "+cl.AuthMethod)
-		}
-	case "none", "private_key_jwt":
-		if cl.Secret != "" {
-			p = append(p, "secret must be empty for "+cl.AuthMethod)
-		}
-	}
-	if cl.AuthMethod == "private_key_jwt" && cl.JWKS == "" {
-		p = append(p, "private_key_jwt needs jwks")
-	}
-	if len(cl.GrantTypes) == 0 {
-		p = append(p, "grant_types must not be empty")
-	}
-	for _, g := range cl.GrantTypes {
-		if !slices.Contains(GrantTypes, g) {
-			p = append(p, fmt.Sprintf("unknown grant type %q", g))
-		}
-	}
-	if slices.Contains(cl.GrantTypes, "authorization_code") && len(cl.RedirectURIs) == 0 {
-		p = append(p, "authorization_code needs at least one redirect_uris entry")
-	}
-	if cl.AuthMethod == "none" && slices.Contains(cl.GrantTypes, "client_credentials") {
-		p = append(p, "a public client cannot use client_credentials")
-	}
-	if cl.AuthMethod == "none" && cl.RequirePKCE.Set && !cl.RequirePKCE.Value {
-		p = append(p, "require_pkce false is only for confidential clients, not auth_method none")
-	}
-	for _, u := range append(slices.Clone(cl.RedirectURIs), cl.PostLogoutRedirectURIs...) {
-		if err := directory.CheckRedirectURI(u); err != nil {
-			var ie *directory.InvalidError
-			if errors.As(err, &ie) {
-				p = append(p, ie.Reason)
-			} else {
-				p = append(p, err.Error())
-			}
-		}
-	}
-	if !algOK {
-		p = append(p, fmt.Sprintf("id_token_signed_response_alg %q is not one of keys.algorithms", cl.IDTokenSignedResponseAlg))
-	}
-	return p
 }
 
 func isLoopbackHost(h string) bool {

@@ -85,17 +85,49 @@ func startOPFull(t *testing.T, adjust func(*node.Config), adjustOpts func(*node.
 	cfg.Passwords = node.PasswordsConfig{Time: node.MinArgon2Time, MemoryKiB: node.MinArgon2MemoryKiB, Threads: 1}
 	cfg.Keys.KEKFile = filepath.Join(dir, "kek")
 	cfg.Clients = []node.ClientConfig{
-		{ID: "rp", Name: "Test RP", Secret: rpSecret, RedirectURIs: []string{rpRedirect}, PostLogoutRedirectURIs: []string{rpLogout},
-			AuthMethod: "client_secret_basic", GrantTypes: []string{"authorization_code", "refresh_token"}},
-		{ID: "rp-post", Name: "Post RP", Secret: rpSecret, RedirectURIs: []string{rpRedirect},
-			AuthMethod: "client_secret_post", GrantTypes: []string{"authorization_code", "refresh_token", "client_credentials"}},
-		{ID: "spa", Name: "Public SPA", RedirectURIs: []string{rpRedirect}, AuthMethod: "none",
-			GrantTypes: []string{"authorization_code", "refresh_token"}, IDTokenSignedResponseAlg: "ES256"},
+		{
+			ID:     "rp",
+			Secret: rpSecret,
+			ClientMetadata: directory.ClientMetadata{
+				Name:                   "Test RP",
+				RedirectURIs:           []string{rpRedirect},
+				PostLogoutRedirectURIs: []string{rpLogout},
+				AuthMethod:             "client_secret_basic",
+				GrantTypes:             []string{"authorization_code", "refresh_token"},
+			},
+		},
+		{
+			ID:     "rp-post",
+			Secret: rpSecret,
+			ClientMetadata: directory.ClientMetadata{
+				Name:         "Post RP",
+				RedirectURIs: []string{rpRedirect},
+				AuthMethod:   "client_secret_post",
+				GrantTypes:   []string{"authorization_code", "refresh_token", "client_credentials"},
+			},
+		},
+		{
+			ID: "spa",
+			ClientMetadata: directory.ClientMetadata{
+				Name:                     "Public SPA",
+				RedirectURIs:             []string{rpRedirect},
+				AuthMethod:               "none",
+				GrantTypes:               []string{"authorization_code", "refresh_token"},
+				IDTokenSignedResponseAlg: "ES256",
+			},
+		},
 	}
 	clientKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	jwks, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: clientKey.Public(), KeyID: "k1", Algorithm: "ES256", Use: "sig"}}})
-	cfg.Clients = append(cfg.Clients, node.ClientConfig{ID: "pkjwt", Name: "Key client", AuthMethod: "private_key_jwt",
-		GrantTypes: []string{"client_credentials"}, JWKS: string(jwks)})
+	cfg.Clients = append(cfg.Clients, node.ClientConfig{
+		ID: "pkjwt",
+		ClientMetadata: directory.ClientMetadata{
+			Name:       "Key client",
+			AuthMethod: "private_key_jwt",
+			GrantTypes: []string{"client_credentials"},
+			JWKS:       directory.JWKS(jwks),
+		},
+	})
 	if adjust != nil {
 		adjust(&cfg)
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"authrim/directory"
 	"authrim/node"
 )
 
@@ -16,8 +17,17 @@ import (
 // challenge it does send is still checked.
 func TestPKCERequiredByDefault(t *testing.T) {
 	o := startOPWith(t, func(c *node.Config) {
-		c.Clients = append(c.Clients, node.ClientConfig{ID: "legacy", Name: "Legacy RP", Secret: rpSecret, RedirectURIs: []string{rpRedirect},
-			AuthMethod: "client_secret_basic", GrantTypes: []string{"authorization_code"}, RequirePKCE: node.OptionalBool{Set: true, Value: false}})
+		c.Clients = append(c.Clients, node.ClientConfig{
+			ID:     "legacy",
+			Secret: rpSecret,
+			ClientMetadata: directory.ClientMetadata{
+				Name:         "Legacy RP",
+				RedirectURIs: []string{rpRedirect},
+				AuthMethod:   "client_secret_basic",
+				GrantTypes:   []string{"authorization_code"},
+				RequirePKCE:  new(false),
+			},
+		})
 	})
 	b := browser(t)
 	o.signIn(t, b, o.authorizeURL(baseParams()))
@@ -88,8 +98,15 @@ func TestPKCERequiredByDefault(t *testing.T) {
 // applies.
 func TestPKCEOptOutOnlyForConfidentialClients(t *testing.T) {
 	bad := node.Default()
-	bad.Clients = []node.ClientConfig{{ID: "spa", RedirectURIs: []string{rpRedirect}, AuthMethod: "none",
-		GrantTypes: []string{"authorization_code"}, RequirePKCE: node.OptionalBool{Set: true, Value: false}}}
+	bad.Clients = []node.ClientConfig{{
+		ID: "spa",
+		ClientMetadata: directory.ClientMetadata{
+			RedirectURIs: []string{rpRedirect},
+			AuthMethod:   "none",
+			GrantTypes:   []string{"authorization_code"},
+			RequirePKCE:  new(false),
+		},
+	}}
 	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "require_pkce") {
 		t.Fatalf("config with a public client opting out: %v", err)
 	}

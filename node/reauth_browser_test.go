@@ -13,6 +13,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
+	"authrim/directory"
 	"authrim/node"
 )
 
@@ -30,9 +31,14 @@ func TestPasskeyReauthInRealBrowser(t *testing.T) {
 	rp := newRPCallback(t)
 	o := startOPWith(t, func(c *node.Config) {
 		c.Clients = append(c.Clients, node.ClientConfig{
-			ID: "browser-rp", Name: "Browser RP", Secret: browserRPSecret,
-			RedirectURIs: []string{rp.url + "/callback"}, AuthMethod: "client_secret_basic",
-			GrantTypes: []string{"authorization_code"},
+			ID:     "browser-rp",
+			Secret: browserRPSecret,
+			ClientMetadata: directory.ClientMetadata{
+				Name:         "Browser RP",
+				RedirectURIs: []string{rp.url + "/callback"},
+				AuthMethod:   "client_secret_basic",
+				GrantTypes:   []string{"authorization_code"},
+			},
 		})
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)

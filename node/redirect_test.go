@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"authrim/directory"
 	"authrim/node"
 )
 
@@ -15,9 +16,15 @@ import (
 // the port the request used.
 func TestLoopbackRedirectAnyPort(t *testing.T) {
 	o := startOPWith(t, func(c *node.Config) {
-		c.Clients = append(c.Clients, node.ClientConfig{ID: "native", Name: "Native app", AuthMethod: "none",
-			RedirectURIs: []string{"http://127.0.0.1/cb", "http://[::1]/cb", "http://localhost/cb"},
-			GrantTypes:   []string{"authorization_code"}})
+		c.Clients = append(c.Clients, node.ClientConfig{
+			ID: "native",
+			ClientMetadata: directory.ClientMetadata{
+				Name:         "Native app",
+				AuthMethod:   "none",
+				RedirectURIs: []string{"http://127.0.0.1/cb", "http://[::1]/cb", "http://localhost/cb"},
+				GrantTypes:   []string{"authorization_code"},
+			},
+		})
 	})
 	_, challenge := pkce()
 	authorize := func(b *http.Client, redirect string) page {

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"authrim/directory"
 	"authrim/node"
 )
 
@@ -22,8 +23,15 @@ func TestRequestsConfigValidation(t *testing.T) {
 		}, "tokens.access_token_alg"},
 		{"static client ID tokens with an encryption alg", func(c *node.Config) {
 			c.Keys.Algorithms = append(c.Keys.Algorithms, "RSA-OAEP")
-			c.Clients = []node.ClientConfig{{ID: "x", AuthMethod: "none", GrantTypes: []string{"authorization_code"},
-				RedirectURIs: []string{"https://rp.example/cb"}, IDTokenSignedResponseAlg: "RSA-OAEP"}}
+			c.Clients = []node.ClientConfig{{
+				ID: "x",
+				ClientMetadata: directory.ClientMetadata{
+					AuthMethod:               "none",
+					GrantTypes:               []string{"authorization_code"},
+					RedirectURIs:             []string{"https://rp.example/cb"},
+					IDTokenSignedResponseAlg: "RSA-OAEP",
+				},
+			}}
 		}, "id_token_signed_response_alg"},
 		{"pushed TTL zero", func(c *node.Config) { c.Requests.PushedTTL = 0 }, "requests.pushed_request_ttl"},
 		{"pushed TTL an hour", func(c *node.Config) { c.Requests.PushedTTL = node.Duration(time.Hour) }, "requests.pushed_request_ttl"},

@@ -77,26 +77,10 @@ func (n *Node) startStore(ctx context.Context) error {
 // included) and starts the sweeper.
 func (n *Node) startDirectory(context.Context) error {
 	cfg := n.cfg
-	static := make([]directory.Client, 0, len(cfg.Clients))
-	for _, cc := range cfg.Clients {
-		c, err := directory.NewStaticClient(directory.NewClient{
-			ID: cc.ID, Name: cc.Name, Secret: cc.Secret, RedirectURIs: cc.RedirectURIs,
-			PostLogoutRedirectURIs: cc.PostLogoutRedirectURIs, AuthMethod: cc.AuthMethod, GrantTypes: cc.GrantTypes,
-			IDTokenSignedResponseAlg: cc.IDTokenSignedResponseAlg, JWKS: []byte(cc.JWKS), SkipConsent: cc.SkipConsent,
-			ClientMetadata: directory.ClientMetadata{
-				JWKSURI: cc.JWKSURI, RequestURIs: cc.RequestURIs, RequestObjectSigningAlg: cc.RequestObjectSigningAlg,
-				RequirePAR: cc.RequirePAR, RequirePKCE: cc.RequirePKCE.Ptr(),
-				IDTokenEncryptedResponseAlg: cc.IDTokenEncryptedResponseAlg, IDTokenEncryptedResponseEnc: cc.IDTokenEncryptedResponseEnc,
-				UserinfoSignedResponseAlg:    cc.UserinfoSignedResponseAlg,
-				UserinfoEncryptedResponseAlg: cc.UserinfoEncryptedResponseAlg, UserinfoEncryptedResponseEnc: cc.UserinfoEncryptedResponseEnc,
-			},
-		}, cfg.Keys.Algorithms...)
-		if err != nil {
-			return fmt.Errorf("node: client %s: %w", cc.ID, err)
-		}
-		static = append(static, c)
+	static, err := cfg.StaticClients()
+	if err != nil {
+		return err
 	}
-	var err error
 	n.dir, err = directory.New(n.store, directory.Options{
 		Argon2Time: cfg.Passwords.Time, Argon2MemoryKiB: cfg.Passwords.MemoryKiB, Argon2Threads: cfg.Passwords.Threads,
 		StaticClients: static, IDTokenAlgs: cfg.Keys.Algorithms, Now: n.now,

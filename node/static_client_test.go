@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
+	"authrim/directory"
 	"authrim/node"
 )
 
@@ -23,9 +24,18 @@ func TestStaticClientGetsEncryptedIDTokens(t *testing.T) {
 	jwks, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &encKey.PublicKey, KeyID: "enc-1", Use: "enc", Algorithm: string(jose.ECDH_ES_A128KW)}}})
 	o := startOPWith(t, func(cfg *node.Config) {
 		cfg.Clients = append(cfg.Clients, node.ClientConfig{
-			ID: "enc-rp", Name: "Encrypting RP", Secret: rpSecret, RedirectURIs: []string{rpRedirect},
-			AuthMethod: "client_secret_basic", GrantTypes: []string{"authorization_code"}, SkipConsent: true,
-			JWKS: string(jwks), IDTokenEncryptedResponseAlg: "ECDH-ES+A128KW", IDTokenEncryptedResponseEnc: "A128GCM",
+			ID:     "enc-rp",
+			Secret: rpSecret,
+			ClientMetadata: directory.ClientMetadata{
+				Name:                        "Encrypting RP",
+				RedirectURIs:                []string{rpRedirect},
+				AuthMethod:                  "client_secret_basic",
+				GrantTypes:                  []string{"authorization_code"},
+				SkipConsent:                 true,
+				JWKS:                        directory.JWKS(jwks),
+				IDTokenEncryptedResponseAlg: "ECDH-ES+A128KW",
+				IDTokenEncryptedResponseEnc: "A128GCM",
+			},
 		})
 	})
 	params := baseParams()

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"authrim/directory"
 	"authrim/http/management"
 )
 
@@ -83,17 +84,15 @@ func clientsAdd(ctx context.Context, fs *flag.FlagSet, client *adminClient, args
 	if strings.TrimSpace(*grants) == "" {
 		return usageError{msg: "clients add needs --grant-types"}
 	}
-	body := management.NewClientRequest{
-		ClientID:                 *id,
-		ClientName:               *name,
-		ClientSecret:             *secret,
+	body := management.NewClientRequest{ClientID: *id, ClientSecret: *secret, ClientMetadata: directory.ClientMetadata{
+		Name:                     *name,
 		RedirectURIs:             redirects,
 		PostLogoutRedirectURIs:   postLogout,
-		TokenEndpointAuthMethod:  *method,
+		AuthMethod:               *method,
 		IDTokenSignedResponseAlg: *alg,
 		SkipConsent:              *skipConsent,
-	}
-	body.RequirePKCE = requirePKCE
+		RequirePKCE:              requirePKCE,
+	}}
 	for _, g := range strings.Split(*grants, ",") {
 		if g = strings.TrimSpace(g); g != "" {
 			body.GrantTypes = append(body.GrantTypes, g)
@@ -125,14 +124,14 @@ func printClients(w io.Writer, v management.ClientsView) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "CLIENT_ID\tNAME\tAUTH METHOD\tGRANT TYPES\tSOURCE")
 	for _, c := range v.Clients {
-		name, source := c.ClientName, "admin API"
+		name, source := c.Name, "admin API"
 		if name == "" {
 			name = "-"
 		}
 		if c.Static {
 			source = "config.yaml"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.ClientID, name, c.TokenEndpointAuthMethod, strings.Join(c.GrantTypes, ","), source)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.ClientID, name, c.AuthMethod, strings.Join(c.GrantTypes, ","), source)
 	}
 	tw.Flush()
 }

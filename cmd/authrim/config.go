@@ -205,6 +205,9 @@ func isScalar(t reflect.Type) bool {
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
 		reflect.Float32, reflect.Float64:
 		return true
+	case reflect.Pointer:
+		// An optional value (*bool): nil when the key is left out.
+		return isScalar(t.Elem())
 	}
 	return false
 }
@@ -361,6 +364,10 @@ func (d *fileDecoder) section(n *yaml.Node, v reflect.Value, path string) {
 		seen[k.Value] = k.Line
 		f, ok := byKey[k.Value]
 		if !ok {
+			if to, renamed := renamedKey(v, k.Value); renamed {
+				d.addf(k, p, "unknown key (renamed to %s)", to)
+				continue
+			}
 			d.addf(k, p, "unknown key%s", suggestKey(k.Value, fields))
 			continue
 		}
@@ -455,6 +462,14 @@ func (d *fileDecoder) scalar(n *yaml.Node, v reflect.Value, path string) bool {
 		v.SetZero()
 		return true
 	}
+	if v.Kind() == reflect.Pointer && !reflect.PointerTo(v.Type()).Implements(textUnmarshalerType) {
+		p := reflect.New(v.Type().Elem())
+		if !d.scalar(n, p.Elem(), path) {
+			return false
+		}
+		v.Set(p)
+		return true
+	}
 	tmp := reflect.New(v.Type())
 	if u, ok := tmp.Interface().(encoding.TextUnmarshaler); ok {
 		if err := u.UnmarshalText([]byte(n.Value)); err != nil {
@@ -493,6 +508,8 @@ func expect(t reflect.Type) string {
 		return "a list of mappings"
 	case reflect.PointerTo(t).Implements(textUnmarshalerType):
 		return "a single value"
+	case t.Kind() == reflect.Pointer:
+		return expect(t.Elem())
 	}
 	switch t.Kind() {
 	case reflect.String:
@@ -633,6 +650,14 @@ func setFromString(v reflect.Value, s string) error {
 		v.Set(tmp.Elem())
 		return nil
 	}
+	if t.Kind() == reflect.Pointer {
+		p := reflect.New(t.Elem())
+		if err := setFromString(p.Elem(), s); err != nil {
+			return err
+		}
+		v.Set(p)
+		return nil
+	}
 	bad := fmt.Errorf("must be %s, got %q", expect(t), s)
 	e := tmp.Elem()
 	trimmed := strings.TrimSpace(s)
@@ -678,6 +703,18 @@ func setFromString(v reflect.Value, s string) error {
 
 // ---------------------------------------------------------------------------
 // Typo suggestions.
+
+// renamedKey tells whether key is the old name of a key of the section
+// v, whose type lists its renamed keys (old -> new) with a RenamedKeys
+// method, and returns the new name.
+func renamedKey(v reflect.Value, key string) (string, bool) {
+	r, ok := v.Interface().(interface{ RenamedKeys() map[string]string })
+	if !ok {
+		return "", false
+	}
+	to, ok := r.RenamedKeys()[key]
+	return to, ok
+}
 
 // suggestKey proposes the sibling key closest to a misspelt one.
 func suggestKey(key string, fields []structField) string {

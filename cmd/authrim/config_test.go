@@ -12,6 +12,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"authrim/directory"
 	"authrim/node"
 )
 
@@ -127,39 +128,43 @@ log:
 			file: `
 clients:
   - id: web
-    name: Web App
+    client_name: Web App
     secret: 0123456789abcdef0123456789abcdef
     redirect_uris:
       - https://app.example.com/cb
       - https://app.example.com/cb2
     post_logout_redirect_uris: [https://app.example.com/]
-    auth_method: client_secret_basic
+    token_endpoint_auth_method: client_secret_basic
     grant_types: [authorization_code, refresh_token]
     id_token_signed_response_alg: ES256
     skip_consent: true
   - id: cli
-    auth_method: none
+    token_endpoint_auth_method: none
     redirect_uris: [com.example.cli:/cb, "http://127.0.0.1/cb"]
     grant_types: [authorization_code]
 `,
 			want: func(c *node.Config) {
 				c.Clients = []node.ClientConfig{
 					{
-						ID:                       "web",
-						Name:                     "Web App",
-						Secret:                   "0123456789abcdef0123456789abcdef",
-						RedirectURIs:             []string{"https://app.example.com/cb", "https://app.example.com/cb2"},
-						PostLogoutRedirectURIs:   []string{"https://app.example.com/"},
-						AuthMethod:               "client_secret_basic",
-						GrantTypes:               []string{"authorization_code", "refresh_token"},
-						IDTokenSignedResponseAlg: "ES256",
-						SkipConsent:              true,
+						ID:     "web",
+						Secret: "0123456789abcdef0123456789abcdef",
+						ClientMetadata: directory.ClientMetadata{
+							Name:                     "Web App",
+							RedirectURIs:             []string{"https://app.example.com/cb", "https://app.example.com/cb2"},
+							PostLogoutRedirectURIs:   []string{"https://app.example.com/"},
+							AuthMethod:               "client_secret_basic",
+							GrantTypes:               []string{"authorization_code", "refresh_token"},
+							IDTokenSignedResponseAlg: "ES256",
+							SkipConsent:              true,
+						},
 					},
 					{
-						ID:           "cli",
-						AuthMethod:   "none",
-						RedirectURIs: []string{"com.example.cli:/cb", "http://127.0.0.1/cb"},
-						GrantTypes:   []string{"authorization_code"},
+						ID: "cli",
+						ClientMetadata: directory.ClientMetadata{
+							AuthMethod:   "none",
+							RedirectURIs: []string{"com.example.cli:/cb", "http://127.0.0.1/cb"},
+							GrantTypes:   []string{"authorization_code"},
+						},
 					},
 				}
 			},
@@ -169,18 +174,53 @@ clients:
 			file: `
 clients:
   - id: a
-    auth_method: none
+    token_endpoint_auth_method: none
     grant_types: &grants [authorization_code]
     redirect_uris: &uris [https://a.example/cb]
   - id: b
-    auth_method: none
+    token_endpoint_auth_method: none
     grant_types: *grants
     redirect_uris: *uris
 `,
 			want: func(c *node.Config) {
 				c.Clients = []node.ClientConfig{
-					{ID: "a", AuthMethod: "none", GrantTypes: []string{"authorization_code"}, RedirectURIs: []string{"https://a.example/cb"}},
-					{ID: "b", AuthMethod: "none", GrantTypes: []string{"authorization_code"}, RedirectURIs: []string{"https://a.example/cb"}},
+					{ID: "a", ClientMetadata: directory.ClientMetadata{AuthMethod: "none", GrantTypes: []string{"authorization_code"}, RedirectURIs: []string{"https://a.example/cb"}}},
+					{ID: "b", ClientMetadata: directory.ClientMetadata{AuthMethod: "none", GrantTypes: []string{"authorization_code"}, RedirectURIs: []string{"https://a.example/cb"}}},
+				}
+			},
+		},
+		{
+			name: "clients: optional and JSON-valued metadata (require_pkce, jwks)",
+			file: `
+clients:
+  - id: legacy
+    secret: 0123456789abcdef0123456789abcdef
+    token_endpoint_auth_method: client_secret_basic
+    grant_types: [authorization_code]
+    redirect_uris: [https://legacy.example/cb]
+    require_pkce: false
+  - id: svc
+    token_endpoint_auth_method: private_key_jwt
+    grant_types: [client_credentials]
+    jwks: '{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}'
+    token_endpoint_auth_signing_alg: EdDSA
+  - id: default-pkce
+    token_endpoint_auth_method: none
+    grant_types: [authorization_code]
+    redirect_uris: [https://spa.example/cb]
+    require_pkce:
+`,
+			want: func(c *node.Config) {
+				c.Clients = []node.ClientConfig{
+					{ID: "legacy", Secret: "0123456789abcdef0123456789abcdef", ClientMetadata: directory.ClientMetadata{
+						AuthMethod: "client_secret_basic", GrantTypes: []string{"authorization_code"},
+						RedirectURIs: []string{"https://legacy.example/cb"}, RequirePKCE: new(false)}},
+					{ID: "svc", ClientMetadata: directory.ClientMetadata{
+						AuthMethod: "private_key_jwt", GrantTypes: []string{"client_credentials"},
+						JWKS:                        directory.JWKS(`{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}`),
+						TokenEndpointAuthSigningAlg: "EdDSA"}},
+					{ID: "default-pkce", ClientMetadata: directory.ClientMetadata{
+						AuthMethod: "none", GrantTypes: []string{"authorization_code"}, RedirectURIs: []string{"https://spa.example/cb"}}},
 				}
 			},
 		},
@@ -496,11 +536,11 @@ log:
 clients:
   - id: ok
     secret: short
-    auth_method: client_secret_basic
+    token_endpoint_auth_method: client_secret_basic
     grant_types: [authorization_code]
     redirect_uris: [https://ok.example/cb]
   - id: bad
-    auth_method: none
+    token_endpoint_auth_method: none
     grant_types: [authorization_code]
     redirect_uri: https://bad.example/cb
     skip_consent: maybe
@@ -511,11 +551,29 @@ clients:
 				`clients[1].skip_consent: must be true or false, got "maybe"`,
 				`clients[1].post_logout_redirect_uris: must be a list, got "https://bad.example/"`,
 				// Validate still checks the elements that decoded...
-				"clients[0]: secret must be at least 32 characters for client_secret_basic",
+				"clients[0]: secret: must be 32..512 characters",
 				// ...but not this one, whose redirect URI is missing only
 				// because of the misspelt key.
 			},
 			lines: 4,
+		},
+		{
+			name: "clients: keys renamed to their RFC 7591 names are named",
+			file: `
+clients:
+  - id: web
+    name: Web App
+    auth_method: none
+    grant_types: [authorization_code]
+    redirect_uris: [https://web.example/cb]
+    require_pkce: sometimes
+`,
+			want: []string{
+				"clients[0].name: unknown key (renamed to client_name)",
+				"clients[0].auth_method: unknown key (renamed to token_endpoint_auth_method)",
+				`clients[0].require_pkce: must be true or false, got "sometimes"`,
+			},
+			lines: 3,
 		},
 		{
 			name: "clients: wrong shapes",
@@ -538,10 +596,10 @@ clients:
 clients:
   - id: web
     secret: too-short
-    auth_method: client_secret_post
+    token_endpoint_auth_method: client_secret_post
     grant_types: [client_credentials]
   - id: web
-    auth_method: none
+    token_endpoint_auth_method: none
     grant_types: [implicit]
     id_token_signed_response_alg: HS256
 log:
@@ -549,10 +607,10 @@ log:
 `,
 			want: []string{
 				"log.levle: unknown key (did you mean level?)",
-				"clients[0]: secret must be at least 32 characters for client_secret_post",
-				`clients[1]: unknown grant type "implicit"`,
-				`clients[1]: id_token_signed_response_alg "HS256" is not one of keys.algorithms`,
-				`clients[1]: client id "web" listed twice`,
+				"clients[0]: secret: must be 32..512 characters",
+				`clients[1]: grant_types: unknown grant type "implicit"`,
+				`clients[1]: id_token_signed_response_alg: must be one of RS256, ES256 (the algorithms this node signs with), got "HS256"`,
+				`clients[1]: id: "web" listed twice`,
 			},
 			lines: 5,
 		},

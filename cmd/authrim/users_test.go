@@ -36,8 +36,13 @@ func adminServer(t *testing.T) (*httptest.Server, *directory.Directory) {
 	}
 	t.Cleanup(func() { _ = store.Close() })
 	static, err := directory.NewStaticClient(directory.NewClient{
-		ID: "static-web", Secret: "static-secret-static-secret-static-secret", AuthMethod: "client_secret_basic",
-		GrantTypes: []string{"authorization_code"}, RedirectURIs: []string{"https://web.example/cb"},
+		ID:     "static-web",
+		Secret: "static-secret-static-secret-static-secret",
+		ClientMetadata: directory.ClientMetadata{
+			AuthMethod:   "client_secret_basic",
+			GrantTypes:   []string{"authorization_code"},
+			RedirectURIs: []string{"https://web.example/cb"},
+		},
 	})
 	if err != nil {
 		t.Fatal(err)

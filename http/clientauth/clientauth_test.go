@@ -116,7 +116,7 @@ var keys = sync.OnceValue(func() map[string]signingKey {
 	}
 })
 
-func jwks(t *testing.T, ks ...jose.JSONWebKey) json.RawMessage {
+func jwks(t *testing.T, ks ...jose.JSONWebKey) []byte {
 	t.Helper()
 	b, err := json.Marshal(jose.JSONWebKeySet{Keys: ks})
 	if err != nil {
@@ -129,16 +129,22 @@ func newDir(t *testing.T) *fakeDir {
 	k := keys()
 	all := jwks(t, k["es"].public("sig"), k["ed"].public("sig"), k["rs"].public(""))
 	return &fakeDir{used: map[string]bool{}, clients: map[string]directory.Client{
-		"basic-rp":  {ID: "basic-rp", AuthMethod: "client_secret_basic", SecretHash: directory.HashClientSecret(basicSecret)},
-		"post-rp":   {ID: "post-rp", AuthMethod: "client_secret_post", SecretHash: directory.HashClientSecret(postSecret)},
-		"public-rp": {ID: "public-rp", AuthMethod: "none"},
-		"jwt-rp":    {ID: "jwt-rp", AuthMethod: "private_key_jwt", JWKS: all},
+		"basic-rp":  {ID: "basic-rp", SecretHash: directory.HashClientSecret(basicSecret), ClientMetadata: directory.ClientMetadata{AuthMethod: "client_secret_basic"}},
+		"post-rp":   {ID: "post-rp", SecretHash: directory.HashClientSecret(postSecret), ClientMetadata: directory.ClientMetadata{AuthMethod: "client_secret_post"}},
+		"public-rp": {ID: "public-rp", ClientMetadata: directory.ClientMetadata{AuthMethod: "none"}},
+		"jwt-rp":    {ID: "jwt-rp", ClientMetadata: directory.ClientMetadata{AuthMethod: "private_key_jwt", JWKS: all}},
 		// OIDC Dynamic Client Registration §2:
 		// token_endpoint_auth_signing_alg names the only alg accepted.
-		"jwt-es-only": {ID: "jwt-es-only", AuthMethod: "private_key_jwt", JWKS: all,
-			ClientMetadata: directory.ClientMetadata{TokenEndpointAuthSigningAlg: "ES256"}},
+		"jwt-es-only": {
+			ID: "jwt-es-only",
+			ClientMetadata: directory.ClientMetadata{
+				TokenEndpointAuthSigningAlg: "ES256",
+				AuthMethod:                  "private_key_jwt",
+				JWKS:                        all,
+			},
+		},
 		// Its only key is for encryption: it cannot sign assertions.
-		"jwt-enc-key": {ID: "jwt-enc-key", AuthMethod: "private_key_jwt", JWKS: jwks(t, k["es"].public("enc"))},
+		"jwt-enc-key": {ID: "jwt-enc-key", ClientMetadata: directory.ClientMetadata{AuthMethod: "private_key_jwt", JWKS: jwks(t, k["es"].public("enc"))}},
 	}}
 }
 

@@ -2,10 +2,8 @@ package management
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"net/url"
-	"slices"
 
 	"github.com/labstack/echo/v4"
 
@@ -22,41 +20,28 @@ type ClientAdmin interface {
 	DeleteClient(ctx context.Context, id string) error
 }
 
-// NewClientRequest is the body of POST /admin/clients, with RFC 7591 §2
-// metadata names. Leave client_id out to have one generated, and
-// client_secret out (for client_secret_basic/post) to have a 256-bit one
-// generated: the answer carries it, once.
+// NewClientRequest is the body of POST /admin/clients: the client's
+// credentials and its metadata under the RFC 7591 §2 names (the same
+// metadata /register and config.yaml take, checked by the same rules:
+// directory.ValidateClient). Leave client_id out to have one generated,
+// and client_secret out (for client_secret_basic/post) to have a 256-bit
+// one generated: the answer carries it, once.
 type NewClientRequest struct {
-	ClientID                 string          `json:"client_id,omitempty"`
-	ClientName               string          `json:"client_name,omitempty"`
-	ClientSecret             string          `json:"client_secret,omitempty"`
-	RedirectURIs             []string        `json:"redirect_uris,omitempty"`
-	PostLogoutRedirectURIs   []string        `json:"post_logout_redirect_uris,omitempty"`
-	TokenEndpointAuthMethod  string          `json:"token_endpoint_auth_method,omitempty"`
-	GrantTypes               []string        `json:"grant_types,omitempty"`
-	IDTokenSignedResponseAlg string          `json:"id_token_signed_response_alg,omitempty"`
-	JWKS                     json.RawMessage `json:"jwks,omitempty"`
-	SkipConsent              bool            `json:"skip_consent,omitempty"`
+	ClientID     string `json:"client_id,omitempty"`
+	ClientSecret string `json:"client_secret,omitempty"`
 	directory.ClientMetadata
 }
 
 // ClientView is a client as the admin API shows it, in the shape of an
-// RFC 7591 §3.2.1 registration response. ClientSecret (and
-// ClientSecretExpiresAt, 0 = never) are only set in the answer to the
-// create that issued the secret; the secret hash is never shown.
+// RFC 7591 §3.2.1 registration response: its metadata as it applies
+// (defaults filled in). ClientSecret (and ClientSecretExpiresAt, 0 =
+// never) are only set in the answer to the create that issued the
+// secret; the secret hash is never shown.
 type ClientView struct {
-	ClientID                 string          `json:"client_id"`
-	ClientName               string          `json:"client_name,omitempty"`
-	ClientSecret             string          `json:"client_secret,omitempty"`
-	ClientSecretExpiresAt    *int64          `json:"client_secret_expires_at,omitempty"`
-	ClientIDIssuedAt         int64           `json:"client_id_issued_at,omitempty"`
-	RedirectURIs             []string        `json:"redirect_uris"`
-	PostLogoutRedirectURIs   []string        `json:"post_logout_redirect_uris,omitempty"`
-	TokenEndpointAuthMethod  string          `json:"token_endpoint_auth_method"`
-	GrantTypes               []string        `json:"grant_types"`
-	IDTokenSignedResponseAlg string          `json:"id_token_signed_response_alg"`
-	JWKS                     json.RawMessage `json:"jwks,omitempty"`
-	SkipConsent              bool            `json:"skip_consent"`
+	ClientID              string `json:"client_id"`
+	ClientSecret          string `json:"client_secret,omitempty"`
+	ClientSecretExpiresAt *int64 `json:"client_secret_expires_at,omitempty"`
+	ClientIDIssuedAt      int64  `json:"client_id_issued_at,omitempty"`
 	directory.ClientMetadata
 	// Static clients come from config.yaml and cannot be deleted here.
 	Static bool `json:"static"`
@@ -68,26 +53,9 @@ type ClientsView struct {
 }
 
 func clientView(c directory.Client) ClientView {
-	v := ClientView{
-		ClientID:                 c.ID,
-		ClientName:               c.Name,
-		RedirectURIs:             slices.Clone(c.RedirectURIs),
-		PostLogoutRedirectURIs:   c.PostLogoutRedirectURIs,
-		TokenEndpointAuthMethod:  c.AuthMethod,
-		GrantTypes:               c.GrantTypes,
-		IDTokenSignedResponseAlg: c.IDTokenSignedResponseAlg,
-		JWKS:                     c.JWKS,
-		SkipConsent:              c.SkipConsent,
-		ClientMetadata:           c.ClientMetadata,
-		Static:                   c.Static,
-	}
-	if v.RedirectURIs == nil {
-		v.RedirectURIs = []string{}
-	}
-	// Records stored before require_pkce existed have none: show what
-	// applies to them.
-	pkce := c.PKCERequired()
-	v.RequirePKCE = &pkce
+	// Records stored before a member existed (require_pkce,
+	// response_types) show what applies to them.
+	v := ClientView{ClientID: c.ID, ClientMetadata: c.WithDefaults(), Static: c.Static}
 	if !c.Created.IsZero() {
 		v.ClientIDIssuedAt = c.Created.Unix()
 	}
@@ -100,17 +68,7 @@ func (d *DirectoryAdmin) createClient(c echo.Context) error {
 		return d.fail(c, err, "client")
 	}
 	cl, secret, err := d.clients.CreateClient(c.Request().Context(), directory.NewClient{
-		ID:                       body.ClientID,
-		Name:                     body.ClientName,
-		Secret:                   body.ClientSecret,
-		RedirectURIs:             body.RedirectURIs,
-		PostLogoutRedirectURIs:   body.PostLogoutRedirectURIs,
-		AuthMethod:               body.TokenEndpointAuthMethod,
-		GrantTypes:               body.GrantTypes,
-		IDTokenSignedResponseAlg: body.IDTokenSignedResponseAlg,
-		JWKS:                     body.JWKS,
-		SkipConsent:              body.SkipConsent,
-		ClientMetadata:           body.ClientMetadata,
+		ID: body.ClientID, Secret: body.ClientSecret, ClientMetadata: body.ClientMetadata,
 	})
 	if err != nil {
 		return d.fail(c, err, "client")

@@ -73,7 +73,7 @@ func TestClientsAPI(t *testing.T) {
 		{"duplicate", http.MethodPost, "/admin/clients", map[string]any{"client_id": "rp-1", "token_endpoint_auth_method": "none", "grant_types": []string{"refresh_token"}}, 409, "conflict", "client_id is taken"},
 		{"static id", http.MethodPost, "/admin/clients", map[string]any{"client_id": "static-web", "token_endpoint_auth_method": "none", "grant_types": []string{"refresh_token"}}, 409, "conflict", "client_id is taken"},
 		{"invalid redirect URI", http.MethodPost, "/admin/clients", map[string]any{"client_id": "rp-2", "redirect_uris": []string{"http://rp.example/cb"}, "token_endpoint_auth_method": "none", "grant_types": []string{"authorization_code"}}, 400, "invalid_request", "http only for localhost"},
-		{"short given secret", http.MethodPost, "/admin/clients", map[string]any{"client_id": "rp-2", "client_secret": "too-short", "token_endpoint_auth_method": "client_secret_post", "grant_types": []string{"client_credentials"}}, 400, "invalid_request", "client_secret must be"},
+		{"short given secret", http.MethodPost, "/admin/clients", map[string]any{"client_id": "rp-2", "client_secret": "too-short", "token_endpoint_auth_method": "client_secret_post", "grant_types": []string{"client_credentials"}}, 400, "invalid_request", "client_secret: must be"},
 		{"malformed JSON", http.MethodPost, "/admin/clients", valid[:40], 400, "invalid_request", "malformed"},
 		{"unknown field", http.MethodPost, "/admin/clients", strings.Replace(valid, `"client_id"`, `"scope":"openid","client_id"`, 1), 400, "invalid_request", "unknown field"},
 		{"wrong type", http.MethodPost, "/admin/clients", strings.Replace(valid, `["authorization_code"]`, `"authorization_code"`, 1), 400, "invalid_request", "grant_types"},

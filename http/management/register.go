@@ -80,9 +80,8 @@ func (r *Registration) Routes() []router.Route {
 // by this call.
 type RegistrationResponse struct {
 	ClientView
-	RegistrationAccessToken string   `json:"registration_access_token,omitempty"`
-	RegistrationClientURI   string   `json:"registration_client_uri"`
-	ResponseTypes           []string `json:"response_types"`
+	RegistrationAccessToken string `json:"registration_access_token,omitempty"`
+	RegistrationClientURI   string `json:"registration_client_uri"`
 }
 
 func (r *Registration) response(c directory.Client, secret, regToken string) RegistrationResponse {
@@ -96,7 +95,6 @@ func (r *Registration) response(c directory.Client, secret, regToken string) Reg
 		ClientView:              v,
 		RegistrationAccessToken: regToken,
 		RegistrationClientURI:   strings.TrimSuffix(r.cfg.Issuer, "/") + RegisterPath + "/" + url.PathEscape(c.ID),
-		ResponseTypes:           []string{"code"},
 	}
 }
 

@@ -62,8 +62,13 @@ func newTestServer(t *testing.T) *testServer {
 	}
 	t.Cleanup(func() { _ = store.Close() })
 	static, err := directory.NewStaticClient(directory.NewClient{
-		ID: "static-web", Secret: staticSecret, AuthMethod: "client_secret_basic",
-		GrantTypes: []string{"authorization_code"}, RedirectURIs: []string{"https://web.example/cb"},
+		ID:     "static-web",
+		Secret: staticSecret,
+		ClientMetadata: directory.ClientMetadata{
+			AuthMethod:   "client_secret_basic",
+			GrantTypes:   []string{"authorization_code"},
+			RedirectURIs: []string{"https://web.example/cb"},
+		},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -82,14 +82,22 @@ func newDir(t *testing.T) fakeDir {
 	hash := directory.HashClientSecret(secret)
 	all := []string{"authorization_code", "refresh_token", "client_credentials"}
 	return fakeDir{clients: map[string]directory.Client{
-		"web":       {ID: "web", AuthMethod: "client_secret_basic", SecretHash: hash, GrantTypes: all},
-		"code-only": {ID: "code-only", AuthMethod: "client_secret_basic", SecretHash: hash, GrantTypes: []string{"authorization_code"}},
-		"ed-rp":     {ID: "ed-rp", AuthMethod: "client_secret_basic", SecretHash: hash, GrantTypes: []string{"authorization_code"}, IDTokenSignedResponseAlg: "EdDSA"},
+		"web":       {ID: "web", SecretHash: hash, ClientMetadata: directory.ClientMetadata{AuthMethod: "client_secret_basic", GrantTypes: all}},
+		"code-only": {ID: "code-only", SecretHash: hash, ClientMetadata: directory.ClientMetadata{AuthMethod: "client_secret_basic", GrantTypes: []string{"authorization_code"}}},
+		"ed-rp":     {ID: "ed-rp", SecretHash: hash, ClientMetadata: directory.ClientMetadata{AuthMethod: "client_secret_basic", GrantTypes: []string{"authorization_code"}, IDTokenSignedResponseAlg: "EdDSA"}},
 		// The registration refuses a public client_credentials client;
 		// the endpoint does not rely on that.
-		"spa": {ID: "spa", AuthMethod: "none", GrantTypes: all},
-		"enc-rp": {ID: "enc-rp", AuthMethod: "client_secret_basic", SecretHash: hash, GrantTypes: []string{"authorization_code"},
-			JWKS: set, ClientMetadata: directory.ClientMetadata{IDTokenEncryptedResponseAlg: "ECDH-ES"}},
+		"spa": {ID: "spa", ClientMetadata: directory.ClientMetadata{AuthMethod: "none", GrantTypes: all}},
+		"enc-rp": {
+			ID:         "enc-rp",
+			SecretHash: hash,
+			ClientMetadata: directory.ClientMetadata{
+				IDTokenEncryptedResponseAlg: "ECDH-ES",
+				AuthMethod:                  "client_secret_basic",
+				GrantTypes:                  []string{"authorization_code"},
+				JWKS:                        set,
+			},
+		},
 	}}
 }
 

@@ -227,10 +227,17 @@ func newEnv(t *testing.T, plain bool) *env {
 			"web":       {ID: "web"},
 			"other":     {ID: "other"},
 			"signed-rp": {ID: "signed-rp", ClientMetadata: directory.ClientMetadata{UserinfoSignedResponseAlg: "ES256"}},
-			"enc-rp":    {ID: "enc-rp", JWKS: set, ClientMetadata: directory.ClientMetadata{UserinfoEncryptedResponseAlg: "ECDH-ES"}},
-			"signed-enc-rp": {ID: "signed-enc-rp", JWKS: set, ClientMetadata: directory.ClientMetadata{
-				UserinfoSignedResponseAlg: "EdDSA", UserinfoEncryptedResponseAlg: "ECDH-ES", UserinfoEncryptedResponseEnc: "A256GCM"}},
-			"enc-no-key": {ID: "enc-no-key", JWKS: sigOnly, ClientMetadata: directory.ClientMetadata{UserinfoEncryptedResponseAlg: "ECDH-ES"}},
+			"enc-rp":    {ID: "enc-rp", ClientMetadata: directory.ClientMetadata{UserinfoEncryptedResponseAlg: "ECDH-ES", JWKS: set}},
+			"signed-enc-rp": {
+				ID: "signed-enc-rp",
+				ClientMetadata: directory.ClientMetadata{
+					UserinfoSignedResponseAlg:    "EdDSA",
+					UserinfoEncryptedResponseAlg: "ECDH-ES",
+					UserinfoEncryptedResponseEnc: "A256GCM",
+					JWKS:                         set,
+				},
+			},
+			"enc-no-key": {ID: "enc-no-key", ClientMetadata: directory.ClientMetadata{UserinfoEncryptedResponseAlg: "ECDH-ES", JWKS: sigOnly}},
 		}},
 		signer: &fakeSigner{},
 		encr:   &fakeEncrypter{},

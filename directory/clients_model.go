@@ -1,0 +1,196 @@
+package directory
+
+import (
+	"slices"
+	"time"
+)
+
+// Client authentication methods (RFC 7591 §2, OIDC Core §9), grant types
+// and ID token signing algorithms a client may register.
+var (
+	AuthMethods     = []string{"client_secret_basic", "client_secret_post", "none", "private_key_jwt"}
+	GrantTypes      = []string{"authorization_code", "refresh_token", "client_credentials"}
+	IDTokenSignAlgs = []string{"RS256", "PS256", "ES256", "EdDSA"}
+	// ResponseTypes a client may register (RFC 7591 §2): the code flow
+	// only.
+	ResponseTypes = []string{"code"}
+	// RequestObjectSigningAlgs a client may register for its request
+	// objects, and the node accepts from a client that registered none
+	// of them (OIDC Dynamic Client Registration §2); "none" is unsigned.
+	RequestObjectSigningAlgs = []string{"RS256", "PS256", "ES256", "EdDSA", "none"}
+	// EncryptionAlgs and EncryptionEncs are the JWE key management and
+	// content algorithms for encrypted ID tokens and userinfo responses
+	// (and request objects encrypted to us, when we have keys for them).
+	EncryptionAlgs = []string{"RSA-OAEP", "RSA-OAEP-256", "ECDH-ES", "ECDH-ES+A128KW", "ECDH-ES+A256KW"}
+	EncryptionEncs = []string{"A128GCM", "A256GCM", "A128CBC-HS256"}
+	// TokenEndpointAuthSigningAlgs are the JWS algorithms accepted for
+	// private_key_jwt client assertions (discovery's
+	// token_endpoint_auth_signing_alg_values_supported); a client may pin
+	// one with token_endpoint_auth_signing_alg.
+	TokenEndpointAuthSigningAlgs = []string{"RS256", "PS256", "ES256", "EdDSA"}
+)
+
+// DefaultEncryptionEnc is the content encryption when a client names only
+// the key algorithm (OIDC Dynamic Client Registration §2).
+const DefaultEncryptionEnc = "A128CBC-HS256"
+
+// DefaultIDTokenAlg is the ID token algorithm when a client names none
+// (OIDC Dynamic Client Registration §2: RS256 is the default).
+const DefaultIDTokenAlg = "RS256"
+
+// Limits on client registrations, so a record stays small.
+const (
+	MaxClientIDLen   = 128
+	MinSecretLen     = 32
+	MaxSecretLen     = 512
+	maxClientNameLen = 256
+	maxURIs          = 64
+	maxJWKSLen       = 64 * 1024
+	minRSABits       = 2048
+)
+
+// ClientMetadata is a client's registration metadata under its RFC 7591
+// §2 names (and those of OIDC Dynamic Client Registration §2, RFC 9101
+// §10.5 and RFC 9126 §6; skip_consent and require_pkce are Authrim's).
+// It is the one shape of that metadata: the directory record (Client),
+// the input of CreateClient and NewStaticClient (NewClient), a
+// registration request, the admin API's request and view, and a static
+// client in config.yaml (node.ClientConfig, through the yaml tags) all
+// embed it, and ValidateClient is its one rule set. Empty fields mean
+// "not used" or the default.
+type ClientMetadata struct {
+	// Name is shown to users on the consent page.
+	Name string `json:"client_name,omitempty" yaml:"client_name"`
+	// RedirectURIs are where /authorize may send the user back, matched
+	// exactly (CheckRedirectURI has the rules).
+	RedirectURIs []string `json:"redirect_uris,omitempty" yaml:"redirect_uris"`
+	// PostLogoutRedirectURIs are where logout may send the user back.
+	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris,omitempty" yaml:"post_logout_redirect_uris"`
+	// AuthMethod is how the client authenticates at the token endpoint:
+	// one of AuthMethods.
+	AuthMethod string `json:"token_endpoint_auth_method" yaml:"token_endpoint_auth_method"`
+	// GrantTypes are the grants the client may use (GrantTypes).
+	GrantTypes []string `json:"grant_types" yaml:"grant_types"`
+	// ResponseTypes: only "code"; left out it is [code] for a client
+	// with the authorization_code grant (RFC 7591 §2).
+	ResponseTypes []string `json:"response_types,omitempty" yaml:"response_types"`
+	// IDTokenSignedResponseAlg is the ID token's JWS algorithm; empty
+	// means DefaultIDTokenAlg.
+	IDTokenSignedResponseAlg string `json:"id_token_signed_response_alg" yaml:"id_token_signed_response_alg"`
+	// JWKS is the client's public key set, inline.
+	JWKS JWKS `json:"jwks,omitempty" yaml:"jwks"`
+	// JWKSURI is where the client publishes its keys (https); a client
+	// has jwks or jwks_uri, never both (RFC 7591 §2).
+	JWKSURI string `json:"jwks_uri,omitempty" yaml:"jwks_uri"`
+	// SkipConsent marks a first-party client whose users are not asked
+	// (never through /register).
+	SkipConsent bool `json:"skip_consent,omitempty" yaml:"skip_consent"`
+	// RequestURIs are the request_uri values the client may send (https);
+	// only these are fetched.
+	RequestURIs []string `json:"request_uris,omitempty" yaml:"request_uris"`
+	// ApplicationType is "web" (default) or "native".
+	ApplicationType string `json:"application_type,omitempty" yaml:"application_type"`
+	// RequestObjectSigningAlg, when set, is the only alg accepted for the
+	// client's request objects; empty accepts any of
+	// RequestObjectSigningAlgs, unsigned ones included unless the node
+	// requires signed objects.
+	RequestObjectSigningAlg    string `json:"request_object_signing_alg,omitempty" yaml:"request_object_signing_alg"`
+	RequestObjectEncryptionAlg string `json:"request_object_encryption_alg,omitempty" yaml:"request_object_encryption_alg"`
+	RequestObjectEncryptionEnc string `json:"request_object_encryption_enc,omitempty" yaml:"request_object_encryption_enc"`
+	// RequirePAR: authorization requests only through /par.
+	RequirePAR bool `json:"require_pushed_authorization_requests,omitempty" yaml:"require_pushed_authorization_requests"`
+	// TokenEndpointAuthSigningAlg, when set, is the only alg accepted
+	// for the client's private_key_jwt assertions (OIDC Dynamic Client
+	// Registration §2).
+	TokenEndpointAuthSigningAlg string `json:"token_endpoint_auth_signing_alg,omitempty" yaml:"token_endpoint_auth_signing_alg"`
+	// RequirePKCE: authorization requests must carry an S256
+	// code_challenge. Unset means true (RFC 9700 §2.1.1); only a
+	// confidential client may turn it off (a legacy RP without PKCE),
+	// and still gets PKCE checked when it sends a challenge.
+	RequirePKCE                  *bool  `json:"require_pkce,omitempty" yaml:"require_pkce"`
+	IDTokenEncryptedResponseAlg  string `json:"id_token_encrypted_response_alg,omitempty" yaml:"id_token_encrypted_response_alg"`
+	IDTokenEncryptedResponseEnc  string `json:"id_token_encrypted_response_enc,omitempty" yaml:"id_token_encrypted_response_enc"`
+	UserinfoSignedResponseAlg    string `json:"userinfo_signed_response_alg,omitempty" yaml:"userinfo_signed_response_alg"`
+	UserinfoEncryptedResponseAlg string `json:"userinfo_encrypted_response_alg,omitempty" yaml:"userinfo_encrypted_response_alg"`
+	UserinfoEncryptedResponseEnc string `json:"userinfo_encrypted_response_enc,omitempty" yaml:"userinfo_encrypted_response_enc"`
+}
+
+// Client is a registered client (relying party). Stored clients are
+// created through CreateClient; static ones come from config.yaml through
+// NewStaticClient. SecretHash is a hash of the client secret; front ends
+// must not show it.
+type Client struct {
+	ID         string `json:"client_id"`
+	SecretHash string `json:"secret_hash,omitempty"`
+	ClientMetadata
+	// RegistrationTokenHash is the hash of the RFC 7592 registration
+	// access token of a client registered through /register.
+	RegistrationTokenHash string `json:"registration_token_hash,omitempty"`
+	// Static is true for clients from config.yaml (never stored).
+	Static  bool      `json:"static,omitempty"`
+	Created time.Time `json:"created"`
+}
+
+// NewClient is the input of CreateClient and NewStaticClient. Empty ID:
+// one is generated. Empty Secret with a client_secret_* method: one is
+// generated. Empty IDTokenSignedResponseAlg: DefaultIDTokenAlg.
+type NewClient struct {
+	ID     string
+	Secret string
+	ClientMetadata
+}
+
+// PKCERequired tells whether the client's authorization requests need a
+// code_challenge: always, unless a confidential client opted out.
+func (m ClientMetadata) PKCERequired() bool { return m.RequirePKCE == nil || *m.RequirePKCE }
+
+// WithDefaults is m as it applies: the defaults of the fields left out
+// filled in (ID token alg, response types, encryption encs, require_pkce)
+// and jwks compacted. Records are stored this way, so the record and
+// every view of it say what applies; views of records stored before a
+// field existed use it too. The slices are fresh copies.
+func (m ClientMetadata) WithDefaults() ClientMetadata {
+	m = m.clone()
+	if m.IDTokenSignedResponseAlg == "" {
+		m.IDTokenSignedResponseAlg = DefaultIDTokenAlg
+	}
+	if len(m.ResponseTypes) == 0 && slices.Contains(m.GrantTypes, "authorization_code") {
+		m.ResponseTypes = []string{"code"}
+	}
+	m.JWKS = m.JWKS.compacted()
+	// A fresh pointer, never shared with the caller's input.
+	required := m.PKCERequired()
+	m.RequirePKCE = &required
+	if m.IDTokenEncryptedResponseAlg != "" && m.IDTokenEncryptedResponseEnc == "" {
+		m.IDTokenEncryptedResponseEnc = DefaultEncryptionEnc
+	}
+	if m.UserinfoEncryptedResponseAlg != "" && m.UserinfoEncryptedResponseEnc == "" {
+		m.UserinfoEncryptedResponseEnc = DefaultEncryptionEnc
+	}
+	if m.RequestObjectEncryptionAlg != "" && m.RequestObjectEncryptionEnc == "" {
+		m.RequestObjectEncryptionEnc = DefaultEncryptionEnc
+	}
+	return m
+}
+
+// clone copies the slices (and the require_pkce pointer) so the copy
+// shares nothing with m.
+func (m ClientMetadata) clone() ClientMetadata {
+	m.RedirectURIs = slices.Clone(m.RedirectURIs)
+	m.PostLogoutRedirectURIs = slices.Clone(m.PostLogoutRedirectURIs)
+	m.GrantTypes = slices.Clone(m.GrantTypes)
+	m.ResponseTypes = slices.Clone(m.ResponseTypes)
+	m.JWKS = slices.Clone(m.JWKS)
+	m.RequestURIs = slices.Clone(m.RequestURIs)
+	if m.RequirePKCE != nil {
+		v := *m.RequirePKCE
+		m.RequirePKCE = &v
+	}
+	return m
+}
+
+// cloneClient copies the slices so callers cannot change the static set.
+func cloneClient(c Client) Client {
+	c.ClientMetadata = c.ClientMetadata.clone()
+	return c
+}
