@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"authrim/config"
 	"authrim/loadtest"
 )
 
@@ -69,7 +70,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	target := fs.String("target", "", "")
 	targetMetrics := fs.String("target-metrics", "", "")
 	adminToken := fs.String("admin-token", os.Getenv("AUTHRIM_ADMIN_TOKEN"), "")
-	config := fs.String("config", "", "")
+	configFile := fs.String("config", "", "")
 	endpoints := fs.String("endpoints", "all", "")
 	conc := fs.Int("concurrency", 16, "")
 	warmup := fs.Duration("warmup", 2*time.Second, "")
@@ -129,7 +130,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usageError{msg: "bench: --scale: " + err.Error()}
 	}
 	o := loadtest.Options{
-		ConfigFile: *config, Topologies: topologies, ClusterSessions: *clusterSessions, Concurrency: *conc, Warmup: *warmup, Duration: *duration,
+		ConfigFile: *configFile, Topologies: topologies, ClusterSessions: *clusterSessions, Concurrency: *conc, Warmup: *warmup, Duration: *duration,
 		Runs: *runs, MaxOtherLoad: *maxOther, Retries: *retries, Scale: sizes, ScaleActive: *scaleActive, Users: *users, RevokeFamilies: *revoke, Dir: *dir, Bin: *bin,
 		Target: *target, TargetMetrics: *targetMetrics, AdminToken: *adminToken,
 	}
@@ -150,7 +151,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	// The nodes run with this config: read it once here so that a bad
 	// file fails before any node starts, and to report the argon2 cost.
-	cfg, err := loadConfig(*config, nil)
+	cfg, err := config.Load(*configFile, nil)
 	if err != nil {
 		return err
 	}

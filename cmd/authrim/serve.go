@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 
+	"authrim/config"
 	"authrim/http/discovery"
 	"authrim/node"
 )
@@ -27,7 +28,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(pos) > 0 {
 		return usageError{msg: "serve takes no arguments"}
 	}
-	cfg, err := loadConfig(*path, os.Environ())
+	cfg, err := config.Load(*path, os.Environ())
 	if err != nil {
 		return err
 	}
