@@ -90,6 +90,7 @@ func (a *Admin) Name() string { return "management" }
 func (a *Admin) Routes() []router.Route {
 	rs := []router.Route{
 		{Method: http.MethodGet, Path: "/admin/keys", Handler: a.listKeys},
+		{Method: http.MethodGet, Path: "/admin/keys/:kid", Handler: a.showKey},
 		{Method: http.MethodPost, Path: "/admin/keys/rotate", Handler: a.rotateKeys},
 		{Method: http.MethodPost, Path: "/admin/keys/:kid/revoke", Handler: a.revokeKey},
 	}
