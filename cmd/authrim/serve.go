@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,22 +12,36 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/spf13/cobra"
+
 	"authrim/config"
 	"authrim/http/discovery"
 	"authrim/node"
 )
 
-func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	path := fs.String("config", os.Getenv("AUTHRIM_CONFIG"), "config file (YAML)")
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		return err
+func serveCmd(std *cli) *cobra.Command {
+	var configFile string
+	cmd := &cobra.Command{
+		Use:   "serve [--config FILE]",
+		Short: "Run a node",
+		Long: `Run a node. The configuration is the built-in defaults, then the YAML file
+(--config, else $AUTHRIM_CONFIG), then AUTHRIM_* environment variables
+(config.yaml documents every key). Unknown keys and invalid values stop the
+start with one message listing every problem.`,
+		Args: nArgs(0, "serve takes no arguments"),
 	}
-	if len(pos) > 0 {
-		return usageError{msg: "serve takes no arguments"}
+	cmd.Flags().StringVar(&configFile, "config", "", "config file, YAML (default $AUTHRIM_CONFIG)")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if !cmd.Flags().Changed("config") {
+			configFile = os.Getenv("AUTHRIM_CONFIG")
+		}
+		return serve(cmd.Context(), configFile, std.stdout, std.stderr)
 	}
-	cfg, err := config.Load(*path, os.Environ())
+	return cmd
+}
+
+func serve(ctx context.Context, path string, stdout, stderr io.Writer) error {
+	cfg, err := config.Load(path, os.Environ())
 	if err != nil {
 		return err
 	}
