@@ -1,6 +1,7 @@
 package node_test
 
 import (
+	"context"
 	"crypto"
 	"encoding/json"
 	"net/http"
@@ -114,5 +115,47 @@ func TestAdminShowKey(t *testing.T) {
 	}
 	if st, _ := admin(t, o.n, "GET", "/admin/keys/"+url.PathEscape(list.Keys[0].Kid), "", ""); st != 401 {
 		t.Fatalf("without the token: %d", st)
+	}
+}
+
+// TestDemoOnlyOnLoopback: demo mode, which prints a password and serves
+// a client on the issuer, is refused for a node reachable from elsewhere
+// or part of a cluster.
+func TestDemoOnlyOnLoopback(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		adjust func(*node.Config)
+		want   string
+	}{
+		{"loopback", func(*node.Config) {}, ""},
+		{"localhost", func(c *node.Config) { c.HTTP.Listen = "localhost:8080" }, ""},
+		{"IPv6 loopback", func(c *node.Config) { c.HTTP.Listen = "[::1]:8080"; c.Issuer = "http://[::1]:8080" }, ""},
+		{"every interface", func(c *node.Config) { c.HTTP.Listen = ":8080" }, "http.listen"},
+		{"a LAN address", func(c *node.Config) { c.HTTP.Listen = "192.0.2.10:8080" }, "http.listen"},
+		{"public issuer", func(c *node.Config) { c.Issuer = "https://id.example.com" }, "issuer"},
+		{"cluster", func(c *node.Config) { c.Cluster.Peers = []string{"node2@127.0.0.1:7001"} }, "single node"},
+		{"etcd", func(c *node.Config) { c.Storage.Backend = node.BackendEtcd }, "single node"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := node.Default()
+			tc.adjust(&cfg)
+			err := node.CheckDemo(cfg)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want an error about %s", err, tc.want)
+			}
+		})
+	}
+	// node.Start checks too, whoever calls it.
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	cfg.HTTP.Listen = "0.0.0.0:0"
+	if _, err := node.Start(context.Background(), cfg, node.Options{Demo: true}); err == nil || !strings.Contains(err.Error(), "--demo refused") {
+		t.Fatalf("a demo node on every interface started: %v", err)
 	}
 }

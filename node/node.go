@@ -48,6 +48,10 @@ type Options struct {
 	// SweepInterval is how often expired records are swept from the
 	// store (see Sweep); 0 means DefaultSweepInterval.
 	SweepInterval time.Duration
+	// Demo seeds a demo user and client and serves the demo app at /demo
+	// (authrim serve --demo; see CheckDemo and Node.Demo). Never for
+	// production.
+	Demo bool
 }
 
 // Node is a running node.
@@ -78,6 +82,7 @@ type Node struct {
 	routes        *router.Table
 	now           func() time.Time
 	sweeper       *sweeper
+	demo          *DemoAccount // with Options.Demo
 }
 
 // Start brings a node up: store, actors, keys, then the HTTP listener. It
@@ -248,6 +253,13 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 	fronts, err := n.frontEnds(now)
 	if err != nil {
 		return nil, err
+	}
+	if opts.Demo {
+		d, err := n.startDemo(ctx)
+		if err != nil {
+			return nil, err
+		}
+		fronts = append(fronts, d)
 	}
 	table, err := n.routeTable(fronts)
 	if err != nil {
