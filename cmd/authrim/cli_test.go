@@ -73,6 +73,11 @@ func TestHelpCompletionAndExitCodes(t *testing.T) {
 		{"completion bash", []string{"completion", "bash"}, 0, []string{"bash completion"}, nil},
 		{"completion zsh", []string{"completion", "zsh"}, 0, []string{"#compdef authrim"}, nil},
 		{"completion fish", []string{"completion", "fish"}, 0, []string{"complete -c authrim"}, nil},
+		// What the scripts ask: subcommands, flags, and no file names
+		// for a USER (directive 4: no file completion).
+		{"complete a subcommand", []string{"__complete", "users", "s"}, 0, []string{"set-password\t", "show\t", ":4"}, nil},
+		{"complete a flag", []string{"__complete", "users", "set-password", "alice", "--pass"}, 0, []string{"--password-stdin\t"}, nil},
+		{"complete a USER", []string{"__complete", "users", "show", ""}, 0, []string{":4"}, nil},
 		{"no command", nil, 2, nil, []string{"no command given", "Usage:"}},
 		{"unknown command", []string{"userz"}, 2, nil, []string{`unknown command "userz" (did you mean users?)`}},
 		{"users alone", []string{"users"}, 2, nil, []string{"users needs a subcommand"}},

@@ -104,7 +104,20 @@ func newRoot(std *cli) *cobra.Command {
 		clusterCmd(std),
 		benchCmd(std),
 	)
+	noFileArgs(root)
 	return root
+}
+
+// noFileArgs tells shell completion that no command's arguments are
+// files (they are users, clients, KIDs, member names), so the shell does
+// not offer them; flags that take files (--config, --out) still do.
+func noFileArgs(cmd *cobra.Command) {
+	if cmd.ValidArgsFunction == nil {
+		cmd.ValidArgsFunction = cobra.NoFileCompletions
+	}
+	for _, c := range cmd.Commands() {
+		noFileArgs(c)
+	}
 }
 
 // groupRun is the run of a command that only groups others: called
