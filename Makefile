@@ -3,7 +3,7 @@ GO      ?= go
 BIN     ?= bin/authrim
 CONFIG  ?= config.yaml
 
-.PHONY: all build run test test-short bench microbench cluster generate lint clean
+.PHONY: all build run demo test test-short bench microbench cluster generate lint clean
 
 all: build
 
@@ -14,6 +14,14 @@ build:
 # generated on first start, issuer http://localhost:8080.
 run: build
 	./$(BIN) serve --config $(CONFIG)
+
+# The first five minutes: a node with a demo user, a demo client and a
+# demo app at http://localhost:8080/demo that signs in and shows the ID
+# token and userinfo. It prints the demo user's password. Its data lives
+# in ./data-demo, apart from make run's ./data (a demo user with a printed
+# password has no place in a real store).
+demo: build
+	AUTHRIM_STORAGE_DIR=./data-demo AUTHRIM_KEYS_KEK_FILE=./data-demo/kek ./$(BIN) serve --demo
 
 # All tests, with the race detector. CI (.ci/run) calls exactly this.
 # The three-process cluster tests run after the others, on their own: they

@@ -3,6 +3,6 @@
 // alone), spawns the KeyManager grain kind and the node-local Crypto pool,
 // and serves the HTTP front ends the node's roles name.
 //
-// Only cmd/authrim reads config files; this package takes a Config value
+// Only package config reads config files; this package takes a Config value
 // and never reads the environment.
 package node

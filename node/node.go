@@ -44,6 +44,10 @@ type Options struct {
 	// SweepInterval is how often expired records are swept from the
 	// store (see Sweep); 0 means DefaultSweepInterval.
 	SweepInterval time.Duration
+	// Demo seeds a demo user and client and serves the demo app at /demo
+	// (authrim serve --demo; see CheckDemo and Node.Demo). Never for
+	// production.
+	Demo bool
 }
 
 // Node is a running node.
@@ -80,6 +84,7 @@ type Node struct {
 	// undo are the steps that undo a start, in the order they were
 	// done (close runs them backwards).
 	undo []func()
+	demo *DemoAccount // with Options.Demo
 }
 
 // Start brings a node up in stages (start.go): store, directory, actors,

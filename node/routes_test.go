@@ -20,10 +20,11 @@ const (
 )
 
 // TestRouteTableDoc: docs/ARCHITECTURE.md lists exactly the routes a node
-// with every role and the admin API serves, with their rate-limit
-// profiles, CORS and admin flags (the route table is the one source).
+// with every role, the admin API and demo mode serves, with their
+// rate-limit profiles, CORS and admin flags (the route table is the one
+// source).
 func TestRouteTableDoc(t *testing.T) {
-	o := startOPWith(t, func(c *node.Config) { c.Admin.Token = adminToken })
+	o := startOPFull(t, func(c *node.Config) { c.Admin.Token = adminToken }, func(o *node.Options) { o.Demo = true })
 	var b strings.Builder
 	b.WriteString(routesBegin + "\n\n| method | path | package | handler | grain operations | rate limit | CORS | admin |\n|---|---|---|---|---|---|---|---|\n")
 	for _, e := range o.n.Routes() {

@@ -192,11 +192,18 @@ func (n *Node) startKeys(ctx context.Context) error {
 
 // startHTTP builds the front ends and their route table and opens the
 // listeners: metrics and admin (operators), then the public one.
-func (n *Node) startHTTP(context.Context) error {
+func (n *Node) startHTTP(ctx context.Context) error {
 	cfg := n.cfg
 	fronts, err := n.frontEnds(n.now)
 	if err != nil {
 		return err
+	}
+	if n.opts.Demo {
+		d, err := n.startDemo(ctx)
+		if err != nil {
+			return err
+		}
+		fronts = append(fronts, d)
 	}
 	table, err := n.routeTable(fronts)
 	if err != nil {

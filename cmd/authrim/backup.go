@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"mime"
@@ -14,6 +13,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/spf13/cobra"
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 
@@ -35,28 +35,37 @@ Copy it into place before starting the node.`
 // checked to be a bbolt database holding the keys bucket, and only then
 // renamed to OUT, so OUT is always either absent, the previous file, or a
 // complete backup.
-func backupCmd(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("backup", flag.ContinueOnError)
-	client := adminFlags(fs)
-	out := fs.String("out", "", "file to write the backup to (mode 0600)")
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		return err
+func backupCmd(std *cli) *cobra.Command {
+	var out string
+	cmd := &cobra.Command{
+		Use:   "backup --out FILE",
+		Short: "Download a consistent snapshot of a running node's database (admin API)",
+		Long: `Download a consistent snapshot of a running node's database (GET
+/admin/backup) into FILE (mode 0600). The file is checked to be a complete
+bbolt database before it replaces FILE. The KEK file (keys.kek_file) is not
+in the backup: keep it too, apart.`,
+		Args: nArgs(0, "backup takes no arguments (use --out FILE)"),
 	}
-	if len(pos) != 0 {
-		return usageError{msg: "backup takes no arguments (use --out FILE)"}
+	client := adminFlags(cmd)
+	cmd.Flags().StringVar(&out, "out", "", "file to write the backup to (mode 0600)")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if out == "" {
+			return usageError{msg: "backup needs --out FILE"}
+		}
+		return backup(cmd.Context(), client, out, std.stdout)
 	}
-	if *out == "" {
-		return usageError{msg: "backup needs --out FILE"}
-	}
+	return cmd
+}
+
+func backup(ctx context.Context, client *adminClient, out string, stdout io.Writer) error {
 	if _, err := client.newRequest(ctx, http.MethodGet, management.BackupPath, nil); err != nil {
 		return err // no token, or plaintext across a network
 	}
-	if fi, err := os.Stat(*out); err == nil && fi.IsDir() {
-		return fmt.Errorf("backup: %s is a directory", *out)
+	if fi, err := os.Stat(out); err == nil && fi.IsDir() {
+		return fmt.Errorf("backup: %s is a directory", out)
 	}
 
-	tmp := *out + ".tmp"
+	tmp := out + ".tmp"
 	n, err := download(ctx, client, tmp)
 	if err != nil {
 		_ = os.Remove(tmp)
@@ -67,14 +76,14 @@ func backupCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		_ = os.Remove(tmp)
 		return fmt.Errorf("backup: the downloaded file is not a usable backup: %w", err)
 	}
-	if err := os.Rename(tmp, *out); err != nil {
+	if err := os.Rename(tmp, out); err != nil {
 		_ = os.Remove(tmp)
 		return fmt.Errorf("backup: %w", err)
 	}
-	if err := syncDir(filepath.Dir(*out)); err != nil {
+	if err := syncDir(filepath.Dir(out)); err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
-	fmt.Fprintf(stdout, "wrote %s (%d bytes: %s)\n", *out, n, info)
+	fmt.Fprintf(stdout, "wrote %s (%d bytes: %s)\n", out, n, info)
 	fmt.Fprintln(stdout, "Keep the KEK file (keys.kek_file) too: a restore needs the same one.")
 	return nil
 }
@@ -133,34 +142,39 @@ func download(ctx context.Context, c *adminClient, path string) (int64, error) {
 // not running. The copy goes to a temporary file in DIR, is synced and
 // checked, and is renamed over authrim.db; a database it replaces (only
 // with --force) is kept as authrim.db.replaced-TIMESTAMP.
-func restoreCmd(args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("restore", flag.ContinueOnError)
-	from := fs.String("from", "", "backup file written by `authrim backup`")
-	dir := fs.String("data", "", "the node's storage.dir")
-	force := fs.Bool("force", false, "replace an existing database (the node must be stopped)")
-	pos, err := parseArgs(fs, args)
+func restoreCmd(std *cli) *cobra.Command {
+	var from, dir string
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "restore --from FILE --data DIR [--force]",
+		Short: "Put a backup in place as DIR/authrim.db (node stopped; needs the same KEK file)",
+		Args:  nArgs(0, "restore takes no arguments (use --from FILE --data DIR)"),
+	}
+	cmd.Flags().StringVar(&from, "from", "", "backup file written by `authrim backup`")
+	cmd.Flags().StringVar(&dir, "data", "", "the node's storage.dir")
+	cmd.Flags().BoolVar(&force, "force", false, "replace an existing database (the node must be stopped)")
+	cmd.RunE = func(*cobra.Command, []string) error {
+		if from == "" || dir == "" {
+			return usageError{msg: "restore needs --from FILE and --data DIR"}
+		}
+		return restore(from, dir, force, std.stdout)
+	}
+	return cmd
+}
+
+func restore(from, dir string, force bool, stdout io.Writer) error {
+	info, err := checkSnapshot(from)
 	if err != nil {
-		return err
-	}
-	if len(pos) != 0 {
-		return usageError{msg: "restore takes no arguments (use --from FILE --data DIR)"}
-	}
-	if *from == "" || *dir == "" {
-		return usageError{msg: "restore needs --from FILE and --data DIR"}
+		return fmt.Errorf("restore: %s is not a usable backup: %w", from, err)
 	}
 
-	info, err := checkSnapshot(*from)
-	if err != nil {
-		return fmt.Errorf("restore: %s is not a usable backup: %w", *from, err)
-	}
-
-	target := filepath.Join(*dir, bbolt.FileName)
+	target := filepath.Join(dir, bbolt.FileName)
 	replaced := ""
 	switch fi, err := os.Stat(target); {
 	case err == nil && fi.IsDir():
 		return fmt.Errorf("restore: %s is a directory", target)
 	case err == nil:
-		if !*force {
+		if !force {
 			return fmt.Errorf("restore: %s already exists; stop the node and pass --force to replace it", target)
 		}
 		if err := checkNotInUse(target); err != nil {
@@ -172,16 +186,16 @@ func restoreCmd(args []string, stdout io.Writer) error {
 		return fmt.Errorf("restore: %w", err)
 	}
 
-	if err := os.MkdirAll(*dir, 0o700); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
-	tmp, err := copyInto(*dir, *from)
+	tmp, err := copyInto(dir, from)
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp) // gone after the rename; cleans up on failure
 	if _, err := checkSnapshot(tmp); err != nil {
-		return fmt.Errorf("restore: the copy in %s does not check: %w", *dir, err)
+		return fmt.Errorf("restore: the copy in %s does not check: %w", dir, err)
 	}
 	if replaced != "" {
 		// A hard link keeps the old file without a moment where
@@ -194,10 +208,10 @@ func restoreCmd(args []string, stdout io.Writer) error {
 	if err := os.Rename(tmp, target); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
-	if err := syncDir(*dir); err != nil {
+	if err := syncDir(dir); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
-	fmt.Fprintf(stdout, "restored %s to %s (%s)\n", *from, target, info)
+	fmt.Fprintf(stdout, "restored %s to %s (%s)\n", from, target, info)
 	if replaced != "" {
 		fmt.Fprintf(stdout, "the previous database is kept as %s\n", replaced)
 	}

@@ -201,7 +201,7 @@ func TestBackupAndRestore(t *testing.T) {
 
 	// State through the admin API: a user and a registered client.
 	var out bytes.Buffer
-	if err := usersCmd(ctx, append([]string{"add", "--username", "alice", "--password", backupPassword, "--name", "Alice"}, conn...), strings.NewReader(""), &out); err != nil {
+	if err := usersRun(ctx, append([]string{"add", "--username", "alice", "--password", backupPassword, "--name", "Alice"}, conn...), strings.NewReader(""), &out); err != nil {
 		t.Fatalf("users add: %v", err)
 	}
 	m := regexp.MustCompile(`\(sub ([^)]+)\)`).FindStringSubmatch(out.String())
@@ -210,7 +210,7 @@ func TestBackupAndRestore(t *testing.T) {
 	}
 	sub := m[1]
 	out.Reset()
-	if err := clientsCmd(ctx, append([]string{"add", "--id", "backup-rp", "--auth-method", "client_secret_basic",
+	if err := clientsRun(ctx, append([]string{"add", "--id", "backup-rp", "--auth-method", "client_secret_basic",
 		"--redirect-uri", backupRedirect, "--grant-types", "authorization_code"}, conn...), &out); err != nil {
 		t.Fatalf("clients add: %v", err)
 	}
@@ -232,7 +232,7 @@ func TestBackupAndRestore(t *testing.T) {
 	backupDir := t.TempDir()
 	file := filepath.Join(backupDir, "authrim-backup.db")
 	out.Reset()
-	if err := backupCmd(ctx, append([]string{"--out", file}, conn...), &out); err != nil {
+	if err := backupRun(ctx, append([]string{"--out", file}, conn...), &out); err != nil {
 		t.Fatalf("backup: %v", err)
 	}
 	if !strings.Contains(out.String(), "wrote "+file) || !strings.Contains(out.String(), "1 users, 1 registered clients") {
@@ -249,7 +249,7 @@ func TestBackupAndRestore(t *testing.T) {
 	// Restore into a fresh directory, with the KEK copied next to it.
 	dir2 := filepath.Join(t.TempDir(), "restored")
 	out.Reset()
-	if err := restoreCmd([]string{"--from", file, "--data", dir2}, &out); err != nil {
+	if err := restoreRun([]string{"--from", file, "--data", dir2}, &out); err != nil {
 		t.Fatalf("restore: %v", err)
 	}
 	if !strings.Contains(out.String(), "same KEK file") {
@@ -294,17 +294,17 @@ func TestBackupAndRestore(t *testing.T) {
 
 	// The restored directory is now a node's: a second restore refuses
 	// without --force, and with --force while the node holds the file.
-	err = restoreCmd([]string{"--from", file, "--data", dir2}, io.Discard)
+	err = restoreRun([]string{"--from", file, "--data", dir2}, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "already exists") {
 		t.Errorf("restore over an existing database: %v", err)
 	}
-	err = restoreCmd([]string{"--from", file, "--data", dir2, "--force"}, io.Discard)
+	err = restoreRun([]string{"--from", file, "--data", dir2, "--force"}, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "in use") {
 		t.Errorf("restore under a running node: %v", err)
 	}
 	b.stop()
 	out.Reset()
-	if err := restoreCmd([]string{"--from", file, "--data", dir2, "--force"}, &out); err != nil {
+	if err := restoreRun([]string{"--from", file, "--data", dir2, "--force"}, &out); err != nil {
 		t.Fatalf("forced restore: %v", err)
 	}
 	kept := regexp.MustCompile(`kept as (\S+)`).FindStringSubmatch(out.String())
@@ -355,7 +355,7 @@ func TestRestoreRefusesBadInput(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			target := filepath.Join(t.TempDir(), "data")
-			err := restoreCmd([]string{"--from", tc.from, "--data", target}, io.Discard)
+			err := restoreRun([]string{"--from", tc.from, "--data", target}, io.Discard)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("got %v, want an error mentioning %q", err, tc.want)
 			}
@@ -375,14 +375,14 @@ func TestRestoreRefusesBadInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	db.Close()
-	if err := restoreCmd([]string{"--from", other, "--data", t.TempDir()}, io.Discard); err == nil || !strings.Contains(err.Error(), `no "keys" bucket`) {
+	if err := restoreRun([]string{"--from", other, "--data", t.TempDir()}, io.Discard); err == nil || !strings.Contains(err.Error(), `no "keys" bucket`) {
 		t.Errorf("foreign bbolt file: %v", err)
 	}
 
 	// The untruncated snapshot is fine: the checks above are about the
 	// damage, not the file.
 	good := write("good.db", snap.Bytes())
-	if err := restoreCmd([]string{"--from", good, "--data", filepath.Join(t.TempDir(), "data")}, io.Discard); err != nil {
+	if err := restoreRun([]string{"--from", good, "--data", filepath.Join(t.TempDir(), "data")}, io.Discard); err != nil {
 		t.Errorf("good snapshot: %v", err)
 	}
 }
@@ -397,7 +397,7 @@ func TestBackupAdminAPIGuards(t *testing.T) {
 		t.Errorf("GET /admin/backup with a wrong token: %d, want 401", code)
 	}
 	file := filepath.Join(t.TempDir(), "b.db")
-	err := backupCmd(ctx, []string{"--out", file, "--server", a.n.URL(), "--admin-token", "wrong-token-0123456789"}, io.Discard)
+	err := backupRun(ctx, []string{"--out", file, "--server", a.n.URL(), "--admin-token", "wrong-token-0123456789"}, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "401") {
 		t.Errorf("backup with a wrong token: %v, want a 401", err)
 	}
@@ -405,10 +405,10 @@ func TestBackupAdminAPIGuards(t *testing.T) {
 		t.Errorf("a refused backup left files: %v", left)
 	}
 	t.Setenv("AUTHRIM_ADMIN_TOKEN", "")
-	if err := backupCmd(ctx, []string{"--out", file, "--server", a.n.URL()}, io.Discard); err == nil || !strings.Contains(err.Error(), "admin token") {
+	if err := backupRun(ctx, []string{"--out", file, "--server", a.n.URL()}, io.Discard); err == nil || !strings.Contains(err.Error(), "admin token") {
 		t.Errorf("backup without a token: %v", err)
 	}
-	if err := backupCmd(ctx, []string{"--server", a.n.URL(), "--admin-token", backupToken}, io.Discard); err == nil || !strings.Contains(err.Error(), "--out") {
+	if err := backupRun(ctx, []string{"--server", a.n.URL(), "--admin-token", backupToken}, io.Discard); err == nil || !strings.Contains(err.Error(), "--out") {
 		t.Errorf("backup without --out: %v", err)
 	}
 

@@ -1,123 +1,302 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
 
 	"authrim/directory"
 	"authrim/http/management"
 )
 
-// stringList is a repeatable flag.
-type stringList []string
+func clientsCmd(std *cli) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "clients",
+		Short: "Register, show, update and delete clients (relying parties)",
+		Long: `Clients of a running node (admin API, /admin/clients), named by their
+client_id. Clients listed in config.yaml (static) are shown but cannot be
+changed here.
 
-func (l *stringList) String() string { return strings.Join(*l, ",") }
-
-func (l *stringList) Set(v string) error {
-	*l = append(*l, v)
-	return nil
+A client secret is shown once, when it is made (add, rotate-secret, or an
+update that switches to a secret method): the node keeps only a hash.`,
+		Args: cobra.ArbitraryArgs,
+		RunE: groupRun,
+	}
+	client := adminFlags(cmd)
+	cmd.AddCommand(
+		clientsAdd(std, client),
+		clientsList(std, client),
+		clientsShow(std, client),
+		clientsUpdate(std, client),
+		clientsRotateSecret(std, client),
+		clientsDelete(std, client),
+	)
+	return cmd
 }
 
-func clientsCmd(ctx context.Context, args []string, stdout io.Writer) error {
-	if len(args) == 0 {
-		return usageError{msg: "clients needs a subcommand: add, list or delete"}
-	}
-	fs := flag.NewFlagSet("clients "+args[0], flag.ContinueOnError)
-	client := adminFlags(fs)
-	switch args[0] {
-	case "add":
-		return clientsAdd(ctx, fs, client, args[1:], stdout)
-	case "list":
-		_, err := positionals(fs, args[1:], 0, "clients list takes no arguments")
-		if err != nil {
-			return err
-		}
-		var out management.ClientsView
-		if err := client.do(ctx, http.MethodGet, "/admin/clients", nil, &out); err != nil {
-			return err
-		}
-		printClients(stdout, out)
-		return nil
-	case "delete":
-		pos, err := positionals(fs, args[1:], 1, "clients delete needs exactly one client ID")
-		if err != nil {
-			return err
-		}
-		if err := client.do(ctx, http.MethodDelete, "/admin/clients/"+url.PathEscape(pos[0]), nil, nil); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "deleted client %s\n", pos[0])
-		return nil
-	default:
-		return usageError{msg: fmt.Sprintf("unknown clients subcommand %q", args[0])}
-	}
+// clientFlags are the metadata flags of add and update, with RFC 7591
+// names in the request.
+type clientFlags struct {
+	name, method, grants, alg, jwksFile string
+	redirects, postLogout               []string
+	skipConsent, requirePKCE            bool
 }
 
-func clientsAdd(ctx context.Context, fs *flag.FlagSet, client *adminClient, args []string, stdout io.Writer) error {
-	var redirects, postLogout stringList
-	id := fs.String("id", "", "client_id (default: generated)")
-	name := fs.String("name", "", "client name shown to users")
-	secret := fs.String("secret", "", "client secret, at least 32 characters (default: generated, which is better)")
-	fs.Var(&redirects, "redirect-uri", "redirect URI (repeatable)")
-	fs.Var(&postLogout, "post-logout-redirect-uri", "post-logout redirect URI (repeatable)")
-	method := fs.String("auth-method", "", "token endpoint auth method: client_secret_basic, client_secret_post, none or private_key_jwt (required)")
-	grants := fs.String("grant-types", "", "comma-separated: authorization_code, refresh_token, client_credentials (required)")
-	skipConsent := fs.Bool("skip-consent", false, "first-party client: do not ask users for consent")
-	alg := fs.String("id-token-alg", "", "ID token signing algorithm (default RS256)")
-	jwksFile := fs.String("jwks-file", "", "file holding the client's public JWK set (private_key_jwt)")
-	requirePKCE := fs.Bool("require-pkce", true, "authorization requests must use PKCE (S256); --require-pkce=false only for a confidential legacy client")
-	_, err := positionals(fs, args, 0, "clients add takes flags only")
-	if err != nil {
-		return err
+func addClientFlags(cmd *cobra.Command, update bool) *clientFlags {
+	c := &clientFlags{}
+	f := cmd.Flags()
+	list := "repeatable"
+	if update {
+		list = "repeatable; replaces the list"
 	}
-	if *method == "" {
-		return usageError{msg: "clients add needs --auth-method"}
-	}
-	if strings.TrimSpace(*grants) == "" {
-		return usageError{msg: "clients add needs --grant-types"}
-	}
-	body := management.NewClientRequest{ClientID: *id, ClientSecret: *secret, ClientMetadata: directory.ClientMetadata{
-		Name:                     *name,
-		RedirectURIs:             redirects,
-		PostLogoutRedirectURIs:   postLogout,
-		AuthMethod:               *method,
-		IDTokenSignedResponseAlg: *alg,
-		SkipConsent:              *skipConsent,
-		RequirePKCE:              requirePKCE,
-	}}
-	for _, g := range strings.Split(*grants, ",") {
+	f.StringVar(&c.name, "name", "", "client name shown to users")
+	f.StringArrayVar(&c.redirects, "redirect-uri", nil, "redirect URI ("+list+")")
+	f.StringArrayVar(&c.postLogout, "post-logout-redirect-uri", nil, "post-logout redirect URI ("+list+")")
+	f.StringVar(&c.method, "auth-method", "", "token endpoint auth method: client_secret_basic, client_secret_post, none or private_key_jwt")
+	f.StringVar(&c.grants, "grant-types", "", "comma-separated: authorization_code, refresh_token, client_credentials")
+	f.BoolVar(&c.skipConsent, "skip-consent", false, "first-party client: do not ask users for consent")
+	f.StringVar(&c.alg, "id-token-alg", "", "ID token signing algorithm (default RS256)")
+	f.StringVar(&c.jwksFile, "jwks-file", "", "file holding the client's public JWK set (private_key_jwt)")
+	f.BoolVar(&c.requirePKCE, "require-pkce", true, "authorization requests must use PKCE (S256); --require-pkce=false only for a confidential legacy client")
+	return c
+}
+
+func splitGrants(s string) []string {
+	var out []string
+	for _, g := range strings.Split(s, ",") {
 		if g = strings.TrimSpace(g); g != "" {
-			body.GrantTypes = append(body.GrantTypes, g)
+			out = append(out, g)
 		}
 	}
-	if *jwksFile != "" {
-		b, err := os.ReadFile(*jwksFile)
-		if err != nil {
-			return fmt.Errorf("--jwks-file: %w", err)
+	return out
+}
+
+func readJWKS(path string) (json.RawMessage, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--jwks-file: %w", err)
+	}
+	if !json.Valid(b) {
+		return nil, usageError{msg: "--jwks-file: not JSON"}
+	}
+	return b, nil
+}
+
+func clientsAdd(std *cli, client *adminClient) *cobra.Command {
+	var id, secret string
+	cmd := &cobra.Command{
+		Use:   "add --auth-method M --grant-types a,b [--id ID] [--redirect-uri URI ...] [...]",
+		Short: "Register a client; prints its id and, once, its secret",
+		Example: `  authrim clients add --id my-app --auth-method client_secret_basic \
+      --redirect-uri http://localhost:3000/callback --grant-types authorization_code,refresh_token`,
+		Args: nArgs(0, "clients add takes flags only"),
+	}
+	cmd.Flags().StringVar(&id, "id", "", "client_id (default: generated)")
+	cmd.Flags().StringVar(&secret, "secret", "", "client secret, at least 32 characters (default: generated, which is better)")
+	cf := addClientFlags(cmd, false)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if cf.method == "" {
+			return usageError{msg: "clients add needs --auth-method"}
 		}
-		if !json.Valid(b) {
-			return usageError{msg: "--jwks-file: not JSON"}
+		if strings.TrimSpace(cf.grants) == "" {
+			return usageError{msg: "clients add needs --grant-types"}
 		}
-		body.JWKS = b
+		body := management.NewClientRequest{ClientID: id, ClientSecret: secret, ClientMetadata: directory.ClientMetadata{
+			Name:                     cf.name,
+			RedirectURIs:             cf.redirects,
+			PostLogoutRedirectURIs:   cf.postLogout,
+			AuthMethod:               cf.method,
+			GrantTypes:               splitGrants(cf.grants),
+			IDTokenSignedResponseAlg: cf.alg,
+			SkipConsent:              cf.skipConsent,
+		}}
+		body.RequirePKCE = &cf.requirePKCE
+		if cf.jwksFile != "" {
+			b, err := readJWKS(cf.jwksFile)
+			if err != nil {
+				return err
+			}
+			body.JWKS = directory.JWKS(b)
+		}
+		var out management.ClientView
+		if err := client.do(cmd.Context(), http.MethodPost, "/admin/clients", body, &out); err != nil {
+			return err
+		}
+		printIssued(std.stdout, out)
+		return nil
 	}
-	var out management.ClientView
-	if err := client.do(ctx, http.MethodPost, "/admin/clients", body, &out); err != nil {
-		return err
+	return cmd
+}
+
+// printIssued prints a client's id and the secret this call made, if any.
+func printIssued(w io.Writer, v management.ClientView) {
+	fmt.Fprintf(w, "client_id:     %s\n", v.ClientID)
+	if v.ClientSecret != "" {
+		fmt.Fprintf(w, "client_secret: %s\n", v.ClientSecret)
+		fmt.Fprintln(w, "The secret is shown only this once: authrim keeps just a hash of it.")
 	}
-	fmt.Fprintf(stdout, "client_id:     %s\n", out.ClientID)
-	if out.ClientSecret != "" {
-		fmt.Fprintf(stdout, "client_secret: %s\n", out.ClientSecret)
-		fmt.Fprintln(stdout, "The secret is shown only this once: authrim keeps just a hash of it.")
+}
+
+func clientsList(std *cli, client *adminClient) *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List static (config.yaml) and registered clients",
+		Args:  nArgs(0, "clients list takes no arguments"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var out management.ClientsView
+			if err := client.do(cmd.Context(), http.MethodGet, "/admin/clients", nil, &out); err != nil {
+				return err
+			}
+			printClients(std.stdout, out)
+			return nil
+		},
 	}
-	return nil
+}
+
+func clientsShow(std *cli, client *adminClient) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "show ID",
+		Short: "Show a client's metadata (never its secret)",
+		Args:  nArgs(1, "clients show needs exactly one client ID"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			var out json.RawMessage
+			if err := client.do(cmd.Context(), http.MethodGet, "/admin/clients/"+url.PathEscape(a[0]), nil, &out); err != nil {
+				return err
+			}
+			if asJSON {
+				var v any
+				if err := json.Unmarshal(out, &v); err != nil {
+					return err
+				}
+				return printJSON(std.stdout, v)
+			}
+			return printClient(std.stdout, out)
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the admin API's JSON")
+	return cmd
+}
+
+func clientsUpdate(std *cli, client *adminClient) *cobra.Command {
+	var metadata string
+	cmd := &cobra.Command{
+		Use:   "update ID [flags]",
+		Short: "Change a registered client's metadata (redirect URIs, name, ...)",
+		Long: `Change a registered client's metadata. Only the flags given change; a list
+flag (--redirect-uri) replaces the whole list. --metadata takes any other
+registration metadata as a JSON object, with RFC 7591 names (null resets a
+member). The result is checked like a new client: a refused update changes
+nothing. A switch to a secret method prints a new secret, once.`,
+		Example: `  authrim clients update my-app --redirect-uri https://app.example/cb --redirect-uri http://localhost:3000/callback
+  authrim clients update my-app --metadata '{"userinfo_signed_response_alg":"ES256"}'`,
+		Args: nArgs(1, "clients update needs exactly one client ID"),
+	}
+	cf := addClientFlags(cmd, true)
+	cmd.Flags().StringVar(&metadata, "metadata", "", "more metadata to change, as a JSON object (RFC 7591 names)")
+	cmd.RunE = func(cmd *cobra.Command, a []string) error {
+		patch := map[string]any{}
+		if metadata != "" {
+			dec := json.NewDecoder(strings.NewReader(metadata))
+			if err := dec.Decode(&patch); err != nil || dec.More() || patch == nil {
+				return usageError{msg: "--metadata must be a JSON object"}
+			}
+		}
+		changed := cmd.Flags().Changed
+		set := func(flag, member string, v any) error {
+			if _, dup := patch[member]; dup {
+				return usageError{msg: fmt.Sprintf("%s is given by --%s and in --metadata", member, flag)}
+			}
+			patch[member] = v
+			return nil
+		}
+		for _, f := range []struct {
+			flag, member string
+			value        func() (any, error)
+		}{
+			{"name", "client_name", func() (any, error) { return cf.name, nil }},
+			{"redirect-uri", "redirect_uris", func() (any, error) { return cf.redirects, nil }},
+			{"post-logout-redirect-uri", "post_logout_redirect_uris", func() (any, error) { return cf.postLogout, nil }},
+			{"auth-method", "token_endpoint_auth_method", func() (any, error) { return cf.method, nil }},
+			{"grant-types", "grant_types", func() (any, error) { return splitGrants(cf.grants), nil }},
+			{"skip-consent", "skip_consent", func() (any, error) { return cf.skipConsent, nil }},
+			{"id-token-alg", "id_token_signed_response_alg", func() (any, error) { return cf.alg, nil }},
+			{"require-pkce", "require_pkce", func() (any, error) { return cf.requirePKCE, nil }},
+			{"jwks-file", "jwks", func() (any, error) { return readJWKS(cf.jwksFile) }},
+		} {
+			if !changed(f.flag) {
+				continue
+			}
+			v, err := f.value()
+			if err != nil {
+				return err
+			}
+			if err := set(f.flag, f.member, v); err != nil {
+				return err
+			}
+		}
+		if _, ok := patch["client_secret"]; ok {
+			return usageError{msg: "a client secret is not set by an update: use clients rotate-secret"}
+		}
+		if len(patch) == 0 {
+			return usageError{msg: "clients update needs something to change (flags or --metadata)"}
+		}
+		var out management.ClientView
+		if err := client.do(cmd.Context(), http.MethodPatch, "/admin/clients/"+url.PathEscape(a[0]), patch, &out); err != nil {
+			return err
+		}
+		fmt.Fprintf(std.stdout, "updated client %s\n", out.ClientID)
+		if out.ClientSecret != "" {
+			printIssued(std.stdout, out)
+		}
+		return nil
+	}
+	return cmd
+}
+
+func clientsRotateSecret(std *cli, client *adminClient) *cobra.Command {
+	return &cobra.Command{
+		Use:   "rotate-secret ID",
+		Short: "Give a client a new generated secret, printed once; the old one stops working",
+		Long: `Give a client_secret_basic or client_secret_post client a new generated
+secret (256 bits). It is printed once; the node keeps only its hash, and the
+old secret stops working at once: update the client's configuration right
+after. Tokens already issued stay valid.`,
+		Args: nArgs(1, "clients rotate-secret needs exactly one client ID"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			var out management.ClientView
+			path := "/admin/clients/" + url.PathEscape(a[0]) + "/rotate-secret"
+			if err := client.do(cmd.Context(), http.MethodPost, path, nil, &out); err != nil {
+				return err
+			}
+			printIssued(std.stdout, out)
+			return nil
+		},
+	}
+}
+
+func clientsDelete(std *cli, client *adminClient) *cobra.Command {
+	return &cobra.Command{
+		Use:   "delete ID",
+		Short: "Delete a registered client",
+		Args:  nArgs(1, "clients delete needs exactly one client ID"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			if err := client.do(cmd.Context(), http.MethodDelete, "/admin/clients/"+url.PathEscape(a[0]), nil, nil); err != nil {
+				return err
+			}
+			fmt.Fprintf(std.stdout, "deleted client %s\n", a[0])
+			return nil
+		},
+	}
 }
 
 func printClients(w io.Writer, v management.ClientsView) {
@@ -134,4 +313,57 @@ func printClients(w io.Writer, v management.ClientsView) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.ClientID, name, c.AuthMethod, strings.Join(c.GrantTypes, ","), source)
 	}
 	tw.Flush()
+}
+
+// clientFirst are the members printClient shows first, in this order;
+// the others follow sorted.
+var clientFirst = []string{"client_id", "client_name", "static", "token_endpoint_auth_method", "grant_types",
+	"redirect_uris", "post_logout_redirect_uris", "require_pkce", "skip_consent", "id_token_signed_response_alg"}
+
+// printClient prints every member of a client view that has a value, one
+// per line (the view's fields change with the registration metadata the
+// node supports, so it is walked as JSON rather than typed here).
+func printClient(w io.Writer, raw json.RawMessage) error {
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return err
+	}
+	names := make([]string, 0, len(m))
+	for k := range m {
+		if !slices.Contains(clientFirst, k) {
+			names = append(names, k)
+		}
+	}
+	slices.Sort(names)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, k := range append(slices.Clone(clientFirst), names...) {
+		v, ok := m[k]
+		if !ok || v == nil || v == "" {
+			continue
+		}
+		if n, ok := v.(float64); ok && k == "client_id_issued_at" {
+			fmt.Fprintf(tw, "%s:\t%s\n", k, time.Unix(int64(n), 0).UTC().Format(time.RFC3339))
+			continue
+		}
+		if k == "static" {
+			source := "admin API"
+			if v == true {
+				source = "config.yaml (static: change it there)"
+			}
+			fmt.Fprintf(tw, "source:\t%s\n", source)
+			continue
+		}
+		if list, ok := v.([]any); ok {
+			items := make([]string, len(list))
+			for i, it := range list {
+				items[i] = valueText(it)
+			}
+			v = strings.Join(items, ", ")
+			if len(list) == 0 {
+				v = "-"
+			}
+		}
+		fmt.Fprintf(tw, "%s:\t%s\n", k, valueText(v))
+	}
+	return tw.Flush()
 }

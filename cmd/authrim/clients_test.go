@@ -26,7 +26,7 @@ func TestClientsCmd(t *testing.T) {
 	conn := []string{"--server", srv.URL, "--admin-token", cliToken}
 	run := func(args ...string) (string, error) {
 		var out bytes.Buffer
-		err := clientsCmd(ctx, append(args, conn...), &out)
+		err := clientsRun(ctx, append(args, conn...), &out)
 		return out.String(), err
 	}
 
@@ -148,7 +148,115 @@ func TestClientsCmdUsage(t *testing.T) {
 		{"no admin token", []string{"list", "--server", "http://127.0.0.1:1"}, "admin token"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := clientsCmd(context.Background(), tc.args, io.Discard)
+			err := clientsRun(context.Background(), tc.args, io.Discard)
+			var ue usageError
+			if !errors.As(err, &ue) || !strings.Contains(ue.msg, tc.want) {
+				t.Fatalf("got %v, want a usage error mentioning %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// clients show, update and rotate-secret against the real admin handlers.
+func TestClientsShowUpdateRotate(t *testing.T) {
+	srv, dir := adminServer(t)
+	ctx := context.Background()
+	conn := []string{"--server", srv.URL, "--admin-token", cliToken}
+	run := func(args ...string) (string, error) {
+		var out bytes.Buffer
+		err := clientsRun(ctx, append(args, conn...), &out)
+		return out.String(), err
+	}
+	_, secret, err := dir.CreateClient(ctx, directory.NewClient{ID: "rp-1", ClientMetadata: directory.ClientMetadata{Name: "Relying Party", AuthMethod: "client_secret_basic", GrantTypes: []string{"authorization_code"}, RedirectURIs: []string{"https://rp.example/cb"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	out, err := run("show", "rp-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	flat := strings.Join(strings.Fields(out), " ")
+	for _, want := range []string{"client_id: rp-1", "client_name: Relying Party", "source: admin API", "token_endpoint_auth_method: client_secret_basic",
+		"grant_types: authorization_code", "redirect_uris: https://rp.example/cb", "require_pkce: true"} {
+		if !strings.Contains(flat, want) {
+			t.Errorf("show lacks %q:\n%s", want, out)
+		}
+	}
+	if out, err := run("show", "static-web"); err != nil || !strings.Contains(out, "config.yaml") {
+		t.Errorf("show static: %v\n%s", err, out)
+	}
+	out, err = run("show", "rp-1", "--json")
+	var view map[string]any
+	if err != nil || json.Unmarshal([]byte(out), &view) != nil || view["client_id"] != "rp-1" {
+		t.Fatalf("show --json: %v\n%s", err, out)
+	}
+
+	out, err = run("update", "rp-1", "--name", "Renamed", "--redirect-uri", "https://rp.example/cb", "--redirect-uri", "http://127.0.0.1/cb",
+		"--skip-consent", "--metadata", `{"post_logout_redirect_uris":["https://rp.example/bye"]}`)
+	if err != nil || out != "updated client rp-1\n" {
+		t.Fatalf("update: %q %v", out, err)
+	}
+	c, _ := dir.Client(ctx, "rp-1")
+	if c.Name != "Renamed" || len(c.RedirectURIs) != 2 || !c.SkipConsent || len(c.PostLogoutRedirectURIs) != 1 || directory.VerifyClientSecret(c, secret) != nil {
+		t.Fatalf("after update: %+v", c)
+	}
+	if _, err := run("update", "rp-1", "--redirect-uri", "http://rp.example/cb"); err == nil || !strings.Contains(err.Error(), "http only for localhost") {
+		t.Fatalf("bad redirect URI: %v", err)
+	}
+	if c2, _ := dir.Client(ctx, "rp-1"); len(c2.RedirectURIs) != 2 {
+		t.Fatal("a refused update changed the client")
+	}
+	if _, err := run("update", "static-web", "--name", "x"); err == nil || !strings.Contains(err.Error(), "config.yaml") {
+		t.Fatalf("update static: %v", err)
+	}
+
+	out, err = run("rotate-secret", "rp-1")
+	m := regexp.MustCompile(`(?m)^client_id: +rp-1\nclient_secret: +([A-Za-z0-9_-]{43})\n`).FindStringSubmatch(out)
+	if err != nil || m == nil {
+		t.Fatalf("rotate-secret: %v\n%s", err, out)
+	}
+	c, _ = dir.Client(ctx, "rp-1")
+	if directory.VerifyClientSecret(c, m[1]) != nil || directory.VerifyClientSecret(c, secret) == nil {
+		t.Fatal("after rotate-secret the printed secret must verify and the old one not")
+	}
+	if out, err := run("show", "rp-1"); err != nil || strings.Contains(out, m[1]) || strings.Contains(out, "sha256:") {
+		t.Fatalf("show after rotate: %v\n%s", err, out)
+	}
+	if _, err := run("rotate-secret", "static-web"); err == nil || !strings.Contains(err.Error(), "config.yaml") {
+		t.Fatalf("rotate static: %v", err)
+	}
+
+	// A switch to a secret method prints the new secret once.
+	if _, _, err := dir.CreateClient(ctx, directory.NewClient{ID: "spa", ClientMetadata: directory.ClientMetadata{AuthMethod: "none", GrantTypes: []string{"authorization_code"}, RedirectURIs: []string{"https://spa.example/cb"}}}); err != nil {
+		t.Fatal(err)
+	}
+	out, err = run("update", "spa", "--auth-method", "client_secret_post")
+	if err != nil || !strings.Contains(out, "client_secret: ") {
+		t.Fatalf("switch to a secret method: %v\n%s", err, out)
+	}
+}
+
+// The command lines of show, update and rotate-secret that are refused
+// before anything is sent.
+func TestClientsEditUsage(t *testing.T) {
+	t.Setenv("AUTHRIM_ADMIN_TOKEN", "")
+	conn := []string{"--server", "http://127.0.0.1:1", "--admin-token", cliToken}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"show without id", []string{"show"}, "exactly one client ID"},
+		{"update without id", []string{"update", "--name", "x"}, "exactly one client ID"},
+		{"update without a change", []string{"update", "rp"}, "something to change"},
+		{"update metadata not JSON", []string{"update", "rp", "--metadata", "["}, "JSON object"},
+		{"update twice", []string{"update", "rp", "--name", "x", "--metadata", `{"client_name":"y"}`}, "client_name"},
+		{"update secret", []string{"update", "rp", "--metadata", `{"client_secret":"0123456789012345678901234567890123"}`}, "rotate-secret"},
+		{"rotate without id", []string{"rotate-secret"}, "exactly one client ID"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := clientsRun(context.Background(), append(tc.args, conn...), io.Discard)
 			var ue usageError
 			if !errors.As(err, &ue) || !strings.Contains(ue.msg, tc.want) {
 				t.Fatalf("got %v, want a usage error mentioning %q", err, tc.want)

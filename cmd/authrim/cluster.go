@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,45 +9,48 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/spf13/cobra"
+
 	"authrim/cluster/pki"
 	"authrim/http/management"
 	"authrim/node"
 )
 
-// clusterCmd: cluster operations (certs, status).
-func clusterCmd(ctx context.Context, args []string, stdout io.Writer) error {
-	if len(args) == 0 {
-		return usageError{msg: "cluster needs a subcommand: certs, status, etcd-add or etcd-remove"}
+// clusterCmd: cluster operations (certs, status, etcd membership).
+func clusterCmd(std *cli) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "cluster",
+		Short: "Cluster certificates, status and etcd membership",
+		Long:  "Operate a cluster: certificates for cluster.tls, status, etcd members (docs/CLUSTER.md).",
+		Args:  cobra.ArbitraryArgs,
+		RunE:  groupRun,
 	}
-	switch args[0] {
-	case "certs":
-		return clusterCerts(args[1:], stdout)
-	case "status":
-		return clusterStatus(ctx, args[1:], stdout)
-	case "etcd-add":
-		return etcdAdd(ctx, args[1:], stdout)
-	case "etcd-remove":
-		return etcdRemove(ctx, args[1:], stdout)
-	default:
-		return usageError{msg: fmt.Sprintf("unknown cluster subcommand %q", args[0])}
-	}
+	cmd.AddCommand(clusterCerts(std), clusterStatus(std), etcdAdd(std), etcdRemove(std))
+	return cmd
 }
 
-func clusterStatus(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("cluster status", flag.ContinueOnError)
-	client := adminFlags(fs)
-	asJSON := fs.Bool("json", false, "print the raw JSON")
-	if _, err := positionals(fs, args, 0, "cluster status takes no arguments"); err != nil {
-		return err
+func clusterStatus(std *cli) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "status [--json]",
+		Short: "Members, where the KeyManager lives, etcd leader and health",
+		Args:  nArgs(0, "cluster status takes no arguments"),
 	}
+	client := adminFlags(cmd)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the raw JSON")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		return printClusterStatus(cmd.Context(), client, asJSON, std.stdout)
+	}
+	return cmd
+}
+
+func printClusterStatus(ctx context.Context, client *adminClient, asJSON bool, stdout io.Writer) error {
 	var st node.ClusterStatus
 	if err := client.do(ctx, http.MethodGet, "/admin/cluster", nil, &st); err != nil {
 		return err
 	}
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(st)
+	if asJSON {
+		return printJSON(stdout, st)
 	}
 	fmt.Fprintf(stdout, "asked node:  %s (storage %s)\nmembers:     %s\nkey manager: %s\n",
 		st.Node, st.Storage, strings.Join(st.Members, ", "), st.KeyManagerNode)
@@ -78,63 +79,77 @@ func clusterStatus(ctx context.Context, args []string, stdout io.Writer) error {
 
 // etcdAdd announces a new etcd member (a node joining, or one replaced
 // after losing its disk) and prints the initial_cluster it must use.
-func etcdAdd(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("cluster etcd-add", flag.ContinueOnError)
-	client := adminFlags(fs)
-	name := fs.String("name", "", "the new member's storage.etcd.name (default: its cluster.node_name)")
-	peerURL := fs.String("peer-url", "", "the new member's peer URL, e.g. https://10.0.0.4:2380")
-	if _, err := positionals(fs, args, 0, "cluster etcd-add takes --name and --peer-url"); err != nil {
-		return err
+func etcdAdd(std *cli) *cobra.Command {
+	var name, peerURL string
+	cmd := &cobra.Command{
+		Use:   "etcd-add --name N --peer-url URL",
+		Short: "Announce a new etcd member; prints the initial_cluster it starts with",
+		Args:  nArgs(0, "cluster etcd-add takes --name and --peer-url"),
 	}
-	if *name == "" || *peerURL == "" {
-		return usageError{msg: "cluster etcd-add needs --name and --peer-url"}
+	client := adminFlags(cmd)
+	cmd.Flags().StringVar(&name, "name", "", "the new member's storage.etcd.name (default: its cluster.node_name)")
+	cmd.Flags().StringVar(&peerURL, "peer-url", "", "the new member's peer URL, e.g. https://10.0.0.4:2380")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if name == "" || peerURL == "" {
+			return usageError{msg: "cluster etcd-add needs --name and --peer-url"}
+		}
+		var out management.EtcdMemberAdded
+		if err := client.do(cmd.Context(), http.MethodPost, management.ClusterPath+"/etcd-members", management.EtcdMemberRequest{Name: name, PeerURL: peerURL}, &out); err != nil {
+			return err
+		}
+		fmt.Fprintf(std.stdout, "etcd member %s added. Start it with:\n  storage.etcd.state: existing\n  storage.etcd.initial_cluster: %s\n", name, out.InitialCluster)
+		return nil
 	}
-	var out management.EtcdMemberAdded
-	if err := client.do(ctx, http.MethodPost, management.ClusterPath+"/etcd-members", management.EtcdMemberRequest{Name: *name, PeerURL: *peerURL}, &out); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "etcd member %s added. Start it with:\n  storage.etcd.state: existing\n  storage.etcd.initial_cluster: %s\n", *name, out.InitialCluster)
-	return nil
+	return cmd
 }
 
 // etcdRemove removes an etcd member (a node leaving for good, or the
 // first step of replacing one that lost its disk).
-func etcdRemove(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("cluster etcd-remove", flag.ContinueOnError)
-	client := adminFlags(fs)
-	pos, err := positionals(fs, args, 1, "cluster etcd-remove needs exactly one member NAME")
-	if err != nil {
-		return err
+func etcdRemove(std *cli) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "etcd-remove NAME",
+		Short: "Remove an etcd member (node gone for good, or about to be replaced)",
+		Args:  nArgs(1, "cluster etcd-remove needs exactly one member NAME"),
 	}
-	if err := client.do(ctx, http.MethodDelete, management.ClusterPath+"/etcd-members/"+url.PathEscape(pos[0]), nil, nil); err != nil {
-		return err
+	client := adminFlags(cmd)
+	cmd.RunE = func(cmd *cobra.Command, a []string) error {
+		if err := client.do(cmd.Context(), http.MethodDelete, management.ClusterPath+"/etcd-members/"+url.PathEscape(a[0]), nil, nil); err != nil {
+			return err
+		}
+		fmt.Fprintf(std.stdout, "etcd member %s removed\n", a[0])
+		return nil
 	}
-	fmt.Fprintf(stdout, "etcd member %s removed\n", pos[0])
-	return nil
+	return cmd
 }
 
 // clusterCerts makes a cluster CA and one certificate per node for
 // cluster.tls (see package pki).
-func clusterCerts(args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("cluster certs", flag.ContinueOnError)
-	nodes := fs.Int("nodes", 3, "how many node certificates (node1..nodeN)")
-	out := fs.String("out", "", "directory for ca.pem, ca-key.pem, nodeN.pem, nodeN-key.pem")
-	hosts := fs.String("hosts", "", "extra DNS names or IP addresses for every node certificate, comma-separated")
-	if _, err := positionals(fs, args, 0, "cluster certs takes no arguments"); err != nil {
-		return err
+func clusterCerts(std *cli) *cobra.Command {
+	var nodes int
+	var out, hosts string
+	cmd := &cobra.Command{
+		Use:   "certs --nodes N --out DIR [--hosts H,...]",
+		Short: "Make a cluster CA and N node certificates for cluster.tls",
+		Args:  nArgs(0, "cluster certs takes no arguments"),
 	}
-	if *out == "" || *nodes < 1 || *nodes > 99 {
-		return usageError{msg: "cluster certs needs --out DIR and --nodes between 1 and 99"}
-	}
-	var extra []string
-	for _, h := range strings.Split(*hosts, ",") {
-		if h = strings.TrimSpace(h); h != "" {
-			extra = append(extra, h)
+	cmd.Flags().IntVar(&nodes, "nodes", 3, "how many node certificates (node1..nodeN)")
+	cmd.Flags().StringVar(&out, "out", "", "directory for ca.pem, ca-key.pem, nodeN.pem, nodeN-key.pem")
+	cmd.Flags().StringVar(&hosts, "hosts", "", "extra DNS names or IP addresses for every node certificate, comma-separated")
+	cmd.RunE = func(*cobra.Command, []string) error {
+		if out == "" || nodes < 1 || nodes > 99 {
+			return usageError{msg: "cluster certs needs --out DIR and --nodes between 1 and 99"}
 		}
+		var extra []string
+		for _, h := range strings.Split(hosts, ",") {
+			if h = strings.TrimSpace(h); h != "" {
+				extra = append(extra, h)
+			}
+		}
+		if err := pki.WriteBundle(out, nodes, extra); err != nil {
+			return err
+		}
+		fmt.Fprintf(std.stdout, "wrote a CA and %d node certificates to %s\nkeep ca-key.pem offline; each node needs ca.pem, its nodeN.pem and nodeN-key.pem\n", nodes, out)
+		return nil
 	}
-	if err := pki.WriteBundle(*out, *nodes, extra); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "wrote a CA and %d node certificates to %s\nkeep ca-key.pem offline; each node needs ca.pem, its nodeN.pem and nodeN-key.pem\n", *nodes, *out)
-	return nil
+	return cmd
 }

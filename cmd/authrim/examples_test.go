@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"authrim/config"
 	"authrim/node"
 )
 
@@ -16,7 +17,7 @@ func TestExampleClusterConfigsLoad(t *testing.T) {
 	}
 	names := map[string]bool{}
 	for _, f := range files {
-		cfg, err := loadConfig(f, nil)
+		cfg, err := config.Load(f, nil)
 		if err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}

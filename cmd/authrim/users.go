@@ -2,23 +2,27 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"authrim/directory"
 	"authrim/http/management"
 )
 
-// userClaimFlags are the string claims `users add` takes as flags; the
-// rest (address, ...) go through --claims.
+// userClaimFlags are the string claims `users add` and `users update`
+// take as flags; the rest (address, ...) go through --claims.
 var userClaimFlags = []struct{ flag, claim, help string }{
 	{"email", "email", "email address"},
 	{"name", "name", "full name"},
@@ -37,93 +41,66 @@ var userClaimFlags = []struct{ flag, claim, help string }{
 	{"phone", "phone_number", "phone number, e.g. +33 1 23 45 67 89"},
 }
 
-func usersCmd(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
-	if len(args) == 0 {
-		return usageError{msg: "users needs a subcommand: add, list, delete, disable, enable or passkeys"}
+const passwordHelp = "the password; other local users can read it in the process list: prefer --password-stdin or the prompt"
+
+func usersCmd(std *cli) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "users",
+		Short: "Add, show, update, disable and delete users",
+		Long: `Users of a running node (admin API, /admin/users). USER is a username
+(compared without case) or a subject.
+
+Disabling or deleting a user ends at once what they have: sessions, codes,
+refresh and access tokens, on every node. So does setting their password.`,
+		Args: cobra.ArbitraryArgs,
+		RunE: groupRun,
 	}
-	fs := flag.NewFlagSet("users "+args[0], flag.ContinueOnError)
-	client := adminFlags(fs)
-	switch args[0] {
-	case "add":
-		return usersAdd(ctx, fs, client, args[1:], stdin, stdout)
-	case "list":
-		_, err := positionals(fs, args[1:], 0, "users list takes no arguments")
-		if err != nil {
-			return err
-		}
-		var out management.UsersView
-		if err := client.do(ctx, http.MethodGet, "/admin/users", nil, &out); err != nil {
-			return err
-		}
-		printUsers(stdout, out)
-		return nil
-	case "delete":
-		pos, err := positionals(fs, args[1:], 1, "users delete needs exactly one USER (username or subject)")
-		if err != nil {
-			return err
-		}
-		if err := client.do(ctx, http.MethodDelete, "/admin/users/"+url.PathEscape(pos[0]), nil, nil); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "deleted user %s\n", pos[0])
-		return nil
-	case "disable", "enable":
-		pos, err := positionals(fs, args[1:], 1, "users "+args[0]+" needs exactly one USER (username or subject)")
-		if err != nil {
-			return err
-		}
-		var u management.UserView
-		if err := client.do(ctx, http.MethodPost, "/admin/users/"+url.PathEscape(pos[0])+"/"+args[0], nil, &u); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "%sd user %s (%s)\n", args[0], u.Username, u.Subject)
-		return nil
-	case "passkeys":
-		return usersPasskeys(ctx, fs, client, args[1:], stdout)
-	default:
-		return usageError{msg: fmt.Sprintf("unknown users subcommand %q", args[0])}
-	}
+	client := adminFlags(cmd)
+	cmd.AddCommand(
+		usersAdd(std, client),
+		usersList(std, client),
+		usersShow(std, client),
+		usersUpdate(std, client),
+		usersSetPassword(std, client),
+		usersDelete(std, client),
+		usersSetDisabled(std, client, "disable", "Stop a user signing in; their sessions and tokens end at once"),
+		usersSetDisabled(std, client, "enable", "Let a disabled user sign in again (old sessions stay ended)"),
+		usersPasskeys(std, client),
+	)
+	return cmd
 }
 
-func usersAdd(ctx context.Context, fs *flag.FlagSet, client *adminClient, args []string, stdin io.Reader, stdout io.Writer) error {
-	username := fs.String("username", "", "the name the user signs in with (required)")
-	password := fs.String("password", "", "the password (visible to other local users in the process list: prefer --password-stdin)")
-	fromStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
-	claimsJSON := fs.String("claims", "", `more claims as a JSON object, e.g. '{"address":{"country":"FR"}}'`)
-	emailVerified := fs.Bool("email-verified", false, "mark the email address as verified")
-	phoneVerified := fs.Bool("phone-verified", false, "mark the phone number as verified")
-	values := make([]*string, len(userClaimFlags))
-	for i, f := range userClaimFlags {
-		values[i] = fs.String(f.flag, "", f.help)
-	}
-	_, err := positionals(fs, args, 0, "users add takes flags only (--username, --password or --password-stdin, claims)")
-	if err != nil {
-		return err
-	}
-	if *username == "" {
-		return usageError{msg: "users add needs --username"}
-	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	switch {
-	case set["password"] && *fromStdin:
-		return usageError{msg: "users add takes --password or --password-stdin, not both"}
-	case *fromStdin:
-		if *password, err = readPassword(stdin); err != nil {
-			return err
-		}
-	case !set["password"]:
-		return usageError{msg: "users add needs --password or --password-stdin"}
-	}
+// claimFlags are the claim flags of add and update.
+type claimFlags struct {
+	values        []string
+	claimsJSON    string
+	emailVerified bool
+	phoneVerified bool
+}
 
+func addClaimFlags(cmd *cobra.Command) *claimFlags {
+	c := &claimFlags{values: make([]string, len(userClaimFlags))}
+	f := cmd.Flags()
+	for i, cf := range userClaimFlags {
+		f.StringVar(&c.values[i], cf.flag, "", cf.help)
+	}
+	f.StringVar(&c.claimsJSON, "claims", "", `more claims as a JSON object, e.g. '{"address":{"country":"FR"}}'`)
+	f.BoolVar(&c.emailVerified, "email-verified", false, "mark the email address as verified")
+	f.BoolVar(&c.phoneVerified, "phone-verified", false, "mark the phone number as verified")
+	return c
+}
+
+// claims collects the claims the command line sets; a claim given twice
+// (a flag and --claims) is a usage error.
+func (c *claimFlags) claims(cmd *cobra.Command) (map[string]any, error) {
 	claims := map[string]any{}
-	if *claimsJSON != "" {
-		dec := json.NewDecoder(strings.NewReader(*claimsJSON))
+	if c.claimsJSON != "" {
+		dec := json.NewDecoder(strings.NewReader(c.claimsJSON))
 		if err := dec.Decode(&claims); err != nil || dec.More() || claims == nil {
-			return usageError{msg: "--claims must be a JSON object"}
+			return nil, usageError{msg: "--claims must be a JSON object"}
 		}
 	}
-	setClaim := func(flagName, claim string, v any) error {
+	set := func(flagName, claim string, v any) error {
 		if _, dup := claims[claim]; dup {
 			return usageError{msg: fmt.Sprintf("claim %s is given by --%s and in --claims", claim, flagName)}
 		}
@@ -131,33 +108,84 @@ func usersAdd(ctx context.Context, fs *flag.FlagSet, client *adminClient, args [
 		return nil
 	}
 	for i, f := range userClaimFlags {
-		if set[f.flag] {
-			if err := setClaim(f.flag, f.claim, *values[i]); err != nil {
-				return err
+		if cmd.Flags().Changed(f.flag) {
+			if err := set(f.flag, f.claim, c.values[i]); err != nil {
+				return nil, err
 			}
 		}
 	}
-	if set["email-verified"] {
-		if err := setClaim("email-verified", "email_verified", *emailVerified); err != nil {
-			return err
+	if cmd.Flags().Changed("email-verified") {
+		if err := set("email-verified", "email_verified", c.emailVerified); err != nil {
+			return nil, err
 		}
 	}
-	if set["phone-verified"] {
-		if err := setClaim("phone-verified", "phone_number_verified", *phoneVerified); err != nil {
-			return err
+	if cmd.Flags().Changed("phone-verified") {
+		if err := set("phone-verified", "phone_number_verified", c.phoneVerified); err != nil {
+			return nil, err
 		}
 	}
-	if len(claims) == 0 {
-		claims = nil
-	}
+	return claims, nil
+}
 
-	var out management.UserView
-	body := management.NewUserRequest{Username: *username, Password: *password, Claims: claims}
-	if err := client.do(ctx, http.MethodPost, "/admin/users", body, &out); err != nil {
-		return err
+// passwordFlags are --password and --password-stdin.
+type passwordFlags struct {
+	password  string
+	fromStdin bool
+}
+
+func addPasswordFlags(cmd *cobra.Command) *passwordFlags {
+	p := &passwordFlags{}
+	cmd.Flags().StringVar(&p.password, "password", "", passwordHelp)
+	cmd.Flags().BoolVar(&p.fromStdin, "password-stdin", false, "read the password from the first line of standard input")
+	return p
+}
+
+// read returns the password: from --password, from standard input with
+// --password-stdin, else asked for (twice, without echo) when standard
+// input is a terminal.
+func (p *passwordFlags) read(cmd *cobra.Command, std *cli, name string) (string, error) {
+	given := cmd.Flags().Changed("password")
+	switch {
+	case given && p.fromStdin:
+		return "", usageError{msg: name + " takes --password or --password-stdin, not both"}
+	case p.fromStdin:
+		return readPassword(std.stdin)
+	case given:
+		return p.password, nil
 	}
-	fmt.Fprintf(stdout, "created user %s (sub %s)\n", out.Username, out.Subject)
-	return nil
+	f, ok := std.stdin.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return "", usageError{msg: name + " needs --password or --password-stdin (or a terminal to ask on)"}
+	}
+	return promptPassword(f, std.stderr)
+}
+
+// promptPassword asks for a new password twice on the terminal in.
+func promptPassword(in *os.File, prompt io.Writer) (string, error) {
+	ask := func(label string) (string, error) {
+		fmt.Fprint(prompt, label)
+		b, err := term.ReadPassword(int(in.Fd()))
+		fmt.Fprintln(prompt)
+		if err != nil {
+			return "", fmt.Errorf("read password: %w", err)
+		}
+		return string(b), nil
+	}
+	first, err := ask("New password: ")
+	if err != nil {
+		return "", err
+	}
+	if first == "" {
+		return "", usageError{msg: "no password given"}
+	}
+	again, err := ask("Repeat it: ")
+	if err != nil {
+		return "", err
+	}
+	if again != first {
+		return "", usageError{msg: "the two passwords differ"}
+	}
+	return first, nil
 }
 
 // readPassword reads the first line of r, without its line ending (as
@@ -183,18 +211,235 @@ func readPassword(r io.Reader) (string, error) {
 	return line, nil
 }
 
+func usersAdd(std *cli, client *adminClient) *cobra.Command {
+	var username string
+	cmd := &cobra.Command{
+		Use:   "add --username U [--password-stdin | --password P] [claims]",
+		Short: "Create a user (claims: OIDC standard claims)",
+		Example: `  echo 'a long passphrase' | authrim users add --username alice --password-stdin \
+      --email alice@example.com --email-verified --name 'Alice Liddell'`,
+		Args: nArgs(0, "users add takes flags only (--username, --password-stdin or --password, claims)"),
+	}
+	cmd.Flags().StringVar(&username, "username", "", "the name the user signs in with (required)")
+	pw := addPasswordFlags(cmd)
+	cf := addClaimFlags(cmd)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if username == "" {
+			return usageError{msg: "users add needs --username"}
+		}
+		claims, err := cf.claims(cmd)
+		if err != nil {
+			return err
+		}
+		password, err := pw.read(cmd, std, "users add")
+		if err != nil {
+			return err
+		}
+		if len(claims) == 0 {
+			claims = nil
+		}
+		var out management.UserView
+		body := management.NewUserRequest{Username: username, Password: password, Claims: claims}
+		if err := client.do(cmd.Context(), http.MethodPost, "/admin/users", body, &out); err != nil {
+			return err
+		}
+		fmt.Fprintf(std.stdout, "created user %s (sub %s)\n", out.Username, out.Subject)
+		return nil
+	}
+	return cmd
+}
+
+func usersList(std *cli, client *adminClient) *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List users (STATE: enabled or disabled)",
+		Args:  nArgs(0, "users list takes no arguments"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var out management.UsersView
+			if err := client.do(cmd.Context(), http.MethodGet, "/admin/users", nil, &out); err != nil {
+				return err
+			}
+			printUsers(std.stdout, out)
+			return nil
+		},
+	}
+}
+
+func usersShow(std *cli, client *adminClient) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "show USER",
+		Short: "Show a user: subject, state, dates and claims",
+		Args:  nArgs(1, "users show needs exactly one USER (username or subject)"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			var u management.UserView
+			if err := client.do(cmd.Context(), http.MethodGet, "/admin/users/"+url.PathEscape(a[0]), nil, &u); err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(std.stdout, u)
+			}
+			printUser(std.stdout, u)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the admin API's JSON")
+	return cmd
+}
+
+func usersUpdate(std *cli, client *adminClient) *cobra.Command {
+	var unset []string
+	cmd := &cobra.Command{
+		Use:   "update USER [claims] [--unset CLAIM ...]",
+		Short: "Change a user's claims (email, name, ...); updated_at moves",
+		Long: `Change a user's claims. Each claim given replaces the stored one; --unset
+removes one; claims not named keep their value. The result is checked like
+a new user's claims (OIDC Core §5.1 standard claims only).`,
+		Example: `  authrim users update alice --email alice@example.org --email-verified
+  authrim users update alice --claims '{"address":{"locality":"Oxford"}}' --unset nickname`,
+		Args: nArgs(1, "users update needs exactly one USER (username or subject)"),
+	}
+	cf := addClaimFlags(cmd)
+	cmd.Flags().StringArrayVar(&unset, "unset", nil, "remove this claim (repeatable)")
+	cmd.RunE = func(cmd *cobra.Command, a []string) error {
+		claims, err := cf.claims(cmd)
+		if err != nil {
+			return err
+		}
+		for _, name := range unset {
+			if _, dup := claims[name]; dup {
+				return usageError{msg: fmt.Sprintf("claim %s is both set and --unset", name)}
+			}
+			claims[name] = nil
+		}
+		if len(claims) == 0 {
+			return usageError{msg: "users update needs a claim to change (--email, --name, ..., --claims or --unset)"}
+		}
+		var u management.UserView
+		if err := client.do(cmd.Context(), http.MethodPatch, "/admin/users/"+url.PathEscape(a[0]), management.UpdateUserRequest{Claims: claims}, &u); err != nil {
+			return err
+		}
+		fmt.Fprintf(std.stdout, "updated user %s (%s)\n", u.Username, u.Subject)
+		return nil
+	}
+	return cmd
+}
+
+func usersSetPassword(std *cli, client *adminClient) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "set-password USER [--password-stdin]",
+		Short: "Set a user's password; their sessions and tokens end",
+		Long: `Set a user's password (argon2id, the node's current parameters). Every
+sign-in they made so far ends, as with a disable: whoever knew the old
+password loses their session and tokens at once.
+
+The password is read from standard input with --password-stdin, or asked
+for on the terminal. --password works too, but other local users can read
+it in the process list.`,
+		Example: `  authrim users set-password alice            # asks twice on the terminal
+  printf '%s\n' "$NEW_PASSWORD" | authrim users set-password alice --password-stdin`,
+		Args: nArgs(1, "users set-password needs exactly one USER (username or subject)"),
+	}
+	pw := addPasswordFlags(cmd)
+	cmd.RunE = func(cmd *cobra.Command, a []string) error {
+		password, err := pw.read(cmd, std, "users set-password")
+		if err != nil {
+			return err
+		}
+		var u management.UserView
+		path := "/admin/users/" + url.PathEscape(a[0]) + "/password"
+		if err := client.do(cmd.Context(), http.MethodPut, path, management.SetPasswordRequest{Password: password}, &u); err != nil {
+			return err
+		}
+		fmt.Fprintf(std.stdout, "set the password of user %s (%s); their earlier sessions and tokens are ended\n", u.Username, u.Subject)
+		return nil
+	}
+	return cmd
+}
+
+func usersDelete(std *cli, client *adminClient) *cobra.Command {
+	return &cobra.Command{
+		Use:   "delete USER",
+		Short: "Delete a user; their sessions and tokens end; the subject is never reused",
+		Args:  nArgs(1, "users delete needs exactly one USER (username or subject)"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			if err := client.do(cmd.Context(), http.MethodDelete, "/admin/users/"+url.PathEscape(a[0]), nil, nil); err != nil {
+				return err
+			}
+			fmt.Fprintf(std.stdout, "deleted user %s\n", a[0])
+			return nil
+		},
+	}
+}
+
+// usersSetDisabled is `users disable` or `users enable`.
+func usersSetDisabled(std *cli, client *adminClient, verb, short string) *cobra.Command {
+	return &cobra.Command{
+		Use:   verb + " USER",
+		Short: short,
+		Args:  nArgs(1, "users "+verb+" needs exactly one USER (username or subject)"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			var u management.UserView
+			if err := client.do(cmd.Context(), http.MethodPost, "/admin/users/"+url.PathEscape(a[0])+"/"+verb, nil, &u); err != nil {
+				return err
+			}
+			fmt.Fprintf(std.stdout, "%sd user %s (%s)\n", verb, u.Username, u.Subject)
+			return nil
+		},
+	}
+}
+
 func printUsers(w io.Writer, v management.UsersView) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "USERNAME\tSUB\tEMAIL\tNAME\tCREATED\tSTATE")
 	for _, u := range v.Users {
-		state := "enabled"
-		if u.Disabled {
-			state = "disabled"
-		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", u.Username, u.Subject, claimText(u.Claims, "email"), claimText(u.Claims, "name"),
-			u.Created.Format("2006-01-02T15:04:05Z07:00"), state)
+			u.Created.Format(time.RFC3339), userState(u))
 	}
 	tw.Flush()
+}
+
+func userState(u management.UserView) string {
+	if u.Disabled {
+		return "disabled"
+	}
+	return "enabled"
+}
+
+func printUser(w io.Writer, u management.UserView) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "username:\t%s\nsub:\t%s\nstate:\t%s\ncreated:\t%s\nupdated:\t%s\n",
+		u.Username, u.Subject, userState(u), u.Created.Format(time.RFC3339), u.Updated.Format(time.RFC3339))
+	names := make([]string, 0, len(u.Claims))
+	for n := range u.Claims {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	if len(names) == 0 {
+		fmt.Fprintln(tw, "claims:\tnone")
+		tw.Flush()
+		return
+	}
+	tw.Flush()
+	fmt.Fprintln(w, "claims:")
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, n := range names {
+		fmt.Fprintf(tw, "  %s:\t%s\n", n, valueText(u.Claims[n]))
+	}
+	tw.Flush()
+}
+
+// valueText is a claim value on one line: strings as they are, anything
+// else as JSON.
+func valueText(v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
 }
 
 func claimText(claims map[string]any, name string) string {
@@ -205,44 +450,48 @@ func claimText(claims map[string]any, name string) string {
 }
 
 // usersPasskeys lists a user's passkeys, or deletes one with --delete.
-func usersPasskeys(ctx context.Context, fs *flag.FlagSet, client *adminClient, args []string, stdout io.Writer) error {
-	del := fs.String("delete", "", "delete the passkey with this ID (as listed)")
-	pos, err := positionals(fs, args, 1, "users passkeys needs exactly one USER (username or subject)")
-	if err != nil {
-		return err
+func usersPasskeys(std *cli, client *adminClient) *cobra.Command {
+	var del string
+	cmd := &cobra.Command{
+		Use:   "passkeys USER [--delete ID]",
+		Short: "List a user's passkeys, or delete one (a lost or cloned authenticator)",
+		Args:  nArgs(1, "users passkeys needs exactly one USER (username or subject)"),
 	}
-	deleting := false
-	fs.Visit(func(f *flag.Flag) { deleting = deleting || f.Name == "delete" })
-	if deleting && *del == "" {
-		return usageError{msg: "--delete needs a passkey ID"}
-	}
-	user := pos[0]
-	path := "/admin/users/" + url.PathEscape(user) + "/passkeys"
-	var list management.PasskeysView
-	if err := client.do(ctx, http.MethodGet, path, nil, &list); err != nil {
-		return err
-	}
-	if !deleting {
-		printPasskeys(stdout, user, list)
+	cmd.Flags().StringVar(&del, "delete", "", "delete the passkey with this ID (as listed)")
+	cmd.RunE = func(cmd *cobra.Command, a []string) error {
+		deleting := cmd.Flags().Changed("delete")
+		if deleting && del == "" {
+			return usageError{msg: "--delete needs a passkey ID"}
+		}
+		user := a[0]
+		path := "/admin/users/" + url.PathEscape(user) + "/passkeys"
+		var list management.PasskeysView
+		if err := client.do(cmd.Context(), http.MethodGet, path, nil, &list); err != nil {
+			return err
+		}
+		if !deleting {
+			printPasskeys(std.stdout, user, list)
+			return nil
+		}
+		// The list is fetched first only to name the passkey in the
+		// output; the server decides whether it exists.
+		name := ""
+		for _, p := range list.Passkeys {
+			if p.ID == del {
+				name = p.Name
+			}
+		}
+		if err := client.do(cmd.Context(), http.MethodDelete, path+"/"+url.PathEscape(del), nil, nil); err != nil {
+			return err
+		}
+		if name != "" {
+			fmt.Fprintf(std.stdout, "deleted passkey %s (%q) of user %s\n", del, name, user)
+		} else {
+			fmt.Fprintf(std.stdout, "deleted passkey %s of user %s\n", del, user)
+		}
 		return nil
 	}
-	// The list is fetched first only to name the passkey in the output;
-	// the server decides whether it exists.
-	name := ""
-	for _, p := range list.Passkeys {
-		if p.ID == *del {
-			name = p.Name
-		}
-	}
-	if err := client.do(ctx, http.MethodDelete, path+"/"+url.PathEscape(*del), nil, nil); err != nil {
-		return err
-	}
-	if name != "" {
-		fmt.Fprintf(stdout, "deleted passkey %s (%q) of user %s\n", *del, name, user)
-	} else {
-		fmt.Fprintf(stdout, "deleted passkey %s of user %s\n", *del, user)
-	}
-	return nil
+	return cmd
 }
 
 func printPasskeys(w io.Writer, user string, v management.PasskeysView) {
@@ -250,7 +499,7 @@ func printPasskeys(w io.Writer, user string, v management.PasskeysView) {
 		fmt.Fprintf(w, "user %s has no passkeys\n", user)
 		return
 	}
-	const ts = "2006-01-02T15:04:05Z07:00"
+	const ts = time.RFC3339
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tNAME\tCREATED\tLAST USED\tBACKUP\tFLAGGED")
 	for _, p := range v.Passkeys {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -67,7 +68,7 @@ func TestUsersCmd(t *testing.T) {
 	conn := []string{"--server", srv.URL, "--admin-token", cliToken}
 	run := func(stdin string, args ...string) (string, error) {
 		var out bytes.Buffer
-		err := usersCmd(ctx, append(args, conn...), strings.NewReader(stdin), &out)
+		err := usersRun(ctx, append(args, conn...), strings.NewReader(stdin), &out)
 		return out.String(), err
 	}
 
@@ -180,7 +181,7 @@ func TestUsersCmdUsage(t *testing.T) {
 		{"no admin token", []string{"list", "--server", unused}, "", "admin token"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := usersCmd(context.Background(), tc.args, strings.NewReader(tc.stdin), io.Discard)
+			err := usersRun(context.Background(), tc.args, strings.NewReader(tc.stdin), io.Discard)
 			var ue usageError
 			if !errors.As(err, &ue) || !strings.Contains(ue.msg, tc.want) {
 				t.Fatalf("got %v, want a usage error mentioning %q", err, tc.want)
@@ -206,7 +207,7 @@ func TestUsersPasskeysCmd(t *testing.T) {
 	conn := []string{"--server", srv.URL, "--admin-token", cliToken}
 	run := func(args ...string) (string, error) {
 		var out bytes.Buffer
-		err := usersCmd(ctx, append(args, conn...), strings.NewReader(""), &out)
+		err := usersRun(ctx, append(args, conn...), strings.NewReader(""), &out)
 		return out.String(), err
 	}
 	alice, err := dir.CreateUser(ctx, directory.NewUser{Username: "alice", Password: "correct horse"})
@@ -312,6 +313,114 @@ func TestAdminTokenNeverInPlaintextOffTheMachine(t *testing.T) {
 			refused := strings.Contains(stderr.String(), "refusing to send the admin token in plaintext")
 			if refused != tt.refuse || code == 0 {
 				t.Fatalf("exit %d, refused %v (want %v): %s", code, refused, tt.refuse, stderr.String())
+			}
+		})
+	}
+}
+
+// users show, update and set-password against the real admin handlers.
+func TestUsersShowUpdateSetPassword(t *testing.T) {
+	srv, dir := adminServer(t)
+	ctx := context.Background()
+	conn := []string{"--server", srv.URL, "--admin-token", cliToken}
+	run := func(stdin string, args ...string) (string, error) {
+		var out bytes.Buffer
+		err := usersRun(ctx, append(args, conn...), strings.NewReader(stdin), &out)
+		return out.String(), err
+	}
+	u, err := dir.CreateUser(ctx, directory.NewUser{Username: "Alice", Password: "correct horse",
+		Claims: map[string]any{"name": "Alice Liddell", "nickname": "Al", "address": map[string]any{"country": "UK"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	out, err := run("", "show", "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"username: Alice", "sub: " + u.Subject, "state: enabled", "claims: address: {\"country\":\"UK\"} name: Alice Liddell nickname: Al"} {
+		if !strings.Contains(strings.Join(strings.Fields(out), " "), want) {
+			t.Errorf("show lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "argon2") {
+		t.Errorf("show prints the hash:\n%s", out)
+	}
+	out, err = run("", "show", u.Subject, "--json")
+	var view management.UserView
+	if err != nil || json.Unmarshal([]byte(out), &view) != nil || view.Subject != u.Subject || view.Claims["nickname"] != "Al" {
+		t.Fatalf("show --json: %v\n%s", err, out)
+	}
+
+	out, err = run("", "update", "alice", "--email", "alice@example.org", "--email-verified", "--unset", "nickname",
+		"--claims", `{"address":{"locality":"Oxford"}}`)
+	if err != nil || out != "updated user Alice ("+u.Subject+")\n" {
+		t.Fatalf("update: %q %v", out, err)
+	}
+	got, _ := dir.User(ctx, u.Subject)
+	if got.Claims["email"] != "alice@example.org" || got.Claims["email_verified"] != true || got.Claims["nickname"] != nil ||
+		got.Claims["name"] != "Alice Liddell" || got.Claims["address"].(map[string]any)["locality"] != "Oxford" {
+		t.Fatalf("claims after update: %v", got.Claims)
+	}
+	// Refused by the server: nothing changes.
+	if _, err := run("", "update", "alice", "--email", "not an address"); err == nil || !strings.Contains(err.Error(), "400") {
+		t.Fatalf("bad email: %v", err)
+	}
+	if again, _ := dir.User(ctx, u.Subject); again.Claims["email"] != "alice@example.org" {
+		t.Fatal("a refused update changed the email")
+	}
+
+	out, err = run("the new passphrase\n", "set-password", "alice", "--password-stdin")
+	if err != nil || !strings.HasPrefix(out, "set the password of user Alice") {
+		t.Fatalf("set-password --password-stdin: %q %v", out, err)
+	}
+	if _, err := dir.Authenticate(ctx, "alice", "the new passphrase"); err != nil {
+		t.Fatalf("the new password: %v", err)
+	}
+	if _, err := dir.Authenticate(ctx, "alice", "correct horse"); !errors.Is(err, directory.ErrInvalidCredentials) {
+		t.Fatalf("the old password: %v", err)
+	}
+	if _, err := run("", "set-password", "alice", "--password", "from the command line"); err != nil {
+		t.Fatalf("set-password --password: %v", err)
+	}
+	if _, err := run("short\n", "set-password", "alice", "--password-stdin"); err == nil || !strings.Contains(err.Error(), "at least") {
+		t.Fatalf("short password: %v", err)
+	}
+	if _, err := dir.Authenticate(ctx, "alice", "from the command line"); err != nil {
+		t.Fatalf("a refused password changed the password: %v", err)
+	}
+	if _, err := run("a password\n", "set-password", "nobody", "--password-stdin"); err == nil || !strings.Contains(err.Error(), "404") {
+		t.Fatalf("unknown user: %v", err)
+	}
+}
+
+// The command lines of show, update and set-password that are refused
+// before anything is sent.
+func TestUsersEditUsage(t *testing.T) {
+	t.Setenv("AUTHRIM_ADMIN_TOKEN", "")
+	conn := []string{"--server", "http://127.0.0.1:1", "--admin-token", cliToken}
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		stdin string
+		want  string
+	}{
+		{"show without user", []string{"show"}, "", "exactly one USER"},
+		{"update without user", []string{"update", "--email", "a@b.c"}, "", "exactly one USER"},
+		{"update without a change", []string{"update", "alice"}, "", "needs a claim"},
+		{"update set and unset", []string{"update", "alice", "--email", "a@b.c", "--unset", "email"}, "", "both set and --unset"},
+		{"update claims not JSON", []string{"update", "alice", "--claims", "{"}, "", "JSON object"},
+		{"set-password without user", []string{"set-password", "--password-stdin"}, "pw\n", "exactly one USER"},
+		{"set-password both", []string{"set-password", "alice", "--password", "password1", "--password-stdin"}, "pw\n", "not both"},
+		// Standard input is not a terminal here: no prompt, no guess.
+		{"set-password no source", []string{"set-password", "alice"}, "a password\n", "--password-stdin (or a terminal"},
+		{"set-password empty stdin", []string{"set-password", "alice", "--password-stdin"}, "", "no password"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := usersRun(context.Background(), append(tc.args, conn...), strings.NewReader(tc.stdin), io.Discard)
+			var ue usageError
+			if !errors.As(err, &ue) || !strings.Contains(ue.msg, tc.want) {
+				t.Fatalf("got %v, want a usage error mentioning %q", err, tc.want)
 			}
 		})
 	}

@@ -90,6 +90,7 @@ func (a *Admin) Name() string { return "management" }
 func (a *Admin) Routes() []router.Route {
 	rs := []router.Route{
 		{Method: http.MethodGet, Path: "/admin/keys", Handler: a.listKeys, Grain: "KeyManager.List"},
+		{Method: http.MethodGet, Path: "/admin/keys/:kid", Handler: a.showKey, Grain: "KeyManager.List"},
 		{Method: http.MethodPost, Path: "/admin/keys/rotate", Handler: a.rotateKeys, Grain: "KeyManager.Rotate"},
 		{Method: http.MethodPost, Path: "/admin/keys/:kid/revoke", Handler: a.revokeKey, Grain: "KeyManager.Revoke"},
 	}

@@ -66,6 +66,9 @@ func (d *DirectoryAdmin) routes() []router.Route {
 		if pk, ok := d.users.(PasskeyAdmin); ok {
 			rs = append(rs, d.passkeyRoutes(pk)...)
 		}
+		if ed, ok := d.users.(UserEditor); ok {
+			rs = append(rs, d.userEditRoutes(ed)...)
+		}
 	}
 	if d.clients != nil {
 		rs = append(rs,
@@ -74,6 +77,9 @@ func (d *DirectoryAdmin) routes() []router.Route {
 			router.Route{Method: http.MethodGet, Path: "/admin/clients/:id", Handler: d.getClient},
 			router.Route{Method: http.MethodDelete, Path: "/admin/clients/:id", Handler: d.deleteClient},
 		)
+		if ed, ok := d.clients.(ClientEditor); ok {
+			rs = append(rs, d.clientEditRoutes(ed)...)
+		}
 	}
 	return rs
 }

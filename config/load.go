@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"bytes"
@@ -23,14 +23,14 @@ import (
 const envPrefix = "AUTHRIM_"
 
 // cliEnv are AUTHRIM_* variables the CLI reads for itself. They are not
-// config keys, so loadConfig neither applies them nor reports them as
+// config keys, so Load neither applies them nor reports them as
 // unknown. Keep config.yaml's header in sync.
 var cliEnv = []string{
 	"AUTHRIM_CONFIG", // path of the config file
 	"AUTHRIM_SERVER", // node the CLI's client subcommands talk to
 }
 
-// loadConfig builds the node configuration: node.Default(), then the YAML
+// Load builds the node configuration: node.Default(), then the YAML
 // file at path (skipped when path is ""), then AUTHRIM_* variables from
 // environ ("KEY=value" entries, as os.Environ returns), then
 // Config.Validate.
@@ -40,9 +40,9 @@ var cliEnv = []string{
 //
 // Unknown keys, ill-typed values, unknown AUTHRIM_* variables and
 // validation failures are all collected and returned together as one
-// "invalid configuration:" error, one problem per line. A file that cannot
-// be read or is not YAML is returned at once, naming the path.
-func loadConfig(path string, environ []string) (node.Config, error) {
+// *ConfigError, one problem per line. A file that cannot be read or is not
+// YAML is returned at once (not a *ConfigError), naming the path.
+func Load(path string, environ []string) (node.Config, error) {
 	cfg := node.Default()
 	var problems []string
 	var broken []string // list elements with file problems
@@ -76,7 +76,7 @@ func loadConfig(path string, environ []string) (node.Config, error) {
 		}
 	}
 	if len(problems) > 0 {
-		return node.Config{}, &configError{Problems: problems}
+		return node.Config{}, &ConfigError{Problems: problems}
 	}
 	return cfg, nil
 }
@@ -116,12 +116,15 @@ func aboutBroken(p string, broken []string) bool {
 	return false
 }
 
-// configError is loadConfig's error: every problem found, one per line.
-type configError struct {
+// ConfigError is Load's error for a configuration it read but refuses:
+// every problem found, each one line naming its key (and, for the file,
+// its line), so an operator fixes them all in one go.
+type ConfigError struct {
 	Problems []string
 }
 
-func (e *configError) Error() string {
+// Error prints a header and the problems, one per line.
+func (e *ConfigError) Error() string {
 	return "invalid configuration:\n  " + strings.Join(e.Problems, "\n  ")
 }
 
@@ -424,7 +427,7 @@ func (d *fileDecoder) list(n *yaml.Node, v reflect.Value, path string) {
 // under path[i].key. A null value or an empty sequence gives an empty
 // (non-nil) list. The list is set even when an element has problems, so
 // Validate still checks the other elements; such elements are recorded in
-// d.broken and loadConfig drops Validate's problems about them.
+// d.broken and Load drops Validate's problems about them.
 func (d *fileDecoder) structList(n *yaml.Node, v reflect.Value, path string) {
 	if isNull(n) {
 		v.Set(reflect.MakeSlice(v.Type(), 0, 0))

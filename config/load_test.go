@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"errors"
@@ -265,9 +265,9 @@ passwords:
 			if tt.file != "" {
 				path = writeConfig(t, tt.file)
 			}
-			got, err := loadConfig(path, tt.environ)
+			got, err := Load(path, tt.environ)
 			if err != nil {
-				t.Fatalf("loadConfig: %v", err)
+				t.Fatalf("Load: %v", err)
 			}
 			want := node.Default()
 			if tt.want != nil {
@@ -282,10 +282,10 @@ passwords:
 
 // The shipped config.yaml documents every key with its default value.
 func TestShippedConfigIsDefault(t *testing.T) {
-	const path = "../../config.yaml"
-	got, err := loadConfig(path, nil)
+	const path = "../config.yaml"
+	got, err := Load(path, nil)
 	if err != nil {
-		t.Fatalf("loadConfig(%s): %v", path, err)
+		t.Fatalf("Load(%s): %v", path, err)
 	}
 	if want := node.Default(); !reflect.DeepEqual(got, want) {
 		t.Errorf("config.yaml differs from node.Default()\n got: %+v\nwant: %+v", got, want)
@@ -338,7 +338,7 @@ func TestShippedConfigIsDefault(t *testing.T) {
 // The commented-out example client in config.yaml is valid once
 // uncommented and shows every ClientConfig key.
 func TestShippedConfigClientExample(t *testing.T) {
-	data, err := os.ReadFile("../../config.yaml")
+	data, err := os.ReadFile("../config.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -382,7 +382,7 @@ func TestShippedConfigClientExample(t *testing.T) {
 	if full == string(data) {
 		t.Fatal("config.yaml has no `clients: []` line")
 	}
-	cfg, err := loadConfig(writeConfig(t, full), nil)
+	cfg, err := Load(writeConfig(t, full), nil)
 	if err != nil {
 		t.Fatalf("config.yaml with the example uncommented: %v", err)
 	}
@@ -424,7 +424,7 @@ func TestLoadConfigEmptyList(t *testing.T) {
 			if tt.file != "" {
 				path = writeConfig(t, tt.file)
 			}
-			_, err := loadConfig(path, tt.environ)
+			_, err := Load(path, tt.environ)
 			// An empty role list is set (not defaulted), so Validate rejects it.
 			if err == nil || !strings.Contains(err.Error(), "roles: must list at least one") {
 				t.Fatalf("want the empty roles list to reach Validate, got %v", err)
@@ -642,9 +642,9 @@ log:
 			if tt.file != "" {
 				path = writeConfig(t, tt.file)
 			}
-			_, err := loadConfig(path, tt.environ)
+			_, err := Load(path, tt.environ)
 			if err == nil {
-				t.Fatal("loadConfig succeeded, want an error")
+				t.Fatal("Load succeeded, want an error")
 			}
 			msg := err.Error()
 			t.Log(msg)
@@ -656,9 +656,9 @@ log:
 					t.Errorf("error does not mention %q:\n%s", w, msg)
 				}
 			}
-			var ce *configError
+			var ce *ConfigError
 			if !errors.As(err, &ce) {
-				t.Fatalf("error is %T, want *configError", err)
+				t.Fatalf("error is %T, want *ConfigError", err)
 			}
 			if got := len(strings.Split(msg, "\n")) - 1; got != len(ce.Problems) {
 				t.Errorf("%d lines for %d problems:\n%s", got, len(ce.Problems), msg)
@@ -711,9 +711,9 @@ func TestLoadConfigFileErrors(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			_, err := loadConfig(tt.path, []string{"AUTHRIM_NOPE=1"})
+			_, err := Load(tt.path, []string{"AUTHRIM_NOPE=1"})
 			if err == nil {
-				t.Fatal("loadConfig succeeded, want an error")
+				t.Fatal("Load succeeded, want an error")
 			}
 			t.Log(err)
 			for _, w := range tt.want {
