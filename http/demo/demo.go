@@ -104,6 +104,14 @@ type result struct {
 //go:embed templates/*.html
 var templateFS embed.FS
 
+// cssFiles serves the page's stylesheet from the embedded assets.
+var cssFiles = http.StripPrefix(Path, http.FileServer(http.FS(css)))
+
+func serveCSS(c echo.Context) error {
+	cssFiles.ServeHTTP(c.Response(), c.Request())
+	return nil
+}
+
 //go:embed assets/demo.css
 var assetFS embed.FS
 
@@ -144,7 +152,7 @@ func (d *Demo) Routes() []router.Route {
 	css, _ := fs.Sub(assetFS, "assets")
 	return []router.Route{
 		{Method: http.MethodGet, Path: Path, Handler: d.home, Limit: router.Moderate},
-		{Method: http.MethodGet, Path: cssPath, Handler: echo.WrapHandler(http.StripPrefix(Path, http.FileServer(http.FS(css)))), Limit: router.Lenient},
+		{Method: http.MethodGet, Path: cssPath, Handler: serveCSS, Limit: router.Lenient},
 		{Method: http.MethodGet, Path: LoginPath, Handler: d.login, Limit: router.Moderate},
 		{Method: http.MethodGet, Path: CallbackPath, Handler: d.callback, Limit: router.Moderate},
 		{Method: http.MethodPost, Path: LogoutPath, Handler: d.logout, Limit: router.Moderate},
