@@ -104,16 +104,19 @@ type result struct {
 //go:embed templates/*.html
 var templateFS embed.FS
 
+//go:embed assets/demo.css
+var assetFS embed.FS
+
 // cssFiles serves the page's stylesheet from the embedded assets.
-var cssFiles = http.StripPrefix(Path, http.FileServer(http.FS(css)))
+var cssFiles = func() http.Handler {
+	css, _ := fs.Sub(assetFS, "assets")
+	return http.StripPrefix(Path, http.FileServer(http.FS(css)))
+}()
 
 func serveCSS(c echo.Context) error {
 	cssFiles.ServeHTTP(c.Response(), c.Request())
 	return nil
 }
-
-//go:embed assets/demo.css
-var assetFS embed.FS
 
 var pages = template.Must(template.ParseFS(templateFS, "templates/*.html"))
 
@@ -149,7 +152,6 @@ func (d *Demo) Name() string { return "demo" }
 // Routes are the demo's pages. They are rate limited like the node's own
 // pages; the sign-in steps like the protocol endpoints they call.
 func (d *Demo) Routes() []router.Route {
-	css, _ := fs.Sub(assetFS, "assets")
 	return []router.Route{
 		{Method: http.MethodGet, Path: Path, Handler: d.home, Limit: router.Moderate},
 		{Method: http.MethodGet, Path: cssPath, Handler: serveCSS, Limit: router.Lenient},
