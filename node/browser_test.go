@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -22,11 +21,9 @@ import (
 	"golang.org/x/oauth2"
 
 	"authrim/directory"
+	"authrim/internal/headless"
 	"authrim/node"
 )
-
-// chromiumPath is Debian's chromium package; .ci/run installs it.
-const chromiumPath = "/usr/bin/chromium"
 
 const browserRPSecret = "browser-rp-secret-0123456789abcdefghijklmnop"
 
@@ -38,12 +35,7 @@ const browserRPSecret = "browser-rp-secret-0123456789abcdefghijklmnop"
 // real RP with go-oidc and x/oauth2), a forged assertion the OP refuses,
 // and passkey autofill (conditional mediation).
 func TestPasskeyInRealBrowser(t *testing.T) {
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is missing (%v): CI must install Debian's chromium package (see .ci/run)", chromiumPath, err)
-		}
-		t.Skipf("%s is missing: apt-get install chromium to run the real-browser passkey test", chromiumPath)
-	}
+	headless.Require(t)
 
 	rp := newRPCallback(t)
 	o := startOPWith(t, func(c *node.Config) {
@@ -294,31 +286,8 @@ type chrome struct {
 
 func startChromium(t *testing.T, ctx context.Context) *chrome {
 	t.Helper()
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(chromiumPath),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("disable-extensions", true),
-		chromedp.Flag("password-store", "basic"),
-	)
-	tabCtx, cancelTab := chromedp.NewContext(allocCtx)
-	// Cleanups run in reverse: the browser exits before its user data
-	// dir (a TempDir registered above) is removed.
-	t.Cleanup(func() { cancelTab(); cancelAlloc() })
+	tabCtx := headless.Start(t, ctx)
 	c := &chrome{t: t, ctx: tabCtx}
-
-	if err := chromedp.Do(tabCtx); err != nil { // starts the browser and the tab
-		t.Fatalf("starting %s: %v", chromiumPath, err)
-	}
 	go func() {
 		for m, err := range chromedp.Console(tabCtx) {
 			if err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
 	"testing"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"authrim/directory"
+	"authrim/internal/headless"
 	"authrim/node"
 )
 
@@ -22,12 +22,7 @@ import (
 // leads to the sign-in page; after signing in again the browser is back
 // on the account page, where adding the passkey works.
 func TestPasskeyReauthInRealBrowser(t *testing.T) {
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is missing (%v): CI must install Debian's chromium package (see .ci/run)", chromiumPath, err)
-		}
-		t.Skipf("%s is missing: apt-get install chromium to run the real-browser passkey test", chromiumPath)
-	}
+	headless.Require(t)
 	rp := newRPCallback(t)
 	o := startOPWith(t, func(c *node.Config) {
 		c.Clients = append(c.Clients, node.ClientConfig{

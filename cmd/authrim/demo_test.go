@@ -21,10 +21,8 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"authrim/internal/eventually"
+	"authrim/internal/headless"
 )
-
-// chromiumPath is Debian's chromium package; .ci/run installs it.
-const chromiumPath = "/usr/bin/chromium"
 
 // syncBuffer is an output the serving goroutine writes while the test
 // reads it.
@@ -101,12 +99,7 @@ func demoNode(t *testing.T) (issuer, demoURL, password string) {
 // same subject; sign-out ends the node's session too. Screenshots of
 // each page go to $SCREENSHOT_DIR when set.
 func TestDemoInRealBrowser(t *testing.T) {
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is missing (%v): CI must install Debian's chromium package (see .ci/run)", chromiumPath, err)
-		}
-		t.Skipf("%s is missing: apt-get install chromium to run the real-browser demo test", chromiumPath)
-	}
+	headless.Require(t)
 	issuer, demoURL, password := demoNode(t)
 	if demoURL != issuer+"/demo" {
 		t.Fatalf("demo URL %q, want %s/demo", demoURL, issuer)
@@ -229,30 +222,7 @@ type browser struct {
 
 func newBrowser(t *testing.T, ctx context.Context) *browser {
 	t.Helper()
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(chromiumPath),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.WindowSize(1000, 900),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("disable-extensions", true),
-		chromedp.Flag("password-store", "basic"),
-	)
-	tabCtx, cancelTab := chromedp.NewContext(allocCtx)
-	// Cleanups run in reverse: the browser exits before its user data
-	// dir (a TempDir registered above) is removed.
-	t.Cleanup(func() { cancelTab(); cancelAlloc() })
-	if err := chromedp.Do(tabCtx); err != nil { // starts the browser and the tab
-		t.Fatalf("starting %s: %v", chromiumPath, err)
-	}
+	tabCtx := headless.Start(t, ctx, chromedp.WindowSize(1000, 900))
 	return &browser{t: t, ctx: tabCtx}
 }
 
