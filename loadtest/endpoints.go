@@ -259,11 +259,17 @@ func (n *Node) preparePasskeys(ctx context.Context, count int) (Source, error) {
 		if n.Pop == nil {
 			return nil, errors.New("login-passkey: needs a seeded population (one node)")
 		}
-		pk, err := NewPasskey(n.Server.Issuer, n.Pop.Seed(n.browser.from).Subject)
+		// Adding a passkey needs a sign-in of the last minutes: sign in
+		// with the password (a seeded session is too old for it).
+		cookie, _, err := SignIn(ctx, n.prep, b, n.Usernames[0], n.next())
+		if err != nil {
+			return nil, fmt.Errorf("login-passkey: sign-in to add the passkey: %w", err)
+		}
+		pk, err := NewPasskey(n.Server.Issuer, n.Subjects[0])
 		if err != nil {
 			return nil, err
 		}
-		if err := pk.Register(ctx, n.prep, b, n.cookie(n.browser.from)); err != nil {
+		if err := pk.Register(ctx, n.prep, b, cookie); err != nil {
 			return nil, err
 		}
 		n.passkey = pk
