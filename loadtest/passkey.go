@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 
 	"github.com/descope/virtualwebauthn"
 )
@@ -23,6 +24,9 @@ type Passkey struct {
 	rp   virtualwebauthn.RelyingParty
 	auth virtualwebauthn.Authenticator
 	cred virtualwebauthn.Credential
+	// mu serialises signing: the library re-imports the credential's key
+	// into a shared field on every signature (not safe to do at once).
+	mu sync.Mutex
 }
 
 // NewPasskey makes an authenticator for subject at the node's issuer
@@ -96,7 +100,9 @@ func (p *Passkey) Register(ctx context.Context, c *http.Client, base, cookie str
 	if err != nil {
 		return err
 	}
+	p.mu.Lock()
 	resp := virtualwebauthn.CreateAttestationResponse(p.rp, p.auth, p.cred, *opts)
+	p.mu.Unlock()
 	st, raw, err = postJSON(ctx, c, base+"/webauthn/register/finish?name=bench", cookie, csrf, resp)
 	if err != nil {
 		return err
@@ -131,7 +137,10 @@ func (p *Passkey) Begin(ctx context.Context, c *http.Client, base string, seq ui
 	if err != nil {
 		return Assertion{}, err
 	}
-	return Assertion{Page: lp, Body: virtualwebauthn.CreateAssertionResponse(p.rp, p.auth, p.cred, *opts)}, nil
+	p.mu.Lock()
+	body := virtualwebauthn.CreateAssertionResponse(p.rp, p.auth, p.cred, *opts)
+	p.mu.Unlock()
+	return Assertion{Page: lp, Body: body}, nil
 }
 
 // Finish posts the assertion: the request the bench measures.
