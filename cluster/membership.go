@@ -33,14 +33,16 @@ type Peer struct {
 	FirstSeen time.Time
 }
 
-// membership is the cluster provider of a static node set: every member
-// heartbeats the configured peers and counts as alive those that answered
-// within the failure timeout. The member list (and so grain placement)
+// membership is the cluster provider: every member heartbeats the peers
+// it knows (the configured ones and those registered in the store, see
+// SetRegistered) and counts as alive those that answered within the
+// failure timeout. The member list (and so grain placement)
 // follows that view; a peer that drops out of it is reported (OnDropped)
 // so the node can revoke its lease, which fences whatever it still runs.
 type membership struct {
 	self      *messages.Heartbeat
-	peers     []string
+	static    []string // cluster.peers
+	dynamic   bool     // peers also come from the registry
 	interval  time.Duration
 	failAfter time.Duration
 	leaseID   func() int64
@@ -57,15 +59,18 @@ type membership struct {
 	kinds   []string
 	started time.Time
 
-	mu      sync.Mutex
-	seen    map[string]Peer   // by address
-	alive   map[string]string // address -> member id of the current topology
-	current []string          // node names in the current topology
-	stop    chan struct{}
-	done    chan struct{}
+	mu   sync.Mutex
+	seen map[string]Peer // by address
+	// registered are the addresses of the members in the registry (other
+	// than this one), with their node names.
+	registered map[string]string
+	alive      map[string]string // address -> member id of the current topology
+	current    []string          // node names in the current topology
+	stop       chan struct{}
+	done       chan struct{}
 }
 
-func newMembership(node string, peers []string, interval, failAfter time.Duration, leaseID func() int64, onDropped func(Peer), logger *slog.Logger) *membership {
+func newMembership(node string, peers []string, dynamic bool, interval, failAfter time.Duration, leaseID func() int64, onDropped func(Peer), logger *slog.Logger) *membership {
 	if leaseID == nil {
 		leaseID = func() int64 { return 0 }
 	}
@@ -73,7 +78,7 @@ func newMembership(node string, peers []string, interval, failAfter time.Duratio
 		onDropped = func(Peer) {}
 	}
 	return &membership{
-		self: &messages.Heartbeat{Node: node}, peers: peers, interval: interval, failAfter: failAfter,
+		self: &messages.Heartbeat{Node: node}, static: peers, dynamic: dynamic, registered: map[string]string{}, interval: interval, failAfter: failAfter,
 		leaseID: leaseID, onDropped: onDropped, logger: logger, now: time.Now,
 		blocked: func(string) bool { return false }, topology: func([]*pc.Member) {},
 		seen: map[string]Peer{}, alive: map[string]string{}, stop: make(chan struct{}), done: make(chan struct{}),
@@ -99,7 +104,7 @@ func (m *membership) StartMember(c *pc.Cluster) error {
 		return err
 	}
 	m.publish()
-	if len(m.peers) > 0 {
+	if len(m.static) > 0 || m.dynamic {
 		go m.loop()
 	} else {
 		close(m.done)
@@ -143,7 +148,7 @@ func (m *membership) loop() {
 // interval) and updates the topology.
 func (m *membership) round() {
 	var wg sync.WaitGroup
-	for _, addr := range m.peers {
+	for _, addr := range m.targets() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -168,6 +173,9 @@ func (m *membership) answered(addr string, hb *messages.Heartbeat) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if !m.targetLocked(addr) {
+		return // deregistered while the heartbeat was on its way
+	}
 	if old, ok := m.seen[addr]; ok && old.MemberID != hb.MemberId && old.LeaseID != hb.LeaseId {
 		// The peer restarted: its previous run is gone for good.
 		go m.onDropped(old)
@@ -188,14 +196,27 @@ func (m *membership) publish() {
 	alive := map[string]string{m.self.Address: m.self.MemberId}
 	names := []string{m.self.Node}
 	members := []*pc.Member{m.member(m.self.Address, m.self.MemberId)}
-	var dropped []Peer
+	var dropped, judge []Peer
 	for addr, p := range m.seen {
 		if now.Sub(p.LastSeen) <= m.failAfter && !m.blocked(p.MemberID) {
 			alive[addr] = p.MemberID
 			names = append(names, p.Node)
 			members = append(members, m.member(p.Address, p.MemberID))
-		} else if m.alive[addr] == p.MemberID {
-			dropped = append(dropped, p)
+			continue
+		}
+		if m.alive[addr] != p.MemberID {
+			continue
+		}
+		dropped = append(dropped, p)
+		// A run that only just started (its first seconds are busy:
+		// etcd catching up, caches filling) is not fenced for a short
+		// silence; if it is really gone, the first grain that needs
+		// moving off it revokes its lease (IsDead), or etcd's backstop
+		// expires it. Judging it later on its silence alone is not safe:
+		// two members that cannot reach each other just after one of
+		// them restarted would revoke each other.
+		if p.LastSeen.Sub(p.FirstSeen) >= newMemberGrace {
+			judge = append(judge, p)
 		}
 	}
 	changed := len(alive) != len(m.alive)
@@ -206,22 +227,17 @@ func (m *membership) publish() {
 	slices.Sort(names)
 	m.current = names
 	quorum := m.quorumLocked()
-	m.mu.Unlock()
 	if !quorum {
 		// This member sees too few others to judge them: it may be the
 		// one cut off (or just resumed from a pause). Dropping peers in
 		// its own view is fine; revoking their leases is not.
-		dropped = nil
+		judge = nil
 	}
+	m.mu.Unlock()
 	for _, p := range dropped {
 		m.logger.Warn("cluster member dropped", "node", p.Node, "address", p.Address, "silent_for", now.Sub(p.LastSeen).Round(time.Millisecond))
-		if p.LastSeen.Sub(p.FirstSeen) < newMemberGrace {
-			// A run that only just started (its first seconds are busy:
-			// etcd catching up, caches filling) is not fenced for a short
-			// silence; if it is really gone, the first grain that needs
-			// moving off it revokes its lease (IsDead).
-			continue
-		}
+	}
+	for _, p := range judge {
 		go m.onDropped(p) // may wait for an etcd election; the topology must not
 	}
 	if changed {
@@ -246,7 +262,8 @@ func (m *membership) isAlive(address string) bool {
 
 // IsDead reports whether the run of node that holds lease is over: the
 // topology dropped node, or node runs again under another lease (it
-// restarted). A node never seen is not declared dead: its lease lapses.
+// restarted), or it never answered since this member started (past its
+// first seconds). A member that does not see a majority judges nobody.
 func (m *membership) IsDead(node string, lease int64) bool {
 	if node == m.self.Node {
 		return lease != m.leaseID()
@@ -265,13 +282,78 @@ func (m *membership) IsDead(node string, lease int64) bool {
 		}
 		return true // seen, then dropped
 	}
-	return false
+	// Never heard from in this member's run: a node that went down while
+	// this one was down too (its lease lingers until etcd's backstop), or
+	// one that cannot be reached. Judged only after this member's own
+	// first seconds, when it had time to hear from every live peer.
+	return m.now().Sub(m.started) >= newMemberGrace
 }
 
-// quorumLocked reports whether this member sees a majority of the
-// configured node set (itself included). m.mu is held.
+// quorumLocked reports whether this member sees a majority of the node
+// set it knows (configured and registered members, itself included).
+// m.mu is held.
 func (m *membership) quorumLocked() bool {
-	return 2*len(m.alive) > len(m.peers)+1
+	return 2*len(m.alive) > len(m.targetsLocked())+1
+}
+
+// targets are the addresses this member heartbeats: the configured peers
+// and the registered members.
+func (m *membership) targets() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.targetsLocked()
+}
+
+func (m *membership) targetsLocked() []string {
+	out := slices.Clone(m.static)
+	for addr := range m.registered {
+		if !slices.Contains(out, addr) {
+			out = append(out, addr)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (m *membership) targetLocked(addr string) bool {
+	_, ok := m.registered[addr]
+	return ok || slices.Contains(m.static, addr)
+}
+
+// Registered is a member as the registry lists it.
+type Registered struct {
+	Node    string
+	Address string
+}
+
+// setRegistered replaces the registered members. A member that left the
+// registry (it left on purpose, or its lease ended: revoked by the
+// others or lapsed) leaves this view at once, without being judged: its
+// lease is gone already.
+func (m *membership) setRegistered(regs []Registered) {
+	m.mu.Lock()
+	next := map[string]string{}
+	for _, r := range regs {
+		if r.Node == m.self.Node || r.Address == m.self.Address || r.Address == "" {
+			continue // this node (or an earlier run of it)
+		}
+		next[r.Address] = r.Node
+	}
+	var gone []string
+	for addr := range m.registered {
+		if _, ok := next[addr]; !ok && !slices.Contains(m.static, addr) {
+			gone = append(gone, addr)
+			delete(m.seen, addr)
+		}
+	}
+	m.registered = next
+	m.mu.Unlock()
+	for _, addr := range gone {
+		m.logger.Info("cluster member left the registry", "address", addr)
+	}
+	if m.c != nil {
+		m.publish()
+	}
 }
 
 // Peers returns what this member knows of the others.
@@ -299,9 +381,9 @@ func (m *membership) waitForPeers(timeout time.Duration) {
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
 		m.mu.Lock()
-		n := len(m.seen)
+		n, want := len(m.seen), len(m.targetsLocked())
 		m.mu.Unlock()
-		if n >= len(m.peers) {
+		if n >= want {
 			return
 		}
 		time.Sleep(20 * time.Millisecond)

@@ -39,8 +39,16 @@ type Config struct {
 
 	// NodeName is this member's cluster.node_name.
 	NodeName string
-	// Peers are the other members' actor addresses; empty: alone.
-	Peers             []string
+	// Peers are the other members' actor addresses (cluster.peers).
+	Peers []string
+	// Dynamic: the other members also come from a registry
+	// (SetRegistered), starting with Registered; the node joins a node set
+	// even with no Peers. Neither Peers nor Dynamic: alone.
+	Dynamic    bool
+	Registered []Registered
+	// Advertise is the actor address peers dial (host:port), when it is
+	// not Listen's (e.g. Listen on 0.0.0.0).
+	Advertise         string
 	HeartbeatInterval time.Duration
 	FailureTimeout    time.Duration
 	// ServerTLS and ClientTLS, when set, make actor traffic mutual TLS.
@@ -78,7 +86,7 @@ func Start(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster: listen port %q: %w", portStr, err)
 	}
-	alone := len(cfg.Peers) == 0
+	alone := len(cfg.Peers) == 0 && !cfg.Dynamic
 	if port == 0 && !alone {
 		// remote needs the real port up front to advertise it.
 		l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
@@ -110,10 +118,13 @@ func Start(cfg Config) (*Node, error) {
 			remote.WithServerOptions(grpc.Creds(credentials.NewTLS(cfg.ServerTLS))),
 			remote.WithDialOptions(grpc.WithTransportCredentials(credentials.NewTLS(cfg.ClientTLS))))
 	}
-	mem := newMembership(cfg.NodeName, cfg.Peers, cfg.HeartbeatInterval, cfg.FailureTimeout, cfg.LeaseID, cfg.OnDropped, logger.With("component", "membership"))
+	mem := newMembership(cfg.NodeName, cfg.Peers, cfg.Dynamic, cfg.HeartbeatInterval, cfg.FailureTimeout, cfg.LeaseID, cfg.OnDropped, logger.With("component", "membership"))
 	// A lookup waits for an activation less than a request does, so a
 	// dead owner costs one bounded wait before the retry goes elsewhere.
 	lk := newLookup(min(cfg.RequestTimeout, 2*time.Second), alone)
+	if cfg.Advertise != "" {
+		ropts = append(ropts, remote.WithAdvertisedHost(cfg.Advertise))
+	}
 	rc := remote.Configure(host, port, ropts...)
 	cc := pc.Configure(cfg.Name, mem, lk, rc,
 		pc.WithKinds(cfg.Kinds...),
@@ -135,6 +146,12 @@ func Start(cfg Config) (*Node, error) {
 		lk.Setup(c, nil, false)
 		return n, nil
 	}
+	mem.registered = map[string]string{}
+	for _, r := range cfg.Registered {
+		if r.Node != cfg.NodeName && r.Address != "" {
+			mem.registered[r.Address] = r.Node
+		}
+	}
 	c.StartMember()
 	mem.waitForPeers(cfg.FailureTimeout)
 	return n, nil
@@ -147,6 +164,16 @@ func (n *Node) Members() []string {
 	}
 	return n.membership.Alive()
 }
+
+// SetRegistered hands the node the members the registry lists now.
+func (n *Node) SetRegistered(regs []Registered) {
+	if !n.alone {
+		n.membership.setRegistered(regs)
+	}
+}
+
+// MemberID is this run's actor system id.
+func (n *Node) MemberID() string { return n.System.ID }
 
 // Peers returns what this member knows of the configured peers.
 func (n *Node) Peers() []Peer { return n.membership.Peers() }

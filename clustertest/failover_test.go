@@ -211,6 +211,9 @@ func TestPausedNodeIsFencedAndRejoins(t *testing.T) {
 	if !strings.Contains(victim.log.String(), "fenced") {
 		t.Fatalf("%s exited without saying it was fenced: %v", victim.name, victim.err)
 	}
+	// The paused member's return must never take the survivors down: for
+	// 10 s after it exited they stay ready and sign users in.
+	survivorsStayReady(t, tc, survivors, 10*time.Second)
 	// The survivors' state is intact, and the node comes back as a new
 	// member.
 	checkAccounts(t, survivors, accounts)
@@ -303,4 +306,30 @@ func restartAndRejoin(t *testing.T, tc *testCluster, m *member) {
 		}
 		return nil
 	})
+}
+
+// survivorsStayReady signs a user in on each of ms in turn, and checks
+// that none of them stops being ready or exits, for d.
+func survivorsStayReady(t *testing.T, tc *testCluster, ms []*member, d time.Duration) {
+	t.Helper()
+	until := time.Now().Add(d)
+	for i := 0; time.Now().Before(until); i++ {
+		m := ms[i%len(ms)]
+		select {
+		case <-m.exited:
+			t.Fatalf("%s exited after the paused member came back: %v", m.name, m.err)
+		default:
+		}
+		resp, err := http.Get(m.url() + "/readyz")
+		if err != nil {
+			t.Fatalf("%s: readyz: %v", m.name, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s stopped being ready after the paused member came back: %d", m.name, resp.StatusCode)
+		}
+		if _, _, err := signIn(newBrowser(), tc, m); err != nil {
+			t.Fatalf("%s: sign-in after the paused member came back: %v", m.name, err)
+		}
+	}
 }

@@ -85,10 +85,20 @@ func (m *member) url() string { return "http://" + m.http }
 
 type testCluster struct {
 	t       testing.TB
+	root    string
 	members []*member
 	issuer  string
 	certs   string
 	backend string // etcd (default) or bbolt (one node)
+}
+
+// newMember picks ports for a member named name (not started).
+func (tc *testCluster) newMember(name string) *member {
+	t := tc.t
+	return &member{
+		name: name, dir: filepath.Join(tc.root, name),
+		http: freePort(t), actor: freePort(t), peer: freePort(t), client: freePort(t),
+	}
 }
 
 func freePort(t testing.TB) string {
@@ -106,29 +116,46 @@ func startCluster(t testing.TB, n int) *testCluster { return startNodes(t, n, "e
 
 // startNodes is startCluster on a chosen storage backend (bbolt: one node).
 func startNodes(t testing.TB, n int, backend string) *testCluster {
+	return startWith(t, clusterOpts{nodes: n, backend: backend, staticPeers: true})
+}
+
+// clusterOpts shape a test cluster.
+type clusterOpts struct {
+	nodes   int
+	backend string
+	// staticPeers lists the others in cluster.peers; without it the
+	// members find each other through the registry in etcd alone.
+	staticPeers bool
+	// certs makes certificates for this many nodes (at least nodes), so
+	// that a test can add members later.
+	certs int
+	// issuer, when set, replaces the first node's URL (a proxy in front).
+	issuer string
+}
+
+func startWith(t testing.TB, o clusterOpts) *testCluster {
 	t.Helper()
 	root := t.TempDir()
-	tc := &testCluster{t: t, certs: filepath.Join(root, "certs"), backend: backend}
-	if out, err := exec.Command(bin, "cluster", "certs", "--nodes", fmt.Sprint(n), "--out", tc.certs).CombinedOutput(); err != nil {
+	tc := &testCluster{t: t, root: root, certs: filepath.Join(root, "certs"), backend: o.backend}
+	if out, err := exec.Command(bin, "cluster", "certs", "--nodes", fmt.Sprint(max(o.nodes, o.certs)), "--out", tc.certs).CombinedOutput(); err != nil {
 		t.Fatalf("cluster certs: %v\n%s", err, out)
 	}
-	for i := 1; i <= n; i++ {
-		name := fmt.Sprintf("node%d", i)
-		tc.members = append(tc.members, &member{
-			name: name, dir: filepath.Join(root, name),
-			http: freePort(t), actor: freePort(t), peer: freePort(t), client: freePort(t),
-		})
+	for i := 1; i <= o.nodes; i++ {
+		tc.members = append(tc.members, tc.newMember(fmt.Sprintf("node%d", i)))
 	}
 	tc.issuer = "http://localhost:" + strings.Split(tc.members[0].http, ":")[1]
+	if o.issuer != "" {
+		tc.issuer = o.issuer
+	}
 	var initial []string
 	for _, m := range tc.members {
 		initial = append(initial, m.name+"=https://"+m.peer)
 	}
 	for _, m := range tc.members {
 		var peers []string
-		for _, o := range tc.members {
-			if o != m {
-				peers = append(peers, o.actor)
+		for _, other := range tc.members {
+			if other != m && o.staticPeers {
+				peers = append(peers, other.actor)
 			}
 		}
 		tc.writeConfig(m, strings.Join(initial, ","), peers)
@@ -198,6 +225,20 @@ clients:
 		tc.t.Fatal(err)
 	}
 	if err := os.WriteFile(m.cfg, []byte(cfg), 0o600); err != nil {
+		tc.t.Fatal(err)
+	}
+}
+
+// setState sets storage.etcd.state in m's config (existing: join a
+// running etcd cluster).
+func (tc *testCluster) setState(m *member, state string) {
+	tc.t.Helper()
+	cfg, err := os.ReadFile(m.cfg)
+	if err != nil {
+		tc.t.Fatal(err)
+	}
+	cfg = regexp.MustCompile(`(?m)^(    initial_cluster: .*)$`).ReplaceAll(cfg, []byte("$1\n    state: "+state))
+	if err := os.WriteFile(m.cfg, cfg, 0o600); err != nil {
 		tc.t.Fatal(err)
 	}
 }
@@ -335,8 +376,12 @@ func (tc *testCluster) cli(m *member, stdin io.Reader, args ...string) string {
 
 // status is `authrim cluster status --json` asked of m.
 type status struct {
-	Node           string         `json:"node"`
-	Members        []string       `json:"members"`
+	Node    string   `json:"node"`
+	Members []string `json:"members"`
+	Peers   []struct {
+		Node  string `json:"node"`
+		Alive bool   `json:"alive"`
+	} `json:"peers"`
 	KeyManagerNode string         `json:"key_manager_node"`
 	Grains         map[string]int `json:"grains"`
 	EtcdLeader     string         `json:"etcd_leader"`

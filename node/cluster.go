@@ -49,6 +49,13 @@ func (c Config) clusterTLS() (server, client *tls.Config, err error) {
 	return server, client, nil
 }
 
+// etcd's own expiry of a node lease (etcd.LeaseConfig.GrantTTL): this
+// many times cluster.lease_ttl, and at least LeaseBackstopMin.
+const (
+	LeaseBackstopFactor = 12
+	LeaseBackstopMin    = time.Minute
+)
+
 // startLease grants the node's etcd lease, which binds every grain
 // ownership this node takes. Losing it fences the node.
 func (n *Node) startLease(ctx context.Context) (persistence.Owners, error) {
@@ -58,6 +65,9 @@ func (n *Node) startLease(ctx context.Context) (persistence.Owners, error) {
 	l, err := etcd.Grant(ctx, n.etcd, etcd.LeaseConfig{
 		Node: n.cfg.Cluster.NodeName,
 		TTL:  n.cfg.Cluster.LeaseTTL.D(),
+		// See etcd.LeaseConfig.GrantTTL: a paused etcd leader must not
+		// find the others' leases expired when it wakes up.
+		GrantTTL: max(LeaseBackstopFactor*n.cfg.Cluster.LeaseTTL.D(), LeaseBackstopMin),
 		IsDead: func(node string, lease int64) bool {
 			a := n.actorsRef.Load()
 			return a != nil && a.IsDead(node, lease)

@@ -52,6 +52,9 @@ type EtcdConfig struct {
 	// Endpoints of an existing etcd cluster (embed: false).
 	Endpoints   []string `yaml:"endpoints"`
 	DialTimeout Duration `yaml:"dial_timeout"`
+	// LogLevel is how much of the embedded member's own log reaches the
+	// node's stderr: error (the default), warn, info or debug.
+	LogLevel string `yaml:"log_level"`
 }
 
 // TLSConfig is mutual TLS for cluster traffic (actors and etcd): this
@@ -112,6 +115,9 @@ func (c Config) clusterProblems(add func(key, format string, args ...any)) {
 		if e.DialTimeout <= 0 {
 			add("storage.etcd.dial_timeout", "must be positive")
 		}
+		if !slices.Contains([]string{"error", "warn", "info", "debug"}, e.LogLevel) {
+			add("storage.etcd.log_level", "must be error, warn, info or debug, got %q", e.LogLevel)
+		}
 	default:
 		add("storage.backend", "must be bbolt or etcd, got %q", c.Storage.Backend)
 	}
@@ -127,6 +133,11 @@ func (c Config) clusterProblems(add func(key, format string, args ...any)) {
 	if len(cl.Peers) > 0 {
 		if _, port, err := net.SplitHostPort(cl.Listen); err == nil && port == "0" {
 			add("cluster.listen", "needs a fixed port when cluster.peers is set (peers dial it)")
+		}
+	}
+	if cl.Advertise != "" {
+		if h, port, err := net.SplitHostPort(cl.Advertise); err != nil || h == "" || port == "0" || net.ParseIP(h) != nil && net.ParseIP(h).IsUnspecified() {
+			add("cluster.advertise", "must be host:port that the other members can dial, got %q", cl.Advertise)
 		}
 	}
 	if cl.HeartbeatInterval <= 0 || cl.FailureTimeout < 2*cl.HeartbeatInterval {
@@ -170,9 +181,14 @@ func (c Config) transportProblems(add func(key, format string, args ...any)) {
 		return
 	}
 	var addrs []string // host:port or URLs that cluster traffic uses
-	if len(cl.Peers) > 0 {
+	if len(cl.Peers) > 0 || c.Storage.Backend == BackendEtcd {
+		// A member of a node set (on etcd, every node: members register
+		// themselves there) listens for actor messages.
 		addrs = append(addrs, cl.Listen)
 		addrs = append(addrs, cl.Peers...)
+		if cl.Advertise != "" {
+			addrs = append(addrs, cl.Advertise)
+		}
 	}
 	if c.Storage.Backend == BackendEtcd {
 		e := c.Storage.Etcd

@@ -321,6 +321,10 @@ func configKey(field string) string {
 type HTTPConfig struct {
 	Listen          string   `yaml:"listen"`
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+	// DrainDelay is how long a stopping node keeps serving while /readyz
+	// answers 503, so a load balancer's health checks take it out of
+	// rotation before its listener closes.
+	DrainDelay Duration `yaml:"drain_delay"`
 	// TrustedProxies are the addresses (CIDR or single IP) of the
 	// reverse proxies in front of the node: only from them is
 	// X-Forwarded-For believed, for rate limits, logs and audit. Empty:
@@ -387,7 +391,11 @@ type ClusterConfig struct {
 	NodeName       string   `yaml:"node_name"`
 	Listen         string   `yaml:"listen"`
 	RequestTimeout Duration `yaml:"request_timeout"`
+	// Advertise is the actor address (host:port) the other members dial,
+	// when it is not Listen's (Listen on 0.0.0.0, or behind NAT).
+	Advertise string `yaml:"advertise"`
 	// Peers are the actor addresses (host:port) of the other members.
+	// Optional on etcd storage: members register themselves there.
 	Peers             []string  `yaml:"peers"`
 	HeartbeatInterval Duration  `yaml:"heartbeat_interval"`
 	FailureTimeout    Duration  `yaml:"failure_timeout"`
@@ -452,9 +460,9 @@ func (k KeysConfig) EncryptionAlgs() []string {
 func Default() Config {
 	return Config{
 		Issuer: "http://localhost:8080",
-		HTTP:   HTTPConfig{Listen: "127.0.0.1:8080", ShutdownTimeout: Duration(10 * time.Second), TrustedProxies: []string{}},
+		HTTP:   HTTPConfig{Listen: "127.0.0.1:8080", ShutdownTimeout: Duration(10 * time.Second), DrainDelay: Duration(2 * time.Second), TrustedProxies: []string{}},
 		Storage: StorageConfig{Backend: "bbolt", Dir: "./data", Etcd: EtcdConfig{
-			Embed: true, PeerListen: "127.0.0.1:2380", ClientListen: "127.0.0.1:2379",
+			Embed: true, PeerListen: "127.0.0.1:2380", ClientListen: "127.0.0.1:2379", LogLevel: "error",
 			State: "new", Endpoints: []string{}, DialTimeout: Duration(5 * time.Second),
 		}},
 		Keys: KeysConfig{
@@ -545,6 +553,9 @@ func (c Config) Validate() error {
 	if c.HTTP.ShutdownTimeout <= 0 {
 		add("http.shutdown_timeout", "must be positive")
 	}
+	if c.HTTP.DrainDelay < 0 {
+		add("http.drain_delay", "must not be negative")
+	}
 	c.clusterProblems(add)
 	if c.Storage.Dir == "" {
 		add("storage.dir", "must not be empty")
@@ -616,8 +627,8 @@ func (c Config) Validate() error {
 	}
 	if h, _, err := net.SplitHostPort(c.Cluster.Listen); err != nil {
 		add("cluster.listen", "must be host:port, got %q", c.Cluster.Listen)
-	} else if h == "" || h == "0.0.0.0" || h == "::" {
-		add("cluster.listen", "must name an interface address, not all interfaces")
+	} else if (h == "" || h == "0.0.0.0" || h == "::") && c.Cluster.Advertise == "" {
+		add("cluster.listen", "must name an interface address, not all interfaces (or set cluster.advertise to the address the other members dial)")
 	}
 	if c.Cluster.RequestTimeout <= 0 {
 		add("cluster.request_timeout", "must be positive")

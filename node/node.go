@@ -60,6 +60,8 @@ type Node struct {
 	member *etcd.Member // the embedded etcd member, if any
 	lease  *etcd.Lease  // this node's lease: grain ownership (etcd only)
 	fenced chan error
+	// draining: stopping, /readyz answers 503 (Drain).
+	draining atomic.Bool
 	// actorsRef is actors for callbacks that may run before Start ends.
 	actorsRef atomic.Pointer[cluster.Node]
 	dir       *directory.Directory
@@ -256,6 +258,9 @@ func (n *Node) waitForKeys(ctx context.Context) error {
 
 // Ready reports whether the node can serve: store reachable, keys cached.
 func (n *Node) Ready(ctx context.Context) error {
+	if n.draining.Load() {
+		return errDraining
+	}
 	if err := n.store.Ping(ctx); err != nil {
 		return err
 	}
@@ -263,6 +268,18 @@ func (n *Node) Ready(ctx context.Context) error {
 		return errors.New("node: signing keys not loaded")
 	}
 	return nil
+}
+
+// errDraining: the node is stopping (Drain).
+var errDraining = errors.New("node: draining: stopping")
+
+// Drain makes /readyz answer 503 from now on while everything else is
+// served as before: the first step of a graceful stop, so that load
+// balancers stop sending requests before the listener closes.
+func (n *Node) Drain() {
+	if !n.draining.Swap(true) {
+		n.logger.Info("draining: not ready from now on", "drain_delay", n.cfg.HTTP.DrainDelay.D())
+	}
 }
 
 // URL is the base URL the HTTP listener actually serves (useful with port 0).

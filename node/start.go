@@ -18,6 +18,7 @@ import (
 	"authrim/cluster"
 	"authrim/directory"
 	"authrim/http/router"
+	"authrim/persistence/etcd"
 	"authrim/telemetry"
 )
 
@@ -96,7 +97,7 @@ func (n *Node) startDirectory(context.Context) error {
 
 // startActors starts the actor system with the grain kinds: KeyManager,
 // Session, RateLimiter (a member of a node set joins the others).
-func (n *Node) startActors(context.Context) error {
+func (n *Node) startActors(ctx context.Context) error {
 	cfg, logger := n.cfg, n.logger
 	keys := keymanager.NewKind(keymanager.Config{
 		Policy: keymanager.Policy{
@@ -137,6 +138,19 @@ func (n *Node) startActors(context.Context) error {
 	if err != nil {
 		return err
 	}
+	// On etcd, the members register themselves (membership.go's peers
+	// beyond cluster.peers): a starting member begins with those
+	// registered now.
+	var registered []cluster.Registered
+	if n.lease != nil {
+		regs, _, err := n.etcd.Members(ctx)
+		if err != nil {
+			return fmt.Errorf("node: read the member registry: %w", err)
+		}
+		for _, r := range regs {
+			registered = append(registered, cluster.Registered{Node: r.Node, Address: r.Address})
+		}
+	}
 	actors, err := cluster.Start(cluster.Config{
 		Name:              cfg.Cluster.Name,
 		Listen:            cfg.Cluster.Listen,
@@ -145,6 +159,9 @@ func (n *Node) startActors(context.Context) error {
 		Logger:            logger,
 		NodeName:          cfg.Cluster.NodeName,
 		Peers:             cfg.Cluster.Peers,
+		Dynamic:           n.lease != nil,
+		Registered:        registered,
+		Advertise:         cfg.Cluster.Advertise,
 		HeartbeatInterval: cfg.Cluster.HeartbeatInterval.D(),
 		FailureTimeout:    cfg.Cluster.FailureTimeout.D(),
 		ServerTLS:         serverTLS,
@@ -163,6 +180,44 @@ func (n *Node) startActors(context.Context) error {
 	n.actors = actors
 	n.actorsRef.Store(actors)
 	n.onClose(actors.Shutdown)
+	if n.lease != nil {
+		return n.joinRegistry(ctx)
+	}
+	return nil
+}
+
+// joinRegistry registers this member (under its lease) and follows the
+// registry: members that register later join this node's view without a
+// restart, and members whose registration ends (they left, or their
+// lease was revoked or lapsed) leave it.
+func (n *Node) joinRegistry(ctx context.Context) error {
+	if err := n.lease.Register(ctx, n.actors.Address(), n.actors.MemberID()); err != nil {
+		return fmt.Errorf("node: register in the member registry: %w", err)
+	}
+	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		n.etcd.WatchMembers(wctx, func(regs []etcd.Registration) {
+			out := make([]cluster.Registered, 0, len(regs))
+			for _, r := range regs {
+				out = append(out, cluster.Registered{Node: r.Node, Address: r.Address})
+			}
+			n.actors.SetRegistered(out)
+		})
+	}()
+	n.onClose(func() {
+		cancel()
+		<-done
+	})
+	n.onClose(func() {
+		// Leaving on purpose: the others drop this member at once.
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if err := n.lease.Deregister(ctx); err != nil {
+			n.logger.Warn("leaving the member registry", "err", err)
+		}
+	})
 	return nil
 }
 

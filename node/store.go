@@ -52,7 +52,7 @@ func (n *Node) openEtcd(ctx context.Context) (*etcd.Store, error) {
 			Name: n.cfg.EtcdName(), Dir: filepath.Join(n.cfg.Storage.Dir, "etcd"),
 			PeerListen: ec.PeerListen, ClientListen: ec.ClientListen,
 			InitialCluster: ec.InitialCluster, State: ec.State, Token: n.cfg.Cluster.Name, TLS: tlsf,
-			StartTimeout: 2 * time.Minute,
+			StartTimeout: 2 * time.Minute, LogLevel: ec.LogLevel,
 		})
 		if err != nil {
 			return nil, err

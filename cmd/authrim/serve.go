@@ -11,6 +11,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -68,9 +69,13 @@ func serve(ctx context.Context, path string, demo bool, stdout, stderr io.Writer
 		debug.SetGCPercent(cfg.Runtime.GCPercent)
 	}
 
-	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	n, err := node.Start(ctx, cfg, node.Options{Logger: logger, Demo: demo})
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(signals)
+	// A signal while the node starts abandons the start.
+	startCtx, stopStart := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	n, err := node.Start(startCtx, cfg, node.Options{Logger: logger, Demo: demo})
+	stopStart()
 	if err != nil {
 		return err
 	}
@@ -84,6 +89,18 @@ func serve(ctx context.Context, path string, demo bool, stdout, stderr io.Writer
 	}
 
 	select {
+	case <-signals:
+		// A graceful stop: out of the load balancer's rotation first,
+		// then the requests in flight, then the grains (Shutdown). A
+		// second signal skips the wait.
+		n.Drain()
+		wait := time.NewTimer(cfg.HTTP.DrainDelay.D())
+		select {
+		case <-wait.C:
+		case <-signals:
+			wait.Stop()
+		}
+		logger.Info("shutting down")
 	case <-ctx.Done():
 		logger.Info("shutting down")
 	case err := <-n.Done():

@@ -29,6 +29,16 @@ type LeaseConfig struct {
 	// TTL is the lease's time to live: a node that cannot renew it for
 	// this long loses every ownership.
 	TTL time.Duration
+	// GrantTTL, when longer than TTL, is the time to live etcd itself
+	// gives the lease: the backstop for a node that died with nobody to
+	// revoke its lease. The node judges itself by TTL (Valid, renewals)
+	// and its peers revoke a dropped node's lease at once, so etcd's own
+	// expiry need not be short; a short one is dangerous: an etcd leader
+	// that was paused still holds, on waking up, the renewal times of
+	// before its pause, finds every lease older than TTL and revokes them
+	// (its proposals reach the new leader once it has stepped down), so
+	// the members that kept renewing lose their leases too.
+	GrantTTL time.Duration
 	// IsDead reports whether the run of node that holds lease is over
 	// (the membership dropped it, or it restarted): Acquire then revokes
 	// that lease instead of waiting for it to lapse.
@@ -71,7 +81,8 @@ func Grant(ctx context.Context, store *Store, cfg LeaseConfig) (*Lease, error) {
 	if ttl < 2 {
 		ttl = 2
 	}
-	g, err := store.cli.Grant(ctx, ttl)
+	grant := max(ttl, int64(cfg.GrantTTL/time.Second))
+	g, err := store.cli.Grant(ctx, grant)
 	if err != nil {
 		return nil, mapErr(ctx, err)
 	}

@@ -62,6 +62,9 @@ type MemberConfig struct {
 	// StartTimeout bounds the wait for a quorum (a new cluster waits for
 	// its first members).
 	StartTimeout time.Duration
+	// LogLevel is the lowest level of the member's own log that reaches
+	// stderr (error, warn, info, debug); empty: error.
+	LogLevel string
 }
 
 // Member is a running embedded etcd member.
@@ -112,7 +115,7 @@ func StartMember(ctx context.Context, mc MemberConfig) (*Member, error) {
 	cfg.AutoCompactionMode = "periodic"
 	cfg.AutoCompactionRetention = "5m"
 	closing := &atomic.Bool{}
-	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(quietLogger(closing))
+	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(quietLogger(closing, mc.LogLevel))
 	e, err := embed.StartEtcd(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("etcd: start member %s: %w", mc.Name, err)
@@ -182,9 +185,15 @@ func nopLogger() *zap.Logger { return zap.NewNop() }
 
 // quietLogger logs the member's errors to stderr as JSON lines, except
 // after Close, when etcd reports its own listeners closing as errors.
-func quietLogger(closing *atomic.Bool) *zap.Logger {
+func quietLogger(closing *atomic.Bool, levelName string) *zap.Logger {
 	enc := zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig())
-	core := zapcore.NewCore(enc, zapcore.Lock(os.Stderr), zapcore.ErrorLevel)
+	// A lower level shows more of the member's own log, for investigating
+	// a cluster; errors always show.
+	level := zapcore.ErrorLevel
+	if l, err := zapcore.ParseLevel(levelName); err == nil && l < level {
+		level = l
+	}
+	core := zapcore.NewCore(enc, zapcore.Lock(os.Stderr), level)
 	return zap.New(&closingFilter{Core: core, closing: closing})
 }
 
