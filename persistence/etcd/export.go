@@ -12,8 +12,9 @@ import (
 	"authrim/persistence"
 )
 
-// exportPageSize bounds one range read of Export.
-const exportPageSize = 1000
+// exportPageSize bounds one range read of Export (a variable: tests
+// make pages small).
+var exportPageSize int64 = 1000
 
 // Export calls fn with every record of every declared bucket as of one
 // revision (the first page's), in bucket then key order, and returns that
