@@ -107,6 +107,15 @@ func startCluster(t testing.TB, n int) *testCluster { return startNodes(t, n, "e
 // startNodes is startCluster on a chosen storage backend (bbolt: one node).
 func startNodes(t testing.TB, n int, backend string) *testCluster {
 	t.Helper()
+	return startNodesWith(t, n, backend, nil)
+}
+
+// startNodesWith is startNodes with prepare run after the members' ports
+// and directories are chosen and before their configs are written and
+// they start (it may set tc.issuer and put files in place). With a
+// prepare, no user is created: the nodes' data comes from prepare.
+func startNodesWith(t testing.TB, n int, backend string, prepare func(tc *testCluster)) *testCluster {
+	t.Helper()
 	root := t.TempDir()
 	tc := &testCluster{t: t, certs: filepath.Join(root, "certs"), backend: backend}
 	if out, err := exec.Command(bin, "cluster", "certs", "--nodes", fmt.Sprint(n), "--out", tc.certs).CombinedOutput(); err != nil {
@@ -120,6 +129,9 @@ func startNodes(t testing.TB, n int, backend string) *testCluster {
 		})
 	}
 	tc.issuer = "http://localhost:" + strings.Split(tc.members[0].http, ":")[1]
+	if prepare != nil {
+		prepare(tc)
+	}
 	var initial []string
 	for _, m := range tc.members {
 		initial = append(initial, m.name+"=https://"+m.peer)
@@ -139,6 +151,9 @@ func startNodes(t testing.TB, n int, backend string) *testCluster {
 	}
 	for _, m := range tc.members {
 		tc.waitReady(m, 90*time.Second)
+	}
+	if prepare != nil {
+		return tc
 	}
 	tc.cli(tc.members[0], strings.NewReader(userPassword), "users", "add", "--username", "alice", "--password-stdin", "--email", "alice@example.com")
 	return tc
