@@ -18,6 +18,7 @@ import (
 	"authrim/http/management"
 	"authrim/http/oauth2"
 	"authrim/node"
+	"authrim/persistence"
 	"authrim/persistence/bbolt"
 	"authrim/persistence/snapshot"
 )
@@ -191,9 +192,9 @@ when the node starts.`,
 // of a new etcd cluster. A directory that already holds a member's data
 // (DIR/etcd) or a seed is refused: the member would not be new.
 func restoreSeed(from, dir string, stdout io.Writer) error {
-	info, err := snapshot.Check(from)
+	info, err := checkBackup(from)
 	if err != nil {
-		return fmt.Errorf("restore: %s is not a usable backup: %w", from, err)
+		return err
 	}
 	for _, name := range []string{"etcd", node.SeedFile} {
 		switch _, err := os.Stat(filepath.Join(dir, name)); {
@@ -228,9 +229,9 @@ func restoreSeed(from, dir string, stdout io.Writer) error {
 }
 
 func restore(from, dir string, force bool, stdout io.Writer) error {
-	info, err := snapshot.Check(from)
+	info, err := checkBackup(from)
 	if err != nil {
-		return fmt.Errorf("restore: %s is not a usable backup: %w", from, err)
+		return err
 	}
 
 	target := filepath.Join(dir, bbolt.FileName)
@@ -282,6 +283,18 @@ func restore(from, dir string, force bool, stdout io.Writer) error {
 	}
 	fmt.Fprintln(stdout, kekReminder)
 	return nil
+}
+
+// checkBackup checks a backup before a restore touches anything.
+func checkBackup(from string) (snapshot.Info, error) {
+	info, err := snapshot.Check(from)
+	switch {
+	case errors.Is(err, persistence.ErrSchemaTooNew):
+		return info, fmt.Errorf("restore: %s comes from a newer release: %w", from, err)
+	case err != nil:
+		return info, fmt.Errorf("restore: %s is not a usable backup: %w", from, err)
+	}
+	return info, nil
 }
 
 // copyInto copies src to a new temporary file in dir (mode 0600, synced)
