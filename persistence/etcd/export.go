@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
@@ -106,7 +107,11 @@ func (l *Lease) Seed(ctx context.Context, id string, each func(fn func(bucket pe
 		return false, fmt.Errorf("etcd: seed: take the import ownership: %w", err)
 	}
 	own := o.(*owned)
-	defer func() { _ = own.Release(context.WithoutCancel(ctx)) }()
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = own.Release(rctx)
+	}()
 	s, cli := l.store, l.store.cli
 	markKey := s.root + "seed"
 	guard := clientv3.Compare(clientv3.Value(own.key), "=", own.token)
