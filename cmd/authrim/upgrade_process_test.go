@@ -160,9 +160,6 @@ func TestStartsOnPreviousReleaseData(t *testing.T) {
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	issuer := fmt.Sprintf("http://localhost:%d", port)
 	p := startServe(t, bin, base, previousEnv(dir, port))
-	if !strings.Contains(p.stderr.String(), "store schema version stamped") {
-		t.Errorf("the unversioned store was not stamped:\n%s", p.stderr)
-	}
 
 	if got, want := jwksKeys(t, getJWKS(t, base)), jwksKeys(t, f.JWKS); !slices.Equal(got, want) {
 		t.Fatalf("JWKS after the upgrade:\n%v\nwant the previous release's\n%v", got, want)
@@ -183,7 +180,10 @@ func TestStartsOnPreviousReleaseData(t *testing.T) {
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	_, _ = p.cmd.Process.Wait()
+	_ = p.cmd.Wait() // and its log is complete
+	if !strings.Contains(p.stderr.String(), "store schema version stamped") {
+		t.Errorf("the unversioned store was not stamped:\n%s", p.stderr)
+	}
 
 	// The store now says which version it is.
 	db, err := bolt.Open(filepath.Join(dir, bbolt.FileName), 0o600, &bolt.Options{Timeout: 5 * time.Second})
