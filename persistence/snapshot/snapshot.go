@@ -124,6 +124,9 @@ func Check(path string) (Info, error) {
 		}
 		return tx.ForEach(func(name []byte, b *bolt.Bucket) error {
 			bucket := persistence.Bucket(name)
+			// A release whose migration retires a bucket must accept
+			// it here in older backups (and drop it in Each) for them
+			// to stay restorable.
 			if !bucket.Declared() {
 				return fmt.Errorf("%w: bucket %q is not one this release declares", ErrNotABackup, name)
 			}
