@@ -20,6 +20,44 @@ func run(t *testing.T, args ...string) string {
 	return string(out)
 }
 
+// restoreIntoNewCluster starts a new 3-node cluster seeded with file,
+// as docs/CLUSTER.md says: the old KEK on every node, the backup put in
+// place on every member with authrim restore --backend etcd, then all
+// started; the new cluster keeps the old one's issuer.
+func restoreIntoNewCluster(t *testing.T, old *testCluster, file string) *testCluster {
+	t.Helper()
+	kek := filepath.Join(filepath.Dir(old.members[0].dir), "kek")
+	fresh := startNodesWith(t, 3, "etcd", func(tc *testCluster) {
+		tc.issuer = old.issuer // the same public URL, new machines
+		b, err := os.ReadFile(kek)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(filepath.Dir(tc.members[0].dir), "kek"), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range tc.members {
+			out := run(t, "restore", "--backend", "etcd", "--from", file, "--data", filepath.Join(m.dir, "data"))
+			if !strings.Contains(out, "restore-seed.db") {
+				t.Errorf("restore printed %q", out)
+			}
+		}
+	})
+	imported := 0
+	for _, m := range fresh.members {
+		if strings.Contains(m.log.String(), "store restored from a backup") {
+			imported++
+		}
+		if _, err := os.Stat(filepath.Join(m.dir, "data", "restore-seed.db")); !os.IsNotExist(err) {
+			t.Errorf("%s kept its seed: %v", m.name, err)
+		}
+	}
+	if imported != 1 {
+		t.Errorf("%d members imported the backup, want 1", imported)
+	}
+	return fresh
+}
+
 // TestBackupRestoreIntoNewCluster backs a 3-node cluster up with the CLI
 // (users, a registered client, sessions with refresh tokens, keys),
 // restores the file into a fresh 3-node cluster with the runbook of
@@ -52,39 +90,7 @@ func TestBackupRestoreIntoNewCluster(t *testing.T) {
 		t.Fatalf("backup file: %v %v", fi, err)
 	}
 	old.stopAll()
-	kek := filepath.Join(filepath.Dir(old.members[0].dir), "kek")
-
-	// Runbook: on every member of the new cluster, the same KEK and the
-	// backup as its seed; then start them all.
-	fresh := startNodesWith(t, 3, "etcd", func(tc *testCluster) {
-		tc.issuer = old.issuer // the same public URL, new machines
-		b, err := os.ReadFile(kek)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(filepath.Dir(tc.members[0].dir), "kek"), b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		for _, m := range tc.members {
-			out := run(t, "restore", "--backend", "etcd", "--from", file, "--data", filepath.Join(m.dir, "data"))
-			if !strings.Contains(out, "restore-seed.db") {
-				t.Errorf("restore printed %q", out)
-			}
-		}
-	})
-	imported := 0
-	for _, m := range fresh.members {
-		if strings.Contains(m.log.String(), "store restored from a backup") {
-			imported++
-		}
-		if _, err := os.Stat(filepath.Join(m.dir, "data", "restore-seed.db")); !os.IsNotExist(err) {
-			t.Errorf("%s kept its seed: %v", m.name, err)
-		}
-	}
-	if imported != 1 {
-		t.Errorf("%d members imported the backup, want 1", imported)
-	}
-
+	fresh := restoreIntoNewCluster(t, old, file)
 	for _, m := range fresh.members {
 		if got, err := jwks(m); err != nil || got != jwksBefore {
 			t.Errorf("JWKS on %s after the restore:\n%s\nwant\n%s (%v)", m.name, got, jwksBefore, err)
@@ -118,4 +124,33 @@ func TestBackupRestoreIntoNewCluster(t *testing.T) {
 	fresh.start(m)
 	fresh.waitReady(m, 90*time.Second)
 	checkAccounts(t, fresh.members, accounts)
+}
+
+// TestSingleNodeBackupSeedsACluster moves a single bbolt node onto a
+// 3-node cluster: its backup (the same file format) seeds the cluster,
+// and its refresh tokens and keys carry over.
+func TestSingleNodeBackupSeedsACluster(t *testing.T) {
+	single := startNodes(t, 1, "bbolt")
+	accounts := seedAccounts(t, single, single.members, 3)
+	jwksBefore, err := jwks(single.members[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "authrim.backup")
+	single.cli(single.members[0], nil, "backup", "--out", file)
+	single.stopAll()
+
+	fresh := restoreIntoNewCluster(t, single, file)
+	for _, m := range fresh.members {
+		if got, err := jwks(m); err != nil || got != jwksBefore {
+			t.Errorf("JWKS on %s after the move:\n%s\nwant\n%s (%v)", m.name, got, jwksBefore, err)
+		}
+	}
+	for _, a := range accounts {
+		a.code = ""
+	}
+	checkAccounts(t, fresh.members, accounts)
+	if out := fresh.cli(fresh.members[1], nil, "users", "list"); !strings.Contains(out, "alice") {
+		t.Errorf("users list after the move: %s", out)
+	}
 }
