@@ -1,6 +1,7 @@
 package snapshot_test
 
 import (
+	"context"
 	"crypto/rand"
 	"flag"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,11 +19,69 @@ import (
 	"authrim/actors/messages"
 	"authrim/persistence"
 	"authrim/persistence/bbolt"
+	"authrim/persistence/etcd"
 	"authrim/persistence/snapshot"
 )
 
-var measureSessions = flag.Int("measure-sessions", 0,
-	"TestMeasureBackupRestore: sessions in the measured store (0 skips it; BENCHMARKS.md uses 100000)")
+var (
+	measureSessions = flag.Int("measure-sessions", 0,
+		"TestMeasureBackupRestore: sessions in the measured store (0 skips it; BENCHMARKS.md uses 100000)")
+	measureMembers = flag.Int("measure-members", 1, "TestMeasureBackupRestore: etcd members (in this process, loopback)")
+)
+
+// openEtcdMembers starts n etcd members of one new cluster (each waits
+// for a quorum, so they start together) and returns a store on the
+// first.
+func openEtcdMembers(t *testing.T, n int) *etcd.Store {
+	t.Helper()
+	if n == 1 {
+		return openEtcd(t)
+	}
+	type m struct{ name, peer, client string }
+	var ms []m
+	var initial []string
+	for i := range n {
+		x := m{fmt.Sprintf("m%d", i+1), addr(t), addr(t)}
+		ms = append(ms, x)
+		initial = append(initial, x.name+"=http://"+x.peer)
+	}
+	dir := t.TempDir()
+	members := make([]*etcd.Member, n)
+	errs := make(chan error, n)
+	for i, x := range ms {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			var err error
+			members[i], err = etcd.StartMember(ctx, etcd.MemberConfig{
+				Name: x.name, Dir: filepath.Join(dir, x.name), PeerListen: x.peer, ClientListen: x.client,
+				InitialCluster: strings.Join(initial, ","), Token: "measure",
+			})
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		for _, m := range members[1:] {
+			m.Close()
+		}
+	})
+	cli, err := etcd.Dial(context.Background(), []string{members[0].Endpoint()}, nil, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := etcd.New(cli, "authrim", func() error {
+		err := cli.Close()
+		members[0].Close()
+		return err
+	})
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
 
 // sessionSize is the size of a stored session record used by the
 // measurement: a signed-in session with one client's grant and refresh
@@ -32,7 +92,7 @@ const sessionSize = 1024
 // store with -measure-sessions sessions take on each backend (not
 // asserted; BENCHMARKS.md, "Backup and restore"):
 //
-//	go test ./persistence/snapshot -run TestMeasureBackupRestore -measure-sessions 100000 -v
+//	go test ./persistence/snapshot -run TestMeasureBackupRestore -measure-sessions 100000 [-measure-members 3] -v
 func TestMeasureBackupRestore(t *testing.T) {
 	n := *measureSessions
 	if n == 0 {
@@ -112,14 +172,14 @@ func TestMeasureBackupRestore(t *testing.T) {
 	// etcd (one embedded member): restore = the seed import into an
 	// empty store; backup = every record at one revision into a file,
 	// then the CLI's check.
-	es := openEtcd(t)
+	es := openEtcdMembers(t, *measureMembers)
 	start = time.Now()
 	if _, err := lease(t, es, "n1").Seed(t.Context(), "measure", func(fn func(persistence.Bucket, string, []byte) error) error {
 		return snapshot.Each(out, fn)
 	}); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("etcd restore (seed import) of %d sessions: %s", n, time.Since(start).Round(time.Millisecond))
+	t.Logf("etcd (%d members) restore (seed import) of %d sessions: %s", *measureMembers, n, time.Since(start).Round(time.Millisecond))
 	eout := filepath.Join(t.TempDir(), "etcd.backup")
 	start = time.Now()
 	size = writeFile(t, eout, snapshot.Exported{Source: es, Dir: t.TempDir()}.WriteTo)
@@ -127,7 +187,7 @@ func TestMeasureBackupRestore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("etcd backup of %d sessions: %s, %d MiB (%s)", n, time.Since(start).Round(time.Millisecond), size>>20, info)
+	t.Logf("etcd (%d members) backup of %d sessions: %s, %d MiB (%s)", *measureMembers, n, time.Since(start).Round(time.Millisecond), size>>20, info)
 	if info.Sessions != n {
 		t.Fatalf("backup holds %d sessions, want %d", info.Sessions, n)
 	}
