@@ -392,3 +392,51 @@ func TestScheduleFailureLeavesNothing(t *testing.T) {
 		t.Errorf("files left: %v", left)
 	}
 }
+
+// An import that stops half way leaves its mark: the store says which
+// backup it holds part of, another backup is refused, and the same one
+// imports again over what was written, to exactly its records.
+func TestSeedResumesAfterAFailure(t *testing.T) {
+	src := openEtcd(t)
+	want := fill(t, src)
+	file := filepath.Join(t.TempDir(), "b.db")
+	path, _, err := snapshot.Build(t.Context(), t.TempDir(), src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(path, file); err != nil {
+		t.Fatal(err)
+	}
+
+	dst := openEtcd(t)
+	l := lease(t, dst, "n1")
+	broken := errors.New("disk full")
+	n := 0
+	_, err = l.Seed(t.Context(), "backup-1", func(fn func(persistence.Bucket, string, []byte) error) error {
+		return snapshot.Each(file, func(b persistence.Bucket, k string, v []byte) error {
+			if n++; n > len(want)/2 {
+				return broken
+			}
+			return fn(b, k, v)
+		})
+	})
+	if !errors.Is(err, broken) {
+		t.Fatalf("interrupted seed: %v", err)
+	}
+	if id, unfinished, err := dst.SeedUnfinished(t.Context()); err != nil || !unfinished || id != "backup-1" {
+		t.Fatalf("after the failure: %q %v %v", id, unfinished, err)
+	}
+	each := func(fn func(persistence.Bucket, string, []byte) error) error { return snapshot.Each(file, fn) }
+	if _, err := l.Seed(t.Context(), "backup-2", each); !errors.Is(err, etcd.ErrNotEmpty) {
+		t.Fatalf("another backup over a half import: %v", err)
+	}
+	if imported, err := l.Seed(t.Context(), "backup-1", each); err != nil || !imported {
+		t.Fatalf("resumed seed: %v %v", imported, err)
+	}
+	if got := exported(t, dst); !slices.Equal(got, want) {
+		t.Fatalf("records after the resumed seed\n%v\nwant\n%v", got, want)
+	}
+	if _, unfinished, _ := dst.SeedUnfinished(t.Context()); unfinished {
+		t.Error("the resumed seed left its mark unfinished")
+	}
+}
