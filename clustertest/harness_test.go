@@ -131,6 +131,16 @@ type clusterOpts struct {
 	certs int
 	// issuer, when set, replaces the first node's URL (a proxy in front).
 	issuer string
+	// prepare: see startNodesWith.
+	prepare func(tc *testCluster)
+}
+
+// startNodesWith is startNodes with prepare run after the members' ports
+// and directories are chosen and before their configs are written and
+// they start (it may set tc.issuer and put files in place). With a
+// prepare, no user is created: the nodes' data comes from prepare.
+func startNodesWith(t testing.TB, n int, backend string, prepare func(tc *testCluster)) *testCluster {
+	return startWith(t, clusterOpts{nodes: n, backend: backend, staticPeers: true, prepare: prepare})
 }
 
 func startWith(t testing.TB, o clusterOpts) *testCluster {
@@ -146,6 +156,9 @@ func startWith(t testing.TB, o clusterOpts) *testCluster {
 	tc.issuer = "http://localhost:" + strings.Split(tc.members[0].http, ":")[1]
 	if o.issuer != "" {
 		tc.issuer = o.issuer
+	}
+	if o.prepare != nil {
+		o.prepare(tc)
 	}
 	var initial []string
 	for _, m := range tc.members {
@@ -166,6 +179,9 @@ func startWith(t testing.TB, o clusterOpts) *testCluster {
 	}
 	for _, m := range tc.members {
 		tc.waitReady(m, 90*time.Second)
+	}
+	if o.prepare != nil {
+		return tc
 	}
 	tc.cli(tc.members[0], strings.NewReader(userPassword), "users", "add", "--username", "alice", "--password-stdin", "--email", "alice@example.com")
 	return tc

@@ -66,6 +66,8 @@ type Config struct {
 	Clients []ClientConfig `yaml:"clients"`
 	// Roles lists the front ends this node serves.
 	Roles []string `yaml:"roles"`
+	// Backup: scheduled backups (node/backup.go).
+	Backup BackupConfig `yaml:"backup"`
 }
 
 // MetricsConfig is the operator listener for /metrics (Prometheus).
@@ -486,6 +488,7 @@ func Default() Config {
 			LeaseTTL:          Duration(5 * time.Second),
 		},
 		Crypto:  CryptoConfig{Mode: CryptoInline},
+		Backup:  BackupConfig{Keep: 7},
 		Log:     LogConfig{Format: "text", Level: "info"},
 		Metrics: MetricsConfig{Listen: ""},
 		Runtime: RuntimeConfig{GCPercent: DefaultGCPercent},
@@ -557,6 +560,7 @@ func (c Config) Validate() error {
 		add("http.drain_delay", "must not be negative")
 	}
 	c.clusterProblems(add)
+	c.backupProblems(add)
 	if c.Storage.Dir == "" {
 		add("storage.dir", "must not be empty")
 	}

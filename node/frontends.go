@@ -85,10 +85,10 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 			if cfg.Admin.Token != "" {
 				admin := management.NewAdmin(cfg.Admin.Token, localKeys{n.actors.KeyManager(), n.cache}, logger).
 					WithDirectory(n.dir, n.dir).WithInitialTokens(n.dir).WithThrottle(n.actors.RateLimits()).WithCluster(clusterOps{n})
-				if n.bolt != nil {
-					// One node's file; a cluster backs up with etcd's own
-					// snapshot (docs/CLUSTER.md).
-					admin = admin.WithBackup(n.bolt)
+				if snap := n.snapshotter(); snap != nil {
+					// bbolt: the node's file; etcd: every record at one
+					// revision, in the same file format (persistence/snapshot).
+					admin = admin.WithBackup(snap)
 				}
 				fronts = append(fronts, admin)
 			}

@@ -122,6 +122,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 		n.startActors,    // grains and the actor system
 		n.startKeys,      // Crypto pool and key cache, ready to sign
 		n.startHTTP,      // route table, operator and public listeners
+		n.startBackups,   // backup.schedule
 	} {
 		if err := stage(ctx); err != nil {
 			return nil, err

@@ -71,6 +71,9 @@ func (n *Node) startStore(ctx context.Context) error {
 			_ = lease.Close(ctx)
 		})
 	}
+	if err := n.seedStore(ctx); err != nil {
+		return err
+	}
 	return n.migrateStore(ctx, n.owners)
 }
 

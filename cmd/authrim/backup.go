@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,13 +14,13 @@ import (
 
 	"github.com/spf13/cobra"
 	bolt "go.etcd.io/bbolt"
-	"google.golang.org/protobuf/proto"
 
-	"authrim/actors/messages"
 	"authrim/http/management"
 	"authrim/http/oauth2"
+	"authrim/node"
 	"authrim/persistence"
 	"authrim/persistence/bbolt"
+	"authrim/persistence/snapshot"
 )
 
 // kekReminder is printed after a restore: the store's private keys are
@@ -40,10 +39,13 @@ func backupCmd(std *cli) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "backup --out FILE",
 		Short: "Download a consistent snapshot of a running node's database (admin API)",
-		Long: `Download a consistent snapshot of a running node's database (GET
-/admin/backup) into FILE (mode 0600). The file is checked to be a complete
-bbolt database before it replaces FILE. The KEK file (keys.kek_file) is not
-in the backup: keep it too, apart.`,
+		Long: `Download a consistent snapshot of a running node's store (GET
+/admin/backup) into FILE (mode 0600). On bbolt it is the node's database
+file; on etcd, every record read at one revision, written in the same
+format, so a backup of either backend restores into either (authrim
+restore). The file is checked to be a complete database before it
+replaces FILE. The KEK file (keys.kek_file) is not in the backup: keep
+it too, apart.`,
 		Args: nArgs(0, "backup takes no arguments (use --out FILE)"),
 	}
 	client := adminFlags(cmd)
@@ -71,7 +73,7 @@ func backup(ctx context.Context, client *adminClient, out string, stdout io.Writ
 		_ = os.Remove(tmp)
 		return err
 	}
-	info, err := checkSnapshot(tmp)
+	info, err := snapshot.Check(tmp)
 	if err != nil {
 		_ = os.Remove(tmp)
 		return fmt.Errorf("backup: the downloaded file is not a usable backup: %w", err)
@@ -138,34 +140,98 @@ func download(ctx context.Context, c *adminClient, path string) (int64, error) {
 	return n, nil
 }
 
-// restoreCmd puts a backup in place as DIR/authrim.db for a node that is
-// not running. The copy goes to a temporary file in DIR, is synced and
-// checked, and is renamed over authrim.db; a database it replaces (only
-// with --force) is kept as authrim.db.replaced-TIMESTAMP.
+// restoreCmd puts a backup in place for a node that is not running: as
+// DIR/authrim.db (bbolt), or as DIR/restore-seed.db, the seed a new etcd
+// cluster's members import when they first start. The copy goes to a
+// temporary file in DIR, is synced and checked, and is renamed into
+// place; a database it replaces (bbolt, only with --force) is kept as
+// authrim.db.replaced-TIMESTAMP.
 func restoreCmd(std *cli) *cobra.Command {
-	var from, dir string
+	var from, dir, backend string
 	var force bool
 	cmd := &cobra.Command{
-		Use:   "restore --from FILE --data DIR [--force]",
-		Short: "Put a backup in place as DIR/authrim.db (node stopped; needs the same KEK file)",
-		Args:  nArgs(0, "restore takes no arguments (use --from FILE --data DIR)"),
+		Use:   "restore --from FILE --data DIR [--backend bbolt|etcd] [--force]",
+		Short: "Put a backup in place for a stopped node, or as the seed of a new etcd cluster (needs the same KEK file)",
+		Long: `Put a backup written by authrim backup in place in a node's storage.dir.
+
+--backend bbolt (the default): DIR/authrim.db, for a single node.
+--backend etcd: DIR/restore-seed.db, for each member of a NEW cluster
+(restore into every member's storage.dir before starting any): the first
+member to start imports it into the empty store, the others find it done.
+A store that already holds records refuses the seed.
+
+Either backend's backup restores into either. A backup from a newer
+release (a higher schema version) is refused; an older one is migrated
+when the node starts.`,
+		Args: nArgs(0, "restore takes no arguments (use --from FILE --data DIR)"),
 	}
 	cmd.Flags().StringVar(&from, "from", "", "backup file written by `authrim backup`")
 	cmd.Flags().StringVar(&dir, "data", "", "the node's storage.dir")
-	cmd.Flags().BoolVar(&force, "force", false, "replace an existing database (the node must be stopped)")
+	cmd.Flags().StringVar(&backend, "backend", node.BackendBbolt, "the node's storage.backend: bbolt or etcd")
+	cmd.Flags().BoolVar(&force, "force", false, "replace an existing database (bbolt; the node must be stopped)")
 	cmd.RunE = func(*cobra.Command, []string) error {
 		if from == "" || dir == "" {
 			return usageError{msg: "restore needs --from FILE and --data DIR"}
 		}
-		return restore(from, dir, force, std.stdout)
+		switch backend {
+		case node.BackendBbolt:
+			return restore(from, dir, force, std.stdout)
+		case node.BackendEtcd:
+			if force {
+				return usageError{msg: "restore --backend etcd seeds only a new cluster: --force does not apply"}
+			}
+			return restoreSeed(from, dir, std.stdout)
+		default:
+			return usageError{msg: fmt.Sprintf("restore --backend must be bbolt or etcd, got %q", backend)}
+		}
 	}
 	return cmd
 }
 
-func restore(from, dir string, force bool, stdout io.Writer) error {
-	info, err := checkSnapshot(from)
+// restoreSeed puts a backup in place as DIR/restore-seed.db for a member
+// of a new etcd cluster. A directory that already holds a member's data
+// (DIR/etcd) or a seed is refused: the member would not be new.
+func restoreSeed(from, dir string, stdout io.Writer) error {
+	info, err := checkBackup(from)
 	if err != nil {
-		return fmt.Errorf("restore: %s is not a usable backup: %w", from, err)
+		return err
+	}
+	for _, name := range []string{"etcd", node.SeedFile} {
+		switch _, err := os.Stat(filepath.Join(dir, name)); {
+		case err == nil:
+			return fmt.Errorf("restore: %s already exists: a backup seeds only a new cluster's members (fresh storage.dir)", filepath.Join(dir, name))
+		case !errors.Is(err, os.ErrNotExist):
+			return fmt.Errorf("restore: %w", err)
+		}
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	tmp, err := copyInto(dir, from)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp)
+	if _, err := snapshot.Check(tmp); err != nil {
+		return fmt.Errorf("restore: the copy in %s does not check: %w", dir, err)
+	}
+	target := filepath.Join(dir, node.SeedFile)
+	if err := os.Rename(tmp, target); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	if err := syncDir(dir); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	fmt.Fprintf(stdout, "placed %s as %s (%s)\n", from, target, info)
+	fmt.Fprintln(stdout, "Do the same on every member of the new cluster, then start them: the first to start imports it.")
+	fmt.Fprintln(stdout, kekReminder)
+	return nil
+}
+
+func restore(from, dir string, force bool, stdout io.Writer) error {
+	info, err := checkBackup(from)
+	if err != nil {
+		return err
 	}
 
 	target := filepath.Join(dir, bbolt.FileName)
@@ -194,7 +260,7 @@ func restore(from, dir string, force bool, stdout io.Writer) error {
 		return err
 	}
 	defer os.Remove(tmp) // gone after the rename; cleans up on failure
-	if _, err := checkSnapshot(tmp); err != nil {
+	if _, err := snapshot.Check(tmp); err != nil {
 		return fmt.Errorf("restore: the copy in %s does not check: %w", dir, err)
 	}
 	if replaced != "" {
@@ -217,6 +283,18 @@ func restore(from, dir string, force bool, stdout io.Writer) error {
 	}
 	fmt.Fprintln(stdout, kekReminder)
 	return nil
+}
+
+// checkBackup checks a backup before a restore touches anything.
+func checkBackup(from string) (snapshot.Info, error) {
+	info, err := snapshot.Check(from)
+	switch {
+	case errors.Is(err, persistence.ErrSchemaTooNew):
+		return info, fmt.Errorf("restore: %s comes from a newer release: %w", from, err)
+	case err != nil:
+		return info, fmt.Errorf("restore: %s is not a usable backup: %w", from, err)
+	}
+	return info, nil
 }
 
 // copyInto copies src to a new temporary file in dir (mode 0600, synced)
@@ -264,77 +342,6 @@ func checkNotInUse(path string) error {
 		_ = db.Close()
 	}
 	return nil
-}
-
-// snapshotInfo summarises a checked backup.
-type snapshotInfo struct {
-	keys, users, clients int
-}
-
-func (s snapshotInfo) String() string {
-	return fmt.Sprintf("%d signing keys, %d users, %d registered clients", s.keys, s.users, s.clients)
-}
-
-// checkSnapshot opens path read-only as a bbolt database and checks that
-// it is complete (as long as its meta page says), consistent (bbolt's
-// page check) and an authrim database (it holds the keys bucket).
-func checkSnapshot(path string) (snapshotInfo, error) {
-	var info snapshotInfo
-	fi, err := os.Stat(path)
-	if err != nil {
-		return info, err
-	}
-	if !fi.Mode().IsRegular() {
-		return info, fmt.Errorf("%s is not a regular file", path)
-	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
-	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
-			return info, fmt.Errorf("%s is locked by another process", path)
-		}
-		return info, fmt.Errorf("not a bbolt database: %w", err)
-	}
-	defer db.Close()
-	err = db.View(func(tx *bolt.Tx) error {
-		// Checked before any page is read: pages past the end of a
-		// truncated file are mapped but not backed, and touching them
-		// kills the process.
-		if tx.Size() > fi.Size() {
-			return fmt.Errorf("truncated: %d bytes, the database needs %d", fi.Size(), tx.Size())
-		}
-		// Drain every result: Check reads pages until it is done, which
-		// must happen inside this transaction.
-		var bad error
-		for err := range tx.Check() {
-			bad = cmp.Or(bad, err)
-		}
-		if bad != nil {
-			return fmt.Errorf("inconsistent: %w", bad)
-		}
-		keys := tx.Bucket([]byte(persistence.BucketKeys))
-		if keys == nil {
-			return fmt.Errorf("no %q bucket: not an authrim database", persistence.BucketKeys)
-		}
-		err := keys.ForEach(func(k, v []byte) error {
-			var set messages.KeySet
-			if err := proto.Unmarshal(v, &set); err != nil {
-				return fmt.Errorf("key set %q: %w", k, err)
-			}
-			info.keys += len(set.GetKeys())
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		if b := tx.Bucket([]byte(persistence.BucketUsers)); b != nil {
-			info.users = b.Stats().KeyN
-		}
-		if b := tx.Bucket([]byte(persistence.BucketClients)); b != nil {
-			info.clients = b.Stats().KeyN
-		}
-		return nil
-	})
-	return info, err
 }
 
 // syncDir makes a rename in dir durable.

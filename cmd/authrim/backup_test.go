@@ -91,10 +91,16 @@ var backupPKCE = oauth2.GenerateVerifier()
 
 func signInCode(t *testing.T, issuer, clientID, username string) string {
 	t.Helper()
+	return signInCodeScope(t, issuer, clientID, username, "openid profile")
+}
+
+// signInCodeScope is signInCode asking for scope.
+func signInCodeScope(t *testing.T, issuer, clientID, username, scope string) string {
+	t.Helper()
 	b := rpBrowser()
 	q := url.Values{
 		"client_id": {clientID}, "redirect_uri": {backupRedirect}, "response_type": {"code"},
-		"scope": {"openid profile"}, "state": {"st-1"}, "nonce": {"n-1"},
+		"scope": {scope}, "state": {"st-1"}, "nonce": {"n-1"},
 		"code_challenge": {oauth2.S256ChallengeFromVerifier(backupPKCE)}, "code_challenge_method": {"S256"},
 	}
 	req, _ := http.NewRequest(http.MethodGet, issuer+"/authorize?"+q.Encode(), nil)

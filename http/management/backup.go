@@ -21,8 +21,9 @@ const BackupPath = "/admin/backup"
 // (the server's overall write timeout is lifted for this route).
 const backupIdle = 30 * time.Second
 
-// Snapshotter writes a consistent copy of the whole store (for bbolt, a
-// complete authrim.db file) while the node keeps serving.
+// Snapshotter writes a consistent copy of the whole store, as a complete
+// authrim.db file, while the node keeps serving: bbolt's own file, or on
+// etcd every record read at one revision (persistence/snapshot).
 type Snapshotter interface {
 	WriteTo(w io.Writer) (int64, error)
 }
