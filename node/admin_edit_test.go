@@ -155,7 +155,6 @@ func TestDemoOnlyOnLoopback(t *testing.T) {
 	dir := t.TempDir()
 	cfg := testConfig(t, dir)
 	cfg.HTTP.Listen = "0.0.0.0:0"
-	cfg.HTTP.InsecurePlaintext = true // the demo's own refusal is under test
 	if _, err := node.Start(context.Background(), cfg, node.Options{Demo: true}); err == nil || !strings.Contains(err.Error(), "--demo refused") {
 		t.Fatalf("a demo node on every interface started: %v", err)
 	}

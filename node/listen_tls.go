@@ -59,8 +59,12 @@ func (c Config) listenerTLSProblems(add func(key, format string, args ...any)) {
 	case h.InsecurePlaintext || len(h.TrustedProxies) > 0:
 		// Plain http on purpose: behind a proxy that terminates TLS (it
 		// is named in trusted_proxies), or the operator's explicit opt-in.
+	case c.localIssuer():
+		// An http://localhost issuer: every URL the node hands out is on
+		// this machine, so its clients are here (a container whose port
+		// is published on loopback, an SSH tunnel). Warned at start.
 	default:
-		if host, _, err := net.SplitHostPort(h.Listen); err == nil && !isLoopbackHost(host) {
+		if c.plaintextOffLoopback() {
 			// Passwords, session cookies, codes and tokens would cross
 			// the network in the clear (RFC 6749 §10.9, OIDC Core §16.17).
 			add("http.listen", "%q is not a loopback address and http.tls is not set: passwords and tokens would cross the network in plaintext. "+
@@ -68,6 +72,34 @@ func (c Config) listenerTLSProblems(add func(key, format string, args ...any)) {
 				"or, knowing the risk, set http.insecure_plaintext: true", h.Listen)
 		}
 	}
+}
+
+// localIssuer reports an http issuer on a loopback host (Validate allows
+// no other http issuer).
+func (c Config) localIssuer() bool {
+	u, err := url.Parse(c.Issuer)
+	return err == nil && u.Scheme == "http" && isLoopbackHost(u.Hostname())
+}
+
+// plaintextOffLoopback reports a public listener that speaks plain http
+// on an address others may reach.
+func (c Config) plaintextOffLoopback() bool {
+	host, _, err := net.SplitHostPort(c.HTTP.Listen)
+	return err == nil && !isLoopbackHost(host) && !c.HTTP.TLS.Enabled()
+}
+
+// plaintextWarning is logged at start for a public listener that Validate
+// let speak plain http off loopback ("" when there is nothing to say).
+func (c Config) plaintextWarning() string {
+	switch {
+	case !c.plaintextOffLoopback():
+		return ""
+	case c.HTTP.InsecurePlaintext:
+		return "http.insecure_plaintext is on: passwords and tokens cross the network in plaintext"
+	case len(c.HTTP.TrustedProxies) > 0:
+		return "" // the proxy terminates TLS
+	}
+	return "http.listen is not a loopback address and serves plain http under a localhost issuer: publish the port on loopback only (anyone else who reaches it sees passwords in plaintext)"
 }
 
 // listenerTLS are the loaded pairs of the listeners that serve https.

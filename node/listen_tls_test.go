@@ -36,12 +36,18 @@ func TestListenerTLSConfig(t *testing.T) {
 		want   string // "" valid, else a key the error names
 	}{
 		{"loopback plaintext", func(*node.Config) {}, ""},
-		{"every interface, plaintext", func(c *node.Config) { c.HTTP.Listen = ":8080" }, "http.listen"},
-		{"LAN address, plaintext", func(c *node.Config) { c.HTTP.Listen = "192.0.2.10:8080" }, "http.listen"},
+		{"every interface, plaintext, public issuer", func(c *node.Config) { c.HTTP.Listen, c.Issuer = ":8080", "https://id.example.com" }, "http.listen"},
+		{"LAN address, plaintext, public issuer", func(c *node.Config) { c.HTTP.Listen, c.Issuer = "192.0.2.10:8080", "https://id.example.com" }, "http.listen"},
+		{"IPv6 any, plaintext, public issuer", func(c *node.Config) { c.HTTP.Listen, c.Issuer = "[::]:8080", "https://id.example.com" }, "http.listen"},
+		// A container: every interface inside it, published on the
+		// host's loopback; the issuer says the clients are local.
+		{"every interface, plaintext, localhost issuer", func(c *node.Config) { c.HTTP.Listen = "0.0.0.0:8080" }, ""},
 		{"behind a proxy", func(c *node.Config) {
 			c.HTTP.Listen, c.Issuer, c.HTTP.TrustedProxies = "0.0.0.0:8080", "https://id.example.com", []string{"10.0.0.0/8"}
 		}, ""},
-		{"explicit opt-in", func(c *node.Config) { c.HTTP.Listen, c.HTTP.InsecurePlaintext = "0.0.0.0:8080", true }, ""},
+		{"explicit opt-in", func(c *node.Config) {
+			c.HTTP.Listen, c.Issuer, c.HTTP.InsecurePlaintext = "0.0.0.0:8080", "https://id.example.com", true
+		}, ""},
 		{"own TLS", func(c *node.Config) {
 			c.HTTP.Listen, c.Issuer, c.HTTP.TLS = "0.0.0.0:443", "https://id.example.com", pair
 		}, ""},

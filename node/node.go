@@ -110,8 +110,8 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 	if cfg.Cluster.InsecureLoopback {
 		logger.Warn("cluster.insecure_loopback is on: actor and etcd traffic is plaintext and unauthenticated; any local user can sign tokens and rewrite state (local experiments only)")
 	}
-	if cfg.HTTP.InsecurePlaintext {
-		logger.Warn("http.insecure_plaintext is on: passwords and tokens may cross the network in plaintext", "listen", cfg.HTTP.Listen)
+	if w := cfg.plaintextWarning(); w != "" {
+		logger.Warn("public listener is plain http off loopback", "listen", cfg.HTTP.Listen, "why", w)
 	}
 	defer func() {
 		if err != nil {

@@ -295,7 +295,6 @@ func TestServeDemoRefusedOffLoopback(t *testing.T) {
 	t.Setenv("AUTHRIM_STORAGE_DIR", dir)
 	t.Setenv("AUTHRIM_KEYS_KEK_FILE", filepath.Join(dir, "kek"))
 	t.Setenv("AUTHRIM_HTTP_LISTEN", "0.0.0.0:8080")
-	t.Setenv("AUTHRIM_HTTP_INSECURE_PLAINTEXT", "true") // the demo's own refusal is under test
 	var stdout, stderr bytes.Buffer
 	if code := runIO(context.Background(), []string{"serve", "--demo"}, strings.NewReader(""), &stdout, &stderr); code != 1 {
 		t.Fatalf("exit %d, want 1\n%s", code, stderr.String())
