@@ -1,11 +1,15 @@
 package node
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"log"
+	"log/slog"
 	"net"
 	"net/url"
+	"strings"
 
 	"authrim/internal/tlsfiles"
 )
@@ -153,4 +157,28 @@ func tlsConfig(p *tlsfiles.Pair) *tls.Config {
 		return nil
 	}
 	return tlsfiles.ServerConfig(p)
+}
+
+// tlsErrorLog is the error log of a listener serving https: failed
+// handshakes (scanners, clients offering only TLS 1.0/1.1, a client that
+// does not trust the certificate) are anyone's to cause, so they are
+// debug lines, not warnings a hostile network could flood the log with.
+// Other server errors stay warnings.
+func (n *Node) tlsErrorLog(listener string) *log.Logger {
+	return log.New(errorLogWriter{logger: n.logger, listener: listener}, "", 0)
+}
+
+type errorLogWriter struct {
+	logger   *slog.Logger
+	listener string
+}
+
+func (w errorLogWriter) Write(p []byte) (int, error) {
+	msg := strings.TrimSpace(string(p))
+	level := slog.LevelWarn
+	if strings.Contains(msg, "TLS handshake error") {
+		level = slog.LevelDebug
+	}
+	w.logger.Log(context.Background(), level, "http server error", "listener", w.listener, "err", msg)
+	return len(p), nil
 }

@@ -244,8 +244,18 @@ func TestTLSSignInWithGoOIDC(t *testing.T) {
 // gets no session (RFC 8996); 1.2 and 1.3 do.
 func TestTLSVersionFloor(t *testing.T) {
 	ca := testca.New(t)
-	o, _, _, _, _ := tlsOP(t, ca, ca.Issue(t))
+	o, logs, _, _, _ := tlsOP(t, ca, ca.Issue(t))
 	addr := strings.TrimPrefix(o.n.URL(), "https://")
+	defer func() {
+		// Anyone can fail a handshake: that must not be a warning a
+		// hostile network can flood the log with.
+		eventually.True(t, "the refused handshakes are logged", func() bool { return strings.Contains(logs.String(), "TLS handshake error") })
+		for _, l := range strings.Split(logs.String(), "\n") {
+			if strings.Contains(l, "TLS handshake error") && !strings.Contains(l, "level=DEBUG") {
+				t.Errorf("a failed handshake logged above debug: %s", l)
+			}
+		}
+	}()
 	for _, tc := range []struct {
 		name string
 		max  uint16

@@ -254,7 +254,9 @@ func (n *Node) startHTTP(ctx context.Context) error {
 	n.listener, n.server = l, n.httpServer(servers.Public)
 	n.onClose(func() { _ = n.server.Close(); _ = l.Close() })
 	n.watchTLS("http", n.tls.http)
-	n.server.TLSConfig = tlsConfig(n.tls.http)
+	if n.tls.http != nil {
+		n.server.TLSConfig, n.server.ErrorLog = tlsConfig(n.tls.http), n.tlsErrorLog("http")
+	}
 	go func() { n.served <- serveOn(n.server, l) }()
 	return nil
 }
@@ -270,7 +272,9 @@ func (n *Node) serve(name, addr string, h http.Handler, pair *tlsfiles.Pair) (*h
 	srv := n.httpServer(h)
 	n.onClose(func() { _ = srv.Close(); _ = l.Close() })
 	n.watchTLS(name, pair)
-	srv.TLSConfig = tlsConfig(pair)
+	if pair != nil {
+		srv.TLSConfig, srv.ErrorLog = tlsConfig(pair), n.tlsErrorLog(name)
+	}
 	go func() { _ = serveOn(srv, l) }()
 	n.logger.Info(name+" listener started", "listen", l.Addr().String())
 	return srv, nil
