@@ -371,7 +371,7 @@ type AdminConfig struct {
 	// Token is the admin API bearer token; empty disables the admin API.
 	Token string `yaml:"token"`
 	// Listen, when set, is a separate operator listener (host:port, on
-	// loopback: the token travels in plaintext) serving the admin API
+	// loopback unless TLS is set: the token travels in it) serving the admin API
 	// and backups, which the public listener then does not serve.
 	Listen string `yaml:"listen"`
 	// TLS, when set, serves the admin listener over https, which may
