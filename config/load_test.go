@@ -50,6 +50,9 @@ func TestLoadConfig(t *testing.T) {
 issuer: https://id.example.com
 http:
   listen: 0.0.0.0:443
+  tls:
+    cert_file: /etc/authrim/tls.crt
+    key_file: /etc/authrim/tls.key
 keys:
   rotation_period: 168h
   algorithms: [RS256, PS256, ES256, EdDSA]
@@ -59,6 +62,7 @@ log:
 			want: func(c *node.Config) {
 				c.Issuer = "https://id.example.com"
 				c.HTTP.Listen = "0.0.0.0:443"
+				c.HTTP.TLS = node.ListenerTLS{CertFile: "/etc/authrim/tls.crt", KeyFile: "/etc/authrim/tls.key"}
 				c.Keys.RotationPeriod = node.Duration(168 * time.Hour)
 				c.Keys.Algorithms = []string{"RS256", "PS256", "ES256", "EdDSA"}
 				c.Log.Format = "json"
@@ -87,6 +91,7 @@ log:
 			environ: []string{
 				"AUTHRIM_ISSUER=https://login.example.org",
 				"AUTHRIM_HTTP_LISTEN=:9090",
+				"AUTHRIM_HTTP_TRUSTED_PROXIES=10.0.0.0/8",
 				"AUTHRIM_STORAGE_DIR=/var/lib/authrim",
 				"AUTHRIM_KEYS_KEK_FILE=/etc/authrim/kek",
 				"AUTHRIM_ADMIN_TOKEN=0123456789abcdef0123",
@@ -100,6 +105,7 @@ log:
 			want: func(c *node.Config) {
 				c.Issuer = "https://login.example.org"
 				c.HTTP.Listen = ":9090"
+				c.HTTP.TrustedProxies = []string{"10.0.0.0/8"}
 				c.Storage.Dir = "/var/lib/authrim"
 				c.Keys.KEKFile = "/etc/authrim/kek"
 				c.Admin.Token = "0123456789abcdef0123"

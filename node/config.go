@@ -74,6 +74,8 @@ type Config struct {
 type MetricsConfig struct {
 	// Listen is host:port of the metrics listener; empty disables it.
 	Listen string `yaml:"listen"`
+	// TLS, when set, serves /metrics over https.
+	TLS ListenerTLS `yaml:"tls"`
 }
 
 // DefaultGCPercent is runtime.gc_percent's default: Go's own. 200 cut
@@ -332,6 +334,11 @@ type HTTPConfig struct {
 	// X-Forwarded-For believed, for rate limits, logs and audit. Empty:
 	// the client is the connection's peer.
 	TrustedProxies []string `yaml:"trusted_proxies"`
+	// TLS, when set, serves https on Listen (listen_tls.go).
+	TLS ListenerTLS `yaml:"tls"`
+	// InsecurePlaintext allows plain http on a non-loopback Listen with
+	// neither TLS nor TrustedProxies (listen_tls.go).
+	InsecurePlaintext bool `yaml:"insecure_plaintext"`
 }
 
 // TrustedProxyPrefixes parses http.trusted_proxies (Validate has checked
@@ -370,9 +377,12 @@ type AdminConfig struct {
 	// Token is the admin API bearer token; empty disables the admin API.
 	Token string `yaml:"token"`
 	// Listen, when set, is a separate operator listener (host:port, on
-	// loopback: the token travels in plaintext) serving the admin API
+	// loopback unless TLS is set: the token travels in it) serving the admin API
 	// and backups, which the public listener then does not serve.
 	Listen string `yaml:"listen"`
+	// TLS, when set, serves the admin listener over https, which may
+	// then listen on a non-loopback address.
+	TLS ListenerTLS `yaml:"tls"`
 }
 
 // KeysConfig is the signing-key policy the KeyManager follows.
@@ -571,15 +581,16 @@ func (c Config) Validate() error {
 		switch h, _, err := net.SplitHostPort(l); {
 		case err != nil:
 			add("admin.listen", "must be host:port or empty, got %q", l)
-		case !isLoopbackHost(h):
+		case !isLoopbackHost(h) && !c.Admin.TLS.Enabled():
 			// The bearer token would cross the network in plaintext.
-			add("admin.listen", "must be a loopback address (reach it through SSH or a TLS proxy on the host), got %q", l)
+			add("admin.listen", "must be a loopback address unless admin.tls is set (or reach it through SSH or a TLS proxy on the host), got %q", l)
 		case l == c.HTTP.Listen || l == c.Metrics.Listen:
 			add("admin.listen", "must differ from http.listen and metrics.listen")
 		case c.Admin.Token == "":
 			add("admin.listen", "needs admin.token (the admin API is off without one)")
 		}
 	}
+	c.listenerTLSProblems(add)
 	for _, p := range c.HTTP.TrustedProxies {
 		if _, err := parsePrefix(p); err != nil {
 			add("http.trusted_proxies", "%q must be an address or a CIDR (e.g. 10.0.0.0/8)", p)

@@ -77,6 +77,7 @@ type Node struct {
 	inlineObserve func(ctx context.Context, msg any, work func())
 	metrics       *http.Server
 	admin         *http.Server // admin.listen
+	tls           listenerTLS  // the listeners' certificates (listen_tls.go)
 	routes        *router.Table
 	now           func() time.Time
 	sweeper       *sweeper
@@ -111,12 +112,16 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 	if cfg.Cluster.InsecureLoopback {
 		logger.Warn("cluster.insecure_loopback is on: actor and etcd traffic is plaintext and unauthenticated; any local user can sign tokens and rewrite state (local experiments only)")
 	}
+	if w := cfg.plaintextWarning(); w != "" {
+		logger.Warn("public listener is plain http off loopback", "listen", cfg.HTTP.Listen, "why", w)
+	}
 	defer func() {
 		if err != nil {
 			n.close()
 		}
 	}()
 	for _, stage := range []func(context.Context) error{
+		n.startTLSFiles,  // the listeners' certificates, checked first
 		n.startStore,     // KEK, store, telemetry, lease, schema
 		n.startDirectory, // users and clients, the sweeper
 		n.startActors,    // grains and the actor system
@@ -284,7 +289,12 @@ func (n *Node) Drain() {
 }
 
 // URL is the base URL the HTTP listener actually serves (useful with port 0).
-func (n *Node) URL() string { return "http://" + n.listener.Addr().String() }
+func (n *Node) URL() string {
+	if n.tls.http != nil {
+		return "https://" + n.listener.Addr().String()
+	}
+	return "http://" + n.listener.Addr().String()
+}
 
 // KeyManager is the typed client of the node's KeyManager grain.
 func (n *Node) KeyManager() cluster.KeyManager { return n.actors.KeyManager() }

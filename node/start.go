@@ -18,6 +18,7 @@ import (
 	"authrim/cluster"
 	"authrim/directory"
 	"authrim/http/router"
+	"authrim/internal/tlsfiles"
 	"authrim/persistence/etcd"
 	"authrim/telemetry"
 )
@@ -29,6 +30,10 @@ import (
 // onClose registers f to run when the node closes (or its start fails),
 // before whatever was registered earlier.
 func (n *Node) onClose(f func()) { n.undo = append(n.undo, f) }
+
+// startTLSFiles reads the listeners' certificates and keys: a pair that
+// cannot serve stops the start before anything is opened.
+func (n *Node) startTLSFiles(context.Context) error { return n.loadListenerTLS() }
 
 // startStore opens the KEK and the store (with its telemetry), takes the
 // node's lease (etcd) and brings the store's schema up to date.
@@ -291,12 +296,12 @@ func (n *Node) startHTTP(ctx context.Context) error {
 	if cfg.Metrics.Listen != "" {
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", n.tel.Handler())
-		if n.metrics, err = n.serve("metrics", cfg.Metrics.Listen, mux); err != nil {
+		if n.metrics, err = n.serve("metrics", cfg.Metrics.Listen, mux, n.tls.metrics); err != nil {
 			return err
 		}
 	}
 	if servers.Admin != nil {
-		if n.admin, err = n.serve("admin", cfg.Admin.Listen, servers.Admin); err != nil {
+		if n.admin, err = n.serve("admin", cfg.Admin.Listen, servers.Admin, n.tls.admin); err != nil {
 			return err
 		}
 	}
@@ -306,21 +311,46 @@ func (n *Node) startHTTP(ctx context.Context) error {
 	}
 	n.listener, n.server = l, n.httpServer(servers.Public)
 	n.onClose(func() { _ = n.server.Close(); _ = l.Close() })
-	go func() { n.served <- n.server.Serve(l) }()
+	n.watchTLS("http", n.tls.http)
+	if n.tls.http != nil {
+		n.server.TLSConfig, n.server.ErrorLog = tlsConfig(n.tls.http), n.tlsErrorLog("http")
+	}
+	go func() { n.served <- serveOn(n.server, l) }()
 	return nil
 }
 
 // serve starts an operator listener (metrics, admin) on addr. Closing
 // the node closes the listener itself too: a server closed before its
 // Serve goroutine ran would not.
-func (n *Node) serve(name, addr string, h http.Handler) (*http.Server, error) {
+func (n *Node) serve(name, addr string, h http.Handler, pair *tlsfiles.Pair) (*http.Server, error) {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("node: %s listen %s: %w", name, addr, err)
 	}
 	srv := n.httpServer(h)
 	n.onClose(func() { _ = srv.Close(); _ = l.Close() })
-	go func() { _ = srv.Serve(l) }()
+	n.watchTLS(name, pair)
+	if pair != nil {
+		srv.TLSConfig, srv.ErrorLog = tlsConfig(pair), n.tlsErrorLog(name)
+	}
+	go func() { _ = serveOn(srv, l) }()
 	n.logger.Info(name+" listener started", "listen", l.Addr().String())
 	return srv, nil
+}
+
+// serveOn serves srv on l: https when srv has a TLS configuration (the
+// certificate comes from its GetCertificate; HTTP/2 is offered through
+// ALPN), plain http otherwise.
+func serveOn(srv *http.Server, l net.Listener) error {
+	if srv.TLSConfig == nil {
+		return srv.Serve(l)
+	}
+	return srv.ServeTLS(l, "", "")
+}
+
+// watchTLS exports the expiry of the certificate a listener serves.
+func (n *Node) watchTLS(name string, pair *tlsfiles.Pair) {
+	if pair != nil {
+		n.tel.TLSCertificate(name, func() time.Time { return pair.Certificate().Leaf.NotAfter })
+	}
 }

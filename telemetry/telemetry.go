@@ -49,6 +49,9 @@ type Telemetry struct {
 
 	StoreDuration *prometheus.HistogramVec
 	RateLimited   *prometheus.CounterVec
+	// TLSReloads counts reloads of a listener's certificate files by
+	// outcome (ok, refused: the previous pair stays).
+	TLSReloads *prometheus.CounterVec
 }
 
 // Propagator carries trace context in HTTP headers and actor messages.
@@ -81,7 +84,9 @@ func New(opts Options) (*Telemetry, error) {
 		Help: "Store operation latency by operation and bucket.", Buckets: buckets}, []string{"op", "bucket"})
 	t.RateLimited = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "authrim_rate_limit_rejections_total",
 		Help: "Requests refused by the rate limiter, by profile."}, []string{"profile"})
-	for _, c := range []prometheus.Collector{t.HTTPRequests, t.HTTPErrors, t.HTTPDuration, t.ActorMessages, t.ActorDuration,
+	t.TLSReloads = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "authrim_tls_reloads_total",
+		Help: "Reloads of a listener's certificate and key files, by listener and result (ok, refused)."}, []string{"listener", "result"})
+	for _, c := range []prometheus.Collector{t.TLSReloads, t.HTTPRequests, t.HTTPErrors, t.HTTPDuration, t.ActorMessages, t.ActorDuration,
 		t.ActorMailbox, t.ActorActivations, t.ActorPassivations, t.StoreDuration, t.RateLimited,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)

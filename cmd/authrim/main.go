@@ -103,6 +103,7 @@ func newRoot(std *cli) *cobra.Command {
 		restoreCmd(std),
 		clusterCmd(std),
 		benchCmd(std),
+		versionCmd(std),
 	)
 	noFileArgs(root)
 	return root
