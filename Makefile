@@ -3,7 +3,7 @@ GO      ?= go
 BIN     ?= bin/authrim
 CONFIG  ?= config.yaml
 
-.PHONY: all build run demo test test-short bench microbench cluster generate lint clean
+.PHONY: all build run demo test test-short bench microbench cluster generate lint clean image
 
 all: build
 
@@ -50,6 +50,17 @@ microbench:
 # A three-node cluster on loopback, in the foreground (Ctrl-C stops all).
 cluster: build
 	./examples/cluster/run.sh
+
+# The container image (Containerfile, FROM scratch). The binary is built
+# here, static and stripped, not in a builder stage (no registry needed);
+# GOARCH=arm64 make image makes an arm64 image. docs/DEPLOY-container.md.
+IMAGE   ?= localhost/authrim:dev
+PODMAN  ?= podman
+image:
+	rm -rf bin/image && mkdir -p bin/image/data
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o bin/image/authrim ./cmd/authrim
+	cp /etc/ssl/certs/ca-certificates.crt deploy/container/config.yaml bin/image/
+	$(PODMAN) build --format docker -f Containerfile -t $(IMAGE) bin/image
 
 # Regenerates the protobuf code in actors/messages (committed).
 generate:

@@ -103,6 +103,8 @@ func newRoot(std *cli) *cobra.Command {
 		restoreCmd(std),
 		clusterCmd(std),
 		benchCmd(std),
+		configCmd(std),
+		healthcheckCmd(std),
 	)
 	noFileArgs(root)
 	return root
