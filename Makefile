@@ -24,6 +24,8 @@ demo: build
 	AUTHRIM_STORAGE_DIR=./data-demo AUTHRIM_KEYS_KEK_FILE=./data-demo/kek ./$(BIN) serve --demo
 
 # All tests, with the race detector. CI (.ci/run) calls exactly this.
+# The Helm chart's check is a module of its own (deploy/helm/chartcheck:
+# Helm and the Kubernetes API types stay out of the main go.mod).
 # The three-process cluster tests run after the others, on their own: they
 # pause and kill nodes against etcd lease and failure timeouts of a few
 # seconds, which other packages' load on a 2-core machine can eat into.
@@ -34,6 +36,7 @@ test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 15m $$($(GO) list ./... | grep -v '/clustertest$$')
 	$(GO) test -race -count=1 -timeout 15m ./clustertest
+	cd deploy/helm/chartcheck && $(GO) test -count=1 -timeout 15m ./...
 	$(GO) test -run '^$$' -fuzz '^FuzzParseRequestObject$$' -fuzztime 30000x ./http/auth
 	$(GO) test -run '^$$' -fuzz '^FuzzParseRegistration$$' -fuzztime 50000x ./directory
 	$(GO) test -run '^$$' -fuzz '^FuzzRedirectURI$$' -fuzztime 30000x ./directory
