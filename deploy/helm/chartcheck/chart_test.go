@@ -13,6 +13,8 @@ package chartcheck
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"os"
 	"os/exec"
@@ -689,5 +691,92 @@ func checkNodeConfig(t *testing.T, m manifests, replicas int) {
 	}
 	if g := sts.Spec.Template.Spec.TerminationGracePeriodSeconds; g == nil || time.Duration(*g)*time.Second <= need {
 		t.Errorf("terminationGracePeriodSeconds %v does not outlast the drain and shutdown (%s)", g, need)
+	}
+}
+
+// TestClusterCertsForThePods follows docs/DEPLOY-container.md: `authrim
+// cluster certs --nodes N --hosts <every pod's peer name>`, node(i+1)'s
+// files stored in the Secret as <pod-i>.pem and <pod-i>-key.pem next to
+// ca.pem. Each pod must then find its certificate and key where its
+// environment says, and the certificate must be valid, for client and
+// server use, under every pod's peer name: peers dial that name, and etcd
+// checks that a connecting peer's certificate names its address.
+func TestClusterCertsForThePods(t *testing.T) {
+	out, err := render(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := decode(t, out)
+	sts := m.statefulSets[0]
+	replicas := int(*sts.Spec.Replicas)
+	var hosts []string
+	for i := range replicas {
+		hosts = append(hosts, fmt.Sprintf("%s-%d.%s.%s.svc.cluster.local", sts.Name, i, sts.Spec.ServiceName, namespace))
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(authrimBinary(t), "cluster", "certs", "--nodes", fmt.Sprint(replicas), "--out", dir, "--hosts", strings.Join(hosts, ","))
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("cluster certs: %v\n%s", err, b)
+	}
+	// The Secret as the documented kubectl command makes it.
+	secret := map[string]string{"ca.pem": filepath.Join(dir, "ca.pem")}
+	for i := range replicas {
+		pod := fmt.Sprintf("%s-%d", sts.Name, i)
+		secret[pod+".pem"] = filepath.Join(dir, fmt.Sprintf("node%d.pem", i+1))
+		secret[pod+"-key.pem"] = filepath.Join(dir, fmt.Sprintf("node%d-key.pem", i+1))
+	}
+	c := sts.Spec.Template.Spec.Containers[0]
+	var mountPath string
+	for _, vm := range c.VolumeMounts {
+		if vm.Name == "cluster-tls" {
+			mountPath = vm.MountPath
+		}
+	}
+	if mountPath == "" {
+		t.Fatal("no cluster-tls mount")
+	}
+	inSecret := func(path string) string {
+		t.Helper()
+		key, ok := strings.CutPrefix(path, mountPath+"/")
+		if !ok || secret[key] == "" {
+			t.Fatalf("%s is not a key of the documented Secret (mounted at %s)", path, mountPath)
+		}
+		return secret[key]
+	}
+	var cfg struct {
+		Cluster struct {
+			TLS struct {
+				CA string `json:"ca"`
+			} `json:"tls"`
+		} `json:"cluster"`
+	}
+	if err := yaml.Unmarshal([]byte(m.configMaps[0].Data["config.yaml"]), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	caPEM, err := os.ReadFile(inSecret(cfg.Cluster.TLS.CA))
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(caPEM) {
+		t.Fatal("ca.pem holds no certificate")
+	}
+	for i := range replicas {
+		env := podEnv(t, m, i)
+		pair, err := tls.LoadX509KeyPair(inSecret(env["AUTHRIM_CLUSTER_TLS_CERT"]), inSecret(env["AUTHRIM_CLUSTER_TLS_KEY"]))
+		if err != nil {
+			t.Fatalf("pod %d: %v", i, err)
+		}
+		leaf, err := x509.ParseCertificate(pair.Certificate[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, h := range hosts {
+			for _, usage := range []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth} {
+				if _, err := leaf.Verify(x509.VerifyOptions{DNSName: h, Roots: roots, KeyUsages: []x509.ExtKeyUsage{usage}}); err != nil {
+					t.Errorf("pod %d's certificate for %s (usage %v): %v", i, h, usage, err)
+				}
+			}
+		}
 	}
 }
