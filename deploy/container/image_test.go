@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -91,6 +92,40 @@ func requirePodman(t *testing.T) string {
 	return bin
 }
 
+var (
+	buildOnce sync.Once
+	binDir    string
+	buildErr  error
+)
+
+// staticBinary builds authrim as make image does, once per test run.
+func staticBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		if binDir, buildErr = os.MkdirTemp("", "authrim-image-"); buildErr != nil {
+			return
+		}
+		build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", filepath.Join(binDir, "authrim"), "./cmd/authrim")
+		build.Dir = "../.."
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %w\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return filepath.Join(binDir, "authrim")
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
 // buildContext prepares what `make image` prepares in bin/image: a
 // static, stripped binary, the CA bundle, the image's config and an
 // empty data directory.
@@ -100,18 +135,12 @@ func buildContext(t *testing.T) string {
 	if err := os.Mkdir(filepath.Join(ctx, "data"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", filepath.Join(ctx, "authrim"), "./cmd/authrim")
-	build.Dir = "../.."
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	for src, dst := range map[string]string{caBundle: "ca-certificates.crt", "config.yaml": "config.yaml"} {
+	for src, dst := range map[string]string{staticBinary(t): "authrim", caBundle: "ca-certificates.crt", "config.yaml": "config.yaml"} {
 		data, err := os.ReadFile(src)
 		if err != nil {
 			t.Fatalf("build context: %v (the CA bundle comes from Debian's ca-certificates package)", err)
 		}
-		if err := os.WriteFile(filepath.Join(ctx, dst), data, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(ctx, dst), data, 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -124,8 +153,7 @@ func TestStaticBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	ctx := buildContext(t)
-	f, err := elf.Open(filepath.Join(ctx, "authrim"))
+	f, err := elf.Open(staticBinary(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,10 +230,13 @@ func TestImageServes(t *testing.T) {
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &nofile); err != nil {
 		t.Fatal(err)
 	}
-	start := func() {
+	// start runs the image with the node on containerPort (8080 is the
+	// image's own http.listen; another is set through AUTHRIM_HTTP_LISTEN).
+	start := func(containerPort int) {
 		t.Helper()
 		_, err := p.run("run", "-d", "--name", name,
-			"-p", fmt.Sprintf("127.0.0.1:%d:8080", port),
+			"-p", fmt.Sprintf("127.0.0.1:%d:%d", port, containerPort),
+			"-e", fmt.Sprintf("AUTHRIM_HTTP_LISTEN=0.0.0.0:%d", containerPort),
 			"-v", volume+":/data",
 			"--ulimit", fmt.Sprintf("nofile=%d:%d", nofile.Cur, nofile.Cur), "--ulimit", "nproc=4096:4096",
 			"-e", "AUTHRIM_ISSUER="+issuer,
@@ -228,7 +259,7 @@ func TestImageServes(t *testing.T) {
 			return get(base+"/healthz", nil)
 		})
 	}
-	start()
+	start(8080)
 
 	var disco struct {
 		Issuer  string `json:"issuer"`
@@ -296,10 +327,12 @@ func TestImageServes(t *testing.T) {
 		t.Errorf("exit code %s after SIGTERM, want 0:\n%s", code, logs)
 	}
 	p.must("rm", name)
-	start()
+	// On another port, the HEALTHCHECK follows http.listen.
+	start(8181)
 	if again := jwksKids(t, base); !slices.Equal(again, kids) {
 		t.Errorf("keys after a new container: %v, want %v", again, kids)
 	}
+	p.must("healthcheck", "run", name)
 }
 
 // get GETs u and, with out non-nil, decodes its JSON answer.

@@ -351,6 +351,12 @@ func checkChart(t *testing.T, m manifests, replicas int, wantServiceMonitor, wan
 	case sc.Capabilities == nil || !slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) || len(sc.Capabilities.Add) > 0:
 		t.Errorf("capabilities %+v, want drop ALL", sc.Capabilities)
 	}
+	// Service links put <SERVICE>_SERVICE_HOST and the like in the pods'
+	// environment: for the release "authrim" they are AUTHRIM_* variables
+	// no config key has, and the node refuses to start on them.
+	if pod.EnableServiceLinks == nil || *pod.EnableServiceLinks {
+		t.Error("service links are on: the node would refuse AUTHRIM_SERVICE_HOST and the like")
+	}
 	if pod.AutomountServiceAccountToken == nil || *pod.AutomountServiceAccountToken {
 		t.Error("the service account token is mounted: the node never calls the Kubernetes API")
 	}
