@@ -144,7 +144,7 @@ func (n *Node) startActors(context.Context) error {
 		Kinds:             kinds,
 		Logger:            logger,
 		NodeName:          cfg.Cluster.NodeName,
-		Peers:             cfg.Cluster.Peers,
+		Peers:             cfg.Cluster.OtherPeers(),
 		HeartbeatInterval: cfg.Cluster.HeartbeatInterval.D(),
 		FailureTimeout:    cfg.Cluster.FailureTimeout.D(),
 		ServerTLS:         serverTLS,

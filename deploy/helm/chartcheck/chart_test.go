@@ -493,6 +493,10 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// podIP is the address pod number i gets: on the subnet of the podman
+// network TestChartInContainers makes.
+func podIP(i int) string { return fmt.Sprintf("10.89.77.%d", 10+i) }
+
 // podEnv is the environment Kubernetes gives pod number i of the
 // StatefulSet: fieldRefs filled in, Secret values from the rendered
 // Secrets (or a stand-in for one made outside the chart), and $(VAR)
@@ -505,7 +509,7 @@ func podEnv(t *testing.T, m manifests, i int) map[string]string {
 	fields := map[string]string{
 		"metadata.name":      fmt.Sprintf("%s-%d", sts.Name, i),
 		"metadata.namespace": namespace,
-		"status.podIP":       fmt.Sprintf("10.1.0.%d", 10+i),
+		"status.podIP":       podIP(i),
 	}
 	env := map[string]string{}
 	var order []string
@@ -610,13 +614,17 @@ func checkNodeConfig(t *testing.T, m manifests, replicas int) {
 			KEKFile string `json:"kek_file"`
 		} `json:"keys"`
 		Cluster struct {
-			TLS struct {
+			Peers []string `json:"peers"`
+			TLS   struct {
 				CA string `json:"ca"`
 			} `json:"tls"`
 		} `json:"cluster"`
 	}
 	if err := yaml.Unmarshal([]byte(cm.Data["config.yaml"]), &cfg); err != nil {
 		t.Fatalf("config.yaml: %v", err)
+	}
+	if replicas > 1 && len(cfg.Cluster.Peers) != replicas {
+		t.Errorf("cluster.peers %v, want every one of the %d members", cfg.Cluster.Peers, replicas)
 	}
 	wantBackend := map[bool]string{true: "etcd", false: "bbolt"}[replicas > 1]
 	if cfg.Storage.Backend != wantBackend || cfg.Storage.Dir != "/data" {
@@ -669,10 +677,10 @@ func checkNodeConfig(t *testing.T, m manifests, replicas int) {
 			if u := initial[pod]; u != fmt.Sprintf("https://%s:2380", host) {
 				t.Errorf("initial_cluster has %s=%q, want https://%s:2380", pod, u, host)
 			}
-			if l := env["AUTHRIM_CLUSTER_LISTEN"]; !strings.HasPrefix(l, host+":") {
-				t.Errorf("cluster.listen %q, want %s:port", l, host)
+			if l := env["AUTHRIM_CLUSTER_LISTEN"]; !strings.HasPrefix(l, host+":") || !slices.Contains(cfg.Cluster.Peers, l) {
+				t.Errorf("cluster.listen %q, want %s:port, one of cluster.peers %v", l, host, cfg.Cluster.Peers)
 			}
-			if l := env["AUTHRIM_STORAGE_ETCD_PEER_LISTEN"]; l != fmt.Sprintf("10.1.0.%d:2380", 10+i) {
+			if l := env["AUTHRIM_STORAGE_ETCD_PEER_LISTEN"]; l != podIP(i)+":2380" {
 				t.Errorf("etcd peer_listen %q, want the pod IP (etcd binds only IPs)", l)
 			}
 		})

@@ -76,8 +76,14 @@ differs per pod comes from the environment (statefulset.yaml).
 {{- range $i := until (int .Values.replicaCount) -}}
 {{- $initial = append $initial (printf "%s-%d=https://%s:%d" (include "authrim.fullname" $) $i (include "authrim.peerHost" (list $ $i)) (int $.Values.ports.etcdPeer)) -}}
 {{- end -}}
-{{- $_ := set $cfg "storage" (dict "backend" "etcd" "dir" "/data" "etcd" (dict "embed" true "client_listen" "127.0.0.1:2379" "initial_cluster" (join "," $initial) "state" "new")) -}}
+{{- $_ := set $cfg "storage" (dict "backend" "etcd" "dir" "/data" "etcd" (dict "embed" true "client_listen" (printf "127.0.0.1:%d" (int .Values.ports.etcdClient)) "initial_cluster" (join "," $initial) "state" "new")) -}}
 {{- $_ := set $cfg.cluster "tls" (dict "ca" "/etc/authrim/cluster-tls/ca.pem") -}}
+{{- $peers := list -}}
+{{- range $i := until (int .Values.replicaCount) -}}
+{{- $peers = append $peers (printf "%s:%d" (include "authrim.peerHost" (list $ $i)) (int $.Values.ports.actors)) -}}
+{{- end -}}
+{{- /* Every member, this one included: a node skips its own cluster.listen. */ -}}
+{{- $_ := set $cfg.cluster "peers" $peers -}}
 {{- else -}}
 {{- $_ := set $cfg "storage" (dict "backend" "bbolt" "dir" "/data") -}}
 {{- end -}}
