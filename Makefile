@@ -11,7 +11,7 @@ LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 DIST    ?= dist
 ARCHES  ?= amd64 arm64
 
-.PHONY: all build run demo test test-short bench microbench cluster generate lint clean dist
+.PHONY: all build run demo test test-short bench microbench cluster generate lint clean dist image
 
 all: build
 
@@ -43,6 +43,8 @@ demo: build
 	AUTHRIM_STORAGE_DIR=./data-demo AUTHRIM_KEYS_KEK_FILE=./data-demo/kek ./$(BIN) serve --demo
 
 # All tests, with the race detector. CI (.ci/run) calls exactly this.
+# The Helm chart's check is a module of its own (deploy/helm/chartcheck:
+# Helm and the Kubernetes API types stay out of the main go.mod).
 # The three-process cluster tests run after the others, on their own: they
 # pause and kill nodes against etcd lease and failure timeouts of a few
 # seconds, which other packages' load on a 2-core machine can eat into.
@@ -53,6 +55,7 @@ test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 15m $$($(GO) list ./... | grep -v '/clustertest$$')
 	$(GO) test -race -count=1 -timeout 15m ./clustertest
+	cd deploy/helm/chartcheck && $(GO) test -count=1 -timeout 15m ./...
 	$(GO) test -run '^$$' -fuzz '^FuzzParseRequestObject$$' -fuzztime 30000x ./http/auth
 	$(GO) test -run '^$$' -fuzz '^FuzzParseRegistration$$' -fuzztime 50000x ./directory
 	$(GO) test -run '^$$' -fuzz '^FuzzRedirectURI$$' -fuzztime 30000x ./directory
@@ -69,6 +72,17 @@ microbench:
 # A three-node cluster on loopback, in the foreground (Ctrl-C stops all).
 cluster: build
 	./examples/cluster/run.sh
+
+# The container image (Containerfile, FROM scratch). The binary is built
+# here, static and stripped, not in a builder stage (no registry needed);
+# GOARCH=arm64 make image makes an arm64 image. docs/DEPLOY-container.md.
+IMAGE   ?= localhost/authrim:dev
+PODMAN  ?= podman
+image:
+	rm -rf bin/image && mkdir -p bin/image/data
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o bin/image/authrim ./cmd/authrim
+	cp /etc/ssl/certs/ca-certificates.crt deploy/container/config.yaml bin/image/
+	$(PODMAN) build --format docker -f Containerfile -t $(IMAGE) bin/image
 
 # Regenerates the protobuf code in actors/messages (committed).
 generate:

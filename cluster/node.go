@@ -122,8 +122,14 @@ func Start(cfg Config) (*Node, error) {
 	// A lookup waits for an activation less than a request does, so a
 	// dead owner costs one bounded wait before the retry goes elsewhere.
 	lk := newLookup(min(cfg.RequestTimeout, 2*time.Second), alone)
-	if cfg.Advertise != "" {
+	switch {
+	case cfg.Advertise != "":
 		ropts = append(ropts, remote.WithAdvertisedHost(cfg.Advertise))
+	case net.ParseIP(host) == nil:
+		// A host name (a StatefulSet pod's stable DNS name): protoactor
+		// would take the address it resolved to as this node's own, and
+		// drop as not its own every message peers send to the name.
+		ropts = append(ropts, remote.WithAdvertisedHost(net.JoinHostPort(host, strconv.Itoa(port))))
 	}
 	rc := remote.Configure(host, port, ropts...)
 	cc := pc.Configure(cfg.Name, mem, lk, rc,

@@ -69,6 +69,12 @@ type TLSConfig struct {
 // Enabled reports whether mutual TLS is configured.
 func (t TLSConfig) Enabled() bool { return t.CA != "" || t.Cert != "" || t.Key != "" }
 
+// OtherPeers is cluster.peers without this node's own cluster.listen,
+// which a list shared by every member includes.
+func (c ClusterConfig) OtherPeers() []string {
+	return slices.DeleteFunc(slices.Clone(c.Peers), func(p string) bool { return p == c.Listen })
+}
+
 // EtcdName is the embedded etcd member's name.
 func (c Config) EtcdName() string {
 	if c.Storage.Etcd.Name != "" {
@@ -127,9 +133,9 @@ func (c Config) clusterProblems(add func(key, format string, args ...any)) {
 			add("cluster.peers", "%q must be host:port of a member's cluster.listen", p)
 		}
 	}
-	if slices.Contains(cl.Peers, cl.Listen) {
-		add("cluster.peers", "must not list this node's own cluster.listen (%s)", cl.Listen)
-	}
+	// cluster.peers may list this node's own cluster.listen (it is
+	// skipped: OtherPeers), so that every member can share one list, as
+	// the members of a Kubernetes StatefulSet must.
 	if len(cl.Peers) > 0 {
 		if _, port, err := net.SplitHostPort(cl.Listen); err == nil && port == "0" {
 			add("cluster.listen", "needs a fixed port when cluster.peers is set (peers dial it)")
@@ -152,8 +158,8 @@ func (c Config) clusterProblems(add func(key, format string, args ...any)) {
 			add("crypto.remote", "only with crypto.mode: remote")
 		}
 	case CryptoRemote:
-		if !slices.Contains(cl.Peers, c.Crypto.Remote) {
-			add("crypto.remote", "must be one of cluster.peers, got %q", c.Crypto.Remote)
+		if !slices.Contains(cl.OtherPeers(), c.Crypto.Remote) {
+			add("crypto.remote", "must be one of cluster.peers other than this node, got %q", c.Crypto.Remote)
 		}
 	default:
 		add("crypto.mode", "must be local, inline or remote, got %q", c.Crypto.Mode)

@@ -8,6 +8,31 @@ import (
 	"authrim/node"
 )
 
+// TestOtherPeers: the node never counts itself among its peers.
+func TestOtherPeers(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		peers []string
+		want  []string
+	}{
+		{"others only", []string{"a:1", "b:1"}, []string{"a:1", "b:1"}},
+		{"itself listed", []string{"a:1", "self:1", "b:1"}, []string{"a:1", "b:1"}},
+		{"itself alone", []string{"self:1"}, []string{}},
+		{"same host, other port", []string{"self:2"}, []string{"self:2"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := node.ClusterConfig{Listen: "self:1", Peers: tc.peers}
+			got := c.OtherPeers()
+			if strings.Join(got, ",") != strings.Join(tc.want, ",") {
+				t.Errorf("OtherPeers = %v, want %v", got, tc.want)
+			}
+			if len(c.Peers) != len(tc.peers) {
+				t.Error("OtherPeers changed cluster.peers")
+			}
+		})
+	}
+}
+
 // TestClusterConfigValidation: storage, cluster and crypto settings are
 // checked together (a node set needs etcd; remote crypto needs a peer).
 func TestClusterConfigValidation(t *testing.T) {
@@ -24,7 +49,13 @@ func TestClusterConfigValidation(t *testing.T) {
 		{"peers on bbolt", func(c *node.Config) { cluster(c); c.Storage.Backend = node.BackendBbolt }, "storage.backend"},
 		{"unknown backend", func(c *node.Config) { c.Storage.Backend = "sqlite" }, "storage.backend"},
 		{"peers with port 0", func(c *node.Config) { cluster(c); c.Cluster.Listen = "127.0.0.1:0" }, "cluster.listen"},
-		{"itself as a peer", func(c *node.Config) { cluster(c); c.Cluster.Peers = append(c.Cluster.Peers, "127.0.0.1:7001") }, "cluster.peers"},
+		// One list for every member (a StatefulSet's shared config).
+		{"itself among the peers", func(c *node.Config) { cluster(c); c.Cluster.Peers = append(c.Cluster.Peers, "127.0.0.1:7001") }, ""},
+		{"remote crypto on itself", func(c *node.Config) {
+			cluster(c)
+			c.Cluster.Peers = append(c.Cluster.Peers, "127.0.0.1:7001")
+			c.Crypto.Mode, c.Crypto.Remote = node.CryptoRemote, "127.0.0.1:7001"
+		}, "crypto.remote"},
 		{"bad peer", func(c *node.Config) { cluster(c); c.Cluster.Peers = []string{"nohost"} }, "cluster.peers"},
 		{"initial cluster without this member", func(c *node.Config) {
 			cluster(c)

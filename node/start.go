@@ -166,7 +166,7 @@ func (n *Node) startActors(ctx context.Context) error {
 		Kinds:             kinds,
 		Logger:            logger,
 		NodeName:          cfg.Cluster.NodeName,
-		Peers:             cfg.Cluster.Peers,
+		Peers:             cfg.Cluster.OtherPeers(),
 		Dynamic:           n.lease != nil,
 		Registered:        registered,
 		Advertise:         cfg.Cluster.Advertise,

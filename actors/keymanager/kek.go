@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"google.golang.org/protobuf/proto"
 
@@ -99,8 +100,8 @@ func LoadOrCreateKEK(path string) (*KEK, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrKEK, err)
 	}
-	if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("%w: %s is readable by others (mode %v); chmod 600 it", ErrKEK, path, st.Mode().Perm())
+	if st, err := os.Stat(path); err == nil && !kekPrivate(st) {
+		return nil, fmt.Errorf("%w: %s is readable by others (mode %v); chmod 600 it (group read is accepted only for the node's own group)", ErrKEK, path, st.Mode().Perm())
 	}
 	raw, err := hex.DecodeString(strings.TrimSpace(string(b)))
 	if err != nil {
@@ -164,4 +165,22 @@ func (k *KEK) mac(b []byte) []byte {
 	h := hmac.New(sha256.New, k.pushMAC)
 	h.Write(b)
 	return h.Sum(nil)
+}
+
+// kekPrivate reports whether only the node can read the KEK file: no
+// permission for others, no group write, and group read only when the
+// group is the node's own. That last case is how Kubernetes mounts a
+// Secret into a pod with an fsGroup (mode 0440, group = the pod's fsGroup,
+// which is the node's group), and how a host shares a root-owned secret
+// with one service's group.
+func kekPrivate(st os.FileInfo) bool {
+	perm := st.Mode().Perm()
+	if perm&0o037 != 0 {
+		return false
+	}
+	if perm&0o040 == 0 {
+		return true
+	}
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	return ok && int(sys.Gid) == os.Getegid()
 }

@@ -70,6 +70,51 @@ func TestKEKRejects(t *testing.T) {
 	}
 }
 
+// TestKEKGroupRead: a KEK readable by the node's own group is accepted
+// (Kubernetes mounts a Secret with an fsGroup as 0440 in the node's
+// group); readable by any other group, writable by the group, or open to
+// others, it is refused.
+func TestKEKGroupRead(t *testing.T) {
+	dir := t.TempDir()
+	hexKEK := bytes.Repeat([]byte("ab"), 32)
+	for _, tc := range []struct {
+		name string
+		mode os.FileMode
+		gid  int // -1: the test's own group
+		ok   bool
+	}{
+		{"0400", 0o400, -1, true},
+		{"0440 own group", 0o440, -1, true},
+		{"0640 own group", 0o640, -1, true},
+		{"0440 another group", 0o440, os.Getegid() + 1000, false},
+		{"0460 own group, group write", 0o460, -1, false},
+		{"0404 others read", 0o404, -1, false},
+		{"0444", 0o444, -1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(dir, tc.name)
+			if err := os.WriteFile(path, hexKEK, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if tc.gid >= 0 {
+				if err := os.Chown(path, -1, tc.gid); err != nil {
+					t.Skipf("cannot give the file another group (needs root): %v", err)
+				}
+			}
+			if err := os.Chmod(path, tc.mode); err != nil {
+				t.Fatal(err)
+			}
+			_, err := LoadOrCreateKEK(path)
+			if tc.ok && err != nil {
+				t.Fatalf("refused: %v", err)
+			}
+			if !tc.ok && !errors.Is(err, ErrKEK) {
+				t.Fatalf("err = %v, want ErrKEK", err)
+			}
+		})
+	}
+}
+
 // Nodes of a cluster starting at once on one KEK path all get the same
 // KEK, and none reads a file that is created but not yet written.
 func TestKEKCreatedOnceUnderConcurrency(t *testing.T) {

@@ -104,6 +104,8 @@ func newRoot(std *cli) *cobra.Command {
 		clusterCmd(std),
 		benchCmd(std),
 		versionCmd(std),
+		configCmd(std),
+		healthcheckCmd(std),
 	)
 	noFileArgs(root)
 	return root
