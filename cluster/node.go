@@ -254,6 +254,8 @@ func (n *Node) RequestGrain(ctx context.Context, kind, identity string, msg any)
 	telemetry.Inject(ctx, msg)
 	deadline := time.Now().Add(t)
 	cache := n.Cluster.PidCache
+	sc, ok := msg.(*messages.SessionCall)
+	repeatable := ok && sc.GetCallId() != ""
 	var last error
 	for attempt := 0; ; attempt++ {
 		left := time.Until(deadline)
@@ -277,7 +279,14 @@ func (n *Node) RequestGrain(ctx context.Context, kind, identity string, msg any)
 			}
 			cache.Set(identity, kind, pid)
 		}
-		res, err := n.await(n.System.Root.RequestFuture(pid, msg, time.Until(deadline)), pid.Address)
+		wait := time.Until(deadline)
+		if repeatable {
+			// A call the grain answers once (call_id) is asked again when
+			// an attempt goes unanswered: an activation that just moved
+			// (a member joined or left) may never answer the first.
+			wait = min(wait, max(n.timeout/3, time.Second))
+		}
+		res, err := n.await(n.System.Root.RequestFuture(pid, msg, wait), pid.Address)
 		if err == nil {
 			if u, ok := res.(*messages.GrainUnavailable); ok {
 				cache.RemoveByValue(identity, kind, pid)
@@ -287,7 +296,8 @@ func (n *Node) RequestGrain(ctx context.Context, kind, identity string, msg any)
 			return res, nil
 		}
 		last = err
-		if errors.Is(err, actor.ErrDeadLetter) || errors.Is(err, remote.ErrDeadLetter) || errors.Is(err, errAbandoned) {
+		if errors.Is(err, actor.ErrDeadLetter) || errors.Is(err, remote.ErrDeadLetter) || errors.Is(err, errAbandoned) ||
+			repeatable && errors.Is(err, actor.ErrTimeout) && time.Until(deadline) > 0 {
 			cache.RemoveByValue(identity, kind, pid)
 			continue
 		}

@@ -3,6 +3,7 @@ package clustertest
 import (
 	"authrim/internal/freeport"
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -75,6 +76,7 @@ type member struct {
 	peer   string
 	client string
 	cfg    string // config file
+	bin    string // the binary to run, when not the test's build
 	cmd    *exec.Cmd
 	log    *syncBuffer
 	exited chan struct{}
@@ -266,7 +268,7 @@ func (tc *testCluster) start(m *member) {
 		m.log = &syncBuffer{}
 	}
 	fmt.Fprintf(m.log, "---- start %s\n", time.Now().Format(time.RFC3339Nano))
-	m.cmd = exec.Command(bin, "serve", "--config", m.cfg)
+	m.cmd = exec.Command(cmp.Or(m.bin, bin), "serve", "--config", m.cfg)
 	m.cmd.Stdout, m.cmd.Stderr = m.log, m.log
 	m.cmd.Env = append(os.Environ(), "AUTHRIM_CONFIG=")
 	if err := m.cmd.Start(); err != nil {
