@@ -55,6 +55,7 @@ test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 15m $$($(GO) list ./... | grep -v '/clustertest$$')
 	$(GO) test -race -count=1 -timeout 15m ./clustertest
+	$(GO) test -count=1 -run '^TestEtcdNodeImportsASeedOnce$$' ./node
 	cd deploy/helm/chartcheck && $(GO) test -count=1 -timeout 15m ./...
 	$(GO) test -run '^$$' -fuzz '^FuzzParseRequestObject$$' -fuzztime 30000x ./http/auth
 	$(GO) test -run '^$$' -fuzz '^FuzzParseRegistration$$' -fuzztime 50000x ./directory

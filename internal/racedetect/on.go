@@ -1,0 +1,6 @@
+//go:build race
+
+package racedetect
+
+// On: built with the race detector.
+const On = true
