@@ -601,7 +601,7 @@ func checkNodeConfig(t *testing.T, m manifests, replicas int) {
 		HTTP struct {
 			Listen          string `json:"listen"`
 			ShutdownTimeout string `json:"shutdown_timeout"`
-			DrainTimeout    string `json:"drain_timeout"`
+			DrainDelay      string `json:"drain_delay"`
 		} `json:"http"`
 		Storage struct {
 			Backend string `json:"backend"`
@@ -696,8 +696,8 @@ func checkNodeConfig(t *testing.T, m manifests, replicas int) {
 		}
 		need = d
 	}
-	if cfg.HTTP.DrainTimeout != "" {
-		d, err := time.ParseDuration(cfg.HTTP.DrainTimeout)
+	if cfg.HTTP.DrainDelay != "" {
+		d, err := time.ParseDuration(cfg.HTTP.DrainDelay)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -67,7 +67,7 @@ differs per pod comes from the environment (statefulset.yaml).
 {{- define "authrim.config" -}}
 {{- $cfg := dict
   "issuer" .Values.issuer
-  "http" (dict "listen" (printf "0.0.0.0:%d" (int .Values.ports.http)))
+  "http" (dict "listen" (printf "0.0.0.0:%d" (int .Values.ports.http)) "trusted_proxies" .Values.trustedProxies)
   "keys" (dict "kek_file" "/etc/authrim/kek/kek")
   "cluster" (dict "name" (include "authrim.fullname" .))
 -}}
