@@ -254,8 +254,10 @@ func (n *Node) RequestGrain(ctx context.Context, kind, identity string, msg any)
 	telemetry.Inject(ctx, msg)
 	deadline := time.Now().Add(t)
 	cache := n.Cluster.PidCache
-	sc, ok := msg.(*messages.SessionCall)
-	repeatable := ok && sc.GetCallId() != ""
+	// A message that carries a call id is answered once per id by its
+	// grain, so asking again cannot apply it twice.
+	id, ok := msg.(interface{ GetCallId() string })
+	repeatable := ok && id.GetCallId() != ""
 	var last error
 	for attempt := 0; ; attempt++ {
 		left := time.Until(deadline)

@@ -3,9 +3,11 @@ package node
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"time"
 
 	pc "github.com/asynkron/protoactor-go/cluster"
@@ -155,9 +157,7 @@ func (n *Node) startActors(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("node: read the member registry: %w", err)
 		}
-		for _, r := range regs {
-			registered = append(registered, cluster.Registered{Node: r.Node, Address: r.Address})
-		}
+		registered = registeredOf(slices.Collect(maps.Values(regs)))
 	}
 	actors, err := cluster.Start(cluster.Config{
 		Name:              cfg.Cluster.Name,
@@ -207,11 +207,7 @@ func (n *Node) joinRegistry(ctx context.Context) error {
 	go func() {
 		defer close(done)
 		n.etcd.WatchMembers(wctx, func(regs []etcd.Registration) {
-			out := make([]cluster.Registered, 0, len(regs))
-			for _, r := range regs {
-				out = append(out, cluster.Registered{Node: r.Node, Address: r.Address})
-			}
-			n.actors.SetRegistered(out)
+			n.actors.SetRegistered(registeredOf(regs))
 		})
 	}()
 	n.onClose(func() {
@@ -353,4 +349,13 @@ func (n *Node) watchTLS(name string, pair *tlsfiles.Pair) {
 	if pair != nil {
 		n.tel.TLSCertificate(name, func() time.Time { return pair.Certificate().Leaf.NotAfter })
 	}
+}
+
+// registeredOf is what the membership needs of the registry's entries.
+func registeredOf(regs []etcd.Registration) []cluster.Registered {
+	out := make([]cluster.Registered, 0, len(regs))
+	for _, r := range regs {
+		out = append(out, cluster.Registered{Node: r.Node, Address: r.Address})
+	}
+	return out
 }
