@@ -230,6 +230,19 @@ func (s Sessions) Logout(ctx context.Context, sid, secret string) (*messages.Ses
 	return s.call(ctx, sid, &messages.SessionCall{Secret: secret, Op: &messages.SessionCall_Logout{Logout: &messages.EndSession{}}})
 }
 
+// End ends subject's login in session sid without the browser's cookie
+// (the user's account page for another of their sessions, an operator):
+// nothing happens unless the login is subject's. reason is audited.
+func (s Sessions) End(ctx context.Context, sid, subject, reason string) (*messages.SessionReply, error) {
+	return s.call(ctx, sid, &messages.SessionCall{Op: &messages.SessionCall_Logout{Logout: &messages.EndSession{Subject: subject, Reason: reason}}})
+}
+
+// Describe returns subject's login in session sid and the clients it has
+// tokens for; ErrNotFound when the session holds no login of subject.
+func (s Sessions) Describe(ctx context.Context, sid, subject string) (*messages.SessionReply, error) {
+	return s.call(ctx, sid, &messages.SessionCall{Op: &messages.SessionCall_Describe{Describe: &messages.DescribeSession{Subject: subject}}})
+}
+
 // StartCeremony keeps a WebAuthn challenge for the ceremony's finish.
 func (s Sessions) StartCeremony(ctx context.Context, sid, secret string, m *messages.StartCeremony) (*messages.SessionReply, error) {
 	return s.call(ctx, sid, &messages.SessionCall{Secret: secret, Op: &messages.SessionCall_Start{Start: m}})

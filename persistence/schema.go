@@ -44,6 +44,10 @@ const (
 	BucketPushed Bucket = "pushed_requests"
 	// BucketRegistrationTokens holds initial access tokens.
 	BucketRegistrationTokens Bucket = "registration_tokens"
+	// BucketUserSessions is the per-user index of sessions with a login.
+	BucketUserSessions Bucket = "user_sessions"
+	// BucketOutbox holds messages waiting for delivery.
+	BucketOutbox Bucket = "outbox"
 )
 
 // KeySchemaVersion is the key, in BucketMeta, of the schema version
@@ -92,6 +96,10 @@ var schema = [...]BucketSpec{
 		"a pushed authorization request (RFC 9126), taken once"},
 	{BucketRegistrationTokens, "directory", "hash of the token", "JSON {exp}",
 		"a single-use initial access token for dynamic registration (RFC 7591 §3)"},
+	{BucketUserSessions, "actors/session", "subject, a NUL byte, the session id", "JSON session.IndexEntry",
+		"a session the user signed in to (device, address, time, method); written by the grain before the login is stored"},
+	{BucketOutbox, "actors/delivery", "message id", "JSON delivery.Message",
+		"a message to deliver (back-channel logout, ...), kept until delivered or given up"},
 }
 
 // migrations moves stores to this binary's shapes: migrations[i] takes a

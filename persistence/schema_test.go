@@ -39,7 +39,8 @@ func TestSchemaDeclarations(t *testing.T) {
 		persistence.BucketMeta, persistence.BucketKeys, persistence.BucketSessions,
 		persistence.BucketUsers, persistence.BucketUsernames, persistence.BucketClients,
 		persistence.BucketJTIs, persistence.BucketPasskeys, persistence.BucketPasskeyIDs,
-		persistence.BucketPushed, persistence.BucketRegistrationTokens,
+		persistence.BucketPushed, persistence.BucketRegistrationTokens, persistence.BucketUserSessions,
+		persistence.BucketOutbox,
 	} {
 		if !seen[b] {
 			t.Errorf("bucket constant %q has no entry in schema", b)

@@ -461,9 +461,12 @@ type Grant struct {
 	UsedRefreshHashes [][]byte `protobuf:"bytes,12,rep,name=used_refresh_hashes,json=usedRefreshHashes,proto3" json:"used_refresh_hashes,omitempty"`
 	// The call_id of the SessionCall that made the current refresh token
 	// (by redemption or rotation): see Code.redeemed_by.
-	RotatedBy     string `protobuf:"bytes,13,opt,name=rotated_by,json=rotatedBy,proto3" json:"rotated_by,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	RotatedBy string `protobuf:"bytes,13,opt,name=rotated_by,json=rotatedBy,proto3" json:"rotated_by,omitempty"`
+	// The family's absolute end (refresh_expires_ms moves with idle
+	// expiry, never past this; 0: as refresh_expires_ms).
+	RefreshAbsoluteMs int64 `protobuf:"varint,14,opt,name=refresh_absolute_ms,json=refreshAbsoluteMs,proto3" json:"refresh_absolute_ms,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *Grant) Reset() {
@@ -585,6 +588,13 @@ func (x *Grant) GetRotatedBy() string {
 		return x.RotatedBy
 	}
 	return ""
+}
+
+func (x *Grant) GetRefreshAbsoluteMs() int64 {
+	if x != nil {
+		return x.RefreshAbsoluteMs
+	}
+	return 0
 }
 
 // Ceremony is a WebAuthn challenge in flight: one-time, bound to this
@@ -718,8 +728,14 @@ type SessionState struct {
 	Codes          []*Code             `protobuf:"bytes,8,rep,name=codes,proto3" json:"codes,omitempty"`
 	Grants         []*Grant            `protobuf:"bytes,9,rep,name=grants,proto3" json:"grants,omitempty"`
 	Ceremonies     []*Ceremony         `protobuf:"bytes,10,rep,name=ceremonies,proto3" json:"ceremonies,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Clients that received an ID token of this session, each to be told
+	// when the sign-in it was given for ends (back- and front-channel
+	// logout).
+	RpSessions []*RPSession `protobuf:"bytes,11,rep,name=rp_sessions,json=rpSessions,proto3" json:"rp_sessions,omitempty"`
+	// When a browser operation last used the login (session.idle_ttl).
+	LastUsedMs    int64 `protobuf:"varint,12,opt,name=last_used_ms,json=lastUsedMs,proto3" json:"last_used_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SessionState) Reset() {
@@ -822,6 +838,157 @@ func (x *SessionState) GetCeremonies() []*Ceremony {
 	return nil
 }
 
+func (x *SessionState) GetRpSessions() []*RPSession {
+	if x != nil {
+		return x.RpSessions
+	}
+	return nil
+}
+
+func (x *SessionState) GetLastUsedMs() int64 {
+	if x != nil {
+		return x.LastUsedMs
+	}
+	return 0
+}
+
+// RPSession is a client that received an ID token for subject in this
+// session: the relying party's own session, which logout must reach.
+type RPSession struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	ClientId string                 `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	Subject  string                 `protobuf:"bytes,2,opt,name=subject,proto3" json:"subject,omitempty"`
+	// Kept until then (the end of the login or of the grant's refresh
+	// tokens, whichever is later), or until the logout is sent.
+	ExpiresMs     int64 `protobuf:"varint,3,opt,name=expires_ms,json=expiresMs,proto3" json:"expires_ms,omitempty"`
+	FirstMs       int64 `protobuf:"varint,4,opt,name=first_ms,json=firstMs,proto3" json:"first_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RPSession) Reset() {
+	*x = RPSession{}
+	mi := &file_actors_messages_session_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RPSession) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RPSession) ProtoMessage() {}
+
+func (x *RPSession) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_messages_session_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RPSession.ProtoReflect.Descriptor instead.
+func (*RPSession) Descriptor() ([]byte, []int) {
+	return file_actors_messages_session_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *RPSession) GetClientId() string {
+	if x != nil {
+		return x.ClientId
+	}
+	return ""
+}
+
+func (x *RPSession) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *RPSession) GetExpiresMs() int64 {
+	if x != nil {
+		return x.ExpiresMs
+	}
+	return 0
+}
+
+func (x *RPSession) GetFirstMs() int64 {
+	if x != nil {
+		return x.FirstMs
+	}
+	return 0
+}
+
+// EndedClient is a relying-party session a call ended: the client to
+// notify (back-channel from the outbox, front-channel from the page).
+type EndedClient struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	ClientId string                 `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	Subject  string                 `protobuf:"bytes,2,opt,name=subject,proto3" json:"subject,omitempty"`
+	// The RPSession's first_ms: with the sid, client and subject it names
+	// this ending, so recording it again (a retried call) is the same
+	// outbox message, not a second one.
+	SinceMs       int64 `protobuf:"varint,3,opt,name=since_ms,json=sinceMs,proto3" json:"since_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EndedClient) Reset() {
+	*x = EndedClient{}
+	mi := &file_actors_messages_session_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EndedClient) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EndedClient) ProtoMessage() {}
+
+func (x *EndedClient) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_messages_session_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EndedClient.ProtoReflect.Descriptor instead.
+func (*EndedClient) Descriptor() ([]byte, []int) {
+	return file_actors_messages_session_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *EndedClient) GetClientId() string {
+	if x != nil {
+		return x.ClientId
+	}
+	return ""
+}
+
+func (x *EndedClient) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *EndedClient) GetSinceMs() int64 {
+	if x != nil {
+		return x.SinceMs
+	}
+	return 0
+}
+
 // SessionCall is every request to a Session grain; exactly one op is set.
 type SessionCall struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -841,6 +1008,7 @@ type SessionCall struct {
 	//	*SessionCall_Logout
 	//	*SessionCall_Start
 	//	*SessionCall_Take
+	//	*SessionCall_Describe
 	Op isSessionCall_Op `protobuf_oneof:"op"`
 	// W3C trace context of the caller (traceparent, tracestate).
 	Trace map[string]string `protobuf:"bytes,20,rep,name=trace,proto3" json:"trace,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
@@ -855,7 +1023,7 @@ type SessionCall struct {
 
 func (x *SessionCall) Reset() {
 	*x = SessionCall{}
-	mi := &file_actors_messages_session_proto_msgTypes[8]
+	mi := &file_actors_messages_session_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -867,7 +1035,7 @@ func (x *SessionCall) String() string {
 func (*SessionCall) ProtoMessage() {}
 
 func (x *SessionCall) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_messages_session_proto_msgTypes[8]
+	mi := &file_actors_messages_session_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -880,7 +1048,7 @@ func (x *SessionCall) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionCall.ProtoReflect.Descriptor instead.
 func (*SessionCall) Descriptor() ([]byte, []int) {
-	return file_actors_messages_session_proto_rawDescGZIP(), []int{8}
+	return file_actors_messages_session_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *SessionCall) GetSecret() string {
@@ -1005,6 +1173,15 @@ func (x *SessionCall) GetTake() *TakeCeremony {
 	return nil
 }
 
+func (x *SessionCall) GetDescribe() *DescribeSession {
+	if x != nil {
+		if x, ok := x.Op.(*SessionCall_Describe); ok {
+			return x.Describe
+		}
+	}
+	return nil
+}
+
 func (x *SessionCall) GetTrace() map[string]string {
 	if x != nil {
 		return x.Trace
@@ -1071,6 +1248,10 @@ type SessionCall_Take struct {
 	Take *TakeCeremony `protobuf:"bytes,13,opt,name=take,proto3,oneof"`
 }
 
+type SessionCall_Describe struct {
+	Describe *DescribeSession `protobuf:"bytes,14,opt,name=describe,proto3,oneof"`
+}
+
 func (*SessionCall_Get) isSessionCall_Op() {}
 
 func (*SessionCall_Begin) isSessionCall_Op() {}
@@ -1095,6 +1276,8 @@ func (*SessionCall_Start) isSessionCall_Op() {}
 
 func (*SessionCall_Take) isSessionCall_Op() {}
 
+func (*SessionCall_Describe) isSessionCall_Op() {}
+
 // StartCeremony keeps a WebAuthn challenge; a register ceremony needs a
 // signed-in session.
 type StartCeremony struct {
@@ -1106,7 +1289,7 @@ type StartCeremony struct {
 
 func (x *StartCeremony) Reset() {
 	*x = StartCeremony{}
-	mi := &file_actors_messages_session_proto_msgTypes[9]
+	mi := &file_actors_messages_session_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1118,7 +1301,7 @@ func (x *StartCeremony) String() string {
 func (*StartCeremony) ProtoMessage() {}
 
 func (x *StartCeremony) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_messages_session_proto_msgTypes[9]
+	mi := &file_actors_messages_session_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1131,7 +1314,7 @@ func (x *StartCeremony) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartCeremony.ProtoReflect.Descriptor instead.
 func (*StartCeremony) Descriptor() ([]byte, []int) {
-	return file_actors_messages_session_proto_rawDescGZIP(), []int{9}
+	return file_actors_messages_session_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *StartCeremony) GetCeremony() *Ceremony {
@@ -1153,7 +1336,7 @@ type TakeCeremony struct {
 
 func (x *TakeCeremony) Reset() {
 	*x = TakeCeremony{}
-	mi := &file_actors_messages_session_proto_msgTypes[10]
+	mi := &file_actors_messages_session_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1165,7 +1348,7 @@ func (x *TakeCeremony) String() string {
 func (*TakeCeremony) ProtoMessage() {}
 
 func (x *TakeCeremony) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_messages_session_proto_msgTypes[10]
+	mi := &file_actors_messages_session_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1178,7 +1361,7 @@ func (x *TakeCeremony) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TakeCeremony.ProtoReflect.Descriptor instead.
 func (*TakeCeremony) Descriptor() ([]byte, []int) {
-	return file_actors_messages_session_proto_rawDescGZIP(), []int{10}
+	return file_actors_messages_session_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *TakeCeremony) GetKind() string {
@@ -1207,7 +1390,7 @@ type GetSession struct {
 
 func (x *GetSession) Reset() {
 	*x = GetSession{}
-	mi := &file_actors_messages_session_proto_msgTypes[11]
+	mi := &file_actors_messages_session_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1219,7 +1402,7 @@ func (x *GetSession) String() string {
 func (*GetSession) ProtoMessage() {}
 
 func (x *GetSession) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_messages_session_proto_msgTypes[11]
+	mi := &file_actors_messages_session_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1232,7 +1415,7 @@ func (x *GetSession) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSession.ProtoReflect.Descriptor instead.
 func (*GetSession) Descriptor() ([]byte, []int) {
-	return file_actors_messages_session_proto_rawDescGZIP(), []int{11}
+	return file_actors_messages_session_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetSession) GetRid() string {
@@ -1265,7 +1448,7 @@ type BeginAuth struct {
 
 func (x *BeginAuth) Reset() {
 	*x = BeginAuth{}
-	mi := &file_actors_messages_session_proto_msgTypes[12]
+	mi := &file_actors_messages_session_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1277,7 +1460,7 @@ func (x *BeginAuth) String() string {
 func (*BeginAuth) ProtoMessage() {}
 
 func (x *BeginAuth) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_messages_session_proto_msgTypes[12]
+	mi := &file_actors_messages_session_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1290,7 +1473,7 @@ func (x *BeginAuth) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BeginAuth.ProtoReflect.Descriptor instead.
 func (*BeginAuth) Descriptor() ([]byte, []int) {
-	return file_actors_messages_session_proto_rawDescGZIP(), []int{12}
+	return file_actors_messages_session_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *BeginAuth) GetRequest() *AuthRequest {
@@ -1330,16 +1513,19 @@ func (x *BeginAuth) GetRequiredSubject() string {
 
 // CompleteLogin records a successful sign-in and rotates the cookie secret.
 type CompleteLogin struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Rid           string                 `protobuf:"bytes,1,opt,name=rid,proto3" json:"rid,omitempty"`
-	Login         *Login                 `protobuf:"bytes,2,opt,name=login,proto3" json:"login,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Rid   string                 `protobuf:"bytes,1,opt,name=rid,proto3" json:"rid,omitempty"`
+	Login *Login                 `protobuf:"bytes,2,opt,name=login,proto3" json:"login,omitempty"`
+	// What the user's session list shows of this sign-in.
+	UserAgent     string `protobuf:"bytes,3,opt,name=user_agent,json=userAgent,proto3" json:"user_agent,omitempty"`
+	Address       string `protobuf:"bytes,4,opt,name=address,proto3" json:"address,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CompleteLogin) Reset() {
 	*x = CompleteLogin{}
-	mi := &file_actors_messages_session_proto_msgTypes[13]
+	mi := &file_actors_messages_session_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1351,7 +1537,7 @@ func (x *CompleteLogin) String() string {
 func (*CompleteLogin) ProtoMessage() {}
 
 func (x *CompleteLogin) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_messages_session_proto_msgTypes[13]
+	mi := &file_actors_messages_session_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1364,7 +1550,7 @@ func (x *CompleteLogin) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteLogin.ProtoReflect.Descriptor instead.
 func (*CompleteLogin) Descriptor() ([]byte, []int) {
-	return file_actors_messages_session_proto_rawDescGZIP(), []int{13}
+	return file_actors_messages_session_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *CompleteLogin) GetRid() string {
@@ -1381,6 +1567,20 @@ func (x *CompleteLogin) GetLogin() *Login {
 	return nil
 }
 
+func (x *CompleteLogin) GetUserAgent() string {
+	if x != nil {
+		return x.UserAgent
+	}
+	return ""
+}
+
+func (x *CompleteLogin) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
 type GiveConsent struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Rid           string                 `protobuf:"bytes,1,opt,name=rid,proto3" json:"rid,omitempty"`
@@ -1390,7 +1590,7 @@ type GiveConsent struct {
 
 func (x *GiveConsent) Reset() {
 	*x = GiveConsent{}
-	mi := &file_actors_messages_session_proto_msgTypes[14]
+	mi := &file_actors_messages_session_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1402,7 +1602,7 @@ func (x *GiveConsent) String() string {
 func (*GiveConsent) ProtoMessage() {}
 
 func (x *GiveConsent) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_messages_session_proto_msgTypes[14]
+	mi := &file_actors_messages_session_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1415,7 +1615,7 @@ func (x *GiveConsent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GiveConsent.ProtoReflect.Descriptor instead.
 func (*GiveConsent) Descriptor() ([]byte, []int) {
-	return file_actors_messages_session_proto_rawDescGZIP(), []int{14}
+	return file_actors_messages_session_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GiveConsent) GetRid() string {
@@ -1442,7 +1642,7 @@ type IssueCode struct {
 
 func (x *IssueCode) Reset() {
 	*x = IssueCode{}
-	mi := &file_actors_messages_session_proto_msgTypes[15]
+	mi := &file_actors_messages_session_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1454,7 +1654,7 @@ func (x *IssueCode) String() string {
 func (*IssueCode) ProtoMessage() {}
 
 func (x *IssueCode) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_messages_session_proto_msgTypes[15]
+	mi := &file_actors_messages_session_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1467,7 +1667,7 @@ func (x *IssueCode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueCode.ProtoReflect.Descriptor instead.
 func (*IssueCode) Descriptor() ([]byte, []int) {
-	return file_actors_messages_session_proto_rawDescGZIP(), []int{15}
+	return file_actors_messages_session_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *IssueCode) GetRid() string {
@@ -1507,7 +1707,7 @@ type IssueWhen struct {
 
 func (x *IssueWhen) Reset() {
 	*x = IssueWhen{}
-	mi := &file_actors_messages_session_proto_msgTypes[16]
+	mi := &file_actors_messages_session_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1519,7 +1719,7 @@ func (x *IssueWhen) String() string {
 func (*IssueWhen) ProtoMessage() {}
 
 func (x *IssueWhen) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_messages_session_proto_msgTypes[16]
+	mi := &file_actors_messages_session_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1532,7 +1732,7 @@ func (x *IssueWhen) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueWhen.ProtoReflect.Descriptor instead.
 func (*IssueWhen) Descriptor() ([]byte, []int) {
-	return file_actors_messages_session_proto_rawDescGZIP(), []int{16}
+	return file_actors_messages_session_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *IssueWhen) GetRequiredSubject() string {
@@ -1563,14 +1763,16 @@ type RedeemCode struct {
 	RedirectUri  string                 `protobuf:"bytes,3,opt,name=redirect_uri,json=redirectUri,proto3" json:"redirect_uri,omitempty"`
 	CodeVerifier string                 `protobuf:"bytes,4,opt,name=code_verifier,json=codeVerifier,proto3" json:"code_verifier,omitempty"`
 	// Whether to start a refresh-token family, and for how long.
-	RefreshTtlMs  int64 `protobuf:"varint,5,opt,name=refresh_ttl_ms,json=refreshTtlMs,proto3" json:"refresh_ttl_ms,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	RefreshTtlMs int64 `protobuf:"varint,5,opt,name=refresh_ttl_ms,json=refreshTtlMs,proto3" json:"refresh_ttl_ms,omitempty"`
+	// Refresh tokens unused this long expire (0: only refresh_ttl_ms).
+	RefreshIdleTtlMs int64 `protobuf:"varint,6,opt,name=refresh_idle_ttl_ms,json=refreshIdleTtlMs,proto3" json:"refresh_idle_ttl_ms,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *RedeemCode) Reset() {
 	*x = RedeemCode{}
-	mi := &file_actors_messages_session_proto_msgTypes[17]
+	mi := &file_actors_messages_session_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1582,7 +1784,7 @@ func (x *RedeemCode) String() string {
 func (*RedeemCode) ProtoMessage() {}
 
 func (x *RedeemCode) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_messages_session_proto_msgTypes[17]
+	mi := &file_actors_messages_session_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1595,7 +1797,7 @@ func (x *RedeemCode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RedeemCode.ProtoReflect.Descriptor instead.
 func (*RedeemCode) Descriptor() ([]byte, []int) {
-	return file_actors_messages_session_proto_rawDescGZIP(), []int{17}
+	return file_actors_messages_session_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *RedeemCode) GetCodeSecret() string {
@@ -1633,20 +1835,29 @@ func (x *RedeemCode) GetRefreshTtlMs() int64 {
 	return 0
 }
 
+func (x *RedeemCode) GetRefreshIdleTtlMs() int64 {
+	if x != nil {
+		return x.RefreshIdleTtlMs
+	}
+	return 0
+}
+
 type RefreshGrant struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	GrantId     string                 `protobuf:"bytes,1,opt,name=grant_id,json=grantId,proto3" json:"grant_id,omitempty"`
 	TokenSecret string                 `protobuf:"bytes,2,opt,name=token_secret,json=tokenSecret,proto3" json:"token_secret,omitempty"`
 	ClientId    string                 `protobuf:"bytes,3,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
 	// Narrower scopes (empty: keep).
-	Scopes        []string `protobuf:"bytes,4,rep,name=scopes,proto3" json:"scopes,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Scopes []string `protobuf:"bytes,4,rep,name=scopes,proto3" json:"scopes,omitempty"`
+	// Refresh tokens unused this long expire (0: no idle expiry).
+	RefreshIdleTtlMs int64 `protobuf:"varint,5,opt,name=refresh_idle_ttl_ms,json=refreshIdleTtlMs,proto3" json:"refresh_idle_ttl_ms,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *RefreshGrant) Reset() {
 	*x = RefreshGrant{}
-	mi := &file_actors_messages_session_proto_msgTypes[18]
+	mi := &file_actors_messages_session_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1658,7 +1869,7 @@ func (x *RefreshGrant) String() string {
 func (*RefreshGrant) ProtoMessage() {}
 
 func (x *RefreshGrant) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_messages_session_proto_msgTypes[18]
+	mi := &file_actors_messages_session_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1671,7 +1882,7 @@ func (x *RefreshGrant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefreshGrant.ProtoReflect.Descriptor instead.
 func (*RefreshGrant) Descriptor() ([]byte, []int) {
-	return file_actors_messages_session_proto_rawDescGZIP(), []int{18}
+	return file_actors_messages_session_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *RefreshGrant) GetGrantId() string {
@@ -1702,6 +1913,13 @@ func (x *RefreshGrant) GetScopes() []string {
 	return nil
 }
 
+func (x *RefreshGrant) GetRefreshIdleTtlMs() int64 {
+	if x != nil {
+		return x.RefreshIdleTtlMs
+	}
+	return 0
+}
+
 type CheckGrant struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	GrantId string                 `protobuf:"bytes,1,opt,name=grant_id,json=grantId,proto3" json:"grant_id,omitempty"`
@@ -1713,7 +1931,7 @@ type CheckGrant struct {
 
 func (x *CheckGrant) Reset() {
 	*x = CheckGrant{}
-	mi := &file_actors_messages_session_proto_msgTypes[19]
+	mi := &file_actors_messages_session_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1725,7 +1943,7 @@ func (x *CheckGrant) String() string {
 func (*CheckGrant) ProtoMessage() {}
 
 func (x *CheckGrant) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_messages_session_proto_msgTypes[19]
+	mi := &file_actors_messages_session_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1738,7 +1956,7 @@ func (x *CheckGrant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckGrant.ProtoReflect.Descriptor instead.
 func (*CheckGrant) Descriptor() ([]byte, []int) {
-	return file_actors_messages_session_proto_rawDescGZIP(), []int{19}
+	return file_actors_messages_session_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CheckGrant) GetGrantId() string {
@@ -1772,7 +1990,7 @@ type RevokeGrant struct {
 
 func (x *RevokeGrant) Reset() {
 	*x = RevokeGrant{}
-	mi := &file_actors_messages_session_proto_msgTypes[20]
+	mi := &file_actors_messages_session_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1784,7 +2002,7 @@ func (x *RevokeGrant) String() string {
 func (*RevokeGrant) ProtoMessage() {}
 
 func (x *RevokeGrant) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_messages_session_proto_msgTypes[20]
+	mi := &file_actors_messages_session_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1797,7 +2015,7 @@ func (x *RevokeGrant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeGrant.ProtoReflect.Descriptor instead.
 func (*RevokeGrant) Descriptor() ([]byte, []int) {
-	return file_actors_messages_session_proto_rawDescGZIP(), []int{20}
+	return file_actors_messages_session_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *RevokeGrant) GetGrantId() string {
@@ -1828,15 +2046,21 @@ func (x *RevokeGrant) GetAccessToken() bool {
 	return false
 }
 
+// EndSession ends the session's login. With subject set it is not a
+// browser call (no cookie secret): it ends the login only if it is that
+// subject's (the user's account page for another of their sessions, an
+// operator); reason goes to the audit line.
 type EndSession struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
+	Subject       string                 `protobuf:"bytes,1,opt,name=subject,proto3" json:"subject,omitempty"`
+	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *EndSession) Reset() {
 	*x = EndSession{}
-	mi := &file_actors_messages_session_proto_msgTypes[21]
+	mi := &file_actors_messages_session_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1848,7 +2072,7 @@ func (x *EndSession) String() string {
 func (*EndSession) ProtoMessage() {}
 
 func (x *EndSession) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_messages_session_proto_msgTypes[21]
+	mi := &file_actors_messages_session_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1861,7 +2085,68 @@ func (x *EndSession) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndSession.ProtoReflect.Descriptor instead.
 func (*EndSession) Descriptor() ([]byte, []int) {
-	return file_actors_messages_session_proto_rawDescGZIP(), []int{21}
+	return file_actors_messages_session_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *EndSession) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *EndSession) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// DescribeSession tells the user's account page and the admin API what
+// the session holds for subject: the login, and the clients it has
+// tokens for. Nothing of another subject is answered.
+type DescribeSession struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Subject       string                 `protobuf:"bytes,1,opt,name=subject,proto3" json:"subject,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DescribeSession) Reset() {
+	*x = DescribeSession{}
+	mi := &file_actors_messages_session_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DescribeSession) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DescribeSession) ProtoMessage() {}
+
+func (x *DescribeSession) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_messages_session_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DescribeSession.ProtoReflect.Descriptor instead.
+func (*DescribeSession) Descriptor() ([]byte, []int) {
+	return file_actors_messages_session_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *DescribeSession) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
 }
 
 // SessionReply answers every SessionCall.
@@ -1879,15 +2164,20 @@ type SessionReply struct {
 	RefreshToken string `protobuf:"bytes,9,opt,name=refresh_token,json=refreshToken,proto3" json:"refresh_token,omitempty"`
 	Active       bool   `protobuf:"varint,10,opt,name=active,proto3" json:"active,omitempty"`
 	// Scopes the user already consented to for the request's client.
-	Consented     []string  `protobuf:"bytes,11,rep,name=consented,proto3" json:"consented,omitempty"`
-	Ceremony      *Ceremony `protobuf:"bytes,12,opt,name=ceremony,proto3" json:"ceremony,omitempty"`
+	Consented []string  `protobuf:"bytes,11,rep,name=consented,proto3" json:"consented,omitempty"`
+	Ceremony  *Ceremony `protobuf:"bytes,12,opt,name=ceremony,proto3" json:"ceremony,omitempty"`
+	// Relying-party sessions a logout ended (front-channel logout).
+	Ended []*EndedClient `protobuf:"bytes,13,rep,name=ended,proto3" json:"ended,omitempty"`
+	// DescribeSession: clients with tokens or ID tokens of this sign-in.
+	Clients       []string `protobuf:"bytes,14,rep,name=clients,proto3" json:"clients,omitempty"`
+	CreatedMs     int64    `protobuf:"varint,15,opt,name=created_ms,json=createdMs,proto3" json:"created_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SessionReply) Reset() {
 	*x = SessionReply{}
-	mi := &file_actors_messages_session_proto_msgTypes[22]
+	mi := &file_actors_messages_session_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1899,7 +2189,7 @@ func (x *SessionReply) String() string {
 func (*SessionReply) ProtoMessage() {}
 
 func (x *SessionReply) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_messages_session_proto_msgTypes[22]
+	mi := &file_actors_messages_session_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1912,7 +2202,7 @@ func (x *SessionReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionReply.ProtoReflect.Descriptor instead.
 func (*SessionReply) Descriptor() ([]byte, []int) {
-	return file_actors_messages_session_proto_rawDescGZIP(), []int{22}
+	return file_actors_messages_session_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *SessionReply) GetError() *Error {
@@ -1999,6 +2289,27 @@ func (x *SessionReply) GetCeremony() *Ceremony {
 	return nil
 }
 
+func (x *SessionReply) GetEnded() []*EndedClient {
+	if x != nil {
+		return x.Ended
+	}
+	return nil
+}
+
+func (x *SessionReply) GetClients() []string {
+	if x != nil {
+		return x.Clients
+	}
+	return nil
+}
+
+func (x *SessionReply) GetCreatedMs() int64 {
+	if x != nil {
+		return x.CreatedMs
+	}
+	return 0
+}
+
 var File_actors_messages_session_proto protoreflect.FileDescriptor
 
 const file_actors_messages_session_proto_rawDesc = "" +
@@ -2048,7 +2359,7 @@ const file_actors_messages_session_proto_rawDesc = "" +
 	"\bredeemed\x18\x05 \x01(\bR\bredeemed\x12\x19\n" +
 	"\bgrant_id\x18\x06 \x01(\tR\agrantId\x12\x1f\n" +
 	"\vredeemed_by\x18\a \x01(\tR\n" +
-	"redeemedBy\"\xb0\x03\n" +
+	"redeemedBy\"\xe0\x03\n" +
 	"\x05Grant\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
 	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12\x16\n" +
@@ -2066,7 +2377,8 @@ const file_actors_messages_session_proto_rawDesc = "" +
 	"\frefresh_hash\x18\v \x01(\fR\vrefreshHash\x12.\n" +
 	"\x13used_refresh_hashes\x18\f \x03(\fR\x11usedRefreshHashes\x12\x1d\n" +
 	"\n" +
-	"rotated_by\x18\r \x01(\tR\trotatedBy\"o\n" +
+	"rotated_by\x18\r \x01(\tR\trotatedBy\x12.\n" +
+	"\x13refresh_absolute_ms\x18\x0e \x01(\x03R\x11refreshAbsoluteMs\"o\n" +
 	"\bCeremony\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1c\n" +
 	"\tchallenge\x18\x02 \x01(\tR\tchallenge\x12\x12\n" +
@@ -2074,7 +2386,7 @@ const file_actors_messages_session_proto_rawDesc = "" +
 	"\n" +
 	"expires_ms\x18\x04 \x01(\x03R\texpiresMs\"!\n" +
 	"\aConsent\x12\x16\n" +
-	"\x06scopes\x18\x01 \x03(\tR\x06scopes\"\x94\x05\n" +
+	"\x06scopes\x18\x01 \x03(\tR\x06scopes\"\xf4\x05\n" +
 	"\fSessionState\x12\x10\n" +
 	"\x03sid\x18\x01 \x01(\tR\x03sid\x12\x1f\n" +
 	"\vsecret_hash\x18\x02 \x01(\fR\n" +
@@ -2090,13 +2402,27 @@ const file_actors_messages_session_proto_rawDesc = "" +
 	"\n" +
 	"ceremonies\x18\n" +
 	" \x03(\v2\x1a.authrim.messages.CeremonyR\n" +
-	"ceremonies\x1aV\n" +
+	"ceremonies\x12<\n" +
+	"\vrp_sessions\x18\v \x03(\v2\x1b.authrim.messages.RPSessionR\n" +
+	"rpSessions\x12 \n" +
+	"\flast_used_ms\x18\f \x01(\x03R\n" +
+	"lastUsedMs\x1aV\n" +
 	"\rConsentsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12/\n" +
 	"\x05value\x18\x02 \x01(\v2\x19.authrim.messages.ConsentR\x05value:\x028\x01\x1aU\n" +
 	"\fPendingEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12/\n" +
-	"\x05value\x18\x02 \x01(\v2\x19.authrim.messages.PendingR\x05value:\x028\x01\"\xd8\x06\n" +
+	"\x05value\x18\x02 \x01(\v2\x19.authrim.messages.PendingR\x05value:\x028\x01\"|\n" +
+	"\tRPSession\x12\x1b\n" +
+	"\tclient_id\x18\x01 \x01(\tR\bclientId\x12\x18\n" +
+	"\asubject\x18\x02 \x01(\tR\asubject\x12\x1d\n" +
+	"\n" +
+	"expires_ms\x18\x03 \x01(\x03R\texpiresMs\x12\x19\n" +
+	"\bfirst_ms\x18\x04 \x01(\x03R\afirstMs\"_\n" +
+	"\vEndedClient\x12\x1b\n" +
+	"\tclient_id\x18\x01 \x01(\tR\bclientId\x12\x18\n" +
+	"\asubject\x18\x02 \x01(\tR\asubject\x12\x19\n" +
+	"\bsince_ms\x18\x03 \x01(\x03R\asinceMs\"\x99\a\n" +
 	"\vSessionCall\x12\x16\n" +
 	"\x06secret\x18\x01 \x01(\tR\x06secret\x120\n" +
 	"\x03get\x18\x02 \x01(\v2\x1c.authrim.messages.GetSessionH\x00R\x03get\x123\n" +
@@ -2111,7 +2437,8 @@ const file_actors_messages_session_proto_rawDesc = "" +
 	" \x01(\v2\x1d.authrim.messages.RevokeGrantH\x00R\x06revoke\x126\n" +
 	"\x06logout\x18\v \x01(\v2\x1c.authrim.messages.EndSessionH\x00R\x06logout\x127\n" +
 	"\x05start\x18\f \x01(\v2\x1f.authrim.messages.StartCeremonyH\x00R\x05start\x124\n" +
-	"\x04take\x18\r \x01(\v2\x1e.authrim.messages.TakeCeremonyH\x00R\x04take\x12>\n" +
+	"\x04take\x18\r \x01(\v2\x1e.authrim.messages.TakeCeremonyH\x00R\x04take\x12?\n" +
+	"\bdescribe\x18\x0e \x01(\v2!.authrim.messages.DescribeSessionH\x00R\bdescribe\x12>\n" +
 	"\x05trace\x18\x14 \x03(\v2(.authrim.messages.SessionCall.TraceEntryR\x05trace\x12\x17\n" +
 	"\acall_id\x18\x15 \x01(\tR\x06callId\x1a8\n" +
 	"\n" +
@@ -2134,10 +2461,13 @@ const file_actors_messages_session_proto_rawDesc = "" +
 	"\vneeds_login\x18\x03 \x01(\bR\n" +
 	"needsLogin\x12!\n" +
 	"\frequired_acr\x18\x04 \x01(\tR\vrequiredAcr\x12)\n" +
-	"\x10required_subject\x18\x05 \x01(\tR\x0frequiredSubject\"P\n" +
+	"\x10required_subject\x18\x05 \x01(\tR\x0frequiredSubject\"\x89\x01\n" +
 	"\rCompleteLogin\x12\x10\n" +
 	"\x03rid\x18\x01 \x01(\tR\x03rid\x12-\n" +
-	"\x05login\x18\x02 \x01(\v2\x17.authrim.messages.LoginR\x05login\"\x1f\n" +
+	"\x05login\x18\x02 \x01(\v2\x17.authrim.messages.LoginR\x05login\x12\x1d\n" +
+	"\n" +
+	"user_agent\x18\x03 \x01(\tR\tuserAgent\x12\x18\n" +
+	"\aaddress\x18\x04 \x01(\tR\aaddress\"\x1f\n" +
 	"\vGiveConsent\x12\x10\n" +
 	"\x03rid\x18\x01 \x01(\tR\x03rid\"\x87\x01\n" +
 	"\tIssueCode\x12\x10\n" +
@@ -2147,7 +2477,7 @@ const file_actors_messages_session_proto_rawDesc = "" +
 	"\tIssueWhen\x12)\n" +
 	"\x10required_subject\x18\x01 \x01(\tR\x0frequiredSubject\x12!\n" +
 	"\frequired_acr\x18\x02 \x01(\tR\vrequiredAcr\x12\x18\n" +
-	"\aconsent\x18\x03 \x03(\tR\aconsent\"\xb8\x01\n" +
+	"\aconsent\x18\x03 \x03(\tR\aconsent\"\xe7\x01\n" +
 	"\n" +
 	"RedeemCode\x12\x1f\n" +
 	"\vcode_secret\x18\x01 \x01(\tR\n" +
@@ -2155,12 +2485,14 @@ const file_actors_messages_session_proto_rawDesc = "" +
 	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12!\n" +
 	"\fredirect_uri\x18\x03 \x01(\tR\vredirectUri\x12#\n" +
 	"\rcode_verifier\x18\x04 \x01(\tR\fcodeVerifier\x12$\n" +
-	"\x0erefresh_ttl_ms\x18\x05 \x01(\x03R\frefreshTtlMs\"\x81\x01\n" +
+	"\x0erefresh_ttl_ms\x18\x05 \x01(\x03R\frefreshTtlMs\x12-\n" +
+	"\x13refresh_idle_ttl_ms\x18\x06 \x01(\x03R\x10refreshIdleTtlMs\"\xb0\x01\n" +
 	"\fRefreshGrant\x12\x19\n" +
 	"\bgrant_id\x18\x01 \x01(\tR\agrantId\x12!\n" +
 	"\ftoken_secret\x18\x02 \x01(\tR\vtokenSecret\x12\x1b\n" +
 	"\tclient_id\x18\x03 \x01(\tR\bclientId\x12\x16\n" +
-	"\x06scopes\x18\x04 \x03(\tR\x06scopes\"J\n" +
+	"\x06scopes\x18\x04 \x03(\tR\x06scopes\x12-\n" +
+	"\x13refresh_idle_ttl_ms\x18\x05 \x01(\x03R\x10refreshIdleTtlMs\"J\n" +
 	"\n" +
 	"CheckGrant\x12\x19\n" +
 	"\bgrant_id\x18\x01 \x01(\tR\agrantId\x12!\n" +
@@ -2169,9 +2501,13 @@ const file_actors_messages_session_proto_rawDesc = "" +
 	"\bgrant_id\x18\x01 \x01(\tR\agrantId\x12\x1b\n" +
 	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12!\n" +
 	"\ftoken_secret\x18\x03 \x01(\tR\vtokenSecret\x12!\n" +
-	"\faccess_token\x18\x04 \x01(\bR\vaccessToken\"\f\n" +
+	"\faccess_token\x18\x04 \x01(\bR\vaccessToken\">\n" +
 	"\n" +
-	"EndSession\"\xc4\x03\n" +
+	"EndSession\x12\x18\n" +
+	"\asubject\x18\x01 \x01(\tR\asubject\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"+\n" +
+	"\x0fDescribeSession\x12\x18\n" +
+	"\asubject\x18\x01 \x01(\tR\asubject\"\xb2\x04\n" +
 	"\fSessionReply\x12-\n" +
 	"\x05error\x18\x01 \x01(\v2\x17.authrim.messages.ErrorR\x05error\x12\x16\n" +
 	"\x06exists\x18\x02 \x01(\bR\x06exists\x12-\n" +
@@ -2186,7 +2522,11 @@ const file_actors_messages_session_proto_rawDesc = "" +
 	"\x06active\x18\n" +
 	" \x01(\bR\x06active\x12\x1c\n" +
 	"\tconsented\x18\v \x03(\tR\tconsented\x126\n" +
-	"\bceremony\x18\f \x01(\v2\x1a.authrim.messages.CeremonyR\bceremonyB\x19Z\x17authrim/actors/messagesb\x06proto3"
+	"\bceremony\x18\f \x01(\v2\x1a.authrim.messages.CeremonyR\bceremony\x123\n" +
+	"\x05ended\x18\r \x03(\v2\x1d.authrim.messages.EndedClientR\x05ended\x12\x18\n" +
+	"\aclients\x18\x0e \x03(\tR\aclients\x12\x1d\n" +
+	"\n" +
+	"created_ms\x18\x0f \x01(\x03R\tcreatedMsB\x19Z\x17authrim/actors/messagesb\x06proto3"
 
 var (
 	file_actors_messages_session_proto_rawDescOnce sync.Once
@@ -2200,35 +2540,38 @@ func file_actors_messages_session_proto_rawDescGZIP() []byte {
 	return file_actors_messages_session_proto_rawDescData
 }
 
-var file_actors_messages_session_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_actors_messages_session_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_actors_messages_session_proto_goTypes = []any{
-	(*AuthRequest)(nil),   // 0: authrim.messages.AuthRequest
-	(*Login)(nil),         // 1: authrim.messages.Login
-	(*Pending)(nil),       // 2: authrim.messages.Pending
-	(*Code)(nil),          // 3: authrim.messages.Code
-	(*Grant)(nil),         // 4: authrim.messages.Grant
-	(*Ceremony)(nil),      // 5: authrim.messages.Ceremony
-	(*Consent)(nil),       // 6: authrim.messages.Consent
-	(*SessionState)(nil),  // 7: authrim.messages.SessionState
-	(*SessionCall)(nil),   // 8: authrim.messages.SessionCall
-	(*StartCeremony)(nil), // 9: authrim.messages.StartCeremony
-	(*TakeCeremony)(nil),  // 10: authrim.messages.TakeCeremony
-	(*GetSession)(nil),    // 11: authrim.messages.GetSession
-	(*BeginAuth)(nil),     // 12: authrim.messages.BeginAuth
-	(*CompleteLogin)(nil), // 13: authrim.messages.CompleteLogin
-	(*GiveConsent)(nil),   // 14: authrim.messages.GiveConsent
-	(*IssueCode)(nil),     // 15: authrim.messages.IssueCode
-	(*IssueWhen)(nil),     // 16: authrim.messages.IssueWhen
-	(*RedeemCode)(nil),    // 17: authrim.messages.RedeemCode
-	(*RefreshGrant)(nil),  // 18: authrim.messages.RefreshGrant
-	(*CheckGrant)(nil),    // 19: authrim.messages.CheckGrant
-	(*RevokeGrant)(nil),   // 20: authrim.messages.RevokeGrant
-	(*EndSession)(nil),    // 21: authrim.messages.EndSession
-	(*SessionReply)(nil),  // 22: authrim.messages.SessionReply
-	nil,                   // 23: authrim.messages.SessionState.ConsentsEntry
-	nil,                   // 24: authrim.messages.SessionState.PendingEntry
-	nil,                   // 25: authrim.messages.SessionCall.TraceEntry
-	(*Error)(nil),         // 26: authrim.messages.Error
+	(*AuthRequest)(nil),     // 0: authrim.messages.AuthRequest
+	(*Login)(nil),           // 1: authrim.messages.Login
+	(*Pending)(nil),         // 2: authrim.messages.Pending
+	(*Code)(nil),            // 3: authrim.messages.Code
+	(*Grant)(nil),           // 4: authrim.messages.Grant
+	(*Ceremony)(nil),        // 5: authrim.messages.Ceremony
+	(*Consent)(nil),         // 6: authrim.messages.Consent
+	(*SessionState)(nil),    // 7: authrim.messages.SessionState
+	(*RPSession)(nil),       // 8: authrim.messages.RPSession
+	(*EndedClient)(nil),     // 9: authrim.messages.EndedClient
+	(*SessionCall)(nil),     // 10: authrim.messages.SessionCall
+	(*StartCeremony)(nil),   // 11: authrim.messages.StartCeremony
+	(*TakeCeremony)(nil),    // 12: authrim.messages.TakeCeremony
+	(*GetSession)(nil),      // 13: authrim.messages.GetSession
+	(*BeginAuth)(nil),       // 14: authrim.messages.BeginAuth
+	(*CompleteLogin)(nil),   // 15: authrim.messages.CompleteLogin
+	(*GiveConsent)(nil),     // 16: authrim.messages.GiveConsent
+	(*IssueCode)(nil),       // 17: authrim.messages.IssueCode
+	(*IssueWhen)(nil),       // 18: authrim.messages.IssueWhen
+	(*RedeemCode)(nil),      // 19: authrim.messages.RedeemCode
+	(*RefreshGrant)(nil),    // 20: authrim.messages.RefreshGrant
+	(*CheckGrant)(nil),      // 21: authrim.messages.CheckGrant
+	(*RevokeGrant)(nil),     // 22: authrim.messages.RevokeGrant
+	(*EndSession)(nil),      // 23: authrim.messages.EndSession
+	(*DescribeSession)(nil), // 24: authrim.messages.DescribeSession
+	(*SessionReply)(nil),    // 25: authrim.messages.SessionReply
+	nil,                     // 26: authrim.messages.SessionState.ConsentsEntry
+	nil,                     // 27: authrim.messages.SessionState.PendingEntry
+	nil,                     // 28: authrim.messages.SessionCall.TraceEntry
+	(*Error)(nil),           // 29: authrim.messages.Error
 }
 var file_actors_messages_session_proto_depIdxs = []int32{
 	0,  // 0: authrim.messages.Pending.request:type_name -> authrim.messages.AuthRequest
@@ -2236,41 +2579,44 @@ var file_actors_messages_session_proto_depIdxs = []int32{
 	1,  // 2: authrim.messages.Code.login:type_name -> authrim.messages.Login
 	1,  // 3: authrim.messages.Grant.login:type_name -> authrim.messages.Login
 	1,  // 4: authrim.messages.SessionState.login:type_name -> authrim.messages.Login
-	23, // 5: authrim.messages.SessionState.consents:type_name -> authrim.messages.SessionState.ConsentsEntry
-	24, // 6: authrim.messages.SessionState.pending:type_name -> authrim.messages.SessionState.PendingEntry
+	26, // 5: authrim.messages.SessionState.consents:type_name -> authrim.messages.SessionState.ConsentsEntry
+	27, // 6: authrim.messages.SessionState.pending:type_name -> authrim.messages.SessionState.PendingEntry
 	3,  // 7: authrim.messages.SessionState.codes:type_name -> authrim.messages.Code
 	4,  // 8: authrim.messages.SessionState.grants:type_name -> authrim.messages.Grant
 	5,  // 9: authrim.messages.SessionState.ceremonies:type_name -> authrim.messages.Ceremony
-	11, // 10: authrim.messages.SessionCall.get:type_name -> authrim.messages.GetSession
-	12, // 11: authrim.messages.SessionCall.begin:type_name -> authrim.messages.BeginAuth
-	13, // 12: authrim.messages.SessionCall.login:type_name -> authrim.messages.CompleteLogin
-	14, // 13: authrim.messages.SessionCall.consent:type_name -> authrim.messages.GiveConsent
-	15, // 14: authrim.messages.SessionCall.issue:type_name -> authrim.messages.IssueCode
-	17, // 15: authrim.messages.SessionCall.redeem:type_name -> authrim.messages.RedeemCode
-	18, // 16: authrim.messages.SessionCall.refresh:type_name -> authrim.messages.RefreshGrant
-	19, // 17: authrim.messages.SessionCall.check:type_name -> authrim.messages.CheckGrant
-	20, // 18: authrim.messages.SessionCall.revoke:type_name -> authrim.messages.RevokeGrant
-	21, // 19: authrim.messages.SessionCall.logout:type_name -> authrim.messages.EndSession
-	9,  // 20: authrim.messages.SessionCall.start:type_name -> authrim.messages.StartCeremony
-	10, // 21: authrim.messages.SessionCall.take:type_name -> authrim.messages.TakeCeremony
-	25, // 22: authrim.messages.SessionCall.trace:type_name -> authrim.messages.SessionCall.TraceEntry
-	5,  // 23: authrim.messages.StartCeremony.ceremony:type_name -> authrim.messages.Ceremony
-	0,  // 24: authrim.messages.BeginAuth.request:type_name -> authrim.messages.AuthRequest
-	1,  // 25: authrim.messages.CompleteLogin.login:type_name -> authrim.messages.Login
-	0,  // 26: authrim.messages.IssueCode.request:type_name -> authrim.messages.AuthRequest
-	16, // 27: authrim.messages.IssueCode.when:type_name -> authrim.messages.IssueWhen
-	26, // 28: authrim.messages.SessionReply.error:type_name -> authrim.messages.Error
-	1,  // 29: authrim.messages.SessionReply.login:type_name -> authrim.messages.Login
-	0,  // 30: authrim.messages.SessionReply.request:type_name -> authrim.messages.AuthRequest
-	4,  // 31: authrim.messages.SessionReply.grant:type_name -> authrim.messages.Grant
-	5,  // 32: authrim.messages.SessionReply.ceremony:type_name -> authrim.messages.Ceremony
-	6,  // 33: authrim.messages.SessionState.ConsentsEntry.value:type_name -> authrim.messages.Consent
-	2,  // 34: authrim.messages.SessionState.PendingEntry.value:type_name -> authrim.messages.Pending
-	35, // [35:35] is the sub-list for method output_type
-	35, // [35:35] is the sub-list for method input_type
-	35, // [35:35] is the sub-list for extension type_name
-	35, // [35:35] is the sub-list for extension extendee
-	0,  // [0:35] is the sub-list for field type_name
+	8,  // 10: authrim.messages.SessionState.rp_sessions:type_name -> authrim.messages.RPSession
+	13, // 11: authrim.messages.SessionCall.get:type_name -> authrim.messages.GetSession
+	14, // 12: authrim.messages.SessionCall.begin:type_name -> authrim.messages.BeginAuth
+	15, // 13: authrim.messages.SessionCall.login:type_name -> authrim.messages.CompleteLogin
+	16, // 14: authrim.messages.SessionCall.consent:type_name -> authrim.messages.GiveConsent
+	17, // 15: authrim.messages.SessionCall.issue:type_name -> authrim.messages.IssueCode
+	19, // 16: authrim.messages.SessionCall.redeem:type_name -> authrim.messages.RedeemCode
+	20, // 17: authrim.messages.SessionCall.refresh:type_name -> authrim.messages.RefreshGrant
+	21, // 18: authrim.messages.SessionCall.check:type_name -> authrim.messages.CheckGrant
+	22, // 19: authrim.messages.SessionCall.revoke:type_name -> authrim.messages.RevokeGrant
+	23, // 20: authrim.messages.SessionCall.logout:type_name -> authrim.messages.EndSession
+	11, // 21: authrim.messages.SessionCall.start:type_name -> authrim.messages.StartCeremony
+	12, // 22: authrim.messages.SessionCall.take:type_name -> authrim.messages.TakeCeremony
+	24, // 23: authrim.messages.SessionCall.describe:type_name -> authrim.messages.DescribeSession
+	28, // 24: authrim.messages.SessionCall.trace:type_name -> authrim.messages.SessionCall.TraceEntry
+	5,  // 25: authrim.messages.StartCeremony.ceremony:type_name -> authrim.messages.Ceremony
+	0,  // 26: authrim.messages.BeginAuth.request:type_name -> authrim.messages.AuthRequest
+	1,  // 27: authrim.messages.CompleteLogin.login:type_name -> authrim.messages.Login
+	0,  // 28: authrim.messages.IssueCode.request:type_name -> authrim.messages.AuthRequest
+	18, // 29: authrim.messages.IssueCode.when:type_name -> authrim.messages.IssueWhen
+	29, // 30: authrim.messages.SessionReply.error:type_name -> authrim.messages.Error
+	1,  // 31: authrim.messages.SessionReply.login:type_name -> authrim.messages.Login
+	0,  // 32: authrim.messages.SessionReply.request:type_name -> authrim.messages.AuthRequest
+	4,  // 33: authrim.messages.SessionReply.grant:type_name -> authrim.messages.Grant
+	5,  // 34: authrim.messages.SessionReply.ceremony:type_name -> authrim.messages.Ceremony
+	9,  // 35: authrim.messages.SessionReply.ended:type_name -> authrim.messages.EndedClient
+	6,  // 36: authrim.messages.SessionState.ConsentsEntry.value:type_name -> authrim.messages.Consent
+	2,  // 37: authrim.messages.SessionState.PendingEntry.value:type_name -> authrim.messages.Pending
+	38, // [38:38] is the sub-list for method output_type
+	38, // [38:38] is the sub-list for method input_type
+	38, // [38:38] is the sub-list for extension type_name
+	38, // [38:38] is the sub-list for extension extendee
+	0,  // [0:38] is the sub-list for field type_name
 }
 
 func init() { file_actors_messages_session_proto_init() }
@@ -2279,7 +2625,7 @@ func file_actors_messages_session_proto_init() {
 		return
 	}
 	file_actors_messages_keys_proto_init()
-	file_actors_messages_session_proto_msgTypes[8].OneofWrappers = []any{
+	file_actors_messages_session_proto_msgTypes[10].OneofWrappers = []any{
 		(*SessionCall_Get)(nil),
 		(*SessionCall_Begin)(nil),
 		(*SessionCall_Login)(nil),
@@ -2292,6 +2638,7 @@ func file_actors_messages_session_proto_init() {
 		(*SessionCall_Logout)(nil),
 		(*SessionCall_Start)(nil),
 		(*SessionCall_Take)(nil),
+		(*SessionCall_Describe)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -2299,7 +2646,7 @@ func file_actors_messages_session_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_actors_messages_session_proto_rawDesc), len(file_actors_messages_session_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   26,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -63,6 +63,7 @@ func (o *op) liveLogin() error {
 // every grant of theirs, offline_access ones too.
 func (o *op) endSubject(subject string) {
 	o.writable()
+	o.endFor(subject)
 	if o.st.Login != nil && o.st.Login.Subject == subject {
 		o.st.Login, o.st.LoginExpiresMs = nil, 0
 		o.st.Consents, o.st.Pending, o.st.Ceremonies = nil, nil, nil
@@ -162,13 +163,16 @@ func (o *op) login(m *messages.CompleteLogin) error {
 	}
 	if o.st.Login != nil && o.st.Login.Subject != m.Login.Subject {
 		// Another user on this browser: what the last one consented to is
-		// not theirs.
+		// not theirs, and their sign-in ends here (their relying parties
+		// are told).
 		o.st.Consents = nil
+		o.endFor(o.st.Login.Subject)
 	}
 	l := proto.Clone(m.Login).(*messages.Login)
 	l.AuthTimeMs = o.ms()
 	o.st.Login = l
 	o.st.LoginExpiresMs = o.now.Add(o.g.cfg.LoginTTL).UnixMilli()
+	o.index = newIndexWrite(o.g.sid, l, m)
 	// A new secret at sign-in: a cookie planted before it (session
 	// fixation) is worthless after it.
 	secret := NewID(32)
@@ -321,9 +325,23 @@ func forRedemption(req *messages.AuthRequest) *messages.AuthRequest {
 	}
 }
 
-func (o *op) logout() error {
+func (o *op) logout(m *messages.EndSession) error {
+	if m.GetSubject() != "" {
+		return o.endByOperator(m)
+	}
 	if err := o.browser(); err != nil {
 		return err
+	}
+	o.endLogin()
+	return nil
+}
+
+// endLogin ends the session's login: its relying-party sessions are told
+// (endFor), unredeemed codes die, grants are revoked except offline ones.
+func (o *op) endLogin() {
+	o.writable()
+	if o.st.Login != nil {
+		o.endFor(o.st.Login.Subject)
 	}
 	o.st.Login, o.st.LoginExpiresMs = nil, 0
 	o.st.Consents = nil
@@ -339,5 +357,4 @@ func (o *op) logout() error {
 		}
 	}
 	o.changed = true
-	return nil
 }

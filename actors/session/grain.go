@@ -56,7 +56,13 @@ type Config struct {
 	// Subjects tells whether a signed-in user may still use what the
 	// sign-in gave (nil: always; tests of the grain alone).
 	Subjects Subjects
-	Logger   *slog.Logger
+	// Ended durably records relying-party sessions a call ended (the
+	// back-channel logout outbox), through the grain's fenced store,
+	// before the call's state is stored; an error fails the call and
+	// stores nothing. It must be idempotent: a call run again after a
+	// failure passes the same endings. nil: nobody is told.
+	Ended  func(ctx context.Context, store persistence.Backend, sid string, ended []*messages.EndedClient) error
+	Logger *slog.Logger
 }
 
 // Subjects is what the grain asks of the user directory before it uses a
@@ -213,7 +219,11 @@ func (g *grain) handle(ctx context.Context, call *messages.SessionCall) (*messag
 	err = op.run(call)
 	changed := op.changed || pruned
 	if changed {
-		if perr := g.persist(ctx, op.st); perr != nil {
+		perr := op.record(ctx, g.store)
+		if perr == nil {
+			perr = g.persist(ctx, op.st)
+		}
+		if perr != nil {
 			if ownership.Fenced(perr) {
 				return nil, perr
 			}
@@ -224,6 +234,7 @@ func (g *grain) handle(ctx context.Context, call *messages.SessionCall) (*messag
 		if empty(g.st) {
 			g.st = nil
 		}
+		op.unrecord(ctx, g.store)
 	}
 	if err != nil {
 		return &messages.SessionReply{Error: messages.ErrorOf(err)}, nil

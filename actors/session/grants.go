@@ -105,6 +105,7 @@ func (o *op) redeem(m *messages.RedeemCode) error {
 	}
 	o.st.Grants = append(o.st.Grants, gr)
 	o.changed = true
+	o.sawIDToken(gr)
 	o.reply.Grant = view(gr)
 	return nil
 }
@@ -145,6 +146,8 @@ func (o *op) refresh(m *messages.RefreshGrant) error {
 	}
 	gr = o.writableGrant(gr)
 	o.rotate(gr)
+	// A refresh issues an ID token too (token endpoint).
+	o.sawIDToken(gr)
 	o.reply.Grant = view(gr)
 	if len(m.Scopes) > 0 {
 		o.reply.Grant.Scopes = m.Scopes

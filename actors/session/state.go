@@ -41,6 +41,7 @@ func prune(dst, st *messages.SessionState, now time.Time, codeTTL, accessTTL tim
 		return c.ExpiresMs <= n
 	}
 	grantGone := func(gr *messages.Grant) bool { return grantEnd(gr, accessTTL) <= n }
+	rpGone := func(rp *messages.RPSession) bool { return rp.ExpiresMs <= n }
 	if dst == nil {
 		for _, p := range st.Pending {
 			if pendingGone(p) {
@@ -48,7 +49,8 @@ func prune(dst, st *messages.SessionState, now time.Time, codeTTL, accessTTL tim
 			}
 		}
 		return loginGone || slices.ContainsFunc(st.Ceremonies, ceremonyGone) ||
-			slices.ContainsFunc(st.Codes, codeGone) || slices.ContainsFunc(st.Grants, grantGone)
+			slices.ContainsFunc(st.Codes, codeGone) || slices.ContainsFunc(st.Grants, grantGone) ||
+			slices.ContainsFunc(st.RpSessions, rpGone)
 	}
 	changed := false
 	if loginGone {
@@ -61,11 +63,14 @@ func prune(dst, st *messages.SessionState, now time.Time, codeTTL, accessTTL tim
 			changed = true
 		}
 	}
-	before := len(dst.Ceremonies) + len(dst.Codes) + len(dst.Grants)
+	before := len(dst.Ceremonies) + len(dst.Codes) + len(dst.Grants) + len(dst.RpSessions)
 	dst.Ceremonies = slices.DeleteFunc(dst.Ceremonies, ceremonyGone)
 	dst.Codes = slices.DeleteFunc(dst.Codes, codeGone)
 	dst.Grants = slices.DeleteFunc(dst.Grants, grantGone)
-	return changed || len(dst.Ceremonies)+len(dst.Codes)+len(dst.Grants) != before
+	// A relying-party session past its end is forgotten without a
+	// logout: session expiry sends none (docs/LOGOUT.md).
+	dst.RpSessions = slices.DeleteFunc(dst.RpSessions, rpGone)
+	return changed || len(dst.Ceremonies)+len(dst.Codes)+len(dst.Grants)+len(dst.RpSessions) != before
 }
 
 // shallowCopy returns a state whose slices and maps are its own and whose
@@ -76,6 +81,7 @@ func shallowCopy(st *messages.SessionState) *messages.SessionState {
 		Sid: st.Sid, SecretHash: st.SecretHash, CreatedMs: st.CreatedMs, Login: st.Login, LoginExpiresMs: st.LoginExpiresMs,
 		Consents: maps.Clone(st.Consents), Pending: maps.Clone(st.Pending),
 		Codes: slices.Clone(st.Codes), Grants: slices.Clone(st.Grants), Ceremonies: slices.Clone(st.Ceremonies),
+		RpSessions: slices.Clone(st.RpSessions), LastUsedMs: st.LastUsedMs,
 	}
 }
 
@@ -97,7 +103,7 @@ func (o *op) writableGrant(gr *messages.Grant) *messages.Grant {
 func copyGrant(gr *messages.Grant) *messages.Grant {
 	return &messages.Grant{
 		Id: gr.Id, ClientId: gr.ClientId, Scopes: gr.Scopes, Nonce: gr.Nonce, ClaimsJson: gr.ClaimsJson,
-		Login: gr.Login, CreatedMs: gr.CreatedMs, RefreshExpiresMs: gr.RefreshExpiresMs,
+		Login: gr.Login, CreatedMs: gr.CreatedMs, RefreshExpiresMs: gr.RefreshExpiresMs, RefreshAbsoluteMs: gr.RefreshAbsoluteMs,
 		Revoked: gr.Revoked, RevokeReason: gr.RevokeReason, RefreshHash: gr.RefreshHash,
 		UsedRefreshHashes: slices.Clone(gr.UsedRefreshHashes), RotatedBy: gr.RotatedBy,
 	}
@@ -117,7 +123,7 @@ func (o *op) writableCode(c *messages.Code) *messages.Code {
 // readOnly reports whether call only reads the session (Get, Check).
 func readOnly(call *messages.SessionCall) bool {
 	switch call.Op.(type) {
-	case *messages.SessionCall_Get, *messages.SessionCall_Check:
+	case *messages.SessionCall_Get, *messages.SessionCall_Check, *messages.SessionCall_Describe:
 		return true
 	}
 	return false
@@ -142,6 +148,10 @@ type op struct {
 	callID  string // see SessionCall.call_id
 	reply   *messages.SessionReply
 	changed bool
+	// What the call ended and began, for record/unrecord (ending.go).
+	ended   []*messages.EndedClient
+	unindex []string
+	index   *indexWrite
 }
 
 func (o *op) ms() int64 { return o.now.UnixMilli() }
@@ -167,7 +177,9 @@ func (o *op) run(call *messages.SessionCall) error {
 	case *messages.SessionCall_Revoke:
 		return o.revoke(m.Revoke)
 	case *messages.SessionCall_Logout:
-		return o.logout()
+		return o.logout(m.Logout)
+	case *messages.SessionCall_Describe:
+		return o.describe(m.Describe)
 	case *messages.SessionCall_Start:
 		return o.startCeremony(m.Start)
 	case *messages.SessionCall_Take:
@@ -213,7 +225,7 @@ func (o *op) revokeGrant(gr *messages.Grant, reason string) {
 func view(gr *messages.Grant) *messages.Grant {
 	return &messages.Grant{
 		Id: gr.Id, ClientId: gr.ClientId, Scopes: gr.Scopes, Nonce: gr.Nonce, ClaimsJson: gr.ClaimsJson,
-		Login: gr.Login, CreatedMs: gr.CreatedMs, RefreshExpiresMs: gr.RefreshExpiresMs,
+		Login: gr.Login, CreatedMs: gr.CreatedMs, RefreshExpiresMs: gr.RefreshExpiresMs, RefreshAbsoluteMs: gr.RefreshAbsoluteMs,
 		Revoked: gr.Revoked, RevokeReason: gr.RevokeReason,
 	}
 }

@@ -155,8 +155,9 @@ func (h *Handler) login(c echo.Context) error {
 	}
 	h.signInSucceeded(ctx, keys)
 	rep, err := h.sessions.Login(ctx, f.sid, f.secret, &messages.CompleteLogin{
-		Rid:   f.rid,
-		Login: &messages.Login{Subject: user.Subject, Amr: []string{"pwd"}, Acr: ACRPassword},
+		Rid:       f.rid,
+		Login:     &messages.Login{Subject: user.Subject, Amr: []string{"pwd"}, Acr: ACRPassword},
+		UserAgent: c.Request().UserAgent(), Address: ip,
 	})
 	if err != nil {
 		return expired(c)
