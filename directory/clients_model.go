@@ -113,6 +113,10 @@ type ClientMetadata struct {
 	UserinfoSignedResponseAlg    string `json:"userinfo_signed_response_alg,omitempty" yaml:"userinfo_signed_response_alg"`
 	UserinfoEncryptedResponseAlg string `json:"userinfo_encrypted_response_alg,omitempty" yaml:"userinfo_encrypted_response_alg"`
 	UserinfoEncryptedResponseEnc string `json:"userinfo_encrypted_response_enc,omitempty" yaml:"userinfo_encrypted_response_enc"`
+	// BackchannelLogoutURI receives logout tokens (OpenID Connect
+	// Back-Channel Logout 1.0 §2.2).
+	BackchannelLogoutURI             string `json:"backchannel_logout_uri,omitempty" yaml:"backchannel_logout_uri"`
+	BackchannelLogoutSessionRequired bool   `json:"backchannel_logout_session_required,omitempty" yaml:"backchannel_logout_session_required"`
 }
 
 // Client is a registered client (relying party). Stored clients are

@@ -68,6 +68,8 @@ type Config struct {
 	Roles []string `yaml:"roles"`
 	// Backup: scheduled backups (node/backup.go).
 	Backup BackupConfig `yaml:"backup"`
+	// Delivery: the outbox that carries back-channel logout (node/delivery.go).
+	Delivery DeliveryConfig `yaml:"delivery"`
 }
 
 // MetricsConfig is the operator listener for /metrics (Prometheus).
@@ -497,8 +499,12 @@ func Default() Config {
 			FailureTimeout:    Duration(time.Second),
 			LeaseTTL:          Duration(5 * time.Second),
 		},
-		Crypto:  CryptoConfig{Mode: CryptoInline},
-		Backup:  BackupConfig{Keep: 7},
+		Crypto: CryptoConfig{Mode: CryptoInline},
+		Backup: BackupConfig{Keep: 7},
+		Delivery: DeliveryConfig{
+			RetryInitial: Duration(2 * time.Second), RetryMax: Duration(10 * time.Minute), GiveUpAfter: Duration(24 * time.Hour),
+			Concurrency: 8, AttemptTimeout: Duration(15 * time.Second), ScanInterval: Duration(10 * time.Second),
+		},
 		Log:     LogConfig{Format: "text", Level: "info"},
 		Metrics: MetricsConfig{Listen: ""},
 		Runtime: RuntimeConfig{GCPercent: DefaultGCPercent},
@@ -571,6 +577,7 @@ func (c Config) Validate() error {
 	}
 	c.clusterProblems(add)
 	c.backupProblems(add)
+	c.deliveryProblems(add)
 	if c.Storage.Dir == "" {
 		add("storage.dir", "must not be empty")
 	}

@@ -126,6 +126,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 		n.startDirectory, // users and clients, the sweeper
 		n.startActors,    // grains and the actor system
 		n.startKeys,      // Crypto pool and key cache, ready to sign
+		n.startDelivery,  // the outbox's grain runs somewhere
 		n.startHTTP,      // route table, operator and public listeners
 		n.startBackups,   // backup.schedule
 	} {

@@ -136,9 +136,14 @@ func (n *Node) startActors(ctx context.Context) error {
 		IdleTimeout:    cfg.Session.IdleTimeout.D(),
 		StoreTimeout:   cfg.Cluster.RequestTimeout.D(),
 		Subjects:       n.dir,
+		Ended:          n.recordEnded,
 		Logger:         logger.With("actor", session.Kind),
 	})
-	kinds := []*pc.Kind{keys, sessions, ratelimit.NewKind(ratelimit.Config{Now: n.now, Logger: logger.With("actor", ratelimit.Kind)})}
+	outbox, err := n.deliveryKind()
+	if err != nil {
+		return err
+	}
+	kinds := []*pc.Kind{keys, sessions, outbox, ratelimit.NewKind(ratelimit.Config{Now: n.now, Logger: logger.With("actor", ratelimit.Kind)})}
 	for _, k := range kinds {
 		if !n.opts.NoInstrumentation {
 			k.Props = k.Props.Clone(n.tel.PropsOptions(k.Kind)...)

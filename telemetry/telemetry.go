@@ -52,6 +52,12 @@ type Telemetry struct {
 	// TLSReloads counts reloads of a listener's certificate files by
 	// outcome (ok, refused: the previous pair stays).
 	TLSReloads *prometheus.CounterVec
+	// Deliveries counts outbox delivery attempts by message kind and
+	// outcome (sent, retried, given_up).
+	Deliveries *prometheus.CounterVec
+	// DeliveryLatency is the time from a message's creation to its
+	// successful delivery, by kind.
+	DeliveryLatency *prometheus.HistogramVec
 }
 
 // Propagator carries trace context in HTTP headers and actor messages.
@@ -86,7 +92,12 @@ func New(opts Options) (*Telemetry, error) {
 		Help: "Requests refused by the rate limiter, by profile."}, []string{"profile"})
 	t.TLSReloads = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "authrim_tls_reloads_total",
 		Help: "Reloads of a listener's certificate and key files, by listener and result (ok, refused)."}, []string{"listener", "result"})
-	for _, c := range []prometheus.Collector{t.TLSReloads, t.HTTPRequests, t.HTTPErrors, t.HTTPDuration, t.ActorMessages, t.ActorDuration,
+	t.Deliveries = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "authrim_deliveries_total",
+		Help: "Outbox delivery attempts by kind (backchannel_logout, ...) and outcome (sent, retried, given_up)."}, []string{"kind", "outcome"})
+	t.DeliveryLatency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "authrim_delivery_latency_seconds",
+		Help:    "Time from an outbox message's creation to its delivery, by kind.",
+		Buckets: prometheus.ExponentialBuckets(0.001, 4, 12)}, []string{"kind"})
+	for _, c := range []prometheus.Collector{t.Deliveries, t.DeliveryLatency, t.TLSReloads, t.HTTPRequests, t.HTTPErrors, t.HTTPDuration, t.ActorMessages, t.ActorDuration,
 		t.ActorMailbox, t.ActorActivations, t.ActorPassivations, t.StoreDuration, t.RateLimited,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)

@@ -1,6 +1,7 @@
 package fetch
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -55,6 +56,9 @@ type Config struct {
 type Fetcher struct {
 	cfg    Config
 	client *http.Client
+	// poster sends callbacks: the same transport (and address checks),
+	// no redirects.
+	poster *http.Client
 	mu     sync.Mutex
 	cache  map[string]entry
 }
@@ -95,6 +99,11 @@ func New(cfg Config) *Fetcher {
 		Proxy: nil,
 	}
 	f.client = &http.Client{Transport: transport, Timeout: cfg.Timeout, CheckRedirect: checkRedirect}
+	f.poster = &http.Client{Transport: transport, Timeout: cfg.Timeout, CheckRedirect: func(*http.Request, []*http.Request) error {
+		// A callback is answered where it was sent: a redirect would
+		// resend the message somewhere its owner did not register.
+		return http.ErrUseLastResponse
+	}}
 	return f
 }
 
@@ -219,6 +228,38 @@ func (f *Fetcher) Get(ctx context.Context, rawURL string) ([]byte, error) {
 		f.mu.Unlock()
 	}
 	return body, nil
+}
+
+// Post sends body to rawURL (https only) with the same address checks
+// as Get, follows no redirect, and returns the answer's status (its body
+// is read up to MaxBytes and dropped). It is for callbacks to URLs a
+// client registered: back-channel logout, webhooks.
+func (f *Fetcher) Post(ctx context.Context, rawURL, contentType string, body []byte, header http.Header) (int, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil {
+		return 0, fmt.Errorf("%w: not an https URL", ErrFetch)
+	}
+	u.Fragment, u.RawFragment = "", ""
+	ctx, cancel := context.WithTimeout(ctx, f.cfg.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(body))
+	if err != nil {
+		return 0, fmt.Errorf("%w: bad URL", ErrFetch)
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	req.Header.Set("Content-Type", contentType)
+	resp, err := f.poster.Do(req)
+	if err != nil {
+		if errors.Is(err, ErrForbiddenAddress) {
+			return 0, ErrForbiddenAddress
+		}
+		return 0, fmt.Errorf("%w: could not be sent", ErrFetch)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, f.cfg.MaxBytes))
+	return resp.StatusCode, nil
 }
 
 // cacheFor is how long an answer may be reused: its Cache-Control max-age

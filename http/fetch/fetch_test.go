@@ -169,3 +169,41 @@ func TestPublic(t *testing.T) {
 		}
 	}
 }
+
+// Post is for callbacks to registered URLs: the same address guard as
+// Get, https only, and a redirect is not followed (it would carry the
+// message to a URL nobody registered).
+func TestPost(t *testing.T) {
+	var got atomic.Value
+	var redirected atomic.Bool
+	s, pool := tlsServer(t, func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/moved":
+			http.Redirect(w, r, "/elsewhere", http.StatusTemporaryRedirect)
+		case "/elsewhere":
+			redirected.Store(true)
+		default:
+			b := make([]byte, 64)
+			n, _ := r.Body.Read(b)
+			got.Store(r.Method + " " + r.Header.Get("Content-Type") + " " + r.Header.Get("X-Test") + " " + string(b[:n]))
+			w.WriteHeader(http.StatusAccepted)
+		}
+	})
+	ctx := context.Background()
+	if _, err := New(Config{RootCAs: pool}).Post(ctx, s.URL+"/cb", "text/plain", []byte("x"), nil); !errors.Is(err, ErrForbiddenAddress) {
+		t.Fatalf("loopback with the guard on: %v", err)
+	}
+	f := New(Config{RootCAs: pool, AllowPrivate: true})
+	code, err := f.Post(ctx, s.URL+"/cb#frag", "application/x-www-form-urlencoded", []byte("a=b"), http.Header{"X-Test": {"1"}})
+	if err != nil || code != http.StatusAccepted || got.Load() != "POST application/x-www-form-urlencoded 1 a=b" {
+		t.Fatalf("post: %d %v %v", code, err, got.Load())
+	}
+	if code, err := f.Post(ctx, s.URL+"/moved", "text/plain", nil, nil); err != nil || code != http.StatusTemporaryRedirect || redirected.Load() {
+		t.Fatalf("redirect followed or hidden: %d %v %v", code, err, redirected.Load())
+	}
+	plain := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer plain.Close()
+	if _, err := f.Post(ctx, plain.URL, "text/plain", nil, nil); !errors.Is(err, ErrFetch) {
+		t.Fatalf("plain http: %v", err)
+	}
+}
