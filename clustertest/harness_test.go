@@ -92,6 +92,8 @@ type testCluster struct {
 	issuer  string
 	certs   string
 	backend string // etcd (default) or bbolt (one node)
+	// rpExtra and extraConfig: see clusterOpts.
+	rpExtra, extraConfig string
 }
 
 // newMember picks ports for a member named name (not started).
@@ -135,6 +137,9 @@ type clusterOpts struct {
 	issuer string
 	// prepare: see startNodesWith.
 	prepare func(tc *testCluster)
+	// rpExtra are more keys of client rp (YAML lines indented 4 spaces);
+	// extraConfig more top-level sections of every member's config.
+	rpExtra, extraConfig string
 }
 
 // startNodesWith is startNodes with prepare run after the members' ports
@@ -148,7 +153,7 @@ func startNodesWith(t testing.TB, n int, backend string, prepare func(tc *testCl
 func startWith(t testing.TB, o clusterOpts) *testCluster {
 	t.Helper()
 	root := t.TempDir()
-	tc := &testCluster{t: t, root: root, certs: filepath.Join(root, "certs"), backend: o.backend}
+	tc := &testCluster{t: t, root: root, certs: filepath.Join(root, "certs"), backend: o.backend, rpExtra: o.rpExtra, extraConfig: o.extraConfig}
 	if out, err := exec.Command(bin, "cluster", "certs", "--nodes", fmt.Sprint(max(o.nodes, o.certs)), "--out", tc.certs).CombinedOutput(); err != nil {
 		t.Fatalf("cluster certs: %v\n%s", err, out)
 	}
@@ -234,10 +239,10 @@ clients:
     token_endpoint_auth_method: client_secret_basic
     grant_types: [authorization_code, refresh_token]
     skip_consent: true
-`, tc.issuer, m.http, tc.backend, filepath.Join(m.dir, "data"), m.peer, m.client, initial, adminToken,
+%s%s`, tc.issuer, m.http, tc.backend, filepath.Join(m.dir, "data"), m.peer, m.client, initial, adminToken,
 		filepath.Join(filepath.Dir(m.dir), "kek"), m.name, m.actor, strings.Join(quoted, ", "),
 		filepath.Join(tc.certs, "ca.pem"), filepath.Join(tc.certs, m.name+".pem"), filepath.Join(tc.certs, m.name+"-key.pem"),
-		rpSecret, rpRedirect)
+		rpSecret, rpRedirect, tc.rpExtra, tc.extraConfig)
 	m.cfg = filepath.Join(filepath.Dir(m.dir), m.name+".yaml")
 	if err := os.MkdirAll(m.dir, 0o700); err != nil {
 		tc.t.Fatal(err)
@@ -401,6 +406,8 @@ type status struct {
 		Alive bool   `json:"alive"`
 	} `json:"peers"`
 	KeyManagerNode string         `json:"key_manager_node"`
+	DeliveryNode   string         `json:"delivery_node"`
+	OutboxPending  int            `json:"outbox_pending"`
 	Grains         map[string]int `json:"grains"`
 	EtcdLeader     string         `json:"etcd_leader"`
 	Etcd           []struct {

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"authrim/actors/delivery"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -114,6 +115,11 @@ type ClusterStatus struct {
 	Peers   []PeerStatus `json:"peers"`
 	// KeyManagerNode holds the KeyManager's ownership (etcd), or this node.
 	KeyManagerNode string `json:"key_manager_node"`
+	// DeliveryNode holds the Delivery grain's ownership (etcd; on one
+	// node: this node), empty when no member runs it yet.
+	DeliveryNode string `json:"delivery_node"`
+	// OutboxPending counts messages waiting for delivery or a retry.
+	OutboxPending int `json:"outbox_pending"`
 	// Grains counts the grains active on this node, by kind.
 	Grains     map[string]int `json:"grains"`
 	Etcd       []EtcdMember   `json:"etcd,omitempty"`
@@ -149,7 +155,12 @@ func (n *Node) Status(ctx context.Context) (*ClusterStatus, error) {
 		st.Peers = append(st.Peers, PeerStatus{Node: p.Node, Address: p.Address, Alive: alive[p.Node], LastSeenMs: time.Since(p.LastSeen).Milliseconds()})
 	}
 	st.Grains = n.actors.ActiveGrains()
-	st.KeyManagerNode = n.cfg.Cluster.NodeName
+	st.KeyManagerNode, st.DeliveryNode = n.cfg.Cluster.NodeName, n.cfg.Cluster.NodeName
+	pending, err := n.OutboxLen(ctx)
+	if err != nil {
+		return nil, err
+	}
+	st.OutboxPending = pending
 	if n.lease == nil {
 		return st, nil
 	}
@@ -158,6 +169,9 @@ func (n *Node) Status(ctx context.Context) (*ClusterStatus, error) {
 		return nil, err
 	}
 	st.KeyManagerNode = holder
+	if st.DeliveryNode, err = n.lease.Holder(ctx, delivery.Kind+"/"+delivery.Identity); err != nil {
+		return nil, err
+	}
 	cli := n.etcdClient()
 	ml, err := cli.MemberList(ctx)
 	if err != nil {

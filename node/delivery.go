@@ -123,19 +123,19 @@ func (n *Node) recordEnded(ctx context.Context, store persistence.Backend, sid s
 	for i, m := range msgs {
 		ids[i] = m.ID
 	}
-	go n.kickDelivery(ids)
+	go n.kickDelivery(context.Background(), ids)
 	return nil
 }
 
 // kickDelivery asks the Delivery grain to take messages (or, with none,
 // only to run). A lost kick costs time, not messages: the grain reads
 // the whole outbox every scan_interval, and every member pokes it.
-func (n *Node) kickDelivery(ids []string) {
+func (n *Node) kickDelivery(ctx context.Context, ids []string) {
 	actors := n.actorsRef.Load()
 	if actors == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.Cluster.RequestTimeout.D())
+	ctx, cancel := context.WithTimeout(ctx, n.cfg.Cluster.RequestTimeout.D())
 	defer cancel()
 	if _, err := actors.RequestGrain(ctx, delivery.Kind, delivery.Identity, &messages.DeliveryKick{Ids: ids}); err != nil {
 		n.logger.Debug("delivery kick not answered", "err", err)
@@ -153,7 +153,8 @@ func (n *Node) startDelivery(context.Context) error {
 		t := time.NewTicker(n.cfg.Delivery.ScanInterval.D())
 		defer t.Stop()
 		for {
-			n.kickDelivery(nil)
+			// ctx: a stopping node does not wait for the answer.
+			n.kickDelivery(ctx, nil)
 			select {
 			case <-ctx.Done():
 				return

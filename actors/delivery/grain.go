@@ -189,7 +189,11 @@ func (g *grain) kick(ctx context.Context, ids []string) error {
 			return err
 		}
 		g.store = store
-		return g.scan(ctx)
+		// Taking the ownership may have waited for a dead member's lease
+		// to go: the first read gets its own time.
+		sctx, cancel := context.WithTimeout(context.Background(), g.cfg.StoreTimeout)
+		defer cancel()
+		return g.scan(sctx)
 	}
 	if len(ids) == 0 {
 		if g.cfg.Now().Sub(g.lastScan) >= g.cfg.ScanInterval/2 {
@@ -219,7 +223,7 @@ func (g *grain) scan(ctx context.Context) error {
 	if g.store == nil {
 		return nil
 	}
-	g.lastScan = g.cfg.Now()
+	started := g.cfg.Now()
 	full := errors.New("full")
 	err := g.store.List(ctx, Bucket, "", func(key string, v []byte) error {
 		if g.pending[key] == nil && !g.done[key] {
@@ -230,10 +234,13 @@ func (g *grain) scan(ctx context.Context) error {
 		}
 		return nil
 	})
-	if errors.Is(err, full) {
-		return nil
+	if err != nil && !errors.Is(err, full) {
+		return err
 	}
-	return err
+	// Only a scan that read the outbox counts: after a failed one the
+	// next kick or wake-up reads it again.
+	g.lastScan = started
+	return nil
 }
 
 func (g *grain) adopt(id string, b []byte) {

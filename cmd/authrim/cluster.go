@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -52,8 +53,8 @@ func printClusterStatus(ctx context.Context, client *adminClient, asJSON bool, s
 	if asJSON {
 		return printJSON(stdout, st)
 	}
-	fmt.Fprintf(stdout, "asked node:  %s (storage %s)\nmembers:     %s\nkey manager: %s\n",
-		st.Node, st.Storage, strings.Join(st.Members, ", "), st.KeyManagerNode)
+	fmt.Fprintf(stdout, "asked node:  %s (storage %s)\nmembers:     %s\nkey manager: %s\noutbox:      %d waiting, delivered by %s\n",
+		st.Node, st.Storage, strings.Join(st.Members, ", "), st.KeyManagerNode, st.OutboxPending, cmp.Or(st.DeliveryNode, "(not running)"))
 	if len(st.Peers) > 0 {
 		w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(w, "\nPEER\tADDRESS\tALIVE\tLAST SEEN")

@@ -40,10 +40,11 @@ type RP struct {
 	// requests.fetch.ca_file.
 	CAFile string
 
-	issuer, clientID string
-	srv              *httptest.Server
+	issuer, clientID, jwksURL string
+	srv                       *httptest.Server
 
 	mu        sync.Mutex
+	failing   bool
 	failFirst int
 	attempts  int
 	accepted  []Logout
@@ -67,6 +68,22 @@ func Start(t testing.TB, issuer, clientID string, failFirst int) *RP {
 	return rp
 }
 
+// SetJWKSURL reads the OP's keys from u instead of the issuer's
+// (another member of a cluster whose first member is gone).
+func (rp *RP) SetJWKSURL(u string) {
+	rp.mu.Lock()
+	rp.jwksURL, rp.verifier = u, nil
+	rp.mu.Unlock()
+}
+
+// SetFailing makes the endpoint answer 500 to everything until it is
+// set to false again.
+func (rp *RP) SetFailing(failing bool) {
+	rp.mu.Lock()
+	rp.failing = failing
+	rp.mu.Unlock()
+}
+
 // SetIssuer names the OP when it was not known at Start (its port).
 func (rp *RP) SetIssuer(issuer string) {
 	rp.mu.Lock()
@@ -78,7 +95,7 @@ func (rp *RP) serve(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	rp.mu.Lock()
 	rp.attempts++
-	fail := rp.attempts <= rp.failFirst
+	fail := rp.attempts <= rp.failFirst || rp.failing
 	rp.mu.Unlock()
 	if fail {
 		http.Error(w, "not now", http.StatusInternalServerError)
@@ -111,7 +128,11 @@ func (rp *RP) serve(w http.ResponseWriter, r *http.Request) {
 func (rp *RP) verify(ctx context.Context, raw string) (Logout, error) {
 	rp.mu.Lock()
 	if rp.verifier == nil {
-		keys := oidc.NewRemoteKeySet(context.Background(), strings.TrimSuffix(rp.issuer, "/")+"/.well-known/jwks.json")
+		u := rp.jwksURL
+		if u == "" {
+			u = strings.TrimSuffix(rp.issuer, "/") + "/.well-known/jwks.json"
+		}
+		keys := oidc.NewRemoteKeySet(context.Background(), u)
 		rp.verifier = oidc.NewVerifier(rp.issuer, keys, &oidc.Config{
 			ClientID:             rp.clientID,
 			SupportedSigningAlgs: []string{"RS256", "ES256", "PS256", "EdDSA", "ES384", "RS384", "ES512"},
