@@ -72,5 +72,8 @@ func (n *Node) sweep(ctx context.Context) (sessions, jtis int, err error) {
 	// The same lifetimes the Session grains prune with (see Start).
 	sessions, serr := session.Sweep(ctx, n.store, n.now(), CodeTTL, n.cfg.Tokens.AccessTokenTTL.D())
 	jtis, jerr := n.dir.SweepJTIs(ctx)
-	return sessions, jtis, errors.Join(serr, jerr)
+	// Index entries of sign-ins that ended without their grain removing
+	// them (expiry, a crash): counted with the sessions.
+	indexed, ierr := session.SweepIndex(ctx, n.store, n.now())
+	return sessions + indexed, jtis, errors.Join(serr, jerr, ierr)
 }

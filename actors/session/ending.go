@@ -7,12 +7,16 @@ package session
 // to its user or an operator.
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"time"
+
+	"google.golang.org/protobuf/proto"
 
 	"authrim/actors/messages"
 	"authrim/persistence"
@@ -214,4 +218,58 @@ func (o *op) unrecord(ctx context.Context, store persistence.Backend) {
 			o.g.cfg.Logger.Warn("session: index entry not removed", "err", err)
 		}
 	}
+}
+
+// indexGrace keeps the sweeper off entries of sign-ins in progress: the
+// grain writes the entry before it stores the login.
+const indexGrace = time.Minute
+
+// SweepIndex deletes index entries whose session no longer holds a
+// login of their subject (ended, expired, swept), and returns how many.
+// An entry is deleted only if it still holds the bytes that were judged.
+func SweepIndex(ctx context.Context, store persistence.Backend, now time.Time) (removed int, err error) {
+	type stale struct {
+		key   string
+		value []byte
+	}
+	var found []stale
+	err = store.List(ctx, IndexBucket, "", func(key string, v []byte) error {
+		subject, sid, ok := strings.Cut(key, "\x00")
+		var e IndexEntry
+		if ok && json.Unmarshal(v, &e) == nil && now.Sub(time.UnixMilli(e.SignedInMs)) < indexGrace {
+			return nil
+		}
+		if ok {
+			b, err := store.Get(ctx, Bucket, sid)
+			if err != nil && !errors.Is(err, persistence.ErrNotFound) {
+				return err
+			}
+			st := &messages.SessionState{}
+			if err == nil && proto.Unmarshal(b, st) == nil && st.Login != nil &&
+				st.Login.Subject == subject && st.LoginExpiresMs > now.UnixMilli() {
+				return nil
+			}
+		}
+		found = append(found, stale{key: key, value: bytes.Clone(v)})
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("session: sweep index: %w", err)
+	}
+	for _, s := range found {
+		err := store.Update(ctx, IndexBucket, s.key, func(old []byte, exists bool) ([]byte, error) {
+			if !exists || !bytes.Equal(old, s.value) {
+				return nil, errChanged
+			}
+			return nil, nil
+		})
+		switch {
+		case errors.Is(err, errChanged):
+		case err != nil:
+			return removed, fmt.Errorf("session: sweep index: %w", err)
+		default:
+			removed++
+		}
+	}
+	return removed, nil
 }
