@@ -132,22 +132,36 @@ func TestBackchannelLogoutRetriesUntilDelivered(t *testing.T) {
 	}
 }
 
-// A user disabled by an operator: their session's next use ends it, and
-// the RP is told.
-func TestBackchannelLogoutWhenUserDisabled(t *testing.T) {
-	o, rp, _ := startOPWithLogoutRP(t, 0, nil)
-	b := browser(t)
-	o.codeFlow(t, b)
-	if _, err := o.n.Directory().SetUserDisabled(context.Background(), o.user.Subject, true); err != nil {
-		t.Fatal(err)
-	}
-	// The browser comes back: the grain finds the user disabled.
-	p := baseParams()
-	p["prompt"] = "none"
-	get(t, b, o.authorizeURL(p))
-	got := awaitLogouts(t, o, rp, 1)
-	if got[0].Sub != o.user.Subject {
-		t.Fatalf("logout for %q", got[0].Sub)
+// A user disabled or deleted behind the node's back (in the directory,
+// not through the admin API, which also ends their sessions at once):
+// their session's next use ends it, and the RP is told.
+func TestBackchannelLogoutWhenUserDisabledOrDeleted(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		end  func(o *op) error
+	}{
+		{"disabled", func(o *op) error {
+			_, err := o.n.Directory().SetUserDisabled(context.Background(), o.user.Subject, true)
+			return err
+		}},
+		{"deleted", func(o *op) error { return o.n.Directory().DeleteUser(context.Background(), o.user.Subject) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o, rp, _ := startOPWithLogoutRP(t, 0, nil)
+			b := browser(t)
+			o.codeFlow(t, b)
+			if err := tc.end(o); err != nil {
+				t.Fatal(err)
+			}
+			// The browser comes back: the grain finds the user gone.
+			p := baseParams()
+			p["prompt"] = "none"
+			get(t, b, o.authorizeURL(p))
+			got := awaitLogouts(t, o, rp, 1)
+			if got[0].Sub != o.user.Subject {
+				t.Fatalf("logout for %q", got[0].Sub)
+			}
+		})
 	}
 }
 
