@@ -121,6 +121,11 @@ type Options struct {
 	// request_object_signing_alg none: the node accepts no unsigned
 	// request objects (RFC 9101 §10.5).
 	RequireSignedRequestObjects bool
+	// AllowPrivateAddresses lets clients register a
+	// backchannel_logout_uri on a private, loopback or link-local
+	// address or localhost: the node's requests.fetch.allow_private_addresses,
+	// the guard its deliveries go through.
+	AllowPrivateAddresses bool
 	// Now is the clock (tests inject one). Defaults to time.Now.
 	Now func() time.Time
 }
@@ -171,7 +176,8 @@ func New(store persistence.Backend, opts Options) (*Directory, error) {
 	if d.now == nil {
 		d.now = time.Now
 	}
-	d.rules = Rules{Algorithms: IDTokenSignAlgs, RequireSignedRequestObjects: opts.RequireSignedRequestObjects}
+	d.rules = Rules{Algorithms: IDTokenSignAlgs, RequireSignedRequestObjects: opts.RequireSignedRequestObjects,
+		AllowPrivateAddresses: opts.AllowPrivateAddresses}
 	if sign, _ := splitAlgs(opts.IDTokenAlgs); len(sign) > 0 {
 		for _, a := range sign {
 			if !slices.Contains(IDTokenSignAlgs, a) {
