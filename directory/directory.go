@@ -186,11 +186,15 @@ func New(store persistence.Backend, opts Options) (*Directory, error) {
 		}
 		d.rules.Algorithms = slices.Clone(opts.IDTokenAlgs)
 	}
+	// Static clients were built by NewStaticClient, maybe for other
+	// rules: checked again under this node's. Whether they may name
+	// private addresses is for the config's own validation (the
+	// operator's requests.fetch.allow_private_addresses), not repeated.
+	staticRules := d.rules
+	staticRules.AllowPrivateAddresses = true
 	for i, c := range opts.StaticClients {
-		// Built by NewStaticClient, maybe for other rules: checked again
-		// under this node's.
 		c.Static = true
-		if err := invalidProblems(c.problems(d.rules)); err != nil {
+		if err := invalidProblems(c.problems(staticRules)); err != nil {
 			return nil, fmt.Errorf("static client %d (%q): %w", i, c.ID, err)
 		}
 		if _, dup := d.static[c.ID]; dup {
