@@ -2,6 +2,7 @@ package node_test
 
 import (
 	"html"
+	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -118,7 +119,13 @@ func TestFrontchannelLogoutPage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
+	// No post_logout_redirect_uri: the frames on the signed-out page,
+	// nowhere to continue to.
+	if n := len(iframeSrcRE.FindAllString(string(body), -1)); resp.StatusCode != http.StatusOK || n != 2 || continueRE.Match(body) {
+		t.Errorf("logout without a redirect: %d, %d frames, continue link %v", resp.StatusCode, n, continueRE.Match(body))
+	}
 	csp := resp.Header.Get("Content-Security-Policy")
 	base, frames, ok := strings.Cut(csp, "; frame-src ")
 	if !ok || base != plain {

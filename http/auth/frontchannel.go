@@ -115,10 +115,14 @@ func renderFrontchannel(c echo.Context, frames []frontFrame, next string) error 
 	csp := pageCSP + "; frame-src " + frameSources(frames)
 	data := map[string]any{"Title": "Signed out", "Frames": frames, "TimeoutMs": frontchannelTimeoutMs}
 	if next != "" {
-		// A registered post_logout_redirect_uri (CheckRedirectURI has
-		// refused script schemes): a native app's scheme must survive
-		// html/template's URL filter.
-		data["Next"] = template.URL(next)
+		// A registered post_logout_redirect_uri, which CheckRedirectURI
+		// keeps off script schemes: a native app's own scheme must
+		// survive html/template's URL filter. A record that got past
+		// that rule is left to the filter.
+		data["Next"] = next
+		if u, err := url.Parse(next); err == nil && !slices.Contains([]string{"javascript", "data", "vbscript", "file"}, strings.ToLower(u.Scheme)) {
+			data["Next"] = template.URL(next)
+		}
 	}
 	return renderWithCSP(c, http.StatusOK, "logout_frames.html", data, csp)
 }
