@@ -107,6 +107,39 @@ func TestLogoutMetadataRefused(t *testing.T) {
 	}
 }
 
+// TestLogoutMetadataPrivateAllowed: with
+// requests.fetch.allow_private_addresses the config accepts a static
+// client's backchannel_logout_uri on a private address (the fetcher will
+// reach it), and the node starts with it; https is still required.
+func TestLogoutMetadataPrivateAllowed(t *testing.T) {
+	static := func(bc string) node.ClientConfig {
+		return node.ClientConfig{ID: "static-lo", ClientMetadata: directory.ClientMetadata{
+			RedirectURIs: []string{"https://rp.example/cb"}, AuthMethod: "none", GrantTypes: []string{"authorization_code"},
+			BackchannelLogoutURI: bc, BackchannelLogoutSessionRequired: true}}
+	}
+	cfg := testConfig(t, t.TempDir())
+	cfg.Requests.Fetch.AllowPrivateAddresses = true
+	for _, bc := range []string{"https://10.0.0.1/bc", "https://127.0.0.1:8443/bc", "https://localhost/bc"} {
+		c := cfg
+		c.Clients = []node.ClientConfig{static(bc)}
+		if err := c.Validate(); err != nil {
+			t.Errorf("%s with private addresses allowed: %v", bc, err)
+		}
+	}
+	c := cfg
+	c.Clients = []node.ClientConfig{static("http://127.0.0.1/bc")}
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "backchannel_logout_uri") {
+		t.Errorf("http with private addresses allowed: %v", err)
+	}
+	o := startOPWith(t, func(c *node.Config) {
+		c.Requests.Fetch.AllowPrivateAddresses = true
+		c.Clients = append(c.Clients, static("https://127.0.0.1:8443/bc"))
+	})
+	if cl, err := o.n.Directory().Client(t.Context(), "static-lo"); err != nil || cl.BackchannelLogoutURI != "https://127.0.0.1:8443/bc" {
+		t.Fatalf("static client: %+v %v", cl.ClientMetadata, err)
+	}
+}
+
 // TestLogoutMetadataRoundTrip: each logout field goes in and comes back
 // out through dynamic registration (create, read, update: RFC 7591, RFC
 // 7592) and the admin API (create, get, list, patch), and a static client
