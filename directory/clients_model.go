@@ -113,10 +113,21 @@ type ClientMetadata struct {
 	UserinfoSignedResponseAlg    string `json:"userinfo_signed_response_alg,omitempty" yaml:"userinfo_signed_response_alg"`
 	UserinfoEncryptedResponseAlg string `json:"userinfo_encrypted_response_alg,omitempty" yaml:"userinfo_encrypted_response_alg"`
 	UserinfoEncryptedResponseEnc string `json:"userinfo_encrypted_response_enc,omitempty" yaml:"userinfo_encrypted_response_enc"`
-	// BackchannelLogoutURI receives logout tokens (OpenID Connect
-	// Back-Channel Logout 1.0 §2.2).
-	BackchannelLogoutURI             string `json:"backchannel_logout_uri,omitempty" yaml:"backchannel_logout_uri"`
-	BackchannelLogoutSessionRequired bool   `json:"backchannel_logout_session_required,omitempty" yaml:"backchannel_logout_session_required"`
+	// BackchannelLogoutURI is where the node POSTs a logout token when a
+	// session the client got an ID token of ends (OpenID Connect
+	// Back-Channel Logout 1.0 §2.2): https, no fragment, not a private
+	// address unless requests.fetch.allow_private_addresses.
+	BackchannelLogoutURI string `json:"backchannel_logout_uri,omitempty" yaml:"backchannel_logout_uri"`
+	// BackchannelLogoutSessionRequired: the logout token carries sid
+	// (Back-Channel Logout 1.0 §2.2).
+	BackchannelLogoutSessionRequired bool `json:"backchannel_logout_session_required,omitempty" yaml:"backchannel_logout_session_required"`
+	// FrontchannelLogoutURI is loaded in an iframe of the logout page
+	// (OpenID Connect Front-Channel Logout 1.0 §2): on the origin of one
+	// of the redirect URIs.
+	FrontchannelLogoutURI string `json:"frontchannel_logout_uri,omitempty" yaml:"frontchannel_logout_uri"`
+	// FrontchannelLogoutSessionRequired: the iframe's URL carries iss
+	// and sid query parameters (Front-Channel Logout 1.0 §2).
+	FrontchannelLogoutSessionRequired bool `json:"frontchannel_logout_session_required,omitempty" yaml:"frontchannel_logout_session_required"`
 }
 
 // Client is a registered client (relying party). Stored clients are

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"authrim/internal/netguard"
 )
 
 // Problem is one thing wrong with a client: the field at fault, by its
@@ -34,6 +36,11 @@ type Rules struct {
 	// RequireSignedRequestObjects refuses request_object_signing_alg
 	// none (requests.require_signed_request_object, RFC 9101 §10.5).
 	RequireSignedRequestObjects bool
+	// AllowPrivateAddresses lets a client's backchannel_logout_uri name
+	// a private, loopback or link-local address, or localhost
+	// (requests.fetch.allow_private_addresses: the guard the node's
+	// fetcher applies when it delivers there).
+	AllowPrivateAddresses bool
 	// Static is for a client from config.yaml: its client_id must be
 	// given, and so must its secret for client_secret_* methods (a
 	// generated one could not be told to anyone). Otherwise both are
@@ -156,6 +163,7 @@ func (m ClientMetadata) problems(r Rules) []Problem {
 	}
 	p = append(p, uriProblems("redirect_uris", m.RedirectURIs)...)
 	p = append(p, uriProblems("post_logout_redirect_uris", m.PostLogoutRedirectURIs)...)
+	p = append(p, m.logoutProblems(r)...)
 	if m.AuthMethod == "none" && !m.PKCERequired() {
 		// RFC 9700 §2.1.1: PKCE is what protects a public client's code.
 		add("require_pkce", "false is only for confidential clients, not token_endpoint_auth_method none")
@@ -306,10 +314,12 @@ func uriProblems(field string, uris []string) []Problem {
 }
 
 // Validate checks a client record against the client rules (those of
-// ValidateClient, with every algorithm this package supports) and its
-// secret hash against its method. The error wraps ErrInvalid and lists
-// every problem.
-func (c Client) Validate() error { return invalidProblems(c.problems(Rules{})) }
+// ValidateClient, with every algorithm this package supports and private
+// addresses allowed: the rules whatever the node) and its secret hash
+// against its method. The error wraps ErrInvalid and lists every problem.
+func (c Client) Validate() error {
+	return invalidProblems(c.problems(Rules{AllowPrivateAddresses: true}))
+}
 
 // problems lists what is wrong with the record c under r.
 func (c Client) problems(r Rules) []Problem {
@@ -347,4 +357,101 @@ func splitAlgs(algs []string) (sign, enc []string) {
 		}
 	}
 	return sign, enc
+}
+
+// logoutProblems checks the logout metadata: backchannel_logout_uri
+// (Back-Channel Logout 1.0 §2.2), frontchannel_logout_uri (Front-Channel
+// Logout 1.0 §2) and the flags that only mean something with them.
+func (m ClientMetadata) logoutProblems(r Rules) []Problem {
+	var p []Problem
+	if raw := m.BackchannelLogoutURI; raw != "" {
+		if msg := backchannelURIProblem(raw, r.AllowPrivateAddresses); msg != "" {
+			p = append(p, Problem{"backchannel_logout_uri", msg})
+		}
+	} else if m.BackchannelLogoutSessionRequired {
+		// Stored and never used: a mistake, not a harmless extra.
+		p = append(p, Problem{"backchannel_logout_session_required", "is only for a client with a backchannel_logout_uri"})
+	}
+	if raw := m.FrontchannelLogoutURI; raw != "" {
+		if msg := frontchannelURIProblem(raw, m.RedirectURIs); msg != "" {
+			p = append(p, Problem{"frontchannel_logout_uri", msg})
+		}
+	} else if m.FrontchannelLogoutSessionRequired {
+		p = append(p, Problem{"frontchannel_logout_session_required", "is only for a client with a frontchannel_logout_uri"})
+	}
+	return p
+}
+
+// backchannelURIProblem: an absolute https URL without fragment
+// (Back-Channel Logout 1.0 §2.2) or userinfo, which the node will POST
+// to, so not naming a private address unless those are allowed (the
+// fetcher refuses them again when it connects: a name may resolve to
+// one).
+func backchannelURIProblem(raw string, allowPrivate bool) string {
+	if msg := httpsURIProblem(raw); msg != "" {
+		return msg
+	}
+	u, _ := url.Parse(raw)
+	if u.Fragment != "" || strings.Contains(raw, "#") {
+		return fmt.Sprintf("%q must not have a fragment", clip(raw))
+	}
+	if !allowPrivate && netguard.PrivateHost(u.Hostname()) {
+		return fmt.Sprintf("%q names a private, loopback or local address, which this server does not reach (requests.fetch.allow_private_addresses)", clip(raw))
+	}
+	return ""
+}
+
+// frontchannelURIProblem: an absolute URL without fragment whose scheme,
+// host and port are those of one of the redirect URIs (Front-Channel
+// Logout 1.0 §2: the domain, port and scheme MUST be the same as a
+// redirect URI's), so the page the logout page frames is the client's
+// own. It is https unless that redirect URI is http on loopback.
+func frontchannelURIProblem(raw string, redirects []string) string {
+	if len(raw) > maxURILen {
+		return fmt.Sprintf("is longer than %d bytes", maxURILen)
+	}
+	u, err := url.Parse(raw)
+	if err != nil || !u.IsAbs() || u.Host == "" || u.User != nil {
+		return fmt.Sprintf("%q must be an absolute http(s) URL with a host and no userinfo", clip(raw))
+	}
+	if u.Fragment != "" || strings.Contains(raw, "#") {
+		return fmt.Sprintf("%q must not have a fragment", clip(raw))
+	}
+	scheme := strings.ToLower(u.Scheme)
+	if scheme != "https" && scheme != "http" {
+		return fmt.Sprintf("%q must be an https URL", clip(raw))
+	}
+	got := webOrigin(u)
+	for _, r := range redirects {
+		ru, err := url.Parse(r)
+		if err != nil || webOrigin(ru) != got {
+			continue
+		}
+		// Same origin as a redirect URI that passed CheckRedirectURI:
+		// http only when that one is http on loopback.
+		return ""
+	}
+	if scheme == "http" && !isLoopbackHost(u.Hostname()) {
+		return fmt.Sprintf("%q must be an https URL (http only on loopback)", clip(raw))
+	}
+	return fmt.Sprintf("%q must have the scheme, host and port of one of the redirect_uris", clip(raw))
+}
+
+// webOrigin is the scheme://host:port of an http(s) URL, lowercased and
+// with the default port made explicit; "" for any other URL.
+func webOrigin(u *url.URL) string {
+	scheme := strings.ToLower(u.Scheme)
+	port := u.Port()
+	switch {
+	case scheme == "https" && port == "":
+		port = "443"
+	case scheme == "http" && port == "":
+		port = "80"
+	case scheme != "https" && scheme != "http":
+		return ""
+	}
+	if u.Host == "" {
+		return ""
+	}
+	return scheme + "://" + strings.ToLower(strings.TrimSuffix(u.Hostname(), ".")) + ":" + port
 }

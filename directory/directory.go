@@ -121,6 +121,11 @@ type Options struct {
 	// request_object_signing_alg none: the node accepts no unsigned
 	// request objects (RFC 9101 §10.5).
 	RequireSignedRequestObjects bool
+	// AllowPrivateAddresses lets clients register a
+	// backchannel_logout_uri on a private, loopback or link-local
+	// address or localhost: the node's requests.fetch.allow_private_addresses,
+	// the guard its deliveries go through.
+	AllowPrivateAddresses bool
 	// Now is the clock (tests inject one). Defaults to time.Now.
 	Now func() time.Time
 }
@@ -171,7 +176,8 @@ func New(store persistence.Backend, opts Options) (*Directory, error) {
 	if d.now == nil {
 		d.now = time.Now
 	}
-	d.rules = Rules{Algorithms: IDTokenSignAlgs, RequireSignedRequestObjects: opts.RequireSignedRequestObjects}
+	d.rules = Rules{Algorithms: IDTokenSignAlgs, RequireSignedRequestObjects: opts.RequireSignedRequestObjects,
+		AllowPrivateAddresses: opts.AllowPrivateAddresses}
 	if sign, _ := splitAlgs(opts.IDTokenAlgs); len(sign) > 0 {
 		for _, a := range sign {
 			if !slices.Contains(IDTokenSignAlgs, a) {
@@ -180,11 +186,15 @@ func New(store persistence.Backend, opts Options) (*Directory, error) {
 		}
 		d.rules.Algorithms = slices.Clone(opts.IDTokenAlgs)
 	}
+	// Static clients were built by NewStaticClient, maybe for other
+	// rules: checked again under this node's. Whether they may name
+	// private addresses is for the config's own validation (the
+	// operator's requests.fetch.allow_private_addresses), not repeated.
+	staticRules := d.rules
+	staticRules.AllowPrivateAddresses = true
 	for i, c := range opts.StaticClients {
-		// Built by NewStaticClient, maybe for other rules: checked again
-		// under this node's.
 		c.Static = true
-		if err := invalidProblems(c.problems(d.rules)); err != nil {
+		if err := invalidProblems(c.problems(staticRules)); err != nil {
 			return nil, fmt.Errorf("static client %d (%q): %w", i, c.ID, err)
 		}
 		if _, dup := d.static[c.ID]; dup {

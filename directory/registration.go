@@ -90,8 +90,9 @@ func ParseRegistration(body []byte) (Registration, error) {
 		r.GrantTypes = []string{"authorization_code"}
 	}
 	// The registrant chooses neither its id nor its secret: both are
-	// generated, so neither is checked here.
-	if err := invalidProblems(ValidateClient("", "", r.ClientMetadata, Rules{})); err != nil {
+	// generated, so neither is checked here. Whether private addresses
+	// may be named depends on the node: checked on create.
+	if err := invalidProblems(ValidateClient("", "", r.ClientMetadata, Rules{AllowPrivateAddresses: true})); err != nil {
 		return Registration{}, registrationError(err)
 	}
 	out := Registration{Client: NewClient{ClientMetadata: r.ClientMetadata}}

@@ -60,7 +60,8 @@ func TestParseRegistration(t *testing.T) {
 // gives a client whose redirect URIs pass CheckRedirectURI.
 func FuzzParseRegistration(f *testing.F) {
 	for _, s := range []string{`{"redirect_uris":["https://rp.example/cb"],"jwks":{"keys":[]},"request_uris":["https://x/r"]}`,
-		`{"grant_types":["client_credentials"],"token_endpoint_auth_method":"none"}`, `{"redirect_uris":[1]}`, `null`, `{"jwks":null}`} {
+		`{"grant_types":["client_credentials"],"token_endpoint_auth_method":"none"}`, `{"redirect_uris":[1]}`, `null`, `{"jwks":null}`,
+		`{"redirect_uris":["http://127.0.0.1:9/cb"],"frontchannel_logout_uri":"http://127.0.0.1:9/fc?a=1","backchannel_logout_uri":"https://rp.example/bc"}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
@@ -74,6 +75,20 @@ func FuzzParseRegistration(f *testing.F) {
 		for _, u := range r.Client.RedirectURIs {
 			if directory.CheckRedirectURI(u) != nil {
 				t.Fatalf("accepted redirect URI %q", u)
+			}
+		}
+		// Logout URIs: back-channel https, front-channel http(s), neither
+		// with a fragment or userinfo.
+		if u := r.Client.BackchannelLogoutURI; u != "" {
+			p, err := url.Parse(u)
+			if err != nil || p.Scheme != "https" || p.Host == "" || p.User != nil || strings.Contains(u, "#") {
+				t.Fatalf("accepted backchannel_logout_uri %q", u)
+			}
+		}
+		if u := r.Client.FrontchannelLogoutURI; u != "" {
+			p, err := url.Parse(u)
+			if err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" || p.User != nil || strings.Contains(u, "#") {
+				t.Fatalf("accepted frontchannel_logout_uri %q", u)
 			}
 		}
 	})

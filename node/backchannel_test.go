@@ -185,18 +185,3 @@ func TestBackchannelLogoutWhenAnotherUserSignsIn(t *testing.T) {
 		t.Fatalf("logout for %q/%q", got[0].Sub, got[0].Sid)
 	}
 }
-
-// Without allow_private_addresses the node does not call a loopback RP:
-// the message is given up at once, and nothing reaches the RP.
-func TestBackchannelLogoutRefusesPrivateAddresses(t *testing.T) {
-	o, rp, metrics := startOPWithLogoutRP(t, 0, func(c *node.Config) { c.Requests.Fetch.AllowPrivateAddresses = false })
-	b := browser(t)
-	rawID := o.codeFlow(t, b)
-	get(t, b, o.issuer+"/logout?"+url.Values{"id_token_hint": {rawID}}.Encode())
-	eventually.True(t, "the message is given up", func() bool {
-		return strings.Contains(metricsText(t, metrics), `authrim_deliveries_total{kind="backchannel_logout",outcome="given_up"} 1`)
-	})
-	if rp.Attempts() != 0 {
-		t.Fatalf("the RP on a private address was called %d times", rp.Attempts())
-	}
-}

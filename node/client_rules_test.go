@@ -220,6 +220,11 @@ func TestClientRulesAgreeEverywhere(t *testing.T) {
 		{"control character in the name", "", secret, with(web, "client_name", "a\x1bb"), "client_name", true},
 		{"unknown application type", "", secret, with(web, "application_type", "desktop"), "application_type", true},
 		{"request_uris over http", "", secret, with(web, "request_uris", []string{"http://rp.example/r"}), "request_uris", true},
+		{"logout URIs", "", secret, with(web, "backchannel_logout_uri", "https://rp.example/bc", "frontchannel_logout_uri", "https://rp.example/fc"), "", true},
+		{"backchannel logout over http", "", secret, with(web, "backchannel_logout_uri", "http://rp.example/bc"), "backchannel_logout_uri", true},
+		{"backchannel logout with a fragment", "", secret, with(web, "backchannel_logout_uri", "https://rp.example/bc#f"), "backchannel_logout_uri", true},
+		{"frontchannel logout on another origin", "", secret, with(web, "frontchannel_logout_uri", "https://other.example/fc"), "frontchannel_logout_uri", true},
+		{"frontchannel sid without the URI", "", secret, with(web, "frontchannel_logout_session_required", true), "frontchannel_logout_session_required", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			id := cmp.Or(tc.id, fmt.Sprintf("agree-%d", i))

@@ -293,7 +293,8 @@ func (ClientConfig) RenamedKeys() map[string]string {
 // keys.algorithms, requests.require_signed_request_object, and those of
 // a static client.
 func (c Config) ClientRules() directory.Rules {
-	return directory.Rules{Algorithms: c.Keys.Algorithms, RequireSignedRequestObjects: c.Requests.RequireSigned, Static: true}
+	return directory.Rules{Algorithms: c.Keys.Algorithms, RequireSignedRequestObjects: c.Requests.RequireSigned, Static: true,
+		AllowPrivateAddresses: c.Requests.Fetch.AllowPrivateAddresses}
 }
 
 // StaticClients builds the directory's static clients from clients

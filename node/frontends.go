@@ -173,5 +173,9 @@ func metadata(cfg Config) discovery.Metadata {
 		PromptValuesSupported:              auth.PromptValues,
 		ClaimTypesSupported:                []string{"normal"},
 		AuthorizationResponseIss:           true,
+		BackchannelLogoutSupported:         true,
+		BackchannelLogoutSessionSupported:  true,
+		FrontchannelLogoutSupported:        true,
+		FrontchannelLogoutSessionSupported: true,
 	}
 }

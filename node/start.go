@@ -96,6 +96,8 @@ func (n *Node) startDirectory(context.Context) error {
 		Argon2Time: cfg.Passwords.Time, Argon2MemoryKiB: cfg.Passwords.MemoryKiB, Argon2Threads: cfg.Passwords.Threads,
 		StaticClients: static, IDTokenAlgs: cfg.Keys.Algorithms, Now: n.now,
 		RequireSignedRequestObjects: cfg.Requests.RequireSigned,
+		// Logout URIs are called through the same guard as fetches.
+		AllowPrivateAddresses: cfg.Requests.Fetch.AllowPrivateAddresses,
 	})
 	if err != nil {
 		return err

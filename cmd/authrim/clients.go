@@ -49,6 +49,10 @@ type clientFlags struct {
 	name, method, grants, alg, jwksFile string
 	redirects, postLogout               []string
 	skipConsent, requirePKCE            bool
+	// Logout notification (Back-Channel Logout 1.0 §2.2, Front-Channel
+	// Logout 1.0 §2).
+	backchannel, frontchannel               string
+	backchannelSession, frontchannelSession bool
 }
 
 func addClientFlags(cmd *cobra.Command, update bool) *clientFlags {
@@ -67,7 +71,19 @@ func addClientFlags(cmd *cobra.Command, update bool) *clientFlags {
 	f.StringVar(&c.alg, "id-token-alg", "", "ID token signing algorithm (default RS256)")
 	f.StringVar(&c.jwksFile, "jwks-file", "", "file holding the client's public JWK set (private_key_jwt)")
 	f.BoolVar(&c.requirePKCE, "require-pkce", true, "authorization requests must use PKCE (S256); --require-pkce=false only for a confidential legacy client")
+	f.StringVar(&c.backchannel, "backchannel-logout-uri", "", "https URL the server POSTs a logout token to when a session of the client ends")
+	f.BoolVar(&c.backchannelSession, "backchannel-logout-session-required", false, "logout tokens carry the session id (sid)")
+	f.StringVar(&c.frontchannel, "frontchannel-logout-uri", "", "URL the logout page loads in an iframe (on the origin of a redirect URI)")
+	f.BoolVar(&c.frontchannelSession, "frontchannel-logout-session-required", false, "the iframe URL carries iss and sid query parameters")
 	return c
+}
+
+// orNull is s, or JSON null for "" (a PATCH member reset).
+func orNull(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }
 
 func splitGrants(s string) []string {
@@ -118,6 +134,11 @@ func clientsAdd(std *cli, client *adminClient) *cobra.Command {
 			GrantTypes:               splitGrants(cf.grants),
 			IDTokenSignedResponseAlg: cf.alg,
 			SkipConsent:              cf.skipConsent,
+
+			BackchannelLogoutURI:              cf.backchannel,
+			BackchannelLogoutSessionRequired:  cf.backchannelSession,
+			FrontchannelLogoutURI:             cf.frontchannel,
+			FrontchannelLogoutSessionRequired: cf.frontchannelSession,
 		}}
 		body.RequirePKCE = &cf.requirePKCE
 		if cf.jwksFile != "" {
@@ -232,6 +253,11 @@ nothing. A switch to a secret method prints a new secret, once.`,
 			{"id-token-alg", "id_token_signed_response_alg", func() (any, error) { return cf.alg, nil }},
 			{"require-pkce", "require_pkce", func() (any, error) { return cf.requirePKCE, nil }},
 			{"jwks-file", "jwks", func() (any, error) { return readJWKS(cf.jwksFile) }},
+			// An empty URI removes it (null resets the member).
+			{"backchannel-logout-uri", "backchannel_logout_uri", func() (any, error) { return orNull(cf.backchannel), nil }},
+			{"backchannel-logout-session-required", "backchannel_logout_session_required", func() (any, error) { return cf.backchannelSession, nil }},
+			{"frontchannel-logout-uri", "frontchannel_logout_uri", func() (any, error) { return orNull(cf.frontchannel), nil }},
+			{"frontchannel-logout-session-required", "frontchannel_logout_session_required", func() (any, error) { return cf.frontchannelSession, nil }},
 		} {
 			if !changed(f.flag) {
 				continue

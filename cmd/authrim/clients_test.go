@@ -264,3 +264,68 @@ func TestClientsEditUsage(t *testing.T) {
 		})
 	}
 }
+
+// TestClientsLogoutFlags: the back- and front-channel logout metadata
+// round-trips through add, show and update (an empty URI removes it), and
+// a refused value changes nothing.
+func TestClientsLogoutFlags(t *testing.T) {
+	srv, dir := adminServer(t)
+	ctx := context.Background()
+	conn := []string{"--server", srv.URL, "--admin-token", cliToken}
+	run := func(args ...string) (string, error) {
+		var out bytes.Buffer
+		err := clientsRun(ctx, append(args, conn...), &out)
+		return out.String(), err
+	}
+	if _, err := run("add", "--id", "rp-lo", "--auth-method", "none", "--grant-types", "authorization_code",
+		"--redirect-uri", "https://rp.example/cb",
+		"--backchannel-logout-uri", "https://rp.example/bc", "--backchannel-logout-session-required",
+		"--frontchannel-logout-uri", "https://rp.example/fc?a=1", "--frontchannel-logout-session-required"); err != nil {
+		t.Fatalf("add: %v", err)
+	}
+	c, err := dir.Client(ctx, "rp-lo")
+	if err != nil || c.BackchannelLogoutURI != "https://rp.example/bc" || !c.BackchannelLogoutSessionRequired ||
+		c.FrontchannelLogoutURI != "https://rp.example/fc?a=1" || !c.FrontchannelLogoutSessionRequired {
+		t.Fatalf("stored %+v %v", c.ClientMetadata, err)
+	}
+	out, err := run("show", "rp-lo")
+	flat := strings.Join(strings.Fields(out), " ")
+	for _, want := range []string{"backchannel_logout_uri: https://rp.example/bc", "backchannel_logout_session_required: true",
+		"frontchannel_logout_uri: https://rp.example/fc?a=1", "frontchannel_logout_session_required: true"} {
+		if err != nil || !strings.Contains(flat, want) {
+			t.Errorf("show lacks %q: %v\n%s", want, err, out)
+		}
+	}
+
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"http backchannel", []string{"--backchannel-logout-uri", "http://rp.example/bc"}, "backchannel_logout_uri"},
+		{"private backchannel", []string{"--backchannel-logout-uri", "https://10.0.0.1/bc"}, "private"},
+		{"frontchannel on another origin", []string{"--frontchannel-logout-uri", "https://other.example/fc"}, "redirect_uris"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := run(append([]string{"update", "rp-lo"}, tc.args...)...); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want an error about %q", err, tc.want)
+			}
+			if got, _ := dir.Client(ctx, "rp-lo"); got.BackchannelLogoutURI != c.BackchannelLogoutURI || got.FrontchannelLogoutURI != c.FrontchannelLogoutURI {
+				t.Fatalf("a refused update changed the client: %+v", got.ClientMetadata)
+			}
+		})
+	}
+
+	if _, err := run("update", "rp-lo", "--backchannel-logout-uri", "https://rp.example/bc2", "--frontchannel-logout-session-required=false"); err != nil {
+		t.Fatalf("update: %v", err)
+	}
+	if c, _ := dir.Client(ctx, "rp-lo"); c.BackchannelLogoutURI != "https://rp.example/bc2" || c.FrontchannelLogoutSessionRequired || c.FrontchannelLogoutURI == "" {
+		t.Fatalf("after update %+v", c.ClientMetadata)
+	}
+	if _, err := run("update", "rp-lo", "--backchannel-logout-uri", "", "--backchannel-logout-session-required=false", "--frontchannel-logout-uri", ""); err != nil {
+		t.Fatalf("remove: %v", err)
+	}
+	if c, _ := dir.Client(ctx, "rp-lo"); c.BackchannelLogoutURI != "" || c.FrontchannelLogoutURI != "" || c.BackchannelLogoutSessionRequired {
+		t.Fatalf("after removal %+v", c.ClientMetadata)
+	}
+}

@@ -66,22 +66,34 @@ func (h *Handler) logout(c echo.Context) error {
 			"ClientID": clientID, "RedirectURI": target, "State": state,
 		})
 	}
+	var frames []frontFrame
 	if sid != "" {
-		if _, err := h.sessions.Logout(ctx, sid, secret); err != nil {
+		if rep, err := h.sessions.Logout(ctx, sid, secret); err != nil {
 			h.logger.InfoContext(c.Request().Context(), "logout of an unknown or ended session", "err", err)
 		} else {
-			h.logger.InfoContext(c.Request().Context(), "signed out", "audit", true, "client_id", clientID)
+			// The relying-party sessions this ended learn of it in the
+			// browser too (Front-Channel Logout 1.0 §4).
+			frames = h.frontchannelFrames(ctx, sid, rep.GetEnded())
+			h.logger.InfoContext(c.Request().Context(), "signed out", "audit", true, "client_id", clientID,
+				"ended_clients", len(rep.GetEnded()), "frontchannel_frames", len(frames))
 		}
 		h.clearCookie(c)
 	}
-	if target == "" {
+	next := ""
+	if target != "" {
+		u, _ := url.Parse(target)
+		q := u.Query()
+		if state != "" {
+			q.Set("state", state)
+		}
+		u.RawQuery = q.Encode()
+		next = u.String()
+	}
+	if len(frames) > 0 {
+		return renderFrontchannel(c, frames, next)
+	}
+	if next == "" {
 		return render(c, http.StatusOK, "signed_out.html", map[string]any{"Title": "Signed out"})
 	}
-	u, _ := url.Parse(target)
-	q := u.Query()
-	if state != "" {
-		q.Set("state", state)
-	}
-	u.RawQuery = q.Encode()
-	return c.Redirect(http.StatusFound, u.String())
+	return c.Redirect(http.StatusFound, next)
 }

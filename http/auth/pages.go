@@ -21,14 +21,24 @@ var assetFS embed.FS
 
 var pages = template.Must(template.ParseFS(templateFS, "templates/*.html"))
 
+// pageCSP is every page's Content-Security-Policy: nothing inline, no
+// frames in or out. The front-channel logout page alone adds the frame
+// sources it needs (renderFrontchannel).
+const pageCSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; form-action *; frame-ancestors 'none'; base-uri 'none'"
+
 // render writes a page; HTML pages are never cached (they carry CSRF
 // tokens and per-request data).
 func render(c echo.Context, status int, name string, data map[string]any) error {
+	return renderWithCSP(c, status, name, data, pageCSP)
+}
+
+// renderWithCSP is render with another Content-Security-Policy.
+func renderWithCSP(c echo.Context, status int, name string, data map[string]any, csp string) error {
 	h := c.Response().Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Frame-Options", "DENY")
-	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; form-action *; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("Content-Security-Policy", csp)
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Content-Type-Options", "nosniff")
 	c.Response().WriteHeader(status)

@@ -81,6 +81,14 @@ type Metadata struct {
 	IDTokenEncryptionEncs              []string `json:"id_token_encryption_enc_values_supported,omitempty"`
 	UserinfoEncryptionAlgs             []string `json:"userinfo_encryption_alg_values_supported,omitempty"`
 	UserinfoEncryptionEncs             []string `json:"userinfo_encryption_enc_values_supported,omitempty"`
+	// Logout reaching the relying parties: Back-Channel Logout 1.0 §2.1
+	// (a logout token to backchannel_logout_uri, with sid) and
+	// Front-Channel Logout 1.0 §3 (frontchannel_logout_uri framed by the
+	// logout page, with iss and sid).
+	BackchannelLogoutSupported         bool `json:"backchannel_logout_supported"`
+	BackchannelLogoutSessionSupported  bool `json:"backchannel_logout_session_supported"`
+	FrontchannelLogoutSupported        bool `json:"frontchannel_logout_supported"`
+	FrontchannelLogoutSessionSupported bool `json:"frontchannel_logout_session_supported"`
 }
 
 // Handler serves discovery and the JWKS.
