@@ -52,7 +52,8 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 		case RoleAuth:
 			a, err := auth.New(auth.Config{
 				Issuer: cfg.Issuer, CookieName: cfg.Session.CookieName, SessionTTL: cfg.Session.TTL.D(), Now: now,
-				Passkeys: auth.PasskeyConfig{RPID: cfg.RPID(), RPName: cfg.WebAuthn.RPName, Origins: cfg.RPOrigins()},
+				SessionIdleTTL: cfg.Session.IdleTTL.D(),
+				Passkeys:       auth.PasskeyConfig{RPID: cfg.RPID(), RPName: cfg.WebAuthn.RPName, Origins: cfg.RPOrigins()},
 				SignIn: auth.SignInThrottle{
 					PerAddress: cfg.RateLimit.SignIn.PerAddress.Backoff(), PerUsername: cfg.RateLimit.SignIn.PerUsername.Backoff(),
 				},
@@ -70,6 +71,7 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 			fronts = append(fronts, token.New(token.Config{
 				Issuer: cfg.Issuer, AccessTokenTTL: cfg.Tokens.AccessTokenTTL.D(), IDTokenTTL: cfg.Tokens.IDTokenTTL.D(),
 				RefreshTTL: cfg.Tokens.RefreshTokenTTL.D(), AccessTokenAlg: cfg.Tokens.AccessTokenAlg, Now: now,
+				RefreshIdleTTL: cfg.Tokens.RefreshTokenIdleTTL.D(),
 			}, clients, sessions, cryptoPool, n.dir, logger.With("front", RoleToken)).WithEncryption(cryptoPool, fetcher.ClientKeys))
 		case RoleUserinfo:
 			fronts = append(fronts, userinfo.New(checker, logger.With("front", RoleUserinfo)).WithResponses(&userinfo.Responses{

@@ -94,7 +94,10 @@ type Config struct {
 	Issuer     string
 	CookieName string
 	SessionTTL time.Duration
-	Passkeys   PasskeyConfig
+	// SessionIdleTTL ends a sign-in no browser request used this long
+	// (0: off); the grain keeps it with the login.
+	SessionIdleTTL time.Duration
+	Passkeys       PasskeyConfig
 	// SignIn applies when New is given a Throttle.
 	SignIn SignInThrottle
 	Now    func() time.Time
