@@ -21,7 +21,7 @@ func (o *op) silent(t *testing.T, b *http.Client) bool {
 	case p.status == http.StatusFound && p.loc != nil && strings.HasPrefix(p.loc.String(), rpRedirect) && p.loc.Query().Get("code") != "":
 		return true
 	}
-	t.Fatalf("neither a code nor the sign-in page: %d %v %s", p.status, p.loc, p.body)
+	t.Fatalf("neither a code nor the sign-in page: %d %v %s", p.status, p.loc, p.body[strings.Index(p.body, "<main>"):])
 	return false
 }
 
