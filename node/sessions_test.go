@@ -65,9 +65,15 @@ type signedIn struct {
 // at once (parallel subtests), each redeeming its code with scope.
 func (o *op) signInConcurrently(t *testing.T, scope string) []*signedIn {
 	t.Helper()
-	out := make([]*signedIn, len(userAgents))
+	return o.signInConcurrentlyAs(t, scope, userAgents)
+}
+
+// signInConcurrentlyAs is signInConcurrently with these user agents.
+func (o *op) signInConcurrentlyAs(t *testing.T, scope string, uas []string) []*signedIn {
+	t.Helper()
+	out := make([]*signedIn, len(uas))
 	t.Run("sign-ins", func(t *testing.T) {
-		for i, ua := range userAgents {
+		for i, ua := range uas {
 			t.Run(fmt.Sprint(i), func(t *testing.T) {
 				t.Parallel()
 				b := browserAs(t, ua)
