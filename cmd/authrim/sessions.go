@@ -65,7 +65,11 @@ the user or set their password.`,
 			if asJSON {
 				return printJSON(std.stdout, out)
 			}
-			fmt.Fprintf(std.stdout, "ended %d sessions of user %s\n", len(out.Ended), user)
+			noun := "sessions"
+			if len(out.Ended) == 1 {
+				noun = "session"
+			}
+			fmt.Fprintf(std.stdout, "ended %d %s of user %s\n", len(out.Ended), noun, user)
 			return nil
 		}
 		var list management.SessionsView

@@ -104,7 +104,7 @@ func TestUsersSessionsCmd(t *testing.T) {
 	if out, _ := run("sessions", "alice"); strings.Contains(out, sids[0]) || !strings.Contains(out, sids[1]) {
 		t.Fatalf("after --revoke:\n%s", out)
 	}
-	if out, err := run("sessions", "alice", "--revoke-all"); err != nil || !strings.Contains(out, "ended 1 sessions") {
+	if out, err := run("sessions", "alice", "--revoke-all"); err != nil || !strings.Contains(out, "ended 1 session of") {
 		t.Fatalf("--revoke-all: %v %s", err, out)
 	}
 	if out, _ := run("sessions", "alice"); !strings.Contains(out, "no active sessions") {
