@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"authrim/actors/messages"
 	"authrim/persistence"
@@ -72,7 +73,9 @@ func (u *UserSessions) List(ctx context.Context, subject string) ([]Active, erro
 
 // Indexed reports whether sid is in subject's index.
 func (u *UserSessions) Indexed(ctx context.Context, subject, sid string) (bool, error) {
-	if subject == "" || sid == "" {
+	// A session id is 22 characters; anything else, or a NUL that would
+	// reach into another key, is nobody's (and never reaches the store).
+	if subject == "" || sid == "" || len(sid) > 64 || strings.ContainsRune(subject+sid, 0) {
 		return false, nil
 	}
 	_, err := u.Store.Get(ctx, IndexBucket, indexKey(subject, sid))

@@ -3,6 +3,7 @@ package session_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 
@@ -79,6 +80,8 @@ func TestUserSessions(t *testing.T) {
 		{name: "another user's session", subject: "alice", sid: "b1", want: session.ErrNotUsers},
 		{name: "a prefix of another's key", subject: "alice\x00b", sid: "1", want: session.ErrNotUsers},
 		{name: "empty sid", subject: "alice", sid: "", want: session.ErrNotUsers},
+		{name: "a NUL in the sid", subject: "alice", sid: "a1\x00", want: session.ErrNotUsers},
+		{name: "an oversized sid", subject: "alice", sid: strings.Repeat("a", 10000), want: session.ErrNotUsers},
 		{name: "own session", subject: "alice", sid: "a1", asks: true},
 		// (The fake leaves the index entry, as a failed removal would:
 		// the grain says it is over and the entry goes.)
