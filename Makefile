@@ -61,6 +61,7 @@ test:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseRegistration$$' -fuzztime 50000x ./directory
 	$(GO) test -run '^$$' -fuzz '^FuzzRedirectURI$$' -fuzztime 30000x ./directory
 	$(GO) test -run '^$$' -fuzz '^FuzzParseCompact$$' -fuzztime 50000x ./actors/crypto
+	$(GO) test -run '^$$' -fuzz '^FuzzSummary$$' -fuzztime 30000x ./internal/useragent
 
 # The load benchmark: every endpoint on a fresh node; tables in BENCHMARKS.md.
 bench: build

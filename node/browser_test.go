@@ -418,6 +418,11 @@ func (c *chrome) finishAtRP(rp *rpCallback, timeout time.Duration) url.Values {
 	for {
 		select {
 		case q := <-rp.calls:
+			// The RP's page must have loaded too: a navigation started
+			// while it still loads can be aborted (net::ERR_ABORTED).
+			if err := c.waitJS(`document.getElementById('rp-callback') !== null`, timeout); err != nil {
+				c.fail("waiting for the RP's page", err)
+			}
 			return q
 		case <-deadline:
 			c.fail("waiting for the redirect to the RP", fmt.Errorf("no callback after %v", timeout))

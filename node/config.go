@@ -162,6 +162,9 @@ type TokensConfig struct {
 	AccessTokenTTL  Duration `yaml:"access_token_ttl"`
 	IDTokenTTL      Duration `yaml:"id_token_ttl"`
 	RefreshTokenTTL Duration `yaml:"refresh_token_ttl"`
+	// RefreshTokenIdleTTL ends a refresh-token family unused this long
+	// (never past RefreshTokenTTL from the code's redemption); 0: off.
+	RefreshTokenIdleTTL Duration `yaml:"refresh_token_idle_ttl"`
 	// AccessTokenAlg signs RFC 9068 access tokens.
 	AccessTokenAlg string `yaml:"access_token_alg"`
 }
@@ -173,6 +176,9 @@ type SessionConfig struct {
 	// IdleTimeout passivates a Session grain that got no message for this
 	// long (its state is on disk; memory follows the active set).
 	IdleTimeout Duration `yaml:"idle_timeout"`
+	// IdleTTL ends a sign-in no browser request used this long (never
+	// later than TTL after it); 0: off.
+	IdleTTL Duration `yaml:"idle_ttl"`
 }
 
 // RequestsConfig is about authorization requests that come as request
@@ -721,6 +727,14 @@ func (c Config) Validate() error {
 	}
 	if c.Session.TTL <= 0 || c.Session.IdleTimeout <= 0 {
 		add("session", "ttl and idle_timeout must be positive")
+	}
+	// An idle limit shorter than a minute would end sign-ins between two
+	// pages; one past the absolute lifetime would never apply.
+	if d := c.Session.IdleTTL; d != 0 && (d < Duration(time.Minute) || d > c.Session.TTL) {
+		add("session.idle_ttl", "must be 0 (off) or between 1m and session.ttl")
+	}
+	if d := c.Tokens.RefreshTokenIdleTTL; d != 0 && (d < Duration(time.Minute) || d > c.Tokens.RefreshTokenTTL) {
+		add("tokens.refresh_token_idle_ttl", "must be 0 (off) or between 1m and tokens.refresh_token_ttl")
 	}
 	if c.Session.CookieName == "" || strings.ContainsAny(c.Session.CookieName, " ;,=\t") {
 		add("session.cookie_name", "must be a plain token, got %q", c.Session.CookieName)

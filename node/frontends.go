@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"authrim/actors/session"
 	"authrim/directory"
 	"authrim/http/auth"
 	"authrim/http/clientauth"
@@ -25,6 +26,9 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 	cfg, logger := n.cfg, n.logger
 	base := strings.TrimSuffix(cfg.Issuer, "/")
 	sessions := n.actors.Sessions()
+	// The per-user index of sessions, each confirmed by its grain: the
+	// account page and the admin API list and end a user's sessions.
+	userSessions := &session.UserSessions{Store: n.store, Grains: sessions}
 	cryptoPool := n.Crypto()
 	fetcher, err := newFetcher(cfg.Requests.Fetch)
 	if err != nil {
@@ -52,7 +56,8 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 		case RoleAuth:
 			a, err := auth.New(auth.Config{
 				Issuer: cfg.Issuer, CookieName: cfg.Session.CookieName, SessionTTL: cfg.Session.TTL.D(), Now: now,
-				Passkeys: auth.PasskeyConfig{RPID: cfg.RPID(), RPName: cfg.WebAuthn.RPName, Origins: cfg.RPOrigins()},
+				SessionIdleTTL: cfg.Session.IdleTTL.D(),
+				Passkeys:       auth.PasskeyConfig{RPID: cfg.RPID(), RPName: cfg.WebAuthn.RPName, Origins: cfg.RPOrigins()},
 				SignIn: auth.SignInThrottle{
 					PerAddress: cfg.RateLimit.SignIn.PerAddress.Backoff(), PerUsername: cfg.RateLimit.SignIn.PerUsername.Backoff(),
 				},
@@ -65,11 +70,13 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 				RequirePAR: cfg.Requests.RequirePAR, PushedTTL: cfg.Requests.PushedTTL.D(),
 				RequireSigned: cfg.Requests.RequireSigned,
 			})
+			a.WithUserSessions(userSessions)
 			fronts = append(fronts, a)
 		case RoleToken:
 			fronts = append(fronts, token.New(token.Config{
 				Issuer: cfg.Issuer, AccessTokenTTL: cfg.Tokens.AccessTokenTTL.D(), IDTokenTTL: cfg.Tokens.IDTokenTTL.D(),
 				RefreshTTL: cfg.Tokens.RefreshTokenTTL.D(), AccessTokenAlg: cfg.Tokens.AccessTokenAlg, Now: now,
+				RefreshIdleTTL: cfg.Tokens.RefreshTokenIdleTTL.D(),
 			}, clients, sessions, cryptoPool, n.dir, logger.With("front", RoleToken)).WithEncryption(cryptoPool, fetcher.ClientKeys))
 		case RoleUserinfo:
 			fronts = append(fronts, userinfo.New(checker, logger.With("front", RoleUserinfo)).WithResponses(&userinfo.Responses{
@@ -84,7 +91,8 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 			}
 			if cfg.Admin.Token != "" {
 				admin := management.NewAdmin(cfg.Admin.Token, localKeys{n.actors.KeyManager(), n.cache}, logger).
-					WithDirectory(n.dir, n.dir).WithInitialTokens(n.dir).WithThrottle(n.actors.RateLimits()).WithCluster(clusterOps{n})
+					WithDirectory(n.dir, n.dir).WithInitialTokens(n.dir).WithThrottle(n.actors.RateLimits()).WithCluster(clusterOps{n}).
+					WithSessions(userSessions)
 				if snap := n.snapshotter(); snap != nil {
 					// bbolt: the node's file; etcd: every record at one
 					// revision, in the same file format (persistence/snapshot).

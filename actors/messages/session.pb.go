@@ -733,9 +733,12 @@ type SessionState struct {
 	// logout).
 	RpSessions []*RPSession `protobuf:"bytes,11,rep,name=rp_sessions,json=rpSessions,proto3" json:"rp_sessions,omitempty"`
 	// When a browser operation last used the login (session.idle_ttl).
-	LastUsedMs    int64 `protobuf:"varint,12,opt,name=last_used_ms,json=lastUsedMs,proto3" json:"last_used_ms,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	LastUsedMs int64 `protobuf:"varint,12,opt,name=last_used_ms,json=lastUsedMs,proto3" json:"last_used_ms,omitempty"`
+	// The login ends once unused this long (last_used_ms); 0: never idle.
+	// The policy in force at sign-in, like login_expires_ms.
+	LoginIdleTtlMs int64 `protobuf:"varint,13,opt,name=login_idle_ttl_ms,json=loginIdleTtlMs,proto3" json:"login_idle_ttl_ms,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *SessionState) Reset() {
@@ -848,6 +851,13 @@ func (x *SessionState) GetRpSessions() []*RPSession {
 func (x *SessionState) GetLastUsedMs() int64 {
 	if x != nil {
 		return x.LastUsedMs
+	}
+	return 0
+}
+
+func (x *SessionState) GetLoginIdleTtlMs() int64 {
+	if x != nil {
+		return x.LoginIdleTtlMs
 	}
 	return 0
 }
@@ -1517,8 +1527,11 @@ type CompleteLogin struct {
 	Rid   string                 `protobuf:"bytes,1,opt,name=rid,proto3" json:"rid,omitempty"`
 	Login *Login                 `protobuf:"bytes,2,opt,name=login,proto3" json:"login,omitempty"`
 	// What the user's session list shows of this sign-in.
-	UserAgent     string `protobuf:"bytes,3,opt,name=user_agent,json=userAgent,proto3" json:"user_agent,omitempty"`
-	Address       string `protobuf:"bytes,4,opt,name=address,proto3" json:"address,omitempty"`
+	UserAgent string `protobuf:"bytes,3,opt,name=user_agent,json=userAgent,proto3" json:"user_agent,omitempty"`
+	Address   string `protobuf:"bytes,4,opt,name=address,proto3" json:"address,omitempty"`
+	// The login ends once no browser operation used it this long
+	// (session.idle_ttl; 0: no idle expiry).
+	IdleTtlMs     int64 `protobuf:"varint,5,opt,name=idle_ttl_ms,json=idleTtlMs,proto3" json:"idle_ttl_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1579,6 +1592,13 @@ func (x *CompleteLogin) GetAddress() string {
 		return x.Address
 	}
 	return ""
+}
+
+func (x *CompleteLogin) GetIdleTtlMs() int64 {
+	if x != nil {
+		return x.IdleTtlMs
+	}
+	return 0
 }
 
 type GiveConsent struct {
@@ -2386,7 +2406,7 @@ const file_actors_messages_session_proto_rawDesc = "" +
 	"\n" +
 	"expires_ms\x18\x04 \x01(\x03R\texpiresMs\"!\n" +
 	"\aConsent\x12\x16\n" +
-	"\x06scopes\x18\x01 \x03(\tR\x06scopes\"\xf4\x05\n" +
+	"\x06scopes\x18\x01 \x03(\tR\x06scopes\"\x9f\x06\n" +
 	"\fSessionState\x12\x10\n" +
 	"\x03sid\x18\x01 \x01(\tR\x03sid\x12\x1f\n" +
 	"\vsecret_hash\x18\x02 \x01(\fR\n" +
@@ -2406,7 +2426,8 @@ const file_actors_messages_session_proto_rawDesc = "" +
 	"\vrp_sessions\x18\v \x03(\v2\x1b.authrim.messages.RPSessionR\n" +
 	"rpSessions\x12 \n" +
 	"\flast_used_ms\x18\f \x01(\x03R\n" +
-	"lastUsedMs\x1aV\n" +
+	"lastUsedMs\x12)\n" +
+	"\x11login_idle_ttl_ms\x18\r \x01(\x03R\x0eloginIdleTtlMs\x1aV\n" +
 	"\rConsentsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12/\n" +
 	"\x05value\x18\x02 \x01(\v2\x19.authrim.messages.ConsentR\x05value:\x028\x01\x1aU\n" +
@@ -2461,13 +2482,14 @@ const file_actors_messages_session_proto_rawDesc = "" +
 	"\vneeds_login\x18\x03 \x01(\bR\n" +
 	"needsLogin\x12!\n" +
 	"\frequired_acr\x18\x04 \x01(\tR\vrequiredAcr\x12)\n" +
-	"\x10required_subject\x18\x05 \x01(\tR\x0frequiredSubject\"\x89\x01\n" +
+	"\x10required_subject\x18\x05 \x01(\tR\x0frequiredSubject\"\xa9\x01\n" +
 	"\rCompleteLogin\x12\x10\n" +
 	"\x03rid\x18\x01 \x01(\tR\x03rid\x12-\n" +
 	"\x05login\x18\x02 \x01(\v2\x17.authrim.messages.LoginR\x05login\x12\x1d\n" +
 	"\n" +
 	"user_agent\x18\x03 \x01(\tR\tuserAgent\x12\x18\n" +
-	"\aaddress\x18\x04 \x01(\tR\aaddress\"\x1f\n" +
+	"\aaddress\x18\x04 \x01(\tR\aaddress\x12\x1e\n" +
+	"\vidle_ttl_ms\x18\x05 \x01(\x03R\tidleTtlMs\"\x1f\n" +
 	"\vGiveConsent\x12\x10\n" +
 	"\x03rid\x18\x01 \x01(\tR\x03rid\"\x87\x01\n" +
 	"\tIssueCode\x12\x10\n" +

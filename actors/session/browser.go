@@ -25,7 +25,21 @@ func (o *op) browser() error {
 	if !same(hash(o.secret), o.st.SecretHash) {
 		return errSecret
 	}
+	o.touch()
 	return nil
+}
+
+// touch records that the browser used its login, for session.idle_ttl:
+// at most once per tenth of the idle limit, so that reads (most browser
+// calls) seldom write; the login may so end up to a tenth early.
+func (o *op) touch() {
+	idle := o.st.LoginIdleTtlMs
+	if o.st.Login == nil || idle <= 0 || o.ms()-o.st.LastUsedMs < idle/10 {
+		return
+	}
+	o.writable()
+	o.st.LastUsedMs = o.ms()
+	o.changed = true
 }
 
 // active asks the directory whether login may still be used. When it may
@@ -65,7 +79,7 @@ func (o *op) endSubject(subject string) {
 	o.writable()
 	o.endFor(subject)
 	if o.st.Login != nil && o.st.Login.Subject == subject {
-		o.st.Login, o.st.LoginExpiresMs = nil, 0
+		o.st.Login, o.st.LoginExpiresMs, o.st.LastUsedMs, o.st.LoginIdleTtlMs = nil, 0, 0, 0
 		o.st.Consents, o.st.Pending, o.st.Ceremonies = nil, nil, nil
 	}
 	o.st.Codes = slices.DeleteFunc(o.st.Codes, func(c *messages.Code) bool {
@@ -172,6 +186,7 @@ func (o *op) login(m *messages.CompleteLogin) error {
 	l.AuthTimeMs = o.ms()
 	o.st.Login = l
 	o.st.LoginExpiresMs = o.now.Add(o.g.cfg.LoginTTL).UnixMilli()
+	o.st.LastUsedMs, o.st.LoginIdleTtlMs = o.ms(), max(0, m.IdleTtlMs)
 	o.index = newIndexWrite(o.g.sid, l, m)
 	// A new secret at sign-in: a cookie planted before it (session
 	// fixation) is worthless after it.
@@ -343,7 +358,7 @@ func (o *op) endLogin() {
 	if o.st.Login != nil {
 		o.endFor(o.st.Login.Subject)
 	}
-	o.st.Login, o.st.LoginExpiresMs = nil, 0
+	o.st.Login, o.st.LoginExpiresMs, o.st.LastUsedMs, o.st.LoginIdleTtlMs = nil, 0, 0, 0
 	o.st.Consents = nil
 	o.st.Pending = nil
 	// Codes not yet redeemed die with the session; redeemed ones stay so

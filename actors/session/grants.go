@@ -85,6 +85,7 @@ func (o *op) redeem(m *messages.RedeemCode) error {
 		secret := NewID(32)
 		gr.RefreshHash = hash(secret)
 		gr.RefreshExpiresMs = o.ms() + m.RefreshTtlMs
+		o.slide(gr, m.RefreshIdleTtlMs)
 		gr.RotatedBy = o.callID
 		o.reply.RefreshToken = o.g.sid + "." + gr.Id + "." + secret
 	}
@@ -146,6 +147,7 @@ func (o *op) refresh(m *messages.RefreshGrant) error {
 	}
 	gr = o.writableGrant(gr)
 	o.rotate(gr)
+	o.slide(gr, m.RefreshIdleTtlMs)
 	// A refresh issues an ID token too (token endpoint).
 	o.sawIDToken(gr)
 	o.reply.Grant = view(gr)
@@ -153,6 +155,21 @@ func (o *op) refresh(m *messages.RefreshGrant) error {
 		o.reply.Grant.Scopes = m.Scopes
 	}
 	return nil
+}
+
+// slide moves the idle end of gr's refresh family (the op's own copy)
+// to idle milliseconds from now (tokens.refresh_token_idle_ttl), never
+// past the family's absolute end, which never moves. With idle 0 the
+// family lasts to its absolute end (idle expiry off, or turned off since
+// the last use).
+func (o *op) slide(gr *messages.Grant, idle int64) {
+	abs := cmp.Or(gr.RefreshAbsoluteMs, gr.RefreshExpiresMs)
+	if idle <= 0 {
+		gr.RefreshExpiresMs = abs
+		return
+	}
+	gr.RefreshAbsoluteMs = abs
+	gr.RefreshExpiresMs = min(o.ms()+idle, abs)
 }
 
 // ours reports whether by, the call id stored with an effect, is this

@@ -28,10 +28,12 @@ func TestPruneDryRunAgrees(t *testing.T) {
 		"redeemed-code": func(st *messages.SessionState) {
 			st.Codes[0].Redeemed, st.Codes[0].ExpiresMs = true, ms-9*time.Minute.Milliseconds()
 		},
-		"login":    func(st *messages.SessionState) { st.LoginExpiresMs = ms - 1 },
-		"pending":  func(st *messages.SessionState) { st.Pending["r"].ExpiresMs = ms - 1 },
-		"ceremony": func(st *messages.SessionState) { st.Ceremonies = []*messages.Ceremony{{ExpiresMs: ms - 1}} },
-		"code":     func(st *messages.SessionState) { st.Codes[0].ExpiresMs = ms - 11*time.Minute.Milliseconds() },
+		"login": func(st *messages.SessionState) { st.LoginExpiresMs = ms - 1 },
+		// Unused for its idle limit (session.idle_ttl).
+		"idle-login": func(st *messages.SessionState) { st.LoginIdleTtlMs, st.LastUsedMs = 60_000, ms-60_000 },
+		"pending":    func(st *messages.SessionState) { st.Pending["r"].ExpiresMs = ms - 1 },
+		"ceremony":   func(st *messages.SessionState) { st.Ceremonies = []*messages.Ceremony{{ExpiresMs: ms - 1}} },
+		"code":       func(st *messages.SessionState) { st.Codes[0].ExpiresMs = ms - 11*time.Minute.Milliseconds() },
 		// Never redeemed: no replay to catch, gone at expiry.
 		"unredeemed-code": func(st *messages.SessionState) { st.Codes[0].ExpiresMs = ms - 1 },
 		"grant": func(st *messages.SessionState) {

@@ -31,7 +31,7 @@ func prune(dst, st *messages.SessionState, now time.Time, codeTTL, accessTTL tim
 	// it and revokes what it produced (RFC 6749 §4.1.2). One never
 	// redeemed produced nothing: it goes when it expires.
 	keep := 10 * codeTTL.Milliseconds()
-	loginGone := st.Login != nil && st.LoginExpiresMs <= n
+	loginGone := st.Login != nil && (st.LoginExpiresMs <= n || idleSince(st, n))
 	pendingGone := func(p *messages.Pending) bool { return p.ExpiresMs <= n }
 	ceremonyGone := func(c *messages.Ceremony) bool { return c.ExpiresMs <= n }
 	codeGone := func(c *messages.Code) bool {
@@ -54,7 +54,7 @@ func prune(dst, st *messages.SessionState, now time.Time, codeTTL, accessTTL tim
 	}
 	changed := false
 	if loginGone {
-		dst.Login, dst.LoginExpiresMs = nil, 0
+		dst.Login, dst.LoginExpiresMs, dst.LastUsedMs, dst.LoginIdleTtlMs = nil, 0, 0, 0
 		changed = true
 	}
 	for rid, p := range dst.Pending {
@@ -73,6 +73,12 @@ func prune(dst, st *messages.SessionState, now time.Time, codeTTL, accessTTL tim
 	return changed || len(dst.Ceremonies)+len(dst.Codes)+len(dst.Grants)+len(dst.RpSessions) != before
 }
 
+// idleSince reports whether st's login went unused for its idle limit
+// (session.idle_ttl) by n.
+func idleSince(st *messages.SessionState, n int64) bool {
+	return st.LoginIdleTtlMs > 0 && st.LastUsedMs+st.LoginIdleTtlMs <= n
+}
+
 // shallowCopy returns a state whose slices and maps are its own and whose
 // elements are st's: what an op replaces, adds or removes does not reach
 // st; an element it changes must be cloned first.
@@ -81,7 +87,7 @@ func shallowCopy(st *messages.SessionState) *messages.SessionState {
 		Sid: st.Sid, SecretHash: st.SecretHash, CreatedMs: st.CreatedMs, Login: st.Login, LoginExpiresMs: st.LoginExpiresMs,
 		Consents: maps.Clone(st.Consents), Pending: maps.Clone(st.Pending),
 		Codes: slices.Clone(st.Codes), Grants: slices.Clone(st.Grants), Ceremonies: slices.Clone(st.Ceremonies),
-		RpSessions: slices.Clone(st.RpSessions), LastUsedMs: st.LastUsedMs,
+		RpSessions: slices.Clone(st.RpSessions), LastUsedMs: st.LastUsedMs, LoginIdleTtlMs: st.LoginIdleTtlMs,
 	}
 }
 

@@ -51,7 +51,8 @@ func usersCmd(std *cli) *cobra.Command {
 (compared without case) or a subject.
 
 Disabling or deleting a user ends at once what they have: sessions, codes,
-refresh and access tokens, on every node. So does setting their password.`,
+refresh and access tokens, on every node. So does setting their password.
+'users sessions' lists where a user is signed in and ends sessions.`,
 		Args: cobra.ArbitraryArgs,
 		RunE: groupRun,
 	}
@@ -66,6 +67,7 @@ refresh and access tokens, on every node. So does setting their password.`,
 		usersSetDisabled(std, client, "disable", "Stop a user signing in; their sessions and tokens end at once"),
 		usersSetDisabled(std, client, "enable", "Let a disabled user sign in again (old sessions stay ended)"),
 		usersPasskeys(std, client),
+		usersSessions(std, client),
 	)
 	return cmd
 }

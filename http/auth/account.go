@@ -83,7 +83,8 @@ func backToAccount(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, AccountPath)
 }
 
-// account shows the signed-in user's passkeys, with add and delete.
+// account shows the signed-in user's passkeys, with add and delete, and
+// their sessions, with sign-out (WithUserSessions).
 func (h *Handler) account(c echo.Context) error {
 	ctx := c.Request().Context()
 	sid, secret := h.cookie(c)
@@ -118,10 +119,20 @@ func (h *Handler) account(c echo.Context) error {
 		}
 		rows = append(rows, r)
 	}
-	return render(c, http.StatusOK, "account.html", map[string]any{
+	data := map[string]any{
 		"Title": "Your account", "User": u.WebAuthnDisplayName(), "Passkeys": rows,
 		"CSRF": csrfToken(secret, accountPurpose),
-	})
+	}
+	if h.userSessions != nil {
+		sessions, err := h.sessionRows(ctx, login.Subject, sid)
+		if err != nil {
+			h.logger.ErrorContext(ctx, "account: listing sessions failed", "sub", login.Subject, "err", err)
+			data["SessionsUnavailable"] = true
+		}
+		data["Sessions"], data["ShowSessions"] = sessions, true
+		data["Others"] = len(sessions) > 1
+	}
+	return render(c, http.StatusOK, "account.html", data)
 }
 
 // deletePasskey removes one of the signed-in user's passkeys.

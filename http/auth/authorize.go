@@ -94,7 +94,10 @@ type Config struct {
 	Issuer     string
 	CookieName string
 	SessionTTL time.Duration
-	Passkeys   PasskeyConfig
+	// SessionIdleTTL ends a sign-in no browser request used this long
+	// (0: off); the grain keeps it with the login.
+	SessionIdleTTL time.Duration
+	Passkeys       PasskeyConfig
 	// SignIn applies when New is given a Throttle.
 	SignIn SignInThrottle
 	Now    func() time.Time
@@ -112,7 +115,10 @@ type Handler struct {
 	webauthn *webauthn.WebAuthn
 	throttle Throttle
 	req      *Requests
-	logger   *slog.Logger
+	// userSessions, when set, lists and ends the user's sessions on the
+	// account page (WithUserSessions).
+	userSessions UserSessions
+	logger       *slog.Logger
 }
 
 // New returns the auth front end. throttle may be nil: password sign-in
@@ -170,7 +176,7 @@ func (h *Handler) Routes() []router.Route {
 		{Method: http.MethodGet, Path: LogoutPath, Handler: h.logout, Limit: router.Moderate, Grain: "Session.Logout"},
 		{Method: http.MethodPost, Path: LogoutPath, Handler: h.logout, Limit: router.Moderate, Grain: "Session.Logout"},
 		{Method: http.MethodPost, Path: LoginPath + "/continue", Handler: h.loginContinue, Limit: router.Moderate, Grain: "Session.Get, Session.Issue"},
-		{Method: http.MethodGet, Path: AccountPath, Handler: h.account, Limit: router.Moderate, Grain: "Session.Get"},
+		{Method: http.MethodGet, Path: AccountPath, Handler: h.account, Limit: router.Moderate, Grain: "Session.Get, Session.Describe (each of the user's)"},
 		{Method: http.MethodPost, Path: AccountPath + "/passkeys/delete", Handler: h.deletePasskey, Limit: router.Moderate, Grain: "Session.Get (Session.Begin to sign in again)"},
 		{Method: http.MethodPost, Path: ReauthPath, Handler: h.reauthForm, Limit: router.Moderate, Grain: "Session.Get, Session.Begin"},
 		{Method: http.MethodPost, Path: "/webauthn/register/begin", Handler: h.registerBegin, Limit: router.Moderate, Grain: "Session.Get, Session.StartCeremony"},
@@ -182,6 +188,7 @@ func (h *Handler) Routes() []router.Route {
 	if h.req != nil {
 		rs = append(rs, router.Route{Method: http.MethodPost, Path: PARPath, Handler: h.par, Limit: router.Moderate})
 	}
+	rs = append(rs, h.sessionRoutes()...)
 	return rs
 }
 

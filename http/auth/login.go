@@ -157,7 +157,7 @@ func (h *Handler) login(c echo.Context) error {
 	rep, err := h.sessions.Login(ctx, f.sid, f.secret, &messages.CompleteLogin{
 		Rid:       f.rid,
 		Login:     &messages.Login{Subject: user.Subject, Amr: []string{"pwd"}, Acr: ACRPassword},
-		UserAgent: c.Request().UserAgent(), Address: ip,
+		UserAgent: c.Request().UserAgent(), Address: ip, IdleTtlMs: h.cfg.SessionIdleTTL.Milliseconds(),
 	})
 	if err != nil {
 		return expired(c)

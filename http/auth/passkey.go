@@ -335,7 +335,7 @@ func (h *Handler) loginFinish(c echo.Context) error {
 	}
 	rep, err := h.sessions.Login(ctx, sid, secret, &messages.CompleteLogin{
 		Rid: rid, Login: &messages.Login{Subject: subject, Amr: amrOf(cred), Acr: ACRPasskey},
-		UserAgent: c.Request().UserAgent(), Address: c.RealIP(),
+		UserAgent: c.Request().UserAgent(), Address: c.RealIP(), IdleTtlMs: h.cfg.SessionIdleTTL.Milliseconds(),
 	})
 	if err != nil {
 		return h.jsonError(c, http.StatusForbidden, "this page has expired")

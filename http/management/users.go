@@ -38,7 +38,10 @@ type UserAdmin interface {
 type DirectoryAdmin struct {
 	users   UserAdmin
 	clients ClientAdmin
-	logger  *slog.Logger
+	// sessions, when set, serves /admin/users/{id}/sessions and ends a
+	// disabled or deleted user's sessions (Admin.WithSessions).
+	sessions SessionAdmin
+	logger   *slog.Logger
 }
 
 // NewDirectoryAdmin returns the user and client routes. A nil users or
@@ -69,6 +72,7 @@ func (d *DirectoryAdmin) routes() []router.Route {
 		if ed, ok := d.users.(UserEditor); ok {
 			rs = append(rs, d.userEditRoutes(ed)...)
 		}
+		rs = append(rs, d.sessionRoutes()...)
 	}
 	if d.clients != nil {
 		rs = append(rs,
@@ -157,10 +161,18 @@ func (d *DirectoryAdmin) deleteUser(c echo.Context) error {
 	if err != nil {
 		return oauth2.Write(c, d.logger, err)
 	}
-	if err := d.users.DeleteUser(c.Request().Context(), ref); err != nil {
+	ctx := c.Request().Context()
+	// The subject, for ending the sessions once the user is gone (ref
+	// may be a username).
+	var sub string
+	if u, err := d.users.FindUser(ctx, ref); err == nil {
+		sub = u.Subject
+	}
+	if err := d.users.DeleteUser(ctx, ref); err != nil {
 		return d.fail(c, err, "user")
 	}
-	d.logger.InfoContext(c.Request().Context(), "admin: user deleted", "audit", true, "ref", ref)
+	d.logger.InfoContext(ctx, "admin: user deleted", "audit", true, "ref", ref, "sub", sub)
+	d.endUserSessions(ctx, sub, reasonDeleted)
 	return c.NoContent(http.StatusNoContent)
 }
 
@@ -182,6 +194,11 @@ func (d *DirectoryAdmin) setDisabled(disabled bool) echo.HandlerFunc {
 			msg = "admin: user disabled"
 		}
 		d.logger.InfoContext(c.Request().Context(), msg, "audit", true, "sub", u.Subject, "username", u.Username)
+		if disabled {
+			// After the disable: a sign-in racing with it is refused by
+			// its grain, which reads the user record.
+			d.endUserSessions(c.Request().Context(), u.Subject, reasonDisabled)
+		}
 		return c.JSON(http.StatusOK, userView(u))
 	}
 }

@@ -53,6 +53,9 @@ type Config struct {
 	AccessTokenTTL time.Duration
 	IDTokenTTL     time.Duration
 	RefreshTTL     time.Duration
+	// RefreshIdleTTL ends a refresh-token family unused this long, never
+	// past RefreshTTL (0: off).
+	RefreshIdleTTL time.Duration
 	AccessTokenAlg string
 	Now            func() time.Time
 }
@@ -183,16 +186,16 @@ func (h *Handler) authorizationCode(ctx context.Context, client directory.Client
 	if err != nil {
 		return nil, oauth2.ErrInvalidGrant
 	}
-	var refreshTTL int64
+	var refreshTTL, refreshIdle int64
 	if slices.Contains(client.GrantTypes, "refresh_token") {
-		refreshTTL = h.cfg.RefreshTTL.Milliseconds()
+		refreshTTL, refreshIdle = h.cfg.RefreshTTL.Milliseconds(), h.cfg.RefreshIdleTTL.Milliseconds()
 	}
 	r, err := h.sessions.Redeem(ctx, sid, &messages.RedeemCode{
 		CodeSecret:   secret,
 		ClientId:     client.ID,
 		RedirectUri:  form.Get("redirect_uri"),
 		CodeVerifier: form.Get("code_verifier"),
-		RefreshTtlMs: refreshTTL,
+		RefreshTtlMs: refreshTTL, RefreshIdleTtlMs: refreshIdle,
 	})
 	if err != nil {
 		return nil, grantError(err)
@@ -215,6 +218,7 @@ func (h *Handler) refresh(ctx context.Context, client directory.Client, form url
 	}
 	r, err := h.sessions.Refresh(ctx, sid, &messages.RefreshGrant{
 		GrantId: gid, TokenSecret: secret, ClientId: client.ID, Scopes: scopes,
+		RefreshIdleTtlMs: h.cfg.RefreshIdleTTL.Milliseconds(),
 	})
 	if err != nil {
 		// A user deleted or disabled since the sign-in is refused by the

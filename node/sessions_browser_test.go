@@ -1,0 +1,101 @@
+package node_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+
+	"authrim/directory"
+	"authrim/internal/headless"
+	"authrim/node"
+)
+
+// TestAccountSessionsInRealBrowser: in headless Chromium the account page
+// lists the user's three sessions with this one marked; "Sign out" on
+// another ends that one only, "Sign out everywhere else" the rest, and
+// this device's link leads to the /logout confirmation. With
+// SCREENSHOT_DIR set, the page is saved there as account-sessions.png.
+func TestAccountSessionsInRealBrowser(t *testing.T) {
+	headless.Require(t)
+	rp := newRPCallback(t)
+	o := startOPWith(t, func(c *node.Config) {
+		c.Clients = append(c.Clients, node.ClientConfig{
+			ID:     "browser-rp",
+			Secret: browserRPSecret,
+			ClientMetadata: directory.ClientMetadata{
+				Name:         "Browser RP",
+				RedirectURIs: []string{rp.url + "/callback"},
+				AuthMethod:   "client_secret_basic",
+				GrantTypes:   []string{"authorization_code"},
+			},
+		})
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	provider, err := oidc.NewProvider(oidc.ClientContext(ctx, http.DefaultClient), o.issuer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := oauth2.Config{ClientID: "browser-rp", ClientSecret: browserRPSecret, RedirectURL: rp.url + "/callback",
+		Endpoint: provider.Endpoint(), Scopes: []string{oidc.ScopeOpenID}}
+	others := o.signInConcurrentlyAs(t, "openid profile email", userAgents[1:3])
+
+	c := startChromium(t, ctx)
+	req := newAuthRequest(conf)
+	c.do("open the authorization request", chromedp.Navigate(req.url))
+	c.passwordSignIn()
+	req.checkCallback(t, o.issuer, c.finishAtRP(rp, 20*time.Second))
+
+	c.do("open the account page", chromedp.Navigate(o.issuer+"/account"), chromedp.WaitVisible(chromedp.CSS(`#sessions`)))
+	if n, cur := c.count(`#sessions li.session`), c.count(`#sessions li.current`); n != 3 || cur != 1 {
+		c.fail("the session list", fmt.Errorf("%d sessions, %d current; want 3 and 1", n, cur))
+	}
+	if got := c.text(`#sessions li.current strong`); got != "Headless Chrome on Linux" {
+		c.fail("this device's name", fmt.Errorf("%q", got))
+	}
+	c.shot("account-sessions")
+
+	target := others[0]
+	c.do("sign out another session", chromedp.Click(chromedp.CSS(`li[data-sid="`+target.sid+`"] button[type=submit]`)))
+	if err := c.waitJS(`document.querySelectorAll('#sessions li.session').length === 2`, 10*time.Second); err != nil {
+		c.fail("after signing out one session", err)
+	}
+	if o.silent(t, target.b) || !o.silent(t, others[1].b) {
+		t.Fatal("the sign-out did not end exactly the session it named")
+	}
+	c.do("sign out everywhere else", chromedp.Click(chromedp.CSS(`form[action="/account/sessions/end-others"] button`)))
+	if err := c.waitJS(`document.querySelectorAll('#sessions li.session').length === 1 && document.querySelector('#sessions li.current') !== null`, 10*time.Second); err != nil {
+		c.fail("after signing out everywhere else", err)
+	}
+	if o.silent(t, others[1].b) {
+		t.Fatal("a session survived signing out everywhere else")
+	}
+	c.do("sign out of this device", chromedp.Click(chromedp.CSS(`#sessions li.current a[href="/logout"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`form[action="/logout"] button[type=submit]`)))
+}
+
+// shot saves a full-page screenshot as $SCREENSHOT_DIR/NAME.png.
+func (c *chrome) shot(name string) {
+	c.t.Helper()
+	dir := os.Getenv("SCREENSHOT_DIR")
+	if dir == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, 30*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		c.t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+		c.t.Fatal(err)
+	}
+}
