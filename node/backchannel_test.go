@@ -185,3 +185,33 @@ func TestBackchannelLogoutWhenAnotherUserSignsIn(t *testing.T) {
 		t.Fatalf("logout for %q/%q", got[0].Sub, got[0].Sid)
 	}
 }
+
+// Every other way a sign-in ends tells the RP of exactly that session:
+// the user's account page (one other session), an operator (one
+// session), and disabling the user (the rest, at once).
+func TestBackchannelLogoutOnAccountPageOperatorAndDisable(t *testing.T) {
+	o, rp, _ := startOPWithLogoutRP(t, 0, nil)
+	all := o.signInConcurrentlyAs(t, "openid", userAgents[:3])
+	me := all[0]
+	_, _, body := o.accountSessions(t, me.b)
+	csrf := hidden(body).Get("csrf")
+	if p := postForm(t, me.b, o.issuer+"/account/sessions/end", url.Values{"csrf": {csrf}, "sid": {all[1].sid}}); p.status != http.StatusSeeOther {
+		t.Fatalf("sign out one from the account page: %d %s", p.status, p.body)
+	}
+	if got := awaitLogouts(t, o, rp, 1); got[0].Sid != all[1].sid || got[0].Sub != o.user.Subject {
+		t.Fatalf("account page: logout for %q/%q, want %q", got[0].Sid, got[0].Sub, all[1].sid)
+	}
+	if st, b := admin(t, o.n, "DELETE", "/admin/users/alice/sessions/"+all[2].sid, adminToken, ""); st != http.StatusNoContent {
+		t.Fatalf("admin revoke: %d %s", st, b)
+	}
+	if got := awaitLogouts(t, o, rp, 2); got[1].Sid != all[2].sid {
+		t.Fatalf("operator: logout for %q, want %q", got[1].Sid, all[2].sid)
+	}
+	if st, b := admin(t, o.n, "POST", "/admin/users/alice/disable", adminToken, ""); st/100 != 2 {
+		t.Fatalf("disable: %d %s", st, b)
+	}
+	// No use of the session is needed: disabling ends it at once.
+	if got := awaitLogouts(t, o, rp, 3); got[2].Sid != me.sid {
+		t.Fatalf("disable: logout for %q, want %q", got[2].Sid, me.sid)
+	}
+}
