@@ -178,6 +178,11 @@ func TestFrontchannelLogoutInRealBrowser(t *testing.T) {
 	if q := receive(t, c, rp.bye, "waiting for the post-logout redirect"); q.Get("state") != "st-js" {
 		t.Fatalf("post-logout redirect %v, want state st-js", q)
 	}
+	// The RP saw the request; the browser may still be loading its page,
+	// and a navigation started now could be aborted (net::ERR_ABORTED).
+	if err := c.waitJS(`location.pathname === '/bye' && document.readyState === 'complete'`, 10*time.Second); err != nil {
+		c.fail("the post-logout page", err)
+	}
 	rp.setHold(nil)
 
 	// 2. Without JavaScript: the frame loads, the user follows Continue.
