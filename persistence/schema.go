@@ -97,7 +97,7 @@ var schema = [...]BucketSpec{
 	{BucketRegistrationTokens, "directory", "hash of the token", "JSON {exp}",
 		"a single-use initial access token for dynamic registration (RFC 7591 §3)"},
 	{BucketUserSessions, "actors/session", "subject, a NUL byte, the session id", "JSON session.IndexEntry",
-		"a session the user signed in to (device, address, time, method); written by the grain before the login is stored"},
+		"a session the user signed in to (device, address, time, method); written by the grain with the login"},
 	{BucketOutbox, "actors/delivery", "message id", "JSON delivery.Message",
 		"a message to deliver (back-channel logout, ...), kept until delivered or given up"},
 }

@@ -27,7 +27,7 @@ import (
 const IndexBucket = persistence.BucketUserSessions
 
 // IndexEntry is what the user's session list shows of a sign-in without
-// asking its grain. The grain writes it before it stores the login and
+// asking its grain. The grain writes it with the login (alongside) and
 // removes it once the login has ended, so an entry may outlive its login
 // (a crash in between, or expiry): readers ask the grain (Describe)
 // before they show one, and drop what it no longer knows.
@@ -186,25 +186,37 @@ func newIndexWrite(sid string, l *messages.Login, m *messages.CompleteLogin) *in
 
 // record writes, before the state is stored, what must not be lost if the
 // node stops right after: the relying-party sessions the call ended (to
-// the outbox, through Config.Ended) and the index entry of a new sign-in.
-// Both are idempotent, so a call run again after a failure writes the
-// same records.
+// the outbox, through Config.Ended). It is idempotent, so a call run
+// again after a failure writes the same records.
 func (o *op) record(ctx context.Context, store persistence.Backend) error {
 	if len(o.ended) > 0 && o.g.cfg.Ended != nil {
 		if err := o.g.cfg.Ended(ctx, store, o.g.sid, o.ended); err != nil {
 			return fmt.Errorf("session: record ended sessions: %w", err)
 		}
 	}
-	if o.index != nil {
-		b, err := json.Marshal(o.index)
-		if err != nil {
-			return err
-		}
-		if err := store.Put(ctx, IndexBucket, indexKey(o.index.subject, o.g.sid), b); err != nil {
-			return fmt.Errorf("session: index: %w", err)
-		}
-	}
 	return nil
+}
+
+// indexConcurrently starts writing the index entry of a new sign-in, if
+// the call made one, while the caller stores the state; the returned
+// function waits for it. Written together they cost one group commit on
+// bbolt (one raft round on etcd) instead of two in a row. The one case
+// they disagree in, the state stored and the entry not (a store failing
+// between the two), leaves a session its user and operators do not see
+// listed; it still ends at its next use if its user is disabled
+// (SubjectActive), and at its expiry.
+func (o *op) indexConcurrently(ctx context.Context, store persistence.Backend) (wait func() error) {
+	if o.index == nil {
+		return func() error { return nil }
+	}
+	b, err := json.Marshal(o.index)
+	if err != nil {
+		return func() error { return err }
+	}
+	done := make(chan error, 1)
+	key := indexKey(o.index.subject, o.g.sid)
+	go func() { done <- store.Put(ctx, IndexBucket, key, b) }()
+	return func() error { return <-done }
 }
 
 // unrecord drops the index entries of ended logins, once the state that
@@ -221,7 +233,7 @@ func (o *op) unrecord(ctx context.Context, store persistence.Backend) {
 }
 
 // indexGrace keeps the sweeper off entries of sign-ins in progress: the
-// grain writes the entry before it stores the login.
+// grain writes the entry alongside the login, which may land later.
 const indexGrace = time.Minute
 
 // SweepIndex deletes index entries whose session no longer holds a

@@ -221,7 +221,14 @@ func (g *grain) handle(ctx context.Context, call *messages.SessionCall) (*messag
 	if changed {
 		perr := op.record(ctx, g.store)
 		if perr == nil {
+			// A sign-in's index entry is written alongside the state: on
+			// bbolt the two share one group commit (a sign-in costs one
+			// commit, not two); see indexConcurrently.
+			index := op.indexConcurrently(ctx, g.store)
 			perr = g.persist(ctx, op.st)
+			if ierr := index(); ierr != nil && perr == nil {
+				g.cfg.Logger.Warn("session index entry not written; the session is not listed until it ends", "err", ierr)
+			}
 		}
 		if perr != nil {
 			if ownership.Fenced(perr) {
