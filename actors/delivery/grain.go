@@ -96,6 +96,10 @@ type grain struct {
 	// again by this activation.
 	done     map[string]bool
 	lastScan time.Time
+	// scanDue is when the timer reads the outbox again: a scan interval
+	// after the last attempt, failed or not (a failing store is not
+	// asked in a loop).
+	scanDue time.Time
 	timer    scheduler.CancelFunc
 	timerAt  time.Time
 	sched    *scheduler.TimerScheduler
@@ -133,7 +137,8 @@ func (g *grain) Receive(ctx actor.Context) {
 		g.answer(ctx, err)
 	case wake:
 		g.timer, g.timerAt = nil, time.Time{}
-		if g.cfg.Now().Sub(g.lastScan) >= g.cfg.ScanInterval {
+		if now := g.cfg.Now(); !now.Before(g.scanDue) {
+			g.scanDue = now.Add(g.cfg.ScanInterval)
 			sctx, cancel := context.WithTimeout(context.Background(), g.cfg.StoreTimeout)
 			err := g.scan(sctx)
 			cancel()
@@ -261,6 +266,9 @@ func (g *grain) dispatch(ctx actor.Context) {
 	}
 	now := g.cfg.Now()
 	next := g.lastScan.Add(g.cfg.ScanInterval)
+	if g.scanDue.After(next) {
+		next = g.scanDue // the last scan failed: wait for the next one
+	}
 	for id, m := range g.pending {
 		if g.inflight[id] {
 			continue
