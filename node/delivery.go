@@ -56,13 +56,10 @@ func (c Config) deliveryProblems(add func(key, format string, args ...any)) {
 // deliveryKind is the Delivery grain's kind with the node's handlers.
 // Handlers reach the Crypto pool through the node when they run: the
 // pool starts after the actor system.
-func (n *Node) deliveryKind() (*pc.Kind, error) {
+func (n *Node) deliveryKind() *pc.Kind {
 	cfg := n.cfg
 	// Callbacks go through the same guard as request_uri and jwks_uri.
-	out, err := newFetcher(cfg.Requests.Fetch)
-	if err != nil {
-		return nil, err
-	}
+	out := n.fetcher
 	logout := &backchannel.Handler{
 		Issuer:  cfg.Issuer,
 		Clients: n.dir,
@@ -94,7 +91,7 @@ func (n *Node) deliveryKind() (*pc.Kind, error) {
 		Now:            n.now,
 		Metrics:        metrics,
 		Logger:         n.logger.With("actor", delivery.Kind),
-	}), nil
+	})
 }
 
 type deliveryMetrics struct{ n *Node }

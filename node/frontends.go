@@ -30,10 +30,7 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 	// account page and the admin API list and end a user's sessions.
 	userSessions := &session.UserSessions{Store: n.store, Grains: sessions}
 	cryptoPool := n.Crypto()
-	fetcher, err := newFetcher(cfg.Requests.Fetch)
-	if err != nil {
-		return nil, err
-	}
+	fetcher := n.fetcher
 	// Client assertions name the issuer, at every endpoint
 	// (draft-ietf-oauth-rfc7523bis); the token endpoint only if allowed.
 	clients := &clientauth.Authenticator{Dir: n.dir, Issuer: cfg.Issuer, Now: now, Keys: fetcher.ClientKeys}

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"authrim/http/fetch"
 	"cmp"
 	"context"
 	"errors"
@@ -84,6 +85,9 @@ type Node struct {
 	opts          Options
 	kek           *keymanager.KEK
 	owners        persistence.Owners // grain ownership (nil: one node)
+	// fetcher is the guarded client of every URL a client gave us
+	// (request_uri, jwks_uri, logout URIs): one, with one cache.
+	fetcher *fetch.Fetcher
 	// undo are the steps that undo a start, in the order they were
 	// done (close runs them backwards).
 	undo []func()

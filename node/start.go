@@ -85,7 +85,8 @@ func (n *Node) startStore(ctx context.Context) error {
 }
 
 // startDirectory opens users and clients (static clients from config
-// included) and starts the sweeper.
+// included) and the guarded fetcher of clients' URLs, and starts the
+// sweeper.
 func (n *Node) startDirectory(context.Context) error {
 	cfg := n.cfg
 	static, err := cfg.StaticClients()
@@ -100,6 +101,9 @@ func (n *Node) startDirectory(context.Context) error {
 		AllowPrivateAddresses: cfg.Requests.Fetch.AllowPrivateAddresses,
 	})
 	if err != nil {
+		return err
+	}
+	if n.fetcher, err = newFetcher(cfg.Requests.Fetch); err != nil {
 		return err
 	}
 	n.startSweeper(n.opts.SweepInterval)
@@ -141,11 +145,7 @@ func (n *Node) startActors(ctx context.Context) error {
 		Ended:          n.recordEnded,
 		Logger:         logger.With("actor", session.Kind),
 	})
-	outbox, err := n.deliveryKind()
-	if err != nil {
-		return err
-	}
-	kinds := []*pc.Kind{keys, sessions, outbox, ratelimit.NewKind(ratelimit.Config{Now: n.now, Logger: logger.With("actor", ratelimit.Kind)})}
+	kinds := []*pc.Kind{keys, sessions, n.deliveryKind(), ratelimit.NewKind(ratelimit.Config{Now: n.now, Logger: logger.With("actor", ratelimit.Kind)})}
 	for _, k := range kinds {
 		if !n.opts.NoInstrumentation {
 			k.Props = k.Props.Clone(n.tel.PropsOptions(k.Kind)...)
