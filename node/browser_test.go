@@ -252,6 +252,31 @@ func newRPCallback(t *testing.T) *rpCallback {
 	return cb
 }
 
+// startOPForBrowserRP starts a node with the confidential client
+// "browser-rp" redirecting to rp's callback, and returns the RP's OAuth 2.0
+// config (scope openid) discovered from the node within ctx.
+func startOPForBrowserRP(t *testing.T, ctx context.Context, rp *rpCallback) (*op, oauth2.Config) {
+	t.Helper()
+	o := startOPWith(t, func(c *node.Config) {
+		c.Clients = append(c.Clients, node.ClientConfig{
+			ID:     "browser-rp",
+			Secret: browserRPSecret,
+			ClientMetadata: directory.ClientMetadata{
+				Name:         "Browser RP",
+				RedirectURIs: []string{rp.url + "/callback"},
+				AuthMethod:   "client_secret_basic",
+				GrantTypes:   []string{"authorization_code"},
+			},
+		})
+	})
+	provider, err := oidc.NewProvider(oidc.ClientContext(ctx, http.DefaultClient), o.issuer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o, oauth2.Config{ClientID: "browser-rp", ClientSecret: browserRPSecret, RedirectURL: rp.url + "/callback",
+		Endpoint: provider.Endpoint(), Scopes: []string{oidc.ScopeOpenID}}
+}
+
 // authRequest is one authorization request of the RP, with PKCE.
 type authRequest struct {
 	url, state, nonce, pkce string

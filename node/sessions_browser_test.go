@@ -3,19 +3,14 @@ package node_test
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/coreos/go-oidc/v3/oidc"
-	"golang.org/x/oauth2"
 
-	"authrim/directory"
 	"authrim/internal/headless"
-	"authrim/node"
 )
 
 // TestAccountSessionsInRealBrowser: in headless Chromium the account page
@@ -26,26 +21,9 @@ import (
 func TestAccountSessionsInRealBrowser(t *testing.T) {
 	headless.Require(t)
 	rp := newRPCallback(t)
-	o := startOPWith(t, func(c *node.Config) {
-		c.Clients = append(c.Clients, node.ClientConfig{
-			ID:     "browser-rp",
-			Secret: browserRPSecret,
-			ClientMetadata: directory.ClientMetadata{
-				Name:         "Browser RP",
-				RedirectURIs: []string{rp.url + "/callback"},
-				AuthMethod:   "client_secret_basic",
-				GrantTypes:   []string{"authorization_code"},
-			},
-		})
-	})
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	provider, err := oidc.NewProvider(oidc.ClientContext(ctx, http.DefaultClient), o.issuer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conf := oauth2.Config{ClientID: "browser-rp", ClientSecret: browserRPSecret, RedirectURL: rp.url + "/callback",
-		Endpoint: provider.Endpoint(), Scopes: []string{oidc.ScopeOpenID}}
+	o, conf := startOPForBrowserRP(t, ctx, rp)
 	others := o.signInConcurrentlyAs(t, "openid profile email", userAgents[1:3])
 
 	c := startChromium(t, ctx)
