@@ -100,13 +100,13 @@ type grain struct {
 	// after the last attempt, failed or not (a failing store is not
 	// asked in a loop).
 	scanDue time.Time
-	timer    scheduler.CancelFunc
-	timerAt  time.Time
-	sched    *scheduler.TimerScheduler
-	selfPID  *actor.PID
-	base     context.Context
-	stop     context.CancelFunc
-	lost     error
+	timer   scheduler.CancelFunc
+	timerAt time.Time
+	sched   *scheduler.TimerScheduler
+	selfPID *actor.PID
+	base    context.Context
+	stop    context.CancelFunc
+	lost    error
 }
 
 func (g *grain) Receive(ctx actor.Context) {
