@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -117,4 +118,49 @@ func TestDiscoveryShape(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden(t, "discovery.golden", marshalIndent(t, doc))
+}
+
+// TestAuthorizationServerMetadataShape: the RFC 8414 document of the same
+// node is exactly this, and it is a view of the discovery document: every
+// member it has carries the discovery document's value, and it leaves out
+// only what OpenID Connect alone defines.
+func TestAuthorizationServerMetadataShape(t *testing.T) {
+	o := startOPWith(t, func(c *node.Config) { c.Admin.Token = adminToken })
+	read := func(path string) map[string]any {
+		t.Helper()
+		resp, err := http.Get(o.issuer + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/json" {
+			t.Fatalf("%s: %d %s", path, resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+		var doc map[string]any
+		if err := json.Unmarshal([]byte(strings.ReplaceAll(string(body), o.issuer, "https://issuer.example")), &doc); err != nil {
+			t.Fatal(err)
+		}
+		return doc
+	}
+	oauth := read("/.well-known/oauth-authorization-server")
+	openid := read("/.well-known/openid-configuration")
+	golden(t, "oauth_authorization_server.golden", marshalIndent(t, oauth))
+	for k, v := range oauth {
+		if !reflect.DeepEqual(openid[k], v) {
+			t.Errorf("%s: OAuth view says %v, discovery says %v", k, v, openid[k])
+		}
+	}
+	// RFC 8414 §2: these are required or, for a server with a token
+	// endpoint and authorization endpoint, expected.
+	for _, k := range []string{"issuer", "authorization_endpoint", "token_endpoint", "jwks_uri", "response_types_supported", "grant_types_supported", "code_challenge_methods_supported"} {
+		if _, ok := oauth[k]; !ok {
+			t.Errorf("OAuth view lacks %s", k)
+		}
+	}
+	for _, k := range []string{"userinfo_endpoint", "id_token_signing_alg_values_supported", "subject_types_supported", "claims_supported"} {
+		if _, ok := oauth[k]; ok {
+			t.Errorf("OAuth view has the OpenID-only %s", k)
+		}
+	}
 }

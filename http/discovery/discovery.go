@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
+	"reflect"
 	"strings"
 	"time"
 
@@ -12,10 +14,13 @@ import (
 	"authrim/http/router"
 )
 
-// Paths served by this front end.
+// Paths served by this front end. The OAuth metadata document is at
+// AuthorizationServerPath followed by the issuer's path, if any
+// (RFC 8414 §3.1: the well-known segment goes between host and path).
 const (
-	ConfigurationPath = "/.well-known/openid-configuration"
-	JWKSPath          = "/.well-known/jwks.json"
+	ConfigurationPath       = "/.well-known/openid-configuration"
+	AuthorizationServerPath = "/.well-known/oauth-authorization-server"
+	JWKSPath                = "/.well-known/jwks.json"
 )
 
 // KeySource gives the current JWKS as precomputed bytes and its ETag.
@@ -35,37 +40,41 @@ type Config struct {
 	Metadata Metadata
 }
 
-// Metadata is the provider metadata document (Discovery §3, RFC 8414,
-// RFC 9207). Fields are set only for capabilities the OP has.
+// Metadata is the one source of both metadata documents: the OpenID
+// Provider metadata (Discovery §3) and the OAuth 2.0 Authorization Server
+// metadata (RFC 8414 §2). Fields are set only for capabilities the OP has.
+// A field tagged view:"oidc" means something only to OpenID Connect
+// (ID tokens, userinfo, claims, sessions and logout) and is left out of
+// the OAuth view; every other field is in both, with the same value.
 type Metadata struct {
 	Issuer                            string   `json:"issuer"`
 	AuthorizationEndpoint             string   `json:"authorization_endpoint,omitempty"`
 	TokenEndpoint                     string   `json:"token_endpoint,omitempty"`
-	UserinfoEndpoint                  string   `json:"userinfo_endpoint,omitempty"`
+	UserinfoEndpoint                  string   `json:"userinfo_endpoint,omitempty" view:"oidc"`
 	JWKSURI                           string   `json:"jwks_uri"`
-	EndSessionEndpoint                string   `json:"end_session_endpoint,omitempty"`
+	EndSessionEndpoint                string   `json:"end_session_endpoint,omitempty" view:"oidc"`
 	RevocationEndpoint                string   `json:"revocation_endpoint,omitempty"`
 	IntrospectionEndpoint             string   `json:"introspection_endpoint,omitempty"`
 	ScopesSupported                   []string `json:"scopes_supported,omitempty"`
 	ResponseTypesSupported            []string `json:"response_types_supported"`
 	ResponseModesSupported            []string `json:"response_modes_supported,omitempty"`
 	GrantTypesSupported               []string `json:"grant_types_supported,omitempty"`
-	ACRValuesSupported                []string `json:"acr_values_supported,omitempty"`
-	SubjectTypesSupported             []string `json:"subject_types_supported"`
-	IDTokenSigningAlgValuesSupported  []string `json:"id_token_signing_alg_values_supported"`
-	UserinfoSigningAlgValuesSupported []string `json:"userinfo_signing_alg_values_supported,omitempty"`
+	ACRValuesSupported                []string `json:"acr_values_supported,omitempty" view:"oidc"`
+	SubjectTypesSupported             []string `json:"subject_types_supported" view:"oidc"`
+	IDTokenSigningAlgValuesSupported  []string `json:"id_token_signing_alg_values_supported" view:"oidc"`
+	UserinfoSigningAlgValuesSupported []string `json:"userinfo_signing_alg_values_supported,omitempty" view:"oidc"`
 	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported,omitempty"`
 	TokenEndpointAuthSigningAlgs      []string `json:"token_endpoint_auth_signing_alg_values_supported,omitempty"`
 	RevocationEndpointAuthMethods     []string `json:"revocation_endpoint_auth_methods_supported,omitempty"`
 	IntrospectionEndpointAuthMethods  []string `json:"introspection_endpoint_auth_methods_supported,omitempty"`
-	ClaimsSupported                   []string `json:"claims_supported,omitempty"`
-	ClaimsParameterSupported          bool     `json:"claims_parameter_supported"`
-	RequestParameterSupported         bool     `json:"request_parameter_supported"`
-	RequestURIParameterSupported      bool     `json:"request_uri_parameter_supported"`
-	RequireRequestURIRegistration     bool     `json:"require_request_uri_registration"`
+	ClaimsSupported                   []string `json:"claims_supported,omitempty" view:"oidc"`
+	ClaimsParameterSupported          bool     `json:"claims_parameter_supported" view:"oidc"`
+	RequestParameterSupported         bool     `json:"request_parameter_supported" view:"oidc"`
+	RequestURIParameterSupported      bool     `json:"request_uri_parameter_supported" view:"oidc"`
+	RequireRequestURIRegistration     bool     `json:"require_request_uri_registration" view:"oidc"`
 	CodeChallengeMethodsSupported     []string `json:"code_challenge_methods_supported,omitempty"`
-	PromptValuesSupported             []string `json:"prompt_values_supported,omitempty"`
-	ClaimTypesSupported               []string `json:"claim_types_supported,omitempty"`
+	PromptValuesSupported             []string `json:"prompt_values_supported,omitempty" view:"oidc"`
+	ClaimTypesSupported               []string `json:"claim_types_supported,omitempty" view:"oidc"`
 	UILocalesSupported                []string `json:"ui_locales_supported,omitempty"`
 	AuthorizationResponseIss          bool     `json:"authorization_response_iss_parameter_supported"`
 	// Request objects (OIDC Discovery §3, RFC 9101 §10.5), PAR (RFC 9126
@@ -77,25 +86,27 @@ type Metadata struct {
 	RequireSignedRequestObject         bool     `json:"require_signed_request_object,omitempty"`
 	RequestObjectEncryptionAlgs        []string `json:"request_object_encryption_alg_values_supported,omitempty"`
 	RequestObjectEncryptionEncs        []string `json:"request_object_encryption_enc_values_supported,omitempty"`
-	IDTokenEncryptionAlgs              []string `json:"id_token_encryption_alg_values_supported,omitempty"`
-	IDTokenEncryptionEncs              []string `json:"id_token_encryption_enc_values_supported,omitempty"`
-	UserinfoEncryptionAlgs             []string `json:"userinfo_encryption_alg_values_supported,omitempty"`
-	UserinfoEncryptionEncs             []string `json:"userinfo_encryption_enc_values_supported,omitempty"`
+	IDTokenEncryptionAlgs              []string `json:"id_token_encryption_alg_values_supported,omitempty" view:"oidc"`
+	IDTokenEncryptionEncs              []string `json:"id_token_encryption_enc_values_supported,omitempty" view:"oidc"`
+	UserinfoEncryptionAlgs             []string `json:"userinfo_encryption_alg_values_supported,omitempty" view:"oidc"`
+	UserinfoEncryptionEncs             []string `json:"userinfo_encryption_enc_values_supported,omitempty" view:"oidc"`
 	// Logout reaching the relying parties: Back-Channel Logout 1.0 §2.1
 	// (a logout token to backchannel_logout_uri, with sid) and
 	// Front-Channel Logout 1.0 §3 (frontchannel_logout_uri framed by the
 	// logout page, with iss and sid).
-	BackchannelLogoutSupported         bool `json:"backchannel_logout_supported"`
-	BackchannelLogoutSessionSupported  bool `json:"backchannel_logout_session_supported"`
-	FrontchannelLogoutSupported        bool `json:"frontchannel_logout_supported"`
-	FrontchannelLogoutSessionSupported bool `json:"frontchannel_logout_session_supported"`
+	BackchannelLogoutSupported         bool `json:"backchannel_logout_supported" view:"oidc"`
+	BackchannelLogoutSessionSupported  bool `json:"backchannel_logout_session_supported" view:"oidc"`
+	FrontchannelLogoutSupported        bool `json:"frontchannel_logout_supported" view:"oidc"`
+	FrontchannelLogoutSessionSupported bool `json:"frontchannel_logout_session_supported" view:"oidc"`
 }
 
 // Handler serves discovery and the JWKS.
 type Handler struct {
-	metadata []byte
-	keys     KeySource
-	cacheCtl string
+	metadata  []byte // OpenID view
+	oauth     []byte // RFC 8414 view
+	oauthPath string
+	keys      KeySource
+	cacheCtl  string
 }
 
 // New precomputes the metadata document.
@@ -114,11 +125,49 @@ func New(cfg Config, keys KeySource) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	oauth, err := OAuthView(md)
+	if err != nil {
+		return nil, err
+	}
+	u, err := url.Parse(cfg.Issuer)
+	if err != nil {
+		return nil, err
+	}
 	return &Handler{
-		metadata: md,
-		keys:     keys,
-		cacheCtl: fmt.Sprintf("public, max-age=%d", int(cfg.JWKSMaxAge.Seconds())),
+		metadata:  md,
+		oauth:     oauth,
+		oauthPath: AuthorizationServerPath + strings.TrimSuffix(u.Path, "/"),
+		keys:      keys,
+		cacheCtl:  fmt.Sprintf("public, max-age=%d", int(cfg.JWKSMaxAge.Seconds())),
 	}, nil
+}
+
+// oidcOnly are the JSON names of the fields tagged view:"oidc".
+var oidcOnly = func() []string {
+	var names []string
+	t := reflect.TypeFor[Metadata]()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if f.Tag.Get("view") == "oidc" {
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			names = append(names, name)
+		}
+	}
+	return names
+}()
+
+// OAuthView derives the RFC 8414 document from the OpenID one: the same
+// members, less those only OpenID Connect defines. Deriving it (rather
+// than filling a second struct) keeps the two from disagreeing.
+func OAuthView(openid []byte) ([]byte, error) {
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(openid, &doc); err != nil {
+		return nil, err
+	}
+	for _, name := range oidcOnly {
+		delete(doc, name)
+	}
+	return json.Marshal(doc)
 }
 
 // Name is the front end's name in metrics and the route table.
@@ -128,6 +177,7 @@ func (h *Handler) Name() string { return "discovery" }
 func (h *Handler) Routes() []router.Route {
 	return []router.Route{
 		{Method: http.MethodGet, Path: ConfigurationPath, Handler: h.configuration, Limit: router.Lenient, CORS: true},
+		{Method: http.MethodGet, Path: h.oauthPath, Handler: h.authorizationServer, Limit: router.Lenient, CORS: true},
 		{Method: http.MethodGet, Path: JWKSPath, Handler: h.jwks, Limit: router.Lenient, CORS: true},
 	}
 }
@@ -135,6 +185,11 @@ func (h *Handler) Routes() []router.Route {
 func (h *Handler) configuration(c echo.Context) error {
 	c.Response().Header().Set("Cache-Control", "public, max-age=3600")
 	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, h.metadata)
+}
+
+func (h *Handler) authorizationServer(c echo.Context) error {
+	c.Response().Header().Set("Cache-Control", "public, max-age=3600")
+	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, h.oauth)
 }
 
 func (h *Handler) jwks(c echo.Context) error {
