@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"authrim/internal/docexample"
 	"authrim/node"
 )
 
@@ -162,5 +163,10 @@ func TestAuthorizationServerMetadataShape(t *testing.T) {
 		if _, ok := oauth[k]; ok {
 			t.Errorf("OAuth view has the OpenID-only %s", k)
 		}
+	}
+	// The README's example works against this node.
+	out := docexample.Run(t, "../README.md", "oauth-metadata", "ISSUER="+o.issuer)
+	if !strings.HasPrefix(out, o.issuer+"/token\nauthorization_code\n") {
+		t.Fatalf("README example printed %q", out)
 	}
 }
