@@ -10,7 +10,7 @@ func TestBlock(t *testing.T) {
 	text := "intro\n<!-- example: a -->\nSome words.\n\n```sh\necho one\necho two\n```\n\n<!-- example: b -->\n```go\nx\n```\n"
 	for _, tc := range []struct {
 		name, example, want string
-		err              error
+		err                 error
 	}{
 		{"found", "a", "echo one\necho two\n", nil},
 		{"missing", "c", "", ErrNotFound},
