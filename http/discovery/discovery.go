@@ -6,7 +6,9 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -38,6 +40,11 @@ type Config struct {
 	// Metadata is the document without issuer and jwks_uri, which New
 	// fills in. The node builds it from what its front ends support.
 	Metadata Metadata
+	// ProtectedResources, when set, lists the registered resource
+	// servers' identifiers (protected_resources, RFC 9728 §4). Operators
+	// add them while the node runs, so it is asked at each request: it
+	// must be cheap (the node serves it from a cache).
+	ProtectedResources func() []string
 }
 
 // Metadata is the one source of both metadata documents: the OpenID
@@ -94,19 +101,61 @@ type Metadata struct {
 	// (a logout token to backchannel_logout_uri, with sid) and
 	// Front-Channel Logout 1.0 §3 (frontchannel_logout_uri framed by the
 	// logout page, with iss and sid).
-	BackchannelLogoutSupported         bool `json:"backchannel_logout_supported" view:"oidc"`
-	BackchannelLogoutSessionSupported  bool `json:"backchannel_logout_session_supported" view:"oidc"`
-	FrontchannelLogoutSupported        bool `json:"frontchannel_logout_supported" view:"oidc"`
-	FrontchannelLogoutSessionSupported bool `json:"frontchannel_logout_session_supported" view:"oidc"`
+	// Resource servers that accept our access tokens (RFC 9728 §4).
+	ProtectedResources                 []string `json:"protected_resources,omitempty"`
+	BackchannelLogoutSupported         bool     `json:"backchannel_logout_supported" view:"oidc"`
+	BackchannelLogoutSessionSupported  bool     `json:"backchannel_logout_session_supported" view:"oidc"`
+	FrontchannelLogoutSupported        bool     `json:"frontchannel_logout_supported" view:"oidc"`
+	FrontchannelLogoutSessionSupported bool     `json:"frontchannel_logout_session_supported" view:"oidc"`
 }
 
 // Handler serves discovery and the JWKS.
 type Handler struct {
-	metadata  []byte // OpenID view
-	oauth     []byte // RFC 8414 view
+	base      Metadata
+	resources func() []string
+	docs      atomic.Pointer[documents]
 	oauthPath string
 	keys      KeySource
 	cacheCtl  string
+}
+
+// documents are both views rendered for one list of resources.
+type documents struct {
+	resources []string
+	openid    []byte
+	oauth     []byte
+}
+
+func render(m Metadata, resources []string) (*documents, error) {
+	m.ProtectedResources = resources
+	openid, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	oauth, err := OAuthView(openid)
+	if err != nil {
+		return nil, err
+	}
+	return &documents{resources: resources, openid: openid, oauth: oauth}, nil
+}
+
+// current returns the documents for the resources registered now,
+// rendering them again only when the list changed.
+func (h *Handler) current() (*documents, error) {
+	d := h.docs.Load()
+	if h.resources == nil {
+		return d, nil
+	}
+	list := slices.Sorted(slices.Values(h.resources()))
+	if slices.Equal(list, d.resources) {
+		return d, nil
+	}
+	d, err := render(h.base, list)
+	if err != nil {
+		return nil, err
+	}
+	h.docs.Store(d)
+	return d, nil
 }
 
 // New precomputes the metadata document.
@@ -121,11 +170,7 @@ func New(cfg Config, keys KeySource) (*Handler, error) {
 	if m.ResponseTypesSupported == nil {
 		m.ResponseTypesSupported = []string{}
 	}
-	md, err := json.Marshal(m)
-	if err != nil {
-		return nil, err
-	}
-	oauth, err := OAuthView(md)
+	d, err := render(m, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -133,13 +178,15 @@ func New(cfg Config, keys KeySource) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Handler{
-		metadata:  md,
-		oauth:     oauth,
+	h := &Handler{
+		base:      m,
+		resources: cfg.ProtectedResources,
 		oauthPath: AuthorizationServerPath + strings.TrimSuffix(u.Path, "/"),
 		keys:      keys,
 		cacheCtl:  fmt.Sprintf("public, max-age=%d", int(cfg.JWKSMaxAge.Seconds())),
-	}, nil
+	}
+	h.docs.Store(d)
+	return h, nil
 }
 
 // oidcOnly are the JSON names of the fields tagged view:"oidc".
@@ -183,13 +230,21 @@ func (h *Handler) Routes() []router.Route {
 }
 
 func (h *Handler) configuration(c echo.Context) error {
+	d, err := h.current()
+	if err != nil {
+		return err
+	}
 	c.Response().Header().Set("Cache-Control", "public, max-age=3600")
-	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, h.metadata)
+	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, d.openid)
 }
 
 func (h *Handler) authorizationServer(c echo.Context) error {
+	d, err := h.current()
+	if err != nil {
+		return err
+	}
 	c.Response().Header().Set("Cache-Control", "public, max-age=3600")
-	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, h.oauth)
+	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, d.oauth)
 }
 
 func (h *Handler) jwks(c echo.Context) error {

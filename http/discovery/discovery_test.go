@@ -3,6 +3,7 @@ package discovery
 import (
 	"encoding/json"
 	"net/http"
+	"reflect"
 	"testing"
 )
 
@@ -74,5 +75,33 @@ func TestOAuthViewDropsOnlyOpenIDMembers(t *testing.T) {
 		if _, ok := b[k]; !ok {
 			t.Errorf("%s missing from the OAuth view", k)
 		}
+	}
+}
+
+// TestProtectedResourcesFollowRegistrations: a resource server added
+// while the node runs appears in both views at the next request.
+func TestProtectedResourcesFollowRegistrations(t *testing.T) {
+	var list []string
+	h, err := New(Config{Issuer: "https://op.example", ProtectedResources: func() []string { return list }}, noKeys{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func() (openid, oauth map[string]any) {
+		d, err := h.current()
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = json.Unmarshal(d.openid, &openid)
+		_ = json.Unmarshal(d.oauth, &oauth)
+		return
+	}
+	if a, b := read(); a["protected_resources"] != nil || b["protected_resources"] != nil {
+		t.Fatalf("no resources yet, documents say %v / %v", a["protected_resources"], b["protected_resources"])
+	}
+	list = []string{"https://b.example/api", "https://a.example/api"}
+	a, b := read()
+	want := []any{"https://a.example/api", "https://b.example/api"}
+	if !reflect.DeepEqual(a["protected_resources"], want) || !reflect.DeepEqual(b["protected_resources"], want) {
+		t.Fatalf("documents say %v / %v, want %v", a["protected_resources"], b["protected_resources"], want)
 	}
 }
