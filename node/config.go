@@ -70,6 +70,8 @@ type Config struct {
 	Backup BackupConfig `yaml:"backup"`
 	// Delivery: the outbox that carries back-channel logout (node/delivery.go).
 	Delivery DeliveryConfig `yaml:"delivery"`
+	// TokenExchange: the token exchange grant (node/exchange_config.go).
+	TokenExchange TokenExchangeConfig `yaml:"token_exchange"`
 }
 
 // MetricsConfig is the operator listener for /metrics (Prometheus).
@@ -548,8 +550,9 @@ func Default() Config {
 			PushedTTL: Duration(60 * time.Second),
 			Fetch:     FetchConfig{Timeout: Duration(5 * time.Second), MaxBytes: 64 << 10},
 		},
-		Clients: []ClientConfig{},
-		Roles:   slices.Clone(AllRoles),
+		Clients:       []ClientConfig{},
+		TokenExchange: TokenExchangeConfig{TrustedIssuers: []TrustedIssuerConfig{}},
+		Roles:         slices.Clone(AllRoles),
 	}
 }
 
@@ -585,6 +588,7 @@ func (c Config) Validate() error {
 	c.clusterProblems(add)
 	c.backupProblems(add)
 	c.deliveryProblems(add)
+	c.exchangeProblems(add)
 	if c.Storage.Dir == "" {
 		add("storage.dir", "must not be empty")
 	}

@@ -40,7 +40,7 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 	if cfg.RateLimit.Enabled {
 		clients.Limit = router.TakeClient
 	}
-	checker := &userinfo.Checker{Issuer: cfg.Issuer, Alg: cfg.Tokens.AccessTokenAlg, Verifier: cryptoPool, Sessions: sessions, Users: n.dir, Now: now}
+	checker := &userinfo.Checker{Issuer: cfg.Issuer, Alg: cfg.Tokens.AccessTokenAlg, Verifier: cryptoPool, Sessions: sessions, Users: n.dir, Now: now, Logins: sessions}
 	var fronts []router.FrontEnd
 	for _, role := range cfg.Roles {
 		switch role {
@@ -74,7 +74,10 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 				Issuer: cfg.Issuer, AccessTokenTTL: cfg.Tokens.AccessTokenTTL.D(), IDTokenTTL: cfg.Tokens.IDTokenTTL.D(),
 				RefreshTTL: cfg.Tokens.RefreshTokenTTL.D(), AccessTokenAlg: cfg.Tokens.AccessTokenAlg, Now: now,
 				RefreshIdleTTL: cfg.Tokens.RefreshTokenIdleTTL.D(),
-			}, clients, sessions, cryptoPool, n.dir, logger.With("front", RoleToken)).WithEncryption(cryptoPool, fetcher.ClientKeys))
+			}, clients, sessions, cryptoPool, n.dir, logger.With("front", RoleToken)).WithEncryption(cryptoPool, fetcher.ClientKeys).
+				WithExchange(&token.Exchange{
+					AccessTokens: checker, Verifier: cryptoPool, Logins: sessions, Fetch: fetcher.Get, Issuers: cfg.trustedIssuers(),
+				}))
 		case RoleUserinfo:
 			fronts = append(fronts, userinfo.New(checker, logger.With("front", RoleUserinfo)).WithResponses(&userinfo.Responses{
 				Issuer: cfg.Issuer, Clients: n.dir, Signer: cryptoPool, Encrypter: cryptoPool, Keys: fetcher.ClientKeys,

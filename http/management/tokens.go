@@ -87,7 +87,7 @@ func (t *Tokens) revoke(c echo.Context) error {
 	if s, g, secret, err := session.SplitRefresh(tok); err == nil {
 		sid, revoke = s, &messages.RevokeGrant{GrantId: g, ClientId: clientID, TokenSecret: secret}
 	} else if strings.Count(tok, ".") == 2 {
-		at, _, err := t.check.Check(ctx, tok)
+		at, _, _, err := t.check.CheckAnyAudience(ctx, tok)
 		switch {
 		case err != nil && oauth2.From(err).Code != oauth2.ErrInvalidToken.Code:
 			// Fail closed: the caller must learn the token may live.
@@ -138,6 +138,8 @@ type Introspection struct {
 	ACR       string   `json:"acr,omitempty"`
 	AMR       []string `json:"amr,omitempty"`
 	SID       string   `json:"sid,omitempty"`
+	// Act is the actor of a delegated token (RFC 8693 §4.1).
+	Act *oauth2.Actor `json:"act,omitempty"`
 }
 
 func (t *Tokens) introspect(c echo.Context) error {
@@ -165,7 +167,7 @@ func (t *Tokens) introspect(c echo.Context) error {
 				IssuedAt: g.CreatedMs / 1000, SID: sid}
 		}
 	} else {
-		at, _, err := t.check.Check(ctx, tok)
+		at, _, _, err := t.check.CheckAnyAudience(ctx, tok)
 		switch {
 		case err != nil && oauth2.From(err).Code != oauth2.ErrInvalidToken.Code:
 			return oauth2.Write(c, t.logger, err)
@@ -174,7 +176,7 @@ func (t *Tokens) introspect(c echo.Context) error {
 			// no token scanning by other clients.
 			out = Introspection{Active: true, Scope: at.Scope, ClientID: at.ClientID, Subject: at.Subject,
 				TokenType: "Bearer", Expiry: at.Expiry, IssuedAt: at.IssuedAt, Issuer: at.Issuer, Audience: at.Audience,
-				JTI: at.JTI, AuthTime: at.AuthTime, ACR: at.ACR, AMR: at.AMR, SID: at.SID}
+				JTI: at.JTI, AuthTime: at.AuthTime, ACR: at.ACR, AMR: at.AMR, SID: at.SID, Act: at.Act}
 		}
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")

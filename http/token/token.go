@@ -69,6 +69,7 @@ type Handler struct {
 	users    Users
 	enc      oauth2.Encrypter
 	keys     oauth2.ClientKeys
+	exchange *Exchange
 	logger   *slog.Logger
 }
 
@@ -94,7 +95,7 @@ func (h *Handler) Name() string { return "token" }
 
 // Routes is the token endpoint; single-page apps call it cross-origin.
 func (h *Handler) Routes() []router.Route {
-	return []router.Route{{Method: http.MethodPost, Path: Path, Handler: h.token, Limit: router.Moderate, CORS: true, Grain: "Session.Redeem, Session.Refresh"}}
+	return []router.Route{{Method: http.MethodPost, Path: Path, Handler: h.token, Limit: router.Moderate, CORS: true, Grain: "Session.Redeem, Session.Refresh, Session.Check, Session.Describe"}}
 }
 
 // Response is the token response (RFC 6749 §5.1, OIDC Core §3.1.3.3).
@@ -103,8 +104,10 @@ type Response struct {
 	TokenType    string `json:"token_type"`
 	ExpiresIn    int64  `json:"expires_in"`
 	RefreshToken string `json:"refresh_token,omitempty"`
-	IDToken      string `json:"id_token,omitempty"`
-	Scope        string `json:"scope,omitempty"`
+	// IssuedTokenType is the token exchange answer's (RFC 8693 §2.2.1).
+	IssuedTokenType string `json:"issued_token_type,omitempty"`
+	IDToken         string `json:"id_token,omitempty"`
+	Scope           string `json:"scope,omitempty"`
 }
 
 // ParseForm reads an application/x-www-form-urlencoded body and refuses
@@ -155,6 +158,8 @@ func (h *Handler) token(c echo.Context) error {
 		resp, err = h.refresh(c.Request().Context(), client, form)
 	case "client_credentials":
 		resp, err = h.clientCredentials(c.Request().Context(), client, form)
+	case directory.GrantTypeTokenExchange:
+		resp, err = h.tokenExchange(c.Request().Context(), client, form)
 	}
 	if err != nil {
 		return oauth2.Write(c, h.logger, err)

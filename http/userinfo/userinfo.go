@@ -55,6 +55,15 @@ type Checker struct {
 	// since the sign-in makes their tokens inactive at once.
 	Users Users
 	Now   func() time.Time
+	// Logins confirms the sign-in behind a token that names a session
+	// but no grant (exchanged from an ID token, RFC 8693): the token
+	// works while that login stands. Nil: such tokens never work.
+	Logins Logins
+}
+
+// Logins describes a session's login (session.Grains.Describe).
+type Logins interface {
+	Describe(ctx context.Context, sid, subject string) (*messages.SessionReply, error)
 }
 
 // Check returns the token's claims and, for user tokens, the grant. It
@@ -67,7 +76,19 @@ func (c *Checker) Check(ctx context.Context, raw string) (oauth2.AccessToken, *m
 // CheckUser is Check that also returns the token's user (the zero User
 // for client_credentials tokens).
 func (c *Checker) CheckUser(ctx context.Context, raw string) (oauth2.AccessToken, *messages.Grant, directory.User, error) {
-	at, gr, err := c.check(ctx, raw)
+	return c.checkUser(ctx, raw, false)
+}
+
+// CheckAnyAudience is CheckUser for a token that may be meant for
+// another audience than this server (exchanged for a resource, RFC
+// 8693): introspection, revocation and token exchange, which judge the
+// token, not whether it may be used here.
+func (c *Checker) CheckAnyAudience(ctx context.Context, raw string) (oauth2.AccessToken, *messages.Grant, directory.User, error) {
+	return c.checkUser(ctx, raw, true)
+}
+
+func (c *Checker) checkUser(ctx context.Context, raw string, anyAud bool) (oauth2.AccessToken, *messages.Grant, directory.User, error) {
+	at, gr, err := c.check(ctx, raw, anyAud)
 	if err != nil || gr == nil {
 		return at, gr, directory.User{}, err
 	}
@@ -84,7 +105,7 @@ func (c *Checker) CheckUser(ctx context.Context, raw string) (oauth2.AccessToken
 	return at, gr, u, nil
 }
 
-func (c *Checker) check(ctx context.Context, raw string) (oauth2.AccessToken, *messages.Grant, error) {
+func (c *Checker) check(ctx context.Context, raw string, anyAud bool) (oauth2.AccessToken, *messages.Grant, error) {
 	var at oauth2.AccessToken
 	if raw == "" || len(raw) > 8192 {
 		return at, nil, oauth2.ErrInvalidToken
@@ -103,8 +124,11 @@ func (c *Checker) check(ctx context.Context, raw string) (oauth2.AccessToken, *m
 		return at, nil, oauth2.ErrInvalidToken
 	}
 	now := c.Now().Unix()
-	if at.Issuer != c.Issuer || at.Audience != c.Issuer || at.Expiry <= now || at.JTI == "" {
+	if at.Issuer != c.Issuer || (at.Audience != c.Issuer && !anyAud) || at.Audience == "" || at.Expiry <= now || at.JTI == "" {
 		return at, nil, oauth2.ErrInvalidToken.WithDescription("token expired or not for this server")
+	}
+	if at.GrantID == "" && at.SID != "" {
+		return c.checkLogin(ctx, at)
 	}
 	if at.GrantID == "" {
 		return at, nil, nil // client_credentials: no grant behind it
@@ -117,12 +141,39 @@ func (c *Checker) check(ctx context.Context, raw string) (oauth2.AccessToken, *m
 	if !r.Active {
 		return at, nil, oauth2.ErrInvalidToken.WithDescription("token revoked")
 	}
-	if r.Grant.GetClientId() != at.ClientID || r.Grant.GetLogin().GetSubject() != at.Subject {
+	// An exchanged token (RFC 8693) is another client's, and names the
+	// client of the grant it was exchanged from.
+	grantClient := at.ClientID
+	if at.GrantClientID != "" {
+		grantClient = at.GrantClientID
+	}
+	if r.Grant.GetClientId() != grantClient || r.Grant.GetLogin().GetSubject() != at.Subject {
 		// The token names a grant that is not its own: whatever signed it
 		// (a leaked or misused key), it speaks for nobody.
 		return at, nil, oauth2.ErrInvalidToken.WithDescription("token does not match its grant")
 	}
 	return at, r.Grant, nil
+}
+
+// checkLogin checks a token that names a session but no grant: one
+// exchanged from an ID token, which lives while its login does. The
+// grant it returns stands for that login, with the token's client and
+// scopes (no claims request).
+func (c *Checker) checkLogin(ctx context.Context, at oauth2.AccessToken) (oauth2.AccessToken, *messages.Grant, error) {
+	if c.Logins == nil {
+		return at, nil, oauth2.ErrInvalidToken
+	}
+	r, err := c.Logins.Describe(ctx, at.SID, at.Subject)
+	if errors.Is(err, messages.ErrNotFound) || errors.Is(err, messages.ErrInvalid) {
+		return at, nil, oauth2.ErrInvalidToken.WithDescription("session ended")
+	}
+	if err != nil {
+		return at, nil, err // fail closed
+	}
+	if r.GetLogin().GetSubject() != at.Subject {
+		return at, nil, oauth2.ErrInvalidToken.WithDescription("session ended")
+	}
+	return at, &messages.Grant{ClientId: at.ClientID, Scopes: at.Scopes(), Login: r.GetLogin()}, nil
 }
 
 // Handler serves /userinfo.
