@@ -378,7 +378,7 @@ func TestTokenExchangeTrustedIssuer(t *testing.T) {
 	// A partner token with act keeps it under the new actor.
 	actor := o.serviceToken(t, "api")
 	st, out = o.exchange(t, "api", url.Values{
-		"subject_token": {idp.token(t, o.issuer, map[string]any{"act": map[string]any{"sub": "partner-agent", "iss": partnerIss}})},
+		"subject_token":      {idp.token(t, o.issuer, map[string]any{"act": map[string]any{"sub": "partner-agent", "iss": partnerIss}})},
 		"subject_token_type": {typeJWT}, "actor_token": {actor}, "actor_token_type": {typeAT},
 	})
 	if st != 200 {
