@@ -12,10 +12,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/go-jose/go-jose/v4"
 	"golang.org/x/oauth2/clientcredentials"
@@ -517,5 +520,44 @@ func TestTokenExchangePolicyRules(t *testing.T) {
 	})
 	if st != 400 || reg.raw["token_exchange"] != nil {
 		t.Fatalf("registration with a token exchange policy: %d %v", st, reg.raw)
+	}
+}
+
+// TestReadmeTokenExchangeExample: the README's static client with a
+// token exchange policy is valid as written, and its curl example sends
+// the parameters the grant reads.
+func TestReadmeTokenExchangeExample(t *testing.T) {
+	data, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, sec, ok := strings.Cut(string(data), "### Token exchange (RFC 8693)")
+	if !ok {
+		t.Fatal(`README has no "Token exchange (RFC 8693)" section`)
+	}
+	sec, _, _ = strings.Cut(sec, "\n### ")
+	_, block, ok := strings.Cut(sec, "```yaml\n")
+	if !ok {
+		t.Fatal("the section has no yaml example")
+	}
+	block, _, _ = strings.Cut(block, "```")
+	var doc struct {
+		Clients []node.ClientConfig `yaml:"clients"`
+	}
+	if err := yaml.Unmarshal([]byte(block), &doc); err != nil || len(doc.Clients) != 1 {
+		t.Fatalf("yaml example: %v %+v", err, doc)
+	}
+	c := doc.Clients[0]
+	if p := directory.ValidateClient(c.ID, c.Secret, c.ClientMetadata, directory.Rules{Static: true}); len(p) != 0 {
+		t.Fatalf("the README's client is refused: %v", p)
+	}
+	if c.TokenExchange.IsZero() || c.TokenExchange.AllowImpersonation {
+		t.Fatalf("the README's policy: %+v", c.TokenExchange)
+	}
+	for _, p := range []string{"grant_type=" + grantExchange, "subject_token=", "subject_token_type=" + typeAT,
+		"actor_token=", "actor_token_type=" + typeAT, "audience=" + c.TokenExchange.Audiences[0], "grant_type=client_credentials"} {
+		if !strings.Contains(sec, "-d "+p) {
+			t.Errorf("the curl example does not send %s", p)
+		}
 	}
 }
