@@ -561,3 +561,40 @@ func TestReadmeTokenExchangeExample(t *testing.T) {
 		}
 	}
 }
+
+// TestTokenExchangeAdminPolicy: a policy set through the admin API
+// applies at once, and so does a narrower one patched over it.
+func TestTokenExchangeAdminPolicy(t *testing.T) {
+	o := exchangeOP(t, newPartnerIdP(t), nil)
+	subject := o.grantOf(t)["access_token"].(string)
+	st, out := jsonCall(t, http.MethodPost, o.issuer+"/admin/clients", adminToken, map[string]any{
+		"client_id": "gw2", "client_secret": rpSecret, "token_endpoint_auth_method": "client_secret_basic",
+		"grant_types": []string{grantExchange},
+		"token_exchange": map[string]any{"subject_token_types": []string{typeAT}, "audiences": []string{ordersAPI}, "scopes": []string{"profile"}, "allow_impersonation": true},
+	})
+	if st != http.StatusCreated {
+		t.Fatalf("create: %d %v", st, out)
+	}
+	if p, _ := out["token_exchange"].(map[string]any); p["allow_impersonation"] != true {
+		t.Fatalf("view: %v", out)
+	}
+	v := func() url.Values {
+		return url.Values{"subject_token": {subject}, "subject_token_type": {typeAT}, "audience": {ordersAPI}}
+	}
+	if st, out := o.exchange(t, "gw2", v()); st != 200 || out["scope"] != "profile" {
+		t.Fatalf("exchange: %d %v", st, out)
+	}
+	st, out = jsonCall(t, http.MethodPatch, o.issuer+"/admin/clients/gw2", adminToken, map[string]any{
+		"token_exchange": map[string]any{"subject_token_types": []string{typeAT}, "audiences": []string{"orders-backend"}, "allow_impersonation": true},
+	})
+	if st != http.StatusOK {
+		t.Fatalf("patch: %d %v", st, out)
+	}
+	st, out = o.exchange(t, "gw2", v())
+	wantError(t, st, out, "invalid_target")
+	// The default audience is the new policy's; its scopes are none.
+	st, out = o.exchange(t, "gw2", url.Values{"subject_token": {subject}, "subject_token_type": {typeAT}})
+	if st != 200 || idClaims(t, out["access_token"].(string))["aud"] != "orders-backend" || out["scope"] != nil {
+		t.Fatalf("after the patch: %d %v", st, out)
+	}
+}
