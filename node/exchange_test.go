@@ -569,7 +569,7 @@ func TestTokenExchangeAdminPolicy(t *testing.T) {
 	subject := o.grantOf(t)["access_token"].(string)
 	st, out := jsonCall(t, http.MethodPost, o.issuer+"/admin/clients", adminToken, map[string]any{
 		"client_id": "gw2", "client_secret": rpSecret, "token_endpoint_auth_method": "client_secret_basic",
-		"grant_types": []string{grantExchange},
+		"grant_types":    []string{grantExchange},
 		"token_exchange": map[string]any{"subject_token_types": []string{typeAT}, "audiences": []string{ordersAPI}, "scopes": []string{"profile"}, "allow_impersonation": true},
 	})
 	if st != http.StatusCreated {
