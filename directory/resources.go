@@ -405,3 +405,11 @@ func cloneResource(r Resource) Resource {
 	r.EncryptionJWK = bytes.Clone(r.EncryptionJWK)
 	return r
 }
+
+// GetIdentifier is r's identifier, "" for a nil r.
+func (r *Resource) GetIdentifier() string {
+	if r == nil {
+		return ""
+	}
+	return r.Identifier
+}

@@ -68,19 +68,20 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 				RequireSigned: cfg.Requests.RequireSigned,
 			})
 			a.WithUserSessions(userSessions)
+			a.WithResources(n.dir)
 			fronts = append(fronts, a)
 		case RoleToken:
 			fronts = append(fronts, token.New(token.Config{
 				Issuer: cfg.Issuer, AccessTokenTTL: cfg.Tokens.AccessTokenTTL.D(), IDTokenTTL: cfg.Tokens.IDTokenTTL.D(),
 				RefreshTTL: cfg.Tokens.RefreshTokenTTL.D(), AccessTokenAlg: cfg.Tokens.AccessTokenAlg, Now: now,
 				RefreshIdleTTL: cfg.Tokens.RefreshTokenIdleTTL.D(),
-			}, clients, sessions, cryptoPool, n.dir, logger.With("front", RoleToken)).WithEncryption(cryptoPool, fetcher.ClientKeys))
+			}, clients, sessions, cryptoPool, n.dir, logger.With("front", RoleToken)).WithEncryption(cryptoPool, fetcher.ClientKeys).WithResources(n.dir))
 		case RoleUserinfo:
 			fronts = append(fronts, userinfo.New(checker, logger.With("front", RoleUserinfo)).WithResponses(&userinfo.Responses{
 				Issuer: cfg.Issuer, Clients: n.dir, Signer: cryptoPool, Encrypter: cryptoPool, Keys: fetcher.ClientKeys,
 			}))
 		case RoleManagement:
-			fronts = append(fronts, management.NewTokens(clients, checker, sessions, logger.With("front", RoleManagement)))
+			fronts = append(fronts, management.NewTokens(clients, checker, sessions, logger.With("front", RoleManagement)).WithResources(n.dir))
 			if cfg.RegistrationEnabled() {
 				fronts = append(fronts, management.NewRegistration(management.RegistrationConfig{
 					Issuer: cfg.Issuer, Open: cfg.Registration.Open, InitialAccessToken: cfg.Registration.InitialAccessToken,

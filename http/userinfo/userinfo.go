@@ -67,7 +67,23 @@ func (c *Checker) Check(ctx context.Context, raw string) (oauth2.AccessToken, *m
 // CheckUser is Check that also returns the token's user (the zero User
 // for client_credentials tokens).
 func (c *Checker) CheckUser(ctx context.Context, raw string) (oauth2.AccessToken, *messages.Grant, directory.User, error) {
-	at, gr, err := c.check(ctx, raw)
+	return c.checkUser(ctx, raw, []string{c.Issuer}, c.Alg)
+}
+
+// CheckFor is Check for tokens meant for a resource server (RFC 8707):
+// aud must be one of auds, and the signature one of algs (the resource
+// servers' access_token_signing_alg). Tokens for the provider itself
+// (aud = issuer) are not accepted unless auds names the issuer.
+func (c *Checker) CheckFor(ctx context.Context, raw string, auds []string, algs ...string) (oauth2.AccessToken, *messages.Grant, error) {
+	if len(auds) == 0 {
+		return oauth2.AccessToken{}, nil, oauth2.ErrInvalidToken
+	}
+	at, gr, _, err := c.checkUser(ctx, raw, auds, algs...)
+	return at, gr, err
+}
+
+func (c *Checker) checkUser(ctx context.Context, raw string, auds []string, algs ...string) (oauth2.AccessToken, *messages.Grant, directory.User, error) {
+	at, gr, err := c.check(ctx, raw, auds, algs...)
 	if err != nil || gr == nil {
 		return at, gr, directory.User{}, err
 	}
@@ -84,12 +100,12 @@ func (c *Checker) CheckUser(ctx context.Context, raw string) (oauth2.AccessToken
 	return at, gr, u, nil
 }
 
-func (c *Checker) check(ctx context.Context, raw string) (oauth2.AccessToken, *messages.Grant, error) {
+func (c *Checker) check(ctx context.Context, raw string, auds []string, algs ...string) (oauth2.AccessToken, *messages.Grant, error) {
 	var at oauth2.AccessToken
 	if raw == "" || len(raw) > 8192 {
 		return at, nil, oauth2.ErrInvalidToken
 	}
-	payload, _, err := c.Verifier.VerifyType(ctx, raw, "at+jwt", c.Alg)
+	payload, _, err := c.Verifier.VerifyType(ctx, raw, "at+jwt", algs...)
 	if errors.Is(err, messages.ErrInvalid) {
 		return at, nil, oauth2.ErrInvalidToken
 	}
@@ -103,7 +119,7 @@ func (c *Checker) check(ctx context.Context, raw string) (oauth2.AccessToken, *m
 		return at, nil, oauth2.ErrInvalidToken
 	}
 	now := c.Now().Unix()
-	if at.Issuer != c.Issuer || at.Audience != c.Issuer || at.Expiry <= now || at.JTI == "" {
+	if at.Issuer != c.Issuer || !slices.Contains(auds, at.Audience) || at.Expiry <= now || at.JTI == "" {
 		return at, nil, oauth2.ErrInvalidToken.WithDescription("token expired or not for this server")
 	}
 	if at.GrantID == "" {
