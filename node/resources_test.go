@@ -49,7 +49,9 @@ func startResourceOP(t *testing.T, vaultKey *rsa.PrivateKey) *op {
 				AccessTokenTTL: directory.TTL(2 * time.Minute), AccessTokenAlg: "RS256", IntrospectionClient: "rs-orders"}},
 			{ResourceMetadata: directory.ResourceMetadata{Identifier: billingAPI, Name: "Billing", Scopes: []string{"billing:read"},
 				IntrospectionClient: "rs-billing"}},
-			{ResourceMetadata: directory.ResourceMetadata{Identifier: otherAPI, Scopes: []string{"other:read"}}},
+			// Shares a scope name with orders: consent and tokens keep
+			// them apart.
+			{ResourceMetadata: directory.ResourceMetadata{Identifier: otherAPI, Scopes: []string{"other:read", "orders:read"}}},
 		}
 		if vaultJWK != nil {
 			c.Resources = append(c.Resources, node.ResourceConfig{ResourceMetadata: directory.ResourceMetadata{
@@ -431,5 +433,35 @@ func TestResourceEncryptedAccessToken(t *testing.T) {
 	st, pt := o.refreshFor(t, tok["refresh_token"].(string))
 	if st != 200 || strings.Count(pt["access_token"].(string), ".") != 2 {
 		t.Fatalf("token for the provider: %d %v", st, pt)
+	}
+}
+
+// TestResourceConsentPerResource: consent to one resource server is not
+// consent to another, even for a scope of the same user: a request for
+// a resource not yet consented to shows the consent page again, one
+// already consented to does not.
+func TestResourceConsentPerResource(t *testing.T) {
+	o := startResourceOP(t, nil)
+	b := browser(t)
+	request := func(resource, scope string) url.Values {
+		v := url.Values{}
+		for k, s := range baseParams() {
+			v.Set(k, s)
+		}
+		v.Set("scope", "openid "+scope)
+		v.Set("resource", resource)
+		return v
+	}
+	o.signIn(t, b, o.authorizeWith(request(ordersAPI, "orders:read")))
+	// The same resource and scope: straight back with a code.
+	if p := get(t, b, o.authorizeWith(request(ordersAPI, "orders:read"))); p.status != http.StatusFound || p.loc.Query().Get("code") == "" {
+		t.Fatalf("consented resource asked again: %d %v", p.status, p.loc)
+	}
+	// Another scope of it, or another resource: asked.
+	for _, v := range []url.Values{request(ordersAPI, "orders:read orders:write"), request(billingAPI, "billing:read"),
+		request(otherAPI, "orders:read")} {
+		if p := get(t, b, o.authorizeWith(v)); !p.isConsent() {
+			t.Errorf("%s %s: no consent page: %d %v", v.Get("resource"), v.Get("scope"), p.status, p.loc)
+		}
 	}
 }
