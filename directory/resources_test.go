@@ -49,7 +49,9 @@ func TestValidateResource(t *testing.T) {
 		{"key without alg", func(m *directory.ResourceMetadata) { m.EncryptionJWK = ecJWK }, "access_token_encryption_alg"},
 		{"ec key for RSA-OAEP", func(m *directory.ResourceMetadata) { m.EncryptionJWK, m.EncryptionAlg = ecJWK, "RSA-OAEP" }, "access_token_encryption_jwk"},
 		{"private key", func(m *directory.ResourceMetadata) { m.EncryptionJWK, m.EncryptionAlg = privJWK, "ECDH-ES" }, "access_token_encryption_jwk"},
-		{"not a key", func(m *directory.ResourceMetadata) { m.EncryptionJWK, m.EncryptionAlg = directory.JWKS(`{"kty":1}`), "ECDH-ES" }, "access_token_encryption_jwk"},
+		{"not a key", func(m *directory.ResourceMetadata) {
+			m.EncryptionJWK, m.EncryptionAlg = directory.JWKS(`{"kty":1}`), "ECDH-ES"
+		}, "access_token_encryption_jwk"},
 		{"bad enc", func(m *directory.ResourceMetadata) {
 			m.EncryptionJWK, m.EncryptionAlg, m.EncryptionEnc = ecJWK, "ECDH-ES", "A192GCM"
 		}, "access_token_encryption_enc"},
