@@ -34,8 +34,11 @@ const (
 	typeIDT       = "urn:ietf:params:oauth:token-type:id_token"
 	typeJWT       = "urn:ietf:params:oauth:token-type:jwt"
 	typeRT        = "urn:ietf:params:oauth:token-type:refresh_token"
-	ordersAPI     = "https://api.example/orders"
+	exOrdersAPI   = "https://api.example/orders"
 	partnerIss    = "https://idp.partner.example"
+	// exRegisteredAPI is a registered resource server (RFC 8707): its
+	// scopes, token lifetime and algorithm apply to exchanges for it.
+	exRegisteredAPI = "https://api.example/registered"
 )
 
 // partnerIdP is a trusted issuer of the tests: its own ES256 key, its
@@ -114,7 +117,7 @@ func exchangeOP(t *testing.T, idp *partnerIdP, logs *syncBuffer) *op {
 	t.Helper()
 	policy := directory.TokenExchangePolicy{
 		SubjectTokenTypes: []string{typeAT, typeIDT, typeJWT},
-		Audiences:         []string{ordersAPI, "orders-backend"},
+		Audiences:         []string{exOrdersAPI, "orders-backend", exRegisteredAPI},
 		Scopes:            []string{"profile", "email", "orders.read"},
 	}
 	adjust := func(c *node.Config) {
@@ -124,6 +127,10 @@ func exchangeOP(t *testing.T, idp *partnerIdP, logs *syncBuffer) *op {
 		c.TokenExchange.TrustedIssuers = []node.TrustedIssuerConfig{{
 			Issuer: partnerIss, JWKSURI: idp.jwksURI, Algorithms: []string{"ES256"}, Audience: c.Issuer,
 		}}
+		c.Resources = append(c.Resources, node.ResourceConfig{ResourceMetadata: directory.ResourceMetadata{
+			Identifier: exRegisteredAPI, Name: "Registered API", Scopes: []string{"orders.read"},
+			AccessTokenTTL: directory.TTL(2 * time.Minute), AccessTokenAlg: "RS256", IntrospectionClient: "rs-ex",
+		}})
 		imp := policy
 		imp.AllowImpersonation = true
 		c.Clients[0].GrantTypes = append(c.Clients[0].GrantTypes, grantExchange)
@@ -132,6 +139,9 @@ func exchangeOP(t *testing.T, idp *partnerIdP, logs *syncBuffer) *op {
 			node.ClientConfig{ID: "api", Secret: rpSecret, ClientMetadata: directory.ClientMetadata{
 				Name: "Orders gateway", AuthMethod: "client_secret_basic",
 				GrantTypes: []string{grantExchange, "client_credentials"}, TokenExchange: imp,
+			}},
+			node.ClientConfig{ID: "rs-ex", Secret: rpSecret, ClientMetadata: directory.ClientMetadata{
+				AuthMethod: "client_secret_basic", GrantTypes: []string{"client_credentials"},
 			}},
 			node.ClientConfig{ID: "deleg", Secret: rpSecret, ClientMetadata: directory.ClientMetadata{
 				Name: "Delegating agent", AuthMethod: "client_secret_basic",
@@ -203,7 +213,7 @@ func TestTokenExchangeAccessToken(t *testing.T) {
 	o.clock.Advance(5 * time.Minute)
 	st, out := o.exchange(t, "api", url.Values{
 		"subject_token": {subject}, "subject_token_type": {typeAT},
-		"audience": {ordersAPI}, "scope": {"profile"},
+		"audience": {exOrdersAPI}, "scope": {"profile"},
 	})
 	if st != 200 {
 		t.Fatalf("exchange: %d %v", st, out)
@@ -224,7 +234,7 @@ func TestTokenExchangeAccessToken(t *testing.T) {
 	x := out["access_token"].(string)
 	c := idClaims(t, x)
 	for k, want := range map[string]any{
-		"sub": o.user.Subject, "aud": ordersAPI, "client_id": "api", "iss": o.issuer,
+		"sub": o.user.Subject, "aud": exOrdersAPI, "client_id": "api", "iss": o.issuer,
 		"sid": sc["sid"], "gid": sc["gid"], "grant_client_id": "rp", "scope": "profile",
 	} {
 		if c[k] != want {
@@ -239,23 +249,32 @@ func TestTokenExchangeAccessToken(t *testing.T) {
 	}
 	// Not a token for this server's userinfo: its audience is the API.
 	if st, _, _ := o.userinfo(t, x); st != 401 {
-		t.Errorf("userinfo accepted a token for %s: %d", ordersAPI, st)
+		t.Errorf("userinfo accepted a token for %s: %d", exOrdersAPI, st)
 	}
 	// The default audience is the policy's first; the subject's scopes
 	// within the policy when none is asked for.
 	st, def := o.exchange(t, "api", url.Values{"subject_token": {subject}, "subject_token_type": {typeAT}})
-	if st != 200 || idClaims(t, def["access_token"].(string))["aud"] != ordersAPI || def["scope"] != "profile email" {
+	if st != 200 || idClaims(t, def["access_token"].(string))["aud"] != exOrdersAPI || def["scope"] != "profile email" {
 		t.Fatalf("default exchange: %d %v", st, def)
 	}
-	if in := o.introspectAs(t, "api", x); in["active"] != true || in["sub"] != o.user.Subject || in["client_id"] != "api" || in["aud"] != ordersAPI {
+	// Introspection tells only the resource server a token is for
+	// (RFC 8707): the same subject exchanged for the registered API is
+	// seen by its introspection client, and by no other client.
+	st, reg := o.exchange(t, "api", url.Values{"subject_token": {subject}, "subject_token_type": {typeAT}, "resource": {exRegisteredAPI}})
+	if st != 200 {
+		t.Fatalf("exchange for the registered API: %d %v", st, reg)
+	}
+	rx := reg["access_token"].(string)
+	if in := o.introspectAs(t, "rs-ex", rx); in["active"] != true || in["sub"] != o.user.Subject || in["client_id"] != "api" || in["aud"] != exRegisteredAPI {
 		t.Fatalf("introspection of the exchanged token: %v", in)
 	}
-	// Another client learns nothing of it.
-	if in := o.introspectAs(t, "rp", x); in["active"] != false {
-		t.Fatalf("another client introspected the exchanged token: %v", in)
+	for _, other := range []string{"rp", "api"} {
+		if in := o.introspectAs(t, other, rx); in["active"] != false {
+			t.Fatalf("%s introspected a token for the resource server: %v", other, in)
+		}
 	}
 	// The audit says who exchanged what for whom, never the tokens.
-	if l := logs.String(); !strings.Contains(l, `"msg":"token exchanged"`) || !strings.Contains(l, `"aud":"`+ordersAPI+`"`) ||
+	if l := logs.String(); !strings.Contains(l, `"msg":"token exchanged"`) || !strings.Contains(l, `"aud":"`+exOrdersAPI+`"`) ||
 		strings.Contains(l, subject) || strings.Contains(l, x) {
 		t.Fatalf("audit lines missing or leaking tokens:\n%s", l)
 	}
@@ -264,7 +283,7 @@ func TestTokenExchangeAccessToken(t *testing.T) {
 	if st, out := o.clientPost(t, "/revoke", "rp", url.Values{"token": {tok["refresh_token"].(string)}}); st != 200 {
 		t.Fatalf("revoke: %d %v", st, out)
 	}
-	if in := o.introspectAs(t, "api", x); in["active"] != false {
+	if in := o.introspectAs(t, "rs-ex", rx); in["active"] != false {
 		t.Fatalf("exchanged token active after its subject grant was revoked: %v", in)
 	}
 	st, out = o.exchange(t, "api", url.Values{"subject_token": {subject}, "subject_token_type": {typeAT}})
@@ -284,17 +303,17 @@ func TestTokenExchangeIDToken(t *testing.T) {
 	idt := o.codeFlow(t, b)
 	ic := idClaims(t, idt)
 
-	v := url.Values{"subject_token": {idt}, "subject_token_type": {typeIDT}, "audience": {"orders-backend"}, "scope": {"orders.read"}}
+	v := url.Values{"subject_token": {idt}, "subject_token_type": {typeIDT}, "audience": {exRegisteredAPI}, "scope": {"orders.read"}}
 	st, out := o.exchange(t, "rp", v)
 	if st != 200 {
 		t.Fatalf("exchange: %d %v", st, out)
 	}
 	x := out["access_token"].(string)
 	c := idClaims(t, x)
-	if c["sub"] != o.user.Subject || c["sid"] != ic["sid"] || c["aud"] != "orders-backend" || c["client_id"] != "rp" || c["gid"] != nil {
+	if c["sub"] != o.user.Subject || c["sid"] != ic["sid"] || c["aud"] != exRegisteredAPI || c["client_id"] != "rp" || c["gid"] != nil {
 		t.Fatalf("claims: %v", c)
 	}
-	if in := o.introspectAs(t, "rp", x); in["active"] != true {
+	if in := o.introspectAs(t, "rs-ex", x); in["active"] != true {
 		t.Fatalf("introspection: %v", in)
 	}
 	// Only the ID token's audience may present it.
@@ -306,7 +325,7 @@ func TestTokenExchangeIDToken(t *testing.T) {
 	if r := postForm(t, b, o.issuer+"/logout", hidden(r.body)); r.status != 200 {
 		t.Fatalf("logout: %d %s", r.status, r.body)
 	}
-	if in := o.introspectAs(t, "rp", x); in["active"] != false {
+	if in := o.introspectAs(t, "rs-ex", x); in["active"] != false {
 		t.Fatalf("exchanged token active after logout: %v", in)
 	}
 	st, out = o.exchange(t, "rp", v)
@@ -327,7 +346,7 @@ func TestTokenExchangeDelegation(t *testing.T) {
 	actor := o.serviceToken(t, "deleg")
 	st, out = o.exchange(t, "deleg", url.Values{
 		"subject_token": {subject}, "subject_token_type": {typeAT},
-		"actor_token": {actor}, "actor_token_type": {typeAT},
+		"actor_token": {actor}, "actor_token_type": {typeAT}, "resource": {exRegisteredAPI},
 	})
 	if st != 200 {
 		t.Fatalf("delegation: %d %v", st, out)
@@ -337,7 +356,7 @@ func TestTokenExchangeDelegation(t *testing.T) {
 	if act["sub"] != "deleg" || act["act"] != nil || act["iss"] != nil {
 		t.Fatalf("act = %v, want {sub: deleg}", act)
 	}
-	if in := o.introspectAs(t, "deleg", first); in["active"] != true || in["act"].(map[string]any)["sub"] != "deleg" {
+	if in := o.introspectAs(t, "rs-ex", first); in["active"] != true || in["act"].(map[string]any)["sub"] != "deleg" {
 		t.Fatalf("introspection: %v", in)
 	}
 
@@ -372,11 +391,26 @@ func TestTokenExchangeTrustedIssuer(t *testing.T) {
 		t.Fatalf("exchange: %d %v", st, out)
 	}
 	c := idClaims(t, out["access_token"].(string))
-	if c["sub"] != "partner-user-1" || c["iss"] != o.issuer || c["aud"] != ordersAPI || c["sid"] != nil || c["gid"] != nil || c["scope"] != "orders.read" {
+	if c["sub"] != "partner-user-1" || c["iss"] != o.issuer || c["aud"] != exOrdersAPI || c["sid"] != nil || c["gid"] != nil || c["scope"] != "orders.read" {
 		t.Fatalf("claims: %v", c)
 	}
-	if in := o.introspectAs(t, "api", out["access_token"].(string)); in["active"] != true {
-		t.Fatalf("introspection: %v", in)
+	// For a registered resource server: its aud, scopes, lifetime and
+	// alg; the resource server's introspection client sees the token.
+	st, out = o.exchange(t, "api", url.Values{
+		"subject_token": {idp.token(t, o.issuer, nil)}, "subject_token_type": {typeJWT}, "resource": {exRegisteredAPI},
+	})
+	if st != 200 || out["scope"] != "orders.read" || out["expires_in"].(float64) > 120 {
+		t.Fatalf("exchange for the resource: %d %v", st, out)
+	}
+	rt := out["access_token"].(string)
+	if c := idClaims(t, rt); c["aud"] != exRegisteredAPI {
+		t.Fatalf("aud = %v", c["aud"])
+	}
+	if h := jwtHeader(t, rt); h["alg"] != "RS256" {
+		t.Fatalf("alg = %v, want the resource's RS256", h["alg"])
+	}
+	if in := o.introspectAs(t, "rs-ex", rt); in["active"] != true || in["aud"] != exRegisteredAPI {
+		t.Fatalf("the resource server's introspection: %v", in)
 	}
 	// A partner token with act keeps it under the new actor.
 	actor := o.serviceToken(t, "api")
@@ -455,8 +489,10 @@ func TestTokenExchangeErrors(t *testing.T) {
 		{"subject token of the wrong type", "api", base("subject_token_type", typeIDT), "invalid_grant"},
 		{"audience not in the policy", "api", base("audience", "https://payroll.example"), "invalid_target"},
 		{"resource not in the policy", "api", base("resource", "https://payroll.example/"), "invalid_target"},
-		{"resource with a fragment", "api", base("resource", ordersAPI+"#x"), "invalid_target"},
-		{"audience and resource disagree", "api", base("audience", ordersAPI, "resource", "https://payroll.example/"), "invalid_target"},
+		{"resource in the policy but not registered", "api", base("resource", exOrdersAPI), "invalid_target"},
+		{"scope outside the resource's", "api", base("resource", exRegisteredAPI, "scope", "profile"), "invalid_scope"},
+		{"resource with a fragment", "api", base("resource", exOrdersAPI+"#x"), "invalid_target"},
+		{"audience and resource disagree", "api", base("audience", exOrdersAPI, "resource", "https://payroll.example/"), "invalid_target"},
 		{"scope wider than the subject's", "api", base("scope", "orders.read"), "invalid_scope"},
 		{"scope outside the policy", "api", base("scope", "openid"), "invalid_scope"},
 		{"grant type not registered", "rp-post", base(), "unauthorized_client"},
@@ -466,8 +502,8 @@ func TestTokenExchangeErrors(t *testing.T) {
 			wantError(t, st, out, tc.code)
 		})
 	}
-	// Resource works as audience does.
-	if st, out := o.exchange(t, "api", base("resource", ordersAPI)); st != 200 {
+	// A registered resource: the subject's scopes it defines (none).
+	if st, out := o.exchange(t, "api", base("resource", exRegisteredAPI)); st != 200 || out["scope"] != nil {
 		t.Fatalf("resource: %d %v", st, out)
 	}
 	// Expired subject (the clock passes its exp).
@@ -480,7 +516,7 @@ func TestTokenExchangeErrors(t *testing.T) {
 // grant (and the grant needs one), only for confidential clients, and
 // /register can never set one.
 func TestTokenExchangePolicyRules(t *testing.T) {
-	pol := directory.TokenExchangePolicy{SubjectTokenTypes: []string{typeAT}, Audiences: []string{ordersAPI}}
+	pol := directory.TokenExchangePolicy{SubjectTokenTypes: []string{typeAT}, Audiences: []string{exOrdersAPI}}
 	for _, tc := range []struct {
 		name  string
 		m     directory.ClientMetadata
@@ -490,11 +526,11 @@ func TestTokenExchangePolicyRules(t *testing.T) {
 		{"policy without grant", directory.ClientMetadata{AuthMethod: "client_secret_basic", GrantTypes: []string{"client_credentials"}, TokenExchange: pol}, "token_exchange"},
 		{"public client", directory.ClientMetadata{AuthMethod: "none", GrantTypes: []string{grantExchange}, TokenExchange: pol}, "token_exchange"},
 		{"refresh tokens as subjects", directory.ClientMetadata{AuthMethod: "client_secret_basic", GrantTypes: []string{grantExchange},
-			TokenExchange: directory.TokenExchangePolicy{SubjectTokenTypes: []string{typeRT}, Audiences: []string{ordersAPI}}}, "token_exchange"},
+			TokenExchange: directory.TokenExchangePolicy{SubjectTokenTypes: []string{typeRT}, Audiences: []string{exOrdersAPI}}}, "token_exchange"},
 		{"no audience", directory.ClientMetadata{AuthMethod: "client_secret_basic", GrantTypes: []string{grantExchange},
 			TokenExchange: directory.TokenExchangePolicy{SubjectTokenTypes: []string{typeAT}}}, "token_exchange"},
 		{"audience with fragment", directory.ClientMetadata{AuthMethod: "client_secret_basic", GrantTypes: []string{grantExchange},
-			TokenExchange: directory.TokenExchangePolicy{SubjectTokenTypes: []string{typeAT}, Audiences: []string{ordersAPI + "#f"}}}, "token_exchange"},
+			TokenExchange: directory.TokenExchangePolicy{SubjectTokenTypes: []string{typeAT}, Audiences: []string{exOrdersAPI + "#f"}}}, "token_exchange"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := directory.ValidateClient("", "", tc.m, directory.Rules{})
@@ -516,7 +552,7 @@ func TestTokenExchangePolicyRules(t *testing.T) {
 	o := startOPWith(t, func(c *node.Config) { c.Registration.Open = true; c.RateLimit.Enabled = false })
 	st, reg := o.registerClient(t, "", map[string]any{
 		"token_endpoint_auth_method": "client_secret_basic", "grant_types": []string{grantExchange},
-		"token_exchange": map[string]any{"subject_token_types": []string{typeAT}, "audiences": []string{ordersAPI}, "allow_impersonation": true},
+		"token_exchange": map[string]any{"subject_token_types": []string{typeAT}, "audiences": []string{exOrdersAPI}, "allow_impersonation": true},
 	})
 	if st != 400 || reg.raw["token_exchange"] != nil {
 		t.Fatalf("registration with a token exchange policy: %d %v", st, reg.raw)
@@ -570,7 +606,7 @@ func TestTokenExchangeAdminPolicy(t *testing.T) {
 	st, out := jsonCall(t, http.MethodPost, o.issuer+"/admin/clients", adminToken, map[string]any{
 		"client_id": "gw2", "client_secret": rpSecret, "token_endpoint_auth_method": "client_secret_basic",
 		"grant_types":    []string{grantExchange},
-		"token_exchange": map[string]any{"subject_token_types": []string{typeAT}, "audiences": []string{ordersAPI}, "scopes": []string{"profile"}, "allow_impersonation": true},
+		"token_exchange": map[string]any{"subject_token_types": []string{typeAT}, "audiences": []string{exOrdersAPI}, "scopes": []string{"profile"}, "allow_impersonation": true},
 	})
 	if st != http.StatusCreated {
 		t.Fatalf("create: %d %v", st, out)
@@ -579,7 +615,7 @@ func TestTokenExchangeAdminPolicy(t *testing.T) {
 		t.Fatalf("view: %v", out)
 	}
 	v := func() url.Values {
-		return url.Values{"subject_token": {subject}, "subject_token_type": {typeAT}, "audience": {ordersAPI}}
+		return url.Values{"subject_token": {subject}, "subject_token_type": {typeAT}, "audience": {exOrdersAPI}}
 	}
 	if st, out := o.exchange(t, "gw2", v()); st != 200 || out["scope"] != "profile" {
 		t.Fatalf("exchange: %d %v", st, out)

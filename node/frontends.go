@@ -68,13 +68,14 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 				RequireSigned: cfg.Requests.RequireSigned,
 			})
 			a.WithUserSessions(userSessions)
+			a.WithResources(n.dir)
 			fronts = append(fronts, a)
 		case RoleToken:
 			fronts = append(fronts, token.New(token.Config{
 				Issuer: cfg.Issuer, AccessTokenTTL: cfg.Tokens.AccessTokenTTL.D(), IDTokenTTL: cfg.Tokens.IDTokenTTL.D(),
 				RefreshTTL: cfg.Tokens.RefreshTokenTTL.D(), AccessTokenAlg: cfg.Tokens.AccessTokenAlg, Now: now,
 				RefreshIdleTTL: cfg.Tokens.RefreshTokenIdleTTL.D(),
-			}, clients, sessions, cryptoPool, n.dir, logger.With("front", RoleToken)).WithEncryption(cryptoPool, fetcher.ClientKeys).
+			}, clients, sessions, cryptoPool, n.dir, logger.With("front", RoleToken)).WithEncryption(cryptoPool, fetcher.ClientKeys).WithResources(n.dir).
 				WithExchange(&token.Exchange{
 					AccessTokens: checker, Verifier: cryptoPool, Logins: sessions, Fetch: fetcher.Get, Issuers: cfg.trustedIssuers(),
 				}))
@@ -83,7 +84,7 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 				Issuer: cfg.Issuer, Clients: n.dir, Signer: cryptoPool, Encrypter: cryptoPool, Keys: fetcher.ClientKeys,
 			}))
 		case RoleManagement:
-			fronts = append(fronts, management.NewTokens(clients, checker, sessions, logger.With("front", RoleManagement)))
+			fronts = append(fronts, management.NewTokens(clients, checker, sessions, logger.With("front", RoleManagement)).WithResources(n.dir))
 			if cfg.RegistrationEnabled() {
 				fronts = append(fronts, management.NewRegistration(management.RegistrationConfig{
 					Issuer: cfg.Issuer, Open: cfg.Registration.Open, InitialAccessToken: cfg.Registration.InitialAccessToken,
@@ -91,7 +92,7 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 			}
 			if cfg.Admin.Token != "" {
 				admin := management.NewAdmin(cfg.Admin.Token, localKeys{n.actors.KeyManager(), n.cache}, logger).
-					WithDirectory(n.dir, n.dir).WithInitialTokens(n.dir).WithThrottle(n.actors.RateLimits()).WithCluster(clusterOps{n}).
+					WithDirectory(n.dir, n.dir).WithResources(n.dir).WithInitialTokens(n.dir).WithThrottle(n.actors.RateLimits()).WithCluster(clusterOps{n}).
 					WithSessions(userSessions)
 				if snap := n.snapshotter(); snap != nil {
 					// bbolt: the node's file; etcd: every record at one

@@ -6,10 +6,10 @@ package token
 // within the client's token_exchange policy.
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
-	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -23,10 +23,6 @@ import (
 	"authrim/directory"
 	"authrim/http/oauth2"
 )
-
-// errInvalidTarget is RFC 8693 §2.2.2 (and RFC 8707 §2): the audience or
-// resource asked for is not one this client may get a token for.
-var errInvalidTarget = &oauth2.Error{Code: "invalid_target", Status: http.StatusBadRequest}
 
 // maxActDepth bounds the chain of actors in a delegated token: each
 // exchange of a delegated token nests one more act (RFC 8693 §4.1).
@@ -89,6 +85,7 @@ type exchangeRequest struct {
 	subject, subjectType string
 	actor, actorType     string
 	target               string // audience or resource; "" for the default
+	isResource           bool   // target came as resource (RFC 8707)
 	scopes               []string
 }
 
@@ -121,20 +118,23 @@ func parseExchangeRequest(form url.Values) (exchangeRequest, error) {
 	if t := form.Get("requested_token_type"); t != "" && t != directory.TokenTypeAccessToken {
 		return r, oauth2.ErrInvalidRequest.WithDescription("requested_token_type: only " + directory.TokenTypeAccessToken + " is issued")
 	}
+	if len(form["resource"]) > 1 {
+		return r, oauth2.ErrInvalidTarget.WithDescription("one resource at a time: one token has one audience")
+	}
 	aud, res := form.Get("audience"), form.Get("resource")
 	if res != "" {
 		// RFC 8707 §2: an absolute URI without fragment.
 		u, err := url.Parse(res)
 		if err != nil || !u.IsAbs() || u.Fragment != "" || strings.Contains(res, "#") {
-			return r, errInvalidTarget.WithDescription("resource must be an absolute URI without fragment")
+			return r, oauth2.ErrInvalidTarget.WithDescription("resource must be an absolute URI without fragment")
 		}
 	}
 	if aud != "" && res != "" && aud != res {
-		return r, errInvalidTarget.WithDescription("audience and resource name different targets: one token has one audience")
+		return r, oauth2.ErrInvalidTarget.WithDescription("audience and resource name different targets: one token has one audience")
 	}
 	r.target = aud
 	if res != "" {
-		r.target = res
+		r.target, r.isResource = res, true
 	}
 	r.scopes = strings.Fields(form.Get("scope"))
 	return r, nil
@@ -178,19 +178,45 @@ type exchangeTarget struct {
 	scopes []string
 	ttl    time.Duration
 	alg    string
+	// res is the registered resource server the audience is, if any.
+	res *directory.Resource
 }
 
 // resolveTarget picks the audience of the issued token: the one asked
-// for, or the policy's first, which must be among the policy's.
-func (h *Handler) resolveTarget(_ context.Context, p *directory.TokenExchangePolicy, requested string) (exchangeTarget, error) {
+// for, or the policy's first, which must be among the policy's. An
+// audience that is a registered resource server (RFC 8707) gets that
+// resource's scopes, token lifetime, algorithm and encryption; one asked
+// for as resource must be registered. Other audiences (logical names)
+// get the node's defaults and the policy's scopes.
+func (h *Handler) resolveTarget(ctx context.Context, p *directory.TokenExchangePolicy, requested string, isResource bool) (exchangeTarget, error) {
 	aud := requested
 	if aud == "" && len(p.Audiences) > 0 {
 		aud = p.Audiences[0]
 	}
 	if aud == "" || !slices.Contains(p.Audiences, aud) {
-		return exchangeTarget{}, errInvalidTarget.WithDescription("the client may not get a token for this audience")
+		return exchangeTarget{}, oauth2.ErrInvalidTarget.WithDescription("the client may not get a token for this audience")
 	}
-	return exchangeTarget{aud: aud, ttl: h.cfg.AccessTokenTTL, alg: h.cfg.AccessTokenAlg}, nil
+	t := exchangeTarget{aud: aud, ttl: h.cfg.AccessTokenTTL, alg: h.cfg.AccessTokenAlg}
+	if h.resources == nil || directory.ResourceIDProblem(aud) != "" {
+		if isResource {
+			return exchangeTarget{}, oauth2.ErrInvalidTarget.WithDescription("unknown resource")
+		}
+		return t, nil
+	}
+	r, err := h.resources.Resource(ctx, aud)
+	switch {
+	case errors.Is(err, directory.ErrNotFound) && isResource:
+		return exchangeTarget{}, oauth2.ErrInvalidTarget.WithDescription("unknown resource")
+	case errors.Is(err, directory.ErrNotFound):
+		return t, nil
+	case err != nil:
+		return exchangeTarget{}, err
+	}
+	t.aud, t.res = r.Identifier, &r
+	t.scopes = append([]string{}, r.Scopes...) // non-nil: only its scopes
+	t.ttl = cmp.Or(r.AccessTokenTTL.D(), t.ttl)
+	t.alg = cmp.Or(r.AccessTokenAlg, t.alg)
+	return t, nil
 }
 
 // tokenExchange serves the grant and audits its outcome, refusals
@@ -269,7 +295,7 @@ func (h *Handler) exchangeToken(ctx context.Context, client directory.Client, fo
 	if actDepth(act) > maxActDepth {
 		return nil, audit, oauth2.ErrInvalidRequest.WithDescription("too many nested actors")
 	}
-	target, err := h.resolveTarget(ctx, &pol, req.target)
+	target, err := h.resolveTarget(ctx, &pol, req.target, req.isResource)
 	if err != nil {
 		return nil, audit, err
 	}
@@ -298,6 +324,12 @@ func (h *Handler) exchangeToken(ctx context.Context, client directory.Client, fo
 	tok, err := h.sign(ctx, target.alg, at, "at+jwt")
 	if err != nil {
 		return nil, audit, err
+	}
+	if target.res != nil && len(target.res.EncryptionJWK) > 0 {
+		// The resource server reads its tokens encrypted to its key.
+		if tok, err = h.encryptFor(ctx, target.res, tok); err != nil {
+			return nil, audit, err
+		}
 	}
 	audit.jti = at.JTI
 	// No refresh token (RFC 8693 §2.2.1 leaves it optional): the

@@ -76,19 +76,33 @@ func (c *Checker) Check(ctx context.Context, raw string) (oauth2.AccessToken, *m
 // CheckUser is Check that also returns the token's user (the zero User
 // for client_credentials tokens).
 func (c *Checker) CheckUser(ctx context.Context, raw string) (oauth2.AccessToken, *messages.Grant, directory.User, error) {
-	return c.checkUser(ctx, raw, false)
+	return c.checkUser(ctx, raw, []string{c.Issuer}, c.Alg)
 }
 
-// CheckAnyAudience is CheckUser for a token that may be meant for
-// another audience than this server (exchanged for a resource, RFC
-// 8693): introspection, revocation and token exchange, which judge the
-// token, not whether it may be used here.
+// CheckAnyAudience is CheckUser for a token that may be meant for any
+// audience, signed with any of our algorithms (exchanged for another
+// audience, RFC 8693): introspection, revocation and token exchange,
+// which judge the token, not whether it may be used here.
 func (c *Checker) CheckAnyAudience(ctx context.Context, raw string) (oauth2.AccessToken, *messages.Grant, directory.User, error) {
-	return c.checkUser(ctx, raw, true)
+	return c.checkUser(ctx, raw, nil)
 }
 
-func (c *Checker) checkUser(ctx context.Context, raw string, anyAud bool) (oauth2.AccessToken, *messages.Grant, directory.User, error) {
-	at, gr, err := c.check(ctx, raw, anyAud)
+// CheckFor is Check for tokens meant for a resource server (RFC 8707):
+// aud must be one of auds, and the signature one of algs (the resource
+// servers' access_token_signing_alg). Tokens for the provider itself
+// (aud = issuer) are not accepted unless auds names the issuer.
+func (c *Checker) CheckFor(ctx context.Context, raw string, auds []string, algs ...string) (oauth2.AccessToken, *messages.Grant, error) {
+	if len(auds) == 0 {
+		return oauth2.AccessToken{}, nil, oauth2.ErrInvalidToken
+	}
+	at, gr, _, err := c.checkUser(ctx, raw, auds, algs...)
+	return at, gr, err
+}
+
+// checkUser checks the token and its user; auds nil accepts any
+// audience (CheckAnyAudience).
+func (c *Checker) checkUser(ctx context.Context, raw string, auds []string, algs ...string) (oauth2.AccessToken, *messages.Grant, directory.User, error) {
+	at, gr, err := c.check(ctx, raw, auds, algs...)
 	if err != nil || gr == nil {
 		return at, gr, directory.User{}, err
 	}
@@ -105,12 +119,12 @@ func (c *Checker) checkUser(ctx context.Context, raw string, anyAud bool) (oauth
 	return at, gr, u, nil
 }
 
-func (c *Checker) check(ctx context.Context, raw string, anyAud bool) (oauth2.AccessToken, *messages.Grant, error) {
+func (c *Checker) check(ctx context.Context, raw string, auds []string, algs ...string) (oauth2.AccessToken, *messages.Grant, error) {
 	var at oauth2.AccessToken
 	if raw == "" || len(raw) > 8192 {
 		return at, nil, oauth2.ErrInvalidToken
 	}
-	payload, _, err := c.Verifier.VerifyType(ctx, raw, "at+jwt", c.Alg)
+	payload, _, err := c.Verifier.VerifyType(ctx, raw, "at+jwt", algs...)
 	if errors.Is(err, messages.ErrInvalid) {
 		return at, nil, oauth2.ErrInvalidToken
 	}
@@ -124,7 +138,7 @@ func (c *Checker) check(ctx context.Context, raw string, anyAud bool) (oauth2.Ac
 		return at, nil, oauth2.ErrInvalidToken
 	}
 	now := c.Now().Unix()
-	if at.Issuer != c.Issuer || (at.Audience != c.Issuer && !anyAud) || at.Audience == "" || at.Expiry <= now || at.JTI == "" {
+	if at.Issuer != c.Issuer || (auds != nil && !slices.Contains(auds, at.Audience)) || at.Audience == "" || at.Expiry <= now || at.JTI == "" {
 		return at, nil, oauth2.ErrInvalidToken.WithDescription("token expired or not for this server")
 	}
 	if at.GrantID == "" && at.SID != "" {
