@@ -291,6 +291,12 @@ func TestTokenExchangeAccessToken(t *testing.T) {
 	if !strings.Contains(logs.String(), `"msg":"token exchange refused"`) {
 		t.Fatal("the refusal was not audited")
 	}
+	// A client without the grant is refused, and audited too.
+	st, out = o.exchange(t, "rp-post", url.Values{"subject_token": {subject}, "subject_token_type": {typeAT}})
+	wantError(t, st, out, "unauthorized_client")
+	if !strings.Contains(logs.String(), `"audit":true,"client_id":"rp-post","subject_token_type"`) {
+		t.Fatalf("the refusal of a client without the grant was not audited:\n%s", logs.String())
+	}
 }
 
 // TestTokenExchangeIDToken: the client an ID token was issued to

@@ -223,6 +223,12 @@ func (h *Handler) resolveTarget(ctx context.Context, p *directory.TokenExchangeP
 // included (never a token value).
 func (h *Handler) tokenExchange(ctx context.Context, client directory.Client, form url.Values) (*Response, error) {
 	resp, audit, err := h.exchangeToken(ctx, client, form)
+	h.auditExchange(ctx, client, form, audit, resp, err)
+	return resp, err
+}
+
+// auditExchange writes the audit line of an exchange or its refusal.
+func (h *Handler) auditExchange(ctx context.Context, client directory.Client, form url.Values, audit exchangeAudit, resp *Response, err error) {
 	attrs := []any{"audit", true, "client_id", client.ID, "subject_token_type", form.Get("subject_token_type")}
 	if audit.subject != "" {
 		attrs = append(attrs, "sub", audit.subject, "subject_iss", audit.subjectIss)
@@ -237,12 +243,11 @@ func (h *Handler) tokenExchange(ctx context.Context, client directory.Client, fo
 			attrs = append(attrs, "target", t)
 		}
 		h.logger.WarnContext(ctx, "token exchange refused", attrs...)
-		return nil, err
+		return
 	}
 	attrs = append(attrs, "aud", audit.aud, "scope", resp.Scope, "jti", audit.jti, "expires_in", resp.ExpiresIn,
 		"delegation", audit.actor != "")
 	h.logger.InfoContext(ctx, "token exchanged", attrs...)
-	return resp, nil
 }
 
 // exchangeAudit is what an audit line tells of an exchange.

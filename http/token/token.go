@@ -200,7 +200,11 @@ func (h *Handler) token(c echo.Context) error {
 		return oauth2.Write(c, h.logger, oauth2.ErrUnsupportedGrantType)
 	}
 	if !slices.Contains(client.GrantTypes, gt) {
-		return oauth2.Write(c, h.logger, oauth2.ErrUnauthorizedClient.WithDescription("client may not use "+gt))
+		err := oauth2.ErrUnauthorizedClient.WithDescription("client may not use " + gt)
+		if gt == directory.GrantTypeTokenExchange {
+			h.auditExchange(c.Request().Context(), client, form, exchangeAudit{}, nil, err)
+		}
+		return oauth2.Write(c, h.logger, err)
 	}
 	var res *directory.Resource
 	if gt != directory.GrantTypeTokenExchange { // it resolves its own target
