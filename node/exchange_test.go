@@ -640,3 +640,32 @@ func TestTokenExchangeAdminPolicy(t *testing.T) {
 		t.Fatalf("after the patch: %d %v", st, out)
 	}
 }
+
+// TestTokenExchangeConfigValidation: token_exchange.trusted_issuers is
+// checked: issuer given, not this server, listed once; jwks_uri https;
+// algorithms on the allow-list; audience given.
+func TestTokenExchangeConfigValidation(t *testing.T) {
+	good := node.TrustedIssuerConfig{Issuer: partnerIss, JWKSURI: "https://idp.partner.example/jwks", Algorithms: []string{"ES256"}, Audience: "https://op.example"}
+	with := func(f func(*node.TrustedIssuerConfig)) func(*node.Config) {
+		return func(c *node.Config) {
+			ti := good
+			f(&ti)
+			c.TokenExchange.TrustedIssuers = []node.TrustedIssuerConfig{ti}
+		}
+	}
+	checkValidation(t, []validationCase{
+		{"a trusted issuer", with(func(*node.TrustedIssuerConfig) {}), ""},
+		{"no issuer", with(func(ti *node.TrustedIssuerConfig) { ti.Issuer = "" }), "token_exchange.trusted_issuers[0].issuer"},
+		{"this server", func(c *node.Config) {
+			ti := good
+			ti.Issuer = c.Issuer
+			c.TokenExchange.TrustedIssuers = []node.TrustedIssuerConfig{ti}
+		}, "token_exchange.trusted_issuers[0].issuer"},
+		{"twice", func(c *node.Config) { c.TokenExchange.TrustedIssuers = []node.TrustedIssuerConfig{good, good} }, "token_exchange.trusted_issuers[1].issuer"},
+		{"http jwks_uri", with(func(ti *node.TrustedIssuerConfig) { ti.JWKSURI = "http://idp.partner.example/jwks" }), "token_exchange.trusted_issuers[0].jwks_uri"},
+		{"no algorithms", with(func(ti *node.TrustedIssuerConfig) { ti.Algorithms = nil }), "token_exchange.trusted_issuers[0].algorithms"},
+		{"HS256", with(func(ti *node.TrustedIssuerConfig) { ti.Algorithms = []string{"HS256"} }), "token_exchange.trusted_issuers[0].algorithms"},
+		{"none", with(func(ti *node.TrustedIssuerConfig) { ti.Algorithms = []string{"none"} }), "token_exchange.trusted_issuers[0].algorithms"},
+		{"no audience", with(func(ti *node.TrustedIssuerConfig) { ti.Audience = "" }), "token_exchange.trusted_issuers[0].audience"},
+	})
+}
