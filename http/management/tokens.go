@@ -50,6 +50,7 @@ type Tokens struct {
 // for (their introspection_client).
 type IntrospectionResources interface {
 	ResourcesFor(ctx context.Context, clientID string) ([]directory.Resource, error)
+	ListResources(ctx context.Context) ([]directory.Resource, error)
 }
 
 // WithResources lets a resource server, authenticated as its
@@ -68,8 +69,16 @@ func (t *Tokens) forResource(ctx context.Context, clientID, tok string) (at oaut
 		return at, false, nil
 	}
 	rs, err := t.resources.ResourcesFor(ctx, clientID)
-	if err != nil || len(rs) == 0 {
+	if err != nil {
 		return at, false, err
+	}
+	return t.checkResources(ctx, rs, tok)
+}
+
+// checkResources checks tok as an access token for one of rs.
+func (t *Tokens) checkResources(ctx context.Context, rs []directory.Resource, tok string) (at oauth2.AccessToken, ok bool, err error) {
+	if len(rs) == 0 {
+		return at, false, nil
 	}
 	var auds, algs []string
 	for _, r := range rs {
@@ -146,6 +155,20 @@ func (t *Tokens) revoke(c echo.Context) error {
 		case err == nil && at.GrantID != "":
 			// The signature verified: the token itself is the proof.
 			sid, revoke = at.SID, &messages.RevokeGrant{GrantId: at.GrantID, ClientId: clientID, AccessToken: true}
+		case err != nil && t.resources != nil:
+			// A token for a resource server (RFC 8707): its client may
+			// revoke it too (the grain checks the grant is the client's).
+			rs, lerr := t.resources.ListResources(ctx)
+			if lerr != nil {
+				return oauth2.Write(c, t.logger, lerr)
+			}
+			rat, ok, cerr := t.checkResources(ctx, rs, tok)
+			if cerr != nil {
+				return oauth2.Write(c, t.logger, cerr)
+			}
+			if ok && rat.GrantID != "" {
+				sid, revoke = rat.SID, &messages.RevokeGrant{GrantId: rat.GrantID, ClientId: clientID, AccessToken: true}
+			}
 		}
 	}
 	if revoke != nil {
