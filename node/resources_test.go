@@ -379,6 +379,25 @@ func TestResourceIndicatorsRefused(t *testing.T) {
 		t.Errorf("token for the provider: %d %v", st, c)
 	}
 
+	// Revoking a token for a resource ends its grant, only when its own
+	// client asks.
+	ordersAT := tok["access_token"].(string)
+	if st, _ := o.post(t, "/revoke", "rp-post", url.Values{"token": {ordersAT}}); st != 200 {
+		t.Fatalf("revoke by another client: %d", st)
+	}
+	if _, in := o.clientPost(t, "/introspect", "rs-orders", url.Values{"token": {ordersAT}}); in["active"] != true {
+		t.Fatalf("another client's revocation ended the grant: %v", in)
+	}
+	if st, _ := o.clientPost(t, "/revoke", "rp", url.Values{"token": {ordersAT}}); st != 200 {
+		t.Fatalf("revoke: %d", st)
+	}
+	if _, in := o.clientPost(t, "/introspect", "rs-orders", url.Values{"token": {ordersAT}}); in["active"] != false {
+		t.Errorf("revoked token still active: %v", in)
+	}
+	if st, out := o.refreshFor(t, pt["refresh_token"].(string)); st != 400 || out["error"] != "invalid_grant" {
+		t.Errorf("refresh token of a revoked grant: %d %v", st, out)
+	}
+
 	// client_credentials takes no resource.
 	if st, out := o.post(t, "/token", "rp-post", url.Values{"grant_type": {"client_credentials"}, "resource": {ordersAPI}}); st != 400 || out["error"] != "invalid_target" {
 		t.Errorf("client_credentials with a resource: %d %v", st, out)
