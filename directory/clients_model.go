@@ -9,7 +9,7 @@ import (
 // and ID token signing algorithms a client may register.
 var (
 	AuthMethods     = []string{"client_secret_basic", "client_secret_post", "none", "private_key_jwt"}
-	GrantTypes      = []string{"authorization_code", "refresh_token", "client_credentials"}
+	GrantTypes      = []string{"authorization_code", "refresh_token", "client_credentials", GrantTypeTokenExchange}
 	IDTokenSignAlgs = []string{"RS256", "PS256", "ES256", "EdDSA"}
 	// ResponseTypes a client may register (RFC 7591 §2): the code flow
 	// only.
@@ -128,6 +128,10 @@ type ClientMetadata struct {
 	// FrontchannelLogoutSessionRequired: the iframe's URL carries iss
 	// and sid query parameters (Front-Channel Logout 1.0 §2).
 	FrontchannelLogoutSessionRequired bool `json:"frontchannel_logout_session_required,omitempty" yaml:"frontchannel_logout_session_required"`
+	// TokenExchange is what the client may do at the token exchange
+	// grant (RFC 8693; clients_exchange.go). Never through /register.
+	// The zero policy is none.
+	TokenExchange TokenExchangePolicy `json:"token_exchange,omitzero" yaml:"token_exchange"`
 }
 
 // Client is a registered client (relying party). Stored clients are
@@ -197,6 +201,7 @@ func (m ClientMetadata) clone() ClientMetadata {
 	m.ResponseTypes = slices.Clone(m.ResponseTypes)
 	m.JWKS = slices.Clone(m.JWKS)
 	m.RequestURIs = slices.Clone(m.RequestURIs)
+	m.TokenExchange = m.TokenExchange.clone()
 	if m.RequirePKCE != nil {
 		v := *m.RequirePKCE
 		m.RequirePKCE = &v

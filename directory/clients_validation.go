@@ -164,6 +164,7 @@ func (m ClientMetadata) problems(r Rules) []Problem {
 	p = append(p, uriProblems("redirect_uris", m.RedirectURIs)...)
 	p = append(p, uriProblems("post_logout_redirect_uris", m.PostLogoutRedirectURIs)...)
 	p = append(p, m.logoutProblems(r)...)
+	p = append(p, m.exchangeProblems()...)
 	if m.AuthMethod == "none" && !m.PKCERequired() {
 		// RFC 9700 §2.1.1: PKCE is what protects a public client's code.
 		add("require_pkce", "false is only for confidential clients, not token_endpoint_auth_method none")

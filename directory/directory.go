@@ -126,6 +126,13 @@ type Options struct {
 	// address or localhost: the node's requests.fetch.allow_private_addresses,
 	// the guard its deliveries go through.
 	AllowPrivateAddresses bool
+	// StaticResources are resource servers from config.yaml
+	// (resources:), checked with ValidateResource. They are served before
+	// stored ones and cannot be changed through the directory.
+	StaticResources []ResourceMetadata
+	// Issuer is the provider's issuer, which no resource identifier may
+	// be (ResourceRules.Issuer).
+	Issuer string
 	// Now is the clock (tests inject one). Defaults to time.Now.
 	Now func() time.Time
 }
@@ -144,7 +151,11 @@ type Directory struct {
 	store  persistence.Backend
 	params argonParams
 	static map[string]Client
-	now    func() time.Time
+	// staticResources are the resource servers from config.yaml, by
+	// identifier; resourceRules check every resource.
+	staticResources map[string]Resource
+	resourceRules   ResourceRules
+	now             func() time.Time
 	// rules are the client rules of Options.IDTokenAlgs (never empty:
 	// IDTokenSignAlgs without JWE algorithms when none are given) and
 	// Options.RequireSignedRequestObjects.
@@ -201,6 +212,18 @@ func New(store persistence.Backend, opts Options) (*Directory, error) {
 			return nil, invalid("static client id %q listed twice", c.ID)
 		}
 		d.static[c.ID] = cloneClient(c)
+	}
+	d.resourceRules = ResourceRules{Algorithms: d.rules.Algorithms, Issuer: opts.Issuer}
+	d.staticResources = map[string]Resource{}
+	for i, m := range opts.StaticResources {
+		m = m.WithDefaults()
+		if err := invalidProblems(ValidateResource(m, d.resourceRules)); err != nil {
+			return nil, fmt.Errorf("static resource %d (%q): %w", i, clip(m.Identifier), err)
+		}
+		if _, dup := d.staticResources[m.Identifier]; dup {
+			return nil, invalid("static resource %q listed twice", clip(m.Identifier))
+		}
+		d.staticResources[m.Identifier] = Resource{ResourceMetadata: m, Static: true}
 	}
 	var err error
 	if d.dummyHash, err = dummyHash(p); err != nil {

@@ -360,6 +360,10 @@ func nonZero(t *testing.T, typ reflect.Type) reflect.Value {
 		v.Elem().Set(nonZero(t, typ.Elem()))
 	case reflect.Int, reflect.Int64:
 		v.SetInt(1)
+	case reflect.Struct: // a nested policy (token_exchange)
+		for i := range typ.NumField() {
+			v.Field(i).Set(nonZero(t, typ.Field(i).Type))
+		}
 	default:
 		t.Fatalf("nonZero: add a case for %s", typ)
 	}

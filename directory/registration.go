@@ -117,7 +117,7 @@ func ParseRegistration(body []byte) (Registration, error) {
 // stored: a refused registration leaves it usable. An unknown, used or
 // expired token is ErrInvalidCredentials (and nothing is stored).
 func (d *Directory) RegisterClient(ctx context.Context, in NewClient, initialToken string) (c Client, secret, regToken string, err error) {
-	in.ID, in.Secret, in.SkipConsent = "", "", false
+	in.ID, in.Secret, in.SkipConsent, in.TokenExchange = "", "", false, TokenExchangePolicy{}
 	regToken, err = randomToken(32)
 	if err != nil {
 		return Client{}, "", "", err
@@ -156,7 +156,7 @@ func (d *Directory) RegisteredClient(ctx context.Context, id, token string) (Cli
 // stay; a switch to a method without a secret drops the secret, and a
 // switch to a secret method generates one (returned, else "").
 func (d *Directory) UpdateRegisteredClient(ctx context.Context, id string, in NewClient) (Client, string, error) {
-	in.ID, in.SkipConsent = id, false
+	in.ID, in.SkipConsent, in.TokenExchange = id, false, TokenExchangePolicy{}
 	in.Secret = ""
 	built, newSecret, err := in.build(d.now(), d.rules)
 	if err != nil {

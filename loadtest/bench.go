@@ -450,7 +450,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 // TargetEndpoints are the endpoints a running node can be driven on:
 // everything whose items come from HTTP flows.
 var TargetEndpoints = []string{"healthz", "discovery", "jwks", "authorize", "login-password", "token-code-es256",
-	"token-code-rs256", "token-refresh", "token-client-credentials", "userinfo", "userinfo-jwe", "introspection"}
+	"token-code-rs256", "token-refresh", "token-client-credentials", "token-exchange", "userinfo", "userinfo-jwe", "introspection"}
 
 // runTarget measures a node the bench did not start: users, clients and
 // o.ClusterSessions password sign-ins are made over HTTP (a sign-in costs

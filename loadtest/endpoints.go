@@ -205,6 +205,8 @@ func (n *Node) Endpoints() []Endpoint {
 					return PostForm(ctx, c, n.base("token")+"/token", ClientService, form, nil)
 				}
 			})},
+		{Name: "token-exchange", What: "POST /token token exchange (RFC 8693) of an access token (verified, grant checked), access token ES256",
+			prepare: n.prepareExchange},
 		{Name: "userinfo", What: "GET /userinfo (ES256 access token verified, grant checked)", TargetCPU: 200, prepare: n.prepareUserinfo},
 		{Name: "userinfo-jwe", What: "GET /userinfo answered as a JWE (ECDH-ES, A128CBC-HS256) to a client registered for it", prepare: n.prepareUserinfoJWE},
 		{Name: "introspection", What: "POST /introspect of an access token", TargetCPU: 150, prepare: n.prepareIntrospection},
@@ -342,6 +344,24 @@ func (n *Node) prepareUserinfo(ctx context.Context, _ int) (Source, error) {
 	return Forever(func(seq uint64) Call {
 		h := http.Header{"Authorization": {"Bearer " + toks[seq%uint64(len(toks))]}}
 		return func(ctx context.Context, c *http.Client) error { return get(ctx, c, u, http.StatusOK, h) }
+	}), nil
+}
+
+func (n *Node) prepareExchange(ctx context.Context, _ int) (Source, error) {
+	toks, err := n.accessTokens(ctx)
+	if err != nil {
+		return nil, err
+	}
+	u := n.base("token") + "/token"
+	return Forever(func(seq uint64) Call {
+		form := url.Values{
+			"grant_type":    {"urn:ietf:params:oauth:grant-type:token-exchange"},
+			"subject_token": {toks[seq%uint64(len(toks))]}, "subject_token_type": {"urn:ietf:params:oauth:token-type:access_token"},
+			"audience": {ExchangeAudience}, "scope": {"profile"},
+		}
+		return func(ctx context.Context, c *http.Client) error {
+			return PostForm(ctx, c, u, ClientExchange, form, nil)
+		}
 	}), nil
 }
 

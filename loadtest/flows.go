@@ -26,6 +26,10 @@ const (
 	ClientRS256 = "bench-rs256"
 	// ClientService uses client_credentials.
 	ClientService = "bench-service"
+	// ClientExchange exchanges ClientES256's access tokens (RFC 8693)
+	// for tokens to ExchangeAudience.
+	ClientExchange   = "bench-exchange"
+	ExchangeAudience = "https://api.bench.example"
 	// RedirectURI is registered for the code-flow clients; nothing listens.
 	RedirectURI = "http://127.0.0.1:9/callback"
 	// ClientSecret of every bench client (client_secret_basic).
@@ -109,6 +113,10 @@ func (a Admin) CreateClients(ctx context.Context) error {
 			"jwks": benchJWKS(), "userinfo_encrypted_response_alg": "ECDH-ES"},
 		{"client_id": ClientService, "client_name": "Bench service", "client_secret": ClientSecret,
 			"token_endpoint_auth_method": "client_secret_basic", "grant_types": []string{"client_credentials"}},
+		{"client_id": ClientExchange, "client_name": "Bench token exchange", "client_secret": ClientSecret,
+			"token_endpoint_auth_method": "client_secret_basic", "grant_types": []string{"urn:ietf:params:oauth:grant-type:token-exchange"},
+			"token_exchange": map[string]any{"subject_token_types": []string{"urn:ietf:params:oauth:token-type:access_token"},
+				"audiences": []string{ExchangeAudience}, "scopes": []string{"profile", "email"}, "allow_impersonation": true}},
 	} {
 		if err := a.post(ctx, "/admin/clients", c, nil); err != nil {
 			if strings.Contains(err.Error(), "409") {

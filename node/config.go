@@ -64,12 +64,17 @@ type Config struct {
 	// Clients are static relying parties, read-only at run time (dynamic
 	// ones live in the store, managed through the admin API).
 	Clients []ClientConfig `yaml:"clients"`
+	// Resources are static resource servers (RFC 8707), read-only at run
+	// time (others live in the store, managed through the admin API).
+	Resources []ResourceConfig `yaml:"resources"`
 	// Roles lists the front ends this node serves.
 	Roles []string `yaml:"roles"`
 	// Backup: scheduled backups (node/backup.go).
 	Backup BackupConfig `yaml:"backup"`
 	// Delivery: the outbox that carries back-channel logout (node/delivery.go).
 	Delivery DeliveryConfig `yaml:"delivery"`
+	// TokenExchange: the token exchange grant (node/exchange_config.go).
+	TokenExchange TokenExchangeConfig `yaml:"token_exchange"`
 }
 
 // MetricsConfig is the operator listener for /metrics (Prometheus).
@@ -287,6 +292,27 @@ type ClientConfig struct {
 	// memory.
 	Secret                   string `yaml:"secret"`
 	directory.ClientMetadata `yaml:",inline"`
+}
+
+// ResourceConfig is a static resource server in config.yaml: the
+// directory's resource metadata (one shape for config, admin API and the
+// record, checked by directory.ValidateResource).
+type ResourceConfig struct {
+	directory.ResourceMetadata `yaml:",inline"`
+}
+
+// ResourceRules are the resource rules under this config.
+func (c Config) ResourceRules() directory.ResourceRules {
+	return directory.ResourceRules{Algorithms: c.Keys.Algorithms, Issuer: c.Issuer}
+}
+
+// StaticResources are the directory's static resource servers.
+func (c Config) StaticResources() []directory.ResourceMetadata {
+	out := make([]directory.ResourceMetadata, 0, len(c.Resources))
+	for _, r := range c.Resources {
+		out = append(out, r.ResourceMetadata)
+	}
+	return out
 }
 
 // RenamedKeys are the keys of a static client that earlier releases read
@@ -548,8 +574,10 @@ func Default() Config {
 			PushedTTL: Duration(60 * time.Second),
 			Fetch:     FetchConfig{Timeout: Duration(5 * time.Second), MaxBytes: 64 << 10},
 		},
-		Clients: []ClientConfig{},
-		Roles:   slices.Clone(AllRoles),
+		Clients:       []ClientConfig{},
+		Resources:     []ResourceConfig{},
+		TokenExchange: TokenExchangeConfig{TrustedIssuers: []TrustedIssuerConfig{}},
+		Roles:         slices.Clone(AllRoles),
 	}
 }
 
@@ -585,6 +613,7 @@ func (c Config) Validate() error {
 	c.clusterProblems(add)
 	c.backupProblems(add)
 	c.deliveryProblems(add)
+	c.exchangeProblems(add)
 	if c.Storage.Dir == "" {
 		add("storage.dir", "must not be empty")
 	}
@@ -769,6 +798,23 @@ func (c Config) Validate() error {
 			add(key, "id: %q listed twice", cl.ID)
 		}
 		ids[cl.ID] = true
+	}
+	resIDs := map[string]bool{}
+	for i, r := range c.Resources {
+		key := fmt.Sprintf("resources[%d]", i)
+		for _, prob := range directory.ValidateResource(r.ResourceMetadata, c.ResourceRules()) {
+			add(key, "%s: %s", prob.Field, prob.Message)
+		}
+		if ic := r.IntrospectionClient; ic != "" && !slices.ContainsFunc(c.Clients, func(cl ClientConfig) bool { return cl.ID == ic }) {
+			add(key, "introspection_client: %q is not one of clients", ic)
+		}
+		if t := r.AccessTokenTTL.D(); t > c.Keys.RetireAfter.D() {
+			add(key, "access_token_ttl: must be at most keys.retire_after")
+		}
+		if resIDs[r.Identifier] {
+			add(key, "resource: %q listed twice", r.Identifier)
+		}
+		resIDs[r.Identifier] = true
 	}
 	if len(c.Roles) == 0 {
 		add("roles", "must list at least one of %s", strings.Join(AllRoles, ", "))

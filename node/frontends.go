@@ -40,7 +40,7 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 	if cfg.RateLimit.Enabled {
 		clients.Limit = router.TakeClient
 	}
-	checker := &userinfo.Checker{Issuer: cfg.Issuer, Alg: cfg.Tokens.AccessTokenAlg, Verifier: cryptoPool, Sessions: sessions, Users: n.dir, Now: now}
+	checker := &userinfo.Checker{Issuer: cfg.Issuer, Alg: cfg.Tokens.AccessTokenAlg, Verifier: cryptoPool, Sessions: sessions, Users: n.dir, Now: now, Logins: sessions}
 	var fronts []router.FrontEnd
 	for _, role := range cfg.Roles {
 		switch role {
@@ -68,19 +68,23 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 				RequireSigned: cfg.Requests.RequireSigned,
 			})
 			a.WithUserSessions(userSessions)
+			a.WithResources(n.dir)
 			fronts = append(fronts, a)
 		case RoleToken:
 			fronts = append(fronts, token.New(token.Config{
 				Issuer: cfg.Issuer, AccessTokenTTL: cfg.Tokens.AccessTokenTTL.D(), IDTokenTTL: cfg.Tokens.IDTokenTTL.D(),
 				RefreshTTL: cfg.Tokens.RefreshTokenTTL.D(), AccessTokenAlg: cfg.Tokens.AccessTokenAlg, Now: now,
 				RefreshIdleTTL: cfg.Tokens.RefreshTokenIdleTTL.D(),
-			}, clients, sessions, cryptoPool, n.dir, logger.With("front", RoleToken)).WithEncryption(cryptoPool, fetcher.ClientKeys))
+			}, clients, sessions, cryptoPool, n.dir, logger.With("front", RoleToken)).WithEncryption(cryptoPool, fetcher.ClientKeys).WithResources(n.dir).
+				WithExchange(&token.Exchange{
+					AccessTokens: checker, Verifier: cryptoPool, Logins: sessions, Fetch: fetcher.Get, Issuers: cfg.trustedIssuers(),
+				}))
 		case RoleUserinfo:
 			fronts = append(fronts, userinfo.New(checker, logger.With("front", RoleUserinfo)).WithResponses(&userinfo.Responses{
 				Issuer: cfg.Issuer, Clients: n.dir, Signer: cryptoPool, Encrypter: cryptoPool, Keys: fetcher.ClientKeys,
 			}))
 		case RoleManagement:
-			fronts = append(fronts, management.NewTokens(clients, checker, sessions, logger.With("front", RoleManagement)))
+			fronts = append(fronts, management.NewTokens(clients, checker, sessions, logger.With("front", RoleManagement)).WithResources(n.dir))
 			if cfg.RegistrationEnabled() {
 				fronts = append(fronts, management.NewRegistration(management.RegistrationConfig{
 					Issuer: cfg.Issuer, Open: cfg.Registration.Open, InitialAccessToken: cfg.Registration.InitialAccessToken,
@@ -88,7 +92,7 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 			}
 			if cfg.Admin.Token != "" {
 				admin := management.NewAdmin(cfg.Admin.Token, localKeys{n.actors.KeyManager(), n.cache}, logger).
-					WithDirectory(n.dir, n.dir).WithInitialTokens(n.dir).WithThrottle(n.actors.RateLimits()).WithCluster(clusterOps{n}).
+					WithDirectory(n.dir, n.dir).WithResources(n.dir).WithInitialTokens(n.dir).WithThrottle(n.actors.RateLimits()).WithCluster(clusterOps{n}).
 					WithSessions(userSessions)
 				if snap := n.snapshotter(); snap != nil {
 					// bbolt: the node's file; etcd: every record at one

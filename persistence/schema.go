@@ -48,6 +48,8 @@ const (
 	BucketUserSessions Bucket = "user_sessions"
 	// BucketOutbox holds messages waiting for delivery.
 	BucketOutbox Bucket = "outbox"
+	// BucketResources holds registered (non-static) resource servers.
+	BucketResources Bucket = "resources"
 )
 
 // KeySchemaVersion is the key, in BucketMeta, of the schema version
@@ -100,6 +102,8 @@ var schema = [...]BucketSpec{
 		"a session the user signed in to (device, address, time, method); written by the grain with the login"},
 	{BucketOutbox, "actors/delivery", "message id", "JSON delivery.Message",
 		"a message to deliver (back-channel logout, ...), kept until delivered or given up"},
+	{BucketResources, "directory", "resource identifier (an absolute URI, RFC 8707 §2)", "JSON directory resource record",
+		"a resource server access tokens may be issued for (static ones come from config.yaml, not the store)"},
 }
 
 // migrations moves stores to this binary's shapes: migrations[i] takes a

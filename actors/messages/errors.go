@@ -15,6 +15,9 @@ const (
 	CodeInternal    = "internal"
 	// CodeInvalidScope: a scope wider than what was granted.
 	CodeInvalidScope = "invalid_scope"
+	// CodeInvalidTarget: a resource (RFC 8707) the request or grant
+	// does not cover.
+	CodeInvalidTarget = "invalid_target"
 )
 
 // Sentinels that Err maps codes to; callers compare with errors.Is.
@@ -25,14 +28,17 @@ var (
 	ErrInternal    = errors.New("actor: internal error")
 	// ErrInvalidScope also matches ErrInvalid.
 	ErrInvalidScope = fmt.Errorf("%w: scope", ErrInvalid)
+	// ErrInvalidTarget also matches ErrInvalid.
+	ErrInvalidTarget = fmt.Errorf("%w: target", ErrInvalid)
 )
 
 var codeErrors = map[string]error{
-	CodeNotFound:     ErrNotFound,
-	CodeInvalid:      ErrInvalid,
-	CodeUnavailable:  ErrUnavailable,
-	CodeInternal:     ErrInternal,
-	CodeInvalidScope: ErrInvalidScope,
+	CodeNotFound:      ErrNotFound,
+	CodeInvalid:       ErrInvalid,
+	CodeUnavailable:   ErrUnavailable,
+	CodeInternal:      ErrInternal,
+	CodeInvalidScope:  ErrInvalidScope,
+	CodeInvalidTarget: ErrInvalidTarget,
 }
 
 // errorCodes is the order ErrorOf looks for sentinels in: the most
@@ -43,6 +49,7 @@ var errorCodes = []struct {
 }{
 	{ErrNotFound, CodeNotFound},
 	{ErrInvalidScope, CodeInvalidScope},
+	{ErrInvalidTarget, CodeInvalidTarget},
 	{ErrInvalid, CodeInvalid},
 	{ErrUnavailable, CodeUnavailable},
 	// The work ran out of time (its caller's deadline): not a fault of

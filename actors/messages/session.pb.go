@@ -49,7 +49,10 @@ type AuthRequest struct {
 	ResponseType string   `protobuf:"bytes,15,opt,name=response_type,json=responseType,proto3" json:"response_type,omitempty"`
 	// What consent covers: the scopes plus "claim:NAME" for each claim the
 	// claims parameter asks for by name.
-	ConsentItems  []string `protobuf:"bytes,16,rep,name=consent_items,json=consentItems,proto3" json:"consent_items,omitempty"`
+	ConsentItems []string `protobuf:"bytes,16,rep,name=consent_items,json=consentItems,proto3" json:"consent_items,omitempty"`
+	// The resource indicators asked for (RFC 8707 §2), each a registered
+	// resource server's identifier.
+	Resources     []string `protobuf:"bytes,17,rep,name=resources,proto3" json:"resources,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -192,6 +195,13 @@ func (x *AuthRequest) GetResponseType() string {
 func (x *AuthRequest) GetConsentItems() []string {
 	if x != nil {
 		return x.ConsentItems
+	}
+	return nil
+}
+
+func (x *AuthRequest) GetResources() []string {
+	if x != nil {
+		return x.Resources
 	}
 	return nil
 }
@@ -465,8 +475,11 @@ type Grant struct {
 	// The family's absolute end (refresh_expires_ms moves with idle
 	// expiry, never past this; 0: as refresh_expires_ms).
 	RefreshAbsoluteMs int64 `protobuf:"varint,14,opt,name=refresh_absolute_ms,json=refreshAbsoluteMs,proto3" json:"refresh_absolute_ms,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// The resource servers the grant covers (RFC 8707): the authorization
+	// request's resources. Tokens for each may be had, one at a time.
+	Resources     []string `protobuf:"bytes,15,rep,name=resources,proto3" json:"resources,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Grant) Reset() {
@@ -595,6 +608,13 @@ func (x *Grant) GetRefreshAbsoluteMs() int64 {
 		return x.RefreshAbsoluteMs
 	}
 	return 0
+}
+
+func (x *Grant) GetResources() []string {
+	if x != nil {
+		return x.Resources
+	}
+	return nil
 }
 
 // Ceremony is a WebAuthn challenge in flight: one-time, bound to this
@@ -1786,8 +1806,11 @@ type RedeemCode struct {
 	RefreshTtlMs int64 `protobuf:"varint,5,opt,name=refresh_ttl_ms,json=refreshTtlMs,proto3" json:"refresh_ttl_ms,omitempty"`
 	// Refresh tokens unused this long expire (0: only refresh_ttl_ms).
 	RefreshIdleTtlMs int64 `protobuf:"varint,6,opt,name=refresh_idle_ttl_ms,json=refreshIdleTtlMs,proto3" json:"refresh_idle_ttl_ms,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// The resource the access token is for (RFC 8707 §2.2): must be one
+	// of the authorization request's, else nothing changes.
+	Resource      string `protobuf:"bytes,7,opt,name=resource,proto3" json:"resource,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RedeemCode) Reset() {
@@ -1862,6 +1885,13 @@ func (x *RedeemCode) GetRefreshIdleTtlMs() int64 {
 	return 0
 }
 
+func (x *RedeemCode) GetResource() string {
+	if x != nil {
+		return x.Resource
+	}
+	return ""
+}
+
 type RefreshGrant struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	GrantId     string                 `protobuf:"bytes,1,opt,name=grant_id,json=grantId,proto3" json:"grant_id,omitempty"`
@@ -1871,8 +1901,11 @@ type RefreshGrant struct {
 	Scopes []string `protobuf:"bytes,4,rep,name=scopes,proto3" json:"scopes,omitempty"`
 	// Refresh tokens unused this long expire (0: no idle expiry).
 	RefreshIdleTtlMs int64 `protobuf:"varint,5,opt,name=refresh_idle_ttl_ms,json=refreshIdleTtlMs,proto3" json:"refresh_idle_ttl_ms,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// The resource the access token is for (RFC 8707 §2.2): must be one
+	// the grant covers, else nothing changes (the token does not rotate).
+	Resource      string `protobuf:"bytes,6,opt,name=resource,proto3" json:"resource,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RefreshGrant) Reset() {
@@ -1938,6 +1971,13 @@ func (x *RefreshGrant) GetRefreshIdleTtlMs() int64 {
 		return x.RefreshIdleTtlMs
 	}
 	return 0
+}
+
+func (x *RefreshGrant) GetResource() string {
+	if x != nil {
+		return x.Resource
+	}
+	return ""
 }
 
 type CheckGrant struct {
@@ -2334,7 +2374,7 @@ var File_actors_messages_session_proto protoreflect.FileDescriptor
 
 const file_actors_messages_session_proto_rawDesc = "" +
 	"\n" +
-	"\x1dactors/messages/session.proto\x12\x10authrim.messages\x1a\x1aactors/messages/keys.proto\"\xfb\x03\n" +
+	"\x1dactors/messages/session.proto\x12\x10authrim.messages\x1a\x1aactors/messages/keys.proto\"\x99\x04\n" +
 	"\vAuthRequest\x12\x1b\n" +
 	"\tclient_id\x18\x01 \x01(\tR\bclientId\x12!\n" +
 	"\fredirect_uri\x18\x02 \x01(\tR\vredirectUri\x12#\n" +
@@ -2356,7 +2396,8 @@ const file_actors_messages_session_proto_rawDesc = "" +
 	"clientName\x12!\n" +
 	"\fskip_consent\x18\x0e \x01(\bR\vskipConsent\x12#\n" +
 	"\rresponse_type\x18\x0f \x01(\tR\fresponseType\x12#\n" +
-	"\rconsent_items\x18\x10 \x03(\tR\fconsentItems\"g\n" +
+	"\rconsent_items\x18\x10 \x03(\tR\fconsentItems\x12\x1c\n" +
+	"\tresources\x18\x11 \x03(\tR\tresources\"g\n" +
 	"\x05Login\x12\x18\n" +
 	"\asubject\x18\x01 \x01(\tR\asubject\x12 \n" +
 	"\fauth_time_ms\x18\x02 \x01(\x03R\n" +
@@ -2379,7 +2420,7 @@ const file_actors_messages_session_proto_rawDesc = "" +
 	"\bredeemed\x18\x05 \x01(\bR\bredeemed\x12\x19\n" +
 	"\bgrant_id\x18\x06 \x01(\tR\agrantId\x12\x1f\n" +
 	"\vredeemed_by\x18\a \x01(\tR\n" +
-	"redeemedBy\"\xe0\x03\n" +
+	"redeemedBy\"\xfe\x03\n" +
 	"\x05Grant\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
 	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12\x16\n" +
@@ -2398,7 +2439,8 @@ const file_actors_messages_session_proto_rawDesc = "" +
 	"\x13used_refresh_hashes\x18\f \x03(\fR\x11usedRefreshHashes\x12\x1d\n" +
 	"\n" +
 	"rotated_by\x18\r \x01(\tR\trotatedBy\x12.\n" +
-	"\x13refresh_absolute_ms\x18\x0e \x01(\x03R\x11refreshAbsoluteMs\"o\n" +
+	"\x13refresh_absolute_ms\x18\x0e \x01(\x03R\x11refreshAbsoluteMs\x12\x1c\n" +
+	"\tresources\x18\x0f \x03(\tR\tresources\"o\n" +
 	"\bCeremony\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1c\n" +
 	"\tchallenge\x18\x02 \x01(\tR\tchallenge\x12\x12\n" +
@@ -2499,7 +2541,7 @@ const file_actors_messages_session_proto_rawDesc = "" +
 	"\tIssueWhen\x12)\n" +
 	"\x10required_subject\x18\x01 \x01(\tR\x0frequiredSubject\x12!\n" +
 	"\frequired_acr\x18\x02 \x01(\tR\vrequiredAcr\x12\x18\n" +
-	"\aconsent\x18\x03 \x03(\tR\aconsent\"\xe7\x01\n" +
+	"\aconsent\x18\x03 \x03(\tR\aconsent\"\x83\x02\n" +
 	"\n" +
 	"RedeemCode\x12\x1f\n" +
 	"\vcode_secret\x18\x01 \x01(\tR\n" +
@@ -2508,13 +2550,15 @@ const file_actors_messages_session_proto_rawDesc = "" +
 	"\fredirect_uri\x18\x03 \x01(\tR\vredirectUri\x12#\n" +
 	"\rcode_verifier\x18\x04 \x01(\tR\fcodeVerifier\x12$\n" +
 	"\x0erefresh_ttl_ms\x18\x05 \x01(\x03R\frefreshTtlMs\x12-\n" +
-	"\x13refresh_idle_ttl_ms\x18\x06 \x01(\x03R\x10refreshIdleTtlMs\"\xb0\x01\n" +
+	"\x13refresh_idle_ttl_ms\x18\x06 \x01(\x03R\x10refreshIdleTtlMs\x12\x1a\n" +
+	"\bresource\x18\a \x01(\tR\bresource\"\xcc\x01\n" +
 	"\fRefreshGrant\x12\x19\n" +
 	"\bgrant_id\x18\x01 \x01(\tR\agrantId\x12!\n" +
 	"\ftoken_secret\x18\x02 \x01(\tR\vtokenSecret\x12\x1b\n" +
 	"\tclient_id\x18\x03 \x01(\tR\bclientId\x12\x16\n" +
 	"\x06scopes\x18\x04 \x03(\tR\x06scopes\x12-\n" +
-	"\x13refresh_idle_ttl_ms\x18\x05 \x01(\x03R\x10refreshIdleTtlMs\"J\n" +
+	"\x13refresh_idle_ttl_ms\x18\x05 \x01(\x03R\x10refreshIdleTtlMs\x12\x1a\n" +
+	"\bresource\x18\x06 \x01(\tR\bresource\"J\n" +
 	"\n" +
 	"CheckGrant\x12\x19\n" +
 	"\bgrant_id\x18\x01 \x01(\tR\agrantId\x12!\n" +

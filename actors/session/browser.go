@@ -336,7 +336,7 @@ func (o *op) satisfies(req *messages.AuthRequest, w *messages.IssueWhen) bool {
 func forRedemption(req *messages.AuthRequest) *messages.AuthRequest {
 	return &messages.AuthRequest{
 		ClientId: req.ClientId, RedirectUri: req.RedirectUri, Scopes: req.Scopes, Nonce: req.Nonce,
-		CodeChallenge: req.CodeChallenge, ClaimsJson: req.ClaimsJson,
+		CodeChallenge: req.CodeChallenge, ClaimsJson: req.ClaimsJson, Resources: req.Resources,
 	}
 }
 

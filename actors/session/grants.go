@@ -67,6 +67,11 @@ func (o *op) redeem(m *messages.RedeemCode) error {
 		// challenge is a downgrade attempt.
 		return errInvalid("code_verifier sent but no code_challenge was")
 	}
+	if m.Resource != "" && !slices.Contains(req.Resources, m.Resource) {
+		// RFC 8707 §2.2: only a resource of the authorization request.
+		// The code stays redeemable: the caller proved it is its client.
+		return fmt.Errorf("%w: resource was not in the authorization request", messages.ErrInvalidTarget)
+	}
 	// No grant (and no ID token) for a user deleted or disabled since the
 	// code was issued: the code goes with the rest of theirs.
 	if ok, err := o.active(code.Login); err != nil || !ok {
@@ -80,6 +85,7 @@ func (o *op) redeem(m *messages.RedeemCode) error {
 		ClaimsJson: req.ClaimsJson,
 		Login:      code.Login,
 		CreatedMs:  o.ms(),
+		Resources:  req.Resources,
 	}
 	if m.RefreshTtlMs > 0 {
 		secret := NewID(32)
@@ -144,6 +150,11 @@ func (o *op) refresh(m *messages.RefreshGrant) error {
 			// RFC 6749 §6: never wider than what was granted.
 			return fmt.Errorf("%w: scope %q was not granted", messages.ErrInvalidScope, s)
 		}
+	}
+	if m.Resource != "" && !slices.Contains(gr.Resources, m.Resource) {
+		// RFC 8707 §2.2: a resource the grant covers, else nothing
+		// changes (the refresh token does not rotate).
+		return fmt.Errorf("%w: the grant does not cover this resource", messages.ErrInvalidTarget)
 	}
 	gr = o.writableGrant(gr)
 	o.rotate(gr)

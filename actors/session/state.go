@@ -111,7 +111,7 @@ func copyGrant(gr *messages.Grant) *messages.Grant {
 		Id: gr.Id, ClientId: gr.ClientId, Scopes: gr.Scopes, Nonce: gr.Nonce, ClaimsJson: gr.ClaimsJson,
 		Login: gr.Login, CreatedMs: gr.CreatedMs, RefreshExpiresMs: gr.RefreshExpiresMs, RefreshAbsoluteMs: gr.RefreshAbsoluteMs,
 		Revoked: gr.Revoked, RevokeReason: gr.RevokeReason, RefreshHash: gr.RefreshHash,
-		UsedRefreshHashes: slices.Clone(gr.UsedRefreshHashes), RotatedBy: gr.RotatedBy,
+		UsedRefreshHashes: slices.Clone(gr.UsedRefreshHashes), RotatedBy: gr.RotatedBy, Resources: gr.Resources,
 	}
 }
 
@@ -232,6 +232,6 @@ func view(gr *messages.Grant) *messages.Grant {
 	return &messages.Grant{
 		Id: gr.Id, ClientId: gr.ClientId, Scopes: gr.Scopes, Nonce: gr.Nonce, ClaimsJson: gr.ClaimsJson,
 		Login: gr.Login, CreatedMs: gr.CreatedMs, RefreshExpiresMs: gr.RefreshExpiresMs, RefreshAbsoluteMs: gr.RefreshAbsoluteMs,
-		Revoked: gr.Revoked, RevokeReason: gr.RevokeReason,
+		Revoked: gr.Revoked, RevokeReason: gr.RevokeReason, Resources: gr.Resources,
 	}
 }

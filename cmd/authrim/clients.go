@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -53,6 +54,8 @@ type clientFlags struct {
 	// Logout 1.0 §2).
 	backchannel, frontchannel               string
 	backchannelSession, frontchannelSession bool
+	// exchangeFile holds the token exchange policy (RFC 8693), JSON.
+	exchangeFile string
 }
 
 func addClientFlags(cmd *cobra.Command, update bool) *clientFlags {
@@ -66,13 +69,14 @@ func addClientFlags(cmd *cobra.Command, update bool) *clientFlags {
 	f.StringArrayVar(&c.redirects, "redirect-uri", nil, "redirect URI ("+list+")")
 	f.StringArrayVar(&c.postLogout, "post-logout-redirect-uri", nil, "post-logout redirect URI ("+list+")")
 	f.StringVar(&c.method, "auth-method", "", "token endpoint auth method: client_secret_basic, client_secret_post, none or private_key_jwt")
-	f.StringVar(&c.grants, "grant-types", "", "comma-separated: authorization_code, refresh_token, client_credentials")
+	f.StringVar(&c.grants, "grant-types", "", "comma-separated: authorization_code, refresh_token, client_credentials, "+directory.GrantTypeTokenExchange)
 	f.BoolVar(&c.skipConsent, "skip-consent", false, "first-party client: do not ask users for consent")
 	f.StringVar(&c.alg, "id-token-alg", "", "ID token signing algorithm (default RS256)")
 	f.StringVar(&c.jwksFile, "jwks-file", "", "file holding the client's public JWK set (private_key_jwt)")
 	f.BoolVar(&c.requirePKCE, "require-pkce", true, "authorization requests must use PKCE (S256); --require-pkce=false only for a confidential legacy client")
 	f.StringVar(&c.backchannel, "backchannel-logout-uri", "", "https URL the server POSTs a logout token to when a session of the client ends")
 	f.BoolVar(&c.backchannelSession, "backchannel-logout-session-required", false, "logout tokens carry the session id (sid)")
+	f.StringVar(&c.exchangeFile, "token-exchange-file", "", `file holding the client's token exchange policy, JSON: {"subject_token_types": [...], "audiences": [...], "scopes": [...], "allow_impersonation": false}`)
 	f.StringVar(&c.frontchannel, "frontchannel-logout-uri", "", "URL the logout page loads in an iframe (on the origin of a redirect URI)")
 	f.BoolVar(&c.frontchannelSession, "frontchannel-logout-session-required", false, "the iframe URL carries iss and sid query parameters")
 	return c
@@ -105,6 +109,22 @@ func readJWKS(path string) (json.RawMessage, error) {
 		return nil, usageError{msg: "--jwks-file: not JSON"}
 	}
 	return b, nil
+}
+
+// readExchangePolicy reads --token-exchange-file: a JSON policy, or
+// JSON null (update: remove the policy).
+func readExchangePolicy(path string) (*directory.TokenExchangePolicy, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--token-exchange-file: %w", err)
+	}
+	var p *directory.TokenExchangePolicy
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		return nil, usageError{msg: "--token-exchange-file: " + err.Error()}
+	}
+	return p, nil
 }
 
 func clientsAdd(std *cli, client *adminClient) *cobra.Command {
@@ -147,6 +167,15 @@ func clientsAdd(std *cli, client *adminClient) *cobra.Command {
 				return err
 			}
 			body.JWKS = directory.JWKS(b)
+		}
+		if cf.exchangeFile != "" {
+			p, err := readExchangePolicy(cf.exchangeFile)
+			if err != nil {
+				return err
+			}
+			if p != nil {
+				body.TokenExchange = *p
+			}
 		}
 		var out management.ClientView
 		if err := client.do(cmd.Context(), http.MethodPost, "/admin/clients", body, &out); err != nil {
@@ -258,6 +287,7 @@ nothing. A switch to a secret method prints a new secret, once.`,
 			{"backchannel-logout-session-required", "backchannel_logout_session_required", func() (any, error) { return cf.backchannelSession, nil }},
 			{"frontchannel-logout-uri", "frontchannel_logout_uri", func() (any, error) { return orNull(cf.frontchannel), nil }},
 			{"frontchannel-logout-session-required", "frontchannel_logout_session_required", func() (any, error) { return cf.frontchannelSession, nil }},
+			{"token-exchange-file", "token_exchange", func() (any, error) { return readExchangePolicy(cf.exchangeFile) }},
 		} {
 			if !changed(f.flag) {
 				continue

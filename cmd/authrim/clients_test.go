@@ -329,3 +329,59 @@ func TestClientsLogoutFlags(t *testing.T) {
 		t.Fatalf("after removal %+v", c.ClientMetadata)
 	}
 }
+
+// TestClientsTokenExchangeFlag: a token exchange policy goes in from
+// --token-exchange-file at add and update, a refused one changes
+// nothing, and a file holding null removes it (with the grant).
+func TestClientsTokenExchangeFlag(t *testing.T) {
+	srv, dir := adminServer(t)
+	ctx := context.Background()
+	conn := []string{"--server", srv.URL, "--admin-token", cliToken}
+	run := func(args ...string) (string, error) {
+		var out bytes.Buffer
+		err := clientsRun(ctx, append(args, conn...), &out)
+		return out.String(), err
+	}
+	file := func(body string) string {
+		p := filepath.Join(t.TempDir(), "policy.json")
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	const grant = "urn:ietf:params:oauth:grant-type:token-exchange"
+	if _, err := run("add", "--id", "gw", "--auth-method", "client_secret_basic", "--grant-types", grant+",client_credentials",
+		"--token-exchange-file", file(`{"subject_token_types":["urn:ietf:params:oauth:token-type:access_token"],"audiences":["https://api.example"],"scopes":["orders.read"]}`)); err != nil {
+		t.Fatalf("add: %v", err)
+	}
+	c, err := dir.Client(ctx, "gw")
+	if err != nil || len(c.TokenExchange.Audiences) != 1 || c.TokenExchange.Audiences[0] != "https://api.example" || c.TokenExchange.AllowImpersonation {
+		t.Fatalf("stored %+v %v", c.TokenExchange, err)
+	}
+	if _, err := run("update", "gw", "--token-exchange-file", file(`{"subject_token_types":["urn:ietf:params:oauth:token-type:refresh_token"],"audiences":["https://api.example"]}`)); err == nil || !strings.Contains(err.Error(), "token_exchange") {
+		t.Fatalf("refresh tokens as subjects: %v", err)
+	}
+	if _, err := run("update", "gw", "--token-exchange-file", file(`{"audiences":["x"],"typo":true}`)); err == nil {
+		t.Fatal("an unknown member was accepted")
+	}
+	if got, _ := dir.Client(ctx, "gw"); got.TokenExchange.SubjectTokenTypes[0] != c.TokenExchange.SubjectTokenTypes[0] {
+		t.Fatalf("a refused update changed the policy: %+v", got.TokenExchange)
+	}
+	if _, err := run("update", "gw", "--token-exchange-file", file(`{"subject_token_types":["urn:ietf:params:oauth:token-type:jwt"],"audiences":["https://api.example"],"allow_impersonation":true}`)); err != nil {
+		t.Fatalf("update: %v", err)
+	}
+	if got, _ := dir.Client(ctx, "gw"); !got.TokenExchange.AllowImpersonation || got.TokenExchange.SubjectTokenTypes[0] != "urn:ietf:params:oauth:token-type:jwt" {
+		t.Fatalf("after update %+v", got.TokenExchange)
+	}
+	// The grant needs its policy: null alone is refused, with the grant
+	// removed too it is accepted.
+	if _, err := run("update", "gw", "--token-exchange-file", file(`null`)); err == nil {
+		t.Fatal("the policy was removed while the grant stayed")
+	}
+	if _, err := run("update", "gw", "--token-exchange-file", file(`null`), "--grant-types", "client_credentials"); err != nil {
+		t.Fatalf("remove: %v", err)
+	}
+	if got, _ := dir.Client(ctx, "gw"); !got.TokenExchange.IsZero() {
+		t.Fatalf("after removal %+v", got.TokenExchange)
+	}
+}

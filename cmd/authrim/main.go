@@ -99,6 +99,7 @@ func newRoot(std *cli) *cobra.Command {
 		keysCmd(std),
 		usersCmd(std),
 		clientsCmd(std),
+		resourcesCmd(std),
 		backupCmd(std),
 		restoreCmd(std),
 		clusterCmd(std),

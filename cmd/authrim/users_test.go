@@ -50,13 +50,14 @@ func adminServer(t *testing.T) (*httptest.Server, *directory.Directory) {
 	}
 	dir, err := directory.New(store, directory.Options{
 		Argon2Time: 1, Argon2MemoryKiB: 8 * 1024, Argon2Threads: 1, StaticClients: []directory.Client{static},
+		StaticResources: []directory.ResourceMetadata{{Identifier: "https://static-api.example/", Scopes: []string{"read"}}},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e := echo.New()
 	// The real admin API, bearer check included.
-	router.Mount(e, management.NewAdmin(cliToken, nil, slog.New(slog.NewTextHandler(io.Discard, nil))).WithDirectory(dir, dir))
+	router.Mount(e, management.NewAdmin(cliToken, nil, slog.New(slog.NewTextHandler(io.Discard, nil))).WithDirectory(dir, dir).WithResources(dir))
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
 	return srv, dir

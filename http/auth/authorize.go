@@ -118,7 +118,9 @@ type Handler struct {
 	// userSessions, when set, lists and ends the user's sessions on the
 	// account page (WithUserSessions).
 	userSessions UserSessions
-	logger       *slog.Logger
+	// resources, when set, serves resource= (WithResources).
+	resources Resources
+	logger    *slog.Logger
 }
 
 // New returns the auth front end. throttle may be nil: password sign-in
@@ -212,14 +214,17 @@ func params(r *http.Request) (url.Values, error) {
 		v = q
 	}
 	for k, vs := range v {
-		if len(vs) > 1 {
+		// resource may repeat (RFC 8707 §2).
+		if len(vs) > 1 && (k != "resource" || len(vs) > maxResources) {
 			return nil, errors.New("parameter " + k + " is repeated")
 		}
 		if k == "request" && len(vs[0]) <= maxObjectLen {
 			continue
 		}
-		if len(vs[0]) > 4096 {
-			return nil, errors.New("parameter " + k + " is too long")
+		for _, one := range vs {
+			if len(one) > 4096 {
+				return nil, errors.New("parameter " + k + " is too long")
+			}
 		}
 	}
 	return v, nil
@@ -402,9 +407,19 @@ func (h *Handler) parse(ctx context.Context, p url.Values, client directory.Clie
 	if req.ClientName == "" {
 		req.ClientName = client.ID
 	}
-	// Scopes we do not know are ignored (OIDC Core §3.1.2.1).
+	resources, err := h.requestedResources(ctx, p["resource"])
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range resources {
+		req.Resources = append(req.Resources, r.Identifier)
+	}
+	// Scopes we do not know are ignored (OIDC Core §3.1.2.1): ours, and
+	// those of a resource server the request names (RFC 8707).
 	for _, s := range strings.Fields(p.Get("scope")) {
-		if slices.Contains(oauth2.SupportedScopes, s) && !slices.Contains(req.Scopes, s) {
+		known := slices.Contains(oauth2.SupportedScopes, s) ||
+			slices.ContainsFunc(resources, func(r directory.Resource) bool { return r.HasScope(s) })
+		if known && !slices.Contains(req.Scopes, s) {
 			req.Scopes = append(req.Scopes, s)
 		}
 	}
@@ -441,7 +456,18 @@ func (h *Handler) parse(ctx context.Context, p url.Values, client directory.Clie
 		}
 		req.MaxAge = n
 	}
-	req.ConsentItems = append(req.ConsentItems, req.Scopes...)
+	for _, s := range req.Scopes {
+		if slices.Contains(oauth2.SupportedScopes, s) {
+			req.ConsentItems = append(req.ConsentItems, s)
+		}
+	}
+	for _, r := range resources {
+		item := resourceConsentItem(r.Identifier)
+		req.ConsentItems = append(req.ConsentItems, item)
+		for _, s := range resourceScopes(r, req.Scopes) {
+			req.ConsentItems = append(req.ConsentItems, item+"#"+s)
+		}
+	}
 	if s := p.Get("claims"); s != "" {
 		cr, err := oauth2.ParseClaimsRequest(s)
 		if err != nil {

@@ -87,6 +87,7 @@ func (h *Handler) consentPage(c echo.Context, sid, secret, rid string, req *mess
 	return render(c, http.StatusOK, "consent.html", map[string]any{
 		"Title": "Allow access?", "ClientName": req.ClientName, "Scopes": describeScopes(req.Scopes),
 		"Claims": claims, "RID": rid, "CSRF": csrfToken(secret, rid),
+		"Resources": h.describeResources(c.Request().Context(), req.Resources, req.Scopes),
 	})
 }
 

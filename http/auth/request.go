@@ -441,6 +441,15 @@ func ParseRequestObject(payload []byte) (url.Values, ObjectClaims, error) {
 		if slices.Contains(jwtClaims, k) {
 			continue
 		}
+		if k == "resource" && bytes.HasPrefix(bytes.TrimSpace(raw), []byte("[")) {
+			// RFC 8707 §2: several resources, an array in a request object.
+			var list []string
+			if err := json.Unmarshal(raw, &list); err != nil || len(list) == 0 {
+				return nil, c, errors.New("request object member resource has the wrong type")
+			}
+			out[k] = list
+			continue
+		}
 		v, err := paramValue(raw)
 		if err != nil {
 			return nil, c, errors.New("request object member " + clipName(k) + " has the wrong type")

@@ -72,7 +72,8 @@ func TestDecodeHeader(t *testing.T) {
 // without request/request_uri or fails; it never panics.
 func FuzzParseRequestObject(f *testing.F) {
 	for _, s := range []string{`{"iss":"c","aud":"x","exp":1,"scope":"openid","claims":{"userinfo":{"email":null}}}`,
-		`{"request_uri":"x"}`, `{"aud":["a",1]}`, `{"max_age":1e400}`, `[]`, `{"a":true,"b":1.5}`} {
+		`{"request_uri":"x"}`, `{"aud":["a",1]}`, `{"max_age":1e400}`, `[]`, `{"a":true,"b":1.5}`,
+		`{"resource":["https://a.example/","urn:x"]}`, `{"resource":[1]}`, `{"resource":[]}`, `{"scope":["a"]}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, payload []byte) {
@@ -86,6 +87,12 @@ func FuzzParseRequestObject(f *testing.F) {
 		for _, k := range jwtClaims {
 			if v.Has(k) {
 				t.Fatalf("JWT claim %s became a parameter", k)
+			}
+		}
+		for k, vs := range v {
+			// Only resource may repeat (RFC 8707 §2), never empty.
+			if len(vs) == 0 || (len(vs) > 1 && k != "resource") {
+				t.Fatalf("parameter %s has %d values", k, len(vs))
 			}
 		}
 		_, _, _ = decodeHeader(string(payload))

@@ -49,6 +49,8 @@ type Admin struct {
 	// directory serves /admin/users and /admin/clients; nil leaves them
 	// unmounted.
 	directory *DirectoryAdmin
+	// resources serves /admin/resources; nil leaves it unmounted.
+	resources ResourceAdmin
 	// backup serves GET /admin/backup; nil leaves it unmounted.
 	backup Snapshotter
 	// initialTokens serves POST /admin/registration-tokens; nil leaves it
@@ -96,6 +98,9 @@ func (a *Admin) Routes() []router.Route {
 	}
 	if a.directory != nil {
 		rs = append(rs, a.directory.routes()...)
+	}
+	if a.resources != nil {
+		rs = append(rs, a.resourceRoutes()...)
 	}
 	if a.backup != nil {
 		rs = append(rs, router.Route{Method: http.MethodGet, Path: "/admin/backup", Handler: a.getBackup})

@@ -86,7 +86,7 @@ type RegistrationResponse struct {
 
 func (r *Registration) response(c directory.Client, secret, regToken string) RegistrationResponse {
 	v := clientView(c)
-	v.Static, v.SkipConsent = false, false
+	v.Static, v.SkipConsent, v.TokenExchange = false, false, directory.TokenExchangePolicy{}
 	if secret != "" {
 		never := int64(0)
 		v.ClientSecret, v.ClientSecretExpiresAt = secret, &never

@@ -1,10 +1,12 @@
 package management
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -38,7 +40,62 @@ type Tokens struct {
 	clients  *clientauth.Authenticator
 	check    *userinfo.Checker
 	sessions Sessions
-	logger   *slog.Logger
+	// resources, when set, lets a resource server introspect the tokens
+	// meant for it (WithResources).
+	resources IntrospectionResources
+	logger    *slog.Logger
+}
+
+// IntrospectionResources gives the resource servers a client introspects
+// for (their introspection_client).
+type IntrospectionResources interface {
+	ResourcesFor(ctx context.Context, clientID string) ([]directory.Resource, error)
+	ListResources(ctx context.Context) ([]directory.Resource, error)
+}
+
+// WithResources lets a resource server, authenticated as its
+// introspection_client, introspect the access tokens whose aud is its
+// identifier (RFC 8707, RFC 7662 §2.2), and no others of other clients.
+func (t *Tokens) WithResources(r IntrospectionResources) *Tokens {
+	t.resources = r
+	return t
+}
+
+// forResource checks tok as an access token for one of the resource
+// servers clientID introspects for. ok is false when it is none of
+// theirs (or not active); err is for failures that leave it unknown.
+func (t *Tokens) forResource(ctx context.Context, clientID, tok string) (at oauth2.AccessToken, ok bool, err error) {
+	if t.resources == nil {
+		return at, false, nil
+	}
+	rs, err := t.resources.ResourcesFor(ctx, clientID)
+	if err != nil {
+		return at, false, err
+	}
+	return t.checkResources(ctx, rs, tok)
+}
+
+// checkResources checks tok as an access token for one of rs.
+func (t *Tokens) checkResources(ctx context.Context, rs []directory.Resource, tok string) (at oauth2.AccessToken, ok bool, err error) {
+	if len(rs) == 0 {
+		return at, false, nil
+	}
+	var auds, algs []string
+	for _, r := range rs {
+		auds = append(auds, r.Identifier)
+		alg := cmp.Or(r.AccessTokenAlg, t.check.Alg)
+		if !slices.Contains(algs, alg) {
+			algs = append(algs, alg)
+		}
+	}
+	at, _, err = t.check.CheckFor(ctx, tok, auds, algs...)
+	switch {
+	case err == nil:
+		return at, true, nil
+	case oauth2.From(err).Code == oauth2.ErrInvalidToken.Code:
+		return at, false, nil
+	}
+	return at, false, err
 }
 
 // NewTokens returns the revocation and introspection endpoints.
@@ -98,6 +155,20 @@ func (t *Tokens) revoke(c echo.Context) error {
 		case err == nil && at.GrantID != "":
 			// The signature verified: the token itself is the proof.
 			sid, revoke = at.SID, &messages.RevokeGrant{GrantId: at.GrantID, ClientId: clientID, AccessToken: true}
+		case err != nil && t.resources != nil:
+			// A token for a resource server (RFC 8707): its client may
+			// revoke it too (the grain checks the grant is the client's).
+			rs, lerr := t.resources.ListResources(ctx)
+			if lerr != nil {
+				return oauth2.Write(c, t.logger, lerr)
+			}
+			rat, ok, cerr := t.checkResources(ctx, rs, tok)
+			if cerr != nil {
+				return oauth2.Write(c, t.logger, cerr)
+			}
+			if ok && rat.GrantID != "" {
+				sid, revoke = rat.SID, &messages.RevokeGrant{GrantId: rat.GrantID, ClientId: clientID, AccessToken: true}
+			}
 		}
 	}
 	if revoke != nil {
@@ -138,6 +209,8 @@ type Introspection struct {
 	ACR       string   `json:"acr,omitempty"`
 	AMR       []string `json:"amr,omitempty"`
 	SID       string   `json:"sid,omitempty"`
+	// Act is the actor of a delegated token (RFC 8693 §4.1).
+	Act *oauth2.Actor `json:"act,omitempty"`
 }
 
 func (t *Tokens) introspect(c echo.Context) error {
@@ -172,11 +245,26 @@ func (t *Tokens) introspect(c echo.Context) error {
 		case err == nil && at.ClientID == clientID:
 			// Only the client the token was issued to learns about it:
 			// no token scanning by other clients.
-			out = Introspection{Active: true, Scope: at.Scope, ClientID: at.ClientID, Subject: at.Subject,
-				TokenType: "Bearer", Expiry: at.Expiry, IssuedAt: at.IssuedAt, Issuer: at.Issuer, Audience: at.Audience,
-				JTI: at.JTI, AuthTime: at.AuthTime, ACR: at.ACR, AMR: at.AMR, SID: at.SID}
+			out = activeView(at)
+		case err == nil:
+		default:
+			// Not a token for us: it may be one for a resource server the
+			// caller introspects for, and only then is it told (RFC 8707).
+			rat, ok, err := t.forResource(ctx, clientID, tok)
+			if err != nil {
+				return oauth2.Write(c, t.logger, err)
+			}
+			if ok {
+				out = activeView(rat)
+			}
 		}
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return c.JSON(http.StatusOK, out)
+}
+
+func activeView(at oauth2.AccessToken) Introspection {
+	return Introspection{Active: true, Scope: at.Scope, ClientID: at.ClientID, Subject: at.Subject,
+		TokenType: "Bearer", Expiry: at.Expiry, IssuedAt: at.IssuedAt, Issuer: at.Issuer, Audience: at.Audience,
+		JTI: at.JTI, AuthTime: at.AuthTime, ACR: at.ACR, AMR: at.AMR, SID: at.SID, Act: at.Act}
 }

@@ -75,7 +75,9 @@ func newTestServer(t *testing.T) *testServer {
 	}
 	dir, err := directory.New(store, directory.Options{
 		Argon2Time: 1, Argon2MemoryKiB: 8 * 1024, Argon2Threads: 1,
-		StaticClients: []directory.Client{static},
+		StaticClients:   []directory.Client{static},
+		StaticResources: []directory.ResourceMetadata{{Identifier: "https://static-api.example/", Scopes: []string{"read"}}},
+		Issuer:          "https://op.example",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -83,7 +85,7 @@ func newTestServer(t *testing.T) *testServer {
 	logs := &lockedBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, nil))
 	e := echo.New()
-	router.Mount(e, NewAdmin(testToken, nil, logger).WithDirectory(dir, dir))
+	router.Mount(e, NewAdmin(testToken, nil, logger).WithDirectory(dir, dir).WithResources(dir))
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
 	return &testServer{t: t, srv: srv, dir: dir, logs: logs}

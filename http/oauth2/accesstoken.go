@@ -22,6 +22,21 @@ type AccessToken struct {
 	AMR       []string `json:"amr,omitempty"`
 	SID       string   `json:"sid,omitempty"`
 	GrantID   string   `json:"gid,omitempty"`
+	// GrantClientID is, in a token exchanged from another client's
+	// access token (RFC 8693), the client of the grant GrantID: the
+	// token is ClientID's, the grant is not.
+	GrantClientID string `json:"grant_client_id,omitempty"`
+	// Act names the party acting for Subject in a delegated token (RFC
+	// 8693 §4.1), nested for a chain of actors.
+	Act *Actor `json:"act,omitempty"`
+}
+
+// Actor is an act claim (RFC 8693 §4.1): the acting party, and the one
+// it acted for in turn.
+type Actor struct {
+	Subject string `json:"sub"`
+	Issuer  string `json:"iss,omitempty"`
+	Act     *Actor `json:"act,omitempty"`
 }
 
 // Scopes of the token.

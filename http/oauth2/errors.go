@@ -84,6 +84,9 @@ var (
 	ErrInvalidScope         = &Error{Code: "invalid_scope", Status: http.StatusBadRequest}
 	ErrInvalidToken         = &Error{Code: "invalid_token", Status: http.StatusUnauthorized}
 	ErrUnsupportedTokenType = &Error{Code: "unsupported_token_type", Status: http.StatusBadRequest}
+	// ErrInvalidTarget: a resource (RFC 8707 §2) that is unknown, not
+	// an absolute URI, or not covered by the request or grant.
+	ErrInvalidTarget = &Error{Code: "invalid_target", Status: http.StatusBadRequest}
 
 	// Authorization endpoint errors travel in the redirect, not a status.
 	ErrAccessDenied            = &Error{Code: "access_denied", Status: http.StatusBadRequest}
@@ -113,6 +116,7 @@ var table = []struct {
 }{
 	{messages.ErrNotFound, ErrNotFound},
 	{persistence.ErrNotFound, ErrNotFound},
+	{messages.ErrInvalidTarget, ErrInvalidTarget},
 	{messages.ErrInvalid, ErrInvalidRequest},
 	// A grain, the store or the cluster could not answer in time: the
 	// request may well succeed a moment later (RFC 6749 §4.1.2.1,

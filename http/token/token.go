@@ -1,6 +1,7 @@
 package token
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"crypto/sha512"
@@ -12,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -69,7 +71,23 @@ type Handler struct {
 	users    Users
 	enc      oauth2.Encrypter
 	keys     oauth2.ClientKeys
-	logger   *slog.Logger
+	exchange *Exchange
+	// resources, when set, serves resource= (RFC 8707): WithResources.
+	resources Resources
+	logger    *slog.Logger
+}
+
+// Resources looks resource servers up (RFC 8707).
+type Resources interface {
+	Resource(ctx context.Context, id string) (directory.Resource, error)
+}
+
+// WithResources lets clients ask for an access token for a registered
+// resource server with resource= (RFC 8707 §2.2). Without it resource=
+// is refused as invalid_target.
+func (h *Handler) WithResources(r Resources) *Handler {
+	h.resources = r
+	return h
 }
 
 // WithEncryption lets the endpoint encrypt ID tokens for clients that
@@ -94,7 +112,38 @@ func (h *Handler) Name() string { return "token" }
 
 // Routes is the token endpoint; single-page apps call it cross-origin.
 func (h *Handler) Routes() []router.Route {
-	return []router.Route{{Method: http.MethodPost, Path: Path, Handler: h.token, Limit: router.Moderate, CORS: true, Grain: "Session.Redeem, Session.Refresh"}}
+	return []router.Route{{Method: http.MethodPost, Path: Path, Handler: h.token, Limit: router.Moderate, CORS: true, Grain: "Session.Redeem, Session.Refresh, Session.Check, Session.Describe"}}
+}
+
+// MaxResources bounds how many resource parameters one request may
+// carry (RFC 8707 §2 lets them repeat).
+const MaxResources = 16
+
+// resource is the resource server the request asks a token for (RFC 8707
+// §2.2), nil without resource=. One at a time: several, an identifier
+// that is not an absolute URI without fragment, or one no resource
+// server has are invalid_target.
+func (h *Handler) resource(ctx context.Context, form url.Values) (*directory.Resource, error) {
+	ids := form["resource"]
+	switch {
+	case len(ids) == 0:
+		return nil, nil
+	case len(ids) > 1:
+		return nil, oauth2.ErrInvalidTarget.WithDescription("one resource at a time: ask for a token per resource")
+	case h.resources == nil:
+		return nil, oauth2.ErrInvalidTarget.WithDescription("no resource servers are registered")
+	}
+	if msg := directory.ResourceIDProblem(ids[0]); msg != "" {
+		return nil, oauth2.ErrInvalidTarget.WithDescription("resource " + msg)
+	}
+	r, err := h.resources.Resource(ctx, ids[0])
+	if errors.Is(err, directory.ErrNotFound) {
+		return nil, oauth2.ErrInvalidTarget.WithDescription("unknown resource")
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &r, nil
 }
 
 // Response is the token response (RFC 6749 §5.1, OIDC Core §3.1.3.3).
@@ -103,12 +152,16 @@ type Response struct {
 	TokenType    string `json:"token_type"`
 	ExpiresIn    int64  `json:"expires_in"`
 	RefreshToken string `json:"refresh_token,omitempty"`
-	IDToken      string `json:"id_token,omitempty"`
-	Scope        string `json:"scope,omitempty"`
+	// IssuedTokenType is the token exchange answer's (RFC 8693 §2.2.1).
+	IssuedTokenType string `json:"issued_token_type,omitempty"`
+	IDToken         string `json:"id_token,omitempty"`
+	Scope           string `json:"scope,omitempty"`
 }
 
 // ParseForm reads an application/x-www-form-urlencoded body and refuses
-// repeated parameters (RFC 6749 §3.1, §3.2).
+// repeated parameters (RFC 6749 §3.1, §3.2), except resource, which RFC
+// 8707 §2 lets a client repeat (the endpoints say whether they take
+// more than one).
 func ParseForm(r *http.Request) (url.Values, error) {
 	ct := r.Header.Get("Content-Type")
 	if !strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
@@ -118,11 +171,13 @@ func ParseForm(r *http.Request) (url.Values, error) {
 		return nil, oauth2.ErrInvalidRequest.WithDescription("malformed form body")
 	}
 	for k, v := range r.PostForm {
-		if len(v) > 1 {
+		if len(v) > 1 && (k != "resource" || len(v) > MaxResources) {
 			return nil, oauth2.ErrInvalidRequest.WithDescription("parameter " + k + " is repeated")
 		}
-		if len(v[0]) > 4096 {
-			return nil, oauth2.ErrInvalidRequest.WithDescription("parameter " + k + " is too long")
+		for _, one := range v {
+			if len(one) > 4096 {
+				return nil, oauth2.ErrInvalidRequest.WithDescription("parameter " + k + " is too long")
+			}
 		}
 	}
 	return r.PostForm, nil
@@ -145,16 +200,31 @@ func (h *Handler) token(c echo.Context) error {
 		return oauth2.Write(c, h.logger, oauth2.ErrUnsupportedGrantType)
 	}
 	if !slices.Contains(client.GrantTypes, gt) {
-		return oauth2.Write(c, h.logger, oauth2.ErrUnauthorizedClient.WithDescription("client may not use "+gt))
+		err := oauth2.ErrUnauthorizedClient.WithDescription("client may not use " + gt)
+		if gt == directory.GrantTypeTokenExchange {
+			h.auditExchange(c.Request().Context(), client, form, exchangeAudit{}, nil, err)
+		}
+		return oauth2.Write(c, h.logger, err)
+	}
+	var res *directory.Resource
+	if gt != directory.GrantTypeTokenExchange { // it resolves its own target
+		if res, err = h.resource(c.Request().Context(), form); err != nil {
+			return oauth2.Write(c, h.logger, err)
+		}
 	}
 	var resp *Response
 	switch gt {
 	case "authorization_code":
-		resp, err = h.authorizationCode(c.Request().Context(), client, form)
+		resp, err = h.authorizationCode(c.Request().Context(), client, form, res)
 	case "refresh_token":
-		resp, err = h.refresh(c.Request().Context(), client, form)
+		resp, err = h.refresh(c.Request().Context(), client, form, res)
 	case "client_credentials":
+		if res != nil {
+			return oauth2.Write(c, h.logger, oauth2.ErrInvalidTarget.WithDescription("resource is not available to client_credentials"))
+		}
 		resp, err = h.clientCredentials(c.Request().Context(), client, form)
+	case directory.GrantTypeTokenExchange:
+		resp, err = h.tokenExchange(c.Request().Context(), client, form)
 	}
 	if err != nil {
 		return oauth2.Write(c, h.logger, err)
@@ -169,6 +239,8 @@ func (h *Handler) token(c echo.Context) error {
 // (store down, timeout) stays a server-side error.
 func grantError(err error) error {
 	switch {
+	case errors.Is(err, messages.ErrInvalidTarget):
+		return oauth2.ErrInvalidTarget.WithDescription("resource not covered by the authorization request or grant")
 	case errors.Is(err, messages.ErrInvalidScope):
 		return oauth2.ErrInvalidScope.WithDescription("scope wider than the grant")
 	case errors.Is(err, messages.ErrInvalid), errors.Is(err, messages.ErrNotFound):
@@ -177,7 +249,7 @@ func grantError(err error) error {
 	return err
 }
 
-func (h *Handler) authorizationCode(ctx context.Context, client directory.Client, form url.Values) (*Response, error) {
+func (h *Handler) authorizationCode(ctx context.Context, client directory.Client, form url.Values, res *directory.Resource) (*Response, error) {
 	code := form.Get("code")
 	if code == "" {
 		return nil, oauth2.ErrInvalidRequest.WithDescription("code is required")
@@ -196,14 +268,15 @@ func (h *Handler) authorizationCode(ctx context.Context, client directory.Client
 		RedirectUri:  form.Get("redirect_uri"),
 		CodeVerifier: form.Get("code_verifier"),
 		RefreshTtlMs: refreshTTL, RefreshIdleTtlMs: refreshIdle,
+		Resource: res.GetIdentifier(),
 	})
 	if err != nil {
 		return nil, grantError(err)
 	}
-	return h.issue(ctx, client, sid, r.Grant, r.Grant.Scopes, r.RefreshToken, true)
+	return h.issue(ctx, client, sid, r.Grant, r.RefreshToken, true, res)
 }
 
-func (h *Handler) refresh(ctx context.Context, client directory.Client, form url.Values) (*Response, error) {
+func (h *Handler) refresh(ctx context.Context, client directory.Client, form url.Values, res *directory.Resource) (*Response, error) {
 	rt := form.Get("refresh_token")
 	if rt == "" {
 		return nil, oauth2.ErrInvalidRequest.WithDescription("refresh_token is required")
@@ -216,16 +289,23 @@ func (h *Handler) refresh(ctx context.Context, client directory.Client, form url
 	if s := form.Get("scope"); s != "" {
 		scopes = strings.Fields(s)
 	}
+	for _, s := range scopes {
+		if res != nil && !res.HasScope(s) {
+			// Checked before the grain rotates the refresh token.
+			return nil, oauth2.ErrInvalidScope.WithDescription("scope " + strconvQuote(s) + " is not one of the resource's")
+		}
+	}
 	r, err := h.sessions.Refresh(ctx, sid, &messages.RefreshGrant{
 		GrantId: gid, TokenSecret: secret, ClientId: client.ID, Scopes: scopes,
 		RefreshIdleTtlMs: h.cfg.RefreshIdleTTL.Milliseconds(),
+		Resource:         res.GetIdentifier(),
 	})
 	if err != nil {
 		// A user deleted or disabled since the sign-in is refused by the
 		// grain, which ends the grant (RFC 9700 §4.14).
 		return nil, grantError(err)
 	}
-	return h.issue(ctx, client, sid, r.Grant, r.Grant.Scopes, r.RefreshToken, false)
+	return h.issue(ctx, client, sid, r.Grant, r.RefreshToken, false, res)
 }
 
 func (h *Handler) clientCredentials(ctx context.Context, client directory.Client, form url.Values) (*Response, error) {
@@ -259,27 +339,47 @@ func (h *Handler) sign(ctx context.Context, alg string, claims any, typ string) 
 }
 
 // issue signs the access token and, for openid requests, the ID token.
-func (h *Handler) issue(ctx context.Context, client directory.Client, sid string, gr *messages.Grant, scopes []string, refresh string, withNonce bool) (*Response, error) {
+// The access token is for us (aud = the issuer, the provider's scopes of
+// the grant) without res, and for res alone with it (aud = its
+// identifier, only its scopes of the grant, its lifetime, alg and
+// encryption). The response's scope is the access token's.
+func (h *Handler) issue(ctx context.Context, client directory.Client, sid string, gr *messages.Grant, refresh string, withNonce bool, res *directory.Resource) (*Response, error) {
 	now := h.cfg.Now()
 	login := gr.Login
+	scopes := gr.Scopes
+	aud, ttl, alg := h.cfg.Issuer, h.cfg.AccessTokenTTL, h.cfg.AccessTokenAlg
+	if res != nil {
+		aud = res.Identifier
+		ttl = cmp.Or(res.AccessTokenTTL.D(), ttl)
+		alg = cmp.Or(res.AccessTokenAlg, alg)
+		scopes = slices.DeleteFunc(slices.Clone(scopes), func(s string) bool { return !res.HasScope(s) })
+	} else {
+		// A resource's scopes are for tokens with its aud only.
+		scopes = slices.DeleteFunc(slices.Clone(scopes), func(s string) bool { return !slices.Contains(oauth2.SupportedScopes, s) })
+	}
 	at := oauth2.AccessToken{
-		Issuer: h.cfg.Issuer, Subject: login.Subject, Audience: h.cfg.Issuer, ClientID: client.ID,
-		IssuedAt: now.Unix(), NotBefore: now.Unix(), Expiry: now.Add(h.cfg.AccessTokenTTL).Unix(), JTI: session.NewID(16),
+		Issuer: h.cfg.Issuer, Subject: login.Subject, Audience: aud, ClientID: client.ID,
+		IssuedAt: now.Unix(), NotBefore: now.Unix(), Expiry: now.Add(ttl).Unix(), JTI: session.NewID(16),
 		Scope: strings.Join(scopes, " "), AuthTime: login.AuthTimeMs / 1000, ACR: login.Acr, AMR: login.Amr,
 		SID: sid, GrantID: gr.Id,
 	}
-	accessToken, err := h.sign(ctx, h.cfg.AccessTokenAlg, at, "at+jwt")
+	accessToken, err := h.sign(ctx, alg, at, "at+jwt")
 	if err != nil {
 		return nil, err
 	}
+	if res != nil && len(res.EncryptionJWK) > 0 {
+		if accessToken, err = h.encryptFor(ctx, res, accessToken); err != nil {
+			return nil, err
+		}
+	}
 	resp := &Response{
-		AccessToken: accessToken, TokenType: "Bearer", ExpiresIn: int64(h.cfg.AccessTokenTTL.Seconds()),
+		AccessToken: accessToken, TokenType: "Bearer", ExpiresIn: int64(ttl.Seconds()),
 		RefreshToken: refresh, Scope: strings.Join(scopes, " "),
 	}
-	if !slices.Contains(scopes, "openid") {
+	if !slices.Contains(gr.Scopes, "openid") {
 		return resp, nil
 	}
-	alg := client.IDTokenSignedResponseAlg
+	alg = client.IDTokenSignedResponseAlg
 	if alg == "" {
 		alg = "RS256"
 	}
@@ -330,6 +430,26 @@ func (h *Handler) issue(ctx context.Context, client directory.Client, sid string
 		}
 	}
 	return resp, nil
+}
+
+// encryptFor encrypts a signed access token to the resource server's key
+// (a nested JWT). It never falls back to the signed token.
+func (h *Handler) encryptFor(ctx context.Context, res *directory.Resource, signed string) (string, error) {
+	if h.enc == nil {
+		return "", errors.New("token: encryption is not configured")
+	}
+	key, err := res.EncryptionKey()
+	if err != nil {
+		return "", err
+	}
+	return h.enc.Encrypt(ctx, []byte(signed), key, res.EncryptionAlg, cmp.Or(res.EncryptionEnc, directory.DefaultEncryptionEnc), "JWT")
+}
+
+func strconvQuote(s string) string {
+	if len(s) > 64 {
+		s = s[:64]
+	}
+	return strconv.Quote(s)
 }
 
 // halfHash is at_hash / c_hash: the left half of the hash the JWS alg

@@ -55,6 +55,15 @@ type Checker struct {
 	// since the sign-in makes their tokens inactive at once.
 	Users Users
 	Now   func() time.Time
+	// Logins confirms the sign-in behind a token that names a session
+	// but no grant (exchanged from an ID token, RFC 8693): the token
+	// works while that login stands. Nil: such tokens never work.
+	Logins Logins
+}
+
+// Logins describes a session's login (session.Grains.Describe).
+type Logins interface {
+	Describe(ctx context.Context, sid, subject string) (*messages.SessionReply, error)
 }
 
 // Check returns the token's claims and, for user tokens, the grant. It
@@ -67,7 +76,33 @@ func (c *Checker) Check(ctx context.Context, raw string) (oauth2.AccessToken, *m
 // CheckUser is Check that also returns the token's user (the zero User
 // for client_credentials tokens).
 func (c *Checker) CheckUser(ctx context.Context, raw string) (oauth2.AccessToken, *messages.Grant, directory.User, error) {
-	at, gr, err := c.check(ctx, raw)
+	return c.checkUser(ctx, raw, []string{c.Issuer}, c.Alg)
+}
+
+// CheckAnyAudience is CheckUser for a token that may be meant for any
+// audience, signed with any of our algorithms (exchanged for another
+// audience, RFC 8693): introspection, revocation and token exchange,
+// which judge the token, not whether it may be used here.
+func (c *Checker) CheckAnyAudience(ctx context.Context, raw string) (oauth2.AccessToken, *messages.Grant, directory.User, error) {
+	return c.checkUser(ctx, raw, nil)
+}
+
+// CheckFor is Check for tokens meant for a resource server (RFC 8707):
+// aud must be one of auds, and the signature one of algs (the resource
+// servers' access_token_signing_alg). Tokens for the provider itself
+// (aud = issuer) are not accepted unless auds names the issuer.
+func (c *Checker) CheckFor(ctx context.Context, raw string, auds []string, algs ...string) (oauth2.AccessToken, *messages.Grant, error) {
+	if len(auds) == 0 {
+		return oauth2.AccessToken{}, nil, oauth2.ErrInvalidToken
+	}
+	at, gr, _, err := c.checkUser(ctx, raw, auds, algs...)
+	return at, gr, err
+}
+
+// checkUser checks the token and its user; auds nil accepts any
+// audience (CheckAnyAudience).
+func (c *Checker) checkUser(ctx context.Context, raw string, auds []string, algs ...string) (oauth2.AccessToken, *messages.Grant, directory.User, error) {
+	at, gr, err := c.check(ctx, raw, auds, algs...)
 	if err != nil || gr == nil {
 		return at, gr, directory.User{}, err
 	}
@@ -84,12 +119,12 @@ func (c *Checker) CheckUser(ctx context.Context, raw string) (oauth2.AccessToken
 	return at, gr, u, nil
 }
 
-func (c *Checker) check(ctx context.Context, raw string) (oauth2.AccessToken, *messages.Grant, error) {
+func (c *Checker) check(ctx context.Context, raw string, auds []string, algs ...string) (oauth2.AccessToken, *messages.Grant, error) {
 	var at oauth2.AccessToken
 	if raw == "" || len(raw) > 8192 {
 		return at, nil, oauth2.ErrInvalidToken
 	}
-	payload, _, err := c.Verifier.VerifyType(ctx, raw, "at+jwt", c.Alg)
+	payload, _, err := c.Verifier.VerifyType(ctx, raw, "at+jwt", algs...)
 	if errors.Is(err, messages.ErrInvalid) {
 		return at, nil, oauth2.ErrInvalidToken
 	}
@@ -103,8 +138,11 @@ func (c *Checker) check(ctx context.Context, raw string) (oauth2.AccessToken, *m
 		return at, nil, oauth2.ErrInvalidToken
 	}
 	now := c.Now().Unix()
-	if at.Issuer != c.Issuer || at.Audience != c.Issuer || at.Expiry <= now || at.JTI == "" {
+	if at.Issuer != c.Issuer || (auds != nil && !slices.Contains(auds, at.Audience)) || at.Audience == "" || at.Expiry <= now || at.JTI == "" {
 		return at, nil, oauth2.ErrInvalidToken.WithDescription("token expired or not for this server")
+	}
+	if at.GrantID == "" && at.SID != "" {
+		return c.checkLogin(ctx, at)
 	}
 	if at.GrantID == "" {
 		return at, nil, nil // client_credentials: no grant behind it
@@ -117,12 +155,39 @@ func (c *Checker) check(ctx context.Context, raw string) (oauth2.AccessToken, *m
 	if !r.Active {
 		return at, nil, oauth2.ErrInvalidToken.WithDescription("token revoked")
 	}
-	if r.Grant.GetClientId() != at.ClientID || r.Grant.GetLogin().GetSubject() != at.Subject {
+	// An exchanged token (RFC 8693) is another client's, and names the
+	// client of the grant it was exchanged from.
+	grantClient := at.ClientID
+	if at.GrantClientID != "" {
+		grantClient = at.GrantClientID
+	}
+	if r.Grant.GetClientId() != grantClient || r.Grant.GetLogin().GetSubject() != at.Subject {
 		// The token names a grant that is not its own: whatever signed it
 		// (a leaked or misused key), it speaks for nobody.
 		return at, nil, oauth2.ErrInvalidToken.WithDescription("token does not match its grant")
 	}
 	return at, r.Grant, nil
+}
+
+// checkLogin checks a token that names a session but no grant: one
+// exchanged from an ID token, which lives while its login does. The
+// grant it returns stands for that login, with the token's client and
+// scopes (no claims request).
+func (c *Checker) checkLogin(ctx context.Context, at oauth2.AccessToken) (oauth2.AccessToken, *messages.Grant, error) {
+	if c.Logins == nil {
+		return at, nil, oauth2.ErrInvalidToken
+	}
+	r, err := c.Logins.Describe(ctx, at.SID, at.Subject)
+	if errors.Is(err, messages.ErrNotFound) || errors.Is(err, messages.ErrInvalid) {
+		return at, nil, oauth2.ErrInvalidToken.WithDescription("session ended")
+	}
+	if err != nil {
+		return at, nil, err // fail closed
+	}
+	if r.GetLogin().GetSubject() != at.Subject {
+		return at, nil, oauth2.ErrInvalidToken.WithDescription("session ended")
+	}
+	return at, &messages.Grant{ClientId: at.ClientID, Scopes: at.Scopes(), Login: r.GetLogin()}, nil
 }
 
 // Handler serves /userinfo.
