@@ -68,13 +68,17 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 				RequireSigned: cfg.Requests.RequireSigned,
 			})
 			a.WithUserSessions(userSessions)
+			a.WithDevices(n.devices(), sessions, n.actors.RateLimits(), auth.DeviceEntry{})
 			fronts = append(fronts, a)
 		case RoleToken:
 			fronts = append(fronts, token.New(token.Config{
 				Issuer: cfg.Issuer, AccessTokenTTL: cfg.Tokens.AccessTokenTTL.D(), IDTokenTTL: cfg.Tokens.IDTokenTTL.D(),
 				RefreshTTL: cfg.Tokens.RefreshTokenTTL.D(), AccessTokenAlg: cfg.Tokens.AccessTokenAlg, Now: now,
 				RefreshIdleTTL: cfg.Tokens.RefreshTokenIdleTTL.D(),
-			}, clients, sessions, cryptoPool, n.dir, logger.With("front", RoleToken)).WithEncryption(cryptoPool, fetcher.ClientKeys))
+			}, clients, sessions, cryptoPool, n.dir, logger.With("front", RoleToken)).WithEncryption(cryptoPool, fetcher.ClientKeys).
+				WithDevices(n.devices(), token.DeviceConfig{
+					VerificationURI: base + auth.DevicePath, CodeTTL: DeviceCodeTTL, Interval: n.devicePollInterval(),
+				}))
 		case RoleUserinfo:
 			fronts = append(fronts, userinfo.New(checker, logger.With("front", RoleUserinfo)).WithResponses(&userinfo.Responses{
 				Issuer: cfg.Issuer, Clients: n.dir, Signer: cryptoPool, Encrypter: cryptoPool, Keys: fetcher.ClientKeys,
@@ -141,6 +145,7 @@ func metadata(cfg Config) discovery.Metadata {
 	}
 	return discovery.Metadata{
 		PushedAuthorizationRequestEndpoint: base + auth.PARPath,
+		DeviceAuthorizationEndpoint:        base + token.DeviceAuthorizationPath,
 		RequirePushedAuthorizationRequests: cfg.Requests.RequirePAR,
 		RegistrationEndpoint:               registration,
 		RequestObjectSigningAlgs:           objSignAlgs,

@@ -48,6 +48,10 @@ const (
 	BucketUserSessions Bucket = "user_sessions"
 	// BucketOutbox holds messages waiting for delivery.
 	BucketOutbox Bucket = "outbox"
+	// BucketDevices holds one DeviceState per device authorization.
+	BucketDevices Bucket = "devices"
+	// BucketDeviceUserCodes is the user code uniqueness index.
+	BucketDeviceUserCodes Bucket = "device_user_codes"
 )
 
 // KeySchemaVersion is the key, in BucketMeta, of the schema version
@@ -100,6 +104,10 @@ var schema = [...]BucketSpec{
 		"a session the user signed in to (device, address, time, method); written by the grain with the login"},
 	{BucketOutbox, "actors/delivery", "message id", "JSON delivery.Message",
 		"a message to deliver (back-channel logout, ...), kept until delivered or given up"},
+	{BucketDevices, "actors/device", "device authorization id (the device code's first part)", "protobuf messages.DeviceState",
+		"a device authorization (RFC 8628) from request to redemption; swept after expiry"},
+	{BucketDeviceUserCodes, "actors/device", "user code (normalised, no dash)", "JSON device.indexEntry",
+		"which device authorization a user code names; created only if absent, so codes never collide"},
 }
 
 // migrations moves stores to this binary's shapes: migrations[i] takes a

@@ -70,6 +70,9 @@ type Handler struct {
 	enc      oauth2.Encrypter
 	keys     oauth2.ClientKeys
 	logger   *slog.Logger
+	// devices serves the device authorization grant (WithDevices).
+	devices   Devices
+	deviceCfg DeviceConfig
 }
 
 // WithEncryption lets the endpoint encrypt ID tokens for clients that
@@ -94,7 +97,7 @@ func (h *Handler) Name() string { return "token" }
 
 // Routes is the token endpoint; single-page apps call it cross-origin.
 func (h *Handler) Routes() []router.Route {
-	return []router.Route{{Method: http.MethodPost, Path: Path, Handler: h.token, Limit: router.Moderate, CORS: true, Grain: "Session.Redeem, Session.Refresh"}}
+	return append([]router.Route{{Method: http.MethodPost, Path: Path, Handler: h.token, Limit: router.Moderate, CORS: true, Grain: "Session.Redeem, Session.Refresh, Device.Poll"}}, h.deviceRoutes()...)
 }
 
 // Response is the token response (RFC 6749 §5.1, OIDC Core §3.1.3.3).
@@ -155,6 +158,8 @@ func (h *Handler) token(c echo.Context) error {
 		resp, err = h.refresh(c.Request().Context(), client, form)
 	case "client_credentials":
 		resp, err = h.clientCredentials(c.Request().Context(), client, form)
+	case directory.DeviceCodeGrantType:
+		resp, err = h.deviceCode(c.Request().Context(), client, form)
 	}
 	if err != nil {
 		return oauth2.Write(c, h.logger, err)
