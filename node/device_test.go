@@ -153,7 +153,7 @@ func TestDeviceGrantOverHTTP(t *testing.T) {
 		t.Fatalf("verification_uri_complete did not prefill the code %s:\n%s", g.userCode, p.body)
 	}
 	confirm := o.enterCode(t, b, p, g.userCode, "")
-	for _, want := range []string{"Living-room TV", "none registered (client tv)", "See your profile", g.userCode} {
+	for _, want := range []string{"Living-room TV", "<dd>tv</dd>", "none registered", "See your profile", g.userCode} {
 		if !strings.Contains(confirm.body, want) {
 			t.Fatalf("confirmation page lacks %q:\n%s", want, confirm.body)
 		}

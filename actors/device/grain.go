@@ -265,14 +265,16 @@ func (g *grain) run(call *messages.DeviceCall, now time.Time, reply *messages.De
 
 // pace answers a pending poll: slow_down when it came sooner than the
 // interval after the last one, and the interval grows by SlowDownStep for
-// this and every later poll (RFC 8628 §3.5).
+// this and every later poll (RFC 8628 §3.5). A tenth of the interval is
+// forgiven: a client that waits the interval between its requests sees
+// their arrivals vary by the requests' own latencies.
 func (g *grain) pace(now time.Time) messages.DevicePoll {
 	if g.interval <= 0 {
 		g.interval = time.Duration(g.st.IntervalMs) * time.Millisecond
 	}
 	last := g.lastPoll
 	g.lastPoll = now
-	if !last.IsZero() && now.Sub(last) < g.interval {
+	if !last.IsZero() && now.Sub(last) < g.interval-g.interval/10 {
 		g.interval += SlowDownStep
 		return messages.DevicePoll_POLL_SLOW_DOWN
 	}

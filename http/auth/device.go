@@ -239,7 +239,7 @@ func (h *Handler) deviceForm(c echo.Context) error {
 	decision := r.PostForm.Get("decision")
 	if decision == "" {
 		return render(c, http.StatusOK, "device.html", map[string]any{
-			"Title": "Connect a device?", "Client": clientLabel(client), "Host": clientHost(client),
+			"Title": "Connect a device?", "Client": clientLabel(client), "ClientID": client.ID, "Host": clientHost(client),
 			"Code": device.Display(code), "Scopes": describeScopes(st.Scopes), "CSRF": csrfToken(secret, devicePurpose),
 		})
 	}
@@ -285,5 +285,5 @@ func clientHost(c directory.Client) string {
 			return u.Host
 		}
 	}
-	return "none registered (client " + c.ID + ")"
+	return ""
 }
