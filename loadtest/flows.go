@@ -26,6 +26,8 @@ const (
 	ClientRS256 = "bench-rs256"
 	// ClientService uses client_credentials.
 	ClientService = "bench-service"
+	// ClientDevice uses the device authorization grant (RFC 8628).
+	ClientDevice = "bench-device"
 	// RedirectURI is registered for the code-flow clients; nothing listens.
 	RedirectURI = "http://127.0.0.1:9/callback"
 	// ClientSecret of every bench client (client_secret_basic).
@@ -109,6 +111,8 @@ func (a Admin) CreateClients(ctx context.Context) error {
 			"jwks": benchJWKS(), "userinfo_encrypted_response_alg": "ECDH-ES"},
 		{"client_id": ClientService, "client_name": "Bench service", "client_secret": ClientSecret,
 			"token_endpoint_auth_method": "client_secret_basic", "grant_types": []string{"client_credentials"}},
+		{"client_id": ClientDevice, "client_name": "Bench device", "client_secret": ClientSecret,
+			"token_endpoint_auth_method": "client_secret_basic", "grant_types": []string{"urn:ietf:params:oauth:grant-type:device_code"}},
 	} {
 		if err := a.post(ctx, "/admin/clients", c, nil); err != nil {
 			if strings.Contains(err.Error(), "409") {
