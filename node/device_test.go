@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -359,4 +360,102 @@ func TestDeviceAuthorizationClientRules(t *testing.T) {
 	if st != http.StatusBadRequest || body["error"] != "invalid_grant" {
 		t.Fatalf("unknown device code: %d %v", st, body)
 	}
+}
+
+// TestREADMEDeviceExample runs the curl lines of the README's "Device
+// sign-in" section against a node (issuer and device code substituted),
+// with a client registered as the section's `clients add` line says.
+func TestREADMEDeviceExample(t *testing.T) {
+	raw, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(raw)
+	start := strings.Index(doc, "## Device sign-in (RFC 8628)")
+	if start < 0 {
+		t.Fatal("README has no device sign-in section")
+	}
+	section := doc[start:]
+	section = section[:strings.Index(section[3:], "\n## ")+3]
+	if !strings.Contains(section, "authrim clients add --id my-tv --auth-method none") ||
+		!strings.Contains(section, "--grant-types urn:ietf:params:oauth:grant-type:device_code,refresh_token") {
+		t.Fatal("the section's clients add line changed: update this test")
+	}
+	o := startOPFull(t, func(c *node.Config) {
+		c.Clients = append(c.Clients, node.ClientConfig{ID: "my-tv", ClientMetadata: directory.ClientMetadata{
+			AuthMethod: "none", GrantTypes: []string{directory.DeviceCodeGrantType, "refresh_token"},
+		}})
+	}, nil)
+	var curls []string
+	for _, line := range strings.Split(section, "\n") {
+		if strings.HasPrefix(line, "curl ") {
+			curls = append(curls, line)
+		}
+	}
+	if len(curls) != 2 {
+		t.Fatalf("want the two curl lines, found %d", len(curls))
+	}
+	deviceCode := ""
+	for i, line := range curls {
+		form := url.Values{}
+		var target string
+		words := curlWords(strings.ReplaceAll(line, "$DEVICE_CODE", deviceCode))
+		for j := 1; j < len(words); j++ {
+			switch w := words[j]; {
+			case w == "-s":
+			case w == "-d":
+				k, v, _ := strings.Cut(words[j+1], "=")
+				form.Add(k, v)
+				j++
+			case strings.HasPrefix(w, "http://localhost:8080/"):
+				target = o.issuer + strings.TrimPrefix(w, "http://localhost:8080")
+			default:
+				t.Fatalf("curl word %q not understood", w)
+			}
+		}
+		resp, err := http.PostForm(target, form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out map[string]any
+		decodeJSON(resp, &out)
+		resp.Body.Close()
+		switch i {
+		case 0:
+			if resp.StatusCode != http.StatusOK || out["verification_uri"] != o.issuer+"/device" || out["interval"] != 5.0 {
+				t.Fatalf("%s: %d %v", line, resp.StatusCode, out)
+			}
+			deviceCode = out["device_code"].(string)
+		case 1:
+			if resp.StatusCode != http.StatusBadRequest || out["error"] != "authorization_pending" {
+				t.Fatalf("%s: %d %v", line, resp.StatusCode, out)
+			}
+		}
+	}
+}
+
+// curlWords splits a command line at spaces, keeping 'quoted' words.
+func curlWords(line string) []string {
+	var out []string
+	var cur strings.Builder
+	quoted, has := false, false
+	for _, r := range line {
+		switch {
+		case r == '\'':
+			quoted, has = !quoted, true
+		case r == ' ' && !quoted:
+			if has {
+				out = append(out, cur.String())
+				cur.Reset()
+				has = false
+			}
+		default:
+			cur.WriteRune(r)
+			has = true
+		}
+	}
+	if has {
+		out = append(out, cur.String())
+	}
+	return out
 }
