@@ -6,7 +6,9 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -147,6 +149,17 @@ func TestDeviceGrantOverHTTP(t *testing.T) {
 	g := o.startDevice(t, "tv", "openid profile offline_access")
 	st, body := o.poll(t, "tv", g.deviceCode)
 	wantPoll(t, st, body, "authorization_pending")
+	// Bound to its client, and to its secret, before any decision too.
+	st, body = o.poll(t, "tv-conf", g.deviceCode)
+	if st != http.StatusBadRequest || body["error"] != "invalid_grant" {
+		t.Fatalf("pending device code of another client: %d %v", st, body)
+	}
+	id, _, _ := strings.Cut(g.deviceCode, ".")
+	st, body = o.poll(t, "tv", id+".Xq3vJ9y2_Rk7Lm0nP4sT8wZ1aB5cD6eF7gH8iJ9kL0m")
+	if st != http.StatusBadRequest || body["error"] != "invalid_grant" {
+		t.Fatalf("device id with a wrong secret: %d %v", st, body)
+	}
+	o.clock.Advance(2 * time.Second) // past the interval: the next poll is not slowed
 
 	b := browser(t)
 	p := o.devicePage(t, b, g.complete)
@@ -458,4 +471,95 @@ func curlWords(line string) []string {
 		out = append(out, cur.String())
 	}
 	return out
+}
+
+// TestDeviceSingleApprovalUnderRace: two signed-in browsers (two
+// sessions of two users) approve the same code at once; exactly one
+// approval stands, and the tokens are that user's.
+func TestDeviceSingleApprovalUnderRace(t *testing.T) {
+	o := startDeviceOP(t, nil)
+	bob, err := o.n.Directory().CreateUser(t.Context(), dirUser("bob"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := o.startDevice(t, "tv", "openid")
+	type confirm struct {
+		b *http.Client
+		f url.Values
+	}
+	var forms []confirm
+	for _, who := range []string{"alice", "bob"} {
+		b := browser(t)
+		p := get(t, b, g.complete)
+		f := hidden(p.body)
+		f.Set("username", who)
+		f.Set("password", userPassword)
+		if p = postForm(t, b, o.issuer+"/login", f); p.status != http.StatusSeeOther {
+			t.Fatalf("%s sign-in: %d %s", who, p.status, p.body)
+		}
+		p = o.enterCode(t, b, get(t, b, o.issuer+p.loc.String()), g.userCode, "")
+		f = hidden(p.body)
+		f.Set("decision", "approve")
+		forms = append(forms, confirm{b, f})
+	}
+	statuses := make([]int, len(forms))
+	var wg sync.WaitGroup
+	for i, c := range forms {
+		wg.Go(func() { statuses[i] = postForm(t, c.b, o.issuer+"/device", c.f).status })
+	}
+	wg.Wait()
+	won := slices.Index(statuses, http.StatusOK)
+	if won < 0 || slices.Contains(statuses[won+1:], http.StatusOK) || !slices.Contains(statuses, http.StatusConflict) {
+		t.Fatalf("approvals answered %v, want one 200 and one 409", statuses)
+	}
+	st, body := o.poll(t, "tv", g.deviceCode)
+	if st != http.StatusOK {
+		t.Fatalf("poll: %d %v", st, body)
+	}
+	want := []string{o.user.Subject, bob.Subject}[won]
+	if sub := idClaims(t, body["access_token"].(string))["sub"]; sub != want {
+		t.Fatalf("tokens of %v, want the winner's %s", sub, want)
+	}
+}
+
+// TestDeviceGrantEndsWithTheSession: the grant lives in the approving
+// browser session: signing out there stops the access token (no
+// offline_access asked).
+func TestDeviceGrantEndsWithTheSession(t *testing.T) {
+	o := startDeviceOP(t, nil)
+	g := o.startDevice(t, "tv", "openid profile")
+	b := browser(t)
+	o.decide(t, b, g, "approve")
+	st, body := o.poll(t, "tv", g.deviceCode)
+	if st != http.StatusOK {
+		t.Fatalf("poll: %d %v", st, body)
+	}
+	at := body["access_token"].(string)
+	if st, _, _ := o.userinfo(t, at); st != http.StatusOK {
+		t.Fatalf("userinfo before sign-out: %d", st)
+	}
+	p := get(t, b, o.issuer+"/logout")
+	postForm(t, b, o.issuer+"/logout", hidden(p.body))
+	if st, _, _ := o.userinfo(t, at); st != http.StatusUnauthorized {
+		t.Fatalf("userinfo after sign-out: %d, want 401", st)
+	}
+}
+
+// TestDeviceFormNeedsCSRF: the code entry and the decision are refused
+// without the page's CSRF token, and nothing is decided.
+func TestDeviceFormNeedsCSRF(t *testing.T) {
+	o := startDeviceOP(t, nil)
+	g := o.startDevice(t, "tv", "openid")
+	b := browser(t)
+	o.devicePage(t, b, g.complete)
+	for _, f := range []url.Values{
+		{"user_code": {g.userCode}},
+		{"user_code": {g.userCode}, "decision": {"approve"}, "csrf": {"forged"}},
+	} {
+		if p := postForm(t, b, o.issuer+"/device", f); p.status != http.StatusBadRequest || !strings.Contains(p.body, "expired") {
+			t.Fatalf("form %v without a valid CSRF token: %d %s", f, p.status, p.body)
+		}
+	}
+	st, body := o.poll(t, "tv", g.deviceCode)
+	wantPoll(t, st, body, "authorization_pending")
 }
