@@ -35,7 +35,7 @@ func (d Devices) Create(ctx context.Context, id string, st *messages.DeviceState
 	return err
 }
 
-// Describe returns a pending device authorization (no secret hash).
+// Describe returns a device authorization that has not expired.
 func (d Devices) Describe(ctx context.Context, id string) (*messages.DeviceState, error) {
 	r, err := d.call(ctx, id, &messages.DeviceCall{Op: &messages.DeviceCall_Describe{Describe: &messages.DescribeDevice{}}})
 	if err != nil {

@@ -206,9 +206,9 @@ func (g *grain) run(call *messages.DeviceCall, now time.Time, reply *messages.De
 		if expired {
 			return nil, errNotFound
 		}
-		out := proto.Clone(g.st).(*messages.DeviceState)
-		out.SecretHash = nil
-		reply.State = out
+		// With the secret's hash: the verification page records it in
+		// the approving session before it decides.
+		reply.State = g.st
 		return nil, nil
 	case *messages.DeviceCall_Decide:
 		switch {

@@ -451,8 +451,9 @@ func (x *CreateDevice) GetState() *DeviceState {
 	return nil
 }
 
-// DescribeDevice returns the state (without its secret hash) while it
-// is pending: what the verification page shows.
+// DescribeDevice returns the state until it expires: what the
+// verification page shows, and the secret's hash an approval records in
+// the approving session.
 type DescribeDevice struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields

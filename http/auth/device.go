@@ -246,25 +246,34 @@ func (h *Handler) deviceForm(c echo.Context) error {
 	if decision != "approve" && decision != "deny" {
 		return errorPage(c, http.StatusBadRequest, "Choose Approve or Deny.")
 	}
-	decided, err := h.device.devices.Decide(ctx, id, &messages.DecideDevice{Approve: decision == "approve", Sid: sid, Subject: login.Subject})
-	if err != nil {
+	approve := decision == "approve"
+	if approve {
+		// First the code the device will redeem, in this session (its
+		// grant ends with this sign-in as the code flow's do), then the
+		// decision: if the decision is lost to another one, the code is
+		// never reached (polls go to the deciding session) and expires;
+		// the other way round, a failed session call would leave an
+		// approval with nothing to redeem.
+		if _, err := h.device.sessions.ApproveDevice(ctx, sid, secret, &messages.ApproveDevice{
+			DeviceHash: st.SecretHash, ClientId: st.ClientId, Scopes: st.Scopes, ExpiresMs: st.ExpiresMs,
+		}); err != nil {
+			if errors.Is(err, messages.ErrInvalid) {
+				audit("device code refused", "already approved here")
+				return h.deviceEntry(c, http.StatusConflict, secret, login, "", msgDeviceUsed)
+			}
+			return errorPage(c, http.StatusServiceUnavailable, "This page is unavailable right now. Try again shortly.")
+		}
+	}
+	if _, err := h.device.devices.Decide(ctx, id, &messages.DecideDevice{Approve: approve, Sid: sid, Subject: login.Subject}); err != nil {
 		if errors.Is(err, messages.ErrInvalid) || errors.Is(err, messages.ErrNotFound) {
 			audit("device code refused", "already decided")
 			return h.deviceEntry(c, http.StatusConflict, secret, login, "", msgDeviceUsed)
 		}
 		return errorPage(c, http.StatusServiceUnavailable, "This page is unavailable right now. Try again shortly.")
 	}
-	if decision == "deny" {
+	if !approve {
 		h.logger.InfoContext(ctx, "device authorization denied", "audit", true, "client_id", st.ClientId, "device", id, "sub", login.Subject, "sid", sid)
 		return render(c, http.StatusOK, "device.html", map[string]any{"Title": "Request denied", "Done": "You denied the device's request. It gets no access."})
-	}
-	// The code the device redeems lives in this session, so its grant
-	// ends with this sign-in as the code flow's do.
-	if _, err := h.device.sessions.ApproveDevice(ctx, sid, secret, &messages.ApproveDevice{
-		DeviceHash: decided.SecretHash, ClientId: st.ClientId, Scopes: st.Scopes, ExpiresMs: st.ExpiresMs,
-	}); err != nil {
-		h.logger.WarnContext(ctx, "device approval not recorded in the session", "device", id, "err", err)
-		return errorPage(c, http.StatusServiceUnavailable, "The approval could not be recorded. Start again on your device.")
 	}
 	h.logger.InfoContext(ctx, "device authorization approved", "audit", true, "client_id", st.ClientId, "device", id, "sub", login.Subject, "sid", sid)
 	return render(c, http.StatusOK, "device.html", map[string]any{"Title": "Device connected", "Done": "You approved " + clientLabel(client) + "."})
