@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
+	"authrim/actors/device"
 	"authrim/internal/headless"
 )
 
@@ -20,7 +22,8 @@ import (
 // DeviceAuth and DeviceAccessToken, endpoints from discovery) polls
 // while headless Chromium opens verification_uri_complete, signs in
 // through the login page, confirms the code and approves; the tokens the
-// client gets work at /userinfo and its ID token verifies (go-oidc).
+// client gets work at /userinfo and its ID token verifies (go-oidc). A
+// mistyped code on the way is refused as a typo.
 // With AUTHRIM_SCREENSHOTS set to a directory, the pages are saved there.
 func TestDeviceGrantInRealBrowser(t *testing.T) {
 	headless.Require(t)
@@ -66,7 +69,9 @@ func TestDeviceGrantInRealBrowser(t *testing.T) {
 		}
 		_ = os.WriteFile(filepath.Join(shots, name+".png"), png, 0o644)
 	}
-	c.do("open verification_uri_complete", chromedp.Navigate(da.VerificationURIComplete))
+	c.do("open verification_uri_complete", chromedp.Navigate(da.VerificationURIComplete),
+		chromedp.WaitVisible(chromedp.CSS(`form[action="/login"] input[name=password]`)))
+	shot("device-signin")
 	c.passwordSignIn()
 	c.do("the code, prefilled",
 		chromedp.WaitVisible(chromedp.CSS(`input[name=user_code]`)),
@@ -75,7 +80,27 @@ func TestDeviceGrantInRealBrowser(t *testing.T) {
 		c.fail("prefilled code", fmt.Errorf("got %q, want %q", got, da.UserCode))
 	}
 	shot("device-enter")
-	c.do("continue", chromedp.Click(chromedp.CSS(`#continue`)), chromedp.WaitVisible(chromedp.CSS(`#approve`)))
+	// A typo first (one letter changed): told apart from an unknown code.
+	norm, err := device.ParseUserCode(da.UserCode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	typo := []byte(norm)
+	typo[5] = device.Alphabet[(strings.IndexByte(device.Alphabet, typo[5])+3)%len(device.Alphabet)]
+	c.do("enter a mistyped code",
+		clearInput(`input[name=user_code]`),
+		chromedp.SendKeys(chromedp.CSS(`input[name=user_code]`), string(typo)),
+		chromedp.Click(chromedp.CSS(`#continue`)),
+	)
+	if err := c.waitJS(`document.body.innerText.includes('That code has a typo')`, 10*time.Second); err != nil {
+		c.fail("typo message", err)
+	}
+	shot("device-typo")
+	// Then the right code as a person might type it.
+	c.do("enter the code in lower case, with a space",
+		clearInput(`input[name=user_code]`),
+		chromedp.SendKeys(chromedp.CSS(`input[name=user_code]`), strings.ToLower(norm[:4]+" "+norm[4:])),
+		chromedp.Click(chromedp.CSS(`#continue`)), chromedp.WaitVisible(chromedp.CSS(`#approve`)))
 	if got := c.text(`.user-code`); got != da.UserCode {
 		c.fail("confirmation page", fmt.Errorf("code shown %q, want %q", got, da.UserCode))
 	}
