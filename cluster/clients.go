@@ -253,6 +253,12 @@ func (s Sessions) TakeCeremony(ctx context.Context, sid, secret string, m *messa
 	return s.call(ctx, sid, &messages.SessionCall{Secret: secret, Op: &messages.SessionCall_Take{Take: m}})
 }
 
+// ApproveDevice records the signed-in user's approval of a device
+// authorization as a code in this session (RFC 8628).
+func (s Sessions) ApproveDevice(ctx context.Context, sid, secret string, m *messages.ApproveDevice) (*messages.SessionReply, error) {
+	return s.call(ctx, sid, &messages.SessionCall{Secret: secret, Op: &messages.SessionCall_ApproveDevice{ApproveDevice: m}})
+}
+
 // Token operations: the code or token secret is the credential.
 
 // Redeem redeems an authorization code (once; a replay revokes its grant).

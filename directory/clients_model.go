@@ -9,7 +9,7 @@ import (
 // and ID token signing algorithms a client may register.
 var (
 	AuthMethods     = []string{"client_secret_basic", "client_secret_post", "none", "private_key_jwt"}
-	GrantTypes      = []string{"authorization_code", "refresh_token", "client_credentials", GrantTypeTokenExchange}
+	GrantTypes      = []string{"authorization_code", "refresh_token", "client_credentials", GrantTypeTokenExchange, DeviceCodeGrantType}
 	IDTokenSignAlgs = []string{"RS256", "PS256", "ES256", "EdDSA"}
 	// ResponseTypes a client may register (RFC 7591 §2): the code flow
 	// only.
@@ -214,3 +214,6 @@ func cloneClient(c Client) Client {
 	c.ClientMetadata = c.ClientMetadata.clone()
 	return c
 }
+
+// DeviceCodeGrantType is the device authorization grant (RFC 8628 §3.4).
+const DeviceCodeGrantType = "urn:ietf:params:oauth:grant-type:device_code"

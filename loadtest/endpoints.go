@@ -207,6 +207,8 @@ func (n *Node) Endpoints() []Endpoint {
 			})},
 		{Name: "token-exchange", What: "POST /token token exchange (RFC 8693) of an access token (verified, grant checked), access token ES256",
 			prepare: n.prepareExchange},
+		{Name: "device-poll", What: "POST /token device_code, pending (authorization_pending or slow_down: one Device grain call, no write)",
+			prepare: n.prepareDevicePolls},
 		{Name: "userinfo", What: "GET /userinfo (ES256 access token verified, grant checked)", TargetCPU: 200, prepare: n.prepareUserinfo},
 		{Name: "userinfo-jwe", What: "GET /userinfo answered as a JWE (ECDH-ES, A128CBC-HS256) to a client registered for it", prepare: n.prepareUserinfoJWE},
 		{Name: "introspection", What: "POST /introspect of an access token", TargetCPU: 150, prepare: n.prepareIntrospection},
@@ -405,4 +407,51 @@ func (n *Node) prepareRevocations(_ context.Context, count int) (Source, error) 
 		return nil, fmt.Errorf("revocation: the %d seeded families are used up (raise --revoke-families)", n.revoke.n)
 	}
 	return NewOnce(calls), nil
+}
+
+// devicePollCodes is how many pending device codes device-poll spreads
+// its polls over.
+const devicePollCodes = 256
+
+// prepareDevicePolls starts device authorizations nobody approves; each
+// call polls one of them at /token. Polled faster than their interval,
+// most answers are slow_down: the same work as authorization_pending.
+func (n *Node) prepareDevicePolls(ctx context.Context, _ int) (Source, error) {
+	codes := make([]string, devicePollCodes)
+	b := n.base("token")
+	err := Parallel(ctx, len(codes), n.conc, func(ctx context.Context, i int) error {
+		var out struct {
+			DeviceCode string `json:"device_code"`
+		}
+		if err := PostForm(ctx, n.prep, b+"/device_authorization", ClientDevice, url.Values{"scope": {"openid"}}, &out); err != nil {
+			return err
+		}
+		codes[i] = out.DeviceCode
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	u := b + "/token"
+	return Forever(func(seq uint64) Call {
+		body := url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:device_code"}, "device_code": {codes[seq%uint64(len(codes))]}}.Encode()
+		return func(ctx context.Context, c *http.Client) error {
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, strings.NewReader(body))
+			if err != nil {
+				return err
+			}
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.SetBasicAuth(ClientDevice, ClientSecret)
+			resp, err := c.Do(req)
+			if err != nil {
+				return err
+			}
+			raw, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusBadRequest || (!strings.Contains(string(raw), `"authorization_pending"`) && !strings.Contains(string(raw), `"slow_down"`)) {
+				return fmt.Errorf("device-poll: %s: %.200s", resp.Status, raw)
+			}
+			return nil
+		}
+	}), nil
 }

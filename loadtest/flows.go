@@ -30,6 +30,8 @@ const (
 	// for tokens to ExchangeAudience.
 	ClientExchange   = "bench-exchange"
 	ExchangeAudience = "https://api.bench.example"
+	// ClientDevice uses the device authorization grant (RFC 8628).
+	ClientDevice = "bench-device"
 	// RedirectURI is registered for the code-flow clients; nothing listens.
 	RedirectURI = "http://127.0.0.1:9/callback"
 	// ClientSecret of every bench client (client_secret_basic).
@@ -117,6 +119,8 @@ func (a Admin) CreateClients(ctx context.Context) error {
 			"token_endpoint_auth_method": "client_secret_basic", "grant_types": []string{"urn:ietf:params:oauth:grant-type:token-exchange"},
 			"token_exchange": map[string]any{"subject_token_types": []string{"urn:ietf:params:oauth:token-type:access_token"},
 				"audiences": []string{ExchangeAudience}, "scopes": []string{"profile", "email"}, "allow_impersonation": true}},
+		{"client_id": ClientDevice, "client_name": "Bench device", "client_secret": ClientSecret,
+			"token_endpoint_auth_method": "client_secret_basic", "grant_types": []string{"urn:ietf:params:oauth:grant-type:device_code"}},
 	} {
 		if err := a.post(ctx, "/admin/clients", c, nil); err != nil {
 			if strings.Contains(err.Error(), "409") {

@@ -69,6 +69,7 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 			})
 			a.WithUserSessions(userSessions)
 			a.WithResources(n.dir)
+			a.WithDevices(n.devices(), sessions, n.actors.RateLimits(), auth.DeviceEntry{})
 			fronts = append(fronts, a)
 		case RoleToken:
 			fronts = append(fronts, token.New(token.Config{
@@ -78,6 +79,9 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 			}, clients, sessions, cryptoPool, n.dir, logger.With("front", RoleToken)).WithEncryption(cryptoPool, fetcher.ClientKeys).WithResources(n.dir).
 				WithExchange(&token.Exchange{
 					AccessTokens: checker, Verifier: cryptoPool, Logins: sessions, Fetch: fetcher.Get, Issuers: cfg.trustedIssuers(),
+				}).
+				WithDevices(n.devices(), token.DeviceConfig{
+					VerificationURI: base + auth.DevicePath, CodeTTL: DeviceCodeTTL, Interval: n.devicePollInterval(),
 				}))
 		case RoleUserinfo:
 			fronts = append(fronts, userinfo.New(checker, logger.With("front", RoleUserinfo)).WithResponses(&userinfo.Responses{
@@ -145,6 +149,7 @@ func metadata(cfg Config) discovery.Metadata {
 	}
 	return discovery.Metadata{
 		PushedAuthorizationRequestEndpoint: base + auth.PARPath,
+		DeviceAuthorizationEndpoint:        base + token.DeviceAuthorizationPath,
 		RequirePushedAuthorizationRequests: cfg.Requests.RequirePAR,
 		RegistrationEndpoint:               registration,
 		RequestObjectSigningAlgs:           objSignAlgs,

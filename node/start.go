@@ -13,6 +13,7 @@ import (
 	pc "github.com/asynkron/protoactor-go/cluster"
 
 	"authrim/actors/crypto"
+	"authrim/actors/device"
 	"authrim/actors/keymanager"
 	"authrim/actors/messages"
 	"authrim/actors/ratelimit"
@@ -146,7 +147,12 @@ func (n *Node) startActors(ctx context.Context) error {
 		Ended:          n.recordEnded,
 		Logger:         logger.With("actor", session.Kind),
 	})
-	kinds := []*pc.Kind{keys, sessions, n.deliveryKind(), ratelimit.NewKind(ratelimit.Config{Now: n.now, Logger: logger.With("actor", ratelimit.Kind)})}
+	devices := device.NewKind(device.Config{
+		Store: n.store, Owners: n.owners, Now: n.now,
+		IdleTimeout: cfg.Session.IdleTimeout.D(), StoreTimeout: cfg.Cluster.RequestTimeout.D(),
+		Logger: logger.With("actor", device.Kind),
+	})
+	kinds := []*pc.Kind{keys, sessions, devices, n.deliveryKind(), ratelimit.NewKind(ratelimit.Config{Now: n.now, Logger: logger.With("actor", ratelimit.Kind)})}
 	for _, k := range kinds {
 		if !n.opts.NoInstrumentation {
 			k.Props = k.Props.Clone(n.tel.PropsOptions(k.Kind)...)

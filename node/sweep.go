@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"authrim/actors/device"
 	"authrim/actors/session"
 )
 
@@ -75,5 +76,8 @@ func (n *Node) sweep(ctx context.Context) (sessions, jtis int, err error) {
 	// Index entries of sign-ins that ended without their grain removing
 	// them (expiry, a crash): counted with the sessions.
 	indexed, ierr := session.SweepIndex(ctx, n.store, n.now())
-	return sessions + indexed, jtis, errors.Join(serr, jerr, ierr)
+	// Device authorizations and user codes past their expiry: counted
+	// with the jtis (short-lived one-time records).
+	devices, derr := device.Sweep(ctx, n.store, n.now())
+	return sessions + indexed, jtis + devices, errors.Join(serr, jerr, ierr, derr)
 }

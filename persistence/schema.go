@@ -50,6 +50,10 @@ const (
 	BucketOutbox Bucket = "outbox"
 	// BucketResources holds registered (non-static) resource servers.
 	BucketResources Bucket = "resources"
+	// BucketDevices holds one DeviceState per device authorization.
+	BucketDevices Bucket = "devices"
+	// BucketDeviceUserCodes is the user code uniqueness index.
+	BucketDeviceUserCodes Bucket = "device_user_codes"
 )
 
 // KeySchemaVersion is the key, in BucketMeta, of the schema version
@@ -104,6 +108,10 @@ var schema = [...]BucketSpec{
 		"a message to deliver (back-channel logout, ...), kept until delivered or given up"},
 	{BucketResources, "directory", "resource identifier (an absolute URI, RFC 8707 §2)", "JSON directory resource record",
 		"a resource server access tokens may be issued for (static ones come from config.yaml, not the store)"},
+	{BucketDevices, "actors/device", "device authorization id (the device code's first part)", "protobuf messages.DeviceState",
+		"a device authorization (RFC 8628) from request to redemption; swept after expiry"},
+	{BucketDeviceUserCodes, "actors/device", "user code (normalised, no dash)", "JSON device.indexEntry",
+		"which device authorization a user code names; created only if absent, so codes never collide"},
 }
 
 // migrations moves stores to this binary's shapes: migrations[i] takes a

@@ -1039,6 +1039,7 @@ type SessionCall struct {
 	//	*SessionCall_Start
 	//	*SessionCall_Take
 	//	*SessionCall_Describe
+	//	*SessionCall_ApproveDevice
 	Op isSessionCall_Op `protobuf_oneof:"op"`
 	// W3C trace context of the caller (traceparent, tracestate).
 	Trace map[string]string `protobuf:"bytes,20,rep,name=trace,proto3" json:"trace,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
@@ -1212,6 +1213,15 @@ func (x *SessionCall) GetDescribe() *DescribeSession {
 	return nil
 }
 
+func (x *SessionCall) GetApproveDevice() *ApproveDevice {
+	if x != nil {
+		if x, ok := x.Op.(*SessionCall_ApproveDevice); ok {
+			return x.ApproveDevice
+		}
+	}
+	return nil
+}
+
 func (x *SessionCall) GetTrace() map[string]string {
 	if x != nil {
 		return x.Trace
@@ -1282,6 +1292,10 @@ type SessionCall_Describe struct {
 	Describe *DescribeSession `protobuf:"bytes,14,opt,name=describe,proto3,oneof"`
 }
 
+type SessionCall_ApproveDevice struct {
+	ApproveDevice *ApproveDevice `protobuf:"bytes,15,opt,name=approve_device,json=approveDevice,proto3,oneof"`
+}
+
 func (*SessionCall_Get) isSessionCall_Op() {}
 
 func (*SessionCall_Begin) isSessionCall_Op() {}
@@ -1307,6 +1321,8 @@ func (*SessionCall_Start) isSessionCall_Op() {}
 func (*SessionCall_Take) isSessionCall_Op() {}
 
 func (*SessionCall_Describe) isSessionCall_Op() {}
+
+func (*SessionCall_ApproveDevice) isSessionCall_Op() {}
 
 // StartCeremony keeps a WebAuthn challenge; a register ceremony needs a
 // signed-in session.
@@ -1892,6 +1908,78 @@ func (x *RedeemCode) GetResource() string {
 	return ""
 }
 
+// ApproveDevice records the signed-in user's approval of a device
+// authorization (RFC 8628): a code bound to the device code's secret
+// (its hash), the client and the scopes, redeemed at the token endpoint
+// with RedeemCode like any code, so the grant lives in this session.
+type ApproveDevice struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	DeviceHash    []byte                 `protobuf:"bytes,1,opt,name=device_hash,json=deviceHash,proto3" json:"device_hash,omitempty"`
+	ClientId      string                 `protobuf:"bytes,2,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	Scopes        []string               `protobuf:"bytes,3,rep,name=scopes,proto3" json:"scopes,omitempty"`
+	ExpiresMs     int64                  `protobuf:"varint,4,opt,name=expires_ms,json=expiresMs,proto3" json:"expires_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApproveDevice) Reset() {
+	*x = ApproveDevice{}
+	mi := &file_actors_messages_session_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApproveDevice) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApproveDevice) ProtoMessage() {}
+
+func (x *ApproveDevice) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_messages_session_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApproveDevice.ProtoReflect.Descriptor instead.
+func (*ApproveDevice) Descriptor() ([]byte, []int) {
+	return file_actors_messages_session_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ApproveDevice) GetDeviceHash() []byte {
+	if x != nil {
+		return x.DeviceHash
+	}
+	return nil
+}
+
+func (x *ApproveDevice) GetClientId() string {
+	if x != nil {
+		return x.ClientId
+	}
+	return ""
+}
+
+func (x *ApproveDevice) GetScopes() []string {
+	if x != nil {
+		return x.Scopes
+	}
+	return nil
+}
+
+func (x *ApproveDevice) GetExpiresMs() int64 {
+	if x != nil {
+		return x.ExpiresMs
+	}
+	return 0
+}
+
 type RefreshGrant struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	GrantId     string                 `protobuf:"bytes,1,opt,name=grant_id,json=grantId,proto3" json:"grant_id,omitempty"`
@@ -1910,7 +1998,7 @@ type RefreshGrant struct {
 
 func (x *RefreshGrant) Reset() {
 	*x = RefreshGrant{}
-	mi := &file_actors_messages_session_proto_msgTypes[20]
+	mi := &file_actors_messages_session_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1922,7 +2010,7 @@ func (x *RefreshGrant) String() string {
 func (*RefreshGrant) ProtoMessage() {}
 
 func (x *RefreshGrant) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_messages_session_proto_msgTypes[20]
+	mi := &file_actors_messages_session_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1935,7 +2023,7 @@ func (x *RefreshGrant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefreshGrant.ProtoReflect.Descriptor instead.
 func (*RefreshGrant) Descriptor() ([]byte, []int) {
-	return file_actors_messages_session_proto_rawDescGZIP(), []int{20}
+	return file_actors_messages_session_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *RefreshGrant) GetGrantId() string {
@@ -1991,7 +2079,7 @@ type CheckGrant struct {
 
 func (x *CheckGrant) Reset() {
 	*x = CheckGrant{}
-	mi := &file_actors_messages_session_proto_msgTypes[21]
+	mi := &file_actors_messages_session_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2003,7 +2091,7 @@ func (x *CheckGrant) String() string {
 func (*CheckGrant) ProtoMessage() {}
 
 func (x *CheckGrant) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_messages_session_proto_msgTypes[21]
+	mi := &file_actors_messages_session_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2016,7 +2104,7 @@ func (x *CheckGrant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckGrant.ProtoReflect.Descriptor instead.
 func (*CheckGrant) Descriptor() ([]byte, []int) {
-	return file_actors_messages_session_proto_rawDescGZIP(), []int{21}
+	return file_actors_messages_session_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CheckGrant) GetGrantId() string {
@@ -2050,7 +2138,7 @@ type RevokeGrant struct {
 
 func (x *RevokeGrant) Reset() {
 	*x = RevokeGrant{}
-	mi := &file_actors_messages_session_proto_msgTypes[22]
+	mi := &file_actors_messages_session_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2062,7 +2150,7 @@ func (x *RevokeGrant) String() string {
 func (*RevokeGrant) ProtoMessage() {}
 
 func (x *RevokeGrant) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_messages_session_proto_msgTypes[22]
+	mi := &file_actors_messages_session_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2075,7 +2163,7 @@ func (x *RevokeGrant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeGrant.ProtoReflect.Descriptor instead.
 func (*RevokeGrant) Descriptor() ([]byte, []int) {
-	return file_actors_messages_session_proto_rawDescGZIP(), []int{22}
+	return file_actors_messages_session_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *RevokeGrant) GetGrantId() string {
@@ -2120,7 +2208,7 @@ type EndSession struct {
 
 func (x *EndSession) Reset() {
 	*x = EndSession{}
-	mi := &file_actors_messages_session_proto_msgTypes[23]
+	mi := &file_actors_messages_session_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2132,7 +2220,7 @@ func (x *EndSession) String() string {
 func (*EndSession) ProtoMessage() {}
 
 func (x *EndSession) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_messages_session_proto_msgTypes[23]
+	mi := &file_actors_messages_session_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2145,7 +2233,7 @@ func (x *EndSession) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndSession.ProtoReflect.Descriptor instead.
 func (*EndSession) Descriptor() ([]byte, []int) {
-	return file_actors_messages_session_proto_rawDescGZIP(), []int{23}
+	return file_actors_messages_session_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *EndSession) GetSubject() string {
@@ -2174,7 +2262,7 @@ type DescribeSession struct {
 
 func (x *DescribeSession) Reset() {
 	*x = DescribeSession{}
-	mi := &file_actors_messages_session_proto_msgTypes[24]
+	mi := &file_actors_messages_session_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2186,7 +2274,7 @@ func (x *DescribeSession) String() string {
 func (*DescribeSession) ProtoMessage() {}
 
 func (x *DescribeSession) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_messages_session_proto_msgTypes[24]
+	mi := &file_actors_messages_session_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2199,7 +2287,7 @@ func (x *DescribeSession) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeSession.ProtoReflect.Descriptor instead.
 func (*DescribeSession) Descriptor() ([]byte, []int) {
-	return file_actors_messages_session_proto_rawDescGZIP(), []int{24}
+	return file_actors_messages_session_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *DescribeSession) GetSubject() string {
@@ -2237,7 +2325,7 @@ type SessionReply struct {
 
 func (x *SessionReply) Reset() {
 	*x = SessionReply{}
-	mi := &file_actors_messages_session_proto_msgTypes[25]
+	mi := &file_actors_messages_session_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2249,7 +2337,7 @@ func (x *SessionReply) String() string {
 func (*SessionReply) ProtoMessage() {}
 
 func (x *SessionReply) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_messages_session_proto_msgTypes[25]
+	mi := &file_actors_messages_session_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2262,7 +2350,7 @@ func (x *SessionReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionReply.ProtoReflect.Descriptor instead.
 func (*SessionReply) Descriptor() ([]byte, []int) {
-	return file_actors_messages_session_proto_rawDescGZIP(), []int{25}
+	return file_actors_messages_session_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *SessionReply) GetError() *Error {
@@ -2485,7 +2573,7 @@ const file_actors_messages_session_proto_rawDesc = "" +
 	"\vEndedClient\x12\x1b\n" +
 	"\tclient_id\x18\x01 \x01(\tR\bclientId\x12\x18\n" +
 	"\asubject\x18\x02 \x01(\tR\asubject\x12\x19\n" +
-	"\bsince_ms\x18\x03 \x01(\x03R\asinceMs\"\x99\a\n" +
+	"\bsince_ms\x18\x03 \x01(\x03R\asinceMs\"\xe3\a\n" +
 	"\vSessionCall\x12\x16\n" +
 	"\x06secret\x18\x01 \x01(\tR\x06secret\x120\n" +
 	"\x03get\x18\x02 \x01(\v2\x1c.authrim.messages.GetSessionH\x00R\x03get\x123\n" +
@@ -2501,7 +2589,8 @@ const file_actors_messages_session_proto_rawDesc = "" +
 	"\x06logout\x18\v \x01(\v2\x1c.authrim.messages.EndSessionH\x00R\x06logout\x127\n" +
 	"\x05start\x18\f \x01(\v2\x1f.authrim.messages.StartCeremonyH\x00R\x05start\x124\n" +
 	"\x04take\x18\r \x01(\v2\x1e.authrim.messages.TakeCeremonyH\x00R\x04take\x12?\n" +
-	"\bdescribe\x18\x0e \x01(\v2!.authrim.messages.DescribeSessionH\x00R\bdescribe\x12>\n" +
+	"\bdescribe\x18\x0e \x01(\v2!.authrim.messages.DescribeSessionH\x00R\bdescribe\x12H\n" +
+	"\x0eapprove_device\x18\x0f \x01(\v2\x1f.authrim.messages.ApproveDeviceH\x00R\rapproveDevice\x12>\n" +
 	"\x05trace\x18\x14 \x03(\v2(.authrim.messages.SessionCall.TraceEntryR\x05trace\x12\x17\n" +
 	"\acall_id\x18\x15 \x01(\tR\x06callId\x1a8\n" +
 	"\n" +
@@ -2551,7 +2640,14 @@ const file_actors_messages_session_proto_rawDesc = "" +
 	"\rcode_verifier\x18\x04 \x01(\tR\fcodeVerifier\x12$\n" +
 	"\x0erefresh_ttl_ms\x18\x05 \x01(\x03R\frefreshTtlMs\x12-\n" +
 	"\x13refresh_idle_ttl_ms\x18\x06 \x01(\x03R\x10refreshIdleTtlMs\x12\x1a\n" +
-	"\bresource\x18\a \x01(\tR\bresource\"\xcc\x01\n" +
+	"\bresource\x18\a \x01(\tR\bresource\"\x84\x01\n" +
+	"\rApproveDevice\x12\x1f\n" +
+	"\vdevice_hash\x18\x01 \x01(\fR\n" +
+	"deviceHash\x12\x1b\n" +
+	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12\x16\n" +
+	"\x06scopes\x18\x03 \x03(\tR\x06scopes\x12\x1d\n" +
+	"\n" +
+	"expires_ms\x18\x04 \x01(\x03R\texpiresMs\"\xcc\x01\n" +
 	"\fRefreshGrant\x12\x19\n" +
 	"\bgrant_id\x18\x01 \x01(\tR\agrantId\x12!\n" +
 	"\ftoken_secret\x18\x02 \x01(\tR\vtokenSecret\x12\x1b\n" +
@@ -2606,7 +2702,7 @@ func file_actors_messages_session_proto_rawDescGZIP() []byte {
 	return file_actors_messages_session_proto_rawDescData
 }
 
-var file_actors_messages_session_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_actors_messages_session_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_actors_messages_session_proto_goTypes = []any{
 	(*AuthRequest)(nil),     // 0: authrim.messages.AuthRequest
 	(*Login)(nil),           // 1: authrim.messages.Login
@@ -2628,16 +2724,17 @@ var file_actors_messages_session_proto_goTypes = []any{
 	(*IssueCode)(nil),       // 17: authrim.messages.IssueCode
 	(*IssueWhen)(nil),       // 18: authrim.messages.IssueWhen
 	(*RedeemCode)(nil),      // 19: authrim.messages.RedeemCode
-	(*RefreshGrant)(nil),    // 20: authrim.messages.RefreshGrant
-	(*CheckGrant)(nil),      // 21: authrim.messages.CheckGrant
-	(*RevokeGrant)(nil),     // 22: authrim.messages.RevokeGrant
-	(*EndSession)(nil),      // 23: authrim.messages.EndSession
-	(*DescribeSession)(nil), // 24: authrim.messages.DescribeSession
-	(*SessionReply)(nil),    // 25: authrim.messages.SessionReply
-	nil,                     // 26: authrim.messages.SessionState.ConsentsEntry
-	nil,                     // 27: authrim.messages.SessionState.PendingEntry
-	nil,                     // 28: authrim.messages.SessionCall.TraceEntry
-	(*Error)(nil),           // 29: authrim.messages.Error
+	(*ApproveDevice)(nil),   // 20: authrim.messages.ApproveDevice
+	(*RefreshGrant)(nil),    // 21: authrim.messages.RefreshGrant
+	(*CheckGrant)(nil),      // 22: authrim.messages.CheckGrant
+	(*RevokeGrant)(nil),     // 23: authrim.messages.RevokeGrant
+	(*EndSession)(nil),      // 24: authrim.messages.EndSession
+	(*DescribeSession)(nil), // 25: authrim.messages.DescribeSession
+	(*SessionReply)(nil),    // 26: authrim.messages.SessionReply
+	nil,                     // 27: authrim.messages.SessionState.ConsentsEntry
+	nil,                     // 28: authrim.messages.SessionState.PendingEntry
+	nil,                     // 29: authrim.messages.SessionCall.TraceEntry
+	(*Error)(nil),           // 30: authrim.messages.Error
 }
 var file_actors_messages_session_proto_depIdxs = []int32{
 	0,  // 0: authrim.messages.Pending.request:type_name -> authrim.messages.AuthRequest
@@ -2645,8 +2742,8 @@ var file_actors_messages_session_proto_depIdxs = []int32{
 	1,  // 2: authrim.messages.Code.login:type_name -> authrim.messages.Login
 	1,  // 3: authrim.messages.Grant.login:type_name -> authrim.messages.Login
 	1,  // 4: authrim.messages.SessionState.login:type_name -> authrim.messages.Login
-	26, // 5: authrim.messages.SessionState.consents:type_name -> authrim.messages.SessionState.ConsentsEntry
-	27, // 6: authrim.messages.SessionState.pending:type_name -> authrim.messages.SessionState.PendingEntry
+	27, // 5: authrim.messages.SessionState.consents:type_name -> authrim.messages.SessionState.ConsentsEntry
+	28, // 6: authrim.messages.SessionState.pending:type_name -> authrim.messages.SessionState.PendingEntry
 	3,  // 7: authrim.messages.SessionState.codes:type_name -> authrim.messages.Code
 	4,  // 8: authrim.messages.SessionState.grants:type_name -> authrim.messages.Grant
 	5,  // 9: authrim.messages.SessionState.ceremonies:type_name -> authrim.messages.Ceremony
@@ -2657,32 +2754,33 @@ var file_actors_messages_session_proto_depIdxs = []int32{
 	16, // 14: authrim.messages.SessionCall.consent:type_name -> authrim.messages.GiveConsent
 	17, // 15: authrim.messages.SessionCall.issue:type_name -> authrim.messages.IssueCode
 	19, // 16: authrim.messages.SessionCall.redeem:type_name -> authrim.messages.RedeemCode
-	20, // 17: authrim.messages.SessionCall.refresh:type_name -> authrim.messages.RefreshGrant
-	21, // 18: authrim.messages.SessionCall.check:type_name -> authrim.messages.CheckGrant
-	22, // 19: authrim.messages.SessionCall.revoke:type_name -> authrim.messages.RevokeGrant
-	23, // 20: authrim.messages.SessionCall.logout:type_name -> authrim.messages.EndSession
+	21, // 17: authrim.messages.SessionCall.refresh:type_name -> authrim.messages.RefreshGrant
+	22, // 18: authrim.messages.SessionCall.check:type_name -> authrim.messages.CheckGrant
+	23, // 19: authrim.messages.SessionCall.revoke:type_name -> authrim.messages.RevokeGrant
+	24, // 20: authrim.messages.SessionCall.logout:type_name -> authrim.messages.EndSession
 	11, // 21: authrim.messages.SessionCall.start:type_name -> authrim.messages.StartCeremony
 	12, // 22: authrim.messages.SessionCall.take:type_name -> authrim.messages.TakeCeremony
-	24, // 23: authrim.messages.SessionCall.describe:type_name -> authrim.messages.DescribeSession
-	28, // 24: authrim.messages.SessionCall.trace:type_name -> authrim.messages.SessionCall.TraceEntry
-	5,  // 25: authrim.messages.StartCeremony.ceremony:type_name -> authrim.messages.Ceremony
-	0,  // 26: authrim.messages.BeginAuth.request:type_name -> authrim.messages.AuthRequest
-	1,  // 27: authrim.messages.CompleteLogin.login:type_name -> authrim.messages.Login
-	0,  // 28: authrim.messages.IssueCode.request:type_name -> authrim.messages.AuthRequest
-	18, // 29: authrim.messages.IssueCode.when:type_name -> authrim.messages.IssueWhen
-	29, // 30: authrim.messages.SessionReply.error:type_name -> authrim.messages.Error
-	1,  // 31: authrim.messages.SessionReply.login:type_name -> authrim.messages.Login
-	0,  // 32: authrim.messages.SessionReply.request:type_name -> authrim.messages.AuthRequest
-	4,  // 33: authrim.messages.SessionReply.grant:type_name -> authrim.messages.Grant
-	5,  // 34: authrim.messages.SessionReply.ceremony:type_name -> authrim.messages.Ceremony
-	9,  // 35: authrim.messages.SessionReply.ended:type_name -> authrim.messages.EndedClient
-	6,  // 36: authrim.messages.SessionState.ConsentsEntry.value:type_name -> authrim.messages.Consent
-	2,  // 37: authrim.messages.SessionState.PendingEntry.value:type_name -> authrim.messages.Pending
-	38, // [38:38] is the sub-list for method output_type
-	38, // [38:38] is the sub-list for method input_type
-	38, // [38:38] is the sub-list for extension type_name
-	38, // [38:38] is the sub-list for extension extendee
-	0,  // [0:38] is the sub-list for field type_name
+	25, // 23: authrim.messages.SessionCall.describe:type_name -> authrim.messages.DescribeSession
+	20, // 24: authrim.messages.SessionCall.approve_device:type_name -> authrim.messages.ApproveDevice
+	29, // 25: authrim.messages.SessionCall.trace:type_name -> authrim.messages.SessionCall.TraceEntry
+	5,  // 26: authrim.messages.StartCeremony.ceremony:type_name -> authrim.messages.Ceremony
+	0,  // 27: authrim.messages.BeginAuth.request:type_name -> authrim.messages.AuthRequest
+	1,  // 28: authrim.messages.CompleteLogin.login:type_name -> authrim.messages.Login
+	0,  // 29: authrim.messages.IssueCode.request:type_name -> authrim.messages.AuthRequest
+	18, // 30: authrim.messages.IssueCode.when:type_name -> authrim.messages.IssueWhen
+	30, // 31: authrim.messages.SessionReply.error:type_name -> authrim.messages.Error
+	1,  // 32: authrim.messages.SessionReply.login:type_name -> authrim.messages.Login
+	0,  // 33: authrim.messages.SessionReply.request:type_name -> authrim.messages.AuthRequest
+	4,  // 34: authrim.messages.SessionReply.grant:type_name -> authrim.messages.Grant
+	5,  // 35: authrim.messages.SessionReply.ceremony:type_name -> authrim.messages.Ceremony
+	9,  // 36: authrim.messages.SessionReply.ended:type_name -> authrim.messages.EndedClient
+	6,  // 37: authrim.messages.SessionState.ConsentsEntry.value:type_name -> authrim.messages.Consent
+	2,  // 38: authrim.messages.SessionState.PendingEntry.value:type_name -> authrim.messages.Pending
+	39, // [39:39] is the sub-list for method output_type
+	39, // [39:39] is the sub-list for method input_type
+	39, // [39:39] is the sub-list for extension type_name
+	39, // [39:39] is the sub-list for extension extendee
+	0,  // [0:39] is the sub-list for field type_name
 }
 
 func init() { file_actors_messages_session_proto_init() }
@@ -2705,6 +2803,7 @@ func file_actors_messages_session_proto_init() {
 		(*SessionCall_Start)(nil),
 		(*SessionCall_Take)(nil),
 		(*SessionCall_Describe)(nil),
+		(*SessionCall_ApproveDevice)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -2712,7 +2811,7 @@ func file_actors_messages_session_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_actors_messages_session_proto_rawDesc), len(file_actors_messages_session_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   29,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -30,3 +30,6 @@ func (m *EncryptRequest) SetTrace(t map[string]string) { m.Trace = t }
 
 // SetTrace sets the trace carrier.
 func (m *DecryptRequest) SetTrace(t map[string]string) { m.Trace = t }
+
+// SetTrace sets the trace carrier.
+func (m *DeviceCall) SetTrace(t map[string]string) { m.Trace = t }

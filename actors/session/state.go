@@ -190,6 +190,8 @@ func (o *op) run(call *messages.SessionCall) error {
 		return o.startCeremony(m.Start)
 	case *messages.SessionCall_Take:
 		return o.takeCeremony(m.Take)
+	case *messages.SessionCall_ApproveDevice:
+		return o.approveDevice(m.ApproveDevice)
 	}
 	return errInvalid("unknown session operation")
 }

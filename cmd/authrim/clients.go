@@ -69,7 +69,7 @@ func addClientFlags(cmd *cobra.Command, update bool) *clientFlags {
 	f.StringArrayVar(&c.redirects, "redirect-uri", nil, "redirect URI ("+list+")")
 	f.StringArrayVar(&c.postLogout, "post-logout-redirect-uri", nil, "post-logout redirect URI ("+list+")")
 	f.StringVar(&c.method, "auth-method", "", "token endpoint auth method: client_secret_basic, client_secret_post, none or private_key_jwt")
-	f.StringVar(&c.grants, "grant-types", "", "comma-separated: authorization_code, refresh_token, client_credentials, "+directory.GrantTypeTokenExchange)
+	f.StringVar(&c.grants, "grant-types", "", "comma-separated: authorization_code, refresh_token, client_credentials, "+directory.GrantTypeTokenExchange+", "+directory.DeviceCodeGrantType)
 	f.BoolVar(&c.skipConsent, "skip-consent", false, "first-party client: do not ask users for consent")
 	f.StringVar(&c.alg, "id-token-alg", "", "ID token signing algorithm (default RS256)")
 	f.StringVar(&c.jwksFile, "jwks-file", "", "file holding the client's public JWK set (private_key_jwt)")

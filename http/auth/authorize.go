@@ -120,7 +120,10 @@ type Handler struct {
 	userSessions UserSessions
 	// resources, when set, serves resource= (WithResources).
 	resources Resources
-	logger    *slog.Logger
+	// device, when set, serves the device grant's verification page
+	// (WithDevices).
+	device *deviceFront
+	logger *slog.Logger
 }
 
 // New returns the auth front end. throttle may be nil: password sign-in
@@ -191,6 +194,7 @@ func (h *Handler) Routes() []router.Route {
 		rs = append(rs, router.Route{Method: http.MethodPost, Path: PARPath, Handler: h.par, Limit: router.Moderate})
 	}
 	rs = append(rs, h.sessionRoutes()...)
+	rs = append(rs, h.deviceRoutes()...)
 	return rs
 }
 

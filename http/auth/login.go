@@ -169,6 +169,9 @@ func (h *Handler) login(c echo.Context) error {
 	if isAccountRequest(req) {
 		return backToAccount(c)
 	}
+	if isDeviceRequest(req) {
+		return backToDevice(c, req)
+	}
 	rd := redirect{uri: req.RedirectUri, mode: req.ResponseMode, state: req.State}
 	if needsConsent(req, rep.Consented) {
 		return h.consentPage(c, f.sid, rep.NewSecret, f.rid, req)
@@ -256,7 +259,7 @@ func (h *Handler) consent(c echo.Context) error {
 	}
 	req := f.reply.Request
 	rd := redirect{uri: req.RedirectUri, mode: req.ResponseMode, state: req.State}
-	if f.reply.Login == nil || isAccountRequest(req) {
+	if f.reply.Login == nil || isAccountRequest(req) || isDeviceRequest(req) {
 		return expired(c)
 	}
 	switch c.Request().PostForm.Get("decision") {

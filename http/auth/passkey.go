@@ -361,6 +361,9 @@ func (h *Handler) loginContinue(c echo.Context) error {
 	if isAccountRequest(req) {
 		return backToAccount(c)
 	}
+	if isDeviceRequest(req) {
+		return backToDevice(c, req)
+	}
 	rd := redirect{uri: req.RedirectUri, mode: req.ResponseMode, state: req.State}
 	if needsConsent(req, f.reply.Consented) {
 		return h.consentPage(c, f.sid, f.secret, f.rid, req)

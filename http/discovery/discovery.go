@@ -87,6 +87,7 @@ type Metadata struct {
 	// Request objects (OIDC Discovery §3, RFC 9101 §10.5), PAR (RFC 9126
 	// §5), registration (RFC 7591) and encrypted responses.
 	PushedAuthorizationRequestEndpoint string   `json:"pushed_authorization_request_endpoint,omitempty"`
+	DeviceAuthorizationEndpoint        string   `json:"device_authorization_endpoint,omitempty"` // RFC 8628 §4
 	RequirePushedAuthorizationRequests bool     `json:"require_pushed_authorization_requests"`
 	RegistrationEndpoint               string   `json:"registration_endpoint,omitempty"`
 	RequestObjectSigningAlgs           []string `json:"request_object_signing_alg_values_supported,omitempty"`

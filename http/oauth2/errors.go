@@ -100,6 +100,12 @@ var (
 	ErrInvalidRequestURI    = &Error{Code: "invalid_request_uri", Status: http.StatusBadRequest}
 	ErrInvalidRequestObject = &Error{Code: "invalid_request_object", Status: http.StatusBadRequest}
 
+	// Device authorization grant polling (RFC 8628 §3.5). access_denied
+	// is ErrAccessDenied.
+	ErrAuthorizationPending = &Error{Code: "authorization_pending", Status: http.StatusBadRequest}
+	ErrSlowDown             = &Error{Code: "slow_down", Status: http.StatusBadRequest}
+	ErrExpiredToken         = &Error{Code: "expired_token", Status: http.StatusBadRequest}
+
 	// Client registration (RFC 7591 §3.2.2).
 	ErrInvalidRedirectURI    = &Error{Code: "invalid_redirect_uri", Status: http.StatusBadRequest}
 	ErrInvalidClientMetadata = &Error{Code: "invalid_client_metadata", Status: http.StatusBadRequest}

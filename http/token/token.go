@@ -75,6 +75,9 @@ type Handler struct {
 	// resources, when set, serves resource= (RFC 8707): WithResources.
 	resources Resources
 	logger    *slog.Logger
+	// devices serves the device authorization grant (WithDevices).
+	devices   Devices
+	deviceCfg DeviceConfig
 }
 
 // Resources looks resource servers up (RFC 8707).
@@ -112,7 +115,7 @@ func (h *Handler) Name() string { return "token" }
 
 // Routes is the token endpoint; single-page apps call it cross-origin.
 func (h *Handler) Routes() []router.Route {
-	return []router.Route{{Method: http.MethodPost, Path: Path, Handler: h.token, Limit: router.Moderate, CORS: true, Grain: "Session.Redeem, Session.Refresh, Session.Check, Session.Describe"}}
+	return append([]router.Route{{Method: http.MethodPost, Path: Path, Handler: h.token, Limit: router.Moderate, CORS: true, Grain: "Session.Redeem, Session.Refresh, Session.Check, Session.Describe, Device.Poll"}}, h.deviceRoutes()...)
 }
 
 // MaxResources bounds how many resource parameters one request may
@@ -225,6 +228,13 @@ func (h *Handler) token(c echo.Context) error {
 		resp, err = h.clientCredentials(c.Request().Context(), client, form)
 	case directory.GrantTypeTokenExchange:
 		resp, err = h.tokenExchange(c.Request().Context(), client, form)
+	case directory.DeviceCodeGrantType:
+		if res != nil {
+			// The device authorization names no resources, so its grant
+			// covers none (RFC 8707 §2.2: the grant bounds the target).
+			return oauth2.Write(c, h.logger, oauth2.ErrInvalidTarget.WithDescription("resource is not available to the device grant"))
+		}
+		resp, err = h.deviceCode(c.Request().Context(), client, form)
 	}
 	if err != nil {
 		return oauth2.Write(c, h.logger, err)
