@@ -126,6 +126,10 @@ type Options struct {
 	// address or localhost: the node's requests.fetch.allow_private_addresses,
 	// the guard its deliveries go through.
 	AllowPrivateAddresses bool
+	// ClientResolver, when set, resolves client_ids that are URLs of
+	// client ID metadata documents (client_metadata_documents.enabled);
+	// nil: such ids are unknown clients.
+	ClientResolver ClientResolver
 	// Now is the clock (tests inject one). Defaults to time.Now.
 	Now func() time.Time
 }
@@ -155,6 +159,8 @@ type Directory struct {
 	// users and clients skip re-decoding unchanged records.
 	users   *decoded[User]
 	clients *decoded[Client]
+	// resolver resolves client_id URLs (Options.ClientResolver).
+	resolver ClientResolver
 }
 
 // New returns a Directory on store. It validates opts (argon2 parameters,
@@ -172,7 +178,7 @@ func New(store persistence.Backend, opts Options) (*Directory, error) {
 		}
 	}
 	d := &Directory{store: store, params: p, static: map[string]Client{}, now: opts.Now,
-		users: newDecoded[User](decodedMax), clients: newDecoded[Client](decodedMax)}
+		users: newDecoded[User](decodedMax), clients: newDecoded[Client](decodedMax), resolver: opts.ClientResolver}
 	if d.now == nil {
 		d.now = time.Now
 	}
