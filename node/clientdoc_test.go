@@ -436,3 +436,47 @@ func TestClientDocumentCache(t *testing.T) {
 		t.Fatalf("after failure_cache: %d fetches, page %d %s", h.hitsOf("/broken"), p.status, p.body)
 	}
 }
+
+// TestClientDocumentPARConsentAndLogout: a document client pushes its
+// request to /par (public: client_id in the form) and uses the
+// request_uri at /authorize; its skip_consent is ignored (the user is
+// asked although no prompt=consent was sent); logout with its ID token
+// returns to a post_logout_redirect_uri of the document only.
+func TestClientDocumentPARConsentAndLogout(t *testing.T) {
+	h := newDocHost(t)
+	o := docOP(t, h, nil, nil)
+	id := h.url("/par/client.json")
+	d := publicDoc(id, "Pushy")
+	d["skip_consent"] = true
+	d["post_logout_redirect_uris"] = []string{rpLogout}
+	h.putJSON(t, "/par/client.json", d, "max-age=600")
+
+	params := url.Values{"client_id": {id}, "response_type": {"code"}, "redirect_uri": {rpRedirect}, "scope": {"openid profile"},
+		"state": {"s1"}, "nonce": {"n1"}, "code_challenge": {s256(pkceVerifier)}, "code_challenge_method": {"S256"}}
+	st, par := o.push(t, "", "", params)
+	ref, _ := par["request_uri"].(string)
+	if st != http.StatusCreated || ref == "" {
+		t.Fatalf("par: %d %v", st, par)
+	}
+	b := browser(t)
+	p := get(t, b, o.authorizeWith(url.Values{"client_id": {id}, "request_uri": {ref}}))
+	p = o.login(t, b, p, userPassword)
+	if !p.isConsent() {
+		t.Fatalf("a document client skipped consent: %d %v %s", p.status, p.loc, p.body)
+	}
+	p = o.consent(t, b, p, "allow")
+	code := p.loc.Query().Get("code")
+	st, tok := o.tokenRequest(t, "", url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {rpRedirect},
+		"code_verifier": {pkceVerifier}, "client_id": {id}})
+	if st != http.StatusOK {
+		t.Fatalf("redeem: %d %v", st, tok)
+	}
+	rawID := tok["id_token"].(string)
+	if lo := get(t, b, o.issuer+"/logout?"+url.Values{"id_token_hint": {rawID}, "post_logout_redirect_uri": {"http://127.0.0.1:9/elsewhere"}}.Encode()); lo.status != http.StatusBadRequest {
+		t.Fatalf("logout to a URI not in the document: %d %v", lo.status, lo.loc)
+	}
+	lo := get(t, b, o.issuer+"/logout?"+url.Values{"id_token_hint": {rawID}, "post_logout_redirect_uri": {rpLogout}, "state": {"bye"}}.Encode())
+	if lo.status != http.StatusFound || lo.loc == nil || !strings.HasPrefix(lo.loc.String(), rpLogout) {
+		t.Fatalf("logout: %d %v %s", lo.status, lo.loc, lo.body)
+	}
+}

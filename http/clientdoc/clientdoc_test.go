@@ -1,0 +1,90 @@
+package clientdoc
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"testing"
+	"time"
+
+	"authrim/directory"
+	"authrim/http/fetch"
+)
+
+const id = "https://app.example/client.json"
+
+// countingFetcher answers every fetch with its document and counts them.
+type countingFetcher struct {
+	n   int
+	doc fetch.Document
+	err error
+}
+
+func (f *countingFetcher) GetDocument(context.Context, string, string, int64) (fetch.Document, error) {
+	f.n++
+	return f.doc, f.err
+}
+
+func doc(cacheControl string) fetch.Document {
+	h := http.Header{"Content-Type": {"application/json"}}
+	if cacheControl != "" {
+		h.Set("Cache-Control", cacheControl)
+	}
+	return fetch.Document{Header: h, Body: []byte(`{"client_id":"` + id + `","redirect_uris":["https://app.example/cb"]}`)}
+}
+
+// TestCacheBounds: max-age is honoured within min_cache and max_cache,
+// no max-age is min_cache, no-store and no-cache keep nothing.
+func TestCacheBounds(t *testing.T) {
+	for _, tc := range []struct {
+		name, cc string
+		want     time.Duration
+	}{
+		{"within", "public, max-age=600", 10 * time.Minute},
+		{"below the floor", "max-age=5", time.Minute},
+		{"above the ceiling", "max-age=999999999", 2 * time.Hour},
+		{"none", "", time.Minute},
+		{"no-store", "max-age=600, no-store", 0},
+		{"no-cache", "no-cache", 0},
+		{"bad max-age", "max-age=soon", time.Minute},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := New(Config{MinCache: time.Minute, MaxCache: 2 * time.Hour}, nil, nil)
+			if got := r.cacheFor(doc(tc.cc).Header); got != tc.want {
+				t.Fatalf("cacheFor(%q) = %v, want %v", tc.cc, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestResolveCaches: a fresh answer is reused until it expires; a
+// failure is remembered for FailureCache and wraps ErrClientDocument.
+func TestResolveCaches(t *testing.T) {
+	now := time.Unix(1e9, 0)
+	clock := func() time.Time { return now }
+	f := &countingFetcher{doc: doc("max-age=300")}
+	r := New(Config{Now: clock, FailureCache: 10 * time.Second}, f, nil)
+	ctx := context.Background()
+	for range 3 {
+		if _, err := r.ResolveClient(ctx, id, directory.Rules{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if f.n != 1 {
+		t.Fatalf("fetched %d times within max-age", f.n)
+	}
+	now = now.Add(301 * time.Second)
+	f.err = fetch.ErrTooLarge
+	if _, err := r.ResolveClient(ctx, id, directory.Rules{}); !errors.Is(err, directory.ErrClientDocument) || !errors.Is(err, directory.ErrNotFound) {
+		t.Fatalf("failure: %v", err)
+	}
+	r.ResolveClient(ctx, id, directory.Rules{})
+	if f.n != 2 {
+		t.Fatalf("a failure was fetched again within failure_cache (%d fetches)", f.n)
+	}
+	now = now.Add(11 * time.Second)
+	f.err = nil
+	if _, err := r.ResolveClient(ctx, id, directory.Rules{}); err != nil || f.n != 3 {
+		t.Fatalf("after failure_cache: %v, %d fetches", err, f.n)
+	}
+}
