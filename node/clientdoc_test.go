@@ -162,6 +162,12 @@ func TestClientDocumentPublicCodeFlow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var meta struct {
+		Supported bool `json:"client_id_metadata_document_supported"`
+	}
+	if err := provider.Claims(&meta); err != nil || !meta.Supported {
+		t.Fatalf("discovery does not say client_id_metadata_document_supported: %v", err)
+	}
 	cfg := oauth2.Config{ClientID: id, Endpoint: provider.Endpoint(), RedirectURL: rpRedirect, Scopes: []string{oidc.ScopeOpenID, "profile", "offline_access"}}
 	cfg.Endpoint.AuthStyle = oauth2.AuthStyleInParams
 	verifier := oauth2.GenerateVerifier()

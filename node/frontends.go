@@ -182,5 +182,6 @@ func metadata(cfg Config) discovery.Metadata {
 		BackchannelLogoutSessionSupported:  true,
 		FrontchannelLogoutSupported:        true,
 		FrontchannelLogoutSessionSupported: true,
+		ClientIDMetadataDocumentSupported:  cfg.ClientDocuments.Enabled,
 	}
 }
