@@ -2,7 +2,9 @@ package directory_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -224,4 +226,32 @@ func FuzzParseClientDocument(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestREADMEClientDocument: the README's example document is accepted
+// as it stands.
+func TestREADMEClientDocument(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(string(b), "<!-- client-document-example")
+	if !ok {
+		t.Fatal("README has no client document example")
+	}
+	_, after, _ = strings.Cut(after, "```json\n")
+	body, _, ok := strings.Cut(after, "```")
+	if !ok {
+		t.Fatal("README's example is not a json block")
+	}
+	var doc struct {
+		ClientID string `json:"client_id"`
+	}
+	if err := json.Unmarshal([]byte(body), &doc); err != nil {
+		t.Fatal(err)
+	}
+	c, err := directory.ParseClientDocument(doc.ClientID, []byte(body), directory.Rules{})
+	if err != nil || c.Name != "Example App" {
+		t.Fatalf("README's document: %v %+v", err, c)
+	}
 }
