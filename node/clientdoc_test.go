@@ -127,7 +127,8 @@ func publicDoc(id, name string) map[string]any {
 }
 
 // docOP starts a node that resolves client ID metadata documents,
-// trusting h's CA and reaching loopback, with no rate limits; logs (when
+// trusting h's CA and reaching loopback (rate limits on: client ids that
+// are URLs are rate-limit keys like any other); logs (when
 // given) receives the node's log.
 func docOP(t *testing.T, h *docHost, logs *syncBuffer, adjust func(*node.Config)) *op {
 	t.Helper()
@@ -135,7 +136,6 @@ func docOP(t *testing.T, h *docHost, logs *syncBuffer, adjust func(*node.Config)
 		c.Requests.Fetch.AllowPrivateAddresses = true
 		c.Requests.Fetch.CAFile = h.caFile
 		c.ClientDocuments.Enabled = true
-		c.RateLimit.Enabled = false
 		if adjust != nil {
 			adjust(c)
 		}
