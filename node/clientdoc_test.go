@@ -486,3 +486,21 @@ func TestClientDocumentPARConsentAndLogout(t *testing.T) {
 		t.Fatalf("logout: %d %v %s", lo.status, lo.loc, lo.body)
 	}
 }
+
+// TestClientDocumentsConfigValidated: client_metadata_documents' limits
+// and hosts are checked at start, each problem under its key.
+func TestClientDocumentsConfigValidated(t *testing.T) {
+	set := func(f func(*node.ClientDocumentsConfig)) func(*node.Config) {
+		return func(c *node.Config) { c.ClientDocuments.Enabled = true; f(&c.ClientDocuments) }
+	}
+	checkValidation(t, []validationCase{
+		{"defaults, on", set(func(*node.ClientDocumentsConfig) {}), ""},
+		{"hosts", set(func(d *node.ClientDocumentsConfig) { d.Hosts = []string{"app.example", "apps.example:8443"} }), ""},
+		{"a URL as host", set(func(d *node.ClientDocumentsConfig) { d.Hosts = []string{"https://app.example/"} }), "client_metadata_documents.hosts"},
+		{"max_bytes too small", set(func(d *node.ClientDocumentsConfig) { d.MaxBytes = 10 }), "client_metadata_documents.max_bytes"},
+		{"max_bytes above the fetch limit", set(func(d *node.ClientDocumentsConfig) { d.MaxBytes = 1 << 20 }), "client_metadata_documents.max_bytes"},
+		{"max_cache below min_cache", set(func(d *node.ClientDocumentsConfig) { d.MaxCache = node.Duration(time.Second) }), "client_metadata_documents"},
+		{"no min_cache", set(func(d *node.ClientDocumentsConfig) { d.MinCache = 0 }), "client_metadata_documents"},
+		{"failure_cache zero", set(func(d *node.ClientDocumentsConfig) { d.FailureCache = 0 }), "client_metadata_documents.failure_cache"},
+	})
+}
