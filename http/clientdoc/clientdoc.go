@@ -58,6 +58,19 @@ type Resolver struct {
 	logger *slog.Logger
 	mu     sync.Mutex
 	cache  map[string]entry
+	// inflight are the fetches under way, by id: callers that find one
+	// wait for its answer instead of fetching the same document again
+	// (a burst of first requests costs the client's host one fetch).
+	inflight map[string]*call
+	// onWait, in tests, is told of each caller that waits for another's
+	// fetch.
+	onWait func()
+}
+
+type call struct {
+	done   chan struct{}
+	client directory.Client
+	err    error
 }
 
 type entry struct {
@@ -92,7 +105,7 @@ func New(cfg Config, f Fetcher, logger *slog.Logger) *Resolver {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Resolver{cfg: cfg, fetch: f, logger: logger, cache: map[string]entry{}}
+	return &Resolver{cfg: cfg, fetch: f, logger: logger, cache: map[string]entry{}, inflight: map[string]*call{}}
 }
 
 // ResolveClient returns the client whose metadata document is at id, from
@@ -103,23 +116,49 @@ func (r *Resolver) ResolveClient(ctx context.Context, id string, rules directory
 	now := r.cfg.Now()
 	r.mu.Lock()
 	e, ok := r.cache[id]
-	r.mu.Unlock()
 	if ok && now.Before(e.expires) {
+		r.mu.Unlock()
 		return e.client, e.err
 	}
-	c, ttl, err := r.resolve(ctx, id, rules)
-	if err != nil {
-		if ctx.Err() != nil {
-			// The caller gave up: not the document's fault.
-			return directory.Client{}, err
+	if cl, busy := r.inflight[id]; busy {
+		r.mu.Unlock()
+		if r.onWait != nil {
+			r.onWait()
 		}
+		select {
+		case <-cl.done:
+			return cl.client, cl.err
+		case <-ctx.Done():
+			return directory.Client{}, ctx.Err()
+		}
+	}
+	cl := &call{done: make(chan struct{})}
+	r.inflight[id] = cl
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		delete(r.inflight, id)
+		r.mu.Unlock()
+		close(cl.done)
+	}()
+	cl.client, cl.err = r.lookup(ctx, id, rules, now, ok)
+	return cl.client, cl.err
+}
+
+// lookup fetches and checks id's document and caches the outcome; stale
+// tells that the cache holds an expired entry for id.
+func (r *Resolver) lookup(ctx context.Context, id string, rules directory.Rules, now time.Time, stale bool) (directory.Client, error) {
+	// Callers may be waiting for this fetch: it is not cut short by this
+	// caller leaving (the fetcher's own time limit bounds it).
+	c, ttl, err := r.resolve(context.WithoutCancel(ctx), id, rules)
+	if err != nil {
 		r.logger.InfoContext(ctx, "client metadata document refused", "audit", true, "client_id", id, "reason", err.Error())
 		err = fmt.Errorf("%w: %s", directory.ErrClientDocument, err.Error())
 		ttl = r.cfg.FailureCache
 	}
 	if ttl > 0 {
 		r.put(id, entry{client: c, err: err, expires: now.Add(ttl)}, now)
-	} else if ok {
+	} else if stale {
 		r.mu.Lock()
 		delete(r.cache, id)
 		r.mu.Unlock()

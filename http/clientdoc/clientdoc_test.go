@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -86,5 +87,62 @@ func TestResolveCaches(t *testing.T) {
 	f.err = nil
 	if _, err := r.ResolveClient(ctx, id, directory.Rules{}); err != nil || f.n != 3 {
 		t.Fatalf("after failure_cache: %v, %d fetches", err, f.n)
+	}
+}
+
+// gatedFetcher blocks every fetch until gate is closed, and counts them.
+type gatedFetcher struct {
+	mu      sync.Mutex
+	n       int
+	gate    chan struct{}
+	entered chan struct{}
+}
+
+func (f *gatedFetcher) GetDocument(context.Context, string, string, int64) (fetch.Document, error) {
+	f.mu.Lock()
+	f.n++
+	f.mu.Unlock()
+	f.entered <- struct{}{}
+	<-f.gate
+	return doc("no-store"), nil
+}
+
+// TestConcurrentFirstUsesFetchOnce: callers that ask while the document
+// is being fetched wait for that fetch (even of a no-store document)
+// rather than fetching it again.
+func TestConcurrentFirstUsesFetchOnce(t *testing.T) {
+	const callers = 8
+	f := &gatedFetcher{gate: make(chan struct{}), entered: make(chan struct{}, callers)}
+	r := New(Config{}, f, nil)
+	waiting := make(chan struct{}, callers)
+	r.onWait = func() { waiting <- struct{}{} }
+	var wg sync.WaitGroup
+	errs := make(chan error, callers)
+	for range callers {
+		wg.Go(func() {
+			_, err := r.ResolveClient(context.Background(), id, directory.Rules{})
+			errs <- err
+		})
+	}
+	// One caller fetches and the others wait for it (or, were they not
+	// to wait, every caller fetches); then the fetches end.
+	for entered, waits := 0, 0; entered+waits < callers; {
+		select {
+		case <-f.entered:
+			entered++
+		case <-waiting:
+			waits++
+		}
+	}
+	close(f.gate)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if f.n != 1 {
+		t.Fatalf("%d fetches for %d concurrent callers", f.n, callers)
 	}
 }
