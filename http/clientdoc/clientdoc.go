@@ -152,9 +152,15 @@ func (r *Resolver) lookup(ctx context.Context, id string, rules directory.Rules,
 	// caller leaving (the fetcher's own time limit bounds it).
 	c, ttl, err := r.resolve(context.WithoutCancel(ctx), id, rules)
 	if err != nil {
-		r.logger.InfoContext(ctx, "client metadata document refused", "audit", true, "client_id", id, "reason", err.Error())
+		r.logger.InfoContext(ctx, "client metadata document refused", "audit", true, "client_id", clip(id, 512), "reason", err.Error())
+		var refused refusal
+		if !errors.As(err, &refused) {
+			// Remembered only when the host was asked: a refusal before
+			// any fetch costs nothing to repeat, and caching those would
+			// let anyone flush the cache with made-up ids.
+			ttl = r.cfg.FailureCache
+		}
 		err = fmt.Errorf("%w: %s", directory.ErrClientDocument, err.Error())
-		ttl = r.cfg.FailureCache
 	}
 	if ttl > 0 {
 		r.put(id, entry{client: c, err: err, expires: now.Add(ttl)}, now)
@@ -170,18 +176,18 @@ func (r *Resolver) lookup(ctx context.Context, id string, rules directory.Rules,
 // the client may be reused (0: not at all).
 func (r *Resolver) resolve(ctx context.Context, id string, rules directory.Rules) (directory.Client, time.Duration, error) {
 	if err := directory.CheckClientIDURL(id); err != nil {
-		return directory.Client{}, 0, errors.New(reasonOf(err))
+		return directory.Client{}, 0, refusal(reasonOf(err))
 	}
 	if !directory.HostAllowed(id, r.cfg.Hosts) {
-		return directory.Client{}, 0, errors.New("host not allowed (client_metadata_documents.hosts)")
+		return directory.Client{}, 0, refusal("host not allowed (client_metadata_documents.hosts)")
 	}
 	doc, err := r.fetch.GetDocument(ctx, id, "application/json", r.cfg.MaxBytes)
 	if err != nil {
 		r.logger.WarnContext(ctx, "client metadata document fetch failed", "client_id", id, "err", err)
-		return directory.Client{}, 0, fmt.Errorf("fetch: %w", err)
+		return directory.Client{}, 0, err
 	}
 	if ct := doc.Header.Get("Content-Type"); ct != "" && !isJSON(ct) {
-		return directory.Client{}, 0, fmt.Errorf("content type %q is not application/json", clip(ct))
+		return directory.Client{}, 0, fmt.Errorf("content type %q is not application/json", clip(ct, 64))
 	}
 	c, err := directory.ParseClientDocument(id, doc.Body, rules)
 	if err != nil {
@@ -189,6 +195,11 @@ func (r *Resolver) resolve(ctx context.Context, id string, rules directory.Rules
 	}
 	return c, r.cacheFor(doc.Header), nil
 }
+
+// refusal is a client_id refused before anything was fetched.
+type refusal string
+
+func (r refusal) Error() string { return string(r) }
 
 // cacheFor applies the Cache-Control of a document (RFC 9111 §5.2.2)
 // within the configured bounds: no-store and no-cache keep nothing,
@@ -246,9 +257,10 @@ func reasonOf(err error) string {
 	return err.Error()
 }
 
-func clip(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "..."
+// clip shortens s to n bytes for a log line.
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "..."
 	}
 	return s
 }

@@ -146,3 +146,19 @@ func TestConcurrentFirstUsesFetchOnce(t *testing.T) {
 		t.Fatalf("%d fetches for %d concurrent callers", f.n, callers)
 	}
 }
+
+// TestRefusalsBeforeFetchNotCached: ids refused without a fetch (bad
+// URL, host not allowed) are not remembered, so made-up ids cannot fill
+// (and so flush) the cache.
+func TestRefusalsBeforeFetchNotCached(t *testing.T) {
+	f := &countingFetcher{doc: doc("")}
+	r := New(Config{Hosts: []string{"app.example"}}, f, nil)
+	for _, bad := range []string{"http://app.example/c", "https://other.example/c"} {
+		if _, err := r.ResolveClient(context.Background(), bad, directory.Rules{}); !errors.Is(err, directory.ErrClientDocument) {
+			t.Fatalf("%s: %v", bad, err)
+		}
+	}
+	if len(r.cache) != 0 || f.n != 0 {
+		t.Fatalf("%d cache entries, %d fetches", len(r.cache), f.n)
+	}
+}
