@@ -247,7 +247,8 @@ type ClientDocumentsConfig struct {
 	// Hosts, when not empty, are the only hosts (host or host:port)
 	// whose documents are fetched.
 	Hosts []string `yaml:"hosts"`
-	// MaxBytes bounds a document.
+	// MaxBytes bounds a document (requests.fetch.max_bytes too, if
+	// smaller).
 	MaxBytes int `yaml:"max_bytes"`
 	// MinCache and MaxCache bound the time a document is reused,
 	// whatever its Cache-Control max-age says (no-store is honoured).
@@ -257,12 +258,12 @@ type ClientDocumentsConfig struct {
 	FailureCache Duration `yaml:"failure_cache"`
 }
 
-// problems checks client_metadata_documents; fetchMax is
-// requests.fetch.max_bytes, which bounds every fetch.
-func (d ClientDocumentsConfig) problems(fetchMax int) []string {
+// problems checks client_metadata_documents. max_bytes is not compared
+// with requests.fetch.max_bytes: the smaller of the two applies.
+func (d ClientDocumentsConfig) problems() []string {
 	var p []string
-	if d.MaxBytes < 256 || d.MaxBytes > fetchMax {
-		p = append(p, fmt.Sprintf("client_metadata_documents.max_bytes: must be between 256 and requests.fetch.max_bytes (%d)", fetchMax))
+	if d.MaxBytes < 256 || d.MaxBytes > 1<<20 {
+		p = append(p, "client_metadata_documents.max_bytes: must be between 256 and 1048576")
 	}
 	if d.MinCache < Duration(time.Second) || d.MaxCache < d.MinCache || d.MaxCache > Duration(7*24*time.Hour) {
 		p = append(p, "client_metadata_documents: min_cache must be at least 1s, and max_cache between min_cache and 168h")
@@ -769,7 +770,7 @@ func (c Config) Validate() error {
 	if f := c.Requests.Fetch; f.MaxBytes < 1024 || f.MaxBytes > 1<<20 {
 		add("requests.fetch.max_bytes", "must be between 1024 and 1048576")
 	}
-	p = append(p, c.ClientDocuments.problems(c.Requests.Fetch.MaxBytes)...)
+	p = append(p, c.ClientDocuments.problems()...)
 	if t := c.Registration.InitialAccessToken; t != "" && len(t) < 16 {
 		add("registration.initial_access_token", "must be at least 16 characters (or empty)")
 	}
