@@ -183,6 +183,9 @@ func TestClientDocumentPublicCodeFlow(t *testing.T) {
 	if !strings.Contains(p.body, `<strong id="client-host">`+host+`</strong>`) || !strings.Contains(p.body, "Doc App") {
 		t.Fatalf("the consent page must show the host %s and the name apart:\n%s", host, p.body)
 	}
+	if !strings.Contains(p.body, `<strong id="redirect-host">127.0.0.1:9</strong>`) {
+		t.Fatalf("the consent page must say the answer goes to another host:\n%s", p.body)
+	}
 	p = o.consent(t, b, p, "allow")
 	if p.loc == nil || p.loc.Query().Get("code") == "" {
 		t.Fatalf("expected a code, got %d %v %s", p.status, p.loc, p.body)

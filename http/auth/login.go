@@ -87,7 +87,7 @@ func (h *Handler) consentPage(c echo.Context, sid, secret, rid string, req *mess
 	}
 	return render(c, http.StatusOK, "consent.html", map[string]any{
 		"Title": "Allow access?", "ClientName": req.ClientName, "ClientHost": clientHost(req.ClientId), "Scopes": describeScopes(req.Scopes),
-		"Claims": claims, "RID": rid, "CSRF": csrfToken(secret, rid),
+		"Claims": claims, "RID": rid, "CSRF": csrfToken(secret, rid), "RedirectHost": otherRedirectHost(req.ClientId, req.RedirectUri),
 	})
 }
 
@@ -102,6 +102,28 @@ func clientHost(clientID string) string {
 	}
 	u, err := url.Parse(clientID)
 	if err != nil {
+		return ""
+	}
+	return u.Host
+}
+
+// otherRedirectHost is where the answer goes (the redirect URI's host,
+// or its scheme for a native app) when the client is known by a metadata
+// document on another host: the user should know the answer leaves the
+// host they were shown. "" otherwise.
+func otherRedirectHost(clientID, redirectURI string) string {
+	host := clientHost(clientID)
+	if host == "" {
+		return ""
+	}
+	u, err := url.Parse(redirectURI)
+	if err != nil {
+		return ""
+	}
+	if u.Host == "" {
+		return u.Scheme + ":"
+	}
+	if strings.EqualFold(u.Host, host) {
 		return ""
 	}
 	return u.Host
