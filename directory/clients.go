@@ -104,10 +104,16 @@ func (d *Directory) createClient(ctx context.Context, in NewClient, regHash stri
 }
 
 // Client returns the client with this id: a static one if config.yaml has
-// it, else a stored one, else ErrNotFound.
+// it, else a stored one, else ErrNotFound. An id that is a URL is
+// resolved from its client ID metadata document by the ClientResolver
+// (never from the store); without one it is not found. Every endpoint
+// looks clients up here, so they all agree on such a client.
 func (d *Directory) Client(ctx context.Context, id string) (Client, error) {
 	if c, ok := d.static[id]; ok {
 		return cloneClient(c), nil
+	}
+	if IsClientIDURL(id) {
+		return d.resolveClient(ctx, id)
 	}
 	if checkClientID(id) != nil {
 		return Client{}, fmt.Errorf("%w: client", ErrNotFound)

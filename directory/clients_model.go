@@ -146,8 +146,12 @@ type Client struct {
 	// access token of a client registered through /register.
 	RegistrationTokenHash string `json:"registration_token_hash,omitempty"`
 	// Static is true for clients from config.yaml (never stored).
-	Static  bool      `json:"static,omitempty"`
-	Created time.Time `json:"created"`
+	Static bool `json:"static,omitempty"`
+	// MetadataDocument is true for a client whose client_id is the URL
+	// of its metadata document (ParseClientDocument): resolved when
+	// used, never stored.
+	MetadataDocument bool      `json:"metadata_document,omitempty"`
+	Created          time.Time `json:"created"`
 }
 
 // NewClient is the input of CreateClient and NewStaticClient. Empty ID:

@@ -133,6 +133,10 @@ type Options struct {
 	// Issuer is the provider's issuer, which no resource identifier may
 	// be (ResourceRules.Issuer).
 	Issuer string
+	// ClientResolver, when set, resolves client_ids that are URLs of
+	// client ID metadata documents (client_metadata_documents.enabled);
+	// nil: such ids are unknown clients.
+	ClientResolver ClientResolver
 	// Now is the clock (tests inject one). Defaults to time.Now.
 	Now func() time.Time
 }
@@ -166,6 +170,8 @@ type Directory struct {
 	// users and clients skip re-decoding unchanged records.
 	users   *decoded[User]
 	clients *decoded[Client]
+	// resolver resolves client_id URLs (Options.ClientResolver).
+	resolver ClientResolver
 }
 
 // New returns a Directory on store. It validates opts (argon2 parameters,
@@ -183,7 +189,7 @@ func New(store persistence.Backend, opts Options) (*Directory, error) {
 		}
 	}
 	d := &Directory{store: store, params: p, static: map[string]Client{}, now: opts.Now,
-		users: newDecoded[User](decodedMax), clients: newDecoded[Client](decodedMax)}
+		users: newDecoded[User](decodedMax), clients: newDecoded[Client](decodedMax), resolver: opts.ClientResolver}
 	if d.now == nil {
 		d.now = time.Now
 	}

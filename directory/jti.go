@@ -44,7 +44,7 @@ func (d *Directory) UseJTI(ctx context.Context, clientID, jti string, exp time.T
 // useJTI records jti under space (a client id, or a prefixed one whose
 // ':' cannot occur in a client id, so the spaces never meet).
 func (d *Directory) useJTI(ctx context.Context, space, clientID, jti string, exp time.Time) error {
-	if err := checkClientID(clientID); err != nil {
+	if err := checkClientKey(clientID); err != nil {
 		return err
 	}
 	if jti == "" || len(jti) > maxJTILen {

@@ -36,7 +36,7 @@ type pushedRecord struct {
 // clientID for ttl and returns its request_uri (RFC 9126 §2.2): a random
 // reference with 256 bits, usable once, by this client only.
 func (d *Directory) PushRequest(ctx context.Context, clientID string, params url.Values, ttl time.Duration) (string, error) {
-	if err := checkClientID(clientID); err != nil {
+	if err := checkClientKey(clientID); err != nil {
 		return "", err
 	}
 	ref, err := randomToken(32)

@@ -61,6 +61,9 @@ type Config struct {
 	Registration RegistrationConfig `yaml:"registration"`
 	// ClientAuth: how clients authenticate (private_key_jwt).
 	ClientAuth ClientAuthConfig `yaml:"client_auth"`
+	// ClientDocuments: client_ids that are URLs of client ID metadata
+	// documents (http/clientdoc).
+	ClientDocuments ClientDocumentsConfig `yaml:"client_metadata_documents"`
 	// Clients are static relying parties, read-only at run time (dynamic
 	// ones live in the store, managed through the admin API).
 	Clients []ClientConfig `yaml:"clients"`
@@ -238,6 +241,47 @@ type ClientAuthConfig struct {
 	// assertions whose aud is the token endpoint URL (a single string),
 	// as older clients send. Off: aud must be the issuer.
 	AcceptTokenEndpointAudience bool `yaml:"accept_token_endpoint_audience"`
+}
+
+// ClientDocumentsConfig governs client ID metadata documents
+// (draft-ietf-oauth-client-id-metadata-document): a client_id that is an
+// https URL whose document holds the client's metadata.
+type ClientDocumentsConfig struct {
+	// Enabled resolves such client_ids; off, they are unknown clients.
+	Enabled bool `yaml:"enabled"`
+	// Hosts, when not empty, are the only hosts (host or host:port)
+	// whose documents are fetched.
+	Hosts []string `yaml:"hosts"`
+	// MaxBytes bounds a document (requests.fetch.max_bytes too, if
+	// smaller).
+	MaxBytes int `yaml:"max_bytes"`
+	// MinCache and MaxCache bound the time a document is reused,
+	// whatever its Cache-Control max-age says (no-store is honoured).
+	MinCache Duration `yaml:"min_cache"`
+	MaxCache Duration `yaml:"max_cache"`
+	// FailureCache is how long a failed resolution is remembered.
+	FailureCache Duration `yaml:"failure_cache"`
+}
+
+// problems checks client_metadata_documents. max_bytes is not compared
+// with requests.fetch.max_bytes: the smaller of the two applies.
+func (d ClientDocumentsConfig) problems() []string {
+	var p []string
+	if d.MaxBytes < 256 || d.MaxBytes > 1<<20 {
+		p = append(p, "client_metadata_documents.max_bytes: must be between 256 and 1048576")
+	}
+	if d.MinCache < Duration(time.Second) || d.MaxCache < d.MinCache || d.MaxCache > Duration(7*24*time.Hour) {
+		p = append(p, "client_metadata_documents: min_cache must be at least 1s, and max_cache between min_cache and 168h")
+	}
+	if d.FailureCache < Duration(time.Second) || d.FailureCache > Duration(time.Hour) {
+		p = append(p, "client_metadata_documents.failure_cache: must be between 1s and 1h")
+	}
+	for _, h := range d.Hosts {
+		if h == "" || strings.ContainsAny(h, "/@?# ") {
+			p = append(p, fmt.Sprintf("client_metadata_documents.hosts: %q must be a host name (with an optional :port), not a URL", h))
+		}
+	}
+	return p
 }
 
 // The least argon2id cost Validate accepts: OWASP's minimum (Password
@@ -574,6 +618,10 @@ func Default() Config {
 			PushedTTL: Duration(60 * time.Second),
 			Fetch:     FetchConfig{Timeout: Duration(5 * time.Second), MaxBytes: 64 << 10},
 		},
+		ClientDocuments: ClientDocumentsConfig{
+			Hosts: []string{}, MaxBytes: 5 << 10, MinCache: Duration(time.Minute), MaxCache: Duration(24 * time.Hour),
+			FailureCache: Duration(30 * time.Second),
+		},
 		Clients:       []ClientConfig{},
 		Resources:     []ResourceConfig{},
 		TokenExchange: TokenExchangeConfig{TrustedIssuers: []TrustedIssuerConfig{}},
@@ -751,6 +799,7 @@ func (c Config) Validate() error {
 	if f := c.Requests.Fetch; f.MaxBytes < 1024 || f.MaxBytes > 1<<20 {
 		add("requests.fetch.max_bytes", "must be between 1024 and 1048576")
 	}
+	p = append(p, c.ClientDocuments.problems()...)
 	if t := c.Registration.InitialAccessToken; t != "" && len(t) < 16 {
 		add("registration.initial_access_token", "must be at least 16 characters (or empty)")
 	}

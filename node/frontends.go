@@ -191,5 +191,6 @@ func metadata(cfg Config) discovery.Metadata {
 		BackchannelLogoutSessionSupported:  true,
 		FrontchannelLogoutSupported:        true,
 		FrontchannelLogoutSessionSupported: true,
+		ClientIDMetadataDocumentSupported:  cfg.ClientDocuments.Enabled,
 	}
 }

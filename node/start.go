@@ -94,6 +94,9 @@ func (n *Node) startDirectory(context.Context) error {
 	if err != nil {
 		return err
 	}
+	if n.fetcher, err = newFetcher(cfg.Requests.Fetch); err != nil {
+		return err
+	}
 	n.dir, err = directory.New(n.store, directory.Options{
 		Argon2Time: cfg.Passwords.Time, Argon2MemoryKiB: cfg.Passwords.MemoryKiB, Argon2Threads: cfg.Passwords.Threads,
 		StaticClients: static, IDTokenAlgs: cfg.Keys.Algorithms, Now: n.now,
@@ -101,11 +104,9 @@ func (n *Node) startDirectory(context.Context) error {
 		RequireSignedRequestObjects: cfg.Requests.RequireSigned,
 		// Logout URIs are called through the same guard as fetches.
 		AllowPrivateAddresses: cfg.Requests.Fetch.AllowPrivateAddresses,
+		ClientResolver:        n.clientResolver(),
 	})
 	if err != nil {
-		return err
-	}
-	if n.fetcher, err = newFetcher(cfg.Requests.Fetch); err != nil {
 		return err
 	}
 	n.startSweeper(n.opts.SweepInterval)

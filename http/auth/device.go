@@ -239,7 +239,7 @@ func (h *Handler) deviceForm(c echo.Context) error {
 	decision := r.PostForm.Get("decision")
 	if decision == "" {
 		return render(c, http.StatusOK, "device.html", map[string]any{
-			"Title": "Connect a device?", "Client": clientLabel(client), "ClientID": client.ID, "Host": clientHost(client),
+			"Title": "Connect a device?", "Client": clientLabel(client), "ClientID": client.ID, "Host": registeredHost(client),
 			"Code": device.Display(code), "Scopes": describeScopes(st.Scopes), "CSRF": csrfToken(secret, devicePurpose),
 		})
 	}
@@ -286,9 +286,13 @@ func clientLabel(c directory.Client) string {
 	return c.ID
 }
 
-// clientHost is the host the client registered (its first redirect URI),
-// so a look-alike name does not pass for another application.
-func clientHost(c directory.Client) string {
+// registeredHost is the host the client registered (its metadata
+// document's host, else its first redirect URI's), so a look-alike name
+// does not pass for another application.
+func registeredHost(c directory.Client) string {
+	if h := clientHost(c.ID); h != "" {
+		return h
+	}
 	for _, r := range c.RedirectURIs {
 		if u, err := url.Parse(r); err == nil && u.Host != "" {
 			return u.Host

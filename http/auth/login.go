@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -66,7 +67,7 @@ func expired(c echo.Context) error {
 
 func (h *Handler) loginPage(c echo.Context, status int, secret, rid string, req *messages.AuthRequest, username, msg string) error {
 	return render(c, status, "login.html", map[string]any{
-		"Title": "Sign in", "ClientName": req.ClientName, "RID": rid, "CSRF": csrfToken(secret, rid),
+		"Title": "Sign in", "ClientName": req.ClientName, "ClientHost": clientHost(req.ClientId), "RID": rid, "CSRF": csrfToken(secret, rid),
 		"Username": username, "Error": msg, "PasskeyOnly": !acrSatisfied(req.AcrValues, ACRPassword),
 	})
 }
@@ -85,10 +86,48 @@ func (h *Handler) consentPage(c echo.Context, sid, secret, rid string, req *mess
 		slices.Sort(claims)
 	}
 	return render(c, http.StatusOK, "consent.html", map[string]any{
-		"Title": "Allow access?", "ClientName": req.ClientName, "Scopes": describeScopes(req.Scopes),
-		"Claims": claims, "RID": rid, "CSRF": csrfToken(secret, rid),
+		"Title": "Allow access?", "ClientName": req.ClientName, "ClientHost": clientHost(req.ClientId), "Scopes": describeScopes(req.Scopes),
+		"Claims": claims, "RID": rid, "CSRF": csrfToken(secret, rid), "RedirectHost": otherRedirectHost(req.ClientId, req.RedirectUri),
 		"Resources": h.describeResources(c.Request().Context(), req.Resources, req.Scopes),
 	})
+}
+
+// clientHost is the host (with its port, if any) of a client_id that is
+// the URL of a client ID metadata document, "" for any other client. The
+// pages show it apart from the client's name: the name is whatever the
+// document says, the host is who published it
+// (draft-ietf-oauth-client-id-metadata-document §6.2).
+func clientHost(clientID string) string {
+	if !directory.IsClientIDURL(clientID) {
+		return ""
+	}
+	u, err := url.Parse(clientID)
+	if err != nil {
+		return ""
+	}
+	return u.Host
+}
+
+// otherRedirectHost is where the answer goes (the redirect URI's host,
+// or its scheme for a native app) when the client is known by a metadata
+// document on another host: the user should know the answer leaves the
+// host they were shown. "" otherwise.
+func otherRedirectHost(clientID, redirectURI string) string {
+	host := clientHost(clientID)
+	if host == "" {
+		return ""
+	}
+	u, err := url.Parse(redirectURI)
+	if err != nil {
+		return ""
+	}
+	if u.Host == "" {
+		return u.Scheme + ":"
+	}
+	if strings.EqualFold(u.Host, host) {
+		return ""
+	}
+	return u.Host
 }
 
 func describeScopes(scopes []string) []string {

@@ -108,6 +108,10 @@ type Metadata struct {
 	BackchannelLogoutSessionSupported  bool     `json:"backchannel_logout_session_supported" view:"oidc"`
 	FrontchannelLogoutSupported        bool     `json:"frontchannel_logout_supported" view:"oidc"`
 	FrontchannelLogoutSessionSupported bool     `json:"frontchannel_logout_session_supported" view:"oidc"`
+	// ClientIDMetadataDocumentSupported: client_ids may be URLs of
+	// client ID metadata documents (draft-ietf-oauth-client-id-metadata-document
+	// §5); left out when off.
+	ClientIDMetadataDocumentSupported bool `json:"client_id_metadata_document_supported,omitempty"`
 }
 
 // Handler serves discovery and the JWKS.

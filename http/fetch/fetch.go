@@ -285,3 +285,58 @@ func cacheFor(h http.Header, limit time.Duration) time.Duration {
 	}
 	return min(maxAge, limit)
 }
+
+// Document is what GetDocument returns: the body and the answer's
+// headers (for its caching rules), never cached by the Fetcher.
+type Document struct {
+	Body   []byte
+	Header http.Header
+}
+
+// GetDocument fetches rawURL (https only) with the same address checks
+// as Get, but follows no redirect (a 3xx is an error: the document must
+// be served at the URL that names it), bounds the body to maxBytes
+// (the Fetcher's MaxBytes when 0 or larger), sends accept as the Accept
+// header and caches nothing: the caller applies its own caching rules to
+// the returned headers.
+func (f *Fetcher) GetDocument(ctx context.Context, rawURL, accept string, maxBytes int64) (Document, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || u.Fragment != "" {
+		return Document{}, fmt.Errorf("%w: not an https URL", ErrFetch)
+	}
+	if maxBytes <= 0 || maxBytes > f.cfg.MaxBytes {
+		maxBytes = f.cfg.MaxBytes
+	}
+	ctx, cancel := context.WithTimeout(ctx, f.cfg.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return Document{}, fmt.Errorf("%w: bad URL", ErrFetch)
+	}
+	req.Header.Set("Accept", accept)
+	resp, err := f.poster.Do(req)
+	if err != nil {
+		if errors.Is(err, ErrForbiddenAddress) {
+			return Document{}, ErrForbiddenAddress
+		}
+		return Document{}, fmt.Errorf("%w: could not be retrieved", ErrFetch)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		return Document{}, fmt.Errorf("%w: status %d", ErrRedirect, resp.StatusCode)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return Document{}, fmt.Errorf("%w: status %d", ErrFetch, resp.StatusCode)
+	}
+	if resp.ContentLength > maxBytes {
+		return Document{}, ErrTooLarge
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBytes+1))
+	if err != nil {
+		return Document{}, fmt.Errorf("%w: could not be read", ErrFetch)
+	}
+	if int64(len(body)) > maxBytes {
+		return Document{}, ErrTooLarge
+	}
+	return Document{Body: body, Header: resp.Header}, nil
+}

@@ -207,3 +207,50 @@ func TestPost(t *testing.T) {
 		t.Fatalf("plain http: %v", err)
 	}
 }
+
+// TestGetDocument: GetDocument follows no redirect (not even on the same
+// host), sends the caller's Accept, bounds the body by the caller's
+// limit (never above MaxBytes), caches nothing and keeps the guard.
+func TestGetDocument(t *testing.T) {
+	var fetches atomic.Int32
+	s, pool := tlsServer(t, func(w http.ResponseWriter, r *http.Request) {
+		fetches.Add(1)
+		switch r.URL.Path {
+		case "/same":
+			http.Redirect(w, r, "/doc", http.StatusFound)
+		case "/big":
+			w.Write([]byte(strings.Repeat("x", 2048)))
+		default:
+			w.Header().Set("Cache-Control", "max-age=600")
+			w.Write([]byte(r.Header.Get("Accept")))
+		}
+	})
+	ctx := context.Background()
+	if _, err := New(Config{RootCAs: pool}).GetDocument(ctx, s.URL+"/doc", "application/json", 0); !errors.Is(err, ErrForbiddenAddress) {
+		t.Fatalf("loopback with the guard on: %v", err)
+	}
+	f := New(Config{RootCAs: pool, AllowPrivate: true, MaxBytes: 4096})
+	d, err := f.GetDocument(ctx, s.URL+"/doc", "application/json", 100)
+	if err != nil || string(d.Body) != "application/json" || d.Header.Get("Cache-Control") != "max-age=600" {
+		t.Fatalf("doc: %q %v %v", d.Body, d.Header, err)
+	}
+	before := fetches.Load()
+	f.GetDocument(ctx, s.URL+"/doc", "application/json", 100)
+	if fetches.Load() != before+1 {
+		t.Fatal("GetDocument answered from a cache")
+	}
+	if _, err := f.GetDocument(ctx, s.URL+"/same", "application/json", 100); !errors.Is(err, ErrRedirect) {
+		t.Fatalf("redirect on the same host: %v", err)
+	}
+	if _, err := f.GetDocument(ctx, s.URL+"/big", "application/json", 1024); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("over the caller's limit: %v", err)
+	}
+	if _, err := New(Config{RootCAs: pool, AllowPrivate: true, MaxBytes: 1024}).GetDocument(ctx, s.URL+"/big", "application/json", 1<<20); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("over MaxBytes: %v", err)
+	}
+	for _, u := range []string{"http://localhost/x", s.URL + "/doc#f", "https://u@localhost/x"} {
+		if _, err := f.GetDocument(ctx, u, "application/json", 0); !errors.Is(err, ErrFetch) {
+			t.Errorf("%s: %v", u, err)
+		}
+	}
+}

@@ -131,3 +131,9 @@ func serial(t testing.TB) *big.Int {
 	}
 	return n
 }
+
+// CertPEM is the CA's certificate, PEM-encoded: what a client's trust
+// file (requests.fetch.ca_file) holds.
+func (c *CA) CertPEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.cert.Raw})
+}
