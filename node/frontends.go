@@ -45,7 +45,10 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 	for _, role := range cfg.Roles {
 		switch role {
 		case RoleDiscovery:
-			d, err := discovery.New(discovery.Config{Issuer: cfg.Issuer, JWKSMaxAge: cfg.Keys.JWKSMaxAge.D(), Metadata: metadata(cfg)}, n.cache)
+			d, err := discovery.New(discovery.Config{
+				Issuer: cfg.Issuer, JWKSMaxAge: cfg.Keys.JWKSMaxAge.D(), Metadata: metadata(cfg),
+				ProtectedResources: newResourceList(n.dir).IDs,
+			}, n.cache)
 			if err != nil {
 				return nil, err
 			}

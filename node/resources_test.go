@@ -484,3 +484,52 @@ func TestResourceConsentPerResource(t *testing.T) {
 		}
 	}
 }
+
+// TestProtectedResourcesInMetadata: both metadata documents list the
+// resource servers (RFC 9728 §4 protected_resources), the static ones
+// from the start and those an operator adds or removes while the node
+// runs soon after, without a restart.
+func TestProtectedResourcesInMetadata(t *testing.T) {
+	o := startOPWith(t, func(c *node.Config) {
+		c.Admin.Token = adminToken
+		c.Resources = []node.ResourceConfig{{ResourceMetadata: directory.ResourceMetadata{Identifier: ordersAPI, Scopes: []string{"orders:read"}}}}
+	})
+	listed := func(path string) []string {
+		t.Helper()
+		resp, err := http.Get(o.issuer + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var doc struct {
+			Resources []string `json:"protected_resources"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
+			t.Fatal(err)
+		}
+		return doc.Resources
+	}
+	both := func(want ...string) bool {
+		return slices.Equal(listed("/.well-known/openid-configuration"), want) &&
+			slices.Equal(listed("/.well-known/oauth-authorization-server"), want)
+	}
+	waitFor := func(what string, want ...string) {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); !both(want...); time.Sleep(50 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: documents list %v, want %v", what, listed("/.well-known/openid-configuration"), want)
+			}
+		}
+	}
+	if !both(ordersAPI) {
+		t.Fatalf("static resource not listed: %v", listed("/.well-known/openid-configuration"))
+	}
+	if code, body := admin(t, o.n, "POST", "/admin/resources", adminToken, `{"resource":"`+billingAPI+`","scopes":["billing:read"]}`); code != http.StatusCreated {
+		t.Fatalf("create: %d %s", code, body)
+	}
+	waitFor("after create", billingAPI, ordersAPI)
+	if code, body := admin(t, o.n, "DELETE", "/admin/resources/"+url.PathEscape(billingAPI), adminToken, ""); code != http.StatusNoContent {
+		t.Fatalf("delete: %d %s", code, body)
+	}
+	waitFor("after delete", ordersAPI)
+}

@@ -43,7 +43,8 @@ type Config struct {
 	// ProtectedResources, when set, lists the registered resource
 	// servers' identifiers (protected_resources, RFC 9728 §4). Operators
 	// add them while the node runs, so it is asked at each request: it
-	// must be cheap (the node serves it from a cache).
+	// must be cheap (the node serves it from a cache) and must not change
+	// a slice it returned.
 	ProtectedResources func() []string
 }
 
@@ -151,7 +152,10 @@ func (h *Handler) current() (*documents, error) {
 	if h.resources == nil {
 		return d, nil
 	}
-	list := slices.Sorted(slices.Values(h.resources()))
+	list := h.resources()
+	if !slices.IsSorted(list) {
+		list = slices.Sorted(slices.Values(list))
+	}
 	if slices.Equal(list, d.resources) {
 		return d, nil
 	}
