@@ -58,9 +58,3 @@ func (d Devices) Decide(ctx context.Context, id string, m *messages.DecideDevice
 func (d Devices) Poll(ctx context.Context, id string, m *messages.PollDevice) (*messages.DeviceReply, error) {
 	return d.call(ctx, id, &messages.DeviceCall{Op: &messages.DeviceCall_Poll{Poll: m}})
 }
-
-// Finish records that the approval's tokens were issued.
-func (d Devices) Finish(ctx context.Context, id string) error {
-	_, err := d.call(ctx, id, &messages.DeviceCall{Op: &messages.DeviceCall_Finish{Finish: &messages.FinishDevice{}}})
-	return err
-}

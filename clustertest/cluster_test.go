@@ -87,6 +87,8 @@ func TestAnyNodeServesAnyStep(t *testing.T) {
 	if _, _, err := signIn(b, tc, n2); err != nil {
 		t.Fatalf("silent sign-in on node2 with node1's session: %v", err)
 	}
+	// A device approved on one node is redeemed once on the others.
+	deviceAcrossNodes(t, tc, b)
 
 	// The same code redeemed on two nodes at once: exactly one wins.
 	for round := 0; round < 3; round++ {

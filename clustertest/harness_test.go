@@ -237,7 +237,7 @@ clients:
     secret: %s
     redirect_uris: [%s]
     token_endpoint_auth_method: client_secret_basic
-    grant_types: [authorization_code, refresh_token]
+    grant_types: [authorization_code, refresh_token, "urn:ietf:params:oauth:grant-type:device_code"]
     skip_consent: true
 %s%s`, tc.issuer, m.http, tc.backend, filepath.Join(m.dir, "data"), m.peer, m.client, initial, adminToken,
 		filepath.Join(filepath.Dir(m.dir), "kek"), m.name, m.actor, strings.Join(quoted, ", "),

@@ -563,3 +563,30 @@ func TestDeviceFormNeedsCSRF(t *testing.T) {
 	st, body := o.poll(t, "tv", g.deviceCode)
 	wantPoll(t, st, body, "authorization_pending")
 }
+
+// TestDeviceSingleRedemptionUnderRace: after the approval the device
+// polls twice at once (a retry racing the first answer); one poll gets
+// the tokens, the other invalid_grant, and the tokens stay good: the
+// losing poll never reaches the session, where a reused code would
+// revoke the grant.
+func TestDeviceSingleRedemptionUnderRace(t *testing.T) {
+	o := startDeviceOP(t, nil)
+	for round := range 3 {
+		g := o.startDevice(t, "tv", "openid profile")
+		o.decide(t, browser(t), g, "approve")
+		codes := make([]int, 2)
+		bodies := make([]map[string]any, 2)
+		var wg sync.WaitGroup
+		for i := range codes {
+			wg.Go(func() { codes[i], bodies[i] = o.poll(t, "tv", g.deviceCode) })
+		}
+		wg.Wait()
+		won := slices.Index(codes, http.StatusOK)
+		if won < 0 || codes[1-won] != http.StatusBadRequest || bodies[1-won]["error"] != "invalid_grant" {
+			t.Fatalf("round %d: polls answered %v %v, want one 200 and one invalid_grant", round, codes, bodies)
+		}
+		if st, ui, _ := o.userinfo(t, bodies[won]["access_token"].(string)); st != http.StatusOK || ui["sub"] != o.user.Subject {
+			t.Fatalf("round %d: the winner's token after the losing poll: %d %v", round, st, ui)
+		}
+	}
+}

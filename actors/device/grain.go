@@ -246,19 +246,21 @@ func (g *grain) run(call *messages.DeviceCall, now time.Time, reply *messages.De
 		case g.st.Status == messages.DeviceStatus_DEVICE_DENIED:
 			reply.Poll = messages.DevicePoll_POLL_DENIED
 		case g.st.Status == messages.DeviceStatus_DEVICE_APPROVED:
+			// This poll claims the one redemption (RFC 8628 §3.5: the
+			// device code is used once): it is recorded before the answer,
+			// so a concurrent or retried poll on any node finds the code
+			// used and never reaches the session, whose code reuse
+			// detection would revoke the tokens just issued.
 			reply.Poll = messages.DevicePoll_POLL_APPROVED
+			reply.State.IntervalMs = g.interval.Milliseconds()
+			st := proto.Clone(g.st).(*messages.DeviceState)
+			st.Status = messages.DeviceStatus_DEVICE_REDEEMED
+			return st, nil
 		default:
 			reply.Poll = g.pace(now)
 		}
 		reply.State.IntervalMs = g.interval.Milliseconds()
 		return nil, nil
-	case *messages.DeviceCall_Finish:
-		if g.st.Status != messages.DeviceStatus_DEVICE_APPROVED {
-			return nil, invalid("device code not approved")
-		}
-		st := proto.Clone(g.st).(*messages.DeviceState)
-		st.Status = messages.DeviceStatus_DEVICE_REDEEMED
-		return st, nil
 	}
 	return nil, invalid("unknown device operation")
 }

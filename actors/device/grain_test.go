@@ -90,7 +90,7 @@ func TestDeviceDecidedOnce(t *testing.T) {
 }
 
 // TestDeviceGrainRules: create refuses an existing id; polls need the
-// secret and the client; finish makes the code used; an unknown id is
+// secret and the client; the first approved poll uses the code; an unknown id is
 // answered without a record being written.
 func TestDeviceGrainRules(t *testing.T) {
 	d, store := startDevices(t)
@@ -107,17 +107,16 @@ func TestDeviceGrainRules(t *testing.T) {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
 	}
-	if err := d.Finish(ctx, id); !errors.Is(err, messages.ErrInvalid) {
-		t.Fatalf("finish before approval: %v", err)
-	}
 	if _, err := d.Decide(ctx, id, &messages.DecideDevice{Approve: true, Sid: "s", Subject: "u"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.Finish(ctx, id); err != nil {
-		t.Fatal(err)
+	// The first poll after approval claims the redemption; every later
+	// one, even from the right client with the secret, is refused.
+	if r, err := d.Poll(ctx, id, &messages.PollDevice{Secret: secret, ClientId: "tv"}); err != nil || r.Poll != messages.DevicePoll_POLL_APPROVED || r.State.GetSid() != "s" {
+		t.Fatalf("poll after approval: %v %v", r, err)
 	}
 	if _, err := d.Poll(ctx, id, &messages.PollDevice{Secret: secret, ClientId: "tv"}); !errors.Is(err, messages.ErrInvalid) {
-		t.Fatalf("poll after finish: %v", err)
+		t.Fatalf("poll after redemption: %v", err)
 	}
 	if _, err := d.Poll(ctx, "unknown-id", &messages.PollDevice{Secret: "s", ClientId: "tv"}); !errors.Is(err, messages.ErrNotFound) {
 		t.Fatalf("unknown id: %v", err)

@@ -275,7 +275,6 @@ type DeviceCall struct {
 	//	*DeviceCall_Describe
 	//	*DeviceCall_Decide
 	//	*DeviceCall_Poll
-	//	*DeviceCall_Finish
 	Op isDeviceCall_Op `protobuf_oneof:"op"`
 	// W3C trace context of the caller (traceparent, tracestate).
 	Trace         map[string]string `protobuf:"bytes,20,rep,name=trace,proto3" json:"trace,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
@@ -356,15 +355,6 @@ func (x *DeviceCall) GetPoll() *PollDevice {
 	return nil
 }
 
-func (x *DeviceCall) GetFinish() *FinishDevice {
-	if x != nil {
-		if x, ok := x.Op.(*DeviceCall_Finish); ok {
-			return x.Finish
-		}
-	}
-	return nil
-}
-
 func (x *DeviceCall) GetTrace() map[string]string {
 	if x != nil {
 		return x.Trace
@@ -392,10 +382,6 @@ type DeviceCall_Poll struct {
 	Poll *PollDevice `protobuf:"bytes,4,opt,name=poll,proto3,oneof"`
 }
 
-type DeviceCall_Finish struct {
-	Finish *FinishDevice `protobuf:"bytes,5,opt,name=finish,proto3,oneof"`
-}
-
 func (*DeviceCall_Create) isDeviceCall_Op() {}
 
 func (*DeviceCall_Describe) isDeviceCall_Op() {}
@@ -403,8 +389,6 @@ func (*DeviceCall_Describe) isDeviceCall_Op() {}
 func (*DeviceCall_Decide) isDeviceCall_Op() {}
 
 func (*DeviceCall_Poll) isDeviceCall_Op() {}
-
-func (*DeviceCall_Finish) isDeviceCall_Op() {}
 
 // CreateDevice stores a new device authorization; refused if one exists.
 type CreateDevice struct {
@@ -604,43 +588,6 @@ func (x *PollDevice) GetClientId() string {
 	return ""
 }
 
-// FinishDevice records that tokens were issued for the approval.
-type FinishDevice struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *FinishDevice) Reset() {
-	*x = FinishDevice{}
-	mi := &file_actors_messages_device_proto_msgTypes[6]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *FinishDevice) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*FinishDevice) ProtoMessage() {}
-
-func (x *FinishDevice) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_messages_device_proto_msgTypes[6]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use FinishDevice.ProtoReflect.Descriptor instead.
-func (*FinishDevice) Descriptor() ([]byte, []int) {
-	return file_actors_messages_device_proto_rawDescGZIP(), []int{6}
-}
-
 // DeviceReply answers every DeviceCall.
 type DeviceReply struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -653,7 +600,7 @@ type DeviceReply struct {
 
 func (x *DeviceReply) Reset() {
 	*x = DeviceReply{}
-	mi := &file_actors_messages_device_proto_msgTypes[7]
+	mi := &file_actors_messages_device_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -665,7 +612,7 @@ func (x *DeviceReply) String() string {
 func (*DeviceReply) ProtoMessage() {}
 
 func (x *DeviceReply) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_messages_device_proto_msgTypes[7]
+	mi := &file_actors_messages_device_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -678,7 +625,7 @@ func (x *DeviceReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceReply.ProtoReflect.Descriptor instead.
 func (*DeviceReply) Descriptor() ([]byte, []int) {
-	return file_actors_messages_device_proto_rawDescGZIP(), []int{7}
+	return file_actors_messages_device_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *DeviceReply) GetError() *Error {
@@ -723,20 +670,19 @@ const file_actors_messages_device_proto_rawDesc = "" +
 	"\x06status\x18\t \x01(\x0e2\x1e.authrim.messages.DeviceStatusR\x06status\x12\x10\n" +
 	"\x03sid\x18\n" +
 	" \x01(\tR\x03sid\x12\x18\n" +
-	"\asubject\x18\v \x01(\tR\asubject\"\xad\x03\n" +
+	"\asubject\x18\v \x01(\tR\asubject\"\xf9\x02\n" +
 	"\n" +
 	"DeviceCall\x128\n" +
 	"\x06create\x18\x01 \x01(\v2\x1e.authrim.messages.CreateDeviceH\x00R\x06create\x12>\n" +
 	"\bdescribe\x18\x02 \x01(\v2 .authrim.messages.DescribeDeviceH\x00R\bdescribe\x128\n" +
 	"\x06decide\x18\x03 \x01(\v2\x1e.authrim.messages.DecideDeviceH\x00R\x06decide\x122\n" +
-	"\x04poll\x18\x04 \x01(\v2\x1c.authrim.messages.PollDeviceH\x00R\x04poll\x128\n" +
-	"\x06finish\x18\x05 \x01(\v2\x1e.authrim.messages.FinishDeviceH\x00R\x06finish\x12=\n" +
+	"\x04poll\x18\x04 \x01(\v2\x1c.authrim.messages.PollDeviceH\x00R\x04poll\x12=\n" +
 	"\x05trace\x18\x14 \x03(\v2'.authrim.messages.DeviceCall.TraceEntryR\x05trace\x1a8\n" +
 	"\n" +
 	"TraceEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x04\n" +
-	"\x02op\"C\n" +
+	"\x02opJ\x04\b\x05\x10\x06\"C\n" +
 	"\fCreateDevice\x123\n" +
 	"\x05state\x18\x01 \x01(\v2\x1d.authrim.messages.DeviceStateR\x05state\"\x10\n" +
 	"\x0eDescribeDevice\"T\n" +
@@ -747,8 +693,7 @@ const file_actors_messages_device_proto_rawDesc = "" +
 	"\n" +
 	"PollDevice\x12\x16\n" +
 	"\x06secret\x18\x01 \x01(\tR\x06secret\x12\x1b\n" +
-	"\tclient_id\x18\x02 \x01(\tR\bclientId\"\x0e\n" +
-	"\fFinishDevice\"\xa3\x01\n" +
+	"\tclient_id\x18\x02 \x01(\tR\bclientId\"\xa3\x01\n" +
 	"\vDeviceReply\x12-\n" +
 	"\x05error\x18\x01 \x01(\v2\x17.authrim.messages.ErrorR\x05error\x123\n" +
 	"\x05state\x18\x02 \x01(\v2\x1d.authrim.messages.DeviceStateR\x05state\x120\n" +
@@ -779,7 +724,7 @@ func file_actors_messages_device_proto_rawDescGZIP() []byte {
 }
 
 var file_actors_messages_device_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_actors_messages_device_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_actors_messages_device_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_actors_messages_device_proto_goTypes = []any{
 	(DeviceStatus)(0),      // 0: authrim.messages.DeviceStatus
 	(DevicePoll)(0),        // 1: authrim.messages.DevicePoll
@@ -789,10 +734,9 @@ var file_actors_messages_device_proto_goTypes = []any{
 	(*DescribeDevice)(nil), // 5: authrim.messages.DescribeDevice
 	(*DecideDevice)(nil),   // 6: authrim.messages.DecideDevice
 	(*PollDevice)(nil),     // 7: authrim.messages.PollDevice
-	(*FinishDevice)(nil),   // 8: authrim.messages.FinishDevice
-	(*DeviceReply)(nil),    // 9: authrim.messages.DeviceReply
-	nil,                    // 10: authrim.messages.DeviceCall.TraceEntry
-	(*Error)(nil),          // 11: authrim.messages.Error
+	(*DeviceReply)(nil),    // 8: authrim.messages.DeviceReply
+	nil,                    // 9: authrim.messages.DeviceCall.TraceEntry
+	(*Error)(nil),          // 10: authrim.messages.Error
 }
 var file_actors_messages_device_proto_depIdxs = []int32{
 	0,  // 0: authrim.messages.DeviceState.status:type_name -> authrim.messages.DeviceStatus
@@ -800,17 +744,16 @@ var file_actors_messages_device_proto_depIdxs = []int32{
 	5,  // 2: authrim.messages.DeviceCall.describe:type_name -> authrim.messages.DescribeDevice
 	6,  // 3: authrim.messages.DeviceCall.decide:type_name -> authrim.messages.DecideDevice
 	7,  // 4: authrim.messages.DeviceCall.poll:type_name -> authrim.messages.PollDevice
-	8,  // 5: authrim.messages.DeviceCall.finish:type_name -> authrim.messages.FinishDevice
-	10, // 6: authrim.messages.DeviceCall.trace:type_name -> authrim.messages.DeviceCall.TraceEntry
-	2,  // 7: authrim.messages.CreateDevice.state:type_name -> authrim.messages.DeviceState
-	11, // 8: authrim.messages.DeviceReply.error:type_name -> authrim.messages.Error
-	2,  // 9: authrim.messages.DeviceReply.state:type_name -> authrim.messages.DeviceState
-	1,  // 10: authrim.messages.DeviceReply.poll:type_name -> authrim.messages.DevicePoll
-	11, // [11:11] is the sub-list for method output_type
-	11, // [11:11] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	9,  // 5: authrim.messages.DeviceCall.trace:type_name -> authrim.messages.DeviceCall.TraceEntry
+	2,  // 6: authrim.messages.CreateDevice.state:type_name -> authrim.messages.DeviceState
+	10, // 7: authrim.messages.DeviceReply.error:type_name -> authrim.messages.Error
+	2,  // 8: authrim.messages.DeviceReply.state:type_name -> authrim.messages.DeviceState
+	1,  // 9: authrim.messages.DeviceReply.poll:type_name -> authrim.messages.DevicePoll
+	10, // [10:10] is the sub-list for method output_type
+	10, // [10:10] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_actors_messages_device_proto_init() }
@@ -824,7 +767,6 @@ func file_actors_messages_device_proto_init() {
 		(*DeviceCall_Describe)(nil),
 		(*DeviceCall_Decide)(nil),
 		(*DeviceCall_Poll)(nil),
-		(*DeviceCall_Finish)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -832,7 +774,7 @@ func file_actors_messages_device_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_actors_messages_device_proto_rawDesc), len(file_actors_messages_device_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   9,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -5,7 +5,6 @@ package token
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -30,7 +29,6 @@ type Devices interface {
 	Reserve(ctx context.Context, id string, expires time.Time) (userCode string, err error)
 	Create(ctx context.Context, id string, st *messages.DeviceState) error
 	Poll(ctx context.Context, id string, m *messages.PollDevice) (*messages.DeviceReply, error)
-	Finish(ctx context.Context, id string) error
 }
 
 // DeviceConfig is the device grant's part of the endpoint.
@@ -155,17 +153,15 @@ func (h *Handler) deviceCode(ctx context.Context, client directory.Client, form 
 	if slices.Contains(client.GrantTypes, "refresh_token") {
 		refreshTTL, refreshIdle = h.cfg.RefreshTTL.Milliseconds(), h.cfg.RefreshIdleTTL.Milliseconds()
 	}
+	// The grain has recorded this poll as the redemption: a concurrent
+	// or later poll gets invalid_grant there. Should the session fail
+	// now, the device starts again, as a client whose code failed does.
 	sid := r.State.GetSid()
 	rr, err := h.sessions.Redeem(ctx, sid, &messages.RedeemCode{
 		CodeSecret: secret, ClientId: client.ID, RefreshTtlMs: refreshTTL, RefreshIdleTtlMs: refreshIdle,
 	})
 	if err != nil {
 		return nil, grantError(err)
-	}
-	if err := h.devices.Finish(ctx, id); err != nil && !errors.Is(err, messages.ErrInvalid) {
-		// The session's code is single-use already: a later poll fails
-		// there. Only the clearer answer is lost.
-		h.logger.WarnContext(ctx, "device authorization not marked used", "device", id, "err", err)
 	}
 	h.logger.InfoContext(ctx, "device authorization redeemed", "audit", true, "client_id", client.ID, "device", id, "sid", sid)
 	return h.issue(ctx, client, sid, rr.Grant, rr.RefreshToken, false, nil)
