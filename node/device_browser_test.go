@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -24,7 +22,7 @@ import (
 // through the login page, confirms the code and approves; the tokens the
 // client gets work at /userinfo and its ID token verifies (go-oidc). A
 // mistyped code on the way is refused as a typo.
-// With AUTHRIM_SCREENSHOTS set to a directory, the pages are saved there.
+// With SCREENSHOT_DIR set to a directory, the pages are saved there.
 func TestDeviceGrantInRealBrowser(t *testing.T) {
 	headless.Require(t)
 	o := startDeviceOP(t, nil)
@@ -57,21 +55,9 @@ func TestDeviceGrantInRealBrowser(t *testing.T) {
 
 	c := startChromium(t, ctx)
 	c.conditionalMediation(false)
-	shots := os.Getenv("AUTHRIM_SCREENSHOTS")
-	shot := func(name string) {
-		if shots == "" {
-			return
-		}
-		png, err := chromedp.Run(c.ctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Logf("screenshot %s: %v", name, err)
-			return
-		}
-		_ = os.WriteFile(filepath.Join(shots, name+".png"), png, 0o644)
-	}
 	c.do("open verification_uri_complete", chromedp.Navigate(da.VerificationURIComplete),
 		chromedp.WaitVisible(chromedp.CSS(`form[action="/login"] input[name=password]`)))
-	shot("device-signin")
+	c.shot("device-signin")
 	c.passwordSignIn()
 	c.do("the code, prefilled",
 		chromedp.WaitVisible(chromedp.CSS(`input[name=user_code]`)),
@@ -79,7 +65,7 @@ func TestDeviceGrantInRealBrowser(t *testing.T) {
 	if got, _ := eval[string](c, `document.querySelector('input[name=user_code]').value`); got != da.UserCode {
 		c.fail("prefilled code", fmt.Errorf("got %q, want %q", got, da.UserCode))
 	}
-	shot("device-enter")
+	c.shot("device-enter")
 	// A typo first (one letter changed): told apart from an unknown code.
 	norm, err := device.ParseUserCode(da.UserCode)
 	if err != nil {
@@ -95,7 +81,7 @@ func TestDeviceGrantInRealBrowser(t *testing.T) {
 	if err := c.waitJS(`document.body.innerText.includes('That code has a typo')`, 10*time.Second); err != nil {
 		c.fail("typo message", err)
 	}
-	shot("device-typo")
+	c.shot("device-typo")
 	// Then the right code as a person might type it.
 	c.do("enter the code in lower case, with a space",
 		clearInput(`input[name=user_code]`),
@@ -107,12 +93,12 @@ func TestDeviceGrantInRealBrowser(t *testing.T) {
 	if got := c.text(`dl.device-client dd`); got != "Living-room TV" {
 		c.fail("confirmation page", fmt.Errorf("client shown %q", got))
 	}
-	shot("device-confirm")
+	c.shot("device-confirm")
 	c.do("approve", chromedp.Click(chromedp.CSS(`#approve`)))
 	if err := c.waitJS(`document.body.innerText.includes('You approved Living-room TV')`, 10*time.Second); err != nil {
 		c.fail("approved page", err)
 	}
-	shot("device-done")
+	c.shot("device-done")
 
 	var r result
 	select {

@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -173,7 +171,7 @@ func TestFrontchannelLogoutInRealBrowser(t *testing.T) {
 	if err := c.waitJS(`document.querySelector('#frontchannel-status') !== null`, 10*time.Second); err != nil {
 		c.fail("the logout page", err)
 	}
-	screenshot(t, c, "frontchannel-logout")
+	c.shot("frontchannel-logout")
 	close(hold)
 	if q := receive(t, c, rp.bye, "waiting for the post-logout redirect"); q.Get("state") != "st-js" {
 		t.Fatalf("post-logout redirect %v, want state st-js", q)
@@ -195,23 +193,5 @@ func TestFrontchannelLogoutInRealBrowser(t *testing.T) {
 	c.do("press Continue", chromedp.Click(chromedp.CSS(`#continue`)))
 	if q := receive(t, c, rp.bye, "waiting for the post-logout redirect"); q.Get("state") != "st-nojs" {
 		t.Fatalf("post-logout redirect %v, want state st-nojs", q)
-	}
-}
-
-// screenshot saves the page as $SCREENSHOT_DIR/NAME.png when set.
-func screenshot(t *testing.T, c *chrome, name string) {
-	t.Helper()
-	dir := os.Getenv("SCREENSHOT_DIR")
-	if dir == "" {
-		return
-	}
-	ctx, cancel := context.WithTimeout(c.ctx, 30*time.Second)
-	defer cancel()
-	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
-	if err != nil {
-		t.Fatalf("screenshot %s: %v", name, err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
-		t.Fatal(err)
 	}
 }
