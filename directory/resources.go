@@ -25,6 +25,7 @@ const (
 	MaxResourceIDLen  = 512
 	maxResourceScopes = 64
 	maxScopeLen       = 128
+	maxServiceClients = 64
 	// MinResourceTokenTTL and MaxResourceTokenTTL bound a resource's
 	// access_token_ttl (0 means the node's tokens.access_token_ttl).
 	MinResourceTokenTTL = 10 * time.Second
@@ -98,6 +99,12 @@ type ResourceMetadata struct {
 	// it only about tokens whose aud is Identifier. Empty: the resource
 	// server does not introspect.
 	IntrospectionClient string `json:"introspection_client,omitempty" yaml:"introspection_client"`
+	// ServiceClients are the client_ids that may get access tokens for
+	// the resource with client_credentials (no user, so no consent: only
+	// the operator can allow it). Each gets the scopes it asks for among
+	// Scopes, all of them when it asks for none. Users' tokens for the
+	// resource do not depend on this list.
+	ServiceClients []string `json:"service_clients,omitempty" yaml:"service_clients"`
 }
 
 // Resource is a registered resource server. Static ones come from
@@ -124,11 +131,18 @@ type ResourceRules struct {
 // key compacted and the slices copied.
 func (m ResourceMetadata) WithDefaults() ResourceMetadata {
 	m.Scopes = slices.Clone(m.Scopes)
+	m.ServiceClients = slices.Clone(m.ServiceClients)
 	m.EncryptionJWK = m.EncryptionJWK.compacted()
 	if m.EncryptionAlg != "" && m.EncryptionEnc == "" {
 		m.EncryptionEnc = DefaultEncryptionEnc
 	}
 	return m
+}
+
+// AllowsService tells whether client may get tokens for the resource
+// with client_credentials.
+func (m ResourceMetadata) AllowsService(client string) bool {
+	return slices.Contains(m.ServiceClients, client)
 }
 
 // HasScope tells whether the resource server defines scope s.
@@ -205,6 +219,17 @@ func ValidateResource(m ResourceMetadata, r ResourceRules) []Problem {
 	if c := m.IntrospectionClient; c != "" && idProblems(c) != nil {
 		add("introspection_client", "is not a client_id")
 	}
+	if len(m.ServiceClients) > maxServiceClients {
+		add("service_clients", "at most %d clients", maxServiceClients)
+	}
+	for i, c := range m.ServiceClients {
+		switch {
+		case idProblems(c) != nil:
+			add("service_clients", "%q is not a client_id", clip(c))
+		case slices.Contains(m.ServiceClients[:i], c):
+			add("service_clients", "%q listed twice", clip(c))
+		}
+	}
 	return p
 }
 
@@ -253,12 +278,19 @@ func (d *Directory) resourceProblems(ctx context.Context, m ResourceMetadata) er
 			return err
 		}
 	}
+	for _, c := range m.ServiceClients {
+		if _, err := d.Client(ctx, c); errors.Is(err, ErrNotFound) {
+			return invalidProblems([]Problem{{"service_clients", fmt.Sprintf("no client %q", clip(c))}})
+		} else if err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
 // CreateResource registers a resource server. An error wraps ErrInvalid
 // for bad input (ValidateResource's problems, or an introspection_client
-// that is not a client) and ErrResourceTaken when a static or stored
+// or service client that is not a client) and ErrResourceTaken when a static or stored
 // resource has the identifier.
 func (d *Directory) CreateResource(ctx context.Context, m ResourceMetadata) (Resource, error) {
 	m = m.WithDefaults()

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
@@ -56,6 +57,14 @@ func TestValidateResource(t *testing.T) {
 			m.EncryptionJWK, m.EncryptionAlg, m.EncryptionEnc = ecJWK, "ECDH-ES", "A192GCM"
 		}, "access_token_encryption_enc"},
 		{"introspection client syntax", func(m *directory.ResourceMetadata) { m.IntrospectionClient = "a b" }, "introspection_client"},
+		{"service clients", func(m *directory.ResourceMetadata) { m.ServiceClients = []string{"svc", "batch"} }, ""},
+		{"service client syntax", func(m *directory.ResourceMetadata) { m.ServiceClients = []string{"a b"} }, "service_clients"},
+		{"service client twice", func(m *directory.ResourceMetadata) { m.ServiceClients = []string{"svc", "svc"} }, "service_clients"},
+		{"too many service clients", func(m *directory.ResourceMetadata) {
+			for i := range 65 {
+				m.ServiceClients = append(m.ServiceClients, fmt.Sprint("svc", i))
+			}
+		}, "service_clients"},
 	} {
 		m := ok
 		m.Scopes = append([]string(nil), ok.Scopes...)
@@ -94,6 +103,9 @@ func TestResourcesStore(t *testing.T) {
 	}
 	if _, err := d2.CreateResource(ctx, directory.ResourceMetadata{Identifier: "https://b.example/", IntrospectionClient: "ghost"}); !errors.Is(err, directory.ErrInvalid) {
 		t.Errorf("unknown introspection client: %v", err)
+	}
+	if _, err := d2.CreateResource(ctx, directory.ResourceMetadata{Identifier: "https://b.example/", ServiceClients: []string{"ghost"}}); !errors.Is(err, directory.ErrInvalid) {
+		t.Errorf("unknown service client: %v", err)
 	}
 	if _, err := d2.UpdateResource(ctx, static.Identifier, func(m directory.ResourceMetadata) (directory.ResourceMetadata, error) { return m, nil }); !errors.Is(err, directory.ErrInvalid) {
 		t.Errorf("update static: %v", err)

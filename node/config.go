@@ -857,6 +857,11 @@ func (c Config) Validate() error {
 		if ic := r.IntrospectionClient; ic != "" && !slices.ContainsFunc(c.Clients, func(cl ClientConfig) bool { return cl.ID == ic }) {
 			add(key, "introspection_client: %q is not one of clients", ic)
 		}
+		for _, sc := range r.ServiceClients {
+			if !slices.ContainsFunc(c.Clients, func(cl ClientConfig) bool { return cl.ID == sc }) {
+				add(key, "service_clients: %q is not one of clients", sc)
+			}
+		}
 		if t := r.AccessTokenTTL.D(); t > c.Keys.RetireAfter.D() {
 			add(key, "access_token_ttl: must be at most keys.retire_after")
 		}

@@ -35,6 +35,8 @@ func TestResourcesConfigValidation(t *testing.T) {
 		}, "resources[0]: access_token_ttl: must be at most keys.retire_after"},
 		{"alg not in keys.algorithms", res(func(m *directory.ResourceMetadata) { m.AccessTokenAlg = "PS256" }), "resources[0]: access_token_signing_alg"},
 		{"introspection client unknown", res(func(m *directory.ResourceMetadata) { m.IntrospectionClient = "gw" }), "resources[0]: introspection_client"},
+		{"service client unknown", res(func(m *directory.ResourceMetadata) { m.ServiceClients = []string{"batch"} }), "resources[0]: service_clients: \"batch\" is not one of clients"},
+		{"service client syntax", res(func(m *directory.ResourceMetadata) { m.ServiceClients = []string{"a b"} }), "resources[0]: service_clients"},
 		{"encryption alg without key", res(func(m *directory.ResourceMetadata) { m.EncryptionAlg = "RSA-OAEP" }), "resources[0]: access_token_encryption_jwk"},
 		{"twice", func(c *node.Config) {
 			m := directory.ResourceMetadata{Identifier: "https://api.example/", Scopes: []string{"read"}}

@@ -30,8 +30,9 @@ const (
 )
 
 // startResourceOP is a node with four resource servers: orders and
-// billing (introspected by rs-orders and rs-billing), other (never
-// requested here) and vault (its tokens encrypted to vaultKey).
+// billing (introspected by rs-orders and rs-billing; orders lets client
+// svc call it with client_credentials), other (never requested here) and
+// vault (its tokens encrypted to vaultKey).
 func startResourceOP(t *testing.T, vaultKey *rsa.PrivateKey) *op {
 	t.Helper()
 	var vaultJWK []byte
@@ -39,14 +40,15 @@ func startResourceOP(t *testing.T, vaultKey *rsa.PrivateKey) *op {
 		vaultJWK, _ = json.Marshal(jose.JSONWebKey{Key: &vaultKey.PublicKey, Use: "enc"})
 	}
 	return startOPWith(t, func(c *node.Config) {
-		for _, id := range []string{"rs-orders", "rs-billing"} {
+		for _, id := range []string{"rs-orders", "rs-billing", "svc"} {
 			c.Clients = append(c.Clients, node.ClientConfig{ID: id, Secret: rpSecret, ClientMetadata: directory.ClientMetadata{
 				AuthMethod: "client_secret_basic", GrantTypes: []string{"client_credentials"},
 			}})
 		}
 		c.Resources = []node.ResourceConfig{
 			{ResourceMetadata: directory.ResourceMetadata{Identifier: ordersAPI, Name: "Orders API", Scopes: []string{"orders:read", "orders:write"},
-				AccessTokenTTL: directory.TTL(2 * time.Minute), AccessTokenAlg: "RS256", IntrospectionClient: "rs-orders"}},
+				AccessTokenTTL: directory.TTL(2 * time.Minute), AccessTokenAlg: "RS256", IntrospectionClient: "rs-orders",
+				ServiceClients: []string{"svc"}}},
 			{ResourceMetadata: directory.ResourceMetadata{Identifier: billingAPI, Name: "Billing", Scopes: []string{"billing:read"},
 				IntrospectionClient: "rs-billing"}},
 			// Shares a scope name with orders: consent and tokens keep
@@ -398,9 +400,82 @@ func TestResourceIndicatorsRefused(t *testing.T) {
 		t.Errorf("refresh token of a revoked grant: %d %v", st, out)
 	}
 
-	// client_credentials takes no resource.
+	// client_credentials gets a resource only where it is a service
+	// client (TestResourceServiceClients).
 	if st, out := o.post(t, "/token", "rp-post", url.Values{"grant_type": {"client_credentials"}, "resource": {ordersAPI}}); st != 400 || out["error"] != "invalid_target" {
 		t.Errorf("client_credentials with a resource: %d %v", st, out)
+	}
+}
+
+// TestResourceServiceClients: a client listed in a resource's
+// service_clients gets, with client_credentials and resource=, a token
+// for it alone (aud, the scopes asked among the resource's, all of them
+// when none is asked, its lifetime) that its resource server accepts and
+// its introspection client sees; every other combination is refused and
+// issues nothing.
+func TestResourceServiceClients(t *testing.T) {
+	o := startResourceOP(t, nil)
+	orders := resourceServer(t, o, ordersAPI, "orders:write")
+	cc := func(client string, extra url.Values) (int, map[string]any) {
+		t.Helper()
+		v := url.Values{"grant_type": {"client_credentials"}}
+		for k, s := range extra {
+			v[k] = s
+		}
+		return o.post(t, "/token", client, v)
+	}
+
+	st, out := cc("svc", url.Values{"resource": {ordersAPI}})
+	if st != 200 || out["scope"] != "orders:read orders:write" || out["expires_in"] != float64(120) {
+		t.Fatalf("service token for orders: %d %v", st, out)
+	}
+	tok := out["access_token"].(string)
+	at := idClaims(t, tok)
+	if at["aud"] != ordersAPI || at["sub"] != "svc" || at["client_id"] != "svc" || at["sid"] != nil {
+		t.Fatalf("service token claims %v", at)
+	}
+	if code := callAPI(t, orders, tok); code != 200 {
+		t.Fatalf("the orders API refused the service token: %d", code)
+	}
+	if in := o.introspectAs(t, "rs-orders", tok); in["active"] != true || in["sub"] != "svc" || in["aud"] != ordersAPI {
+		t.Fatalf("the orders API's introspection: %v", in)
+	}
+	if in := o.introspectAs(t, "rs-billing", tok); in["active"] != false {
+		t.Fatalf("another API learns about the token: %v", in)
+	}
+	if st, _, _ := o.userinfo(t, tok); st != http.StatusUnauthorized {
+		t.Fatalf("a token for an API at /userinfo: %d", st)
+	}
+
+	// Narrowed by scope: the API that needs orders:write refuses it.
+	st, out = cc("svc", url.Values{"resource": {ordersAPI}, "scope": {"orders:read"}})
+	if st != 200 || out["scope"] != "orders:read" {
+		t.Fatalf("narrowed service token: %d %v", st, out)
+	}
+	if code := callAPI(t, orders, out["access_token"].(string)); code != http.StatusForbidden {
+		t.Fatalf("orders:read token at an orders:write call: %d", code)
+	}
+
+	for _, tc := range []struct {
+		name, client string
+		v            url.Values
+		want         string
+	}{
+		{"a scope of another resource", "svc", url.Values{"resource": {ordersAPI}, "scope": {"billing:read"}}, "invalid_scope"},
+		{"an OpenID scope", "svc", url.Values{"resource": {ordersAPI}, "scope": {"openid"}}, "invalid_scope"},
+		{"a resource that does not list the client", "svc", url.Values{"resource": {billingAPI}}, "invalid_target"},
+		{"a client the resource does not list", "rs-billing", url.Values{"resource": {ordersAPI}}, "invalid_target"},
+		{"two resources", "svc", url.Values{"resource": {ordersAPI, billingAPI}}, "invalid_target"},
+		{"an unknown resource", "svc", url.Values{"resource": {"https://unknown.example/"}}, "invalid_target"},
+		{"a scope without resource", "svc", url.Values{"scope": {"orders:read"}}, "invalid_scope"},
+	} {
+		if st, out := cc(tc.client, tc.v); st != 400 || out["error"] != tc.want || out["access_token"] != nil {
+			t.Errorf("%s: %d %v, want %s", tc.name, st, out, tc.want)
+		}
+	}
+	// Without resource: the provider's own token, as before.
+	if st, out := cc("svc", nil); st != 200 || idClaims(t, out["access_token"].(string))["aud"] != o.issuer {
+		t.Fatalf("service token without resource: %d %v", st, out)
 	}
 }
 

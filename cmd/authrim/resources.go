@@ -39,7 +39,7 @@ config.yaml (static) are shown but cannot be changed here.`,
 
 // resourceFlags are the metadata flags of create and update.
 type resourceFlags struct {
-	name, scopes, ttl, alg, jwkFile, encAlg, encEnc, introspection string
+	name, scopes, ttl, alg, jwkFile, encAlg, encEnc, introspection, services string
 }
 
 func addResourceFlags(cmd *cobra.Command) *resourceFlags {
@@ -53,6 +53,7 @@ func addResourceFlags(cmd *cobra.Command) *resourceFlags {
 	f.StringVar(&r.encAlg, "encryption-alg", "", "JWE key algorithm for its access tokens (e.g. RSA-OAEP-256)")
 	f.StringVar(&r.encEnc, "encryption-enc", "", "JWE content algorithm (default A128CBC-HS256)")
 	f.StringVar(&r.introspection, "introspection-client", "", "client_id the resource server authenticates as at /introspect")
+	f.StringVar(&r.services, "service-clients", "", "comma-separated client_ids that may get its tokens with client_credentials")
 	return r
 }
 
@@ -84,6 +85,12 @@ func (r *resourceFlags) members(cmd *cobra.Command) (map[string]any, error) {
 		{"encryption-alg", "access_token_encryption_alg", func() (any, error) { return orNull(r.encAlg), nil }},
 		{"encryption-enc", "access_token_encryption_enc", func() (any, error) { return orNull(r.encEnc), nil }},
 		{"introspection-client", "introspection_client", func() (any, error) { return orNull(r.introspection), nil }},
+		{"service-clients", "service_clients", func() (any, error) {
+			if s := splitGrants(r.services); s != nil {
+				return s, nil
+			}
+			return []string{}, nil
+		}},
 	} {
 		if !changed(f.flag) {
 			continue

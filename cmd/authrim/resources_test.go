@@ -69,6 +69,7 @@ func TestResourcesCmd(t *testing.T) {
 		{"update static", []string{"update", "https://static-api.example/", "--name", "x"}, "static"},
 		{"delete static", []string{"delete", "https://static-api.example/"}, "static"},
 		{"get unknown", []string{"get", "https://nope.example/"}, "no such resource"},
+		{"update unknown service client", []string{"update", api, "--service-clients", "ghost"}, "service_clients"},
 	} {
 		if _, err := run(tc.args...); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want an error mentioning %q", tc.name, err, tc.want)
@@ -83,6 +84,18 @@ func TestResourcesCmd(t *testing.T) {
 	}
 	if u, _ := dir.Resource(ctx, api); !reflect.DeepEqual(u.Scopes, []string{"read"}) || u.EncryptionAlg != "RSA-OAEP-256" || len(u.EncryptionJWK) == 0 || u.AccessTokenTTL != 0 {
 		t.Fatalf("updated %+v", u)
+	}
+	if _, err := run("update", api, "--service-clients", "static-web"); err != nil {
+		t.Fatalf("update service clients: %v", err)
+	}
+	if u, _ := dir.Resource(ctx, api); !reflect.DeepEqual(u.ServiceClients, []string{"static-web"}) {
+		t.Fatalf("service clients %+v", u.ServiceClients)
+	}
+	if _, err := run("update", api, "--service-clients", ""); err != nil {
+		t.Fatalf("clear service clients: %v", err)
+	}
+	if u, _ := dir.Resource(ctx, api); len(u.ServiceClients) != 0 {
+		t.Fatalf("service clients not cleared: %+v", u.ServiceClients)
 	}
 	if out, err := run("delete", api); err != nil || !strings.Contains(out, "deleted resource") {
 		t.Fatalf("delete: %v %q", err, out)

@@ -222,10 +222,7 @@ func (h *Handler) token(c echo.Context) error {
 	case "refresh_token":
 		resp, err = h.refresh(c.Request().Context(), client, form, res)
 	case "client_credentials":
-		if res != nil {
-			return oauth2.Write(c, h.logger, oauth2.ErrInvalidTarget.WithDescription("resource is not available to client_credentials"))
-		}
-		resp, err = h.clientCredentials(c.Request().Context(), client, form)
+		resp, err = h.clientCredentials(c.Request().Context(), client, form, res)
 	case directory.GrantTypeTokenExchange:
 		resp, err = h.tokenExchange(c.Request().Context(), client, form)
 	case directory.DeviceCodeGrantType:
@@ -318,25 +315,59 @@ func (h *Handler) refresh(ctx context.Context, client directory.Client, form url
 	return h.issue(ctx, client, sid, r.Grant, r.RefreshToken, false, res)
 }
 
-func (h *Handler) clientCredentials(ctx context.Context, client directory.Client, form url.Values) (*Response, error) {
+// clientCredentials issues the client a token for itself: for the
+// provider (aud = the issuer, no scope) without res, and for res when
+// the resource lists the client in service_clients (RFC 8707 §2.2; aud =
+// its identifier, the asked scopes among its own, all of them when none
+// is asked, its lifetime, alg and encryption).
+func (h *Handler) clientCredentials(ctx context.Context, client directory.Client, form url.Values, res *directory.Resource) (*Response, error) {
 	if client.AuthMethod == "none" {
 		return nil, oauth2.ErrUnauthorizedClient.WithDescription("public clients cannot use client_credentials")
 	}
-	if s := form.Get("scope"); s != "" {
-		// No user is involved, so no OpenID scope applies, and the OP
-		// defines no API scopes of its own.
-		return nil, oauth2.ErrInvalidScope.WithDescription("no scopes are available to client_credentials")
+	aud, ttl, alg := h.cfg.Issuer, h.cfg.AccessTokenTTL, h.cfg.AccessTokenAlg
+	var scopes []string
+	if res == nil {
+		if s := form.Get("scope"); s != "" {
+			// No user is involved, so no OpenID scope applies, and the OP
+			// defines no API scopes of its own.
+			return nil, oauth2.ErrInvalidScope.WithDescription("no scopes are available to client_credentials without resource")
+		}
+	} else {
+		if !res.AllowsService(client.ID) {
+			// No user consents here: only the resource's registration can
+			// let a client call it as itself.
+			return nil, oauth2.ErrInvalidTarget.WithDescription("client may not get tokens for this resource without a user (not in its service_clients)")
+		}
+		scopes = strings.Fields(form.Get("scope"))
+		for _, s := range scopes {
+			if !res.HasScope(s) {
+				return nil, oauth2.ErrInvalidScope.WithDescription("scope not defined by the resource")
+			}
+		}
+		if len(scopes) == 0 {
+			scopes = slices.Clone(res.Scopes)
+		}
+		scopes = slices.Compact(slices.Sorted(slices.Values(scopes)))
+		aud = res.Identifier
+		ttl = cmp.Or(res.AccessTokenTTL.D(), ttl)
+		alg = cmp.Or(res.AccessTokenAlg, alg)
 	}
 	now := h.cfg.Now()
 	at := oauth2.AccessToken{
-		Issuer: h.cfg.Issuer, Subject: client.ID, Audience: h.cfg.Issuer, ClientID: client.ID,
-		IssuedAt: now.Unix(), NotBefore: now.Unix(), Expiry: now.Add(h.cfg.AccessTokenTTL).Unix(), JTI: session.NewID(16),
+		Issuer: h.cfg.Issuer, Subject: client.ID, Audience: aud, ClientID: client.ID,
+		IssuedAt: now.Unix(), NotBefore: now.Unix(), Expiry: now.Add(ttl).Unix(), JTI: session.NewID(16),
+		Scope: strings.Join(scopes, " "),
 	}
-	tok, err := h.sign(ctx, h.cfg.AccessTokenAlg, at, "at+jwt")
+	tok, err := h.sign(ctx, alg, at, "at+jwt")
 	if err != nil {
 		return nil, err
 	}
-	return &Response{AccessToken: tok, TokenType: "Bearer", ExpiresIn: int64(h.cfg.AccessTokenTTL.Seconds())}, nil
+	if res != nil && len(res.EncryptionJWK) > 0 {
+		if tok, err = h.encryptFor(ctx, res, tok); err != nil {
+			return nil, err
+		}
+	}
+	return &Response{AccessToken: tok, TokenType: "Bearer", ExpiresIn: int64(ttl.Seconds()), Scope: strings.Join(scopes, " ")}, nil
 }
 
 func (h *Handler) sign(ctx context.Context, alg string, claims any, typ string) (string, error) {
