@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,6 +25,7 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"authrim/directory"
+	"authrim/http/token"
 	"authrim/internal/testca"
 	"authrim/node"
 )
@@ -45,14 +47,26 @@ const (
 // JWKS served over https with a certificate of internal/testca.
 type partnerIdP struct {
 	key     *ecdsa.PrivateKey
+	kid     string
+	jwks    *atomic.Pointer[[]byte] // what its jwks_uri serves
+	fetches *atomic.Int32
 	jwksURI string
 	caFile  string
 }
 
+// rotate replaces the partner's key by a new one, published alone.
+func (p *partnerIdP) rotate(t *testing.T, kid string) {
+	t.Helper()
+	p.key, _ = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	p.kid = kid
+	b, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &p.key.PublicKey, KeyID: kid, Algorithm: "ES256", Use: "sig"}}})
+	p.jwks.Store(&b)
+}
+
 func newPartnerIdP(t *testing.T) *partnerIdP {
 	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	jwks, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: "p1", Algorithm: "ES256", Use: "sig"}}})
+	p := &partnerIdP{jwks: &atomic.Pointer[[]byte]{}, fetches: &atomic.Int32{}}
+	p.rotate(t, "p1")
 	leaf := testca.New(t).Issue(t)
 	cert, err := tls.X509KeyPair(leaf.CertPEM, leaf.KeyPEM)
 	if err != nil {
@@ -63,9 +77,10 @@ func newPartnerIdP(t *testing.T) *partnerIdP {
 			http.NotFound(w, r)
 			return
 		}
+		p.fetches.Add(1)
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "max-age=300")
-		w.Write(jwks)
+		w.Write(*p.jwks.Load())
 	}))
 	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
 	srv.StartTLS()
@@ -73,7 +88,8 @@ func newPartnerIdP(t *testing.T) *partnerIdP {
 	// The leaf itself is the trust anchor of requests.fetch.ca_file.
 	caFile := filepath.Join(t.TempDir(), "partner.pem")
 	testca.WriteFile(t, caFile, leaf.CertPEM)
-	return &partnerIdP{key: key, jwksURI: srv.URL + "/jwks.json", caFile: caFile}
+	p.jwksURI, p.caFile = srv.URL+"/jwks.json", caFile
+	return p
 }
 
 // jwt signs claims with key (the partner's unless another is given).
@@ -102,7 +118,7 @@ func (p *partnerIdP) token(t *testing.T, aud string, claims map[string]any) stri
 			c[k] = v
 		}
 	}
-	return signJWT(t, jose.ES256, p.key, "p1", c)
+	return signJWT(t, jose.ES256, p.key, p.kid, c)
 }
 
 // exchangeOP starts a node with:
@@ -455,6 +471,52 @@ func TestTokenExchangeTrustedIssuer(t *testing.T) {
 	// Wider scope than the partner token's.
 	st, out = o.exchange(t, "api", url.Values{"subject_token": {idp.token(t, o.issuer, nil)}, "subject_token_type": {typeJWT}, "scope": {"orders.read profile"}})
 	wantError(t, st, out, "invalid_scope")
+}
+
+// TestTokenExchangeTrustedIssuerRotates: the partner rotates its key
+// while its old key set is cached (max-age 300). Tokens signed with the
+// new key are accepted once the cached set is older than the refetch
+// interval, without waiting for max-age; tokens naming unknown keys
+// cost at most one fetch per interval.
+func TestTokenExchangeTrustedIssuerRotates(t *testing.T) {
+	idp := newPartnerIdP(t)
+	o := exchangeOP(t, idp, nil)
+	exchange := func() (int, map[string]any) {
+		return o.exchange(t, "api", url.Values{"subject_token": {idp.token(t, o.issuer, nil)}, "subject_token_type": {typeJWT}})
+	}
+	if st, out := exchange(); st != 200 {
+		t.Fatalf("exchange before rotation: %d %v", st, out)
+	}
+	idp.rotate(t, "p2")
+	// Within the interval the cached set stands: refused, and a burst
+	// of tokens with the new kid does not reach the partner.
+	before := idp.fetches.Load()
+	for range 5 {
+		st, out := exchange()
+		wantError(t, st, out, "invalid_grant")
+	}
+	if n := idp.fetches.Load() - before; n != 0 {
+		t.Fatalf("%d key set fetches within the refetch interval, want 0", n)
+	}
+	o.clock.Advance(token.KeyRefetchInterval + time.Second)
+	for i := range 5 {
+		if st, out := exchange(); st != 200 {
+			t.Fatalf("exchange %d after rotation: %d %v", i, st, out)
+		}
+	}
+	if n := idp.fetches.Load() - before; n != 1 {
+		t.Fatalf("%d key set fetches after the interval, want 1", n)
+	}
+	// An unknown kid past the interval again: one more fetch, refused.
+	o.clock.Advance(token.KeyRefetchInterval + time.Second)
+	for range 3 {
+		st, out := o.exchange(t, "api", url.Values{"subject_token": {signJWT(t, jose.ES256, idp.key, "nope", map[string]any{
+			"iss": partnerIss, "sub": "x", "aud": o.issuer, "exp": o.clock.Now().Unix() + 60})}, "subject_token_type": {typeJWT}})
+		wantError(t, st, out, "invalid_grant")
+	}
+	if n := idp.fetches.Load() - before; n != 2 {
+		t.Fatalf("%d key set fetches for unknown kids, want 2", n)
+	}
 }
 
 // TestTokenExchangeErrors: every refusal of RFC 8693 §2.2.2 and RFC 6749

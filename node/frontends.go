@@ -81,7 +81,8 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 				RefreshIdleTTL: cfg.Tokens.RefreshTokenIdleTTL.D(),
 			}, clients, sessions, cryptoPool, n.dir, logger.With("front", RoleToken)).WithEncryption(cryptoPool, fetcher.ClientKeys).WithResources(n.dir).
 				WithExchange(&token.Exchange{
-					AccessTokens: checker, Verifier: cryptoPool, Logins: sessions, Fetch: fetcher.Get, Issuers: cfg.trustedIssuers(),
+					AccessTokens: checker, Verifier: cryptoPool, Logins: sessions, Fetch: fetcher.Get, Refetch: fetcher.Refetch,
+					Issuers: cfg.trustedIssuers(),
 				}).
 				WithDevices(n.devices(), token.DeviceConfig{
 					VerificationURI: base + auth.DevicePath, CodeTTL: DeviceCodeTTL, Interval: n.devicePollInterval(),
@@ -113,8 +114,9 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 	return fronts, nil
 }
 
-// newFetcher builds the guarded fetcher of requests.fetch.
-func newFetcher(fc FetchConfig) (*fetch.Fetcher, error) {
+// newFetcher builds the guarded fetcher of requests.fetch; its cache
+// ages by now, the node's clock.
+func newFetcher(fc FetchConfig, now func() time.Time) (*fetch.Fetcher, error) {
 	var roots *x509.CertPool
 	if fc.CAFile != "" {
 		pem, err := os.ReadFile(fc.CAFile)
@@ -130,6 +132,7 @@ func newFetcher(fc FetchConfig) (*fetch.Fetcher, error) {
 	}
 	return fetch.New(fetch.Config{
 		AllowPrivate: fc.AllowPrivateAddresses, Timeout: fc.Timeout.D(), MaxBytes: int64(fc.MaxBytes), RootCAs: roots,
+		Now: now,
 	}), nil
 }
 

@@ -94,7 +94,7 @@ func (n *Node) startDirectory(context.Context) error {
 	if err != nil {
 		return err
 	}
-	if n.fetcher, err = newFetcher(cfg.Requests.Fetch); err != nil {
+	if n.fetcher, err = newFetcher(cfg.Requests.Fetch, n.now); err != nil {
 		return err
 	}
 	n.dir, err = directory.New(n.store, directory.Options{

@@ -65,6 +65,7 @@ type Fetcher struct {
 
 type entry struct {
 	body    []byte
+	fetched time.Time
 	expires time.Time
 }
 
@@ -167,6 +168,20 @@ func checkRedirect(req *http.Request, via []*http.Request) error {
 // Get fetches rawURL (https only) and returns its body, from the cache
 // when a previous answer may still be used.
 func (f *Fetcher) Get(ctx context.Context, rawURL string) ([]byte, error) {
+	return f.get(ctx, rawURL, 0)
+}
+
+// Refetch is Get for a cached answer found wanting (a key set without
+// the key a token names: its owner rotated keys): the answer is fetched
+// again unless the cached one is younger than minAge. A stream of tokens
+// naming unknown keys thus costs at most one fetch per minAge and URL.
+func (f *Fetcher) Refetch(ctx context.Context, rawURL string, minAge time.Duration) ([]byte, error) {
+	return f.get(ctx, rawURL, max(minAge, time.Nanosecond))
+}
+
+// get serves from the cache while an answer may be used and, when
+// minAge > 0, only while it is younger than minAge.
+func (f *Fetcher) get(ctx context.Context, rawURL string, minAge time.Duration) ([]byte, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil {
 		return nil, fmt.Errorf("%w: not an https URL", ErrFetch)
@@ -178,7 +193,7 @@ func (f *Fetcher) Get(ctx context.Context, rawURL string) ([]byte, error) {
 	f.mu.Lock()
 	e, ok := f.cache[key]
 	f.mu.Unlock()
-	if ok && now.Before(e.expires) {
+	if ok && now.Before(e.expires) && (minAge == 0 || now.Sub(e.fetched) < minAge) {
 		return e.body, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, f.cfg.Timeout)
@@ -224,7 +239,7 @@ func (f *Fetcher) Get(ctx context.Context, rawURL string) ([]byte, error) {
 				clear(f.cache)
 			}
 		}
-		f.cache[key] = entry{body: body, expires: now.Add(ttl)}
+		f.cache[key] = entry{body: body, fetched: now, expires: now.Add(ttl)}
 		f.mu.Unlock()
 	}
 	return body, nil

@@ -157,6 +157,41 @@ func TestCacheControl(t *testing.T) {
 	}
 }
 
+// TestRefetch: a cached answer found wanting is fetched again, but not
+// more than once per minAge, however many callers ask (a stream of
+// tokens naming unknown keys must not become a stream of fetches).
+func TestRefetch(t *testing.T) {
+	var hits atomic.Int32
+	s, pool := tlsServer(t, func(w http.ResponseWriter, r *http.Request) {
+		n := hits.Add(1)
+		w.Header().Set("Cache-Control", "max-age=3600")
+		w.Write([]byte{byte('0' + n)})
+	})
+	now := time.Now()
+	f := New(Config{RootCAs: pool, AllowPrivate: true, Now: func() time.Time { return now }})
+	ctx := context.Background()
+	if b, _ := f.Get(ctx, s.URL); string(b) != "1" {
+		t.Fatalf("first get %q", b)
+	}
+	// Younger than minAge: the cache answers, nothing is fetched.
+	now = now.Add(10 * time.Second)
+	for range 5 {
+		if b, _ := f.Refetch(ctx, s.URL, 30*time.Second); string(b) != "1" || hits.Load() != 1 {
+			t.Fatalf("refetch within minAge: %q, %d fetches", b, hits.Load())
+		}
+	}
+	// Older: fetched again once, and the new answer is what Get serves.
+	now = now.Add(30 * time.Second)
+	for range 5 {
+		if b, _ := f.Refetch(ctx, s.URL, 30*time.Second); string(b) != "2" || hits.Load() != 2 {
+			t.Fatalf("refetch past minAge: %q, %d fetches", b, hits.Load())
+		}
+	}
+	if b, _ := f.Get(ctx, s.URL); string(b) != "2" {
+		t.Fatalf("get after refetch %q", b)
+	}
+}
+
 func TestPublic(t *testing.T) {
 	for addr, want := range map[string]bool{
 		"8.8.8.8": true, "2001:4860:4860::8888": true,

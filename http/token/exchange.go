@@ -6,6 +6,7 @@ package token
 // within the client's token_exchange policy.
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -69,9 +70,17 @@ type Exchange struct {
 	Logins       Logins
 	// Fetch gets a trusted issuer's JWKS: the guarded, caching fetcher
 	// (http/fetch), never a plain client.
-	Fetch   func(ctx context.Context, url string) ([]byte, error)
+	Fetch func(ctx context.Context, url string) ([]byte, error)
+	// Refetch, when set, gets the JWKS again when a JWT names a key the
+	// cached set lacks (the issuer rotated), at most once per
+	// KeyRefetchInterval (fetch.Fetcher.Refetch).
+	Refetch func(ctx context.Context, url string, minAge time.Duration) ([]byte, error)
 	Issuers []TrustedIssuer
 }
+
+// KeyRefetchInterval is how often a trusted issuer's JWKS may be fetched
+// again for a JWT whose key it lacks.
+const KeyRefetchInterval = 30 * time.Second
 
 // WithExchange enables the token exchange grant. Without it the grant
 // is refused as unsupported even for clients that registered it.
@@ -569,6 +578,13 @@ func (h *Handler) jwtParty(ctx context.Context, raw string) (party, error) {
 		return bad("the issuer's keys could not be retrieved")
 	}
 	payload, _, _, err := h.exchange.Verifier.VerifyWithKeys(ctx, raw, jwks, ti.Algorithms)
+	if kid := tok.Headers[0].KeyID; errors.Is(err, messages.ErrInvalid) && kid != "" && h.exchange.Refetch != nil && !setHasKey(jwks, kid) {
+		// Signed with a key published since the set was cached: fetch it
+		// again (rate-limited by the fetcher) and try once more.
+		if fresh, ferr := h.exchange.Refetch(ctx, ti.JWKSURI, KeyRefetchInterval); ferr == nil && !bytes.Equal(fresh, jwks) {
+			payload, _, _, err = h.exchange.Verifier.VerifyWithKeys(ctx, raw, fresh, ti.Algorithms)
+		}
+	}
 	if errors.Is(err, messages.ErrInvalid) {
 		return bad("the JWT does not verify")
 	}
@@ -618,4 +634,18 @@ func audienceHas(raw json.RawMessage, want string) bool {
 		return slices.Contains(many, want)
 	}
 	return false
+}
+
+// setHasKey tells whether the JWK set (JSON) has a key with this kid.
+func setHasKey(jwks []byte, kid string) bool {
+	type jwk struct {
+		KID string `json:"kid"`
+	}
+	var set struct {
+		Keys []jwk `json:"keys"`
+	}
+	if json.Unmarshal(jwks, &set) != nil {
+		return false
+	}
+	return slices.ContainsFunc(set.Keys, func(k jwk) bool { return k.KID == kid })
 }
