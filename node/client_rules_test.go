@@ -21,6 +21,7 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 
 	"authrim/directory"
+	fetcher "authrim/http/fetch"
 	"authrim/node"
 )
 
@@ -108,6 +109,42 @@ func TestStaticPrivateKeyJWTClientWithJWKSURI(t *testing.T) {
 	}
 	if st, out := send(assertion(&forged, "jti-2")); st != http.StatusUnauthorized || out["error"] != "invalid_client" {
 		t.Fatalf("assertion signed with another key: %d %v", st, out)
+	}
+
+	// The client rotates: its jwks_uri now holds only a new key, under a
+	// new kid, while the node's copy (max-age 300) has the old one.
+	next := newRPKeys(t)
+	b, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &next.sig.PublicKey, KeyID: "rp-sig-2", Use: "sig", Algorithm: "ES256"}}})
+	host.set("/static-jwks.json", b, "max-age=300")
+	rotated, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: next.sig, KeyID: "rp-sig-2"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Right after the last fetch the copy stands, however many
+	// assertions name the new kid: nobody makes the node fetch at will.
+	for i := range 3 {
+		if st, _ := send(assertion(&rotated, fmt.Sprint("jti-r", i))); st != http.StatusUnauthorized {
+			t.Fatalf("new key within the refetch interval: %d", st)
+		}
+	}
+	if n := host.hitsOf("/static-jwks.json"); n != 1 {
+		t.Fatalf("jwks_uri fetched %d times within the refetch interval, want 1", n)
+	}
+	// Past the interval the unknown kid fetches the set again, once,
+	// long before max-age: the rotation works.
+	o.clock.Advance(fetcher.KeyRefetchInterval + time.Second)
+	now = o.clock.Now()
+	for i := range 3 {
+		if st, out := send(assertion(&rotated, fmt.Sprint("jti-s", i))); st != http.StatusOK {
+			t.Fatalf("assertion with the rotated key: %d %v", st, out)
+		}
+	}
+	if n := host.hitsOf("/static-jwks.json"); n != 2 {
+		t.Fatalf("jwks_uri fetched %d times after the rotation, want 2", n)
+	}
+	// The old key is gone from the set: its assertions fail.
+	if st, _ := send(assertion(&signer, "jti-old")); st != http.StatusUnauthorized {
+		t.Fatalf("assertion with the retired key: %d", st)
 	}
 }
 

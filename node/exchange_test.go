@@ -25,7 +25,7 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"authrim/directory"
-	"authrim/http/token"
+	fetcher "authrim/http/fetch"
 	"authrim/internal/testca"
 	"authrim/node"
 )
@@ -498,7 +498,7 @@ func TestTokenExchangeTrustedIssuerRotates(t *testing.T) {
 	if n := idp.fetches.Load() - before; n != 0 {
 		t.Fatalf("%d key set fetches within the refetch interval, want 0", n)
 	}
-	o.clock.Advance(token.KeyRefetchInterval + time.Second)
+	o.clock.Advance(fetcher.KeyRefetchInterval + time.Second)
 	for i := range 5 {
 		if st, out := exchange(); st != 200 {
 			t.Fatalf("exchange %d after rotation: %d %v", i, st, out)
@@ -508,7 +508,7 @@ func TestTokenExchangeTrustedIssuerRotates(t *testing.T) {
 		t.Fatalf("%d key set fetches after the interval, want 1", n)
 	}
 	// An unknown kid past the interval again: one more fetch, refused.
-	o.clock.Advance(token.KeyRefetchInterval + time.Second)
+	o.clock.Advance(fetcher.KeyRefetchInterval + time.Second)
 	for range 3 {
 		st, out := o.exchange(t, "api", url.Values{"subject_token": {signJWT(t, jose.ES256, idp.key, "nope", map[string]any{
 			"iss": partnerIss, "sub": "x", "aud": o.issuer, "exp": o.clock.Now().Unix() + 60})}, "subject_token_type": {typeJWT}})

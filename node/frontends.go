@@ -33,7 +33,7 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 	fetcher := n.fetcher
 	// Client assertions name the issuer, at every endpoint
 	// (draft-ietf-oauth-rfc7523bis); the token endpoint only if allowed.
-	clients := &clientauth.Authenticator{Dir: n.dir, Issuer: cfg.Issuer, Now: now, Keys: fetcher.ClientKeys}
+	clients := &clientauth.Authenticator{Dir: n.dir, Issuer: cfg.Issuer, Now: now, Keys: fetcher.ClientSigningKeys}
 	if cfg.ClientAuth.AcceptTokenEndpointAudience {
 		clients.TokenEndpoint = base + token.Path
 	}
@@ -66,7 +66,7 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 				return nil, err
 			}
 			a.WithRequests(&auth.Requests{
-				Crypto: cryptoPool, Store: n.dir, Keys: fetcher.ClientKeys, Fetch: fetcher.Get, ClientAuth: clients,
+				Crypto: cryptoPool, Store: n.dir, Keys: fetcher.ClientSigningKeys, Fetch: fetcher.Get, ClientAuth: clients,
 				RequirePAR: cfg.Requests.RequirePAR, PushedTTL: cfg.Requests.PushedTTL.D(),
 				RequireSigned: cfg.Requests.RequireSigned,
 			})
@@ -81,7 +81,7 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 				RefreshIdleTTL: cfg.Tokens.RefreshTokenIdleTTL.D(),
 			}, clients, sessions, cryptoPool, n.dir, logger.With("front", RoleToken)).WithEncryption(cryptoPool, fetcher.ClientKeys).WithResources(n.dir).
 				WithExchange(&token.Exchange{
-					AccessTokens: checker, Verifier: cryptoPool, Logins: sessions, Fetch: fetcher.Get, Refetch: fetcher.Refetch,
+					AccessTokens: checker, Verifier: cryptoPool, Logins: sessions, Keys: fetcher.KeySet,
 					Issuers: cfg.trustedIssuers(),
 				}).
 				WithDevices(n.devices(), token.DeviceConfig{

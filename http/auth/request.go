@@ -61,7 +61,7 @@ type Requests struct {
 	Crypto ObjectCrypto
 	Store  RequestStore
 	// Keys returns the client's public JWK set (jwks or jwks_uri).
-	Keys func(ctx context.Context, c directory.Client) ([]byte, error)
+	Keys func(ctx context.Context, c directory.Client, kid string) ([]byte, error)
 	// Fetch retrieves a request_uri (https, SSRF-guarded).
 	Fetch      func(ctx context.Context, uri string) ([]byte, error)
 	ClientAuth ClientAuthenticator
@@ -199,6 +199,7 @@ func objectError(desc string) error { return oauth2.ErrInvalidRequestObject.With
 // joseHeader is what we read of a JOSE header before verifying.
 type joseHeader struct {
 	Alg string `json:"alg"`
+	Kid string `json:"kid"`
 	Enc string `json:"enc"`
 	Cty string `json:"cty"`
 }
@@ -299,7 +300,7 @@ func (h *Handler) checkObject(ctx context.Context, tokenp *string, client direct
 	case registered != "" && hdr.Alg != registered:
 		return nil, objectError("request object must be signed with " + registered)
 	default:
-		jwks, err := h.req.Keys(ctx, client)
+		jwks, err := h.req.Keys(ctx, client, hdr.Kid)
 		if err != nil {
 			return nil, objectError("the client's keys could not be retrieved")
 		}

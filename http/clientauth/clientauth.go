@@ -55,7 +55,7 @@ type Authenticator struct {
 	Now           func() time.Time
 	// Keys returns a client's public JWK set (its jwks, or its jwks_uri
 	// document); nil means the registered jwks only.
-	Keys func(ctx context.Context, c directory.Client) ([]byte, error)
+	Keys func(ctx context.Context, c directory.Client, kid string) ([]byte, error)
 	// Limit, when set, counts one request of the client once it is
 	// authenticated (router.TakeClient): clients are rate limited by
 	// who they proved to be, never by a client_id anybody can claim. Its
@@ -185,7 +185,7 @@ func (a *Authenticator) privateKeyJWT(ctx context.Context, formID, assertion str
 	}
 	raw := []byte(c.JWKS)
 	if a.Keys != nil {
-		if raw, err = a.Keys(ctx, c); err != nil {
+		if raw, err = a.Keys(ctx, c, tok.Headers[0].KeyID); err != nil {
 			return directory.Client{}, invalidClient("client keys could not be retrieved")
 		}
 	}

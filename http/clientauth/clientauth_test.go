@@ -480,21 +480,21 @@ func TestClientKeys(t *testing.T) {
 	k := keys()
 	for _, tc := range []struct {
 		name   string
-		keys   func(ctx context.Context, c directory.Client) ([]byte, error)
+		keys   func(ctx context.Context, c directory.Client, kid string) ([]byte, error)
 		signer signingKey
 		status int
 		desc   string
 	}{
-		{"fetched key", func(context.Context, directory.Client) ([]byte, error) {
+		{"fetched key", func(context.Context, directory.Client, string) ([]byte, error) {
 			return jwks(t, k["other"].public("sig")), nil
 		}, k["other"], 200, ""},
-		{"registered key not in the fetched set", func(context.Context, directory.Client) ([]byte, error) {
+		{"registered key not in the fetched set", func(context.Context, directory.Client, string) ([]byte, error) {
 			return jwks(t, k["other"].public("sig")), nil
 		}, k["es"], 401, "signature invalid"},
-		{"fetch fails", func(context.Context, directory.Client) ([]byte, error) {
+		{"fetch fails", func(context.Context, directory.Client, string) ([]byte, error) {
 			return nil, errors.New("jwks_uri: connection refused")
 		}, k["es"], 401, "could not be retrieved"},
-		{"not a key set", func(context.Context, directory.Client) ([]byte, error) {
+		{"not a key set", func(context.Context, directory.Client, string) ([]byte, error) {
 			return []byte(`<html>`), nil
 		}, k["es"], 401, "no usable keys"},
 	} {

@@ -289,3 +289,53 @@ func TestGetDocument(t *testing.T) {
 		}
 	}
 }
+
+// TestKeySet: a set that has the kid a token names is served from the
+// cache; one that lacks it is fetched again past KeyRefetchInterval
+// only, and a set that still lacks it is what the caller gets (the
+// token then fails to verify).
+func TestKeySet(t *testing.T) {
+	var hits atomic.Int32
+	var doc atomic.Value
+	doc.Store(`{"keys":[{"kty":"oct","kid":"a"}]}`)
+	s, pool := tlsServer(t, func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.Header().Set("Cache-Control", "max-age=3600")
+		w.Write([]byte(doc.Load().(string)))
+	})
+	now := time.Now()
+	f := New(Config{RootCAs: pool, AllowPrivate: true, Now: func() time.Time { return now }})
+	ctx := context.Background()
+	get := func(kid string) string {
+		t.Helper()
+		b, err := f.KeySet(ctx, s.URL, kid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	get("a")
+	get("a")
+	get("")
+	if hits.Load() != 1 {
+		t.Fatalf("%d fetches for a known kid, want 1", hits.Load())
+	}
+	doc.Store(`{"keys":[{"kty":"oct","kid":"b"}]}`)
+	for range 3 {
+		if !strings.Contains(get("b"), `"a"`) || hits.Load() != 1 {
+			t.Fatalf("refetched within the interval: %d fetches", hits.Load())
+		}
+	}
+	now = now.Add(KeyRefetchInterval + time.Second)
+	for range 3 {
+		if !strings.Contains(get("b"), `"b"`) || hits.Load() != 2 {
+			t.Fatalf("rotated set not fetched once: %d fetches", hits.Load())
+		}
+	}
+	now = now.Add(KeyRefetchInterval + time.Second)
+	for range 3 {
+		if !strings.Contains(get("made-up"), `"b"`) || hits.Load() != 3 {
+			t.Fatalf("unknown kid: %d fetches, want 3", hits.Load())
+		}
+	}
+}

@@ -6,7 +6,6 @@ package token
 // within the client's token_exchange policy.
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -68,19 +67,12 @@ type Exchange struct {
 	AccessTokens AccessTokens
 	Verifier     ExchangeVerifier
 	Logins       Logins
-	// Fetch gets a trusted issuer's JWKS: the guarded, caching fetcher
-	// (http/fetch), never a plain client.
-	Fetch func(ctx context.Context, url string) ([]byte, error)
-	// Refetch, when set, gets the JWKS again when a JWT names a key the
-	// cached set lacks (the issuer rotated), at most once per
-	// KeyRefetchInterval (fetch.Fetcher.Refetch).
-	Refetch func(ctx context.Context, url string, minAge time.Duration) ([]byte, error)
+	// Keys gets a trusted issuer's JWKS for a JWT naming kid: the
+	// guarded, caching fetcher (fetch.Fetcher.KeySet, which fetches a
+	// set lacking kid again), never a plain client.
+	Keys    func(ctx context.Context, url, kid string) ([]byte, error)
 	Issuers []TrustedIssuer
 }
-
-// KeyRefetchInterval is how often a trusted issuer's JWKS may be fetched
-// again for a JWT whose key it lacks.
-const KeyRefetchInterval = 30 * time.Second
 
 // WithExchange enables the token exchange grant. Without it the grant
 // is refused as unsupported even for clients that registered it.
@@ -572,19 +564,12 @@ func (h *Handler) jwtParty(ctx context.Context, raw string) (party, error) {
 	if !slices.Contains(ti.Algorithms, tok.Headers[0].Algorithm) {
 		return bad("the JWT's algorithm is not accepted for its issuer")
 	}
-	jwks, err := h.exchange.Fetch(ctx, ti.JWKSURI)
+	jwks, err := h.exchange.Keys(ctx, ti.JWKSURI, tok.Headers[0].KeyID)
 	if err != nil {
 		h.logger.WarnContext(ctx, "token exchange: trusted issuer keys unavailable", "issuer", ti.Issuer, "err", err)
 		return bad("the issuer's keys could not be retrieved")
 	}
 	payload, _, _, err := h.exchange.Verifier.VerifyWithKeys(ctx, raw, jwks, ti.Algorithms)
-	if kid := tok.Headers[0].KeyID; errors.Is(err, messages.ErrInvalid) && kid != "" && h.exchange.Refetch != nil && !setHasKey(jwks, kid) {
-		// Signed with a key published since the set was cached: fetch it
-		// again (rate-limited by the fetcher) and try once more.
-		if fresh, ferr := h.exchange.Refetch(ctx, ti.JWKSURI, KeyRefetchInterval); ferr == nil && !bytes.Equal(fresh, jwks) {
-			payload, _, _, err = h.exchange.Verifier.VerifyWithKeys(ctx, raw, fresh, ti.Algorithms)
-		}
-	}
 	if errors.Is(err, messages.ErrInvalid) {
 		return bad("the JWT does not verify")
 	}
@@ -634,18 +619,4 @@ func audienceHas(raw json.RawMessage, want string) bool {
 		return slices.Contains(many, want)
 	}
 	return false
-}
-
-// setHasKey tells whether the JWK set (JSON) has a key with this kid.
-func setHasKey(jwks []byte, kid string) bool {
-	type jwk struct {
-		KID string `json:"kid"`
-	}
-	var set struct {
-		Keys []jwk `json:"keys"`
-	}
-	if json.Unmarshal(jwks, &set) != nil {
-		return false
-	}
-	return slices.ContainsFunc(set.Keys, func(k jwk) bool { return k.KID == kid })
 }
