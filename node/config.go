@@ -175,6 +175,12 @@ type TokensConfig struct {
 	RefreshTokenIdleTTL Duration `yaml:"refresh_token_idle_ttl"`
 	// AccessTokenAlg signs RFC 9068 access tokens.
 	AccessTokenAlg string `yaml:"access_token_alg"`
+	// DeviceCodeTTL is how long a device code and its user code live
+	// (RFC 8628 §3.2 expires_in).
+	DeviceCodeTTL Duration `yaml:"device_code_ttl"`
+	// DevicePollInterval is the interval devices are told to poll at
+	// (RFC 8628 §3.2 interval); each slow_down adds 5 s.
+	DevicePollInterval Duration `yaml:"device_poll_interval"`
 }
 
 // SessionConfig is the browser session.
@@ -600,10 +606,12 @@ func Default() Config {
 			},
 		},
 		Tokens: TokensConfig{
-			AccessTokenTTL:  Duration(10 * time.Minute),
-			IDTokenTTL:      Duration(time.Hour),
-			RefreshTokenTTL: Duration(30 * 24 * time.Hour),
-			AccessTokenAlg:  "ES256",
+			AccessTokenTTL:     Duration(10 * time.Minute),
+			IDTokenTTL:         Duration(time.Hour),
+			RefreshTokenTTL:    Duration(30 * 24 * time.Hour),
+			AccessTokenAlg:     "ES256",
+			DeviceCodeTTL:      Duration(10 * time.Minute),
+			DevicePollInterval: Duration(5 * time.Second),
 		},
 		Session: SessionConfig{
 			TTL:         Duration(24 * time.Hour),
@@ -813,6 +821,15 @@ func (c Config) Validate() error {
 	}
 	if d := c.Tokens.RefreshTokenIdleTTL; d != 0 && (d < Duration(time.Minute) || d > c.Tokens.RefreshTokenTTL) {
 		add("tokens.refresh_token_idle_ttl", "must be 0 (off) or between 1m and tokens.refresh_token_ttl")
+	}
+	// Long enough to walk to another screen and sign in; short enough
+	// that a guessed or shoulder-surfed user code soon means nothing.
+	if d := c.Tokens.DeviceCodeTTL; d < Duration(time.Minute) || d > Duration(time.Hour) {
+		add("tokens.device_code_ttl", "must be between 1m and 1h")
+	}
+	// Whole seconds: the interval is told in seconds (RFC 8628 §3.2).
+	if d := c.Tokens.DevicePollInterval; d < Duration(time.Second) || d > Duration(time.Minute) || d.D()%time.Second != 0 {
+		add("tokens.device_poll_interval", "must be whole seconds between 1s and 1m")
 	}
 	if c.Session.CookieName == "" || strings.ContainsAny(c.Session.CookieName, " ;,=\t") {
 		add("session.cookie_name", "must be a plain token, got %q", c.Session.CookieName)

@@ -12,14 +12,6 @@ import (
 	"authrim/persistence"
 )
 
-// Device authorization grant (RFC 8628) defaults.
-const (
-	// DeviceCodeTTL is how long a device code and its user code live.
-	DeviceCodeTTL = 10 * time.Minute
-	// DevicePollInterval is the polling interval devices are told.
-	DevicePollInterval = 5 * time.Second
-)
-
 // devices is the Device grains' client with the user code index, for
 // the token endpoint and the verification page.
 type devices struct {
@@ -43,12 +35,4 @@ func (d devices) Lookup(ctx context.Context, code string) (string, error) {
 
 func (n *Node) devices() devices {
 	return devices{Devices: n.actors.Devices(), store: n.store, now: n.now}
-}
-
-// devicePollInterval is the interval devices are told (tests shorten it).
-func (n *Node) devicePollInterval() time.Duration {
-	if n.opts.DevicePollInterval > 0 {
-		return n.opts.DevicePollInterval
-	}
-	return DevicePollInterval
 }

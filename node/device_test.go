@@ -39,8 +39,8 @@ func startDeviceOP(t *testing.T, logs *syncBuffer) *op {
 				GrantTypes: []string{directory.DeviceCodeGrantType},
 			}},
 		)
+		c.Tokens.DevicePollInterval = node.Duration(time.Second)
 	}, func(opts *node.Options) {
-		opts.DevicePollInterval = time.Second
 		if logs != nil {
 			opts.Logger = slog.New(slog.NewJSONHandler(logs, nil))
 		}
@@ -268,7 +268,7 @@ func TestDeviceExpired(t *testing.T) {
 	g := o.startDevice(t, "tv", "openid")
 	b := browser(t)
 	p := o.devicePage(t, b, g.complete)
-	o.clock.Advance(node.DeviceCodeTTL + time.Second)
+	o.clock.Advance(node.Default().Tokens.DeviceCodeTTL.D() + time.Second)
 	st, body := o.poll(t, "tv", g.deviceCode)
 	wantPoll(t, st, body, "expired_token")
 	if p := o.enterCode(t, b, p, g.userCode, ""); p.status != http.StatusBadRequest || !strings.Contains(p.body, "not valid (or expired)") {

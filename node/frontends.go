@@ -85,7 +85,7 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 					Issuers: cfg.trustedIssuers(),
 				}).
 				WithDevices(n.devices(), token.DeviceConfig{
-					VerificationURI: base + auth.DevicePath, CodeTTL: DeviceCodeTTL, Interval: n.devicePollInterval(),
+					VerificationURI: base + auth.DevicePath, CodeTTL: cfg.Tokens.DeviceCodeTTL.D(), Interval: cfg.Tokens.DevicePollInterval.D(),
 				}))
 		case RoleUserinfo:
 			fronts = append(fronts, userinfo.New(checker, logger.With("front", RoleUserinfo)).WithResponses(&userinfo.Responses{

@@ -110,7 +110,8 @@ func TestRefreshTokenIdleTTL(t *testing.T) {
 }
 
 // The idle limits are off (0) or between a minute and their absolute
-// lifetime.
+// lifetime; the device grant's code lifetime and poll interval are
+// bounded.
 func TestLifetimeConfigValidation(t *testing.T) {
 	checkValidation(t, []validationCase{
 		{"defaults: both off", func(*node.Config) {}, ""},
@@ -122,5 +123,9 @@ func TestLifetimeConfigValidation(t *testing.T) {
 		{"refresh idle within ttl", func(c *node.Config) { c.Tokens.RefreshTokenIdleTTL = node.Duration(24 * time.Hour) }, ""},
 		{"refresh idle past ttl", func(c *node.Config) { c.Tokens.RefreshTokenIdleTTL = c.Tokens.RefreshTokenTTL * 2 }, "tokens.refresh_token_idle_ttl"},
 		{"refresh idle negative", func(c *node.Config) { c.Tokens.RefreshTokenIdleTTL = node.Duration(-time.Minute) }, "tokens.refresh_token_idle_ttl"},
+		{"device code ttl too short", func(c *node.Config) { c.Tokens.DeviceCodeTTL = node.Duration(10 * time.Second) }, "tokens.device_code_ttl"},
+		{"device code ttl too long", func(c *node.Config) { c.Tokens.DeviceCodeTTL = node.Duration(2 * time.Hour) }, "tokens.device_code_ttl"},
+		{"device poll interval not whole seconds", func(c *node.Config) { c.Tokens.DevicePollInterval = node.Duration(1500 * time.Millisecond) }, "tokens.device_poll_interval"},
+		{"device poll interval zero", func(c *node.Config) { c.Tokens.DevicePollInterval = 0 }, "tokens.device_poll_interval"},
 	})
 }

@@ -45,9 +45,6 @@ type Options struct {
 	// SweepInterval is how often expired records are swept from the
 	// store (see Sweep); 0 means DefaultSweepInterval.
 	SweepInterval time.Duration
-	// DevicePollInterval is the polling interval of the device grant
-	// (0: DevicePollInterval; tests shorten it).
-	DevicePollInterval time.Duration
 	// Demo seeds a demo user and client and serves the demo app at /demo
 	// (authrim serve --demo; see CheckDemo and Node.Demo). Never for
 	// production.
