@@ -70,8 +70,13 @@ func TestConformance(t *testing.T) {
 
 func grant(t *testing.T, s *etcd.Store, node string, dead func(string, int64) bool, lost chan error) *etcd.Lease {
 	t.Helper()
+	return grantTTL(t, s, node, 2*time.Second, dead, lost)
+}
+
+func grantTTL(t *testing.T, s *etcd.Store, node string, ttl time.Duration, dead func(string, int64) bool, lost chan error) *etcd.Lease {
+	t.Helper()
 	l, err := etcd.Grant(context.Background(), s, etcd.LeaseConfig{
-		Node: node, TTL: 2 * time.Second, IsDead: dead,
+		Node: node, TTL: ttl, IsDead: dead,
 		OnLost: func(err error) { lost <- err },
 	})
 	if err != nil {
@@ -180,7 +185,10 @@ func TestOwnershipLapses(t *testing.T) {
 	}
 	// Simulate a dead process: stop renewing without revoking.
 	a.StopRenewing()
-	b := grant(t, s, "b", nil, make(chan error, 1))
+	// b's own lease is long: on a busy machine a 2 s lease of the waiting
+	// node could lapse too (its renewals starved), which is not what
+	// this test is about.
+	b := grantTTL(t, s, "b", 30*time.Second, nil, make(chan error, 1))
 	// The lapse takes the lease's TTL; the wait only bounds a broken run.
 	wait, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
