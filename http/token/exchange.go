@@ -327,6 +327,7 @@ func (h *Handler) exchangeToken(ctx context.Context, client directory.Client, fo
 	if subject.gid != "" && subject.grantClient != client.ID {
 		at.GrantClientID = subject.grantClient
 	}
+	typ := bind(ctx, &at)
 	tok, err := h.sign(ctx, target.alg, at, "at+jwt")
 	if err != nil {
 		return nil, audit, err
@@ -342,7 +343,7 @@ func (h *Handler) exchangeToken(ctx context.Context, client directory.Client, fo
 	// exchanged token lives no longer than its subject, and a new one is
 	// another exchange of a live subject token.
 	return &Response{
-		AccessToken: tok, IssuedTokenType: directory.TokenTypeAccessToken, TokenType: "Bearer",
+		AccessToken: tok, IssuedTokenType: directory.TokenTypeAccessToken, TokenType: typ,
 		ExpiresIn: int64(ttl.Seconds()), Scope: at.Scope,
 	}, audit, nil
 }
