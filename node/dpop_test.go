@@ -412,3 +412,91 @@ func TestDiscoveryDPoPAlgs(t *testing.T) {
 		}
 	}
 }
+
+// postWithProofs posts form to path as client (Basic) with DPoP headers.
+func (o *op) postWithProofs(t *testing.T, path, client string, form url.Values, proofs ...string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", o.issuer+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(client, rpSecret)
+	for _, p := range proofs {
+		req.Header.Add("DPoP", p)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
+}
+
+// TestDPoPCodeBinding: dpop_jkt at /authorize binds the code (RFC 9449
+// §10): redeemed without a proof or with another key's it is refused and
+// stays redeemable; with the named key it works. A malformed dpop_jkt is
+// refused at /authorize.
+func TestDPoPCodeBinding(t *testing.T) {
+	o := startOP(t)
+	k, other := newDPoPKey(t), newDPoPKey(t)
+	code := o.spaCode(t, map[string]string{"dpop_jkt": k.jkt})
+	if st, b, _ := o.dpopPost(t, "", spaRedeem(code)); st != 400 || b["error"] != "invalid_grant" {
+		t.Fatalf("without a proof: %d %v", st, b)
+	}
+	if st, b, _ := o.dpopPost(t, "", spaRedeem(code), o.tokenProof(t, other)); st != 400 || b["error"] != "invalid_grant" {
+		t.Fatalf("with another key: %d %v", st, b)
+	}
+	st, b, _ := o.dpopPost(t, "", spaRedeem(code), o.tokenProof(t, k))
+	if st != 200 {
+		t.Fatalf("with the key: %d %v", st, b)
+	}
+	wantBound(t, b, k.jkt)
+
+	p := baseParams()
+	p["client_id"], p["dpop_jkt"] = "spa", "not-a-thumbprint"
+	pg := get(t, browser(t), o.authorizeURL(p))
+	if pg.loc == nil || pg.loc.Query().Get("error") != "invalid_request" {
+		t.Fatalf("malformed dpop_jkt: %d %v", pg.status, pg.loc)
+	}
+}
+
+// TestDPoPPushedRequest: a proof at /par (RFC 9449 §10.1) binds the code
+// of the pushed request to its key; a dpop_jkt that is not the proof's
+// key, or a bad proof, is refused there.
+func TestDPoPPushedRequest(t *testing.T) {
+	o := startOP(t)
+	k, other := newDPoPKey(t), newDPoPKey(t)
+	parProof := func(k dpopKey) string {
+		return k.proof(t, proofClaims{htm: "POST", htu: o.issuer + "/par", iat: o.clock.Now()})
+	}
+	form := func(extra ...string) url.Values {
+		v := url.Values{}
+		for key, val := range baseParams() {
+			v.Set(key, val)
+		}
+		for i := 0; i+1 < len(extra); i += 2 {
+			v.Set(extra[i], extra[i+1])
+		}
+		return v
+	}
+	if st, b := o.postWithProofs(t, "/par", "rp", form("dpop_jkt", other.jkt), parProof(k)); st != 400 || b["error"] != "invalid_dpop_proof" {
+		t.Fatalf("dpop_jkt of another key: %d %v", st, b)
+	}
+	if st, b := o.postWithProofs(t, "/par", "rp", form(), k.proof(t, proofClaims{htm: "POST", htu: o.issuer + "/token", iat: o.clock.Now()})); st != 400 || b["error"] != "invalid_dpop_proof" {
+		t.Fatalf("proof for another endpoint: %d %v", st, b)
+	}
+	st, b := o.postWithProofs(t, "/par", "rp", form(), parProof(k))
+	if st != 201 {
+		t.Fatalf("par: %d %v", st, b)
+	}
+	code := o.signIn(t, browser(t), o.authorizeURL(map[string]string{"client_id": "rp", "request_uri": b["request_uri"].(string)})).Query().Get("code")
+	redeem := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {rpRedirect}, "code_verifier": {pkceVerifier}}
+	if st, b, _ := o.dpopPost(t, "rp", redeem, o.tokenProof(t, other)); st != 400 || b["error"] != "invalid_grant" {
+		t.Fatalf("redeem with another key: %d %v", st, b)
+	}
+	st, tb, _ := o.dpopPost(t, "rp", redeem, o.tokenProof(t, k))
+	if st != 200 {
+		t.Fatalf("redeem with the key: %d %v", st, tb)
+	}
+	wantBound(t, tb, k.jkt)
+}

@@ -74,6 +74,7 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 			})
 			a.WithUserSessions(userSessions)
 			a.WithResources(n.dir)
+			a.WithDPoP(proofs)
 			a.WithDevices(n.devices(), sessions, n.actors.RateLimits(), auth.DeviceEntry{})
 			fronts = append(fronts, a)
 		case RoleToken:
