@@ -259,14 +259,30 @@ func TestDPoPTokenEndpointRefusals(t *testing.T) {
 	}
 }
 
-// TestDPoPBoundAccessTokensClient: a client registered with
-// dpop_bound_access_tokens (RFC 9449 §5.2) gets no token without a proof.
+// TestDPoPBoundAccessTokensClient: a client configured or registered
+// with dpop_bound_access_tokens (RFC 9449 §5.2) gets no token without a
+// proof; registration echoes the member.
 func TestDPoPBoundAccessTokensClient(t *testing.T) {
 	o := startOPWith(t, func(c *node.Config) {
+		c.Registration.InitialAccessToken = initialToken
 		c.Clients = append(c.Clients, node.ClientConfig{ID: "dpop-only", Secret: rpSecret, ClientMetadata: directory.ClientMetadata{
 			AuthMethod: "client_secret_basic", GrantTypes: []string{"client_credentials"}, DPoPBoundAccessTokens: true,
 		}})
 	})
+	st, reg := o.registerClient(t, initialToken, map[string]any{"redirect_uris": []string{rpRedirect}, "dpop_bound_access_tokens": true, "token_endpoint_auth_method": "client_secret_post"})
+	if st != 201 || reg.raw["dpop_bound_access_tokens"] != true {
+		t.Fatalf("register: %d %v", st, reg.raw)
+	}
+	code := o.signIn(t, browser(t), o.authorizeURL(map[string]string{"client_id": reg.ID, "redirect_uri": rpRedirect, "response_type": "code",
+		"scope": "openid", "code_challenge": s256(pkceVerifier), "code_challenge_method": "S256"})).Query().Get("code")
+	redeem := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {rpRedirect}, "code_verifier": {pkceVerifier},
+		"client_id": {reg.ID}, "client_secret": {reg.Secret}}
+	if st, b, _ := o.dpopPost(t, "", redeem); st != 400 || b["error"] != "invalid_dpop_proof" {
+		t.Fatalf("registered client without a proof: %d %v", st, b)
+	}
+	if st, b, _ := o.dpopPost(t, "", redeem, o.tokenProof(t, newDPoPKey(t))); st != 200 || b["token_type"] != "DPoP" {
+		t.Fatalf("registered client with a proof (the refused try left the code): %d %v", st, b)
+	}
 	cc := url.Values{"grant_type": {"client_credentials"}}
 	if st, b, _ := o.dpopPost(t, "dpop-only", cc); st != 400 || b["error"] != "invalid_dpop_proof" {
 		t.Fatalf("without a proof: %d %v", st, b)
