@@ -15,6 +15,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"authrim/directory"
+	"authrim/internal/docexample"
 	"authrim/http/dpop"
 	"authrim/node"
 )
@@ -426,6 +427,10 @@ func TestDiscoveryDPoPAlgs(t *testing.T) {
 		if s, _ := a.(string); s == "none" || strings.HasPrefix(s, "HS") {
 			t.Fatalf("symmetric or none alg advertised: %v", algs)
 		}
+	}
+	// The README's example works against this node.
+	if out := docexample.Run(t, "../README.md", "dpop-algs", "ISSUER="+o.issuer); out != strings.Join(dpop.Algs, " ")+"\n" {
+		t.Fatalf("README example printed %q", out)
 	}
 }
 
