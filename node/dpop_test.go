@@ -521,3 +521,35 @@ func TestDPoPPushedRequest(t *testing.T) {
 	}
 	wantBound(t, tb, k.jkt)
 }
+
+// TestDPoPTokenExchange: a DPoP-bound access token is exchanged (RFC
+// 8693) only with a proof by its key, and the exchanged token is bound to
+// that key; a copy of the token alone, or with another key's proof, is
+// invalid_grant.
+func TestDPoPTokenExchange(t *testing.T) {
+	o := startOPWith(t, func(c *node.Config) {
+		c.Clients = append(c.Clients, node.ClientConfig{ID: "api", Secret: rpSecret, ClientMetadata: directory.ClientMetadata{
+			AuthMethod: "client_secret_basic", GrantTypes: []string{grantExchange},
+			TokenExchange: directory.TokenExchangePolicy{SubjectTokenTypes: []string{typeAT}, Audiences: []string{exOrdersAPI}, Scopes: []string{"profile"}, AllowImpersonation: true},
+		}})
+	})
+	k := newDPoPKey(t)
+	code := o.signIn(t, browser(t), o.authorizeURL(baseParams())).Query().Get("code")
+	st, body, _ := o.dpopPost(t, "rp", url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {rpRedirect}, "code_verifier": {pkceVerifier}}, o.tokenProof(t, k))
+	if st != 200 {
+		t.Fatalf("redeem: %d %v", st, body)
+	}
+	subject := wantBound(t, body, k.jkt)
+	ex := url.Values{"grant_type": {grantExchange}, "subject_token": {subject}, "subject_token_type": {typeAT}, "audience": {exOrdersAPI}, "scope": {"profile"}}
+	if st, b, _ := o.dpopPost(t, "api", ex); st != 400 || b["error"] != "invalid_grant" {
+		t.Fatalf("bound subject token without a proof: %d %v", st, b)
+	}
+	if st, b, _ := o.dpopPost(t, "api", ex, o.tokenProof(t, newDPoPKey(t))); st != 400 || b["error"] != "invalid_grant" {
+		t.Fatalf("bound subject token with another key's proof: %d %v", st, b)
+	}
+	st, b, _ := o.dpopPost(t, "api", ex, o.tokenProof(t, k))
+	if st != 200 {
+		t.Fatalf("with the key's proof: %d %v", st, b)
+	}
+	wantBound(t, b, k.jkt)
+}

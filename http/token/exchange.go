@@ -426,6 +426,11 @@ func (h *Handler) accessTokenParty(ctx context.Context, raw string) (party, erro
 		}
 		return party{}, err
 	}
+	if jkt := at.BoundKey(); jkt != "" && jktOf(ctx) != jkt {
+		// RFC 9449 §7.1 by analogy: a bound token is used only by the
+		// key holder, so a copy cannot be exchanged for an unbound one.
+		return party{}, oauth2.ErrInvalidGrant.WithDescription("the access token is DPoP-bound: send a DPoP proof by its key")
+	}
 	p := party{
 		subject: at.Subject, issuer: at.Issuer, scopes: at.Scopes(), hasScope: true,
 		expiry: time.Unix(at.Expiry, 0), sid: at.SID, gid: at.GrantID, act: at.Act,
