@@ -553,3 +553,24 @@ func TestDPoPTokenExchange(t *testing.T) {
 	}
 	wantBound(t, b, k.jkt)
 }
+
+// TestDPoPDeviceGrant: a public device client polling with a proof gets
+// a bound access token and a refresh token bound to the key.
+func TestDPoPDeviceGrant(t *testing.T) {
+	o := startDeviceOP(t, nil)
+	k := newDPoPKey(t)
+	g := o.startDevice(t, "tv", "openid offline_access")
+	o.decide(t, browser(t), g, "approve")
+	st, b, _ := o.dpopPost(t, "", url.Values{"grant_type": {directory.DeviceCodeGrantType}, "device_code": {g.deviceCode}, "client_id": {"tv"}}, o.tokenProof(t, k))
+	if st != 200 {
+		t.Fatalf("poll: %d %v", st, b)
+	}
+	wantBound(t, b, k.jkt)
+	refresh := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {b["refresh_token"].(string)}, "client_id": {"tv"}}
+	if st, rb, _ := o.dpopPost(t, "", refresh, o.tokenProof(t, newDPoPKey(t))); st != 400 || rb["error"] != "invalid_grant" {
+		t.Fatalf("refresh with another key: %d %v", st, rb)
+	}
+	if st, rb, _ := o.dpopPost(t, "", refresh, o.tokenProof(t, k)); st != 200 || rb["token_type"] != "DPoP" {
+		t.Fatalf("refresh with the key: %d %v", st, rb)
+	}
+}
