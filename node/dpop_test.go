@@ -574,3 +574,37 @@ func TestDPoPDeviceGrant(t *testing.T) {
 		t.Fatalf("refresh with the key: %d %v", st, rb)
 	}
 }
+
+// TestDPoPCORS: a browser app may send the DPoP header cross-origin and
+// read DPoP-Nonce and the challenge.
+func TestDPoPCORS(t *testing.T) {
+	o := startOPWith(t, func(c *node.Config) {
+		c.CORS.AllowedOrigins = []string{"https://app.example.com"}
+		c.DPoP.RequireNonce = true
+	})
+	pre, _ := http.NewRequest("OPTIONS", o.issuer+"/token", nil)
+	pre.Header.Set("Origin", "https://app.example.com")
+	pre.Header.Set("Access-Control-Request-Method", "POST")
+	pre.Header.Set("Access-Control-Request-Headers", "content-type, dpop")
+	resp, err := http.DefaultClient.Do(pre)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if !strings.Contains(strings.ToLower(resp.Header.Get("Access-Control-Allow-Headers")), "dpop") {
+		t.Fatalf("preflight allows %q", resp.Header.Get("Access-Control-Allow-Headers"))
+	}
+	req, _ := http.NewRequest("POST", o.issuer+"/token", strings.NewReader("grant_type=client_credentials"))
+	req.Header.Set("Origin", "https://app.example.com")
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("DPoP", o.tokenProof(t, newDPoPKey(t)))
+	req.SetBasicAuth("rp-post", rpSecret)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.Header.Get("DPoP-Nonce") == "" || !strings.Contains(resp.Header.Get("Access-Control-Expose-Headers"), "DPoP-Nonce") {
+		t.Fatalf("nonce %q exposed %q", resp.Header.Get("DPoP-Nonce"), resp.Header.Get("Access-Control-Expose-Headers"))
+	}
+}
