@@ -15,8 +15,8 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"authrim/directory"
-	"authrim/internal/docexample"
 	"authrim/http/dpop"
+	"authrim/internal/docexample"
 	"authrim/node"
 )
 
