@@ -3,6 +3,7 @@ package dpop
 import (
 	"context"
 	"crypto"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
@@ -38,6 +39,9 @@ const Leeway = 5 * time.Second
 
 // MaxProofLen bounds a proof: an RSA 4096 jwk and its signature fit well.
 const MaxProofLen = 8192
+
+// minRSABits is the smallest RSA key accepted (as for client keys).
+const minRSABits = 2048
 
 // maxJTILen bounds jti (RFC 9449 §4.2: enough entropy; not a payload).
 const maxJTILen = 256
@@ -120,6 +124,9 @@ func Parse(raw string, algs []string) (*Parsed, error) {
 	key := *h.JSONWebKey
 	if !key.IsPublic() || !key.Valid() {
 		return nil, invalid("jwk must be a public key")
+	}
+	if rk, ok := key.Key.(*rsa.PublicKey); ok && rk.N.BitLen() < minRSABits {
+		return nil, invalid("RSA keys must have at least %d bits", minRSABits)
 	}
 	if key.Algorithm != "" && key.Algorithm != h.Algorithm {
 		return nil, invalid("jwk alg does not match the proof's alg")

@@ -107,6 +107,7 @@ func TestCheck(t *testing.T) {
 	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	_, ed, _ := ed25519.GenerateKey(rand.Reader)
 	rk, _ := rsa.GenerateKey(rand.Reader, 2048)
+	weak, _ := rsa.GenerateKey(rand.Reader, 1024)
 	const at = "an-access-token"
 	pubJWK := jose.JSONWebKey{Key: ec.Public()}
 	privJWK := jose.JSONWebKey{Key: ec}
@@ -138,6 +139,7 @@ func TestCheck(t *testing.T) {
 		{"iat at the edge of the window", sign(t, ec, jose.ES256, "dpop+jwt", claims(now.Add(-time.Minute), nil)), dpop.Request{Method: "POST", URI: tokenURI}, ""},
 		{"ath matches", sign(t, ec, jose.ES256, "dpop+jwt", claims(now, map[string]any{"htm": "GET", "htu": "https://op.example/userinfo", "ath": dpop.ATH(at)})), dpop.Request{Method: "GET", URI: "https://op.example/userinfo", AccessToken: at}, ""},
 
+		{"RSA key under 2048 bits", sign(t, weak, jose.RS256, "dpop+jwt", claims(now, nil)), dpop.Request{Method: "POST", URI: tokenURI}, "2048"},
 		{"typ missing", sign(t, ec, jose.ES256, "", claims(now, nil)), dpop.Request{Method: "POST", URI: tokenURI}, "typ"},
 		{"typ JWT", sign(t, ec, jose.ES256, "JWT", claims(now, nil)), dpop.Request{Method: "POST", URI: tokenURI}, "typ"},
 		{"symmetric alg", hsProof, dpop.Request{Method: "POST", URI: tokenURI}, "signed with"},
