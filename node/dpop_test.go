@@ -339,6 +339,7 @@ func TestDPoPUserinfoRefusals(t *testing.T) {
 		{"reused jti", "DPoP", tok, []string{reused}, "invalid_dpop_proof"},
 		{"token bound to another key", "DPoP", tok, []string{o.userinfoProof(t, other, tok)}, "invalid_token"},
 		{"bearer token with the DPoP scheme", "DPoP", bearerTok, []string{o.userinfoProof(t, k, bearerTok)}, "invalid_token"},
+		{"not a token, with the DPoP scheme", "DPoP", "garbage", []string{o.userinfoProof(t, k, "garbage")}, "invalid_token"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			st, b, h := o.dpopUserinfo(t, tt.scheme, tt.tok, tt.proofs...)

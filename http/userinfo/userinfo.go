@@ -342,8 +342,10 @@ func bearer(r *http.Request) (string, string, error) {
 func (h *Handler) fail(c echo.Context, err error) error {
 	e := oauth2.From(err)
 	if de := (dpopError{}); errors.As(err, &de) {
-		// RFC 9449 §7.1: the DPoP challenge, with the algs we accept.
-		c.Response().Header().Set("WWW-Authenticate", dpopChallenge(e, h.algs()))
+		if e.Status < http.StatusInternalServerError {
+			// RFC 9449 §7.1: the DPoP challenge, with the algs we accept.
+			c.Response().Header().Set("WWW-Authenticate", dpopChallenge(e, h.algs()))
+		}
 		return oauth2.Write(c, h.logger, err)
 	}
 	if e.Status == http.StatusUnauthorized || e.Status == http.StatusBadRequest || e.Status == http.StatusForbidden {
@@ -373,6 +375,9 @@ func (h *Handler) userinfo(c echo.Context) error {
 	ctx := c.Request().Context()
 	at, grant, u, err := h.check.CheckUser(ctx, raw)
 	if err != nil {
+		if strings.EqualFold(scheme, dpop.TokenType) {
+			err = dpopError{err} // answered with the scheme it came with
+		}
 		return h.fail(c, err)
 	}
 	if err := h.checkBinding(ctx, c.Request(), scheme, raw, at.BoundKey()); err != nil {
