@@ -609,3 +609,28 @@ func TestDPoPCORS(t *testing.T) {
 		t.Fatalf("nonce %q exposed %q", resp.Header.Get("DPoP-Nonce"), resp.Header.Get("Access-Control-Expose-Headers"))
 	}
 }
+
+// TestDPoPIntrospectionByResource: a resource server introspecting a
+// DPoP-bound token meant for it learns the binding (RFC 9449 §6.2:
+// token_type DPoP, cnf.jkt) to check the proof it received.
+func TestDPoPIntrospectionByResource(t *testing.T) {
+	const api = "https://api.example/dpop"
+	o := startOPWith(t, func(c *node.Config) {
+		c.Clients = append(c.Clients, node.ClientConfig{ID: "rs", Secret: rpSecret, ClientMetadata: directory.ClientMetadata{
+			AuthMethod: "client_secret_basic", GrantTypes: []string{"client_credentials"},
+		}})
+		c.Resources = append(c.Resources, node.ResourceConfig{ResourceMetadata: directory.ResourceMetadata{
+			Identifier: api, Scopes: []string{"read"}, IntrospectionClient: "rs", ServiceClients: []string{"rp-post"},
+		}})
+	})
+	k := newDPoPKey(t)
+	st, b, _ := o.dpopPost(t, "", url.Values{"grant_type": {"client_credentials"}, "client_id": {"rp-post"}, "client_secret": {rpSecret}, "resource": {api}}, o.tokenProof(t, k))
+	if st != 200 {
+		t.Fatalf("token: %d %v", st, b)
+	}
+	tok := wantBound(t, b, k.jkt)
+	in := o.introspectAs(t, "rs", tok)
+	if cnf, _ := in["cnf"].(map[string]any); in["active"] != true || in["token_type"] != "DPoP" || cnf["jkt"] != k.jkt || in["aud"] != api {
+		t.Fatalf("introspection by the resource: %v", in)
+	}
+}
