@@ -75,6 +75,8 @@ func (o *op) redeem(m *messages.RedeemCode) error {
 	if req.DpopJkt != "" && m.DpopJkt != req.DpopJkt {
 		// RFC 9449 §10: the code is bound to the key named at the
 		// authorization request. Like a wrong resource, nothing changes.
+		o.g.cfg.Logger.Warn("code refused: DPoP key is not the code's", "audit", true,
+			"sid", o.g.sid, "client_id", m.ClientId, "with_proof", m.DpopJkt != "")
 		return errInvalid("DPoP proof key is not the code's dpop_jkt")
 	}
 	// No grant (and no ID token) for a user deleted or disabled since the
@@ -153,6 +155,8 @@ func (o *op) refresh(m *messages.RefreshGrant) error {
 	if gr.DpopJkt != "" && m.DpopJkt != gr.DpopJkt {
 		// RFC 9449 §5: only a proof by the bound key refreshes; the token
 		// does not rotate (a thief without the key changes nothing).
+		o.g.cfg.Logger.Warn("refresh refused: DPoP key is not the family's", "audit", true,
+			"sid", o.g.sid, "grant", gr.Id, "client_id", gr.ClientId, "with_proof", m.DpopJkt != "")
 		return errInvalid("refresh token is bound to another DPoP key")
 	}
 	// RFC 9700 §4.14: a user deleted or disabled since the sign-in gets
