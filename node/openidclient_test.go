@@ -13,6 +13,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"authrim/http/dpop"
+	"authrim/node"
 )
 
 // openIDClientDir holds the openid-client package (npm) and the scripts
@@ -39,10 +40,19 @@ func needOpenIDClient(t *testing.T) string {
 // TestOpenIDClientDPoP: openid-client (a real RP library with its own
 // DPoP support) redeems a public client's code with a DPoP proof, calls
 // userinfo with the bound token, and refreshes with the same key; the
-// tokens it got are bound to the key it generated.
+// tokens it got are bound to the key it generated. With server nonces
+// on, the library's own use_dpop_nonce retry at /token and the nonce it
+// keeps from DPoP-Nonce get it through.
 func TestOpenIDClientDPoP(t *testing.T) {
 	nodeBin := needOpenIDClient(t)
-	o := startOP(t)
+	for _, nonces := range []bool{false, true} {
+		t.Run(map[bool]string{false: "without nonces", true: "with nonces"}[nonces], func(t *testing.T) {
+			openIDClientDPoP(t, nodeBin, startOPWith(t, func(c *node.Config) { c.DPoP.RequireNonce = nonces }))
+		})
+	}
+}
+
+func openIDClientDPoP(t *testing.T, nodeBin string, o *op) {
 	p := baseParams()
 	p["client_id"] = "spa"
 	cb := o.signIn(t, browser(t), o.authorizeURL(p))
