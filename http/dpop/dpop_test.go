@@ -303,3 +303,21 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// FuzzNormalizeURI: a normalised URI normalises to itself, and carries
+// no query or fragment.
+func FuzzNormalizeURI(f *testing.F) {
+	for _, s := range []string{"https://OP.example:443/token?x#y", "http://[::1]:80", "https://a/%7e", "x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, u string) {
+		n, ok := dpop.NormalizeURI(u)
+		if !ok {
+			return
+		}
+		again, ok2 := dpop.NormalizeURI(n)
+		if !ok2 || again != n || strings.ContainsAny(n, "?#") {
+			t.Fatalf("%q -> %q -> %q %v", u, n, again, ok2)
+		}
+	})
+}
