@@ -99,6 +99,9 @@ type ClientMetadata struct {
 	RequestObjectEncryptionEnc string `json:"request_object_encryption_enc,omitempty" yaml:"request_object_encryption_enc"`
 	// RequirePAR: authorization requests only through /par.
 	RequirePAR bool `json:"require_pushed_authorization_requests,omitempty" yaml:"require_pushed_authorization_requests"`
+	// DPoPBoundAccessTokens: the client always uses DPoP; token requests
+	// without a proof are refused (RFC 9449 §5.2).
+	DPoPBoundAccessTokens bool `json:"dpop_bound_access_tokens,omitempty" yaml:"dpop_bound_access_tokens"`
 	// TokenEndpointAuthSigningAlg, when set, is the only alg accepted
 	// for the client's private_key_jwt assertions (OIDC Dynamic Client
 	// Registration §2).

@@ -521,3 +521,36 @@ func TestValidateClientDefaultIDTokenAlg(t *testing.T) {
 		t.Fatalf("problems %v with RS256 keys", p)
 	}
 }
+
+// TestUseDPoPJTI: a DPoP proof id is used once per key, apart from
+// assertion ids, until its expiry plus the grace; the sweeper then
+// deletes it.
+func TestUseDPoPJTI(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{now: time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC)}
+	opts := fast
+	opts.Now = clk.Now
+	d, _ := newDirectory(t, opts)
+	exp := clk.Now().Add(time.Minute)
+	if err := d.UseDPoPJTI(ctx, "jkt-a", "j", exp); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.UseDPoPJTI(ctx, "jkt-a", "j", exp); !errors.Is(err, directory.ErrReplay) {
+		t.Fatalf("replay: %v", err)
+	}
+	if err := d.UseDPoPJTI(ctx, "jkt-b", "j", exp); err != nil {
+		t.Fatalf("other key: %v", err)
+	}
+	if err := d.UseJTI(ctx, "rp", "j", exp); err != nil {
+		t.Fatalf("an assertion jti shares no space with DPoP proofs: %v", err)
+	}
+	for _, bad := range []struct{ jkt, jti string }{{"", "j"}, {"jkt-a", ""}, {"jkt-a", strings.Repeat("x", 2000)}} {
+		if err := d.UseDPoPJTI(ctx, bad.jkt, bad.jti, exp); !errors.Is(err, directory.ErrInvalid) {
+			t.Errorf("%q/%q: %v", bad.jkt, bad.jti, err)
+		}
+	}
+	clk.Add(time.Minute + directory.JTIGrace + time.Second)
+	if n, err := d.SweepJTIs(ctx); err != nil || n != 3 {
+		t.Fatalf("sweep removed %d (%v), want 3", n, err)
+	}
+}

@@ -2,6 +2,8 @@ package directory
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -53,12 +55,22 @@ func (d *Directory) useJTI(ctx context.Context, space, clientID, jti string, exp
 	if exp.IsZero() {
 		return invalid("assertion has no exp")
 	}
+	err := d.recordJTI(ctx, jtiKey(space, jti), exp)
+	if errors.Is(err, ErrReplay) {
+		return fmt.Errorf("%w: client %q", ErrReplay, clientID)
+	}
+	return err
+}
+
+// recordJTI records key until exp (plus JTIGrace): the first use wins
+// atomically, a later one while the record is live is ErrReplay.
+func (d *Directory) recordJTI(ctx context.Context, key string, exp time.Time) error {
 	now := d.now()
 	rec, err := json.Marshal(jtiRecord{Exp: exp.Unix()})
 	if err != nil {
 		return fmt.Errorf("directory: encode jti: %w", err)
 	}
-	err = d.store.Update(ctx, BucketJTIs, jtiKey(space, jti), func(old []byte, exists bool) ([]byte, error) {
+	err = d.store.Update(ctx, BucketJTIs, key, func(old []byte, exists bool) ([]byte, error) {
 		if exists {
 			var prev jtiRecord
 			// An unreadable record counts as used: refusing one login is
@@ -70,12 +82,28 @@ func (d *Directory) useJTI(ctx context.Context, space, clientID, jti string, exp
 		return rec, nil
 	})
 	if errors.Is(err, ErrReplay) {
-		return fmt.Errorf("%w: client %q", ErrReplay, clientID)
+		return err
 	}
 	if err != nil {
 		return fmt.Errorf("directory: record jti: %w", err)
 	}
 	return nil
+}
+
+// UseDPoPJTI records the jti of a DPoP proof made with the key of
+// thumbprint jkt, until exp (plus JTIGrace), cluster-wide: a second use
+// while recorded returns ErrReplay (RFC 9449 §11.1). The key is a hash
+// of jkt and jti (both chosen by the client), in its own space of the
+// jti bucket: "dpop:" cannot begin a client id.
+func (d *Directory) UseDPoPJTI(ctx context.Context, jkt, jti string, exp time.Time) error {
+	if jkt == "" || jti == "" || len(jti) > maxJTILen {
+		return invalid("jti must be 1..%d bytes", maxJTILen)
+	}
+	if exp.IsZero() {
+		return invalid("proof has no expiry")
+	}
+	h := sha256.Sum256([]byte(jkt + " " + jti))
+	return d.recordJTI(ctx, jtiKey("dpop:", hex.EncodeToString(h[:])), exp)
 }
 
 // SweepJTIs deletes the used-jti records that no longer block anything,

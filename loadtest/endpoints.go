@@ -205,6 +205,14 @@ func (n *Node) Endpoints() []Endpoint {
 					return PostForm(ctx, c, n.base("token")+"/token", ClientService, form, nil)
 				}
 			})},
+		{Name: "token-dpop", What: "POST /token client_credentials with a DPoP proof (ES256 proof verified, jti recorded in the store), bound access token ES256",
+			prepare: func(context.Context, int) (Source, error) {
+				f, err := n.dpopCalls()
+				if err != nil {
+					return nil, err
+				}
+				return Forever(f), nil
+			}},
 		{Name: "token-exchange", What: "POST /token token exchange (RFC 8693) of an access token (verified, grant checked), access token ES256",
 			prepare: n.prepareExchange},
 		{Name: "device-poll", What: "POST /token device_code, pending (authorization_pending or slow_down: one Device grain call, no write)",

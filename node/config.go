@@ -51,7 +51,9 @@ type Config struct {
 	// RateLimit protects sign-in, registration and the protocol endpoints.
 	RateLimit RateLimitConfig `yaml:"rate_limit"`
 	Tokens    TokensConfig    `yaml:"tokens"`
-	Session   SessionConfig   `yaml:"session"`
+	// DPoP: sender-constrained tokens (RFC 9449).
+	DPoP    DPoPConfig    `yaml:"dpop"`
+	Session SessionConfig `yaml:"session"`
 	// Passwords tunes argon2id for user passwords.
 	Passwords PasswordsConfig `yaml:"passwords"`
 	WebAuthn  WebAuthnConfig  `yaml:"webauthn"`
@@ -181,6 +183,17 @@ type TokensConfig struct {
 	// DevicePollInterval is the interval devices are told to poll at
 	// (RFC 8628 §3.2 interval); each slow_down adds 5 s.
 	DevicePollInterval Duration `yaml:"device_poll_interval"`
+}
+
+// DPoPConfig tunes DPoP proof checks (RFC 9449).
+type DPoPConfig struct {
+	// ProofLifetime is how old (by its iat) a proof may be; its jti is
+	// remembered cluster-wide that long.
+	ProofLifetime Duration `yaml:"proof_lifetime"`
+	// RequireNonce makes every proof carry a server nonce (RFC 9449 §8),
+	// handed out in DPoP-Nonce and rotated every NoncePeriod.
+	RequireNonce bool     `yaml:"require_nonce"`
+	NoncePeriod  Duration `yaml:"nonce_period"`
 }
 
 // SessionConfig is the browser session.
@@ -613,6 +626,7 @@ func Default() Config {
 			DeviceCodeTTL:      Duration(10 * time.Minute),
 			DevicePollInterval: Duration(5 * time.Second),
 		},
+		DPoP: DPoPConfig{ProofLifetime: Duration(time.Minute), NoncePeriod: Duration(5 * time.Minute)},
 		Session: SessionConfig{
 			TTL:         Duration(24 * time.Hour),
 			CookieName:  "authrim_session",
@@ -826,6 +840,12 @@ func (c Config) Validate() error {
 	// that a guessed or shoulder-surfed user code soon means nothing.
 	if d := c.Tokens.DeviceCodeTTL; d < Duration(time.Minute) || d > Duration(time.Hour) {
 		add("tokens.device_code_ttl", "must be between 1m and 1h")
+	}
+	if d := c.DPoP.ProofLifetime; d < Duration(10*time.Second) || d > Duration(10*time.Minute) {
+		add("dpop.proof_lifetime", "must be between 10s and 10m")
+	}
+	if d := c.DPoP.NoncePeriod; d < Duration(30*time.Second) || d > Duration(time.Hour) {
+		add("dpop.nonce_period", "must be between 30s and 1h")
 	}
 	// Whole seconds: the interval is told in seconds (RFC 8628 §3.2).
 	if d := c.Tokens.DevicePollInterval; d < Duration(time.Second) || d > Duration(time.Minute) || d.D()%time.Second != 0 {

@@ -13,6 +13,7 @@ import (
 	"authrim/http/auth"
 	"authrim/http/clientauth"
 	"authrim/http/discovery"
+	"authrim/http/dpop"
 	"authrim/http/fetch"
 	"authrim/http/management"
 	"authrim/http/oauth2"
@@ -41,6 +42,7 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 		clients.Limit = router.TakeClient
 	}
 	checker := &userinfo.Checker{Issuer: cfg.Issuer, Alg: cfg.Tokens.AccessTokenAlg, Verifier: cryptoPool, Sessions: sessions, Users: n.dir, Now: now, Logins: sessions}
+	proofs := n.dpopChecker(now)
 	var fronts []router.FrontEnd
 	for _, role := range cfg.Roles {
 		switch role {
@@ -72,6 +74,7 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 			})
 			a.WithUserSessions(userSessions)
 			a.WithResources(n.dir)
+			a.WithDPoP(proofs)
 			a.WithDevices(n.devices(), sessions, n.actors.RateLimits(), auth.DeviceEntry{})
 			fronts = append(fronts, a)
 		case RoleToken:
@@ -86,11 +89,11 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 				}).
 				WithDevices(n.devices(), token.DeviceConfig{
 					VerificationURI: base + auth.DevicePath, CodeTTL: cfg.Tokens.DeviceCodeTTL.D(), Interval: cfg.Tokens.DevicePollInterval.D(),
-				}))
+				}).WithDPoP(proofs))
 		case RoleUserinfo:
 			fronts = append(fronts, userinfo.New(checker, logger.With("front", RoleUserinfo)).WithResponses(&userinfo.Responses{
 				Issuer: cfg.Issuer, Clients: n.dir, Signer: cryptoPool, Encrypter: cryptoPool, Keys: fetcher.ClientKeys,
-			}))
+			}).WithDPoP(proofs, base+userinfo.Path))
 		case RoleManagement:
 			fronts = append(fronts, management.NewTokens(clients, checker, sessions, logger.With("front", RoleManagement)).WithResources(n.dir))
 			if cfg.RegistrationEnabled() {
@@ -198,5 +201,6 @@ func metadata(cfg Config) discovery.Metadata {
 		FrontchannelLogoutSupported:        true,
 		FrontchannelLogoutSessionSupported: true,
 		ClientIDMetadataDocumentSupported:  cfg.ClientDocuments.Enabled,
+		DPoPSigningAlgs:                    dpop.Algs,
 	}
 }

@@ -34,7 +34,7 @@ const (
 	BucketUsernames Bucket = "usernames"
 	// BucketClients holds registered (non-static) clients.
 	BucketClients Bucket = "clients"
-	// BucketJTIs holds used assertion and request object ids.
+	// BucketJTIs holds used assertion, request object and DPoP proof ids.
 	BucketJTIs Bucket = "jtis"
 	// BucketPasskeys holds each user's WebAuthn credentials.
 	BucketPasskeys Bucket = "passkeys"
@@ -92,8 +92,8 @@ var schema = [...]BucketSpec{
 		"username uniqueness index, claimed with Create"},
 	{BucketClients, "directory", "client_id", "JSON directory client record",
 		"a registered client (static clients come from config.yaml, not the store)"},
-	{BucketJTIs, "directory", "client_id (request objects: request:client_id), a space, the jti", "JSON {exp}",
-		"a used private_key_jwt assertion or request object id, kept until it expires (RFC 7523 §3)"},
+	{BucketJTIs, "directory", "client_id (request objects: request:client_id), a space, the jti; DPoP proofs: dpop:, a space, hex SHA-256 of jkt, a space and the jti", "JSON {exp}",
+		"a used private_key_jwt assertion, request object or DPoP proof id, kept until it expires (RFC 7523 §3, RFC 9449 §11.1)"},
 	{BucketPasskeys, "directory", "subject", "JSON list of the user's passkeys",
 		"a user's WebAuthn credentials"},
 	{BucketPasskeyIDs, "directory", "base64url credential ID", "subject (text)",

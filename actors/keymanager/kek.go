@@ -30,11 +30,16 @@ var ErrKEK = errors.New("keymanager: key-encryption key")
 type KEK struct {
 	aead    cipher.AEAD
 	pushMAC []byte
+	// nonce keys the DPoP server nonces (DPoPNonceKey).
+	nonce []byte
 }
 
 // pushMACInfo separates the push-authentication key from any other use
 // of the KEK (HKDF, RFC 5869 §3.2).
 const pushMACInfo = "authrim/keymanager/key-set-push/v1"
+
+// dpopNonceInfo separates the DPoP nonce key likewise.
+const dpopNonceInfo = "authrim/dpop/nonce/v1"
 
 // NewKEK builds a KEK from 32 raw bytes.
 func NewKEK(raw []byte) (*KEK, error) {
@@ -53,7 +58,11 @@ func NewKEK(raw []byte) (*KEK, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrKEK, err)
 	}
-	return &KEK{aead: aead, pushMAC: mk}, nil
+	nk, err := hkdf.Key(sha256.New, raw, nil, dpopNonceInfo, 32)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrKEK, err)
+	}
+	return &KEK{aead: aead, pushMAC: mk, nonce: nk}, nil
 }
 
 // LoadOrCreateKEK reads the hex-encoded KEK at path, creating it (32 random
@@ -184,3 +193,7 @@ func kekPrivate(st os.FileInfo) bool {
 	sys, ok := st.Sys().(*syscall.Stat_t)
 	return ok && int(sys.Gid) == os.Getegid()
 }
+
+// DPoPNonceKey keys the DPoP server nonces (RFC 9449 §8): derived from
+// the KEK, so every node of a cluster accepts the nonces of the others.
+func (k *KEK) DPoPNonceKey() []byte { return k.nonce }

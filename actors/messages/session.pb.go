@@ -52,7 +52,10 @@ type AuthRequest struct {
 	ConsentItems []string `protobuf:"bytes,16,rep,name=consent_items,json=consentItems,proto3" json:"consent_items,omitempty"`
 	// The resource indicators asked for (RFC 8707 §2), each a registered
 	// resource server's identifier.
-	Resources     []string `protobuf:"bytes,17,rep,name=resources,proto3" json:"resources,omitempty"`
+	Resources []string `protobuf:"bytes,17,rep,name=resources,proto3" json:"resources,omitempty"`
+	// dpop_jkt of the request (RFC 9449 §10): the code is redeemed only
+	// with a DPoP proof by the key of this thumbprint.
+	DpopJkt       string `protobuf:"bytes,18,opt,name=dpop_jkt,json=dpopJkt,proto3" json:"dpop_jkt,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -204,6 +207,13 @@ func (x *AuthRequest) GetResources() []string {
 		return x.Resources
 	}
 	return nil
+}
+
+func (x *AuthRequest) GetDpopJkt() string {
+	if x != nil {
+		return x.DpopJkt
+	}
+	return ""
 }
 
 // Login is who signed in to the session, when and how.
@@ -477,7 +487,10 @@ type Grant struct {
 	RefreshAbsoluteMs int64 `protobuf:"varint,14,opt,name=refresh_absolute_ms,json=refreshAbsoluteMs,proto3" json:"refresh_absolute_ms,omitempty"`
 	// The resource servers the grant covers (RFC 8707): the authorization
 	// request's resources. Tokens for each may be had, one at a time.
-	Resources     []string `protobuf:"bytes,15,rep,name=resources,proto3" json:"resources,omitempty"`
+	Resources []string `protobuf:"bytes,15,rep,name=resources,proto3" json:"resources,omitempty"`
+	// The DPoP key thumbprint the refresh family is bound to (RFC 9449
+	// §5: a public client's): each refresh needs a proof by that key.
+	DpopJkt       string `protobuf:"bytes,16,opt,name=dpop_jkt,json=dpopJkt,proto3" json:"dpop_jkt,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -615,6 +628,13 @@ func (x *Grant) GetResources() []string {
 		return x.Resources
 	}
 	return nil
+}
+
+func (x *Grant) GetDpopJkt() string {
+	if x != nil {
+		return x.DpopJkt
+	}
+	return ""
 }
 
 // Ceremony is a WebAuthn challenge in flight: one-time, bound to this
@@ -1824,7 +1844,12 @@ type RedeemCode struct {
 	RefreshIdleTtlMs int64 `protobuf:"varint,6,opt,name=refresh_idle_ttl_ms,json=refreshIdleTtlMs,proto3" json:"refresh_idle_ttl_ms,omitempty"`
 	// The resource the access token is for (RFC 8707 §2.2): must be one
 	// of the authorization request's, else nothing changes.
-	Resource      string `protobuf:"bytes,7,opt,name=resource,proto3" json:"resource,omitempty"`
+	Resource string `protobuf:"bytes,7,opt,name=resource,proto3" json:"resource,omitempty"`
+	// Thumbprint of the DPoP proof's key, if the request had one: it must
+	// be the code's dpop_jkt when that is set (RFC 9449 §10).
+	DpopJkt string `protobuf:"bytes,8,opt,name=dpop_jkt,json=dpopJkt,proto3" json:"dpop_jkt,omitempty"`
+	// Whether to bind the refresh family to dpop_jkt (a public client).
+	BindRefresh   bool `protobuf:"varint,9,opt,name=bind_refresh,json=bindRefresh,proto3" json:"bind_refresh,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1906,6 +1931,20 @@ func (x *RedeemCode) GetResource() string {
 		return x.Resource
 	}
 	return ""
+}
+
+func (x *RedeemCode) GetDpopJkt() string {
+	if x != nil {
+		return x.DpopJkt
+	}
+	return ""
+}
+
+func (x *RedeemCode) GetBindRefresh() bool {
+	if x != nil {
+		return x.BindRefresh
+	}
+	return false
 }
 
 // ApproveDevice records the signed-in user's approval of a device
@@ -1991,7 +2030,10 @@ type RefreshGrant struct {
 	RefreshIdleTtlMs int64 `protobuf:"varint,5,opt,name=refresh_idle_ttl_ms,json=refreshIdleTtlMs,proto3" json:"refresh_idle_ttl_ms,omitempty"`
 	// The resource the access token is for (RFC 8707 §2.2): must be one
 	// the grant covers, else nothing changes (the token does not rotate).
-	Resource      string `protobuf:"bytes,6,opt,name=resource,proto3" json:"resource,omitempty"`
+	Resource string `protobuf:"bytes,6,opt,name=resource,proto3" json:"resource,omitempty"`
+	// Thumbprint of the DPoP proof's key, if the request had one: it must
+	// be the grant's dpop_jkt when that is set, else nothing changes.
+	DpopJkt       string `protobuf:"bytes,7,opt,name=dpop_jkt,json=dpopJkt,proto3" json:"dpop_jkt,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2064,6 +2106,13 @@ func (x *RefreshGrant) GetRefreshIdleTtlMs() int64 {
 func (x *RefreshGrant) GetResource() string {
 	if x != nil {
 		return x.Resource
+	}
+	return ""
+}
+
+func (x *RefreshGrant) GetDpopJkt() string {
+	if x != nil {
+		return x.DpopJkt
 	}
 	return ""
 }
@@ -2462,7 +2511,7 @@ var File_actors_messages_session_proto protoreflect.FileDescriptor
 
 const file_actors_messages_session_proto_rawDesc = "" +
 	"\n" +
-	"\x1dactors/messages/session.proto\x12\x10authrim.messages\x1a\x1aactors/messages/keys.proto\"\x99\x04\n" +
+	"\x1dactors/messages/session.proto\x12\x10authrim.messages\x1a\x1aactors/messages/keys.proto\"\xb4\x04\n" +
 	"\vAuthRequest\x12\x1b\n" +
 	"\tclient_id\x18\x01 \x01(\tR\bclientId\x12!\n" +
 	"\fredirect_uri\x18\x02 \x01(\tR\vredirectUri\x12#\n" +
@@ -2485,7 +2534,8 @@ const file_actors_messages_session_proto_rawDesc = "" +
 	"\fskip_consent\x18\x0e \x01(\bR\vskipConsent\x12#\n" +
 	"\rresponse_type\x18\x0f \x01(\tR\fresponseType\x12#\n" +
 	"\rconsent_items\x18\x10 \x03(\tR\fconsentItems\x12\x1c\n" +
-	"\tresources\x18\x11 \x03(\tR\tresources\"g\n" +
+	"\tresources\x18\x11 \x03(\tR\tresources\x12\x19\n" +
+	"\bdpop_jkt\x18\x12 \x01(\tR\adpopJkt\"g\n" +
 	"\x05Login\x12\x18\n" +
 	"\asubject\x18\x01 \x01(\tR\asubject\x12 \n" +
 	"\fauth_time_ms\x18\x02 \x01(\x03R\n" +
@@ -2508,7 +2558,7 @@ const file_actors_messages_session_proto_rawDesc = "" +
 	"\bredeemed\x18\x05 \x01(\bR\bredeemed\x12\x19\n" +
 	"\bgrant_id\x18\x06 \x01(\tR\agrantId\x12\x1f\n" +
 	"\vredeemed_by\x18\a \x01(\tR\n" +
-	"redeemedBy\"\xfe\x03\n" +
+	"redeemedBy\"\x99\x04\n" +
 	"\x05Grant\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
 	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12\x16\n" +
@@ -2528,7 +2578,8 @@ const file_actors_messages_session_proto_rawDesc = "" +
 	"\n" +
 	"rotated_by\x18\r \x01(\tR\trotatedBy\x12.\n" +
 	"\x13refresh_absolute_ms\x18\x0e \x01(\x03R\x11refreshAbsoluteMs\x12\x1c\n" +
-	"\tresources\x18\x0f \x03(\tR\tresources\"o\n" +
+	"\tresources\x18\x0f \x03(\tR\tresources\x12\x19\n" +
+	"\bdpop_jkt\x18\x10 \x01(\tR\adpopJkt\"o\n" +
 	"\bCeremony\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1c\n" +
 	"\tchallenge\x18\x02 \x01(\tR\tchallenge\x12\x12\n" +
@@ -2630,7 +2681,7 @@ const file_actors_messages_session_proto_rawDesc = "" +
 	"\tIssueWhen\x12)\n" +
 	"\x10required_subject\x18\x01 \x01(\tR\x0frequiredSubject\x12!\n" +
 	"\frequired_acr\x18\x02 \x01(\tR\vrequiredAcr\x12\x18\n" +
-	"\aconsent\x18\x03 \x03(\tR\aconsent\"\x83\x02\n" +
+	"\aconsent\x18\x03 \x03(\tR\aconsent\"\xc1\x02\n" +
 	"\n" +
 	"RedeemCode\x12\x1f\n" +
 	"\vcode_secret\x18\x01 \x01(\tR\n" +
@@ -2640,21 +2691,24 @@ const file_actors_messages_session_proto_rawDesc = "" +
 	"\rcode_verifier\x18\x04 \x01(\tR\fcodeVerifier\x12$\n" +
 	"\x0erefresh_ttl_ms\x18\x05 \x01(\x03R\frefreshTtlMs\x12-\n" +
 	"\x13refresh_idle_ttl_ms\x18\x06 \x01(\x03R\x10refreshIdleTtlMs\x12\x1a\n" +
-	"\bresource\x18\a \x01(\tR\bresource\"\x84\x01\n" +
+	"\bresource\x18\a \x01(\tR\bresource\x12\x19\n" +
+	"\bdpop_jkt\x18\b \x01(\tR\adpopJkt\x12!\n" +
+	"\fbind_refresh\x18\t \x01(\bR\vbindRefresh\"\x84\x01\n" +
 	"\rApproveDevice\x12\x1f\n" +
 	"\vdevice_hash\x18\x01 \x01(\fR\n" +
 	"deviceHash\x12\x1b\n" +
 	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12\x16\n" +
 	"\x06scopes\x18\x03 \x03(\tR\x06scopes\x12\x1d\n" +
 	"\n" +
-	"expires_ms\x18\x04 \x01(\x03R\texpiresMs\"\xcc\x01\n" +
+	"expires_ms\x18\x04 \x01(\x03R\texpiresMs\"\xe7\x01\n" +
 	"\fRefreshGrant\x12\x19\n" +
 	"\bgrant_id\x18\x01 \x01(\tR\agrantId\x12!\n" +
 	"\ftoken_secret\x18\x02 \x01(\tR\vtokenSecret\x12\x1b\n" +
 	"\tclient_id\x18\x03 \x01(\tR\bclientId\x12\x16\n" +
 	"\x06scopes\x18\x04 \x03(\tR\x06scopes\x12-\n" +
 	"\x13refresh_idle_ttl_ms\x18\x05 \x01(\x03R\x10refreshIdleTtlMs\x12\x1a\n" +
-	"\bresource\x18\x06 \x01(\tR\bresource\"J\n" +
+	"\bresource\x18\x06 \x01(\tR\bresource\x12\x19\n" +
+	"\bdpop_jkt\x18\a \x01(\tR\adpopJkt\"J\n" +
 	"\n" +
 	"CheckGrant\x12\x19\n" +
 	"\bgrant_id\x18\x01 \x01(\tR\agrantId\x12!\n" +

@@ -337,6 +337,7 @@ func forRedemption(req *messages.AuthRequest) *messages.AuthRequest {
 	return &messages.AuthRequest{
 		ClientId: req.ClientId, RedirectUri: req.RedirectUri, Scopes: req.Scopes, Nonce: req.Nonce,
 		CodeChallenge: req.CodeChallenge, ClaimsJson: req.ClaimsJson, Resources: req.Resources,
+		DpopJkt: req.DpopJkt, // RFC 9449 §10: the code is bound to it
 	}
 }
 

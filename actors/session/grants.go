@@ -72,6 +72,13 @@ func (o *op) redeem(m *messages.RedeemCode) error {
 		// The code stays redeemable: the caller proved it is its client.
 		return fmt.Errorf("%w: resource was not in the authorization request", messages.ErrInvalidTarget)
 	}
+	if req.DpopJkt != "" && m.DpopJkt != req.DpopJkt {
+		// RFC 9449 §10: the code is bound to the key named at the
+		// authorization request. Like a wrong resource, nothing changes.
+		o.g.cfg.Logger.Warn("code refused: DPoP key is not the code's", "audit", true,
+			"sid", o.g.sid, "client_id", m.ClientId, "with_proof", m.DpopJkt != "")
+		return errInvalid("DPoP proof key is not the code's dpop_jkt")
+	}
 	// No grant (and no ID token) for a user deleted or disabled since the
 	// code was issued: the code goes with the rest of theirs.
 	if ok, err := o.active(code.Login); err != nil || !ok {
@@ -94,6 +101,11 @@ func (o *op) redeem(m *messages.RedeemCode) error {
 		o.slide(gr, m.RefreshIdleTtlMs)
 		gr.RotatedBy = o.callID
 		o.reply.RefreshToken = o.g.sid + "." + gr.Id + "." + secret
+		if m.BindRefresh {
+			// RFC 9449 §5: a public client's refresh tokens are bound
+			// to its DPoP key, for the family's life.
+			gr.DpopJkt = m.DpopJkt
+		}
 	}
 	// What a replay needs of the code is its hash and what it produced.
 	code = o.writableCode(code)
@@ -139,6 +151,13 @@ func (o *op) refresh(m *messages.RefreshGrant) error {
 	}
 	if gr.ClientId != m.ClientId {
 		return errInvalid("refresh token was issued to another client")
+	}
+	if gr.DpopJkt != "" && m.DpopJkt != gr.DpopJkt {
+		// RFC 9449 §5: only a proof by the bound key refreshes; the token
+		// does not rotate (a thief without the key changes nothing).
+		o.g.cfg.Logger.Warn("refresh refused: DPoP key is not the family's", "audit", true,
+			"sid", o.g.sid, "grant", gr.Id, "client_id", gr.ClientId, "with_proof", m.DpopJkt != "")
+		return errInvalid("refresh token is bound to another DPoP key")
 	}
 	// RFC 9700 §4.14: a user deleted or disabled since the sign-in gets
 	// no more tokens, and the grant ends.

@@ -330,6 +330,35 @@ func TestClientsLogoutFlags(t *testing.T) {
 	}
 }
 
+// TestClientsDPoPFlag: dpop_bound_access_tokens (RFC 9449 §5.2) is set
+// by add and changed by update, and shown.
+func TestClientsDPoPFlag(t *testing.T) {
+	srv, dir := adminServer(t)
+	ctx := context.Background()
+	conn := []string{"--server", srv.URL, "--admin-token", cliToken}
+	run := func(args ...string) (string, error) {
+		var out bytes.Buffer
+		err := clientsRun(ctx, append(args, conn...), &out)
+		return out.String(), err
+	}
+	if _, err := run("add", "--id", "rp-dpop", "--auth-method", "none", "--grant-types", "authorization_code",
+		"--redirect-uri", "https://rp.example/cb", "--dpop-bound-access-tokens"); err != nil {
+		t.Fatalf("add: %v", err)
+	}
+	if c, err := dir.Client(ctx, "rp-dpop"); err != nil || !c.DPoPBoundAccessTokens {
+		t.Fatalf("stored %+v %v", c.ClientMetadata, err)
+	}
+	if out, err := run("show", "rp-dpop"); err != nil || !strings.Contains(strings.Join(strings.Fields(out), " "), "dpop_bound_access_tokens: true") {
+		t.Fatalf("show: %v\n%s", err, out)
+	}
+	if _, err := run("update", "rp-dpop", "--dpop-bound-access-tokens=false"); err != nil {
+		t.Fatalf("update: %v", err)
+	}
+	if c, _ := dir.Client(ctx, "rp-dpop"); c.DPoPBoundAccessTokens {
+		t.Fatalf("after update %+v", c.ClientMetadata)
+	}
+}
+
 // TestClientsTokenExchangeFlag: a token exchange policy goes in from
 // --token-exchange-file at add and update, a refused one changes
 // nothing, and a file holding null removes it (with the grant).

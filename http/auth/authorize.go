@@ -20,6 +20,7 @@ import (
 	"authrim/actors/ratelimit"
 	"authrim/actors/session"
 	"authrim/directory"
+	"authrim/http/dpop"
 	"authrim/http/oauth2"
 	"authrim/http/router"
 )
@@ -123,6 +124,8 @@ type Handler struct {
 	// device, when set, serves the device grant's verification page
 	// (WithDevices).
 	device *deviceFront
+	// dpop checks proofs at /par (WithDPoP).
+	dpop   *dpop.Checker
 	logger *slog.Logger
 }
 
@@ -411,6 +414,11 @@ func (h *Handler) parse(ctx context.Context, p url.Values, client directory.Clie
 	if req.ClientName == "" {
 		req.ClientName = client.ID
 	}
+	jkt, err := dpopJKT(p)
+	if err != nil {
+		return nil, err
+	}
+	req.DpopJkt = jkt
 	resources, err := h.requestedResources(ctx, p["resource"])
 	if err != nil {
 		return nil, err

@@ -538,6 +538,9 @@ func (h *Handler) par(c echo.Context) error {
 	if m := form.Get("response_mode"); m != "" && !slices.Contains(ResponseModes, m) {
 		return oauth2.Write(c, h.logger, oauth2.ErrInvalidRequest.WithDescription("unsupported response_mode"))
 	}
+	if err := h.parProof(c, form); err != nil {
+		return oauth2.Write(c, h.logger, err)
+	}
 	// Validate now what /authorize would refuse later (RFC 9126 §2.1).
 	if _, err := h.parse(ctx, form, client); err != nil {
 		return oauth2.Write(c, h.logger, err)

@@ -113,6 +113,9 @@ type Metadata struct {
 	// client ID metadata documents (draft-ietf-oauth-client-id-metadata-document
 	// §5); left out when off.
 	ClientIDMetadataDocumentSupported bool `json:"client_id_metadata_document_supported,omitempty"`
+	// DPoPSigningAlgs are the JWS algorithms accepted for DPoP proofs
+	// (RFC 9449 §5.1).
+	DPoPSigningAlgs []string `json:"dpop_signing_alg_values_supported,omitempty"`
 }
 
 // Handler serves discovery and the JWKS.

@@ -16,6 +16,7 @@ import (
 	"authrim/actors/session"
 	"authrim/directory"
 	"authrim/http/clientauth"
+	"authrim/http/dpop"
 	"authrim/http/oauth2"
 	"authrim/http/router"
 	"authrim/http/token"
@@ -211,6 +212,9 @@ type Introspection struct {
 	SID       string   `json:"sid,omitempty"`
 	// Act is the actor of a delegated token (RFC 8693 §4.1).
 	Act *oauth2.Actor `json:"act,omitempty"`
+	// Cnf is the DPoP key a token is bound to (RFC 9449 §6.2): a
+	// resource server checks the proof against it.
+	Cnf *oauth2.Confirmation `json:"cnf,omitempty"`
 }
 
 func (t *Tokens) introspect(c echo.Context) error {
@@ -236,6 +240,9 @@ func (t *Tokens) introspect(c echo.Context) error {
 			out = Introspection{Active: true, Scope: strings.Join(g.Scopes, " "), ClientID: g.ClientId,
 				Subject: g.Login.GetSubject(), TokenType: "refresh_token", Expiry: g.RefreshExpiresMs / 1000,
 				IssuedAt: g.CreatedMs / 1000, SID: sid}
+			if g.DpopJkt != "" {
+				out.Cnf = &oauth2.Confirmation{JKT: g.DpopJkt}
+			}
 		}
 	} else {
 		at, _, err := t.check.Check(ctx, tok)
@@ -264,7 +271,11 @@ func (t *Tokens) introspect(c echo.Context) error {
 }
 
 func activeView(at oauth2.AccessToken) Introspection {
+	typ := "Bearer"
+	if at.BoundKey() != "" {
+		typ = dpop.TokenType // RFC 9449 §6.2
+	}
 	return Introspection{Active: true, Scope: at.Scope, ClientID: at.ClientID, Subject: at.Subject,
-		TokenType: "Bearer", Expiry: at.Expiry, IssuedAt: at.IssuedAt, Issuer: at.Issuer, Audience: at.Audience,
+		TokenType: typ, Cnf: at.Cnf, Expiry: at.Expiry, IssuedAt: at.IssuedAt, Issuer: at.Issuer, Audience: at.Audience,
 		JTI: at.JTI, AuthTime: at.AuthTime, ACR: at.ACR, AMR: at.AMR, SID: at.SID, Act: at.Act}
 }

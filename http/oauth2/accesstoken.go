@@ -29,6 +29,24 @@ type AccessToken struct {
 	// Act names the party acting for Subject in a delegated token (RFC
 	// 8693 §4.1), nested for a chain of actors.
 	Act *Actor `json:"act,omitempty"`
+	// Cnf binds the token to a DPoP key (RFC 9449 §6.1): only a request
+	// with a proof by that key may use it.
+	Cnf *Confirmation `json:"cnf,omitempty"`
+}
+
+// Confirmation is the cnf claim (RFC 7800 §3.1) of a DPoP-bound token:
+// the key's JWK SHA-256 thumbprint (RFC 9449 §6.1).
+type Confirmation struct {
+	JKT string `json:"jkt"`
+}
+
+// BoundKey is the thumbprint the token is bound to, "" for a bearer
+// token.
+func (at AccessToken) BoundKey() string {
+	if at.Cnf == nil {
+		return ""
+	}
+	return at.Cnf.JKT
 }
 
 // Actor is an act claim (RFC 8693 §4.1): the acting party, and the one

@@ -87,6 +87,11 @@ var (
 	// ErrInvalidTarget: a resource (RFC 8707 §2) that is unknown, not
 	// an absolute URI, or not covered by the request or grant.
 	ErrInvalidTarget = &Error{Code: "invalid_target", Status: http.StatusBadRequest}
+	// DPoP (RFC 9449 §5, §8): a missing, malformed or mismatched proof,
+	// and a proof without the current server nonce. At a resource they
+	// are 401s with a DPoP challenge (the resource sets it).
+	ErrInvalidDPoPProof = &Error{Code: "invalid_dpop_proof", Status: http.StatusBadRequest}
+	ErrUseDPoPNonce     = &Error{Code: "use_dpop_nonce", Status: http.StatusBadRequest}
 
 	// Authorization endpoint errors travel in the redirect, not a status.
 	ErrAccessDenied            = &Error{Code: "access_denied", Status: http.StatusBadRequest}

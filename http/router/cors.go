@@ -17,11 +17,13 @@ func CORS(origins []string, paths map[string]bool) echo.MiddlewareFunc {
 		return func(next echo.HandlerFunc) echo.HandlerFunc { return next }
 	}
 	return middleware.CORSWithConfig(middleware.CORSConfig{
-		Skipper:          func(c echo.Context) bool { return !paths[c.Path()] },
-		AllowOrigins:     origins,
-		AllowMethods:     []string{http.MethodGet, http.MethodPost},
-		AllowHeaders:     []string{echo.HeaderAuthorization, echo.HeaderContentType, "DPoP"},
-		ExposeHeaders:    []string{"WWW-Authenticate", "ETag"},
+		Skipper:      func(c echo.Context) bool { return !paths[c.Path()] },
+		AllowOrigins: origins,
+		AllowMethods: []string{http.MethodGet, http.MethodPost},
+		AllowHeaders: []string{echo.HeaderAuthorization, echo.HeaderContentType, "DPoP"},
+		// DPoP-Nonce: a browser client must read the server's nonce
+		// (RFC 9449 §8).
+		ExposeHeaders:    []string{"WWW-Authenticate", "ETag", "DPoP-Nonce"},
 		AllowCredentials: false,
 		MaxAge:           600,
 	})

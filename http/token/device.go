@@ -159,6 +159,7 @@ func (h *Handler) deviceCode(ctx context.Context, client directory.Client, form 
 	sid := r.State.GetSid()
 	rr, err := h.sessions.Redeem(ctx, sid, &messages.RedeemCode{
 		CodeSecret: secret, ClientId: client.ID, RefreshTtlMs: refreshTTL, RefreshIdleTtlMs: refreshIdle,
+		DpopJkt: jktOf(ctx), BindRefresh: client.AuthMethod == "none",
 	})
 	if err != nil {
 		return nil, grantError(err)

@@ -327,6 +327,7 @@ func (h *Handler) exchangeToken(ctx context.Context, client directory.Client, fo
 	if subject.gid != "" && subject.grantClient != client.ID {
 		at.GrantClientID = subject.grantClient
 	}
+	typ := bind(ctx, &at)
 	tok, err := h.sign(ctx, target.alg, at, "at+jwt")
 	if err != nil {
 		return nil, audit, err
@@ -342,7 +343,7 @@ func (h *Handler) exchangeToken(ctx context.Context, client directory.Client, fo
 	// exchanged token lives no longer than its subject, and a new one is
 	// another exchange of a live subject token.
 	return &Response{
-		AccessToken: tok, IssuedTokenType: directory.TokenTypeAccessToken, TokenType: "Bearer",
+		AccessToken: tok, IssuedTokenType: directory.TokenTypeAccessToken, TokenType: typ,
 		ExpiresIn: int64(ttl.Seconds()), Scope: at.Scope,
 	}, audit, nil
 }
@@ -424,6 +425,11 @@ func (h *Handler) accessTokenParty(ctx context.Context, raw string) (party, erro
 			return party{}, oauth2.ErrInvalidGrant.WithDescription("access token not active")
 		}
 		return party{}, err
+	}
+	if jkt := at.BoundKey(); jkt != "" && jktOf(ctx) != jkt {
+		// RFC 9449 §7.1 by analogy: a bound token is used only by the
+		// key holder, so a copy cannot be exchanged for an unbound one.
+		return party{}, oauth2.ErrInvalidGrant.WithDescription("the access token is DPoP-bound: send a DPoP proof by its key")
 	}
 	p := party{
 		subject: at.Subject, issuer: at.Issuer, scopes: at.Scopes(), hasScope: true,

@@ -23,6 +23,7 @@ import (
 	"authrim/actors/session"
 	"authrim/directory"
 	"authrim/http/clientauth"
+	"authrim/http/dpop"
 	"authrim/http/oauth2"
 	"authrim/http/router"
 )
@@ -78,6 +79,8 @@ type Handler struct {
 	// devices serves the device authorization grant (WithDevices).
 	devices   Devices
 	deviceCfg DeviceConfig
+	// dpop checks DPoP proofs (WithDPoP).
+	dpop *dpop.Checker
 }
 
 // Resources looks resource servers up (RFC 8707).
@@ -187,6 +190,7 @@ func ParseForm(r *http.Request) (url.Values, error) {
 }
 
 func (h *Handler) token(c echo.Context) error {
+	h.setNonce(c)
 	form, err := ParseForm(c.Request())
 	if err != nil {
 		return oauth2.Write(c, h.logger, err)
@@ -209,29 +213,33 @@ func (h *Handler) token(c echo.Context) error {
 		}
 		return oauth2.Write(c, h.logger, err)
 	}
+	ctx, err := h.checkProof(c, client)
+	if err != nil {
+		return oauth2.Write(c, h.logger, err)
+	}
 	var res *directory.Resource
 	if gt != directory.GrantTypeTokenExchange { // it resolves its own target
-		if res, err = h.resource(c.Request().Context(), form); err != nil {
+		if res, err = h.resource(ctx, form); err != nil {
 			return oauth2.Write(c, h.logger, err)
 		}
 	}
 	var resp *Response
 	switch gt {
 	case "authorization_code":
-		resp, err = h.authorizationCode(c.Request().Context(), client, form, res)
+		resp, err = h.authorizationCode(ctx, client, form, res)
 	case "refresh_token":
-		resp, err = h.refresh(c.Request().Context(), client, form, res)
+		resp, err = h.refresh(ctx, client, form, res)
 	case "client_credentials":
-		resp, err = h.clientCredentials(c.Request().Context(), client, form, res)
+		resp, err = h.clientCredentials(ctx, client, form, res)
 	case directory.GrantTypeTokenExchange:
-		resp, err = h.tokenExchange(c.Request().Context(), client, form)
+		resp, err = h.tokenExchange(ctx, client, form)
 	case directory.DeviceCodeGrantType:
 		if res != nil {
 			// The device authorization names no resources, so its grant
 			// covers none (RFC 8707 §2.2: the grant bounds the target).
 			return oauth2.Write(c, h.logger, oauth2.ErrInvalidTarget.WithDescription("resource is not available to the device grant"))
 		}
-		resp, err = h.deviceCode(c.Request().Context(), client, form)
+		resp, err = h.deviceCode(ctx, client, form)
 	}
 	if err != nil {
 		return oauth2.Write(c, h.logger, err)
@@ -276,6 +284,7 @@ func (h *Handler) authorizationCode(ctx context.Context, client directory.Client
 		CodeVerifier: form.Get("code_verifier"),
 		RefreshTtlMs: refreshTTL, RefreshIdleTtlMs: refreshIdle,
 		Resource: res.GetIdentifier(),
+		DpopJkt:  jktOf(ctx), BindRefresh: client.AuthMethod == "none",
 	})
 	if err != nil {
 		return nil, grantError(err)
@@ -306,6 +315,7 @@ func (h *Handler) refresh(ctx context.Context, client directory.Client, form url
 		GrantId: gid, TokenSecret: secret, ClientId: client.ID, Scopes: scopes,
 		RefreshIdleTtlMs: h.cfg.RefreshIdleTTL.Milliseconds(),
 		Resource:         res.GetIdentifier(),
+		DpopJkt:          jktOf(ctx),
 	})
 	if err != nil {
 		// A user deleted or disabled since the sign-in is refused by the
@@ -358,6 +368,7 @@ func (h *Handler) clientCredentials(ctx context.Context, client directory.Client
 		IssuedAt: now.Unix(), NotBefore: now.Unix(), Expiry: now.Add(ttl).Unix(), JTI: session.NewID(16),
 		Scope: strings.Join(scopes, " "),
 	}
+	typ := bind(ctx, &at)
 	tok, err := h.sign(ctx, alg, at, "at+jwt")
 	if err != nil {
 		return nil, err
@@ -367,7 +378,7 @@ func (h *Handler) clientCredentials(ctx context.Context, client directory.Client
 			return nil, err
 		}
 	}
-	return &Response{AccessToken: tok, TokenType: "Bearer", ExpiresIn: int64(ttl.Seconds()), Scope: strings.Join(scopes, " ")}, nil
+	return &Response{AccessToken: tok, TokenType: typ, ExpiresIn: int64(ttl.Seconds()), Scope: strings.Join(scopes, " ")}, nil
 }
 
 func (h *Handler) sign(ctx context.Context, alg string, claims any, typ string) (string, error) {
@@ -404,6 +415,7 @@ func (h *Handler) issue(ctx context.Context, client directory.Client, sid string
 		Scope: strings.Join(scopes, " "), AuthTime: login.AuthTimeMs / 1000, ACR: login.Acr, AMR: login.Amr,
 		SID: sid, GrantID: gr.Id,
 	}
+	typ := bind(ctx, &at)
 	accessToken, err := h.sign(ctx, alg, at, "at+jwt")
 	if err != nil {
 		return nil, err
@@ -414,7 +426,7 @@ func (h *Handler) issue(ctx context.Context, client directory.Client, sid string
 		}
 	}
 	resp := &Response{
-		AccessToken: accessToken, TokenType: "Bearer", ExpiresIn: int64(ttl.Seconds()),
+		AccessToken: accessToken, TokenType: typ, ExpiresIn: int64(ttl.Seconds()),
 		RefreshToken: refresh, Scope: strings.Join(scopes, " "),
 	}
 	if !slices.Contains(gr.Scopes, "openid") {

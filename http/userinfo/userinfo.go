@@ -20,6 +20,7 @@ import (
 
 	"authrim/actors/messages"
 	"authrim/directory"
+	"authrim/http/dpop"
 	"authrim/http/oauth2"
 	"authrim/http/router"
 )
@@ -195,6 +196,9 @@ type Handler struct {
 	check  *Checker
 	resp   *Responses
 	logger *slog.Logger
+	// dpop checks proofs of DPoP-bound tokens at dpopURI (WithDPoP).
+	dpop    *dpop.Checker
+	dpopURI string
 }
 
 // Signer signs through the Crypto pool.
@@ -298,19 +302,22 @@ func (h *Handler) Routes() []router.Route {
 }
 
 // bearer finds the token in the header or, for POST, the form body; more
-// than one place is an error (RFC 6750 §2).
-func bearer(r *http.Request) (string, error) {
+// than one place is an error (RFC 6750 §2). scheme is the Authorization
+// scheme (Bearer or DPoP, RFC 9449 §7.1), "" for the form body.
+func bearer(r *http.Request) (string, string, error) {
 	var found []string
+	var scheme string
 	if h := r.Header.Get("Authorization"); h != "" {
-		scheme, tok, ok := strings.Cut(h, " ")
-		if !ok || !strings.EqualFold(scheme, "Bearer") {
-			return "", oauth2.ErrInvalidRequest.WithDescription("Authorization must be a Bearer token")
+		s, tok, ok := strings.Cut(h, " ")
+		if !ok || (!strings.EqualFold(s, "Bearer") && !strings.EqualFold(s, dpop.TokenType)) {
+			return "", "", oauth2.ErrInvalidRequest.WithDescription("Authorization must be a Bearer or DPoP token")
 		}
 		found = append(found, strings.TrimSpace(tok))
+		scheme = s
 	}
 	if r.Method == http.MethodPost && strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
 		if err := r.ParseForm(); err != nil {
-			return "", oauth2.ErrInvalidRequest.WithDescription("malformed form body")
+			return "", "", oauth2.ErrInvalidRequest.WithDescription("malformed form body")
 		}
 		if v := r.PostForm["access_token"]; len(v) > 0 {
 			found = append(found, v...)
@@ -318,19 +325,29 @@ func bearer(r *http.Request) (string, error) {
 	}
 	if r.URL.Query().Has("access_token") {
 		// RFC 9700 §2.5: not in the query string.
-		return "", oauth2.ErrInvalidRequest.WithDescription("access_token in the query is not accepted")
+		return "", "", oauth2.ErrInvalidRequest.WithDescription("access_token in the query is not accepted")
 	}
 	switch len(found) {
 	case 0:
-		return "", nil
+		return "", "", nil
 	case 1:
-		return found[0], nil
+		if len(r.PostForm["access_token"]) > 0 {
+			scheme = ""
+		}
+		return found[0], scheme, nil
 	}
-	return "", oauth2.ErrInvalidRequest.WithDescription("more than one access token")
+	return "", "", oauth2.ErrInvalidRequest.WithDescription("more than one access token")
 }
 
 func (h *Handler) fail(c echo.Context, err error) error {
 	e := oauth2.From(err)
+	if de := (dpopError{}); errors.As(err, &de) {
+		if e.Status < http.StatusInternalServerError {
+			// RFC 9449 §7.1: the DPoP challenge, with the algs we accept.
+			c.Response().Header().Set("WWW-Authenticate", dpopChallenge(e, h.algs()))
+		}
+		return oauth2.Write(c, h.logger, err)
+	}
 	if e.Status == http.StatusUnauthorized || e.Status == http.StatusBadRequest || e.Status == http.StatusForbidden {
 		// RFC 6750 §3: the challenge names the error.
 		v := `Bearer realm="authrim"`
@@ -338,12 +355,17 @@ func (h *Handler) fail(c echo.Context, err error) error {
 			v += `, error="` + e.Code + `"`
 		}
 		c.Response().Header().Set("WWW-Authenticate", v)
+		if h.dpop != nil && e.Status == http.StatusUnauthorized {
+			// RFC 9449 §7.1: DPoP tokens are accepted too.
+			c.Response().Header().Add("WWW-Authenticate", dpopChallenge(&oauth2.Error{}, h.algs()))
+		}
 	}
 	return oauth2.Write(c, h.logger, err)
 }
 
 func (h *Handler) userinfo(c echo.Context) error {
-	raw, err := bearer(c.Request())
+	h.setNonce(c)
+	raw, scheme, err := bearer(c.Request())
 	if err != nil {
 		return h.fail(c, err)
 	}
@@ -353,6 +375,12 @@ func (h *Handler) userinfo(c echo.Context) error {
 	ctx := c.Request().Context()
 	at, grant, u, err := h.check.CheckUser(ctx, raw)
 	if err != nil {
+		if strings.EqualFold(scheme, dpop.TokenType) {
+			err = dpopError{err} // answered with the scheme it came with
+		}
+		return h.fail(c, err)
+	}
+	if err := h.checkBinding(ctx, c.Request(), scheme, raw, at.BoundKey()); err != nil {
 		return h.fail(c, err)
 	}
 	if grant == nil || !slices.Contains(at.Scopes(), "openid") {
