@@ -238,6 +238,23 @@ func (d *Directory) BeginTOTP(ctx context.Context, subject string) ([]byte, erro
 	return secret, nil
 }
 
+// PendingTOTP returns the secret of the enrolment in progress, to show
+// it again after a wrong confirmation code. ErrMFANotEnrolled when none
+// is pending (or it expired).
+func (d *Directory) PendingTOTP(ctx context.Context, subject string) ([]byte, error) {
+	if d.sealer == nil {
+		return nil, ErrNoSealer
+	}
+	r, err := d.storedMFA(ctx, subject)
+	if err != nil {
+		return nil, err
+	}
+	if r == nil || r.Pending == nil || !d.now().Before(r.Pending.Expires) {
+		return nil, ErrMFANotEnrolled
+	}
+	return d.sealer.Unwrap(totpKid(subject), r.Pending.Sealed)
+}
+
 // ConfirmTOTP completes an enrolment with one valid code of the pending
 // secret: the app becomes the user's second factor (its step counts as
 // used) and a new set of recovery codes replaces any old one. It returns

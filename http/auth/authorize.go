@@ -123,6 +123,8 @@ type Handler struct {
 	// device, when set, serves the device grant's verification page
 	// (WithDevices).
 	device *deviceFront
+	// mfa, when set, asks enrolled users for a second factor (WithMFA).
+	mfa    *mfaFront
 	logger *slog.Logger
 }
 
@@ -195,6 +197,7 @@ func (h *Handler) Routes() []router.Route {
 	}
 	rs = append(rs, h.sessionRoutes()...)
 	rs = append(rs, h.deviceRoutes()...)
+	rs = append(rs, h.mfaRoutes()...)
 	return rs
 }
 

@@ -194,15 +194,39 @@ func (h *Handler) login(c echo.Context) error {
 		return errorPage(c, http.StatusServiceUnavailable, "Sign-in is unavailable right now. Try again shortly.")
 	}
 	h.signInSucceeded(ctx, keys)
+	second, err := h.needsSecondFactor(ctx, user.Subject)
+	if err != nil {
+		h.logger.ErrorContext(ctx, "second factor lookup failed", "sub", user.Subject, "err", err)
+		return errorPage(c, http.StatusServiceUnavailable, "Sign-in is unavailable right now. Try again shortly.")
+	}
+	if second {
+		// The password was right; the login is recorded only once the
+		// code is (loginMFA).
+		pending, err := h.sealPending(f.sid, f.rid, user.Subject)
+		if err != nil {
+			return errorPage(c, http.StatusServiceUnavailable, "Sign-in is unavailable right now. Try again shortly.")
+		}
+		h.logger.InfoContext(ctx, "password accepted, second factor asked", "audit", true, "client_id", req.ClientId, "sub", user.Subject)
+		return h.mfaPage(c, http.StatusOK, f.secret, f.rid, req, pending, "")
+	}
+	return h.completeLogin(c, f, user.Subject, []string{"pwd"}, ACRPassword)
+}
+
+// completeLogin records a sign-in in the session and goes on with the
+// request: back to the account or device page, to consent, or to the
+// client with a code.
+func (h *Handler) completeLogin(c echo.Context, f form, subject string, amr []string, acr string) error {
+	ctx := c.Request().Context()
+	req := f.reply.Request
 	rep, err := h.sessions.Login(ctx, f.sid, f.secret, &messages.CompleteLogin{
 		Rid:       f.rid,
-		Login:     &messages.Login{Subject: user.Subject, Amr: []string{"pwd"}, Acr: ACRPassword},
-		UserAgent: c.Request().UserAgent(), Address: ip, IdleTtlMs: h.cfg.SessionIdleTTL.Milliseconds(),
+		Login:     &messages.Login{Subject: subject, Amr: amr, Acr: acr},
+		UserAgent: c.Request().UserAgent(), Address: c.RealIP(), IdleTtlMs: h.cfg.SessionIdleTTL.Milliseconds(),
 	})
 	if err != nil {
 		return expired(c)
 	}
-	h.logger.InfoContext(c.Request().Context(), "sign-in succeeded", "audit", true, "client_id", req.ClientId, "sub", user.Subject)
+	h.logger.InfoContext(ctx, "sign-in succeeded", "audit", true, "client_id", req.ClientId, "sub", subject, "amr", amr)
 	// The secret rotated: new cookie, and the next form's CSRF follows it.
 	h.setCookie(c, f.sid, rep.NewSecret)
 	if isAccountRequest(req) {
