@@ -268,7 +268,9 @@ func (d *Directory) ConfirmTOTP(ctx context.Context, subject, code string) ([]st
 	var codes []string
 	err := d.updateMFA(ctx, subject, func(r *mfaRecord) error {
 		now := d.now()
-		if r.Pending == nil || !now.Before(r.Pending.Expires) {
+		if r.TOTP != nil || r.Pending == nil || !now.Before(r.Pending.Expires) {
+			// An app is confirmed once: replacing it takes a removal,
+			// which needs a code or the password.
 			return ErrMFANotEnrolled
 		}
 		secret, err := d.sealer.Unwrap(totpKid(subject), r.Pending.Sealed)

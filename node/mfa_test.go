@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"authrim/directory"
 	"authrim/http/auth"
 	"authrim/internal/totp"
 	"authrim/node"
@@ -328,3 +329,176 @@ func totpSecret(grouped string) ([]byte, error) {
 }
 
 var base32NoPad = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// startMFAPolicyOP starts a node with policy and a client "mfa-rp"
+// whose mfa_policy is required.
+func startMFAPolicyOP(t *testing.T, policy string) *op {
+	t.Helper()
+	return startOPWith(t, func(c *node.Config) {
+		c.MFA.Policy = policy
+		c.RateLimit.SignIn.PerAddress.Free = 20
+		c.Clients = append(c.Clients, node.ClientConfig{
+			ID: "mfa-rp", Secret: rpSecret,
+			ClientMetadata: directory.ClientMetadata{
+				Name: "Strict RP", RedirectURIs: []string{rpRedirect}, AuthMethod: "client_secret_basic",
+				GrantTypes: []string{"authorization_code"}, MFAPolicy: directory.MFARequired,
+			},
+		})
+	})
+}
+
+func mfaRPParams() map[string]string {
+	p := baseParams()
+	p["client_id"] = "mfa-rp"
+	return p
+}
+
+// redeemAs redeems code as clientID and returns the ID token's amr and acr.
+func (o *op) amrAs(t *testing.T, clientID, code string) ([]string, string) {
+	t.Helper()
+	st, tok := o.tokenRequest(t, clientID, url.Values{"grant_type": {"authorization_code"}, "code": {code},
+		"redirect_uri": {rpRedirect}, "code_verifier": {pkceVerifier}})
+	if st != http.StatusOK {
+		t.Fatalf("redeem: %d %v", st, tok)
+	}
+	c := idClaims(t, tok["id_token"].(string))
+	var amr []string
+	for _, v := range c["amr"].([]any) {
+		amr = append(amr, v.(string))
+	}
+	acr, _ := c["acr"].(string)
+	return amr, acr
+}
+
+func (p page) isEnrol() bool { return strings.Contains(p.body, `action="/login/mfa/enrol"`) }
+
+// TestMFARequiredByClient: a client whose mfa_policy is required gets no
+// code for a password-only sign-in. A user without an app sets one up
+// before the sign-in completes (and sees the recovery codes once); a
+// password-only session of another client is not reused, silently or
+// through the continue and consent forms.
+func TestMFARequiredByClient(t *testing.T) {
+	o := startMFAPolicyOP(t, directory.MFAOptional)
+	b := browser(t)
+	// A password-only sign-in for "rp" (optional: alice has no app).
+	code := o.toRP(t, b, o.login(t, b, get(t, b, o.authorizeURL(baseParams())), userPassword))
+	if amr, _ := o.amrAs(t, "rp", code); !slices.Equal(amr, []string{"pwd"}) {
+		t.Fatalf("amr for rp: %v", amr)
+	}
+
+	t.Run("no silent sign-in with one factor", func(t *testing.T) {
+		p := mfaRPParams()
+		p["prompt"] = "none"
+		r := get(t, b, o.authorizeURL(p))
+		if r.loc == nil || r.loc.Query().Get("error") != "login_required" {
+			t.Fatalf("prompt=none: %d %v", r.status, r.loc)
+		}
+	})
+	lp := get(t, b, o.authorizeURL(mfaRPParams()))
+	if !lp.isLogin() {
+		t.Fatalf("mfa-rp with a password session: %d %s", lp.status, lp.body)
+	}
+	t.Run("continue form does not reuse the password session", func(t *testing.T) {
+		r := postForm(t, b, o.issuer+auth.LoginPath+"/continue", hidden(lp.body))
+		if r.isConsent() {
+			r = o.consent(t, b, r, "allow")
+		}
+		if r.loc != nil && r.loc.Query().Get("code") != "" {
+			t.Fatalf("a code for a one-factor session: %v", r.loc)
+		}
+	})
+
+	p := o.login(t, b, lp, userPassword)
+	if p.status != http.StatusOK || !p.isEnrol() || !strings.Contains(p.body, "Strict RP</strong> requires") {
+		t.Fatalf("expected the app's setup: %d %s", p.status, p.body)
+	}
+	t.Run("setup token is not a code token", func(t *testing.T) {
+		f := hidden(p.body)
+		f.Set("code", "123456")
+		if r := postForm(t, b, o.issuer+auth.MFAPath, f); r.status != http.StatusBadRequest {
+			t.Fatalf("enrol token on the code step: %d", r.status)
+		}
+	})
+	m := keyRE.FindStringSubmatch(p.body)
+	if m == nil {
+		t.Fatalf("no key: %s", p.body)
+	}
+	secret, err := totpSecret(m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := func(code string) page {
+		f := hidden(p.body)
+		f.Set("code", code)
+		return postForm(t, b, o.issuer+auth.MFAEnrolPath, f)
+	}
+	if r := post(wrongTOTP(o, secret)); r.status != http.StatusUnauthorized || !r.isEnrol() || !strings.Contains(r.body, m[1]) {
+		t.Fatalf("wrong code: %d %s", r.status, r.body)
+	}
+	done := post(o.totpCode(secret, 0))
+	if done.status != http.StatusOK || strings.Count(done.body, "<li><code>") != 10 || !strings.Contains(done.body, `action="/login/continue"`) {
+		t.Fatalf("after setup: %d %s", done.status, done.body)
+	}
+	r := postForm(t, b, o.issuer+auth.LoginPath+"/continue", hidden(done.body))
+	amr, acr := o.amrAs(t, "mfa-rp", o.toRP(t, b, r))
+	if !slices.Equal(amr, []string{"pwd", "otp", "mfa"}) || acr != auth.ACRMFA {
+		t.Fatalf("amr %v acr %q", amr, acr)
+	}
+	// Now signed in with two factors: mfa-rp is answered silently.
+	sp := mfaRPParams()
+	sp["prompt"] = "none"
+	if r := get(t, b, o.authorizeURL(sp)); r.loc == nil || r.loc.Query().Get("code") == "" {
+		t.Fatalf("silent after two factors: %d %v", r.status, r.loc)
+	}
+}
+
+// TestMFAPolicies: the node's policy none asks nobody for a code (not
+// even enrolled users), unless the client or acr_values require two
+// factors; prompt=login and max_age=0 ask for both factors again.
+func TestMFAPolicies(t *testing.T) {
+	o := startMFAPolicyOP(t, directory.MFANone)
+	secret, _ := o.enrolTOTP(t)
+
+	b := browser(t)
+	code := o.toRP(t, b, o.login(t, b, get(t, b, o.authorizeURL(baseParams())), userPassword))
+	if amr, acr := o.amrAs(t, "rp", code); !slices.Equal(amr, []string{"pwd"}) || acr != auth.ACRPassword {
+		t.Fatalf("policy none: amr %v acr %q", amr, acr)
+	}
+
+	t.Run("acr_values asks for two factors", func(t *testing.T) {
+		params := baseParams()
+		params["acr_values"] = auth.ACRMFA
+		p := get(t, b, o.authorizeURL(params))
+		if !p.isLogin() {
+			t.Fatalf("a one-factor session was reused: %d %v", p.status, p.loc)
+		}
+		p = o.login(t, b, p, userPassword)
+		code := o.toRP(t, b, o.mfaStep(t, b, p, o.totpCode(secret, 0)))
+		if amr, acr := o.amrAs(t, "rp", code); !slices.Equal(amr, []string{"pwd", "otp", "mfa"}) || acr != auth.ACRMFA {
+			t.Fatalf("acr_values: amr %v acr %q", amr, acr)
+		}
+		o.clock.Advance(totp.Period)
+	})
+	t.Run("client requires two factors", func(t *testing.T) {
+		b := browser(t)
+		p := o.login(t, b, get(t, b, o.authorizeURL(mfaRPParams())), userPassword)
+		code := o.toRP(t, b, o.mfaStep(t, b, p, o.totpCode(secret, 0)))
+		if amr, _ := o.amrAs(t, "mfa-rp", code); !slices.Equal(amr, []string{"pwd", "otp", "mfa"}) {
+			t.Fatalf("client required: amr %v", amr)
+		}
+		o.clock.Advance(totp.Period)
+		for name, extra := range map[string][2]string{"prompt=login": {"prompt", "login"}, "max_age=0": {"max_age", "0"}} {
+			params := mfaRPParams()
+			params[extra[0]] = extra[1]
+			p := get(t, b, o.authorizeURL(params))
+			if !p.isLogin() {
+				t.Fatalf("%s: no password step: %d %v", name, p.status, p.loc)
+			}
+			if p = o.login(t, b, p, userPassword); !p.isMFA() {
+				t.Fatalf("%s: no code step: %d %s", name, p.status, p.body)
+			}
+			o.toRP(t, b, o.mfaStep(t, b, p, o.totpCode(secret, 0)))
+			o.clock.Advance(totp.Period)
+		}
+	})
+}

@@ -194,20 +194,8 @@ func (h *Handler) login(c echo.Context) error {
 		return errorPage(c, http.StatusServiceUnavailable, "Sign-in is unavailable right now. Try again shortly.")
 	}
 	h.signInSucceeded(ctx, keys)
-	second, err := h.needsSecondFactor(ctx, user.Subject)
-	if err != nil {
-		h.logger.ErrorContext(ctx, "second factor lookup failed", "sub", user.Subject, "err", err)
-		return errorPage(c, http.StatusServiceUnavailable, "Sign-in is unavailable right now. Try again shortly.")
-	}
-	if second {
-		// The password was right; the login is recorded only once the
-		// code is (loginMFA).
-		pending, err := h.sealPending(f.sid, f.rid, user.Subject)
-		if err != nil {
-			return errorPage(c, http.StatusServiceUnavailable, "Sign-in is unavailable right now. Try again shortly.")
-		}
-		h.logger.InfoContext(ctx, "password accepted, second factor asked", "audit", true, "client_id", req.ClientId, "sub", user.Subject)
-		return h.mfaPage(c, http.StatusOK, f.secret, f.rid, req, pending, "")
+	if h.mfa != nil {
+		return h.secondStep(c, f, user.Subject)
 	}
 	return h.completeLogin(c, f, user.Subject, []string{"pwd"}, ACRPassword)
 }
@@ -216,19 +204,35 @@ func (h *Handler) login(c echo.Context) error {
 // request: back to the account or device page, to consent, or to the
 // client with a code.
 func (h *Handler) completeLogin(c echo.Context, f form, subject string, amr []string, acr string) error {
+	rep, err := h.recordLogin(c, f, subject, amr, acr)
+	if err != nil {
+		return expired(c)
+	}
+	return h.afterLogin(c, f, rep)
+}
+
+// recordLogin records a sign-in in the session and sets the rotated
+// cookie.
+func (h *Handler) recordLogin(c echo.Context, f form, subject string, amr []string, acr string) (*messages.SessionReply, error) {
 	ctx := c.Request().Context()
-	req := f.reply.Request
 	rep, err := h.sessions.Login(ctx, f.sid, f.secret, &messages.CompleteLogin{
 		Rid:       f.rid,
 		Login:     &messages.Login{Subject: subject, Amr: amr, Acr: acr},
 		UserAgent: c.Request().UserAgent(), Address: c.RealIP(), IdleTtlMs: h.cfg.SessionIdleTTL.Milliseconds(),
 	})
 	if err != nil {
-		return expired(c)
+		return nil, err
 	}
-	h.logger.InfoContext(ctx, "sign-in succeeded", "audit", true, "client_id", req.ClientId, "sub", subject, "amr", amr)
-	// The secret rotated: new cookie, and the next form's CSRF follows it.
+	h.logger.InfoContext(ctx, "sign-in succeeded", "audit", true, "client_id", f.reply.Request.GetClientId(), "sub", subject, "amr", amr)
 	h.setCookie(c, f.sid, rep.NewSecret)
+	return rep, nil
+}
+
+// afterLogin goes on with the request once its sign-in is recorded.
+func (h *Handler) afterLogin(c echo.Context, f form, rep *messages.SessionReply) error {
+	req := f.reply.Request
+	// The secret rotated (recordLogin set the new cookie): the next
+	// form's CSRF follows it.
 	if isAccountRequest(req) {
 		return backToAccount(c)
 	}

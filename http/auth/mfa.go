@@ -10,6 +10,7 @@ import (
 	"html/template"
 	"image/png"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -38,8 +39,12 @@ var (
 	amrRecovery = []string{"pwd", "mfa", "rc"}
 )
 
-// MFAPath is the second step of a password sign-in.
-const MFAPath = LoginPath + "/mfa"
+// MFAPath is the second step of a password sign-in; MFAEnrolPath sets
+// up an app during sign-in when the policy requires two factors.
+const (
+	MFAPath      = LoginPath + "/mfa"
+	MFAEnrolPath = MFAPath + "/enrol"
+)
 
 // Account page paths for second factors.
 const (
@@ -73,14 +78,63 @@ type mfaFront struct {
 	sealer directory.Sealer
 	// issuer names the provider in authenticator apps.
 	issuer string
+	// policy is the node's policy (directory.MFANone, ...).
+	policy string
 }
 
 // WithMFA turns on second factors: users who enrolled an authenticator
 // app are asked for a code after their password. Without it, password
 // sign-in is one step.
-func (h *Handler) WithMFA(f SecondFactors, sealer directory.Sealer, issuerName string) *Handler {
-	h.mfa = &mfaFront{factors: f, sealer: sealer, issuer: issuerName}
+func (h *Handler) WithMFA(f SecondFactors, sealer directory.Sealer, issuerName, policy string) *Handler {
+	h.mfa = &mfaFront{factors: f, sealer: sealer, issuer: issuerName, policy: policy}
 	return h
+}
+
+// policy is the second-factor policy of req: the node's, or the
+// client's when stricter, and required when acr_values asks for ACRMFA
+// (without also accepting the password acr: acr_values lists what the
+// client accepts, like acrSatisfied reads it).
+func (h *Handler) policy(req *messages.AuthRequest, clientPolicy string) string {
+	if h.mfa == nil {
+		return directory.MFANone
+	}
+	p := directory.StricterMFA(h.mfa.policy, clientPolicy)
+	if slices.Contains(req.AcrValues, ACRMFA) && !slices.Contains(req.AcrValues, ACRPassword) {
+		p = directory.MFARequired
+	}
+	return p
+}
+
+// requiredACR is the acr a sign-in for req must have ("": any).
+func (h *Handler) requiredACR(req *messages.AuthRequest, clientPolicy string) string {
+	switch {
+	case !acrSatisfied(req.AcrValues, ACRPassword):
+		return ACRPasskey
+	case h.policy(req, clientPolicy) == directory.MFARequired:
+		return ACRMFA
+	}
+	return ""
+}
+
+// acrMeets: the rule the Session grain applies (a passkey sign-in meets
+// a two-factor requirement).
+func acrMeets(have, want string) bool {
+	return want == "" || have == want || want == ACRMFA && have == ACRPasskey
+}
+
+// requestPolicy is policy for a pending request: its client's policy is
+// looked up again (the account and device pages have no client of their
+// own: the node's policy applies).
+func (h *Handler) requestPolicy(ctx context.Context, req *messages.AuthRequest) (string, error) {
+	clientPolicy := ""
+	if !isAccountRequest(req) && !isDeviceRequest(req) {
+		cl, err := h.clients.Client(ctx, req.ClientId)
+		if err != nil {
+			return "", err
+		}
+		clientPolicy = cl.MFAPolicy
+	}
+	return h.policy(req, clientPolicy), nil
 }
 
 func (h *Handler) mfaRoutes() []router.Route {
@@ -89,6 +143,7 @@ func (h *Handler) mfaRoutes() []router.Route {
 	}
 	return []router.Route{
 		{Method: http.MethodPost, Path: MFAPath, Handler: h.loginMFA, Limit: router.Strict, Grain: "Session.Get, Session.Login, Session.Issue"},
+		{Method: http.MethodPost, Path: MFAEnrolPath, Handler: h.loginEnrol, Limit: router.Strict, Grain: "Session.Get, Session.Login"},
 		{Method: http.MethodPost, Path: TOTPSetupPath, Handler: h.totpSetup, Limit: router.Moderate, Grain: "Session.Get (Session.Begin to sign in again)"},
 		{Method: http.MethodPost, Path: TOTPConfirmPath, Handler: h.totpConfirm, Limit: router.Strict, Grain: "Session.Get (Session.Begin to sign in again)"},
 		{Method: http.MethodPost, Path: TOTPRemovePath, Handler: h.totpRemove, Limit: router.Strict, Grain: "Session.Get"},
@@ -102,12 +157,20 @@ func (h *Handler) mfaRoutes() []router.Route {
 type pendingLogin struct {
 	Subject string `json:"sub"`
 	Expires int64  `json:"exp"`
+	// Purpose is what the token allows: purposeCode (give a code) or
+	// purposeEnrol (set up an app first, under policy required).
+	Purpose string `json:"purpose"`
 }
+
+const (
+	purposeCode  = "code"
+	purposeEnrol = "enrol"
+)
 
 func pendingKid(sid, rid string) string { return "mfa-pending:" + sid + ":" + rid }
 
-func (h *Handler) sealPending(sid, rid, subject string) (string, error) {
-	b, _ := json.Marshal(pendingLogin{Subject: subject, Expires: h.cfg.Now().Add(pendingTTL).Unix()})
+func (h *Handler) sealPending(sid, rid, subject, purpose string) (string, error) {
+	b, _ := json.Marshal(pendingLogin{Subject: subject, Expires: h.cfg.Now().Add(pendingTTL).Unix(), Purpose: purpose})
 	sealed, err := h.mfa.sealer.Wrap(pendingKid(sid, rid), b)
 	if err != nil {
 		return "", err
@@ -115,7 +178,7 @@ func (h *Handler) sealPending(sid, rid, subject string) (string, error) {
 	return base64.RawURLEncoding.EncodeToString(sealed), nil
 }
 
-func (h *Handler) openPending(sid, rid, token string) (pendingLogin, bool) {
+func (h *Handler) openPending(sid, rid, token, purpose string) (pendingLogin, bool) {
 	sealed, err := base64.RawURLEncoding.DecodeString(token)
 	if err != nil || len(sealed) > 512 {
 		return pendingLogin{}, false
@@ -125,23 +188,57 @@ func (h *Handler) openPending(sid, rid, token string) (pendingLogin, bool) {
 		return pendingLogin{}, false
 	}
 	var p pendingLogin
-	if json.Unmarshal(b, &p) != nil || p.Subject == "" || h.cfg.Now().Unix() >= p.Expires {
+	if json.Unmarshal(b, &p) != nil || p.Subject == "" || p.Purpose != purpose || h.cfg.Now().Unix() >= p.Expires {
 		return pendingLogin{}, false
 	}
 	return p, true
 }
 
-// needsSecondFactor tells whether subject must give a code after their
-// password: they have an authenticator app.
-func (h *Handler) needsSecondFactor(ctx context.Context, subject string) (bool, error) {
-	if h.mfa == nil {
-		return false, nil
+// secondStep follows a right password: the code page for a user with an
+// authenticator app (unless the policy is none), the app's setup for a
+// user without one when the policy requires two factors, otherwise the
+// sign-in completes with the password alone.
+func (h *Handler) secondStep(c echo.Context, f form, subject string) error {
+	ctx := c.Request().Context()
+	req := f.reply.Request
+	unavailable := func(err error) error {
+		h.logger.ErrorContext(ctx, "second factor lookup failed", "sub", subject, "err", err)
+		return errorPage(c, http.StatusServiceUnavailable, "Sign-in is unavailable right now. Try again shortly.")
+	}
+	policy, err := h.requestPolicy(ctx, req)
+	if err != nil {
+		return unavailable(err)
+	}
+	if policy == directory.MFANone {
+		return h.completeLogin(c, f, subject, []string{"pwd"}, ACRPassword)
 	}
 	st, err := h.mfa.factors.MFA(ctx, subject)
 	if err != nil {
-		return false, err
+		return unavailable(err)
 	}
-	return st.TOTP, nil
+	switch {
+	case st.TOTP:
+		// The password was right; the login is recorded only once the
+		// code is (loginMFA).
+		pending, err := h.sealPending(f.sid, f.rid, subject, purposeCode)
+		if err != nil {
+			return unavailable(err)
+		}
+		h.logger.InfoContext(ctx, "password accepted, second factor asked", "audit", true, "client_id", req.ClientId, "sub", subject)
+		return h.mfaPage(c, http.StatusOK, f.secret, f.rid, req, pending, "")
+	case policy == directory.MFARequired:
+		secret, err := h.mfa.factors.BeginTOTP(ctx, subject)
+		if err != nil {
+			return unavailable(err)
+		}
+		pending, err := h.sealPending(f.sid, f.rid, subject, purposeEnrol)
+		if err != nil {
+			return unavailable(err)
+		}
+		h.logger.InfoContext(ctx, "password accepted, second factor setup required", "audit", true, "client_id", req.ClientId, "sub", subject)
+		return h.enrolPage(c, http.StatusOK, f, subject, secret, pending, "")
+	}
+	return h.completeLogin(c, f, subject, []string{"pwd"}, ACRPassword)
 }
 
 func (h *Handler) mfaPage(c echo.Context, status int, secret, rid string, req *messages.AuthRequest, pending, msg string) error {
@@ -171,7 +268,7 @@ func (h *Handler) loginMFA(c echo.Context) error {
 	}
 	req := f.reply.Request
 	form := c.Request().PostForm
-	p, ok := h.openPending(f.sid, f.rid, form.Get("pending"))
+	p, ok := h.openPending(f.sid, f.rid, form.Get("pending"), purposeCode)
 	if !ok {
 		return expired(c)
 	}
@@ -282,15 +379,77 @@ const setupCSP = pageCSP + "; img-src data:"
 
 func (h *Handler) setupPage(c echo.Context, status int, secret []byte, account, msg string) error {
 	_, ckSecret := h.cookie(c)
+	return h.renderSetup(c, status, secret, account, map[string]any{
+		"Action": TOTPConfirmPath, "CSRF": csrfToken(ckSecret, accountPurpose), "Error": msg,
+	})
+}
+
+// enrolPage is the app's setup during a sign-in (policy required).
+func (h *Handler) enrolPage(c echo.Context, status int, f form, subject string, secret []byte, pending, msg string) error {
+	account := subject
+	if u, err := h.passkeys.User(c.Request().Context(), subject); err == nil {
+		account = u.Username
+	}
+	return h.renderSetup(c, status, secret, account, map[string]any{
+		"Action": MFAEnrolPath, "CSRF": csrfToken(f.secret, f.rid), "RID": f.rid, "Pending": pending, "Error": msg,
+		"Required": true, "ClientName": f.reply.Request.GetClientName(),
+	})
+}
+
+func (h *Handler) renderSetup(c echo.Context, status int, secret []byte, account string, data map[string]any) error {
 	uri := totp.URI(h.mfa.issuer, account, secret)
 	img, err := qrDataURI(uri)
 	if err != nil {
 		return errorPage(c, http.StatusInternalServerError, "The QR code cannot be made right now.")
 	}
-	return renderWithCSP(c, status, "totp_setup.html", map[string]any{
-		"Title": "Set up an authenticator app", "QR": template.URL(img), "Key": totp.GroupedSecret(secret),
-		"Issuer": h.mfa.issuer, "Account": account, "CSRF": csrfToken(ckSecret, accountPurpose), "Error": msg,
-	}, setupCSP)
+	data["Title"], data["QR"], data["Key"] = "Set up an authenticator app", template.URL(img), totp.GroupedSecret(secret)
+	data["Issuer"], data["Account"] = h.mfa.issuer, account
+	return renderWithCSP(c, status, "totp_setup.html", data, setupCSP)
+}
+
+// loginEnrol confirms the app set up during a sign-in, records the
+// sign-in with both factors, and shows the recovery codes once, with a
+// form that goes on with the request (/login/continue).
+func (h *Handler) loginEnrol(c echo.Context) error {
+	f, err := h.readForm(c)
+	if err != nil {
+		return expired(c)
+	}
+	form := c.Request().PostForm
+	p, ok := h.openPending(f.sid, f.rid, form.Get("pending"), purposeEnrol)
+	if !ok {
+		return expired(c)
+	}
+	ctx := c.Request().Context()
+	keys, retry, err := h.attemptCode(ctx, p.Subject, c.RealIP())
+	if err != nil || retry > 0 {
+		return errorPage(c, http.StatusTooManyRequests, "Too many attempts. Try again later.")
+	}
+	codes, err := h.mfa.factors.ConfirmTOTP(ctx, p.Subject, form.Get("code"))
+	switch {
+	case errors.Is(err, directory.ErrMFACode):
+		s, perr := h.mfa.factors.PendingTOTP(ctx, p.Subject)
+		if perr != nil {
+			return expired(c)
+		}
+		h.logger.InfoContext(ctx, "totp setup: wrong code", "audit", true, "sub", p.Subject)
+		return h.enrolPage(c, http.StatusUnauthorized, f, p.Subject, s, form.Get("pending"), "That code is not correct. Enter the code your app shows now.")
+	case errors.Is(err, directory.ErrMFANotEnrolled):
+		return expired(c)
+	case err != nil:
+		h.logger.ErrorContext(ctx, "totp confirm failed", "sub", p.Subject, "err", err)
+		return errorPage(c, http.StatusServiceUnavailable, "Sign-in is unavailable right now. Try again shortly.")
+	}
+	h.signInSucceeded(ctx, keys)
+	h.logger.InfoContext(ctx, "authenticator app enrolled", "audit", true, "sub", p.Subject, "at_sign_in", true)
+	rep, err := h.recordLogin(c, f, p.Subject, amrTOTP, ACRMFA)
+	if err != nil {
+		return expired(c)
+	}
+	return render(c, http.StatusOK, "recovery_codes.html", map[string]any{
+		"Title": "Your recovery codes", "Codes": codes, "Enrolled": true,
+		"Continue": true, "RID": f.rid, "CSRF": csrfToken(rep.NewSecret, f.rid),
+	})
 }
 
 // totpSetup starts enrolling an app: a new secret, shown as a QR code
