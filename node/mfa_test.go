@@ -13,6 +13,7 @@ import (
 
 	"authrim/directory"
 	"authrim/http/auth"
+	"authrim/internal/docexample"
 	"authrim/internal/totp"
 	"authrim/node"
 )
@@ -501,4 +502,15 @@ func TestMFAPolicies(t *testing.T) {
 			o.clock.Advance(totp.Period)
 		}
 	})
+}
+
+// TestMFAReadmeExample: the README's two-factor example works against a
+// node where alice has an app.
+func TestMFAReadmeExample(t *testing.T) {
+	o := startOP(t)
+	o.enrolTOTP(t)
+	out := docexample.Run(t, "../README.md", "mfa-status", "ISSUER="+o.issuer, "ADMIN_TOKEN="+adminToken)
+	if out != "urn:authrim:acr:mfa\ntrue\n10\n" {
+		t.Fatalf("README example printed %q", out)
+	}
 }
