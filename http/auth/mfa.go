@@ -476,6 +476,7 @@ func (h *Handler) totpSetup(c echo.Context) error {
 		h.logger.ErrorContext(ctx, "totp setup failed", "sub", login.Subject, "err", err)
 		return errorPage(c, http.StatusServiceUnavailable, "Your account cannot be changed right now.")
 	}
+	h.logger.InfoContext(ctx, "authenticator app setup started", "audit", true, "sub", login.Subject)
 	return h.setupPage(c, http.StatusOK, s, u.Username, "")
 }
 
