@@ -34,6 +34,7 @@ func TestMFAInRealBrowser(t *testing.T) {
 	defer cancel()
 	o, conf := startOPForBrowserRP(t, ctx, rp)
 	c := startChromium(t, ctx)
+	o.alignStep()
 
 	amrAt := func(req authRequest, q map[string][]string) []string {
 		t.Helper()
@@ -163,6 +164,7 @@ func TestMFARequiredByClientInRealBrowser(t *testing.T) {
 	conf := oauth2.Config{ClientID: "browser-rp", ClientSecret: browserRPSecret, RedirectURL: rp.url + "/callback",
 		Endpoint: provider.Endpoint(), Scopes: []string{oidc.ScopeOpenID}}
 	c := startChromium(t, ctx)
+	o.alignStep()
 	claimsAt := func(req authRequest, q map[string][]string) ([]string, string) {
 		t.Helper()
 		tok, err := conf.Exchange(ctx, q["code"][0], oauth2.VerifierOption(req.pkce))
