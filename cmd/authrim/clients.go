@@ -56,6 +56,8 @@ type clientFlags struct {
 	backchannelSession, frontchannelSession bool
 	// exchangeFile holds the token exchange policy (RFC 8693), JSON.
 	exchangeFile string
+	// mfaPolicy is the client's second-factor policy.
+	mfaPolicy string
 }
 
 func addClientFlags(cmd *cobra.Command, update bool) *clientFlags {
@@ -79,6 +81,7 @@ func addClientFlags(cmd *cobra.Command, update bool) *clientFlags {
 	f.StringVar(&c.exchangeFile, "token-exchange-file", "", `file holding the client's token exchange policy, JSON: {"subject_token_types": [...], "audiences": [...], "scopes": [...], "allow_impersonation": false}`)
 	f.StringVar(&c.frontchannel, "frontchannel-logout-uri", "", "URL the logout page loads in an iframe (on the origin of a redirect URI)")
 	f.BoolVar(&c.frontchannelSession, "frontchannel-logout-session-required", false, "the iframe URL carries iss and sid query parameters")
+	f.StringVar(&c.mfaPolicy, "mfa-policy", "", "second factor for this client's sign-ins: none, optional or required (the stricter of it and mfa.policy applies; empty: mfa.policy)")
 	return c
 }
 
@@ -159,6 +162,7 @@ func clientsAdd(std *cli, client *adminClient) *cobra.Command {
 			BackchannelLogoutSessionRequired:  cf.backchannelSession,
 			FrontchannelLogoutURI:             cf.frontchannel,
 			FrontchannelLogoutSessionRequired: cf.frontchannelSession,
+			MFAPolicy:                         cf.mfaPolicy,
 		}}
 		body.RequirePKCE = &cf.requirePKCE
 		if cf.jwksFile != "" {
@@ -288,6 +292,7 @@ nothing. A switch to a secret method prints a new secret, once.`,
 			{"frontchannel-logout-uri", "frontchannel_logout_uri", func() (any, error) { return orNull(cf.frontchannel), nil }},
 			{"frontchannel-logout-session-required", "frontchannel_logout_session_required", func() (any, error) { return cf.frontchannelSession, nil }},
 			{"token-exchange-file", "token_exchange", func() (any, error) { return readExchangePolicy(cf.exchangeFile) }},
+			{"mfa-policy", "mfa_policy", func() (any, error) { return orNull(cf.mfaPolicy), nil }},
 		} {
 			if !changed(f.flag) {
 				continue

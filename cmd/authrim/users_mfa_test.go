@@ -67,3 +67,38 @@ func TestUsersMFACmd(t *testing.T) {
 		t.Fatal("no USER: no error")
 	}
 }
+
+// TestClientsMFAPolicyFlag: --mfa-policy sets a client's second-factor
+// policy at add and update, refuses an unknown value, and "" removes it.
+func TestClientsMFAPolicyFlag(t *testing.T) {
+	srv, dir := adminServer(t)
+	ctx := context.Background()
+	conn := []string{"--server", srv.URL, "--admin-token", cliToken}
+	run := func(args ...string) (string, error) {
+		var out bytes.Buffer
+		err := clientsRun(ctx, append(args, conn...), &out)
+		return out.String(), err
+	}
+	if _, err := run("add", "--id", "rp-mfa", "--auth-method", "none", "--grant-types", "authorization_code",
+		"--redirect-uri", "https://rp.example/cb", "--mfa-policy", "required"); err != nil {
+		t.Fatalf("add: %v", err)
+	}
+	if c, err := dir.Client(ctx, "rp-mfa"); err != nil || c.MFAPolicy != directory.MFARequired {
+		t.Fatalf("stored %q %v", c.MFAPolicy, err)
+	}
+	if _, err := run("update", "rp-mfa", "--mfa-policy", "always"); err == nil || !strings.Contains(err.Error(), "mfa_policy") {
+		t.Fatalf("unknown policy: %v", err)
+	}
+	if _, err := run("update", "rp-mfa", "--mfa-policy", "optional"); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := dir.Client(ctx, "rp-mfa"); c.MFAPolicy != directory.MFAOptional {
+		t.Fatalf("after update %q", c.MFAPolicy)
+	}
+	if _, err := run("update", "rp-mfa", "--mfa-policy", ""); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := dir.Client(ctx, "rp-mfa"); c.MFAPolicy != "" {
+		t.Fatalf("after removal %q", c.MFAPolicy)
+	}
+}
