@@ -164,6 +164,8 @@ func TestMFARequiredByClientInRealBrowser(t *testing.T) {
 	conf := oauth2.Config{ClientID: "browser-rp", ClientSecret: browserRPSecret, RedirectURL: rp.url + "/callback",
 		Endpoint: provider.Endpoint(), Scopes: []string{oidc.ScopeOpenID}}
 	c := startChromium(t, ctx)
+	// Passkey autofill would sign in on page load, before the button.
+	c.conditionalMediation(false)
 	o.alignStep()
 	claimsAt := func(req authRequest, q map[string][]string) ([]string, string) {
 		t.Helper()
@@ -217,8 +219,8 @@ func TestMFARequiredByClientInRealBrowser(t *testing.T) {
 	}
 	c.signOut(o.issuer)
 	req = newAuthRequest(conf)
-	c.do("sign in with the passkey", chromedp.Navigate(req.url), chromedp.WaitVisible(chromedp.CSS(`#passkey-login`)),
-		clearInput(`input[name=username]`), chromedp.Click(chromedp.CSS(`#passkey-login`)))
+	c.do("open the authorization request", chromedp.Navigate(req.url), chromedp.WaitVisible(chromedp.CSS(`#passkey-login`)))
+	c.do("sign in with the passkey", clearInput(`input[name=username]`), chromedp.Click(chromedp.CSS(`#passkey-login`)))
 	q = c.finishAtRP(rp, 20*time.Second)
 	req.checkCallback(t, o.issuer, q)
 	if amr, acr := claimsAt(req, q); slices.Contains(amr, "otp") || acr != "phr" {
