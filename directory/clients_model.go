@@ -135,6 +135,41 @@ type ClientMetadata struct {
 	// grant (RFC 8693; clients_exchange.go). Never through /register.
 	// The zero policy is none.
 	TokenExchange TokenExchangePolicy `json:"token_exchange,omitzero" yaml:"token_exchange"`
+	// MFAPolicy is the client's second-factor policy (MFANone,
+	// MFAOptional, MFARequired; empty: the node's). The stricter of it
+	// and the node's mfa.policy applies, so a client can only ask for
+	// more.
+	MFAPolicy string `json:"mfa_policy,omitempty" yaml:"mfa_policy"`
+}
+
+// Second-factor policies, from least to most strict: none never asks for
+// a second factor; optional asks users who enrolled one; required also
+// makes users without one enrol at sign-in. A passkey sign-in is
+// multi-factor under every policy.
+const (
+	MFANone     = "none"
+	MFAOptional = "optional"
+	MFARequired = "required"
+)
+
+// StricterMFA returns the stricter of two policies ("" counts as none).
+func StricterMFA(a, b string) string {
+	rank := func(p string) int {
+		switch p {
+		case MFARequired:
+			return 2
+		case MFAOptional:
+			return 1
+		}
+		return 0
+	}
+	if rank(b) > rank(a) {
+		return b
+	}
+	if a == "" {
+		return MFANone
+	}
+	return a
 }
 
 // Client is a registered client (relying party). Stored clients are

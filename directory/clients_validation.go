@@ -211,6 +211,11 @@ func (m ClientMetadata) problems(r Rules) []Problem {
 			add("request_uris", "%s", msg)
 		}
 	}
+	switch m.MFAPolicy {
+	case "", MFANone, MFAOptional, MFARequired:
+	default:
+		add("mfa_policy", "must be none, optional or required, got %q", clip(m.MFAPolicy))
+	}
 	switch m.ApplicationType {
 	case "", "web", "native":
 	default:

@@ -137,6 +137,9 @@ type Options struct {
 	// client ID metadata documents (client_metadata_documents.enabled);
 	// nil: such ids are unknown clients.
 	ClientResolver ClientResolver
+	// Sealer seals users' second-factor secrets under the KEK; nil:
+	// second factors cannot be enrolled or checked (ErrNoSealer).
+	Sealer Sealer
 	// Now is the clock (tests inject one). Defaults to time.Now.
 	Now func() time.Time
 }
@@ -172,6 +175,8 @@ type Directory struct {
 	clients *decoded[Client]
 	// resolver resolves client_id URLs (Options.ClientResolver).
 	resolver ClientResolver
+	// sealer seals second-factor secrets (Options.Sealer).
+	sealer Sealer
 }
 
 // New returns a Directory on store. It validates opts (argon2 parameters,
@@ -189,7 +194,7 @@ func New(store persistence.Backend, opts Options) (*Directory, error) {
 		}
 	}
 	d := &Directory{store: store, params: p, static: map[string]Client{}, now: opts.Now,
-		users: newDecoded[User](decodedMax), clients: newDecoded[Client](decodedMax), resolver: opts.ClientResolver}
+		users: newDecoded[User](decodedMax), clients: newDecoded[Client](decodedMax), resolver: opts.ClientResolver, sealer: opts.Sealer}
 	if d.now == nil {
 		d.now = time.Now
 	}

@@ -300,6 +300,11 @@ func (d *Directory) DeleteUser(ctx context.Context, ref string) error {
 		if perr != nil {
 			return perr
 		}
+		if had, merr := d.ResetMFA(ctx, ref); merr != nil {
+			return merr
+		} else if had {
+			dropped = true
+		}
 		err := d.dropDanglingUsername(ctx, ref)
 		if dropped && errors.Is(err, ErrNotFound) {
 			return nil
@@ -322,6 +327,9 @@ func (d *Directory) DeleteUser(ctx context.Context, ref string) error {
 	// Passkeys before the username: should this fail, the name still
 	// points to the subject and `users delete NAME` finishes the job.
 	if _, err := d.dropPasskeys(ctx, u.Subject); err != nil {
+		return err
+	}
+	if _, err := d.ResetMFA(ctx, u.Subject); err != nil {
 		return err
 	}
 	_, key, err := canonicalUsername(u.Username)

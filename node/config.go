@@ -61,6 +61,8 @@ type Config struct {
 	Requests RequestsConfig `yaml:"requests"`
 	// Registration: dynamic client registration (RFC 7591, RFC 7592).
 	Registration RegistrationConfig `yaml:"registration"`
+	// MFA: second factors at sign-in (README "Two-factor sign-in").
+	MFA MFAConfig `yaml:"mfa"`
 	// ClientAuth: how clients authenticate (private_key_jwt).
 	ClientAuth ClientAuthConfig `yaml:"client_auth"`
 	// ClientDocuments: client_ids that are URLs of client ID metadata
@@ -244,6 +246,15 @@ type RegistrationConfig struct {
 	// (Authorization: Bearer). With the admin API on, operators can also
 	// issue single-use tokens (POST /admin/registration-tokens).
 	InitialAccessToken string `yaml:"initial_access_token"`
+}
+
+// MFAConfig is the node's second-factor policy.
+type MFAConfig struct {
+	// Policy is none, optional (users who enrolled an authenticator app
+	// are asked for a code) or required (users without one enrol at
+	// their next password sign-in). A client's mfa_policy can make it
+	// stricter for that client, never weaker.
+	Policy string `yaml:"policy"`
 }
 
 // RegistrationEnabled reports whether /register is served: open, with a
@@ -636,6 +647,7 @@ func Default() Config {
 		// node: 64 MiB, 3 passes.
 		Passwords: PasswordsConfig{Time: 3, MemoryKiB: 64 * 1024, Threads: 2},
 		WebAuthn:  WebAuthnConfig{RPName: "Authrim", Origins: []string{}},
+		MFA:       MFAConfig{Policy: directory.MFAOptional},
 		Requests: RequestsConfig{
 			PushedTTL: Duration(60 * time.Second),
 			Fetch:     FetchConfig{Timeout: Duration(5 * time.Second), MaxBytes: 64 << 10},
@@ -822,6 +834,11 @@ func (c Config) Validate() error {
 		add("requests.fetch.max_bytes", "must be between 1024 and 1048576")
 	}
 	p = append(p, c.ClientDocuments.problems()...)
+	switch c.MFA.Policy {
+	case directory.MFANone, directory.MFAOptional, directory.MFARequired:
+	default:
+		add("mfa.policy", "must be none, optional or required")
+	}
 	if t := c.Registration.InitialAccessToken; t != "" && len(t) < 16 {
 		add("registration.initial_access_token", "must be at least 16 characters (or empty)")
 	}

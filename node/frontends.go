@@ -76,6 +76,7 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 			a.WithResources(n.dir)
 			a.WithDPoP(proofs)
 			a.WithDevices(n.devices(), sessions, n.actors.RateLimits(), auth.DeviceEntry{})
+			a.WithMFA(n.dir, n.kek, cfg.WebAuthn.RPName, cfg.MFA.Policy)
 			fronts = append(fronts, a)
 		case RoleToken:
 			fronts = append(fronts, token.New(token.Config{

@@ -99,7 +99,7 @@ func (n *Node) startDirectory(context.Context) error {
 	}
 	n.dir, err = directory.New(n.store, directory.Options{
 		Argon2Time: cfg.Passwords.Time, Argon2MemoryKiB: cfg.Passwords.MemoryKiB, Argon2Threads: cfg.Passwords.Threads,
-		StaticClients: static, IDTokenAlgs: cfg.Keys.Algorithms, Now: n.now,
+		StaticClients: static, IDTokenAlgs: cfg.Keys.Algorithms, Now: n.now, Sealer: n.kek,
 		StaticResources: cfg.StaticResources(), Issuer: cfg.Issuer,
 		RequireSignedRequestObjects: cfg.Requests.RequireSigned,
 		// Logout URIs are called through the same guard as fetches.

@@ -54,6 +54,8 @@ const (
 	BucketDevices Bucket = "devices"
 	// BucketDeviceUserCodes is the user code uniqueness index.
 	BucketDeviceUserCodes Bucket = "device_user_codes"
+	// BucketMFA holds each user's second factors (TOTP, recovery codes).
+	BucketMFA Bucket = "mfa"
 )
 
 // KeySchemaVersion is the key, in BucketMeta, of the schema version
@@ -112,6 +114,8 @@ var schema = [...]BucketSpec{
 		"a device authorization (RFC 8628) from request to redemption; swept after expiry"},
 	{BucketDeviceUserCodes, "actors/device", "user code (normalised, no dash)", "JSON device.indexEntry",
 		"which device authorization a user code names; created only if absent, so codes never collide"},
+	{BucketMFA, "directory", "subject", "JSON directory MFA record",
+		"a user's second factors: TOTP secret sealed under the KEK, last used step, recovery code MACs"},
 }
 
 // migrations moves stores to this binary's shapes: migrations[i] takes a

@@ -198,6 +198,20 @@ func (o *op) login(m *messages.CompleteLogin) error {
 	return nil
 }
 
+// The acr values the grain compares (http/auth defines and documents
+// them): a request that requires two factors (ACRMFA) is met by a
+// password and a code, or by a passkey.
+const (
+	acrMFA     = "urn:authrim:acr:mfa"
+	acrPasskey = "phr"
+)
+
+// acrMeets tells whether a login of acr have meets a required acr want
+// ("" requires nothing).
+func acrMeets(have, want string) bool {
+	return want == "" || have == want || want == acrMFA && have == acrPasskey
+}
+
 // signedInFor checks that the session's login is the one the pending
 // request asked for: a sign-in made after the request when it demanded
 // one (prompt=login, max_age), with the required acr and subject. Without
@@ -210,7 +224,7 @@ func (o *op) signedInFor(p *messages.Pending) error {
 		return errNoLogin
 	case p.LoginAfterMs > 0 && l.AuthTimeMs < p.LoginAfterMs:
 		return errInvalid("a new sign-in is required for this request")
-	case p.RequiredAcr != "" && l.Acr != p.RequiredAcr:
+	case !acrMeets(l.Acr, p.RequiredAcr):
 		return errInvalid("this request needs another kind of sign-in")
 	case p.RequiredSubject != "" && l.Subject != p.RequiredSubject:
 		return errInvalid("signed in as another user than the request names")
@@ -318,7 +332,7 @@ func (o *op) satisfies(req *messages.AuthRequest, w *messages.IssueWhen) bool {
 	if req.MaxAge >= 0 && o.now.Sub(time.UnixMilli(l.AuthTimeMs)) > time.Duration(req.MaxAge)*time.Second {
 		return false
 	}
-	if (w.RequiredSubject != "" && w.RequiredSubject != l.Subject) || (w.RequiredAcr != "" && w.RequiredAcr != l.Acr) {
+	if (w.RequiredSubject != "" && w.RequiredSubject != l.Subject) || !acrMeets(l.Acr, w.RequiredAcr) {
 		return false
 	}
 	consented := o.consented(req.ClientId)

@@ -58,6 +58,8 @@ type clientFlags struct {
 	exchangeFile string
 	// dpop: the client must send DPoP proofs (RFC 9449 §5.2).
 	dpop bool
+	// mfaPolicy is the client's second-factor policy.
+	mfaPolicy string
 }
 
 func addClientFlags(cmd *cobra.Command, update bool) *clientFlags {
@@ -82,6 +84,7 @@ func addClientFlags(cmd *cobra.Command, update bool) *clientFlags {
 	f.StringVar(&c.frontchannel, "frontchannel-logout-uri", "", "URL the logout page loads in an iframe (on the origin of a redirect URI)")
 	f.BoolVar(&c.frontchannelSession, "frontchannel-logout-session-required", false, "the iframe URL carries iss and sid query parameters")
 	f.BoolVar(&c.dpop, "dpop-bound-access-tokens", false, "the client always uses DPoP: token requests without a DPoP proof are refused")
+	f.StringVar(&c.mfaPolicy, "mfa-policy", "", "second factor for this client's sign-ins: none, optional or required (the stricter of it and mfa.policy applies; empty: mfa.policy)")
 	return c
 }
 
@@ -163,6 +166,7 @@ func clientsAdd(std *cli, client *adminClient) *cobra.Command {
 			FrontchannelLogoutURI:             cf.frontchannel,
 			FrontchannelLogoutSessionRequired: cf.frontchannelSession,
 			DPoPBoundAccessTokens:             cf.dpop,
+			MFAPolicy:                         cf.mfaPolicy,
 		}}
 		body.RequirePKCE = &cf.requirePKCE
 		if cf.jwksFile != "" {
@@ -293,6 +297,7 @@ nothing. A switch to a secret method prints a new secret, once.`,
 			{"frontchannel-logout-session-required", "frontchannel_logout_session_required", func() (any, error) { return cf.frontchannelSession, nil }},
 			{"token-exchange-file", "token_exchange", func() (any, error) { return readExchangePolicy(cf.exchangeFile) }},
 			{"dpop-bound-access-tokens", "dpop_bound_access_tokens", func() (any, error) { return cf.dpop, nil }},
+			{"mfa-policy", "mfa_policy", func() (any, error) { return orNull(cf.mfaPolicy), nil }},
 		} {
 			if !changed(f.flag) {
 				continue

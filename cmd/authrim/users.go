@@ -67,6 +67,7 @@ refresh and access tokens, on every node. So does setting their password.
 		usersSetDisabled(std, client, "disable", "Stop a user signing in; their sessions and tokens end at once"),
 		usersSetDisabled(std, client, "enable", "Let a disabled user sign in again (old sessions stay ended)"),
 		usersPasskeys(std, client),
+		usersMFA(std, client),
 		usersSessions(std, client),
 	)
 	return cmd
@@ -531,4 +532,49 @@ func printPasskeys(w io.Writer, user string, v management.PasskeysView) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.Name, p.Created.Format(ts), last, backup, flagged)
 	}
 	tw.Flush()
+}
+
+// usersMFA shows a user's second factors, or removes them with --reset
+// (a lost phone and lost recovery codes).
+func usersMFA(std *cli, client *adminClient) *cobra.Command {
+	var reset bool
+	cmd := &cobra.Command{
+		Use:   "mfa USER [--reset]",
+		Short: "Show a user's two-factor sign-in, or reset it (a lost phone and lost recovery codes)",
+		Args:  nArgs(1, "users mfa needs exactly one USER (username or subject)"),
+	}
+	cmd.Flags().BoolVar(&reset, "reset", false, "remove the user's authenticator app and recovery codes")
+	cmd.RunE = func(cmd *cobra.Command, a []string) error {
+		user := a[0]
+		path := "/admin/users/" + url.PathEscape(user) + "/mfa"
+		if reset {
+			if err := client.do(cmd.Context(), http.MethodDelete, path, nil, nil); err != nil {
+				return err
+			}
+			fmt.Fprintf(std.stdout, "reset two-factor sign-in of user %s: authenticator app and recovery codes removed\n", user)
+			return nil
+		}
+		var v management.MFAView
+		if err := client.do(cmd.Context(), http.MethodGet, path, nil, &v); err != nil {
+			return err
+		}
+		printMFA(std.stdout, user, v)
+		return nil
+	}
+	return cmd
+}
+
+func printMFA(w io.Writer, user string, v management.MFAView) {
+	if !v.TOTP {
+		fmt.Fprintf(w, "user %s has no authenticator app\n", user)
+		return
+	}
+	when := func(t time.Time) string {
+		if t.IsZero() {
+			return "never"
+		}
+		return t.UTC().Format(time.RFC3339)
+	}
+	fmt.Fprintf(w, "user %s: authenticator app since %s, last code %s\n", user, when(v.TOTPCreated), when(v.TOTPLastUsed))
+	fmt.Fprintf(w, "recovery codes: %d of %d left, last used %s\n", v.RecoveryLeft, v.RecoveryTotal, when(v.RecoveryLastUsed))
 }

@@ -51,6 +51,7 @@ func adminServer(t *testing.T) (*httptest.Server, *directory.Directory) {
 	dir, err := directory.New(store, directory.Options{
 		Argon2Time: 1, Argon2MemoryKiB: 8 * 1024, Argon2Threads: 1, StaticClients: []directory.Client{static},
 		StaticResources: []directory.ResourceMetadata{{Identifier: "https://static-api.example/", Scopes: []string{"read"}}},
+		Sealer:          testKEK(t),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -123,6 +123,7 @@ func (h *Handler) account(c echo.Context) error {
 		"Title": "Your account", "User": u.WebAuthnDisplayName(), "Passkeys": rows,
 		"CSRF": csrfToken(secret, accountPurpose),
 	}
+	h.mfaAccountData(ctx, login.Subject, data)
 	if h.userSessions != nil {
 		sessions, err := h.sessionRows(ctx, login.Subject, sid)
 		if err != nil {

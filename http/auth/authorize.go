@@ -41,7 +41,7 @@ var (
 	ResponseTypes = []string{"code", "none"}
 	ResponseModes = []string{"query", "form_post"}
 	PromptValues  = []string{"none", "login", "consent", "select_account"}
-	ACRValues     = []string{ACRPasskey, ACRPassword}
+	ACRValues     = []string{ACRPasskey, ACRMFA, ACRPassword}
 )
 
 // Clients looks clients up.
@@ -125,7 +125,9 @@ type Handler struct {
 	// (WithDevices).
 	device *deviceFront
 	// dpop checks proofs at /par (WithDPoP).
-	dpop   *dpop.Checker
+	dpop *dpop.Checker
+	// mfa, when set, asks enrolled users for a second factor (WithMFA).
+	mfa    *mfaFront
 	logger *slog.Logger
 }
 
@@ -198,6 +200,7 @@ func (h *Handler) Routes() []router.Route {
 	}
 	rs = append(rs, h.sessionRoutes()...)
 	rs = append(rs, h.deviceRoutes()...)
+	rs = append(rs, h.mfaRoutes()...)
 	return rs
 }
 
@@ -298,16 +301,17 @@ func (h *Handler) authorize(c echo.Context) error {
 		hintSub = sv
 	}
 	prompt := req.Prompt
+	// The acr the sign-in must have: a passkey when the client asks for
+	// phishing-resistant sign-in, two factors when its MFA policy (or
+	// acr_values) requires them; the grain checks it again.
+	requiredACR := h.requiredACR(req, client.MFAPolicy)
 	// The browser session, if any. When the request could be answered
 	// without a page, the grain issues the code in the same call if its
 	// login and consents allow (the rules below, applied atomically);
 	// otherwise it returns what they are and the rules below pick the page.
 	var when *messages.IssueWhen
 	if !slices.Contains(prompt, "login") && !slices.Contains(prompt, "select_account") && !slices.Contains(prompt, "consent") {
-		when = &messages.IssueWhen{RequiredSubject: hintSub}
-		if !acrSatisfied(req.AcrValues, ACRPassword) {
-			when.RequiredAcr = ACRPasskey
-		}
+		when = &messages.IssueWhen{RequiredSubject: hintSub, RequiredAcr: requiredACR}
 		if !req.SkipConsent {
 			when.Consent = req.ConsentItems
 			if len(when.Consent) == 0 {
@@ -321,7 +325,7 @@ func (h *Handler) authorize(c echo.Context) error {
 	}
 	fresh := login != nil && !slices.Contains(prompt, "login") && !slices.Contains(prompt, "select_account") &&
 		(req.MaxAge < 0 || h.cfg.Now().Sub(time.UnixMilli(login.AuthTimeMs)) <= time.Duration(req.MaxAge)*time.Second) &&
-		(hintSub == "" || hintSub == login.Subject) && acrSatisfied(req.AcrValues, login.Acr)
+		(hintSub == "" || hintSub == login.Subject) && acrSatisfied(req.AcrValues, login.Acr) && acrMeets(login.Acr, requiredACR)
 
 	if slices.Contains(prompt, "none") {
 		// OIDC Core §3.1.2.6: no UI at all.
@@ -342,10 +346,7 @@ func (h *Handler) authorize(c echo.Context) error {
 	if create {
 		sid, secret = session.NewSessionID()
 	}
-	begin := &messages.BeginAuth{Request: req, Create: create, NeedsLogin: !fresh, RequiredSubject: hintSub}
-	if !acrSatisfied(req.AcrValues, ACRPassword) {
-		begin.RequiredAcr = ACRPasskey
-	}
+	begin := &messages.BeginAuth{Request: req, Create: create, NeedsLogin: !fresh, RequiredSubject: hintSub, RequiredAcr: requiredACR}
 	r, err := h.sessions.Begin(ctx, sid, secret, begin)
 	if err != nil {
 		return h.fail(c, rd, err)

@@ -194,17 +194,45 @@ func (h *Handler) login(c echo.Context) error {
 		return errorPage(c, http.StatusServiceUnavailable, "Sign-in is unavailable right now. Try again shortly.")
 	}
 	h.signInSucceeded(ctx, keys)
-	rep, err := h.sessions.Login(ctx, f.sid, f.secret, &messages.CompleteLogin{
-		Rid:       f.rid,
-		Login:     &messages.Login{Subject: user.Subject, Amr: []string{"pwd"}, Acr: ACRPassword},
-		UserAgent: c.Request().UserAgent(), Address: ip, IdleTtlMs: h.cfg.SessionIdleTTL.Milliseconds(),
-	})
+	if h.mfa != nil {
+		return h.secondStep(c, f, user.Subject)
+	}
+	return h.completeLogin(c, f, user.Subject, []string{"pwd"}, ACRPassword)
+}
+
+// completeLogin records a sign-in in the session and goes on with the
+// request: back to the account or device page, to consent, or to the
+// client with a code.
+func (h *Handler) completeLogin(c echo.Context, f form, subject string, amr []string, acr string) error {
+	rep, err := h.recordLogin(c, f, subject, amr, acr)
 	if err != nil {
 		return expired(c)
 	}
-	h.logger.InfoContext(c.Request().Context(), "sign-in succeeded", "audit", true, "client_id", req.ClientId, "sub", user.Subject)
-	// The secret rotated: new cookie, and the next form's CSRF follows it.
+	return h.afterLogin(c, f, rep)
+}
+
+// recordLogin records a sign-in in the session and sets the rotated
+// cookie.
+func (h *Handler) recordLogin(c echo.Context, f form, subject string, amr []string, acr string) (*messages.SessionReply, error) {
+	ctx := c.Request().Context()
+	rep, err := h.sessions.Login(ctx, f.sid, f.secret, &messages.CompleteLogin{
+		Rid:       f.rid,
+		Login:     &messages.Login{Subject: subject, Amr: amr, Acr: acr},
+		UserAgent: c.Request().UserAgent(), Address: c.RealIP(), IdleTtlMs: h.cfg.SessionIdleTTL.Milliseconds(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	h.logger.InfoContext(ctx, "sign-in succeeded", "audit", true, "client_id", f.reply.Request.GetClientId(), "sub", subject, "amr", amr)
 	h.setCookie(c, f.sid, rep.NewSecret)
+	return rep, nil
+}
+
+// afterLogin goes on with the request once its sign-in is recorded.
+func (h *Handler) afterLogin(c echo.Context, f form, rep *messages.SessionReply) error {
+	req := f.reply.Request
+	// The secret rotated (recordLogin set the new cookie): the next
+	// form's CSRF follows it.
 	if isAccountRequest(req) {
 		return backToAccount(c)
 	}

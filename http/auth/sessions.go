@@ -116,7 +116,11 @@ func methodOf(amr []string) string {
 			out = append(out, "passkey (this device)")
 		case "swk":
 			out = append(out, "passkey (synced)")
-		case "user", "pin":
+		case "otp":
+			out = append(out, "authenticator app")
+		case "rc":
+			out = append(out, "recovery code")
+		case "user", "pin", "mfa":
 			// User verification of the passkey: part of it.
 		default:
 			out = append(out, "other")

@@ -69,6 +69,9 @@ func (d *DirectoryAdmin) routes() []router.Route {
 		if pk, ok := d.users.(PasskeyAdmin); ok {
 			rs = append(rs, d.passkeyRoutes(pk)...)
 		}
+		if m, ok := d.users.(MFAAdmin); ok {
+			rs = append(rs, d.mfaRoutes(m)...)
+		}
 		if ed, ok := d.users.(UserEditor); ok {
 			rs = append(rs, d.userEditRoutes(ed)...)
 		}
