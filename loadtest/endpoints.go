@@ -213,6 +213,8 @@ func (n *Node) Endpoints() []Endpoint {
 				}
 				return Forever(f), nil
 			}},
+		{Name: "userinfo-dpop", What: "GET /userinfo with a DPoP-bound access token and a fresh proof (ES256 token and proof verified, ath checked, jti recorded, grant checked)",
+			prepare: n.prepareUserinfoDPoP},
 		{Name: "token-exchange", What: "POST /token token exchange (RFC 8693) of an access token (verified, grant checked), access token ES256",
 			prepare: n.prepareExchange},
 		{Name: "device-poll", What: "POST /token device_code, pending (authorization_pending or slow_down: one Device grain call, no write)",

@@ -24,13 +24,13 @@ func TestBenchRuns(t *testing.T) {
 	jsonFile := filepath.Join(dir, "bench.json")
 	var stdout, stderr bytes.Buffer
 	code := run(context.Background(), []string{"bench", "--bin", bin, "--dir", filepath.Join(dir, "data"),
-		"--endpoints", "discovery,token-refresh,userinfo-jwe,login-passkey,token-dpop", "--warmup", "100ms", "--duration", "300ms", "--runs", "1",
+		"--endpoints", "discovery,token-refresh,userinfo-jwe,login-passkey,token-dpop,userinfo-dpop", "--warmup", "100ms", "--duration", "300ms", "--runs", "1",
 		"--scale", "500", "--scale-active", "50", "--users", "1", "--revoke-families", "10", "--json", jsonFile},
 		&stdout, &stderr)
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
 	}
-	for _, want := range []string{"| discovery |", "| token-refresh |", "| userinfo-jwe |", "| login-passkey |", "| token-dpop |", "| 500 |", "peak RSS"} {
+	for _, want := range []string{"| discovery |", "| token-refresh |", "| userinfo-jwe |", "| login-passkey |", "| token-dpop |", "| userinfo-dpop |", "| 500 |", "peak RSS"} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, stdout.String())
 		}
@@ -48,7 +48,7 @@ func TestBenchRuns(t *testing.T) {
 	if err := json.Unmarshal(raw, &rep); err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.Endpoints) != 5 || len(rep.Scale) != 1 || rep.Scale[0].Stored != 500 {
+	if len(rep.Endpoints) != 6 || len(rep.Scale) != 1 || rep.Scale[0].Stored != 500 {
 		t.Fatalf("json report: %s", raw)
 	}
 	checkRows(t, "", rep.Endpoints)
