@@ -53,7 +53,8 @@ func (o *op) jarmClaims(t *testing.T, raw, clientID string, alg jose.SignatureAl
 	if err != nil {
 		t.Fatalf("response is not a %s JWS: %v", alg, err)
 	}
-	keys := o.opKeys(t).Key(jws.Signatures[0].Header.KeyID)
+	set := o.opKeys(t)
+	keys := set.Key(jws.Signatures[0].Header.KeyID)
 	if len(keys) != 1 {
 		t.Fatalf("kid %q not in the OP's JWKS", jws.Signatures[0].Header.KeyID)
 	}
