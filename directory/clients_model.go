@@ -38,6 +38,11 @@ const DefaultEncryptionEnc = "A128CBC-HS256"
 // (OIDC Dynamic Client Registration §2: RS256 is the default).
 const DefaultIDTokenAlg = "RS256"
 
+// DefaultAuthorizationResponseAlg signs JWT Secured Authorization
+// Responses of a client that names no authorization_signed_response_alg
+// (JARM §3: RS256 is the default).
+const DefaultAuthorizationResponseAlg = "RS256"
+
 // Limits on client registrations, so a record stays small.
 const (
 	MaxClientIDLen   = 128
@@ -116,6 +121,14 @@ type ClientMetadata struct {
 	UserinfoSignedResponseAlg    string `json:"userinfo_signed_response_alg,omitempty" yaml:"userinfo_signed_response_alg"`
 	UserinfoEncryptedResponseAlg string `json:"userinfo_encrypted_response_alg,omitempty" yaml:"userinfo_encrypted_response_alg"`
 	UserinfoEncryptedResponseEnc string `json:"userinfo_encrypted_response_enc,omitempty" yaml:"userinfo_encrypted_response_enc"`
+	// AuthorizationSignedResponseAlg signs the client's JWT Secured
+	// Authorization Responses (JARM §3); empty means
+	// DefaultAuthorizationResponseAlg when a jwt response mode is used.
+	AuthorizationSignedResponseAlg string `json:"authorization_signed_response_alg,omitempty" yaml:"authorization_signed_response_alg"`
+	// AuthorizationEncryptedResponseAlg/Enc encrypt them to the client's
+	// key after signing (JARM §3); enc defaults to DefaultEncryptionEnc.
+	AuthorizationEncryptedResponseAlg string `json:"authorization_encrypted_response_alg,omitempty" yaml:"authorization_encrypted_response_alg"`
+	AuthorizationEncryptedResponseEnc string `json:"authorization_encrypted_response_enc,omitempty" yaml:"authorization_encrypted_response_enc"`
 	// BackchannelLogoutURI is where the node POSTs a logout token when a
 	// session the client got an ID token of ends (OpenID Connect
 	// Back-Channel Logout 1.0 §2.2): https, no fragment, not a private
@@ -227,6 +240,9 @@ func (m ClientMetadata) WithDefaults() ClientMetadata {
 	}
 	if m.UserinfoEncryptedResponseAlg != "" && m.UserinfoEncryptedResponseEnc == "" {
 		m.UserinfoEncryptedResponseEnc = DefaultEncryptionEnc
+	}
+	if m.AuthorizationEncryptedResponseAlg != "" && m.AuthorizationEncryptedResponseEnc == "" {
+		m.AuthorizationEncryptedResponseEnc = DefaultEncryptionEnc
 	}
 	if m.RequestObjectEncryptionAlg != "" && m.RequestObjectEncryptionEnc == "" {
 		m.RequestObjectEncryptionEnc = DefaultEncryptionEnc

@@ -244,9 +244,13 @@ func (m ClientMetadata) problems(r Rules) []Problem {
 	if a := m.UserinfoSignedResponseAlg; a != "" && !slices.Contains(signAlgs, a) {
 		add("userinfo_signed_response_alg", "must be one of %s (the algorithms this node signs with), got %q", strings.Join(signAlgs, ", "), clip(a))
 	}
+	if a := m.AuthorizationSignedResponseAlg; a != "" && !slices.Contains(signAlgs, a) {
+		add("authorization_signed_response_alg", "must be one of %s (the algorithms this node signs with), got %q", strings.Join(signAlgs, ", "), clip(a))
+	}
 	for _, e := range []struct{ field, alg, enc string }{
 		{"id_token_encrypted_response", m.IDTokenEncryptedResponseAlg, m.IDTokenEncryptedResponseEnc},
 		{"userinfo_encrypted_response", m.UserinfoEncryptedResponseAlg, m.UserinfoEncryptedResponseEnc},
+		{"authorization_encrypted_response", m.AuthorizationEncryptedResponseAlg, m.AuthorizationEncryptedResponseEnc},
 	} {
 		probs := encProblems(e.field, e.alg, e.enc, EncryptionAlgs)
 		p = append(p, probs...)

@@ -74,6 +74,7 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 			})
 			a.WithUserSessions(userSessions)
 			a.WithResources(n.dir)
+			a.WithResponses(&auth.Responses{Signer: cryptoPool, Encrypter: cryptoPool, Keys: fetcher.ClientKeys})
 			a.WithDPoP(proofs)
 			a.WithDevices(n.devices(), sessions, n.actors.RateLimits(), auth.DeviceEntry{})
 			a.WithMFA(n.dir, n.kek, cfg.WebAuthn.RPName, cfg.MFA.Policy)
@@ -203,5 +204,8 @@ func metadata(cfg Config) discovery.Metadata {
 		FrontchannelLogoutSessionSupported: true,
 		ClientIDMetadataDocumentSupported:  cfg.ClientDocuments.Enabled,
 		DPoPSigningAlgs:                    dpop.Algs,
+		AuthorizationSigningAlgs:           cfg.Keys.SigningAlgs(),
+		AuthorizationEncryptionAlgs:        directory.EncryptionAlgs,
+		AuthorizationEncryptionEncs:        directory.EncryptionEncs,
 	}
 }

@@ -39,7 +39,9 @@ const ACRPassword = "urn:authrim:acr:password"
 // Supported values, for discovery.
 var (
 	ResponseTypes = []string{"code", "none"}
-	ResponseModes = []string{"query", "form_post"}
+	// ResponseModes: the jwt ones (JARM) when WithResponses is set, as
+	// the node always does.
+	ResponseModes = []string{"query", "form_post", ModeJWT, ModeQueryJWT, ModeFormPostJWT}
 	PromptValues  = []string{"none", "login", "consent", "select_account"}
 	ACRValues     = []string{ACRPasskey, ACRMFA, ACRPassword}
 )
@@ -106,6 +108,7 @@ type Config struct {
 
 // Handler serves /authorize, /login, /consent and /logout.
 type Handler struct {
+	jarm     *Responses
 	cfg      Config
 	secure   bool
 	clients  Clients
@@ -243,6 +246,8 @@ func params(r *http.Request) (url.Values, error) {
 // redirect is where and how an authorization response goes.
 type redirect struct {
 	uri, mode, state string
+	// client is the client_id, for the jwt response modes (JARM).
+	client string
 }
 
 func (h *Handler) authorize(c echo.Context) error {
@@ -273,8 +278,8 @@ func (h *Handler) authorize(c echo.Context) error {
 	if redirectURI == "" || !directory.MatchRedirectURI(client.RedirectURIs, redirectURI) {
 		return errorPage(c, http.StatusBadRequest, "The redirect_uri is not registered for this client.")
 	}
-	rd := redirect{uri: redirectURI, mode: p.Get("response_mode"), state: p.Get("state")}
-	if rd.mode != "" && !slices.Contains(ResponseModes, rd.mode) {
+	rd := redirect{uri: redirectURI, mode: p.Get("response_mode"), state: p.Get("state"), client: client.ID}
+	if !h.supportedMode(rd.mode) {
 		rd.mode = ""
 		return h.fail(c, rd, oauth2.ErrInvalidRequest.WithDescription("unsupported response_mode"))
 	}
@@ -370,8 +375,8 @@ func (h *Handler) authorize(c echo.Context) error {
 func (h *Handler) failEarly(c echo.Context, p, replyTo url.Values, client directory.Client, err error) error {
 	for _, v := range []url.Values{replyTo, p} {
 		if ru := v.Get("redirect_uri"); ru != "" && directory.MatchRedirectURI(client.RedirectURIs, ru) {
-			rd := redirect{uri: ru, mode: v.Get("response_mode"), state: v.Get("state")}
-			if !slices.Contains(ResponseModes, rd.mode) {
+			rd := redirect{uri: ru, mode: v.Get("response_mode"), state: v.Get("state"), client: client.ID}
+			if !h.supportedMode(rd.mode) {
 				rd.mode = ""
 			}
 			return h.fail(c, rd, err)
@@ -658,7 +663,18 @@ func (h *Handler) respond(c echo.Context, rd redirect, v url.Values) error {
 		v.Set("state", rd.state)
 	}
 	v.Set("iss", h.cfg.Issuer)
-	if rd.mode == "form_post" {
+	mode, isJWT := jwtMode(rd.mode)
+	if isJWT {
+		tok, err := h.responseJWT(c.Request().Context(), rd.client, v)
+		if err != nil {
+			// Never the response in the clear instead of the JWT.
+			h.logger.Warn("authorization response JWT failed", "client", rd.client, "err", err)
+			oauth2.Note(c, "server_error")
+			return errorPage(c, http.StatusInternalServerError, "The response to the application could not be signed.")
+		}
+		v = url.Values{"response": {tok}}
+	}
+	if mode == "form_post" {
 		fields := map[string]string{}
 		for k := range v {
 			fields[k] = v.Get(k)

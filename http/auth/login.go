@@ -239,7 +239,7 @@ func (h *Handler) afterLogin(c echo.Context, f form, rep *messages.SessionReply)
 	if isDeviceRequest(req) {
 		return backToDevice(c, req)
 	}
-	rd := redirect{uri: req.RedirectUri, mode: req.ResponseMode, state: req.State}
+	rd := redirect{uri: req.RedirectUri, mode: req.ResponseMode, state: req.State, client: req.ClientId}
 	if needsConsent(req, rep.Consented) {
 		return h.consentPage(c, f.sid, rep.NewSecret, f.rid, req)
 	}
@@ -325,7 +325,7 @@ func (h *Handler) consent(c echo.Context) error {
 		return expired(c)
 	}
 	req := f.reply.Request
-	rd := redirect{uri: req.RedirectUri, mode: req.ResponseMode, state: req.State}
+	rd := redirect{uri: req.RedirectUri, mode: req.ResponseMode, state: req.State, client: req.ClientId}
 	if f.reply.Login == nil || isAccountRequest(req) || isDeviceRequest(req) {
 		return expired(c)
 	}

@@ -364,7 +364,7 @@ func (h *Handler) loginContinue(c echo.Context) error {
 	if isDeviceRequest(req) {
 		return backToDevice(c, req)
 	}
-	rd := redirect{uri: req.RedirectUri, mode: req.ResponseMode, state: req.State}
+	rd := redirect{uri: req.RedirectUri, mode: req.ResponseMode, state: req.State, client: req.ClientId}
 	if needsConsent(req, f.reply.Consented) {
 		return h.consentPage(c, f.sid, f.secret, f.rid, req)
 	}

@@ -535,7 +535,7 @@ func (h *Handler) par(c echo.Context) error {
 	if ru := form.Get("redirect_uri"); ru == "" || !directory.MatchRedirectURI(client.RedirectURIs, ru) {
 		return oauth2.Write(c, h.logger, oauth2.ErrInvalidRequest.WithDescription("redirect_uri is not registered for this client"))
 	}
-	if m := form.Get("response_mode"); m != "" && !slices.Contains(ResponseModes, m) {
+	if !h.supportedMode(form.Get("response_mode")) {
 		return oauth2.Write(c, h.logger, oauth2.ErrInvalidRequest.WithDescription("unsupported response_mode"))
 	}
 	if err := h.parProof(c, form); err != nil {

@@ -99,6 +99,10 @@ type Metadata struct {
 	IDTokenEncryptionEncs              []string `json:"id_token_encryption_enc_values_supported,omitempty" view:"oidc"`
 	UserinfoEncryptionAlgs             []string `json:"userinfo_encryption_alg_values_supported,omitempty" view:"oidc"`
 	UserinfoEncryptionEncs             []string `json:"userinfo_encryption_enc_values_supported,omitempty" view:"oidc"`
+	// JWT Secured Authorization Response Mode (JARM §4).
+	AuthorizationSigningAlgs    []string `json:"authorization_signing_alg_values_supported,omitempty"`
+	AuthorizationEncryptionAlgs []string `json:"authorization_encryption_alg_values_supported,omitempty"`
+	AuthorizationEncryptionEncs []string `json:"authorization_encryption_enc_values_supported,omitempty"`
 	// Logout reaching the relying parties: Back-Channel Logout 1.0 §2.1
 	// (a logout token to backchannel_logout_uri, with sid) and
 	// Front-Channel Logout 1.0 §3 (frontchannel_logout_uri framed by the
