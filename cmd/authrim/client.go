@@ -124,6 +124,23 @@ func (c *adminClient) do(ctx context.Context, method, path string, body, out any
 	return json.Unmarshal(b, out)
 }
 
+// show GETs an admin object at path and prints it: the admin API's JSON
+// indented with asJSON, else one member per line (printClient).
+func show(ctx context.Context, std *cli, client *adminClient, path string, asJSON bool) error {
+	var out json.RawMessage
+	if err := client.do(ctx, http.MethodGet, path, nil, &out); err != nil {
+		return err
+	}
+	if !asJSON {
+		return printClient(std.stdout, out)
+	}
+	var v any
+	if err := json.Unmarshal(out, &v); err != nil {
+		return err
+	}
+	return printJSON(std.stdout, v)
+}
+
 // printJSON writes v indented (the --json of the show commands).
 func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)

@@ -227,18 +227,7 @@ func clientsShow(std *cli, client *adminClient) *cobra.Command {
 		Short: "Show a client's metadata (never its secret)",
 		Args:  nArgs(1, "clients show needs exactly one client ID"),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			var out json.RawMessage
-			if err := client.do(cmd.Context(), http.MethodGet, "/admin/clients/"+url.PathEscape(a[0]), nil, &out); err != nil {
-				return err
-			}
-			if asJSON {
-				var v any
-				if err := json.Unmarshal(out, &v); err != nil {
-					return err
-				}
-				return printJSON(std.stdout, v)
-			}
-			return printClient(std.stdout, out)
+			return show(cmd.Context(), std, client, "/admin/clients/"+url.PathEscape(a[0]), asJSON)
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the admin API's JSON")

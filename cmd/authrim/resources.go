@@ -157,18 +157,7 @@ func resourcesGet(std *cli, client *adminClient) *cobra.Command {
 		Short: "Show a resource server",
 		Args:  nArgs(1, "resources get needs exactly one identifier"),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			var out json.RawMessage
-			if err := client.do(cmd.Context(), http.MethodGet, resourcePath(a[0]), nil, &out); err != nil {
-				return err
-			}
-			if asJSON {
-				var v any
-				if err := json.Unmarshal(out, &v); err != nil {
-					return err
-				}
-				return printJSON(std.stdout, v)
-			}
-			return printClient(std.stdout, out)
+			return show(cmd.Context(), std, client, resourcePath(a[0]), asJSON)
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the admin API's JSON")

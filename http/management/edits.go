@@ -186,45 +186,60 @@ func checkClientPatch(patch map[string]json.RawMessage) error {
 // decodes the result strictly, so a misspelt or ill-typed member is
 // refused as it is by POST /admin/clients.
 func applyClientPatch(cur directory.NewClient, patch map[string]json.RawMessage) (directory.NewClient, error) {
-	base, err := json.Marshal(NewClientRequest{ClientID: cur.ID, ClientMetadata: cur.ClientMetadata})
+	for k, v := range patch {
+		if isNull(v) && !knownClientField(k) {
+			return directory.NewClient{}, oauth2.ErrInvalidRequest.WithDescription("unknown field " + quoteField(k))
+		}
+	}
+	req, err := mergePatch(NewClientRequest{ClientID: cur.ID, ClientMetadata: cur.ClientMetadata}, patch)
 	if err != nil {
 		return directory.NewClient{}, err
 	}
+	if req.ClientID != cur.ID {
+		return directory.NewClient{}, oauth2.ErrInvalidRequest.WithDescription("client_id cannot change")
+	}
+	return directory.NewClient{ID: req.ClientID, ClientMetadata: req.ClientMetadata}, nil
+}
+
+func isNull(v json.RawMessage) bool { return bytes.Equal(bytes.TrimSpace(v), []byte("null")) }
+
+// mergePatch lays patch over cur (the top level of a JSON merge patch,
+// RFC 7396: null removes a member) and decodes the result strictly into
+// a T, so a misspelt or ill-typed member is refused as by a create.
+func mergePatch[T any](cur T, patch map[string]json.RawMessage) (T, error) {
+	var out T
+	base, err := json.Marshal(cur)
+	if err != nil {
+		return out, err
+	}
 	var merged map[string]json.RawMessage
 	if err := json.Unmarshal(base, &merged); err != nil {
-		return directory.NewClient{}, err
+		return out, err
 	}
 	for k, v := range patch {
-		if bytes.Equal(bytes.TrimSpace(v), []byte("null")) {
+		if isNull(v) {
 			delete(merged, k)
-			if !knownClientField(k) {
-				return directory.NewClient{}, oauth2.ErrInvalidRequest.WithDescription("unknown field " + quoteField(k))
-			}
 			continue
 		}
 		merged[k] = v
 	}
 	b, err := json.Marshal(merged)
 	if err != nil {
-		return directory.NewClient{}, err
+		return out, err
 	}
-	var req NewClientRequest
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
+	if err := dec.Decode(&out); err != nil {
 		var typeErr *json.UnmarshalTypeError
 		switch {
 		case errors.As(err, &typeErr) && typeErr.Field != "":
-			return directory.NewClient{}, oauth2.ErrInvalidRequest.WithDescription("field " + typeErr.Field + " has the wrong type")
+			return out, oauth2.ErrInvalidRequest.WithDescription("field " + typeErr.Field + " has the wrong type")
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			return directory.NewClient{}, oauth2.ErrInvalidRequest.WithDescription(strings.TrimPrefix(err.Error(), "json: "))
+			return out, oauth2.ErrInvalidRequest.WithDescription(strings.TrimPrefix(err.Error(), "json: "))
 		}
-		return directory.NewClient{}, oauth2.ErrInvalidRequest.WithDescription("malformed JSON body")
+		return out, oauth2.ErrInvalidRequest.WithDescription("malformed JSON body")
 	}
-	if req.ClientID != cur.ID {
-		return directory.NewClient{}, oauth2.ErrInvalidRequest.WithDescription("client_id cannot change")
-	}
-	return directory.NewClient{ID: req.ClientID, ClientMetadata: req.ClientMetadata}, nil
+	return out, nil
 }
 
 // knownClientField reports whether name is a member of NewClientRequest.

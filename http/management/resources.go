@@ -1,7 +1,6 @@
 package management
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -174,37 +173,9 @@ func (d *DirectoryAdmin) deleteResource(r ResourceAdmin) echo.HandlerFunc {
 // applyResourcePatch lays patch over cur and decodes the result strictly,
 // so a misspelt or ill-typed member is refused as by the create.
 func applyResourcePatch(cur directory.ResourceMetadata, patch map[string]json.RawMessage) (directory.ResourceMetadata, error) {
-	base, err := json.Marshal(cur)
+	out, err := mergePatch(cur, patch)
 	if err != nil {
 		return cur, err
-	}
-	var merged map[string]json.RawMessage
-	if err := json.Unmarshal(base, &merged); err != nil {
-		return cur, err
-	}
-	for k, v := range patch {
-		if bytes.Equal(bytes.TrimSpace(v), []byte("null")) {
-			delete(merged, k)
-			continue
-		}
-		merged[k] = v
-	}
-	b, err := json.Marshal(merged)
-	if err != nil {
-		return cur, err
-	}
-	var out directory.ResourceMetadata
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&out); err != nil {
-		var typeErr *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &typeErr) && typeErr.Field != "":
-			return cur, oauth2.ErrInvalidRequest.WithDescription("field " + typeErr.Field + " has the wrong type")
-		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			return cur, oauth2.ErrInvalidRequest.WithDescription(strings.TrimPrefix(err.Error(), "json: "))
-		}
-		return cur, oauth2.ErrInvalidRequest.WithDescription("malformed JSON body")
 	}
 	if out.Identifier != cur.Identifier {
 		return cur, oauth2.ErrInvalidRequest.WithDescription("resource cannot change: create another resource server")
