@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -253,11 +254,7 @@ func (c *Checker) Check(ctx context.Context, headers []string, req Request) (*Pa
 	default:
 		return nil, invalid("more than one DPoP header")
 	}
-	algs := c.Algs
-	if len(algs) == 0 {
-		algs = Algs
-	}
-	p, err := Parse(headers[0], algs)
+	p, err := Parse(headers[0], c.Accepted())
 	if err != nil {
 		return nil, err
 	}
@@ -300,6 +297,23 @@ func (c *Checker) Check(ctx context.Context, headers []string, req Request) (*Pa
 		}
 	}
 	return p, nil
+}
+
+// Accepted are the algorithms proofs may use (Algs unless set); nil c:
+// Algs.
+func (c *Checker) Accepted() []string {
+	if c == nil || len(c.Algs) == 0 {
+		return Algs
+	}
+	return c.Algs
+}
+
+// SetNonce puts the nonce to use next in h (RFC 9449 §8), when nonces
+// are on; nil c does nothing.
+func (c *Checker) SetNonce(h http.Header) {
+	if c != nil && c.Nonces != nil {
+		h.Set(NonceHeader, c.Nonces.Current())
+	}
 }
 
 func (c *Checker) now() time.Time {

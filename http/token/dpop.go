@@ -80,14 +80,6 @@ func ProofError(err error) error {
 	return err
 }
 
-// setNonce tells the client the nonce to use next (RFC 9449 §8), on
-// every answer when nonces are on.
-func (h *Handler) setNonce(c echo.Context) {
-	if h.dpop != nil && h.dpop.Nonces != nil {
-		c.Response().Header().Set(dpop.NonceHeader, h.dpop.Nonces.Current())
-	}
-}
-
 // bind binds at to the request's proof key, if any, and returns the
 // token_type to answer (RFC 9449 §5, §6.1).
 func bind(ctx context.Context, at *oauth2.AccessToken) string {

@@ -124,10 +124,8 @@ func parseExchangeRequest(form url.Values) (exchangeRequest, error) {
 	}
 	aud, res := form.Get("audience"), form.Get("resource")
 	if res != "" {
-		// RFC 8707 §2: an absolute URI without fragment.
-		u, err := url.Parse(res)
-		if err != nil || !u.IsAbs() || u.Fragment != "" || strings.Contains(res, "#") {
-			return r, oauth2.ErrInvalidTarget.WithDescription("resource must be an absolute URI without fragment")
+		if msg := directory.ResourceIDProblem(res); msg != "" {
+			return r, oauth2.ErrInvalidTarget.WithDescription("resource " + msg)
 		}
 	}
 	if aud != "" && res != "" && aud != res {

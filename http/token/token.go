@@ -190,7 +190,7 @@ func ParseForm(r *http.Request) (url.Values, error) {
 }
 
 func (h *Handler) token(c echo.Context) error {
-	h.setNonce(c)
+	h.dpop.SetNonce(c.Response().Header())
 	form, err := ParseForm(c.Request())
 	if err != nil {
 		return oauth2.Write(c, h.logger, err)

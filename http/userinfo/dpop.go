@@ -10,8 +10,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/labstack/echo/v4"
-
 	"authrim/http/dpop"
 	"authrim/http/oauth2"
 )
@@ -76,18 +74,4 @@ func dpopChallenge(e *oauth2.Error, algs []string) string {
 		v += `, error="` + e.Code + `"`
 	}
 	return v
-}
-
-func (h *Handler) algs() []string {
-	if h.dpop != nil && len(h.dpop.Algs) > 0 {
-		return h.dpop.Algs
-	}
-	return dpop.Algs
-}
-
-// setNonce hands out the current server nonce (RFC 9449 §8, §9).
-func (h *Handler) setNonce(c echo.Context) {
-	if h.dpop != nil && h.dpop.Nonces != nil {
-		c.Response().Header().Set(dpop.NonceHeader, h.dpop.Nonces.Current())
-	}
 }

@@ -344,7 +344,7 @@ func (h *Handler) fail(c echo.Context, err error) error {
 	if de := (dpopError{}); errors.As(err, &de) {
 		if e.Status < http.StatusInternalServerError {
 			// RFC 9449 §7.1: the DPoP challenge, with the algs we accept.
-			c.Response().Header().Set("WWW-Authenticate", dpopChallenge(e, h.algs()))
+			c.Response().Header().Set("WWW-Authenticate", dpopChallenge(e, h.dpop.Accepted()))
 		}
 		return oauth2.Write(c, h.logger, err)
 	}
@@ -357,14 +357,14 @@ func (h *Handler) fail(c echo.Context, err error) error {
 		c.Response().Header().Set("WWW-Authenticate", v)
 		if h.dpop != nil && e.Status == http.StatusUnauthorized {
 			// RFC 9449 §7.1: DPoP tokens are accepted too.
-			c.Response().Header().Add("WWW-Authenticate", dpopChallenge(&oauth2.Error{}, h.algs()))
+			c.Response().Header().Add("WWW-Authenticate", dpopChallenge(&oauth2.Error{}, h.dpop.Accepted()))
 		}
 	}
 	return oauth2.Write(c, h.logger, err)
 }
 
 func (h *Handler) userinfo(c echo.Context) error {
-	h.setNonce(c)
+	h.dpop.SetNonce(c.Response().Header())
 	raw, scheme, err := bearer(c.Request())
 	if err != nil {
 		return h.fail(c, err)
