@@ -6,7 +6,6 @@ package token
 // within the client's token_exchange policy.
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -211,10 +210,9 @@ func (h *Handler) resolveTarget(ctx context.Context, p *directory.TokenExchangeP
 	case err != nil:
 		return exchangeTarget{}, err
 	}
-	t.aud, t.res = r.Identifier, &r
+	t.res = &r
+	t.aud, t.ttl, t.alg = h.target(t.res)
 	t.scopes = append([]string{}, r.Scopes...) // non-nil: only its scopes
-	t.ttl = cmp.Or(r.AccessTokenTTL.D(), t.ttl)
-	t.alg = cmp.Or(r.AccessTokenAlg, t.alg)
 	return t, nil
 }
 
@@ -325,16 +323,9 @@ func (h *Handler) exchangeToken(ctx context.Context, client directory.Client, fo
 	if subject.gid != "" && subject.grantClient != client.ID {
 		at.GrantClientID = subject.grantClient
 	}
-	typ := bind(ctx, &at)
-	tok, err := h.sign(ctx, target.alg, at, "at+jwt")
+	tok, typ, err := h.mint(ctx, at, target.alg, target.res)
 	if err != nil {
 		return nil, audit, err
-	}
-	if target.res != nil && len(target.res.EncryptionJWK) > 0 {
-		// The resource server reads its tokens encrypted to its key.
-		if tok, err = h.encryptFor(ctx, target.res, tok); err != nil {
-			return nil, audit, err
-		}
 	}
 	audit.jti = at.JTI
 	// No refresh token (RFC 8693 §2.2.1 leaves it optional): the

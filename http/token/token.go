@@ -334,7 +334,7 @@ func (h *Handler) clientCredentials(ctx context.Context, client directory.Client
 	if client.AuthMethod == "none" {
 		return nil, oauth2.ErrUnauthorizedClient.WithDescription("public clients cannot use client_credentials")
 	}
-	aud, ttl, alg := h.cfg.Issuer, h.cfg.AccessTokenTTL, h.cfg.AccessTokenAlg
+	aud, ttl, alg := h.target(res)
 	var scopes []string
 	if res == nil {
 		if s := form.Get("scope"); s != "" {
@@ -358,9 +358,6 @@ func (h *Handler) clientCredentials(ctx context.Context, client directory.Client
 			scopes = slices.Clone(res.Scopes)
 		}
 		scopes = slices.Compact(slices.Sorted(slices.Values(scopes)))
-		aud = res.Identifier
-		ttl = cmp.Or(res.AccessTokenTTL.D(), ttl)
-		alg = cmp.Or(res.AccessTokenAlg, alg)
 	}
 	now := h.cfg.Now()
 	at := oauth2.AccessToken{
@@ -368,17 +365,41 @@ func (h *Handler) clientCredentials(ctx context.Context, client directory.Client
 		IssuedAt: now.Unix(), NotBefore: now.Unix(), Expiry: now.Add(ttl).Unix(), JTI: session.NewID(16),
 		Scope: strings.Join(scopes, " "),
 	}
-	typ := bind(ctx, &at)
-	tok, err := h.sign(ctx, alg, at, "at+jwt")
+	tok, typ, err := h.mint(ctx, at, alg, res)
 	if err != nil {
 		return nil, err
 	}
+	return &Response{AccessToken: tok, TokenType: typ, ExpiresIn: int64(ttl.Seconds()), Scope: strings.Join(scopes, " ")}, nil
+}
+
+// target is the audience, lifetime and signing algorithm of an access
+// token for res: the provider's own (the issuer, tokens.*) when res is
+// nil, else the resource's identifier and its settings where it has them.
+func (h *Handler) target(res *directory.Resource) (aud string, ttl time.Duration, alg string) {
+	aud, ttl, alg = h.cfg.Issuer, h.cfg.AccessTokenTTL, h.cfg.AccessTokenAlg
+	if res != nil {
+		aud = res.Identifier
+		ttl = cmp.Or(res.AccessTokenTTL.D(), ttl)
+		alg = cmp.Or(res.AccessTokenAlg, alg)
+	}
+	return aud, ttl, alg
+}
+
+// mint binds at to the request's DPoP key (if any), signs it with alg
+// and, for a resource with a key, encrypts it to the resource server. It
+// returns the token and its token_type.
+func (h *Handler) mint(ctx context.Context, at oauth2.AccessToken, alg string, res *directory.Resource) (tok, typ string, err error) {
+	typ = bind(ctx, &at)
+	if tok, err = h.sign(ctx, alg, at, "at+jwt"); err != nil {
+		return "", "", err
+	}
 	if res != nil && len(res.EncryptionJWK) > 0 {
+		// The resource server reads its tokens encrypted to its key.
 		if tok, err = h.encryptFor(ctx, res, tok); err != nil {
-			return nil, err
+			return "", "", err
 		}
 	}
-	return &Response{AccessToken: tok, TokenType: typ, ExpiresIn: int64(ttl.Seconds()), Scope: strings.Join(scopes, " ")}, nil
+	return tok, typ, nil
 }
 
 func (h *Handler) sign(ctx context.Context, alg string, claims any, typ string) (string, error) {
@@ -399,11 +420,8 @@ func (h *Handler) issue(ctx context.Context, client directory.Client, sid string
 	now := h.cfg.Now()
 	login := gr.Login
 	scopes := gr.Scopes
-	aud, ttl, alg := h.cfg.Issuer, h.cfg.AccessTokenTTL, h.cfg.AccessTokenAlg
+	aud, ttl, alg := h.target(res)
 	if res != nil {
-		aud = res.Identifier
-		ttl = cmp.Or(res.AccessTokenTTL.D(), ttl)
-		alg = cmp.Or(res.AccessTokenAlg, alg)
 		scopes = slices.DeleteFunc(slices.Clone(scopes), func(s string) bool { return !res.HasScope(s) })
 	} else {
 		// A resource's scopes are for tokens with its aud only.
@@ -415,15 +433,9 @@ func (h *Handler) issue(ctx context.Context, client directory.Client, sid string
 		Scope: strings.Join(scopes, " "), AuthTime: login.AuthTimeMs / 1000, ACR: login.Acr, AMR: login.Amr,
 		SID: sid, GrantID: gr.Id,
 	}
-	typ := bind(ctx, &at)
-	accessToken, err := h.sign(ctx, alg, at, "at+jwt")
+	accessToken, typ, err := h.mint(ctx, at, alg, res)
 	if err != nil {
 		return nil, err
-	}
-	if res != nil && len(res.EncryptionJWK) > 0 {
-		if accessToken, err = h.encryptFor(ctx, res, accessToken); err != nil {
-			return nil, err
-		}
 	}
 	resp := &Response{
 		AccessToken: accessToken, TokenType: typ, ExpiresIn: int64(ttl.Seconds()),
