@@ -1,10 +1,8 @@
 package node
 
 import (
-	"errors"
 	"time"
 
-	"authrim/directory"
 	"authrim/http/dpop"
 )
 
@@ -14,7 +12,6 @@ import (
 func (n *Node) dpopChecker(now func() time.Time) *dpop.Checker {
 	c := &dpop.Checker{
 		Lifetime: n.cfg.DPoP.ProofLifetime.D(), JTIs: n.dir, Now: now,
-		IsReplay: func(err error) bool { return errors.Is(err, directory.ErrReplay) },
 	}
 	if n.cfg.DPoP.RequireNonce {
 		c.Nonces = &dpop.Nonces{Key: n.kek.DPoPNonceKey(), Period: n.cfg.DPoP.NoncePeriod.D(), Now: now}

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+
+	"authrim/directory"
 )
 
 // HeaderName is the request header that carries a proof, and the scheme
@@ -53,8 +55,9 @@ var (
 	// ErrInvalidProof: the proof is missing where required, malformed,
 	// badly signed, or does not match the request (invalid_dpop_proof).
 	ErrInvalidProof = errors.New("dpop: invalid proof")
-	// ErrReplay: the proof's jti was already used within its window.
-	ErrReplay = errors.New("dpop: proof already used")
+	// ErrReplay: the proof's jti was already used within its window;
+	// the store's replay error (directory.UseDPoPJTI).
+	ErrReplay = directory.ErrReplay
 	// ErrUseNonce: the proof lacks the server nonce, or carries a stale
 	// one (use_dpop_nonce; the answer carries a fresh DPoP-Nonce).
 	ErrUseNonce = errors.New("dpop: use the server nonce")
@@ -211,7 +214,7 @@ func NormalizeURI(u string) (string, bool) {
 // JTIs records used proof ids, cluster-wide.
 type JTIs interface {
 	// UseDPoPJTI records jti of a proof by key jkt until exp, and fails
-	// with an error matching ErrReplay (or directory.ErrReplay) when it
+	// with an error matching ErrReplay when it
 	// was already recorded and still live.
 	UseDPoPJTI(ctx context.Context, jkt, jti string, exp time.Time) error
 }
@@ -228,9 +231,6 @@ type Checker struct {
 	// nonce (RFC 9449 §8).
 	Nonces *Nonces
 	Now    func() time.Time
-	// IsReplay tells a replay from a store failure (default: matches
-	// ErrReplay).
-	IsReplay func(error) bool
 }
 
 // Request is what a proof must match: the method, the URI (issuer base +
@@ -290,7 +290,7 @@ func (c *Checker) Check(ctx context.Context, headers []string, req Request) (*Pa
 		// Kept until iat can no longer pass the age check above.
 		err := c.JTIs.UseDPoPJTI(ctx, p.JKT, p.JTI, iat.Add(c.Lifetime+Leeway))
 		if err != nil {
-			if errors.Is(err, ErrReplay) || (c.IsReplay != nil && c.IsReplay(err)) {
+			if errors.Is(err, ErrReplay) {
 				return nil, invalid("proof was already used (jti)")
 			}
 			return nil, err

@@ -163,7 +163,7 @@ func TestCheck(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := &dpop.Checker{Lifetime: time.Minute, JTIs: newDirectory(t, clock), Now: clock, IsReplay: func(err error) bool { return errors.Is(err, directory.ErrReplay) }}
+			c := &dpop.Checker{Lifetime: time.Minute, JTIs: newDirectory(t, clock), Now: clock}
 			p, err := c.Check(context.Background(), []string{tt.proof}, tt.req)
 			if tt.want == "" {
 				if err != nil {
@@ -187,7 +187,7 @@ func TestReplay(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	clock := func() time.Time { return now }
 	d := newDirectory(t, clock)
-	c := &dpop.Checker{Lifetime: time.Minute, JTIs: d, Now: clock, IsReplay: func(err error) bool { return errors.Is(err, directory.ErrReplay) }}
+	c := &dpop.Checker{Lifetime: time.Minute, JTIs: d, Now: clock}
 	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	ec2, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	cl := claims(now, map[string]any{"jti": "one"})
@@ -269,12 +269,12 @@ func TestNonces(t *testing.T) {
 		t.Fatal("nonce did not rotate")
 	}
 	now = now.Add(time.Minute)
-	if err := n.Check(cur); !dpop.IsUseNonce(err) {
+	if err := n.Check(cur); !errors.Is(err, dpop.ErrUseNonce) {
 		t.Fatalf("stale nonce: %v", err)
 	}
 	other := &dpop.Nonces{Key: []byte("other"), Period: time.Minute, Now: func() time.Time { return now }}
 	for _, bad := range []string{"", "x", other.Current()} {
-		if err := n.Check(bad); !dpop.IsUseNonce(err) {
+		if err := n.Check(bad); !errors.Is(err, dpop.ErrUseNonce) {
 			t.Fatalf("%q: %v", bad, err)
 		}
 	}

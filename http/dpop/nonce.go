@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"time"
 )
@@ -69,6 +68,3 @@ func (n *Nonces) Check(nonce string) error {
 	}
 	return nil
 }
-
-// IsUseNonce reports whether err asks the client to retry with a nonce.
-func IsUseNonce(err error) bool { return errors.Is(err, ErrUseNonce) }
