@@ -11,6 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"authrim/http/router"
+	"authrim/internal/i18n"
 )
 
 //go:embed templates/*.html
@@ -19,7 +20,13 @@ var templateFS embed.FS
 //go:embed assets/*
 var assetFS embed.FS
 
-var pages = template.Must(template.ParseFS(templateFS, "templates/*.html"))
+// pageFuncs are the functions templates may call. T translates a
+// message (its English text) into the page's language: see internal/i18n.
+var pageFuncs = template.FuncMap{
+	"T": func(key string, args ...any) string { return i18n.T(i18n.Default, key, args...) },
+}
+
+var pages = template.Must(template.New("").Funcs(pageFuncs).ParseFS(templateFS, "templates/*.html"))
 
 // pageCSP is every page's Content-Security-Policy: nothing inline, no
 // frames in or out. The front-channel logout page alone adds the frame
