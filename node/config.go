@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -321,11 +322,35 @@ const (
 	MinArgon2MemoryKiB = 19 * 1024
 )
 
-// PasswordsConfig holds argon2id parameters (RFC 9106).
+// PasswordsConfig holds argon2id parameters (RFC 9106) and the password
+// policy (NIST SP 800-63B: a minimum length and a list of refused
+// passwords; no composition rules).
 type PasswordsConfig struct {
 	Time      int `yaml:"time"`
 	MemoryKiB int `yaml:"memory_kib"`
 	Threads   int `yaml:"threads"`
+	// MinLength is the minimum password length in characters.
+	MinLength int `yaml:"min_length"`
+	// BlocklistFile names a file of further refused passwords (one per
+	// line, # comments), added to the shipped list.
+	BlocklistFile string `yaml:"blocklist_file"`
+}
+
+// PasswordPolicy reads the password policy (the blocklist file, if any).
+func (c PasswordsConfig) PasswordPolicy() (directory.PasswordPolicy, error) {
+	p := directory.PasswordPolicy{MinLength: c.MinLength}
+	if c.BlocklistFile == "" {
+		return p, nil
+	}
+	f, err := os.Open(c.BlocklistFile)
+	if err != nil {
+		return p, fmt.Errorf("passwords.blocklist_file: %w", err)
+	}
+	defer f.Close()
+	if p.Blocklist, err = directory.ReadPasswordList(f); err != nil {
+		return p, fmt.Errorf("passwords.blocklist_file %s: %w", c.BlocklistFile, err)
+	}
+	return p, nil
 }
 
 // WebAuthnConfig is the passkey relying party. Empty values derive from
@@ -645,7 +670,7 @@ func Default() Config {
 		},
 		// RFC 9106 §7.4's second recommended option scaled to a small
 		// node: 64 MiB, 3 passes.
-		Passwords: PasswordsConfig{Time: 3, MemoryKiB: 64 * 1024, Threads: 2},
+		Passwords: PasswordsConfig{Time: 3, MemoryKiB: 64 * 1024, Threads: 2, MinLength: directory.DefaultPasswordMinLength},
 		WebAuthn:  WebAuthnConfig{RPName: "Authrim", Origins: []string{}},
 		MFA:       MFAConfig{Policy: directory.MFAOptional},
 		Requests: RequestsConfig{
@@ -881,6 +906,15 @@ func (c Config) Validate() error {
 		// 19 MiB, 2 passes, 1 lane; less makes stolen hashes cheap to guess.
 		add("passwords", "argon2id needs time >= %d, memory_kib >= %d (19 MiB) and 1..255 threads (OWASP minimum), got time %d, memory_kib %d, threads %d",
 			MinArgon2Time, MinArgon2MemoryKiB, pw.Time, pw.MemoryKiB, pw.Threads)
+	}
+	if n := c.Passwords.MinLength; n != 0 && (n < directory.MinPasswordMinLength || n > directory.MaxPasswordMinLength) {
+		add("passwords.min_length", "must be %d..%d characters (NIST SP 800-63B: 15 when a password is the only factor), got %d",
+			directory.MinPasswordMinLength, directory.MaxPasswordMinLength, n)
+	}
+	if f := c.Passwords.BlocklistFile; f != "" {
+		if _, err := c.Passwords.PasswordPolicy(); err != nil {
+			add("passwords.blocklist_file", "%v", err)
+		}
 	}
 	if ip := net.ParseIP(c.RPID()); ip != nil {
 		add("webauthn.rp_id", "must be a domain name, not an IP address (WebAuthn refuses IPs); use localhost for local use")
