@@ -81,6 +81,8 @@ type Config struct {
 	Backup BackupConfig `yaml:"backup"`
 	// Delivery: the outbox that carries back-channel logout (node/delivery.go).
 	Delivery DeliveryConfig `yaml:"delivery"`
+	// Audit: the audit log kept as data (node/audit.go).
+	Audit AuditConfig `yaml:"audit"`
 	// TokenExchange: the token exchange grant (node/exchange_config.go).
 	TokenExchange TokenExchangeConfig `yaml:"token_exchange"`
 }
@@ -633,6 +635,7 @@ func Default() Config {
 		},
 		Crypto: CryptoConfig{Mode: CryptoInline},
 		Backup: BackupConfig{Keep: 7},
+		Audit:  AuditConfig{Retention: Duration(30 * 24 * time.Hour)},
 		Delivery: DeliveryConfig{
 			RetryInitial: Duration(2 * time.Second), RetryMax: Duration(10 * time.Minute), GiveUpAfter: Duration(24 * time.Hour),
 			Concurrency: 8, AttemptTimeout: Duration(15 * time.Second), ScanInterval: Duration(10 * time.Second),
@@ -720,6 +723,7 @@ func (c Config) Validate() error {
 	c.clusterProblems(add)
 	c.backupProblems(add)
 	c.deliveryProblems(add)
+	c.auditProblems(add)
 	c.exchangeProblems(add)
 	if c.Storage.Dir == "" {
 		add("storage.dir", "must not be empty")

@@ -56,6 +56,8 @@ const (
 	BucketDeviceUserCodes Bucket = "device_user_codes"
 	// BucketMFA holds each user's second factors (TOTP, recovery codes).
 	BucketMFA Bucket = "mfa"
+	// BucketAudit holds the audit log: one event per key, in order.
+	BucketAudit Bucket = "audit"
 )
 
 // KeySchemaVersion is the key, in BucketMeta, of the schema version
@@ -116,6 +118,8 @@ var schema = [...]BucketSpec{
 		"which device authorization a user code names; created only if absent, so codes never collide"},
 	{BucketMFA, "directory", "subject", "JSON directory MFA record",
 		"a user's second factors: TOTP secret sealed under the KEK, last used step, recovery code MACs"},
+	{BucketAudit, "audit", "time (UTC, ns), member, per-member sequence: sorts as one log", "JSON audit.Event",
+		"a security event (an audit log line) kept for audit.retention; queried by time, type, user, client"},
 }
 
 // migrations moves stores to this binary's shapes: migrations[i] takes a
