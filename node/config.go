@@ -678,6 +678,7 @@ func Default() Config {
 		Passwords: PasswordsConfig{Time: 3, MemoryKiB: 64 * 1024, Threads: 2},
 		WebAuthn:  WebAuthnConfig{RPName: "Authrim", Origins: []string{}},
 		MFA:       MFAConfig{Policy: directory.MFAOptional},
+		UI:        UIConfig{ProductName: "Authrim"},
 		Requests: RequestsConfig{
 			PushedTTL: Duration(60 * time.Second),
 			Fetch:     FetchConfig{Timeout: Duration(5 * time.Second), MaxBytes: 64 << 10},
