@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"authrim/config"
+	"authrim/internal/docexample"
 	"authrim/node"
 )
 
@@ -195,5 +197,68 @@ func TestBrokenThemeStopsTheStart(t *testing.T) {
 	_, err := node.Start(t.Context(), cfg, node.Options{})
 	if err == nil || !strings.Contains(err.Error(), bad) {
 		t.Fatalf("start with a broken login.html: %v", err)
+	}
+}
+
+// TestREADMELanguagesExample: the README's language example works
+// against a node, and its theme config loads and validates.
+func TestREADMELanguagesExample(t *testing.T) {
+	o := startOP(t)
+	out := docexample.Run(t, "../README.md", "ui-locales", "ISSUER="+o.issuer)
+	if want := "en ja de fr\n<html lang=\"ja\">\n<h1>Déconnecté</h1>\n"; out != want {
+		t.Fatalf("README example printed %q, want %q", out, want)
+	}
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(readme), "<!-- example: theme-config -->")
+	_, rest, ok2 := strings.Cut(rest, "```yaml\n")
+	yaml, _, ok3 := strings.Cut(rest, "\n```")
+	if !ok || !ok2 || !ok3 {
+		t.Fatal("README has no theme-config yaml block")
+	}
+	file := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(file, []byte(yaml+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(file, nil)
+	if err != nil {
+		t.Fatalf("README theme config: %v", err)
+	}
+	if cfg.UI != (node.UIConfig{ThemeDir: "/etc/authrim/theme", ProductName: "Example ID", Logo: "logo.svg"}) {
+		t.Fatalf("README theme config loaded as %+v", cfg.UI)
+	}
+}
+
+// TestUIConfigValidated: ui keys that cannot work stop the start with a
+// message naming the key.
+func TestUIConfigValidated(t *testing.T) {
+	tests := []struct {
+		name string
+		ui   node.UIConfig
+		want string
+	}{
+		{"logo without theme_dir", node.UIConfig{Logo: "logo.png"}, "ui.logo"},
+		{"logo as a path", node.UIConfig{ThemeDir: "/t", Logo: "../kek"}, "ui.logo"},
+		{"product name too long", node.UIConfig{ProductName: strings.Repeat("x", 65)}, "ui.product_name"},
+		{"product name with a newline", node.UIConfig{ProductName: "a\nb"}, "ui.product_name"},
+		{"fine", node.UIConfig{ThemeDir: "/t", Logo: "logo.png", ProductName: "Example ID"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := node.Default()
+			cfg.UI = tt.ui
+			err := cfg.Validate()
+			if tt.want == "" {
+				if err != nil && strings.Contains(err.Error(), "ui.") {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Validate: %v, want a problem with %s", err, tt.want)
+			}
+		})
 	}
 }
