@@ -2,6 +2,7 @@ package node_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -60,4 +61,19 @@ func TestSignInPageLanguagesInRealBrowser(t *testing.T) {
 			c.shot(tt.name)
 		})
 	}
+	// The rest of the Japanese sign-in stays Japanese: the consent page
+	// comes from the stored request, the browser says de.
+	t.Run("consent-ja", func(t *testing.T) {
+		c.t = t
+		params := baseParams()
+		params["ui_locales"] = "ja"
+		c.do("open the sign-in page", chromedp.Navigate(o.authorizeURL(params)))
+		c.passwordSignIn()
+		c.do("wait for the consent page", chromedp.WaitVisible(chromedp.CSS(`button[value=allow]`)))
+		lang, _ := eval[string](c, `document.documentElement.lang`)
+		if h1 := c.text("h1"); lang != "ja" || h1 != "アクセスを許可しますか？" || c.text(`button[value=allow]`) != "許可する" {
+			c.fail("the consent page", fmt.Errorf("lang %q, h1 %q", lang, h1))
+		}
+		c.shot("consent-ja")
+	})
 }

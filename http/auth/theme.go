@@ -215,6 +215,9 @@ func sortedValues(m map[string]string) []string {
 //     follow) into the page's language: see internal/i18n.
 //   - TB is T with each argument shown in bold (<strong>): for names
 //     inside a sentence. The translation and the arguments are escaped.
+//   - TH is T for a sentence with marked-up parts: arguments made by q
+//     (a quotation) or strong (bold) keep their markup, any other is
+//     escaped, as is the translation.
 //   - lang is the page's language (BCP 47), product the product name,
 //     logo the logo's URL ("" without one), themeCSS the theme's style
 //     sheets.
@@ -228,6 +231,11 @@ func pageFuncs(lang, product, logo string, css []string) template.FuncMap {
 			}
 			return template.HTML(fmt.Sprintf(html.EscapeString(i18n.Text(lang, key)), bold...))
 		},
+		"TH": func(key string, args ...any) template.HTML {
+			return template.HTML(fmt.Sprintf(html.EscapeString(i18n.Text(lang, key)), htmlArgs(args)...))
+		},
+		"q":        func(s string) template.HTML { return template.HTML("<q>" + html.EscapeString(s) + "</q>") },
+		"strong":   func(s string) template.HTML { return template.HTML("<strong>" + html.EscapeString(s) + "</strong>") },
 		"lang":     func() string { return lang },
 		"product":  func() string { return product },
 		"logo":     func() string { return logo },
@@ -259,4 +267,18 @@ func (ps *pageSet) serveTheme(c echo.Context) bool {
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:")
 	_ = c.Blob(http.StatusOK, ct, b)
 	return true
+}
+
+// htmlArgs escapes the arguments of TH, but for markup made by q and
+// strong (template.HTML from those functions, already escaped).
+func htmlArgs(args []any) []any {
+	out := make([]any, len(args))
+	for i, a := range args {
+		if h, ok := a.(template.HTML); ok {
+			out[i] = string(h)
+			continue
+		}
+		out[i] = html.EscapeString(fmt.Sprint(a))
+	}
+	return out
 }

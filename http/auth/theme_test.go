@@ -74,8 +74,9 @@ func TestBuiltInPagesRenderInEveryLanguage(t *testing.T) {
 	}
 }
 
-// TestTBEscapes: a name shown in bold inside a translated sentence is
-// escaped (a client calling itself <script> stays text).
+// TestTBEscapes: a name shown in bold or quoted inside a translated
+// sentence (TB, TH) is escaped: a client calling itself <script> stays
+// text.
 func TestTBEscapes(t *testing.T) {
 	ps, err := newPageSet(Theme{})
 	if err != nil {
@@ -88,5 +89,14 @@ func TestTBEscapes(t *testing.T) {
 	}
 	if strings.Contains(b.String(), "<script>alert") || !strings.Contains(b.String(), "<strong>&lt;script&gt;alert(1)&lt;/script&gt;</strong>") {
 		t.Fatalf("client name not escaped:\n%s", b.String())
+	}
+	data = map[string]any{"Title": "Allow access?", "ClientName": `<img src=x onerror=alert(1)>`, "ClientHost": `evil.example"><b>`, "RID": "r", "CSRF": "c"}
+	b.Reset()
+	if err := ps.lang("ja").ExecuteTemplate(&b, "consent.html", data); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(b.String(), "<img src=x") || strings.Contains(b.String(), `"><b>`) ||
+		!strings.Contains(b.String(), "<q>&lt;img src=x onerror=alert(1)&gt;</q> と名乗っていますが") {
+		t.Fatalf("consent page does not escape the client's name and host:\n%s", b.String())
 	}
 }

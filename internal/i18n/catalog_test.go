@@ -27,9 +27,9 @@ var translators = []struct {
 	{"http/auth", "errorPage", 2},
 }
 
-// templateKey finds {{T "..."}} and {{TB "..."}} (also inside
+// templateKey finds {{T "..."}}, {{TB "..."}} and {{TH "..."}} (also inside
 // parentheses) in templates of any kind.
-var templateKey = regexp.MustCompile(`[({]\s*TB?\s+("(?:[^"\\]|\\.)*")`)
+var templateKey = regexp.MustCompile(`[({]\s*T[BH]?\s+("(?:[^"\\]|\\.)*")`)
 
 // keyUse is a key and where it was found.
 type keyUse struct{ key, where string }

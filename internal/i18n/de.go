@@ -44,7 +44,7 @@ var de = map[string]string{
 	// Consent
 	"Allow access?":         "Zugriff erlauben?",
 	"is asking for access.": "bittet um Zugriff.",
-	"It calls itself “%s”: a name any site can choose. Allow only if you trust %s.": "Sie nennt sich „%s“ – einen Namen, den jede Website wählen kann. Erlauben Sie den Zugriff nur, wenn Sie %s vertrauen.",
+	"It calls itself %s: a name any site can choose. Allow only if you trust %s.": "Sie nennt sich %s – einen Namen, den jede Website wählen kann. Erlauben Sie den Zugriff nur, wenn Sie %s vertrauen.",
 	"Your answer goes to:":                              "Ihre Antwort geht an:",
 	"It asks to:":                                       "Sie möchte:",
 	"%s asks to:":                                       "%s möchte:",

@@ -45,7 +45,7 @@ var fr = map[string]string{
 	// Consent
 	"Allow access?":         "Autoriser l’accès ?",
 	"is asking for access.": "demande un accès.",
-	"It calls itself “%s”: a name any site can choose. Allow only if you trust %s.": "Il se présente comme « %s » : un nom que n’importe quel site peut choisir. N’autorisez l’accès que si vous faites confiance à %s.",
+	"It calls itself %s: a name any site can choose. Allow only if you trust %s.": "Il se présente comme %s : un nom que n’importe quel site peut choisir. N’autorisez l’accès que si vous faites confiance à %s.",
 	"Your answer goes to:":                              "Votre réponse sera envoyée à :",
 	"It asks to:":                                       "Il demande à :",
 	"%s asks to:":                                       "%s demande à :",

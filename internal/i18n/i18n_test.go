@@ -48,7 +48,7 @@ func TestT(t *testing.T) {
 		{"German", "de", "Sign in", nil, "Anmelden"},
 		{"French", "fr", "Sign in", nil, "Se connecter"},
 		{"arguments", "de", "You approved %s.", []any{"TV"}, "Sie haben TV bestätigt."},
-		{"reordered arguments", "ja", "Authenticator app: %s since %s (last code %s).", []any{"有効", "2026-01-02", "なし"}, "認証アプリ: 2026-01-02 から有効（最後のコード: なし）。"},
+		{"reordered arguments", "ja", "Authenticator app: %s since %s (last code %s).", []any{"有効", "2026-01-02", "なし"}, "認証アプリ：2026-01-02 から有効（最後のコード：なし）。"},
 		{"English arguments", "en", "You approved %s.", []any{"TV"}, "You approved TV."},
 		{"missing key shows in English", "ja", "Not translated %d", []any{3}, "Not translated 3"},
 		{"unsupported language is English", "xx", "Sign in", nil, "Sign in"},
