@@ -216,8 +216,8 @@ func sortedValues(m map[string]string) []string {
 //   - TB is T with each argument shown in bold (<strong>): for names
 //     inside a sentence. The translation and the arguments are escaped.
 //   - TH is T for a sentence with marked-up parts: arguments made by q
-//     (a quotation) or strong (bold) keep their markup, any other is
-//     escaped, as is the translation.
+//     (a quotation), strong (bold) or host (a client's host, set apart)
+//     keep their markup, any other is escaped, as is the translation.
 //   - lang is the page's language (BCP 47), product the product name,
 //     logo the logo's URL ("" without one), themeCSS the theme's style
 //     sheets.
@@ -234,8 +234,11 @@ func pageFuncs(lang, product, logo string, css []string) template.FuncMap {
 		"TH": func(key string, args ...any) template.HTML {
 			return template.HTML(fmt.Sprintf(html.EscapeString(i18n.Text(lang, key)), htmlArgs(args)...))
 		},
-		"q":        func(s string) template.HTML { return template.HTML("<q>" + html.EscapeString(s) + "</q>") },
-		"strong":   func(s string) template.HTML { return template.HTML("<strong>" + html.EscapeString(s) + "</strong>") },
+		"q":      func(s string) template.HTML { return template.HTML("<q>" + html.EscapeString(s) + "</q>") },
+		"strong": func(s string) template.HTML { return template.HTML("<strong>" + html.EscapeString(s) + "</strong>") },
+		"host": func(s string) template.HTML {
+			return template.HTML(`<strong class="client-host">` + html.EscapeString(s) + "</strong>")
+		},
 		"lang":     func() string { return lang },
 		"product":  func() string { return product },
 		"logo":     func() string { return logo },

@@ -69,7 +69,7 @@ func TestBuiltInPagesRenderInEveryLanguage(t *testing.T) {
 	}
 	var b strings.Builder
 	_ = ps.lang("ja").ExecuteTemplate(&b, "login.html", samplePageData["login.html"])
-	if !strings.Contains(b.String(), "<strong>App</strong>（<strong>app.example</strong>）に進むにはサインインしてください。") {
+	if !strings.Contains(b.String(), `<strong>App</strong>（<strong class="client-host">app.example</strong>）に進むにはサインインしてください。`) {
 		t.Fatalf("ja sign-in page:\n%s", b.String())
 	}
 }
