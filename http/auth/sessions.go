@@ -74,7 +74,7 @@ func (h *Handler) sessionRows(c echo.Context, subject, sid string) ([]sessionRow
 	rows := make([]sessionRow, 0, len(list))
 	for _, a := range list {
 		r := sessionRow{
-			Sid: a.Sid, Device: useragent.Summary(a.UserAgent), Address: a.Address,
+			Sid: a.Sid, Device: useragent.SummaryIn(pageLang(c), a.UserAgent), Address: a.Address,
 			SignedIn: time.UnixMilli(a.SignedInMs).UTC().Format("2006-01-02 15:04 UTC"),
 			Method:   methodOf(c, a.Methods), Current: a.Sid == sid,
 		}

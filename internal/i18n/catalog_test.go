@@ -25,6 +25,7 @@ var translators = []struct {
 	{"", "i18n.Text", 1},
 	{"http/auth", "tr", 1},
 	{"http/auth", "errorPage", 2},
+	{"http/auth", "h.jsonError", 2},
 }
 
 // templateKey finds {{T "..."}}, {{TB "..."}} and {{TH "..."}} (also inside
