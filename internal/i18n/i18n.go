@@ -123,8 +123,13 @@ func Text(lang, key string) string {
 }
 
 // T translates key into lang, formatting args into it like fmt.Sprintf.
-// An unsupported lang is Default.
+// An unsupported lang is Default. Without args the text is returned as
+// it is, not read as a format: a message that is not a catalog key (an
+// error's own words, with a % in a URL) passes through unharmed.
 func T(lang, key string, args ...any) string {
+	if len(args) == 0 {
+		return Text(lang, key)
+	}
 	p, ok := printers[lang]
 	if !ok {
 		p = printers[Default]

@@ -52,6 +52,7 @@ func TestT(t *testing.T) {
 		{"English arguments", "en", "You approved %s.", []any{"TV"}, "You approved TV."},
 		{"missing key shows in English", "ja", "Not translated %d", []any{3}, "Not translated 3"},
 		{"unsupported language is English", "xx", "Sign in", nil, "Sign in"},
+		{"no args: not a format", "ja", "https://x.example/a%2Fb 100%", nil, "https://x.example/a%2Fb 100%"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
