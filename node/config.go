@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"authrim/actors/ratelimit"
 	"authrim/directory"
@@ -64,6 +65,8 @@ type Config struct {
 	Registration RegistrationConfig `yaml:"registration"`
 	// MFA: second factors at sign-in (README "Two-factor sign-in").
 	MFA MFAConfig `yaml:"mfa"`
+	// UI dresses the sign-in pages: theme, product name, logo.
+	UI UIConfig `yaml:"ui"`
 	// ClientAuth: how clients authenticate (private_key_jwt).
 	ClientAuth ClientAuthConfig `yaml:"client_auth"`
 	// ClientDocuments: client_ids that are URLs of client ID metadata
@@ -258,6 +261,33 @@ type MFAConfig struct {
 	// their next password sign-in). A client's mfa_policy can make it
 	// stricter for that client, never weaker.
 	Policy string `yaml:"policy"`
+}
+
+// UIConfig is the pages' theme (README "Languages and themes"). The
+// templates, with the theme's overrides, are parsed and tried at start:
+// a broken override stops the start.
+type UIConfig struct {
+	// ThemeDir holds template overrides (an *.html named like a built-in
+	// template replaces it), style sheets (*.css, added after the
+	// built-in one) and images, served under /assets/theme/.
+	ThemeDir string `yaml:"theme_dir"`
+	// ProductName is shown in the pages' titles and header.
+	ProductName string `yaml:"product_name"`
+	// Logo is an image file in ThemeDir shown in the header.
+	Logo string `yaml:"logo"`
+}
+
+func (u UIConfig) problems(add func(key, format string, args ...any)) {
+	if len(u.ProductName) > 64 || strings.ContainsFunc(u.ProductName, unicode.IsControl) {
+		add("ui.product_name", "must be at most 64 bytes with no control characters")
+	}
+	switch {
+	case u.Logo == "":
+	case u.ThemeDir == "":
+		add("ui.logo", "needs ui.theme_dir (the logo is a file there)")
+	case strings.ContainsAny(u.Logo, `/\`) || u.Logo == "." || u.Logo == "..":
+		add("ui.logo", "must be a file name in ui.theme_dir, got %q", u.Logo)
+	}
 }
 
 // RegistrationEnabled reports whether /register is served: open, with a
@@ -676,6 +706,7 @@ func Default() Config {
 		Passwords: PasswordsConfig{Time: 3, MemoryKiB: 64 * 1024, Threads: 2, MinLength: directory.DefaultPasswordMinLength},
 		WebAuthn:  WebAuthnConfig{RPName: "Authrim", Origins: []string{}},
 		MFA:       MFAConfig{Policy: directory.MFAOptional},
+		UI:        UIConfig{ProductName: "Authrim"},
 		Requests: RequestsConfig{
 			PushedTTL: Duration(60 * time.Second),
 			Fetch:     FetchConfig{Timeout: Duration(5 * time.Second), MaxBytes: 64 << 10},
@@ -868,6 +899,7 @@ func (c Config) Validate() error {
 	default:
 		add("mfa.policy", "must be none, optional or required")
 	}
+	c.UI.problems(add)
 	if t := c.Registration.InitialAccessToken; t != "" && len(t) < 16 {
 		add("registration.initial_access_token", "must be at least 16 characters (or empty)")
 	}
