@@ -13,6 +13,7 @@ import (
 
 	"authrim/actors/ratelimit"
 	"authrim/directory"
+	"authrim/webhooks"
 )
 
 // Duration is a time.Duration written in config as "720h", "90s", ...
@@ -86,6 +87,8 @@ type Config struct {
 	Delivery DeliveryConfig `yaml:"delivery"`
 	// Audit: the audit log kept as data (node/audit.go).
 	Audit AuditConfig `yaml:"audit"`
+	// Webhooks: audit events sent to the operator's systems (node/audit.go).
+	Webhooks WebhooksConfig `yaml:"webhooks"`
 	// TokenExchange: the token exchange grant (node/exchange_config.go).
 	TokenExchange TokenExchangeConfig `yaml:"token_exchange"`
 }
@@ -663,9 +666,10 @@ func Default() Config {
 			FailureTimeout:    Duration(time.Second),
 			LeaseTTL:          Duration(5 * time.Second),
 		},
-		Crypto: CryptoConfig{Mode: CryptoInline},
-		Backup: BackupConfig{Keep: 7},
-		Audit:  AuditConfig{Retention: Duration(30 * 24 * time.Hour)},
+		Crypto:   CryptoConfig{Mode: CryptoInline},
+		Backup:   BackupConfig{Keep: 7},
+		Audit:    AuditConfig{Retention: Duration(30 * 24 * time.Hour)},
+		Webhooks: WebhooksConfig{DisableAfter: webhooks.DefaultDisable},
 		Delivery: DeliveryConfig{
 			RetryInitial: Duration(2 * time.Second), RetryMax: Duration(10 * time.Minute), GiveUpAfter: Duration(24 * time.Hour),
 			Concurrency: 8, AttemptTimeout: Duration(15 * time.Second), ScanInterval: Duration(10 * time.Second),
@@ -755,6 +759,7 @@ func (c Config) Validate() error {
 	c.backupProblems(add)
 	c.deliveryProblems(add)
 	c.auditProblems(add)
+	c.webhooksProblems(add)
 	c.exchangeProblems(add)
 	if c.Storage.Dir == "" {
 		add("storage.dir", "must not be empty")

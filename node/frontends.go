@@ -108,7 +108,7 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 			if cfg.Admin.Token != "" {
 				admin := management.NewAdmin(cfg.Admin.Token, localKeys{n.actors.KeyManager(), n.cache}, logger).
 					WithDirectory(n.dir, n.dir).WithResources(n.dir).WithInitialTokens(n.dir).WithThrottle(n.actors.RateLimits()).WithCluster(clusterOps{n}).
-					WithSessions(userSessions).WithAudit(n)
+					WithSessions(userSessions).WithAudit(n).WithWebhooks(n.webhooks)
 				if snap := n.snapshotter(); snap != nil {
 					// bbolt: the node's file; etcd: every record at one
 					// revision, in the same file format (persistence/snapshot).

@@ -3,6 +3,7 @@ package node
 import (
 	"authrim/audit"
 	"authrim/http/fetch"
+	"authrim/webhooks"
 	"cmp"
 	"context"
 	"errors"
@@ -57,13 +58,15 @@ type Node struct {
 	cfg    Config
 	logger *slog.Logger
 	// audit keeps the audit lines logger captures as events.
-	audit  *audit.Log
-	store  persistence.Backend
-	bolt   *bbolt.Store // store, typed: the admin API snapshots it for backups
-	etcd   *etcd.Store  // store, typed, on etcd (nil on bbolt)
-	member *etcd.Member // the embedded etcd member, if any
-	lease  *etcd.Lease  // this node's lease: grain ownership (etcd only)
-	fenced chan error
+	audit *audit.Log
+	// webhooks sends stored events to the subscriptions that want them.
+	webhooks *webhooks.Service
+	store    persistence.Backend
+	bolt     *bbolt.Store // store, typed: the admin API snapshots it for backups
+	etcd     *etcd.Store  // store, typed, on etcd (nil on bbolt)
+	member   *etcd.Member // the embedded etcd member, if any
+	lease    *etcd.Lease  // this node's lease: grain ownership (etcd only)
+	fenced   chan error
 	// draining: stopping, /readyz answers 503 (Drain).
 	draining atomic.Bool
 	// actorsRef is actors for callbacks that may run before Start ends.

@@ -58,6 +58,8 @@ type Admin struct {
 	initialTokens InitialTokenIssuer
 	// audit serves GET /admin/audit; nil leaves it unmounted.
 	audit AuditLog
+	// webhooks serves /admin/webhooks; nil leaves it unmounted.
+	webhooks *webhookAdmin
 }
 
 // WithDirectory adds the user and client routes (/admin/users,
@@ -112,6 +114,9 @@ func (a *Admin) Routes() []router.Route {
 	}
 	if a.audit != nil {
 		rs = append(rs, a.auditRoutes()...)
+	}
+	if a.webhooks != nil {
+		rs = append(rs, a.webhooks.routes()...)
 	}
 	if a.cluster != nil {
 		rs = append(rs, clusterRoutes(a.cluster, a.logger)...)
