@@ -176,7 +176,7 @@ func checkEvents(events []string) ([]string, error) {
 	for _, e := range events {
 		e = strings.TrimSpace(e)
 		body := strings.TrimSuffix(e, "*")
-		if e == "" || len(e) > 81 || strings.Contains(body, "*") || (body != "" && audit.TypeOf(body) != strings.TrimSuffix(body, "_")) && audit.TypeOf(body)+"_" != body {
+		if e == "" || len(e) > 81 || !typeLike(body) {
 			return nil, invalid("events: %q is not an event type (lower case words joined by _), a prefix ending in *, or *", clip(e))
 		}
 		if !slices.Contains(out, e) {
@@ -184,6 +184,21 @@ func checkEvents(events []string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// typeLike reports whether s is an event type or a prefix of one: lower
+// case letters and digits in words joined by _ (audit.TypeOf's output),
+// possibly ending in _ ("" for the * that takes everything).
+func typeLike(s string) bool {
+	for i, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+		case r == '_' && i > 0 && s[i-1] != '_':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 func clip(s string) string {

@@ -101,6 +101,7 @@ func newRoot(std *cli) *cobra.Command {
 		clientsCmd(std),
 		resourcesCmd(std),
 		auditCmd(std),
+		webhooksCmd(std),
 		backupCmd(std),
 		restoreCmd(std),
 		clusterCmd(std),
