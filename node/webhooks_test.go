@@ -260,3 +260,40 @@ func TestWebhookAdminRefusals(t *testing.T) {
 		t.Errorf("loopback URL without allow_private_addresses: %d %s", status, body)
 	}
 }
+
+// TestWebhookEveryEventOneNode: a * subscription gets every event but
+// not the outbox's own events about its deliveries (each would make
+// another, for ever). It also logs how long an event takes from the
+// admin API's answer to the receiver handling it on one node (a
+// measurement for the notes, not a pass condition).
+func TestWebhookEveryEventOneNode(t *testing.T) {
+	h := startHookServer(t, 0)
+	n, _ := webhookNode(t, h, nil)
+	// Every event: the outbox audits each delivery it makes, and those
+	// events must not be sent on (each would make another).
+	v := createHook(t, n, `{"url":"`+h.srv.URL+`/hook","events":["*"]}`)
+	h.rx.Secret = v.Secret
+	var lat []time.Duration
+	users := func() (n int) {
+		e, _ := h.received()
+		for _, ev := range e {
+			if ev.Type == "admin_user_created" {
+				n++
+			}
+		}
+		return n
+	}
+	for i := range 5 {
+		addUser(t, n, "latency"+string(rune('a'+i)))
+		done := time.Now()
+		eventually.True(t, "handled", func() bool { return users() == i+1 })
+		lat = append(lat, time.Since(done).Round(time.Millisecond))
+	}
+	t.Logf("event-to-webhook latency on one node, from the admin API's answer (upper bound: includes polling): %v", lat)
+	e, _ := h.received()
+	for _, ev := range e {
+		if ev.Type != "admin_user_created" && ev.Type != "admin_webhook_created" {
+			t.Fatalf("a %s event was sent: deliveries were sent as events", ev.Type)
+		}
+	}
+}

@@ -453,6 +453,11 @@ func MessageID(subID, eventID string) string {
 // wants it, and returns the messages' ids (to kick the Delivery grain
 // with). Writing the same event again writes nothing new.
 func (s *Service) Dispatch(ctx context.Context, ev audit.Event) ([]string, error) {
+	if ev.Attrs["kind"] == Kind {
+		// An event about a webhook message itself (the outbox audits
+		// each delivery): sending it would make another, for ever.
+		return nil, nil
+	}
 	subs, err := s.list(ctx)
 	if err != nil {
 		return nil, err
