@@ -225,7 +225,8 @@ func (o *op) revokeGrant(gr *messages.Grant, reason string) {
 	gr.Revoked, gr.RevokeReason = true, reason
 	gr.RefreshHash = nil
 	o.changed = true
-	o.g.cfg.Logger.Warn("grant revoked", "audit", true, "sid", o.g.sid, "grant", gr.Id, "client_id", gr.ClientId, "reason", reason)
+	o.g.cfg.Logger.Warn("grant revoked", "audit", true, "sid", o.g.sid, "grant", gr.Id, "client_id", gr.ClientId,
+		"sub", gr.GetLogin().GetSubject(), "reason", reason)
 }
 
 // view is a grant without its secrets, for replies. It shares the
