@@ -448,6 +448,14 @@ type HTTPConfig struct {
 	// InsecurePlaintext allows plain http on a non-loopback Listen with
 	// neither TLS nor TrustedProxies (listen_tls.go).
 	InsecurePlaintext bool `yaml:"insecure_plaintext"`
+	// ClientCertHeader, when set, is the header in which a proxy listed
+	// in TrustedProxies passes the client certificate it received, as
+	// URL-encoded PEM (nginx's $ssl_client_escaped_cert), for mutual TLS
+	// (RFC 8705). From any other peer the header is ignored (mtls.go).
+	ClientCertHeader string `yaml:"client_cert_header"`
+	// MTLS: the node's own mutual-TLS listener and the client CAs
+	// (mtls.go).
+	MTLS MTLSConfig `yaml:"mtls"`
 }
 
 // TrustedProxyPrefixes parses http.trusted_proxies (Validate has checked
@@ -716,6 +724,7 @@ func (c Config) Validate() error {
 		}
 	}
 	c.listenerTLSProblems(add)
+	c.mtlsProblems(add)
 	for _, p := range c.HTTP.TrustedProxies {
 		if _, err := parsePrefix(p); err != nil {
 			add("http.trusted_proxies", "%q must be an address or a CIDR (e.g. 10.0.0.0/8)", p)
