@@ -115,7 +115,7 @@ type ClientMetadata struct {
 	DPoPBoundAccessTokens bool `json:"dpop_bound_access_tokens,omitempty" yaml:"dpop_bound_access_tokens"`
 	// TLSClientAuth is, for tls_client_auth, what the client's
 	// certificate must name (RFC 8705 §2.1.2): exactly one of its fields.
-	TLSClientAuth
+	TLSClientAuth `yaml:",inline"`
 	// TLSClientCertificateBoundAccessTokens: the client's access tokens
 	// are bound to the certificate it presents at the token endpoint
 	// (RFC 8705 §3, cnf x5t#S256); token requests without one are
