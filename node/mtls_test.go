@@ -22,6 +22,7 @@ import (
 
 	"authrim/directory"
 	"authrim/http/mtls"
+	"authrim/internal/docexample"
 	"authrim/internal/freeport"
 	"authrim/internal/testca"
 	"authrim/node"
@@ -186,6 +187,21 @@ func TestMTLSClientAuth(t *testing.T) {
 				t.Fatalf("error %v, want invalid_client", body)
 			}
 		})
+	}
+
+	// The README's examples: the DN as openssl prints it matches, and
+	// curl with the certificate gets a token.
+	dir := t.TempDir()
+	caFile, certFile, keyFile := filepath.Join(dir, "ca.pem"), filepath.Join(dir, "client.crt"), filepath.Join(dir, "client.key")
+	testca.WriteFile(t, caFile, s.serverCA.CertPEM())
+	testca.WriteFile(t, certFile, s.dnCert.CertPEM)
+	testca.WriteFile(t, keyFile, s.dnCert.KeyPEM)
+	if out := docexample.Run(t, "../README.md", "mtls-subject", "CERT="+certFile); out != "CN=app one,O=Example\n" || !mtls.MatchDN(s.dnCert.Cert(t), strings.TrimSpace(out)) {
+		t.Fatalf("README mtls-subject printed %q", out)
+	}
+	if out := docexample.Run(t, "../README.md", "mtls-token", "CA="+caFile, "CERT="+certFile, "KEY="+keyFile,
+		"MTLS="+s.mtlsURL, "CLIENT_ID=pki-dn"); out != "Bearer\n" {
+		t.Fatalf("README mtls-token printed %q", out)
 	}
 
 	// x/oauth2's client credentials flow, its http.Client presenting the
