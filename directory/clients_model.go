@@ -167,6 +167,10 @@ type ClientMetadata struct {
 	// and the node's mfa.policy applies, so a client can only ask for
 	// more.
 	MFAPolicy string `json:"mfa_policy,omitempty" yaml:"mfa_policy"`
+	// Profile is the security profile the client is held to: "" (none)
+	// or ProfileFAPI2 (fapi2.go). The node's profile applies to every
+	// client on top of it (Options.Profile).
+	Profile string `json:"profile,omitempty" yaml:"profile"`
 }
 
 // TLSClientAuth is the subject a tls_client_auth client's certificate
@@ -256,7 +260,9 @@ type NewClient struct {
 
 // PKCERequired tells whether the client's authorization requests need a
 // code_challenge: always, unless a confidential client opted out.
-func (m ClientMetadata) PKCERequired() bool { return m.RequirePKCE == nil || *m.RequirePKCE }
+func (m ClientMetadata) PKCERequired() bool {
+	return m.FAPI2() || m.RequirePKCE == nil || *m.RequirePKCE
+}
 
 // WithDefaults is m as it applies: the defaults of the fields left out
 // filled in (ID token alg, response types, encryption encs, require_pkce)

@@ -43,6 +43,9 @@ type Rules struct {
 	// (requests.fetch.allow_private_addresses: the guard the node's
 	// fetcher applies when it delivers there).
 	AllowPrivateAddresses bool
+	// Profile is the node's security profile ("" or ProfileFAPI2):
+	// every client is held to it.
+	Profile string
 	// Static is for a client from config.yaml: its client_id must be
 	// given, and so must its secret for client_secret_* methods (a
 	// generated one could not be told to anyone). Otherwise both are
@@ -213,6 +216,14 @@ func (m ClientMetadata) problems(r Rules) []Problem {
 		if msg := httpsURIProblem(u); msg != "" {
 			add("request_uris", "%s", msg)
 		}
+	}
+	switch m.Profile {
+	case "", ProfileFAPI2:
+	default:
+		add("profile", "must be empty or %s, got %q", ProfileFAPI2, clip(m.Profile))
+	}
+	if m.FAPI2() || r.Profile == ProfileFAPI2 {
+		p = append(p, FAPI2Problems(m)...)
 	}
 	switch m.MFAPolicy {
 	case "", MFANone, MFAOptional, MFARequired:

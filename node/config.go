@@ -36,7 +36,11 @@ func (d Duration) D() time.Duration { return time.Duration(d) }
 // keys; cmd/authrim fills it from Default(), the file and AUTHRIM_* env.
 type Config struct {
 	// Issuer is the OP's issuer identifier (https, or http on localhost).
-	Issuer  string        `yaml:"issuer"`
+	Issuer string `yaml:"issuer"`
+	// Profile is the security profile every client is held to: "" or
+	// fapi2 (the FAPI 2.0 Security Profile; fapi2.go). A client can
+	// also choose it for itself (its profile).
+	Profile string        `yaml:"profile"`
 	HTTP    HTTPConfig    `yaml:"http"`
 	Storage StorageConfig `yaml:"storage"`
 	Admin   AdminConfig   `yaml:"admin"`
@@ -400,7 +404,7 @@ func (ClientConfig) RenamedKeys() map[string]string {
 // a static client.
 func (c Config) ClientRules() directory.Rules {
 	return directory.Rules{Algorithms: c.Keys.Algorithms, RequireSignedRequestObjects: c.Requests.RequireSigned, Static: true,
-		AllowPrivateAddresses: c.Requests.Fetch.AllowPrivateAddresses}
+		AllowPrivateAddresses: c.Requests.Fetch.AllowPrivateAddresses, Profile: c.Profile}
 }
 
 // StaticClients builds the directory's static clients from clients
@@ -725,6 +729,7 @@ func (c Config) Validate() error {
 	}
 	c.listenerTLSProblems(add)
 	c.mtlsProblems(add)
+	c.profileProblems(add)
 	for _, p := range c.HTTP.TrustedProxies {
 		if _, err := parsePrefix(p); err != nil {
 			add("http.trusted_proxies", "%q must be an address or a CIDR (e.g. 10.0.0.0/8)", p)

@@ -178,12 +178,18 @@ func metadata(cfg Config) discovery.Metadata {
 			PushedAuthorizationRequestEndpoint: u + auth.PARPath, DeviceAuthorizationEndpoint: u + token.DeviceAuthorizationPath,
 		}
 	}
+	requirePAR := cfg.Requests.RequirePAR
+	if cfg.Profile == directory.ProfileFAPI2 {
+		// FAPI 2.0 §5.3.1.1, §5.3.1.2: say what every client is held to.
+		requirePAR = true
+		authMethods = slices.DeleteFunc(slices.Clone(authMethods), func(m string) bool { return !slices.Contains(directory.FAPI2AuthMethods, m) })
+	}
 	return discovery.Metadata{
 		TLSClientCertificateBoundAccessTokens: cfg.HTTP.MTLSEnabled(),
 		MTLSEndpointAliases:                   aliases,
 		PushedAuthorizationRequestEndpoint:    base + auth.PARPath,
 		DeviceAuthorizationEndpoint:           base + token.DeviceAuthorizationPath,
-		RequirePushedAuthorizationRequests:    cfg.Requests.RequirePAR,
+		RequirePushedAuthorizationRequests:    requirePAR,
 		RegistrationEndpoint:                  registration,
 		RequestObjectSigningAlgs:              objSignAlgs,
 		RequireSignedRequestObject:            cfg.Requests.RequireSigned,

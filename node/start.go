@@ -109,6 +109,7 @@ func (n *Node) startDirectory(context.Context) error {
 		StaticClients: static, IDTokenAlgs: cfg.Keys.Algorithms, Now: n.now, Sealer: n.kek,
 		StaticResources: cfg.StaticResources(), Issuer: cfg.Issuer,
 		RequireSignedRequestObjects: cfg.Requests.RequireSigned,
+		Profile:                     cfg.Profile,
 		// Logout URIs are called through the same guard as fetches.
 		AllowPrivateAddresses: cfg.Requests.Fetch.AllowPrivateAddresses,
 		ClientResolver:        n.clientResolver(),

@@ -2058,7 +2058,12 @@ type RefreshGrant struct {
 	DpopJkt string `protobuf:"bytes,7,opt,name=dpop_jkt,json=dpopJkt,proto3" json:"dpop_jkt,omitempty"`
 	// Thumbprint of the request's client certificate, if bound: it must
 	// be the grant's x5t_s256 when that is set (RFC 8705 §4).
-	X5TS256       string `protobuf:"bytes,8,opt,name=x5t_s256,json=x5tS256,proto3" json:"x5t_s256,omitempty"`
+	X5TS256 string `protobuf:"bytes,8,opt,name=x5t_s256,json=x5tS256,proto3" json:"x5t_s256,omitempty"`
+	// Keep the refresh token as it is (no rotation): FAPI 2.0 §5.3.1.1
+	// allows rotation only where a retry with the previous token would
+	// succeed, which reuse detection forbids; the family's idle expiry
+	// still slides.
+	KeepToken     bool `protobuf:"varint,9,opt,name=keep_token,json=keepToken,proto3" json:"keep_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2147,6 +2152,13 @@ func (x *RefreshGrant) GetX5TS256() string {
 		return x.X5TS256
 	}
 	return ""
+}
+
+func (x *RefreshGrant) GetKeepToken() bool {
+	if x != nil {
+		return x.KeepToken
+	}
+	return false
 }
 
 type CheckGrant struct {
@@ -2735,7 +2747,7 @@ const file_actors_messages_session_proto_rawDesc = "" +
 	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12\x16\n" +
 	"\x06scopes\x18\x03 \x03(\tR\x06scopes\x12\x1d\n" +
 	"\n" +
-	"expires_ms\x18\x04 \x01(\x03R\texpiresMs\"\x82\x02\n" +
+	"expires_ms\x18\x04 \x01(\x03R\texpiresMs\"\xa1\x02\n" +
 	"\fRefreshGrant\x12\x19\n" +
 	"\bgrant_id\x18\x01 \x01(\tR\agrantId\x12!\n" +
 	"\ftoken_secret\x18\x02 \x01(\tR\vtokenSecret\x12\x1b\n" +
@@ -2744,7 +2756,9 @@ const file_actors_messages_session_proto_rawDesc = "" +
 	"\x13refresh_idle_ttl_ms\x18\x05 \x01(\x03R\x10refreshIdleTtlMs\x12\x1a\n" +
 	"\bresource\x18\x06 \x01(\tR\bresource\x12\x19\n" +
 	"\bdpop_jkt\x18\a \x01(\tR\adpopJkt\x12\x19\n" +
-	"\bx5t_s256\x18\b \x01(\tR\ax5tS256\"J\n" +
+	"\bx5t_s256\x18\b \x01(\tR\ax5tS256\x12\x1d\n" +
+	"\n" +
+	"keep_token\x18\t \x01(\bR\tkeepToken\"J\n" +
 	"\n" +
 	"CheckGrant\x12\x19\n" +
 	"\bgrant_id\x18\x01 \x01(\tR\agrantId\x12!\n" +

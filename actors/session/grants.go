@@ -184,7 +184,11 @@ func (o *op) refresh(m *messages.RefreshGrant) error {
 		return fmt.Errorf("%w: the grant does not cover this resource", messages.ErrInvalidTarget)
 	}
 	gr = o.writableGrant(gr)
-	o.rotate(gr)
+	if m.KeepToken {
+		o.changed = true // the idle end slides
+	} else {
+		o.rotate(gr)
+	}
 	o.slide(gr, m.RefreshIdleTtlMs)
 	// A refresh issues an ID token too (token endpoint).
 	o.sawIDToken(gr)

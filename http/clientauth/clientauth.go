@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -82,6 +83,14 @@ func invalidClient(desc string) *oauth2.Error {
 // a request that mixes methods.
 func (a *Authenticator) Authenticate(r *http.Request, form url.Values) (directory.Client, error) {
 	c, err := a.authenticate(r, form)
+	if err == nil && c.FAPI2() {
+		// FAPI 2.0 §5.3.1.1, §5.4: a client under the profile (its own,
+		// or the node's, which may have been switched on after it
+		// registered) authenticates only as the profile allows.
+		if p := directory.FAPI2Problems(c.ClientMetadata); len(p) > 0 {
+			return directory.Client{}, invalidClient("client registration does not meet FAPI 2.0: " + p[0].String())
+		}
+	}
 	if err == nil && a.Limit != nil {
 		if err := a.Limit(r.Context(), c.ID); err != nil {
 			return directory.Client{}, err
@@ -270,6 +279,10 @@ func (a *Authenticator) privateKeyJWT(ctx context.Context, formID, assertion str
 	}
 	if !verified {
 		return directory.Client{}, invalidClient("client assertion signature invalid")
+	}
+	if c.FAPI2() && !slices.Contains(directory.FAPI2Algs, tok.Headers[0].Algorithm) {
+		// FAPI 2.0 §5.4: PS256, ES256 or EdDSA.
+		return directory.Client{}, invalidClient("FAPI 2.0: client assertions must be signed with PS256, ES256 or EdDSA")
 	}
 	if alg := c.TokenEndpointAuthSigningAlg; alg != "" && tok.Headers[0].Algorithm != alg {
 		// OIDC Dynamic Client Registration §2: assertions signed with

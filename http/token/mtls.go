@@ -44,6 +44,10 @@ func presentedX5T(ctx context.Context) string {
 // checkCertificate reads the request's client certificate, if any, and
 // returns a context carrying it for the grants. A client registered with
 // tls_client_certificate_bound_access_tokens must present one.
+//
+// A client under FAPI 2.0 without a DPoP proof gets its tokens bound to
+// the certificate it presented (§5.3.1.1: sender-constrained tokens);
+// the caller refuses one that has neither.
 func (h *Handler) checkCertificate(ctx context.Context, c echo.Context, client directory.Client) (context.Context, error) {
 	if h.clients.Certs == nil {
 		if client.TLSClientCertificateBoundAccessTokens {
@@ -55,11 +59,18 @@ func (h *Handler) checkCertificate(ctx context.Context, c echo.Context, client d
 	if err != nil {
 		return ctx, oauth2.ErrInvalidRequest.WithDescription("malformed client certificate")
 	}
-	p := presented{bind: client.TLSClientCertificateBoundAccessTokens}
-	if len(certs) > 0 {
+	p := presented{bind: client.TLSClientCertificateBoundAccessTokens || client.FAPI2() && jktOf(ctx) == ""}
+	switch {
+	case len(certs) > 0:
 		p.x5t = mtls.Thumbprint(certs[0])
-	} else if p.bind {
+	case client.TLSClientCertificateBoundAccessTokens:
 		return ctx, oauth2.ErrInvalidRequest.WithDescription("this client must present its TLS client certificate (its tokens are certificate-bound)")
+	case p.bind:
+		return ctx, errFAPI2Unbound
 	}
 	return context.WithValue(ctx, certKey{}, p), nil
 }
+
+// errFAPI2Unbound refuses a token request of a FAPI 2.0 client that
+// would get a bearer token.
+var errFAPI2Unbound = oauth2.ErrInvalidRequest.WithDescription("FAPI 2.0: tokens must be sender-constrained: send a DPoP proof or present a TLS client certificate")

@@ -220,6 +220,10 @@ func (h *Handler) token(c echo.Context) error {
 	if ctx, err = h.checkCertificate(ctx, c, client); err != nil {
 		return oauth2.Write(c, h.logger, err)
 	}
+	if client.FAPI2() && jktOf(ctx) == "" && x5tOf(ctx) == "" {
+		// FAPI 2.0 §5.3.1.1: only sender-constrained access tokens.
+		return oauth2.Write(c, h.logger, errFAPI2Unbound)
+	}
 	var res *directory.Resource
 	if gt != directory.GrantTypeTokenExchange { // it resolves its own target
 		if res, err = h.resource(ctx, form); err != nil {
@@ -321,6 +325,9 @@ func (h *Handler) refresh(ctx context.Context, client directory.Client, form url
 		Resource:         res.GetIdentifier(),
 		DpopJkt:          jktOf(ctx),
 		X5TS256:          x5tOf(ctx),
+		// FAPI 2.0 §5.3.1.1: no rotation (a lost answer's retry must
+		// work).
+		KeepToken: client.FAPI2(),
 	})
 	if err != nil {
 		// A user deleted or disabled since the sign-in is refused by the
