@@ -279,7 +279,9 @@ func (m ClientMetadata) WithDefaults() ClientMetadata {
 	}
 	m.JWKS = m.JWKS.compacted()
 	// A fresh pointer, never shared with the caller's input.
-	required := m.PKCERequired()
+	// As registered: a profile that requires PKCE (FAPI2) makes a false
+	// a problem to report, not a value to overwrite.
+	required := m.RequirePKCE == nil || *m.RequirePKCE
 	m.RequirePKCE = &required
 	if m.IDTokenEncryptedResponseAlg != "" && m.IDTokenEncryptedResponseEnc == "" {
 		m.IDTokenEncryptedResponseEnc = DefaultEncryptionEnc
