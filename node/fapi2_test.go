@@ -160,7 +160,9 @@ func TestFAPI2FullFlow(t *testing.T) {
 func TestFAPI2Refusals(t *testing.T) {
 	s := startFAPI(t)
 	k := newDPoPKey(t)
-	parProof := func() string { return k.proof(t, proofClaims{htm: "POST", htu: s.o.issuer + "/par", iat: s.o.clock.Now()}) }
+	parProof := func() string {
+		return k.proof(t, proofClaims{htm: "POST", htu: s.o.issuer + "/par", iat: s.o.clock.Now()})
+	}
 	authorizeError := func(t *testing.T, v url.Values) {
 		t.Helper()
 		p := get(t, browser(t), s.o.issuer+"/authorize?"+v.Encode())
