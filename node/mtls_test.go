@@ -60,6 +60,12 @@ func mtlsClients(clientCA *testca.CA, t *testing.T) (dn, san, self testca.Leaf, 
 			AuthMethod: directory.AuthSelfSignedTLSClient, JWKS: directory.JWKS(selfJWKS),
 			GrantTypes: []string{"client_credentials"}, TLSClientCertificateBoundAccessTokens: true,
 		}},
+		// FAPI 2.0: without a DPoP proof its tokens are bound to the
+		// certificate, though it did not register bound tokens.
+		{ID: "fapi-mtls", ClientMetadata: directory.ClientMetadata{
+			AuthMethod: directory.AuthSelfSignedTLSClient, JWKS: directory.JWKS(selfJWKS), Profile: directory.ProfileFAPI2,
+			GrantTypes: []string{"client_credentials"}, IDTokenSignedResponseAlg: "ES256",
+		}},
 		{ID: "mtls-spa", ClientMetadata: directory.ClientMetadata{
 			AuthMethod: "none", GrantTypes: []string{"authorization_code", "refresh_token"}, RedirectURIs: []string{rpRedirect},
 			TLSClientCertificateBoundAccessTokens: true, SkipConsent: true,
@@ -215,8 +221,14 @@ func TestMTLSClientAuth(t *testing.T) {
 	if got, want := cnfOf(t, tok.AccessToken)["x5t#S256"], mtls.Thumbprint(s.selfCert.Cert(t)); got != want || tok.TokenType != "Bearer" {
 		t.Fatalf("cnf x5t#S256 = %v (type %s), want %s (Bearer)", got, tok.TokenType, want)
 	}
+	// A FAPI 2.0 client presenting its certificate gets certificate-bound
+	// tokens (sender-constrained, FAPI 2.0 §5.3.1.1).
+	status, body := mtlsPost(t, s.client(&s.selfCert), s.mtlsURL+"/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {"fapi-mtls"}})
+	if status != http.StatusOK || cnfOf(t, body["access_token"].(string))["x5t#S256"] != mtls.Thumbprint(s.selfCert.Cert(t)) {
+		t.Fatalf("fapi-mtls: %d %v", status, body)
+	}
 	// A client whose tokens are not bound gets a plain token.
-	status, body := mtlsPost(t, s.client(&s.sanCert), s.mtlsURL+"/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {"pki-san"}})
+	status, body = mtlsPost(t, s.client(&s.sanCert), s.mtlsURL+"/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {"pki-san"}})
 	if status != http.StatusOK || cnfOf(t, body["access_token"].(string)) != nil {
 		t.Fatalf("pki-san: %d %v", status, body)
 	}
