@@ -8,6 +8,7 @@ package node
 import (
 	"slices"
 	"strings"
+	"time"
 
 	"authrim/directory"
 )
@@ -24,5 +25,9 @@ func (c Config) profileProblems(add func(key, format string, args ...any)) {
 	if !slices.Contains(directory.FAPI2Algs, c.Tokens.AccessTokenAlg) {
 		// FAPI 2.0 §5.4: the access tokens the node signs too.
 		add("tokens.access_token_alg", "must be one of %s under profile fapi2, got %q", strings.Join(directory.FAPI2Algs, ", "), c.Tokens.AccessTokenAlg)
+	}
+	if c.Requests.PushedTTL >= Duration(10*time.Minute) {
+		// FAPI 2.0 §5.3.1.2: request_uri expires_in under 600 seconds.
+		add("requests.pushed_request_ttl", "must be under 600s under profile fapi2, got %s", c.Requests.PushedTTL.D())
 	}
 }

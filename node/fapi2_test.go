@@ -257,6 +257,9 @@ func TestFAPI2NodeProfile(t *testing.T) {
 	}{
 		{"unknown profile", func(c *node.Config) { c.Profile = "fapi1" }, "profile"},
 		{"RS256 access tokens", func(c *node.Config) { c.Profile, c.Tokens.AccessTokenAlg = directory.ProfileFAPI2, "RS256" }, "tokens.access_token_alg"},
+		{"request_uri living 600 s", func(c *node.Config) {
+			c.Profile, c.Tokens.AccessTokenAlg, c.Requests.PushedTTL = directory.ProfileFAPI2, "ES256", node.Duration(10*time.Minute)
+		}, "requests.pushed_request_ttl"},
 		{"a static client with a secret", func(c *node.Config) {
 			c.Profile, c.Tokens.AccessTokenAlg = directory.ProfileFAPI2, "ES256"
 			c.Clients = []node.ClientConfig{{ID: "rp", Secret: rpSecret, ClientMetadata: directory.ClientMetadata{
