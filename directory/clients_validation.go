@@ -445,6 +445,14 @@ func (m ClientMetadata) logoutProblems(r Rules) []Problem {
 // to, so not naming a private address unless those are allowed (the
 // fetcher refuses them again when it connects: a name may resolve to
 // one).
+// CallbackURLProblem says what is wrong with a URL the node is to call
+// back (a webhook), by the back-channel logout URI's rules: https, no
+// fragment, and no private address unless allowPrivate
+// (requests.fetch.allow_private_addresses). "" when nothing is.
+func CallbackURLProblem(raw string, allowPrivate bool) string {
+	return backchannelURIProblem(raw, allowPrivate)
+}
+
 func backchannelURIProblem(raw string, allowPrivate bool) string {
 	if msg := httpsURIProblem(raw); msg != "" {
 		return msg

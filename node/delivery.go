@@ -11,6 +11,7 @@ import (
 	"authrim/actors/messages"
 	"authrim/http/backchannel"
 	"authrim/persistence"
+	"authrim/webhooks"
 )
 
 // DeliveryConfig tunes the outbox (actors/delivery): how its messages
@@ -80,7 +81,7 @@ func (n *Node) deliveryKind() *pc.Kind {
 	return delivery.NewKind(delivery.Config{
 		Store:    n.store,
 		Owners:   n.owners,
-		Handlers: map[string]delivery.Handler{backchannel.Kind: logout},
+		Handlers: map[string]delivery.Handler{backchannel.Kind: logout, webhooks.Kind: n.webhooks},
 		Retry: delivery.Retry{
 			Initial: d.RetryInitial.D(), Max: d.RetryMax.D(), GiveUpAfter: d.GiveUpAfter.D(),
 		},

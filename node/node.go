@@ -1,7 +1,9 @@
 package node
 
 import (
+	"authrim/audit"
 	"authrim/http/fetch"
+	"authrim/webhooks"
 	"cmp"
 	"context"
 	"crypto/x509"
@@ -56,12 +58,16 @@ type Options struct {
 type Node struct {
 	cfg    Config
 	logger *slog.Logger
-	store  persistence.Backend
-	bolt   *bbolt.Store // store, typed: the admin API snapshots it for backups
-	etcd   *etcd.Store  // store, typed, on etcd (nil on bbolt)
-	member *etcd.Member // the embedded etcd member, if any
-	lease  *etcd.Lease  // this node's lease: grain ownership (etcd only)
-	fenced chan error
+	// audit keeps the audit lines logger captures as events.
+	audit *audit.Log
+	// webhooks sends stored events to the subscriptions that want them.
+	webhooks *webhooks.Service
+	store    persistence.Backend
+	bolt     *bbolt.Store // store, typed: the admin API snapshots it for backups
+	etcd     *etcd.Store  // store, typed, on etcd (nil on bbolt)
+	member   *etcd.Member // the embedded etcd member, if any
+	lease    *etcd.Lease  // this node's lease: grain ownership (etcd only)
+	fenced   chan error
 	// draining: stopping, /readyz answers 503 (Drain).
 	draining atomic.Bool
 	// actorsRef is actors for callbacks that may run before Start ends.
@@ -111,13 +117,15 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	// Lines logged with a request's context name its trace.
-	logger = slog.New(telemetry.LogHandler(logger.Handler()))
 	now := opts.Now
 	if now == nil {
 		now = time.Now
 	}
-	n := &Node{cfg: cfg, opts: opts, logger: logger, now: now, served: make(chan error, 1), fenced: make(chan error, 1)}
+	// Lines logged with a request's context name their trace; lines
+	// logged with "audit", true are also kept as audit events.
+	auditLog := audit.NewLog(cfg.Cluster.NodeName, now)
+	logger = slog.New(auditLog.Handler(telemetry.LogHandler(logger.Handler())))
+	n := &Node{cfg: cfg, opts: opts, logger: logger, now: now, audit: auditLog, served: make(chan error, 1), fenced: make(chan error, 1)}
 	if cfg.Cluster.InsecureLoopback {
 		logger.Warn("cluster.insecure_loopback is on: actor and etcd traffic is plaintext and unauthenticated; any local user can sign tokens and rewrite state (local experiments only)")
 	}
@@ -132,6 +140,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 	for _, stage := range []func(context.Context) error{
 		n.startTLSFiles,  // the listeners' certificates, checked first
 		n.startStore,     // KEK, store, telemetry, lease, schema
+		n.startAudit,     // audit events stored from here on
 		n.startDirectory, // users and clients, the sweeper
 		n.startActors,    // grains and the actor system
 		n.startKeys,      // Crypto pool and key cache, ready to sign

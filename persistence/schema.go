@@ -56,6 +56,12 @@ const (
 	BucketDeviceUserCodes Bucket = "device_user_codes"
 	// BucketMFA holds each user's second factors (TOTP, recovery codes).
 	BucketMFA Bucket = "mfa"
+	// BucketAudit holds the audit log: one event per key, in order.
+	BucketAudit Bucket = "audit"
+	// BucketWebhooks holds webhook subscriptions.
+	BucketWebhooks Bucket = "webhooks"
+	// BucketWebhookDeliveries holds each subscription's recent attempts.
+	BucketWebhookDeliveries Bucket = "webhook_deliveries"
 )
 
 // KeySchemaVersion is the key, in BucketMeta, of the schema version
@@ -116,6 +122,12 @@ var schema = [...]BucketSpec{
 		"which device authorization a user code names; created only if absent, so codes never collide"},
 	{BucketMFA, "directory", "subject", "JSON directory MFA record",
 		"a user's second factors: TOTP secret sealed under the KEK, last used step, recovery code MACs"},
+	{BucketAudit, "audit", "time (UTC, ns), member, per-member sequence: sorts as one log", "JSON audit.Event",
+		"a security event (an audit log line) kept for audit.retention; queried by time, type, user, client"},
+	{BucketWebhooks, "webhooks", "subscription id", "JSON webhooks.Subscription",
+		"where events of some types are sent: URL, types, signing secret sealed under the KEK, failures in a row"},
+	{BucketWebhookDeliveries, "webhooks", "subscription id / time, message id, attempt", "JSON webhooks.Attempt",
+		"one attempt to deliver an event to a subscription (the last 50 of each are kept)"},
 }
 
 // migrations moves stores to this binary's shapes: migrations[i] takes a

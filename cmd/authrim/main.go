@@ -100,6 +100,8 @@ func newRoot(std *cli) *cobra.Command {
 		usersCmd(std),
 		clientsCmd(std),
 		resourcesCmd(std),
+		auditCmd(std),
+		webhooksCmd(std),
 		backupCmd(std),
 		restoreCmd(std),
 		clusterCmd(std),
