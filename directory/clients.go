@@ -108,7 +108,17 @@ func (d *Directory) createClient(ctx context.Context, in NewClient, regHash stri
 // resolved from its client ID metadata document by the ClientResolver
 // (never from the store); without one it is not found. Every endpoint
 // looks clients up here, so they all agree on such a client.
+// The node's profile (Options.Profile) is applied here, so every
+// endpoint holds the client to it.
 func (d *Directory) Client(ctx context.Context, id string) (Client, error) {
+	c, err := d.client(ctx, id)
+	if err == nil && d.rules.Profile != "" {
+		c.Profile = d.rules.Profile
+	}
+	return c, err
+}
+
+func (d *Directory) client(ctx context.Context, id string) (Client, error) {
 	if c, ok := d.static[id]; ok {
 		return cloneClient(c), nil
 	}

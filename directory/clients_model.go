@@ -8,7 +8,7 @@ import (
 // Client authentication methods (RFC 7591 §2, OIDC Core §9), grant types
 // and ID token signing algorithms a client may register.
 var (
-	AuthMethods     = []string{"client_secret_basic", "client_secret_post", "none", "private_key_jwt"}
+	AuthMethods     = []string{"client_secret_basic", "client_secret_post", "none", "private_key_jwt", AuthTLSClient, AuthSelfSignedTLSClient}
 	GrantTypes      = []string{"authorization_code", "refresh_token", "client_credentials", GrantTypeTokenExchange, DeviceCodeGrantType}
 	IDTokenSignAlgs = []string{"RS256", "PS256", "ES256", "EdDSA"}
 	// ResponseTypes a client may register (RFC 7591 §2): the code flow
@@ -28,6 +28,12 @@ var (
 	// token_endpoint_auth_signing_alg_values_supported); a client may pin
 	// one with token_endpoint_auth_signing_alg.
 	TokenEndpointAuthSigningAlgs = []string{"RS256", "PS256", "ES256", "EdDSA"}
+)
+
+// Mutual-TLS client authentication methods (RFC 8705 §2.1, §2.2).
+const (
+	AuthTLSClient           = "tls_client_auth"
+	AuthSelfSignedTLSClient = "self_signed_tls_client_auth"
 )
 
 // DefaultEncryptionEnc is the content encryption when a client names only
@@ -107,6 +113,14 @@ type ClientMetadata struct {
 	// DPoPBoundAccessTokens: the client always uses DPoP; token requests
 	// without a proof are refused (RFC 9449 §5.2).
 	DPoPBoundAccessTokens bool `json:"dpop_bound_access_tokens,omitempty" yaml:"dpop_bound_access_tokens"`
+	// TLSClientAuth is, for tls_client_auth, what the client's
+	// certificate must name (RFC 8705 §2.1.2): exactly one of its fields.
+	TLSClientAuth `yaml:",inline"`
+	// TLSClientCertificateBoundAccessTokens: the client's access tokens
+	// are bound to the certificate it presents at the token endpoint
+	// (RFC 8705 §3, cnf x5t#S256); token requests without one are
+	// refused.
+	TLSClientCertificateBoundAccessTokens bool `json:"tls_client_certificate_bound_access_tokens,omitempty" yaml:"tls_client_certificate_bound_access_tokens"`
 	// TokenEndpointAuthSigningAlg, when set, is the only alg accepted
 	// for the client's private_key_jwt assertions (OIDC Dynamic Client
 	// Registration §2).
@@ -153,6 +167,36 @@ type ClientMetadata struct {
 	// and the node's mfa.policy applies, so a client can only ask for
 	// more.
 	MFAPolicy string `json:"mfa_policy,omitempty" yaml:"mfa_policy"`
+	// Profile is the security profile the client is held to: "" (none)
+	// or ProfileFAPI2 (fapi2.go). The node's profile applies to every
+	// client on top of it (Options.Profile).
+	Profile string `json:"profile,omitempty" yaml:"profile"`
+}
+
+// TLSClientAuth is the subject a tls_client_auth client's certificate
+// must have (RFC 8705 §2.1.2): an RFC 4514 subject DN, or one
+// subjectAltName of a type.
+type TLSClientAuth struct {
+	SubjectDN string `json:"tls_client_auth_subject_dn,omitempty" yaml:"tls_client_auth_subject_dn"`
+	SANDNS    string `json:"tls_client_auth_san_dns,omitempty" yaml:"tls_client_auth_san_dns"`
+	SANURI    string `json:"tls_client_auth_san_uri,omitempty" yaml:"tls_client_auth_san_uri"`
+	SANIP     string `json:"tls_client_auth_san_ip,omitempty" yaml:"tls_client_auth_san_ip"`
+	SANEmail  string `json:"tls_client_auth_san_email,omitempty" yaml:"tls_client_auth_san_email"`
+}
+
+// set are the fields given, by their RFC 8705 names.
+func (t TLSClientAuth) set() []string {
+	var out []string
+	for _, f := range []struct{ name, v string }{
+		{"tls_client_auth_subject_dn", t.SubjectDN}, {"tls_client_auth_san_dns", t.SANDNS},
+		{"tls_client_auth_san_uri", t.SANURI}, {"tls_client_auth_san_ip", t.SANIP},
+		{"tls_client_auth_san_email", t.SANEmail},
+	} {
+		if f.v != "" {
+			out = append(out, f.name)
+		}
+	}
+	return out
 }
 
 // Second-factor policies, from least to most strict: none never asks for
@@ -216,7 +260,9 @@ type NewClient struct {
 
 // PKCERequired tells whether the client's authorization requests need a
 // code_challenge: always, unless a confidential client opted out.
-func (m ClientMetadata) PKCERequired() bool { return m.RequirePKCE == nil || *m.RequirePKCE }
+func (m ClientMetadata) PKCERequired() bool {
+	return m.FAPI2() || m.RequirePKCE == nil || *m.RequirePKCE
+}
 
 // WithDefaults is m as it applies: the defaults of the fields left out
 // filled in (ID token alg, response types, encryption encs, require_pkce)
@@ -233,7 +279,9 @@ func (m ClientMetadata) WithDefaults() ClientMetadata {
 	}
 	m.JWKS = m.JWKS.compacted()
 	// A fresh pointer, never shared with the caller's input.
-	required := m.PKCERequired()
+	// As registered: a profile that requires PKCE (FAPI2) makes a false
+	// a problem to report, not a value to overwrite.
+	required := m.RequirePKCE == nil || *m.RequirePKCE
 	m.RequirePKCE = &required
 	if m.IDTokenEncryptedResponseAlg != "" && m.IDTokenEncryptedResponseEnc == "" {
 		m.IDTokenEncryptedResponseEnc = DefaultEncryptionEnc

@@ -253,7 +253,22 @@ func TestClientValidation(t *testing.T) {
 		{"id with a colon", base(func(c *directory.NewClient) { c.ID = "urn:rp" }), "client_id"},
 		{"id too long", base(func(c *directory.NewClient) { c.ID = strings.Repeat("a", 129) }), "client_id"},
 		{"name with control character", base(func(c *directory.NewClient) { c.Name = "a\x1bb" }), "client_name"},
-		{"unknown auth method", base(func(c *directory.NewClient) { c.AuthMethod = "tls_client_auth" }), "token_endpoint_auth_method"},
+		{"unknown auth method", base(func(c *directory.NewClient) { c.AuthMethod = "client_secret_jwt" }), "token_endpoint_auth_method"},
+		{"tls_client_auth naming nothing", base(func(c *directory.NewClient) { c.AuthMethod = directory.AuthTLSClient }), "exactly one"},
+		{"tls_client_auth naming two", base(func(c *directory.NewClient) {
+			c.AuthMethod, c.TLSClientAuth = directory.AuthTLSClient, directory.TLSClientAuth{SANDNS: "a.example", SubjectDN: "CN=a"}
+		}), "exactly one"},
+		{"tls_client_auth bad DN", base(func(c *directory.NewClient) {
+			c.AuthMethod, c.TLSClientAuth = directory.AuthTLSClient, directory.TLSClientAuth{SubjectDN: "CN=a,"}
+		}), "RFC 4514"},
+		{"tls_client_auth bad IP", base(func(c *directory.NewClient) {
+			c.AuthMethod, c.TLSClientAuth = directory.AuthTLSClient, directory.TLSClientAuth{SANIP: "300.1.1.1"}
+		}), "IP address"},
+		{"tls_client_auth relative URI", base(func(c *directory.NewClient) {
+			c.AuthMethod, c.TLSClientAuth = directory.AuthTLSClient, directory.TLSClientAuth{SANURI: "app"}
+		}), "absolute URI"},
+		{"SAN with another method", base(func(c *directory.NewClient) { c.TLSClientAuth = directory.TLSClientAuth{SANDNS: "a.example"} }), "only for"},
+		{"self-signed without jwks", base(func(c *directory.NewClient) { c.AuthMethod = directory.AuthSelfSignedTLSClient }), "jwks"},
 		{"empty auth method", base(func(c *directory.NewClient) { c.AuthMethod = "" }), "token_endpoint_auth_method"},
 		{"no grant types", base(func(c *directory.NewClient) { c.GrantTypes = nil }), "grant_types"},
 		{"unknown grant type", base(func(c *directory.NewClient) { c.GrantTypes = []string{"password"} }), "unknown grant type"},
@@ -552,5 +567,26 @@ func TestUseDPoPJTI(t *testing.T) {
 	clk.Add(time.Minute + directory.JTIGrace + time.Second)
 	if n, err := d.SweepJTIs(ctx); err != nil || n != 3 {
 		t.Fatalf("sweep removed %d (%v), want 3", n, err)
+	}
+}
+
+// TestMTLSClients: RFC 8705 clients are created with no secret, and
+// their subject and binding are kept.
+func TestMTLSClients(t *testing.T) {
+	ctx := context.Background()
+	d, _ := newDirectory(t, fast)
+	ec := ecKey(t)
+	c, sec, err := d.CreateClient(ctx, directory.NewClient{ID: "pki", ClientMetadata: directory.ClientMetadata{
+		AuthMethod: directory.AuthTLSClient, GrantTypes: []string{"client_credentials"},
+		TLSClientAuth:                         directory.TLSClientAuth{SubjectDN: "CN=app,O=Example"},
+		TLSClientCertificateBoundAccessTokens: true,
+	}})
+	if err != nil || sec != "" || c.TLSClientAuth.SubjectDN != "CN=app,O=Example" || !c.TLSClientCertificateBoundAccessTokens {
+		t.Fatalf("tls_client_auth: %+v %q %v", c, sec, err)
+	}
+	if _, _, err := d.CreateClient(ctx, directory.NewClient{ID: "self", ClientMetadata: directory.ClientMetadata{
+		AuthMethod: directory.AuthSelfSignedTLSClient, GrantTypes: []string{"client_credentials"}, JWKS: jwks(t, &ec.PublicKey),
+	}}); err != nil {
+		t.Fatalf("self_signed_tls_client_auth: %v", err)
 	}
 }

@@ -2,12 +2,14 @@ package directory
 
 import (
 	"fmt"
+	"net"
 	"net/url"
 	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
+	"authrim/http/mtls"
 	"authrim/internal/netguard"
 )
 
@@ -41,6 +43,9 @@ type Rules struct {
 	// (requests.fetch.allow_private_addresses: the guard the node's
 	// fetcher applies when it delivers there).
 	AllowPrivateAddresses bool
+	// Profile is the node's security profile ("" or ProfileFAPI2):
+	// every client is held to it.
+	Profile string
 	// Static is for a client from config.yaml: its client_id must be
 	// given, and so must its secret for client_secret_* methods (a
 	// generated one could not be told to anyone). Otherwise both are
@@ -175,11 +180,12 @@ func (m ClientMetadata) problems(r Rules) []Problem {
 		if _, err := parseJWKS(m.JWKS); err != nil {
 			add("jwks", "%s", reason(err))
 		}
-	} else if m.AuthMethod == "private_key_jwt" && m.JWKSURI == "" {
+	} else if (m.AuthMethod == "private_key_jwt" || m.AuthMethod == AuthSelfSignedTLSClient) && m.JWKSURI == "" {
 		// jwks_uri is as good as jwks for a static client too: the
 		// node fetches it through the same guard (http/fetch).
-		add("jwks", "private_key_jwt needs jwks or jwks_uri (the client's public keys)")
+		add("jwks", "%s needs jwks or jwks_uri (the client's public keys)", m.AuthMethod)
 	}
+	p = append(p, m.TLSClientAuth.problems(m.AuthMethod)...)
 	if m.JWKSURI != "" {
 		if len(m.JWKS) > 0 {
 			// RFC 7591 §2: jwks and jwks_uri must not both be present.
@@ -210,6 +216,14 @@ func (m ClientMetadata) problems(r Rules) []Problem {
 		if msg := httpsURIProblem(u); msg != "" {
 			add("request_uris", "%s", msg)
 		}
+	}
+	switch m.Profile {
+	case "", ProfileFAPI2:
+	default:
+		add("profile", "must be empty or %s, got %q", ProfileFAPI2, clip(m.Profile))
+	}
+	if m.FAPI2() || r.Profile == ProfileFAPI2 {
+		p = append(p, FAPI2Problems(m)...)
 	}
 	switch m.MFAPolicy {
 	case "", MFANone, MFAOptional, MFARequired:
@@ -267,6 +281,40 @@ func (m ClientMetadata) problems(r Rules) []Problem {
 		}
 	}
 	return p
+}
+
+// problems applies RFC 8705 §2.1.2: a tls_client_auth client names
+// exactly one subject its certificate must have, and only such a client
+// names one.
+func (t TLSClientAuth) problems(method string) []Problem {
+	set := t.set()
+	switch {
+	case method != AuthTLSClient && len(set) > 0:
+		return []Problem{{set[0], "is only for token_endpoint_auth_method " + AuthTLSClient}}
+	case method != AuthTLSClient:
+		return nil
+	case len(set) != 1:
+		return []Problem{{"token_endpoint_auth_method", "tls_client_auth needs exactly one of tls_client_auth_subject_dn, tls_client_auth_san_dns, tls_client_auth_san_uri, tls_client_auth_san_ip, tls_client_auth_san_email"}}
+	}
+	bad := func(field, msg string) []Problem { return []Problem{{field, msg}} }
+	switch {
+	case len(t.SubjectDN) > maxURILen || len(t.SANDNS) > maxURILen || len(t.SANURI) > maxURILen || len(t.SANEmail) > maxURILen:
+		return bad(set[0], fmt.Sprintf("must be at most %d bytes", maxURILen))
+	case t.SubjectDN != "" && mtls.ParseDN(t.SubjectDN) != nil:
+		return bad(set[0], "must be an RFC 4514 distinguished name, e.g. CN=app,O=Example,C=DE")
+	case t.SANDNS != "" && (strings.ContainsAny(t.SANDNS, " /@:") || !utf8.ValidString(t.SANDNS)):
+		return bad(set[0], fmt.Sprintf("%q is not a DNS name", clip(t.SANDNS)))
+	case t.SANIP != "" && net.ParseIP(t.SANIP) == nil:
+		return bad(set[0], fmt.Sprintf("%q is not an IP address", clip(t.SANIP)))
+	case t.SANEmail != "" && !strings.Contains(t.SANEmail, "@"):
+		return bad(set[0], fmt.Sprintf("%q is not an email address", clip(t.SANEmail)))
+	}
+	if t.SANURI != "" {
+		if u, err := url.Parse(t.SANURI); err != nil || !u.IsAbs() {
+			return bad(set[0], fmt.Sprintf("%q is not an absolute URI", clip(t.SANURI)))
+		}
+	}
+	return nil
 }
 
 // encProblems checks an *_alg / *_enc pair: enc needs alg (OIDC Dynamic

@@ -126,6 +126,9 @@ type Options struct {
 	// address or localhost: the node's requests.fetch.allow_private_addresses,
 	// the guard its deliveries go through.
 	AllowPrivateAddresses bool
+	// Profile is the node's security profile ("" or ProfileFAPI2): every
+	// client is looked up with it (Client) and validated under it.
+	Profile string
 	// StaticResources are resource servers from config.yaml
 	// (resources:), checked with ValidateResource. They are served before
 	// stored ones and cannot be changed through the directory.
@@ -207,7 +210,7 @@ func New(store persistence.Backend, opts Options) (*Directory, error) {
 		d.now = time.Now
 	}
 	d.rules = Rules{Algorithms: IDTokenSignAlgs, RequireSignedRequestObjects: opts.RequireSignedRequestObjects,
-		AllowPrivateAddresses: opts.AllowPrivateAddresses}
+		AllowPrivateAddresses: opts.AllowPrivateAddresses, Profile: opts.Profile}
 	if sign, _ := splitAlgs(opts.IDTokenAlgs); len(sign) > 0 {
 		for _, a := range sign {
 			if !slices.Contains(IDTokenSignAlgs, a) {

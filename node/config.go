@@ -39,7 +39,11 @@ func (d Duration) D() time.Duration { return time.Duration(d) }
 // keys; cmd/authrim fills it from Default(), the file and AUTHRIM_* env.
 type Config struct {
 	// Issuer is the OP's issuer identifier (https, or http on localhost).
-	Issuer  string        `yaml:"issuer"`
+	Issuer string `yaml:"issuer"`
+	// Profile is the security profile every client is held to: "" or
+	// fapi2 (the FAPI 2.0 Security Profile; fapi2.go). A client can
+	// also choose it for itself (its profile).
+	Profile string        `yaml:"profile"`
 	HTTP    HTTPConfig    `yaml:"http"`
 	Storage StorageConfig `yaml:"storage"`
 	Admin   AdminConfig   `yaml:"admin"`
@@ -460,7 +464,7 @@ func (ClientConfig) RenamedKeys() map[string]string {
 // a static client.
 func (c Config) ClientRules() directory.Rules {
 	return directory.Rules{Algorithms: c.Keys.Algorithms, RequireSignedRequestObjects: c.Requests.RequireSigned, Static: true,
-		AllowPrivateAddresses: c.Requests.Fetch.AllowPrivateAddresses}
+		AllowPrivateAddresses: c.Requests.Fetch.AllowPrivateAddresses, Profile: c.Profile}
 }
 
 // StaticClients builds the directory's static clients from clients
@@ -508,6 +512,14 @@ type HTTPConfig struct {
 	// InsecurePlaintext allows plain http on a non-loopback Listen with
 	// neither TLS nor TrustedProxies (listen_tls.go).
 	InsecurePlaintext bool `yaml:"insecure_plaintext"`
+	// ClientCertHeader, when set, is the header in which a proxy listed
+	// in TrustedProxies passes the client certificate it received, as
+	// URL-encoded PEM (nginx's $ssl_client_escaped_cert), for mutual TLS
+	// (RFC 8705). From any other peer the header is ignored (mtls.go).
+	ClientCertHeader string `yaml:"client_cert_header"`
+	// MTLS: the node's own mutual-TLS listener and the client CAs
+	// (mtls.go).
+	MTLS MTLSConfig `yaml:"mtls"`
 }
 
 // TrustedProxyPrefixes parses http.trusted_proxies (Validate has checked
@@ -781,6 +793,8 @@ func (c Config) Validate() error {
 		}
 	}
 	c.listenerTLSProblems(add)
+	c.mtlsProblems(add)
+	c.profileProblems(add)
 	for _, p := range c.HTTP.TrustedProxies {
 		if _, err := parsePrefix(p); err != nil {
 			add("http.trusted_proxies", "%q must be an address or a CIDR (e.g. 10.0.0.0/8)", p)

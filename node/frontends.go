@@ -42,6 +42,10 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 	if cfg.RateLimit.Enabled {
 		clients.Limit = router.TakeClient
 	}
+	certs := cfg.certSource()
+	if certs != nil {
+		clients.Certs, clients.ClientCAs = certs.Chain, n.clientCAs
+	}
 	checker := &userinfo.Checker{Issuer: cfg.Issuer, Alg: cfg.Tokens.AccessTokenAlg, Verifier: cryptoPool, Sessions: sessions, Users: n.dir, Now: now, Logins: sessions}
 	proofs := n.dpopChecker(now)
 	var fronts []router.FrontEnd
@@ -97,7 +101,7 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 		case RoleUserinfo:
 			fronts = append(fronts, userinfo.New(checker, logger.With("front", RoleUserinfo)).WithResponses(&userinfo.Responses{
 				Issuer: cfg.Issuer, Clients: n.dir, Signer: cryptoPool, Encrypter: cryptoPool, Keys: fetcher.ClientKeys,
-			}).WithDPoP(proofs, base+userinfo.Path))
+			}).WithDPoP(proofs, base+userinfo.Path).WithMTLS(clients.Certs))
 		case RoleManagement:
 			fronts = append(fronts, management.NewTokens(clients, checker, sessions, logger.With("front", RoleManagement)).WithResources(n.dir))
 			if cfg.RegistrationEnabled() {
@@ -160,55 +164,79 @@ func metadata(cfg Config) discovery.Metadata {
 	if encAlgs := cfg.Keys.EncryptionAlgs(); len(encAlgs) > 0 {
 		objEncAlgs, objEncEncs = encAlgs, directory.EncryptionEncs
 	}
+	authMethods := clientauth.Methods
+	var aliases *discovery.MTLSEndpointAliases
+	if !cfg.HTTP.MTLSEnabled() {
+		// Nothing sees a certificate: the mutual-TLS methods cannot work.
+		authMethods = slices.DeleteFunc(slices.Clone(authMethods), func(m string) bool {
+			return m == directory.AuthTLSClient || m == directory.AuthSelfSignedTLSClient
+		})
+	} else if u := strings.TrimSuffix(cfg.HTTP.MTLS.URL, "/"); u != "" {
+		// RFC 8705 §5: the endpoints a client authenticates or presents
+		// bound tokens at, on the host that asks for certificates.
+		aliases = &discovery.MTLSEndpointAliases{
+			TokenEndpoint: u + token.Path, RevocationEndpoint: u + management.RevokePath,
+			IntrospectionEndpoint: u + management.IntrospectPath, UserinfoEndpoint: u + userinfo.Path,
+			PushedAuthorizationRequestEndpoint: u + auth.PARPath, DeviceAuthorizationEndpoint: u + token.DeviceAuthorizationPath,
+		}
+	}
+	requirePAR := cfg.Requests.RequirePAR
+	if cfg.Profile == directory.ProfileFAPI2 {
+		// FAPI 2.0 §5.3.1.1, §5.3.1.2: say what every client is held to.
+		requirePAR = true
+		authMethods = slices.DeleteFunc(slices.Clone(authMethods), func(m string) bool { return !slices.Contains(directory.FAPI2AuthMethods, m) })
+	}
 	return discovery.Metadata{
-		PushedAuthorizationRequestEndpoint: base + auth.PARPath,
-		DeviceAuthorizationEndpoint:        base + token.DeviceAuthorizationPath,
-		RequirePushedAuthorizationRequests: cfg.Requests.RequirePAR,
-		RegistrationEndpoint:               registration,
-		RequestObjectSigningAlgs:           objSignAlgs,
-		RequireSignedRequestObject:         cfg.Requests.RequireSigned,
-		RequestObjectEncryptionAlgs:        objEncAlgs,
-		RequestObjectEncryptionEncs:        objEncEncs,
-		IDTokenEncryptionAlgs:              directory.EncryptionAlgs,
-		IDTokenEncryptionEncs:              directory.EncryptionEncs,
-		UserinfoSigningAlgValuesSupported:  cfg.Keys.SigningAlgs(),
-		UserinfoEncryptionAlgs:             directory.EncryptionAlgs,
-		UserinfoEncryptionEncs:             directory.EncryptionEncs,
-		AuthorizationEndpoint:              base + auth.AuthorizePath,
-		TokenEndpoint:                      base + token.Path,
-		UserinfoEndpoint:                   base + userinfo.Path,
-		EndSessionEndpoint:                 base + auth.LogoutPath,
-		RevocationEndpoint:                 base + management.RevokePath,
-		IntrospectionEndpoint:              base + management.IntrospectPath,
-		ScopesSupported:                    oauth2.SupportedScopes,
-		ResponseTypesSupported:             auth.ResponseTypes,
-		ResponseModesSupported:             auth.ResponseModes,
-		GrantTypesSupported:                token.GrantTypes,
-		ACRValuesSupported:                 auth.ACRValues,
-		SubjectTypesSupported:              []string{"public"},
-		IDTokenSigningAlgValuesSupported:   cfg.Keys.SigningAlgs(),
-		TokenEndpointAuthMethodsSupported:  clientauth.Methods,
-		TokenEndpointAuthSigningAlgs:       directory.TokenEndpointAuthSigningAlgs,
-		RevocationEndpointAuthMethods:      clientauth.Methods,
-		IntrospectionEndpointAuthMethods:   clientauth.Methods,
-		ClaimsSupported:                    oauth2.SupportedClaims(),
-		ClaimsParameterSupported:           true,
-		RequestParameterSupported:          true,
-		RequestURIParameterSupported:       true,
-		RequireRequestURIRegistration:      true,
-		CodeChallengeMethodsSupported:      []string{"S256"},
-		PromptValuesSupported:              auth.PromptValues,
-		ClaimTypesSupported:                []string{"normal"},
-		UILocalesSupported:                 i18n.Supported(),
-		AuthorizationResponseIss:           true,
-		BackchannelLogoutSupported:         true,
-		BackchannelLogoutSessionSupported:  true,
-		FrontchannelLogoutSupported:        true,
-		FrontchannelLogoutSessionSupported: true,
-		ClientIDMetadataDocumentSupported:  cfg.ClientDocuments.Enabled,
-		DPoPSigningAlgs:                    dpop.Algs,
-		AuthorizationSigningAlgs:           cfg.Keys.SigningAlgs(),
-		AuthorizationEncryptionAlgs:        directory.EncryptionAlgs,
-		AuthorizationEncryptionEncs:        directory.EncryptionEncs,
+		TLSClientCertificateBoundAccessTokens: cfg.HTTP.MTLSEnabled(),
+		MTLSEndpointAliases:                   aliases,
+		PushedAuthorizationRequestEndpoint:    base + auth.PARPath,
+		DeviceAuthorizationEndpoint:           base + token.DeviceAuthorizationPath,
+		RequirePushedAuthorizationRequests:    requirePAR,
+		RegistrationEndpoint:                  registration,
+		RequestObjectSigningAlgs:              objSignAlgs,
+		RequireSignedRequestObject:            cfg.Requests.RequireSigned,
+		RequestObjectEncryptionAlgs:           objEncAlgs,
+		RequestObjectEncryptionEncs:           objEncEncs,
+		IDTokenEncryptionAlgs:                 directory.EncryptionAlgs,
+		IDTokenEncryptionEncs:                 directory.EncryptionEncs,
+		UserinfoSigningAlgValuesSupported:     cfg.Keys.SigningAlgs(),
+		UserinfoEncryptionAlgs:                directory.EncryptionAlgs,
+		UserinfoEncryptionEncs:                directory.EncryptionEncs,
+		AuthorizationEndpoint:                 base + auth.AuthorizePath,
+		TokenEndpoint:                         base + token.Path,
+		UserinfoEndpoint:                      base + userinfo.Path,
+		EndSessionEndpoint:                    base + auth.LogoutPath,
+		RevocationEndpoint:                    base + management.RevokePath,
+		IntrospectionEndpoint:                 base + management.IntrospectPath,
+		ScopesSupported:                       oauth2.SupportedScopes,
+		ResponseTypesSupported:                auth.ResponseTypes,
+		ResponseModesSupported:                auth.ResponseModes,
+		GrantTypesSupported:                   token.GrantTypes,
+		ACRValuesSupported:                    auth.ACRValues,
+		SubjectTypesSupported:                 []string{"public"},
+		IDTokenSigningAlgValuesSupported:      cfg.Keys.SigningAlgs(),
+		TokenEndpointAuthMethodsSupported:     authMethods,
+		TokenEndpointAuthSigningAlgs:          directory.TokenEndpointAuthSigningAlgs,
+		RevocationEndpointAuthMethods:         authMethods,
+		IntrospectionEndpointAuthMethods:      authMethods,
+		ClaimsSupported:                       oauth2.SupportedClaims(),
+		ClaimsParameterSupported:              true,
+		RequestParameterSupported:             true,
+		RequestURIParameterSupported:          true,
+		RequireRequestURIRegistration:         true,
+		CodeChallengeMethodsSupported:         []string{"S256"},
+		PromptValuesSupported:                 auth.PromptValues,
+		ClaimTypesSupported:                   []string{"normal"},
+		UILocalesSupported:                    i18n.Supported(),
+		AuthorizationResponseIss:              true,
+		BackchannelLogoutSupported:            true,
+		BackchannelLogoutSessionSupported:     true,
+		FrontchannelLogoutSupported:           true,
+		FrontchannelLogoutSessionSupported:    true,
+		ClientIDMetadataDocumentSupported:     cfg.ClientDocuments.Enabled,
+		DPoPSigningAlgs:                       dpop.Algs,
+		AuthorizationSigningAlgs:              cfg.Keys.SigningAlgs(),
+		AuthorizationEncryptionAlgs:           directory.EncryptionAlgs,
+		AuthorizationEncryptionEncs:           directory.EncryptionEncs,
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"authrim/webhooks"
 	"cmp"
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -85,12 +86,16 @@ type Node struct {
 	metrics       *http.Server
 	admin         *http.Server // admin.listen
 	tls           listenerTLS  // the listeners' certificates (listen_tls.go)
-	routes        *router.Table
-	now           func() time.Time
-	sweeper       *sweeper
-	opts          Options
-	kek           *keymanager.KEK
-	owners        persistence.Owners // grain ownership (nil: one node)
+	// clientCAs are http.mtls.client_ca_file's CAs (mtls.go); mtls is
+	// the mutual-TLS listener (http.mtls.listen), nil without one.
+	clientCAs *x509.CertPool
+	mtls      net.Listener
+	routes    *router.Table
+	now       func() time.Time
+	sweeper   *sweeper
+	opts      Options
+	kek       *keymanager.KEK
+	owners    persistence.Owners // grain ownership (nil: one node)
 	// fetcher is the guarded client of every URL a client gave us
 	// (request_uri, jwks_uri, logout URIs): one, with one cache.
 	fetcher *fetch.Fetcher

@@ -36,7 +36,14 @@ func (n *Node) onClose(f func()) { n.undo = append(n.undo, f) }
 
 // startTLSFiles reads the listeners' certificates and keys: a pair that
 // cannot serve stops the start before anything is opened.
-func (n *Node) startTLSFiles(context.Context) error { return n.loadListenerTLS() }
+func (n *Node) startTLSFiles(context.Context) error {
+	if err := n.loadListenerTLS(); err != nil {
+		return err
+	}
+	var err error
+	n.clientCAs, err = loadClientCAs(n.cfg.HTTP.MTLS.ClientCAFile)
+	return err
+}
 
 // startStore opens the KEK and the store (with its telemetry), takes the
 // node's lease (etcd) and brings the store's schema up to date.
@@ -107,6 +114,7 @@ func (n *Node) startDirectory(context.Context) error {
 		StaticClients: static, IDTokenAlgs: cfg.Keys.Algorithms, Now: n.now, Sealer: n.kek,
 		StaticResources: cfg.StaticResources(), Issuer: cfg.Issuer,
 		RequireSignedRequestObjects: cfg.Requests.RequireSigned,
+		Profile:                     cfg.Profile,
 		// Logout URIs are called through the same guard as fetches.
 		AllowPrivateAddresses: cfg.Requests.Fetch.AllowPrivateAddresses,
 		ClientResolver:        n.clientResolver(),
@@ -321,6 +329,11 @@ func (n *Node) startHTTP(ctx context.Context) error {
 			return err
 		}
 	}
+	if cfg.HTTP.MTLS.Listen != "" {
+		if err := n.serveMTLS(cfg.HTTP.MTLS.Listen, servers.Public); err != nil {
+			return err
+		}
+	}
 	l, err := net.Listen("tcp", cfg.HTTP.Listen)
 	if err != nil {
 		return fmt.Errorf("node: listen %s: %w", cfg.HTTP.Listen, err)
@@ -352,6 +365,30 @@ func (n *Node) serve(name, addr string, h http.Handler, pair *tlsfiles.Pair) (*h
 	go func() { _ = serveOn(srv, l) }()
 	n.logger.Info(name+" listener started", "listen", l.Addr().String())
 	return srv, nil
+}
+
+// serveMTLS starts the mutual-TLS listener (http.mtls.listen): the
+// public routes, http.tls's certificate, client certificates requested.
+func (n *Node) serveMTLS(addr string, h http.Handler) error {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("node: mtls listen %s: %w", addr, err)
+	}
+	srv := n.httpServer(h)
+	n.onClose(func() { _ = srv.Close(); _ = l.Close() })
+	srv.TLSConfig, srv.ErrorLog = mtlsServerConfig(tlsConfig(n.tls.http)), n.tlsErrorLog("mtls")
+	n.mtls = l
+	go func() { _ = serveOn(srv, l) }()
+	n.logger.Info("mtls listener started", "listen", l.Addr().String())
+	return nil
+}
+
+// MTLSAddr is the mutual-TLS listener's address ("" without one).
+func (n *Node) MTLSAddr() string {
+	if n.mtls == nil {
+		return ""
+	}
+	return n.mtls.Addr().String()
 }
 
 // serveOn serves srv on l: https when srv has a TLS configuration (the

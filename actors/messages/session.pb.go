@@ -500,7 +500,11 @@ type Grant struct {
 	Resources []string `protobuf:"bytes,15,rep,name=resources,proto3" json:"resources,omitempty"`
 	// The DPoP key thumbprint the refresh family is bound to (RFC 9449
 	// §5: a public client's): each refresh needs a proof by that key.
-	DpopJkt       string `protobuf:"bytes,16,opt,name=dpop_jkt,json=dpopJkt,proto3" json:"dpop_jkt,omitempty"`
+	DpopJkt string `protobuf:"bytes,16,opt,name=dpop_jkt,json=dpopJkt,proto3" json:"dpop_jkt,omitempty"`
+	// The client certificate thumbprint (base64url SHA-256 of its DER,
+	// RFC 8705 §3.1) the refresh family is bound to (§4: a public
+	// client's): each refresh must present that certificate.
+	X5TS256       string `protobuf:"bytes,17,opt,name=x5t_s256,json=x5tS256,proto3" json:"x5t_s256,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -643,6 +647,13 @@ func (x *Grant) GetResources() []string {
 func (x *Grant) GetDpopJkt() string {
 	if x != nil {
 		return x.DpopJkt
+	}
+	return ""
+}
+
+func (x *Grant) GetX5TS256() string {
+	if x != nil {
+		return x.X5TS256
 	}
 	return ""
 }
@@ -1858,8 +1869,12 @@ type RedeemCode struct {
 	// Thumbprint of the DPoP proof's key, if the request had one: it must
 	// be the code's dpop_jkt when that is set (RFC 9449 §10).
 	DpopJkt string `protobuf:"bytes,8,opt,name=dpop_jkt,json=dpopJkt,proto3" json:"dpop_jkt,omitempty"`
-	// Whether to bind the refresh family to dpop_jkt (a public client).
-	BindRefresh   bool `protobuf:"varint,9,opt,name=bind_refresh,json=bindRefresh,proto3" json:"bind_refresh,omitempty"`
+	// Whether to bind the refresh family to dpop_jkt or x5t_s256 (a
+	// public client).
+	BindRefresh bool `protobuf:"varint,9,opt,name=bind_refresh,json=bindRefresh,proto3" json:"bind_refresh,omitempty"`
+	// Thumbprint of the client certificate the request's tokens are bound
+	// to (RFC 8705 §3.1), if any.
+	X5TS256       string `protobuf:"bytes,10,opt,name=x5t_s256,json=x5tS256,proto3" json:"x5t_s256,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1957,6 +1972,13 @@ func (x *RedeemCode) GetBindRefresh() bool {
 	return false
 }
 
+func (x *RedeemCode) GetX5TS256() string {
+	if x != nil {
+		return x.X5TS256
+	}
+	return ""
+}
+
 // ApproveDevice records the signed-in user's approval of a device
 // authorization (RFC 8628): a code bound to the device code's secret
 // (its hash), the client and the scopes, redeemed at the token endpoint
@@ -2043,7 +2065,15 @@ type RefreshGrant struct {
 	Resource string `protobuf:"bytes,6,opt,name=resource,proto3" json:"resource,omitempty"`
 	// Thumbprint of the DPoP proof's key, if the request had one: it must
 	// be the grant's dpop_jkt when that is set, else nothing changes.
-	DpopJkt       string `protobuf:"bytes,7,opt,name=dpop_jkt,json=dpopJkt,proto3" json:"dpop_jkt,omitempty"`
+	DpopJkt string `protobuf:"bytes,7,opt,name=dpop_jkt,json=dpopJkt,proto3" json:"dpop_jkt,omitempty"`
+	// Thumbprint of the request's client certificate, if bound: it must
+	// be the grant's x5t_s256 when that is set (RFC 8705 §4).
+	X5TS256 string `protobuf:"bytes,8,opt,name=x5t_s256,json=x5tS256,proto3" json:"x5t_s256,omitempty"`
+	// Keep the refresh token as it is (no rotation): FAPI 2.0 §5.3.1.1
+	// allows rotation only where a retry with the previous token would
+	// succeed, which reuse detection forbids; the family's idle expiry
+	// still slides.
+	KeepToken     bool `protobuf:"varint,9,opt,name=keep_token,json=keepToken,proto3" json:"keep_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2125,6 +2155,20 @@ func (x *RefreshGrant) GetDpopJkt() string {
 		return x.DpopJkt
 	}
 	return ""
+}
+
+func (x *RefreshGrant) GetX5TS256() string {
+	if x != nil {
+		return x.X5TS256
+	}
+	return ""
+}
+
+func (x *RefreshGrant) GetKeepToken() bool {
+	if x != nil {
+		return x.KeepToken
+	}
+	return false
 }
 
 type CheckGrant struct {
@@ -2570,7 +2614,7 @@ const file_actors_messages_session_proto_rawDesc = "" +
 	"\bredeemed\x18\x05 \x01(\bR\bredeemed\x12\x19\n" +
 	"\bgrant_id\x18\x06 \x01(\tR\agrantId\x12\x1f\n" +
 	"\vredeemed_by\x18\a \x01(\tR\n" +
-	"redeemedBy\"\x99\x04\n" +
+	"redeemedBy\"\xb4\x04\n" +
 	"\x05Grant\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
 	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12\x16\n" +
@@ -2591,7 +2635,8 @@ const file_actors_messages_session_proto_rawDesc = "" +
 	"rotated_by\x18\r \x01(\tR\trotatedBy\x12.\n" +
 	"\x13refresh_absolute_ms\x18\x0e \x01(\x03R\x11refreshAbsoluteMs\x12\x1c\n" +
 	"\tresources\x18\x0f \x03(\tR\tresources\x12\x19\n" +
-	"\bdpop_jkt\x18\x10 \x01(\tR\adpopJkt\"o\n" +
+	"\bdpop_jkt\x18\x10 \x01(\tR\adpopJkt\x12\x19\n" +
+	"\bx5t_s256\x18\x11 \x01(\tR\ax5tS256\"o\n" +
 	"\bCeremony\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1c\n" +
 	"\tchallenge\x18\x02 \x01(\tR\tchallenge\x12\x12\n" +
@@ -2693,7 +2738,7 @@ const file_actors_messages_session_proto_rawDesc = "" +
 	"\tIssueWhen\x12)\n" +
 	"\x10required_subject\x18\x01 \x01(\tR\x0frequiredSubject\x12!\n" +
 	"\frequired_acr\x18\x02 \x01(\tR\vrequiredAcr\x12\x18\n" +
-	"\aconsent\x18\x03 \x03(\tR\aconsent\"\xc1\x02\n" +
+	"\aconsent\x18\x03 \x03(\tR\aconsent\"\xdc\x02\n" +
 	"\n" +
 	"RedeemCode\x12\x1f\n" +
 	"\vcode_secret\x18\x01 \x01(\tR\n" +
@@ -2705,14 +2750,16 @@ const file_actors_messages_session_proto_rawDesc = "" +
 	"\x13refresh_idle_ttl_ms\x18\x06 \x01(\x03R\x10refreshIdleTtlMs\x12\x1a\n" +
 	"\bresource\x18\a \x01(\tR\bresource\x12\x19\n" +
 	"\bdpop_jkt\x18\b \x01(\tR\adpopJkt\x12!\n" +
-	"\fbind_refresh\x18\t \x01(\bR\vbindRefresh\"\x84\x01\n" +
+	"\fbind_refresh\x18\t \x01(\bR\vbindRefresh\x12\x19\n" +
+	"\bx5t_s256\x18\n" +
+	" \x01(\tR\ax5tS256\"\x84\x01\n" +
 	"\rApproveDevice\x12\x1f\n" +
 	"\vdevice_hash\x18\x01 \x01(\fR\n" +
 	"deviceHash\x12\x1b\n" +
 	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12\x16\n" +
 	"\x06scopes\x18\x03 \x03(\tR\x06scopes\x12\x1d\n" +
 	"\n" +
-	"expires_ms\x18\x04 \x01(\x03R\texpiresMs\"\xe7\x01\n" +
+	"expires_ms\x18\x04 \x01(\x03R\texpiresMs\"\xa1\x02\n" +
 	"\fRefreshGrant\x12\x19\n" +
 	"\bgrant_id\x18\x01 \x01(\tR\agrantId\x12!\n" +
 	"\ftoken_secret\x18\x02 \x01(\tR\vtokenSecret\x12\x1b\n" +
@@ -2720,7 +2767,10 @@ const file_actors_messages_session_proto_rawDesc = "" +
 	"\x06scopes\x18\x04 \x03(\tR\x06scopes\x12-\n" +
 	"\x13refresh_idle_ttl_ms\x18\x05 \x01(\x03R\x10refreshIdleTtlMs\x12\x1a\n" +
 	"\bresource\x18\x06 \x01(\tR\bresource\x12\x19\n" +
-	"\bdpop_jkt\x18\a \x01(\tR\adpopJkt\"J\n" +
+	"\bdpop_jkt\x18\a \x01(\tR\adpopJkt\x12\x19\n" +
+	"\bx5t_s256\x18\b \x01(\tR\ax5tS256\x12\x1d\n" +
+	"\n" +
+	"keep_token\x18\t \x01(\bR\tkeepToken\"J\n" +
 	"\n" +
 	"CheckGrant\x12\x19\n" +
 	"\bgrant_id\x18\x01 \x01(\tR\agrantId\x12!\n" +

@@ -102,9 +102,10 @@ func (o *op) redeem(m *messages.RedeemCode) error {
 		gr.RotatedBy = o.callID
 		o.reply.RefreshToken = o.g.sid + "." + gr.Id + "." + secret
 		if m.BindRefresh {
-			// RFC 9449 §5: a public client's refresh tokens are bound
-			// to its DPoP key, for the family's life.
-			gr.DpopJkt = m.DpopJkt
+			// RFC 9449 §5, RFC 8705 §4: a public client's refresh
+			// tokens are bound to its DPoP key or its certificate, for
+			// the family's life.
+			gr.DpopJkt, gr.X5TS256 = m.DpopJkt, m.X5TS256
 		}
 	}
 	// What a replay needs of the code is its hash and what it produced.
@@ -159,6 +160,13 @@ func (o *op) refresh(m *messages.RefreshGrant) error {
 			"sid", o.g.sid, "grant", gr.Id, "client_id", gr.ClientId, "with_proof", m.DpopJkt != "")
 		return errInvalid("refresh token is bound to another DPoP key")
 	}
+	if gr.X5TS256 != "" && !same([]byte(m.X5TS256), []byte(gr.X5TS256)) {
+		// RFC 8705 §4: only the bound certificate refreshes; nothing
+		// rotates for anyone else.
+		o.g.cfg.Logger.Warn("refresh refused: client certificate is not the family's", "audit", true,
+			"sid", o.g.sid, "grant", gr.Id, "client_id", gr.ClientId, "with_certificate", m.X5TS256 != "")
+		return errInvalid("refresh token is bound to another client certificate")
+	}
 	// RFC 9700 §4.14: a user deleted or disabled since the sign-in gets
 	// no more tokens, and the grant ends.
 	if ok, err := o.active(gr.Login); err != nil || !ok {
@@ -176,7 +184,11 @@ func (o *op) refresh(m *messages.RefreshGrant) error {
 		return fmt.Errorf("%w: the grant does not cover this resource", messages.ErrInvalidTarget)
 	}
 	gr = o.writableGrant(gr)
-	o.rotate(gr)
+	if m.KeepToken {
+		o.changed = true // the idle end slides
+	} else {
+		o.rotate(gr)
+	}
 	o.slide(gr, m.RefreshIdleTtlMs)
 	// A refresh issues an ID token too (token endpoint).
 	o.sawIDToken(gr)

@@ -112,7 +112,7 @@ func copyGrant(gr *messages.Grant) *messages.Grant {
 		Login: gr.Login, CreatedMs: gr.CreatedMs, RefreshExpiresMs: gr.RefreshExpiresMs, RefreshAbsoluteMs: gr.RefreshAbsoluteMs,
 		Revoked: gr.Revoked, RevokeReason: gr.RevokeReason, RefreshHash: gr.RefreshHash,
 		UsedRefreshHashes: slices.Clone(gr.UsedRefreshHashes), RotatedBy: gr.RotatedBy, Resources: gr.Resources,
-		DpopJkt: gr.DpopJkt,
+		DpopJkt: gr.DpopJkt, X5TS256: gr.X5TS256,
 	}
 }
 
@@ -237,5 +237,6 @@ func view(gr *messages.Grant) *messages.Grant {
 		Id: gr.Id, ClientId: gr.ClientId, Scopes: gr.Scopes, Nonce: gr.Nonce, ClaimsJson: gr.ClaimsJson,
 		Login: gr.Login, CreatedMs: gr.CreatedMs, RefreshExpiresMs: gr.RefreshExpiresMs, RefreshAbsoluteMs: gr.RefreshAbsoluteMs,
 		Revoked: gr.Revoked, RevokeReason: gr.RevokeReason, Resources: gr.Resources, DpopJkt: gr.DpopJkt,
+		X5TS256: gr.X5TS256,
 	}
 }

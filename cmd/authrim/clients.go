@@ -60,6 +60,10 @@ type clientFlags struct {
 	dpop bool
 	// mfaPolicy is the client's second-factor policy.
 	mfaPolicy string
+	// tls is what a tls_client_auth client's certificate must name, and
+	// tlsBound binds its tokens to its certificate (RFC 8705).
+	tls      directory.TLSClientAuth
+	tlsBound bool
 }
 
 func addClientFlags(cmd *cobra.Command, update bool) *clientFlags {
@@ -72,7 +76,7 @@ func addClientFlags(cmd *cobra.Command, update bool) *clientFlags {
 	f.StringVar(&c.name, "name", "", "client name shown to users")
 	f.StringArrayVar(&c.redirects, "redirect-uri", nil, "redirect URI ("+list+")")
 	f.StringArrayVar(&c.postLogout, "post-logout-redirect-uri", nil, "post-logout redirect URI ("+list+")")
-	f.StringVar(&c.method, "auth-method", "", "token endpoint auth method: client_secret_basic, client_secret_post, none or private_key_jwt")
+	f.StringVar(&c.method, "auth-method", "", "token endpoint auth method: client_secret_basic, client_secret_post, none, private_key_jwt, tls_client_auth or self_signed_tls_client_auth")
 	f.StringVar(&c.grants, "grant-types", "", "comma-separated: authorization_code, refresh_token, client_credentials, "+directory.GrantTypeTokenExchange+", "+directory.DeviceCodeGrantType)
 	f.BoolVar(&c.skipConsent, "skip-consent", false, "first-party client: do not ask users for consent")
 	f.StringVar(&c.alg, "id-token-alg", "", "ID token signing algorithm (default RS256)")
@@ -85,6 +89,12 @@ func addClientFlags(cmd *cobra.Command, update bool) *clientFlags {
 	f.BoolVar(&c.frontchannelSession, "frontchannel-logout-session-required", false, "the iframe URL carries iss and sid query parameters")
 	f.BoolVar(&c.dpop, "dpop-bound-access-tokens", false, "the client always uses DPoP: token requests without a DPoP proof are refused")
 	f.StringVar(&c.mfaPolicy, "mfa-policy", "", "second factor for this client's sign-ins: none, optional or required (the stricter of it and mfa.policy applies; empty: mfa.policy)")
+	f.StringVar(&c.tls.SubjectDN, "tls-client-auth-subject-dn", "", "tls_client_auth: the certificate's subject DN, RFC 4514 (openssl x509 -noout -subject -nameopt RFC2253)")
+	f.StringVar(&c.tls.SANDNS, "tls-client-auth-san-dns", "", "tls_client_auth: a DNS name the certificate must carry")
+	f.StringVar(&c.tls.SANURI, "tls-client-auth-san-uri", "", "tls_client_auth: a URI the certificate must carry")
+	f.StringVar(&c.tls.SANIP, "tls-client-auth-san-ip", "", "tls_client_auth: an IP address the certificate must carry")
+	f.StringVar(&c.tls.SANEmail, "tls-client-auth-san-email", "", "tls_client_auth: an email address the certificate must carry")
+	f.BoolVar(&c.tlsBound, "tls-client-certificate-bound-access-tokens", false, "bind the client's tokens to its TLS client certificate (RFC 8705 §3)")
 	return c
 }
 
@@ -167,6 +177,9 @@ func clientsAdd(std *cli, client *adminClient) *cobra.Command {
 			FrontchannelLogoutSessionRequired: cf.frontchannelSession,
 			DPoPBoundAccessTokens:             cf.dpop,
 			MFAPolicy:                         cf.mfaPolicy,
+			TLSClientAuth:                     cf.tls,
+
+			TLSClientCertificateBoundAccessTokens: cf.tlsBound,
 		}}
 		body.RequirePKCE = &cf.requirePKCE
 		if cf.jwksFile != "" {
@@ -287,6 +300,12 @@ nothing. A switch to a secret method prints a new secret, once.`,
 			{"token-exchange-file", "token_exchange", func() (any, error) { return readExchangePolicy(cf.exchangeFile) }},
 			{"dpop-bound-access-tokens", "dpop_bound_access_tokens", func() (any, error) { return cf.dpop, nil }},
 			{"mfa-policy", "mfa_policy", func() (any, error) { return orNull(cf.mfaPolicy), nil }},
+			{"tls-client-auth-subject-dn", "tls_client_auth_subject_dn", func() (any, error) { return orNull(cf.tls.SubjectDN), nil }},
+			{"tls-client-auth-san-dns", "tls_client_auth_san_dns", func() (any, error) { return orNull(cf.tls.SANDNS), nil }},
+			{"tls-client-auth-san-uri", "tls_client_auth_san_uri", func() (any, error) { return orNull(cf.tls.SANURI), nil }},
+			{"tls-client-auth-san-ip", "tls_client_auth_san_ip", func() (any, error) { return orNull(cf.tls.SANIP), nil }},
+			{"tls-client-auth-san-email", "tls_client_auth_san_email", func() (any, error) { return orNull(cf.tls.SANEmail), nil }},
+			{"tls-client-certificate-bound-access-tokens", "tls_client_certificate_bound_access_tokens", func() (any, error) { return cf.tlsBound, nil }},
 		} {
 			if !changed(f.flag) {
 				continue

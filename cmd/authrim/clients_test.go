@@ -359,6 +359,36 @@ func TestClientsDPoPFlag(t *testing.T) {
 	}
 }
 
+// TestClientsMTLSFlags: a tls_client_auth client is added with its
+// subject and bound tokens from flags, and updated to another subject.
+func TestClientsMTLSFlags(t *testing.T) {
+	srv, dir := adminServer(t)
+	ctx := context.Background()
+	conn := []string{"--server", srv.URL, "--admin-token", cliToken}
+	run := func(args ...string) (string, error) {
+		var out bytes.Buffer
+		err := clientsRun(ctx, append(args, conn...), &out)
+		return out.String(), err
+	}
+	if out, err := run("add", "--id", "rp-mtls", "--auth-method", "tls_client_auth", "--grant-types", "client_credentials",
+		"--tls-client-auth-subject-dn", "CN=app,O=Example", "--tls-client-certificate-bound-access-tokens"); err != nil || strings.Contains(out, "client_secret:") {
+		t.Fatalf("add: %v\n%s", err, out)
+	}
+	if c, err := dir.Client(ctx, "rp-mtls"); err != nil || c.TLSClientAuth.SubjectDN != "CN=app,O=Example" || !c.TLSClientCertificateBoundAccessTokens {
+		t.Fatalf("stored %+v %v", c.ClientMetadata, err)
+	}
+	// Two subjects at once are refused; the DN removed and a SAN set is not.
+	if _, err := run("update", "rp-mtls", "--tls-client-auth-san-dns", "app.example.org"); err == nil {
+		t.Fatal("a second subject was accepted")
+	}
+	if _, err := run("update", "rp-mtls", "--tls-client-auth-subject-dn", "", "--tls-client-auth-san-dns", "app.example.org"); err != nil {
+		t.Fatalf("update: %v", err)
+	}
+	if c, _ := dir.Client(ctx, "rp-mtls"); c.TLSClientAuth != (directory.TLSClientAuth{SANDNS: "app.example.org"}) {
+		t.Fatalf("after update %+v", c.TLSClientAuth)
+	}
+}
+
 // TestClientsTokenExchangeFlag: a token exchange policy goes in from
 // --token-exchange-file at add and update, a refused one changes
 // nothing, and a file holding null removes it (with the grant).

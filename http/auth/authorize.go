@@ -299,8 +299,10 @@ func (h *Handler) authorize(c echo.Context) error {
 		rd.mode = ""
 		return h.fail(c, rd, oauth2.ErrInvalidRequest.WithDescription("unsupported response_mode"))
 	}
-	if h.req != nil && !pushed && (h.req.RequirePAR || client.RequirePAR) {
-		// RFC 9126 §5, §6: only pushed requests are accepted.
+	if !pushed && (client.FAPI2() || h.req != nil && (h.req.RequirePAR || client.RequirePAR)) {
+		// RFC 9126 §5, §6: only pushed requests are accepted; FAPI 2.0
+		// §5.3.1.2 requires PAR, so a request object by value or an
+		// https request_uri never reaches /authorize either.
 		return h.fail(c, rd, oauth2.ErrInvalidRequest.WithDescription("authorization requests must be pushed to "+PARPath))
 	}
 

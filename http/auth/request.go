@@ -278,6 +278,9 @@ func (h *Handler) checkObject(ctx context.Context, tokenp *string, client direct
 	registered := client.RequestObjectSigningAlg
 	var payload []byte
 	switch {
+	case client.FAPI2() && !slices.Contains(directory.FAPI2Algs, hdr.Alg):
+		// FAPI 2.0 §5.4: PS256, ES256 or EdDSA; never none or RS256.
+		return nil, objectError("FAPI 2.0: request objects must be signed with PS256, ES256 or EdDSA")
 	case hdr.Alg == "none":
 		// OIDC Core §6.1 and Dynamic Client Registration §2: a client
 		// that pinned an alg must use it; one that pinned none, or

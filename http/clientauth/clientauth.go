@@ -1,23 +1,27 @@
 // Package clientauth authenticates OAuth clients at the token,
 // revocation and introspection endpoints (RFC 6749 §2.3, OIDC Core §9):
-// client_secret_basic, client_secret_post, none (public clients) and
-// private_key_jwt (RFC 7523). A client may use only the method it
-// registered, and only one method per request.
+// client_secret_basic, client_secret_post, none (public clients),
+// private_key_jwt (RFC 7523), and mutual TLS (RFC 8705 §2):
+// tls_client_auth and self_signed_tls_client_auth. A client may use
+// only the method it registered, and only one method per request.
 package clientauth
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 
 	"authrim/directory"
+	"authrim/http/mtls"
 	"authrim/http/oauth2"
 )
 
@@ -61,6 +65,13 @@ type Authenticator struct {
 	// who they proved to be, never by a client_id anybody can claim. Its
 	// error is the answer.
 	Limit func(ctx context.Context, clientID string) error
+	// Certs reads the request's client certificate chain, leaf first
+	// (mtls.Source.Chain); nil: mutual TLS is off, and clients of the
+	// tls methods cannot authenticate.
+	Certs func(r *http.Request) ([]*x509.Certificate, error)
+	// ClientCAs are the CAs a tls_client_auth certificate must chain to
+	// (RFC 8705 §2.1); nil: none, and such clients cannot authenticate.
+	ClientCAs *x509.CertPool
 }
 
 func invalidClient(desc string) *oauth2.Error {
@@ -72,6 +83,14 @@ func invalidClient(desc string) *oauth2.Error {
 // a request that mixes methods.
 func (a *Authenticator) Authenticate(r *http.Request, form url.Values) (directory.Client, error) {
 	c, err := a.authenticate(r, form)
+	if err == nil && c.FAPI2() {
+		// FAPI 2.0 §5.3.1.1, §5.4: a client under the profile (its own,
+		// or the node's, which may have been switched on after it
+		// registered) authenticates only as the profile allows.
+		if p := directory.FAPI2Problems(c.ClientMetadata); len(p) > 0 {
+			return directory.Client{}, invalidClient("client registration does not meet FAPI 2.0: " + p[0].String())
+		}
+	}
 	if err == nil && a.Limit != nil {
 		if err := a.Limit(r.Context(), c.ID); err != nil {
 			return directory.Client{}, err
@@ -122,10 +141,13 @@ func (a *Authenticator) authenticate(r *http.Request, form url.Values) (director
 		if err != nil {
 			return directory.Client{}, err
 		}
-		if c.AuthMethod != "none" {
-			return directory.Client{}, invalidClient("client authentication required")
+		switch c.AuthMethod {
+		case "none":
+			return c, nil
+		case directory.AuthTLSClient, directory.AuthSelfSignedTLSClient:
+			return a.mutualTLS(r, c)
 		}
-		return c, nil
+		return directory.Client{}, invalidClient("client authentication required")
 	}
 	return directory.Client{}, invalidClient("client authentication required")
 }
@@ -155,6 +177,49 @@ func (a *Authenticator) secret(ctx context.Context, id, secret, method string) (
 	}
 	if err := directory.VerifyClientSecret(c, secret); err != nil {
 		return directory.Client{}, invalidClient("unknown client or bad credentials")
+	}
+	return c, nil
+}
+
+// mutualTLS authenticates c by the certificate the request presented
+// (RFC 8705 §2: client_id in the request, the certificate from the TLS
+// handshake or a trusted proxy's header).
+func (a *Authenticator) mutualTLS(r *http.Request, c directory.Client) (directory.Client, error) {
+	if a.Certs == nil {
+		return directory.Client{}, invalidClient("mutual TLS is not available")
+	}
+	chain, err := a.Certs(r)
+	if err != nil {
+		return directory.Client{}, invalidClient("malformed client certificate")
+	}
+	if len(chain) == 0 {
+		return directory.Client{}, invalidClient("client certificate required")
+	}
+	switch c.AuthMethod {
+	case directory.AuthTLSClient:
+		// §2.1: the PKI method; the chain first, then the subject.
+		if err := mtls.VerifyChain(chain, a.ClientCAs, a.Now()); err != nil {
+			return directory.Client{}, invalidClient("client certificate is not from a trusted CA")
+		}
+		t := c.TLSClientAuth
+		if !(mtls.Expected{SubjectDN: t.SubjectDN, SANDNS: t.SANDNS, SANURI: t.SANURI, SANIP: t.SANIP, SANEmail: t.SANEmail}).Matches(chain[0]) {
+			return directory.Client{}, invalidClient("client certificate does not match the registration")
+		}
+	default:
+		// §2.2: the self-signed method; the registered keys are the
+		// trust, no chain is checked.
+		raw := []byte(c.JWKS)
+		if a.Keys != nil {
+			if raw, err = a.Keys(r.Context(), c, ""); err != nil {
+				return directory.Client{}, invalidClient("client keys could not be retrieved")
+			}
+		}
+		if now := a.Now(); now.Before(chain[0].NotBefore) || now.After(chain[0].NotAfter) {
+			return directory.Client{}, invalidClient("client certificate expired or not yet valid")
+		}
+		if !mtls.MatchKey(chain[0], raw) {
+			return directory.Client{}, invalidClient("client certificate does not match the registered keys")
+		}
 	}
 	return c, nil
 }
@@ -214,6 +279,10 @@ func (a *Authenticator) privateKeyJWT(ctx context.Context, formID, assertion str
 	}
 	if !verified {
 		return directory.Client{}, invalidClient("client assertion signature invalid")
+	}
+	if c.FAPI2() && !slices.Contains(directory.FAPI2Algs, tok.Headers[0].Algorithm) {
+		// FAPI 2.0 §5.4: PS256, ES256 or EdDSA.
+		return directory.Client{}, invalidClient("FAPI 2.0: client assertions must be signed with PS256, ES256 or EdDSA")
 	}
 	if alg := c.TokenEndpointAuthSigningAlg; alg != "" && tok.Headers[0].Algorithm != alg {
 		// OIDC Dynamic Client Registration §2: assertions signed with

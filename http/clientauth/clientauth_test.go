@@ -590,3 +590,22 @@ func TestStoreDown(t *testing.T) {
 		})
 	}
 }
+
+// TestFAPI2ClientAuthentication: a client under FAPI 2.0 (its own
+// profile, or the node's applied by the directory to a client stored
+// before it was switched on) authenticates only with private_key_jwt or
+// mutual TLS, and only with PS256, ES256 or EdDSA assertions.
+func TestFAPI2ClientAuthentication(t *testing.T) {
+	d := newDir(t)
+	for _, id := range []string{"basic-rp", "jwt-rp"} {
+		c := d.clients[id]
+		c.Profile, c.IDTokenSignedResponseAlg = directory.ProfileFAPI2, "ES256"
+		d.clients[id] = c
+	}
+	e := serve(&clientauth.Authenticator{Dir: d, Issuer: issuer, Now: func() time.Time { return now }})
+	k := keys()
+	basic("basic-rp", basicSecret, nil).do(t, e).check(t, http.StatusUnauthorized, "invalid_client", "", "FAPI 2.0")
+	request{form: assertionForm(assert(t, k["rs"], claims("jwt-rp", nil)))}.do(t, e).check(t, http.StatusUnauthorized, "invalid_client", "", "FAPI 2.0")
+	request{form: assertionForm(assert(t, k["es"], claims("jwt-rp", nil)))}.do(t, e).check(t, http.StatusOK, "", "jwt-rp", "")
+	request{form: assertionForm(assert(t, k["ed"], claims("jwt-rp", nil)))}.do(t, e).check(t, http.StatusOK, "", "jwt-rp", "")
+}

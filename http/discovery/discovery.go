@@ -120,6 +120,24 @@ type Metadata struct {
 	// DPoPSigningAlgs are the JWS algorithms accepted for DPoP proofs
 	// (RFC 9449 §5.1).
 	DPoPSigningAlgs []string `json:"dpop_signing_alg_values_supported,omitempty"`
+	// TLSClientCertificateBoundAccessTokens: access tokens can be bound
+	// to the client's certificate (RFC 8705 §3.3).
+	TLSClientCertificateBoundAccessTokens bool `json:"tls_client_certificate_bound_access_tokens,omitempty"`
+	// MTLSEndpointAliases are the endpoints on the host that asks for
+	// client certificates (RFC 8705 §5).
+	MTLSEndpointAliases *MTLSEndpointAliases `json:"mtls_endpoint_aliases,omitempty"`
+}
+
+// MTLSEndpointAliases is mtls_endpoint_aliases (RFC 8705 §5): the
+// endpoints a client uses when it authenticates with, or holds tokens
+// bound to, its certificate.
+type MTLSEndpointAliases struct {
+	TokenEndpoint                      string `json:"token_endpoint,omitempty"`
+	RevocationEndpoint                 string `json:"revocation_endpoint,omitempty"`
+	IntrospectionEndpoint              string `json:"introspection_endpoint,omitempty"`
+	UserinfoEndpoint                   string `json:"userinfo_endpoint,omitempty"`
+	PushedAuthorizationRequestEndpoint string `json:"pushed_authorization_request_endpoint,omitempty"`
+	DeviceAuthorizationEndpoint        string `json:"device_authorization_endpoint,omitempty"`
 }
 
 // Handler serves discovery and the JWKS.

@@ -212,8 +212,9 @@ type Introspection struct {
 	SID       string   `json:"sid,omitempty"`
 	// Act is the actor of a delegated token (RFC 8693 §4.1).
 	Act *oauth2.Actor `json:"act,omitempty"`
-	// Cnf is the DPoP key a token is bound to (RFC 9449 §6.2): a
-	// resource server checks the proof against it.
+	// Cnf is the DPoP key (RFC 9449 §6.2) or client certificate (RFC
+	// 8705 §3.2) a token is bound to: a resource server checks the
+	// proof or the connection's certificate against it.
 	Cnf *oauth2.Confirmation `json:"cnf,omitempty"`
 }
 
@@ -240,8 +241,8 @@ func (t *Tokens) introspect(c echo.Context) error {
 			out = Introspection{Active: true, Scope: strings.Join(g.Scopes, " "), ClientID: g.ClientId,
 				Subject: g.Login.GetSubject(), TokenType: "refresh_token", Expiry: g.RefreshExpiresMs / 1000,
 				IssuedAt: g.CreatedMs / 1000, SID: sid}
-			if g.DpopJkt != "" {
-				out.Cnf = &oauth2.Confirmation{JKT: g.DpopJkt}
+			if g.DpopJkt != "" || g.X5TS256 != "" {
+				out.Cnf = &oauth2.Confirmation{JKT: g.DpopJkt, X5TS256: g.X5TS256}
 			}
 		}
 	} else {

@@ -29,24 +29,36 @@ type AccessToken struct {
 	// Act names the party acting for Subject in a delegated token (RFC
 	// 8693 §4.1), nested for a chain of actors.
 	Act *Actor `json:"act,omitempty"`
-	// Cnf binds the token to a DPoP key (RFC 9449 §6.1): only a request
-	// with a proof by that key may use it.
+	// Cnf binds the token to a DPoP key (RFC 9449 §6.1) or a client
+	// certificate (RFC 8705 §3.1): only a request with a proof by that
+	// key, or over a connection with that certificate, may use it.
 	Cnf *Confirmation `json:"cnf,omitempty"`
 }
 
-// Confirmation is the cnf claim (RFC 7800 §3.1) of a DPoP-bound token:
-// the key's JWK SHA-256 thumbprint (RFC 9449 §6.1).
+// Confirmation is the cnf claim (RFC 7800 §3.1) of a bound token: the
+// DPoP key's JWK SHA-256 thumbprint (RFC 9449 §6.1) and/or the client
+// certificate's SHA-256 thumbprint (RFC 8705 §3.1).
 type Confirmation struct {
-	JKT string `json:"jkt"`
+	JKT     string `json:"jkt,omitempty"`
+	X5TS256 string `json:"x5t#S256,omitempty"`
 }
 
-// BoundKey is the thumbprint the token is bound to, "" for a bearer
-// token.
+// BoundKey is the DPoP key thumbprint the token is bound to, "" for a
+// token not bound to a DPoP key.
 func (at AccessToken) BoundKey() string {
 	if at.Cnf == nil {
 		return ""
 	}
 	return at.Cnf.JKT
+}
+
+// BoundCertificate is the client certificate thumbprint the token is
+// bound to (x5t#S256), "" for a token not bound to a certificate.
+func (at AccessToken) BoundCertificate() string {
+	if at.Cnf == nil {
+		return ""
+	}
+	return at.Cnf.X5TS256
 }
 
 // Actor is an act claim (RFC 8693 §4.1): the acting party, and the one

@@ -159,7 +159,7 @@ func (h *Handler) deviceCode(ctx context.Context, client directory.Client, form 
 	sid := r.State.GetSid()
 	rr, err := h.sessions.Redeem(ctx, sid, &messages.RedeemCode{
 		CodeSecret: secret, ClientId: client.ID, RefreshTtlMs: refreshTTL, RefreshIdleTtlMs: refreshIdle,
-		DpopJkt: jktOf(ctx), BindRefresh: client.AuthMethod == "none",
+		DpopJkt: jktOf(ctx), BindRefresh: client.AuthMethod == "none", X5TS256: x5tOf(ctx),
 	})
 	if err != nil {
 		return nil, grantError(err)

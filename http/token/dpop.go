@@ -80,11 +80,19 @@ func ProofError(err error) error {
 	return err
 }
 
-// bind binds at to the request's proof key, if any, and returns the
-// token_type to answer (RFC 9449 §5, §6.1).
+// bind is the one place that decides an access token's binding: to the
+// request's DPoP proof key (RFC 9449 §6.1, cnf.jkt), and to its client
+// certificate when the client's tokens are certificate-bound (RFC 8705
+// §3.1, cnf x5t#S256); both when both apply. It returns the token_type
+// to answer: DPoP for a DPoP-bound token (RFC 9449 §5), else Bearer
+// (RFC 8705 §3: a certificate-bound token keeps the Bearer scheme).
 func bind(ctx context.Context, at *oauth2.AccessToken) string {
-	if jkt := jktOf(ctx); jkt != "" {
-		at.Cnf = &oauth2.Confirmation{JKT: jkt}
+	jkt, x5t := jktOf(ctx), x5tOf(ctx)
+	if jkt == "" && x5t == "" {
+		return "Bearer"
+	}
+	at.Cnf = &oauth2.Confirmation{JKT: jkt, X5TS256: x5t}
+	if jkt != "" {
 		return dpop.TokenType
 	}
 	return "Bearer"

@@ -420,6 +420,11 @@ func (h *Handler) accessTokenParty(ctx context.Context, raw string) (party, erro
 		// key holder, so a copy cannot be exchanged for an unbound one.
 		return party{}, oauth2.ErrInvalidGrant.WithDescription("the access token is DPoP-bound: send a DPoP proof by its key")
 	}
+	if x5t := at.BoundCertificate(); x5t != "" && presentedX5T(ctx) != x5t {
+		// RFC 8705 §3 likewise: only over a connection with its
+		// certificate.
+		return party{}, oauth2.ErrInvalidGrant.WithDescription("the access token is certificate-bound: present its client certificate")
+	}
 	p := party{
 		subject: at.Subject, issuer: at.Issuer, scopes: at.Scopes(), hasScope: true,
 		expiry: time.Unix(at.Expiry, 0), sid: at.SID, gid: at.GrantID, act: at.Act,

@@ -217,6 +217,13 @@ func (h *Handler) token(c echo.Context) error {
 	if err != nil {
 		return oauth2.Write(c, h.logger, err)
 	}
+	if ctx, err = h.checkCertificate(ctx, c, client); err != nil {
+		return oauth2.Write(c, h.logger, err)
+	}
+	if client.FAPI2() && jktOf(ctx) == "" && x5tOf(ctx) == "" {
+		// FAPI 2.0 §5.3.1.1: only sender-constrained access tokens.
+		return oauth2.Write(c, h.logger, errFAPI2Unbound)
+	}
 	var res *directory.Resource
 	if gt != directory.GrantTypeTokenExchange { // it resolves its own target
 		if res, err = h.resource(ctx, form); err != nil {
@@ -285,6 +292,7 @@ func (h *Handler) authorizationCode(ctx context.Context, client directory.Client
 		RefreshTtlMs: refreshTTL, RefreshIdleTtlMs: refreshIdle,
 		Resource: res.GetIdentifier(),
 		DpopJkt:  jktOf(ctx), BindRefresh: client.AuthMethod == "none",
+		X5TS256: x5tOf(ctx),
 	})
 	if err != nil {
 		return nil, grantError(err)
@@ -316,6 +324,10 @@ func (h *Handler) refresh(ctx context.Context, client directory.Client, form url
 		RefreshIdleTtlMs: h.cfg.RefreshIdleTTL.Milliseconds(),
 		Resource:         res.GetIdentifier(),
 		DpopJkt:          jktOf(ctx),
+		X5TS256:          x5tOf(ctx),
+		// FAPI 2.0 §5.3.1.1: no rotation (a lost answer's retry must
+		// work).
+		KeepToken: client.FAPI2(),
 	})
 	if err != nil {
 		// A user deleted or disabled since the sign-in is refused by the

@@ -7,6 +7,7 @@ package userinfo
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -199,6 +200,8 @@ type Handler struct {
 	// dpop checks proofs of DPoP-bound tokens at dpopURI (WithDPoP).
 	dpop    *dpop.Checker
 	dpopURI string
+	// certs reads the request's client certificate (WithMTLS).
+	certs func(r *http.Request) ([]*x509.Certificate, error)
 }
 
 // Signer signs through the Crypto pool.
@@ -381,6 +384,9 @@ func (h *Handler) userinfo(c echo.Context) error {
 		return h.fail(c, err)
 	}
 	if err := h.checkBinding(ctx, c.Request(), scheme, raw, at.BoundKey()); err != nil {
+		return h.fail(c, err)
+	}
+	if err := h.checkCertificate(c.Request(), at.BoundCertificate()); err != nil {
 		return h.fail(c, err)
 	}
 	if grant == nil || !slices.Contains(at.Scopes(), "openid") {

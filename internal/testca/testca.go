@@ -7,6 +7,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -55,7 +56,9 @@ func (c *CA) Pool() *x509.CertPool {
 
 // Leaf is an issued certificate and its key, PEM-encoded.
 type Leaf struct {
-	Serial   *big.Int
+	Serial *big.Int
+	// Key is the certificate's private key.
+	Key      *ecdsa.PrivateKey
 	CertPEM  []byte
 	KeyPEM   []byte
 	NotAfter time.Time
@@ -85,10 +88,78 @@ func (c *CA) Issue(t testing.TB) Leaf {
 	}
 	return Leaf{
 		Serial:   tmpl.SerialNumber,
+		Key:      key,
 		CertPEM:  pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
 		KeyPEM:   pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}),
 		NotAfter: tmpl.NotAfter,
 	}
+}
+
+// IssueClient makes a client certificate (extended key usage
+// clientAuth) valid for a day, subject CN "client", which edit may
+// change (subject, SANs) before it is signed.
+func (c *CA) IssueClient(t testing.TB, edit func(*x509.Certificate)) Leaf {
+	t.Helper()
+	return issueClient(t, c.cert, c.key, edit)
+}
+
+// SelfSigned makes a self-signed client certificate (RFC 8705 §2.2),
+// subject CN "client", which edit may change.
+func SelfSigned(t testing.TB, edit func(*x509.Certificate)) Leaf {
+	t.Helper()
+	return issueClient(t, nil, nil, edit)
+}
+
+func issueClient(t testing.TB, parent *x509.Certificate, parentKey *ecdsa.PrivateKey, edit func(*x509.Certificate)) Leaf {
+	key := mustKey(t)
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber: serial(t), Subject: pkix.Name{CommonName: "client"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	if edit != nil {
+		edit(tmpl)
+	}
+	if parent == nil {
+		parent, parentKey = tmpl, key
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Leaf{
+		Serial: tmpl.SerialNumber, Key: key,
+		CertPEM:  pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		KeyPEM:   pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}),
+		NotAfter: tmpl.NotAfter,
+	}
+}
+
+// TLS is the leaf as a tls.Certificate, for a client's tls.Config.
+func (l Leaf) TLS(t testing.TB) tls.Certificate {
+	t.Helper()
+	c, err := tls.X509KeyPair(l.CertPEM, l.KeyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// Cert is the leaf, parsed.
+func (l Leaf) Cert(t testing.TB) *x509.Certificate {
+	t.Helper()
+	b, _ := pem.Decode(l.CertPEM)
+	c, err := x509.ParseCertificate(b.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 // WriteFile replaces path with data (mode 0600) the way renewal tools
