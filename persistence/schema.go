@@ -56,6 +56,9 @@ const (
 	BucketDeviceUserCodes Bucket = "device_user_codes"
 	// BucketMFA holds each user's second factors (TOTP, recovery codes).
 	BucketMFA Bucket = "mfa"
+	// BucketActionTokens holds the links mailed to users (password
+	// reset, email verification, invitations), by hash.
+	BucketActionTokens Bucket = "action_tokens"
 )
 
 // KeySchemaVersion is the key, in BucketMeta, of the schema version
@@ -116,6 +119,8 @@ var schema = [...]BucketSpec{
 		"which device authorization a user code names; created only if absent, so codes never collide"},
 	{BucketMFA, "directory", "subject", "JSON directory MFA record",
 		"a user's second factors: TOTP secret sealed under the KEK, last used step, recovery code MACs"},
+	{BucketActionTokens, "directory", "hex SHA-256 of the token", "JSON directory action token record {purpose, sub, email, exp}",
+		"a single-use link mailed to a user (reset_password, verify_email, invite), taken once; swept after expiry"},
 }
 
 // migrations moves stores to this binary's shapes: migrations[i] takes a
