@@ -34,6 +34,11 @@ type Mail struct {
 	Template string `json:"template"`
 	// Data fills the template (Link, Username, Email, TTL).
 	Data map[string]string `json:"data"`
+	// Discard marks a mail queued only so that a request for an account
+	// that does not exist does the same work as one for an account that
+	// does (no enumeration through the forgot-password page): the
+	// handler drops it without connecting to anything.
+	Discard bool `json:"discard,omitempty"`
 }
 
 // ErrTemplate: the Mail names no known template, or does not render.
@@ -69,6 +74,9 @@ func init() {
 func (m *Mail) Check() error {
 	if _, ok := templates[m.Template]; !ok {
 		return fmt.Errorf("%w: %q", ErrTemplate, m.Template)
+	}
+	if m.Discard {
+		return nil
 	}
 	a, err := mail.ParseAddress(m.To)
 	if err != nil || a.Name != "" || a.Address != m.To {

@@ -107,6 +107,9 @@ func (h *Handler) Deliver(ctx context.Context, m *delivery.Message) error {
 	if err != nil {
 		return delivery.Permanent(err)
 	}
+	if mail.Discard {
+		return nil
+	}
 	now := time.Now
 	if h.Now != nil {
 		now = h.Now

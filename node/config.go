@@ -80,6 +80,11 @@ type Config struct {
 	Backup BackupConfig `yaml:"backup"`
 	// Delivery: the outbox that carries back-channel logout (node/delivery.go).
 	Delivery DeliveryConfig `yaml:"delivery"`
+	// SMTP: where mails (reset and verification links) are submitted
+	// (node/accounts.go).
+	SMTP SMTPConfig `yaml:"smtp"`
+	// Accounts: the self-service account pages (password reset).
+	Accounts AccountsConfig `yaml:"accounts"`
 	// TokenExchange: the token exchange grant (node/exchange_config.go).
 	TokenExchange TokenExchangeConfig `yaml:"token_exchange"`
 }
@@ -612,6 +617,8 @@ func Default() Config {
 			RetryInitial: Duration(2 * time.Second), RetryMax: Duration(10 * time.Minute), GiveUpAfter: Duration(24 * time.Hour),
 			Concurrency: 8, AttemptTimeout: Duration(15 * time.Second), ScanInterval: Duration(10 * time.Second),
 		},
+		SMTP:     SMTPConfig{TLS: "starttls"},
+		Accounts: AccountsConfig{ResetLinkTTL: Duration(30 * time.Minute), ResetMailsPerHour: 3},
 		Log:     LogConfig{Format: "text", Level: "info"},
 		Metrics: MetricsConfig{Listen: ""},
 		Runtime: RuntimeConfig{GCPercent: DefaultGCPercent},
@@ -695,6 +702,7 @@ func (c Config) Validate() error {
 	c.clusterProblems(add)
 	c.backupProblems(add)
 	c.deliveryProblems(add)
+	c.accountsProblems(add)
 	c.exchangeProblems(add)
 	if c.Storage.Dir == "" {
 		add("storage.dir", "must not be empty")

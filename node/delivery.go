@@ -9,12 +9,13 @@ import (
 
 	"authrim/actors/delivery"
 	"authrim/actors/messages"
+	"authrim/email"
 	"authrim/http/backchannel"
 	"authrim/persistence"
 )
 
 // DeliveryConfig tunes the outbox (actors/delivery): how its messages
-// (back-channel logout tokens) are retried.
+// (back-channel logout tokens, emails) are retried.
 type DeliveryConfig struct {
 	// RetryInitial is the wait after a first failed attempt; it doubles
 	// after each further one up to RetryMax.
@@ -76,11 +77,19 @@ func (n *Node) deliveryKind() *pc.Kind {
 	if !n.opts.NoInstrumentation {
 		metrics = deliveryMetrics{n}
 	}
+	handlers := map[string]delivery.Handler{backchannel.Kind: logout}
+	if mail, err := n.mailHandler(); err != nil {
+		// Validate checked smtp at start; a password file gone since is
+		// told on every attempt.
+		handlers[email.Kind] = delivery.HandlerFunc(func(context.Context, *delivery.Message) error { return err })
+	} else if mail != nil {
+		handlers[email.Kind] = mail
+	}
 	d := cfg.Delivery
 	return delivery.NewKind(delivery.Config{
 		Store:    n.store,
 		Owners:   n.owners,
-		Handlers: map[string]delivery.Handler{backchannel.Kind: logout},
+		Handlers: handlers,
 		Retry: delivery.Retry{
 			Initial: d.RetryInitial.D(), Max: d.RetryMax.D(), GiveUpAfter: d.GiveUpAfter.D(),
 		},

@@ -78,6 +78,13 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 			a.WithDPoP(proofs)
 			a.WithDevices(n.devices(), sessions, n.actors.RateLimits(), auth.DeviceEntry{})
 			a.WithMFA(n.dir, n.kek, cfg.WebAuthn.RPName, cfg.MFA.Policy)
+			var mail auth.Mailer
+			if cfg.MailEnabled() {
+				mail = mailer{n}
+			}
+			a.WithAccounts(n.dir, mail, n.actors.RateLimits(), auth.AccountOptions{
+				ResetTTL: cfg.Accounts.ResetLinkTTL.D(), ResetsPerHour: cfg.Accounts.ResetMailsPerHour,
+			})
 			fronts = append(fronts, a)
 		case RoleToken:
 			fronts = append(fronts, token.New(token.Config{

@@ -124,6 +124,7 @@ func (h *Handler) account(c echo.Context) error {
 		"CSRF": csrfToken(secret, accountPurpose),
 	}
 	h.mfaAccountData(ctx, login.Subject, data)
+	data["ShowPassword"] = h.accounts != nil
 	if h.userSessions != nil {
 		sessions, err := h.sessionRows(ctx, login.Subject, sid)
 		if err != nil {

@@ -130,8 +130,11 @@ type Handler struct {
 	// dpop checks proofs at /par (WithDPoP).
 	dpop *dpop.Checker
 	// mfa, when set, asks enrolled users for a second factor (WithMFA).
-	mfa    *mfaFront
-	logger *slog.Logger
+	mfa *mfaFront
+	// accounts, when set, serves the password reset and change pages
+	// (WithAccounts).
+	accounts *accountsFront
+	logger   *slog.Logger
 }
 
 // New returns the auth front end. throttle may be nil: password sign-in
@@ -204,6 +207,7 @@ func (h *Handler) Routes() []router.Route {
 	rs = append(rs, h.sessionRoutes()...)
 	rs = append(rs, h.deviceRoutes()...)
 	rs = append(rs, h.mfaRoutes()...)
+	rs = append(rs, h.accountRoutes()...)
 	return rs
 }
 
