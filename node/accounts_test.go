@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"authrim/directory"
+	"authrim/internal/docexample"
 	"authrim/internal/eventually"
 	"authrim/internal/smtptest"
 	"authrim/node"
@@ -293,4 +294,14 @@ func TestAccountPasswordChange(t *testing.T) {
 	if o.silent(t, b) {
 		t.Fatal("the session survived the change")
 	}
+}
+
+// The README's forgot-password example asks for a link with curl.
+func TestREADMEForgotPassword(t *testing.T) {
+	o, srv := startOPMail(t, nil)
+	out := docexample.Run(t, "../README.md", "forgot-password", "ISSUER="+o.issuer)
+	if out != "Check your mail\n" {
+		t.Fatalf("example printed %q", out)
+	}
+	srv.WaitTo(t, "alice@example.com")
 }
