@@ -178,3 +178,29 @@ func FuzzParseActionToken(f *testing.F) {
 		}
 	})
 }
+
+// Verifying marks the address verified only while it is still the one
+// the link went to; changing the address makes it unverified again.
+func TestVerifyEmail(t *testing.T) {
+	ctx := context.Background()
+	d, _, _ := actionDirectory(t)
+	u := mustCreateUser(t, d, directory.NewUser{Username: "alice", Password: "correct horse", Claims: map[string]any{"email": "alice@example.com", "email_verified": false}})
+	if _, err := d.VerifyEmail(ctx, u.Subject, "other@example.com"); !errors.Is(err, directory.ErrEmailChanged) {
+		t.Fatalf("another address: %v", err)
+	}
+	got, err := d.VerifyEmail(ctx, u.Subject, "Alice@example.com")
+	if err != nil || got.Claims["email_verified"] != true {
+		t.Fatalf("verify: %v %v", err, got.Claims)
+	}
+	got, err = d.UpdateUserClaims(ctx, u.Subject, map[string]any{"email": "alice@example.org"})
+	if err != nil || got.Claims["email_verified"] != false {
+		t.Fatalf("after an address change: %v %v", err, got.Claims)
+	}
+	if _, err := d.VerifyEmail(ctx, u.Subject, "alice@example.com"); !errors.Is(err, directory.ErrEmailChanged) {
+		t.Fatalf("the old address's link: %v", err)
+	}
+	got, err = d.UpdateUserClaims(ctx, u.Subject, map[string]any{"email": "alice@example.net", "email_verified": true})
+	if err != nil || got.Claims["email_verified"] != true {
+		t.Fatalf("an explicit verified change: %v %v", err, got.Claims)
+	}
+}
