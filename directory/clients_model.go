@@ -153,6 +153,10 @@ type ClientMetadata struct {
 	// and the node's mfa.policy applies, so a client can only ask for
 	// more.
 	MFAPolicy string `json:"mfa_policy,omitempty" yaml:"mfa_policy"`
+	// RequireVerifiedEmail: only users whose email claim is verified
+	// sign in to this client; others are offered the verification mail
+	// instead of a code.
+	RequireVerifiedEmail bool `json:"require_verified_email,omitempty" yaml:"require_verified_email"`
 }
 
 // Second-factor policies, from least to most strict: none never asks for

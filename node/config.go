@@ -618,7 +618,7 @@ func Default() Config {
 			Concurrency: 8, AttemptTimeout: Duration(15 * time.Second), ScanInterval: Duration(10 * time.Second),
 		},
 		SMTP:     SMTPConfig{TLS: "starttls"},
-		Accounts: AccountsConfig{ResetLinkTTL: Duration(30 * time.Minute), ResetMailsPerHour: 3},
+		Accounts: AccountsConfig{ResetLinkTTL: Duration(30 * time.Minute), ResetMailsPerHour: 3, VerifyLinkTTL: Duration(24 * time.Hour)},
 		Log:      LogConfig{Format: "text", Level: "info"},
 		Metrics:  MetricsConfig{Listen: ""},
 		Runtime:  RuntimeConfig{GCPercent: DefaultGCPercent},

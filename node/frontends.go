@@ -85,6 +85,9 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 			a.WithAccounts(n.dir, mail, n.actors.RateLimits(), auth.AccountOptions{
 				ResetTTL: cfg.Accounts.ResetLinkTTL.D(), ResetsPerHour: cfg.Accounts.ResetMailsPerHour,
 			})
+			if cfg.MailEnabled() {
+				a.WithEmailVerification(verifier{n})
+			}
 			fronts = append(fronts, a)
 		case RoleToken:
 			fronts = append(fronts, token.New(token.Config{
@@ -114,6 +117,9 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 				admin := management.NewAdmin(cfg.Admin.Token, localKeys{n.actors.KeyManager(), n.cache}, logger).
 					WithDirectory(n.dir, n.dir).WithResources(n.dir).WithInitialTokens(n.dir).WithThrottle(n.actors.RateLimits()).WithCluster(clusterOps{n}).
 					WithSessions(userSessions)
+				if cfg.MailEnabled() {
+					admin = admin.WithEmailVerification(verifier{n})
+				}
 				if snap := n.snapshotter(); snap != nil {
 					// bbolt: the node's file; etcd: every record at one
 					// revision, in the same file format (persistence/snapshot).

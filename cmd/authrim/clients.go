@@ -60,6 +60,8 @@ type clientFlags struct {
 	dpop bool
 	// mfaPolicy is the client's second-factor policy.
 	mfaPolicy string
+	// verifiedEmail: only users with a verified email sign in.
+	verifiedEmail bool
 }
 
 func addClientFlags(cmd *cobra.Command, update bool) *clientFlags {
@@ -85,6 +87,7 @@ func addClientFlags(cmd *cobra.Command, update bool) *clientFlags {
 	f.BoolVar(&c.frontchannelSession, "frontchannel-logout-session-required", false, "the iframe URL carries iss and sid query parameters")
 	f.BoolVar(&c.dpop, "dpop-bound-access-tokens", false, "the client always uses DPoP: token requests without a DPoP proof are refused")
 	f.StringVar(&c.mfaPolicy, "mfa-policy", "", "second factor for this client's sign-ins: none, optional or required (the stricter of it and mfa.policy applies; empty: mfa.policy)")
+	f.BoolVar(&c.verifiedEmail, "require-verified-email", false, "only users whose email address is verified sign in to this client; others are offered the verification mail")
 	return c
 }
 
@@ -167,6 +170,7 @@ func clientsAdd(std *cli, client *adminClient) *cobra.Command {
 			FrontchannelLogoutSessionRequired: cf.frontchannelSession,
 			DPoPBoundAccessTokens:             cf.dpop,
 			MFAPolicy:                         cf.mfaPolicy,
+			RequireVerifiedEmail:              cf.verifiedEmail,
 		}}
 		body.RequirePKCE = &cf.requirePKCE
 		if cf.jwksFile != "" {
@@ -287,6 +291,7 @@ nothing. A switch to a secret method prints a new secret, once.`,
 			{"token-exchange-file", "token_exchange", func() (any, error) { return readExchangePolicy(cf.exchangeFile) }},
 			{"dpop-bound-access-tokens", "dpop_bound_access_tokens", func() (any, error) { return cf.dpop, nil }},
 			{"mfa-policy", "mfa_policy", func() (any, error) { return orNull(cf.mfaPolicy), nil }},
+			{"require-verified-email", "require_verified_email", func() (any, error) { return cf.verifiedEmail, nil }},
 		} {
 			if !changed(f.flag) {
 				continue

@@ -125,6 +125,10 @@ func (h *Handler) account(c echo.Context) error {
 	}
 	h.mfaAccountData(ctx, login.Subject, data)
 	data["ShowPassword"] = h.accounts != nil
+	if addr, _ := u.u.Claims["email"].(string); addr != "" && h.accounts != nil && h.accounts.verify != nil {
+		v, _ := u.u.Claims["email_verified"].(bool)
+		data["Email"], data["EmailVerified"], data["ShowEmail"] = addr, v, true
+	}
 	if h.userSessions != nil {
 		sessions, err := h.sessionRows(ctx, login.Subject, sid)
 		if err != nil {

@@ -42,6 +42,7 @@ type Accounts interface {
 	PeekActionToken(ctx context.Context, purpose, tok string) (directory.ActionToken, error)
 	UseActionToken(ctx context.Context, purpose, tok string) (directory.ActionToken, func(), error)
 	DropActionTokens(ctx context.Context, subject, purpose string) error
+	VerifyEmail(ctx context.Context, subject, addr string) (directory.User, error)
 }
 
 // Mailer queues a mail in the outbox (email.Enqueue, then a kick of the
@@ -64,6 +65,8 @@ type accountsFront struct {
 	mail    Mailer
 	limiter Limiter
 	opts    AccountOptions
+	// verify, when set, mails verification links (WithEmailVerification).
+	verify EmailVerifier
 }
 
 // WithAccounts serves the password change on the account page and, with
@@ -187,7 +190,7 @@ func (h *Handler) forgot(c echo.Context) error {
 	if err == nil {
 		m := &email.Mail{To: addr, Lang: lang, Template: email.ResetPassword, Discard: !send, Data: map[string]string{
 			"Link":     strings.TrimSuffix(h.cfg.Issuer, "/") + ResetPasswordPath + "?token=" + tok,
-			"Username": u.Username, "TTL": durationText(lang, a.opts.ResetTTL),
+			"Username": u.Username, "TTL": DurationText(lang, a.opts.ResetTTL),
 		}}
 		err = a.mail.Mail(ctx, m, subject)
 	}
@@ -232,8 +235,8 @@ func (h *Handler) resetTarget(ctx context.Context, ref string) (directory.User, 
 	return u, addr, true
 }
 
-// durationText says d for a mail ("30 minutes", "24 hours").
-func durationText(lang string, d time.Duration) string {
+// DurationText says d for a mail ("30 minutes", "24 hours").
+func DurationText(lang string, d time.Duration) string {
 	if d >= time.Hour && d%time.Hour == 0 {
 		if d == time.Hour {
 			return i18n.T(lang, "1 hour")
