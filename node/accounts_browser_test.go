@@ -96,3 +96,59 @@ func TestPasswordResetInRealBrowser(t *testing.T) {
 	}
 	c.shot("password-reset-invalid")
 }
+
+// TestEmailVerificationInRealBrowser: a client with
+// require_verified_email shows an unverified user the page that offers
+// the mail; the mailed link's button confirms the address; then the
+// sign-in reaches the RP. Screenshots as above.
+func TestEmailVerificationInRealBrowser(t *testing.T) {
+	headless.Require(t)
+	rp := newRPCallback(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	o, srv := startOPMail(t, func(c *node.Config) {
+		c.Clients = append(c.Clients, node.ClientConfig{
+			ID: "browser-rp", Secret: browserRPSecret,
+			ClientMetadata: directory.ClientMetadata{
+				Name: "Browser RP", RedirectURIs: []string{rp.url + "/callback"},
+				AuthMethod: "client_secret_basic", GrantTypes: []string{"authorization_code"},
+				RequireVerifiedEmail: true, SkipConsent: true,
+			},
+		})
+	})
+	if _, err := o.n.Directory().UpdateUserClaims(context.Background(), "alice", map[string]any{"email_verified": false}); err != nil {
+		t.Fatal(err)
+	}
+	provider, err := oidc.NewProvider(oidc.ClientContext(ctx, http.DefaultClient), o.issuer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := oauth2.Config{ClientID: "browser-rp", ClientSecret: browserRPSecret, RedirectURL: rp.url + "/callback",
+		Endpoint: provider.Endpoint(), Scopes: []string{oidc.ScopeOpenID}}
+
+	c := startChromium(t, ctx)
+	c.do("open the authorization request", chromedp.Navigate(newAuthRequest(conf).url))
+	c.passwordSignIn()
+	c.do("the gate", chromedp.WaitVisible(chromedp.CSS(`form[action="/account/email/verify"] button`)))
+	c.shot("verify-email-required")
+	c.do("open the account page", chromedp.Navigate(o.issuer+"/account"), chromedp.WaitVisible(chromedp.CSS(`#email-status`)))
+	if !strings.Contains(c.text(`#email-status`), "not confirmed") {
+		c.fail("the account page's address", fmt.Errorf("%q", c.text(`#email-status`)))
+	}
+	c.shot("account-email-unconfirmed")
+	c.do("send the mail", chromedp.Click(chromedp.CSS(`form[action="/account/email/verify"] button`)),
+		chromedp.WaitVisible(chromedp.CSS(`p[role=status]`)))
+	c.shot("verify-email-sent")
+	link := srv.WaitTo(t, "alice@example.com").Link(t, "/email/verify")
+	c.do("open the mailed link", chromedp.Navigate(link), chromedp.WaitVisible(chromedp.CSS(`form[action="/email/verify"] button`)))
+	c.shot("verify-email")
+	c.do("confirm", chromedp.Click(chromedp.CSS(`form[action="/email/verify"] button`)),
+		chromedp.WaitVisible(chromedp.CSS(`p[role=status]`)))
+	if got := c.text(`h1`); got != "Email address confirmed" {
+		c.fail("after confirming", fmt.Errorf("title %q", got))
+	}
+	c.shot("verify-email-done")
+	req := newAuthRequest(conf)
+	c.do("sign in to the RP again", chromedp.Navigate(req.url))
+	req.checkCallback(t, o.issuer, c.loginOrRP(rp, 20*time.Second))
+}
