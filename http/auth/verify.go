@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -109,7 +110,7 @@ func (h *Handler) sendVerification(c echo.Context) error {
 		return expired(c)
 	}
 	ctx := c.Request().Context()
-	allowed, _, err := h.accounts.limiter.Take(ctx, "verify-mail:"+subject, h.accounts.opts.ResetsPerHour, 3600e9)
+	allowed, _, err := h.accounts.limiter.Take(ctx, "verify-mail:"+subject, h.accounts.opts.ResetsPerHour, time.Hour)
 	if err != nil {
 		return errorPage(c, http.StatusServiceUnavailable, "Email verification is unavailable right now. Try again shortly.")
 	}
