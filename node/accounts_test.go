@@ -2,6 +2,7 @@ package node_test
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -21,9 +22,14 @@ const newPassword = "a brand new passphrase 42"
 // (STARTTLS with a test CA, AUTH PLAIN), retrying quickly.
 func startOPMail(t *testing.T, adjust func(*node.Config)) (*op, *smtptest.Server) {
 	t.Helper()
+	return startOPMailOpts(t, adjust, nil)
+}
+
+func startOPMailOpts(t *testing.T, adjust func(*node.Config), adjustOpts func(*node.Options)) (*op, *smtptest.Server) {
+	t.Helper()
 	srv := smtptest.Start(t, smtptest.Options{Username: "mailer", Password: "mail-pw"})
 	caFile := srv.CAFile(t, t.TempDir())
-	o := startOPWith(t, func(c *node.Config) {
+	o := startOPFull(t, func(c *node.Config) {
 		c.SMTP = node.SMTPConfig{Host: srv.Host, Port: srv.Port, Username: "mailer", Password: "mail-pw",
 			From: "Authrim <accounts@op.example>", TLS: "starttls", CAFile: caFile}
 		c.Delivery.RetryInitial = node.Duration(20 * time.Millisecond)
@@ -32,7 +38,7 @@ func startOPMail(t *testing.T, adjust func(*node.Config)) (*op, *smtptest.Server
 		if adjust != nil {
 			adjust(c)
 		}
-	})
+	}, adjustOpts)
 	return o, srv
 }
 
@@ -304,4 +310,40 @@ func TestREADMEForgotPassword(t *testing.T) {
 		t.Fatalf("example printed %q", out)
 	}
 	srv.WaitTo(t, "alice@example.com")
+}
+
+// The reset and a refused password change are audited, and no log line
+// holds the mailed link's token, the new password or the SMTP password.
+func TestAccountLogsAuditWithoutSecrets(t *testing.T) {
+	logs := &syncBuffer{}
+	o, srv := startOPMailOpts(t, nil, func(opts *node.Options) {
+		opts.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	b := browser(t)
+	o.forgot(t, b, "alice")
+	link := srv.WaitTo(t, "alice@example.com").Link(t, "/password/reset")
+	if p := o.resetWith(t, b, link, newPassword, newPassword); p.status != http.StatusOK {
+		t.Fatalf("reset: %d", p.status)
+	}
+	b2 := browser(t)
+	p := get(t, b2, o.authorizeURL(baseParams()))
+	p = o.login(t, b2, p, newPassword)
+	if p.isConsent() {
+		o.consent(t, b2, p, "allow")
+	}
+	acct := get(t, b2, o.issuer+"/account")
+	postForm(t, b2, o.issuer+"/account/password", url.Values{"csrf": {hidden(acct.body).Get("csrf")}, "current": {"not it"}, "password": {"x"}, "confirm": {"x"}})
+	outboxEmpty(t, o)
+	out := logs.String()
+	token := link[strings.Index(link, "token=")+len("token="):]
+	for _, secret := range []string{token, newPassword, "mail-pw"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("a log line holds %q", secret)
+		}
+	}
+	for _, audit := range []string{"password reset: link mailed", "password reset: password changed", "account: password change refused: wrong current password"} {
+		if !strings.Contains(out, `"msg":"`+audit+`"`) {
+			t.Errorf("no audit line %q", audit)
+		}
+	}
 }
