@@ -153,6 +153,35 @@ func TestAnyNodeServesAnyStep(t *testing.T) {
 	if !strings.Contains(tc.cli(n2, nil, "cluster", "status"), "key manager: "+st.KeyManagerNode) {
 		t.Fatalf("cluster status does not name the KeyManager's node %s", st.KeyManagerNode)
 	}
+	auditAcrossNodes(t, tc)
+}
+
+// auditAcrossNodes: each member audits a user creation; every member's
+// audit log answers all three, in the order they happened.
+func auditAcrossNodes(t *testing.T, tc *testCluster) {
+	for i, m := range tc.members {
+		tc.cli(m, strings.NewReader("a long enough password\n"), "users", "add", "--username", fmt.Sprintf("audited%d", i), "--password-stdin")
+	}
+	for _, asked := range tc.members {
+		eventually.OK(t, 0, "every member's events in one log, asked of "+asked.name, func() error {
+			out := tc.cli(asked, nil, "audit", "list", "--type", "admin_user_created", "--json")
+			var members, users []string
+			for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+				var ev struct {
+					Member string            `json:"member"`
+					Attrs  map[string]string `json:"attrs"`
+				}
+				if json.Unmarshal([]byte(line), &ev) == nil && strings.HasPrefix(ev.Attrs["username"], "audited") {
+					members, users = append(members, ev.Member), append(users, ev.Attrs["username"])
+				}
+			}
+			want := []string{tc.members[0].name, tc.members[1].name, tc.members[2].name}
+			if !slices.Equal(members, want) || !slices.Equal(users, []string{"audited0", "audited1", "audited2"}) {
+				return fmt.Errorf("members %v users %v, want %v in order", members, users, want)
+			}
+			return nil
+		})
+	}
 }
 
 // A node whose certificate comes from another CA cannot join: it is

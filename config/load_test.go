@@ -256,7 +256,7 @@ passwords:
 				c.Tokens.AccessTokenAlg = "RS256"
 				c.Session.CookieName = "sid"
 				c.Session.TTL = node.Duration(8 * time.Hour)
-				c.Passwords = node.PasswordsConfig{Time: 2, MemoryKiB: 19456, Threads: 4}
+				c.Passwords = node.PasswordsConfig{Time: 2, MemoryKiB: 19456, Threads: 4, MinLength: 8}
 			},
 		},
 		{

@@ -137,6 +137,9 @@ type Options struct {
 	// client ID metadata documents (client_metadata_documents.enabled);
 	// nil: such ids are unknown clients.
 	ClientResolver ClientResolver
+	// Passwords is the policy new passwords must satisfy (the zero
+	// value: the default).
+	Passwords PasswordPolicy
 	// Sealer seals users' second-factor secrets under the KEK; nil:
 	// second factors cannot be enrolled or checked (ErrNoSealer).
 	Sealer Sealer
@@ -157,7 +160,9 @@ const (
 type Directory struct {
 	store  persistence.Backend
 	params argonParams
-	static map[string]Client
+	// passwords is the policy new passwords must satisfy.
+	passwords PasswordPolicy
+	static    map[string]Client
 	// staticResources are the resource servers from config.yaml, by
 	// identifier; resourceRules check every resource.
 	staticResources map[string]Resource
@@ -193,7 +198,10 @@ func New(store persistence.Backend, opts Options) (*Directory, error) {
 			return nil, err
 		}
 	}
-	d := &Directory{store: store, params: p, static: map[string]Client{}, now: opts.Now,
+	if err := opts.Passwords.validate(); err != nil {
+		return nil, err
+	}
+	d := &Directory{store: store, params: p, passwords: opts.Passwords, static: map[string]Client{}, now: opts.Now,
 		users: newDecoded[User](decodedMax), clients: newDecoded[Client](decodedMax), resolver: opts.ClientResolver, sealer: opts.Sealer}
 	if d.now == nil {
 		d.now = time.Now

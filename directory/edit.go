@@ -69,12 +69,13 @@ func (d *Directory) UpdateUserClaims(ctx context.Context, ref string, set map[st
 // because someone else may know the old one, and that someone's sessions
 // and tokens must not outlive it. ErrNotFound when there is no such user.
 func (d *Directory) SetUserPassword(ctx context.Context, ref, password string) (User, error) {
-	if err := checkPassword(password); err != nil {
-		return User{}, err
-	}
 	// The hash is made before the read-modify-write, which may run more
 	// than once and must stay cheap.
-	if _, err := d.FindUser(ctx, ref); err != nil {
+	u, err := d.FindUser(ctx, ref)
+	if err != nil {
+		return User{}, err
+	}
+	if err := d.passwords.Check(password, u.Username); err != nil {
 		return User{}, err
 	}
 	hash, err := hashPassword(password, d.params)

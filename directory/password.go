@@ -14,13 +14,6 @@ import (
 	"golang.org/x/crypto/argon2"
 )
 
-// Password policy (NIST SP 800-63B §5.1.1.2: at least 8 characters, allow
-// long passphrases). The upper bound only keeps requests small.
-const (
-	MinPasswordLen = 8
-	MaxPasswordLen = 1024
-)
-
 // argon2id output sizes (RFC 9106 §3.1 recommends a 16-byte salt; 32-byte
 // tags are the usual choice for password hashing).
 const (
@@ -63,17 +56,6 @@ func newParams(t, memKiB, threads int) (argonParams, error) {
 		return argonParams{}, invalid("argon2 threads must be 1..%d, got %d", maxThreads, threads)
 	}
 	return argonParams{time: uint32(t), memory: uint32(memKiB), threads: uint8(threads)}, nil
-}
-
-// checkPassword applies the password policy. Lengths are in bytes.
-func checkPassword(pw string) error {
-	if len(pw) < MinPasswordLen {
-		return invalid("password must be at least %d bytes", MinPasswordLen)
-	}
-	if len(pw) > MaxPasswordLen {
-		return invalid("password must be at most %d bytes", MaxPasswordLen)
-	}
-	return nil
 }
 
 // hashSlots bounds how many argon2id hashes run at once: each holds its

@@ -119,7 +119,7 @@ func (d *Directory) CreateUser(ctx context.Context, in NewUser) (User, error) {
 	if err != nil {
 		problems = append(problems, reason(err))
 	}
-	if err := checkPassword(in.Password); err != nil {
+	if err := d.passwords.Check(in.Password, display); err != nil {
 		problems = append(problems, reason(err))
 	}
 	claims, err := checkClaims(in.Claims)

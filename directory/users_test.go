@@ -74,7 +74,7 @@ func TestUserLifecycle(t *testing.T) {
 		t.Errorf("created %v / updated %v", alice.Created, alice.Updated)
 	}
 	bob := mustCreateUser(t, d, directory.NewUser{Username: "bob", Password: "hunter2hunter2"})
-	carol := mustCreateUser(t, d, directory.NewUser{Username: "Carol", Password: "12345678"})
+	carol := mustCreateUser(t, d, directory.NewUser{Username: "Carol", Password: "her own secret"})
 
 	for _, tc := range []struct {
 		name string
@@ -146,7 +146,7 @@ func TestUserLifecycle(t *testing.T) {
 func TestCreateUserRefusesTakenUsername(t *testing.T) {
 	ctx := context.Background()
 	d, _ := newDirectory(t, fast)
-	first := mustCreateUser(t, d, directory.NewUser{Username: "alice", Password: "password1"})
+	first := mustCreateUser(t, d, directory.NewUser{Username: "alice", Password: "first of two users"})
 
 	for _, tc := range []struct{ name, username string }{
 		{"same", "alice"},
@@ -156,11 +156,11 @@ func TestCreateUserRefusesTakenUsername(t *testing.T) {
 		{"another user's subject", first.Subject},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := d.CreateUser(ctx, directory.NewUser{Username: tc.username, Password: "password2"})
+			_, err := d.CreateUser(ctx, directory.NewUser{Username: tc.username, Password: "second of two users"})
 			if !errors.Is(err, directory.ErrUsernameTaken) || !errors.Is(err, directory.ErrConflict) || !errors.Is(err, persistence.ErrConflict) {
 				t.Fatalf("got %v, want ErrUsernameTaken (matching ErrConflict and persistence.ErrConflict)", err)
 			}
-			if strings.Contains(err.Error(), "password2") {
+			if strings.Contains(err.Error(), "second of two users") {
 				t.Errorf("error %q contains the password", err)
 			}
 		})
@@ -186,7 +186,7 @@ func TestConcurrentCreatesOfOneUsername(t *testing.T) {
 			if i%2 == 1 {
 				name = "RACER"
 			}
-			_, errs[i] = d.CreateUser(ctx, directory.NewUser{Username: name, Password: "password-of-racer"})
+			_, errs[i] = d.CreateUser(ctx, directory.NewUser{Username: name, Password: "one who races"})
 		}()
 	}
 	wg.Wait()
@@ -458,7 +458,7 @@ func TestDeleteFreesDanglingUsername(t *testing.T) {
 	if err := s.Create(ctx, directory.BucketUsernames, "ghost", []byte("no-such-subject")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.CreateUser(ctx, directory.NewUser{Username: "ghost", Password: "password"}); !errors.Is(err, directory.ErrUsernameTaken) {
+	if _, err := d.CreateUser(ctx, directory.NewUser{Username: "ghost", Password: "a spectral secret"}); !errors.Is(err, directory.ErrUsernameTaken) {
 		t.Fatalf("create over a dangling name: %v", err)
 	}
 	if _, err := d.UserByUsername(ctx, "ghost"); !errors.Is(err, directory.ErrNotFound) {
@@ -467,7 +467,7 @@ func TestDeleteFreesDanglingUsername(t *testing.T) {
 	if err := d.DeleteUser(ctx, "Ghost"); err != nil {
 		t.Fatalf("DeleteUser: %v", err)
 	}
-	mustCreateUser(t, d, directory.NewUser{Username: "ghost", Password: "password"})
+	mustCreateUser(t, d, directory.NewUser{Username: "ghost", Password: "a spectral secret"})
 }
 
 // a clock for tests that move time.

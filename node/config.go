@@ -5,9 +5,11 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"authrim/actors/ratelimit"
 	"authrim/directory"
@@ -63,6 +65,8 @@ type Config struct {
 	Registration RegistrationConfig `yaml:"registration"`
 	// MFA: second factors at sign-in (README "Two-factor sign-in").
 	MFA MFAConfig `yaml:"mfa"`
+	// UI dresses the sign-in pages: theme, product name, logo.
+	UI UIConfig `yaml:"ui"`
 	// ClientAuth: how clients authenticate (private_key_jwt).
 	ClientAuth ClientAuthConfig `yaml:"client_auth"`
 	// ClientDocuments: client_ids that are URLs of client ID metadata
@@ -85,6 +89,8 @@ type Config struct {
 	SMTP SMTPConfig `yaml:"smtp"`
 	// Accounts: the self-service account pages (password reset).
 	Accounts AccountsConfig `yaml:"accounts"`
+	// Audit: the audit log kept as data (node/audit.go).
+	Audit AuditConfig `yaml:"audit"`
 	// TokenExchange: the token exchange grant (node/exchange_config.go).
 	TokenExchange TokenExchangeConfig `yaml:"token_exchange"`
 }
@@ -262,6 +268,33 @@ type MFAConfig struct {
 	Policy string `yaml:"policy"`
 }
 
+// UIConfig is the pages' theme (README "Languages and themes"). The
+// templates, with the theme's overrides, are parsed and tried at start:
+// a broken override stops the start.
+type UIConfig struct {
+	// ThemeDir holds template overrides (an *.html named like a built-in
+	// template replaces it), style sheets (*.css, added after the
+	// built-in one) and images, served under /assets/theme/.
+	ThemeDir string `yaml:"theme_dir"`
+	// ProductName is shown in the pages' titles and header.
+	ProductName string `yaml:"product_name"`
+	// Logo is an image file in ThemeDir shown in the header.
+	Logo string `yaml:"logo"`
+}
+
+func (u UIConfig) problems(add func(key, format string, args ...any)) {
+	if len(u.ProductName) > 64 || strings.ContainsFunc(u.ProductName, unicode.IsControl) {
+		add("ui.product_name", "must be at most 64 bytes with no control characters")
+	}
+	switch {
+	case u.Logo == "":
+	case u.ThemeDir == "":
+		add("ui.logo", "needs ui.theme_dir (the logo is a file there)")
+	case strings.ContainsAny(u.Logo, `/\`) || u.Logo == "." || u.Logo == "..":
+		add("ui.logo", "must be a file name in ui.theme_dir, got %q", u.Logo)
+	}
+}
+
 // RegistrationEnabled reports whether /register is served: open, with a
 // configured initial access token, or with the admin API on (which
 // issues tokens). Otherwise nobody could register, so it is not mounted.
@@ -326,11 +359,35 @@ const (
 	MinArgon2MemoryKiB = 19 * 1024
 )
 
-// PasswordsConfig holds argon2id parameters (RFC 9106).
+// PasswordsConfig holds argon2id parameters (RFC 9106) and the password
+// policy (NIST SP 800-63B: a minimum length and a list of refused
+// passwords; no composition rules).
 type PasswordsConfig struct {
 	Time      int `yaml:"time"`
 	MemoryKiB int `yaml:"memory_kib"`
 	Threads   int `yaml:"threads"`
+	// MinLength is the minimum password length in characters.
+	MinLength int `yaml:"min_length"`
+	// BlocklistFile names a file of further refused passwords (one per
+	// line, # comments), added to the shipped list.
+	BlocklistFile string `yaml:"blocklist_file"`
+}
+
+// PasswordPolicy reads the password policy (the blocklist file, if any).
+func (c PasswordsConfig) PasswordPolicy() (directory.PasswordPolicy, error) {
+	p := directory.PasswordPolicy{MinLength: c.MinLength}
+	if c.BlocklistFile == "" {
+		return p, nil
+	}
+	f, err := os.Open(c.BlocklistFile)
+	if err != nil {
+		return p, fmt.Errorf("passwords.blocklist_file: %w", err)
+	}
+	defer f.Close()
+	if p.Blocklist, err = directory.ReadPasswordList(f); err != nil {
+		return p, fmt.Errorf("passwords.blocklist_file %s: %w", c.BlocklistFile, err)
+	}
+	return p, nil
 }
 
 // WebAuthnConfig is the passkey relying party. Empty values derive from
@@ -613,6 +670,7 @@ func Default() Config {
 		},
 		Crypto: CryptoConfig{Mode: CryptoInline},
 		Backup: BackupConfig{Keep: 7},
+		Audit:  AuditConfig{Retention: Duration(30 * 24 * time.Hour)},
 		Delivery: DeliveryConfig{
 			RetryInitial: Duration(2 * time.Second), RetryMax: Duration(10 * time.Minute), GiveUpAfter: Duration(24 * time.Hour),
 			Concurrency: 8, AttemptTimeout: Duration(15 * time.Second), ScanInterval: Duration(10 * time.Second),
@@ -652,9 +710,10 @@ func Default() Config {
 		},
 		// RFC 9106 §7.4's second recommended option scaled to a small
 		// node: 64 MiB, 3 passes.
-		Passwords: PasswordsConfig{Time: 3, MemoryKiB: 64 * 1024, Threads: 2},
+		Passwords: PasswordsConfig{Time: 3, MemoryKiB: 64 * 1024, Threads: 2, MinLength: directory.DefaultPasswordMinLength},
 		WebAuthn:  WebAuthnConfig{RPName: "Authrim", Origins: []string{}},
 		MFA:       MFAConfig{Policy: directory.MFAOptional},
+		UI:        UIConfig{ProductName: "Authrim"},
 		Requests: RequestsConfig{
 			PushedTTL: Duration(60 * time.Second),
 			Fetch:     FetchConfig{Timeout: Duration(5 * time.Second), MaxBytes: 64 << 10},
@@ -703,6 +762,7 @@ func (c Config) Validate() error {
 	c.backupProblems(add)
 	c.deliveryProblems(add)
 	c.accountsProblems(add)
+	c.auditProblems(add)
 	c.exchangeProblems(add)
 	if c.Storage.Dir == "" {
 		add("storage.dir", "must not be empty")
@@ -847,6 +907,7 @@ func (c Config) Validate() error {
 	default:
 		add("mfa.policy", "must be none, optional or required")
 	}
+	c.UI.problems(add)
 	if t := c.Registration.InitialAccessToken; t != "" && len(t) < 16 {
 		add("registration.initial_access_token", "must be at least 16 characters (or empty)")
 	}
@@ -889,6 +950,15 @@ func (c Config) Validate() error {
 		// 19 MiB, 2 passes, 1 lane; less makes stolen hashes cheap to guess.
 		add("passwords", "argon2id needs time >= %d, memory_kib >= %d (19 MiB) and 1..255 threads (OWASP minimum), got time %d, memory_kib %d, threads %d",
 			MinArgon2Time, MinArgon2MemoryKiB, pw.Time, pw.MemoryKiB, pw.Threads)
+	}
+	if n := c.Passwords.MinLength; n != 0 && (n < directory.MinPasswordMinLength || n > directory.MaxPasswordMinLength) {
+		add("passwords.min_length", "must be %d..%d characters (NIST SP 800-63B: 15 when a password is the only factor), got %d",
+			directory.MinPasswordMinLength, directory.MaxPasswordMinLength, n)
+	}
+	if f := c.Passwords.BlocklistFile; f != "" {
+		if _, err := c.Passwords.PasswordPolicy(); err != nil {
+			add("passwords.blocklist_file", "%v", err)
+		}
 	}
 	if ip := net.ParseIP(c.RPID()); ip != nil {
 		add("webauthn.rp_id", "must be a domain name, not an IP address (WebAuthn refuses IPs); use localhost for local use")

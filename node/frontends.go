@@ -20,6 +20,7 @@ import (
 	"authrim/http/router"
 	"authrim/http/token"
 	"authrim/http/userinfo"
+	"authrim/internal/i18n"
 )
 
 // frontEnds builds the front ends of the node's roles.
@@ -59,6 +60,7 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 			a, err := auth.New(auth.Config{
 				Issuer: cfg.Issuer, CookieName: cfg.Session.CookieName, SessionTTL: cfg.Session.TTL.D(), Now: now,
 				SessionIdleTTL: cfg.Session.IdleTTL.D(),
+				Theme:          auth.Theme{Dir: cfg.UI.ThemeDir, ProductName: cfg.UI.ProductName, Logo: cfg.UI.Logo},
 				Passkeys:       auth.PasskeyConfig{RPID: cfg.RPID(), RPName: cfg.WebAuthn.RPName, Origins: cfg.RPOrigins()},
 				SignIn: auth.SignInThrottle{
 					PerAddress: cfg.RateLimit.SignIn.PerAddress.Backoff(), PerUsername: cfg.RateLimit.SignIn.PerUsername.Backoff(),
@@ -116,7 +118,7 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 			if cfg.Admin.Token != "" {
 				admin := management.NewAdmin(cfg.Admin.Token, localKeys{n.actors.KeyManager(), n.cache}, logger).
 					WithDirectory(n.dir, n.dir).WithResources(n.dir).WithInitialTokens(n.dir).WithThrottle(n.actors.RateLimits()).WithCluster(clusterOps{n}).
-					WithSessions(userSessions)
+					WithSessions(userSessions).WithAudit(n)
 				if cfg.MailEnabled() {
 					admin = admin.WithEmailVerification(verifier{n})
 				}
@@ -210,6 +212,7 @@ func metadata(cfg Config) discovery.Metadata {
 		CodeChallengeMethodsSupported:      []string{"S256"},
 		PromptValuesSupported:              auth.PromptValues,
 		ClaimTypesSupported:                []string{"normal"},
+		UILocalesSupported:                 i18n.Supported(),
 		AuthorizationResponseIss:           true,
 		BackchannelLogoutSupported:         true,
 		BackchannelLogoutSessionSupported:  true,

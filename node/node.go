@@ -1,6 +1,7 @@
 package node
 
 import (
+	"authrim/audit"
 	"authrim/http/fetch"
 	"cmp"
 	"context"
@@ -55,6 +56,8 @@ type Options struct {
 type Node struct {
 	cfg    Config
 	logger *slog.Logger
+	// audit keeps the audit lines logger captures as events.
+	audit  *audit.Log
 	store  persistence.Backend
 	bolt   *bbolt.Store // store, typed: the admin API snapshots it for backups
 	etcd   *etcd.Store  // store, typed, on etcd (nil on bbolt)
@@ -106,13 +109,15 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	// Lines logged with a request's context name its trace.
-	logger = slog.New(telemetry.LogHandler(logger.Handler()))
 	now := opts.Now
 	if now == nil {
 		now = time.Now
 	}
-	n := &Node{cfg: cfg, opts: opts, logger: logger, now: now, served: make(chan error, 1), fenced: make(chan error, 1)}
+	// Lines logged with a request's context name their trace; lines
+	// logged with "audit", true are also kept as audit events.
+	auditLog := audit.NewLog(cfg.Cluster.NodeName, now)
+	logger = slog.New(auditLog.Handler(telemetry.LogHandler(logger.Handler())))
+	n := &Node{cfg: cfg, opts: opts, logger: logger, now: now, audit: auditLog, served: make(chan error, 1), fenced: make(chan error, 1)}
 	if cfg.Cluster.InsecureLoopback {
 		logger.Warn("cluster.insecure_loopback is on: actor and etcd traffic is plaintext and unauthenticated; any local user can sign tokens and rewrite state (local experiments only)")
 	}
@@ -127,6 +132,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Node, err error) {
 	for _, stage := range []func(context.Context) error{
 		n.startTLSFiles,  // the listeners' certificates, checked first
 		n.startStore,     // KEK, store, telemetry, lease, schema
+		n.startAudit,     // audit events stored from here on
 		n.startDirectory, // users and clients, the sweeper
 		n.startActors,    // grains and the actor system
 		n.startKeys,      // Crypto pool and key cache, ready to sign

@@ -97,7 +97,12 @@ func (n *Node) startDirectory(context.Context) error {
 	if n.fetcher, err = newFetcher(cfg.Requests.Fetch, n.now); err != nil {
 		return err
 	}
+	policy, err := cfg.Passwords.PasswordPolicy()
+	if err != nil {
+		return err
+	}
 	n.dir, err = directory.New(n.store, directory.Options{
+		Passwords:  policy,
 		Argon2Time: cfg.Passwords.Time, Argon2MemoryKiB: cfg.Passwords.MemoryKiB, Argon2Threads: cfg.Passwords.Threads,
 		StaticClients: static, IDTokenAlgs: cfg.Keys.Algorithms, Now: n.now, Sealer: n.kek,
 		StaticResources: cfg.StaticResources(), Issuer: cfg.Issuer,

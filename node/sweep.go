@@ -79,5 +79,7 @@ func (n *Node) sweep(ctx context.Context) (sessions, jtis int, err error) {
 	// Device authorizations and user codes past their expiry: counted
 	// with the jtis (short-lived one-time records).
 	devices, derr := device.Sweep(ctx, n.store, n.now())
-	return sessions + indexed, jtis + devices, errors.Join(serr, jerr, ierr, derr)
+	// Audit events past audit.retention: counted with the jtis too.
+	events, aerr := n.pruneAudit(ctx)
+	return sessions + indexed, jtis + devices + events, errors.Join(serr, jerr, ierr, derr, aerr)
 }

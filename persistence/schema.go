@@ -59,6 +59,8 @@ const (
 	// BucketActionTokens holds the links mailed to users (password
 	// reset, email verification, invitations), by hash.
 	BucketActionTokens Bucket = "action_tokens"
+	// BucketAudit holds the audit log: one event per key, in order.
+	BucketAudit Bucket = "audit"
 )
 
 // KeySchemaVersion is the key, in BucketMeta, of the schema version
@@ -121,6 +123,8 @@ var schema = [...]BucketSpec{
 		"a user's second factors: TOTP secret sealed under the KEK, last used step, recovery code MACs"},
 	{BucketActionTokens, "directory", "hex SHA-256 of the token", "JSON directory action token record {purpose, sub, email, exp}",
 		"a single-use link mailed to a user (reset_password, verify_email, invite), taken once; swept after expiry"},
+	{BucketAudit, "audit", "time (UTC, ns), member, per-member sequence: sorts as one log", "JSON audit.Event",
+		"a security event (an audit log line) kept for audit.retention; queried by time, type, user, client"},
 }
 
 // migrations moves stores to this binary's shapes: migrations[i] takes a

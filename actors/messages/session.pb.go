@@ -55,7 +55,10 @@ type AuthRequest struct {
 	Resources []string `protobuf:"bytes,17,rep,name=resources,proto3" json:"resources,omitempty"`
 	// dpop_jkt of the request (RFC 9449 §10): the code is redeemed only
 	// with a DPoP proof by the key of this thumbprint.
-	DpopJkt       string `protobuf:"bytes,18,opt,name=dpop_jkt,json=dpopJkt,proto3" json:"dpop_jkt,omitempty"`
+	DpopJkt string `protobuf:"bytes,18,opt,name=dpop_jkt,json=dpopJkt,proto3" json:"dpop_jkt,omitempty"`
+	// ui_locales of the request (OIDC Core §3.1.2.1), as sent: the
+	// languages its pages are shown in, in order of preference.
+	UiLocales     string `protobuf:"bytes,19,opt,name=ui_locales,json=uiLocales,proto3" json:"ui_locales,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -212,6 +215,13 @@ func (x *AuthRequest) GetResources() []string {
 func (x *AuthRequest) GetDpopJkt() string {
 	if x != nil {
 		return x.DpopJkt
+	}
+	return ""
+}
+
+func (x *AuthRequest) GetUiLocales() string {
+	if x != nil {
+		return x.UiLocales
 	}
 	return ""
 }
@@ -2511,7 +2521,7 @@ var File_actors_messages_session_proto protoreflect.FileDescriptor
 
 const file_actors_messages_session_proto_rawDesc = "" +
 	"\n" +
-	"\x1dactors/messages/session.proto\x12\x10authrim.messages\x1a\x1aactors/messages/keys.proto\"\xb4\x04\n" +
+	"\x1dactors/messages/session.proto\x12\x10authrim.messages\x1a\x1aactors/messages/keys.proto\"\xd3\x04\n" +
 	"\vAuthRequest\x12\x1b\n" +
 	"\tclient_id\x18\x01 \x01(\tR\bclientId\x12!\n" +
 	"\fredirect_uri\x18\x02 \x01(\tR\vredirectUri\x12#\n" +
@@ -2535,7 +2545,9 @@ const file_actors_messages_session_proto_rawDesc = "" +
 	"\rresponse_type\x18\x0f \x01(\tR\fresponseType\x12#\n" +
 	"\rconsent_items\x18\x10 \x03(\tR\fconsentItems\x12\x1c\n" +
 	"\tresources\x18\x11 \x03(\tR\tresources\x12\x19\n" +
-	"\bdpop_jkt\x18\x12 \x01(\tR\adpopJkt\"g\n" +
+	"\bdpop_jkt\x18\x12 \x01(\tR\adpopJkt\x12\x1d\n" +
+	"\n" +
+	"ui_locales\x18\x13 \x01(\tR\tuiLocales\"g\n" +
 	"\x05Login\x12\x18\n" +
 	"\asubject\x18\x01 \x01(\tR\asubject\x12 \n" +
 	"\fauth_time_ms\x18\x02 \x01(\x03R\n" +

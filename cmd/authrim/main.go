@@ -100,6 +100,7 @@ func newRoot(std *cli) *cobra.Command {
 		usersCmd(std),
 		clientsCmd(std),
 		resourcesCmd(std),
+		auditCmd(std),
 		backupCmd(std),
 		restoreCmd(std),
 		clusterCmd(std),

@@ -52,7 +52,7 @@ func (h *Handler) reauth(c echo.Context, sid, secret string, login *messages.Log
 	if u, err := h.passkeys.User(ctx, login.Subject); err == nil {
 		username = u.Username
 	}
-	return h.loginPage(c, http.StatusOK, secret, r.Rid, req, username, "To change your passkeys, sign in again.")
+	return h.loginPage(c, http.StatusOK, secret, r.Rid, req, username, tr(c, "To change your passkeys, sign in again."))
 }
 
 // reauthForm is the account page's "sign in again" form (the page script
@@ -103,34 +103,34 @@ func (h *Handler) account(c echo.Context) error {
 	for _, pk := range pks {
 		r := row{
 			ID: base64.RawURLEncoding.EncodeToString(pk.ID), Name: pk.Name,
-			Created: pk.Created.UTC().Format("2006-01-02 15:04"), LastUsed: "never", Backup: "this device only",
+			Created: pk.Created.UTC().Format("2006-01-02 15:04"), LastUsed: tr(c, "never"), Backup: tr(c, "this device only"),
 		}
 		if !pk.LastUsed.IsZero() {
 			r.LastUsed = pk.LastUsed.UTC().Format("2006-01-02 15:04")
 		}
 		switch {
 		case pk.Credential.Flags.BackupState:
-			r.Backup = "synced"
+			r.Backup = tr(c, "synced")
 		case pk.Credential.Flags.BackupEligible:
-			r.Backup = "can sync, not synced"
+			r.Backup = tr(c, "can sync, not synced")
 		}
 		if pk.Flagged {
-			r.Flag = "Disabled: " + pk.FlaggedReason
+			r.Flag = tr(c, "Disabled: %s", pk.FlaggedReason)
 		}
 		rows = append(rows, r)
 	}
 	data := map[string]any{
-		"Title": "Your account", "User": u.WebAuthnDisplayName(), "Passkeys": rows,
+		"Title": tr(c, "Your account"), "User": u.WebAuthnDisplayName(), "Passkeys": rows,
 		"CSRF": csrfToken(secret, accountPurpose),
 	}
-	h.mfaAccountData(ctx, login.Subject, data)
+	h.mfaAccountData(c, login.Subject, data)
 	data["ShowPassword"] = h.accounts != nil
 	if addr, _ := u.u.Claims["email"].(string); addr != "" && h.accounts != nil && h.accounts.verify != nil {
 		v, _ := u.u.Claims["email_verified"].(bool)
 		data["Email"], data["EmailVerified"], data["ShowEmail"] = addr, v, true
 	}
 	if h.userSessions != nil {
-		sessions, err := h.sessionRows(ctx, login.Subject, sid)
+		sessions, err := h.sessionRows(c, login.Subject, sid)
 		if err != nil {
 			h.logger.ErrorContext(ctx, "account: listing sessions failed", "sub", login.Subject, "err", err)
 			data["SessionsUnavailable"] = true

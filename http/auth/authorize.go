@@ -103,7 +103,9 @@ type Config struct {
 	Passkeys       PasskeyConfig
 	// SignIn applies when New is given a Throttle.
 	SignIn SignInThrottle
-	Now    func() time.Time
+	// Theme dresses the pages (config ui.*).
+	Theme Theme
+	Now   func() time.Time
 }
 
 // Handler serves /authorize, /login, /consent and /logout.
@@ -134,7 +136,9 @@ type Handler struct {
 	// accounts, when set, serves the password reset and change pages
 	// (WithAccounts).
 	accounts *accountsFront
-	logger   *slog.Logger
+	// pages are the templates of every language, with the theme.
+	pages  *pageSet
+	logger *slog.Logger
 }
 
 // New returns the auth front end. throttle may be nil: password sign-in
@@ -152,10 +156,14 @@ func New(cfg Config, clients Clients, users Users, passkeys Passkeys, sessions S
 	if err != nil {
 		return nil, fmt.Errorf("auth: webauthn: %w", err)
 	}
+	pages, err := newPageSet(cfg.Theme)
+	if err != nil {
+		return nil, err
+	}
 	return &Handler{
 		cfg: cfg, secure: strings.HasPrefix(cfg.Issuer, "https://"),
 		clients: clients, users: users, sessions: sessions, verifier: verifier, logger: logger,
-		passkeys: passkeys, webauthn: wa, throttle: throttle,
+		passkeys: passkeys, webauthn: wa, throttle: throttle, pages: pages,
 	}, nil
 }
 
@@ -199,7 +207,7 @@ func (h *Handler) Routes() []router.Route {
 		{Method: http.MethodPost, Path: "/webauthn/register/finish", Handler: h.registerFinish, Limit: router.Strict, Grain: "Session.TakeCeremony"},
 		{Method: http.MethodPost, Path: "/webauthn/login/begin", Handler: h.loginBegin, Limit: router.Moderate, Grain: "Session.StartCeremony"},
 		{Method: http.MethodPost, Path: "/webauthn/login/finish", Handler: h.loginFinish, Limit: router.Strict, Grain: "Session.TakeCeremony, Session.Login"},
-		assetsRoute(),
+		h.assetsRoute(),
 	}
 	if h.req != nil {
 		rs = append(rs, router.Route{Method: http.MethodPost, Path: PARPath, Handler: h.par, Limit: router.Moderate})
@@ -209,6 +217,10 @@ func (h *Handler) Routes() []router.Route {
 	rs = append(rs, h.mfaRoutes()...)
 	rs = append(rs, h.accountRoutes()...)
 	rs = append(rs, h.verifyRoutes()...)
+	// Every page renders with this handler's templates (its theme).
+	for i := range rs {
+		rs[i].Middleware = append(rs[i].Middleware, h.withPages)
+	}
 	return rs
 }
 
@@ -258,8 +270,11 @@ type redirect struct {
 func (h *Handler) authorize(c echo.Context) error {
 	p, err := params(c.Request())
 	if err != nil {
-		return errorPage(c, http.StatusBadRequest, "Invalid request: "+err.Error()+".")
+		return errorPage(c, http.StatusBadRequest, "Invalid request: %s.", err.Error())
 	}
+	// OIDC Core §3.1.2.1: ui_locales chooses the language of this flow's
+	// pages; it is kept with the request (AuthRequest.ui_locales).
+	useUILocales(c, p.Get("ui_locales"))
 	ctx := c.Request().Context()
 	// Until the client and redirect URI are known good, errors are shown
 	// here and never redirected (RFC 6749 §4.1.2.1).
@@ -278,6 +293,7 @@ func (h *Handler) authorize(c echo.Context) error {
 			return h.failEarly(c, p, replyTo, client, rerr)
 		}
 		p, pushed = resolved, viaPAR
+		useUILocales(c, p.Get("ui_locales"))
 	}
 	redirectURI := p.Get("redirect_uri")
 	if redirectURI == "" || !directory.MatchRedirectURI(client.RedirectURIs, redirectURI) {
@@ -392,7 +408,7 @@ func (h *Handler) failEarly(c echo.Context, p, replyTo url.Values, client direct
 	}
 	e := oauth2.From(err)
 	oauth2.Note(c, e.Code)
-	return errorPage(c, http.StatusBadRequest, "Invalid request ("+e.Code+"): "+e.Description+".")
+	return errorPage(c, http.StatusBadRequest, "Invalid request (%s): %s.", e.Code, e.Description)
 }
 
 // parse validates everything after client and redirect URI. Failures are
@@ -424,6 +440,7 @@ func (h *Handler) parse(ctx context.Context, p url.Values, client directory.Clie
 		MaxAge:       -1,
 		SkipConsent:  client.SkipConsent,
 		ResponseType: rt,
+		UiLocales:    p.Get("ui_locales"),
 	}
 	if req.ClientName == "" {
 		req.ClientName = client.ID
@@ -690,7 +707,7 @@ func (h *Handler) respond(c echo.Context, rd redirect, v url.Values) error {
 		for k := range v {
 			fields[k] = v.Get(k)
 		}
-		return render(c, http.StatusOK, "form_post.html", map[string]any{"Title": "Continue", "Action": rd.uri, "Fields": fields})
+		return render(c, http.StatusOK, "form_post.html", map[string]any{"Title": tr(c, "Continue"), "Action": rd.uri, "Fields": fields})
 	}
 	u, err := url.Parse(rd.uri)
 	if err != nil {

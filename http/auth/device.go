@@ -155,7 +155,7 @@ func (h *Handler) deviceEntry(c echo.Context, status int, secret string, login *
 		user = u.Username
 	}
 	return render(c, status, "device.html", map[string]any{
-		"Title": "Connect a device", "User": user, "Code": code, "Error": msg, "CSRF": csrfToken(secret, devicePurpose),
+		"Title": tr(c, "Connect a device"), "User": user, "Code": code, "Error": msg, "CSRF": csrfToken(secret, devicePurpose),
 	})
 }
 
@@ -200,17 +200,17 @@ func (h *Handler) deviceForm(c echo.Context) error {
 			audit("device code entry throttled", key)
 			secs := int((retry + time.Second - 1) / time.Second)
 			c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
-			return h.deviceEntry(c, http.StatusTooManyRequests, secret, login, typed, "Too many codes entered. Try again in "+waitText(secs)+".")
+			return h.deviceEntry(c, http.StatusTooManyRequests, secret, login, typed, tr(c, "Too many codes entered. Try again in %s.", waitText(c, secs)))
 		}
 	}
 	code, err := device.ParseUserCode(typed)
 	switch {
 	case errors.Is(err, device.ErrUserCodeCheck):
 		audit("device code refused", "typo")
-		return h.deviceEntry(c, http.StatusBadRequest, secret, login, typed, msgDeviceTypo)
+		return h.deviceEntry(c, http.StatusBadRequest, secret, login, typed, tr(c, msgDeviceTypo))
 	case err != nil:
 		audit("device code refused", "format")
-		return h.deviceEntry(c, http.StatusBadRequest, secret, login, typed, msgDeviceFormat)
+		return h.deviceEntry(c, http.StatusBadRequest, secret, login, typed, tr(c, msgDeviceFormat))
 	}
 	id, err := h.device.devices.Lookup(ctx, code)
 	if err != nil {
@@ -218,7 +218,7 @@ func (h *Handler) deviceForm(c echo.Context) error {
 			return errorPage(c, http.StatusServiceUnavailable, "This page is unavailable right now. Try again shortly.")
 		}
 		audit("device code refused", "unknown")
-		return h.deviceEntry(c, http.StatusBadRequest, secret, login, typed, msgDeviceUnknown)
+		return h.deviceEntry(c, http.StatusBadRequest, secret, login, typed, tr(c, msgDeviceUnknown))
 	}
 	st, err := h.device.devices.Describe(ctx, id)
 	if err != nil {
@@ -226,11 +226,11 @@ func (h *Handler) deviceForm(c echo.Context) error {
 			return errorPage(c, http.StatusServiceUnavailable, "This page is unavailable right now. Try again shortly.")
 		}
 		audit("device code refused", "expired")
-		return h.deviceEntry(c, http.StatusBadRequest, secret, login, typed, msgDeviceUnknown)
+		return h.deviceEntry(c, http.StatusBadRequest, secret, login, typed, tr(c, msgDeviceUnknown))
 	}
 	if st.Status != messages.DeviceStatus_DEVICE_PENDING {
 		audit("device code refused", "already decided")
-		return h.deviceEntry(c, http.StatusConflict, secret, login, "", msgDeviceUsed)
+		return h.deviceEntry(c, http.StatusConflict, secret, login, "", tr(c, msgDeviceUsed))
 	}
 	client, err := h.clients.Client(ctx, st.ClientId)
 	if err != nil {
@@ -239,8 +239,8 @@ func (h *Handler) deviceForm(c echo.Context) error {
 	decision := r.PostForm.Get("decision")
 	if decision == "" {
 		return render(c, http.StatusOK, "device.html", map[string]any{
-			"Title": "Connect a device?", "Client": clientLabel(client), "ClientID": client.ID, "Host": registeredHost(client),
-			"Code": device.Display(code), "Scopes": describeScopes(st.Scopes), "CSRF": csrfToken(secret, devicePurpose),
+			"Title": tr(c, "Connect a device?"), "Client": clientLabel(client), "ClientID": client.ID, "Host": registeredHost(client),
+			"Code": device.Display(code), "Scopes": describeScopes(c, st.Scopes), "CSRF": csrfToken(secret, devicePurpose),
 		})
 	}
 	if decision != "approve" && decision != "deny" {
@@ -259,7 +259,7 @@ func (h *Handler) deviceForm(c echo.Context) error {
 		}); err != nil {
 			if errors.Is(err, messages.ErrInvalid) {
 				audit("device code refused", "already approved here")
-				return h.deviceEntry(c, http.StatusConflict, secret, login, "", msgDeviceUsed)
+				return h.deviceEntry(c, http.StatusConflict, secret, login, "", tr(c, msgDeviceUsed))
 			}
 			return errorPage(c, http.StatusServiceUnavailable, "This page is unavailable right now. Try again shortly.")
 		}
@@ -267,16 +267,16 @@ func (h *Handler) deviceForm(c echo.Context) error {
 	if _, err := h.device.devices.Decide(ctx, id, &messages.DecideDevice{Approve: approve, Sid: sid, Subject: login.Subject}); err != nil {
 		if errors.Is(err, messages.ErrInvalid) || errors.Is(err, messages.ErrNotFound) {
 			audit("device code refused", "already decided")
-			return h.deviceEntry(c, http.StatusConflict, secret, login, "", msgDeviceUsed)
+			return h.deviceEntry(c, http.StatusConflict, secret, login, "", tr(c, msgDeviceUsed))
 		}
 		return errorPage(c, http.StatusServiceUnavailable, "This page is unavailable right now. Try again shortly.")
 	}
 	if !approve {
 		h.logger.InfoContext(ctx, "device authorization denied", "audit", true, "client_id", st.ClientId, "device", id, "sub", login.Subject, "sid", sid)
-		return render(c, http.StatusOK, "device.html", map[string]any{"Title": "Request denied", "Done": "You denied the device's request. It gets no access."})
+		return render(c, http.StatusOK, "device.html", map[string]any{"Title": tr(c, "Request denied"), "Done": tr(c, "You denied the device's request. It gets no access.")})
 	}
 	h.logger.InfoContext(ctx, "device authorization approved", "audit", true, "client_id", st.ClientId, "device", id, "sub", login.Subject, "sid", sid)
-	return render(c, http.StatusOK, "device.html", map[string]any{"Title": "Device connected", "Done": "You approved " + clientLabel(client) + "."})
+	return render(c, http.StatusOK, "device.html", map[string]any{"Title": tr(c, "Device connected"), "Done": tr(c, "You approved %s.", clientLabel(client))})
 }
 
 func clientLabel(c directory.Client) string {

@@ -25,8 +25,8 @@ type frontFrame struct {
 	Src string
 	// Origin is Src's scheme://host[:port], for frame-src.
 	Origin string
-	// Title names the frame for assistive technology.
-	Title string
+	// Name is the client's, naming the frame for assistive technology.
+	Name string
 }
 
 // frontchannelFrames returns the frames for the relying-party sessions a
@@ -60,7 +60,7 @@ func (h *Handler) frontchannelFrames(ctx context.Context, sid string, ended []*m
 		if name == "" {
 			name = cl.ID
 		}
-		out = append(out, frontFrame{Src: src, Origin: origin, Title: "Signing you out of " + name})
+		out = append(out, frontFrame{Src: src, Origin: origin, Name: name})
 	}
 	return out
 }
@@ -113,7 +113,7 @@ func frameSources(frames []frontFrame) string {
 // page. Its CSP allows exactly the frames' origins as frame sources.
 func renderFrontchannel(c echo.Context, frames []frontFrame, next string) error {
 	csp := pageCSP + "; frame-src " + frameSources(frames)
-	data := map[string]any{"Title": "Signed out", "Frames": frames, "TimeoutMs": frontchannelTimeoutMs}
+	data := map[string]any{"Title": tr(c, "Signed out"), "Frames": frames, "TimeoutMs": frontchannelTimeoutMs}
 	if next != "" {
 		// A registered post_logout_redirect_uri, which CheckRedirectURI
 		// keeps off script schemes: a native app's own scheme must

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -58,6 +57,7 @@ func (h *Handler) readForm(c echo.Context) (form, error) {
 	if err != nil {
 		return form{}, errPage
 	}
+	useUILocales(c, rep.GetRequest().GetUiLocales())
 	return form{sid: sid, secret: secret, rid: rid, reply: rep}, nil
 }
 
@@ -67,7 +67,7 @@ func expired(c echo.Context) error {
 
 func (h *Handler) loginPage(c echo.Context, status int, secret, rid string, req *messages.AuthRequest, username, msg string) error {
 	return render(c, status, "login.html", map[string]any{
-		"Title": "Sign in", "ClientName": req.ClientName, "ClientHost": clientHost(req.ClientId), "RID": rid, "CSRF": csrfToken(secret, rid),
+		"Title": tr(c, "Sign in"), "ClientName": req.ClientName, "ClientHost": clientHost(req.ClientId), "RID": rid, "CSRF": csrfToken(secret, rid),
 		"Username": username, "Error": msg, "PasskeyOnly": !acrSatisfied(req.AcrValues, ACRPassword),
 		"Forgot": h.mailLinks(),
 	})
@@ -87,7 +87,7 @@ func (h *Handler) consentPage(c echo.Context, sid, secret, rid string, req *mess
 		slices.Sort(claims)
 	}
 	return render(c, http.StatusOK, "consent.html", map[string]any{
-		"Title": "Allow access?", "ClientName": req.ClientName, "ClientHost": clientHost(req.ClientId), "Scopes": describeScopes(req.Scopes),
+		"Title": tr(c, "Allow access?"), "ClientName": req.ClientName, "ClientHost": clientHost(req.ClientId), "Scopes": describeScopes(c, req.Scopes),
 		"Claims": claims, "RID": rid, "CSRF": csrfToken(secret, rid), "RedirectHost": otherRedirectHost(req.ClientId, req.RedirectUri),
 		"Resources": h.describeResources(c.Request().Context(), req.Resources, req.Scopes),
 	})
@@ -131,19 +131,24 @@ func otherRedirectHost(clientID, redirectURI string) string {
 	return u.Host
 }
 
-func describeScopes(scopes []string) []string {
-	text := map[string]string{
-		"openid":         "Sign you in (your account identifier)",
-		"profile":        "See your profile: name, username, picture, locale",
-		"email":          "See your email address",
-		"address":        "See your postal address",
-		"phone":          "See your phone number",
-		"offline_access": "Keep access while you are away",
-	}
+// describeScopes says what each scope of ours lets the client do, in the
+// page's language; other scopes (a resource server's) are shown apart.
+func describeScopes(c echo.Context, scopes []string) []string {
 	var out []string
 	for _, s := range scopes {
-		if t, ok := text[s]; ok {
-			out = append(out, t)
+		switch s {
+		case "openid":
+			out = append(out, tr(c, "Sign you in (your account identifier)"))
+		case "profile":
+			out = append(out, tr(c, "See your profile: name, username, picture, locale"))
+		case "email":
+			out = append(out, tr(c, "See your email address"))
+		case "address":
+			out = append(out, tr(c, "See your postal address"))
+		case "phone":
+			out = append(out, tr(c, "See your phone number"))
+		case "offline_access":
+			out = append(out, tr(c, "Keep access while you are away"))
 		}
 	}
 	return out
@@ -158,7 +163,7 @@ func (h *Handler) login(c echo.Context) error {
 	ctx := c.Request().Context()
 	if !acrSatisfied(req.AcrValues, ACRPassword) {
 		// The client asked for phishing-resistant sign-in.
-		return h.loginPage(c, http.StatusForbidden, f.secret, f.rid, req, "", "This application asks you to sign in with a passkey.")
+		return h.loginPage(c, http.StatusForbidden, f.secret, f.rid, req, "", tr(c, "This application asks you to sign in with a passkey."))
 	}
 	username := strings.TrimSpace(c.Request().PostForm.Get("username"))
 	password := c.Request().PostForm.Get("password")
@@ -178,19 +183,19 @@ func (h *Handler) login(c echo.Context) error {
 		secs := int((retry + time.Second - 1) / time.Second)
 		c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
 		return h.loginPage(c, http.StatusTooManyRequests, f.secret, f.rid, req, username,
-			fmt.Sprintf("Too many sign-in attempts. Try again in %s.", waitText(secs)))
+			tr(c, "Too many sign-in attempts. Try again in %s.", waitText(c, secs)))
 	}
 	user, err := h.users.Authenticate(ctx, username, password)
 	if err != nil {
 		if errors.Is(err, directory.ErrUserDisabled) {
 			// Only whoever knows the password learns it.
 			h.logger.InfoContext(ctx, "sign-in refused: user disabled", "audit", true, "client_id", req.ClientId, "username", username, "client_ip", ip)
-			return h.loginPage(c, http.StatusForbidden, f.secret, f.rid, req, username, msgDisabled)
+			return h.loginPage(c, http.StatusForbidden, f.secret, f.rid, req, username, tr(c, msgDisabled))
 		}
 		if errors.Is(err, directory.ErrInvalidCredentials) || errors.Is(err, directory.ErrInvalid) {
 			h.logger.InfoContext(ctx, "sign-in failed", "audit", true, "client_id", req.ClientId, "username", username, "client_ip", ip)
 			// One message whether the user exists or not.
-			return h.loginPage(c, http.StatusUnauthorized, f.secret, f.rid, req, username, msgBadCredentials)
+			return h.loginPage(c, http.StatusUnauthorized, f.secret, f.rid, req, username, tr(c, msgBadCredentials))
 		}
 		return errorPage(c, http.StatusServiceUnavailable, "Sign-in is unavailable right now. Try again shortly.")
 	}
@@ -309,14 +314,14 @@ func (h *Handler) signInSucceeded(ctx context.Context, keys []string) {
 }
 
 // waitText is a wait of secs seconds in words.
-func waitText(secs int) string {
+func waitText(c echo.Context, secs int) string {
 	switch {
 	case secs <= 1:
-		return "a second"
+		return tr(c, "a second")
 	case secs < 120:
-		return strconv.Itoa(secs) + " seconds"
+		return tr(c, "%d seconds", secs)
 	default:
-		return strconv.Itoa((secs+59)/60) + " minutes"
+		return tr(c, "%d minutes", (secs+59)/60)
 	}
 }
 

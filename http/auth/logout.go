@@ -19,8 +19,10 @@ const logoutPurpose = "logout"
 func (h *Handler) logout(c echo.Context) error {
 	p, err := params(c.Request())
 	if err != nil {
-		return errorPage(c, http.StatusBadRequest, "Invalid request: "+err.Error()+".")
+		return errorPage(c, http.StatusBadRequest, "Invalid request: %s.", err.Error())
 	}
+	// RP-Initiated Logout 1.0 §2: ui_locales chooses the pages' language.
+	useUILocales(c, p.Get("ui_locales"))
 	ctx := c.Request().Context()
 
 	var hint *hintClaims
@@ -62,8 +64,8 @@ func (h *Handler) logout(c echo.Context) error {
 	confirmed := c.Request().Method == http.MethodPost && p.Get("confirm") == "yes" && csrfOK(secret, logoutPurpose, p.Get("csrf"))
 	if sid != "" && !attributed && !confirmed {
 		return render(c, http.StatusOK, "logout.html", map[string]any{
-			"Title": "Sign out", "CSRF": csrfToken(secret, logoutPurpose),
-			"ClientID": clientID, "RedirectURI": target, "State": state,
+			"Title": tr(c, "Sign out"), "CSRF": csrfToken(secret, logoutPurpose),
+			"ClientID": clientID, "RedirectURI": target, "State": state, "UILocales": p.Get("ui_locales"),
 		})
 	}
 	var frames []frontFrame
@@ -93,7 +95,7 @@ func (h *Handler) logout(c echo.Context) error {
 		return renderFrontchannel(c, frames, next)
 	}
 	if next == "" {
-		return render(c, http.StatusOK, "signed_out.html", map[string]any{"Title": "Signed out"})
+		return render(c, http.StatusOK, "signed_out.html", map[string]any{"Title": tr(c, "Signed out")})
 	}
 	return c.Redirect(http.StatusFound, next)
 }

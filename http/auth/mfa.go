@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"html/template"
 	"image/png"
 	"net/http"
@@ -243,7 +242,7 @@ func (h *Handler) secondStep(c echo.Context, f form, subject string) error {
 
 func (h *Handler) mfaPage(c echo.Context, status int, secret, rid string, req *messages.AuthRequest, pending, msg string) error {
 	return render(c, status, "mfa.html", map[string]any{
-		"Title": "Enter your code", "ClientName": req.ClientName, "RID": rid, "CSRF": csrfToken(secret, rid),
+		"Title": tr(c, "Enter your code"), "ClientName": req.ClientName, "RID": rid, "CSRF": csrfToken(secret, rid),
 		"Pending": pending, "Error": msg,
 	})
 }
@@ -284,7 +283,7 @@ func (h *Handler) loginMFA(c echo.Context) error {
 		secs := int((retry + time.Second - 1) / time.Second)
 		c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
 		return h.mfaPage(c, http.StatusTooManyRequests, f.secret, f.rid, req, pending,
-			fmt.Sprintf("Too many attempts. Try again in %s.", waitText(secs)))
+			tr(c, "Too many attempts. Try again in %s.", waitText(c, secs)))
 	}
 	code := form.Get("code")
 	var amr []string
@@ -309,7 +308,7 @@ func (h *Handler) loginMFA(c echo.Context) error {
 				reason = "code already used"
 			}
 			h.logger.InfoContext(ctx, "second factor failed", "audit", true, "client_id", req.ClientId, "sub", p.Subject, "client_ip", ip, "reason", reason)
-			return h.mfaPage(c, http.StatusUnauthorized, f.secret, f.rid, req, pending, msgBadCode)
+			return h.mfaPage(c, http.StatusUnauthorized, f.secret, f.rid, req, pending, tr(c, msgBadCode))
 		}
 		h.logger.ErrorContext(ctx, "second factor check failed", "sub", p.Subject, "err", err)
 		return errorPage(c, http.StatusServiceUnavailable, "Sign-in is unavailable right now. Try again shortly.")
@@ -375,7 +374,7 @@ func qrDataURI(s string) (string, error) {
 }
 
 // setupCSP is pageCSP plus data: images, for the QR code alone.
-const setupCSP = pageCSP + "; img-src data:"
+const setupCSP = cspBase + "; img-src 'self' data:"
 
 func (h *Handler) setupPage(c echo.Context, status int, secret []byte, account, msg string) error {
 	_, ckSecret := h.cookie(c)
@@ -402,7 +401,7 @@ func (h *Handler) renderSetup(c echo.Context, status int, secret []byte, account
 	if err != nil {
 		return errorPage(c, http.StatusInternalServerError, "The QR code cannot be made right now.")
 	}
-	data["Title"], data["QR"], data["Key"] = "Set up an authenticator app", template.URL(img), totp.GroupedSecret(secret)
+	data["Title"], data["QR"], data["Key"] = tr(c, "Set up an authenticator app"), template.URL(img), totp.GroupedSecret(secret)
 	data["Issuer"], data["Account"] = h.mfa.issuer, account
 	return renderWithCSP(c, status, "totp_setup.html", data, setupCSP)
 }
@@ -433,7 +432,7 @@ func (h *Handler) loginEnrol(c echo.Context) error {
 			return expired(c)
 		}
 		h.logger.InfoContext(ctx, "totp setup: wrong code", "audit", true, "sub", p.Subject)
-		return h.enrolPage(c, http.StatusUnauthorized, f, p.Subject, s, form.Get("pending"), "That code is not correct. Enter the code your app shows now.")
+		return h.enrolPage(c, http.StatusUnauthorized, f, p.Subject, s, form.Get("pending"), tr(c, "That code is not correct. Enter the code your app shows now."))
 	case errors.Is(err, directory.ErrMFANotEnrolled):
 		return expired(c)
 	case err != nil:
@@ -447,7 +446,7 @@ func (h *Handler) loginEnrol(c echo.Context) error {
 		return expired(c)
 	}
 	return render(c, http.StatusOK, "recovery_codes.html", map[string]any{
-		"Title": "Your recovery codes", "Codes": codes, "Enrolled": true,
+		"Title": tr(c, "Your recovery codes"), "Codes": codes, "Enrolled": true,
 		"Continue": true, "RID": f.rid, "CSRF": csrfToken(rep.NewSecret, f.rid),
 	})
 }
@@ -504,7 +503,7 @@ func (h *Handler) totpConfirm(c echo.Context) error {
 			return errorPage(c, http.StatusBadRequest, "This setup has expired. Start again from your account page.")
 		}
 		h.logger.InfoContext(ctx, "totp setup: wrong code", "audit", true, "sub", login.Subject)
-		return h.setupPage(c, http.StatusUnauthorized, s, u.Username, "That code is not correct. Enter the code your app shows now.")
+		return h.setupPage(c, http.StatusUnauthorized, s, u.Username, tr(c, "That code is not correct. Enter the code your app shows now."))
 	case errors.Is(err, directory.ErrMFANotEnrolled):
 		return errorPage(c, http.StatusBadRequest, "This setup has expired. Start again from your account page.")
 	case err != nil:
@@ -518,7 +517,7 @@ func (h *Handler) totpConfirm(c echo.Context) error {
 
 func (h *Handler) recoveryPage(c echo.Context, codes []string, enrolled bool) error {
 	return render(c, http.StatusOK, "recovery_codes.html", map[string]any{
-		"Title": "Your recovery codes", "Codes": codes, "Enrolled": enrolled,
+		"Title": tr(c, "Your recovery codes"), "Codes": codes, "Enrolled": enrolled,
 	})
 }
 
@@ -579,7 +578,8 @@ func (h *Handler) recoveryRegenerate(c echo.Context) error {
 }
 
 // mfaAccountData is the account page's two-factor section.
-func (h *Handler) mfaAccountData(ctx context.Context, subject string, data map[string]any) {
+func (h *Handler) mfaAccountData(c echo.Context, subject string, data map[string]any) {
+	ctx := c.Request().Context()
 	if h.mfa == nil {
 		return
 	}
@@ -590,7 +590,7 @@ func (h *Handler) mfaAccountData(ctx context.Context, subject string, data map[s
 	}
 	when := func(t time.Time) string {
 		if t.IsZero() {
-			return "never"
+			return tr(c, "never")
 		}
 		return t.UTC().Format("2006-01-02 15:04")
 	}

@@ -91,10 +91,11 @@ func amrOf(c *webauthn.Credential) []string {
 	return []string{"hwk", "user"}
 }
 
-// jsonError answers a fetch() from the passkey script.
+// jsonError answers a fetch() from the passkey script, which shows desc
+// on the page: it is translated (Accept-Language) like the page.
 func (h *Handler) jsonError(c echo.Context, status int, desc string) error {
 	c.Response().Header().Set("Cache-Control", "no-store")
-	return c.JSON(status, &oauth2.Error{Code: "passkey_failed", Description: desc})
+	return c.JSON(status, &oauth2.Error{Code: "passkey_failed", Description: tr(c, desc)})
 }
 
 // reauthRequired answers a passkey change on a session whose sign-in is
@@ -242,12 +243,12 @@ func (h *Handler) registerFinish(c echo.Context) error {
 	case errors.Is(err, directory.ErrConflict):
 		return h.jsonError(c, http.StatusConflict, "this authenticator is already registered")
 	case errors.Is(err, directory.ErrInvalid):
-		reason := "the passkey cannot be added"
 		var ie *directory.InvalidError
 		if errors.As(err, &ie) {
-			reason = ie.Reason
+			// The directory's own words (a name too long, ...).
+			return h.jsonError(c, http.StatusBadRequest, ie.Reason)
 		}
-		return h.jsonError(c, http.StatusBadRequest, reason)
+		return h.jsonError(c, http.StatusBadRequest, "the passkey cannot be added")
 	case err != nil:
 		return h.jsonError(c, http.StatusServiceUnavailable, "cannot store the passkey")
 	}

@@ -107,7 +107,7 @@ func (h *Handler) mailLinks() bool { return h.accounts != nil && h.accounts.mail
 
 // langOf is the language of a page or mail for this request.
 func langOf(c echo.Context) string {
-	return i18n.Match("", c.Request().Header.Get("Accept-Language"))
+	return pageLang(c)
 }
 
 // formCookie is the double-submit cookie of the forms shown to people
@@ -143,7 +143,7 @@ func notice(c echo.Context, status int, title, msg string, link, linkText string
 
 // forgotPage asks for the username or address of the account.
 func (h *Handler) forgotPage(c echo.Context) error {
-	return render(c, http.StatusOK, "forgot.html", map[string]any{"Title": "Forgot your password?", "CSRF": h.formToken(c)})
+	return render(c, http.StatusOK, "forgot.html", map[string]any{"Title": tr(c, "Forgot your password?"), "CSRF": h.formToken(c)})
 }
 
 // maxAccountRef bounds what the forgot form accepts.
@@ -162,7 +162,7 @@ func (h *Handler) forgot(c echo.Context) error {
 	ref := strings.TrimSpace(r.PostForm.Get("account"))
 	if ref == "" || len(ref) > maxAccountRef {
 		return render(c, http.StatusBadRequest, "forgot.html", map[string]any{
-			"Title": "Forgot your password?", "CSRF": h.formToken(c), "Error": "Enter your username or email address.",
+			"Title": tr(c, "Forgot your password?"), "CSRF": h.formToken(c), "Error": tr(c, "Enter your username or email address."),
 		})
 	}
 	ctx := r.Context()
@@ -206,8 +206,8 @@ func (h *Handler) forgot(c echo.Context) error {
 	default:
 		h.logger.InfoContext(ctx, "password reset: no account with an address for the name given; nothing sent", "audit", true, "ip", c.RealIP())
 	}
-	return notice(c, http.StatusOK, "Check your mail",
-		"If an account with an email address matches what you entered, a link to choose a new password is on its way to that address. The link works once and expires soon.", "", "")
+	return notice(c, http.StatusOK, tr(c, "Check your mail"),
+		tr(c, "If an account with an email address matches what you entered, a link to choose a new password is on its way to that address. The link works once and expires soon."), "", "")
 }
 
 // resetTarget finds the account ref names (a username, else an email
@@ -248,8 +248,8 @@ func DurationText(lang string, d time.Duration) string {
 
 // linkInvalid is the page of a link that does not work (any reason).
 func linkInvalid(c echo.Context) error {
-	return notice(c, http.StatusBadRequest, "This link does not work",
-		"The link is invalid, was already used or has expired. Ask for a new one.", ForgotPasswordPath, "Ask for a new link")
+	return notice(c, http.StatusBadRequest, tr(c, "This link does not work"),
+		tr(c, "The link is invalid, was already used or has expired. Ask for a new one."), ForgotPasswordPath, tr(c, "Ask for a new link"))
 }
 
 // resetPage shows the new-password form of a live reset link; the token
@@ -272,7 +272,7 @@ func (h *Handler) resetPage(c echo.Context) error {
 
 func (h *Handler) resetForm(c echo.Context, status int, tok, username, msg string) error {
 	return render(c, status, "reset.html", map[string]any{
-		"Title": "Choose a new password", "Token": tok, "Username": username, "CSRF": h.formToken(c), "Error": msg,
+		"Title": tr(c, "Choose a new password"), "Token": tok, "Username": username, "CSRF": h.formToken(c), "Error": msg,
 	})
 }
 
@@ -297,7 +297,7 @@ func (h *Handler) reset(c echo.Context) error {
 		if _, err := a.dir.PeekActionToken(ctx, directory.PurposeResetPassword, tok); err != nil {
 			return linkInvalid(c)
 		}
-		return h.resetForm(c, http.StatusBadRequest, tok, "", "The two passwords differ.")
+		return h.resetForm(c, http.StatusBadRequest, tok, "", tr(c, "The two passwords differ."))
 	}
 	t, restore, err := a.dir.UseActionToken(ctx, directory.PurposeResetPassword, tok)
 	if err != nil {
@@ -326,8 +326,8 @@ func (h *Handler) reset(c echo.Context) error {
 		h.logger.WarnContext(ctx, "password reset: older links not dropped; they expire", "sub", u.Subject, "err", err)
 	}
 	h.endAllSessions(ctx, u.Subject, resetReason)
-	return notice(c, http.StatusOK, "Password changed",
-		"Your password was changed and every session of your account was signed out. Sign in to your application again with the new password.", "", "")
+	return notice(c, http.StatusOK, tr(c, "Password changed"),
+		tr(c, "Your password was changed and every session of your account was signed out. Sign in to your application again with the new password."), "", "")
 }
 
 // endAllSessions ends subject's sessions now (their relying parties are
@@ -358,10 +358,10 @@ func (h *Handler) changePassword(c echo.Context) error {
 	ctx := c.Request().Context()
 	f := c.Request().PostForm
 	back := func(status int, msg string) error {
-		return notice(c, status, "Password not changed", msg, AccountPath, "Back to your account")
+		return notice(c, status, tr(c, "Password not changed"), msg, AccountPath, tr(c, "Back to your account"))
 	}
 	if f.Get("password") != f.Get("confirm") {
-		return back(http.StatusBadRequest, "The two new passwords differ.")
+		return back(http.StatusBadRequest, tr(c, "The two new passwords differ."))
 	}
 	u, err := h.accounts.dir.User(ctx, subject)
 	if err != nil {
@@ -375,12 +375,12 @@ func (h *Handler) changePassword(c echo.Context) error {
 		}
 		if !allowed {
 			h.logger.WarnContext(ctx, "account: password change throttled", "audit", true, "sub", subject, "ip", c.RealIP())
-			return back(http.StatusTooManyRequests, "Too many attempts. Wait a while, then try again.")
+			return back(http.StatusTooManyRequests, tr(c, "Too many attempts. Wait a while, then try again."))
 		}
 	}
 	if _, err := h.accounts.dir.Authenticate(ctx, u.Username, f.Get("current")); err != nil {
 		h.logger.WarnContext(ctx, "account: password change refused: wrong current password", "audit", true, "sub", subject, "ip", c.RealIP())
-		return back(http.StatusForbidden, "The current password is wrong.")
+		return back(http.StatusForbidden, tr(c, "The current password is wrong."))
 	}
 	if h.throttle != nil {
 		_ = h.throttle.Succeeded(ctx, key)
@@ -396,6 +396,6 @@ func (h *Handler) changePassword(c echo.Context) error {
 	h.logger.InfoContext(ctx, "account: password changed", "audit", true, "sub", subject, "ip", c.RealIP())
 	h.endAllSessions(ctx, subject, "password changed")
 	h.clearCookie(c)
-	return notice(c, http.StatusOK, "Password changed",
-		"Your password was changed and every session of your account was signed out, this one too. Sign in to your application again with the new password.", "", "")
+	return notice(c, http.StatusOK, tr(c, "Password changed"),
+		tr(c, "Your password was changed and every session of your account was signed out, this one too. Sign in to your application again with the new password."), "", "")
 }

@@ -64,7 +64,8 @@ type sessionRow struct {
 
 // sessionRows lists subject's sessions for the page, the current one
 // (sid) first.
-func (h *Handler) sessionRows(ctx context.Context, subject, sid string) ([]sessionRow, error) {
+func (h *Handler) sessionRows(c echo.Context, subject, sid string) ([]sessionRow, error) {
+	ctx := c.Request().Context()
 	list, err := h.userSessions.List(ctx, subject)
 	if err != nil {
 		return nil, err
@@ -73,12 +74,12 @@ func (h *Handler) sessionRows(ctx context.Context, subject, sid string) ([]sessi
 	rows := make([]sessionRow, 0, len(list))
 	for _, a := range list {
 		r := sessionRow{
-			Sid: a.Sid, Device: useragent.Summary(a.UserAgent), Address: a.Address,
+			Sid: a.Sid, Device: useragent.SummaryIn(pageLang(c), a.UserAgent), Address: a.Address,
 			SignedIn: time.UnixMilli(a.SignedInMs).UTC().Format("2006-01-02 15:04 UTC"),
-			Method:   methodOf(a.Methods), Current: a.Sid == sid,
+			Method:   methodOf(c, a.Methods), Current: a.Sid == sid,
 		}
 		if r.Address == "" {
-			r.Address = "unknown"
+			r.Address = tr(c, "unknown")
 		}
 		for _, id := range a.Clients {
 			name, ok := names[id]
@@ -106,28 +107,28 @@ func (h *Handler) sessionRows(ctx context.Context, subject, sid string) ([]sessi
 }
 
 // methodOf names a sign-in's methods (RFC 8176 amr values).
-func methodOf(amr []string) string {
+func methodOf(c echo.Context, amr []string) string {
 	var out []string
 	for _, m := range amr {
 		switch m {
 		case "pwd":
-			out = append(out, "password")
+			out = append(out, tr(c, "password"))
 		case "hwk":
-			out = append(out, "passkey (this device)")
+			out = append(out, tr(c, "passkey (this device)"))
 		case "swk":
-			out = append(out, "passkey (synced)")
+			out = append(out, tr(c, "passkey (synced)"))
 		case "otp":
-			out = append(out, "authenticator app")
+			out = append(out, tr(c, "authenticator app"))
 		case "rc":
-			out = append(out, "recovery code")
+			out = append(out, tr(c, "recovery code"))
 		case "user", "pin", "mfa":
 			// User verification of the passkey: part of it.
 		default:
-			out = append(out, "other")
+			out = append(out, tr(c, "other"))
 		}
 	}
 	if len(out) == 0 {
-		return "unknown"
+		return tr(c, "unknown")
 	}
 	return strings.Join(slices.Compact(out), ", ")
 }

@@ -54,8 +54,8 @@ func (h *Handler) verifyRoutes() []router.Route {
 }
 
 func verifyLinkInvalid(c echo.Context) error {
-	return notice(c, http.StatusBadRequest, "This link does not work",
-		"The link is invalid, was already used or has expired. Ask for a new one on your account page.", AccountPath, "Your account")
+	return notice(c, http.StatusBadRequest, tr(c, "This link does not work"),
+		tr(c, "The link is invalid, was already used or has expired. Ask for a new one on your account page."), AccountPath, tr(c, "Your account"))
 }
 
 // verifyPage shows a button that confirms the address: the link itself
@@ -70,7 +70,7 @@ func (h *Handler) verifyPage(c echo.Context) error {
 		return verifyLinkInvalid(c)
 	}
 	return render(c, http.StatusOK, "verify_email.html", map[string]any{
-		"Title": "Confirm your email address", "Token": tok, "Email": t.Email, "CSRF": h.formToken(c),
+		"Title": tr(c, "Confirm your email address"), "Token": tok, "Email": t.Email, "CSRF": h.formToken(c),
 	})
 }
 
@@ -98,8 +98,8 @@ func (h *Handler) verifyEmail(c echo.Context) error {
 		return errorPage(c, http.StatusServiceUnavailable, "Email verification is unavailable right now. Try again shortly.")
 	}
 	h.logger.InfoContext(ctx, "email verification: address verified", "audit", true, "sub", t.Subject)
-	return notice(c, http.StatusOK, "Email address confirmed",
-		"Thank you: your email address is confirmed. You can go back to your application and sign in.", "", "")
+	return notice(c, http.StatusOK, tr(c, "Email address confirmed"),
+		tr(c, "Thank you: your email address is confirmed. You can go back to your application and sign in."), "", "")
 }
 
 // sendVerification mails a link from the account page or the gate;
@@ -116,18 +116,18 @@ func (h *Handler) sendVerification(c echo.Context) error {
 	}
 	if !allowed {
 		h.logger.WarnContext(ctx, "email verification: too many mails for the account", "audit", true, "sub", subject)
-		return notice(c, http.StatusTooManyRequests, "Check your mail",
-			"A confirmation link was sent several times already. Use the last one, or try again in an hour.", AccountPath, "Your account")
+		return notice(c, http.StatusTooManyRequests, tr(c, "Check your mail"),
+			tr(c, "A confirmation link was sent several times already. Use the last one, or try again in an hour."), AccountPath, tr(c, "Your account"))
 	}
 	if _, err := h.accounts.verify.SendVerification(ctx, subject, langOf(c)); err != nil {
 		if errors.Is(err, directory.ErrInvalid) {
-			return notice(c, http.StatusBadRequest, "No email address", "Your account has no email address to confirm.", AccountPath, "Your account")
+			return notice(c, http.StatusBadRequest, tr(c, "No email address"), tr(c, "Your account has no email address to confirm."), AccountPath, tr(c, "Your account"))
 		}
 		h.logger.ErrorContext(ctx, "email verification: mail not queued", "sub", subject, "err", err)
 		return errorPage(c, http.StatusServiceUnavailable, "Email verification is unavailable right now. Try again shortly.")
 	}
-	return notice(c, http.StatusOK, "Check your mail",
-		"A link to confirm your email address is on its way. Open it, then go back to your application and sign in.", "", "")
+	return notice(c, http.StatusOK, tr(c, "Check your mail"),
+		tr(c, "A link to confirm your email address is on its way. Open it, then go back to your application and sign in."), "", "")
 }
 
 // emailVerified reports whether subject's email claim is verified.
@@ -170,7 +170,7 @@ func (h *Handler) verifiedGate(c echo.Context, rd redirect, sid, secret string, 
 		return true, h.fail(c, rd, oauth2.ErrInteractionRequired.WithDescription("the user must verify their email address"))
 	}
 	return true, render(c, http.StatusForbidden, "verify_required.html", map[string]any{
-		"Title": "Confirm your email address", "ClientName": cl.Name, "CSRF": csrfToken(secret, accountPurpose),
+		"Title": tr(c, "Confirm your email address"), "ClientName": cl.Name, "CSRF": csrfToken(secret, accountPurpose),
 		"CanSend": h.accounts.verify != nil,
 	})
 }

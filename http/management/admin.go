@@ -56,6 +56,8 @@ type Admin struct {
 	// initialTokens serves POST /admin/registration-tokens; nil leaves it
 	// unmounted.
 	initialTokens InitialTokenIssuer
+	// audit serves GET /admin/audit; nil leaves it unmounted.
+	audit AuditLog
 }
 
 // WithDirectory adds the user and client routes (/admin/users,
@@ -107,6 +109,9 @@ func (a *Admin) Routes() []router.Route {
 	}
 	if a.initialTokens != nil {
 		rs = append(rs, router.Route{Method: http.MethodPost, Path: "/admin/registration-tokens", Handler: a.issueInitialToken})
+	}
+	if a.audit != nil {
+		rs = append(rs, a.auditRoutes()...)
 	}
 	if a.cluster != nil {
 		rs = append(rs, clusterRoutes(a.cluster, a.logger)...)

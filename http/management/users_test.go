@@ -168,7 +168,7 @@ func TestUsersAPIRequiresToken(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var body any
 			if tc.method == http.MethodPost && !strings.HasSuffix(tc.path, "able") {
-				body = map[string]any{"username": "alice", "password": "password1"}
+				body = map[string]any{"username": "alice", "password": "a long enough password"}
 			}
 			status, out, _ := s.call(tc.method, tc.path, tc.token, body)
 			if status != http.StatusUnauthorized || out["error"] != "unauthorized" {
@@ -213,13 +213,13 @@ func TestUsersAPI(t *testing.T) {
 		{"get by username, other case", http.MethodGet, "/admin/users/aLiCe", nil, 200, "", ""},
 		{"get unknown", http.MethodGet, "/admin/users/nobody", nil, 404, "not_found", "no such user"},
 		{"get escaped name", http.MethodGet, "/admin/users/" + url.PathEscape("no/body"), nil, 404, "not_found", ""},
-		{"duplicate", http.MethodPost, "/admin/users", map[string]any{"username": "alice", "password": "password2"}, 409, "conflict", "username is taken"},
+		{"duplicate", http.MethodPost, "/admin/users", map[string]any{"username": "alice", "password": "another long password"}, 409, "conflict", "username is taken"},
 		{"short password", http.MethodPost, "/admin/users", map[string]any{"username": "bob", "password": "short"}, 400, "invalid_request", "password"},
-		{"unknown claim", http.MethodPost, "/admin/users", map[string]any{"username": "bob", "password": "password2", "claims": map[string]any{"role": "admin"}}, 400, "invalid_request", "unknown claim"},
+		{"unknown claim", http.MethodPost, "/admin/users", map[string]any{"username": "bob", "password": "another long password", "claims": map[string]any{"role": "admin"}}, 400, "invalid_request", "unknown claim"},
 		{"malformed JSON", http.MethodPost, "/admin/users", `{"username": "bob", "password": `, 400, "invalid_request", "malformed"},
-		{"unknown field", http.MethodPost, "/admin/users", `{"username": "bob", "password": "password2", "admin": true}`, 400, "invalid_request", "unknown field"},
+		{"unknown field", http.MethodPost, "/admin/users", `{"username": "bob", "password": "another long password", "admin": true}`, 400, "invalid_request", "unknown field"},
 		{"wrong type", http.MethodPost, "/admin/users", `{"username": "bob", "password": 12345678}`, 400, "invalid_request", "password"},
-		{"two objects", http.MethodPost, "/admin/users", `{"username": "bob", "password": "password2"}{}`, 400, "invalid_request", "exactly one"},
+		{"two objects", http.MethodPost, "/admin/users", `{"username": "bob", "password": "another long password"}{}`, 400, "invalid_request", "exactly one"},
 		{"empty body", http.MethodPost, "/admin/users", ``, 400, "invalid_request", "empty"},
 		{"too large", http.MethodPost, "/admin/users", `{"username": "bob", "password": "` + strings.Repeat("p", maxBodyBytes) + `"}`, 400, "invalid_request", "larger"},
 	} {
@@ -247,7 +247,7 @@ func TestUsersAPI(t *testing.T) {
 	}
 
 	// A body sent as text/plain is refused before it is read.
-	req, _ := http.NewRequest(http.MethodPost, s.srv.URL+"/admin/users", strings.NewReader(`{"username":"bob","password":"password2"}`))
+	req, _ := http.NewRequest(http.MethodPost, s.srv.URL+"/admin/users", strings.NewReader(`{"username":"bob","password":"another long password"}`))
 	req.Header.Set("Authorization", "Bearer "+testToken)
 	req.Header.Set("Content-Type", "text/plain")
 	resp, err := http.DefaultClient.Do(req)

@@ -7,7 +7,11 @@
 // browser". It must never echo the header.
 package useragent
 
-import "strings"
+import (
+	"strings"
+
+	"authrim/internal/i18n"
+)
 
 // uaRule maps a marker in the header to a name; the first rule that
 // matches wins, so more specific markers come first (Edge and Opera
@@ -49,20 +53,24 @@ const unknownDevice = "Unknown browser"
 // Summary summarises a User-Agent header as "Browser on System"
 // ("Firefox on Linux", "Safari on iPhone"), either half alone when the
 // other is unknown, or "Unknown browser".
-func Summary(ua string) string {
+func Summary(ua string) string { return SummaryIn(i18n.Default, ua) }
+
+// SummaryIn is Summary in lang (internal/i18n): the words around the
+// names are translated, the names are not.
+func SummaryIn(lang, ua string) string {
 	if len(ua) > maxUAScan {
 		ua = ua[:maxUAScan]
 	}
 	browser, system := uaMatch(ua, uaBrowsers), uaMatch(ua, uaSystems)
 	switch {
 	case browser != "" && system != "":
-		return browser + " on " + system
+		return i18n.T(lang, "%s on %s", browser, system)
 	case browser != "":
 		return browser
 	case system != "":
-		return "Browser on " + system
+		return i18n.T(lang, "Browser on %s", system)
 	}
-	return unknownDevice
+	return i18n.T(lang, unknownDevice)
 }
 
 func uaMatch(ua string, rules []uaRule) string {

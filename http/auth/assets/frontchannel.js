@@ -20,11 +20,13 @@
     finished = true;
     var status = document.getElementById("frontchannel-status");
     var next = document.getElementById("continue");
+    // The page carries the messages in its language.
+    var box = document.getElementById("frontchannel");
     if (next) {
-      status.textContent = "Done. Returning you to the application\u2026";
+      status.textContent = box.getAttribute("data-done-next");
       window.location.assign(next.href);
     } else {
-      status.textContent = "Done: the applications you used have been asked to sign you out too.";
+      status.textContent = box.getAttribute("data-done");
     }
   }
 

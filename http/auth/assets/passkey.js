@@ -4,7 +4,13 @@
 (function () {
   "use strict";
 
-  async function call(url, csrf, body) {
+  // Messages come translated from the page (data- attributes of el),
+  // English when missing.
+  function text(el, name, fallback) {
+    return (el && el.getAttribute("data-" + name)) || fallback;
+  }
+
+  async function call(url, csrf, body, msgs) {
     const init = { method: "POST", headers: { "X-CSRF-Token": csrf }, credentials: "same-origin" };
     if (body !== undefined) {
       init.headers["Content-Type"] = "application/json";
@@ -14,7 +20,7 @@
     let data = {};
     try { data = await res.json(); } catch (e) { /* empty body */ }
     if (!res.ok) {
-      const err = new Error(data.error_description || "The server refused the request.");
+      const err = new Error(data.error_description || text(msgs, "refused", "The server refused the request."));
       err.code = data.error;
       throw err;
     }
@@ -33,7 +39,7 @@
 
     async function signIn(mediation) {
       const csrf = form.elements.csrf.value;
-      const options = await call("/webauthn/login/begin" + q, csrf);
+      const options = await call("/webauthn/login/begin" + q, csrf, undefined, errorText);
       const request = { publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(options.publicKey) };
       if (mediation) {
         pending = new AbortController();
@@ -41,7 +47,7 @@
         request.signal = pending.signal;
       }
       const credential = await navigator.credentials.get(request);
-      const done = await call("/webauthn/login/finish" + q, csrf, credential.toJSON());
+      const done = await call("/webauthn/login/finish" + q, csrf, credential.toJSON(), errorText);
       form.elements.csrf.value = done.csrf;
       form.submit();
     }
@@ -49,7 +55,7 @@
     loginButton.addEventListener("click", function () {
       if (pending) { pending.abort(); pending = null; }
       errorText.textContent = "";
-      signIn(null).catch(function (e) { errorText.textContent = e.message || "Passkey sign-in failed."; });
+      signIn(null).catch(function (e) { errorText.textContent = e.message || text(errorText, "failed", "Passkey sign-in failed."); });
     });
 
     if (window.PublicKeyCredential && PublicKeyCredential.isConditionalMediationAvailable) {
@@ -67,13 +73,13 @@
       status.textContent = "";
       try {
         const csrf = document.getElementById("csrf").value;
-        const options = await call("/webauthn/register/begin", csrf);
+        const options = await call("/webauthn/register/begin", csrf, undefined, status);
         const credential = await navigator.credentials.create({
           publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(options.publicKey),
         });
         const name = document.getElementById("passkey-name").value;
-        await call("/webauthn/register/finish?name=" + encodeURIComponent(name), csrf, credential.toJSON());
-        status.textContent = "Passkey added.";
+        await call("/webauthn/register/finish?name=" + encodeURIComponent(name), csrf, credential.toJSON(), status);
+        status.textContent = text(status, "added", "Passkey added.");
         window.location.reload();
       } catch (e) {
         if (e.code === "login_required") {
@@ -82,7 +88,7 @@
           document.getElementById("reauth").submit();
           return;
         }
-        status.textContent = e.message || "Could not add the passkey.";
+        status.textContent = e.message || text(status, "failed", "Could not add the passkey.");
       }
     });
   }
