@@ -6,7 +6,9 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
+	"authrim/directory"
 	"authrim/internal/smtptest"
 	"authrim/node"
 )
@@ -137,5 +139,35 @@ func TestRequireVerifiedEmail(t *testing.T) {
 	}
 	if !o.silent(t, b) {
 		t.Fatal("no code after the address was verified")
+	}
+}
+
+// A device client with require_verified_email cannot be approved by a
+// user whose address is not verified.
+func TestRequireVerifiedEmailDevice(t *testing.T) {
+	o := startOPWith(t, func(c *node.Config) {
+		c.Clients = append(c.Clients, node.ClientConfig{ID: "tv-conf", Secret: tvSecret, ClientMetadata: directory.ClientMetadata{
+			Name: "Kitchen TV", AuthMethod: "client_secret_basic",
+			GrantTypes: []string{directory.DeviceCodeGrantType}, RequireVerifiedEmail: true,
+		}})
+		c.Tokens.DevicePollInterval = node.Duration(time.Second)
+	})
+	ctx := context.Background()
+	if _, err := o.n.Directory().UpdateUserClaims(ctx, "alice", map[string]any{"email_verified": false}); err != nil {
+		t.Fatal(err)
+	}
+	g := o.startDevice(t, "tv-conf", "openid")
+	b := browser(t)
+	p := o.enterCode(t, b, o.devicePage(t, b, g.complete), g.userCode, "approve")
+	if p.status != http.StatusForbidden || !strings.Contains(p.body, "Confirm your email address") {
+		t.Fatalf("unverified approval: %d %s", p.status, mainText(p.body))
+	}
+	st, body := o.poll(t, "tv-conf", g.deviceCode)
+	wantPoll(t, st, body, "authorization_pending")
+	if _, err := o.n.Directory().VerifyEmail(ctx, o.user.Subject, "alice@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if p := o.decide(t, b, g, "approve"); !strings.Contains(p.body, "You approved") {
+		t.Fatalf("approval after verifying: %s", mainText(p.body))
 	}
 }

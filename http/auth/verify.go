@@ -140,6 +140,31 @@ func (h *Handler) emailVerified(ctx context.Context, subject string) (bool, erro
 	return v, nil
 }
 
+// verifiedHold shows the verification page instead of going on when cl
+// requires a verified email and subject's is not; held reports whether
+// it answered (also with an error page when the user cannot be read).
+func (h *Handler) verifiedHold(c echo.Context, cl directory.Client, secret, subject string) (held bool, err error) {
+	if h.accounts == nil || !cl.RequireVerifiedEmail {
+		return false, nil
+	}
+	ok, err := h.emailVerified(c.Request().Context(), subject)
+	if err != nil {
+		return true, errorPage(c, http.StatusServiceUnavailable, "This page is unavailable right now. Try again shortly.")
+	}
+	if ok {
+		return false, nil
+	}
+	h.logger.InfoContext(c.Request().Context(), "sign-in held: the client requires a verified email", "audit", true, "client_id", cl.ID, "sub", subject)
+	return true, h.verifyRequiredPage(c, cl, secret)
+}
+
+func (h *Handler) verifyRequiredPage(c echo.Context, cl directory.Client, secret string) error {
+	return render(c, http.StatusForbidden, "verify_required.html", map[string]any{
+		"Title": tr(c, "Confirm your email address"), "ClientName": cl.Name, "CSRF": csrfToken(secret, accountPurpose),
+		"CanSend": h.accounts.verify != nil,
+	})
+}
+
 // verifiedGate is checked before a code is issued for a client that
 // requires a verified email: a user without one gets the page that
 // offers the verification mail (or, for prompt=none, an
@@ -169,8 +194,5 @@ func (h *Handler) verifiedGate(c echo.Context, rd redirect, sid, secret string, 
 	if op.GetRequest() != nil && slices.Contains(op.GetRequest().GetPrompt(), "none") {
 		return true, h.fail(c, rd, oauth2.ErrInteractionRequired.WithDescription("the user must verify their email address"))
 	}
-	return true, render(c, http.StatusForbidden, "verify_required.html", map[string]any{
-		"Title": tr(c, "Confirm your email address"), "ClientName": cl.Name, "CSRF": csrfToken(secret, accountPurpose),
-		"CanSend": h.accounts.verify != nil,
-	})
+	return true, h.verifyRequiredPage(c, cl, secret)
 }
