@@ -505,6 +505,19 @@ log:
 			lines: 5,
 		},
 		{
+			// No credentials or links in the clear across a network.
+			name: "smtp in the clear to a remote host, and other smtp problems",
+			file: "smtp:\n  host: smtp.example.com\n  tls: none\n  from: accounts@example.com\n  password: x\n  password_file: /nonexistent\naccounts:\n  reset_link_ttl: 1m\n",
+			want: []string{
+				"smtp.tls: none is only allowed for a loopback host",
+				"smtp.password_file: set either password or password_file, not both",
+				"smtp.password_file: cannot read",
+				"smtp.username: username and password go together",
+				"accounts.reset_link_ttl: must be between 5m and 24h",
+			},
+			lines: 5,
+		},
+		{
 			name:  "top level must be a mapping",
 			file:  "- issuer\n- roles\n",
 			want:  []string{"(top level): must be a mapping of keys, got a list"},

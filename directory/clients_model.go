@@ -171,6 +171,10 @@ type ClientMetadata struct {
 	// or ProfileFAPI2 (fapi2.go). The node's profile applies to every
 	// client on top of it (Options.Profile).
 	Profile string `json:"profile,omitempty" yaml:"profile"`
+	// RequireVerifiedEmail: only users whose email claim is verified
+	// sign in to this client; others are offered the verification mail
+	// instead of a code.
+	RequireVerifiedEmail bool `json:"require_verified_email,omitempty" yaml:"require_verified_email"`
 }
 
 // TLSClientAuth is the subject a tls_client_auth client's certificate

@@ -43,6 +43,13 @@ func (d *Directory) UpdateUserClaims(ctx context.Context, ref string, set map[st
 			}
 			merged[name] = v
 		}
+		// A new address is not verified, whatever the old one was,
+		// unless the same change says it is.
+		if _, set := set["email_verified"]; !set && emailChanged(u.Claims, merged) {
+			if _, had := merged["email_verified"]; had {
+				merged["email_verified"] = false
+			}
+		}
 		claims, err := checkClaims(merged)
 		if err != nil {
 			return false, err
@@ -254,4 +261,35 @@ func (d *Directory) RotateClientSecret(ctx context.Context, id string) (Client, 
 		return Client{}, "", fmt.Errorf("directory: rotate client secret: %w", err)
 	}
 	return cloneClient(out), secret, nil
+}
+
+// emailChanged reports whether the email claim differs (without case)
+// between two claim sets.
+func emailChanged(old, next map[string]any) bool {
+	a, _ := old["email"].(string)
+	b, _ := next["email"].(string)
+	return !strings.EqualFold(a, b)
+}
+
+// ErrEmailChanged: the address a verification link was sent to is no
+// longer the user's.
+var ErrEmailChanged = errors.New("directory: the email address changed since the link was sent")
+
+// VerifyEmail marks subject's email claim verified, if it still is addr
+// (the address the verification link was sent to), else ErrEmailChanged
+// and nothing changes.
+func (d *Directory) VerifyEmail(ctx context.Context, subject, addr string) (User, error) {
+	return d.editUser(ctx, subject, func(u *User) (bool, error) {
+		cur, _ := u.Claims["email"].(string)
+		if cur == "" || !strings.EqualFold(cur, addr) {
+			return false, ErrEmailChanged
+		}
+		if v, _ := u.Claims["email_verified"].(bool); v {
+			return false, nil
+		}
+		claims := maps.Clone(u.Claims)
+		claims["email_verified"] = true
+		u.Claims = claims
+		return true, nil
+	})
 }

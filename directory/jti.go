@@ -107,7 +107,8 @@ func (d *Directory) UseDPoPJTI(ctx context.Context, jkt, jti string, exp time.Ti
 }
 
 // SweepJTIs deletes the used-jti records that no longer block anything,
-// and expired pushed authorization requests, and returns how many it
+// expired pushed authorization requests and action tokens (mailed
+// links), and returns how many it
 // deleted. Run it now and then; correctness does not depend on it (UseJTI
 // ignores stale records, TakePushedRequest expired ones).
 func (d *Directory) SweepJTIs(ctx context.Context) (int, error) {
@@ -115,8 +116,12 @@ func (d *Directory) SweepJTIs(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	links, err := d.sweepActionTokens(ctx)
+	if err != nil {
+		return 0, err
+	}
 	n, err := d.sweepJTIs(ctx)
-	return n + pushed, err
+	return n + pushed + links, err
 }
 
 func (d *Directory) sweepJTIs(ctx context.Context) (int, error) {

@@ -89,6 +89,11 @@ type Config struct {
 	Backup BackupConfig `yaml:"backup"`
 	// Delivery: the outbox that carries back-channel logout (node/delivery.go).
 	Delivery DeliveryConfig `yaml:"delivery"`
+	// SMTP: where mails (reset and verification links) are submitted
+	// (node/accounts.go).
+	SMTP SMTPConfig `yaml:"smtp"`
+	// Accounts: the self-service account pages (password reset).
+	Accounts AccountsConfig `yaml:"accounts"`
 	// Audit: the audit log kept as data (node/audit.go).
 	Audit AuditConfig `yaml:"audit"`
 	// Webhooks: audit events sent to the operator's systems (node/audit.go).
@@ -686,11 +691,13 @@ func Default() Config {
 			RetryInitial: Duration(2 * time.Second), RetryMax: Duration(10 * time.Minute), GiveUpAfter: Duration(24 * time.Hour),
 			Concurrency: 8, AttemptTimeout: Duration(15 * time.Second), ScanInterval: Duration(10 * time.Second),
 		},
-		Log:     LogConfig{Format: "text", Level: "info"},
-		Metrics: MetricsConfig{Listen: ""},
-		Runtime: RuntimeConfig{GCPercent: DefaultGCPercent},
-		Tracing: TracingConfig{SampleRatio: 1},
-		CORS:    CORSConfig{AllowedOrigins: []string{}},
+		SMTP:     SMTPConfig{TLS: "starttls"},
+		Accounts: AccountsConfig{ResetLinkTTL: Duration(30 * time.Minute), ResetMailsPerHour: 3, VerifyLinkTTL: Duration(24 * time.Hour)},
+		Log:      LogConfig{Format: "text", Level: "info"},
+		Metrics:  MetricsConfig{Listen: ""},
+		Runtime:  RuntimeConfig{GCPercent: DefaultGCPercent},
+		Tracing:  TracingConfig{SampleRatio: 1},
+		CORS:     CORSConfig{AllowedOrigins: []string{}},
 		RateLimit: RateLimitConfig{
 			Enabled: true, Window: Duration(time.Minute), Strict: 10, Moderate: 60, Lenient: 300,
 			StrictRoutes: []string{}, ModerateRoutes: []string{}, LenientRoutes: []string{},
@@ -770,6 +777,7 @@ func (c Config) Validate() error {
 	c.clusterProblems(add)
 	c.backupProblems(add)
 	c.deliveryProblems(add)
+	c.accountsProblems(add)
 	c.auditProblems(add)
 	c.webhooksProblems(add)
 	c.exchangeProblems(add)

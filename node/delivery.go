@@ -9,13 +9,14 @@ import (
 
 	"authrim/actors/delivery"
 	"authrim/actors/messages"
+	"authrim/email"
 	"authrim/http/backchannel"
 	"authrim/persistence"
 	"authrim/webhooks"
 )
 
 // DeliveryConfig tunes the outbox (actors/delivery): how its messages
-// (back-channel logout tokens) are retried.
+// (back-channel logout tokens, emails, webhooks) are retried.
 type DeliveryConfig struct {
 	// RetryInitial is the wait after a first failed attempt; it doubles
 	// after each further one up to RetryMax.
@@ -77,11 +78,19 @@ func (n *Node) deliveryKind() *pc.Kind {
 	if !n.opts.NoInstrumentation {
 		metrics = deliveryMetrics{n}
 	}
+	handlers := map[string]delivery.Handler{backchannel.Kind: logout, webhooks.Kind: n.webhooks}
+	if mail, err := n.mailHandler(); err != nil {
+		// Validate checked smtp at start; a password file gone since is
+		// told on every attempt.
+		handlers[email.Kind] = delivery.HandlerFunc(func(context.Context, *delivery.Message) error { return err })
+	} else if mail != nil {
+		handlers[email.Kind] = mail
+	}
 	d := cfg.Delivery
 	return delivery.NewKind(delivery.Config{
 		Store:    n.store,
 		Owners:   n.owners,
-		Handlers: map[string]delivery.Handler{backchannel.Kind: logout, webhooks.Kind: n.webhooks},
+		Handlers: handlers,
 		Retry: delivery.Retry{
 			Initial: d.RetryInitial.D(), Max: d.RetryMax.D(), GiveUpAfter: d.GiveUpAfter.D(),
 		},

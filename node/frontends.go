@@ -84,6 +84,16 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 			a.WithDPoP(proofs)
 			a.WithDevices(n.devices(), sessions, n.actors.RateLimits(), auth.DeviceEntry{})
 			a.WithMFA(n.dir, n.kek, cfg.WebAuthn.RPName, cfg.MFA.Policy)
+			var mail auth.Mailer
+			if cfg.MailEnabled() {
+				mail = mailer{n}
+			}
+			a.WithAccounts(n.dir, mail, n.actors.RateLimits(), auth.AccountOptions{
+				ResetTTL: cfg.Accounts.ResetLinkTTL.D(), ResetsPerHour: cfg.Accounts.ResetMailsPerHour,
+			})
+			if cfg.MailEnabled() {
+				a.WithEmailVerification(verifier{n})
+			}
 			fronts = append(fronts, a)
 		case RoleToken:
 			fronts = append(fronts, token.New(token.Config{
@@ -113,6 +123,9 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 				admin := management.NewAdmin(cfg.Admin.Token, localKeys{n.actors.KeyManager(), n.cache}, logger).
 					WithDirectory(n.dir, n.dir).WithResources(n.dir).WithInitialTokens(n.dir).WithThrottle(n.actors.RateLimits()).WithCluster(clusterOps{n}).
 					WithSessions(userSessions).WithAudit(n).WithWebhooks(n.webhooks)
+				if cfg.MailEnabled() {
+					admin = admin.WithEmailVerification(verifier{n})
+				}
 				if snap := n.snapshotter(); snap != nil {
 					// bbolt: the node's file; etcd: every record at one
 					// revision, in the same file format (persistence/snapshot).

@@ -24,7 +24,12 @@ const (
 // rate-limit profiles, CORS and admin flags (the route table is the one
 // source).
 func TestRouteTableDoc(t *testing.T) {
-	o := startOPFull(t, func(c *node.Config) { c.Admin.Token = adminToken }, func(o *node.Options) { o.Demo = true })
+	o := startOPFull(t, func(c *node.Config) {
+		c.Admin.Token = adminToken
+		// With mail: the forgot-password pages are served. Nothing is
+		// sent, so nothing listens there.
+		c.SMTP = node.SMTPConfig{Host: "127.0.0.1", Port: 2525, TLS: "none", From: "accounts@localhost"}
+	}, func(o *node.Options) { o.Demo = true })
 	var b strings.Builder
 	b.WriteString(routesBegin + "\n\n| method | path | package | handler | grain operations | rate limit | CORS | admin |\n|---|---|---|---|---|---|---|---|\n")
 	for _, e := range o.n.Routes() {

@@ -56,6 +56,9 @@ const (
 	BucketDeviceUserCodes Bucket = "device_user_codes"
 	// BucketMFA holds each user's second factors (TOTP, recovery codes).
 	BucketMFA Bucket = "mfa"
+	// BucketActionTokens holds the links mailed to users (password
+	// reset, email verification, invitations), by hash.
+	BucketActionTokens Bucket = "action_tokens"
 	// BucketAudit holds the audit log: one event per key, in order.
 	BucketAudit Bucket = "audit"
 	// BucketWebhooks holds webhook subscriptions.
@@ -122,6 +125,8 @@ var schema = [...]BucketSpec{
 		"which device authorization a user code names; created only if absent, so codes never collide"},
 	{BucketMFA, "directory", "subject", "JSON directory MFA record",
 		"a user's second factors: TOTP secret sealed under the KEK, last used step, recovery code MACs"},
+	{BucketActionTokens, "directory", "hex SHA-256 of the token", "JSON directory action token record {purpose, sub, email, exp}",
+		"a single-use link mailed to a user (reset_password, verify_email, invite), taken once; swept after expiry"},
 	{BucketAudit, "audit", "time (UTC, ns), member, per-member sequence: sorts as one log", "JSON audit.Event",
 		"a security event (an audit log line) kept for audit.retention; queried by time, type, user, client"},
 	{BucketWebhooks, "webhooks", "subscription id", "JSON webhooks.Subscription",

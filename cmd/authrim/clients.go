@@ -64,6 +64,8 @@ type clientFlags struct {
 	// tlsBound binds its tokens to its certificate (RFC 8705).
 	tls      directory.TLSClientAuth
 	tlsBound bool
+	// verifiedEmail: only users with a verified email sign in.
+	verifiedEmail bool
 }
 
 func addClientFlags(cmd *cobra.Command, update bool) *clientFlags {
@@ -95,6 +97,7 @@ func addClientFlags(cmd *cobra.Command, update bool) *clientFlags {
 	f.StringVar(&c.tls.SANIP, "tls-client-auth-san-ip", "", "tls_client_auth: an IP address the certificate must carry")
 	f.StringVar(&c.tls.SANEmail, "tls-client-auth-san-email", "", "tls_client_auth: an email address the certificate must carry")
 	f.BoolVar(&c.tlsBound, "tls-client-certificate-bound-access-tokens", false, "bind the client's tokens to its TLS client certificate (RFC 8705 §3)")
+	f.BoolVar(&c.verifiedEmail, "require-verified-email", false, "only users whose email address is verified sign in to this client; others are offered the verification mail")
 	return c
 }
 
@@ -180,6 +183,7 @@ func clientsAdd(std *cli, client *adminClient) *cobra.Command {
 			TLSClientAuth:                     cf.tls,
 
 			TLSClientCertificateBoundAccessTokens: cf.tlsBound,
+			RequireVerifiedEmail:                  cf.verifiedEmail,
 		}}
 		body.RequirePKCE = &cf.requirePKCE
 		if cf.jwksFile != "" {
@@ -306,6 +310,7 @@ nothing. A switch to a secret method prints a new secret, once.`,
 			{"tls-client-auth-san-ip", "tls_client_auth_san_ip", func() (any, error) { return orNull(cf.tls.SANIP), nil }},
 			{"tls-client-auth-san-email", "tls_client_auth_san_email", func() (any, error) { return orNull(cf.tls.SANEmail), nil }},
 			{"tls-client-certificate-bound-access-tokens", "tls_client_certificate_bound_access_tokens", func() (any, error) { return cf.tlsBound, nil }},
+			{"require-verified-email", "require_verified_email", func() (any, error) { return cf.verifiedEmail, nil }},
 		} {
 			if !changed(f.flag) {
 				continue

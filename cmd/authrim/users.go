@@ -69,6 +69,7 @@ refresh and access tokens, on every node. So does setting their password.
 		usersPasskeys(std, client),
 		usersMFA(std, client),
 		usersSessions(std, client),
+		usersVerifyEmail(std, client),
 	)
 	return cmd
 }
@@ -387,6 +388,24 @@ func usersSetDisabled(std *cli, client *adminClient, verb, short string) *cobra.
 				return err
 			}
 			fmt.Fprintf(std.stdout, "%sd user %s (%s)\n", verb, u.Username, u.Subject)
+			return nil
+		},
+	}
+}
+
+// usersVerifyEmail mails the user a link that confirms their address
+// (POST /admin/users/{id}/verify-email; the node needs smtp).
+func usersVerifyEmail(std *cli, client *adminClient) *cobra.Command {
+	return &cobra.Command{
+		Use:   "verify-email USER",
+		Short: "Mail the user a link that confirms their email address",
+		Args:  nArgs(1, "users verify-email needs exactly one USER (username or subject)"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			var v management.VerificationView
+			if err := client.do(cmd.Context(), http.MethodPost, "/admin/users/"+url.PathEscape(a[0])+"/verify-email", nil, &v); err != nil {
+				return err
+			}
+			fmt.Fprintf(std.stdout, "verification link mailed to %s (%s)\n", v.SentTo, v.Subject)
 			return nil
 		},
 	}

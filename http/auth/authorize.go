@@ -133,6 +133,9 @@ type Handler struct {
 	dpop *dpop.Checker
 	// mfa, when set, asks enrolled users for a second factor (WithMFA).
 	mfa *mfaFront
+	// accounts, when set, serves the password reset and change pages
+	// (WithAccounts).
+	accounts *accountsFront
 	// pages are the templates of every language, with the theme.
 	pages  *pageSet
 	logger *slog.Logger
@@ -212,6 +215,8 @@ func (h *Handler) Routes() []router.Route {
 	rs = append(rs, h.sessionRoutes()...)
 	rs = append(rs, h.deviceRoutes()...)
 	rs = append(rs, h.mfaRoutes()...)
+	rs = append(rs, h.accountRoutes()...)
+	rs = append(rs, h.verifyRoutes()...)
 	// Every page renders with this handler's templates (its theme).
 	for i := range rs {
 		rs[i].Middleware = append(rs[i].Middleware, h.withPages)
@@ -333,7 +338,10 @@ func (h *Handler) authorize(c echo.Context) error {
 	// login and consents allow (the rules below, applied atomically);
 	// otherwise it returns what they are and the rules below pick the page.
 	var when *messages.IssueWhen
-	if !slices.Contains(prompt, "login") && !slices.Contains(prompt, "select_account") && !slices.Contains(prompt, "consent") {
+	// A client that requires a verified email gets no silent code from
+	// the grain: h.issue checks the user first.
+	if !slices.Contains(prompt, "login") && !slices.Contains(prompt, "select_account") && !slices.Contains(prompt, "consent") &&
+		!(client.RequireVerifiedEmail && h.accounts != nil) {
 		when = &messages.IssueWhen{RequiredSubject: hintSub, RequiredAcr: requiredACR}
 		if !req.SkipConsent {
 			when.Consent = req.ConsentItems
@@ -646,6 +654,9 @@ func (h *Handler) clearCookie(c echo.Context) {
 
 // issue asks the grain for a code and sends the response.
 func (h *Handler) issue(c echo.Context, rd redirect, sid, secret, responseType string, op *messages.IssueCode) error {
+	if handled, err := h.verifiedGate(c, rd, sid, secret, op); handled {
+		return err
+	}
 	r, err := h.sessions.Issue(c.Request().Context(), sid, secret, op)
 	if err != nil {
 		return h.fail(c, rd, err)

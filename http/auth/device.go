@@ -236,6 +236,11 @@ func (h *Handler) deviceForm(c echo.Context) error {
 	if err != nil {
 		return errorPage(c, http.StatusBadRequest, "The application of this code no longer exists.")
 	}
+	if held, err := h.verifiedHold(c, client, secret, login.Subject); held {
+		// A device gets no more than a browser: the client wants a
+		// verified address first.
+		return err
+	}
 	decision := r.PostForm.Get("decision")
 	if decision == "" {
 		return render(c, http.StatusOK, "device.html", map[string]any{

@@ -77,9 +77,13 @@ func (d *DirectoryAdmin) updateUser(ed UserEditor) echo.HandlerFunc {
 		if err := decodeStrict(c, &body); err != nil {
 			return oauth2.Write(c, d.logger, err)
 		}
+		before, _ := d.users.FindUser(c.Request().Context(), ref)
 		u, err := ed.UpdateUserClaims(c.Request().Context(), ref, body.Claims)
 		if err != nil {
 			return d.fail(c, err, "user")
+		}
+		if old, _ := before.Claims["email"].(string); old != u.Claims["email"] {
+			d.verifyNew(c.Request().Context(), u)
 		}
 		// Claim names only: their values are personal data.
 		d.logger.InfoContext(c.Request().Context(), "admin: user updated", "audit", true, "sub", u.Subject, "username", u.Username,

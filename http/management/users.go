@@ -41,7 +41,10 @@ type DirectoryAdmin struct {
 	// sessions, when set, serves /admin/users/{id}/sessions and ends a
 	// disabled or deleted user's sessions (Admin.WithSessions).
 	sessions SessionAdmin
-	logger   *slog.Logger
+	// verify, when set, mails email verification links
+	// (Admin.WithEmailVerification).
+	verify EmailVerifier
+	logger *slog.Logger
 }
 
 // NewDirectoryAdmin returns the user and client routes. A nil users or
@@ -76,6 +79,7 @@ func (d *DirectoryAdmin) routes() []router.Route {
 			rs = append(rs, d.userEditRoutes(ed)...)
 		}
 		rs = append(rs, d.sessionRoutes()...)
+		rs = append(rs, d.verifyRoutes()...)
 	}
 	if d.clients != nil {
 		rs = append(rs,
@@ -131,6 +135,7 @@ func (d *DirectoryAdmin) createUser(c echo.Context) error {
 		return d.fail(c, err, "user")
 	}
 	d.logger.InfoContext(c.Request().Context(), "admin: user created", "audit", true, "sub", u.Subject, "username", u.Username)
+	d.verifyNew(c.Request().Context(), u)
 	c.Response().Header().Set(echo.HeaderLocation, "/admin/users/"+url.PathEscape(u.Subject))
 	return c.JSON(http.StatusCreated, userView(u))
 }

@@ -97,6 +97,7 @@ var (
 	ErrAccessDenied            = &Error{Code: "access_denied", Status: http.StatusBadRequest}
 	ErrUnsupportedResponseType = &Error{Code: "unsupported_response_type", Status: http.StatusBadRequest}
 	ErrLoginRequired           = &Error{Code: "login_required", Status: http.StatusBadRequest}
+	ErrInteractionRequired     = &Error{Code: "interaction_required", Status: http.StatusBadRequest}
 	ErrConsentRequired         = &Error{Code: "consent_required", Status: http.StatusBadRequest}
 	ErrAccountSelectionReq     = &Error{Code: "account_selection_required", Status: http.StatusBadRequest}
 	ErrRequestNotSupported     = &Error{Code: "request_not_supported", Status: http.StatusBadRequest}

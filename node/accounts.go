@@ -1,0 +1,154 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"authrim/directory"
+	"authrim/email"
+	"authrim/http/auth"
+)
+
+// SMTPConfig is where the node's mails (password reset and verification
+// links) are submitted. Empty host: no mail, and the pages that need it
+// are not served.
+type SMTPConfig struct {
+	Host string `yaml:"host"`
+	// Port defaults by tls: 587 (starttls), 465 (implicit), 25 (none).
+	Port     int    `yaml:"port"`
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+	// PasswordFile holds the password instead (its first line), so that
+	// the config file needs no secret.
+	PasswordFile string `yaml:"password_file"`
+	From         string `yaml:"from"`
+	// TLS: starttls (default), implicit or none (loopback hosts only).
+	TLS string `yaml:"tls"`
+	// CAFile is the PEM trust for the server's certificate, instead of
+	// the system roots (a private CA).
+	CAFile string `yaml:"ca_file"`
+}
+
+// AccountsConfig tunes the self-service account pages.
+type AccountsConfig struct {
+	// ResetLinkTTL is how long a password reset link works.
+	ResetLinkTTL Duration `yaml:"reset_link_ttl"`
+	// ResetMailsPerHour bounds the reset mails one account gets per
+	// hour, whoever asks for them.
+	ResetMailsPerHour int `yaml:"reset_mails_per_hour"`
+	// VerifyLinkTTL is how long an email verification link works.
+	VerifyLinkTTL Duration `yaml:"verify_link_ttl"`
+}
+
+// mailConfig is smtp as the email package takes it, the password read
+// from password_file when that is set.
+func (c Config) mailConfig() (email.Config, error) {
+	s := c.SMTP
+	out := email.Config{Host: s.Host, Port: s.Port, Username: s.Username, Password: s.Password, From: s.From, TLS: s.TLS, CAFile: s.CAFile}
+	if s.PasswordFile != "" {
+		b, err := os.ReadFile(s.PasswordFile)
+		if err != nil {
+			return out, fmt.Errorf("cannot read: %w", err)
+		}
+		out.Password, _, _ = strings.Cut(strings.TrimRight(string(b), "\r\n"), "\n")
+		out.Password = strings.TrimRight(out.Password, "\r")
+	}
+	return out.WithDefaults(), nil
+}
+
+// MailEnabled reports whether smtp is configured.
+func (c Config) MailEnabled() bool { return c.SMTP.Host != "" }
+
+func (c Config) accountsProblems(add func(key, format string, args ...any)) {
+	if c.SMTP.Password != "" && c.SMTP.PasswordFile != "" {
+		add("smtp.password_file", "set either password or password_file, not both")
+	}
+	mc, err := c.mailConfig()
+	if err != nil {
+		add("smtp.password_file", "%v", err)
+	}
+	mc.Problems(func(key, msg string) { add("smtp."+key, "%s", msg) })
+	a := c.Accounts
+	if a.ResetLinkTTL < Duration(5*time.Minute) || a.ResetLinkTTL > Duration(24*time.Hour) {
+		add("accounts.reset_link_ttl", "must be between 5m and 24h")
+	}
+	if a.VerifyLinkTTL < Duration(5*time.Minute) || a.VerifyLinkTTL > Duration(7*24*time.Hour) {
+		add("accounts.verify_link_ttl", "must be between 5m and 168h")
+	}
+	if a.ResetMailsPerHour < 1 || a.ResetMailsPerHour > 100 {
+		add("accounts.reset_mails_per_hour", "must be between 1 and 100")
+	}
+}
+
+// mailer queues mails in the outbox (sealed under the KEK) and tells the
+// Delivery grain: auth.Mailer.
+type mailer struct{ n *Node }
+
+func (m mailer) Mail(ctx context.Context, mail *email.Mail, target string) error {
+	id, err := email.Enqueue(ctx, m.n.store, m.n.kek, mail, target, m.n.now())
+	if err != nil {
+		return err
+	}
+	go m.n.kickDelivery(context.WithoutCancel(ctx), []string{id})
+	return nil
+}
+
+// mailHandler is the outbox's handler of email messages (nil without smtp).
+func (n *Node) mailHandler() (*email.Handler, error) {
+	if !n.cfg.MailEnabled() {
+		return nil, nil
+	}
+	mc, err := n.cfg.mailConfig()
+	if err != nil {
+		return nil, fmt.Errorf("smtp.password_file: %w", err)
+	}
+	s, err := email.NewSender(mc)
+	if err != nil {
+		return nil, err
+	}
+	return &email.Handler{Sender: s, Sealer: n.kek, Issuer: n.cfg.Issuer, Now: n.now}, nil
+}
+
+// verifier mails email verification links: auth.EmailVerifier and
+// management.EmailVerifier.
+type verifier struct{ n *Node }
+
+// SendVerification issues a verify_email link for subject's current
+// address and queues the mail; it returns the address.
+func (v verifier) SendVerification(ctx context.Context, subject, lang string) (string, error) {
+	n := v.n
+	if !n.cfg.MailEnabled() {
+		return "", errNoMail
+	}
+	u, err := n.dir.User(ctx, subject)
+	if err != nil {
+		return "", err
+	}
+	addr, _ := u.Claims["email"].(string)
+	m := &email.Mail{To: addr, Lang: lang, Template: email.VerifyEmail}
+	if addr == "" || m.Check() != nil {
+		return "", errNoAddress
+	}
+	ttl := n.cfg.Accounts.VerifyLinkTTL.D()
+	tok, _, err := n.dir.IssueActionToken(ctx, directory.PurposeVerifyEmail, u.Subject, addr, ttl)
+	if err != nil {
+		return "", err
+	}
+	m.Data = map[string]string{
+		"Link":     strings.TrimSuffix(n.cfg.Issuer, "/") + auth.VerifyEmailPath + "?token=" + tok,
+		"Username": u.Username, "Email": addr, "TTL": auth.DurationText(lang, ttl),
+	}
+	if err := (mailer{n}).Mail(ctx, m, u.Subject); err != nil {
+		return "", err
+	}
+	n.logger.InfoContext(ctx, "email verification link mailed", "audit", true, "sub", u.Subject)
+	return addr, nil
+}
+
+var (
+	errNoMail    = fmt.Errorf("%w: no mail is configured (smtp.host)", directory.ErrInvalid)
+	errNoAddress = fmt.Errorf("%w: the user has no email address to verify", directory.ErrInvalid)
+)
