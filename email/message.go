@@ -22,6 +22,7 @@ import (
 const (
 	ResetPassword = "reset_password"
 	VerifyEmail   = "verify_email"
+	Invite        = "invite"
 )
 
 // Mail is what is to be sent, before rendering: the sealed payload of
@@ -30,7 +31,7 @@ type Mail struct {
 	To string `json:"to"`
 	// Lang is the language the mail is written in (i18n.T).
 	Lang string `json:"lang"`
-	// Template names the mail (ResetPassword, VerifyEmail).
+	// Template names the mail (ResetPassword, VerifyEmail, Invite).
 	Template string `json:"template"`
 	// Data fills the template (Link, Username, Email, TTL).
 	Data map[string]string `json:"data"`
@@ -59,7 +60,7 @@ var templates = map[string]set{}
 func init() {
 	// T is replaced per rendering by the mail's language.
 	t := func(key string, args ...any) string { return i18n.T(i18n.Default, key, args...) }
-	for _, name := range []string{ResetPassword, VerifyEmail} {
+	for _, name := range []string{ResetPassword, VerifyEmail, Invite} {
 		templates[name] = set{
 			text: texttemplate.Must(texttemplate.New(name).Funcs(texttemplate.FuncMap{"T": t}).
 				ParseFS(templateFS, "templates/"+name+".txt")),

@@ -2,6 +2,8 @@ package node
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"os"
 	"strings"
@@ -41,7 +43,18 @@ type AccountsConfig struct {
 	ResetMailsPerHour int `yaml:"reset_mails_per_hour"`
 	// VerifyLinkTTL is how long an email verification link works.
 	VerifyLinkTTL Duration `yaml:"verify_link_ttl"`
+	// InviteLinkTTL is how long an invitation link works.
+	InviteLinkTTL Duration `yaml:"invite_link_ttl"`
 }
+
+// Values of registration.users: who may open an account.
+const (
+	// UsersClosed: only operators create users (authrim users add).
+	UsersClosed = "closed"
+	// UsersInvite: operators also invite people by email (authrim
+	// users invite), who choose their own password.
+	UsersInvite = "invite"
+)
 
 // mailConfig is smtp as the email package takes it, the password read
 // from password_file when that is set.
@@ -77,6 +90,18 @@ func (c Config) accountsProblems(add func(key, format string, args ...any)) {
 	}
 	if a.VerifyLinkTTL < Duration(5*time.Minute) || a.VerifyLinkTTL > Duration(7*24*time.Hour) {
 		add("accounts.verify_link_ttl", "must be between 5m and 168h")
+	}
+	if a.InviteLinkTTL < Duration(time.Hour) || a.InviteLinkTTL > Duration(7*24*time.Hour) {
+		add("accounts.invite_link_ttl", "must be between 1h and 168h")
+	}
+	switch c.Registration.Users {
+	case UsersClosed, "":
+	case UsersInvite:
+		if !c.MailEnabled() {
+			add("registration.users", "invite needs mail (smtp.host): invitations are mailed")
+		}
+	default:
+		add("registration.users", "must be closed or invite, got %q", c.Registration.Users)
 	}
 	if a.ResetMailsPerHour < 1 || a.ResetMailsPerHour > 100 {
 		add("accounts.reset_mails_per_hour", "must be between 1 and 100")
@@ -152,3 +177,50 @@ var (
 	errNoMail    = fmt.Errorf("%w: no mail is configured (smtp.host)", directory.ErrInvalid)
 	errNoAddress = fmt.Errorf("%w: the user has no email address to verify", directory.ErrInvalid)
 )
+
+// inviter invites people by email: management.Inviter.
+type inviter struct{ n *Node }
+
+// Invite creates the account of addr (named username, or addr when
+// empty) with an unverified address and a password nobody knows, and
+// mails an invitation link (an action token) where its owner chooses
+// the password; using the link verifies the address.
+func (v inviter) Invite(ctx context.Context, addr, username, lang string) (directory.User, error) {
+	n := v.n
+	if n.cfg.Registration.Users != UsersInvite || !n.cfg.MailEnabled() {
+		return directory.User{}, errNoInvites
+	}
+	m := &email.Mail{To: addr, Lang: lang, Template: email.Invite}
+	if addr == "" || m.Check() != nil {
+		return directory.User{}, fmt.Errorf("%w: email must be a plain address (name@example.com)", directory.ErrInvalid)
+	}
+	if username == "" {
+		username = addr
+	}
+	// A password nobody knows until the link sets one.
+	placeholder := make([]byte, 32)
+	if _, err := rand.Read(placeholder); err != nil {
+		return directory.User{}, err
+	}
+	u, err := n.dir.CreateUser(ctx, directory.NewUser{Username: username, Password: base64.RawURLEncoding.EncodeToString(placeholder),
+		Claims: map[string]any{"email": addr, "email_verified": false}})
+	if err != nil {
+		return directory.User{}, err
+	}
+	ttl := n.cfg.Accounts.InviteLinkTTL.D()
+	tok, _, err := n.dir.IssueActionToken(ctx, directory.PurposeInvite, u.Subject, addr, ttl)
+	if err != nil {
+		return u, err
+	}
+	m.Data = map[string]string{
+		"Link":     strings.TrimSuffix(n.cfg.Issuer, "/") + auth.InvitePath + "?token=" + tok,
+		"Username": u.Username, "Email": addr, "TTL": auth.DurationText(lang, ttl),
+	}
+	if err := (mailer{n}).Mail(ctx, m, u.Subject); err != nil {
+		return u, err
+	}
+	n.logger.InfoContext(ctx, "user invited", "audit", true, "sub", u.Subject, "username", u.Username)
+	return u, nil
+}
+
+var errNoInvites = fmt.Errorf("%w: invitations are off: set registration.users to invite (and smtp)", directory.ErrInvalid)

@@ -264,6 +264,9 @@ type RegistrationConfig struct {
 	// (Authorization: Bearer). With the admin API on, operators can also
 	// issue single-use tokens (POST /admin/registration-tokens).
 	InitialAccessToken string `yaml:"initial_access_token"`
+	// Users says who may open a user account: closed (operators create
+	// them) or invite (operators also invite people by email).
+	Users string `yaml:"users"`
 }
 
 // MFAConfig is the node's second-factor policy.
@@ -683,21 +686,23 @@ func Default() Config {
 			FailureTimeout:    Duration(time.Second),
 			LeaseTTL:          Duration(5 * time.Second),
 		},
-		Crypto:   CryptoConfig{Mode: CryptoInline},
-		Backup:   BackupConfig{Keep: 7},
-		Audit:    AuditConfig{Retention: Duration(30 * 24 * time.Hour)},
-		Webhooks: WebhooksConfig{DisableAfter: webhooks.DefaultDisable},
+		Crypto:       CryptoConfig{Mode: CryptoInline},
+		Backup:       BackupConfig{Keep: 7},
+		Audit:        AuditConfig{Retention: Duration(30 * 24 * time.Hour)},
+		Registration: RegistrationConfig{Users: UsersClosed},
+		Webhooks:     WebhooksConfig{DisableAfter: webhooks.DefaultDisable},
 		Delivery: DeliveryConfig{
 			RetryInitial: Duration(2 * time.Second), RetryMax: Duration(10 * time.Minute), GiveUpAfter: Duration(24 * time.Hour),
 			Concurrency: 8, AttemptTimeout: Duration(15 * time.Second), ScanInterval: Duration(10 * time.Second),
 		},
-		SMTP:     SMTPConfig{TLS: "starttls"},
-		Accounts: AccountsConfig{ResetLinkTTL: Duration(30 * time.Minute), ResetMailsPerHour: 3, VerifyLinkTTL: Duration(24 * time.Hour)},
-		Log:      LogConfig{Format: "text", Level: "info"},
-		Metrics:  MetricsConfig{Listen: ""},
-		Runtime:  RuntimeConfig{GCPercent: DefaultGCPercent},
-		Tracing:  TracingConfig{SampleRatio: 1},
-		CORS:     CORSConfig{AllowedOrigins: []string{}},
+		SMTP: SMTPConfig{TLS: "starttls"},
+		Accounts: AccountsConfig{ResetLinkTTL: Duration(30 * time.Minute), ResetMailsPerHour: 3, VerifyLinkTTL: Duration(24 * time.Hour),
+			InviteLinkTTL: Duration(72 * time.Hour)},
+		Log:     LogConfig{Format: "text", Level: "info"},
+		Metrics: MetricsConfig{Listen: ""},
+		Runtime: RuntimeConfig{GCPercent: DefaultGCPercent},
+		Tracing: TracingConfig{SampleRatio: 1},
+		CORS:    CORSConfig{AllowedOrigins: []string{}},
 		RateLimit: RateLimitConfig{
 			Enabled: true, Window: Duration(time.Minute), Strict: 10, Moderate: 60, Lenient: 300,
 			StrictRoutes: []string{}, ModerateRoutes: []string{}, LenientRoutes: []string{},

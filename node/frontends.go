@@ -90,6 +90,7 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 			}
 			a.WithAccounts(n.dir, mail, n.actors.RateLimits(), auth.AccountOptions{
 				ResetTTL: cfg.Accounts.ResetLinkTTL.D(), ResetsPerHour: cfg.Accounts.ResetMailsPerHour,
+				Invitations: cfg.Registration.Users == UsersInvite,
 			})
 			if cfg.MailEnabled() {
 				a.WithEmailVerification(verifier{n})
@@ -125,6 +126,9 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 					WithSessions(userSessions).WithAudit(n).WithWebhooks(n.webhooks)
 				if cfg.MailEnabled() {
 					admin = admin.WithEmailVerification(verifier{n})
+				}
+				if cfg.Registration.Users == UsersInvite {
+					admin = admin.WithInvitations(inviter{n})
 				}
 				if snap := n.snapshotter(); snap != nil {
 					// bbolt: the node's file; etcd: every record at one

@@ -70,6 +70,7 @@ refresh and access tokens, on every node. So does setting their password.
 		usersMFA(std, client),
 		usersSessions(std, client),
 		usersVerifyEmail(std, client),
+		usersInvite(std, client),
 	)
 	return cmd
 }
@@ -409,6 +410,40 @@ func usersVerifyEmail(std *cli, client *adminClient) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+func usersInvite(std *cli, client *adminClient) *cobra.Command {
+	var addr, username, lang string
+	cmd := &cobra.Command{
+		Use:   "invite --email ADDRESS [--username NAME] [--lang ja]",
+		Short: "Open an account for an email address and mail its owner a link to choose the password",
+		Long: `Invite someone by email (POST /admin/invitations; the node needs
+registration.users: invite and smtp). The account is created at once
+(named --username, or the address), with a password nobody knows; the
+mailed link (accounts.invite_link_ttl, 72h by default) lets its owner
+choose one, and confirms the address. Until then the account cannot
+sign in.`,
+		Example: `  authrim users invite --email ada@example.com
+  authrim users invite --email kenji@example.jp --username kenji --lang ja`,
+		Args: nArgs(0, "users invite takes no arguments: give --email"),
+	}
+	f := cmd.Flags()
+	f.StringVar(&addr, "email", "", "the address to invite")
+	f.StringVar(&username, "username", "", "the account's username (default: the address)")
+	f.StringVar(&lang, "lang", "", "the invitation mail's language: en, ja, de or fr (default en)")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if strings.TrimSpace(addr) == "" {
+			return usageError{msg: "users invite needs --email"}
+		}
+		var v management.InvitationView
+		in := management.InvitationRequest{Email: addr, Username: username, Lang: lang}
+		if err := client.do(cmd.Context(), http.MethodPost, management.InvitationsPath, in, &v); err != nil {
+			return err
+		}
+		fmt.Fprintf(std.stdout, "invited %s: user %s (%s); the link is on its way\n", v.SentTo, v.Username, v.Subject)
+		return nil
+	}
+	return cmd
 }
 
 func printUsers(w io.Writer, v management.UsersView) {

@@ -42,3 +42,24 @@ func TestUsersVerifyEmailUsage(t *testing.T) {
 		t.Fatalf("no USER: %v", err)
 	}
 }
+
+// users invite: usage errors are refused before any request, and a node
+// without invitations (registration.users closed) says no.
+func TestUsersInviteUsage(t *testing.T) {
+	srv, _ := adminServer(t)
+	conn := []string{"--server", srv.URL, "--admin-token", cliToken}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"invite"}, "--email"},
+		{[]string{"invite", "extra", "--email", "a@example.com"}, "no arguments"},
+		{[]string{"invite", "--email", "a@example.com"}, "404"},
+	} {
+		var out bytes.Buffer
+		err := usersRun(context.Background(), append(tc.args, conn...), strings.NewReader(""), &out)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: %v, want an error saying %q", tc.args, err, tc.want)
+		}
+	}
+}

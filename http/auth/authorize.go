@@ -217,6 +217,7 @@ func (h *Handler) Routes() []router.Route {
 	rs = append(rs, h.mfaRoutes()...)
 	rs = append(rs, h.accountRoutes()...)
 	rs = append(rs, h.verifyRoutes()...)
+	rs = append(rs, h.inviteRoutes()...)
 	// Every page renders with this handler's templates (its theme).
 	for i := range rs {
 		rs[i].Middleware = append(rs[i].Middleware, h.withPages)

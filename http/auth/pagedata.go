@@ -7,6 +7,14 @@ import "html/template"
 // a template that cannot render stops the start, not a request. Keep it
 // in step with the handlers: a field a handler sends belongs here too.
 var samplePageData = map[string]map[string]any{
+	"forgot.html": {"Title": "Forgot your password?", "CSRF": "csrf", "Error": "Too many requests"},
+	"notice.html": {"Title": "Check your mail", "Message": "We sent a link.", "Link": "/password/forgot", "LinkText": "Ask for a new link"},
+	"reset.html": {
+		"Title": "Choose a new password", "Action": ResetPasswordPath, "Token": "token", "Username": "ada",
+		"CSRF": "csrf", "Error": "The two passwords differ.", "Invite": true,
+	},
+	"verify_email.html":    {"Title": "Confirm your email address", "Email": "ada@example.com", "CSRF": "csrf", "Token": "token"},
+	"verify_required.html": {"Title": "Confirm your email address", "ClientName": "App", "CSRF": "csrf", "CanSend": true},
 	"account.html": {
 		"Title": "Your account", "User": "Ada", "CSRF": "csrf",
 		"Passkeys": []struct{ ID, Name, Created, LastUsed, Backup, Flag string }{
@@ -18,6 +26,7 @@ var samplePageData = map[string]map[string]any{
 			"Left": 9, "Total": 10, "RecoveryUsed": "2026-01-02 03:04", "RecoveryEverUsed": true,
 		},
 		"ShowSessions": true, "SessionsUnavailable": true, "Others": true,
+		"ShowEmail": true, "Email": "ada@example.com", "EmailVerified": false, "ShowPassword": true,
 		"Sessions": []sessionRow{
 			{Sid: "a", Device: "Firefox on Linux", Address: "192.0.2.1", SignedIn: "2026-01-02 03:04 UTC", Method: "password", Apps: []string{"App"}, Current: true},
 			{Sid: "b", Device: "Safari on iOS", Address: "unknown", SignedIn: "2026-01-02 03:04 UTC", Method: "passkey"},

@@ -58,6 +58,9 @@ type AccountOptions struct {
 	// ResetsPerHour bounds the reset mails one account gets per hour
 	// (cluster-wide, through the Limiter).
 	ResetsPerHour int
+	// Invitations serves the invitation page (registration.users:
+	// invite).
+	Invitations bool
 }
 
 type accountsFront struct {
@@ -271,63 +274,96 @@ func (h *Handler) resetPage(c echo.Context) error {
 }
 
 func (h *Handler) resetForm(c echo.Context, status int, tok, username, msg string) error {
+	return h.passwordForm(c, status, ResetPasswordPath, tr(c, "Choose a new password"), tok, username, msg)
+}
+
+// passwordForm is the new-password form of a mailed link (a reset or an
+// invitation), posting to action.
+func (h *Handler) passwordForm(c echo.Context, status int, action, title, tok, username, msg string) error {
 	return render(c, status, "reset.html", map[string]any{
-		"Title": tr(c, "Choose a new password"), "Token": tok, "Username": username, "CSRF": h.formToken(c), "Error": msg,
+		"Title": title, "Action": action, "Token": tok, "Username": username, "CSRF": h.formToken(c), "Error": msg,
+		"Invite": action == InvitePath,
 	})
 }
 
 // resetReason is what the audit line of sessions ended by a reset says.
 const resetReason = "password reset"
 
-// reset sets the new password of a reset link's account: the token is
-// spent first (exactly one of concurrent posts goes on), then the
-// directory sets the password under its policy (a refused password puts
-// the token back, so the user may try another), ends every sign-in
-// (SessionsNotBefore) and the sessions are ended now so relying parties
-// hear of it (back-channel logout).
+// reset sets the new password of a reset link's account, then ends
+// every session now so relying parties hear of it (back-channel logout).
 func (h *Handler) reset(c echo.Context) error {
+	ctx := c.Request().Context()
+	u, ok, err := h.setPasswordByLink(c, directory.PurposeResetPassword, h.resetForm, linkInvalid)
+	if !ok {
+		return err
+	}
+	h.logger.InfoContext(ctx, "password reset: password changed", "audit", true, "sub", u.Subject, "ip", c.RealIP())
+	h.endAllSessions(ctx, u.Subject, resetReason)
+	return notice(c, http.StatusOK, tr(c, "Password changed"),
+		tr(c, "Your password was changed and every session of your account was signed out. Sign in to your application again with the new password."), "", "")
+}
+
+// setPasswordByLink is the POST of a mailed link's new-password form:
+// the token is spent first (exactly one of concurrent posts goes on),
+// then the directory sets the password under its policy (a refused
+// password puts the token back, so the user may try another), which
+// also ends every sign-in made before (SessionsNotBefore); the
+// purpose's other links are dropped. ok false: the answer (a page) is
+// written and returned as err.
+func (h *Handler) setPasswordByLink(c echo.Context, purpose string,
+	form func(c echo.Context, status int, tok, username, msg string) error,
+	invalid func(echo.Context) error) (_ directory.User, ok bool, _ error) {
 	r := c.Request()
 	if err := r.ParseForm(); err != nil || !h.formOK(c) {
-		return expired(c)
+		return directory.User{}, false, expired(c)
 	}
 	ctx := r.Context()
 	a := h.accounts
+	unavailable := func() error {
+		return errorPage(c, http.StatusServiceUnavailable, "This page is unavailable right now. Try again shortly.")
+	}
 	tok, pw := r.PostForm.Get("token"), r.PostForm.Get("password")
 	if pw != r.PostForm.Get("confirm") {
-		if _, err := a.dir.PeekActionToken(ctx, directory.PurposeResetPassword, tok); err != nil {
-			return linkInvalid(c)
+		if _, err := a.dir.PeekActionToken(ctx, purpose, tok); err != nil {
+			return directory.User{}, false, invalid(c)
 		}
-		return h.resetForm(c, http.StatusBadRequest, tok, "", tr(c, "The two passwords differ."))
+		return directory.User{}, false, form(c, http.StatusBadRequest, tok, "", tr(c, "The two passwords differ."))
 	}
-	t, restore, err := a.dir.UseActionToken(ctx, directory.PurposeResetPassword, tok)
+	t, restore, err := a.dir.UseActionToken(ctx, purpose, tok)
 	if err != nil {
 		if errors.Is(err, directory.ErrActionToken) {
-			h.logger.WarnContext(ctx, "password reset: link refused", "audit", true, "ip", c.RealIP())
-			return linkInvalid(c)
+			h.logger.WarnContext(ctx, "mailed link refused", "audit", true, "purpose", purpose, "ip", c.RealIP())
+			return directory.User{}, false, invalid(c)
 		}
-		h.logger.ErrorContext(ctx, "password reset: link check failed", "err", err)
-		return errorPage(c, http.StatusServiceUnavailable, "Password reset is unavailable right now. Try again shortly.")
+		h.logger.ErrorContext(ctx, "mailed link check failed", "purpose", purpose, "err", err)
+		return directory.User{}, false, unavailable()
 	}
 	u, err := a.dir.SetUserPassword(ctx, t.Subject, pw)
 	if err != nil {
 		restore()
 		var inv *directory.InvalidError
 		if errors.As(err, &inv) {
-			return h.resetForm(c, http.StatusBadRequest, tok, "", inv.Reason)
+			return directory.User{}, false, form(c, http.StatusBadRequest, tok, "", inv.Reason)
 		}
 		if errors.Is(err, directory.ErrNotFound) {
-			return linkInvalid(c)
+			return directory.User{}, false, invalid(c)
 		}
-		h.logger.ErrorContext(ctx, "password reset: setting the password failed", "sub", t.Subject, "err", err)
-		return errorPage(c, http.StatusServiceUnavailable, "Password reset is unavailable right now. Try again shortly.")
+		h.logger.ErrorContext(ctx, "mailed link: setting the password failed", "purpose", purpose, "sub", t.Subject, "err", err)
+		return directory.User{}, false, unavailable()
 	}
-	h.logger.InfoContext(ctx, "password reset: password changed", "audit", true, "sub", u.Subject, "ip", c.RealIP())
-	if err := a.dir.DropActionTokens(ctx, u.Subject, directory.PurposeResetPassword); err != nil {
-		h.logger.WarnContext(ctx, "password reset: older links not dropped; they expire", "sub", u.Subject, "err", err)
+	if purpose == directory.PurposeInvite && t.Email != "" {
+		// The link reached the address: it is verified, as a
+		// verification link would have made it.
+		if v, err := a.dir.VerifyEmail(ctx, t.Subject, t.Email); err == nil {
+			u = v
+		} else {
+			h.logger.WarnContext(ctx, "invitation: address not marked verified", "sub", t.Subject, "err", err)
+		}
 	}
-	h.endAllSessions(ctx, u.Subject, resetReason)
-	return notice(c, http.StatusOK, tr(c, "Password changed"),
-		tr(c, "Your password was changed and every session of your account was signed out. Sign in to your application again with the new password."), "", "")
+	if err := a.dir.DropActionTokens(ctx, u.Subject, purpose); err != nil {
+		h.logger.WarnContext(ctx, "older links not dropped; they expire", "purpose", purpose, "sub", u.Subject, "err", err)
+	}
+	return u, true, nil
 }
 
 // endAllSessions ends subject's sessions now (their relying parties are

@@ -44,6 +44,8 @@ type DirectoryAdmin struct {
 	// verify, when set, mails email verification links
 	// (Admin.WithEmailVerification).
 	verify EmailVerifier
+	// invite, when set, serves POST /admin/invitations.
+	invite Inviter
 	logger *slog.Logger
 }
 
@@ -80,6 +82,7 @@ func (d *DirectoryAdmin) routes() []router.Route {
 		}
 		rs = append(rs, d.sessionRoutes()...)
 		rs = append(rs, d.verifyRoutes()...)
+		rs = append(rs, d.inviteRoutes()...)
 	}
 	if d.clients != nil {
 		rs = append(rs,

@@ -272,4 +272,16 @@ var de = map[string]string{
 	"Send me the confirmation mail":                                                                              "Bestätigungs-E-Mail senden",
 	"Open the link in the mail, then go back to the application and sign in again.":                              "Öffnen Sie den Link in der E-Mail, kehren Sie dann zur Anwendung zurück und melden Sie sich erneut an.",
 	"Ask the administrator to confirm your address.":                                                             "Bitten Sie den Administrator, Ihre Adresse zu bestätigen.",
+	// Invitations (pages and mail).
+	"Your new account":                   "Ihr neues Konto",
+	"An account was opened for you: %s.": "Für Sie wurde ein Konto eröffnet: %s.",
+	"To choose your password and start using it, open this link within %s:": "Um Ihr Passwort festzulegen und das Konto zu nutzen, öffnen Sie diesen Link innerhalb von %s:",
+	"Choose my password": "Mein Passwort festlegen",
+	"The link works once. If you did not expect this message, ignore it.":                                     "Der Link funktioniert nur einmal. Wenn Sie diese Nachricht nicht erwartet haben, ignorieren Sie sie.",
+	"The invitation link is invalid, was already used or has expired. Ask whoever invited you for a new one.": "Der Einladungslink ist ungültig, wurde bereits verwendet oder ist abgelaufen. Bitten Sie die Person, die Sie eingeladen hat, um einen neuen.",
+	"Choose your password":  "Passwort festlegen",
+	"Your account is ready": "Ihr Konto ist bereit",
+	"Your password is set and your email address is confirmed. Sign in to your application with your username %s.": "Ihr Passwort ist festgelegt und Ihre E-Mail-Adresse bestätigt. Melden Sie sich mit Ihrem Benutzernamen %s bei Ihrer Anwendung an.",
+	"Choose the password of the account %s.": "Legen Sie das Passwort für das Konto %s fest.",
+	"Set my password":                        "Passwort festlegen",
 }

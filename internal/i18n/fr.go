@@ -273,4 +273,16 @@ var fr = map[string]string{
 	"Send me the confirmation mail":                                                                              "M’envoyer l’e-mail de confirmation",
 	"Open the link in the mail, then go back to the application and sign in again.":                              "Ouvrez le lien de l’e-mail, puis revenez à l’application et reconnectez-vous.",
 	"Ask the administrator to confirm your address.":                                                             "Demandez à l’administrateur de confirmer votre adresse.",
+	// Invitations (pages and mail).
+	"Your new account":                   "Votre nouveau compte",
+	"An account was opened for you: %s.": "Un compte a été ouvert pour vous : %s.",
+	"To choose your password and start using it, open this link within %s:": "Pour choisir votre mot de passe et commencer à l’utiliser, ouvrez ce lien dans un délai de %s :",
+	"Choose my password": "Choisir mon mot de passe",
+	"The link works once. If you did not expect this message, ignore it.":                                     "Le lien ne fonctionne qu’une fois. Si vous n’attendiez pas ce message, ignorez-le.",
+	"The invitation link is invalid, was already used or has expired. Ask whoever invited you for a new one.": "Le lien d’invitation n’est pas valide, a déjà été utilisé ou a expiré. Demandez-en un nouveau à la personne qui vous a invité.",
+	"Choose your password":  "Choisissez votre mot de passe",
+	"Your account is ready": "Votre compte est prêt",
+	"Your password is set and your email address is confirmed. Sign in to your application with your username %s.": "Votre mot de passe est défini et votre adresse e-mail est confirmée. Connectez-vous à votre application avec votre nom d’utilisateur %s.",
+	"Choose the password of the account %s.": "Choisissez le mot de passe du compte %s.",
+	"Set my password":                        "Définir mon mot de passe",
 }

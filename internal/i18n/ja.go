@@ -272,4 +272,16 @@ var ja = map[string]string{
 	"Send me the confirmation mail":                                                                              "確認メールを送信",
 	"Open the link in the mail, then go back to the application and sign in again.":                              "メールのリンクを開いてから、アプリケーションに戻ってもう一度サインインしてください。",
 	"Ask the administrator to confirm your address.":                                                             "管理者にメールアドレスの確認を依頼してください。",
+	// Invitations (pages and mail).
+	"Your new account":                   "新しいアカウント",
+	"An account was opened for you: %s.": "あなたのアカウント %s が作成されました。",
+	"To choose your password and start using it, open this link within %s:": "%s以内にこのリンクを開いて、パスワードを設定し、利用を開始してください：",
+	"Choose my password": "パスワードを設定する",
+	"The link works once. If you did not expect this message, ignore it.":                                     "このリンクは一度だけ使えます。心当たりがない場合は、このメールを無視してください。",
+	"The invitation link is invalid, was already used or has expired. Ask whoever invited you for a new one.": "招待リンクが無効か、使用済みか、期限切れです。招待した方に新しいリンクを依頼してください。",
+	"Choose your password":  "パスワードの設定",
+	"Your account is ready": "アカウントの準備ができました",
+	"Your password is set and your email address is confirmed. Sign in to your application with your username %s.": "パスワードが設定され、メールアドレスが確認されました。ユーザー名 %s でアプリケーションにサインインしてください。",
+	"Choose the password of the account %s.": "アカウント %s のパスワードを設定してください。",
+	"Set my password":                        "パスワードを設定",
 }
