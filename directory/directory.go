@@ -67,6 +67,9 @@ var (
 	// ErrUserDisabled: the password was right but the user is disabled.
 	// It matches ErrInvalidCredentials.
 	ErrUserDisabled error = &sentinel{"directory: user disabled", ErrInvalidCredentials}
+	// ErrUserPending: the password was right but the user signed up
+	// and has not confirmed their address yet (User.Pending).
+	ErrUserPending error = &sentinel{"directory: address not confirmed yet", ErrInvalidCredentials}
 	// ErrReplay: a private_key_jwt assertion id was already used.
 	ErrReplay = errors.New("directory: assertion already used")
 )

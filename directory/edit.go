@@ -284,12 +284,13 @@ func (d *Directory) VerifyEmail(ctx context.Context, subject, addr string) (User
 		if cur == "" || !strings.EqualFold(cur, addr) {
 			return false, ErrEmailChanged
 		}
-		if v, _ := u.Claims["email_verified"].(bool); v {
+		if v, _ := u.Claims["email_verified"].(bool); v && !u.Pending {
 			return false, nil
 		}
 		claims := maps.Clone(u.Claims)
 		claims["email_verified"] = true
 		u.Claims = claims
+		u.Pending = false // a sign-up is complete once its address is
 		return true, nil
 	})
 }

@@ -48,6 +48,10 @@ type User struct {
 	// user is disabled, so enabling them again does not revive what they
 	// had (a session, a refresh token held by a stolen device).
 	SessionsNotBefore time.Time `json:"sessions_not_before,omitzero"`
+	// Pending: the user signed up themselves and has not confirmed
+	// their address yet; they cannot sign in (ErrUserPending) until
+	// VerifyEmail clears it.
+	Pending bool `json:"pending,omitempty"`
 }
 
 // Active reports whether a sign-in of u made at authTime may still be
@@ -80,6 +84,9 @@ type NewUser struct {
 	Username string
 	Password string
 	Claims   map[string]any
+	// Pending: a self-service sign-up, which cannot sign in before its
+	// address is confirmed.
+	Pending bool
 }
 
 // canonicalUsername returns the username to show (case preserved) and the
@@ -154,7 +161,7 @@ func (d *Directory) CreateUser(ctx context.Context, in NewUser) (User, error) {
 		return User{}, err
 	}
 	now := d.now().UTC()
-	u := User{Subject: subject, Username: display, PasswordHash: hash, Claims: claims, Created: now, Updated: now}
+	u := User{Subject: subject, Username: display, PasswordHash: hash, Claims: claims, Created: now, Updated: now, Pending: in.Pending}
 	rec, err := json.Marshal(u)
 	if err != nil {
 		return User{}, fmt.Errorf("directory: encode user: %w", err)
@@ -468,6 +475,9 @@ func (d *Directory) Authenticate(ctx context.Context, username, password string)
 		// Told only to whoever knows the password; it still matches
 		// ErrInvalidCredentials, so the page says the same.
 		return User{}, ErrUserDisabled
+	}
+	if u.Pending {
+		return User{}, ErrUserPending
 	}
 	return u, nil
 }

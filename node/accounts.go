@@ -54,7 +54,15 @@ const (
 	// UsersInvite: operators also invite people by email (authrim
 	// users invite), who choose their own password.
 	UsersInvite = "invite"
+	// UsersOpen: anyone also signs up at /signup; the account works
+	// once its address is confirmed.
+	UsersOpen = "open"
 )
+
+// invitations reports whether operators may invite (invite or open).
+func (c Config) invitations() bool {
+	return c.Registration.Users == UsersInvite || c.Registration.Users == UsersOpen
+}
 
 // mailConfig is smtp as the email package takes it, the password read
 // from password_file when that is set.
@@ -96,12 +104,12 @@ func (c Config) accountsProblems(add func(key, format string, args ...any)) {
 	}
 	switch c.Registration.Users {
 	case UsersClosed, "":
-	case UsersInvite:
+	case UsersInvite, UsersOpen:
 		if !c.MailEnabled() {
-			add("registration.users", "invite needs mail (smtp.host): invitations are mailed")
+			add("registration.users", "%s needs mail (smtp.host): links are mailed", c.Registration.Users)
 		}
 	default:
-		add("registration.users", "must be closed or invite, got %q", c.Registration.Users)
+		add("registration.users", "must be closed, invite or open, got %q", c.Registration.Users)
 	}
 	if a.ResetMailsPerHour < 1 || a.ResetMailsPerHour > 100 {
 		add("accounts.reset_mails_per_hour", "must be between 1 and 100")
@@ -187,7 +195,7 @@ type inviter struct{ n *Node }
 // the password; using the link verifies the address.
 func (v inviter) Invite(ctx context.Context, addr, username, lang string) (directory.User, error) {
 	n := v.n
-	if n.cfg.Registration.Users != UsersInvite || !n.cfg.MailEnabled() {
+	if !n.cfg.invitations() || !n.cfg.MailEnabled() {
 		return directory.User{}, errNoInvites
 	}
 	m := &email.Mail{To: addr, Lang: lang, Template: email.Invite}

@@ -90,7 +90,7 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 			}
 			a.WithAccounts(n.dir, mail, n.actors.RateLimits(), auth.AccountOptions{
 				ResetTTL: cfg.Accounts.ResetLinkTTL.D(), ResetsPerHour: cfg.Accounts.ResetMailsPerHour,
-				Invitations: cfg.Registration.Users == UsersInvite,
+				Invitations: cfg.invitations(), SignUp: cfg.Registration.Users == UsersOpen,
 			})
 			if cfg.MailEnabled() {
 				a.WithEmailVerification(verifier{n})
@@ -127,7 +127,7 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 				if cfg.MailEnabled() {
 					admin = admin.WithEmailVerification(verifier{n})
 				}
-				if cfg.Registration.Users == UsersInvite {
+				if cfg.invitations() {
 					admin = admin.WithInvitations(inviter{n})
 				}
 				if snap := n.snapshotter(); snap != nil {

@@ -218,6 +218,7 @@ func (h *Handler) Routes() []router.Route {
 	rs = append(rs, h.accountRoutes()...)
 	rs = append(rs, h.verifyRoutes()...)
 	rs = append(rs, h.inviteRoutes()...)
+	rs = append(rs, h.signUpRoutes()...)
 	// Every page renders with this handler's templates (its theme).
 	for i := range rs {
 		rs[i].Middleware = append(rs[i].Middleware, h.withPages)

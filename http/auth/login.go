@@ -69,7 +69,7 @@ func (h *Handler) loginPage(c echo.Context, status int, secret, rid string, req 
 	return render(c, status, "login.html", map[string]any{
 		"Title": tr(c, "Sign in"), "ClientName": req.ClientName, "ClientHost": clientHost(req.ClientId), "RID": rid, "CSRF": csrfToken(secret, rid),
 		"Username": username, "Error": msg, "PasskeyOnly": !acrSatisfied(req.AcrValues, ACRPassword),
-		"Forgot": h.mailLinks(),
+		"Forgot": h.mailLinks(), "SignUp": h.signUpOpen(),
 	})
 }
 
@@ -187,6 +187,12 @@ func (h *Handler) login(c echo.Context) error {
 	}
 	user, err := h.users.Authenticate(ctx, username, password)
 	if err != nil {
+		if errors.Is(err, directory.ErrUserPending) {
+			// A sign-up whose address is not confirmed: told only to
+			// whoever knows the password.
+			h.logger.InfoContext(ctx, "sign-in refused: address not confirmed", "audit", true, "client_id", req.ClientId, "username", username, "client_ip", ip)
+			return h.loginPage(c, http.StatusForbidden, f.secret, f.rid, req, username, tr(c, msgPending))
+		}
 		if errors.Is(err, directory.ErrUserDisabled) {
 			// Only whoever knows the password learns it.
 			h.logger.InfoContext(ctx, "sign-in refused: user disabled", "audit", true, "client_id", req.ClientId, "username", username, "client_ip", ip)
@@ -258,6 +264,10 @@ const msgBadCredentials = "The username or password is not correct."
 
 // msgDisabled answers a right password, or passkey, of a disabled user.
 const msgDisabled = "This account is disabled."
+
+// msgPending answers a right password of a sign-up whose address is not
+// confirmed yet.
+const msgPending = "Confirm your email address first: open the link we mailed you when you created the account."
 
 // signInKeys are the RateLimiter keys of a password attempt: the
 // username as the directory compares it (PRECIS case-mapped, so "Alice"

@@ -7,6 +7,7 @@ import "html/template"
 // a template that cannot render stops the start, not a request. Keep it
 // in step with the handlers: a field a handler sends belongs here too.
 var samplePageData = map[string]map[string]any{
+	"signup.html": {"Title": "Create an account", "CSRF": "csrf", "Username": "ada", "Email": "ada@example.com", "Error": "This username is taken."},
 	"forgot.html": {"Title": "Forgot your password?", "CSRF": "csrf", "Error": "Too many requests"},
 	"notice.html": {"Title": "Check your mail", "Message": "We sent a link.", "Link": "/password/forgot", "LinkText": "Ask for a new link"},
 	"reset.html": {
@@ -45,7 +46,7 @@ var samplePageData = map[string]map[string]any{
 	"form_post.html": {"Title": "Continue", "Action": "https://app.example/cb", "Fields": map[string]string{"code": "c", "state": "s"}},
 	"login.html": {
 		"Title": "Sign in", "ClientName": "App", "ClientHost": "app.example", "RID": "rid", "CSRF": "csrf",
-		"Username": "ada", "Error": "Wrong username or password.", "PasskeyOnly": false,
+		"Username": "ada", "Error": "Wrong username or password.", "PasskeyOnly": false, "Forgot": true, "SignUp": true,
 	},
 	"logout.html": {
 		"Title": "Sign out", "CSRF": "csrf", "ClientID": "app", "RedirectURI": "https://app.example/bye", "State": "s", "UILocales": "ja",

@@ -43,6 +43,8 @@ type Accounts interface {
 	UseActionToken(ctx context.Context, purpose, tok string) (directory.ActionToken, func(), error)
 	DropActionTokens(ctx context.Context, subject, purpose string) error
 	VerifyEmail(ctx context.Context, subject, addr string) (directory.User, error)
+	CreateUser(ctx context.Context, in directory.NewUser) (directory.User, error)
+	CheckPassword(pw, username string) error
 }
 
 // Mailer queues a mail in the outbox (email.Enqueue, then a kick of the
@@ -59,8 +61,10 @@ type AccountOptions struct {
 	// (cluster-wide, through the Limiter).
 	ResetsPerHour int
 	// Invitations serves the invitation page (registration.users:
-	// invite).
+	// invite or open).
 	Invitations bool
+	// SignUp serves the sign-up page (registration.users: open).
+	SignUp bool
 }
 
 type accountsFront struct {

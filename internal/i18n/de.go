@@ -284,4 +284,15 @@ var de = map[string]string{
 	"Your password is set and your email address is confirmed. Sign in to your application with your username %s.": "Ihr Passwort ist festgelegt und Ihre E-Mail-Adresse bestätigt. Melden Sie sich mit Ihrem Benutzernamen %s bei Ihrer Anwendung an.",
 	"Choose the password of the account %s.": "Legen Sie das Passwort für das Konto %s fest.",
 	"Set my password":                        "Passwort festlegen",
+	// Sign-up.
+	"Choose another password.": "Wählen Sie ein anderes Passwort.",
+	"Confirm your email address first: open the link we mailed you when you created the account.": "Bestätigen Sie zuerst Ihre E-Mail-Adresse: Öffnen Sie den Link, den wir Ihnen beim Anlegen des Kontos geschickt haben.",
+	"Create an account":  "Konto anlegen",
+	"Create the account": "Konto anlegen",
+	"Create your account. We mail a link to your address: the account works once you open it.": "Legen Sie Ihr Konto an. Wir senden einen Link an Ihre Adresse: Das Konto funktioniert, sobald Sie ihn öffnen.",
+	"Enter an email address such as name@example.com.":                                         "Geben Sie eine E-Mail-Adresse wie name@example.com ein.",
+	"No account yet?": "Noch kein Konto?",
+	"Password, again": "Passwort wiederholen",
+	"This username is taken. Choose another one.":                     "Dieser Benutzername ist vergeben. Wählen Sie einen anderen.",
+	"To finish creating your account, open the link we mailed to %s.": "Um das Anlegen Ihres Kontos abzuschließen, öffnen Sie den Link, den wir an %s gesendet haben.",
 }

@@ -285,4 +285,15 @@ var fr = map[string]string{
 	"Your password is set and your email address is confirmed. Sign in to your application with your username %s.": "Votre mot de passe est défini et votre adresse e-mail est confirmée. Connectez-vous à votre application avec votre nom d’utilisateur %s.",
 	"Choose the password of the account %s.": "Choisissez le mot de passe du compte %s.",
 	"Set my password":                        "Définir mon mot de passe",
+	// Sign-up.
+	"Choose another password.": "Choisissez un autre mot de passe.",
+	"Confirm your email address first: open the link we mailed you when you created the account.": "Confirmez d’abord votre adresse e-mail : ouvrez le lien que nous vous avons envoyé à la création du compte.",
+	"Create an account":  "Créer un compte",
+	"Create the account": "Créer le compte",
+	"Create your account. We mail a link to your address: the account works once you open it.": "Créez votre compte. Nous envoyons un lien à votre adresse : le compte fonctionne dès que vous l’ouvrez.",
+	"Enter an email address such as name@example.com.":                                         "Saisissez une adresse e-mail telle que name@example.com.",
+	"No account yet?": "Pas encore de compte ?",
+	"Password, again": "Mot de passe, à nouveau",
+	"This username is taken. Choose another one.":                     "Ce nom d’utilisateur est pris. Choisissez-en un autre.",
+	"To finish creating your account, open the link we mailed to %s.": "Pour terminer la création de votre compte, ouvrez le lien envoyé à %s.",
 }

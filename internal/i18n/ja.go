@@ -284,4 +284,15 @@ var ja = map[string]string{
 	"Your password is set and your email address is confirmed. Sign in to your application with your username %s.": "パスワードが設定され、メールアドレスが確認されました。ユーザー名 %s でアプリケーションにサインインしてください。",
 	"Choose the password of the account %s.": "アカウント %s のパスワードを設定してください。",
 	"Set my password":                        "パスワードを設定",
+	// Sign-up.
+	"Choose another password.": "別のパスワードを選んでください。",
+	"Confirm your email address first: open the link we mailed you when you created the account.": "先にメールアドレスを確認してください。アカウント作成時にお送りしたメールのリンクを開いてください。",
+	"Create an account":  "アカウントを作成",
+	"Create the account": "アカウントを作成する",
+	"Create your account. We mail a link to your address: the account works once you open it.": "アカウントを作成します。メールアドレスにリンクをお送りします。リンクを開くとアカウントが使えるようになります。",
+	"Enter an email address such as name@example.com.":                                         "name@example.com のようなメールアドレスを入力してください。",
+	"No account yet?": "アカウントをお持ちでない場合",
+	"Password, again": "パスワード（確認）",
+	"This username is taken. Choose another one.":                     "このユーザー名は使用されています。別のユーザー名を選んでください。",
+	"To finish creating your account, open the link we mailed to %s.": "アカウントの作成を完了するには、%s にお送りしたリンクを開いてください。",
 }
