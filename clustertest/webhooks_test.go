@@ -83,7 +83,7 @@ func TestWebhookSurvivesKillOfDeliveringMember(t *testing.T) {
 	})
 	entry := tc.members[0]
 	out := tc.cli(entry, nil, "webhooks", "create", h.srv.URL+"/hook", "--events", "admin_user_created")
-	h.rx.Secret = regexp.MustCompile(`whsec_\S+`).FindString(out)
+	h.rx.SetSecret(regexp.MustCompile(`whsec_\S+`).FindString(out))
 	id := regexp.MustCompile(`id:\s+(wh_\S+)`).FindStringSubmatch(out)[1]
 
 	// A willing receiver first: event-to-webhook latency on three members.

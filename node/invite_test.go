@@ -157,10 +157,9 @@ func TestInvitationInRealBrowser(t *testing.T) {
 		c.fail("the invitation page", fmt.Errorf("title %q", got))
 	}
 	c.shot("invite")
-	c.do("choose a password",
-		chromedp.SendKeys(chromedp.CSS(`#password`), invitedPassword),
-		chromedp.SendKeys(chromedp.CSS(`#confirm`), invitedPassword),
-		chromedp.Click(chromedp.CSS(`form[action="/invite"] button[type=submit]`)),
+	c.do("type a password", chromedp.SendKeys(chromedp.CSS(`#password`), invitedPassword))
+	c.do("type it again", chromedp.SendKeys(chromedp.CSS(`#confirm`), invitedPassword))
+	c.do("choose it", chromedp.Click(chromedp.CSS(`form[action="/invite"] button[type=submit]`)),
 		chromedp.WaitVisible(chromedp.CSS(`p[role=status]`)))
 	if got := c.text(`h1`); got != "Your account is ready" {
 		c.fail("after choosing", fmt.Errorf("title %q: %s", got, c.text(`main`)))

@@ -146,12 +146,12 @@ func TestSignUpInRealBrowser(t *testing.T) {
 	c.shot("login-signup-link")
 	c.do("follow Create an account", chromedp.Click(chromedp.CSS(`a[href="/signup"]`)), chromedp.WaitVisible(chromedp.CSS(`#email`)))
 	c.shot("signup")
-	c.do("sign up",
-		chromedp.SendKeys(chromedp.CSS(`#username`), "quinn"),
-		chromedp.SendKeys(chromedp.CSS(`#email`), "quinn@example.com"),
-		chromedp.SendKeys(chromedp.CSS(`#password`), signUpPassword),
-		chromedp.SendKeys(chromedp.CSS(`#confirm`), signUpPassword),
-		chromedp.Click(chromedp.CSS(`form[action="/signup"] button[type=submit]`)),
+	// One field a step: typing is slow on a loaded machine.
+	c.do("type the username", chromedp.SendKeys(chromedp.CSS(`#username`), "quinn"))
+	c.do("type the address", chromedp.SendKeys(chromedp.CSS(`#email`), "quinn@example.com"))
+	c.do("type the password", chromedp.SendKeys(chromedp.CSS(`#password`), signUpPassword))
+	c.do("type it again", chromedp.SendKeys(chromedp.CSS(`#confirm`), signUpPassword))
+	c.do("sign up", chromedp.Click(chromedp.CSS(`form[action="/signup"] button[type=submit]`)),
 		chromedp.WaitVisible(chromedp.CSS(`p[role=status]`)))
 	if got := c.text(`h1`); got != "Check your mail" {
 		c.fail("after signing up", fmt.Errorf("title %q: %s", got, c.text(`main`)))

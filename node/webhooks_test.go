@@ -109,7 +109,7 @@ func TestWebhooksDeliverSignedEventsOnce(t *testing.T) {
 	if !strings.HasPrefix(v.Secret, "whsec_") || !v.Enabled || v.ID == "" {
 		t.Fatalf("created %+v", v)
 	}
-	h.rx.Secret = v.Secret
+	h.rx.SetSecret(v.Secret)
 	addUser(t, n, "una")
 	addUser(t, n, "vito")
 	var events []webhookreceiver.Event
@@ -178,7 +178,7 @@ func TestWebhooksDeliverSignedEventsOnce(t *testing.T) {
 	before := h.posts.Load()
 	addUser(t, n, "xena") // signed with the new secret; the receiver still has the old one
 	eventually.True(t, "a delivery refused by the old secret", func() bool { return h.posts.Load() > before })
-	h.rx.Secret = rotated.Secret
+	h.rx.SetSecret(rotated.Secret)
 	eventually.True(t, "delivered once the receiver has the new secret", func() bool { e, _ := h.received(); return len(e) == 4 })
 }
 
@@ -191,7 +191,7 @@ func TestWebhookDisabledAfterFailures(t *testing.T) {
 	n, _ := webhookNode(t, h, func(c *node.Config) { c.Webhooks.DisableAfter = 3 })
 	// One wanted event, so attempts are made one after the other.
 	v := createHook(t, n, `{"url":"`+h.srv.URL+`/hook","events":["admin_user_created"]}`)
-	h.rx.Secret = v.Secret
+	h.rx.SetSecret(v.Secret)
 	addUser(t, n, "yuri")
 	eventually.True(t, "the subscription is disabled", func() bool {
 		_, body := admin(t, n, http.MethodGet, "/admin/webhooks/"+v.ID, adminToken, "")
@@ -273,7 +273,7 @@ func TestWebhookEveryEventOneNode(t *testing.T) {
 	// Every event: the outbox audits each delivery it makes, and those
 	// events must not be sent on (each would make another).
 	v := createHook(t, n, `{"url":"`+h.srv.URL+`/hook","events":["*"]}`)
-	h.rx.Secret = v.Secret
+	h.rx.SetSecret(v.Secret)
 	var lat []time.Duration
 	users := func() (n int) {
 		e, _ := h.received()

@@ -77,6 +77,8 @@ type Event struct {
 // Receiver is an http.Handler that verifies deliveries and hands each
 // event to Handle once, however many times it is delivered.
 type Receiver struct {
+	// Secret is the subscription's secret (whsec_...); change it with
+	// SetSecret while the receiver serves.
 	Secret string
 	// Handle is called once per webhook-id; an error answers 500 (the
 	// node retries).
@@ -86,13 +88,23 @@ type Receiver struct {
 	seen map[string]bool
 }
 
+// SetSecret replaces the secret (after a rotation).
+func (r *Receiver) SetSecret(s string) {
+	r.mu.Lock()
+	r.Secret = s
+	r.mu.Unlock()
+}
+
 func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	body, err := io.ReadAll(io.LimitReader(req.Body, 1<<20))
 	if err != nil || req.Method != http.MethodPost {
 		http.Error(w, "bad request", http.StatusBadRequest)
 		return
 	}
-	if err := Verify(r.Secret, req.Header, body, time.Now()); err != nil {
+	r.mu.Lock()
+	secret := r.Secret
+	r.mu.Unlock()
+	if err := Verify(secret, req.Header, body, time.Now()); err != nil {
 		http.Error(w, err.Error(), http.StatusUnauthorized)
 		return
 	}
