@@ -433,11 +433,15 @@ type records[V any] struct {
 	m   map[string]record[V]
 	ttl time.Duration
 	now func() time.Time
+	// seq orders records made at the same instant (a coarse clock):
+	// the first made goes first.
+	seq uint64
 }
 
 type record[V any] struct {
 	v   V
 	exp time.Time
+	seq uint64
 }
 
 func newRecords[V any](ttl time.Duration, now func() time.Time) *records[V] {
@@ -455,21 +459,22 @@ func (r *records[V]) put(v V) (string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if len(r.m) >= maxRecords {
-		oldest, oldestExp := "", time.Time{}
+		oldest, first := "", record[V]{}
 		for k, rec := range r.m {
 			if !now.Before(rec.exp) {
 				delete(r.m, k)
 				continue
 			}
-			if oldest == "" || rec.exp.Before(oldestExp) {
-				oldest, oldestExp = k, rec.exp
+			if oldest == "" || rec.exp.Before(first.exp) || (rec.exp.Equal(first.exp) && rec.seq < first.seq) {
+				oldest, first = k, rec
 			}
 		}
 		if len(r.m) >= maxRecords {
 			delete(r.m, oldest)
 		}
 	}
-	r.m[id] = record[V]{v: v, exp: now.Add(r.ttl)}
+	r.seq++
+	r.m[id] = record[V]{v: v, exp: now.Add(r.ttl), seq: r.seq}
 	return id, nil
 }
 
