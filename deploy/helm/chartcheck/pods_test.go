@@ -288,7 +288,7 @@ func TestChartInContainers(t *testing.T) {
 	// last.
 	add := exec.Command(p.base[0], append(slices.Clone(p.base[1:]), "exec", "-i", names[0], "/authrim", "users", "add",
 		"--username", "alice", "--email", "alice@example.com", "--password-stdin", "--server", adminURL)...)
-	add.Stdin = strings.NewReader("a long enough password for alice\n")
+	add.Stdin = strings.NewReader("a long enough password for her\n")
 	if b, err := add.CombinedOutput(); err != nil {
 		t.Fatalf("users add: %v\n%s", err, b)
 	}
