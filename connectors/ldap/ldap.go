@@ -160,10 +160,22 @@ func (c *Connector) fail(ctx context.Context, step string, err error) error {
 	if errors.Is(err, ErrInvalidCredentials) {
 		return err
 	}
-	if ctx.Err() != nil {
-		return fmt.Errorf("ldap: %s: %w: %w", step, ctx.Err(), err)
+	if cerr := ctxErr(ctx); cerr != nil {
+		return fmt.Errorf("ldap: %s: %w: %w", step, cerr, err)
 	}
 	return fmt.Errorf("ldap: %s: %w", step, err)
+}
+
+// ctxErr is ctx's error, also in the instant between the connection's
+// deadline (ctx's) passing and ctx's own timer marking it done.
+func ctxErr(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+		return context.DeadlineExceeded
+	}
+	return nil
 }
 
 // connect dials the server and sets up TLS. The connection's deadline
