@@ -8,8 +8,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	goldap "github.com/go-ldap/ldap/v3"
+	"gopkg.in/yaml.v3"
 )
 
 func validConfig() Config {
@@ -203,4 +205,36 @@ func FuzzValidate(f *testing.F) {
 			t.Fatalf("accepted %q start_tls=%v insecure_no_tls=%v", raw, startTLS, insecure)
 		}
 	})
+}
+
+// TestDocExample: the configuration in the package doc decodes (no
+// unknown key) and is valid.
+func TestDocExample(t *testing.T) {
+	src, err := os.ReadFile("doc.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var block []string
+	for _, line := range strings.Split(string(src), "\n") {
+		if strings.HasPrefix(line, "//\t") {
+			block = append(block, strings.TrimPrefix(line, "//\t"))
+		} else if len(block) > 0 {
+			break // the first example only
+		}
+	}
+	var doc struct {
+		LDAP Config `yaml:"ldap"`
+	}
+	dec := yaml.NewDecoder(strings.NewReader(strings.Join(block, "\n")))
+	dec.KnownFields(true)
+	if err := dec.Decode(&doc); err != nil {
+		t.Fatalf("example does not decode: %v\n%s", err, strings.Join(block, "\n"))
+	}
+	c := doc.LDAP
+	if c.Timeout != 10*time.Second || !c.StartTLS || c.Attributes.Groups != "memberOf" || c.GroupMemberValue != MemberDN {
+		t.Fatalf("decoded %+v", c)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
 }
