@@ -170,6 +170,7 @@ func TestRefused(t *testing.T) {
 		{"the service account's DN as a username", slapdtest.ServiceDN, slapdtest.ServicePassword},
 		{"username too long", strings.Repeat("a", maxUsername+1), alice.Password},
 		{"username not UTF-8", "alice\xff", alice.Password},
+		{"password too long", "alice", strings.Repeat("p", maxPassword+1)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -331,11 +332,16 @@ func TestTimeout(t *testing.T) {
 	t.Cleanup(func() { l.Close() })
 	done := make(chan struct{})
 	t.Cleanup(func() { close(done) })
+	accepted := make(chan struct{}, 16)
 	go func() {
 		for {
 			c, err := l.Accept()
 			if err != nil {
 				return
+			}
+			select {
+			case accepted <- struct{}{}:
+			default:
 			}
 			go func() { <-done; c.Close() }()
 		}
@@ -370,13 +376,53 @@ func TestTimeout(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		conn := connector(t, c)
 		errc := make(chan error, 1)
+		for len(accepted) > 0 {
+			<-accepted
+		}
 		go func() {
 			_, err := conn.Authenticate(ctx, "alice", "pw")
 			errc <- err
 		}()
+		<-accepted // connected: the bind is waiting for an answer
 		cancel()
 		if err := <-errc; !errors.Is(err, context.Canceled) {
 			t.Fatalf("got %v, want context.Canceled", err)
 		}
 	})
+}
+
+// TestManyMatches: a search that matches more entries than the size
+// limit lets through (here a username_attribute that many entries share)
+// is refused like any ambiguous username, never as the first entry.
+func TestManyMatches(t *testing.T) {
+	s := slapdtest.Start(t, slapdtest.Options{})
+	c := config(t, s, viaStartTLS)
+	c.UsernameAttribute = "objectClass"
+	if _, err := connector(t, c).Authenticate(t.Context(), "inetOrgPerson", slapdtest.Users["alice"].Password); err != ErrInvalidCredentials {
+		t.Fatalf("got %v, want ErrInvalidCredentials", err)
+	}
+}
+
+// TestConcurrent: one connector serves sign-ins at the same time (each
+// has its own connection).
+func TestConcurrent(t *testing.T) {
+	s := slapdtest.Start(t, slapdtest.Options{})
+	conn := connector(t, config(t, s, viaStartTLS))
+	users := []string{"alice", "bob", "o(brien)*", "alice", "bob", "o(brien)*"}
+	errc := make(chan error, len(users))
+	for _, name := range users {
+		go func() {
+			u := slapdtest.Users[name]
+			id, err := conn.Authenticate(t.Context(), u.UID, u.Password)
+			if err == nil && id.Subject != u.EntryUUID {
+				err = errors.New(name + " got " + id.Subject)
+			}
+			errc <- err
+		}()
+	}
+	for range users {
+		if err := <-errc; err != nil {
+			t.Error(err)
+		}
+	}
 }
