@@ -210,7 +210,7 @@ func Start(t testing.TB, opts Options) *Server {
 		}
 		c, err := goldap.DialURL(s.URL)
 		if err != nil {
-			return err
+			return fmt.Errorf("%w\nslapd's log:\n%s", err, s.Log())
 		}
 		defer c.Close()
 		return c.Bind(ServiceDN, ServicePassword)
