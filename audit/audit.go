@@ -239,6 +239,12 @@ func (h *handler) Enabled(ctx context.Context, level slog.Level) bool {
 
 func (h *handler) Handle(ctx context.Context, r slog.Record) error {
 	if isAudit(h.attrs) || recordIsAudit(r) {
+		if actor := ActorFrom(ctx); actor != "" && !hasAttr(r, "actor") {
+			// Who made the change, for every audit line of the request
+			// (the log line too, not only the stored event).
+			r = r.Clone()
+			r.AddAttrs(slog.String("actor", actor))
+		}
 		h.log.capture(r, h.attrs, h.group)
 	}
 	if h.next.Enabled(ctx, r.Level) {
@@ -272,6 +278,33 @@ func prefixed(group string, as []slog.Attr) []slog.Attr {
 		out[i] = slog.Attr{Key: group + a.Key, Value: a.Value}
 	}
 	return out
+}
+
+type actorKey struct{}
+
+// WithActor names who acts in ctx: the audit lines logged with it carry
+// an "actor" attribute (the admin API's bearer token, an admin's subject
+// in the console), unless they name one themselves.
+func WithActor(ctx context.Context, actor string) context.Context {
+	return context.WithValue(ctx, actorKey{}, actor)
+}
+
+// ActorFrom is the actor WithActor put in ctx, or "".
+func ActorFrom(ctx context.Context) string {
+	if ctx == nil {
+		return ""
+	}
+	a, _ := ctx.Value(actorKey{}).(string)
+	return a
+}
+
+func hasAttr(r slog.Record, key string) bool {
+	found := false
+	r.Attrs(func(a slog.Attr) bool {
+		found = a.Key == key
+		return !found
+	})
+	return found
 }
 
 func isAudit(as []slog.Attr) bool {
