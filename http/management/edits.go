@@ -155,12 +155,11 @@ func (d *DirectoryAdmin) rotateSecret(ed ClientEditor) echo.HandlerFunc {
 		if err != nil {
 			return oauth2.Write(c, d.logger, err)
 		}
-		cl, secret, err := ed.RotateClientSecret(c.Request().Context(), id)
+		v, err := d.RotateClientSecret(c.Request().Context(), id)
 		if err != nil {
 			return d.fail(c, err, "client")
 		}
-		d.logger.InfoContext(c.Request().Context(), "admin: client secret rotated", "audit", true, "client_id", cl.ID)
-		return c.JSON(http.StatusOK, withSecret(clientView(cl), secret))
+		return c.JSON(http.StatusOK, v)
 	}
 }
 

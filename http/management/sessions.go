@@ -141,12 +141,9 @@ func (d *DirectoryAdmin) endSessions(c echo.Context) error {
 	if err != nil {
 		return d.fail(c, err, "user")
 	}
-	ctx := c.Request().Context()
-	ended, err := d.sessions.EndAll(ctx, sub, "", reasonRevoked)
-	d.logger.InfoContext(ctx, "admin: sessions revoked", "audit", true, "sub", sub, "ended", len(ended))
+	ended, err := d.EndSessions(c.Request().Context(), sub)
 	if err != nil {
-		d.logger.ErrorContext(ctx, "admin: ending sessions failed", "sub", sub, "err", err)
-		return oauth2.Write(c, d.logger, oauth2.ErrTemporarilyUnavail.WithDescription("some sessions cannot be ended right now; retry"))
+		return d.fail(c, err, "user")
 	}
 	if ended == nil {
 		ended = []string{}
