@@ -85,6 +85,8 @@ type Node struct {
 	inlineObserve func(ctx context.Context, msg any, work func())
 	metrics       *http.Server
 	admin         *http.Server // admin.listen
+	// self serves the console's calls to the node's own endpoints.
+	self selfTransport
 	tls           listenerTLS  // the listeners' certificates (listen_tls.go)
 	// clientCAs are http.mtls.client_ca_file's CAs (mtls.go); mtls is
 	// the mutual-TLS listener (http.mtls.listen), nil without one.

@@ -101,6 +101,13 @@ func (n *Node) startDirectory(context.Context) error {
 	if err != nil {
 		return err
 	}
+	if cfg.consoleEnabled() {
+		cl, err := cfg.consoleClient()
+		if err != nil {
+			return err
+		}
+		static = append(static, cl)
+	}
 	if n.fetcher, err = newFetcher(cfg.Requests.Fetch, n.now); err != nil {
 		return err
 	}
@@ -306,6 +313,7 @@ func (n *Node) startHTTP(ctx context.Context) error {
 		rc.Telemetry, rc.AccessLog = n.tel, n.logger.With("log", "access")
 	}
 	servers := router.New(rc, table)
+	n.self.set(servers.Public)
 
 	n.tel.KeysCollector(n.cache.KeySet, n.now)
 	if n.bolt != nil {

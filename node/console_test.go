@@ -1,0 +1,233 @@
+package node_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"authrim/directory"
+	"authrim/http/console"
+	"authrim/http/management"
+	"authrim/internal/eventually"
+)
+
+// consoleSignIn signs username in to the console through the node's own
+// login page with a cookie-jar client and returns the page the callback
+// answered (the signed-in page, or a refusal).
+func consoleSignIn(t *testing.T, o *op, b *http.Client, username, password string) page {
+	t.Helper()
+	p := get(t, b, o.issuer+console.Base+"/login")
+	if p.status != http.StatusSeeOther || p.loc == nil || !strings.HasPrefix(p.loc.String(), o.issuer+"/authorize?") {
+		t.Fatalf("console login: %d %v", p.status, p.loc)
+	}
+	q := p.loc.Query()
+	if q.Get("code_challenge_method") != "S256" || q.Get("code_challenge") == "" || q.Get("nonce") == "" || q.Get("state") == "" || q.Get("client_id") != console.ClientID {
+		t.Fatalf("the console's authorization request lacks PKCE, state or nonce: %v", q)
+	}
+	p = get(t, b, p.loc.String())
+	for p.status == http.StatusSeeOther || p.status == http.StatusFound {
+		if strings.HasPrefix(p.loc.Path, console.CallbackPath) {
+			break
+		}
+		p = get(t, b, p.loc.String())
+	}
+	if p.isLogin() {
+		f := hidden(p.body)
+		f.Set("username", username)
+		f.Set("password", password)
+		p = postForm(t, b, o.issuer+"/login", f)
+	}
+	for p.status == http.StatusSeeOther || p.status == http.StatusFound {
+		u := p.loc
+		if !u.IsAbs() {
+			u = mustParse(t, o.issuer).ResolveReference(u)
+		}
+		p = get(t, b, u.String())
+	}
+	return p
+}
+
+func mustParse(t *testing.T, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+var csrfRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+func csrfOf(t *testing.T, body string) string {
+	t.Helper()
+	m := csrfRE.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no CSRF token in %s", body)
+	}
+	return m[1]
+}
+
+func grantAdmin(t *testing.T, o *op, ref string, grant bool) {
+	t.Helper()
+	method := http.MethodPost
+	if !grant {
+		method = http.MethodDelete
+	}
+	if status, body := admin(t, o.n, method, "/admin/users/"+ref+"/admin", adminToken, ""); status != http.StatusOK {
+		t.Fatalf("admin role %s: %d %s", ref, status, body)
+	}
+}
+
+// A user without the admin role signs in at the OP and is refused by the
+// console; the admin token grants the role (the bootstrap) and the same
+// user gets in; revoking the role refuses their very next request.
+func TestConsoleAdminRole(t *testing.T) {
+	o := startOP(t)
+	b := browser(t)
+	p := consoleSignIn(t, o, b, "alice", userPassword)
+	if p.status != http.StatusForbidden || !strings.Contains(p.body, "may not use the admin console") {
+		t.Fatalf("a non-admin's sign-in: %d %s", p.status, p.body)
+	}
+	if p := get(t, b, o.issuer+console.Base+"/users"); p.status != http.StatusSeeOther {
+		t.Fatalf("a non-admin reaches the users page: %d", p.status)
+	}
+
+	grantAdmin(t, o, "alice", true)
+	p = consoleSignIn(t, o, b, "alice", userPassword)
+	if p.status != http.StatusOK || !strings.Contains(p.body, console.Base+"/users") {
+		t.Fatalf("an admin's sign-in: %d %s", p.status, p.body)
+	}
+	p = get(t, b, o.issuer+console.Base+"/users")
+	if p.status != http.StatusOK || !strings.Contains(p.body, "alice") {
+		t.Fatalf("users page: %d %s", p.status, p.body)
+	}
+
+	grantAdmin(t, o, "alice", false)
+	if p := get(t, b, o.issuer+console.Base+"/users"); p.status != http.StatusForbidden {
+		t.Fatalf("a revoked admin's next request: %d %s", p.status, p.body)
+	}
+}
+
+// signedInAdmin is a cookie-jar client of an admin (alice) signed in to
+// the console, and the CSRF token of their session.
+func signedInAdmin(t *testing.T, o *op) (*http.Client, string) {
+	t.Helper()
+	grantAdmin(t, o, "alice", true)
+	b := browser(t)
+	if p := consoleSignIn(t, o, b, "alice", userPassword); p.status != http.StatusOK {
+		t.Fatalf("sign-in: %d %s", p.status, p.body)
+	}
+	p := get(t, b, o.issuer+console.Base+"/users")
+	return b, csrfOf(t, p.body)
+}
+
+// A form posted without the session's CSRF token (or with another's)
+// changes nothing.
+func TestConsoleCSRF(t *testing.T) {
+	o := startOP(t)
+	b, token := signedInAdmin(t, o)
+	for _, tc := range []struct{ name, csrf string }{
+		{"none", ""},
+		{"wrong", token + "x"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := postForm(t, b, o.issuer+console.Base+"/users", url.Values{"csrf": {tc.csrf}, "username": {"mallory"}, "password": {"a long enough password"}})
+			if p.status != http.StatusForbidden {
+				t.Fatalf("%d %s", p.status, p.body)
+			}
+			if _, err := o.n.Directory().FindUser(context.Background(), "mallory"); err == nil {
+				t.Fatal("a user was created without a valid CSRF token")
+			}
+		})
+	}
+	p := postForm(t, b, o.issuer+console.Base+"/users", url.Values{"csrf": {token}, "username": {"mallory"}, "password": {"a long enough password"}})
+	if p.status != http.StatusSeeOther {
+		t.Fatalf("with the token: %d %s", p.status, p.body)
+	}
+	if _, err := o.n.Directory().FindUser(context.Background(), "mallory"); err != nil {
+		t.Fatal("the user was not created with a valid token")
+	}
+}
+
+// A console cookie that was changed, or a sealed value made for another
+// purpose (the sign-in cookie), is not a session.
+func TestConsoleCookieTampering(t *testing.T) {
+	o := startOP(t)
+	b, _ := signedInAdmin(t, o)
+	u := mustParse(t, o.issuer+console.Base)
+	var session, flowValue string
+	for _, ck := range b.Jar.Cookies(u) {
+		if ck.Name == "authrim-console" {
+			session = ck.Value
+		}
+	}
+	if session == "" {
+		t.Fatal("no console cookie")
+	}
+	// A sign-in cookie, sealed by the node for the callback.
+	fb := browser(t)
+	get(t, fb, o.issuer+console.Base+"/login")
+	for _, ck := range fb.Jar.Cookies(u) {
+		if ck.Name == "authrim-console-flow" {
+			flowValue = ck.Value
+		}
+	}
+	flip := []byte(session)
+	i := len(flip) / 2
+	flip[i] = map[bool]byte{true: 'A', false: 'B'}[flip[i] != 'A']
+	for _, tc := range []struct{ name, value string }{
+		{"one character changed", string(flip)},
+		{"truncated", session[:len(session)-4]},
+		{"sign-in cookie as session", flowValue},
+		{"garbage", "not-base64!"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest(http.MethodGet, o.issuer+console.Base+"/users", nil)
+			req.AddCookie(&http.Cookie{Name: "authrim-console", Value: tc.value})
+			p := fetch(t, &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}, req)
+			if p.status != http.StatusSeeOther || p.loc.Path != console.Base+"/login" {
+				t.Fatalf("%d %v", p.status, p.loc)
+			}
+		})
+	}
+	// The untouched cookie still works.
+	req, _ := http.NewRequest(http.MethodGet, o.issuer+console.Base+"/users", nil)
+	req.AddCookie(&http.Cookie{Name: "authrim-console", Value: session})
+	if p := fetch(t, http.DefaultClient, req); p.status != http.StatusOK {
+		t.Fatalf("the real cookie: %d", p.status)
+	}
+}
+
+// A change made in the console is audited like the admin API's, with
+// the admin's subject as actor; the admin token's changes name the
+// token.
+func TestConsoleAuditNamesTheAdmin(t *testing.T) {
+	o := startOP(t)
+	bob, err := o.n.Directory().CreateUser(context.Background(), directory.NewUser{Username: "bob", Password: "a long enough password"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, token := signedInAdmin(t, o)
+	p := postForm(t, b, o.issuer+console.Base+"/users/"+bob.Subject+"/disable", url.Values{"csrf": {token}})
+	if p.status != http.StatusSeeOther {
+		t.Fatalf("disable: %d %s", p.status, p.body)
+	}
+	if u, _ := o.n.Directory().FindUser(context.Background(), "bob"); !u.Disabled {
+		t.Fatal("bob is not disabled")
+	}
+	var ev management.AuditPage
+	eventually.True(t, "the disable is audited", func() bool {
+		ev = auditPage(t, o.n, url.Values{"type": {"admin_user_disabled"}})
+		return len(ev.Events) == 1
+	})
+	if e := ev.Events[0]; e.Subject != bob.Subject || e.Attrs["actor"] != o.user.Subject {
+		t.Fatalf("audit event %+v, want actor %s", e, o.user.Subject)
+	}
+	eventually.True(t, "the grant is audited with the token as actor", func() bool {
+		ev = auditPage(t, o.n, url.Values{"type": {"admin_admin_role_granted"}})
+		return len(ev.Events) == 1 && ev.Events[0].Attrs["actor"] == "admin-token"
+	})
+}
