@@ -105,5 +105,6 @@ func (c *Console) callback(e echo.Context) error {
 func (c *Console) logout(e echo.Context) error {
 	c.setCookie(e, sessionCookie, "", 0, http.SameSiteStrictMode)
 	c.logger.InfoContext(e.Request().Context(), "console: signed out", "audit", true, "sub", adminOf(e).Subject)
+	e.Set(sessionKey, session{}) // the page of someone signed out
 	return c.render(e, http.StatusOK, "signed_out.html", map[string]any{"Title": c.tr(e, "Signed out of the console")})
 }
