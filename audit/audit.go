@@ -239,11 +239,11 @@ func (h *handler) Enabled(ctx context.Context, level slog.Level) bool {
 
 func (h *handler) Handle(ctx context.Context, r slog.Record) error {
 	if isAudit(h.attrs) || recordIsAudit(r) {
-		if actor := ActorFrom(ctx); actor != "" && !hasAttr(r, "actor") {
+		if actor := ActorFrom(ctx); actor != "" && !hasAttr(r, ActorAttr) {
 			// Who made the change, for every audit line of the request
 			// (the log line too, not only the stored event).
 			r = r.Clone()
-			r.AddAttrs(slog.String("actor", actor))
+			r.AddAttrs(slog.String(ActorAttr, actor))
 		}
 		h.log.capture(r, h.attrs, h.group)
 	}
@@ -282,9 +282,13 @@ func prefixed(group string, as []slog.Attr) []slog.Attr {
 
 type actorKey struct{}
 
+// ActorAttr is the attribute naming who made a change: "admin-token"
+// (the admin API's bearer token) or an admin's subject (the console).
+// ("actor" is taken: grains log their kind under it.)
+const ActorAttr = "acted_by"
+
 // WithActor names who acts in ctx: the audit lines logged with it carry
-// an "actor" attribute (the admin API's bearer token, an admin's subject
-// in the console), unless they name one themselves.
+// an ActorAttr attribute, unless they name one themselves.
 func WithActor(ctx context.Context, actor string) context.Context {
 	return context.WithValue(ctx, actorKey{}, actor)
 }

@@ -268,7 +268,7 @@ func TestActorFromContext(t *testing.T) {
 
 	actx := audit.WithActor(ctx, "admin-sub")
 	logger.InfoContext(actx, "admin: user disabled", "audit", true, "sub", "u1")
-	logger.InfoContext(actx, "admin: own actor", "audit", true, "actor", "someone")
+	logger.InfoContext(actx, "admin: own actor", "audit", true, audit.ActorAttr, "someone")
 	logger.InfoContext(ctx, "admin: no actor", "audit", true)
 	if err := l.Close(ctx); err != nil {
 		t.Fatal(err)
@@ -277,13 +277,13 @@ func TestActorFromContext(t *testing.T) {
 	if len(evs) != 3 {
 		t.Fatalf("%d events", len(evs))
 	}
-	if got := evs[0].Attrs["actor"]; got != "admin-sub" {
+	if got := evs[0].Attrs[audit.ActorAttr]; got != "admin-sub" {
 		t.Errorf("actor %q, want admin-sub", got)
 	}
-	if got := evs[1].Attrs["actor"]; got != "someone" {
+	if got := evs[1].Attrs[audit.ActorAttr]; got != "someone" {
 		t.Errorf("actor %q, want the line's own", got)
 	}
-	if _, ok := evs[2].Attrs["actor"]; ok {
+	if _, ok := evs[2].Attrs[audit.ActorAttr]; ok {
 		t.Error("an actor without WithActor")
 	}
 	if audit.ActorFrom(ctx) != "" || audit.ActorFrom(actx) != "admin-sub" {

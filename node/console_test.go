@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"authrim/audit"
 	"authrim/directory"
 	"authrim/http/console"
 	"authrim/http/management"
@@ -223,11 +224,11 @@ func TestConsoleAuditNamesTheAdmin(t *testing.T) {
 		ev = auditPage(t, o.n, url.Values{"type": {"admin_user_disabled"}})
 		return len(ev.Events) == 1
 	})
-	if e := ev.Events[0]; e.Subject != bob.Subject || e.Attrs["actor"] != o.user.Subject {
+	if e := ev.Events[0]; e.Subject != bob.Subject || e.Attrs[audit.ActorAttr] != o.user.Subject {
 		t.Fatalf("audit event %+v, want actor %s", e, o.user.Subject)
 	}
 	eventually.True(t, "the grant is audited with the token as actor", func() bool {
 		ev = auditPage(t, o.n, url.Values{"type": {"admin_admin_role_granted"}})
-		return len(ev.Events) == 1 && ev.Events[0].Attrs["actor"] == "admin-token"
+		return len(ev.Events) == 1 && ev.Events[0].Attrs[audit.ActorAttr] == "admin-token"
 	})
 }
