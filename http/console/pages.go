@@ -110,7 +110,7 @@ func (c *Console) showUser(e echo.Context, status int, msg string) error {
 	u, err := c.users.User(ctx, e.Param("id"))
 	if err != nil {
 		if m, ok := c.refused(e, err, "user"); ok {
-			return c.errorPage(e, http.StatusNotFound, "%s", m)
+			return c.message(e, http.StatusNotFound, m)
 		}
 		return c.fail(e, err)
 	}
@@ -148,7 +148,7 @@ func (c *Console) userAction(e echo.Context) error {
 	u, err := c.users.User(ctx, e.Param("id"))
 	if err != nil {
 		if m, ok := c.refused(e, err, "user"); ok {
-			return c.errorPage(e, http.StatusNotFound, "%s", m)
+			return c.message(e, http.StatusNotFound, m)
 		}
 		return c.fail(e, err)
 	}
@@ -264,7 +264,7 @@ func (c *Console) showClient(e echo.Context, status int, msg string) error {
 			if err == nil {
 				m = c.tr(e, "The console's own client is managed by the node.")
 			}
-			return c.errorPage(e, http.StatusNotFound, "%s", m)
+			return c.message(e, http.StatusNotFound, m)
 		}
 		return c.fail(e, err)
 	}

@@ -118,6 +118,11 @@ func (c *Console) errorPage(e echo.Context, status int, key string, args ...any)
 	return c.render(e, status, "error.html", map[string]any{"Title": c.tr(e, "Cannot continue"), "Message": c.tr(e, key, args...)})
 }
 
+// message shows a message already in the page's language.
+func (c *Console) message(e echo.Context, status int, msg string) error {
+	return c.render(e, status, "error.html", map[string]any{"Title": c.tr(e, "Cannot continue"), "Message": msg})
+}
+
 // fail answers an unexpected error: logged, never shown.
 func (c *Console) fail(e echo.Context, err error) error {
 	c.logger.ErrorContext(e.Request().Context(), "console: request failed", "path", e.Path(), "err", err)
