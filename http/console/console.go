@@ -102,27 +102,28 @@ func (c *Console) Name() string { return "console" }
 // is set). Sign-in is Strict (it ends in a code exchange); pages and
 // their forms are Moderate.
 func (c *Console) Routes() []router.Route {
-	signed := func(h echo.HandlerFunc) echo.HandlerFunc { return c.signedIn(h) }
+	// Every page but sign-in needs a signed-in admin.
+	signed := []echo.MiddlewareFunc{c.signedIn}
 	rs := []router.Route{
 		{Method: http.MethodGet, Path: "/admin/", Handler: c.home, Limit: router.Moderate},
 		{Method: http.MethodGet, Path: Base, Handler: c.home, Limit: router.Moderate},
 		{Method: http.MethodGet, Path: Base + "/assets/:file", Handler: c.asset, Limit: router.Lenient},
 		{Method: http.MethodGet, Path: Base + "/login", Handler: c.login, Limit: router.Strict, Group: "console-signin"},
 		{Method: http.MethodGet, Path: CallbackPath, Handler: c.callback, Limit: router.Strict, Group: "console-signin", Grain: "Session.Redeem (via /token)"},
-		{Method: http.MethodPost, Path: Base + "/logout", Handler: signed(c.logout), Limit: router.Moderate},
-		{Method: http.MethodGet, Path: Base + "/users", Handler: signed(c.usersPage), Limit: router.Moderate},
-		{Method: http.MethodPost, Path: Base + "/users", Handler: signed(c.createUser), Limit: router.Moderate},
-		{Method: http.MethodGet, Path: Base + "/users/:id", Handler: signed(c.userPage), Limit: router.Moderate, Grain: "Session.Describe (each of the user's)"},
-		{Method: http.MethodPost, Path: Base + "/users/:id/:action", Handler: signed(c.userAction), Limit: router.Moderate, Grain: "Session.End (each of the user's)"},
-		{Method: http.MethodGet, Path: Base + "/clients", Handler: signed(c.clientsPage), Limit: router.Moderate},
-		{Method: http.MethodPost, Path: Base + "/clients", Handler: signed(c.createClient), Limit: router.Moderate},
-		{Method: http.MethodGet, Path: Base + "/clients/:id", Handler: signed(c.clientPage), Limit: router.Moderate},
-		{Method: http.MethodPost, Path: Base + "/clients/:id/:action", Handler: signed(c.clientAction), Limit: router.Moderate},
-		{Method: http.MethodGet, Path: Base + "/keys", Handler: signed(c.keysPage), Limit: router.Moderate, Grain: "KeyManager.List"},
-		{Method: http.MethodPost, Path: Base + "/keys/rotate", Handler: signed(c.rotateKeys), Limit: router.Moderate, Grain: "KeyManager.Rotate"},
-		{Method: http.MethodPost, Path: Base + "/keys/:kid/revoke", Handler: signed(c.revokeKey), Limit: router.Moderate, Grain: "KeyManager.Revoke"},
-		{Method: http.MethodGet, Path: Base + "/cluster", Handler: signed(c.clusterPage), Limit: router.Moderate},
-		{Method: http.MethodGet, Path: Base + "/audit", Handler: signed(c.auditPage), Limit: router.Moderate},
+		{Method: http.MethodPost, Path: Base + "/logout", Handler: c.logout, Limit: router.Moderate, Middleware: signed},
+		{Method: http.MethodGet, Path: Base + "/users", Handler: c.usersPage, Limit: router.Moderate, Middleware: signed},
+		{Method: http.MethodPost, Path: Base + "/users", Handler: c.createUser, Limit: router.Moderate, Middleware: signed},
+		{Method: http.MethodGet, Path: Base + "/users/:id", Handler: c.userPage, Limit: router.Moderate, Middleware: signed, Grain: "Session.Describe (each of the user's)"},
+		{Method: http.MethodPost, Path: Base + "/users/:id/:action", Handler: c.userAction, Limit: router.Moderate, Middleware: signed, Grain: "Session.End (each of the user's)"},
+		{Method: http.MethodGet, Path: Base + "/clients", Handler: c.clientsPage, Limit: router.Moderate, Middleware: signed},
+		{Method: http.MethodPost, Path: Base + "/clients", Handler: c.createClient, Limit: router.Moderate, Middleware: signed},
+		{Method: http.MethodGet, Path: Base + "/clients/:id", Handler: c.clientPage, Limit: router.Moderate, Middleware: signed},
+		{Method: http.MethodPost, Path: Base + "/clients/:id/:action", Handler: c.clientAction, Limit: router.Moderate, Middleware: signed},
+		{Method: http.MethodGet, Path: Base + "/keys", Handler: c.keysPage, Limit: router.Moderate, Middleware: signed, Grain: "KeyManager.List"},
+		{Method: http.MethodPost, Path: Base + "/keys/rotate", Handler: c.rotateKeys, Limit: router.Moderate, Middleware: signed, Grain: "KeyManager.Rotate"},
+		{Method: http.MethodPost, Path: Base + "/keys/:kid/revoke", Handler: c.revokeKey, Limit: router.Moderate, Middleware: signed, Grain: "KeyManager.Revoke"},
+		{Method: http.MethodGet, Path: Base + "/cluster", Handler: c.clusterPage, Limit: router.Moderate, Middleware: signed},
+		{Method: http.MethodGet, Path: Base + "/audit", Handler: c.auditPage, Limit: router.Moderate, Middleware: signed},
 	}
 	for i := range rs {
 		rs[i].Admin = true
