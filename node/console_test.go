@@ -12,6 +12,7 @@ import (
 	"authrim/directory"
 	"authrim/http/console"
 	"authrim/http/management"
+	"authrim/internal/docexample"
 	"authrim/internal/eventually"
 )
 
@@ -231,4 +232,16 @@ func TestConsoleAuditNamesTheAdmin(t *testing.T) {
 		ev = auditPage(t, o.n, url.Values{"type": {"admin_admin_role_granted"}})
 		return len(ev.Events) == 1 && ev.Events[0].Attrs[audit.ActorAttr] == "admin-token"
 	})
+}
+
+// The README's bootstrap of the first admin works as printed.
+func TestConsoleReadmeExample(t *testing.T) {
+	o := startOP(t)
+	out := docexample.Run(t, "../README.md", "console-grant-admin", "ISSUER="+o.issuer, "ADMIN_TOKEN="+adminToken)
+	if out != "alice true\n" {
+		t.Fatalf("README example printed %q", out)
+	}
+	if u, err := o.n.Directory().FindUser(context.Background(), "alice"); err != nil || !u.Admin {
+		t.Fatalf("alice after the example: %+v %v", u, err)
+	}
 }
