@@ -14,6 +14,8 @@ import (
 	"authrim/http/management"
 	"authrim/internal/docexample"
 	"authrim/internal/eventually"
+	"authrim/internal/freeport"
+	"authrim/node"
 )
 
 // consoleSignIn signs username in to the console through the node's own
@@ -21,7 +23,13 @@ import (
 // answered (the signed-in page, or a refusal).
 func consoleSignIn(t *testing.T, o *op, b *http.Client, username, password string) page {
 	t.Helper()
-	p := get(t, b, o.issuer+console.Base+"/login")
+	return consoleSignInAt(t, o, b, o.issuer, username, password)
+}
+
+// consoleSignInAt is consoleSignIn with the console at origin at.
+func consoleSignInAt(t *testing.T, o *op, b *http.Client, at, username, password string) page {
+	t.Helper()
+	p := get(t, b, at+console.Base+"/login")
 	if p.status != http.StatusSeeOther || p.loc == nil || !strings.HasPrefix(p.loc.String(), o.issuer+"/authorize?") {
 		t.Fatalf("console login: %d %v", p.status, p.loc)
 	}
@@ -243,5 +251,37 @@ func TestConsoleReadmeExample(t *testing.T) {
 	}
 	if u, err := o.n.Directory().FindUser(context.Background(), "alice"); err != nil || !u.Admin {
 		t.Fatalf("alice after the example: %+v %v", u, err)
+	}
+}
+
+// On admin.listen, the console is served there and not on the public
+// listener; its redirect URI is on the admin listener, the sign-in on the
+// issuer's login page.
+func TestConsoleOnAdminListener(t *testing.T) {
+	addr, err := freeport.Addr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := startOPWith(t, func(c *node.Config) { c.Admin.Listen = addr })
+	at := "http://" + addr
+	if p := get(t, browser(t), o.issuer+console.Base+"/login"); p.status != http.StatusNotFound {
+		t.Fatalf("the public listener serves the console: %d", p.status)
+	}
+	status, _ := admin(t, o.n, http.MethodGet, "/admin/keys", adminToken, "")
+	if status != http.StatusNotFound {
+		t.Fatalf("the public listener serves the admin API: %d", status)
+	}
+	req, _ := http.NewRequest(http.MethodPost, at+"/admin/users/alice/admin", nil)
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	if p := fetch(t, http.DefaultClient, req); p.status != http.StatusOK {
+		t.Fatalf("grant: %d %s", p.status, p.body)
+	}
+	b := browser(t)
+	p := consoleSignInAt(t, o, b, at, "alice", userPassword)
+	if p.status != http.StatusOK || !strings.Contains(p.body, console.Base+"/users") {
+		t.Fatalf("sign-in on the admin listener: %d %s", p.status, p.body)
+	}
+	if p := get(t, b, at+console.Base+"/users"); p.status != http.StatusOK || !strings.Contains(p.body, "alice") {
+		t.Fatalf("users page on the admin listener: %d", p.status)
 	}
 }
