@@ -285,3 +285,25 @@ func TestConsoleOnAdminListener(t *testing.T) {
 		t.Fatalf("users page on the admin listener: %d", p.status)
 	}
 }
+
+// A console URL on plain http off loopback gives the console no
+// redirect URI a browser may use: the node starts without the console
+// (and says so) rather than refusing to start; https brings it back.
+func TestConsoleOffWithoutUsableRedirect(t *testing.T) {
+	for _, tc := range []struct {
+		name, consoleURL string
+		status           int
+	}{
+		{"http off loopback", "http://admin.internal:8080", http.StatusNotFound},
+		{"https", "https://admin.example.com", http.StatusSeeOther},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := testConfig(t, t.TempDir())
+			cfg.Admin.ConsoleURL = tc.consoleURL
+			n := startNode(t, cfg, nil)
+			if p := get(t, browser(t), n.URL()+console.Base+"/login"); p.status != tc.status {
+				t.Fatalf("console login: %d, want %d", p.status, tc.status)
+			}
+		})
+	}
+}

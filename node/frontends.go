@@ -136,7 +136,7 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 					admin = admin.WithBackup(snap)
 				}
 				fronts = append(fronts, admin)
-				if cfg.consoleEnabled() {
+				if n.console {
 					con, err := n.newConsole(admin)
 					if err != nil {
 						return nil, err

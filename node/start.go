@@ -102,11 +102,14 @@ func (n *Node) startDirectory(context.Context) error {
 		return err
 	}
 	if cfg.consoleEnabled() {
-		cl, err := cfg.consoleClient()
-		if err != nil {
-			return err
+		// A console the browser could not come back to (an http
+		// redirect URI off loopback) stays off rather than stopping a
+		// node whose config worked before the console existed.
+		if cl, err := cfg.consoleClient(); err != nil {
+			n.logger.Warn("admin console off: set admin.console_url to an https origin (or admin.console: false)", "err", err)
+		} else {
+			static, n.console = append(static, cl), true
 		}
-		static = append(static, cl)
 	}
 	if n.fetcher, err = newFetcher(cfg.Requests.Fetch, n.now); err != nil {
 		return err
