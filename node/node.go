@@ -89,7 +89,7 @@ type Node struct {
 	self selfTransport
 	// console: the admin console's client is registered (startDirectory).
 	console bool
-	tls           listenerTLS  // the listeners' certificates (listen_tls.go)
+	tls     listenerTLS // the listeners' certificates (listen_tls.go)
 	// clientCAs are http.mtls.client_ca_file's CAs (mtls.go); mtls is
 	// the mutual-TLS listener (http.mtls.listen), nil without one.
 	clientCAs *x509.CertPool

@@ -16,8 +16,8 @@ const flowTTL = 10 * time.Minute
 
 func (c *Console) oauth() *oauth2.Config {
 	return &oauth2.Config{
-		ClientID: ClientID,
-		Endpoint: oauth2.Endpoint{AuthURL: c.cfg.AuthorizeURL, TokenURL: c.cfg.TokenURL, AuthStyle: oauth2.AuthStyleInParams},
+		ClientID:    ClientID,
+		Endpoint:    oauth2.Endpoint{AuthURL: c.cfg.AuthorizeURL, TokenURL: c.cfg.TokenURL, AuthStyle: oauth2.AuthStyleInParams},
 		RedirectURL: RedirectURI(c.cfg.URL),
 		Scopes:      []string{oidc.ScopeOpenID},
 	}
