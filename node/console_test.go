@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -303,6 +304,101 @@ func TestConsoleOffWithoutUsableRedirect(t *testing.T) {
 			n := startNode(t, cfg, nil)
 			if p := get(t, browser(t), n.URL()+console.Base+"/login"); p.status != tc.status {
 				t.Fatalf("console login: %d, want %d", p.status, tc.status)
+			}
+		})
+	}
+}
+
+// Deleting a user or a client and revoking a key change nothing until
+// confirmed (a key also needs a reason); an admin cannot disable or
+// delete themselves; a client's edit and secret rotation go through.
+func TestConsoleConfirmations(t *testing.T) {
+	o := startOP(t)
+	ctx := context.Background()
+	bob, err := o.n.Directory().CreateUser(ctx, directory.NewUser{Username: "bob", Password: "a long enough password"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, token := signedInAdmin(t, o)
+	post := func(path string, v url.Values) page {
+		t.Helper()
+		v.Set("csrf", token)
+		return postForm(t, b, o.issuer+console.Base+path, v)
+	}
+
+	p := post("/clients", url.Values{"client_name": {"Shop"}, "redirect_uris": {"https://shop.example/cb"}, "token_endpoint_auth_method": {"client_secret_basic"}})
+	m := regexp.MustCompile(`id="client-id">([^<]+)<`).FindStringSubmatch(p.body)
+	if p.status != http.StatusOK || m == nil || !strings.Contains(p.body, `id="client-secret"`) {
+		t.Fatalf("create client: %d %s", p.status, p.body)
+	}
+	id := m[1]
+	if p := post("/clients/"+id+"/edit", url.Values{"client_name": {"Shop 2"}, "redirect_uris": {"https://shop.example/cb\nhttps://shop.example/cb2"}}); p.status != http.StatusSeeOther {
+		t.Fatalf("edit: %d %s", p.status, p.body)
+	}
+	if cl, _ := o.n.Directory().Client(ctx, id); cl.Name != "Shop 2" || len(cl.RedirectURIs) != 2 {
+		t.Fatalf("edited client %+v", cl)
+	}
+	if p := post("/clients/"+id+"/edit", url.Values{"client_name": {"Shop 3"}, "redirect_uris": {"javascript:alert(1)"}}); p.status != http.StatusBadRequest || !strings.Contains(p.body, "refused") {
+		t.Fatalf("a bad redirect URI: %d %s", p.status, p.body)
+	}
+	if cl, _ := o.n.Directory().Client(ctx, id); cl.Name != "Shop 2" {
+		t.Fatalf("a refused edit changed the client: %+v", cl)
+	}
+	if p := post("/clients/"+id+"/rotate-secret", url.Values{}); p.status != http.StatusOK || !strings.Contains(p.body, `id="client-secret"`) {
+		t.Fatalf("rotate secret: %d %s", p.status, p.body)
+	}
+
+	for _, tc := range []struct {
+		name, path string
+		gone       func() bool
+	}{
+		{"client", "/clients/" + id + "/delete", func() bool { _, err := o.n.Directory().Client(ctx, id); return err != nil }},
+		{"user", "/users/" + bob.Subject + "/delete", func() bool { _, err := o.n.Directory().User(ctx, bob.Subject); return err != nil }},
+	} {
+		t.Run("delete "+tc.name, func(t *testing.T) {
+			if p := post(tc.path, url.Values{}); p.status != http.StatusOK || !strings.Contains(p.body, `name="confirm" value="yes"`) {
+				t.Fatalf("no confirmation asked: %d %s", p.status, p.body)
+			}
+			if tc.gone() {
+				t.Fatal("deleted before the confirmation")
+			}
+			if p := post(tc.path, url.Values{"confirm": {"yes"}}); p.status != http.StatusSeeOther {
+				t.Fatalf("confirmed: %d %s", p.status, p.body)
+			}
+			if !tc.gone() {
+				t.Fatal("not deleted after the confirmation")
+			}
+		})
+	}
+
+	t.Run("revoke key", func(t *testing.T) {
+		kid := jwksKids(t, o)[0]
+		path := "/keys/" + kid + "/revoke"
+		if p := post(path, url.Values{"confirm": {"yes"}, "asked": {"yes"}}); p.status != http.StatusOK || !strings.Contains(p.body, `id="reason"`) {
+			t.Fatalf("no reason asked: %d %s", p.status, p.body)
+		}
+		if p := post(path, url.Values{"reason": {"leaked"}}); p.status != http.StatusOK || !strings.Contains(p.body, `name="confirm" value="yes"`) {
+			t.Fatalf("no confirmation asked: %d %s", p.status, p.body)
+		}
+		if !slices.Contains(jwksKids(t, o), kid) {
+			t.Fatal("revoked before the confirmation")
+		}
+		if p := post(path, url.Values{"reason": {"leaked"}, "confirm": {"yes"}}); p.status != http.StatusSeeOther {
+			t.Fatalf("confirmed: %d %s", p.status, p.body)
+		}
+		if slices.Contains(jwksKids(t, o), kid) {
+			t.Fatal("still published after the confirmed revocation")
+		}
+	})
+
+	for _, action := range []string{"disable", "delete", "revoke-admin"} {
+		t.Run("self "+action, func(t *testing.T) {
+			p := post("/users/"+o.user.Subject+"/"+action, url.Values{"confirm": {"yes"}})
+			if p.status != http.StatusBadRequest {
+				t.Fatalf("%d %s", p.status, p.body)
+			}
+			if u, err := o.n.Directory().User(ctx, o.user.Subject); err != nil || u.Disabled || !u.Admin {
+				t.Fatalf("the admin changed themselves: %+v %v", u, err)
 			}
 		})
 	}
