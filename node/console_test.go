@@ -403,3 +403,15 @@ func TestConsoleConfirmations(t *testing.T) {
 		})
 	}
 }
+
+// The console's pages follow the browser's language, like the OP's.
+func TestConsoleLanguage(t *testing.T) {
+	o := startOP(t)
+	b, _ := signedInAdmin(t, o)
+	req, _ := http.NewRequest(http.MethodGet, o.issuer+console.Base+"/keys", nil)
+	req.Header.Set("Accept-Language", "ja")
+	p := fetch(t, b, req)
+	if p.status != http.StatusOK || !strings.Contains(p.body, `<html lang="ja">`) || !strings.Contains(p.body, "署名鍵") || !strings.Contains(p.body, "管理コンソール") {
+		t.Fatalf("keys page in Japanese: %d %s", p.status, p.body)
+	}
+}
