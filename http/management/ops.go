@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"strings"
 
 	"authrim/directory"
@@ -23,8 +24,25 @@ type AdminRoles interface {
 }
 
 // Problem is the admin API's answer to err from an operation on a "user"
-// or "client": its status and a description safe to show.
+// or "client": its status and a description safe to show (nil for a
+// server error, whose cause is only logged).
 func Problem(err error, what string) *oauth2.Error {
+	if p := directoryProblem(err, what); p != nil {
+		return p
+	}
+	// Grain and store errors the admin API answers with a 4xx (an
+	// unknown kid, a bad algorithm): the same answer.
+	if p := oauth2.From(err); p.Status < http.StatusInternalServerError {
+		if p.Description == "" {
+			p = p.WithDescription(p.Code)
+		}
+		return p
+	}
+	return nil
+}
+
+// directoryProblem maps the directory's errors (and ready answers).
+func directoryProblem(err error, what string) *oauth2.Error {
 	var inv *directory.InvalidError
 	var oe *oauth2.Error
 	switch {

@@ -218,7 +218,7 @@ func (d *DirectoryAdmin) setAdmin(admin bool) echo.HandlerFunc {
 
 // fail maps directory errors to responses; what is "user" or "client".
 func (d *DirectoryAdmin) fail(c echo.Context, err error, what string) error {
-	if p := Problem(err, what); p != nil {
+	if p := directoryProblem(err, what); p != nil {
 		return oauth2.Write(c, d.logger, p)
 	}
 	return oauth2.Write(c, d.logger, err)
