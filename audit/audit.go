@@ -239,6 +239,12 @@ func (h *handler) Enabled(ctx context.Context, level slog.Level) bool {
 
 func (h *handler) Handle(ctx context.Context, r slog.Record) error {
 	if isAudit(h.attrs) || recordIsAudit(r) {
+		if actor := ActorFrom(ctx); actor != "" && !hasAttr(r, ActorAttr) {
+			// Who made the change, for every audit line of the request
+			// (the log line too, not only the stored event).
+			r = r.Clone()
+			r.AddAttrs(slog.String(ActorAttr, actor))
+		}
 		h.log.capture(r, h.attrs, h.group)
 	}
 	if h.next.Enabled(ctx, r.Level) {
@@ -272,6 +278,37 @@ func prefixed(group string, as []slog.Attr) []slog.Attr {
 		out[i] = slog.Attr{Key: group + a.Key, Value: a.Value}
 	}
 	return out
+}
+
+type actorKey struct{}
+
+// ActorAttr is the attribute naming who made a change: "admin-token"
+// (the admin API's bearer token) or an admin's subject (the console).
+// ("actor" is taken: grains log their kind under it.)
+const ActorAttr = "acted_by"
+
+// WithActor names who acts in ctx: the audit lines logged with it carry
+// an ActorAttr attribute, unless they name one themselves.
+func WithActor(ctx context.Context, actor string) context.Context {
+	return context.WithValue(ctx, actorKey{}, actor)
+}
+
+// ActorFrom is the actor WithActor put in ctx, or "".
+func ActorFrom(ctx context.Context) string {
+	if ctx == nil {
+		return ""
+	}
+	a, _ := ctx.Value(actorKey{}).(string)
+	return a
+}
+
+func hasAttr(r slog.Record, key string) bool {
+	found := false
+	r.Attrs(func(a slog.Attr) bool {
+		found = a.Key == key
+		return !found
+	})
+	return found
 }
 
 func isAudit(as []slog.Attr) bool {

@@ -254,3 +254,39 @@ func FuzzFilterCheck(f *testing.F) {
 		_ = audit.TypeOf(typ)
 	})
 }
+
+// The actor a request put in its context names who acted, on every audit
+// line logged with that context; a line naming its own actor keeps it,
+// and lines that are not audited are left alone.
+func TestActorFromContext(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t)
+	l := audit.NewLog("node1", nil)
+	logger := slog.New(l.Handler(&lines{min: slog.LevelError}))
+	l.Start(s, nil, nil)
+	t.Cleanup(func() { _ = l.Close(ctx) })
+
+	actx := audit.WithActor(ctx, "admin-sub")
+	logger.InfoContext(actx, "admin: user disabled", "audit", true, "sub", "u1")
+	logger.InfoContext(actx, "admin: own actor", "audit", true, audit.ActorAttr, "someone")
+	logger.InfoContext(ctx, "admin: no actor", "audit", true)
+	if err := l.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	evs := all(t, ctx, s, audit.Filter{})
+	if len(evs) != 3 {
+		t.Fatalf("%d events", len(evs))
+	}
+	if got := evs[0].Attrs[audit.ActorAttr]; got != "admin-sub" {
+		t.Errorf("actor %q, want admin-sub", got)
+	}
+	if got := evs[1].Attrs[audit.ActorAttr]; got != "someone" {
+		t.Errorf("actor %q, want the line's own", got)
+	}
+	if _, ok := evs[2].Attrs[audit.ActorAttr]; ok {
+		t.Error("an actor without WithActor")
+	}
+	if audit.ActorFrom(ctx) != "" || audit.ActorFrom(actx) != "admin-sub" {
+		t.Error("ActorFrom")
+	}
+}

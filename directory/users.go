@@ -52,6 +52,10 @@ type User struct {
 	// their address yet; they cannot sign in (ErrUserPending) until
 	// VerifyEmail clears it.
 	Pending bool `json:"pending,omitempty"`
+	// Admin lets the user into the admin console (http/console). Only the
+	// admin API grants it (authrim users grant-admin); the console checks
+	// it again at every request.
+	Admin bool `json:"admin,omitempty"`
 }
 
 // Active reports whether a sign-in of u made at authTime may still be
@@ -437,6 +441,37 @@ func (d *Directory) SetUserDisabled(ctx context.Context, ref string, disabled bo
 	}
 	if err != nil {
 		return User{}, fmt.Errorf("directory: disable user: %w", err)
+	}
+	return out, nil
+}
+
+// SetUserAdmin grants (admin true) or revokes the admin role of the user
+// ref names (subject or username). A revoked admin's next console request
+// is refused: the console reads the record each time.
+func (d *Directory) SetUserAdmin(ctx context.Context, ref string, admin bool) (User, error) {
+	u, err := d.FindUser(ctx, ref)
+	if err != nil {
+		return User{}, err
+	}
+	var out User
+	err = d.store.Update(ctx, BucketUsers, u.Subject, func(old []byte, exists bool) ([]byte, error) {
+		if !exists {
+			return nil, fmt.Errorf("%w: user %q", ErrNotFound, clip(ref))
+		}
+		if err := json.Unmarshal(old, &out); err != nil {
+			return nil, fmt.Errorf("directory: decode user %q: %w", u.Subject, err)
+		}
+		if out.Admin == admin {
+			return old, nil
+		}
+		out.Admin, out.Updated = admin, d.now().UTC()
+		return json.Marshal(out)
+	})
+	if errors.Is(err, persistence.ErrNotFound) {
+		return User{}, fmt.Errorf("%w: user %q", ErrNotFound, clip(ref))
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("directory: set admin role: %w", err)
 	}
 	return out, nil
 }

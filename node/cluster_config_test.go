@@ -170,6 +170,9 @@ func TestOperatorConfigValidation(t *testing.T) {
 			c.Admin.Token = "0123456789abcdef"
 			c.Admin.Listen = c.HTTP.Listen
 		}, "admin.listen"},
+		{"console url", func(c *node.Config) { c.Admin.ConsoleURL = "https://admin.example.com" }, ""},
+		{"console url with a path", func(c *node.Config) { c.Admin.ConsoleURL = "https://admin.example.com/x" }, "admin.console_url"},
+		{"console url not http", func(c *node.Config) { c.Admin.ConsoleURL = "ftp://admin.example.com" }, "admin.console_url"},
 		{"trusted proxies", func(c *node.Config) { c.HTTP.TrustedProxies = []string{"10.0.0.0/8", "192.0.2.10", "::1"} }, ""},
 		{"trusted proxy not an address", func(c *node.Config) { c.HTTP.TrustedProxies = []string{"proxy.internal"} }, "http.trusted_proxies"},
 		{"sign-in delay without a window", func(c *node.Config) { c.RateLimit.SignIn.PerUsername.Window = 0 }, "rate_limit.signin.per_username"},

@@ -572,6 +572,32 @@ type AdminConfig struct {
 	// TLS, when set, serves the admin listener over https, which may
 	// then listen on a non-loopback address.
 	TLS ListenerTLS `yaml:"tls"`
+	// Console serves the admin console (/admin/) beside the admin API,
+	// for users with the admin role (http/console).
+	Console bool `yaml:"console"`
+	// ConsoleURL is where browsers reach the console's listener (scheme
+	// and host): its redirect URI is derived from it. Empty: the issuer
+	// when the console is on http.listen, else http(s)://admin.listen.
+	ConsoleURL string `yaml:"console_url"`
+}
+
+// consoleURL is the console's origin (see AdminConfig.ConsoleURL).
+func (c Config) consoleURL() string {
+	switch {
+	case c.Admin.ConsoleURL != "":
+		return strings.TrimSuffix(c.Admin.ConsoleURL, "/")
+	case c.Admin.Listen == "":
+		return strings.TrimSuffix(c.Issuer, "/")
+	case c.Admin.TLS.Enabled():
+		return "https://" + c.Admin.Listen
+	}
+	return "http://" + c.Admin.Listen
+}
+
+// consoleEnabled: the console needs the admin API (its operations) and
+// the node's own endpoints to sign in through.
+func (c Config) consoleEnabled() bool {
+	return c.Admin.Console && c.Admin.Token != ""
 }
 
 // KeysConfig is the signing-key policy the KeyManager follows.
@@ -689,6 +715,7 @@ func Default() Config {
 		Crypto:       CryptoConfig{Mode: CryptoInline},
 		Backup:       BackupConfig{Keep: 7},
 		Audit:        AuditConfig{Retention: Duration(30 * 24 * time.Hour)},
+		Admin:        AdminConfig{Console: true},
 		Registration: RegistrationConfig{Users: UsersClosed},
 		Webhooks:     WebhooksConfig{DisableAfter: webhooks.DefaultDisable},
 		Delivery: DeliveryConfig{
@@ -791,6 +818,11 @@ func (c Config) Validate() error {
 	}
 	if t := c.Admin.Token; t != "" && len(t) < 16 {
 		add("admin.token", "must be at least 16 characters (or empty to disable the admin API)")
+	}
+	if u := c.Admin.ConsoleURL; u != "" {
+		if p, err := url.Parse(u); err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" || (p.Path != "" && p.Path != "/") || p.RawQuery != "" || p.Fragment != "" {
+			add("admin.console_url", "must be an http(s) origin such as https://admin.example.com, got %q", u)
+		}
 	}
 	if l := c.Admin.Listen; l != "" {
 		switch h, _, err := net.SplitHostPort(l); {

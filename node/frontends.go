@@ -136,6 +136,13 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 					admin = admin.WithBackup(snap)
 				}
 				fronts = append(fronts, admin)
+				if n.console {
+					con, err := n.newConsole(admin)
+					if err != nil {
+						return nil, err
+					}
+					fronts = append(fronts, con)
+				}
 			}
 		}
 	}

@@ -85,7 +85,11 @@ type Node struct {
 	inlineObserve func(ctx context.Context, msg any, work func())
 	metrics       *http.Server
 	admin         *http.Server // admin.listen
-	tls           listenerTLS  // the listeners' certificates (listen_tls.go)
+	// self serves the console's calls to the node's own endpoints.
+	self selfTransport
+	// console: the admin console's client is registered (startDirectory).
+	console bool
+	tls     listenerTLS // the listeners' certificates (listen_tls.go)
 	// clientCAs are http.mtls.client_ca_file's CAs (mtls.go); mtls is
 	// the mutual-TLS listener (http.mtls.listen), nil without one.
 	clientCAs *x509.CertPool

@@ -101,6 +101,16 @@ func (n *Node) startDirectory(context.Context) error {
 	if err != nil {
 		return err
 	}
+	if cfg.consoleEnabled() {
+		// A console the browser could not come back to (an http
+		// redirect URI off loopback) stays off rather than stopping a
+		// node whose config worked before the console existed.
+		if cl, err := cfg.consoleClient(); err != nil {
+			n.logger.Warn("admin console off: set admin.console_url to an https origin (or admin.console: false)", "err", err)
+		} else {
+			static, n.console = append(static, cl), true
+		}
+	}
 	if n.fetcher, err = newFetcher(cfg.Requests.Fetch, n.now); err != nil {
 		return err
 	}
@@ -306,6 +316,7 @@ func (n *Node) startHTTP(ctx context.Context) error {
 		rc.Telemetry, rc.AccessLog = n.tel, n.logger.With("log", "access")
 	}
 	servers := router.New(rc, table)
+	n.self.set(servers.Public)
 
 	n.tel.KeysCollector(n.cache.KeySet, n.now)
 	if n.bolt != nil {

@@ -66,6 +66,10 @@ refresh and access tokens, on every node. So does setting their password.
 		usersDelete(std, client),
 		usersSetDisabled(std, client, "disable", "Stop a user signing in; their sessions and tokens end at once"),
 		usersSetDisabled(std, client, "enable", "Let a disabled user sign in again (old sessions stay ended)"),
+		usersSetAdmin(std, client, "grant-admin", http.MethodPost, "granted the admin role to",
+			"Let a user into the admin console (/admin/); the admin token makes the first admin"),
+		usersSetAdmin(std, client, "revoke-admin", http.MethodDelete, "revoked the admin role of",
+			"Take a user's admin role away; their next console request is refused"),
 		usersPasskeys(std, client),
 		usersMFA(std, client),
 		usersSessions(std, client),
@@ -389,6 +393,24 @@ func usersSetDisabled(std *cli, client *adminClient, verb, short string) *cobra.
 				return err
 			}
 			fmt.Fprintf(std.stdout, "%sd user %s (%s)\n", verb, u.Username, u.Subject)
+			return nil
+		},
+	}
+}
+
+// usersSetAdmin is `users grant-admin` or `users revoke-admin`
+// (POST or DELETE /admin/users/{id}/admin).
+func usersSetAdmin(std *cli, client *adminClient, verb, method, done, short string) *cobra.Command {
+	return &cobra.Command{
+		Use:   verb + " USER",
+		Short: short,
+		Args:  nArgs(1, "users "+verb+" needs exactly one USER (username or subject)"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			var u management.UserView
+			if err := client.do(cmd.Context(), method, "/admin/users/"+url.PathEscape(a[0])+"/admin", nil, &u); err != nil {
+				return err
+			}
+			fmt.Fprintf(std.stdout, "%s %s (%s)\n", done, u.Username, u.Subject)
 			return nil
 		},
 	}

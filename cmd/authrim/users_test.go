@@ -144,6 +144,19 @@ func TestUsersCmd(t *testing.T) {
 		t.Errorf("disable an unknown user: %v, want a 404", err)
 	}
 
+	if out, err = run("", "grant-admin", "alice"); err != nil || out != "granted the admin role to Alice ("+u.Subject+")\n" {
+		t.Fatalf("grant-admin: %q, %v", out, err)
+	}
+	if got, err := dir.User(ctx, u.Subject); err != nil || !got.Admin {
+		t.Fatalf("grant-admin stored %+v, %v", got, err)
+	}
+	if out, err = run("", "revoke-admin", "alice"); err != nil || out != "revoked the admin role of Alice ("+u.Subject+")\n" {
+		t.Fatalf("revoke-admin: %q, %v", out, err)
+	}
+	if got, err := dir.User(ctx, u.Subject); err != nil || got.Admin {
+		t.Fatalf("revoke-admin stored %+v, %v", got, err)
+	}
+
 	out, err = run("", "delete", "alice")
 	if err != nil || out != "deleted user alice\n" {
 		t.Fatalf("delete: %q, %v", out, err)

@@ -13,6 +13,7 @@ import (
 
 	"authrim/actors/messages"
 	"authrim/actors/ratelimit"
+	"authrim/audit"
 	"authrim/http/oauth2"
 	"authrim/http/router"
 )
@@ -161,6 +162,8 @@ func (a *Admin) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 		}
 		c.Response().Header().Set("Cache-Control", "no-store")
+		// The audit lines of the request name the bearer token as actor.
+		c.SetRequest(c.Request().WithContext(audit.WithActor(ctx, "admin-token")))
 		return next(c)
 	}
 }
@@ -209,16 +212,16 @@ func viewOf(set *messages.KeySet) KeysView {
 	return v
 }
 
-func (a *Admin) answer(c echo.Context, set *messages.KeySet, err error) error {
+func (a *Admin) answer(c echo.Context, v KeysView, err error) error {
 	if err != nil {
 		return oauth2.Write(c, a.logger, err)
 	}
-	return c.JSON(http.StatusOK, viewOf(set))
+	return c.JSON(http.StatusOK, v)
 }
 
 func (a *Admin) listKeys(c echo.Context) error {
-	set, err := a.keys.List(c.Request().Context())
-	return a.answer(c, set, err)
+	v, err := a.Keys(c.Request().Context())
+	return a.answer(c, v, err)
 }
 
 func (a *Admin) rotateKeys(c echo.Context) error {
@@ -228,8 +231,8 @@ func (a *Admin) rotateKeys(c echo.Context) error {
 	if err := bindOptional(c, &body); err != nil {
 		return oauth2.Write(c, a.logger, err)
 	}
-	set, err := a.keys.Rotate(c.Request().Context(), body.Alg)
-	return a.answer(c, set, err)
+	v, err := a.RotateKeys(c.Request().Context(), body.Alg)
+	return a.answer(c, v, err)
 }
 
 func (a *Admin) revokeKey(c echo.Context) error {
@@ -239,14 +242,8 @@ func (a *Admin) revokeKey(c echo.Context) error {
 	if err := bindOptional(c, &body); err != nil {
 		return oauth2.Write(c, a.logger, err)
 	}
-	if strings.TrimSpace(body.Reason) == "" {
-		return oauth2.Write(c, a.logger, oauth2.ErrInvalidRequest.WithDescription("reason is required"))
-	}
-	if len(body.Reason) > 500 {
-		return oauth2.Write(c, a.logger, oauth2.ErrInvalidRequest.WithDescription("reason is longer than 500 characters"))
-	}
-	set, err := a.keys.Revoke(c.Request().Context(), c.Param("kid"), body.Reason)
-	return a.answer(c, set, err)
+	v, err := a.RevokeKey(c.Request().Context(), c.Param("kid"), body.Reason)
+	return a.answer(c, v, err)
 }
 
 // bindOptional decodes a JSON body when one is sent.

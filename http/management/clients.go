@@ -67,32 +67,20 @@ func (d *DirectoryAdmin) createClient(c echo.Context) error {
 	if err := decodeStrict(c, &body); err != nil {
 		return d.fail(c, err, "client")
 	}
-	cl, secret, err := d.clients.CreateClient(c.Request().Context(), directory.NewClient{
-		ID: body.ClientID, Secret: body.ClientSecret, ClientMetadata: body.ClientMetadata,
-	})
+	v, err := d.CreateClient(c.Request().Context(), body)
 	if err != nil {
 		return d.fail(c, err, "client")
 	}
-	d.logger.InfoContext(c.Request().Context(), "admin: client created", "audit", true, "client_id", cl.ID, "auth_method", cl.AuthMethod)
-	v := clientView(cl)
-	if secret != "" {
-		never := int64(0)
-		v.ClientSecret, v.ClientSecretExpiresAt = secret, &never
-	}
-	c.Response().Header().Set(echo.HeaderLocation, "/admin/clients/"+url.PathEscape(cl.ID))
+	c.Response().Header().Set(echo.HeaderLocation, "/admin/clients/"+url.PathEscape(v.ClientID))
 	return c.JSON(http.StatusCreated, v)
 }
 
 func (d *DirectoryAdmin) listClients(c echo.Context) error {
-	list, err := d.clients.ListClients(c.Request().Context())
+	list, err := d.Clients(c.Request().Context())
 	if err != nil {
 		return d.fail(c, err, "client")
 	}
-	v := ClientsView{Clients: make([]ClientView, 0, len(list))}
-	for _, cl := range list {
-		v.Clients = append(v.Clients, clientView(cl))
-	}
-	return c.JSON(http.StatusOK, v)
+	return c.JSON(http.StatusOK, ClientsView{Clients: list})
 }
 
 func (d *DirectoryAdmin) getClient(c echo.Context) error {
@@ -112,9 +100,8 @@ func (d *DirectoryAdmin) deleteClient(c echo.Context) error {
 	if err != nil {
 		return d.fail(c, err, "client")
 	}
-	if err := d.clients.DeleteClient(c.Request().Context(), id); err != nil {
+	if err := d.DeleteClient(c.Request().Context(), id); err != nil {
 		return d.fail(c, err, "client")
 	}
-	d.logger.InfoContext(c.Request().Context(), "admin: client deleted", "audit", true, "client_id", id)
 	return c.NoContent(http.StatusNoContent)
 }

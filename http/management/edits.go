@@ -132,18 +132,11 @@ func (d *DirectoryAdmin) updateClient(ed ClientEditor) echo.HandlerFunc {
 		if patch == nil {
 			return oauth2.Write(c, d.logger, oauth2.ErrInvalidRequest.WithDescription("body must be a JSON object"))
 		}
-		if err := checkClientPatch(patch); err != nil {
-			return oauth2.Write(c, d.logger, err)
-		}
-		cl, secret, err := ed.UpdateClient(c.Request().Context(), id, func(cur directory.NewClient) (directory.NewClient, error) {
-			return applyClientPatch(cur, patch)
-		})
+		v, err := d.UpdateClient(c.Request().Context(), id, patch)
 		if err != nil {
 			return d.fail(c, err, "client")
 		}
-		d.logger.InfoContext(c.Request().Context(), "admin: client updated", "audit", true, "client_id", cl.ID,
-			"auth_method", cl.AuthMethod, "fields", strings.Join(sortedNames(patch), ","), "new_secret", secret != "")
-		return c.JSON(http.StatusOK, withSecret(clientView(cl), secret))
+		return c.JSON(http.StatusOK, v)
 	}
 }
 
@@ -155,12 +148,11 @@ func (d *DirectoryAdmin) rotateSecret(ed ClientEditor) echo.HandlerFunc {
 		if err != nil {
 			return oauth2.Write(c, d.logger, err)
 		}
-		cl, secret, err := ed.RotateClientSecret(c.Request().Context(), id)
+		v, err := d.RotateClientSecret(c.Request().Context(), id)
 		if err != nil {
 			return d.fail(c, err, "client")
 		}
-		d.logger.InfoContext(c.Request().Context(), "admin: client secret rotated", "audit", true, "client_id", cl.ID)
-		return c.JSON(http.StatusOK, withSecret(clientView(cl), secret))
+		return c.JSON(http.StatusOK, v)
 	}
 }
 

@@ -157,9 +157,39 @@ func (h *passkeyHandlers) delete(c echo.Context) error {
 	if err != nil {
 		return h.d.fail(c, err, "user")
 	}
-	if err := h.dir.DeletePasskey(ctx, u.Subject, id); err != nil {
+	if err := h.d.deletePasskey(ctx, h.dir, u.Subject, id); err != nil {
 		return h.d.fail(c, err, "passkey")
 	}
-	h.d.logger.InfoContext(c.Request().Context(), "admin: passkey deleted", "audit", true, "sub", u.Subject, "passkey", directory.PasskeyKey(id))
 	return c.NoContent(http.StatusNoContent)
+}
+
+func (d *DirectoryAdmin) deletePasskey(ctx context.Context, pk PasskeyAdmin, sub string, id []byte) error {
+	if err := pk.DeletePasskey(ctx, sub, id); err != nil {
+		return err
+	}
+	d.logger.InfoContext(ctx, "admin: passkey deleted", "audit", true, "sub", sub, "passkey", directory.PasskeyKey(id))
+	return nil
+}
+
+// DeletePasskeys removes every passkey of the user (a lost device):
+// how many went.
+func (d *DirectoryAdmin) DeletePasskeys(ctx context.Context, ref string) (int, error) {
+	pk, ok := d.users.(PasskeyAdmin)
+	if !ok {
+		return 0, oauth2.ErrNotFound.WithDescription("passkeys are not kept here")
+	}
+	u, err := pk.FindUser(ctx, ref)
+	if err != nil {
+		return 0, err
+	}
+	list, err := pk.Passkeys(ctx, u.Subject)
+	if err != nil {
+		return 0, err
+	}
+	for i, p := range list {
+		if err := d.deletePasskey(ctx, pk, u.Subject, p.ID); err != nil {
+			return i, err
+		}
+	}
+	return len(list), nil
 }

@@ -96,10 +96,22 @@ func (d *DirectoryAdmin) listSessions(c echo.Context) error {
 	if err != nil {
 		return d.fail(c, err, "user")
 	}
-	list, err := d.sessions.List(c.Request().Context(), sub)
+	v, err := d.UserSessions(c.Request().Context(), sub)
 	if err != nil {
-		d.logger.ErrorContext(c.Request().Context(), "admin: listing sessions failed", "sub", sub, "err", err)
-		return oauth2.Write(c, d.logger, oauth2.ErrTemporarilyUnavail.WithDescription("the user's sessions cannot be read right now"))
+		return d.fail(c, err, "user")
+	}
+	return c.JSON(http.StatusOK, v)
+}
+
+// UserSessions lists the sessions of the user with subject sub.
+func (d *DirectoryAdmin) UserSessions(ctx context.Context, sub string) (SessionsView, error) {
+	if d.sessions == nil {
+		return SessionsView{}, oauth2.ErrNotFound.WithDescription("sessions are not listed here")
+	}
+	list, err := d.sessions.List(ctx, sub)
+	if err != nil {
+		d.logger.ErrorContext(ctx, "admin: listing sessions failed", "sub", sub, "err", err)
+		return SessionsView{}, oauth2.ErrTemporarilyUnavail.WithDescription("the user's sessions cannot be read right now")
 	}
 	v := SessionsView{Subject: sub, Sessions: make([]SessionView, 0, len(list))}
 	for _, a := range list {
@@ -112,7 +124,7 @@ func (d *DirectoryAdmin) listSessions(c echo.Context) error {
 			UserAgent: a.UserAgent, Address: a.Address, AMR: a.Methods, ACR: a.Login.GetAcr(), Clients: clients,
 		})
 	}
-	return c.JSON(http.StatusOK, v)
+	return v, nil
 }
 
 func (d *DirectoryAdmin) endSession(c echo.Context) error {
@@ -141,12 +153,9 @@ func (d *DirectoryAdmin) endSessions(c echo.Context) error {
 	if err != nil {
 		return d.fail(c, err, "user")
 	}
-	ctx := c.Request().Context()
-	ended, err := d.sessions.EndAll(ctx, sub, "", reasonRevoked)
-	d.logger.InfoContext(ctx, "admin: sessions revoked", "audit", true, "sub", sub, "ended", len(ended))
+	ended, err := d.EndSessions(c.Request().Context(), sub)
 	if err != nil {
-		d.logger.ErrorContext(ctx, "admin: ending sessions failed", "sub", sub, "err", err)
-		return oauth2.Write(c, d.logger, oauth2.ErrTemporarilyUnavail.WithDescription("some sessions cannot be ended right now; retry"))
+		return d.fail(c, err, "user")
 	}
 	if ended == nil {
 		ended = []string{}

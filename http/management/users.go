@@ -71,6 +71,12 @@ func (d *DirectoryAdmin) routes() []router.Route {
 			router.Route{Method: http.MethodPost, Path: "/admin/users/:id/disable", Handler: d.setDisabled(true)},
 			router.Route{Method: http.MethodPost, Path: "/admin/users/:id/enable", Handler: d.setDisabled(false)},
 		)
+		if _, ok := d.users.(AdminRoles); ok {
+			rs = append(rs,
+				router.Route{Method: http.MethodPost, Path: "/admin/users/:id/admin", Handler: d.setAdmin(true)},
+				router.Route{Method: http.MethodDelete, Path: "/admin/users/:id/admin", Handler: d.setAdmin(false)},
+			)
+		}
 		if pk, ok := d.users.(PasskeyAdmin); ok {
 			rs = append(rs, d.passkeyRoutes(pk)...)
 		}
@@ -115,6 +121,8 @@ type UserView struct {
 	Updated  time.Time      `json:"updated"`
 	// Disabled users cannot sign in and their tokens do not work.
 	Disabled bool `json:"disabled"`
+	// Admin users may use the admin console.
+	Admin bool `json:"admin,omitempty"`
 }
 
 // UsersView is the body of GET /admin/users.
@@ -123,7 +131,7 @@ type UsersView struct {
 }
 
 func userView(u directory.User) UserView {
-	return UserView{Subject: u.Subject, Username: u.Username, Claims: u.Claims, Created: u.Created, Updated: u.Updated, Disabled: u.Disabled}
+	return UserView{Subject: u.Subject, Username: u.Username, Claims: u.Claims, Created: u.Created, Updated: u.Updated, Disabled: u.Disabled, Admin: u.Admin}
 }
 
 func (d *DirectoryAdmin) createUser(c echo.Context) error {
@@ -131,14 +139,10 @@ func (d *DirectoryAdmin) createUser(c echo.Context) error {
 	if err := decodeStrict(c, &body); err != nil {
 		return oauth2.Write(c, d.logger, err)
 	}
-	u, err := d.users.CreateUser(c.Request().Context(), directory.NewUser{
-		Username: body.Username, Password: body.Password, Claims: body.Claims,
-	})
+	u, err := d.CreateUser(c.Request().Context(), body)
 	if err != nil {
 		return d.fail(c, err, "user")
 	}
-	d.logger.InfoContext(c.Request().Context(), "admin: user created", "audit", true, "sub", u.Subject, "username", u.Username)
-	d.verifyNew(c.Request().Context(), u)
 	c.Response().Header().Set(echo.HeaderLocation, "/admin/users/"+url.PathEscape(u.Subject))
 	return c.JSON(http.StatusCreated, userView(u))
 }
@@ -172,18 +176,9 @@ func (d *DirectoryAdmin) deleteUser(c echo.Context) error {
 	if err != nil {
 		return oauth2.Write(c, d.logger, err)
 	}
-	ctx := c.Request().Context()
-	// The subject, for ending the sessions once the user is gone (ref
-	// may be a username).
-	var sub string
-	if u, err := d.users.FindUser(ctx, ref); err == nil {
-		sub = u.Subject
-	}
-	if err := d.users.DeleteUser(ctx, ref); err != nil {
+	if err := d.DeleteUser(c.Request().Context(), ref); err != nil {
 		return d.fail(c, err, "user")
 	}
-	d.logger.InfoContext(ctx, "admin: user deleted", "audit", true, "ref", ref, "sub", sub)
-	d.endUserSessions(ctx, sub, reasonDeleted)
 	return c.NoContent(http.StatusNoContent)
 }
 
@@ -196,19 +191,26 @@ func (d *DirectoryAdmin) setDisabled(disabled bool) echo.HandlerFunc {
 		if err != nil {
 			return oauth2.Write(c, d.logger, err)
 		}
-		u, err := d.users.SetUserDisabled(c.Request().Context(), ref, disabled)
+		u, err := d.SetDisabled(c.Request().Context(), ref, disabled)
 		if err != nil {
 			return d.fail(c, err, "user")
 		}
-		msg := "admin: user enabled"
-		if disabled {
-			msg = "admin: user disabled"
+		return c.JSON(http.StatusOK, userView(u))
+	}
+}
+
+// setAdmin serves POST /admin/users/{id}/admin (grant) and DELETE
+// (revoke) of the console's admin role. With the bearer token this is
+// how the first admin is made.
+func (d *DirectoryAdmin) setAdmin(admin bool) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ref, err := pathParam(c, "id")
+		if err != nil {
+			return oauth2.Write(c, d.logger, err)
 		}
-		d.logger.InfoContext(c.Request().Context(), msg, "audit", true, "sub", u.Subject, "username", u.Username)
-		if disabled {
-			// After the disable: a sign-in racing with it is refused by
-			// its grain, which reads the user record.
-			d.endUserSessions(c.Request().Context(), u.Subject, reasonDisabled)
+		u, err := d.SetAdmin(c.Request().Context(), ref, admin)
+		if err != nil {
+			return d.fail(c, err, "user")
 		}
 		return c.JSON(http.StatusOK, userView(u))
 	}
@@ -216,16 +218,8 @@ func (d *DirectoryAdmin) setDisabled(disabled bool) echo.HandlerFunc {
 
 // fail maps directory errors to responses; what is "user" or "client".
 func (d *DirectoryAdmin) fail(c echo.Context, err error, what string) error {
-	var inv *directory.InvalidError
-	switch {
-	case errors.As(err, &inv):
-		return oauth2.Write(c, d.logger, oauth2.ErrInvalidRequest.WithDescription(inv.Reason))
-	case errors.Is(err, directory.ErrUsernameTaken):
-		return oauth2.Write(c, d.logger, oauth2.ErrConflict.WithDescription("username is taken"))
-	case errors.Is(err, directory.ErrClientIDTaken):
-		return oauth2.Write(c, d.logger, oauth2.ErrConflict.WithDescription("client_id is taken"))
-	case errors.Is(err, directory.ErrNotFound):
-		return oauth2.Write(c, d.logger, oauth2.ErrNotFound.WithDescription("no such "+what))
+	if p := directoryProblem(err, what); p != nil {
+		return oauth2.Write(c, d.logger, p)
 	}
 	return oauth2.Write(c, d.logger, err)
 }

@@ -316,3 +316,40 @@ func TestDisableUserAPI(t *testing.T) {
 	}
 	s.noHashes()
 }
+
+// The admin token grants and revokes the console's admin role (the
+// bootstrap of the first admin), each change audited; without the token
+// nothing changes.
+func TestAdminRoleAPI(t *testing.T) {
+	s := newTestServer(t)
+	u, err := s.dir.CreateUser(context.Background(), directory.NewUser{Username: "ada", Password: "a long enough password"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, method, path, token string
+		status                    int
+		admin                     bool
+		audit                     string
+	}{
+		{"no token", http.MethodPost, "/admin/users/ada/admin", "", 401, false, ""},
+		{"grant", http.MethodPost, "/admin/users/ada/admin", testToken, 200, true, `"msg":"admin: admin role granted"`},
+		{"grant again", http.MethodPost, "/admin/users/" + u.Subject + "/admin", testToken, 200, true, ""},
+		{"revoke", http.MethodDelete, "/admin/users/ADA/admin", testToken, 200, false, `"msg":"admin: admin role revoked"`},
+		{"unknown user", http.MethodPost, "/admin/users/nobody/admin", testToken, 404, false, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			status, out, _ := s.call(tc.method, tc.path, tc.token, nil)
+			if status != tc.status {
+				t.Fatalf("%d %v", status, out)
+			}
+			got, err := s.dir.User(context.Background(), u.Subject)
+			if err != nil || got.Admin != tc.admin {
+				t.Fatalf("stored: %+v %v", got, err)
+			}
+			if tc.audit != "" && !strings.Contains(s.logs.String(), tc.audit) {
+				t.Fatalf("no audit event %s in %s", tc.audit, s.logs.String())
+			}
+		})
+	}
+}

@@ -26,6 +26,8 @@ var translators = []struct {
 	{"http/auth", "tr", 1},
 	{"http/auth", "errorPage", 2},
 	{"http/auth", "h.jsonError", 2},
+	{"http/console", "c.tr", 1},
+	{"http/console", "c.errorPage", 2},
 }
 
 // templateKey finds {{T "..."}}, {{TB "..."}} and {{TH "..."}} (also inside

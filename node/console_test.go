@@ -1,0 +1,417 @@
+package node_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"authrim/audit"
+	"authrim/directory"
+	"authrim/http/console"
+	"authrim/http/management"
+	"authrim/internal/docexample"
+	"authrim/internal/eventually"
+	"authrim/internal/freeport"
+	"authrim/node"
+)
+
+// consoleSignIn signs username in to the console through the node's own
+// login page with a cookie-jar client and returns the page the callback
+// answered (the signed-in page, or a refusal).
+func consoleSignIn(t *testing.T, o *op, b *http.Client, username, password string) page {
+	t.Helper()
+	return consoleSignInAt(t, o, b, o.issuer, username, password)
+}
+
+// consoleSignInAt is consoleSignIn with the console at origin at.
+func consoleSignInAt(t *testing.T, o *op, b *http.Client, at, username, password string) page {
+	t.Helper()
+	p := get(t, b, at+console.Base+"/login")
+	if p.status != http.StatusSeeOther || p.loc == nil || !strings.HasPrefix(p.loc.String(), o.issuer+"/authorize?") {
+		t.Fatalf("console login: %d %v", p.status, p.loc)
+	}
+	q := p.loc.Query()
+	if q.Get("code_challenge_method") != "S256" || q.Get("code_challenge") == "" || q.Get("nonce") == "" || q.Get("state") == "" || q.Get("client_id") != console.ClientID {
+		t.Fatalf("the console's authorization request lacks PKCE, state or nonce: %v", q)
+	}
+	p = get(t, b, p.loc.String())
+	for p.status == http.StatusSeeOther || p.status == http.StatusFound {
+		if strings.HasPrefix(p.loc.Path, console.CallbackPath) {
+			break
+		}
+		p = get(t, b, p.loc.String())
+	}
+	if p.isLogin() {
+		f := hidden(p.body)
+		f.Set("username", username)
+		f.Set("password", password)
+		p = postForm(t, b, o.issuer+"/login", f)
+	}
+	for p.status == http.StatusSeeOther || p.status == http.StatusFound {
+		u := p.loc
+		if !u.IsAbs() {
+			u = mustParse(t, o.issuer).ResolveReference(u)
+		}
+		p = get(t, b, u.String())
+	}
+	return p
+}
+
+func mustParse(t *testing.T, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+var csrfRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+func csrfOf(t *testing.T, body string) string {
+	t.Helper()
+	m := csrfRE.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no CSRF token in %s", body)
+	}
+	return m[1]
+}
+
+func grantAdmin(t *testing.T, o *op, ref string, grant bool) {
+	t.Helper()
+	method := http.MethodPost
+	if !grant {
+		method = http.MethodDelete
+	}
+	if status, body := admin(t, o.n, method, "/admin/users/"+ref+"/admin", adminToken, ""); status != http.StatusOK {
+		t.Fatalf("admin role %s: %d %s", ref, status, body)
+	}
+}
+
+// A user without the admin role signs in at the OP and is refused by the
+// console; the admin token grants the role (the bootstrap) and the same
+// user gets in; revoking the role refuses their very next request.
+func TestConsoleAdminRole(t *testing.T) {
+	o := startOP(t)
+	b := browser(t)
+	p := consoleSignIn(t, o, b, "alice", userPassword)
+	if p.status != http.StatusForbidden || !strings.Contains(p.body, "may not use the admin console") {
+		t.Fatalf("a non-admin's sign-in: %d %s", p.status, p.body)
+	}
+	if p := get(t, b, o.issuer+console.Base+"/users"); p.status != http.StatusSeeOther {
+		t.Fatalf("a non-admin reaches the users page: %d", p.status)
+	}
+
+	grantAdmin(t, o, "alice", true)
+	p = consoleSignIn(t, o, b, "alice", userPassword)
+	if p.status != http.StatusOK || !strings.Contains(p.body, console.Base+"/users") {
+		t.Fatalf("an admin's sign-in: %d %s", p.status, p.body)
+	}
+	p = get(t, b, o.issuer+console.Base+"/users")
+	if p.status != http.StatusOK || !strings.Contains(p.body, "alice") {
+		t.Fatalf("users page: %d %s", p.status, p.body)
+	}
+
+	grantAdmin(t, o, "alice", false)
+	if p := get(t, b, o.issuer+console.Base+"/users"); p.status != http.StatusForbidden {
+		t.Fatalf("a revoked admin's next request: %d %s", p.status, p.body)
+	}
+}
+
+// signedInAdmin is a cookie-jar client of an admin (alice) signed in to
+// the console, and the CSRF token of their session.
+func signedInAdmin(t *testing.T, o *op) (*http.Client, string) {
+	t.Helper()
+	grantAdmin(t, o, "alice", true)
+	b := browser(t)
+	if p := consoleSignIn(t, o, b, "alice", userPassword); p.status != http.StatusOK {
+		t.Fatalf("sign-in: %d %s", p.status, p.body)
+	}
+	p := get(t, b, o.issuer+console.Base+"/users")
+	return b, csrfOf(t, p.body)
+}
+
+// A form posted without the session's CSRF token (or with another's)
+// changes nothing.
+func TestConsoleCSRF(t *testing.T) {
+	o := startOP(t)
+	b, token := signedInAdmin(t, o)
+	for _, tc := range []struct{ name, csrf string }{
+		{"none", ""},
+		{"wrong", token + "x"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := postForm(t, b, o.issuer+console.Base+"/users", url.Values{"csrf": {tc.csrf}, "username": {"mallory"}, "password": {"a long enough password"}})
+			if p.status != http.StatusForbidden {
+				t.Fatalf("%d %s", p.status, p.body)
+			}
+			if _, err := o.n.Directory().FindUser(context.Background(), "mallory"); err == nil {
+				t.Fatal("a user was created without a valid CSRF token")
+			}
+		})
+	}
+	p := postForm(t, b, o.issuer+console.Base+"/users", url.Values{"csrf": {token}, "username": {"mallory"}, "password": {"a long enough password"}})
+	if p.status != http.StatusSeeOther {
+		t.Fatalf("with the token: %d %s", p.status, p.body)
+	}
+	if _, err := o.n.Directory().FindUser(context.Background(), "mallory"); err != nil {
+		t.Fatal("the user was not created with a valid token")
+	}
+}
+
+// A console cookie that was changed, or a sealed value made for another
+// purpose (the sign-in cookie), is not a session.
+func TestConsoleCookieTampering(t *testing.T) {
+	o := startOP(t)
+	b, _ := signedInAdmin(t, o)
+	u := mustParse(t, o.issuer+console.Base)
+	var session, flowValue string
+	for _, ck := range b.Jar.Cookies(u) {
+		if ck.Name == "authrim-console" {
+			session = ck.Value
+		}
+	}
+	if session == "" {
+		t.Fatal("no console cookie")
+	}
+	// A sign-in cookie, sealed by the node for the callback.
+	fb := browser(t)
+	get(t, fb, o.issuer+console.Base+"/login")
+	for _, ck := range fb.Jar.Cookies(u) {
+		if ck.Name == "authrim-console-flow" {
+			flowValue = ck.Value
+		}
+	}
+	flip := []byte(session)
+	i := len(flip) / 2
+	flip[i] = map[bool]byte{true: 'A', false: 'B'}[flip[i] != 'A']
+	for _, tc := range []struct{ name, value string }{
+		{"one character changed", string(flip)},
+		{"truncated", session[:len(session)-4]},
+		{"sign-in cookie as session", flowValue},
+		{"garbage", "not-base64!"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest(http.MethodGet, o.issuer+console.Base+"/users", nil)
+			req.AddCookie(&http.Cookie{Name: "authrim-console", Value: tc.value})
+			p := fetch(t, &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}, req)
+			if p.status != http.StatusSeeOther || p.loc.Path != console.Base+"/login" {
+				t.Fatalf("%d %v", p.status, p.loc)
+			}
+		})
+	}
+	// The untouched cookie still works.
+	req, _ := http.NewRequest(http.MethodGet, o.issuer+console.Base+"/users", nil)
+	req.AddCookie(&http.Cookie{Name: "authrim-console", Value: session})
+	if p := fetch(t, http.DefaultClient, req); p.status != http.StatusOK {
+		t.Fatalf("the real cookie: %d", p.status)
+	}
+}
+
+// A change made in the console is audited like the admin API's, with
+// the admin's subject as actor; the admin token's changes name the
+// token.
+func TestConsoleAuditNamesTheAdmin(t *testing.T) {
+	o := startOP(t)
+	bob, err := o.n.Directory().CreateUser(context.Background(), directory.NewUser{Username: "bob", Password: "a long enough password"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, token := signedInAdmin(t, o)
+	p := postForm(t, b, o.issuer+console.Base+"/users/"+bob.Subject+"/disable", url.Values{"csrf": {token}})
+	if p.status != http.StatusSeeOther {
+		t.Fatalf("disable: %d %s", p.status, p.body)
+	}
+	if u, _ := o.n.Directory().FindUser(context.Background(), "bob"); !u.Disabled {
+		t.Fatal("bob is not disabled")
+	}
+	var ev management.AuditPage
+	eventually.True(t, "the disable is audited", func() bool {
+		ev = auditPage(t, o.n, url.Values{"type": {"admin_user_disabled"}})
+		return len(ev.Events) == 1
+	})
+	if e := ev.Events[0]; e.Subject != bob.Subject || e.Attrs[audit.ActorAttr] != o.user.Subject {
+		t.Fatalf("audit event %+v, want actor %s", e, o.user.Subject)
+	}
+	eventually.True(t, "the grant is audited with the token as actor", func() bool {
+		ev = auditPage(t, o.n, url.Values{"type": {"admin_admin_role_granted"}})
+		return len(ev.Events) == 1 && ev.Events[0].Attrs[audit.ActorAttr] == "admin-token"
+	})
+}
+
+// The README's bootstrap of the first admin works as printed.
+func TestConsoleReadmeExample(t *testing.T) {
+	o := startOP(t)
+	out := docexample.Run(t, "../README.md", "console-grant-admin", "ISSUER="+o.issuer, "ADMIN_TOKEN="+adminToken)
+	if out != "alice true\n" {
+		t.Fatalf("README example printed %q", out)
+	}
+	if u, err := o.n.Directory().FindUser(context.Background(), "alice"); err != nil || !u.Admin {
+		t.Fatalf("alice after the example: %+v %v", u, err)
+	}
+}
+
+// On admin.listen, the console is served there and not on the public
+// listener; its redirect URI is on the admin listener, the sign-in on the
+// issuer's login page.
+func TestConsoleOnAdminListener(t *testing.T) {
+	addr, err := freeport.Addr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := startOPWith(t, func(c *node.Config) { c.Admin.Listen = addr })
+	at := "http://" + addr
+	if p := get(t, browser(t), o.issuer+console.Base+"/login"); p.status != http.StatusNotFound {
+		t.Fatalf("the public listener serves the console: %d", p.status)
+	}
+	status, _ := admin(t, o.n, http.MethodGet, "/admin/keys", adminToken, "")
+	if status != http.StatusNotFound {
+		t.Fatalf("the public listener serves the admin API: %d", status)
+	}
+	req, _ := http.NewRequest(http.MethodPost, at+"/admin/users/alice/admin", nil)
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	if p := fetch(t, http.DefaultClient, req); p.status != http.StatusOK {
+		t.Fatalf("grant: %d %s", p.status, p.body)
+	}
+	b := browser(t)
+	p := consoleSignInAt(t, o, b, at, "alice", userPassword)
+	if p.status != http.StatusOK || !strings.Contains(p.body, console.Base+"/users") {
+		t.Fatalf("sign-in on the admin listener: %d %s", p.status, p.body)
+	}
+	if p := get(t, b, at+console.Base+"/users"); p.status != http.StatusOK || !strings.Contains(p.body, "alice") {
+		t.Fatalf("users page on the admin listener: %d", p.status)
+	}
+}
+
+// A console URL on plain http off loopback gives the console no
+// redirect URI a browser may use: the node starts without the console
+// (and says so) rather than refusing to start; https brings it back.
+func TestConsoleOffWithoutUsableRedirect(t *testing.T) {
+	for _, tc := range []struct {
+		name, consoleURL string
+		status           int
+	}{
+		{"http off loopback", "http://admin.internal:8080", http.StatusNotFound},
+		{"https", "https://admin.example.com", http.StatusSeeOther},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := testConfig(t, t.TempDir())
+			cfg.Admin.ConsoleURL = tc.consoleURL
+			n := startNode(t, cfg, nil)
+			if p := get(t, browser(t), n.URL()+console.Base+"/login"); p.status != tc.status {
+				t.Fatalf("console login: %d, want %d", p.status, tc.status)
+			}
+		})
+	}
+}
+
+// Deleting a user or a client and revoking a key change nothing until
+// confirmed (a key also needs a reason); an admin cannot disable or
+// delete themselves; a client's edit and secret rotation go through.
+func TestConsoleConfirmations(t *testing.T) {
+	o := startOP(t)
+	ctx := context.Background()
+	bob, err := o.n.Directory().CreateUser(ctx, directory.NewUser{Username: "bob", Password: "a long enough password"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, token := signedInAdmin(t, o)
+	post := func(path string, v url.Values) page {
+		t.Helper()
+		v.Set("csrf", token)
+		return postForm(t, b, o.issuer+console.Base+path, v)
+	}
+
+	p := post("/clients", url.Values{"client_name": {"Shop"}, "redirect_uris": {"https://shop.example/cb"}, "token_endpoint_auth_method": {"client_secret_basic"}})
+	m := regexp.MustCompile(`id="client-id">([^<]+)<`).FindStringSubmatch(p.body)
+	if p.status != http.StatusOK || m == nil || !strings.Contains(p.body, `id="client-secret"`) {
+		t.Fatalf("create client: %d %s", p.status, p.body)
+	}
+	id := m[1]
+	if p := post("/clients/"+id+"/edit", url.Values{"client_name": {"Shop 2"}, "redirect_uris": {"https://shop.example/cb\nhttps://shop.example/cb2"}}); p.status != http.StatusSeeOther {
+		t.Fatalf("edit: %d %s", p.status, p.body)
+	}
+	if cl, _ := o.n.Directory().Client(ctx, id); cl.Name != "Shop 2" || len(cl.RedirectURIs) != 2 {
+		t.Fatalf("edited client %+v", cl)
+	}
+	if p := post("/clients/"+id+"/edit", url.Values{"client_name": {"Shop 3"}, "redirect_uris": {"javascript:alert(1)"}}); p.status != http.StatusBadRequest || !strings.Contains(p.body, "refused") {
+		t.Fatalf("a bad redirect URI: %d %s", p.status, p.body)
+	}
+	if cl, _ := o.n.Directory().Client(ctx, id); cl.Name != "Shop 2" {
+		t.Fatalf("a refused edit changed the client: %+v", cl)
+	}
+	if p := post("/clients/"+id+"/rotate-secret", url.Values{}); p.status != http.StatusOK || !strings.Contains(p.body, `id="client-secret"`) {
+		t.Fatalf("rotate secret: %d %s", p.status, p.body)
+	}
+
+	for _, tc := range []struct {
+		name, path string
+		gone       func() bool
+	}{
+		{"client", "/clients/" + id + "/delete", func() bool { _, err := o.n.Directory().Client(ctx, id); return err != nil }},
+		{"user", "/users/" + bob.Subject + "/delete", func() bool { _, err := o.n.Directory().User(ctx, bob.Subject); return err != nil }},
+	} {
+		t.Run("delete "+tc.name, func(t *testing.T) {
+			if p := post(tc.path, url.Values{}); p.status != http.StatusOK || !strings.Contains(p.body, `name="confirm" value="yes"`) {
+				t.Fatalf("no confirmation asked: %d %s", p.status, p.body)
+			}
+			if tc.gone() {
+				t.Fatal("deleted before the confirmation")
+			}
+			if p := post(tc.path, url.Values{"confirm": {"yes"}}); p.status != http.StatusSeeOther {
+				t.Fatalf("confirmed: %d %s", p.status, p.body)
+			}
+			if !tc.gone() {
+				t.Fatal("not deleted after the confirmation")
+			}
+		})
+	}
+
+	t.Run("revoke key", func(t *testing.T) {
+		kid := jwksKids(t, o)[0]
+		path := "/keys/" + kid + "/revoke"
+		if p := post(path, url.Values{"confirm": {"yes"}, "asked": {"yes"}}); p.status != http.StatusOK || !strings.Contains(p.body, `id="reason"`) {
+			t.Fatalf("no reason asked: %d %s", p.status, p.body)
+		}
+		if p := post(path, url.Values{"reason": {"leaked"}}); p.status != http.StatusOK || !strings.Contains(p.body, `name="confirm" value="yes"`) {
+			t.Fatalf("no confirmation asked: %d %s", p.status, p.body)
+		}
+		if !slices.Contains(jwksKids(t, o), kid) {
+			t.Fatal("revoked before the confirmation")
+		}
+		if p := post(path, url.Values{"reason": {"leaked"}, "confirm": {"yes"}}); p.status != http.StatusSeeOther {
+			t.Fatalf("confirmed: %d %s", p.status, p.body)
+		}
+		if slices.Contains(jwksKids(t, o), kid) {
+			t.Fatal("still published after the confirmed revocation")
+		}
+	})
+
+	for _, action := range []string{"disable", "delete", "revoke-admin"} {
+		t.Run("self "+action, func(t *testing.T) {
+			p := post("/users/"+o.user.Subject+"/"+action, url.Values{"confirm": {"yes"}})
+			if p.status != http.StatusBadRequest {
+				t.Fatalf("%d %s", p.status, p.body)
+			}
+			if u, err := o.n.Directory().User(ctx, o.user.Subject); err != nil || u.Disabled || !u.Admin {
+				t.Fatalf("the admin changed themselves: %+v %v", u, err)
+			}
+		})
+	}
+}
+
+// The console's pages follow the browser's language, like the OP's.
+func TestConsoleLanguage(t *testing.T) {
+	o := startOP(t)
+	b, _ := signedInAdmin(t, o)
+	req, _ := http.NewRequest(http.MethodGet, o.issuer+console.Base+"/keys", nil)
+	req.Header.Set("Accept-Language", "ja")
+	p := fetch(t, b, req)
+	if p.status != http.StatusOK || !strings.Contains(p.body, `<html lang="ja">`) || !strings.Contains(p.body, "署名鍵") || !strings.Contains(p.body, "管理コンソール") {
+		t.Fatalf("keys page in Japanese: %d %s", p.status, p.body)
+	}
+}
