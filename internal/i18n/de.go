@@ -295,4 +295,23 @@ var de = map[string]string{
 	"Password, again": "Passwort wiederholen",
 	"This username is taken. Choose another one.":                     "Dieser Benutzername ist vergeben. Wählen Sie einen anderen.",
 	"To finish creating your account, open the link we mailed to %s.": "Um das Anlegen Ihres Kontos abzuschließen, öffnen Sie den Link, den wir an %s gesendet haben.",
+
+	// Upstream sign-in (connectors)
+	"An account with your %s address already exists. Sign in to it once to link your %s account.": "Es gibt bereits ein Konto mit Ihrer Adresse %s. Melden Sie sich einmal dort an, um Ihr %s-Konto zu verknüpfen.",
+	"Linked %s":       "Verknüpft am %s",
+	"Linked sign-ins": "Verknüpfte Anmeldungen",
+	"No account here is linked to this %s account. Ask an administrator for an account, then link it.": "Mit diesem %s-Konto ist hier kein Konto verknüpft. Bitten Sie einen Administrator um ein Konto und verknüpfen Sie es dann.",
+	"No linked sign-ins.":   "Keine verknüpften Anmeldungen.",
+	"Or sign in with":       "Oder anmelden mit",
+	"Remove the link to %s": "Verknüpfung mit %s entfernen",
+	"Remove":                "Entfernen",
+	"Sign in with %s":       "Mit %s anmelden",
+	"Sign-in with %s did not succeed. Start again from the application.":                                   "Die Anmeldung mit %s ist fehlgeschlagen. Beginnen Sie erneut in der Anwendung.",
+	"Sign-in with %s is unavailable right now. Try again shortly.":                                         "Die Anmeldung mit %s ist gerade nicht verfügbar. Versuchen Sie es gleich noch einmal.",
+	"That sign-in is not linked to your account.":                                                          "Diese Anmeldung ist nicht mit Ihrem Konto verknüpft.",
+	"This sign-in option does not exist.":                                                                  "Diese Anmeldeoption gibt es nicht.",
+	"This sign-in was not started in this browser, or was already used. Start again from the application.": "Diese Anmeldung wurde nicht in diesem Browser begonnen oder bereits verwendet. Beginnen Sie erneut in der Anwendung.",
+	"Your %s account may not sign in here.":                                                                "Ihr %s-Konto darf sich hier nicht anmelden.",
+	"Your account cannot be changed right now. Try again shortly.":                                         "Ihr Konto kann gerade nicht geändert werden. Versuchen Sie es gleich noch einmal.",
+	"Your linked sign-ins cannot be shown right now.":                                                      "Ihre verknüpften Anmeldungen können gerade nicht angezeigt werden.",
 }

@@ -296,4 +296,23 @@ var fr = map[string]string{
 	"Password, again": "Mot de passe, à nouveau",
 	"This username is taken. Choose another one.":                     "Ce nom d’utilisateur est pris. Choisissez-en un autre.",
 	"To finish creating your account, open the link we mailed to %s.": "Pour terminer la création de votre compte, ouvrez le lien envoyé à %s.",
+
+	// Upstream sign-in (connectors)
+	"An account with your %s address already exists. Sign in to it once to link your %s account.": "Un compte avec votre adresse %s existe déjà. Connectez-vous-y une fois pour lier votre compte %s.",
+	"Linked %s":       "Lié le %s",
+	"Linked sign-ins": "Connexions liées",
+	"No account here is linked to this %s account. Ask an administrator for an account, then link it.": "Aucun compte ici n'est lié à ce compte %s. Demandez un compte à un administrateur, puis liez-le.",
+	"No linked sign-ins.":   "Aucune connexion liée.",
+	"Or sign in with":       "Ou connectez-vous avec",
+	"Remove the link to %s": "Supprimer le lien avec %s",
+	"Remove":                "Supprimer",
+	"Sign in with %s":       "Se connecter avec %s",
+	"Sign-in with %s did not succeed. Start again from the application.":                                   "La connexion avec %s a échoué. Recommencez depuis l'application.",
+	"Sign-in with %s is unavailable right now. Try again shortly.":                                         "La connexion avec %s est indisponible pour le moment. Réessayez dans un instant.",
+	"That sign-in is not linked to your account.":                                                          "Cette connexion n'est pas liée à votre compte.",
+	"This sign-in option does not exist.":                                                                  "Cette option de connexion n'existe pas.",
+	"This sign-in was not started in this browser, or was already used. Start again from the application.": "Cette connexion n'a pas été commencée dans ce navigateur, ou a déjà été utilisée. Recommencez depuis l'application.",
+	"Your %s account may not sign in here.":                                                                "Votre compte %s ne peut pas se connecter ici.",
+	"Your account cannot be changed right now. Try again shortly.":                                         "Votre compte ne peut pas être modifié pour le moment. Réessayez dans un instant.",
+	"Your linked sign-ins cannot be shown right now.":                                                      "Vos connexions liées ne peuvent pas être affichées pour le moment.",
 }

@@ -295,4 +295,23 @@ var ja = map[string]string{
 	"Password, again": "パスワード（確認）",
 	"This username is taken. Choose another one.":                     "このユーザー名は使用されています。別のユーザー名を選んでください。",
 	"To finish creating your account, open the link we mailed to %s.": "アカウントの作成を完了するには、%s にお送りしたリンクを開いてください。",
+
+	// Upstream sign-in (connectors)
+	"An account with your %s address already exists. Sign in to it once to link your %s account.": "%s のアドレスを持つアカウントがすでにあります。%s アカウントをリンクするには、一度そのアカウントにサインインしてください。",
+	"Linked %s":       "%s にリンク",
+	"Linked sign-ins": "リンクされたサインイン",
+	"No account here is linked to this %s account. Ask an administrator for an account, then link it.": "この %s アカウントにリンクされたアカウントはありません。管理者にアカウントを依頼してから、リンクしてください。",
+	"No linked sign-ins.":   "リンクされたサインインはありません。",
+	"Or sign in with":       "または次でサインイン",
+	"Remove the link to %s": "%s とのリンクを解除",
+	"Remove":                "解除",
+	"Sign in with %s":       "%s でサインイン",
+	"Sign-in with %s did not succeed. Start again from the application.":                                   "%s でのサインインに失敗しました。アプリケーションからやり直してください。",
+	"Sign-in with %s is unavailable right now. Try again shortly.":                                         "現在 %s でサインインできません。しばらくしてからもう一度お試しください。",
+	"That sign-in is not linked to your account.":                                                          "そのサインインはあなたのアカウントにリンクされていません。",
+	"This sign-in option does not exist.":                                                                  "このサインイン方法は存在しません。",
+	"This sign-in was not started in this browser, or was already used. Start again from the application.": "このサインインはこのブラウザーで開始されていないか、すでに使用されています。アプリケーションからやり直してください。",
+	"Your %s account may not sign in here.":                                                                "あなたの %s アカウントはここにサインインできません。",
+	"Your account cannot be changed right now. Try again shortly.":                                         "現在アカウントを変更できません。しばらくしてからもう一度お試しください。",
+	"Your linked sign-ins cannot be shown right now.":                                                      "現在リンクされたサインインを表示できません。",
 }
