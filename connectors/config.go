@@ -34,8 +34,11 @@ type Config struct {
 	Scopes []string `yaml:"scopes"`
 	// Claims maps identity fields to upstream claim names.
 	Claims ClaimMapping `yaml:"claims"`
-	// UserInfo also reads the userinfo endpoint (oidc, google).
-	UserInfo bool `yaml:"userinfo"`
+	// SkipUserInfo reads only the ID token (oidc, google). By default
+	// the userinfo endpoint is read too when the upstream has one: many
+	// providers put the scopes' claims (email, profile) only there
+	// (OIDC Core §5.4).
+	SkipUserInfo bool `yaml:"skip_userinfo"`
 	// AllowedDomains, when set, admits only verified emails in these
 	// domains.
 	AllowedDomains []string `yaml:"allowed_domains"`
@@ -107,8 +110,8 @@ func Validate(list []Config) []string {
 					}
 				}
 			}
-			if c.UserInfo {
-				at("userinfo", "not used by github")
+			if c.SkipUserInfo {
+				at("skip_userinfo", "not used by github")
 			}
 		case "ldap":
 			// Validated by the LDAP connector's own configuration.

@@ -223,7 +223,7 @@ func (o *oidcConnector) Callback(ctx context.Context, redirectURI string, p Para
 	if err != nil {
 		return Identity{}, err
 	}
-	if o.cfg.UserInfo && d.UserInfo != "" {
+	if !o.cfg.SkipUserInfo && d.UserInfo != "" {
 		info, err := o.userinfo(ctx, d.UserInfo, t.AccessToken)
 		if err != nil {
 			return Identity{}, err

@@ -396,8 +396,11 @@ func (h *Handler) provision(ctx context.Context, conn connectors.Redirect, id co
 	links := h.upstream.links
 	claims := mappedClaims(id)
 	candidates := []string{}
-	if n := usernameJunk.ReplaceAllString(id.PreferredUsername, ""); n != "" && len(n) <= 48 {
-		candidates = append(candidates, n)
+	local, _, _ := strings.Cut(id.Email, "@")
+	for _, want := range []string{id.PreferredUsername, local} {
+		if n := usernameJunk.ReplaceAllString(want, ""); n != "" && len(n) <= 48 && !slices.Contains(candidates, n) {
+			candidates = append(candidates, n)
+		}
 	}
 	var u directory.User
 	var err error
