@@ -60,8 +60,8 @@ func newOIDC(c Config, secret string, f *fetch.Fetcher) *oidcConnector {
 
 var _ Redirect = (*oidcConnector)(nil)
 
-// discovery is the part of the provider metadata the connector uses.
-type discovery struct {
+// Metadata is the part of the provider metadata the connector uses.
+type Metadata struct {
 	Issuer        string   `json:"issuer"`
 	Authorization string   `json:"authorization_endpoint"`
 	Token         string   `json:"token_endpoint"`
@@ -74,17 +74,17 @@ type discovery struct {
 // ParseDiscovery reads a provider's metadata and checks it is the
 // issuer's (OIDC Discovery §4.3: the issuer must be exactly the one the
 // document was fetched for) with https endpoints.
-func ParseDiscovery(body []byte, issuer string) (discovery, error) {
-	var d discovery
+func ParseDiscovery(body []byte, issuer string) (Metadata, error) {
+	var d Metadata
 	if err := json.Unmarshal(body, &d); err != nil {
-		return discovery{}, fmt.Errorf("%w: discovery document is not JSON", ErrUnavailable)
+		return Metadata{}, fmt.Errorf("%w: discovery document is not JSON", ErrUnavailable)
 	}
 	if d.Issuer != issuer {
-		return discovery{}, fmt.Errorf("%w: discovery names issuer %q, not %q", ErrUnavailable, d.Issuer, issuer)
+		return Metadata{}, fmt.Errorf("%w: discovery names issuer %q, not %q", ErrUnavailable, d.Issuer, issuer)
 	}
 	for _, u := range []string{d.Authorization, d.Token, d.JWKSURI} {
 		if checkURL(u) != nil && !validQueryURL(u) {
-			return discovery{}, fmt.Errorf("%w: discovery endpoint %q is not an https URL", ErrUnavailable, u)
+			return Metadata{}, fmt.Errorf("%w: discovery endpoint %q is not an https URL", ErrUnavailable, u)
 		}
 	}
 	if d.UserInfo != "" && checkURL(d.UserInfo) != nil && !validQueryURL(d.UserInfo) {
@@ -100,10 +100,10 @@ func validQueryURL(raw string) bool {
 	return err == nil && u.Scheme == "https" && u.Host != "" && u.Fragment == "" && u.User == nil
 }
 
-func (o *oidcConnector) discover(ctx context.Context) (discovery, error) {
+func (o *oidcConnector) discover(ctx context.Context) (Metadata, error) {
 	body, err := o.fetch.Get(ctx, strings.TrimSuffix(o.cfg.Issuer, "/")+"/.well-known/openid-configuration")
 	if err != nil {
-		return discovery{}, fmt.Errorf("%w: discovery: %w", ErrUnavailable, err)
+		return Metadata{}, fmt.Errorf("%w: discovery: %w", ErrUnavailable, err)
 	}
 	return ParseDiscovery(body, o.cfg.Issuer)
 }
@@ -254,7 +254,7 @@ func (o *oidcConnector) Callback(ctx context.Context, redirectURI string, p Para
 // verify checks an ID token (OIDC Core §3.1.3.7): signed with an
 // algorithm the upstream advertises (and we accept) by a key of its
 // JWKS, from the issuer, for us, unexpired, with our nonce.
-func (o *oidcConnector) verify(ctx context.Context, d discovery, raw, nonce string) (map[string]any, error) {
+func (o *oidcConnector) verify(ctx context.Context, d Metadata, raw, nonce string) (map[string]any, error) {
 	algs := allowedAlgs(d.Algs)
 	tok, err := jwt.ParseSigned(raw, algs)
 	if err != nil {
