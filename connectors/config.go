@@ -44,7 +44,7 @@ type Config struct {
 	AllowedDomains []string `yaml:"allowed_domains"`
 	// RequiredClaims admits only identities whose claim (a string, or a
 	// list of strings such as groups) has one of the listed values.
-	RequiredClaims map[string][]string `yaml:"required_claims"`
+	RequiredClaims []RequiredClaim `yaml:"required_claims"`
 	// Provisioning: jit (default) or existing-only.
 	Provisioning Provisioning `yaml:"provisioning"`
 	// Orgs (github) admits only members of one of these organisations.
@@ -54,6 +54,13 @@ type Config struct {
 	AuthURL  string `yaml:"auth_url"`
 	TokenURL string `yaml:"token_url"`
 	APIURL   string `yaml:"api_url"`
+}
+
+// RequiredClaim admits identities whose claim is (or, for a list such
+// as groups, holds) one of Values.
+type RequiredClaim struct {
+	Claim  string   `yaml:"claim"`
+	Values []string `yaml:"values"`
 }
 
 // ClaimMapping names the upstream claims each identity field is read
@@ -146,8 +153,8 @@ func Validate(list []Config) []string {
 				at("allowed_domains", "%q is not a lower-case domain name", d)
 			}
 		}
-		for name, values := range c.RequiredClaims {
-			if name == "" || len(values) == 0 {
+		for _, rc := range c.RequiredClaims {
+			if rc.Claim == "" || len(rc.Values) == 0 {
 				at("required_claims", "each claim needs a name and at least one value")
 			}
 		}
@@ -253,9 +260,9 @@ func (b base) admit(id Identity) error {
 			return fmt.Errorf("%w: email domain not allowed", ErrDenied)
 		}
 	}
-	for name, want := range b.cfg.RequiredClaims {
-		if !claimHasAny(id.Claims[name], want) {
-			return fmt.Errorf("%w: claim %s has none of the required values", ErrDenied, name)
+	for _, rc := range b.cfg.RequiredClaims {
+		if !claimHasAny(id.Claims[rc.Claim], rc.Values) {
+			return fmt.Errorf("%w: claim %s has none of the required values", ErrDenied, rc.Claim)
 		}
 	}
 	return nil

@@ -164,8 +164,8 @@ func TestOIDCCallback(t *testing.T) {
 		{name: "allowed domain", cfg: func(c *connectors.Config) { c.AllowedDomains = []string{"corp.example"} }},
 		{name: "unverified email in an allowed domain", cfg: func(c *connectors.Config) { c.AllowedDomains = []string{"corp.example"} },
 			edit: func(c map[string]any) { c["email_verified"] = false }, want: connectors.ErrDenied},
-		{name: "required claim missing", cfg: func(c *connectors.Config) { c.RequiredClaims = map[string][]string{"groups": {"admins"}} }, want: connectors.ErrDenied},
-		{name: "required claim present", cfg: func(c *connectors.Config) { c.RequiredClaims = map[string][]string{"groups": {"admins"}} },
+		{name: "required claim missing", cfg: func(c *connectors.Config) { c.RequiredClaims = []connectors.RequiredClaim{{Claim: "groups", Values: []string{"admins"}}} }, want: connectors.ErrDenied},
+		{name: "required claim present", cfg: func(c *connectors.Config) { c.RequiredClaims = []connectors.RequiredClaim{{Claim: "groups", Values: []string{"admins"}}} },
 			edit: func(c map[string]any) { c["groups"] = []string{"staff", "admins"} }},
 		{name: "claim mapping", cfg: func(c *connectors.Config) { c.Claims = connectors.ClaimMapping{Subject: "oid", Email: "mail"} },
 			edit: func(c map[string]any) { c["oid"], c["mail"] = "object-7", "m@corp.example" },
@@ -251,7 +251,7 @@ func TestGooglePreset(t *testing.T) {
 	}
 	op.info = map[string]any{"sub": "u-1", "name": "Una User", "picture": "https://img.example/u.png", "email": "u@corp.example", "email_verified": true}
 	c := connectors.Config{ID: "google", Type: "google", Issuer: op.srv.URL, ClientID: "client", ClientSecret: "s",
-		RequiredClaims: map[string][]string{"hd": {"corp.example"}}}
+		RequiredClaims: []connectors.RequiredClaim{{Claim: "hd", Values: []string{"corp.example"}}}}
 	conn := build(t, c, fetcher(op.srv))
 	if conn.Name() != "Google" {
 		t.Fatalf("name %q", conn.Name())

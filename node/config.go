@@ -750,6 +750,7 @@ func Default() Config {
 		Clients:       []ClientConfig{},
 		Resources:     []ResourceConfig{},
 		TokenExchange: TokenExchangeConfig{TrustedIssuers: []TrustedIssuerConfig{}},
+		Connectors:    []connectors.Config{},
 		Roles:         slices.Clone(AllRoles),
 	}
 }
