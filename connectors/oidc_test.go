@@ -164,8 +164,12 @@ func TestOIDCCallback(t *testing.T) {
 		{name: "allowed domain", cfg: func(c *connectors.Config) { c.AllowedDomains = []string{"corp.example"} }},
 		{name: "unverified email in an allowed domain", cfg: func(c *connectors.Config) { c.AllowedDomains = []string{"corp.example"} },
 			edit: func(c map[string]any) { c["email_verified"] = false }, want: connectors.ErrDenied},
-		{name: "required claim missing", cfg: func(c *connectors.Config) { c.RequiredClaims = []connectors.RequiredClaim{{Claim: "groups", Values: []string{"admins"}}} }, want: connectors.ErrDenied},
-		{name: "required claim present", cfg: func(c *connectors.Config) { c.RequiredClaims = []connectors.RequiredClaim{{Claim: "groups", Values: []string{"admins"}}} },
+		{name: "required claim missing", cfg: func(c *connectors.Config) {
+			c.RequiredClaims = []connectors.RequiredClaim{{Claim: "groups", Values: []string{"admins"}}}
+		}, want: connectors.ErrDenied},
+		{name: "required claim present", cfg: func(c *connectors.Config) {
+			c.RequiredClaims = []connectors.RequiredClaim{{Claim: "groups", Values: []string{"admins"}}}
+		},
 			edit: func(c map[string]any) { c["groups"] = []string{"staff", "admins"} }},
 		{name: "claim mapping", cfg: func(c *connectors.Config) { c.Claims = connectors.ClaimMapping{Subject: "oid", Email: "mail"} },
 			edit: func(c map[string]any) { c["oid"], c["mail"] = "object-7", "m@corp.example" },

@@ -370,7 +370,9 @@ func TestUpstreamRules(t *testing.T) {
 		reason string
 	}{
 		{"disallowed domain", func(c *connectors.Config) { c.AllowedDomains = []string{"corp.example"} }, `reason="not allowed"`},
-		{"required claim", func(c *connectors.Config) { c.RequiredClaims = []connectors.RequiredClaim{{Claim: "hd", Values: []string{"corp.example"}}} }, `reason="not allowed"`},
+		{"required claim", func(c *connectors.Config) {
+			c.RequiredClaims = []connectors.RequiredClaim{{Claim: "hd", Values: []string{"corp.example"}}}
+		}, `reason="not allowed"`},
 		{"existing only", func(c *connectors.Config) { c.Provisioning = connectors.ProvisionExistingOnly }, `reason="no linked account"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
