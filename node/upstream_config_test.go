@@ -2,10 +2,12 @@ package node_test
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"authrim/config"
 	"authrim/connectors"
 	"authrim/node"
 )
@@ -72,5 +74,31 @@ func TestConnectorsSecretFileMissing(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "client_secret_file") {
 		t.Fatalf("error %v does not name client_secret_file", err)
+	}
+}
+
+// TestREADMEConnectorsExample: the README's connector examples load and
+// validate as they are written.
+func TestREADMEConnectorsExample(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(readme), "<!-- example: connectors-config -->")
+	_, rest, ok2 := strings.Cut(rest, "```yaml\n")
+	yaml, _, ok3 := strings.Cut(rest, "\n```")
+	if !ok || !ok2 || !ok3 {
+		t.Fatal("README has no connectors-config yaml block")
+	}
+	file := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(file, []byte(yaml+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(file, nil)
+	if err != nil {
+		t.Fatalf("README connectors config: %v", err)
+	}
+	if len(cfg.Connectors) != 3 || cfg.Connectors[0].RequiredClaims[0].Claim != "groups" || cfg.Connectors[2].Orgs[0] != "corp-engineering" {
+		t.Fatalf("README connectors loaded as %+v", cfg.Connectors)
 	}
 }
