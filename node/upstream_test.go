@@ -26,10 +26,12 @@ type federation struct {
 	up, down *op
 	logs     *syncBuffer
 	ca       *testca.CA
+	// leaf is up's TLS certificate.
+	leaf testca.Leaf
 }
 
 // startFederation starts both nodes; adjust edits the connector.
-func startFederation(t *testing.T, adjust func(*connectors.Config)) *federation {
+func startFederation(t *testing.T, adjust func(*connectors.Config), adjustDown ...func(*node.Config)) *federation {
 	t.Helper()
 	ca := testca.New(t)
 	leaf := ca.Issue(t)
@@ -63,10 +65,13 @@ func startFederation(t *testing.T, adjust func(*connectors.Config)) *federation 
 			adjust(&cc)
 		}
 		c.Connectors = []connectors.Config{cc}
+		for _, a := range adjustDown {
+			a(c)
+		}
 	}, func(o *node.Options) {
 		o.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	})
-	return &federation{up: up, down: down, logs: logs, ca: ca}
+	return &federation{up: up, down: down, logs: logs, ca: ca, leaf: leaf}
 }
 
 // upstreamUser adds a user at the upstream.

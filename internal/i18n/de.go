@@ -314,4 +314,5 @@ var de = map[string]string{
 	"Your %s account may not sign in here.":                                                                "Ihr %s-Konto darf sich hier nicht anmelden.",
 	"Your account cannot be changed right now. Try again shortly.":                                         "Ihr Konto kann gerade nicht geändert werden. Versuchen Sie es gleich noch einmal.",
 	"Your linked sign-ins cannot be shown right now.":                                                      "Ihre verknüpften Anmeldungen können gerade nicht angezeigt werden.",
+	"another provider": "anderer Anbieter",
 }

@@ -315,4 +315,5 @@ var fr = map[string]string{
 	"Your %s account may not sign in here.":                                                                "Votre compte %s ne peut pas se connecter ici.",
 	"Your account cannot be changed right now. Try again shortly.":                                         "Votre compte ne peut pas être modifié pour le moment. Réessayez dans un instant.",
 	"Your linked sign-ins cannot be shown right now.":                                                      "Vos connexions liées ne peuvent pas être affichées pour le moment.",
+	"another provider": "autre fournisseur",
 }

@@ -314,4 +314,5 @@ var ja = map[string]string{
 	"Your %s account may not sign in here.":                                                                "あなたの %s アカウントはここにサインインできません。",
 	"Your account cannot be changed right now. Try again shortly.":                                         "現在アカウントを変更できません。しばらくしてからもう一度お試しください。",
 	"Your linked sign-ins cannot be shown right now.":                                                      "現在リンクされたサインインを表示できません。",
+	"another provider": "外部プロバイダー",
 }
