@@ -121,7 +121,10 @@ func Validate(list []Config) []string {
 				at("skip_userinfo", "not used by github")
 			}
 		case "ldap":
-			// Validated by the LDAP connector's own configuration.
+			// A Password connector: its server, bind and mapping keys
+			// are the LDAP connector's to validate (connectors/ldap);
+			// the OAuth keys below do not apply.
+			continue
 		default:
 			at("type", "must be one of %s", strings.Join(Types, ", "))
 		}

@@ -396,3 +396,31 @@ func TestUpstreamRules(t *testing.T) {
 		})
 	}
 }
+
+// TestUpstreamNotForStrongerRequests: a request that needs a passkey
+// (acr_values=phr) or a second factor (the node's policy) shows no
+// connector, idp_hint does not jump to one, and a posted button is
+// refused: an upstream cannot stand in for this node's own factors.
+func TestUpstreamNotForStrongerRequests(t *testing.T) {
+	f := startFederation(t, nil)
+	b := tlsClient(f.ca, nil)
+	params := baseParams()
+	params["acr_values"] = "phr"
+	p := get(t, b, f.down.authorizeURL(params))
+	if p.status != http.StatusOK || strings.Contains(p.body, `action="/login/upstream/up"`) {
+		t.Fatalf("acr_values=phr: %d, button shown: %v", p.status, strings.Contains(p.body, "/login/upstream/up"))
+	}
+	if r := postForm(t, b, f.down.issuer+"/login/upstream/up", hidden(p.body)); r.status != http.StatusForbidden || r.loc != nil {
+		t.Fatalf("posted button for a passkey request: %d %v", r.status, r.loc)
+	}
+	params["idp_hint"] = "up"
+	if r := get(t, tlsClient(f.ca, nil), f.down.authorizeURL(params)); r.loc != nil {
+		t.Fatalf("idp_hint with acr_values=phr went to %v", r.loc)
+	}
+
+	strict := startFederation(t, nil, func(c *node.Config) { c.MFA.Policy = directory.MFARequired })
+	p = get(t, tlsClient(strict.ca, nil), strict.down.authorizeURL(baseParams()))
+	if p.status != http.StatusOK || strings.Contains(p.body, `action="/login/upstream/up"`) {
+		t.Fatalf("mfa required: %d, button shown", p.status)
+	}
+}

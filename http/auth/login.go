@@ -69,7 +69,7 @@ func (h *Handler) loginPage(c echo.Context, status int, secret, rid string, req 
 	return render(c, status, "login.html", map[string]any{
 		"Title": tr(c, "Sign in"), "ClientName": req.ClientName, "ClientHost": clientHost(req.ClientId), "RID": rid, "CSRF": csrfToken(secret, rid),
 		"Username": username, "Error": msg, "PasskeyOnly": !acrSatisfied(req.AcrValues, ACRPassword),
-		"Forgot": h.mailLinks(), "SignUp": h.signUpOpen(), "Upstreams": h.upstreamButtons(req),
+		"Forgot": h.mailLinks(), "SignUp": h.signUpOpen(), "Upstreams": h.upstreamButtons(c, req),
 	})
 }
 

@@ -89,8 +89,8 @@ type upstreamButton struct{ ID, Name string }
 // upstreamButtons are the sign-in page's connectors; none when the
 // request needs more than a password-grade sign-in (a passkey, a second
 // factor): an upstream's word is not one of our factors.
-func (h *Handler) upstreamButtons(req *messages.AuthRequest) []upstreamButton {
-	if h.upstream == nil || !upstreamAllowed(req) {
+func (h *Handler) upstreamButtons(c echo.Context, req *messages.AuthRequest) []upstreamButton {
+	if h.upstream == nil || !h.upstreamAllowed(c.Request().Context(), req) {
 		return nil
 	}
 	var out []upstreamButton
@@ -100,10 +100,16 @@ func (h *Handler) upstreamButtons(req *messages.AuthRequest) []upstreamButton {
 	return out
 }
 
-// upstreamAllowed: only requests a password would satisfy may be signed
-// in upstream.
-func upstreamAllowed(req *messages.AuthRequest) bool {
-	return acrSatisfied(req.GetAcrValues(), ACRPassword) && !slices.Contains(req.GetAcrValues(), ACRMFA)
+// upstreamAllowed: only requests a password alone would satisfy may be
+// signed in upstream: not when acr_values asks for a passkey or a second
+// factor, nor when the node's or client's policy requires one (an
+// upstream's word is not one of our factors).
+func (h *Handler) upstreamAllowed(ctx context.Context, req *messages.AuthRequest) bool {
+	if !acrSatisfied(req.GetAcrValues(), ACRPassword) || slices.Contains(req.GetAcrValues(), ACRMFA) {
+		return false
+	}
+	policy, err := h.requestPolicy(ctx, req)
+	return err == nil && policy != directory.MFARequired
 }
 
 // upstreamState is what the state cookie carries, sealed under the KEK
@@ -196,8 +202,8 @@ func (h *Handler) upstreamStart(c echo.Context) error {
 	if !ok {
 		return errorPage(c, http.StatusNotFound, "This sign-in option does not exist.")
 	}
-	if !upstreamAllowed(f.reply.Request) {
-		return h.loginPage(c, http.StatusForbidden, f.secret, f.rid, f.reply.Request, "", tr(c, "This application asks you to sign in with a passkey."))
+	if !h.upstreamAllowed(c.Request().Context(), f.reply.Request) {
+		return h.loginPage(c, http.StatusForbidden, f.secret, f.rid, f.reply.Request, "", tr(c, "This application needs a sign-in with this site's own factors."))
 	}
 	return h.startUpstream(c, f.sid, f.rid, f.reply.Request, conn)
 }
@@ -528,7 +534,7 @@ func (h *Handler) removeLink(c echo.Context) error {
 // authorization parameter, when there is one and the request may use
 // it; false to show the sign-in page.
 func (h *Handler) idpHint(c echo.Context, hint, sid, rid string, req *messages.AuthRequest) (bool, error) {
-	if h.upstream == nil || hint == "" || !upstreamAllowed(req) {
+	if h.upstream == nil || hint == "" || !h.upstreamAllowed(c.Request().Context(), req) {
 		return false, nil
 	}
 	conn, ok := h.upstream.byID[hint]

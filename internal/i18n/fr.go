@@ -316,4 +316,5 @@ var fr = map[string]string{
 	"Your account cannot be changed right now. Try again shortly.":                                         "Votre compte ne peut pas être modifié pour le moment. Réessayez dans un instant.",
 	"Your linked sign-ins cannot be shown right now.":                                                      "Vos connexions liées ne peuvent pas être affichées pour le moment.",
 	"another provider": "autre fournisseur",
+	"This application needs a sign-in with this site's own factors.": "Cette application demande une connexion avec les facteurs propres à ce site.",
 }
