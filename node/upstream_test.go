@@ -424,3 +424,48 @@ func TestUpstreamNotForStrongerRequests(t *testing.T) {
 		t.Fatalf("mfa required: %d, button shown", p.status)
 	}
 }
+
+// TestUpstreamExistingOnlyAdminLink: with existing-only provisioning an
+// operator links the upstream identity to a user through the admin API
+// (409 for another user, listed, removed), and the upstream sign-in is
+// then that user's.
+func TestUpstreamExistingOnlyAdminLink(t *testing.T) {
+	f := startFederation(t, func(c *connectors.Config) { c.Provisioning = connectors.ProvisionExistingOnly },
+		func(c *node.Config) { c.Admin.Token = adminToken })
+	bob := f.upstreamUser(t, "bob", "bob@up.example", true)
+	local, err := f.down.n.Directory().CreateUser(context.Background(), directory.NewUser{Username: "robert", Password: userPassword})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := `{"issuer":"` + f.up.issuer + `","subject":"` + bob.Subject + `","connector":"up"}`
+	if st, out := admin(t, f.down.n, "POST", "/admin/users/robert/links", adminToken, body); st != http.StatusCreated {
+		t.Fatalf("admin link: %d %s", st, out)
+	}
+	if st, _ := admin(t, f.down.n, "POST", "/admin/users/alice/links", adminToken, body); st != http.StatusConflict {
+		t.Fatalf("linking the same identity to alice: %d", st)
+	}
+	if claims := f.signIn(t, "bob"); claims["sub"] != local.Subject {
+		t.Fatalf("signed in as %v, want robert %v", claims["sub"], local.Subject)
+	}
+	if st, out := admin(t, f.down.n, "GET", "/admin/users/robert/links", adminToken, ""); st != http.StatusOK || !strings.Contains(string(out), bob.Subject) {
+		t.Fatalf("list: %d %s", st, out)
+	}
+	q := url.Values{"issuer": {f.up.issuer}, "subject": {bob.Subject}}
+	if st, out := admin(t, f.down.n, "DELETE", "/admin/users/robert/links?"+q.Encode(), adminToken, ""); st != http.StatusNoContent {
+		t.Fatalf("remove: %d %s", st, out)
+	}
+	if !hasAudit(f.logs, "admin: upstream identity linked") || !hasAudit(f.logs, "admin: upstream link removed") {
+		t.Fatal("admin link changes not audited")
+	}
+	// Unlinked again: robert took bob's verified address from the
+	// upstream at the linked sign-in, so the link is offered again (only
+	// after signing in as robert); nothing is linked by itself.
+	b := tlsClient(f.ca, nil)
+	back := f.atUpstream(t, b, f.toUpstream(t, b, baseParams()).loc, "bob")
+	if p := get(t, b, back.String()); p.status != http.StatusOK || !strings.Contains(p.body, "Sign in to it once to link") {
+		t.Fatalf("after unlinking: %d %s", p.status, p.body)
+	}
+	if links, _ := f.down.n.Directory().Links(context.Background(), local.Subject); len(links) != 0 {
+		t.Fatalf("relinked by itself: %v", links)
+	}
+}
