@@ -9,6 +9,7 @@ import (
 
 	"authrim/config"
 	"authrim/connectors"
+	"authrim/internal/docexample"
 	"authrim/node"
 )
 
@@ -100,5 +101,21 @@ func TestREADMEConnectorsExample(t *testing.T) {
 	}
 	if len(cfg.Connectors) != 3 || cfg.Connectors[0].RequiredClaims[0].Claim != "groups" || cfg.Connectors[2].Orgs[0] != "corp-engineering" {
 		t.Fatalf("README connectors loaded as %+v", cfg.Connectors)
+	}
+}
+
+// TestREADMEUpstreamLinkExample: the README's admin example links an
+// upstream identity to alice and lists it.
+func TestREADMEUpstreamLinkExample(t *testing.T) {
+	o := startOPWith(t, func(c *node.Config) {
+		c.Admin.Token = adminToken
+		c.Connectors = []connectors.Config{{ID: "corp", Type: "oidc", Issuer: "https://sso.corp.example", ClientID: "c", ClientSecret: "s"}}
+	})
+	out := docexample.Run(t, "../README.md", "upstream-link", "ISSUER="+o.issuer, "ADMIN_TOKEN="+adminToken)
+	if out != `"connector":"corp"`+"\n" {
+		t.Fatalf("example printed %q", out)
+	}
+	if l, err := o.n.Directory().LinkedUser(context.Background(), "https://sso.corp.example", "248289761001"); err != nil || l.User != o.user.Subject {
+		t.Fatalf("link %+v %v", l, err)
 	}
 }
