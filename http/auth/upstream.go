@@ -291,8 +291,9 @@ func (h *Handler) upstreamCallback(c echo.Context) error {
 }
 
 // upstreamSignedIn finds (or makes) the local user of an identity and
-// completes the sign-in as a password sign-in does.
-func (h *Handler) upstreamSignedIn(c echo.Context, f form, conn connectors.Redirect, id connectors.Identity) error {
+// completes the sign-in as a password sign-in does. Any connector's
+// identity goes through it: a Password connector's (LDAP) too.
+func (h *Handler) upstreamSignedIn(c echo.Context, f form, conn connectors.Connector, id connectors.Identity) error {
 	ctx := c.Request().Context()
 	links := h.upstream.links
 	req := f.reply.Request
@@ -370,7 +371,7 @@ func mappedClaims(id connectors.Identity) map[string]any {
 
 // refreshClaims updates the user's claims from the upstream at each
 // sign-in; a value the directory refuses is logged and skipped.
-func (h *Handler) refreshClaims(ctx context.Context, conn connectors.Redirect, u directory.User, id connectors.Identity) {
+func (h *Handler) refreshClaims(ctx context.Context, conn connectors.Connector, u directory.User, id connectors.Identity) {
 	set := mappedClaims(id)
 	for k, v := range set {
 		if old, ok := u.Claims[k]; ok && old == v {
@@ -398,7 +399,7 @@ var usernameJunk = regexp.MustCompile(`[^a-zA-Z0-9._-]+`)
 // links the identity. The username is the upstream's when free, else
 // the connector id and a random suffix; the password is random and
 // shown to no one (the user signs in upstream, or resets it by mail).
-func (h *Handler) provision(ctx context.Context, conn connectors.Redirect, id connectors.Identity) (directory.Link, error) {
+func (h *Handler) provision(ctx context.Context, conn connectors.Connector, id connectors.Identity) (directory.Link, error) {
 	links := h.upstream.links
 	claims := mappedClaims(id)
 	candidates := []string{}
@@ -448,7 +449,7 @@ func (h *Handler) provision(ctx context.Context, conn connectors.Redirect, id co
 // offerLink asks the user to sign in to the existing account whose
 // verified address the upstream identity shares; the link is made when
 // they do (finishLink), in this session and for this request only.
-func (h *Handler) offerLink(c echo.Context, f form, conn connectors.Redirect, id connectors.Identity, u directory.User) error {
+func (h *Handler) offerLink(c echo.Context, f form, conn connectors.Connector, id connectors.Identity, u directory.User) error {
 	ctx := c.Request().Context()
 	pl := pendingLink{Connector: conn.ID(), Issuer: id.Issuer, Subject: id.Subject, Email: id.Email, User: u.Subject, Rid: f.rid,
 		Exp: h.cfg.Now().Add(upstreamTTL).Unix()}
