@@ -334,6 +334,25 @@ func TestUpstreamFailures(t *testing.T) {
 			t.Fatalf("callback in another browser: %d %s", p.status, p.body)
 		}
 	})
+	t.Run("state cookie moved to another session", func(t *testing.T) {
+		// Login CSRF: the attacker's own state cookie (and callback) in
+		// the victim's browser, which has a session of its own.
+		attacker := tlsClient(f.ca, nil)
+		back := f.atUpstream(t, attacker, f.toUpstream(t, attacker, baseParams()).loc, "bob")
+		victim := tlsClient(f.ca, nil)
+		f.toUpstream(t, victim, baseParams())
+		cbURL, _ := url.Parse(f.down.issuer + "/login/upstream/up/callback")
+		for _, ck := range attacker.Jar.Cookies(cbURL) {
+			if strings.Contains(ck.Name, "upstream") {
+				victim.Jar.SetCookies(cbURL, []*http.Cookie{ck})
+			}
+		}
+		n := strings.Count(f.logs.String(), `reason="no state for this browser"`)
+		p := get(t, victim, back.String())
+		if p.status != http.StatusBadRequest || strings.Count(f.logs.String(), `reason="no state for this browser"`) != n+1 {
+			t.Fatalf("moved state cookie: %d %s", p.status, p.body)
+		}
+	})
 	t.Run("replayed upstream code", func(t *testing.T) {
 		b := tlsClient(f.ca, nil)
 		defer func() { before++ }() // the first, good, sign-in creates bob
