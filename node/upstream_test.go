@@ -253,6 +253,26 @@ func TestUpstreamIDPHint(t *testing.T) {
 func TestUpstreamLinkByEmail(t *testing.T) {
 	f := startFederation(t, nil)
 	// alice exists on both nodes with alice@example.com, verified.
+	// Signing in to another account than the one offered links nothing.
+	if _, err := f.down.n.Directory().CreateUser(context.Background(), directory.NewUser{Username: "eve", Password: userPassword}); err != nil {
+		t.Fatal(err)
+	}
+	eb := tlsClient(f.ca, nil)
+	offer := get(t, eb, f.atUpstream(t, eb, f.toUpstream(t, eb, baseParams()).loc, "alice").String())
+	form := hidden(offer.body)
+	form.Set("username", "eve")
+	form.Set("password", userPassword)
+	postForm(t, eb, f.down.issuer+"/login", form)
+	if !hasAudit(f.logs, "upstream link not made: signed in to another account") {
+		t.Fatal("signing in as eve did not refuse the link")
+	}
+	for _, who := range []string{"eve", "alice"} {
+		u, _ := f.down.n.Directory().UserByUsername(context.Background(), who)
+		if links, _ := f.down.n.Directory().Links(context.Background(), u.Subject); len(links) != 0 {
+			t.Fatalf("%s got a link: %v", who, links)
+		}
+	}
+
 	b := tlsClient(f.ca, nil)
 	back := f.atUpstream(t, b, f.toUpstream(t, b, baseParams()).loc, "alice")
 	p := get(t, b, back.String())
