@@ -129,6 +129,15 @@ func (o *oidcConnector) AuthCodeURL(ctx context.Context, redirectURI string, p P
 	q.Set("nonce", p.Nonce)
 	q.Set("code_challenge", s256(p.Verifier))
 	q.Set("code_challenge_method", "S256")
+	// Google's hd parameter narrows its account chooser to one Workspace
+	// domain; the hd claim is still checked (required_claims).
+	if o.cfg.Type == "google" {
+		for _, rc := range o.cfg.RequiredClaims {
+			if rc.Claim == "hd" && len(rc.Values) == 1 {
+				q.Set("hd", rc.Values[0])
+			}
+		}
+	}
 	u.RawQuery = q.Encode()
 	return u.String(), nil
 }

@@ -267,7 +267,7 @@ func TestGooglePreset(t *testing.T) {
 	u, _ := url.Parse(target)
 	q := u.Query()
 	if !strings.HasPrefix(target, op.srv.URL+"/authorize?") || q.Get("scope") != "openid email profile" || q.Get("code_challenge_method") != "S256" ||
-		q.Get("state") != "st" || q.Get("nonce") != nonce || q.Get("client_id") != "client" {
+		q.Get("state") != "st" || q.Get("nonce") != nonce || q.Get("client_id") != "client" || q.Get("hd") != "corp.example" {
 		t.Fatalf("authorization URL %s", target)
 	}
 	id, err := conn.Callback(context.Background(), "https://down.example/cb", connectors.Params{State: "st", Nonce: nonce, Verifier: "v"}, url.Values{"code": {"g1"}})
