@@ -160,3 +160,14 @@ func (d *Directory) sweepJTIs(ctx context.Context) (int, error) {
 	}
 	return n, nil
 }
+
+// UseUpstreamState records that an upstream sign-in's state (a hash of
+// it) came back, until exp: a second callback with it, even with the
+// sealed cookie copied, is ErrReplay. Its space "upstream:" cannot begin
+// a client id.
+func (d *Directory) UseUpstreamState(ctx context.Context, stateHash string, exp time.Time) error {
+	if stateHash == "" || len(stateHash) > maxJTILen {
+		return invalid("state must be 1..%d bytes", maxJTILen)
+	}
+	return d.recordJTI(ctx, jtiKey("upstream:", stateHash), exp)
+}

@@ -343,6 +343,11 @@ func (d *Directory) DeleteUser(ctx context.Context, ref string) error {
 	if _, err := d.ResetMFA(ctx, u.Subject); err != nil {
 		return err
 	}
+	// Its upstream identities become unknown again: a later sign-in
+	// with one of them must not find a link to a deleted subject.
+	if err := d.dropLinks(ctx, u.Subject); err != nil {
+		return err
+	}
 	_, key, err := canonicalUsername(u.Username)
 	if err != nil {
 		return nil // never indexed under the current rules

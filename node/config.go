@@ -12,6 +12,7 @@ import (
 	"unicode"
 
 	"authrim/actors/ratelimit"
+	"authrim/connectors"
 	"authrim/directory"
 	"authrim/webhooks"
 )
@@ -100,6 +101,9 @@ type Config struct {
 	Webhooks WebhooksConfig `yaml:"webhooks"`
 	// TokenExchange: the token exchange grant (node/exchange_config.go).
 	TokenExchange TokenExchangeConfig `yaml:"token_exchange"`
+	// Connectors: upstream identity providers users may sign in with
+	// (connectors package; a button each on the sign-in page).
+	Connectors []connectors.Config `yaml:"connectors"`
 }
 
 // MetricsConfig is the operator listener for /metrics (Prometheus).
@@ -773,6 +777,7 @@ func Default() Config {
 		Clients:       []ClientConfig{},
 		Resources:     []ResourceConfig{},
 		TokenExchange: TokenExchangeConfig{TrustedIssuers: []TrustedIssuerConfig{}},
+		Connectors:    []connectors.Config{},
 		Roles:         slices.Clone(AllRoles),
 	}
 }
@@ -916,6 +921,11 @@ func (c Config) Validate() error {
 		} else if c.Metrics.Listen == c.HTTP.Listen {
 			add("metrics.listen", "must differ from http.listen")
 		}
+	}
+	// Each problem already names its connectors[i].key.
+	p = append(p, connectors.Validate(c.Connectors)...)
+	if len(c.Connectors) > 0 && !slices.Contains(c.Roles, RoleAuth) {
+		add("connectors", "need the auth role (the sign-in pages) on this node")
 	}
 	if c.Tracing.SampleRatio < 0 || c.Tracing.SampleRatio > 1 {
 		add("tracing.sample_ratio", "must be between 0 and 1")

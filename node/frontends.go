@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"authrim/actors/session"
+	"authrim/connectors"
 	"authrim/directory"
 	"authrim/http/auth"
 	"authrim/http/clientauth"
@@ -95,6 +96,13 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 			if cfg.MailEnabled() {
 				a.WithEmailVerification(verifier{n})
 			}
+			// Upstream calls go through the guarded fetcher of
+			// requests.fetch (allow_private_addresses, ca_file).
+			conns, err := connectors.Build(cfg.Connectors, fetcher)
+			if err != nil {
+				return nil, fmt.Errorf("node: %w", err)
+			}
+			a.WithUpstream(conns, n.dir, n.kek)
 			fronts = append(fronts, a)
 		case RoleToken:
 			fronts = append(fronts, token.New(token.Config{

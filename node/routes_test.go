@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"authrim/connectors"
 	"authrim/node"
 )
 
@@ -29,6 +30,9 @@ func TestRouteTableDoc(t *testing.T) {
 		// With mail: the forgot-password pages are served. Nothing is
 		// sent, so nothing listens there.
 		c.SMTP = node.SMTPConfig{Host: "127.0.0.1", Port: 2525, TLS: "none", From: "accounts@localhost"}
+		// With a connector: the upstream sign-in routes are served.
+		// Nothing is fetched before a sign-in.
+		c.Connectors = []connectors.Config{{ID: "corp", Type: "oidc", Issuer: "https://id.corp.example", ClientID: "c", ClientSecret: "s"}}
 	}, func(o *node.Options) { o.Demo = true })
 	var b strings.Builder
 	b.WriteString(routesBegin + "\n\n| method | path | package | handler | grain operations | rate limit | CORS | admin |\n|---|---|---|---|---|---|---|---|\n")

@@ -65,6 +65,10 @@ const (
 	BucketWebhooks Bucket = "webhooks"
 	// BucketWebhookDeliveries holds each subscription's recent attempts.
 	BucketWebhookDeliveries Bucket = "webhook_deliveries"
+	// BucketUpstreamLinks maps an upstream identity to its local user.
+	BucketUpstreamLinks Bucket = "upstream_links"
+	// BucketUserLinks is the per-user index of upstream links.
+	BucketUserLinks Bucket = "user_upstream_links"
 )
 
 // KeySchemaVersion is the key, in BucketMeta, of the schema version
@@ -133,6 +137,10 @@ var schema = [...]BucketSpec{
 		"where events of some types are sent: URL, types, signing secret sealed under the KEK, failures in a row"},
 	{BucketWebhookDeliveries, "webhooks", "subscription id / time, message id, attempt", "JSON webhooks.Attempt",
 		"one attempt to deliver an event to a subscription (the last 50 of each are kept)"},
+	{BucketUpstreamLinks, "directory", "upstream issuer, a NUL byte, the upstream subject", "JSON directory.Link",
+		"which local user an upstream identity (connector sign-in) signs in as; created only if absent"},
+	{BucketUserLinks, "directory", "subject, a NUL byte, the link's key", "JSON directory.Link",
+		"the per-user index of upstream links (listed and removed on /account)"},
 }
 
 // migrations moves stores to this binary's shapes: migrations[i] takes a

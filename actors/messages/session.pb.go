@@ -228,11 +228,14 @@ func (x *AuthRequest) GetUiLocales() string {
 
 // Login is who signed in to the session, when and how.
 type Login struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Subject       string                 `protobuf:"bytes,1,opt,name=subject,proto3" json:"subject,omitempty"`
-	AuthTimeMs    int64                  `protobuf:"varint,2,opt,name=auth_time_ms,json=authTimeMs,proto3" json:"auth_time_ms,omitempty"`
-	Amr           []string               `protobuf:"bytes,3,rep,name=amr,proto3" json:"amr,omitempty"`
-	Acr           string                 `protobuf:"bytes,4,opt,name=acr,proto3" json:"acr,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Subject    string                 `protobuf:"bytes,1,opt,name=subject,proto3" json:"subject,omitempty"`
+	AuthTimeMs int64                  `protobuf:"varint,2,opt,name=auth_time_ms,json=authTimeMs,proto3" json:"auth_time_ms,omitempty"`
+	Amr        []string               `protobuf:"bytes,3,rep,name=amr,proto3" json:"amr,omitempty"`
+	Acr        string                 `protobuf:"bytes,4,opt,name=acr,proto3" json:"acr,omitempty"`
+	// The connector an upstream sign-in came through (the ID token's idp
+	// claim); empty for a local sign-in.
+	Idp           string `protobuf:"bytes,5,opt,name=idp,proto3" json:"idp,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -291,6 +294,13 @@ func (x *Login) GetAmr() []string {
 func (x *Login) GetAcr() string {
 	if x != nil {
 		return x.Acr
+	}
+	return ""
+}
+
+func (x *Login) GetIdp() string {
+	if x != nil {
+		return x.Idp
 	}
 	return ""
 }
@@ -2591,13 +2601,14 @@ const file_actors_messages_session_proto_rawDesc = "" +
 	"\tresources\x18\x11 \x03(\tR\tresources\x12\x19\n" +
 	"\bdpop_jkt\x18\x12 \x01(\tR\adpopJkt\x12\x1d\n" +
 	"\n" +
-	"ui_locales\x18\x13 \x01(\tR\tuiLocales\"g\n" +
+	"ui_locales\x18\x13 \x01(\tR\tuiLocales\"y\n" +
 	"\x05Login\x12\x18\n" +
 	"\asubject\x18\x01 \x01(\tR\asubject\x12 \n" +
 	"\fauth_time_ms\x18\x02 \x01(\x03R\n" +
 	"authTimeMs\x12\x10\n" +
 	"\x03amr\x18\x03 \x03(\tR\x03amr\x12\x10\n" +
-	"\x03acr\x18\x04 \x01(\tR\x03acr\"\xd5\x01\n" +
+	"\x03acr\x18\x04 \x01(\tR\x03acr\x12\x10\n" +
+	"\x03idp\x18\x05 \x01(\tR\x03idp\"\xd5\x01\n" +
 	"\aPending\x127\n" +
 	"\arequest\x18\x01 \x01(\v2\x1d.authrim.messages.AuthRequestR\arequest\x12\x1d\n" +
 	"\n" +

@@ -124,6 +124,7 @@ func (h *Handler) account(c echo.Context) error {
 		"CSRF": csrfToken(secret, accountPurpose),
 	}
 	h.mfaAccountData(c, login.Subject, data)
+	h.accountLinks(c, login.Subject, data)
 	data["ShowPassword"] = h.accounts != nil
 	if addr, _ := u.u.Claims["email"].(string); addr != "" && h.accounts != nil && h.accounts.verify != nil {
 		v, _ := u.u.Claims["email_verified"].(bool)

@@ -136,6 +136,9 @@ type Handler struct {
 	// accounts, when set, serves the password reset and change pages
 	// (WithAccounts).
 	accounts *accountsFront
+	// upstream, when set, signs users in with connectors
+	// (WithUpstream).
+	upstream *upstreamFront
 	// pages are the templates of every language, with the theme.
 	pages  *pageSet
 	logger *slog.Logger
@@ -219,6 +222,7 @@ func (h *Handler) Routes() []router.Route {
 	rs = append(rs, h.verifyRoutes()...)
 	rs = append(rs, h.inviteRoutes()...)
 	rs = append(rs, h.signUpRoutes()...)
+	rs = append(rs, h.upstreamRoutes()...)
 	// Every page renders with this handler's templates (its theme).
 	for i := range rs {
 		rs[i].Middleware = append(rs[i].Middleware, h.withPages)
@@ -389,6 +393,11 @@ func (h *Handler) authorize(c echo.Context) error {
 	}
 	if fresh {
 		return h.consentPage(c, sid, secret, r.Rid, req)
+	}
+	// idp_hint names a connector: straight to it, without the sign-in
+	// page (an unknown one is ignored).
+	if started, err := h.idpHint(c, p.Get("idp_hint"), sid, r.Rid, req); started {
+		return err
 	}
 	return h.loginPage(c, http.StatusOK, secret, r.Rid, req, p.Get("login_hint"), "")
 }

@@ -69,7 +69,7 @@ func (h *Handler) loginPage(c echo.Context, status int, secret, rid string, req 
 	return render(c, status, "login.html", map[string]any{
 		"Title": tr(c, "Sign in"), "ClientName": req.ClientName, "ClientHost": clientHost(req.ClientId), "RID": rid, "CSRF": csrfToken(secret, rid),
 		"Username": username, "Error": msg, "PasskeyOnly": !acrSatisfied(req.AcrValues, ACRPassword),
-		"Forgot": h.mailLinks(), "SignUp": h.signUpOpen(),
+		"Forgot": h.mailLinks(), "SignUp": h.signUpOpen(), "Upstreams": h.upstreamButtons(c, req),
 	})
 }
 
@@ -226,16 +226,30 @@ func (h *Handler) completeLogin(c echo.Context, f form, subject string, amr []st
 // recordLogin records a sign-in in the session and sets the rotated
 // cookie.
 func (h *Handler) recordLogin(c echo.Context, f form, subject string, amr []string, acr string) (*messages.SessionReply, error) {
+	return h.recordLoginAs(c, f, &messages.Login{Subject: subject, Amr: amr, Acr: acr})
+}
+
+// recordLoginAs is recordLogin of a whole login (an upstream one names
+// its connector). A local sign-in also makes the upstream link this
+// session was offered for this account (finishLink).
+func (h *Handler) recordLoginAs(c echo.Context, f form, login *messages.Login) (*messages.SessionReply, error) {
 	ctx := c.Request().Context()
 	rep, err := h.sessions.Login(ctx, f.sid, f.secret, &messages.CompleteLogin{
 		Rid:       f.rid,
-		Login:     &messages.Login{Subject: subject, Amr: amr, Acr: acr},
+		Login:     login,
 		UserAgent: c.Request().UserAgent(), Address: c.RealIP(), IdleTtlMs: h.cfg.SessionIdleTTL.Milliseconds(),
 	})
 	if err != nil {
 		return nil, err
 	}
-	h.logger.InfoContext(ctx, "sign-in succeeded", "audit", true, "client_id", f.reply.Request.GetClientId(), "sub", subject, "amr", amr)
+	attrs := []any{"audit", true, "client_id", f.reply.Request.GetClientId(), "sub", login.Subject, "amr", login.Amr}
+	if login.Idp != "" {
+		attrs = append(attrs, "connector", login.Idp)
+	}
+	h.logger.InfoContext(ctx, "sign-in succeeded", attrs...)
+	if login.Idp == "" {
+		h.finishLink(c, f, login.Subject)
+	}
 	h.setCookie(c, f.sid, rep.NewSecret)
 	return rep, nil
 }

@@ -28,6 +28,8 @@ var samplePageData = map[string]map[string]any{
 		},
 		"ShowSessions": true, "SessionsUnavailable": true, "Others": true,
 		"ShowEmail": true, "Email": "ada@example.com", "EmailVerified": false, "ShowPassword": true,
+		"ShowLinks": true, "LinksUnavailable": true,
+		"Links": []linkRow{{Connector: "corp", Name: "Corp", Email: "ada@corp.example", Created: "2026-01-02 03:04", Issuer: "https://corp.example", Subject: "1"}},
 		"Sessions": []sessionRow{
 			{Sid: "a", Device: "Firefox on Linux", Address: "192.0.2.1", SignedIn: "2026-01-02 03:04 UTC", Method: "password", Apps: []string{"App"}, Current: true},
 			{Sid: "b", Device: "Safari on iOS", Address: "unknown", SignedIn: "2026-01-02 03:04 UTC", Method: "passkey"},
@@ -47,6 +49,7 @@ var samplePageData = map[string]map[string]any{
 	"login.html": {
 		"Title": "Sign in", "ClientName": "App", "ClientHost": "app.example", "RID": "rid", "CSRF": "csrf",
 		"Username": "ada", "Error": "Wrong username or password.", "PasskeyOnly": false, "Forgot": true, "SignUp": true,
+		"Upstreams": []upstreamButton{{ID: "corp", Name: "Corp"}},
 	},
 	"logout.html": {
 		"Title": "Sign out", "CSRF": "csrf", "ClientID": "app", "RedirectURI": "https://app.example/bye", "State": "s", "UILocales": "ja",

@@ -342,6 +342,9 @@ func (h *Handler) loginFinish(c echo.Context) error {
 		return h.jsonError(c, http.StatusForbidden, "this page has expired")
 	}
 	h.logger.InfoContext(c.Request().Context(), "sign-in succeeded", "audit", true, "method", "passkey", "client_id", rep.Request.GetClientId(), "sub", subject)
+	// A passkey sign-in confirms an offered upstream link as a password
+	// one does (finishLink checks the account).
+	h.finishLink(c, form{sid: sid, rid: rid}, subject)
 	h.setCookie(c, sid, rep.NewSecret)
 	// The cookie secret rotated: the continue form needs a token for it.
 	c.Response().Header().Set("Cache-Control", "no-store")

@@ -121,6 +121,9 @@ func methodOf(c echo.Context, amr []string) string {
 			out = append(out, tr(c, "authenticator app"))
 		case "rc":
 			out = append(out, tr(c, "recovery code"))
+		case "fed":
+			// An upstream sign-in (connectors): its own methods follow.
+			out = append(out, tr(c, "another provider"))
 		case "user", "pin", "mfa":
 			// User verification of the passkey: part of it.
 		default:

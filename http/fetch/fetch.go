@@ -355,3 +355,44 @@ func (f *Fetcher) GetDocument(ctx context.Context, rawURL, accept string, maxByt
 	}
 	return Document{Body: body, Header: resp.Header}, nil
 }
+
+// Response is what Do returns: the status, the headers and the body (at
+// most the Fetcher's MaxBytes).
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// Do sends req (https only) with the same address checks as Get, follows
+// no redirect, caches nothing, and returns the answer whatever its status.
+// It is for protocol exchanges the node makes as a client of an upstream
+// provider (token requests, userinfo, REST APIs), whose answers must be
+// read even when they are errors.
+func (f *Fetcher) Do(ctx context.Context, req *http.Request) (Response, error) {
+	u := req.URL
+	if u == nil || u.Scheme != "https" || u.Host == "" || u.User != nil {
+		return Response{}, fmt.Errorf("%w: not an https URL", ErrFetch)
+	}
+	ctx, cancel := context.WithTimeout(ctx, f.cfg.Timeout)
+	defer cancel()
+	resp, err := f.poster.Do(req.WithContext(ctx))
+	if err != nil {
+		if errors.Is(err, ErrForbiddenAddress) {
+			return Response{}, ErrForbiddenAddress
+		}
+		return Response{}, fmt.Errorf("%w: could not be sent", ErrFetch)
+	}
+	defer resp.Body.Close()
+	if resp.ContentLength > f.cfg.MaxBytes {
+		return Response{}, ErrTooLarge
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, f.cfg.MaxBytes+1))
+	if err != nil {
+		return Response{}, fmt.Errorf("%w: could not be read", ErrFetch)
+	}
+	if int64(len(body)) > f.cfg.MaxBytes {
+		return Response{}, ErrTooLarge
+	}
+	return Response{Status: resp.StatusCode, Header: resp.Header, Body: body}, nil
+}

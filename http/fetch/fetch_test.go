@@ -339,3 +339,43 @@ func TestKeySet(t *testing.T) {
 		}
 	}
 }
+
+// TestDo: a protocol exchange (a token request) reads error answers too,
+// follows no redirect, and keeps the guard: https only, no loopback
+// unless allowed, bounded bodies.
+func TestDo(t *testing.T) {
+	s, pool := tlsServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/token":
+			w.WriteHeader(http.StatusBadRequest)
+			w.Write([]byte(`{"error":"invalid_grant"}`))
+		case "/moved":
+			http.Redirect(w, r, "/token", http.StatusFound)
+		case "/big":
+			w.Write(make([]byte, 2048))
+		}
+	}))
+	ctx := context.Background()
+	req := func(path string) *http.Request {
+		r, _ := http.NewRequestWithContext(ctx, http.MethodPost, s.URL+path, strings.NewReader("grant_type=x"))
+		return r
+	}
+	if _, err := New(Config{RootCAs: pool}).Do(ctx, req("/token")); !errors.Is(err, ErrForbiddenAddress) {
+		t.Fatalf("loopback without the allowance: %v", err)
+	}
+	f := New(Config{RootCAs: pool, AllowPrivate: true, MaxBytes: 1024})
+	resp, err := f.Do(ctx, req("/token"))
+	if err != nil || resp.Status != http.StatusBadRequest || string(resp.Body) != `{"error":"invalid_grant"}` {
+		t.Fatalf("error answer: %+v %v", resp, err)
+	}
+	if resp, err := f.Do(ctx, req("/moved")); err != nil || resp.Status != http.StatusFound {
+		t.Fatalf("redirect followed: %+v %v", resp, err)
+	}
+	if _, err := f.Do(ctx, req("/big")); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("large body: %v", err)
+	}
+	plain, _ := http.NewRequestWithContext(ctx, http.MethodGet, strings.Replace(s.URL, "https://", "http://", 1), nil)
+	if _, err := f.Do(ctx, plain); !errors.Is(err, ErrFetch) {
+		t.Fatalf("http URL: %v", err)
+	}
+}

@@ -80,6 +80,9 @@ func (d *DirectoryAdmin) routes() []router.Route {
 		if pk, ok := d.users.(PasskeyAdmin); ok {
 			rs = append(rs, d.passkeyRoutes(pk)...)
 		}
+		if la, ok := d.users.(LinkAdmin); ok {
+			rs = append(rs, d.linkRoutes(la)...)
+		}
 		if m, ok := d.users.(MFAAdmin); ok {
 			rs = append(rs, d.mfaRoutes(m)...)
 		}

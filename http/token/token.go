@@ -473,6 +473,11 @@ func (h *Handler) issue(ctx context.Context, client directory.Client, sid string
 	if len(login.Amr) > 0 {
 		idt["amr"] = login.Amr
 	}
+	// Which upstream connector signed the user in (the idp claim; a local
+	// sign-in has none).
+	if login.Idp != "" {
+		idt["idp"] = login.Idp
+	}
 	// OIDC Core §12.2: a refreshed ID token carries no nonce.
 	if withNonce && gr.Nonce != "" {
 		idt["nonce"] = gr.Nonce
