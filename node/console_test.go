@@ -371,6 +371,33 @@ func TestConsoleConfirmations(t *testing.T) {
 		})
 	}
 
+	t.Run("unlink", func(t *testing.T) {
+		carol, err := o.n.Directory().CreateUser(ctx, directory.NewUser{Username: "carol", Password: "a long enough password"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := o.n.Directory().AddLink(ctx, directory.Link{Issuer: "https://up.example", Subject: "u-1", User: carol.Subject, Connector: "up"}); err != nil {
+			t.Fatal(err)
+		}
+		page := get(t, b, o.issuer+console.Base+"/users/"+carol.Subject)
+		if !strings.Contains(page.body, "https://up.example") || !strings.Contains(page.body, "/unlink") {
+			t.Fatalf("the user page does not list the link: %s", page.body)
+		}
+		linked := func() bool { l, _ := o.n.Directory().Links(ctx, carol.Subject); return len(l) == 1 }
+		form := url.Values{"issuer": {"https://up.example"}, "subject": {"u-1"}}
+		if p := post("/users/"+carol.Subject+"/unlink", form); p.status != http.StatusOK || !strings.Contains(p.body, `name="confirm" value="yes"`) || !linked() {
+			t.Fatalf("no confirmation asked (or unlinked before it): %d %s", p.status, p.body)
+		}
+		form.Set("confirm", "yes")
+		if p := post("/users/"+carol.Subject+"/unlink", form); p.status != http.StatusSeeOther || linked() {
+			t.Fatalf("confirmed unlink: %d %s", p.status, p.body)
+		}
+		// Someone else's identity, or none: refused, nothing changes.
+		if p := post("/users/"+carol.Subject+"/unlink", form); p.status != http.StatusBadRequest && p.status != http.StatusNotFound {
+			t.Fatalf("unlinking what is not linked: %d %s", p.status, p.body)
+		}
+	})
+
 	t.Run("revoke key", func(t *testing.T) {
 		kid := jwksKids(t, o)[0]
 		path := "/keys/" + kid + "/revoke"

@@ -26,6 +26,7 @@ var notices = map[string]string{
 	"sessions-ended":   "The user's sessions were ended.",
 	"admin-granted":    "The user is now an admin.",
 	"admin-revoked":    "The user is no longer an admin.",
+	"link-removed":     "The linked sign-in was removed.",
 	"client-updated":   "The client was saved.",
 	"client-deleted":   "The client was deleted.",
 	"keys-rotated":     "New keys were made; they sign once active.",
@@ -121,6 +122,9 @@ func (c *Console) showUser(e echo.Context, status int, msg string) error {
 	if sv, err := c.users.UserSessions(ctx, u.Subject); err == nil {
 		data["Sessions"] = sv.Sessions
 	}
+	if lv, err := c.users.UserLinks(ctx, u.Subject); err == nil {
+		data["Links"] = lv.Links
+	}
 	return c.render(e, status, "user.html", data)
 }
 
@@ -175,6 +179,14 @@ func (c *Console) userAction(e echo.Context) error {
 	case "end-sessions":
 		_, err = c.users.EndSessions(ctx, u.Subject)
 		code = "sessions-ended"
+	case "unlink":
+		iss, sub := e.FormValue("issuer"), e.FormValue("subject")
+		if e.FormValue("confirm") != "yes" {
+			return c.confirm(e, back+"/unlink", c.tr(e, "Remove the linked sign-in %s (%s) from %s? They can no longer sign in with it.", sub, iss, u.Username),
+				c.tr(e, "Remove linked sign-in"), back, map[string]string{"issuer": iss, "subject": sub})
+		}
+		err = c.users.RemoveUserLink(ctx, u.Subject, iss, sub)
+		code = "link-removed"
 	case "delete":
 		if e.FormValue("confirm") != "yes" {
 			return c.confirm(e, back+"/delete", c.tr(e, "Delete the user %s? Their sessions end and their account cannot be restored.", u.Username), c.tr(e, "Delete user"), back, nil)

@@ -63,19 +63,36 @@ func (h *linkHandlers) user(c echo.Context) (directory.User, error) {
 }
 
 func (h *linkHandlers) list(c echo.Context) error {
-	u, err := h.user(c)
+	ref, err := pathParam(c, "id")
+	if err != nil {
+		return oauth2.Write(c, h.d.logger, err)
+	}
+	v, err := h.d.UserLinks(c.Request().Context(), ref)
 	if err != nil {
 		return h.d.fail(c, err, "user")
 	}
-	links, err := h.dir.Links(c.Request().Context(), u.Subject)
+	return c.JSON(http.StatusOK, v)
+}
+
+// UserLinks lists the upstream identities linked to the user.
+func (d *DirectoryAdmin) UserLinks(ctx context.Context, ref string) (LinksView, error) {
+	la, ok := d.users.(LinkAdmin)
+	if !ok {
+		return LinksView{}, oauth2.ErrNotFound.WithDescription("upstream links are not kept here")
+	}
+	u, err := la.FindUser(ctx, ref)
 	if err != nil {
-		return h.d.fail(c, err, "user")
+		return LinksView{}, err
+	}
+	links, err := la.Links(ctx, u.Subject)
+	if err != nil {
+		return LinksView{}, err
 	}
 	v := LinksView{Links: make([]LinkView, 0, len(links))}
 	for _, l := range links {
 		v.Links = append(v.Links, LinkView{Issuer: l.Issuer, Subject: l.Subject, Connector: l.Connector, Email: l.Email, Created: l.Created.UTC()})
 	}
-	return c.JSON(http.StatusOK, v)
+	return v, nil
 }
 
 // add links an upstream identity to the user: {issuer, subject,
@@ -105,14 +122,31 @@ func (h *linkHandlers) add(c echo.Context) error {
 
 // remove removes the link named by the query's issuer and subject.
 func (h *linkHandlers) remove(c echo.Context) error {
-	u, err := h.user(c)
+	ref, err := pathParam(c, "id")
 	if err != nil {
-		return h.d.fail(c, err, "user")
+		return oauth2.Write(c, h.d.logger, err)
 	}
 	q := c.QueryParams()
-	if err := h.dir.RemoveLink(c.Request().Context(), u.Subject, q.Get("issuer"), q.Get("subject")); err != nil {
+	if err := h.d.RemoveUserLink(c.Request().Context(), ref, q.Get("issuer"), q.Get("subject")); err != nil {
 		return h.d.fail(c, err, "link")
 	}
-	h.d.logger.InfoContext(c.Request().Context(), "admin: upstream link removed", "audit", true, "sub", u.Subject, "upstream_issuer", q.Get("issuer"))
 	return c.NoContent(http.StatusNoContent)
+}
+
+// RemoveUserLink removes the user's link to the upstream identity
+// (issuer, subject): they no longer sign in with it.
+func (d *DirectoryAdmin) RemoveUserLink(ctx context.Context, ref, issuer, subject string) error {
+	la, ok := d.users.(LinkAdmin)
+	if !ok {
+		return oauth2.ErrNotFound.WithDescription("upstream links are not kept here")
+	}
+	u, err := la.FindUser(ctx, ref)
+	if err != nil {
+		return err
+	}
+	if err := la.RemoveLink(ctx, u.Subject, issuer, subject); err != nil {
+		return err
+	}
+	d.logger.InfoContext(ctx, "admin: upstream link removed", "audit", true, "sub", u.Subject, "upstream_issuer", issuer)
+	return nil
 }

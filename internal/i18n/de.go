@@ -436,4 +436,11 @@ var de = map[string]string{
 	"Your linked sign-ins cannot be shown right now.":                                                      "Ihre verknüpften Anmeldungen können gerade nicht angezeigt werden.",
 	"another provider": "anderer Anbieter",
 	"This application needs a sign-in with this site's own factors.": "Diese Anwendung verlangt eine Anmeldung mit den eigenen Faktoren dieser Website.",
+	"Connector":                       "Connector",
+	"Upstream issuer":                 "Upstream-Aussteller",
+	"Upstream subject":                "Upstream-Subjekt",
+	"Linked":                          "Verknüpft",
+	"The linked sign-in was removed.": "Die verknüpfte Anmeldung wurde entfernt.",
+	"Remove the linked sign-in %s (%s) from %s? They can no longer sign in with it.": "Die verknüpfte Anmeldung %s (%s) von %s entfernen? Damit ist keine Anmeldung mehr möglich.",
+	"Remove linked sign-in": "Verknüpfte Anmeldung entfernen",
 }

@@ -437,4 +437,11 @@ var fr = map[string]string{
 	"Your linked sign-ins cannot be shown right now.":                                                      "Vos connexions liées ne peuvent pas être affichées pour le moment.",
 	"another provider": "autre fournisseur",
 	"This application needs a sign-in with this site's own factors.": "Cette application demande une connexion avec les facteurs propres à ce site.",
+	"Connector":                       "Connecteur",
+	"Upstream issuer":                 "Émetteur amont",
+	"Upstream subject":                "Sujet amont",
+	"Linked":                          "Lié le",
+	"The linked sign-in was removed.": "La connexion liée a été retirée.",
+	"Remove the linked sign-in %s (%s) from %s? They can no longer sign in with it.": "Retirer la connexion liée %s (%s) de %s ? Elle ne permettra plus de se connecter.",
+	"Remove linked sign-in": "Retirer la connexion liée",
 }

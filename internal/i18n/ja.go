@@ -436,4 +436,11 @@ var ja = map[string]string{
 	"Your linked sign-ins cannot be shown right now.":                                                      "現在リンクされたサインインを表示できません。",
 	"another provider": "外部プロバイダー",
 	"This application needs a sign-in with this site's own factors.": "このアプリケーションでは、このサイト自身の要素でのサインインが必要です。",
+	"Connector":                       "コネクター",
+	"Upstream issuer":                 "上流の発行者",
+	"Upstream subject":                "上流のサブジェクト",
+	"Linked":                          "リンク日時",
+	"The linked sign-in was removed.": "リンクされたサインインを解除しました。",
+	"Remove the linked sign-in %s (%s) from %s? They can no longer sign in with it.": "%[3]s からリンクされたサインイン %[1]s (%[2]s) を解除しますか？ 以後それではサインインできなくなります。",
+	"Remove linked sign-in": "リンクされたサインインを解除",
 }
