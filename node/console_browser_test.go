@@ -91,6 +91,11 @@ func TestConsoleInRealBrowser(t *testing.T) {
 	if _, err := o.n.Directory().CreateUser(ctx, directory.NewUser{Username: "carol", Password: otherPassword}); err != nil {
 		t.Fatal(err)
 	}
+	// Bob also signs in with his company's provider (the user page
+	// lists the link).
+	if _, err := o.n.Directory().AddLink(ctx, directory.Link{Issuer: "https://login.example.com", Subject: "248289761001", User: bob.Subject, Connector: "corp", Email: "bob@example.com"}); err != nil {
+		t.Fatal(err)
+	}
 	grantAdmin(t, o, "alice", true)
 	bobToken := liveSession(t, o, "bob", otherPassword)
 	if status, _, _ := o.userinfo(t, bobToken); status != http.StatusOK {
@@ -159,7 +164,7 @@ func TestConsoleInRealBrowser(t *testing.T) {
 	// Disable bob: his session ends.
 	c.do("search bob", chromedp.Navigate(o.issuer+console.Base+"/users?q=bob"))
 	c.do("open bob", chromedp.Click(chromedp.CSS(`a[href$="/users/`+bob.Subject+`"]`)))
-	if err := c.waitJS(`document.querySelectorAll('table tbody tr').length === 1`, 10*time.Second); err != nil {
+	if err := c.waitJS(`document.querySelectorAll('#sessions tbody tr').length === 1 && document.querySelectorAll('#links tbody tr').length === 1`, 10*time.Second); err != nil {
 		c.fail("bob's live session", err)
 	}
 	c.shot("console-user")
