@@ -25,7 +25,7 @@ import (
 func TestPasswordResetInRealBrowser(t *testing.T) {
 	headless.Require(t)
 	rp := newRPCallback(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), browserTestBudget)
 	defer cancel()
 	o, srv := startOPMail(t, func(c *node.Config) {
 		c.Clients = append(c.Clients, node.ClientConfig{
@@ -104,7 +104,7 @@ func TestPasswordResetInRealBrowser(t *testing.T) {
 func TestEmailVerificationInRealBrowser(t *testing.T) {
 	headless.Require(t)
 	rp := newRPCallback(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), browserTestBudget)
 	defer cancel()
 	o, srv := startOPMail(t, func(c *node.Config) {
 		c.Clients = append(c.Clients, node.ClientConfig{

@@ -51,7 +51,7 @@ func TestPasskeyInRealBrowser(t *testing.T) {
 		})
 	})
 
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), browserTestBudget)
 	defer cancel()
 	rpCtx := oidc.ClientContext(ctx, http.DefaultClient)
 	provider, err := oidc.NewProvider(rpCtx, o.issuer)
@@ -344,11 +344,22 @@ func startChromium(t *testing.T, ctx context.Context) *chrome {
 	return c
 }
 
+// stepBudget and minWait only stop a browser step that hangs: they are
+// not speed requirements. They are generous because a loaded 2-core CI
+// machine running Chromium next to the other packages' tests can take
+// many seconds for one navigation and a few keystrokes.
+const (
+	stepBudget = 40 * time.Second
+	minWait    = 30 * time.Second
+	// browserTestBudget bounds a whole browser test the same way.
+	browserTestBudget = 5 * time.Minute
+)
+
 // do runs actions with a per-step timeout and fails the test, with the
 // page and the console in the log, when one fails.
 func (c *chrome) do(what string, actions ...chromedp.Action[chromedp.Void]) {
 	c.t.Helper()
-	ctx, cancel := context.WithTimeout(c.ctx, 15*time.Second)
+	ctx, cancel := context.WithTimeout(c.ctx, stepBudget)
 	defer cancel()
 	if err := chromedp.Do(ctx, actions...); err != nil {
 		c.fail(what, err)
@@ -401,6 +412,7 @@ func (c *chrome) text(sel string) string {
 
 // waitJS polls a boolean expression across navigations.
 func (c *chrome) waitJS(expr string, timeout time.Duration) error {
+	timeout = max(timeout, minWait)
 	deadline := time.Now().Add(timeout)
 	for {
 		if ok, err := eval[bool](c, expr); err == nil && ok {

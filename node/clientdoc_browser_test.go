@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -19,7 +18,7 @@ import (
 // saved there as client-document-consent.png.
 func TestClientDocumentConsentInRealBrowser(t *testing.T) {
 	headless.Require(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), browserTestBudget)
 	defer cancel()
 	h := newDocHost(t)
 	o := docOP(t, h, nil, nil)

@@ -74,7 +74,7 @@ func liveSession(t *testing.T, o *op, username, password string) string {
 // is refused. With SCREENSHOT_DIR set, each page is saved as console-*.png.
 func TestConsoleInRealBrowser(t *testing.T) {
 	headless.Require(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), browserTestBudget)
 	defer cancel()
 	// A short publish_ahead: the next key published at start may sign
 	// once the clock has moved past it, so a rotation makes a new next

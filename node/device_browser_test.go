@@ -26,7 +26,7 @@ import (
 func TestDeviceGrantInRealBrowser(t *testing.T) {
 	headless.Require(t)
 	o := startDeviceOP(t, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), browserTestBudget)
 	defer cancel()
 	rpCtx := oidc.ClientContext(ctx, http.DefaultClient)
 	provider, err := oidc.NewProvider(rpCtx, o.issuer)

@@ -107,7 +107,7 @@ func TestFrontchannelLogoutInRealBrowser(t *testing.T) {
 		})
 	})
 
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), browserTestBudget)
 	defer cancel()
 	rpCtx := oidc.ClientContext(ctx, http.DefaultClient)
 	provider, err := oidc.NewProvider(rpCtx, o.issuer)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"testing"
-	"time"
 
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
@@ -21,7 +20,7 @@ import (
 func TestSignInPageLanguagesInRealBrowser(t *testing.T) {
 	headless.Require(t)
 	o := startOP(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), browserTestBudget)
 	defer cancel()
 	c := startChromium(t, ctx)
 	c.conditionalMediation(false)

@@ -135,7 +135,7 @@ func TestInvitationsClosed(t *testing.T) {
 func TestInvitationInRealBrowser(t *testing.T) {
 	headless.Require(t)
 	rp := newRPCallback(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), browserTestBudget)
 	defer cancel()
 	o, srv := startOPInvites(t, func(c *node.Config) {
 		c.Clients = append(c.Clients, node.ClientConfig{

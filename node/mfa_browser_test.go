@@ -30,7 +30,7 @@ import (
 func TestMFAInRealBrowser(t *testing.T) {
 	headless.Require(t)
 	rp := newRPCallback(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), browserTestBudget)
 	defer cancel()
 	o, conf := startOPForBrowserRP(t, ctx, rp)
 	c := startChromium(t, ctx)
@@ -146,7 +146,7 @@ func TestMFAInRealBrowser(t *testing.T) {
 func TestMFARequiredByClientInRealBrowser(t *testing.T) {
 	headless.Require(t)
 	rp := newRPCallback(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), browserTestBudget)
 	defer cancel()
 	o := startOPWith(t, func(c *node.Config) {
 		c.Clients = append(c.Clients, node.ClientConfig{

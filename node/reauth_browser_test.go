@@ -19,7 +19,7 @@ import (
 func TestPasskeyReauthInRealBrowser(t *testing.T) {
 	headless.Require(t)
 	rp := newRPCallback(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), browserTestBudget)
 	defer cancel()
 	o, conf := startOPForBrowserRP(t, ctx, rp)
 	c := startChromium(t, ctx)

@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -20,7 +19,7 @@ import (
 // saved there as resource-consent.png.
 func TestResourceConsentInRealBrowser(t *testing.T) {
 	headless.Require(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), browserTestBudget)
 	defer cancel()
 	o := startResourceOP(t, nil)
 	v := url.Values{}

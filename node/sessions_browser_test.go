@@ -21,7 +21,7 @@ import (
 func TestAccountSessionsInRealBrowser(t *testing.T) {
 	headless.Require(t)
 	rp := newRPCallback(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), browserTestBudget)
 	defer cancel()
 	o, conf := startOPForBrowserRP(t, ctx, rp)
 	others := o.signInConcurrentlyAs(t, "openid profile email", userAgents[1:3])

@@ -122,7 +122,7 @@ func TestSignUpClosed(t *testing.T) {
 func TestSignUpInRealBrowser(t *testing.T) {
 	headless.Require(t)
 	rp := newRPCallback(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), browserTestBudget)
 	defer cancel()
 	o, srv := startOPMail(t, func(c *node.Config) {
 		c.Registration.Users = node.UsersOpen

@@ -27,7 +27,7 @@ import (
 // /account lists the linked sign-in and its remove button removes it.
 func TestBrowserUpstreamSignIn(t *testing.T) {
 	headless.Require(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), browserTestBudget)
 	defer cancel()
 	rp := newRPCallback(t)
 	f := startFederation(t, nil, func(c *node.Config) {
