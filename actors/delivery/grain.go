@@ -168,8 +168,17 @@ func (g *grain) answer(ctx actor.Context, err error) {
 }
 
 // fenced stops the grain when err says another activation owns the
-// outbox now.
+// outbox now, or that the store was closed (the node is stopping: its
+// timer would otherwise retry, and log, until the process ends).
 func (g *grain) fenced(ctx actor.Context, err error) bool {
+	if errors.Is(err, persistence.ErrClosed) {
+		if g.lost == nil {
+			g.lost = err
+			g.cfg.Logger.Info("delivery grain stopping: the store is closed")
+			ctx.Poison(ctx.Self())
+		}
+		return true
+	}
 	if !ownership.Fenced(err) {
 		g.cfg.Logger.Warn("outbox store call failed", "err", err)
 		return false
