@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"authrim/connectors/ldap"
 	"authrim/http/fetch"
 )
 
@@ -54,6 +55,11 @@ type Config struct {
 	AuthURL  string `yaml:"auth_url"`
 	TokenURL string `yaml:"token_url"`
 	APIURL   string `yaml:"api_url"`
+	// LDAP is an ldap connector's directory: server, service account,
+	// user search and attribute mapping (see connectors/ldap). An ldap
+	// connector checks the sign-in form's username and password; it has
+	// no button.
+	LDAP *ldap.Config `yaml:"ldap"`
 }
 
 // RequiredClaim admits identities whose claim is (or, for a list such
@@ -77,7 +83,7 @@ type ClaimMapping struct {
 var idRe = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
 
 // Types are the connector types this package builds.
-var Types = []string{"oidc", "google", "github"}
+var Types = []string{"oidc", "google", "github", "ldap"}
 
 // Validate lists every problem of the list, each prefixed with where it
 // is (connectors[i].key). It reads no file and no environment:
@@ -85,6 +91,7 @@ var Types = []string{"oidc", "google", "github"}
 func Validate(list []Config) []string {
 	var problems []string
 	seen := map[string]bool{}
+	ldaps := 0
 	for i, c := range list {
 		at := func(key, msg string, args ...any) {
 			problems = append(problems, fmt.Sprintf("connectors[%d].%s: %s", i, key, fmt.Sprintf(msg, args...)))
@@ -121,12 +128,32 @@ func Validate(list []Config) []string {
 				at("skip_userinfo", "not used by github")
 			}
 		case "ldap":
-			// A Password connector: its server, bind and mapping keys
-			// are the LDAP connector's to validate (connectors/ldap);
-			// the OAuth keys below do not apply.
+			// A Password connector: the sign-in form's password goes to
+			// it. Its server, bind and mapping keys are the ldap
+			// package's to validate; the OAuth keys do not apply.
+			ldaps++
+			if ldaps == 2 {
+				at("type", "only one ldap connector may back the sign-in form")
+			}
+			if c.LDAP == nil {
+				at("ldap", "an ldap connector needs its ldap section (url, bind_dn, bind_password..., user_base)")
+			} else if err := c.LDAP.Validate(); err != nil {
+				for _, line := range strings.Split(err.Error(), "\n") {
+					at("ldap", "%s", strings.TrimPrefix(line, "ldap: "))
+				}
+			}
+			if c.Issuer != "" || c.ClientID != "" || c.ClientSecret != "" || c.ClientSecretFile != "" || c.ClientSecretEnv != "" ||
+				len(c.Scopes) > 0 || c.SkipUserInfo || c.AuthURL != "" || c.TokenURL != "" || c.APIURL != "" || len(c.Orgs) > 0 ||
+				c.Claims != (ClaimMapping{}) {
+				at("type", "ldap connectors take no issuer, client, scopes, claims, orgs or endpoint keys (map attributes under ldap.attributes)")
+			}
+			checkCommon(c, at)
 			continue
 		default:
 			at("type", "must be one of %s", strings.Join(Types, ", "))
+		}
+		if c.LDAP != nil {
+			at("ldap", "only ldap connectors take an ldap section")
 		}
 		if c.Type != "github" && (c.AuthURL != "" || c.TokenURL != "" || c.APIURL != "") {
 			at("auth_url", "only github connectors take endpoint URLs; oidc and google use discovery")
@@ -146,21 +173,7 @@ func Validate(list []Config) []string {
 		if n != 1 {
 			at("client_secret", "set exactly one of client_secret, client_secret_file, client_secret_env")
 		}
-		switch c.Provisioning {
-		case "", ProvisionJIT, ProvisionExistingOnly:
-		default:
-			at("provisioning", "must be jit or existing-only")
-		}
-		for _, d := range c.AllowedDomains {
-			if d == "" || strings.ContainsAny(d, "@/ ") || strings.ToLower(d) != d {
-				at("allowed_domains", "%q is not a lower-case domain name", d)
-			}
-		}
-		for _, rc := range c.RequiredClaims {
-			if rc.Claim == "" || len(rc.Values) == 0 {
-				at("required_claims", "each claim needs a name and at least one value")
-			}
-		}
+		checkCommon(c, at)
 		for _, o := range c.Orgs {
 			if o == "" || strings.ContainsAny(o, "/ ?#") {
 				at("orgs", "%q is not an organisation login", o)
@@ -173,6 +186,26 @@ func Validate(list []Config) []string {
 		}
 	}
 	return problems
+}
+
+// checkCommon checks the keys every type takes (provisioning and the
+// admission rules), recording each problem with at.
+func checkCommon(c Config, at func(key, msg string, args ...any)) {
+	switch c.Provisioning {
+	case "", ProvisionJIT, ProvisionExistingOnly:
+	default:
+		at("provisioning", "must be jit or existing-only")
+	}
+	for _, d := range c.AllowedDomains {
+		if d == "" || strings.ContainsAny(d, "@/ ") || strings.ToLower(d) != d {
+			at("allowed_domains", "%q is not a lower-case domain name", d)
+		}
+	}
+	for _, rc := range c.RequiredClaims {
+		if rc.Claim == "" || len(rc.Values) == 0 {
+			at("required_claims", "each claim needs a name and at least one value")
+		}
+	}
 }
 
 // checkURL accepts an absolute https URL without query or fragment.
@@ -215,12 +248,20 @@ func (c Config) Secret() (string, error) {
 func Build(list []Config, f *fetch.Fetcher) ([]Connector, error) {
 	var out []Connector
 	for _, c := range list {
+		if c.Provisioning == "" {
+			c.Provisioning = ProvisionJIT
+		}
+		if c.Type == "ldap" {
+			l, err := newLDAP(c)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, l)
+			continue
+		}
 		secret, err := c.Secret()
 		if err != nil {
 			return nil, err
-		}
-		if c.Provisioning == "" {
-			c.Provisioning = ProvisionJIT
 		}
 		switch c.Type {
 		case "oidc", "google":
@@ -251,6 +292,8 @@ func (b base) Name() string {
 		return "Google"
 	case "github":
 		return "GitHub"
+	case "ldap":
+		return "LDAP"
 	}
 	return b.cfg.ID
 }

@@ -9,6 +9,7 @@ import (
 
 	"authrim/config"
 	"authrim/connectors"
+	"authrim/connectors/ldap"
 	"authrim/internal/docexample"
 	"authrim/node"
 )
@@ -36,6 +37,12 @@ func TestConnectorsConfig(t *testing.T) {
 		{"bad domain", func(c *connectors.Config) { c.AllowedDomains = []string{"@corp.example"} }, "connectors[0].allowed_domains"},
 		{"orgs on oidc", func(c *connectors.Config) { c.Orgs = []string{"acme"} }, "connectors[0].orgs"},
 		{"github with issuer", func(c *connectors.Config) { c.Type = "github" }, "connectors[0].issuer"},
+		{"ldap", toLDAP, ""},
+		{"ldap without its section", func(c *connectors.Config) { toLDAP(c); c.LDAP = nil }, "connectors[0].ldap: an ldap connector needs"},
+		{"ldap in plaintext to another host", func(c *connectors.Config) { toLDAP(c); c.LDAP.URL, c.LDAP.StartTLS = "ldap://ldap.corp.example", false }, "connectors[0].ldap: url"},
+		{"ldap with a client secret", func(c *connectors.Config) { toLDAP(c); c.ClientSecret = "s" }, "ldap connectors take no issuer, client"},
+		{"ldap bad provisioning", func(c *connectors.Config) { toLDAP(c); c.Provisioning = "auto" }, "connectors[0].provisioning"},
+		{"ldap section on oidc", func(c *connectors.Config) { c.LDAP = &ldap.Config{} }, "only ldap connectors take an ldap section"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := good
@@ -59,6 +66,22 @@ func TestConnectorsConfig(t *testing.T) {
 	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "used twice") {
 		t.Fatalf("duplicate id: %v", err)
 	}
+	a, b := good, good
+	toLDAP(&a)
+	toLDAP(&b)
+	b.ID = "dir2"
+	cfg.Connectors = []connectors.Config{a, b}
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "only one ldap connector") {
+		t.Fatalf("two ldap connectors: %v", err)
+	}
+}
+
+// toLDAP makes c a valid ldap connector.
+func toLDAP(c *connectors.Config) {
+	*c = connectors.Config{ID: c.ID, Type: "ldap", LDAP: &ldap.Config{
+		URL: "ldap://ldap.corp.example", StartTLS: true, BindDN: "cn=authrim,dc=corp,dc=example", BindPasswordEnv: "LDAP_BIND",
+		UserBase: "ou=people,dc=corp,dc=example",
+	}}
 }
 
 // TestConnectorsSecretFileMissing: a secret file that cannot be read

@@ -35,11 +35,14 @@ type Config struct {
 	// Timeout bounds one sign-in attempt (DefaultTimeout when zero).
 	Timeout time.Duration `yaml:"timeout"`
 
-	// BindDN and BindPassword (or BindPasswordFile, one of the two) are
-	// the service account that searches the directory.
+	// BindDN and BindPassword (or BindPasswordFile, a file holding it,
+	// or BindPasswordEnv, the name of an environment variable holding
+	// it: exactly one of the three) are the service account that
+	// searches the directory.
 	BindDN           string `yaml:"bind_dn"`
 	BindPassword     string `yaml:"bind_password"`
 	BindPasswordFile string `yaml:"bind_password_file"`
+	BindPasswordEnv  string `yaml:"bind_password_env"`
 
 	// UserBase is where users are searched (whole subtree).
 	UserBase string `yaml:"user_base"`
@@ -182,11 +185,17 @@ func (c Config) Validate() error {
 	} else if _, err := goldap.ParseDN(c.BindDN); err != nil {
 		bad("bind_dn %q is not a DN: %v", c.BindDN, err)
 	}
+	n := 0
+	for _, s := range []string{c.BindPassword, c.BindPasswordFile, c.BindPasswordEnv} {
+		if s != "" {
+			n++
+		}
+	}
 	switch {
-	case c.BindPassword != "" && c.BindPasswordFile != "":
-		bad("set one of bind_password and bind_password_file, not both")
-	case c.BindPassword == "" && c.BindPasswordFile == "":
-		bad("bind_password or bind_password_file is required (an empty password is an unauthenticated bind)")
+	case n > 1:
+		bad("set only one of bind_password, bind_password_file and bind_password_env")
+	case n == 0:
+		bad("bind_password, bind_password_file or bind_password_env is required (an empty password is an unauthenticated bind)")
 	}
 	checkDN := func(key, v string, required bool) {
 		if v == "" {
