@@ -48,8 +48,14 @@ type Links interface {
 
 // upstreamFront is the upstream sign-in feature (WithUpstream).
 type upstreamFront struct {
-	list   []connectors.Redirect
-	byID   map[string]connectors.Redirect
+	list []connectors.Redirect
+	byID map[string]connectors.Redirect
+	// password, when set, checks the sign-in form's username and
+	// password first (LDAP); local accounts are tried when it refuses
+	// them.
+	password connectors.Password
+	// names are every connector's names by id (for /account).
+	names  map[string]string
 	links  Links
 	sealer directory.Sealer
 }
@@ -59,14 +65,19 @@ type upstreamFront struct {
 // the linked identities on /account. The sealer protects the per-attempt
 // state kept in a cookie.
 func (h *Handler) WithUpstream(list []connectors.Connector, links Links, sealer directory.Sealer) *Handler {
-	u := &upstreamFront{byID: map[string]connectors.Redirect{}, links: links, sealer: sealer}
+	u := &upstreamFront{byID: map[string]connectors.Redirect{}, names: map[string]string{}, links: links, sealer: sealer}
 	for _, c := range list {
-		if r, ok := c.(connectors.Redirect); ok {
-			u.list = append(u.list, r)
-			u.byID[c.ID()] = r
+		u.names[c.ID()] = c.Name()
+		switch c := c.(type) {
+		case connectors.Redirect:
+			u.list = append(u.list, c)
+			u.byID[c.ID()] = c
+		case connectors.Password:
+			// connectors.Validate allows one: it backs the form.
+			u.password = c
 		}
 	}
-	if len(u.list) > 0 {
+	if len(u.list) > 0 || u.password != nil {
 		h.upstream = u
 	}
 	return h
@@ -290,46 +301,13 @@ func (h *Handler) upstreamCallback(c echo.Context) error {
 	return h.upstreamSignedIn(c, f, conn, identity)
 }
 
-// upstreamSignedIn finds (or makes) the local user of an identity and
-// completes the sign-in as a password sign-in does. Any connector's
-// identity goes through it: a Password connector's (LDAP) too.
+// upstreamSignedIn finds (or makes) the local user of a redirect
+// connector's identity and completes the sign-in.
 func (h *Handler) upstreamSignedIn(c echo.Context, f form, conn connectors.Connector, id connectors.Identity) error {
-	ctx := c.Request().Context()
-	links := h.upstream.links
-	req := f.reply.Request
-	link, err := links.LinkedUser(ctx, id.Issuer, id.Subject)
-	switch {
-	case err == nil:
-	case !errors.Is(err, directory.ErrNotFound):
-		h.logger.ErrorContext(ctx, "upstream sign-in: link lookup failed", "connector", conn.ID(), "err", err)
-		return errorPage(c, http.StatusServiceUnavailable, "Sign-in is unavailable right now. Try again shortly.")
-	default:
-		// A first sign-in. An account with the same verified address is
-		// offered a link, confirmed by signing in to it; never taken
-		// over silently.
-		if id.EmailVerified {
-			if u, err := links.UserByVerifiedEmail(ctx, id.Email); err == nil {
-				return h.offerLink(c, f, conn, id, u)
-			}
-		}
-		if conn.Provisioning() != connectors.ProvisionJIT {
-			return h.upstreamRefused(c, http.StatusForbidden, conn.ID(), "no linked account", nil,
-				tr(c, "No account here is linked to this %s account. Ask an administrator for an account, then link it.", conn.Name()))
-		}
-		if link, err = h.provision(ctx, conn, id); err != nil {
-			h.logger.ErrorContext(ctx, "upstream sign-in: creating the user failed", "connector", conn.ID(), "err", err)
-			return errorPage(c, http.StatusServiceUnavailable, "Sign-in is unavailable right now. Try again shortly.")
-		}
+	u, answered, err := h.upstreamUser(c, f, conn, id)
+	if answered {
+		return err
 	}
-	u, err := links.User(ctx, link.User)
-	if err != nil {
-		return h.upstreamRefused(c, http.StatusForbidden, conn.ID(), "linked user missing", err, tr(c, "No account here is linked to this %s account. Ask an administrator for an account, then link it.", conn.Name()))
-	}
-	if u.Disabled {
-		h.logger.InfoContext(ctx, "sign-in refused: user disabled", "audit", true, "connector", conn.ID(), "sub", u.Subject, "client_ip", c.RealIP())
-		return h.loginPage(c, http.StatusForbidden, f.secret, f.rid, req, "", tr(c, msgDisabled))
-	}
-	h.refreshClaims(ctx, conn, u, id)
 	amr := []string{"fed"}
 	for _, a := range id.AMR {
 		if !slices.Contains(amr, a) {
@@ -347,6 +325,65 @@ func (h *Handler) upstreamSignedIn(c echo.Context, f form, conn connectors.Conne
 		return expired(c)
 	}
 	return h.afterLogin(c, f, rep)
+}
+
+// passwordSignedIn finds (or makes) the local user of a Password
+// connector's identity (the sign-in form's username and password, LDAP)
+// and goes on as a local password does: to the second factor when the
+// user has one or the policy asks for one.
+func (h *Handler) passwordSignedIn(c echo.Context, f form, conn connectors.Connector, id connectors.Identity) error {
+	u, answered, err := h.upstreamUser(c, f, conn, id)
+	if answered {
+		return err
+	}
+	if h.mfa != nil {
+		return h.secondStep(c, f, u.Subject, conn.ID())
+	}
+	return h.completePasswordLogin(c, f, u.Subject, []string{"pwd"}, ACRPassword, conn.ID())
+}
+
+// upstreamUser finds (or makes, jit) the enabled local user of an
+// identity, and refreshes its claims. Any connector's identity goes
+// through it. answered: the user was not found, and err is the answer
+// (an error page, the sign-in page with a link offer...).
+func (h *Handler) upstreamUser(c echo.Context, f form, conn connectors.Connector, id connectors.Identity) (u directory.User, answered bool, err error) {
+	ctx := c.Request().Context()
+	links := h.upstream.links
+	req := f.reply.Request
+	link, err := links.LinkedUser(ctx, id.Issuer, id.Subject)
+	switch {
+	case err == nil:
+	case !errors.Is(err, directory.ErrNotFound):
+		h.logger.ErrorContext(ctx, "upstream sign-in: link lookup failed", "connector", conn.ID(), "err", err)
+		return u, true, errorPage(c, http.StatusServiceUnavailable, "Sign-in is unavailable right now. Try again shortly.")
+	default:
+		// A first sign-in. An account with the same verified address is
+		// offered a link, confirmed by signing in to it; never taken
+		// over silently.
+		if id.EmailVerified {
+			if u, err := links.UserByVerifiedEmail(ctx, id.Email); err == nil {
+				return u, true, h.offerLink(c, f, conn, id, u)
+			}
+		}
+		if conn.Provisioning() != connectors.ProvisionJIT {
+			return u, true, h.upstreamRefused(c, http.StatusForbidden, conn.ID(), "no linked account", nil,
+				tr(c, "No account here is linked to this %s account. Ask an administrator for an account, then link it.", conn.Name()))
+		}
+		if link, err = h.provision(ctx, conn, id); err != nil {
+			h.logger.ErrorContext(ctx, "upstream sign-in: creating the user failed", "connector", conn.ID(), "err", err)
+			return u, true, errorPage(c, http.StatusServiceUnavailable, "Sign-in is unavailable right now. Try again shortly.")
+		}
+	}
+	u, err = links.User(ctx, link.User)
+	if err != nil {
+		return u, true, h.upstreamRefused(c, http.StatusForbidden, conn.ID(), "linked user missing", err, tr(c, "No account here is linked to this %s account. Ask an administrator for an account, then link it.", conn.Name()))
+	}
+	if u.Disabled {
+		h.logger.InfoContext(ctx, "sign-in refused: user disabled", "audit", true, "connector", conn.ID(), "sub", u.Subject, "client_ip", c.RealIP())
+		return u, true, h.loginPage(c, http.StatusForbidden, f.secret, f.rid, req, "", tr(c, msgDisabled))
+	}
+	h.refreshClaims(ctx, conn, u, id)
+	return u, false, nil
 }
 
 // mappedClaims are the local claims an identity sets.
@@ -502,8 +539,8 @@ func (h *Handler) accountLinks(c echo.Context, subject string, data map[string]a
 	var rows []linkRow
 	for _, l := range links {
 		name := l.Connector
-		if conn, ok := h.upstream.byID[l.Connector]; ok {
-			name = conn.Name()
+		if n, ok := h.upstream.names[l.Connector]; ok {
+			name = n
 		}
 		rows = append(rows, linkRow{Connector: l.Connector, Name: name, Email: l.Email, Created: l.Created.UTC().Format("2006-01-02 15:04"), Issuer: l.Issuer, Subject: l.Subject})
 	}
