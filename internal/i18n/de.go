@@ -435,5 +435,6 @@ var de = map[string]string{
 	"Your account cannot be changed right now. Try again shortly.":                                         "Ihr Konto kann gerade nicht geändert werden. Versuchen Sie es gleich noch einmal.",
 	"Your linked sign-ins cannot be shown right now.":                                                      "Ihre verknüpften Anmeldungen können gerade nicht angezeigt werden.",
 	"another provider": "anderer Anbieter",
-	"This application needs a sign-in with this site's own factors.": "Diese Anwendung verlangt eine Anmeldung mit den eigenen Faktoren dieser Website.",
+	"This application needs a sign-in with this site's own factors.":                                         "Diese Anwendung verlangt eine Anmeldung mit den eigenen Faktoren dieser Website.",
+	"The account directory is unavailable right now, so your password cannot be checked. Try again shortly.": "Das Kontoverzeichnis ist gerade nicht erreichbar, daher kann Ihr Passwort nicht geprüft werden. Versuchen Sie es in Kürze erneut.",
 }

@@ -436,5 +436,6 @@ var fr = map[string]string{
 	"Your account cannot be changed right now. Try again shortly.":                                         "Votre compte ne peut pas être modifié pour le moment. Réessayez dans un instant.",
 	"Your linked sign-ins cannot be shown right now.":                                                      "Vos connexions liées ne peuvent pas être affichées pour le moment.",
 	"another provider": "autre fournisseur",
-	"This application needs a sign-in with this site's own factors.": "Cette application demande une connexion avec les facteurs propres à ce site.",
+	"This application needs a sign-in with this site's own factors.":                                         "Cette application demande une connexion avec les facteurs propres à ce site.",
+	"The account directory is unavailable right now, so your password cannot be checked. Try again shortly.": "L’annuaire des comptes est indisponible pour le moment : votre mot de passe ne peut pas être vérifié. Réessayez dans un instant.",
 }

@@ -435,5 +435,6 @@ var ja = map[string]string{
 	"Your account cannot be changed right now. Try again shortly.":                                         "現在アカウントを変更できません。しばらくしてからもう一度お試しください。",
 	"Your linked sign-ins cannot be shown right now.":                                                      "現在リンクされたサインインを表示できません。",
 	"another provider": "外部プロバイダー",
-	"This application needs a sign-in with this site's own factors.": "このアプリケーションでは、このサイト自身の要素でのサインインが必要です。",
+	"This application needs a sign-in with this site's own factors.":                                         "このアプリケーションでは、このサイト自身の要素でのサインインが必要です。",
+	"The account directory is unavailable right now, so your password cannot be checked. Try again shortly.": "現在アカウントディレクトリを利用できないため、パスワードを確認できません。しばらくしてからもう一度お試しください。",
 }
