@@ -59,8 +59,11 @@ type Config struct {
 	// user search and attribute mapping (see connectors/ldap). An ldap
 	// connector checks the sign-in form's username and password; it has
 	// no button.
-	LDAP *ldap.Config `yaml:"ldap"`
+	LDAP ldap.Config `yaml:"ldap"`
 }
+
+// HasLDAP tells whether the entry has an ldap section.
+func (c Config) HasLDAP() bool { return c.LDAP != ldap.Config{} }
 
 // RequiredClaim admits identities whose claim is (or, for a list such
 // as groups, holds) one of Values.
@@ -135,7 +138,7 @@ func Validate(list []Config) []string {
 			if ldaps == 2 {
 				at("type", "only one ldap connector may back the sign-in form")
 			}
-			if c.LDAP == nil {
+			if !c.HasLDAP() {
 				at("ldap", "an ldap connector needs its ldap section (url, bind_dn, bind_password..., user_base)")
 			} else if err := c.LDAP.Validate(); err != nil {
 				for _, line := range strings.Split(err.Error(), "\n") {
@@ -152,7 +155,7 @@ func Validate(list []Config) []string {
 		default:
 			at("type", "must be one of %s", strings.Join(Types, ", "))
 		}
-		if c.LDAP != nil {
+		if c.HasLDAP() {
 			at("ldap", "only ldap connectors take an ldap section")
 		}
 		if c.Type != "github" && (c.AuthURL != "" || c.TokenURL != "" || c.APIURL != "") {

@@ -28,7 +28,7 @@ type ldapConn struct {
 }
 
 func newLDAP(c Config) (*ldapConn, error) {
-	dir, err := ldap.New(*c.LDAP)
+	dir, err := ldap.New(c.LDAP)
 	if err != nil {
 		return nil, fmt.Errorf("connectors[%s].ldap: %w", c.ID, err)
 	}

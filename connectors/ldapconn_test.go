@@ -32,7 +32,7 @@ func ldapConnector(t *testing.T, c connectors.Config) connectors.Password {
 
 func ldapConfig(t *testing.T, s *slapdtest.Server) connectors.Config {
 	t.Setenv("AUTHRIM_TEST_LDAP_BIND", slapdtest.ServicePassword)
-	return connectors.Config{ID: "corp", Type: "ldap", LDAP: &ldap.Config{
+	return connectors.Config{ID: "corp", Type: "ldap", LDAP: ldap.Config{
 		URL: s.URL, StartTLS: true, CAFile: s.CAFile(t),
 		BindDN: slapdtest.ServiceDN, BindPasswordEnv: "AUTHRIM_TEST_LDAP_BIND",
 		UserBase: slapdtest.UserBase, UserFilter: "(objectClass=inetOrgPerson)",

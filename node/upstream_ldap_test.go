@@ -28,7 +28,7 @@ type ldapOP struct {
 // ldapConnectorConfig points connector "corp" at s over StartTLS.
 func ldapConnectorConfig(t *testing.T, s *slapdtest.Server) connectors.Config {
 	t.Setenv("AUTHRIM_TEST_LDAP_BIND", slapdtest.ServicePassword)
-	return connectors.Config{ID: "corp", Type: "ldap", Name: "Corp directory", LDAP: &ldap.Config{
+	return connectors.Config{ID: "corp", Type: "ldap", Name: "Corp directory", LDAP: ldap.Config{
 		URL: s.URL, StartTLS: true, CAFile: s.CAFile(t),
 		BindDN: slapdtest.ServiceDN, BindPasswordEnv: "AUTHRIM_TEST_LDAP_BIND",
 		UserBase: slapdtest.UserBase, UserFilter: "(objectClass=inetOrgPerson)",
