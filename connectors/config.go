@@ -286,6 +286,10 @@ type base struct {
 func (b base) ID() string                 { return b.cfg.ID }
 func (b base) Type() string               { return b.cfg.Type }
 func (b base) Provisioning() Provisioning { return b.cfg.Provisioning }
+
+// AllowedDomains are the email domains the connector admits (none:
+// any); the sign-in page sends a login_hint in one of them to it.
+func (b base) AllowedDomains() []string { return b.cfg.AllowedDomains }
 func (b base) Name() string {
 	if b.cfg.Name != "" {
 		return b.cfg.Name

@@ -569,15 +569,55 @@ func (h *Handler) removeLink(c echo.Context) error {
 }
 
 // idpHint starts the sign-in at the connector named by the idp_hint
-// authorization parameter, when there is one and the request may use
-// it; false to show the sign-in page.
-func (h *Handler) idpHint(c echo.Context, hint, sid, rid string, req *messages.AuthRequest) (bool, error) {
-	if h.upstream == nil || hint == "" || !h.upstreamAllowed(c.Request().Context(), req) {
+// authorization parameter, or else at the one connector whose
+// allowed_domains holds the domain of a login_hint address (home-realm
+// discovery), when the request may use it; false to show the sign-in
+// page.
+func (h *Handler) idpHint(c echo.Context, hint, loginHint, sid, rid string, req *messages.AuthRequest) (bool, error) {
+	if h.upstream == nil || (hint == "" && loginHint == "") || !h.upstreamAllowed(c.Request().Context(), req) {
 		return false, nil
 	}
 	conn, ok := h.upstream.byID[hint]
 	if !ok {
-		return false, nil
+		if conn = h.homeRealm(loginHint); conn == nil {
+			return false, nil
+		}
+		h.logger.InfoContext(c.Request().Context(), "upstream chosen by login_hint domain", "connector", conn.ID(), "client_id", req.GetClientId())
 	}
 	return true, h.startUpstream(c, sid, rid, req, conn)
+}
+
+// homeRealm is the one redirect connector whose allowed_domains holds
+// the domain of the login_hint address; nil when none or several do, or
+// the hint is not an address.
+func (h *Handler) homeRealm(loginHint string) connectors.Redirect {
+	domain := hintDomain(loginHint)
+	if domain == "" {
+		return nil
+	}
+	var found connectors.Redirect
+	for _, c := range h.upstream.list {
+		d, ok := c.(interface{ AllowedDomains() []string })
+		if !ok || !slices.Contains(d.AllowedDomains(), domain) {
+			continue
+		}
+		if found != nil {
+			return nil
+		}
+		found = c
+	}
+	return found
+}
+
+// hintDomain is the lower-cased domain of a login_hint that is an email
+// address (local@domain, one @, no spaces), "" otherwise.
+func hintDomain(hint string) string {
+	if len(hint) > 320 || strings.ContainsAny(hint, " \t\r\n<>\"") || strings.Count(hint, "@") != 1 {
+		return ""
+	}
+	local, domain, _ := strings.Cut(hint, "@")
+	if local == "" || domain == "" || strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") || strings.Contains(domain, "..") {
+		return ""
+	}
+	return strings.ToLower(domain)
 }
