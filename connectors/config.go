@@ -16,50 +16,50 @@ import (
 type Config struct {
 	// ID names the connector in URLs (/login/upstream/ID), idp_hint and
 	// the idp claim: 1..32 of a-z, 0-9, '-' and '_'.
-	ID   string `yaml:"id"`
-	Type string `yaml:"type"`
+	ID   string `yaml:"id" json:"id,omitempty"`
+	Type string `yaml:"type" json:"type,omitempty"`
 	// Name is the button's label ("Sign in with NAME"); default by type.
-	Name string `yaml:"name"`
+	Name string `yaml:"name" json:"name,omitempty"`
 	// Issuer of an oidc connector (discovery at
 	// ISSUER/.well-known/openid-configuration). google defaults it to
 	// https://accounts.google.com.
-	Issuer   string `yaml:"issuer"`
-	ClientID string `yaml:"client_id"`
+	Issuer   string `yaml:"issuer" json:"issuer,omitempty"`
+	ClientID string `yaml:"client_id" json:"client_id,omitempty"`
 	// The client secret: exactly one of the value, a file holding it, or
 	// the name of an environment variable holding it.
-	ClientSecret     string `yaml:"client_secret"`
-	ClientSecretFile string `yaml:"client_secret_file"`
-	ClientSecretEnv  string `yaml:"client_secret_env"`
+	ClientSecret     string `yaml:"client_secret" json:"client_secret,omitempty"`
+	ClientSecretFile string `yaml:"client_secret_file" json:"client_secret_file,omitempty"`
+	ClientSecretEnv  string `yaml:"client_secret_env" json:"client_secret_env,omitempty"`
 	// Scopes asked for; default openid email profile (github: read:user
 	// user:email, and read:org with orgs).
-	Scopes []string `yaml:"scopes"`
+	Scopes []string `yaml:"scopes" json:"scopes,omitempty"`
 	// Claims maps identity fields to upstream claim names.
-	Claims ClaimMapping `yaml:"claims"`
+	Claims ClaimMapping `yaml:"claims" json:"claims,omitempty"`
 	// SkipUserInfo reads only the ID token (oidc, google). By default
 	// the userinfo endpoint is read too when the upstream has one: many
 	// providers put the scopes' claims (email, profile) only there
 	// (OIDC Core §5.4).
-	SkipUserInfo bool `yaml:"skip_userinfo"`
+	SkipUserInfo bool `yaml:"skip_userinfo" json:"skip_userinfo,omitempty"`
 	// AllowedDomains, when set, admits only verified emails in these
 	// domains.
-	AllowedDomains []string `yaml:"allowed_domains"`
+	AllowedDomains []string `yaml:"allowed_domains" json:"allowed_domains,omitempty"`
 	// RequiredClaims admits only identities whose claim (a string, or a
 	// list of strings such as groups) has one of the listed values.
-	RequiredClaims []RequiredClaim `yaml:"required_claims"`
+	RequiredClaims []RequiredClaim `yaml:"required_claims" json:"required_claims,omitempty"`
 	// Provisioning: jit (default) or existing-only.
-	Provisioning Provisioning `yaml:"provisioning"`
+	Provisioning Provisioning `yaml:"provisioning" json:"provisioning,omitempty"`
 	// Orgs (github) admits only members of one of these organisations.
-	Orgs []string `yaml:"orgs"`
+	Orgs []string `yaml:"orgs" json:"orgs,omitempty"`
 	// AuthURL, TokenURL and APIURL override GitHub's endpoints (GitHub
 	// Enterprise Server, tests).
-	AuthURL  string `yaml:"auth_url"`
-	TokenURL string `yaml:"token_url"`
-	APIURL   string `yaml:"api_url"`
+	AuthURL  string `yaml:"auth_url" json:"auth_url,omitempty"`
+	TokenURL string `yaml:"token_url" json:"token_url,omitempty"`
+	APIURL   string `yaml:"api_url" json:"api_url,omitempty"`
 	// LDAP is an ldap connector's directory: server, service account,
 	// user search and attribute mapping (see connectors/ldap). An ldap
 	// connector checks the sign-in form's username and password; it has
 	// no button.
-	LDAP ldap.Config `yaml:"ldap"`
+	LDAP ldap.Config `yaml:"ldap" json:"ldap,omitempty"`
 }
 
 // HasLDAP tells whether the entry has an ldap section.
@@ -68,19 +68,19 @@ func (c Config) HasLDAP() bool { return c.LDAP != ldap.Config{} }
 // RequiredClaim admits identities whose claim is (or, for a list such
 // as groups, holds) one of Values.
 type RequiredClaim struct {
-	Claim  string   `yaml:"claim"`
-	Values []string `yaml:"values"`
+	Claim  string   `yaml:"claim" json:"claim,omitempty"`
+	Values []string `yaml:"values" json:"values,omitempty"`
 }
 
 // ClaimMapping names the upstream claims each identity field is read
 // from; an empty name keeps the default (the OIDC standard claim).
 type ClaimMapping struct {
-	Subject           string `yaml:"subject"`
-	Email             string `yaml:"email"`
-	EmailVerified     string `yaml:"email_verified"`
-	PreferredUsername string `yaml:"preferred_username"`
-	Name              string `yaml:"name"`
-	Groups            string `yaml:"groups"`
+	Subject           string `yaml:"subject" json:"subject,omitempty"`
+	Email             string `yaml:"email" json:"email,omitempty"`
+	EmailVerified     string `yaml:"email_verified" json:"email_verified,omitempty"`
+	PreferredUsername string `yaml:"preferred_username" json:"preferred_username,omitempty"`
+	Name              string `yaml:"name" json:"name,omitempty"`
+	Groups            string `yaml:"groups" json:"groups,omitempty"`
 }
 
 var idRe = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)

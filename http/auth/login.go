@@ -191,8 +191,7 @@ func (h *Handler) login(c echo.Context) error {
 	// admins), so both failing gives the one answer below.
 	var connector string
 	var directoryDown error
-	if h.upstream != nil && h.upstream.password != nil {
-		pc := h.upstream.password
+	if pc := h.upstreams(ctx).password; pc != nil {
 		connector = pc.ID()
 		id, err := pc.Login(ctx, username, password)
 		switch {

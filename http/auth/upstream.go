@@ -48,6 +48,16 @@ type Links interface {
 
 // upstreamFront is the upstream sign-in feature (WithUpstream).
 type upstreamFront struct {
+	// static are config.yaml's connectors; source, when set, adds the
+	// stored ones (read at each request: WithUpstreamSource).
+	static *upstreamSet
+	source func(context.Context) ([]connectors.Connector, error)
+	links  Links
+	sealer directory.Sealer
+}
+
+// upstreamSet is the connectors of one request.
+type upstreamSet struct {
 	list []connectors.Redirect
 	byID map[string]connectors.Redirect
 	// password, when set, checks the sign-in form's username and
@@ -55,9 +65,55 @@ type upstreamFront struct {
 	// them.
 	password connectors.Password
 	// names are every connector's names by id (for /account).
-	names  map[string]string
-	links  Links
-	sealer directory.Sealer
+	names map[string]string
+}
+
+func newUpstreamSet(list []connectors.Connector) *upstreamSet {
+	u := &upstreamSet{byID: map[string]connectors.Redirect{}, names: map[string]string{}}
+	for _, c := range list {
+		if _, dup := u.names[c.ID()]; dup {
+			continue
+		}
+		u.names[c.ID()] = c.Name()
+		switch c := c.(type) {
+		case connectors.Redirect:
+			u.list = append(u.list, c)
+			u.byID[c.ID()] = c
+		case connectors.Password:
+			// One backs the form (connectors.Validate and the registry
+			// allow one).
+			if u.password == nil {
+				u.password = c
+			}
+		}
+	}
+	return u
+}
+
+// upstreams are the connectors now: config.yaml's and the stored ones.
+// A store that cannot be read leaves config.yaml's.
+func (h *Handler) upstreams(ctx context.Context) *upstreamSet {
+	if h.upstream == nil {
+		return &upstreamSet{}
+	}
+	if h.upstream.source == nil {
+		return h.upstream.static
+	}
+	more, err := h.upstream.source(ctx)
+	if err != nil {
+		h.logger.WarnContext(ctx, "stored connectors unavailable", "err", err)
+	}
+	if len(more) == 0 {
+		return h.upstream.static
+	}
+	all := make([]connectors.Connector, 0, len(h.upstream.static.names)+len(more))
+	for _, c := range h.upstream.static.list {
+		all = append(all, c)
+	}
+	if h.upstream.static.password != nil {
+		all = append(all, h.upstream.static.password)
+	}
+	return newUpstreamSet(append(all, more...))
 }
 
 // WithUpstream turns on sign-in with upstream identity providers: a
@@ -65,21 +121,22 @@ type upstreamFront struct {
 // the linked identities on /account. The sealer protects the per-attempt
 // state kept in a cookie.
 func (h *Handler) WithUpstream(list []connectors.Connector, links Links, sealer directory.Sealer) *Handler {
-	u := &upstreamFront{byID: map[string]connectors.Redirect{}, names: map[string]string{}, links: links, sealer: sealer}
-	for _, c := range list {
-		u.names[c.ID()] = c.Name()
-		switch c := c.(type) {
-		case connectors.Redirect:
-			u.list = append(u.list, c)
-			u.byID[c.ID()] = c
-		case connectors.Password:
-			// connectors.Validate allows one: it backs the form.
-			u.password = c
-		}
-	}
-	if len(u.list) > 0 || u.password != nil {
+	u := &upstreamFront{static: newUpstreamSet(list), links: links, sealer: sealer}
+	if len(list) > 0 {
 		h.upstream = u
 	}
+	return h
+}
+
+// WithUpstreamSource adds connectors read at each request (the ones
+// stored through the admin API): an added or removed one takes effect
+// without a restart. It turns upstream sign-in on even when config.yaml
+// lists none; call after WithUpstream.
+func (h *Handler) WithUpstreamSource(source func(context.Context) ([]connectors.Connector, error), links Links, sealer directory.Sealer) *Handler {
+	if h.upstream == nil {
+		h.upstream = &upstreamFront{static: newUpstreamSet(nil), links: links, sealer: sealer}
+	}
+	h.upstream.source = source
 	return h
 }
 
@@ -105,7 +162,7 @@ func (h *Handler) upstreamButtons(c echo.Context, req *messages.AuthRequest) []u
 		return nil
 	}
 	var out []upstreamButton
-	for _, c := range h.upstream.list {
+	for _, c := range h.upstreams(c.Request().Context()).list {
 		out = append(out, upstreamButton{ID: c.ID(), Name: c.Name()})
 	}
 	return out
@@ -209,7 +266,7 @@ func (h *Handler) upstreamStart(c echo.Context) error {
 	if err != nil {
 		return expired(c)
 	}
-	conn, ok := h.upstream.byID[c.Param("id")]
+	conn, ok := h.upstreams(c.Request().Context()).byID[c.Param("id")]
 	if !ok {
 		return errorPage(c, http.StatusNotFound, "This sign-in option does not exist.")
 	}
@@ -256,7 +313,7 @@ func (h *Handler) upstreamRefused(c echo.Context, status int, connector, reason 
 func (h *Handler) upstreamCallback(c echo.Context) error {
 	ctx := c.Request().Context()
 	id := c.Param("id")
-	conn, ok := h.upstream.byID[id]
+	conn, ok := h.upstreams(ctx).byID[id]
 	if !ok {
 		return errorPage(c, http.StatusNotFound, "This sign-in option does not exist.")
 	}
@@ -537,9 +594,13 @@ func (h *Handler) accountLinks(c echo.Context, subject string, data map[string]a
 		data["LinksUnavailable"] = true
 	}
 	var rows []linkRow
+	names := h.upstreams(c.Request().Context()).names
+	if len(names) == 0 && len(links) == 0 && err == nil {
+		return
+	}
 	for _, l := range links {
 		name := l.Connector
-		if n, ok := h.upstream.names[l.Connector]; ok {
+		if n, ok := names[l.Connector]; ok {
 			name = n
 		}
 		rows = append(rows, linkRow{Connector: l.Connector, Name: name, Email: l.Email, Created: l.Created.UTC().Format("2006-01-02 15:04"), Issuer: l.Issuer, Subject: l.Subject})
@@ -577,9 +638,10 @@ func (h *Handler) idpHint(c echo.Context, hint, loginHint, sid, rid string, req 
 	if h.upstream == nil || (hint == "" && loginHint == "") || !h.upstreamAllowed(c.Request().Context(), req) {
 		return false, nil
 	}
-	conn, ok := h.upstream.byID[hint]
+	set := h.upstreams(c.Request().Context())
+	conn, ok := set.byID[hint]
 	if !ok {
-		if conn = h.homeRealm(loginHint); conn == nil {
+		if conn = set.homeRealm(loginHint); conn == nil {
 			return false, nil
 		}
 		h.logger.InfoContext(c.Request().Context(), "upstream chosen by login_hint domain", "connector", conn.ID(), "client_id", req.GetClientId())
@@ -590,13 +652,13 @@ func (h *Handler) idpHint(c echo.Context, hint, loginHint, sid, rid string, req 
 // homeRealm is the one redirect connector whose allowed_domains holds
 // the domain of the login_hint address; nil when none or several do, or
 // the hint is not an address.
-func (h *Handler) homeRealm(loginHint string) connectors.Redirect {
+func (u *upstreamSet) homeRealm(loginHint string) connectors.Redirect {
 	domain := hintDomain(loginHint)
 	if domain == "" {
 		return nil
 	}
 	var found connectors.Redirect
-	for _, c := range h.upstream.list {
+	for _, c := range u.list {
 		d, ok := c.(interface{ AllowedDomains() []string })
 		if !ok || !slices.Contains(d.AllowedDomains(), domain) {
 			continue
