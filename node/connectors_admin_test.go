@@ -11,6 +11,7 @@ import (
 	"authrim/connectors"
 	"authrim/connectors/registry"
 	"authrim/http/management"
+	"authrim/internal/docexample"
 	"authrim/internal/slapdtest"
 	"authrim/node"
 	"authrim/persistence"
@@ -138,5 +139,15 @@ func TestAdminConnectors(t *testing.T) {
 	var rec registry.Record
 	if json.Unmarshal(raw, &rec) != nil || len(rec.SealedSecret) == 0 || bytes.Contains(raw, []byte(bindSecretMarker)) {
 		t.Fatalf("stored record: %s", raw)
+	}
+}
+
+// TestREADMEConnectorsAPIExample: the README's admin API example stores
+// a connector and lists it.
+func TestREADMEConnectorsAPIExample(t *testing.T) {
+	o := startOP(t)
+	out := docexample.Run(t, "../README.md", "connectors-api", "ISSUER="+o.issuer, "ADMIN_TOKEN="+adminToken)
+	if out != `"secret_set":true`+"\n"+`"id":"partner"`+"\n" {
+		t.Fatalf("README example printed %q", out)
 	}
 }
