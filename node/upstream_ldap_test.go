@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"authrim/connectors"
 	"authrim/connectors/ldap"
@@ -262,5 +263,28 @@ func TestLDAPSignInSecondFactor(t *testing.T) {
 	c := o.claimsAfter(t, b, o.mfaStep(t, b, p, o.totpCode(secret, 0)))
 	if c["sub"] != sub || c["idp"] != "corp" || !slices.Equal(amrList(c), []string{"pwd", "otp", "mfa", "fed"}) {
 		t.Fatalf("after the code: sub %v idp %v amr %v", c["sub"], c["idp"], c["amr"])
+	}
+}
+
+// TestLDAPSignInThrottled: directory passwords are counted as local
+// ones: after the free failures the right directory password waits too
+// (and is not checked).
+func TestLDAPSignInThrottled(t *testing.T) {
+	s := slapdtest.Start(t, slapdtest.Options{})
+	o := startLDAPOP(t, s, nil, func(c *node.Config) {
+		c.RateLimit.SignIn.PerAddress = node.BackoffConfig{Free: 3, BaseDelay: node.Duration(time.Minute), MaxDelay: node.Duration(time.Hour), Window: node.Duration(2 * time.Hour)}
+	})
+	b := browser(t)
+	for i := range 3 {
+		if p := o.formSignIn(t, b, baseParams(), "bob", "wrong-guess"); p.status != http.StatusUnauthorized {
+			t.Fatalf("wrong password %d: %d", i+1, p.status)
+		}
+	}
+	p := o.formSignIn(t, b, baseParams(), "bob", slapdtest.Users["bob"].Password)
+	if p.status != http.StatusTooManyRequests || !strings.Contains(p.body, "Too many sign-in attempts") {
+		t.Fatalf("the directory's right password after the free failures: %d %s", p.status, p.body)
+	}
+	if hasAudit(o.logs, "user created from upstream identity") {
+		t.Fatal("a throttled attempt signed in")
 	}
 }
