@@ -237,9 +237,11 @@ func (s *Service) Update(ctx context.Context, id string, patch []byte) (View, er
 	if err != nil {
 		return View{}, err
 	}
+	// Updated always moves on: it is what tells Connectors to rebuild.
+	prev := r.Updated
 	r.Config, r.SealedSecret, r.Updated = c, sealed, s.now().UTC()
-	if !r.Updated.After(r.Created) {
-		r.Updated = r.Created.Add(time.Nanosecond)
+	if !r.Updated.After(prev) {
+		r.Updated = prev.Add(time.Nanosecond)
 	}
 	b, _ := json.Marshal(r)
 	if err := s.Store.Put(ctx, Bucket, id, b); err != nil {
