@@ -244,7 +244,19 @@ func (s *Service) Update(ctx context.Context, id string, patch []byte) (View, er
 		r.Updated = prev.Add(time.Nanosecond)
 	}
 	b, _ := json.Marshal(r)
-	if err := s.Store.Put(ctx, Bucket, id, b); err != nil {
+	// Only over the record read above: a change made meanwhile (by
+	// another admin, on another member) is not lost silently.
+	err = s.Store.Update(ctx, Bucket, id, func(old []byte, exists bool) ([]byte, error) {
+		var cur Record
+		if !exists {
+			return nil, ErrNotFound
+		}
+		if err := json.Unmarshal(old, &cur); err != nil || !cur.Updated.Equal(prev) {
+			return nil, invalid("the connector changed meanwhile; read it again")
+		}
+		return b, nil
+	})
+	if err != nil {
 		return View{}, err
 	}
 	return stored(r), nil
