@@ -11,7 +11,9 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
+	"authrim/connectors"
 	"authrim/directory"
+	"authrim/internal/freeport"
 	"authrim/internal/headless"
 	"authrim/internal/slapdtest"
 	"authrim/node"
@@ -76,4 +78,23 @@ func TestLDAPSignInInRealBrowser(t *testing.T) {
 	if err != nil || len(links) != 1 || links[0].Subject != alice.EntryUUID {
 		t.Fatalf("links of the signed-in user: %+v %v", links, err)
 	}
+
+	// A node whose directory does not answer: the form says so, not
+	// "wrong password".
+	addr, err := freeport.Addr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := startLDAPOP(t, s, func(c *connectors.Config) { c.LDAP.URL = "ldap://" + addr })
+	c.do("open the other node's sign-in page", chromedp.Navigate(down.authorizeURL(baseParams())), chromedp.WaitVisible(chromedp.CSS(`form[action="/login"] input[name=password]`)))
+	c.do("sign in while the directory is down",
+		clearInput(`form[action="/login"] input[name=username]`),
+		chromedp.SendKeys(chromedp.CSS(`form[action="/login"] input[name=username]`), "alice"),
+		chromedp.SendKeys(chromedp.CSS(`form[action="/login"] input[name=password]`), alice.Password),
+		chromedp.Click(chromedp.CSS(`form[action="/login"] button[type=submit]`)),
+	)
+	if err := c.waitJS(`document.body.innerText.includes('directory is unavailable')`, 15*time.Second); err != nil {
+		c.fail("waiting for the directory-unavailable page", err)
+	}
+	c.shot("ldap-directory-unavailable")
 }
