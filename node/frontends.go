@@ -1,6 +1,7 @@
 package node
 
 import (
+	"authrim/connectors/registry"
 	"crypto/x509"
 	"fmt"
 	"os"
@@ -49,6 +50,8 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 	}
 	checker := &userinfo.Checker{Issuer: cfg.Issuer, Alg: cfg.Tokens.AccessTokenAlg, Verifier: cryptoPool, Sessions: sessions, Users: n.dir, Now: now, Logins: sessions}
 	proofs := n.dpopChecker(now)
+	// Connectors added through the admin API, read at each sign-in.
+	stored := &registry.Service{Store: n.store, Sealer: n.kek, Static: cfg.Connectors, Fetcher: fetcher, Now: now}
 	var fronts []router.FrontEnd
 	for _, role := range cfg.Roles {
 		switch role {
@@ -102,7 +105,7 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 			if err != nil {
 				return nil, fmt.Errorf("node: %w", err)
 			}
-			a.WithUpstream(conns, n.dir, n.kek)
+			a.WithUpstream(conns, n.dir, n.kek).WithUpstreamSource(stored.Connectors, n.dir, n.kek)
 			fronts = append(fronts, a)
 		case RoleToken:
 			fronts = append(fronts, token.New(token.Config{
@@ -131,7 +134,7 @@ func (n *Node) frontEnds(now func() time.Time) ([]router.FrontEnd, error) {
 			if cfg.Admin.Token != "" {
 				admin := management.NewAdmin(cfg.Admin.Token, localKeys{n.actors.KeyManager(), n.cache}, logger).
 					WithDirectory(n.dir, n.dir).WithResources(n.dir).WithInitialTokens(n.dir).WithThrottle(n.actors.RateLimits()).WithCluster(clusterOps{n}).
-					WithSessions(userSessions).WithAudit(n).WithWebhooks(n.webhooks)
+					WithSessions(userSessions).WithAudit(n).WithWebhooks(n.webhooks).WithConnectors(stored)
 				if cfg.MailEnabled() {
 					admin = admin.WithEmailVerification(verifier{n})
 				}

@@ -9,6 +9,7 @@ import (
 
 	"authrim/config"
 	"authrim/connectors"
+	"authrim/connectors/ldap"
 	"authrim/internal/docexample"
 	"authrim/node"
 )
@@ -36,6 +37,12 @@ func TestConnectorsConfig(t *testing.T) {
 		{"bad domain", func(c *connectors.Config) { c.AllowedDomains = []string{"@corp.example"} }, "connectors[0].allowed_domains"},
 		{"orgs on oidc", func(c *connectors.Config) { c.Orgs = []string{"acme"} }, "connectors[0].orgs"},
 		{"github with issuer", func(c *connectors.Config) { c.Type = "github" }, "connectors[0].issuer"},
+		{"ldap", toLDAP, ""},
+		{"ldap without its section", func(c *connectors.Config) { toLDAP(c); c.LDAP = ldap.Config{} }, "connectors[0].ldap: an ldap connector needs"},
+		{"ldap in plaintext to another host", func(c *connectors.Config) { toLDAP(c); c.LDAP.URL, c.LDAP.StartTLS = "ldap://ldap.corp.example", false }, "connectors[0].ldap: url"},
+		{"ldap with a client secret", func(c *connectors.Config) { toLDAP(c); c.ClientSecret = "s" }, "ldap connectors take no issuer, client"},
+		{"ldap bad provisioning", func(c *connectors.Config) { toLDAP(c); c.Provisioning = "auto" }, "connectors[0].provisioning"},
+		{"ldap section on oidc", func(c *connectors.Config) { c.LDAP = ldap.Config{URL: "ldaps://x"} }, "only ldap connectors take an ldap section"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := good
@@ -59,6 +66,22 @@ func TestConnectorsConfig(t *testing.T) {
 	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "used twice") {
 		t.Fatalf("duplicate id: %v", err)
 	}
+	a, b := good, good
+	toLDAP(&a)
+	toLDAP(&b)
+	b.ID = "dir2"
+	cfg.Connectors = []connectors.Config{a, b}
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "only one ldap connector") {
+		t.Fatalf("two ldap connectors: %v", err)
+	}
+}
+
+// toLDAP makes c a valid ldap connector.
+func toLDAP(c *connectors.Config) {
+	*c = connectors.Config{ID: c.ID, Type: "ldap", LDAP: ldap.Config{
+		URL: "ldap://ldap.corp.example", StartTLS: true, BindDN: "cn=authrim,dc=corp,dc=example", BindPasswordEnv: "LDAP_BIND",
+		UserBase: "ou=people,dc=corp,dc=example",
+	}}
 }
 
 // TestConnectorsSecretFileMissing: a secret file that cannot be read
@@ -101,6 +124,34 @@ func TestREADMEConnectorsExample(t *testing.T) {
 	}
 	if len(cfg.Connectors) != 3 || cfg.Connectors[0].RequiredClaims[0].Claim != "groups" || cfg.Connectors[2].Orgs[0] != "corp-engineering" {
 		t.Fatalf("README connectors loaded as %+v", cfg.Connectors)
+	}
+}
+
+// TestREADMEConnectorsLDAPExample: the README's ldap connector loads
+// and validates as written (the bind password file is read only at
+// start).
+func TestREADMEConnectorsLDAPExample(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(readme), "<!-- example: connectors-ldap -->")
+	_, rest, ok2 := strings.Cut(rest, "```yaml\n")
+	yaml, _, ok3 := strings.Cut(rest, "\n```")
+	if !ok || !ok2 || !ok3 {
+		t.Fatal("README has no connectors-ldap yaml block")
+	}
+	file := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(file, []byte(yaml+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(file, nil)
+	if err != nil {
+		t.Fatalf("README ldap connector config: %v", err)
+	}
+	if len(cfg.Connectors) != 1 || !cfg.Connectors[0].LDAP.StartTLS ||
+		cfg.Connectors[0].LDAP.Attributes.Groups != "memberOf" || cfg.Connectors[0].RequiredClaims[0].Values[0] != "staff" {
+		t.Fatalf("README ldap connector loaded as %+v", cfg.Connectors)
 	}
 }
 

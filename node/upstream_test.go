@@ -12,6 +12,7 @@ import (
 
 	"authrim/connectors"
 	"authrim/directory"
+	"authrim/http/auth"
 	"authrim/internal/freeport"
 	"authrim/internal/testca"
 	"authrim/node"
@@ -244,6 +245,67 @@ func TestUpstreamIDPHint(t *testing.T) {
 	params["idp_hint"] = "nope"
 	if p := get(t, tlsClient(f.ca, nil), f.down.authorizeURL(params)); !p.isLogin() {
 		t.Fatalf("unknown idp_hint: %d %v", p.status, p.loc)
+	}
+}
+
+// TestUpstreamLoginHint: a login_hint address whose domain is in exactly
+// one connector's allowed_domains goes straight to that connector
+// (home-realm discovery); idp_hint wins over it; a domain no connector,
+// or two connectors, list shows the sign-in page.
+func TestUpstreamLoginHint(t *testing.T) {
+	f := startFederation(t, func(c *connectors.Config) { c.AllowedDomains = []string{"up.example", "shared.example"} }, func(c *node.Config) {
+		other := c.Connectors[0]
+		other.ID, other.Name, other.AllowedDomains = "other", "Other", []string{"other.example", "shared.example"}
+		c.Connectors = append(c.Connectors, other)
+	})
+	f.upstreamUser(t, "bob", "bob@up.example", true)
+	// to says which connector /authorize sent the browser to ("" for the
+	// sign-in page).
+	to := func(b *http.Client, params map[string]string) string {
+		t.Helper()
+		p := get(t, b, f.down.authorizeURL(params))
+		if p.isLogin() {
+			return ""
+		}
+		if p.status != http.StatusSeeOther || p.loc == nil || !strings.HasPrefix(p.loc.String(), f.up.issuer+"/authorize?") {
+			t.Fatalf("expected the sign-in page or a redirect upstream, got %d %v", p.status, p.loc)
+		}
+		cb := p.loc.Query().Get("redirect_uri")
+		return strings.TrimSuffix(strings.TrimPrefix(cb, f.down.issuer+"/login/upstream/"), "/callback")
+	}
+	for _, tc := range []struct{ name, loginHint, idpHint, want string }{
+		{"domain of one connector", "bob@UP.example", "", "up"},
+		{"the other's domain", "carol@other.example", "", "other"},
+		{"idp_hint wins", "carol@other.example", "up", "up"},
+		{"domain of two connectors", "dan@shared.example", "", ""},
+		{"domain of none", "erin@elsewhere.example", "", ""},
+		{"not an address", "bob", "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			params := baseParams()
+			params["login_hint"] = tc.loginHint
+			if tc.idpHint != "" {
+				params["idp_hint"] = tc.idpHint
+			}
+			if got := to(tlsClient(f.ca, nil), params); got != tc.want {
+				t.Fatalf("login_hint %q idp_hint %q went to %q, want %q", tc.loginHint, tc.idpHint, got, tc.want)
+			}
+		})
+	}
+	// The whole chain through the hinted connector.
+	b := tlsClient(f.ca, nil)
+	params := baseParams()
+	params["login_hint"] = "bob@up.example"
+	p := get(t, b, f.down.authorizeURL(params))
+	if claims := f.finish(t, b, f.atUpstream(t, b, p.loc, "bob")); claims["idp"] != "up" {
+		t.Fatalf("idp %v", claims["idp"])
+	}
+	// A request that needs a second factor here is not sent upstream.
+	params = baseParams()
+	params["login_hint"] = "bob@up.example"
+	params["acr_values"] = auth.ACRMFA
+	if got := to(tlsClient(f.ca, nil), params); got != "" {
+		t.Fatalf("acr_values mfa with a login_hint went to %q", got)
 	}
 }
 

@@ -69,6 +69,8 @@ const (
 	BucketUpstreamLinks Bucket = "upstream_links"
 	// BucketUserLinks is the per-user index of upstream links.
 	BucketUserLinks Bucket = "user_upstream_links"
+	// BucketConnectors holds connectors added through the admin API.
+	BucketConnectors Bucket = "connectors"
 )
 
 // KeySchemaVersion is the key, in BucketMeta, of the schema version
@@ -141,6 +143,8 @@ var schema = [...]BucketSpec{
 		"which local user an upstream identity (connector sign-in) signs in as; created only if absent"},
 	{BucketUserLinks, "directory", "subject, a NUL byte, the link's key", "JSON directory.Link",
 		"the per-user index of upstream links (listed and removed on /account)"},
+	{BucketConnectors, "connectors/registry", "connector id", "JSON registry.Record",
+		"a connector added through the admin API: its config without secrets, the client secret or LDAP bind password sealed under the KEK"},
 }
 
 // migrations moves stores to this binary's shapes: migrations[i] takes a

@@ -102,6 +102,7 @@ func newRoot(std *cli) *cobra.Command {
 		resourcesCmd(std),
 		auditCmd(std),
 		webhooksCmd(std),
+		connectorsCmd(std),
 		backupCmd(std),
 		restoreCmd(std),
 		clusterCmd(std),

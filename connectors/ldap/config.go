@@ -22,49 +22,52 @@ const DefaultTimeout = 10 * time.Second
 type Config struct {
 	// URL is ldaps://host[:port] (TLS from the first byte) or
 	// ldap://host[:port] (with StartTLS, or plaintext on loopback only).
-	URL string `yaml:"url"`
+	URL string `yaml:"url" json:"url,omitempty"`
 	// StartTLS upgrades an ldap:// connection before anything is sent.
-	StartTLS bool `yaml:"start_tls"`
+	StartTLS bool `yaml:"start_tls" json:"start_tls,omitempty"`
 	// CAFile holds the PEM certificates that the server's chain must
 	// lead to; the system roots when empty.
-	CAFile string `yaml:"ca_file"`
+	CAFile string `yaml:"ca_file" json:"ca_file,omitempty"`
 	// InsecureNoTLS allows an ldap:// URL without StartTLS. It is refused
 	// unless the URL's host is loopback (localhost, 127.0.0.0/8, ::1):
 	// passwords would otherwise cross the network in the clear.
-	InsecureNoTLS bool `yaml:"insecure_no_tls"`
+	InsecureNoTLS bool `yaml:"insecure_no_tls" json:"insecure_no_tls,omitempty"`
 	// Timeout bounds one sign-in attempt (DefaultTimeout when zero).
-	Timeout time.Duration `yaml:"timeout"`
+	Timeout time.Duration `yaml:"timeout" json:"timeout,omitempty"`
 
-	// BindDN and BindPassword (or BindPasswordFile, one of the two) are
-	// the service account that searches the directory.
-	BindDN           string `yaml:"bind_dn"`
-	BindPassword     string `yaml:"bind_password"`
-	BindPasswordFile string `yaml:"bind_password_file"`
+	// BindDN and BindPassword (or BindPasswordFile, a file holding it,
+	// or BindPasswordEnv, the name of an environment variable holding
+	// it: exactly one of the three) are the service account that
+	// searches the directory.
+	BindDN           string `yaml:"bind_dn" json:"bind_dn,omitempty"`
+	BindPassword     string `yaml:"bind_password" json:"bind_password,omitempty"`
+	BindPasswordFile string `yaml:"bind_password_file" json:"bind_password_file,omitempty"`
+	BindPasswordEnv  string `yaml:"bind_password_env" json:"bind_password_env,omitempty"`
 
 	// UserBase is where users are searched (whole subtree).
-	UserBase string `yaml:"user_base"`
+	UserBase string `yaml:"user_base" json:"user_base,omitempty"`
 	// UserFilter narrows the search (default "(objectClass=person)"); the
 	// connector ANDs it with (UsernameAttribute=<escaped sign-in name>).
-	UserFilter string `yaml:"user_filter"`
+	UserFilter string `yaml:"user_filter" json:"user_filter,omitempty"`
 	// UsernameAttribute is the attribute that the sign-in name must
 	// equal (default uid; sAMAccountName on Active Directory).
-	UsernameAttribute string `yaml:"username_attribute"`
+	UsernameAttribute string `yaml:"username_attribute" json:"username_attribute,omitempty"`
 
 	// Attributes name what the Identity is read from.
-	Attributes Attributes `yaml:"attributes"`
+	Attributes Attributes `yaml:"attributes" json:"attributes,omitempty"`
 	// EmailVerified says whether the directory's email addresses are
 	// trusted as verified (default false).
-	EmailVerified bool `yaml:"email_verified"`
+	EmailVerified bool `yaml:"email_verified" json:"email_verified,omitempty"`
 
 	// GroupBase, when set, turns on the group search: entries under it
 	// that match GroupFilter and whose GroupMemberAttribute holds the user
 	// (their DN, or their username when GroupMemberValue is "username",
 	// as posixGroup's memberUid does) give their GroupNameAttribute.
-	GroupBase            string `yaml:"group_base"`
-	GroupFilter          string `yaml:"group_filter"`
-	GroupMemberAttribute string `yaml:"group_member_attribute"`
-	GroupMemberValue     string `yaml:"group_member_value"`
-	GroupNameAttribute   string `yaml:"group_name_attribute"`
+	GroupBase            string `yaml:"group_base" json:"group_base,omitempty"`
+	GroupFilter          string `yaml:"group_filter" json:"group_filter,omitempty"`
+	GroupMemberAttribute string `yaml:"group_member_attribute" json:"group_member_attribute,omitempty"`
+	GroupMemberValue     string `yaml:"group_member_value" json:"group_member_value,omitempty"`
+	GroupNameAttribute   string `yaml:"group_name_attribute" json:"group_name_attribute,omitempty"`
 }
 
 // Attributes map directory attributes to the Identity's fields.
@@ -72,16 +75,16 @@ type Attributes struct {
 	// Subject is the stable, never reassigned identifier (default
 	// entryUUID; objectGUID on Active Directory, which is binary and is
 	// then base64url-encoded).
-	Subject string `yaml:"subject"`
+	Subject string `yaml:"subject" json:"subject,omitempty"`
 	// Username is what the user is called (default: UsernameAttribute).
-	Username string `yaml:"username"`
+	Username string `yaml:"username" json:"username,omitempty"`
 	// Email (default mail) and Name (default cn); empty turns them off
 	// only when set to "-".
-	Email string `yaml:"email"`
-	Name  string `yaml:"name"`
+	Email string `yaml:"email" json:"email,omitempty"`
+	Name  string `yaml:"name" json:"name,omitempty"`
 	// Groups, when set, is an attribute of the user entry listing group
 	// DNs (memberOf); each gives its first RDN's value.
-	Groups string `yaml:"groups"`
+	Groups string `yaml:"groups" json:"groups,omitempty"`
 }
 
 // Group member values.
@@ -182,11 +185,17 @@ func (c Config) Validate() error {
 	} else if _, err := goldap.ParseDN(c.BindDN); err != nil {
 		bad("bind_dn %q is not a DN: %v", c.BindDN, err)
 	}
+	n := 0
+	for _, s := range []string{c.BindPassword, c.BindPasswordFile, c.BindPasswordEnv} {
+		if s != "" {
+			n++
+		}
+	}
 	switch {
-	case c.BindPassword != "" && c.BindPasswordFile != "":
-		bad("set one of bind_password and bind_password_file, not both")
-	case c.BindPassword == "" && c.BindPasswordFile == "":
-		bad("bind_password or bind_password_file is required (an empty password is an unauthenticated bind)")
+	case n > 1:
+		bad("set only one of bind_password, bind_password_file and bind_password_env")
+	case n == 0:
+		bad("bind_password, bind_password_file or bind_password_env is required (an empty password is an unauthenticated bind)")
 	}
 	checkDN := func(key, v string, required bool) {
 		if v == "" {

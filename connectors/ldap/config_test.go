@@ -59,7 +59,8 @@ func TestValidate(t *testing.T) {
 		{"no bind_dn", func(c *Config) { c.BindDN = "" }, "bind_dn is required"},
 		{"bind_dn not a DN", func(c *Config) { c.BindDN = "authrim" }, "bind_dn"},
 		{"no bind password", func(c *Config) { c.BindPassword = "" }, "unauthenticated bind"},
-		{"both bind passwords", func(c *Config) { c.BindPasswordFile = "/x" }, "not both"},
+		{"both bind passwords", func(c *Config) { c.BindPasswordFile = "/x" }, "only one"},
+		{"value and env bind passwords", func(c *Config) { c.BindPasswordEnv = "X" }, "only one"},
 		{"no user_base", func(c *Config) { c.UserBase = "" }, "user_base is required"},
 		{"user_filter without parentheses", func(c *Config) { c.UserFilter = "objectClass=person" }, "user_filter"},
 		{"user_filter unbalanced", func(c *Config) { c.UserFilter = "(|(uid=a)" }, "user_filter"},
@@ -124,7 +125,14 @@ func TestNewFiles(t *testing.T) {
 	if conn.bindPassword != "secret" {
 		t.Fatalf("bind password %q: the line end should go", conn.bindPassword)
 	}
+	t.Setenv("AUTHRIM_TEST_LDAP_BIND", "from-env")
+	c = validConfig()
+	c.BindPassword, c.BindPasswordEnv = "", "AUTHRIM_TEST_LDAP_BIND"
+	if conn, err := New(c); err != nil || conn.bindPassword != "from-env" {
+		t.Fatalf("bind_password_env: %v", err)
+	}
 	for name, edit := range map[string]func(*Config){
+		"unset password env":  func(c *Config) { c.BindPasswordFile, c.BindPasswordEnv = "", "AUTHRIM_TEST_LDAP_UNSET" },
 		"empty password file": func(c *Config) { c.BindPasswordFile = write("empty", "\n") },
 		"missing password":    func(c *Config) { c.BindPasswordFile = filepath.Join(dir, "absent") },
 		"CA file without PEM": func(c *Config) { c.CAFile = write("ca.pem", "not a certificate") },

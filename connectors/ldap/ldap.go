@@ -58,7 +58,8 @@ type Connector struct {
 	attrs        []string
 }
 
-// New validates cfg, reads its ca_file and bind_password_file and
+// New validates cfg, reads its ca_file and bind_password_file (or
+// bind_password_env) and
 // returns a connector. It opens no connection.
 func New(cfg Config) (*Connector, error) {
 	if err := cfg.Validate(); err != nil {
@@ -75,6 +76,12 @@ func New(cfg Config) (*Connector, error) {
 		c.bindPassword = strings.TrimRight(string(b), "\r\n")
 		if c.bindPassword == "" {
 			return nil, fmt.Errorf("ldap: bind_password_file %s is empty (an empty password is an unauthenticated bind)", cfg.BindPasswordFile)
+		}
+	}
+	if cfg.BindPasswordEnv != "" {
+		c.bindPassword = os.Getenv(cfg.BindPasswordEnv)
+		if c.bindPassword == "" {
+			return nil, fmt.Errorf("ldap: bind_password_env: %s is not set (an empty password is an unauthenticated bind)", cfg.BindPasswordEnv)
 		}
 	}
 	if !cfg.InsecureNoTLS {

@@ -395,8 +395,9 @@ func (h *Handler) authorize(c echo.Context) error {
 		return h.consentPage(c, sid, secret, r.Rid, req)
 	}
 	// idp_hint names a connector: straight to it, without the sign-in
-	// page (an unknown one is ignored).
-	if started, err := h.idpHint(c, p.Get("idp_hint"), sid, r.Rid, req); started {
+	// page (an unknown one is ignored); else a login_hint address whose
+	// domain one connector's allowed_domains holds goes to that one.
+	if started, err := h.idpHint(c, p.Get("idp_hint"), p.Get("login_hint"), sid, r.Rid, req); started {
 		return err
 	}
 	return h.loginPage(c, http.StatusOK, secret, r.Rid, req, p.Get("login_hint"), "")

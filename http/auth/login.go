@@ -18,6 +18,7 @@ import (
 	"authrim/actors/messages"
 	"authrim/actors/ratelimit"
 	"authrim/actors/session"
+	"authrim/connectors"
 	"authrim/directory"
 	"authrim/http/oauth2"
 	"authrim/http/router"
@@ -185,7 +186,33 @@ func (h *Handler) login(c echo.Context) error {
 		return h.loginPage(c, http.StatusTooManyRequests, f.secret, f.rid, req, username,
 			tr(c, "Too many sign-in attempts. Try again in %s.", waitText(c, secs)))
 	}
+	// The directory (a Password connector, LDAP) first; a refusal of
+	// the credentials goes on to the local accounts (an operator's own
+	// admins), so both failing gives the one answer below.
+	var connector string
+	var directoryDown error
+	if pc := h.upstreams(ctx).password; pc != nil {
+		connector = pc.ID()
+		id, err := pc.Login(ctx, username, password)
+		switch {
+		case err == nil:
+			h.signInSucceeded(ctx, keys)
+			return h.passwordSignedIn(c, f, pc, id)
+		case errors.Is(err, connectors.ErrDenied):
+			// The password was right: the connector's rules refuse it.
+			return h.upstreamRefused(c, http.StatusForbidden, connector, "not allowed", err, tr(c, "Your %s account may not sign in here.", pc.Name()))
+		case !errors.Is(err, connectors.ErrInvalidCredentials):
+			// Down, untrusted, misconfigured: a local account may still
+			// sign in (an operator during an outage); anyone else is
+			// told the directory failed, not that the password is wrong.
+			h.logger.WarnContext(ctx, "sign-in directory unavailable", "audit", true, "connector", connector, "client_id", req.ClientId, "username", username, "client_ip", ip, "err", err.Error())
+			directoryDown = err
+		}
+	}
 	user, err := h.users.Authenticate(ctx, username, password)
+	if err != nil && directoryDown != nil && (errors.Is(err, directory.ErrInvalidCredentials) || errors.Is(err, directory.ErrInvalid)) {
+		return errorPage(c, http.StatusBadGateway, "The account directory is unavailable right now, so your password cannot be checked. Try again shortly.")
+	}
 	if err != nil {
 		if errors.Is(err, directory.ErrUserPending) {
 			// A sign-up whose address is not confirmed: told only to
@@ -199,7 +226,12 @@ func (h *Handler) login(c echo.Context) error {
 			return h.loginPage(c, http.StatusForbidden, f.secret, f.rid, req, username, tr(c, msgDisabled))
 		}
 		if errors.Is(err, directory.ErrInvalidCredentials) || errors.Is(err, directory.ErrInvalid) {
-			h.logger.InfoContext(ctx, "sign-in failed", "audit", true, "client_id", req.ClientId, "username", username, "client_ip", ip)
+			attrs := []any{"audit", true, "client_id", req.ClientId, "username", username, "client_ip", ip}
+			if connector != "" {
+				// The directory refused them first.
+				attrs = append(attrs, "connector", connector)
+			}
+			h.logger.InfoContext(ctx, "sign-in failed", attrs...)
 			// One message whether the user exists or not.
 			return h.loginPage(c, http.StatusUnauthorized, f.secret, f.rid, req, username, tr(c, msgBadCredentials))
 		}
@@ -207,7 +239,7 @@ func (h *Handler) login(c echo.Context) error {
 	}
 	h.signInSucceeded(ctx, keys)
 	if h.mfa != nil {
-		return h.secondStep(c, f, user.Subject)
+		return h.secondStep(c, f, user.Subject, "")
 	}
 	return h.completeLogin(c, f, user.Subject, []string{"pwd"}, ACRPassword)
 }

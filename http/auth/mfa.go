@@ -159,6 +159,9 @@ type pendingLogin struct {
 	// Purpose is what the token allows: purposeCode (give a code) or
 	// purposeEnrol (set up an app first, under policy required).
 	Purpose string `json:"purpose"`
+	// Idp is the Password connector (LDAP) that checked the password,
+	// "" for a local account's.
+	Idp string `json:"idp,omitempty"`
 }
 
 const (
@@ -168,8 +171,8 @@ const (
 
 func pendingKid(sid, rid string) string { return "mfa-pending:" + sid + ":" + rid }
 
-func (h *Handler) sealPending(sid, rid, subject, purpose string) (string, error) {
-	b, _ := json.Marshal(pendingLogin{Subject: subject, Expires: h.cfg.Now().Add(pendingTTL).Unix(), Purpose: purpose})
+func (h *Handler) sealPending(sid, rid, subject, purpose, idp string) (string, error) {
+	b, _ := json.Marshal(pendingLogin{Subject: subject, Expires: h.cfg.Now().Add(pendingTTL).Unix(), Purpose: purpose, Idp: idp})
 	sealed, err := h.mfa.sealer.Wrap(pendingKid(sid, rid), b)
 	if err != nil {
 		return "", err
@@ -196,8 +199,10 @@ func (h *Handler) openPending(sid, rid, token, purpose string) (pendingLogin, bo
 // secondStep follows a right password: the code page for a user with an
 // authenticator app (unless the policy is none), the app's setup for a
 // user without one when the policy requires two factors, otherwise the
-// sign-in completes with the password alone.
-func (h *Handler) secondStep(c echo.Context, f form, subject string) error {
+// sign-in completes with the password alone. idp names the Password
+// connector (LDAP) that checked the password, "" for a local one: the
+// second factor applies all the same, since the user is on our form.
+func (h *Handler) secondStep(c echo.Context, f form, subject, idp string) error {
 	ctx := c.Request().Context()
 	req := f.reply.Request
 	unavailable := func(err error) error {
@@ -209,7 +214,7 @@ func (h *Handler) secondStep(c echo.Context, f form, subject string) error {
 		return unavailable(err)
 	}
 	if policy == directory.MFANone {
-		return h.completeLogin(c, f, subject, []string{"pwd"}, ACRPassword)
+		return h.completePasswordLogin(c, f, subject, []string{"pwd"}, ACRPassword, idp)
 	}
 	st, err := h.mfa.factors.MFA(ctx, subject)
 	if err != nil {
@@ -219,7 +224,7 @@ func (h *Handler) secondStep(c echo.Context, f form, subject string) error {
 	case st.TOTP:
 		// The password was right; the login is recorded only once the
 		// code is (loginMFA).
-		pending, err := h.sealPending(f.sid, f.rid, subject, purposeCode)
+		pending, err := h.sealPending(f.sid, f.rid, subject, purposeCode, idp)
 		if err != nil {
 			return unavailable(err)
 		}
@@ -230,14 +235,33 @@ func (h *Handler) secondStep(c echo.Context, f form, subject string) error {
 		if err != nil {
 			return unavailable(err)
 		}
-		pending, err := h.sealPending(f.sid, f.rid, subject, purposeEnrol)
+		pending, err := h.sealPending(f.sid, f.rid, subject, purposeEnrol, idp)
 		if err != nil {
 			return unavailable(err)
 		}
 		h.logger.InfoContext(ctx, "password accepted, second factor setup required", "audit", true, "client_id", req.ClientId, "sub", subject)
 		return h.enrolPage(c, http.StatusOK, f, subject, secret, pending, "")
 	}
-	return h.completeLogin(c, f, subject, []string{"pwd"}, ACRPassword)
+	return h.completePasswordLogin(c, f, subject, []string{"pwd"}, ACRPassword, idp)
+}
+
+// passwordLogin is the login of a password sign-in (and its second
+// factor): a Password connector's (idp) adds fed and names it.
+func passwordLogin(subject string, amr []string, acr, idp string) *messages.Login {
+	if idp != "" {
+		amr = append(slices.Clone(amr), "fed")
+	}
+	return &messages.Login{Subject: subject, Amr: amr, Acr: acr, Idp: idp}
+}
+
+// completePasswordLogin is completeLogin of a password sign-in, local or
+// through a Password connector (idp).
+func (h *Handler) completePasswordLogin(c echo.Context, f form, subject string, amr []string, acr, idp string) error {
+	rep, err := h.recordLoginAs(c, f, passwordLogin(subject, amr, acr, idp))
+	if err != nil {
+		return expired(c)
+	}
+	return h.afterLogin(c, f, rep)
 }
 
 func (h *Handler) mfaPage(c echo.Context, status int, secret, rid string, req *messages.AuthRequest, pending, msg string) error {
@@ -314,7 +338,7 @@ func (h *Handler) loginMFA(c echo.Context) error {
 		return errorPage(c, http.StatusServiceUnavailable, "Sign-in is unavailable right now. Try again shortly.")
 	}
 	h.signInSucceeded(ctx, keys)
-	return h.completeLogin(c, f, p.Subject, amr, ACRMFA)
+	return h.completePasswordLogin(c, f, p.Subject, amr, ACRMFA, p.Idp)
 }
 
 // attemptCode counts a code attempt (see attemptSignIn), with the
@@ -441,7 +465,7 @@ func (h *Handler) loginEnrol(c echo.Context) error {
 	}
 	h.signInSucceeded(ctx, keys)
 	h.logger.InfoContext(ctx, "authenticator app enrolled", "audit", true, "sub", p.Subject, "at_sign_in", true)
-	rep, err := h.recordLogin(c, f, p.Subject, amrTOTP, ACRMFA)
+	rep, err := h.recordLoginAs(c, f, passwordLogin(p.Subject, amrTOTP, ACRMFA, p.Idp))
 	if err != nil {
 		return expired(c)
 	}

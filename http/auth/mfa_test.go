@@ -21,7 +21,7 @@ func pendingHandler(t testing.TB, now *time.Time) *Handler {
 func TestPendingLogin(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	h := pendingHandler(t, &now)
-	tok, err := h.sealPending("sid1", "rid1", "alice-sub", purposeCode)
+	tok, err := h.sealPending("sid1", "rid1", "alice-sub", purposeCode, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +57,7 @@ func TestPendingLogin(t *testing.T) {
 func FuzzOpenPending(f *testing.F) {
 	now := time.Unix(1_800_000_000, 0)
 	h := pendingHandler(f, &now)
-	tok, _ := h.sealPending("sid", "rid", "sub", purposeCode)
+	tok, _ := h.sealPending("sid", "rid", "sub", purposeCode, "")
 	f.Add(tok)
 	f.Add("")
 	f.Add("AAAA")

@@ -48,10 +48,72 @@ type Links interface {
 
 // upstreamFront is the upstream sign-in feature (WithUpstream).
 type upstreamFront struct {
-	list   []connectors.Redirect
-	byID   map[string]connectors.Redirect
+	// static are config.yaml's connectors; source, when set, adds the
+	// stored ones (read at each request: WithUpstreamSource).
+	static *upstreamSet
+	source func(context.Context) ([]connectors.Connector, error)
 	links  Links
 	sealer directory.Sealer
+}
+
+// upstreamSet is the connectors of one request.
+type upstreamSet struct {
+	list []connectors.Redirect
+	byID map[string]connectors.Redirect
+	// password, when set, checks the sign-in form's username and
+	// password first (LDAP); local accounts are tried when it refuses
+	// them.
+	password connectors.Password
+	// names are every connector's names by id (for /account).
+	names map[string]string
+}
+
+func newUpstreamSet(list []connectors.Connector) *upstreamSet {
+	u := &upstreamSet{byID: map[string]connectors.Redirect{}, names: map[string]string{}}
+	for _, c := range list {
+		if _, dup := u.names[c.ID()]; dup {
+			continue
+		}
+		u.names[c.ID()] = c.Name()
+		switch c := c.(type) {
+		case connectors.Redirect:
+			u.list = append(u.list, c)
+			u.byID[c.ID()] = c
+		case connectors.Password:
+			// One backs the form (connectors.Validate and the registry
+			// allow one).
+			if u.password == nil {
+				u.password = c
+			}
+		}
+	}
+	return u
+}
+
+// upstreams are the connectors now: config.yaml's and the stored ones.
+// A store that cannot be read leaves config.yaml's.
+func (h *Handler) upstreams(ctx context.Context) *upstreamSet {
+	if h.upstream == nil {
+		return &upstreamSet{}
+	}
+	if h.upstream.source == nil {
+		return h.upstream.static
+	}
+	more, err := h.upstream.source(ctx)
+	if err != nil {
+		h.logger.WarnContext(ctx, "stored connectors unavailable", "err", err)
+	}
+	if len(more) == 0 {
+		return h.upstream.static
+	}
+	all := make([]connectors.Connector, 0, len(h.upstream.static.names)+len(more))
+	for _, c := range h.upstream.static.list {
+		all = append(all, c)
+	}
+	if h.upstream.static.password != nil {
+		all = append(all, h.upstream.static.password)
+	}
+	return newUpstreamSet(append(all, more...))
 }
 
 // WithUpstream turns on sign-in with upstream identity providers: a
@@ -59,16 +121,22 @@ type upstreamFront struct {
 // the linked identities on /account. The sealer protects the per-attempt
 // state kept in a cookie.
 func (h *Handler) WithUpstream(list []connectors.Connector, links Links, sealer directory.Sealer) *Handler {
-	u := &upstreamFront{byID: map[string]connectors.Redirect{}, links: links, sealer: sealer}
-	for _, c := range list {
-		if r, ok := c.(connectors.Redirect); ok {
-			u.list = append(u.list, r)
-			u.byID[c.ID()] = r
-		}
-	}
-	if len(u.list) > 0 {
+	u := &upstreamFront{static: newUpstreamSet(list), links: links, sealer: sealer}
+	if len(list) > 0 {
 		h.upstream = u
 	}
+	return h
+}
+
+// WithUpstreamSource adds connectors read at each request (the ones
+// stored through the admin API): an added or removed one takes effect
+// without a restart. It turns upstream sign-in on even when config.yaml
+// lists none; call after WithUpstream.
+func (h *Handler) WithUpstreamSource(source func(context.Context) ([]connectors.Connector, error), links Links, sealer directory.Sealer) *Handler {
+	if h.upstream == nil {
+		h.upstream = &upstreamFront{static: newUpstreamSet(nil), links: links, sealer: sealer}
+	}
+	h.upstream.source = source
 	return h
 }
 
@@ -94,7 +162,7 @@ func (h *Handler) upstreamButtons(c echo.Context, req *messages.AuthRequest) []u
 		return nil
 	}
 	var out []upstreamButton
-	for _, c := range h.upstream.list {
+	for _, c := range h.upstreams(c.Request().Context()).list {
 		out = append(out, upstreamButton{ID: c.ID(), Name: c.Name()})
 	}
 	return out
@@ -198,7 +266,7 @@ func (h *Handler) upstreamStart(c echo.Context) error {
 	if err != nil {
 		return expired(c)
 	}
-	conn, ok := h.upstream.byID[c.Param("id")]
+	conn, ok := h.upstreams(c.Request().Context()).byID[c.Param("id")]
 	if !ok {
 		return errorPage(c, http.StatusNotFound, "This sign-in option does not exist.")
 	}
@@ -245,7 +313,7 @@ func (h *Handler) upstreamRefused(c echo.Context, status int, connector, reason 
 func (h *Handler) upstreamCallback(c echo.Context) error {
 	ctx := c.Request().Context()
 	id := c.Param("id")
-	conn, ok := h.upstream.byID[id]
+	conn, ok := h.upstreams(ctx).byID[id]
 	if !ok {
 		return errorPage(c, http.StatusNotFound, "This sign-in option does not exist.")
 	}
@@ -290,46 +358,13 @@ func (h *Handler) upstreamCallback(c echo.Context) error {
 	return h.upstreamSignedIn(c, f, conn, identity)
 }
 
-// upstreamSignedIn finds (or makes) the local user of an identity and
-// completes the sign-in as a password sign-in does. Any connector's
-// identity goes through it: a Password connector's (LDAP) too.
+// upstreamSignedIn finds (or makes) the local user of a redirect
+// connector's identity and completes the sign-in.
 func (h *Handler) upstreamSignedIn(c echo.Context, f form, conn connectors.Connector, id connectors.Identity) error {
-	ctx := c.Request().Context()
-	links := h.upstream.links
-	req := f.reply.Request
-	link, err := links.LinkedUser(ctx, id.Issuer, id.Subject)
-	switch {
-	case err == nil:
-	case !errors.Is(err, directory.ErrNotFound):
-		h.logger.ErrorContext(ctx, "upstream sign-in: link lookup failed", "connector", conn.ID(), "err", err)
-		return errorPage(c, http.StatusServiceUnavailable, "Sign-in is unavailable right now. Try again shortly.")
-	default:
-		// A first sign-in. An account with the same verified address is
-		// offered a link, confirmed by signing in to it; never taken
-		// over silently.
-		if id.EmailVerified {
-			if u, err := links.UserByVerifiedEmail(ctx, id.Email); err == nil {
-				return h.offerLink(c, f, conn, id, u)
-			}
-		}
-		if conn.Provisioning() != connectors.ProvisionJIT {
-			return h.upstreamRefused(c, http.StatusForbidden, conn.ID(), "no linked account", nil,
-				tr(c, "No account here is linked to this %s account. Ask an administrator for an account, then link it.", conn.Name()))
-		}
-		if link, err = h.provision(ctx, conn, id); err != nil {
-			h.logger.ErrorContext(ctx, "upstream sign-in: creating the user failed", "connector", conn.ID(), "err", err)
-			return errorPage(c, http.StatusServiceUnavailable, "Sign-in is unavailable right now. Try again shortly.")
-		}
+	u, answered, err := h.upstreamUser(c, f, conn, id)
+	if answered {
+		return err
 	}
-	u, err := links.User(ctx, link.User)
-	if err != nil {
-		return h.upstreamRefused(c, http.StatusForbidden, conn.ID(), "linked user missing", err, tr(c, "No account here is linked to this %s account. Ask an administrator for an account, then link it.", conn.Name()))
-	}
-	if u.Disabled {
-		h.logger.InfoContext(ctx, "sign-in refused: user disabled", "audit", true, "connector", conn.ID(), "sub", u.Subject, "client_ip", c.RealIP())
-		return h.loginPage(c, http.StatusForbidden, f.secret, f.rid, req, "", tr(c, msgDisabled))
-	}
-	h.refreshClaims(ctx, conn, u, id)
 	amr := []string{"fed"}
 	for _, a := range id.AMR {
 		if !slices.Contains(amr, a) {
@@ -347,6 +382,65 @@ func (h *Handler) upstreamSignedIn(c echo.Context, f form, conn connectors.Conne
 		return expired(c)
 	}
 	return h.afterLogin(c, f, rep)
+}
+
+// passwordSignedIn finds (or makes) the local user of a Password
+// connector's identity (the sign-in form's username and password, LDAP)
+// and goes on as a local password does: to the second factor when the
+// user has one or the policy asks for one.
+func (h *Handler) passwordSignedIn(c echo.Context, f form, conn connectors.Connector, id connectors.Identity) error {
+	u, answered, err := h.upstreamUser(c, f, conn, id)
+	if answered {
+		return err
+	}
+	if h.mfa != nil {
+		return h.secondStep(c, f, u.Subject, conn.ID())
+	}
+	return h.completePasswordLogin(c, f, u.Subject, []string{"pwd"}, ACRPassword, conn.ID())
+}
+
+// upstreamUser finds (or makes, jit) the enabled local user of an
+// identity, and refreshes its claims. Any connector's identity goes
+// through it. answered: the user was not found, and err is the answer
+// (an error page, the sign-in page with a link offer...).
+func (h *Handler) upstreamUser(c echo.Context, f form, conn connectors.Connector, id connectors.Identity) (u directory.User, answered bool, err error) {
+	ctx := c.Request().Context()
+	links := h.upstream.links
+	req := f.reply.Request
+	link, err := links.LinkedUser(ctx, id.Issuer, id.Subject)
+	switch {
+	case err == nil:
+	case !errors.Is(err, directory.ErrNotFound):
+		h.logger.ErrorContext(ctx, "upstream sign-in: link lookup failed", "connector", conn.ID(), "err", err)
+		return u, true, errorPage(c, http.StatusServiceUnavailable, "Sign-in is unavailable right now. Try again shortly.")
+	default:
+		// A first sign-in. An account with the same verified address is
+		// offered a link, confirmed by signing in to it; never taken
+		// over silently.
+		if id.EmailVerified {
+			if u, err := links.UserByVerifiedEmail(ctx, id.Email); err == nil {
+				return u, true, h.offerLink(c, f, conn, id, u)
+			}
+		}
+		if conn.Provisioning() != connectors.ProvisionJIT {
+			return u, true, h.upstreamRefused(c, http.StatusForbidden, conn.ID(), "no linked account", nil,
+				tr(c, "No account here is linked to this %s account. Ask an administrator for an account, then link it.", conn.Name()))
+		}
+		if link, err = h.provision(ctx, conn, id); err != nil {
+			h.logger.ErrorContext(ctx, "upstream sign-in: creating the user failed", "connector", conn.ID(), "err", err)
+			return u, true, errorPage(c, http.StatusServiceUnavailable, "Sign-in is unavailable right now. Try again shortly.")
+		}
+	}
+	u, err = links.User(ctx, link.User)
+	if err != nil {
+		return u, true, h.upstreamRefused(c, http.StatusForbidden, conn.ID(), "linked user missing", err, tr(c, "No account here is linked to this %s account. Ask an administrator for an account, then link it.", conn.Name()))
+	}
+	if u.Disabled {
+		h.logger.InfoContext(ctx, "sign-in refused: user disabled", "audit", true, "connector", conn.ID(), "sub", u.Subject, "client_ip", c.RealIP())
+		return u, true, h.loginPage(c, http.StatusForbidden, f.secret, f.rid, req, "", tr(c, msgDisabled))
+	}
+	h.refreshClaims(ctx, conn, u, id)
+	return u, false, nil
 }
 
 // mappedClaims are the local claims an identity sets.
@@ -500,10 +594,14 @@ func (h *Handler) accountLinks(c echo.Context, subject string, data map[string]a
 		data["LinksUnavailable"] = true
 	}
 	var rows []linkRow
+	names := h.upstreams(c.Request().Context()).names
+	if len(names) == 0 && len(links) == 0 && err == nil {
+		return
+	}
 	for _, l := range links {
 		name := l.Connector
-		if conn, ok := h.upstream.byID[l.Connector]; ok {
-			name = conn.Name()
+		if n, ok := names[l.Connector]; ok {
+			name = n
 		}
 		rows = append(rows, linkRow{Connector: l.Connector, Name: name, Email: l.Email, Created: l.Created.UTC().Format("2006-01-02 15:04"), Issuer: l.Issuer, Subject: l.Subject})
 	}
@@ -532,15 +630,56 @@ func (h *Handler) removeLink(c echo.Context) error {
 }
 
 // idpHint starts the sign-in at the connector named by the idp_hint
-// authorization parameter, when there is one and the request may use
-// it; false to show the sign-in page.
-func (h *Handler) idpHint(c echo.Context, hint, sid, rid string, req *messages.AuthRequest) (bool, error) {
-	if h.upstream == nil || hint == "" || !h.upstreamAllowed(c.Request().Context(), req) {
+// authorization parameter, or else at the one connector whose
+// allowed_domains holds the domain of a login_hint address (home-realm
+// discovery), when the request may use it; false to show the sign-in
+// page.
+func (h *Handler) idpHint(c echo.Context, hint, loginHint, sid, rid string, req *messages.AuthRequest) (bool, error) {
+	if h.upstream == nil || (hint == "" && loginHint == "") || !h.upstreamAllowed(c.Request().Context(), req) {
 		return false, nil
 	}
-	conn, ok := h.upstream.byID[hint]
+	set := h.upstreams(c.Request().Context())
+	conn, ok := set.byID[hint]
 	if !ok {
-		return false, nil
+		if conn = set.homeRealm(loginHint); conn == nil {
+			return false, nil
+		}
+		h.logger.InfoContext(c.Request().Context(), "upstream chosen by login_hint domain", "connector", conn.ID(), "client_id", req.GetClientId())
 	}
 	return true, h.startUpstream(c, sid, rid, req, conn)
+}
+
+// homeRealm is the one redirect connector whose allowed_domains holds
+// the domain of the login_hint address; nil when none or several do, or
+// the hint is not an address.
+func (u *upstreamSet) homeRealm(loginHint string) connectors.Redirect {
+	domain := hintDomain(loginHint)
+	if domain == "" {
+		return nil
+	}
+	var found connectors.Redirect
+	for _, c := range u.list {
+		d, ok := c.(interface{ AllowedDomains() []string })
+		if !ok || !slices.Contains(d.AllowedDomains(), domain) {
+			continue
+		}
+		if found != nil {
+			return nil
+		}
+		found = c
+	}
+	return found
+}
+
+// hintDomain is the lower-cased domain of a login_hint that is an email
+// address (local@domain, one @, no spaces), "" otherwise.
+func hintDomain(hint string) string {
+	if len(hint) > 320 || strings.ContainsAny(hint, " \t\r\n<>\"") || strings.Count(hint, "@") != 1 {
+		return ""
+	}
+	local, domain, _ := strings.Cut(hint, "@")
+	if local == "" || domain == "" || strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") || strings.Contains(domain, "..") {
+		return ""
+	}
+	return strings.ToLower(domain)
 }

@@ -61,6 +61,8 @@ type Admin struct {
 	audit AuditLog
 	// webhooks serves /admin/webhooks; nil leaves it unmounted.
 	webhooks *webhookAdmin
+	// connectors, when set, serves /admin/connectors.
+	connectors *connectorAdmin
 }
 
 // WithDirectory adds the user and client routes (/admin/users,
@@ -118,6 +120,9 @@ func (a *Admin) Routes() []router.Route {
 	}
 	if a.webhooks != nil {
 		rs = append(rs, a.webhooks.routes()...)
+	}
+	if a.connectors != nil {
+		rs = append(rs, a.connectors.routes()...)
 	}
 	if a.cluster != nil {
 		rs = append(rs, clusterRoutes(a.cluster, a.logger)...)
