@@ -26,7 +26,7 @@ import (
 func TestLDAPSignInInRealBrowser(t *testing.T) {
 	headless.Require(t)
 	s := slapdtest.Start(t, slapdtest.Options{})
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), browserTestBudget)
 	defer cancel()
 	rp := newRPCallback(t)
 	o := startLDAPOP(t, s, nil, func(c *node.Config) {
