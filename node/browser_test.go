@@ -450,6 +450,7 @@ func clearInput(sel string) chromedp.Action[chromedp.Void] {
 // RP's callback received.
 func (c *chrome) finishAtRP(rp *rpCallback, timeout time.Duration) url.Values {
 	c.t.Helper()
+	timeout = max(timeout, minWait)
 	deadline := time.After(timeout)
 	consented := false
 	for {

@@ -3,6 +3,9 @@ package node_test
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
 	"html"
 	"net/http"
 	"net/url"
@@ -15,8 +18,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+
 	"authrim/connectors"
+	"authrim/directory"
 	"authrim/internal/freeport"
+	"authrim/internal/headless"
 	"authrim/internal/testca"
 	"authrim/node"
 )
@@ -49,64 +58,18 @@ var formActionRE = regexp.MustCompile(`<form[^>]*action="([^"]+)"`)
 // through its own login and consent pages; the node creates her user,
 // the ID token says fed and idp, and the next sign-in is the same user.
 func TestUpstreamNodeOIDCProvider(t *testing.T) {
-	nodeBin := needOIDCProvider(t)
-	ca := testca.New(t)
-	leaf := ca.Issue(t)
-	dir := t.TempDir()
-	certFile, keyFile := leaf.Write(t, dir)
-	caFile := filepath.Join(dir, "np-ca.pem")
-	testca.WriteFile(t, caFile, leaf.CertPEM)
-	upAddr, err := freeport.Addr()
-	if err != nil {
-		t.Fatal(err)
-	}
 	downAddr, err := freeport.Addr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := func(a string) string { return a[strings.LastIndex(a, ":")+1:] }
-	upIssuer, downIssuer := "https://localhost:"+port(upAddr), "http://localhost:"+port(downAddr)
-
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	cmd := exec.CommandContext(ctx, nodeBin, "provider.mjs")
-	cmd.Dir = oidcProviderDir
-	cmd.Env = append(os.Environ(), "ISSUER="+upIssuer, "PORT="+port(upAddr), "CERT="+certFile, "KEY="+keyFile,
-		"CLIENT_ID=authrim", "CLIENT_SECRET="+upstreamSecret, "REDIRECT_URI="+downIssuer+"/login/upstream/np/callback")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); _ = cmd.Wait() })
-	ready := make(chan bool, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if sc.Text() == "listening" {
-				ready <- true
-			}
-		}
-		close(ready)
-	}()
-	select {
-	case ok := <-ready:
-		if !ok {
-			t.Fatal("oidc-provider exited before listening")
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("oidc-provider did not start")
-	}
-
+	downIssuer := "http://localhost:" + portOf(downAddr)
+	np := startNodeOIDCProvider(t, downIssuer+"/login/upstream/np/callback")
+	upIssuer := np.issuer
 	down := startOPWith(t, func(c *node.Config) {
 		c.HTTP.Listen, c.Issuer = downAddr, downIssuer
-		c.Requests.Fetch.AllowPrivateAddresses = true
-		c.Requests.Fetch.CAFile = caFile
-		c.Connectors = []connectors.Config{{ID: "np", Type: "oidc", Name: "node-oidc-provider", Issuer: upIssuer, ClientID: "authrim", ClientSecret: upstreamSecret}}
+		np.configure(c)
 	})
+	ca := np.ca
 
 	signIn := func() map[string]any {
 		b := tlsClient(ca, nil)
@@ -169,4 +132,162 @@ func finishAtNode(t *testing.T, down *op, b *http.Client, callback *url.URL) map
 	t.Helper()
 	f := &federation{down: down}
 	return f.finish(t, b, callback)
+}
+
+// nodeOIDCProvider is node-oidc-provider (npm) running as an upstream on
+// https with a test CA's certificate.
+type nodeOIDCProvider struct {
+	issuer, caFile string
+	ca             *testca.CA
+	leaf           testca.Leaf
+}
+
+// configure points a node's config at the provider: the connector np
+// and a fetcher that trusts the test CA on loopback.
+func (np *nodeOIDCProvider) configure(c *node.Config) {
+	c.Requests.Fetch.AllowPrivateAddresses = true
+	c.Requests.Fetch.CAFile = np.caFile
+	c.Connectors = []connectors.Config{{ID: "np", Type: "oidc", Name: "node-oidc-provider", Issuer: np.issuer, ClientID: "authrim", ClientSecret: upstreamSecret}}
+}
+
+func portOf(addr string) string { return addr[strings.LastIndex(addr, ":")+1:] }
+
+// startNodeOIDCProvider starts node-oidc-provider with one client, the
+// node whose callback is redirectURI; it stops with the test.
+func startNodeOIDCProvider(t *testing.T, redirectURI string) *nodeOIDCProvider {
+	t.Helper()
+	nodeBin := needOIDCProvider(t)
+	ca := testca.New(t)
+	leaf := ca.Issue(t)
+	dir := t.TempDir()
+	certFile, keyFile := leaf.Write(t, dir)
+	caFile := filepath.Join(dir, "np-ca.pem")
+	testca.WriteFile(t, caFile, leaf.CertPEM)
+	upAddr, err := freeport.Addr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	upIssuer := "https://localhost:" + portOf(upAddr)
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, nodeBin, "provider.mjs")
+	cmd.Dir = oidcProviderDir
+	cmd.Env = append(os.Environ(), "ISSUER="+upIssuer, "PORT="+portOf(upAddr), "CERT="+certFile, "KEY="+keyFile,
+		"CLIENT_ID=authrim", "CLIENT_SECRET="+upstreamSecret, "REDIRECT_URI="+redirectURI)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); _ = cmd.Wait() })
+	ready := make(chan bool, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if sc.Text() == "listening" {
+				ready <- true
+			}
+		}
+		close(ready)
+	}()
+	select {
+	case ok := <-ready:
+		if !ok {
+			t.Fatal("oidc-provider exited before listening")
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatal("oidc-provider did not start")
+	}
+	return &nodeOIDCProvider{issuer: upIssuer, caFile: caFile, ca: ca, leaf: leaf}
+}
+
+// TestBrowserUpstreamNodeOIDCProvider: the whole chain in Chromium with
+// another implementation upstream. The RP sends the browser to the node,
+// the user presses "Sign in with node-oidc-provider", signs in and
+// consents on node-oidc-provider's own pages (https), comes back, and
+// the RP redeems a code whose ID token says fed and idp np.
+func TestBrowserUpstreamNodeOIDCProvider(t *testing.T) {
+	headless.Require(t)
+	ctx, cancel := context.WithTimeout(context.Background(), browserTestBudget)
+	defer cancel()
+	rp := newRPCallback(t)
+	downAddr, err := freeport.Addr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	downIssuer := "http://localhost:" + portOf(downAddr)
+	np := startNodeOIDCProvider(t, downIssuer+"/login/upstream/np/callback")
+	down := startOPWith(t, func(c *node.Config) {
+		c.HTTP.Listen, c.Issuer = downAddr, downIssuer
+		np.configure(c)
+		c.Clients = append(c.Clients, node.ClientConfig{ID: "browser-rp", Secret: browserRPSecret, ClientMetadata: directory.ClientMetadata{
+			Name: "Browser RP", RedirectURIs: []string{rp.url + "/callback"}, AuthMethod: "client_secret_basic", GrantTypes: []string{"authorization_code"},
+		}})
+	})
+	provider, err := oidc.NewProvider(oidc.ClientContext(ctx, http.DefaultClient), down.issuer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := oauth2.Config{ClientID: "browser-rp", ClientSecret: browserRPSecret, RedirectURL: rp.url + "/callback",
+		Endpoint: provider.Endpoint(), Scopes: []string{oidc.ScopeOpenID, "email"}}
+
+	// The browser trusts node-oidc-provider's certificate by its key only.
+	cert, err := x509.ParseCertificate(np.leaf.Cert(t).Raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spki := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
+	tab := headless.Start(t, ctx, chromedp.Flag("ignore-certificate-errors-spki-list", base64.StdEncoding.EncodeToString(spki[:])))
+	c := &chrome{t: t, ctx: tab}
+
+	req := newAuthRequest(conf)
+	c.do("open the sign-in page", chromedp.Navigate(req.url), chromedp.WaitVisible(chromedp.CSS(`button.upstream[data-connector=np]`)))
+	c.do("press Sign in with node-oidc-provider", chromedp.Click(chromedp.CSS(`button.upstream[data-connector=np]`)))
+	if err := c.waitJS(`location.origin === `+jsString(np.issuer)+` && document.querySelector('input[name=login]') !== null`, minWait); err != nil {
+		c.fail("waiting for node-oidc-provider's sign-in page", err)
+	}
+	c.shot("upstream-node-oidc-provider-login")
+	c.do("type the login", chromedp.SendKeys(chromedp.CSS(`input[name=login]`), "nina"))
+	c.do("type the password", chromedp.SendKeys(chromedp.CSS(`input[name=password]`), "anything"))
+	// Its development pages: one form per step, named by a hidden
+	// prompt field (login, then consent).
+	c.do("sign in at node-oidc-provider", chromedp.Click(chromedp.CSS(`form:has(input[name=prompt][value=login]) button[type=submit]`)))
+	if err := c.waitJS(`location.origin === `+jsString(np.issuer)+` && document.querySelector('form:has(input[name=prompt][value=consent]) button[type=submit]') !== null`, minWait); err != nil {
+		c.fail("waiting for node-oidc-provider's consent page", err)
+	}
+	c.shot("upstream-node-oidc-provider-consent")
+	c.do("consent at node-oidc-provider", chromedp.Click(chromedp.CSS(`form:has(input[name=prompt][value=consent]) button[type=submit]`)))
+	q := c.finishAtRP(rp, minWait)
+	req.checkCallback(t, down.issuer, q)
+	tok, err := conf.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(req.pkce))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := tok.Extra("id_token").(string)
+	idt, err := provider.Verifier(&oidc.Config{ClientID: "browser-rp"}).Verify(ctx, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var claims struct {
+		IDP   string   `json:"idp"`
+		AMR   []string `json:"amr"`
+		Nonce string   `json:"nonce"`
+	}
+	if err := idt.Claims(&claims); err != nil {
+		t.Fatal(err)
+	}
+	if claims.IDP != "np" || !slices.Contains(claims.AMR, "fed") || claims.Nonce != req.nonce {
+		t.Fatalf("ID token claims %+v", claims)
+	}
+	links, err := down.n.Directory().Links(context.Background(), idt.Subject)
+	if err != nil || len(links) != 1 || links[0].Issuer != np.issuer || links[0].Subject != "nina" {
+		t.Fatalf("links %+v %v", links, err)
+	}
+	if u, err := down.n.Directory().User(context.Background(), idt.Subject); err != nil || u.Claims["email"] != "nina@np.example" || u.Claims["email_verified"] != true {
+		t.Fatalf("user %+v %v", u, err)
+	}
 }
