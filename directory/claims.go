@@ -21,6 +21,7 @@ const (
 	kindEmail
 	kindDate
 	kindAddress
+	kindList
 )
 
 // standardClaims are the claims a user record may hold: OpenID Connect
@@ -44,7 +45,17 @@ var standardClaims = map[string]claimKind{
 	"phone_number":          kindString,
 	"phone_number_verified": kindBool,
 	"address":               kindAddress,
+	// groups is not an OIDC Core claim: the names of the user's groups
+	// (from an upstream directory or provider), released with the
+	// groups scope.
+	"groups": kindList,
 }
+
+// maxGroups bounds the groups claim; maxGroupLen one group's name.
+const (
+	maxGroups   = 256
+	maxGroupLen = 256
+)
 
 // addressFields are the members of the address claim (OIDC Core §5.1.1).
 var addressFields = []string{"formatted", "street_address", "locality", "region", "postal_code", "country"}
@@ -89,6 +100,15 @@ func checkClaims(claims map[string]any) (map[string]any, error) {
 				continue
 			}
 			out[name] = b
+			continue
+		}
+		if kind == kindList {
+			list, err := checkList(name, v)
+			if err != nil {
+				problems = append(problems, err.Error())
+				continue
+			}
+			out[name] = list
 			continue
 		}
 		if kind == kindAddress {
@@ -169,6 +189,47 @@ func checkText(name, s string) error {
 		}
 	}
 	return nil
+}
+
+// checkList takes a list of distinct non-empty strings (groups) as
+// []any, the shape it reads back from JSON.
+func checkList(name string, v any) ([]any, error) {
+	var in []any
+	switch l := v.(type) {
+	case []any:
+		in = l
+	case []string:
+		for _, x := range l {
+			in = append(in, x)
+		}
+	default:
+		return nil, fmt.Errorf("claim %s must be a list of strings", name)
+	}
+	if len(in) == 0 {
+		return nil, fmt.Errorf("claim %s must not be empty (leave it out instead)", name)
+	}
+	if len(in) > maxGroups {
+		return nil, fmt.Errorf("claim %s holds more than %d entries", name, maxGroups)
+	}
+	out := make([]any, 0, len(in))
+	seen := map[string]bool{}
+	for _, x := range in {
+		str, ok := x.(string)
+		if !ok {
+			return nil, fmt.Errorf("claim %s must be a list of strings", name)
+		}
+		if err := checkText(name, str); err != nil {
+			return nil, err
+		}
+		if len(str) > maxGroupLen {
+			return nil, fmt.Errorf("an entry of claim %s is longer than %d bytes", name, maxGroupLen)
+		}
+		if !seen[str] {
+			seen[str] = true
+			out = append(out, str)
+		}
+	}
+	return out, nil
 }
 
 func checkAddress(v any) (map[string]any, error) {

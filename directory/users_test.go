@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"regexp"
 	"strings"
@@ -324,6 +325,12 @@ func TestCreateUserValidation(t *testing.T) {
 		{"address not an object", directory.NewUser{Username: "alice", Password: pw, Claims: map[string]any{"address": "Oxford"}}, "address"},
 		{"unknown address field", directory.NewUser{Username: "alice", Password: pw, Claims: map[string]any{"address": map[string]any{"city": "Oxford"}}}, "address"},
 		{"address field not a string", directory.NewUser{Username: "alice", Password: pw, Claims: map[string]any{"address": map[string]any{"country": true}}}, "address"},
+		{"groups not a list", directory.NewUser{Username: "alice", Password: pw, Claims: map[string]any{"groups": "admins"}}, "list"},
+		{"groups entry not a string", directory.NewUser{Username: "alice", Password: pw, Claims: map[string]any{"groups": []any{"a", 1.0}}}, "list"},
+		{"empty groups", directory.NewUser{Username: "alice", Password: pw, Claims: map[string]any{"groups": []any{}}}, "empty"},
+		{"empty group name", directory.NewUser{Username: "alice", Password: pw, Claims: map[string]any{"groups": []any{""}}}, "empty"},
+		{"control character in a group", directory.NewUser{Username: "alice", Password: pw, Claims: map[string]any{"groups": []any{"a\x00"}}}, "control"},
+		{"too many groups", directory.NewUser{Username: "alice", Password: pw, Claims: map[string]any{"groups": manyGroups(257)}}, "more than"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := d.CreateUser(ctx, tc.in)
@@ -348,13 +355,26 @@ func TestCreateUserValidation(t *testing.T) {
 		"preferred_username": "al", "profile": "https://example.com/al", "picture": "https://example.com/al.png",
 		"website": "http://example.com", "email": "al@example.com", "email_verified": false, "gender": "female",
 		"birthdate": "0000-02-29", "zoneinfo": "Europe/London", "locale": "en-GB", "phone_number": "+44 1865 270000",
-		"phone_number_verified": true,
+		"phone_number_verified": true, "groups": []string{"staff", "admins", "staff"},
 		"address": map[string]any{"formatted": "1 High St\nOxford", "street_address": "1 High St", "locality": "Oxford",
 			"region": "Oxon", "postal_code": "OX1", "country": "UK"},
 	}
-	if _, err := d.CreateUser(ctx, directory.NewUser{Username: "al", Password: pw, Claims: valid}); err != nil {
+	al, err := d.CreateUser(ctx, directory.NewUser{Username: "al", Password: pw, Claims: valid})
+	if err != nil {
 		t.Fatalf("every standard claim: %v", err)
 	}
+	// A list reads back as JSON's, duplicates dropped, in order.
+	if g, _ := al.Claims["groups"].([]any); len(g) != 2 || g[0] != "staff" || g[1] != "admins" {
+		t.Fatalf("groups %#v", al.Claims["groups"])
+	}
+}
+
+func manyGroups(n int) []any {
+	out := make([]any, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("g%d", i)
+	}
+	return out
 }
 
 // The password, client secrets (given and generated) and nothing derived

@@ -133,6 +133,22 @@ func TestLDAPSignIn(t *testing.T) {
 		t.Fatalf("second sign-in: subject %v (first %v), %d users", second["sub"], sub, userCount(t, o.op))
 	}
 
+	// The directory's groups become the groups claim, released with the
+	// groups scope (userinfo), and follow the directory at each sign-in.
+	if g, _ := o.n.Directory().User(ctx, sub); !slices.Equal(anyStrings(g.Claims["groups"]), []string{"admins", "staff"}) {
+		t.Fatalf("groups claim %v, want admins and staff", g.Claims["groups"])
+	}
+	b = browser(t)
+	withGroups := baseParams()
+	withGroups["scope"] = "openid groups"
+	status, tok := o.redeem(t, o.toRP(t, b, o.formSignIn(t, b, withGroups, "alice", alice.Password)), "")
+	if status != http.StatusOK {
+		t.Fatalf("redeem: %d %v", status, tok)
+	}
+	if status, info, _ := o.userinfo(t, tok["access_token"].(string)); status != http.StatusOK || !slices.Equal(anyStrings(info["groups"]), []string{"admins", "staff"}) || info["email"] != nil {
+		t.Fatalf("userinfo with the groups scope: %d %v", status, info)
+	}
+
 	t.Run("wrong password", func(t *testing.T) {
 		n := userCount(t, o.op)
 		local := o.formSignIn(t, browser(t), baseParams(), "nobody-here", "wrong-password-1")
@@ -287,4 +303,15 @@ func TestLDAPSignInThrottled(t *testing.T) {
 	if hasAudit(o.logs, "user created from upstream identity") {
 		t.Fatal("a throttled attempt signed in")
 	}
+}
+
+// anyStrings reads a JSON list of strings.
+func anyStrings(v any) []string {
+	l, _ := v.([]any)
+	out := make([]string, 0, len(l))
+	for _, x := range l {
+		s, _ := x.(string)
+		out = append(out, s)
+	}
+	return out
 }

@@ -148,6 +148,8 @@ func describeScopes(c echo.Context, scopes []string) []string {
 			out = append(out, tr(c, "See your postal address"))
 		case "phone":
 			out = append(out, tr(c, "See your phone number"))
+		case "groups":
+			out = append(out, tr(c, "See the groups you belong to"))
 		case "offline_access":
 			out = append(out, tr(c, "Keep access while you are away"))
 		}

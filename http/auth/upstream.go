@@ -9,7 +9,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"maps"
 	"net/http"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -460,6 +462,16 @@ func mappedClaims(id connectors.Identity) map[string]any {
 			out[k] = s
 		}
 	}
+	// The upstream's groups replace ours at each sign-in (none: the
+	// claim goes), so a group taken away upstream is gone here too.
+	out["groups"] = nil
+	if len(id.Groups) > 0 {
+		groups := make([]any, 0, len(id.Groups))
+		for _, g := range id.Groups {
+			groups = append(groups, g)
+		}
+		out["groups"] = groups
+	}
 	return out
 }
 
@@ -468,7 +480,7 @@ func mappedClaims(id connectors.Identity) map[string]any {
 func (h *Handler) refreshClaims(ctx context.Context, conn connectors.Connector, u directory.User, id connectors.Identity) {
 	set := mappedClaims(id)
 	for k, v := range set {
-		if old, ok := u.Claims[k]; ok && old == v {
+		if old, ok := u.Claims[k]; (ok && reflect.DeepEqual(old, v)) || (!ok && v == nil) {
 			delete(set, k)
 		}
 	}
@@ -496,6 +508,7 @@ var usernameJunk = regexp.MustCompile(`[^a-zA-Z0-9._-]+`)
 func (h *Handler) provision(ctx context.Context, conn connectors.Connector, id connectors.Identity) (directory.Link, error) {
 	links := h.upstream.links
 	claims := mappedClaims(id)
+	maps.DeleteFunc(claims, func(_ string, v any) bool { return v == nil })
 	candidates := []string{}
 	local, _, _ := strings.Cut(id.Email, "@")
 	for _, want := range []string{id.PreferredUsername, local} {

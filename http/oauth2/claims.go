@@ -7,7 +7,9 @@ import (
 )
 
 // Scopes we support (OIDC Core §5.4, §11).
-var SupportedScopes = []string{"openid", "profile", "email", "address", "phone", "offline_access"}
+// groups is ours: it releases the groups claim (the user's groups, from
+// an upstream directory or provider).
+var SupportedScopes = []string{"openid", "profile", "email", "address", "phone", "groups", "offline_access"}
 
 // ScopeClaims maps each scope to the claims it releases (OIDC Core §5.4).
 var ScopeClaims = map[string][]string{
@@ -16,12 +18,16 @@ var ScopeClaims = map[string][]string{
 	"email":   {"email", "email_verified"},
 	"address": {"address"},
 	"phone":   {"phone_number", "phone_number_verified"},
+	"groups":  {"groups"},
 }
+
+// claimScopes are the scopes that release user claims.
+var claimScopes = []string{"profile", "email", "address", "phone", "groups"}
 
 // SupportedClaims lists every claim the OP can release.
 func SupportedClaims() []string {
 	out := []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "sid", "at_hash"}
-	for _, s := range []string{"profile", "email", "address", "phone"} {
+	for _, s := range claimScopes {
 		out = append(out, ScopeClaims[s]...)
 	}
 	return out
@@ -80,7 +86,7 @@ func Release(user map[string]any, scopes []string, requested map[string]*ClaimSp
 
 // Releasable tells whether name is a user claim the OP can release.
 func Releasable(name string) bool {
-	for _, s := range []string{"profile", "email", "address", "phone"} {
+	for _, s := range claimScopes {
 		if slices.Contains(ScopeClaims[s], name) {
 			return true
 		}

@@ -443,5 +443,6 @@ var de = map[string]string{
 	"Linked":                          "Verknüpft",
 	"The linked sign-in was removed.": "Die verknüpfte Anmeldung wurde entfernt.",
 	"Remove the linked sign-in %s (%s) from %s? They can no longer sign in with it.": "Die verknüpfte Anmeldung %s (%s) von %s entfernen? Damit ist keine Anmeldung mehr möglich.",
-	"Remove linked sign-in": "Verknüpfte Anmeldung entfernen",
+	"Remove linked sign-in":        "Verknüpfte Anmeldung entfernen",
+	"See the groups you belong to": "Ihre Gruppen sehen",
 }

@@ -444,5 +444,6 @@ var fr = map[string]string{
 	"Linked":                          "Lié le",
 	"The linked sign-in was removed.": "La connexion liée a été retirée.",
 	"Remove the linked sign-in %s (%s) from %s? They can no longer sign in with it.": "Retirer la connexion liée %s (%s) de %s ? Elle ne permettra plus de se connecter.",
-	"Remove linked sign-in": "Retirer la connexion liée",
+	"Remove linked sign-in":        "Retirer la connexion liée",
+	"See the groups you belong to": "Voir les groupes dont vous êtes membre",
 }

@@ -443,5 +443,6 @@ var ja = map[string]string{
 	"Linked":                          "リンク日時",
 	"The linked sign-in was removed.": "リンクされたサインインを解除しました。",
 	"Remove the linked sign-in %s (%s) from %s? They can no longer sign in with it.": "%[3]s からリンクされたサインイン %[1]s (%[2]s) を解除しますか？ 以後それではサインインできなくなります。",
-	"Remove linked sign-in": "リンクされたサインインを解除",
+	"Remove linked sign-in":        "リンクされたサインインを解除",
+	"See the groups you belong to": "所属しているグループを見る",
 }
