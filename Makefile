@@ -51,9 +51,12 @@ demo: build
 # The fuzz runs are budgeted in executions, not seconds: with a duration,
 # Go 1.26's fuzz coordinator can report "context deadline exceeded" when
 # the time runs out under load (golang/go#75804, fixed in Go 1.27).
+# -timeout is a hang guard: the node package (every front end, real
+# Chromium, slapd and node-oidc-provider, under the race detector) takes
+# about 15 minutes on 2 cores, so its guard is 35.
 test:
 	$(GO) vet ./...
-	$(GO) test -race -count=1 -timeout 15m $$($(GO) list ./... | grep -v '/clustertest$$')
+	$(GO) test -race -count=1 -timeout 35m $$($(GO) list ./... | grep -v '/clustertest$$')
 	$(GO) test -race -count=1 -timeout 15m ./clustertest
 	$(GO) test -count=1 -run '^TestEtcdNodeImportsASeedOnce$$' ./node
 	cd deploy/helm/chartcheck && $(GO) test -count=1 -timeout 15m ./...
