@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"authrim/audit"
 	"authrim/directory"
@@ -440,5 +441,48 @@ func TestConsoleLanguage(t *testing.T) {
 	p := fetch(t, b, req)
 	if p.status != http.StatusOK || !strings.Contains(p.body, `<html lang="ja">`) || !strings.Contains(p.body, "署名鍵") || !strings.Contains(p.body, "管理コンソール") {
 		t.Fatalf("keys page in Japanese: %d %s", p.status, p.body)
+	}
+}
+
+// The console's audit log is queried as the admin API's is: by type,
+// subject, client and time (a browser's UTC date-time fields); a bad
+// time is refused with a message and lists nothing.
+func TestConsoleAuditFilters(t *testing.T) {
+	o := startOP(t)
+	b, _ := signedInAdmin(t, o)
+	rows := func(q url.Values) (int, page) {
+		t.Helper()
+		p := get(t, b, o.issuer+console.Base+"/audit?"+q.Encode())
+		if p.status != http.StatusOK {
+			t.Fatalf("audit page %v: %d %s", q, p.status, p.body)
+		}
+		_, body, _ := strings.Cut(p.body, "<tbody>")
+		return strings.Count(body, "<tr>"), p
+	}
+	// The admin's sign-in at the OP is audited for the console's client.
+	eventually.True(t, "the console's sign-in is in the log", func() bool {
+		n, _ := rows(url.Values{"client_id": {console.ClientID}})
+		return n > 0
+	})
+	if n, p := rows(url.Values{"client_id": {"no-such-client"}}); n != 0 {
+		t.Fatalf("another client's filter lists %d events: %s", n, p.body)
+	}
+	if n, _ := rows(url.Values{"client_id": {console.ClientID}, "sub": {o.user.Subject}}); n == 0 {
+		t.Fatal("the admin's own events for the console client are not listed")
+	}
+	future := o.clock.Now().UTC().Add(time.Hour).Format("2006-01-02T15:04")
+	past := o.clock.Now().UTC().Add(-time.Hour).Format("2006-01-02T15:04")
+	if n, p := rows(url.Values{"since": {future}}); n != 0 {
+		t.Fatalf("events from the future: %d %s", n, p.body)
+	}
+	if n, _ := rows(url.Values{"since": {past}, "until": {future}}); n == 0 {
+		t.Fatal("the last hour lists nothing")
+	}
+	if n, p := rows(url.Values{"since": {"yesterday"}}); n != 0 || !strings.Contains(p.body, "since must be an RFC 3339 time") {
+		t.Fatalf("a bad time: %d rows, %s", n, p.body)
+	}
+	// The admin API reads the same fields the same way.
+	if status, body := admin(t, o.n, http.MethodGet, "/admin/audit?since="+url.QueryEscape(future), adminToken, ""); status != http.StatusOK || !strings.Contains(string(body), `"events":[]`) {
+		t.Fatalf("API since %s: %d %s", future, status, body)
 	}
 }

@@ -9,7 +9,6 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"authrim/audit"
 	"authrim/directory"
 	"authrim/http/management"
 )
@@ -427,11 +426,15 @@ func (c *Console) clusterPage(e echo.Context) error {
 }
 
 func (c *Console) auditPage(e echo.Context) error {
-	data := map[string]any{"Title": c.tr(e, "Audit log"), "Nav": "audit"}
+	q := e.QueryParams()
+	data := map[string]any{"Title": c.tr(e, "Audit log"), "Nav": "audit",
+		"Type": q.Get("type"), "Sub": q.Get("sub"), "ClientID": q.Get("client_id"), "Since": q.Get("since"), "Until": q.Get("until")}
 	if l := c.admin.AuditLog(); l != nil {
-		f := audit.Filter{Limit: 100, Type: strings.TrimSpace(e.QueryParam("type")), Subject: strings.TrimSpace(e.QueryParam("sub"))}
-		data["Type"], data["Sub"] = f.Type, f.Subject
-		if err := f.Check(); err != nil {
+		// The admin API's own reading of a query; no cursor or limit
+		// from the page: the latest 100 that match.
+		q.Del("after")
+		q.Set("limit", "100")
+		if f, err := management.AuditFilter(q); err != nil {
 			data["Error"] = c.tr(e, "The filter was refused: %s.", err.Error())
 		} else if evs, _, err := l.QueryAudit(e.Request().Context(), f); err != nil {
 			return c.fail(e, err)

@@ -445,4 +445,6 @@ var de = map[string]string{
 	"Remove the linked sign-in %s (%s) from %s? They can no longer sign in with it.": "Die verknüpfte Anmeldung %s (%s) von %s entfernen? Damit ist keine Anmeldung mehr möglich.",
 	"Remove linked sign-in":        "Verknüpfte Anmeldung entfernen",
 	"See the groups you belong to": "Ihre Gruppen sehen",
+	"From (UTC)":                   "Von (UTC)",
+	"Until (UTC)":                  "Bis (UTC)",
 }

@@ -446,4 +446,6 @@ var fr = map[string]string{
 	"Remove the linked sign-in %s (%s) from %s? They can no longer sign in with it.": "Retirer la connexion liée %s (%s) de %s ? Elle ne permettra plus de se connecter.",
 	"Remove linked sign-in":        "Retirer la connexion liée",
 	"See the groups you belong to": "Voir les groupes dont vous êtes membre",
+	"From (UTC)":                   "Du (UTC)",
+	"Until (UTC)":                  "Au (UTC)",
 }

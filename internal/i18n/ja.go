@@ -445,4 +445,6 @@ var ja = map[string]string{
 	"Remove the linked sign-in %s (%s) from %s? They can no longer sign in with it.": "%[3]s からリンクされたサインイン %[1]s (%[2]s) を解除しますか？ 以後それではサインインできなくなります。",
 	"Remove linked sign-in":        "リンクされたサインインを解除",
 	"See the groups you belong to": "所属しているグループを見る",
+	"From (UTC)":                   "開始 (UTC)",
+	"Until (UTC)":                  "終了 (UTC)",
 }
