@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -68,16 +69,7 @@ func TestBrowserUpstreamSignIn(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`form[action="/login"] button[type=submit]`)),
 	)
 	q := c.finishAtRP(rp, 20*time.Second)
-	req.checkCallback(t, f.down.issuer, q)
-	tok, err := conf.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(req.pkce))
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, _ := tok.Extra("id_token").(string)
-	idt, err := provider.Verifier(&oidc.Config{ClientID: "browser-rp"}).Verify(ctx, raw)
-	if err != nil {
-		t.Fatal(err)
-	}
+	idt := req.redeemAtRP(t, ctx, provider, conf, f.down.issuer, q)
 	var claims struct {
 		IDP   string   `json:"idp"`
 		AMR   []string `json:"amr"`
@@ -107,4 +99,22 @@ func TestBrowserUpstreamSignIn(t *testing.T) {
 // jsString quotes s for a script.
 func jsString(s string) string {
 	return "'" + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), "'", `\'`) + "'"
+}
+
+// redeemAtRP checks the callback the RP got for req, redeems its code
+// as the RP does (with the PKCE verifier) and returns the ID token,
+// verified against issuer's keys.
+func (req authRequest) redeemAtRP(t *testing.T, ctx context.Context, provider *oidc.Provider, conf oauth2.Config, issuer string, q url.Values) *oidc.IDToken {
+	t.Helper()
+	req.checkCallback(t, issuer, q)
+	tok, err := conf.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(req.pkce))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := tok.Extra("id_token").(string)
+	idt, err := provider.Verifier(&oidc.Config{ClientID: conf.ClientID}).Verify(ctx, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return idt
 }

@@ -52,16 +52,7 @@ func TestLDAPSignInInRealBrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`form[action="/login"] button[type=submit]`)),
 	)
 	q := c.finishAtRP(rp, 20*time.Second)
-	req.checkCallback(t, o.issuer, q)
-	tok, err := conf.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(req.pkce))
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, _ := tok.Extra("id_token").(string)
-	idt, err := provider.Verifier(&oidc.Config{ClientID: "browser-rp"}).Verify(ctx, raw)
-	if err != nil {
-		t.Fatal(err)
-	}
+	idt := req.redeemAtRP(t, ctx, provider, conf, o.issuer, q)
 	var claims struct {
 		IDP   string   `json:"idp"`
 		AMR   []string `json:"amr"`

@@ -262,16 +262,7 @@ func TestBrowserUpstreamNodeOIDCProvider(t *testing.T) {
 	c.shot("upstream-node-oidc-provider-consent")
 	c.do("consent at node-oidc-provider", chromedp.Click(chromedp.CSS(`form:has(input[name=prompt][value=consent]) button[type=submit]`)))
 	q := c.finishAtRP(rp, minWait)
-	req.checkCallback(t, down.issuer, q)
-	tok, err := conf.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(req.pkce))
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, _ := tok.Extra("id_token").(string)
-	idt, err := provider.Verifier(&oidc.Config{ClientID: "browser-rp"}).Verify(ctx, raw)
-	if err != nil {
-		t.Fatal(err)
-	}
+	idt := req.redeemAtRP(t, ctx, provider, conf, down.issuer, q)
 	var claims struct {
 		IDP   string   `json:"idp"`
 		AMR   []string `json:"amr"`
