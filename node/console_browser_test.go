@@ -79,7 +79,8 @@ func TestConsoleInRealBrowser(t *testing.T) {
 	// A short publish_ahead: the next key published at start may sign
 	// once the clock has moved past it, so a rotation makes a new next
 	// key at once (and the JWKS changes).
-	o := startOPWith(t, func(c *node.Config) {
+	h := startHookServer(t, 1)
+	o := hookOP(t, h, func(c *node.Config) {
 		c.Keys.PublishAhead, c.Keys.JWKSMaxAge = node.Duration(time.Second), node.Duration(time.Second)
 	})
 	o.clock.Advance(2 * time.Second)
@@ -161,6 +162,21 @@ func TestConsoleInRealBrowser(t *testing.T) {
 		t.Fatalf("the revoked key %s is still published", added)
 	}
 
+	// A webhook for user disables: its secret is shown once and the
+	// receiver verifies the deliveries with it.
+	c.do("open webhooks", chromedp.Navigate(o.issuer+console.Base+"/webhooks"))
+	c.do("webhook URL", chromedp.SendKeys(chromedp.CSS(`#url`), h.srv.URL+"/hook"))
+	c.do("webhook events", chromedp.SendKeys(chromedp.CSS(`#events`), "admin_user_disabled"))
+	c.do("webhook description", chromedp.SendKeys(chromedp.CSS(`#description`), "Security team"))
+	c.shot("console-webhooks")
+	c.do("create the webhook", chromedp.Click(chromedp.CSS(`form[action$="/webhooks"] button[type=submit]`)))
+	if err := c.waitJS(`document.querySelector('#webhook-secret')?.textContent.startsWith('whsec_')`, 10*time.Second); err != nil {
+		c.fail("the new webhook's secret", err)
+	}
+	c.shot("console-webhook-secret")
+	hookID := c.text(`#webhook-id`)
+	h.rx.SetSecret(c.text(`#webhook-secret`))
+
 	// Disable bob: his session ends.
 	c.do("search bob", chromedp.Navigate(o.issuer+console.Base+"/users?q=bob"))
 	c.do("open bob", chromedp.Click(chromedp.CSS(`a[href$="/users/`+bob.Subject+`"]`)))
@@ -180,6 +196,19 @@ func TestConsoleInRealBrowser(t *testing.T) {
 	if status != http.StatusOK || !strings.Contains(string(body), `"sessions":[]`) {
 		t.Fatalf("bob's sessions after the disable: %d %s", status, body)
 	}
+	// The disable reached the receiver (after one refusal, retried),
+	// and the webhook's page shows both attempts.
+	eventually.True(t, "the webhook delivered the disable", func() bool {
+		e, _ := h.received()
+		return len(e) == 1 && e[0].Type == "admin_user_disabled" && e[0].Data.Subject == bob.Subject
+	})
+	c.do("list the webhooks", chromedp.Navigate(o.issuer+console.Base+"/webhooks"), chromedp.WaitVisible(chromedp.CSS(`#webhooks`)))
+	c.shot("console-webhooks-list")
+	c.do("open the webhook", chromedp.Click(chromedp.CSS(`a[href$="/webhooks/`+hookID+`"]`)))
+	if err := c.waitJS(`document.querySelectorAll('table[aria-labelledby=deliveries] tbody tr').length === 2 && document.body.innerText.includes('HTTP 500')`, 10*time.Second); err != nil {
+		c.fail("the webhook's delivery history", err)
+	}
+	c.shot("console-webhook")
 
 	c.do("cluster", chromedp.Navigate(o.issuer+console.Base+"/cluster"), chromedp.WaitVisible(chromedp.CSS(`dl.facts`)))
 	c.shot("console-cluster")

@@ -122,6 +122,10 @@ func (c *Console) Routes() []router.Route {
 		{Method: http.MethodGet, Path: Base + "/keys", Handler: c.keysPage, Limit: router.Moderate, Middleware: signed, Grain: "KeyManager.List"},
 		{Method: http.MethodPost, Path: Base + "/keys/rotate", Handler: c.rotateKeys, Limit: router.Moderate, Middleware: signed, Grain: "KeyManager.Rotate"},
 		{Method: http.MethodPost, Path: Base + "/keys/:kid/revoke", Handler: c.revokeKey, Limit: router.Moderate, Middleware: signed, Grain: "KeyManager.Revoke"},
+		{Method: http.MethodGet, Path: Base + "/webhooks", Handler: c.webhooksPage, Limit: router.Moderate, Middleware: signed},
+		{Method: http.MethodPost, Path: Base + "/webhooks", Handler: c.createWebhook, Limit: router.Moderate, Middleware: signed},
+		{Method: http.MethodGet, Path: Base + "/webhooks/:id", Handler: c.webhookPage, Limit: router.Moderate, Middleware: signed},
+		{Method: http.MethodPost, Path: Base + "/webhooks/:id/:action", Handler: c.webhookAction, Limit: router.Moderate, Middleware: signed},
 		{Method: http.MethodGet, Path: Base + "/cluster", Handler: c.clusterPage, Limit: router.Moderate, Middleware: signed},
 		{Method: http.MethodGet, Path: Base + "/audit", Handler: c.auditPage, Limit: router.Moderate, Middleware: signed},
 	}

@@ -6,6 +6,7 @@ import (
 	"authrim/audit"
 	"authrim/directory"
 	"authrim/http/management"
+	"authrim/webhooks"
 )
 
 // samplePageData runs every page once at start (newPageSet), so a
@@ -21,11 +22,20 @@ var samplePageData = func() map[string]map[string]any {
 	client := management.ClientView{ClientID: "app", ClientSecret: "s3cret", ClientMetadata: directory.ClientMetadata{
 		Name: "App", RedirectURIs: []string{"https://app.example/cb"}, AuthMethod: "client_secret_basic", GrantTypes: []string{"authorization_code"},
 	}}
+	hook := webhooks.View{ID: "wh_1", URL: "https://hooks.example/authrim", Events: []string{"sign_in_*", "grant_revoked"},
+		Description: "SIEM", Enabled: false, Failures: 3, DisabledReason: "disabled by an operator", Created: now, Updated: now, Secret: "whsec_x"}
+	hookForm := map[string]string{"url": hook.URL, "events": "sign_in_*", "description": ""}
 	return map[string]map[string]any{
-		"error.html":      {"Base": Base, "Title": "t", "Message": "m"},
-		"signed_in.html":  {"Base": Base, "Title": "t", "Next": Base + "/users"},
-		"signed_out.html": {"Base": Base, "Title": "t"},
-		"confirm.html":    signed(map[string]any{"Title": "t", "Action": Base + "/users/sub1/delete", "Question": "q", "Button": "b", "Back": Base, "Fields": map[string]string{"reason": "r"}}),
+		"webhooks.html": signed(map[string]any{"Title": "t", "Nav": "webhooks", "Webhooks": []webhooks.View{hook}, "Form": hookForm}),
+		"webhook.html": signed(map[string]any{"Title": "t", "Nav": "webhooks", "Webhook": hook, "Form": hookForm, "Attempts": []webhooks.Attempt{
+			{MessageID: "m", EventID: "e", EventType: "sign_in_failed", Attempt: 2, At: now, Status: 500, Error: "HTTP 500"},
+			{MessageID: "m", EventID: "e", EventType: "sign_in_failed", Attempt: 3, At: now, Status: 200, OK: true},
+		}}),
+		"webhook_secret.html": signed(map[string]any{"Title": "t", "Nav": "webhooks", "Webhook": hook}),
+		"error.html":          {"Base": Base, "Title": "t", "Message": "m"},
+		"signed_in.html":      {"Base": Base, "Title": "t", "Next": Base + "/users"},
+		"signed_out.html":     {"Base": Base, "Title": "t"},
+		"confirm.html":        signed(map[string]any{"Title": "t", "Action": Base + "/users/sub1/delete", "Question": "q", "Button": "b", "Back": Base, "Fields": map[string]string{"reason": "r"}}),
 		"users.html": signed(map[string]any{"Title": "t", "Nav": "users", "Query": "a", "Username": "",
 			"Users": []userRow{{UserView: management.UserView{Subject: "sub1", Username: "ada", Admin: true}, Email: "ada@example.com"}}}),
 		"user.html": signed(map[string]any{"Title": "t", "Nav": "users", "User": user, "Self": false, "Claims": claimRows(user.Claims),

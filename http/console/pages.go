@@ -30,6 +30,10 @@ var notices = map[string]string{
 	"client-deleted":   "The client was deleted.",
 	"keys-rotated":     "New keys were made; they sign once active.",
 	"key-revoked":      "The key was revoked.",
+	"webhook-updated":  "The webhook was saved.",
+	"webhook-enabled":  "The webhook was enabled; its failure count starts again.",
+	"webhook-disabled": "The webhook was disabled; events are no longer sent to it.",
+	"webhook-deleted":  "The webhook was deleted.",
 }
 
 func (c *Console) notice(e echo.Context) string {

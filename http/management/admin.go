@@ -60,7 +60,7 @@ type Admin struct {
 	// audit serves GET /admin/audit; nil leaves it unmounted.
 	audit AuditLog
 	// webhooks serves /admin/webhooks; nil leaves it unmounted.
-	webhooks *webhookAdmin
+	webhooks *WebhookOps
 	// connectors, when set, serves /admin/connectors.
 	connectors *connectorAdmin
 }

@@ -23,11 +23,14 @@ type AdminRoles interface {
 	SetUserAdmin(ctx context.Context, ref string, admin bool) (directory.User, error)
 }
 
-// Problem is the admin API's answer to err from an operation on a "user"
-// or "client": its status and a description safe to show (nil for a
+// Problem is the admin API's answer to err from an operation on a "user",
+// "client", key or webhook: its status and a description safe to show (nil for a
 // server error, whose cause is only logged).
 func Problem(err error, what string) *oauth2.Error {
 	if p := directoryProblem(err, what); p != nil {
+		return p
+	}
+	if p := webhookProblem(err); p != nil {
 		return p
 	}
 	// Grain and store errors the admin API answers with a 4xx (an

@@ -30,16 +30,83 @@ type WebhookAdmin interface {
 
 // WithWebhooks adds /admin/webhooks.
 func (a *Admin) WithWebhooks(w WebhookAdmin) *Admin {
-	a.webhooks = &webhookAdmin{w: w, logger: a.logger}
+	a.webhooks = &WebhookOps{w: w, logger: a.logger}
 	return a
 }
 
-type webhookAdmin struct {
+// Webhooks is the webhook subscriptions' operations (nil without
+// WithWebhooks).
+func (a *Admin) Webhooks() *WebhookOps { return a.webhooks }
+
+// WebhookOps are the webhook subscriptions' operations: change and
+// audit. The admin API's handlers and the console (http/console) both
+// call them; the audit lines name the actor the caller put in ctx.
+type WebhookOps struct {
 	w      WebhookAdmin
 	logger *slog.Logger
 }
 
-func (h *webhookAdmin) routes() []router.Route {
+// List returns every subscription (never nil).
+func (h *WebhookOps) List(ctx context.Context) ([]webhooks.View, error) {
+	vs, err := h.w.List(ctx)
+	if vs == nil {
+		vs = []webhooks.View{}
+	}
+	return vs, err
+}
+
+// Get returns a subscription.
+func (h *WebhookOps) Get(ctx context.Context, id string) (webhooks.View, error) {
+	return h.w.Get(ctx, id)
+}
+
+// Attempts returns a subscription's delivery history, oldest first.
+func (h *WebhookOps) Attempts(ctx context.Context, id string) ([]webhooks.Attempt, error) {
+	return h.w.Attempts(ctx, id)
+}
+
+// Create stores a subscription; the view carries its secret, once.
+func (h *WebhookOps) Create(ctx context.Context, in webhooks.New) (webhooks.View, error) {
+	v, err := h.w.Create(ctx, in)
+	if err != nil {
+		return v, err
+	}
+	h.logger.InfoContext(ctx, "admin: webhook created", "audit", true, "webhook", v.ID, "url", v.URL, "events", strings.Join(v.Events, ","))
+	return v, nil
+}
+
+// Update changes a subscription's URL, events, description or state.
+func (h *WebhookOps) Update(ctx context.Context, id string, p webhooks.Patch) (webhooks.View, error) {
+	v, err := h.w.Update(ctx, id, p)
+	if err != nil {
+		return v, err
+	}
+	h.logger.InfoContext(ctx, "admin: webhook updated", "audit", true, "webhook", v.ID, "url", v.URL,
+		"events", strings.Join(v.Events, ","), "enabled", v.Enabled)
+	return v, nil
+}
+
+// Delete removes a subscription and its delivery history.
+func (h *WebhookOps) Delete(ctx context.Context, id string) error {
+	if err := h.w.Delete(ctx, id); err != nil {
+		return err
+	}
+	h.logger.InfoContext(ctx, "admin: webhook deleted", "audit", true, "webhook", id)
+	return nil
+}
+
+// RotateSecret gives the subscription a new signing secret, in the
+// answer only; the old one signs nothing more.
+func (h *WebhookOps) RotateSecret(ctx context.Context, id string) (webhooks.View, error) {
+	v, err := h.w.RotateSecret(ctx, id)
+	if err != nil {
+		return v, err
+	}
+	h.logger.InfoContext(ctx, "admin: webhook secret rotated", "audit", true, "webhook", v.ID)
+	return v, nil
+}
+
+func (h *WebhookOps) routes() []router.Route {
 	return []router.Route{
 		{Method: http.MethodPost, Path: WebhooksPath, Handler: h.create},
 		{Method: http.MethodGet, Path: WebhooksPath, Handler: h.list},
@@ -61,86 +128,86 @@ type DeliveriesView struct {
 	Deliveries []webhooks.Attempt `json:"deliveries"`
 }
 
-func (h *webhookAdmin) fail(c echo.Context, err error) error {
+// webhookProblem maps the webhook service's errors to the admin API's
+// answers (nil for a server error).
+func webhookProblem(err error) *oauth2.Error {
 	switch {
 	case errors.Is(err, webhooks.ErrInvalid):
-		return oauth2.Write(c, h.logger, oauth2.ErrInvalidRequest.WithDescription(strings.TrimPrefix(err.Error(), webhooks.ErrInvalid.Error()+": ")))
+		return oauth2.ErrInvalidRequest.WithDescription(strings.TrimPrefix(err.Error(), webhooks.ErrInvalid.Error()+": "))
 	case errors.Is(err, webhooks.ErrTooMany):
-		return oauth2.Write(c, h.logger, oauth2.ErrInvalidRequest.WithDescription("too many webhook subscriptions"))
+		return oauth2.ErrInvalidRequest.WithDescription("too many webhook subscriptions")
 	case errors.Is(err, webhooks.ErrNotFound):
-		return oauth2.Write(c, h.logger, oauth2.ErrNotFound.WithDescription("no such webhook"))
+		return oauth2.ErrNotFound.WithDescription("no such webhook")
+	}
+	return nil
+}
+
+func (h *WebhookOps) fail(c echo.Context, err error) error {
+	if p := webhookProblem(err); p != nil {
+		return oauth2.Write(c, h.logger, p)
 	}
 	return oauth2.Write(c, h.logger, err)
 }
 
-func (h *webhookAdmin) create(c echo.Context) error {
+func (h *WebhookOps) create(c echo.Context) error {
 	var in webhooks.New
 	if err := decodeStrict(c, &in); err != nil {
 		return oauth2.Write(c, h.logger, err)
 	}
-	v, err := h.w.Create(c.Request().Context(), in)
+	v, err := h.Create(c.Request().Context(), in)
 	if err != nil {
 		return h.fail(c, err)
 	}
-	h.logger.InfoContext(c.Request().Context(), "admin: webhook created", "audit", true, "webhook", v.ID, "url", v.URL, "events", strings.Join(v.Events, ","))
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return c.JSON(http.StatusCreated, v)
 }
 
-func (h *webhookAdmin) list(c echo.Context) error {
-	vs, err := h.w.List(c.Request().Context())
+func (h *WebhookOps) list(c echo.Context) error {
+	vs, err := h.List(c.Request().Context())
 	if err != nil {
 		return h.fail(c, err)
-	}
-	if vs == nil {
-		vs = []webhooks.View{}
 	}
 	return c.JSON(http.StatusOK, WebhooksView{Webhooks: vs})
 }
 
-func (h *webhookAdmin) get(c echo.Context) error {
-	v, err := h.w.Get(c.Request().Context(), c.Param("id"))
+func (h *WebhookOps) get(c echo.Context) error {
+	v, err := h.Get(c.Request().Context(), c.Param("id"))
 	if err != nil {
 		return h.fail(c, err)
 	}
 	return c.JSON(http.StatusOK, v)
 }
 
-func (h *webhookAdmin) update(c echo.Context) error {
+func (h *WebhookOps) update(c echo.Context) error {
 	var p webhooks.Patch
 	if err := decodeStrict(c, &p); err != nil {
 		return oauth2.Write(c, h.logger, err)
 	}
-	v, err := h.w.Update(c.Request().Context(), c.Param("id"), p)
+	v, err := h.Update(c.Request().Context(), c.Param("id"), p)
 	if err != nil {
 		return h.fail(c, err)
 	}
-	h.logger.InfoContext(c.Request().Context(), "admin: webhook updated", "audit", true, "webhook", v.ID, "url", v.URL,
-		"events", strings.Join(v.Events, ","), "enabled", v.Enabled)
 	return c.JSON(http.StatusOK, v)
 }
 
-func (h *webhookAdmin) remove(c echo.Context) error {
-	id := c.Param("id")
-	if err := h.w.Delete(c.Request().Context(), id); err != nil {
+func (h *WebhookOps) remove(c echo.Context) error {
+	if err := h.Delete(c.Request().Context(), c.Param("id")); err != nil {
 		return h.fail(c, err)
 	}
-	h.logger.InfoContext(c.Request().Context(), "admin: webhook deleted", "audit", true, "webhook", id)
 	return c.NoContent(http.StatusNoContent)
 }
 
-func (h *webhookAdmin) rotate(c echo.Context) error {
-	v, err := h.w.RotateSecret(c.Request().Context(), c.Param("id"))
+func (h *WebhookOps) rotate(c echo.Context) error {
+	v, err := h.RotateSecret(c.Request().Context(), c.Param("id"))
 	if err != nil {
 		return h.fail(c, err)
 	}
-	h.logger.InfoContext(c.Request().Context(), "admin: webhook secret rotated", "audit", true, "webhook", v.ID)
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return c.JSON(http.StatusOK, v)
 }
 
-func (h *webhookAdmin) deliveries(c echo.Context) error {
-	as, err := h.w.Attempts(c.Request().Context(), c.Param("id"))
+func (h *WebhookOps) deliveries(c echo.Context) error {
+	as, err := h.Attempts(c.Request().Context(), c.Param("id"))
 	if err != nil {
 		return h.fail(c, err)
 	}
