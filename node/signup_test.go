@@ -14,6 +14,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"authrim/directory"
+	"authrim/internal/eventually"
 	"authrim/internal/headless"
 	"authrim/node"
 )
@@ -100,6 +101,47 @@ func TestSignUp(t *testing.T) {
 	}
 	if !o.verified(t, "pia") {
 		t.Error("the address is not verified")
+	}
+}
+
+// A sign-up nobody confirms is removed by the sweeper once its link has
+// expired (audited), and its username can be signed up for again: an
+// attacker cannot keep names, or fill the store, with sign-ups for
+// addresses they do not own.
+func TestUnconfirmedSignUpSwept(t *testing.T) {
+	o, srv := startOPMail(t, func(c *node.Config) { c.Registration.Users = node.UsersOpen })
+	ctx := context.Background()
+	b := browser(t)
+	if p := o.signUp(t, b, "quinn", "quinn@example.com", signUpPassword, signUpPassword); p.status != http.StatusOK {
+		t.Fatalf("sign-up: %d %s", p.status, mainText(p.body))
+	}
+	srv.WaitTo(t, "quinn@example.com")
+	first, err := o.n.Directory().FindUser(ctx, "quinn")
+	if err != nil || !first.Pending {
+		t.Fatalf("the sign-up: %+v %v", first, err)
+	}
+	if _, err := o.n.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := o.n.Directory().FindUser(ctx, "quinn"); err != nil {
+		t.Fatalf("swept while its link works: %v", err)
+	}
+	o.clock.Advance(24*time.Hour + time.Minute) // accounts.verify_link_ttl
+	if _, err := o.n.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := o.n.Directory().FindUser(ctx, "quinn"); err == nil {
+		t.Fatal("the unconfirmed sign-up is still there")
+	}
+	eventually.True(t, "the removal is audited", func() bool {
+		evs := auditPage(t, o.n, url.Values{"type": {"unconfirmed_sign_up_removed"}}).Events
+		return len(evs) == 1 && evs[0].Subject == first.Subject
+	})
+	if p := o.signUp(t, b, "quinn", "quinn@example.com", signUpPassword, signUpPassword); p.status != http.StatusOK {
+		t.Fatalf("signing up again: %d %s", p.status, mainText(p.body))
+	}
+	if again, err := o.n.Directory().FindUser(ctx, "quinn"); err != nil || again.Subject == first.Subject {
+		t.Fatalf("the second sign-up: %+v %v", again, err)
 	}
 }
 

@@ -60,8 +60,9 @@ func (n *Node) stopSweeper() {
 
 // Sweep deletes what nothing will come back for: session records that
 // hold nothing once their expired parts are dropped (a cookieless
-// /authorize whose sign-in was never finished leaves one) and used
-// private_key_jwt ids past their grace. It returns how many records it
+// /authorize whose sign-in was never finished leaves one), used
+// private_key_jwt ids past their grace, and self-service sign-ups never
+// confirmed within accounts.verify_link_ttl. It returns how many records it
 // deleted. The node runs it every Options.SweepInterval; correctness does
 // not depend on it, only the store's size does.
 func (n *Node) Sweep(ctx context.Context) (int, error) {
@@ -81,5 +82,11 @@ func (n *Node) sweep(ctx context.Context) (sessions, jtis int, err error) {
 	devices, derr := device.Sweep(ctx, n.store, n.now())
 	// Audit events past audit.retention: counted with the jtis too.
 	events, aerr := n.pruneAudit(ctx)
-	return sessions + indexed, jtis + devices + events, errors.Join(serr, jerr, ierr, derr, aerr)
+	// Sign-ups never confirmed within the verification link's lifetime
+	// (their usernames become free again).
+	signups, perr := n.dir.SweepPendingSignUps(ctx, n.cfg.Accounts.VerifyLinkTTL.D())
+	for _, u := range signups {
+		n.logger.InfoContext(ctx, "unconfirmed sign-up removed", "audit", true, "sub", u.Subject, "username", u.Username)
+	}
+	return sessions + indexed, jtis + devices + events + len(signups), errors.Join(serr, jerr, ierr, derr, aerr, perr)
 }
