@@ -76,29 +76,36 @@ func (c *Console) webhookPage(e echo.Context) error {
 	return c.showWebhook(e, http.StatusOK, "", nil)
 }
 
-func (c *Console) showWebhook(e echo.Context, status int, msg string, form map[string]string) error {
+// withHook runs fn with the subscription the request's :id names, or
+// answers that there is none.
+func (c *Console) withHook(e echo.Context, fn func(w *management.WebhookOps, v webhooks.View) error) error {
 	w, err := c.webhookOps(e)
 	if w == nil {
 		return err
 	}
-	ctx := e.Request().Context()
-	v, err := w.Get(ctx, e.Param("id"))
+	v, err := w.Get(e.Request().Context(), e.Param("id"))
 	if err != nil {
 		if m, ok := c.refused(e, err, "webhook"); ok {
 			return c.message(e, http.StatusNotFound, m)
 		}
 		return c.fail(e, err)
 	}
-	attempts, err := w.Attempts(ctx, v.ID)
-	if err != nil {
-		return c.fail(e, err)
-	}
-	slices.Reverse(attempts) // the latest first
-	if form == nil {
-		form = map[string]string{"url": v.URL, "events": strings.Join(v.Events, ", "), "description": v.Description}
-	}
-	return c.render(e, status, "webhook.html", map[string]any{
-		"Title": v.ID, "Nav": "webhooks", "Webhook": v, "Attempts": attempts, "Form": form, "Notice": c.notice(e), "Error": msg,
+	return fn(w, v)
+}
+
+func (c *Console) showWebhook(e echo.Context, status int, msg string, form map[string]string) error {
+	return c.withHook(e, func(w *management.WebhookOps, v webhooks.View) error {
+		attempts, err := w.Attempts(e.Request().Context(), v.ID)
+		if err != nil {
+			return c.fail(e, err)
+		}
+		slices.Reverse(attempts) // the latest first
+		if form == nil {
+			form = map[string]string{"url": v.URL, "events": strings.Join(v.Events, ", "), "description": v.Description}
+		}
+		return c.render(e, status, "webhook.html", map[string]any{
+			"Title": v.ID, "Nav": "webhooks", "Webhook": v, "Attempts": attempts, "Form": form, "Notice": c.notice(e), "Error": msg,
+		})
 	})
 }
 
@@ -106,51 +113,43 @@ func (c *Console) showWebhook(e echo.Context, status int, msg string, form map[s
 // rotate-secret,delete}. Rotating and deleting ask first: both stop the
 // receiver from getting verifiable events.
 func (c *Console) webhookAction(e echo.Context) error {
-	w, err := c.webhookOps(e)
-	if w == nil {
-		return err
-	}
-	ctx := e.Request().Context()
-	v, err := w.Get(ctx, e.Param("id"))
-	if err != nil {
-		if m, ok := c.refused(e, err, "webhook"); ok {
-			return c.message(e, http.StatusNotFound, m)
+	return c.withHook(e, func(w *management.WebhookOps, v webhooks.View) error {
+		ctx := e.Request().Context()
+		back := Base + "/webhooks/" + url.PathEscape(v.ID)
+		var form map[string]string
+		var err error
+		switch action := e.Param("action"); action {
+		case "edit":
+			form = map[string]string{"url": strings.TrimSpace(e.FormValue("url")), "events": e.FormValue("events"), "description": strings.TrimSpace(e.FormValue("description"))}
+			events := eventList(form["events"])
+			if _, err = w.Update(ctx, v.ID, webhooks.Patch{URL: new(form["url"]), Events: &events, Description: new(form["description"])}); err == nil {
+				return done(e, back, "webhook-updated")
+			}
+		case "enable", "disable":
+			if _, err = w.Update(ctx, v.ID, webhooks.Patch{Enabled: new(action == "enable")}); err == nil {
+				return done(e, back, "webhook-"+action+"d")
+			}
+		case "rotate-secret":
+			if e.FormValue("confirm") != "yes" {
+				return c.confirm(e, back+"/rotate-secret", c.tr(e, "Give %s a new secret? Deliveries are signed with it at once: the receiver must be given it.", v.URL),
+					c.tr(e, "Rotate secret"), back, nil)
+			}
+			if v, err = w.RotateSecret(ctx, v.ID); err == nil {
+				return c.showWebhookSecret(e, v, c.tr(e, "The webhook has a new secret; the old one signs nothing more."))
+			}
+		case "delete":
+			if e.FormValue("confirm") != "yes" {
+				return c.confirm(e, back+"/delete", c.tr(e, "Delete the webhook to %s? Events waiting for it are dropped.", v.URL), c.tr(e, "Delete webhook"), back, nil)
+			}
+			if err = w.Delete(ctx, v.ID); err == nil {
+				return done(e, Base+"/webhooks", "webhook-deleted")
+			}
+		default:
+			return echo.ErrNotFound
+		}
+		if msg, ok := c.refused(e, err, "webhook"); ok {
+			return c.showWebhook(e, http.StatusBadRequest, msg, form)
 		}
 		return c.fail(e, err)
-	}
-	back := Base + "/webhooks/" + url.PathEscape(v.ID)
-	var form map[string]string
-	switch action := e.Param("action"); action {
-	case "edit":
-		form = map[string]string{"url": strings.TrimSpace(e.FormValue("url")), "events": e.FormValue("events"), "description": strings.TrimSpace(e.FormValue("description"))}
-		events := eventList(form["events"])
-		if _, err = w.Update(ctx, v.ID, webhooks.Patch{URL: new(form["url"]), Events: &events, Description: new(form["description"])}); err == nil {
-			return done(e, back, "webhook-updated")
-		}
-	case "enable", "disable":
-		if _, err = w.Update(ctx, v.ID, webhooks.Patch{Enabled: new(action == "enable")}); err == nil {
-			return done(e, back, "webhook-"+action+"d")
-		}
-	case "rotate-secret":
-		if e.FormValue("confirm") != "yes" {
-			return c.confirm(e, back+"/rotate-secret", c.tr(e, "Give %s a new secret? Deliveries are signed with it at once: the receiver must be given it.", v.URL),
-				c.tr(e, "Rotate secret"), back, nil)
-		}
-		if v, err = w.RotateSecret(ctx, v.ID); err == nil {
-			return c.showWebhookSecret(e, v, c.tr(e, "The webhook has a new secret; the old one signs nothing more."))
-		}
-	case "delete":
-		if e.FormValue("confirm") != "yes" {
-			return c.confirm(e, back+"/delete", c.tr(e, "Delete the webhook to %s? Events waiting for it are dropped.", v.URL), c.tr(e, "Delete webhook"), back, nil)
-		}
-		if err = w.Delete(ctx, v.ID); err == nil {
-			return done(e, Base+"/webhooks", "webhook-deleted")
-		}
-	default:
-		return echo.ErrNotFound
-	}
-	if msg, ok := c.refused(e, err, "webhook"); ok {
-		return c.showWebhook(e, http.StatusBadRequest, msg, form)
-	}
-	return c.fail(e, err)
+	})
 }
