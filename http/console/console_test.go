@@ -3,6 +3,8 @@ package console
 import (
 	"bytes"
 	"log/slog"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -78,4 +80,26 @@ func FuzzOpenCookie(f *testing.F) {
 			t.Fatalf("%q opened as %+v", value, s)
 		}
 	})
+}
+
+// FuzzEventList: the events field of a webhook form splits into fields
+// with no separator and none empty, whatever is typed.
+func FuzzEventList(f *testing.F) {
+	f.Add("sign_in_*, admin_user_*,grant_revoked")
+	f.Add(" , \n\t*")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, ev := range eventList(s) {
+			if ev == "" || strings.ContainsAny(ev, ", \n\r\t") {
+				t.Fatalf("%q gave the field %q", s, ev)
+			}
+		}
+	})
+}
+
+func TestEventList(t *testing.T) {
+	got := eventList(" sign_in_*, admin_user_*\ngrant_revoked ,,")
+	if !slices.Equal(got, []string{"sign_in_*", "admin_user_*", "grant_revoked"}) {
+		t.Fatalf("%q", got)
+	}
 }
