@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -24,7 +25,8 @@ func (c Config) consoleClient() (directory.Client, error) {
 	pkce := true
 	cl, err := directory.NewStaticClient(directory.NewClient{ID: console.ClientID, ClientMetadata: directory.ClientMetadata{
 		Name: "Authrim admin console", RedirectURIs: []string{console.RedirectURI(c.consoleURL())},
-		AuthMethod: "none", GrantTypes: []string{"authorization_code"}, ResponseTypes: []string{"code"},
+		PostLogoutRedirectURIs: []string{console.PostLogoutRedirectURI(c.consoleURL())},
+		AuthMethod:             "none", GrantTypes: []string{"authorization_code"}, ResponseTypes: []string{"code"},
 		SkipConsent: true, RequirePKCE: &pkce,
 	}}, c.Keys.Algorithms...)
 	if err != nil {
@@ -40,7 +42,8 @@ func (n *Node) newConsole(admin *management.Admin) (*console.Console, error) {
 	return console.New(console.Config{
 		Issuer: cfg.Issuer, URL: cfg.consoleURL(), Algs: cfg.Keys.SigningAlgs(),
 		AuthorizeURL: base + auth.AuthorizePath, TokenURL: base + token.Path, JWKSURL: base + discovery.JWKSPath,
-		Transport: &n.self, Now: n.now,
+		EndSessionURL: base + auth.LogoutPath,
+		Transport:     &n.self, Now: n.now,
 	}, admin, n.kek, n.logger.With("front", "console"))
 }
 
@@ -63,6 +66,11 @@ func (t *selfTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	r := req.Clone(req.Context())
 	r.RequestURI = r.URL.RequestURI()
 	r.RemoteAddr = "127.0.0.1:0"
+	if ip := net.ParseIP(console.ClientIP(req.Context())); ip != nil {
+		// The browser the call is made for: the token endpoint's rate
+		// limit and audit see its address.
+		r.RemoteAddr = net.JoinHostPort(ip.String(), "0")
+	}
 	if r.Body == nil {
 		r.Body = http.NoBody
 	}

@@ -2,6 +2,8 @@ package node_test
 
 import (
 	"context"
+	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -484,5 +486,119 @@ func TestConsoleAuditFilters(t *testing.T) {
 	// The admin API reads the same fields the same way.
 	if status, body := admin(t, o.n, http.MethodGet, "/admin/audit?since="+url.QueryEscape(future), adminToken, ""); status != http.StatusOK || !strings.Contains(string(body), `"events":[]`) {
 		t.Fatalf("API since %s: %d %s", future, status, body)
+	}
+}
+
+// Signing out of the console ends the admin's session at the node too
+// (RP-initiated logout with the sign-in's ID token as the hint, no
+// question asked), so a shared machine keeps no one signed in; a
+// sign-out form without the CSRF token (a cross-site post) ends nothing.
+func TestConsoleSignOutEndsNodeSession(t *testing.T) {
+	o := startOP(t)
+	b, token := signedInAdmin(t, o)
+	if p := postForm(t, b, o.issuer+console.Base+"/logout", url.Values{}); p.status != http.StatusForbidden {
+		t.Fatalf("a sign-out without the CSRF token: %d", p.status)
+	}
+	if p := get(t, b, o.issuer+console.Base+"/users"); p.status != http.StatusOK {
+		t.Fatalf("the session ended without the CSRF token: %d", p.status)
+	}
+	p := postForm(t, b, o.issuer+console.Base+"/logout", url.Values{"csrf": {token}})
+	if p.status != http.StatusSeeOther || p.loc == nil || p.loc.Path != "/logout" || p.loc.Query().Get("id_token_hint") == "" ||
+		p.loc.Query().Get("post_logout_redirect_uri") != o.issuer+console.SignedOutPath {
+		t.Fatalf("sign-out: %d %v", p.status, p.loc)
+	}
+	p = get(t, b, p.loc.String())
+	if p.status != http.StatusFound || p.loc == nil || p.loc.String() != o.issuer+console.SignedOutPath {
+		t.Fatalf("the node's end-session endpoint: %d %v %s", p.status, p.loc, mainText(p.body))
+	}
+	if p = get(t, b, p.loc.String()); p.status != http.StatusOK || !strings.Contains(p.body, "signed out of the admin console and of this identity provider") {
+		t.Fatalf("the signed-out page: %d %s", p.status, p.body)
+	}
+	if p := get(t, b, o.issuer+console.Base+"/users"); p.status != http.StatusSeeOther {
+		t.Fatalf("the console after sign-out: %d", p.status)
+	}
+	// The node asks for the password again.
+	p = get(t, b, o.issuer+console.Base+"/login")
+	for p.status == http.StatusSeeOther || p.status == http.StatusFound {
+		p = get(t, b, mustParse(t, o.issuer).ResolveReference(p.loc).String())
+	}
+	if !p.isLogin() {
+		t.Fatalf("signed in again without a password: %d %s", p.status, mainText(p.body))
+	}
+}
+
+// A console session ends after 30 minutes unused, each request starting
+// that time again, and 8 hours after the sign-in whatever.
+func TestConsoleIdleTimeout(t *testing.T) {
+	o := startOP(t)
+	b, _ := signedInAdmin(t, o)
+	users := o.issuer + console.Base + "/users"
+	for range 3 { // an hour and a half of use, a click every 25 minutes
+		o.clock.Advance(25 * time.Minute)
+		if p := get(t, b, users); p.status != http.StatusOK {
+			t.Fatalf("an admin at work was signed out: %d", p.status)
+		}
+	}
+	o.clock.Advance(31 * time.Minute)
+	if p := get(t, b, users); p.status != http.StatusSeeOther || p.loc.Path != console.Base+"/login" {
+		t.Fatalf("after 31 minutes unused: %d %v", p.status, p.loc)
+	}
+
+	b, _ = signedInAdmin(t, o)
+	for i := 0; ; i++ {
+		o.clock.Advance(20 * time.Minute)
+		p := get(t, b, users)
+		if p.status == http.StatusSeeOther {
+			if elapsed := time.Duration(i+1) * 20 * time.Minute; elapsed < 8*time.Hour || elapsed > 8*time.Hour+20*time.Minute {
+				t.Fatalf("the session ended after %v of use, want 8 hours", elapsed)
+			}
+			break
+		}
+		if p.status != http.StatusOK || i > 30 {
+			t.Fatalf("after %d clicks: %d", i, p.status)
+		}
+	}
+}
+
+// forwardedFor makes every request of b say it comes from ip (through
+// a trusted proxy).
+type forwardedFor struct {
+	ip   string
+	next http.RoundTripper
+}
+
+func (f forwardedFor) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("X-Forwarded-For", f.ip)
+	return f.next.RoundTrip(r)
+}
+
+// The console's in-process call to the token endpoint counts against
+// the signing-in browser's address (its rate limit and access log), not
+// one loopback address shared by every admin and by anyone flooding
+// the console's sign-in.
+func TestConsoleTokenCallCarriesBrowserAddress(t *testing.T) {
+	logs := &syncBuffer{}
+	o := startOPFull(t, func(c *node.Config) { c.HTTP.TrustedProxies = []string{"127.0.0.1"} },
+		func(opts *node.Options) { opts.Logger = slog.New(slog.NewJSONHandler(logs, nil)) })
+	grantAdmin(t, o, "alice", true)
+	const from = "198.51.100.23"
+	b := browser(t)
+	b.Transport = forwardedFor{ip: from, next: http.DefaultTransport}
+	if p := consoleSignIn(t, o, b, "alice", userPassword); p.status != http.StatusOK {
+		t.Fatalf("sign-in: %d %s", p.status, p.body)
+	}
+	found := false
+	for line := range strings.Lines(logs.String()) {
+		var rec map[string]any
+		if json.Unmarshal([]byte(line), &rec) == nil && rec["msg"] == "http request" && rec["route"] == "/token" {
+			if rec["remote_ip"] != from {
+				t.Fatalf("the console's token call came from %v, want %s", rec["remote_ip"], from)
+			}
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("no access log line of the token call in %s", logs.String())
 	}
 }

@@ -28,6 +28,11 @@ const ClientID = "authrim-console"
 // CallbackPath is the console's redirect URI path.
 const CallbackPath = Base + "/callback"
 
+// SignedOutPath is where the node's end-session endpoint sends the
+// browser back after the console's sign-out (its post-logout redirect
+// URI).
+const SignedOutPath = Base + "/signed-out"
+
 // Sealer seals the console's cookies under the node's KEK
 // (keymanager.KEK), bound to what they are for.
 type Sealer interface {
@@ -39,8 +44,9 @@ type Sealer interface {
 type Config struct {
 	// Issuer is the node's issuer: the console signs in there.
 	Issuer string
-	// AuthorizeURL, TokenURL and JWKSURL are the node's own endpoints.
-	AuthorizeURL, TokenURL, JWKSURL string
+	// AuthorizeURL, TokenURL, JWKSURL and EndSessionURL are the node's
+	// own endpoints.
+	AuthorizeURL, TokenURL, JWKSURL, EndSessionURL string
 	// URL is where browsers reach the console's listener (scheme and
 	// host, no path): the issuer's, or the admin listener's.
 	URL string
@@ -49,9 +55,11 @@ type Config struct {
 	// Transport carries the console's calls to the token endpoint and
 	// the JWKS (the node's own router, in process).
 	Transport http.RoundTripper
-	// TTL is the console session's lifetime (default 30 minutes).
-	TTL time.Duration
-	Now func() time.Time
+	// TTL ends a console session unused this long (default 30
+	// minutes); each request starts it again, up to MaxTTL after the
+	// sign-in (default 8 hours), when the admin signs in again.
+	TTL, MaxTTL time.Duration
+	Now         func() time.Time
 }
 
 // Console serves the admin console.
@@ -77,6 +85,9 @@ func New(cfg Config, admin *management.Admin, sealer Sealer, logger *slog.Logger
 	if cfg.TTL <= 0 {
 		cfg.TTL = 30 * time.Minute
 	}
+	if cfg.MaxTTL < cfg.TTL {
+		cfg.MaxTTL = max(8*time.Hour, cfg.TTL)
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -95,6 +106,12 @@ func RedirectURI(consoleURL string) string {
 	return strings.TrimSuffix(consoleURL, "/") + CallbackPath
 }
 
+// PostLogoutRedirectURI is the console client's post-logout redirect
+// URI.
+func PostLogoutRedirectURI(consoleURL string) string {
+	return strings.TrimSuffix(consoleURL, "/") + SignedOutPath
+}
+
 // Name is the front end's name in metrics and the route table.
 func (c *Console) Name() string { return "console" }
 
@@ -111,6 +128,7 @@ func (c *Console) Routes() []router.Route {
 		{Method: http.MethodGet, Path: Base + "/login", Handler: c.login, Limit: router.Strict, Group: "console-signin"},
 		{Method: http.MethodGet, Path: CallbackPath, Handler: c.callback, Limit: router.Strict, Group: "console-signin", Grain: "Session.Redeem (via /token)"},
 		{Method: http.MethodPost, Path: Base + "/logout", Handler: c.logout, Limit: router.Moderate, Middleware: signed},
+		{Method: http.MethodGet, Path: SignedOutPath, Handler: c.signedOut, Limit: router.Moderate},
 		{Method: http.MethodGet, Path: Base + "/users", Handler: c.usersPage, Limit: router.Moderate, Middleware: signed},
 		{Method: http.MethodPost, Path: Base + "/users", Handler: c.createUser, Limit: router.Moderate, Middleware: signed},
 		{Method: http.MethodGet, Path: Base + "/users/:id", Handler: c.userPage, Limit: router.Moderate, Middleware: signed, Grain: "Session.Describe (each of the user's)"},
@@ -155,7 +173,13 @@ func (c *Console) cookieName(name string) string {
 type session struct {
 	Sub  string `json:"sub"`
 	CSRF string `json:"csrf"`
-	Exp  int64  `json:"exp"`
+	// Exp is when the session ends unless used (Unix seconds); Max,
+	// when it ends whatever (the sign-in plus MaxTTL).
+	Exp int64 `json:"exp"`
+	Max int64 `json:"max,omitempty"`
+	// IDToken is the sign-in's ID token: the id_token_hint of the
+	// sign-out at the node's end-session endpoint.
+	IDToken string `json:"idt,omitempty"`
 }
 
 // flow is the sealed content of the sign-in cookie: what the callback
@@ -264,11 +288,30 @@ func (c *Console) signedIn(next echo.HandlerFunc) echo.HandlerFunc {
 				return c.errorPage(e, http.StatusForbidden, "The form has expired. Reload the page and try again.")
 			}
 		}
+		c.extend(e, &s)
 		e.SetRequest(e.Request().WithContext(audit.WithActor(ctx, u.Subject)))
 		e.Set(sessionKey, s)
 		e.Set(adminKey, u)
 		return next(e)
 	}
+}
+
+// extend starts the session's idle time again (its cookie is sealed
+// anew at most once a minute), never past its Max.
+func (c *Console) extend(e echo.Context, s *session) {
+	now := c.cfg.Now()
+	exp := min(now.Add(c.cfg.TTL).Unix(), s.Max)
+	if exp-s.Exp < 60 {
+		return
+	}
+	next := *s
+	next.Exp = exp
+	v, err := c.seal(sessionKID, next)
+	if err != nil {
+		return // the session goes on to its current end
+	}
+	c.setCookie(e, sessionCookie, v, time.Duration(exp-now.Unix())*time.Second, http.SameSiteStrictMode)
+	*s = next
 }
 
 func refusal(u directory.User, err error) string {

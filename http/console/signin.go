@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -21,6 +22,20 @@ func (c *Console) oauth() *oauth2.Config {
 		RedirectURL: RedirectURI(c.cfg.URL),
 		Scopes:      []string{oidc.ScopeOpenID},
 	}
+}
+
+type clientIPKey struct{}
+
+// WithClientIP carries the address of the browser a console call to the
+// node is made for (the in-process transport presents it).
+func WithClientIP(ctx context.Context, ip string) context.Context {
+	return context.WithValue(ctx, clientIPKey{}, ip)
+}
+
+// ClientIP is the address WithClientIP put in ctx, or "".
+func ClientIP(ctx context.Context) string {
+	ip, _ := ctx.Value(clientIPKey{}).(string)
+	return ip
 }
 
 // client is the HTTP client of the console's calls to the node: the
@@ -66,7 +81,9 @@ func (c *Console) callback(e echo.Context) error {
 	if q.Get("error") != "" || q.Get("code") == "" {
 		return c.errorPage(e, http.StatusForbidden, "The sign-in did not complete.")
 	}
-	octx := oidc.ClientContext(ctx, c.client())
+	// The in-process token call counts against the browser's address,
+	// as a sign-in of its own would (not one address for every admin).
+	octx := oidc.ClientContext(WithClientIP(ctx, e.RealIP()), c.client())
 	octx = context.WithValue(octx, oauth2.HTTPClient, c.client())
 	tok, err := c.oauth().Exchange(octx, q.Get("code"), oauth2.VerifierOption(f.Verifier))
 	if err != nil {
@@ -87,7 +104,8 @@ func (c *Console) callback(e echo.Context) error {
 		c.logger.WarnContext(ctx, "console: access refused", "audit", true, "sub", idt.Subject, "client_ip", e.RealIP(), "reason", refusal(u, err))
 		return c.errorPage(e, http.StatusForbidden, "This account may not use the admin console.")
 	}
-	s := session{Sub: u.Subject, CSRF: randomString(), Exp: c.cfg.Now().Add(c.cfg.TTL).Unix()}
+	now := c.cfg.Now()
+	s := session{Sub: u.Subject, CSRF: randomString(), Exp: now.Add(c.cfg.TTL).Unix(), Max: now.Add(c.cfg.MaxTTL).Unix(), IDToken: raw}
 	v, err := c.seal(sessionKID, s)
 	if err != nil {
 		return c.fail(e, err)
@@ -100,11 +118,26 @@ func (c *Console) callback(e echo.Context) error {
 	return c.render(e, http.StatusOK, "signed_in.html", map[string]any{"Title": c.tr(e, "Signed in"), "Next": Base + "/users"})
 }
 
-// logout ends the console session (the OP's session is the OP's: the
-// admin signs out there from their account page).
+// logout ends the console session, then the admin's session at the
+// node (RP-Initiated Logout 1.0): the browser goes to the end-session
+// endpoint with the sign-in's ID token as id_token_hint, which ends that
+// very session without asking (the hint names it), and comes back to
+// the signed-out page. Signing out of the console on a shared machine
+// leaves no one signed in at the node.
 func (c *Console) logout(e echo.Context) error {
+	s := sessionOf(e)
 	c.setCookie(e, sessionCookie, "", 0, http.SameSiteStrictMode)
 	c.logger.InfoContext(e.Request().Context(), "console: signed out", "audit", true, "sub", adminOf(e).Subject)
+	e.Response().Header().Set("Cache-Control", "no-store")
+	if c.cfg.EndSessionURL == "" || s.IDToken == "" {
+		return c.signedOut(e)
+	}
+	q := url.Values{"id_token_hint": {s.IDToken}, "client_id": {ClientID}, "post_logout_redirect_uri": {PostLogoutRedirectURI(c.cfg.URL)}}
+	return e.Redirect(http.StatusSeeOther, c.cfg.EndSessionURL+"?"+q.Encode())
+}
+
+// signedOut is the page the node's end-session endpoint returns to.
+func (c *Console) signedOut(e echo.Context) error {
 	e.Set(sessionKey, session{}) // the page of someone signed out
 	return c.render(e, http.StatusOK, "signed_out.html", map[string]any{"Title": c.tr(e, "Signed out of the console")})
 }
