@@ -152,6 +152,16 @@ func TestLogOrderAndCursor(t *testing.T) {
 	if len(latest) != 2 || latest[1].ID != evs[4].ID || latest[0].ID != evs[3].ID {
 		t.Fatalf("latest two: %v", latest)
 	}
+	// The page before the latest (the console's "older events").
+	older, _, err := audit.Query(ctx, s, audit.Filter{Before: latest[0].ID, Limit: 2}, time.Now().Add(time.Hour), time.Now().Add(-time.Hour))
+	if err != nil || len(older) != 2 || older[0].ID != evs[1].ID || older[1].ID != evs[2].ID {
+		t.Fatalf("the two before the latest two: %v %v", older, err)
+	}
+	// Latest with Since: a window's newest, not its first.
+	window, _, err := audit.Query(ctx, s, audit.Filter{Since: time.Now().Add(-time.Hour), Latest: true, Limit: 2}, time.Now().Add(time.Hour), time.Now().Add(-time.Hour))
+	if err != nil || len(window) != 2 || window[1].ID != evs[4].ID {
+		t.Fatalf("the window's latest two: %v %v", window, err)
+	}
 }
 
 func TestQueryFilters(t *testing.T) {
@@ -181,7 +191,7 @@ func TestQueryFilters(t *testing.T) {
 			t.Errorf("%+v: %d events, want %d", tc.f, len(got), tc.want)
 		}
 	}
-	for _, bad := range []audit.Filter{{Limit: -1}, {Limit: audit.MaxLimit + 1}, {After: "not a cursor"},
+	for _, bad := range []audit.Filter{{Limit: -1}, {Limit: audit.MaxLimit + 1}, {After: "not a cursor"}, {Before: "not a cursor"},
 		{After: strings.Repeat("9", 300)}, {Since: time.Now(), Until: time.Now().Add(-time.Hour)}} {
 		if _, _, err := audit.Query(ctx, s, bad, time.Now(), time.Now().Add(-time.Hour)); err == nil {
 			t.Errorf("filter %+v accepted", bad)

@@ -16,6 +16,12 @@ type Filter struct {
 	// After is a cursor: only events after it (an Event.ID, or the Next
 	// of a previous page).
 	After string
+	// Before is a cursor too: only events before it (an Event.ID: the
+	// oldest of a page of the latest, for the page before it).
+	Before string
+	// Latest asks for the latest matches even when Since is set (a
+	// window's newest events, not its first ones); After overrides it.
+	Latest bool
 	// Since and Until bound the events' times (Until exclusive).
 	Since, Until time.Time
 	// Type is an event type; with a trailing * a prefix of one
@@ -44,9 +50,15 @@ func (f Filter) Check() error {
 	if len(f.After) > MaxCursorLen {
 		return errors.New("after: not a cursor")
 	}
-	if f.After != "" {
-		if _, err := time.Parse(keyTime, cursorTime(f.After)); err != nil {
-			return errors.New("after: not a cursor")
+	if len(f.Before) > MaxCursorLen {
+		return errors.New("before: not a cursor")
+	}
+	for name, c := range map[string]string{"after": f.After, "before": f.Before} {
+		if c == "" {
+			continue
+		}
+		if _, err := time.Parse(keyTime, cursorTime(c)); err != nil {
+			return errors.New(name + ": not a cursor")
 		}
 	}
 	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Until.After(f.Since) {
@@ -94,8 +106,9 @@ var errEnough = errors.New("enough")
 
 // Query returns events matching f in log order, and the cursor to ask
 // for the next ones with (the last event's id, or f.After when there
-// was none). With neither After nor Since it returns the latest
-// events; otherwise the first ones from there. Days are read one List
+// was none). With neither After nor Since (or with Latest) it returns
+// the latest events (before Before, when set); otherwise the first ones
+// from there. Days are read one List
 // prefix at a time, back to oldest (the retention horizon).
 func Query(ctx context.Context, store persistence.Backend, f Filter, now, oldest time.Time) ([]Event, string, error) {
 	if err := f.Check(); err != nil {
@@ -118,11 +131,16 @@ func Query(ctx context.Context, store persistence.Backend, f Filter, now, oldest
 			start = t
 		}
 	}
+	if f.Before != "" {
+		if t, err := time.Parse(keyTime, cursorTime(f.Before)); err == nil && t.Before(end) {
+			end = t
+		}
+	}
 	days := daysBetween(start, end)
 	var out []Event
 	read := func(day string, fn func(Event) bool) error {
 		err := store.List(ctx, Bucket, day, func(key string, value []byte) error {
-			if f.After != "" && key <= f.After {
+			if (f.After != "" && key <= f.After) || (f.Before != "" && key >= f.Before) {
 				return nil
 			}
 			var e Event
@@ -140,7 +158,7 @@ func Query(ctx context.Context, store persistence.Backend, f Filter, now, oldest
 		}
 		return err
 	}
-	if f.After == "" && f.Since.IsZero() {
+	if f.After == "" && (f.Since.IsZero() || f.Latest) {
 		// The latest: newest day first, keeping each day's last ones.
 		for i := len(days) - 1; i >= 0 && len(out) < limit; i-- {
 			var day []Event

@@ -3,6 +3,8 @@ package node_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"html"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -600,5 +602,55 @@ func TestConsoleTokenCallCarriesBrowserAddress(t *testing.T) {
 	}
 	if !found {
 		t.Fatalf("no access log line of the token call in %s", logs.String())
+	}
+}
+
+var olderRE = regexp.MustCompile(`<a href="([^"]*/audit\?[^"]*before=[^"]*)">Older events</a>`)
+
+// The console's audit log pages back: 100 events a page, the newest
+// first, and an "older events" link to the page before, keeping the
+// filter, until none is left; no event is shown twice or skipped.
+func TestConsoleAuditPaging(t *testing.T) {
+	o := startOP(t)
+	b, _ := signedInAdmin(t, o)
+	const n = 105
+	for i := range n {
+		body := fmt.Sprintf(`{"client_name":"app %d","redirect_uris":["https://app%d.example/cb"],"token_endpoint_auth_method":"client_secret_basic","grant_types":["authorization_code"]}`, i, i)
+		if status, resp := admin(t, o.n, http.MethodPost, "/admin/clients", adminToken, body); status != http.StatusCreated {
+			t.Fatalf("client %d: %d %s", i, status, resp)
+		}
+	}
+	q := url.Values{"type": {"admin_client_created"}}
+	eventually.True(t, "every creation is stored", func() bool {
+		return len(auditPage(t, o.n, url.Values{"type": q["type"], "limit": {"1000"}}).Events) == n
+	})
+	// The client ID column of each row.
+	idRE := regexp.MustCompile(`admin_client_created</td>\n<td class="mono">[^<]*</td>\n<td class="mono">([^<]+)</td>`)
+	var seen []string
+	next := o.issuer + console.Base + "/audit?" + q.Encode()
+	for pages := 0; next != ""; pages++ {
+		if pages > 2 {
+			t.Fatal("more pages than events")
+		}
+		p := get(t, b, next)
+		if p.status != http.StatusOK {
+			t.Fatalf("%s: %d", next, p.status)
+		}
+		_, rows, _ := strings.Cut(html.UnescapeString(p.body), "<tbody>")
+		for _, m := range idRE.FindAllStringSubmatch(rows, -1) {
+			seen = append(seen, m[1])
+		}
+		next = ""
+		if m := olderRE.FindStringSubmatch(p.body); m != nil {
+			next = o.issuer + html.UnescapeString(m[1])
+			if !strings.Contains(next, "type=admin_client_created") {
+				t.Fatalf("the older page loses the filter: %s", next)
+			}
+		}
+	}
+	distinct := slices.Clone(seen)
+	slices.Sort(distinct)
+	if len(seen) != n || len(slices.Compact(distinct)) != n {
+		t.Fatalf("%d events over the pages (%d distinct), want %d", len(seen), len(slices.Compact(distinct)), n)
 	}
 }

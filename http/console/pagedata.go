@@ -54,6 +54,7 @@ var samplePageData = func() map[string]map[string]any {
 			"peers": []any{map[string]any{"node": "n2", "address": "a", "alive": true}},
 			"etcd":  []any{map[string]any{"name": "n1", "client_urls": []any{"u"}, "healthy": true, "leader": true}},
 		}}),
-		"audit.html": signed(map[string]any{"Title": "t", "Nav": "audit", "Events": []audit.Event{{Time: now, Type: "t", Subject: "s", Attrs: map[string]string{"actor": "a"}}}}),
+		"audit.html": signed(map[string]any{"Title": "t", "Nav": "audit", "Events": []audit.Event{{Time: now, Type: "t", Subject: "s", Attrs: map[string]string{"actor": "a"}}},
+			"Older": Base + "/audit?before=x"}),
 	}
 }()

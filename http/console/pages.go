@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -429,22 +430,39 @@ func (c *Console) clusterPage(e echo.Context) error {
 	return c.render(e, http.StatusOK, "cluster.html", data)
 }
 
+// auditPageSize is how many events a page of the console's audit log
+// shows.
+const auditPageSize = 100
+
 func (c *Console) auditPage(e echo.Context) error {
 	q := e.QueryParams()
 	data := map[string]any{"Title": c.tr(e, "Audit log"), "Nav": "audit",
 		"Type": q.Get("type"), "Sub": q.Get("sub"), "ClientID": q.Get("client_id"), "Since": q.Get("since"), "Until": q.Get("until")}
 	if l := c.admin.AuditLog(); l != nil {
-		// The admin API's own reading of a query; no cursor or limit
-		// from the page: the latest 100 that match.
+		// The admin API's own reading of a query: the latest 100 that
+		// match (before the cursor of the page's "older events" link).
 		q.Del("after")
-		q.Set("limit", "100")
-		if f, err := management.AuditFilter(q); err != nil {
+		q.Set("limit", strconv.Itoa(auditPageSize))
+		f, err := management.AuditFilter(q)
+		if err != nil {
 			data["Error"] = c.tr(e, "The filter was refused: %s.", err.Error())
-		} else if evs, _, err := l.QueryAudit(e.Request().Context(), f); err != nil {
+			return c.render(e, http.StatusOK, "audit.html", data)
+		}
+		f.Latest = true // a time window's newest first too
+		evs, _, err := l.QueryAudit(e.Request().Context(), f)
+		if err != nil {
 			return c.fail(e, err)
-		} else {
-			slices.Reverse(evs) // the latest first
-			data["Events"] = evs
+		}
+		slices.Reverse(evs) // the latest first
+		data["Events"] = evs
+		if len(evs) == auditPageSize {
+			older := url.Values{"before": {evs[len(evs)-1].ID}}
+			for _, k := range []string{"type", "sub", "client_id", "since", "until"} {
+				if v := q.Get(k); v != "" {
+					older.Set(k, v)
+				}
+			}
+			data["Older"] = Base + "/audit?" + older.Encode()
 		}
 	}
 	return c.render(e, http.StatusOK, "audit.html", data)

@@ -66,7 +66,7 @@ func (a *Admin) queryAudit(c echo.Context) error {
 // YYYY-MM-DDTHH:MM[:SS] in UTC as a browser's date-time field sends it),
 // type, sub, client_id and limit. Its errors say which parameter is bad.
 func AuditFilter(q url.Values) (audit.Filter, error) {
-	f := audit.Filter{After: q.Get("after"), Type: strings.TrimSpace(q.Get("type")), Subject: strings.TrimSpace(q.Get("sub")),
+	f := audit.Filter{After: q.Get("after"), Before: q.Get("before"), Type: strings.TrimSpace(q.Get("type")), Subject: strings.TrimSpace(q.Get("sub")),
 		ClientID: strings.TrimSpace(q.Get("client_id"))}
 	for name, dst := range map[string]*time.Time{"since": &f.Since, "until": &f.Until} {
 		if v := strings.TrimSpace(q.Get(name)); v != "" {

@@ -481,4 +481,5 @@ var de = map[string]string{
 	"Webhooks are not kept on this node.":                           "Webhooks werden auf diesem Knoten nicht geführt.",
 	"delivered":                                                     "zugestellt",
 	"failed":                                                        "fehlgeschlagen",
+	"Older events":                                                  "Ältere Ereignisse",
 }

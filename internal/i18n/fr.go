@@ -482,4 +482,5 @@ var fr = map[string]string{
 	"Webhooks are not kept on this node.":                           "Les webhooks ne sont pas gérés sur ce nœud.",
 	"delivered":                                                     "livré",
 	"failed":                                                        "échec",
+	"Older events":                                                  "Événements plus anciens",
 }

@@ -481,4 +481,5 @@ var ja = map[string]string{
 	"Webhooks are not kept on this node.":                           "このノードでは Webhook を扱いません。",
 	"delivered":                                                     "配信済み",
 	"failed":                                                        "失敗",
+	"Older events":                                                  "古いイベント",
 }
