@@ -44,6 +44,7 @@ An event's type is its log message as a slug (second_factor_failed);
 // auditFilter holds the flags both subcommands take.
 type auditFilter struct {
 	since, until      string
+	before            string
 	typ, user, client string
 	limit             int
 	asJSON            bool
@@ -55,6 +56,7 @@ func (f *auditFilter) flags(cmd *cobra.Command, withRange bool) {
 		fs.StringVar(&f.since, "since", "", "events from this time on: RFC 3339, or a duration back from now (1h, 30m)")
 		fs.StringVar(&f.until, "until", "", "events before this time: RFC 3339, or a duration back from now")
 		fs.IntVar(&f.limit, "limit", audit.DefaultLimit, fmt.Sprintf("at most this many events (1..%d)", audit.MaxLimit))
+		fs.StringVar(&f.before, "before", "", "the latest events before this one (an event's id, from --json: pages back)")
 	}
 	fs.StringVar(&f.typ, "type", "", "only events of this type (a trailing * matches a prefix)")
 	fs.StringVar(&f.user, "user", "", "only events about this user (subject)")
@@ -94,6 +96,7 @@ func (f *auditFilter) query(after string, now time.Time) (url.Values, error) {
 	set("since", since)
 	set("until", until)
 	set("after", after)
+	set("before", f.before)
 	set("type", f.typ)
 	set("sub", f.user)
 	set("client_id", f.client)

@@ -111,6 +111,24 @@ func TestAuditCmd(t *testing.T) {
 		t.Errorf("tail printed:\n%s", s)
 	}
 
+	// --before pages back from the latest: jonas, then ines before him.
+	latest := func(args ...string) audit.Event {
+		t.Helper()
+		var out bytes.Buffer
+		if err := run(&out, append([]string{"audit", "list", "--type", "admin_user_created", "--json", "--limit", "1"}, args...)...); err != nil {
+			t.Fatal(err)
+		}
+		var ev audit.Event
+		if err := json.Unmarshal(out.Bytes(), &ev); err != nil {
+			t.Fatalf("%v: %q", err, out.String())
+		}
+		return ev
+	}
+	jonas := latest()
+	if ines := latest("--before", jonas.ID); jonas.Attrs["username"] != "jonas" || ines.Attrs["username"] != "ines" {
+		t.Errorf("latest %+v, the one before %+v", jonas, ines)
+	}
+
 	for _, bad := range [][]string{
 		{"audit", "list", "--since", "yesterday"},
 		{"audit", "list", "--limit", "0"},
