@@ -15,6 +15,7 @@ import (
 	"authrim/http/auth"
 	"authrim/internal/freeport"
 	"authrim/internal/testca"
+	"authrim/internal/totp"
 	"authrim/node"
 )
 
@@ -568,5 +569,52 @@ func TestUpstreamExistingOnlyAdminLink(t *testing.T) {
 	}
 	if links, _ := f.down.n.Directory().Links(context.Background(), local.Subject); len(links) != 0 {
 		t.Fatalf("relinked by itself: %v", links)
+	}
+}
+
+// TestUpstreamSignInAsksLocalSecondFactor: a user who set up an
+// authenticator app here is asked for its code after an upstream
+// sign-in too (whoever holds the upstream account is not enough); the
+// login is recorded only once the code is right — the attacker's move
+// of going back to /authorize from the code page gets the sign-in page,
+// not a code — and the ID token adds otp to the upstream's methods
+// without claiming this node's MFA class.
+func TestUpstreamSignInAsksLocalSecondFactor(t *testing.T) {
+	f := startFederation(t, nil)
+	f.upstreamUser(t, "bob", "bob@up.example", true)
+	sub := f.signIn(t, "bob")["sub"].(string) // no app yet: no code asked
+
+	o := f.down
+	o.alignStep()
+	d := o.n.Directory()
+	secret, err := d.BeginTOTP(context.Background(), sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.ConfirmTOTP(context.Background(), sub, o.totpCode(secret, 0)); err != nil {
+		t.Fatal(err)
+	}
+	o.clock.Advance(totp.Period)
+
+	b := tlsClient(f.ca, nil)
+	p := get(t, b, f.atUpstream(t, b, f.toUpstream(t, b, baseParams()).loc, "bob").String())
+	if !p.isMFA() || !hasAudit(f.logs, "upstream sign-in accepted, second factor asked") {
+		t.Fatalf("no code asked after the upstream sign-in: %d %s", p.status, p.body)
+	}
+	if again := get(t, b, o.authorizeURL(baseParams())); !again.isLogin() {
+		t.Fatalf("the upstream sign-in alone signed the user in: %d %v", again.status, again.loc)
+	}
+	if wrong := o.mfaStep(t, b, p, "000000"); wrong.status != http.StatusUnauthorized || !wrong.isMFA() {
+		t.Fatalf("a wrong code: %d %s", wrong.status, wrong.body)
+	}
+	code := o.toRP(t, b, o.mfaStep(t, b, p, o.totpCode(secret, 0)))
+	status, tok := o.redeem(t, code, "")
+	if status != http.StatusOK {
+		t.Fatalf("redeem: %d %v", status, tok)
+	}
+	c := idClaims(t, tok["id_token"].(string))
+	amr := anyStrings(c["amr"])
+	if c["sub"] != sub || c["idp"] != "up" || !slices.Contains(amr, "fed") || !slices.Contains(amr, "otp") || c["acr"] == auth.ACRMFA {
+		t.Fatalf("after the code: sub %v idp %v amr %v acr %v", c["sub"], c["idp"], c["amr"], c["acr"])
 	}
 }

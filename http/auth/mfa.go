@@ -159,9 +159,15 @@ type pendingLogin struct {
 	// Purpose is what the token allows: purposeCode (give a code) or
 	// purposeEnrol (set up an app first, under policy required).
 	Purpose string `json:"purpose"`
-	// Idp is the Password connector (LDAP) that checked the password,
-	// "" for a local account's.
+	// Idp is the connector of the first step: the Password connector
+	// (LDAP) that checked the password, or the redirect connector the
+	// user signed in with; "" for a local account's password.
 	Idp string `json:"idp,omitempty"`
+	// Amr and Acr are a redirect connector's sign-in (fed and the
+	// upstream's methods, the upstream's class), which the second factor
+	// adds to; empty after a password.
+	Amr []string `json:"amr,omitempty"`
+	Acr string   `json:"acr,omitempty"`
 }
 
 const (
@@ -172,7 +178,12 @@ const (
 func pendingKid(sid, rid string) string { return "mfa-pending:" + sid + ":" + rid }
 
 func (h *Handler) sealPending(sid, rid, subject, purpose, idp string) (string, error) {
-	b, _ := json.Marshal(pendingLogin{Subject: subject, Expires: h.cfg.Now().Add(pendingTTL).Unix(), Purpose: purpose, Idp: idp})
+	return h.sealPendingLogin(sid, rid, pendingLogin{Subject: subject, Purpose: purpose, Idp: idp})
+}
+
+func (h *Handler) sealPendingLogin(sid, rid string, p pendingLogin) (string, error) {
+	p.Expires = h.cfg.Now().Add(pendingTTL).Unix()
+	b, _ := json.Marshal(p)
 	sealed, err := h.mfa.sealer.Wrap(pendingKid(sid, rid), b)
 	if err != nil {
 		return "", err
@@ -182,7 +193,9 @@ func (h *Handler) sealPending(sid, rid, subject, purpose, idp string) (string, e
 
 func (h *Handler) openPending(sid, rid, token, purpose string) (pendingLogin, bool) {
 	sealed, err := base64.RawURLEncoding.DecodeString(token)
-	if err != nil || len(sealed) > 512 {
+	// The largest: a redirect connector's sign-in with 16 upstream amr
+	// values and a 255-byte acr (connectors.claims bounds both).
+	if err != nil || len(sealed) > 4096 {
 		return pendingLogin{}, false
 	}
 	b, err := h.mfa.sealer.Unwrap(pendingKid(sid, rid), sealed)
@@ -243,6 +256,23 @@ func (h *Handler) secondStep(c echo.Context, f form, subject, idp string) error 
 		return h.enrolPage(c, http.StatusOK, f, subject, secret, pending, "")
 	}
 	return h.completePasswordLogin(c, f, subject, []string{"pwd"}, ACRPassword, idp)
+}
+
+// secondFactorLogin is the login once the second factor is right: a
+// password's (local or a Password connector's) becomes ACRMFA; a
+// redirect connector's keeps its methods and class (an upstream's word
+// is not one of our factors) with the factor's methods added.
+func secondFactorLogin(p pendingLogin, amr []string) *messages.Login {
+	if len(p.Amr) == 0 {
+		return passwordLogin(p.Subject, amr, ACRMFA, p.Idp)
+	}
+	out := slices.Clone(p.Amr)
+	for _, a := range amr {
+		if a != "pwd" && !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	return &messages.Login{Subject: p.Subject, Amr: out, Acr: p.Acr, Idp: p.Idp}
 }
 
 // passwordLogin is the login of a password sign-in (and its second
@@ -338,7 +368,11 @@ func (h *Handler) loginMFA(c echo.Context) error {
 		return errorPage(c, http.StatusServiceUnavailable, "Sign-in is unavailable right now. Try again shortly.")
 	}
 	h.signInSucceeded(ctx, keys)
-	return h.completePasswordLogin(c, f, p.Subject, amr, ACRMFA, p.Idp)
+	rep, err := h.recordLoginAs(c, f, secondFactorLogin(p, amr))
+	if err != nil {
+		return expired(c)
+	}
+	return h.afterLogin(c, f, rep)
 }
 
 // attemptCode counts a code attempt (see attemptSignIn), with the
@@ -465,7 +499,7 @@ func (h *Handler) loginEnrol(c echo.Context) error {
 	}
 	h.signInSucceeded(ctx, keys)
 	h.logger.InfoContext(ctx, "authenticator app enrolled", "audit", true, "sub", p.Subject, "at_sign_in", true)
-	rep, err := h.recordLoginAs(c, f, passwordLogin(p.Subject, amrTOTP, ACRMFA, p.Idp))
+	rep, err := h.recordLoginAs(c, f, secondFactorLogin(p, amrTOTP))
 	if err != nil {
 		return expired(c)
 	}

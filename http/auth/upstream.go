@@ -379,11 +379,52 @@ func (h *Handler) upstreamSignedIn(c echo.Context, f form, conn connectors.Conne
 		// a passkey or second factor here.
 		acr = ""
 	}
-	rep, err := h.recordLoginAs(c, f, &messages.Login{Subject: u.Subject, Amr: amr, Acr: acr, Idp: conn.ID()})
+	login := &messages.Login{Subject: u.Subject, Amr: amr, Acr: acr, Idp: conn.ID()}
+	if asked, err := h.upstreamSecondStep(c, f, login); asked {
+		return err
+	}
+	rep, err := h.recordLoginAs(c, f, login)
 	if err != nil {
 		return expired(c)
 	}
 	return h.afterLogin(c, f, rep)
+}
+
+// upstreamSecondStep asks a user who has an authenticator app for a
+// code after a redirect connector's sign-in too (unless mfa.policy is
+// none): whoever holds the upstream account still needs the user's own
+// second factor here. asked: the answer is err (the code page, or an
+// error page); the login is recorded once the code is right (loginMFA).
+func (h *Handler) upstreamSecondStep(c echo.Context, f form, login *messages.Login) (asked bool, err error) {
+	if h.mfa == nil {
+		return false, nil
+	}
+	ctx := c.Request().Context()
+	req := f.reply.Request
+	unavailable := func(err error) (bool, error) {
+		h.logger.ErrorContext(ctx, "second factor lookup failed", "sub", login.Subject, "err", err)
+		return true, errorPage(c, http.StatusServiceUnavailable, "Sign-in is unavailable right now. Try again shortly.")
+	}
+	policy, err := h.requestPolicy(ctx, req)
+	if err != nil {
+		return unavailable(err)
+	}
+	if policy == directory.MFANone {
+		return false, nil
+	}
+	st, err := h.mfa.factors.MFA(ctx, login.Subject)
+	if err != nil {
+		return unavailable(err)
+	}
+	if !st.TOTP {
+		return false, nil
+	}
+	pending, err := h.sealPendingLogin(f.sid, f.rid, pendingLogin{Subject: login.Subject, Purpose: purposeCode, Idp: login.Idp, Amr: login.Amr, Acr: login.Acr})
+	if err != nil {
+		return unavailable(err)
+	}
+	h.logger.InfoContext(ctx, "upstream sign-in accepted, second factor asked", "audit", true, "client_id", req.ClientId, "sub", login.Subject, "connector", login.Idp)
+	return true, h.mfaPage(c, http.StatusOK, f.secret, f.rid, req, pending, "")
 }
 
 // passwordSignedIn finds (or makes) the local user of a Password
