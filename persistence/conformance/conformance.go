@@ -552,26 +552,32 @@ func testConcurrentUpdates(t *testing.T, h *harness) {
 
 func testConcurrentCreates(t *testing.T, h *harness) {
 	b := h.backend(t)
-	const n = 20
-	results := make([]error, n)
-	parallel(n, func(i int) {
-		results[i] = b.Create(context.Background(), bucketA, "k", []byte("writer-"+strconv.Itoa(i)))
-	})
-	winner := -1
-	for i, err := range results {
-		switch {
-		case err == nil && winner >= 0:
-			t.Errorf("Create by writers %d and %d both succeeded", winner, i)
-		case err == nil:
-			winner = i
-		case !errors.Is(err, persistence.ErrConflict):
-			t.Errorf("Create by writer %d = %v, want nil or ErrConflict", i, err)
+	// Several rounds, each on its own key: a lost race shows in one of
+	// them even when a busy machine happens to run one round's writers
+	// one after the other.
+	const n, rounds = 20, 5
+	for r := range rounds {
+		key := "k" + strconv.Itoa(r)
+		results := make([]error, n)
+		parallel(n, func(i int) {
+			results[i] = b.Create(context.Background(), bucketA, key, []byte("writer-"+strconv.Itoa(i)))
+		})
+		winner := -1
+		for i, err := range results {
+			switch {
+			case err == nil && winner >= 0:
+				t.Errorf("round %d: Create by writers %d and %d both succeeded", r, winner, i)
+			case err == nil:
+				winner = i
+			case !errors.Is(err, persistence.ErrConflict):
+				t.Errorf("round %d: Create by writer %d = %v, want nil or ErrConflict", r, i, err)
+			}
 		}
+		if winner < 0 {
+			t.Fatalf("round %d: no Create succeeded", r)
+		}
+		wantValue(t, b, bucketA, key, "writer-"+strconv.Itoa(winner))
 	}
-	if winner < 0 {
-		t.Fatal("no Create succeeded")
-	}
-	wantValue(t, b, bucketA, "k", "writer-"+strconv.Itoa(winner))
 }
 
 func testListPrefix(t *testing.T, h *harness) {
