@@ -223,6 +223,7 @@ func TestConsoleInRealBrowser(t *testing.T) {
 	if err := c.waitJS(`document.querySelector('h1')?.textContent === 'Signed out of the console'`, 10*time.Second); err != nil {
 		c.fail("signed out of the console", err)
 	}
+	c.shot("console-signed-out")
 	// The console's sign-out ended the node's session too: the node asks
 	// for a password again.
 	c.do("open the console again", chromedp.Navigate(o.issuer+"/admin/"))
