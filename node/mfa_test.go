@@ -23,14 +23,20 @@ import (
 // on, so the enrolment's code is not the next sign-in's.
 func (o *op) enrolTOTP(t *testing.T) ([]byte, []string) {
 	t.Helper()
+	return o.enrolTOTPFor(t, o.user.Subject)
+}
+
+// enrolTOTPFor is enrolTOTP for the user sub.
+func (o *op) enrolTOTPFor(t *testing.T, sub string) ([]byte, []string) {
+	t.Helper()
 	o.alignStep()
 	ctx := context.Background()
 	d := o.n.Directory()
-	secret, err := d.BeginTOTP(ctx, o.user.Subject)
+	secret, err := d.BeginTOTP(ctx, sub)
 	if err != nil {
 		t.Fatal(err)
 	}
-	codes, err := d.ConfirmTOTP(ctx, o.user.Subject, o.totpCode(secret, 0))
+	codes, err := d.ConfirmTOTP(ctx, sub, o.totpCode(secret, 0))
 	if err != nil {
 		t.Fatal(err)
 	}

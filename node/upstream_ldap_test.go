@@ -14,7 +14,6 @@ import (
 	"authrim/directory"
 	"authrim/internal/freeport"
 	"authrim/internal/slapdtest"
-	"authrim/internal/totp"
 	"authrim/node"
 )
 
@@ -260,16 +259,7 @@ func TestLDAPSignInSecondFactor(t *testing.T) {
 	first := o.claimsAfter(t, b, o.formSignIn(t, b, baseParams(), "bob", bob.Password))
 	sub := first["sub"].(string)
 
-	o.alignStep()
-	d := o.n.Directory()
-	secret, err := d.BeginTOTP(context.Background(), sub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := d.ConfirmTOTP(context.Background(), sub, o.totpCode(secret, 0)); err != nil {
-		t.Fatal(err)
-	}
-	o.clock.Advance(totp.Period)
+	secret, _ := o.enrolTOTPFor(t, sub)
 
 	b = browser(t)
 	p := o.formSignIn(t, b, baseParams(), "bob", bob.Password)

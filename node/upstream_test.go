@@ -15,7 +15,6 @@ import (
 	"authrim/http/auth"
 	"authrim/internal/freeport"
 	"authrim/internal/testca"
-	"authrim/internal/totp"
 	"authrim/node"
 )
 
@@ -585,16 +584,7 @@ func TestUpstreamSignInAsksLocalSecondFactor(t *testing.T) {
 	sub := f.signIn(t, "bob")["sub"].(string) // no app yet: no code asked
 
 	o := f.down
-	o.alignStep()
-	d := o.n.Directory()
-	secret, err := d.BeginTOTP(context.Background(), sub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := d.ConfirmTOTP(context.Background(), sub, o.totpCode(secret, 0)); err != nil {
-		t.Fatal(err)
-	}
-	o.clock.Advance(totp.Period)
+	secret, _ := o.enrolTOTPFor(t, sub)
 
 	b := tlsClient(f.ca, nil)
 	p := get(t, b, f.atUpstream(t, b, f.toUpstream(t, b, baseParams()).loc, "bob").String())
