@@ -252,29 +252,34 @@ func newRPCallback(t *testing.T) *rpCallback {
 	return cb
 }
 
+// client is the confidential client "browser-rp" redirecting to rp's
+// callback, for a node's config.
+func (rp *rpCallback) client() node.ClientConfig {
+	return node.ClientConfig{ID: "browser-rp", Secret: browserRPSecret, ClientMetadata: directory.ClientMetadata{
+		Name: "Browser RP", RedirectURIs: []string{rp.url + "/callback"}, AuthMethod: "client_secret_basic", GrantTypes: []string{"authorization_code"},
+	}}
+}
+
+// discover finds issuer's endpoints with go-oidc within ctx and returns
+// the provider and the RP's OAuth 2.0 config (scope openid and scopes).
+func (rp *rpCallback) discover(t *testing.T, ctx context.Context, issuer string, scopes ...string) (*oidc.Provider, oauth2.Config) {
+	t.Helper()
+	provider, err := oidc.NewProvider(oidc.ClientContext(ctx, http.DefaultClient), issuer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return provider, oauth2.Config{ClientID: "browser-rp", ClientSecret: browserRPSecret, RedirectURL: rp.url + "/callback",
+		Endpoint: provider.Endpoint(), Scopes: append([]string{oidc.ScopeOpenID}, scopes...)}
+}
+
 // startOPForBrowserRP starts a node with the confidential client
 // "browser-rp" redirecting to rp's callback, and returns the RP's OAuth 2.0
 // config (scope openid) discovered from the node within ctx.
 func startOPForBrowserRP(t *testing.T, ctx context.Context, rp *rpCallback) (*op, oauth2.Config) {
 	t.Helper()
-	o := startOPWith(t, func(c *node.Config) {
-		c.Clients = append(c.Clients, node.ClientConfig{
-			ID:     "browser-rp",
-			Secret: browserRPSecret,
-			ClientMetadata: directory.ClientMetadata{
-				Name:         "Browser RP",
-				RedirectURIs: []string{rp.url + "/callback"},
-				AuthMethod:   "client_secret_basic",
-				GrantTypes:   []string{"authorization_code"},
-			},
-		})
-	})
-	provider, err := oidc.NewProvider(oidc.ClientContext(ctx, http.DefaultClient), o.issuer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return o, oauth2.Config{ClientID: "browser-rp", ClientSecret: browserRPSecret, RedirectURL: rp.url + "/callback",
-		Endpoint: provider.Endpoint(), Scopes: []string{oidc.ScopeOpenID}}
+	o := startOPWith(t, func(c *node.Config) { c.Clients = append(c.Clients, rp.client()) })
+	_, conf := rp.discover(t, ctx, o.issuer)
+	return o, conf
 }
 
 // authRequest is one authorization request of the RP, with PKCE.

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
-	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -16,8 +15,8 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
-	"authrim/directory"
 	"authrim/internal/headless"
+	"authrim/internal/testca"
 	"authrim/node"
 )
 
@@ -32,26 +31,13 @@ func TestBrowserUpstreamSignIn(t *testing.T) {
 	defer cancel()
 	rp := newRPCallback(t)
 	f := startFederation(t, nil, func(c *node.Config) {
-		c.Clients = append(c.Clients, node.ClientConfig{ID: "browser-rp", Secret: browserRPSecret, ClientMetadata: directory.ClientMetadata{
-			Name: "Browser RP", RedirectURIs: []string{rp.url + "/callback"}, AuthMethod: "client_secret_basic", GrantTypes: []string{"authorization_code"},
-		}})
+		c.Clients = append(c.Clients, rp.client())
 	})
 	f.upstreamUser(t, "bob", "bob@up.example", true)
-	provider, err := oidc.NewProvider(oidc.ClientContext(ctx, http.DefaultClient), f.down.issuer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conf := oauth2.Config{ClientID: "browser-rp", ClientSecret: browserRPSecret, RedirectURL: rp.url + "/callback",
-		Endpoint: provider.Endpoint(), Scopes: []string{oidc.ScopeOpenID, "email"}}
+	provider, conf := rp.discover(t, ctx, f.down.issuer, "email")
 
 	// The browser trusts the upstream's certificate by its key only.
-	cert, err := x509.ParseCertificate(f.leaf.Cert(t).Raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	spki := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
-	tab := headless.Start(t, ctx, chromedp.Flag("ignore-certificate-errors-spki-list", base64.StdEncoding.EncodeToString(spki[:])))
-	c := &chrome{t: t, ctx: tab}
+	c := chromeTrusting(t, ctx, f.leaf)
 
 	req := newAuthRequest(conf)
 	c.do("open the sign-in page", chromedp.Navigate(req.url), chromedp.WaitVisible(chromedp.CSS(`button.upstream[data-connector=up]`)))
@@ -97,6 +83,18 @@ func TestBrowserUpstreamSignIn(t *testing.T) {
 }
 
 // jsString quotes s for a script.
+// chromeTrusting starts Chromium within ctx trusting leaf's certificate
+// by its key only (an upstream's test certificate).
+func chromeTrusting(t *testing.T, ctx context.Context, leaf testca.Leaf) *chrome {
+	t.Helper()
+	cert, err := x509.ParseCertificate(leaf.Cert(t).Raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spki := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
+	return &chrome{t: t, ctx: headless.Start(t, ctx, chromedp.Flag("ignore-certificate-errors-spki-list", base64.StdEncoding.EncodeToString(spki[:])))}
+}
+
 func jsString(s string) string {
 	return "'" + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), "'", `\'`) + "'"
 }

@@ -2,17 +2,13 @@ package node_test
 
 import (
 	"context"
-	"net/http"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/coreos/go-oidc/v3/oidc"
-	"golang.org/x/oauth2"
 
 	"authrim/connectors"
-	"authrim/directory"
 	"authrim/internal/freeport"
 	"authrim/internal/headless"
 	"authrim/internal/slapdtest"
@@ -30,16 +26,9 @@ func TestLDAPSignInInRealBrowser(t *testing.T) {
 	defer cancel()
 	rp := newRPCallback(t)
 	o := startLDAPOP(t, s, nil, func(c *node.Config) {
-		c.Clients = append(c.Clients, node.ClientConfig{ID: "browser-rp", Secret: browserRPSecret, ClientMetadata: directory.ClientMetadata{
-			Name: "Browser RP", RedirectURIs: []string{rp.url + "/callback"}, AuthMethod: "client_secret_basic", GrantTypes: []string{"authorization_code"},
-		}})
+		c.Clients = append(c.Clients, rp.client())
 	})
-	provider, err := oidc.NewProvider(oidc.ClientContext(ctx, http.DefaultClient), o.issuer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conf := oauth2.Config{ClientID: "browser-rp", ClientSecret: browserRPSecret, RedirectURL: rp.url + "/callback",
-		Endpoint: provider.Endpoint(), Scopes: []string{oidc.ScopeOpenID, "email"}}
+	provider, conf := rp.discover(t, ctx, o.issuer, "email")
 	c := &chrome{t: t, ctx: headless.Start(t, ctx)}
 
 	req := newAuthRequest(conf)

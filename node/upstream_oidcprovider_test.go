@@ -3,9 +3,6 @@ package node_test
 import (
 	"bufio"
 	"context"
-	"crypto/sha256"
-	"crypto/x509"
-	"encoding/base64"
 	"html"
 	"net/http"
 	"net/url"
@@ -19,11 +16,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/coreos/go-oidc/v3/oidc"
-	"golang.org/x/oauth2"
 
 	"authrim/connectors"
-	"authrim/directory"
 	"authrim/internal/freeport"
 	"authrim/internal/headless"
 	"authrim/internal/testca"
@@ -224,25 +218,12 @@ func TestBrowserUpstreamNodeOIDCProvider(t *testing.T) {
 	down := startOPWith(t, func(c *node.Config) {
 		c.HTTP.Listen, c.Issuer = downAddr, downIssuer
 		np.configure(c)
-		c.Clients = append(c.Clients, node.ClientConfig{ID: "browser-rp", Secret: browserRPSecret, ClientMetadata: directory.ClientMetadata{
-			Name: "Browser RP", RedirectURIs: []string{rp.url + "/callback"}, AuthMethod: "client_secret_basic", GrantTypes: []string{"authorization_code"},
-		}})
+		c.Clients = append(c.Clients, rp.client())
 	})
-	provider, err := oidc.NewProvider(oidc.ClientContext(ctx, http.DefaultClient), down.issuer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conf := oauth2.Config{ClientID: "browser-rp", ClientSecret: browserRPSecret, RedirectURL: rp.url + "/callback",
-		Endpoint: provider.Endpoint(), Scopes: []string{oidc.ScopeOpenID, "email"}}
+	provider, conf := rp.discover(t, ctx, down.issuer, "email")
 
 	// The browser trusts node-oidc-provider's certificate by its key only.
-	cert, err := x509.ParseCertificate(np.leaf.Cert(t).Raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	spki := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
-	tab := headless.Start(t, ctx, chromedp.Flag("ignore-certificate-errors-spki-list", base64.StdEncoding.EncodeToString(spki[:])))
-	c := &chrome{t: t, ctx: tab}
+	c := chromeTrusting(t, ctx, np.leaf)
 
 	req := newAuthRequest(conf)
 	c.do("open the sign-in page", chromedp.Navigate(req.url), chromedp.WaitVisible(chromedp.CSS(`button.upstream[data-connector=np]`)))
