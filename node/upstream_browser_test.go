@@ -56,17 +56,7 @@ func TestBrowserUpstreamSignIn(t *testing.T) {
 	)
 	q := c.finishAtRP(rp, 20*time.Second)
 	idt := req.redeemAtRP(t, ctx, provider, conf, f.down.issuer, q)
-	var claims struct {
-		IDP   string   `json:"idp"`
-		AMR   []string `json:"amr"`
-		Nonce string   `json:"nonce"`
-	}
-	if err := idt.Claims(&claims); err != nil {
-		t.Fatal(err)
-	}
-	if claims.IDP != "up" || !slices.Contains(claims.AMR, "fed") || claims.Nonce != req.nonce {
-		t.Fatalf("ID token claims %+v", claims)
-	}
+	req.wantFederated(t, idt, "up")
 
 	c.do("open the account page", chromedp.Navigate(f.down.issuer+"/account"), chromedp.WaitVisible(chromedp.CSS(`#links`)))
 	if !strings.Contains(c.text(`#links`), "bob@up.example") {
@@ -83,6 +73,23 @@ func TestBrowserUpstreamSignIn(t *testing.T) {
 }
 
 // jsString quotes s for a script.
+// wantFederated checks that idt is of a sign-in through connector (idp,
+// amr fed) answering req (its nonce).
+func (req authRequest) wantFederated(t *testing.T, idt *oidc.IDToken, connector string) {
+	t.Helper()
+	var claims struct {
+		IDP   string   `json:"idp"`
+		AMR   []string `json:"amr"`
+		Nonce string   `json:"nonce"`
+	}
+	if err := idt.Claims(&claims); err != nil {
+		t.Fatal(err)
+	}
+	if claims.IDP != connector || !slices.Contains(claims.AMR, "fed") || claims.Nonce != req.nonce {
+		t.Fatalf("ID token claims %+v", claims)
+	}
+}
+
 // chromeTrusting starts Chromium within ctx trusting leaf's certificate
 // by its key only (an upstream's test certificate).
 func chromeTrusting(t *testing.T, ctx context.Context, leaf testca.Leaf) *chrome {

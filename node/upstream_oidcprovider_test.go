@@ -244,17 +244,7 @@ func TestBrowserUpstreamNodeOIDCProvider(t *testing.T) {
 	c.do("consent at node-oidc-provider", chromedp.Click(chromedp.CSS(`form:has(input[name=prompt][value=consent]) button[type=submit]`)))
 	q := c.finishAtRP(rp, minWait)
 	idt := req.redeemAtRP(t, ctx, provider, conf, down.issuer, q)
-	var claims struct {
-		IDP   string   `json:"idp"`
-		AMR   []string `json:"amr"`
-		Nonce string   `json:"nonce"`
-	}
-	if err := idt.Claims(&claims); err != nil {
-		t.Fatal(err)
-	}
-	if claims.IDP != "np" || !slices.Contains(claims.AMR, "fed") || claims.Nonce != req.nonce {
-		t.Fatalf("ID token claims %+v", claims)
-	}
+	req.wantFederated(t, idt, "np")
 	links, err := down.n.Directory().Links(context.Background(), idt.Subject)
 	if err != nil || len(links) != 1 || links[0].Issuer != np.issuer || links[0].Subject != "nina" {
 		t.Fatalf("links %+v %v", links, err)
