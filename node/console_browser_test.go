@@ -202,6 +202,11 @@ func TestConsoleInRealBrowser(t *testing.T) {
 		e, _ := h.received()
 		return len(e) == 1 && e[0].Type == "admin_user_disabled" && e[0].Data.Subject == bob.Subject
 	})
+	// The successful attempt is recorded once the receiver has answered.
+	eventually.True(t, "both attempts recorded", func() bool {
+		_, body := admin(t, o.n, http.MethodGet, "/admin/webhooks/"+hookID+"/deliveries", adminToken, "")
+		return strings.Count(string(body), `"attempt"`) == 2 && strings.Contains(string(body), `"ok":true`)
+	})
 	c.do("list the webhooks", chromedp.Navigate(o.issuer+console.Base+"/webhooks"), chromedp.WaitVisible(chromedp.CSS(`#webhooks`)))
 	c.shot("console-webhooks-list")
 	c.do("open the webhook", chromedp.Click(chromedp.CSS(`a[href$="/webhooks/`+hookID+`"]`)))
